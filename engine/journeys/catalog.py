@@ -1,0 +1,78 @@
+"""The compiled journeys: current definitions by id, every known version, and their content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
+from engine.journeys.definition import Journey, JourneysFile, Settings, ValueSet
+from engine.journeys.errors import UnknownJourneyError
+
+
+@dataclass(frozen=True)
+class Catalog:
+    settings: Settings
+    value_sets: dict[str, ValueSet]
+    current: dict[str, Journey]
+    versions: dict[tuple[str, int], Journey] = field(default_factory=dict)
+    hashes: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, file: JourneysFile, archive: Iterable[Journey] = ()) -> Catalog:
+        """``archive`` holds older versions still needed by running instances (kept, never edited)."""
+        versions: dict[tuple[str, int], Journey] = {(j.id, j.version): j for j in archive}
+        current: dict[str, Journey] = {}
+        for j in file.journeys:
+            versions[(j.id, j.version)] = j
+            if j.id not in current or j.version > current[j.id].version:
+                current[j.id] = j
+        hashes = {key: content_hash(j, file.value_sets) for key, j in versions.items()}
+        return cls(file.settings, dict(file.value_sets), current, versions, hashes)
+
+    def journey(self, journey_id: str, version: int | None = None) -> Journey:
+        try:
+            return self.current[journey_id] if version is None else self.versions[(journey_id, version)]
+        except KeyError:
+            what = journey_id if version is None else f"{journey_id} v{version}"
+            raise UnknownJourneyError(f"no journey {what} in the catalog") from None
+
+    def entering_on(self, event_type: str) -> list[Journey]:
+        return [j for j in self.current.values() if j.entry.event == event_type]
+
+    def hash_of(self, journey: Journey) -> str:
+        return self.hashes[(journey.id, journey.version)]
+
+
+def content_hash(journey: Journey, value_sets: dict[str, ValueSet]) -> str:
+    """sha256 over the journey and the value sets it uses: what an instance ran is pinned exactly."""
+    used = sorted(_value_sets_used(journey))
+    payload = {
+        "journey": journey.model_dump(mode="json", by_alias=True),
+        "value_sets": {n: value_sets[n].model_dump(mode="json") for n in used if n in value_sets},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _value_sets_used(journey: Journey) -> set[str]:
+    names: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, Compare) and node.in_value_set:
+            names.add(node.in_value_set)
+        elif isinstance(node, AllOf | AnyOf):
+            for c in node.all if isinstance(node, AllOf) else node.any:
+                walk(c)
+        elif isinstance(node, NotOf):
+            walk(node.not_)
+        elif hasattr(node, "model_fields"):
+            for name in type(node).model_fields:
+                walk(getattr(node, name))
+        elif isinstance(node, list | tuple):
+            for item in node:
+                walk(item)
+
+    walk(journey)
+    return names

@@ -1,0 +1,392 @@
+"""journeys.yaml as typed models. The unions are the grammar; semantic checks live in checks.py."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from engine.journeys.conditions import Conditions
+from engine.journeys.durations import Duration, DurationField, TimeOfDay
+from events.catalog import CLINICAL_TYPES
+from events.outreach import Channel
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+END = "end"  # reserved goto target: complete the journey
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def check_event_type(value: str) -> str:
+    if value not in CLINICAL_TYPES:
+        close = difflib.get_close_matches(value, CLINICAL_TYPES, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(sorted(CLINICAL_TYPES))}"
+        raise ValueError(f"unknown event type {value!r}; {hint}")
+    return value
+
+
+def check_timezone(value: str, allow_symbolic: bool = False) -> str:
+    if allow_symbolic and value in ("patient", "hospital"):
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        expected = "'patient', 'hospital' or " if allow_symbolic else ""
+        raise ValueError(f"unknown time zone {value!r}: expected {expected}an IANA zone such as 'Asia/Shanghai'") from exc
+    return value
+
+
+EventType = Annotated[
+    str, Field(json_schema_extra={"enum": sorted(CLINICAL_TYPES)}, description="A clinical event type.")
+]
+StepRef = Annotated[str, Field(description="A step id of this journey, or 'end'.")]
+
+
+class _Typed(Model):
+    @field_validator("event", check_fields=False)
+    @classmethod
+    def _known_event(cls, value: str) -> str:
+        return check_event_type(value)
+
+
+# --- entry, exits and goals -------------------------------------------------------------------------
+
+
+class Entry(_Typed):
+    event: EventType
+    when: Conditions = Field(default_factory=list, description="All must hold (event.*, patient.*).")
+    key: str | None = Field(default=None, description="Entry event field: one instance per value (appointment_id).")
+    reentry: Literal["never", "after_exit", "restart"] = Field(
+        default="after_exit",
+        description="never: once per patient (and key); after_exit: again once the previous instance ended; "
+        "restart: a new entry ends the running instance and starts afresh.",
+    )
+    replan_on: list[EventType] = Field(
+        default_factory=list,
+        description="Events with the same key that correct the anchor (a rescheduled appointment). An entry "
+        "event repeating an active key is always a correction.",
+    )
+    on_correction: Literal["replan", "restart"] = Field(
+        default="replan",
+        description="replan: pending waits measured from the entry move with the corrected time; restart: the "
+        "instance starts again from its first step (a rescheduled appointment gets all its reminders again).",
+    )
+    max_age: DurationField | None = Field(default=None, description="Ignore entry events older than this.")
+
+    @field_validator("replan_on")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        return [check_event_type(v) for v in value]
+
+
+class Trigger(_Typed):
+    """An exit or goal: an event (optionally with conditions, optionally for the same key) ends the journey."""
+
+    event: EventType
+    when: Conditions = Field(default_factory=list)
+    same_key: bool = Field(default=False, description="Only an event whose key field equals the instance key.")
+    outcome: str | None = None
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+
+
+class _Step(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    next: StepRef | None = Field(default=None, description="Go here afterwards instead of the following step.")
+    note: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == END:
+            raise ValueError("'end' is reserved as a goto target; name the step differently")
+        return value
+
+
+class _Timing(Model):
+    at: TimeOfDay | None = Field(default=None, description="Local time of day on the resulting date.")
+    timezone: str = Field(default="patient", description="'patient', 'hospital' or an IANA zone.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value, allow_symbolic=True)
+
+
+class WaitSpec(_Timing):
+    offset: DurationField = Field(default=Duration.parse("0d"))
+    from_: str = Field(
+        default="step",
+        alias="from",
+        description="'step' (when this step is reached), 'entry' (the entry event's time) or a date field "
+        "of the entry event, e.g. start_at.",
+    )
+
+
+class WaitStep(_Step):
+    wait: WaitSpec
+
+
+class Outcome(_Typed):
+    event: EventType
+    when: Conditions = Field(default_factory=list)
+    same_key: bool = False
+    goto: StepRef
+
+
+class WaitForSpec(_Timing):
+    events: list[Outcome] = Field(min_length=1, description="Checked in order; the first match wins.")
+    timeout: DurationField
+    on_timeout: StepRef
+
+
+class WaitForStep(_Step):
+    wait_for: WaitForSpec
+
+
+class Case(Model):
+    name: str | None = None
+    when: Conditions = Field(min_length=1)
+    goto: StepRef
+
+
+class BranchSpec(Model):
+    cases: list[Case] = Field(min_length=1)
+    otherwise: StepRef
+
+
+class BranchStep(_Step):
+    branch: BranchSpec
+
+
+class Arm(Model):
+    name: str = Field(min_length=1)
+    weight: int = Field(gt=0)
+    goto: StepRef
+    holdout: bool = Field(default=False, description="A holdout arm gets no outreach: the control group.")
+
+
+class SplitSpec(Model):
+    arms: list[Arm] = Field(min_length=2)
+    salt: str | None = Field(default=None, description="Change to re-randomise; the same salt keeps patients put.")
+
+
+class SplitStep(_Step):
+    split: SplitSpec
+
+
+class MessageSpec(Model):
+    template: str = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1, description="In order of preference.")
+    strategy: Literal["first_available", "all"] = "first_available"
+    category: Literal["transactional", "care", "marketing"] = "care"
+    priority: int = Field(default=50, ge=0, le=100, description="Higher pre-empts lower under frequency caps.")
+    stale_after: DurationField | None = Field(default=None, description="Skip if reached this late after its due time.")
+
+
+class MessageStep(_Step):
+    message: MessageSpec
+
+
+class TaskSpec(Model):
+    queue: str = Field(min_length=1)
+    role: str | None = None
+    title: str = Field(min_length=1)
+    sla: DurationField
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+
+
+class TaskStep(_Step):
+    task: TaskSpec
+
+
+class FlagSpec(Model):
+    reason: str = Field(min_length=1)
+    weight: int = Field(ge=1, le=100)
+
+
+class FlagStep(_Step):
+    flag: FlagSpec
+
+
+class ClearFlagSpec(Model):
+    reason: str | None = Field(default=None, description="The flag to clear; omit to clear all of this journey's.")
+
+
+class ClearFlagStep(_Step):
+    clear_flag: ClearFlagSpec
+
+
+class CountSpec(Model):
+    counter: str = Field(pattern=ID_PATTERN)
+    add: int | None = None
+    set: int | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CountSpec:
+        if (self.add is None) == (self.set is None):
+            raise ValueError("count needs exactly one of 'add' or 'set'")
+        return self
+
+
+class CountStep(_Step):
+    count: CountSpec
+
+
+class StartSpec(Model):
+    journey: str = Field(pattern=ID_PATTERN)
+
+
+class StartStep(_Step):
+    start: StartSpec
+
+
+class EndSpec(Model):
+    outcome: str = "completed"
+
+
+class EndStep(_Step):
+    end: EndSpec
+
+
+STEP_KINDS: dict[str, type[_Step]] = {
+    "wait": WaitStep,
+    "wait_for": WaitForStep,
+    "branch": BranchStep,
+    "split": SplitStep,
+    "message": MessageStep,
+    "task": TaskStep,
+    "flag": FlagStep,
+    "clear_flag": ClearFlagStep,
+    "count": CountStep,
+    "start": StartStep,
+    "end": EndStep,
+}
+
+
+def step_kind(value: Any) -> str | None:
+    if isinstance(value, _Step):
+        return next(k for k, cls in STEP_KINDS.items() if isinstance(value, cls))
+    if not isinstance(value, dict):
+        return None
+    kinds = [k for k in STEP_KINDS if k in value]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+Step = Annotated[
+    Annotated[WaitStep, Tag("wait")]
+    | Annotated[WaitForStep, Tag("wait_for")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[SplitStep, Tag("split")]
+    | Annotated[MessageStep, Tag("message")]
+    | Annotated[TaskStep, Tag("task")]
+    | Annotated[FlagStep, Tag("flag")]
+    | Annotated[ClearFlagStep, Tag("clear_flag")]
+    | Annotated[CountStep, Tag("count")]
+    | Annotated[StartStep, Tag("start")]
+    | Annotated[EndStep, Tag("end")],
+    Discriminator(
+        step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs 'id' and exactly one action: " + ", ".join(STEP_KINDS),
+    ),
+]
+
+
+# --- journeys and the file ------------------------------------------------------------------------------
+
+
+class Journey(Model):
+    id: str = Field(pattern=ID_PATTERN)
+    version: int = Field(ge=1, description="Bump when changing steps; running instances keep their version.")
+    name: str = Field(min_length=1)
+    description: str = ""
+    entry: Entry
+    exit: list[Trigger] = Field(default_factory=list)
+    goals: list[Trigger] = Field(default_factory=list)
+    steps: list[Step] = Field(min_length=1)
+
+    def step(self, step_id: str) -> Any:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def next_after(self, step_id: str) -> str | None:
+        """The step a finished step goes to: its ``next``, else the following step, else none (journey ends)."""
+        ids = [s.id for s in self.steps]
+        i = ids.index(step_id)
+        explicit = self.steps[i].next
+        if explicit is not None:
+            return explicit
+        return ids[i + 1] if i + 1 < len(ids) else None
+
+
+class ChurnLevels(Model):
+    """Score thresholds: the churn score is the sum of the weights of a patient's open flags."""
+
+    low: int = Field(default=1, ge=1)
+    medium: int = Field(default=40, ge=1)
+    high: int = Field(default=70, ge=1)
+
+    def level(self, score: int) -> Literal["none", "low", "medium", "high"]:
+        if score >= self.high:
+            return "high"
+        if score >= self.medium:
+            return "medium"
+        if score >= self.low:
+            return "low"
+        return "none"
+
+
+class Settings(Model):
+    hospital_timezone: str = "UTC"
+    global_exits: list[EventType] = Field(
+        default_factory=lambda: ["patient.deceased", "patient.merged"],
+        description="Events that end every journey of the patient.",
+    )
+    churn_levels: ChurnLevels = Field(default_factory=ChurnLevels)
+    message_stale_after: DurationField = Field(
+        default=Duration.parse("1d"), description="A message reached later than this after its due time is skipped."
+    )
+
+    @field_validator("hospital_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("global_exits")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        return [check_event_type(v) for v in value]
+
+
+class ValueSet(Model):
+    description: str = ""
+    system: str | None = Field(default=None, description="Only codings of this system match, e.g. icd-10.")
+    codes: list[str] = Field(min_length=1)
+    match: Literal["exact", "prefix"] = Field(default="exact", description="prefix: E11 matches E11.9.")
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, list | tuple):
+            return any(self.contains(v) for v in value)
+        if isinstance(value, dict):
+            if self.system is not None and value.get("system") != self.system:
+                return False
+            value = value.get("code")
+        if not isinstance(value, str):
+            return False
+        if self.match == "prefix":
+            return any(value.startswith(c) for c in self.codes)
+        return value in self.codes
+
+
+class JourneysFile(Model):
+    settings: Settings = Field(default_factory=Settings)
+    value_sets: dict[str, ValueSet] = Field(default_factory=dict)
+    journeys: list[Journey] = Field(min_length=1)

@@ -1,0 +1,164 @@
+"""How a clinical event meets journeys: starting, correcting, exiting, completing and matching waits. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.journeys import definition as d
+from engine.journeys.evaluate import describe, holds_all
+from engine.journeys.run import Run
+from engine.journeys.state import Instance
+from engine.journeys.steps import advance, end, schedule, wait_due
+from events import journey as jo
+from events.base import Event
+from events.ids import deterministic_id
+
+
+def start(run: Run, journey: d.Journey, entry: dict[str, Any], started_by: Instance | None = None,
+          depth: int = 0, key: str | None = None) -> None:
+    entry_event_id = str(entry["event_id"])
+    parent = started_by.instance_id if started_by else ""
+    instance_id = deterministic_id(run.state.patient_id, journey.id, key or "", entry_event_id, parent)
+    if instance_id in run.state.instances:
+        return  # the very same start already happened
+    why = f"entered on {entry.get('type')}"
+    if journey.entry.when and started_by is None:
+        why += " where " + " and ".join(describe(c) for c in journey.entry.when)
+    if started_by is not None:
+        why = f"started by {started_by.journey_id} step {started_by.step_id}"
+    run.emit(
+        jo.JourneyStarted, instance_id=instance_id, journey_id=journey.id, step_id=None, reason=why,
+        journey_version=journey.version, content_hash=run.catalog.hash_of(journey), key=key,
+        entry_event_id=entry_event_id, entry=entry, next_step_id=journey.steps[0].id,
+        started_by_instance_id=started_by.instance_id if started_by else None,
+    )
+    advance(run, instance_id, depth)
+
+
+def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
+    """Start every current journey this event enters, honouring conditions, keys and re-entry policy."""
+    if run.state.profile.deceased:
+        return
+    for journey in run.catalog.entering_on(event.type):
+        rule = journey.entry
+        if rule.max_age is not None and run.now - event.occurred_at > rule.max_age.approx_timedelta():
+            continue
+        if not holds_all(rule.when, run.scope(data)):
+            continue
+        key = None
+        if rule.key is not None:
+            value = data.get(rule.key)
+            if value in (None, ""):
+                continue
+            key = str(value)
+        same = [i for i in run.state.instances.values() if i.journey_id == journey.id and i.key == key]
+        active = [i for i in same if i.active]
+        if active:
+            if key is not None or rule.reentry != "restart":
+                continue  # keyed: handled as a correction; otherwise the running instance carries on
+            for inst in active:
+                end(run, inst, "exited", "restarted", f"re-entered on {event.type}", event.event_id)
+        elif same and rule.reentry == "never":
+            continue
+        start(run, journey, data, key=key)
+
+
+def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
+    """Exits, goals, corrections and awaited events, for each active instance in start order."""
+    for inst in run.state.active_instances():
+        journey = run.definition(inst)
+        if journey is None:
+            continue
+        inst = run.instance(inst.instance_id)
+        if not inst.active:
+            continue
+        scope = run.scope(data, inst)
+        if event.type in run.catalog.settings.global_exits:
+            end(run, inst, "exited", event.type, f"{event.type} ends every journey", event.event_id)
+            continue
+        if trig := _first(journey.exit, journey.entry.key, data, inst, scope):
+            end(run, inst, "exited", trig.outcome or event.type, _trigger_why("exit", trig), event.event_id)
+            continue
+        if trig := _first(journey.goals, journey.entry.key, data, inst, scope):
+            end(run, inst, "completed", trig.outcome or event.type, _trigger_why("goal", trig), event.event_id)
+            continue
+        if _is_correction(journey, inst, event, data):
+            replan(run, journey, inst, event, data)
+            continue
+        if inst.waiting is not None and event.type in inst.waiting.waiting_for:
+            _match(run, journey, inst, event, data)
+
+
+def _first(triggers: list[Any], key_field: str | None, data: dict[str, Any], inst: Instance, scope: Any) -> Any:
+    """The first exit or goal this event satisfies. same_key compares the entry key field on both events."""
+    for t in triggers:
+        if t.event != data["type"]:
+            continue
+        if t.same_key and str(data.get(key_field or "", "")) != inst.key:
+            continue
+        if holds_all(t.when, scope):
+            return t
+    return None
+
+
+def _trigger_why(kind: str, trig: Any) -> str:
+    why = f"{kind} event {trig.event}"
+    if trig.when:
+        why += " where " + " and ".join(describe(c) for c in trig.when)
+    return why
+
+
+def _is_correction(journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> bool:
+    rule = journey.entry
+    if rule.key is None or inst.key is None or event.event_id == inst.entry_event_id:
+        return False
+    if event.type != rule.event and event.type not in rule.replan_on:
+        return False
+    return str(data.get(rule.key, "")) == inst.key
+
+
+def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> None:
+    """A correction replaces the anchor; a pending wait measured from the entry moves with it, or, with
+    ``on_correction: restart``, the instance starts over from its first step."""
+    restart = journey.steps[0].id if journey.entry.on_correction == "restart" else None
+    if restart is not None:
+        run.cancel_wait(inst)
+    run.emit(jo.JourneyReplanned, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
+             step_id=inst.step_id, reason=f"corrected by {event.type}", entry_event_id=event.event_id, entry=data,
+             restart_at_step_id=restart)
+    if restart is not None:
+        advance(run, inst.instance_id)
+        return
+    inst = run.instance(inst.instance_id)
+    if inst.waiting is None:
+        return
+    step = journey.step(inst.waiting.step_id)
+    if not isinstance(step, d.WaitStep) or step.wait.from_ == "step":
+        return
+    due, why = wait_due(run, inst, step)
+    if due is None or due == inst.waiting.due_at:
+        return
+    run.cancel_wait(inst)
+    schedule(run, inst, step, due, (), f"re-planned: wait {why}", journey.next_after(step.id))
+    advance(run, inst.instance_id)
+
+
+def _match(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> None:
+    assert inst.waiting is not None
+    step = journey.step(inst.waiting.step_id)
+    if not isinstance(step, d.WaitForStep):
+        return
+    scope = run.scope(data, inst)
+    for outcome in step.wait_for.events:
+        if outcome.event != event.type:
+            continue
+        if outcome.same_key and str(data.get(journey.entry.key or "", "")) != inst.key:
+            continue
+        if not holds_all(outcome.when, scope):
+            continue
+        run.cancel_wait(inst)
+        run.emit(jo.EventMatched, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
+                 step_id=step.id, next_step_id=outcome.goto, reason=f"{event.type} arrived while waiting",
+                 matched_event_id=event.event_id, matched_type=event.type, matched=data)
+        advance(run, inst.instance_id)
+        return

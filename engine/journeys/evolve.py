@@ -1,0 +1,237 @@
+"""evolve(state, event) -> state: how each recorded event changes a patient's state. Replay is a fold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+from engine.journeys.state import Flag, Instance, PatientState, Profile, Waiting
+from engine.journeys.timing import parse_moment
+from events import appointments as ap
+from events import encounters as en
+from events import findings as fi
+from events import journey as jo
+from events import outreach as ou
+from events import patient as pa
+from events.base import Event
+
+ALL_CHANNELS = frozenset({"sms", "wechat", "email", "app", "phone"})
+
+
+def replay(events: Iterable[Event], state: PatientState) -> PatientState:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def evolve(state: PatientState, event: Event) -> PatientState:
+    applied = _APPLY.get(type(event))
+    if applied is not None:
+        state = applied(state, event)
+    if not event.type.startswith(("journey.", "message.", "task.", "churn.")):
+        last = state.last_occurred_at
+        state = replace(
+            state,
+            seen=state.seen | {event.event_id},
+            last_occurred_at=event.occurred_at if last is None or event.occurred_at > last else last,
+        )
+    return replace(state, version=state.version + 1)
+
+
+def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+# --- profile ----------------------------------------------------------------------------------------------
+
+
+def _demographics(state: PatientState, e: pa.PatientRegistered | pa.PatientUpdated) -> PatientState:
+    p = state.profile
+    if p.updated_at is not None and e.occurred_at < p.updated_at:
+        return state  # late demographics never overwrite newer ones
+    profile = replace(
+        p,
+        birth_date=e.birth_date or p.birth_date,
+        sex=e.sex or p.sex,
+        timezone=e.timezone or p.timezone,
+        language=e.language or p.language,
+        attributes=_frozen({**p.attributes, **e.attributes}),
+        updated_at=e.occurred_at,
+    )
+    return replace(state, profile=profile)
+
+
+def _visit(state: PatientState, e: Event) -> PatientState:
+    last = state.profile.last_visit_at
+    if last is not None and last >= e.occurred_at:
+        return state
+    return replace(state, profile=replace(state.profile, last_visit_at=e.occurred_at))
+
+
+def _condition(state: PatientState, e: fi.ConditionDiagnosed) -> PatientState:
+    coding = e.code.model_dump(mode="json", exclude_none=True)
+    known = state.profile.conditions
+    if any(c.get("system") == coding["system"] and c.get("code") == coding["code"] for c in known):
+        return state
+    return replace(state, profile=replace(state.profile, conditions=(*known, coding)))
+
+
+def _consent(state: PatientState, e: ou.ConsentGranted | ou.ConsentWithdrawn) -> PatientState:
+    if e.purpose != "care":
+        return state
+    channels = ALL_CHANNELS if e.channel == "all" else frozenset({e.channel})
+    current = state.profile.consents
+    consents = current | channels if isinstance(e, ou.ConsentGranted) else current - channels
+    return replace(state, profile=replace(state.profile, consents=consents))
+
+
+def _deceased(state: PatientState, e: pa.PatientDeceased) -> PatientState:
+    return replace(state, profile=replace(state.profile, deceased=True))
+
+
+# --- journey instances ------------------------------------------------------------------------------------
+
+
+def _instance(state: PatientState, instance_id: str, **changes: Any) -> PatientState:
+    inst = replace(state.instances[instance_id], **changes)
+    return replace(state, instances=_frozen({**state.instances, instance_id: inst}))
+
+
+def _visited(inst: Instance, step_id: str | None) -> Mapping[str, int]:
+    if step_id is None:
+        return inst.visits
+    return _frozen({**inst.visits, step_id: inst.visits.get(step_id, 0) + 1})
+
+
+def _started(state: PatientState, e: jo.JourneyStarted) -> PatientState:
+    anchor = parse_moment(e.entry.get("occurred_at")) or e.occurred_at
+    inst = Instance(
+        instance_id=e.instance_id,
+        journey_id=e.journey_id,
+        journey_version=e.journey_version,
+        content_hash=e.content_hash,
+        key=e.key,
+        entry_event_id=e.entry_event_id,
+        entry=e.entry,
+        started_at=e.occurred_at,
+        step_id=e.next_step_id,
+        anchor=anchor,
+        last_event=e.entry,
+        evidence=(e.entry_event_id,),
+    )
+    return replace(state, instances=_frozen({**state.instances, e.instance_id: inst}))
+
+
+def _replanned(state: PatientState, e: jo.JourneyReplanned) -> PatientState:
+    inst = state.instances[e.instance_id]
+    changes: dict[str, Any] = {}
+    if e.restart_at_step_id is not None:
+        anchor = parse_moment(e.entry.get("occurred_at")) or e.occurred_at
+        changes = {"step_id": e.restart_at_step_id, "waiting": None, "anchor": anchor, "last_event": e.entry}
+    evidence = (*inst.evidence, e.entry_event_id)
+    return _instance(state, e.instance_id, entry=e.entry, entry_event_id=e.entry_event_id, evidence=evidence, **changes)
+
+
+def _waiting(state: PatientState, e: jo.WaitScheduled) -> PatientState:
+    assert e.step_id is not None
+    return _instance(
+        state,
+        e.instance_id,
+        step_id=e.step_id,
+        waiting=Waiting(e.step_id, e.timer_id, e.due_at, e.waiting_for),
+    )
+
+
+def _step_due(state: PatientState, e: jo.StepDue) -> PatientState:
+    inst = state.instances[e.instance_id]
+    evidence = (*inst.evidence, e.event_id) if e.outcome == "timeout" else inst.evidence
+    return _instance(
+        state,
+        e.instance_id,
+        waiting=None,
+        anchor=e.due_at,
+        step_id=e.next_step_id,
+        visits=_visited(inst, e.step_id),
+        evidence=evidence,
+    )
+
+
+def _matched(state: PatientState, e: jo.EventMatched) -> PatientState:
+    inst = state.instances[e.instance_id]
+    return _instance(
+        state,
+        e.instance_id,
+        waiting=None,
+        anchor=parse_moment(e.matched.get("occurred_at")) or e.occurred_at,
+        last_event=e.matched,
+        step_id=e.next_step_id,
+        visits=_visited(inst, e.step_id),
+        evidence=(*inst.evidence, e.matched_event_id),
+    )
+
+
+def _moved(state: PatientState, e: Any) -> PatientState:
+    """Any step event: the instance moves to ``next_step_id``."""
+    inst = state.instances[e.instance_id]
+    return _instance(state, e.instance_id, step_id=e.next_step_id, visits=_visited(inst, e.step_id))
+
+
+def _counted(state: PatientState, e: jo.CounterChanged) -> PatientState:
+    state = _moved(state, e)
+    counters = state.instances[e.instance_id].counters
+    return _instance(state, e.instance_id, counters=_frozen({**counters, e.counter: e.value}))
+
+
+def _flagged(state: PatientState, e: jo.ChurnFlagged) -> PatientState:
+    state = _moved(state, e)
+    key = (e.journey_id, e.flag_reason)
+    old = state.flags.get(key)
+    flag = Flag(e.journey_id, e.flag_reason, e.weight, old.since if old else e.occurred_at, e.evidence)
+    return replace(state, flags=_frozen({**state.flags, key: flag}))
+
+
+def _cleared(state: PatientState, e: jo.ChurnCleared) -> PatientState:
+    state = _moved(state, e)
+    keep = {
+        k: f
+        for k, f in state.flags.items()
+        if not (f.journey_id == e.journey_id and (e.flag_reason is None or f.reason == e.flag_reason))
+    }
+    return replace(state, flags=_frozen(keep))
+
+
+def _ended(state: PatientState, e: jo.JourneyCompleted | jo.JourneyExited) -> PatientState:
+    status = "completed" if isinstance(e, jo.JourneyCompleted) else "exited"
+    return _instance(state, e.instance_id, status=status, waiting=None, outcome=e.outcome, ended_at=e.occurred_at)
+
+
+_APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
+    pa.PatientRegistered: _demographics,
+    pa.PatientUpdated: _demographics,
+    pa.PatientDeceased: _deceased,
+    en.EncounterDischarged: _visit,
+    en.EncounterCompleted: _visit,
+    ap.AppointmentAttended: _visit,
+    fi.ConditionDiagnosed: _condition,
+    ou.ConsentGranted: _consent,
+    ou.ConsentWithdrawn: _consent,
+    jo.JourneyStarted: _started,
+    jo.JourneyReplanned: _replanned,
+    jo.WaitScheduled: _waiting,
+    jo.StepDue: _step_due,
+    jo.EventMatched: _matched,
+    jo.BranchTaken: _moved,
+    jo.StepSkipped: _moved,
+    jo.StepCompleted: _moved,
+    jo.MessageRequested: _moved,
+    jo.TaskCreated: _moved,
+    jo.CounterChanged: _counted,
+    jo.ChurnFlagged: _flagged,
+    jo.ChurnCleared: _cleared,
+    jo.JourneyCompleted: _ended,
+    jo.JourneyExited: _ended,
+}
+
+__all__ = ["evolve", "replay", "PatientState", "Profile"]

@@ -1,0 +1,63 @@
+"""What a condition or wait may refer to: event fields by type, and patient attributes."""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel
+
+from events.catalog import CLINICAL_TYPES
+
+PATIENT_FIELDS: dict[str, str] = {
+    "age": "whole years at the time of the decision",
+    "sex": "female, male, other or unknown",
+    "birth_date": "date of birth",
+    "timezone": "IANA zone (falls back to the hospital's)",
+    "language": "BCP 47 locale",
+    "conditions": "codings of every diagnosed condition",
+    "last_visit_at": "time of the last completed encounter, discharge or attended appointment",
+    "deceased": "true once patient.deceased was received",
+    "consents": "channels with consent (care purpose)",
+    "churn_score": "sum of the weights of open churn flags",
+    "churn_level": "none, low, medium or high",
+    "attributes": "free attributes from registration, e.g. patient.attributes.tier",
+}
+
+
+def _members(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _members(a)]
+    return [annotation]
+
+
+def event_fields(event_type: str) -> dict[str, Any]:
+    return dict(CLINICAL_TYPES[event_type].model_fields.items())
+
+
+def is_datetime_field(event_type: str, name: str) -> bool:
+    info = CLINICAL_TYPES[event_type].model_fields.get(name)
+    if info is None:
+        return False
+    # pydantic's AwareDatetime is a marker class, not a datetime subclass.
+    return any(m is AwareDatetime or (isinstance(m, type) and issubclass(m, datetime | date))
+               for m in _members(info.annotation))
+
+
+def datetime_fields(event_type: str) -> list[str]:
+    return [n for n in CLINICAL_TYPES[event_type].model_fields if is_datetime_field(event_type, n)]
+
+
+def nested_model(event_type: str, name: str) -> type[BaseModel] | None:
+    info = CLINICAL_TYPES[event_type].model_fields.get(name)
+    if info is None:
+        return None
+    for m in _members(info.annotation):
+        if isinstance(m, type) and issubclass(m, BaseModel):
+            return m
+    return None

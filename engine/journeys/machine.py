@@ -1,0 +1,104 @@
+"""decide(state, trigger, catalog, now) -> Decision: the journey engine. Pure and deterministic.
+
+Late events policy (documented in docs/journeys.md):
+- Events apply in arrival order per patient. Waits anchor on clinical time (occurred_at or a date field),
+  so a late event plans from when things happened, not from when they arrived.
+- A wait already due when reached fires at once. A message reached more than its stale_after
+  (settings.message_stale_after, default 1d) after its due time is skipped and recorded as stale;
+  tasks and churn flags still happen, since a person should still look.
+- Exits and goals apply whenever they arrive; what was already sent stays sent.
+- Demographics older than those already applied are recorded but do not overwrite newer ones.
+- Redelivered events (same event_id) are recognised and produce nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.journeys.catalog import Catalog
+from engine.journeys.definition import Journey
+from engine.journeys.effects import CancelTimer, Effect
+from engine.journeys.entry import affect_instances, enter
+from engine.journeys.run import Run
+from engine.journeys.state import PatientState
+from engine.journeys.steps import advance
+from events import journey as jo
+from events.base import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time has passed for a patient: fire every timer due by ``now``."""
+
+    patient_id: str
+
+
+Trigger = Event | Tick
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    state: PatientState
+    events: tuple[Event, ...]
+    effects: tuple[Effect, ...]
+    duplicate: bool = False
+
+
+class PatientMismatchError(ValueError):
+    """A trigger was routed to another patient's state: a shell bug, never silently absorbed."""
+
+
+def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetime) -> Decision:
+    if now.tzinfo is None:
+        raise ValueError("decide needs a timezone-aware 'now'")
+    if trigger.patient_id != state.patient_id:
+        raise PatientMismatchError(f"trigger for {trigger.patient_id} applied to state of {state.patient_id}")
+    if isinstance(trigger, Event) and trigger.event_id in state.seen:
+        return Decision(state, (), (), duplicate=True)
+    run = Run(state, catalog, now, cause="tick")
+    fire_due_timers(run)
+    if isinstance(trigger, Event):
+        with run.caused_by(trigger.event_id):
+            data = trigger.model_dump(mode="json")
+            run.record(trigger)
+            affect_instances(run, trigger, data)
+            enter(run, trigger, data)
+    return Decision(run.state, tuple(run.events), tuple(run.effects))
+
+
+def fire_due_timers(run: Run) -> None:
+    """Fire timers due by now, earliest first; a fired step may schedule another that is already due."""
+    while True:
+        due = [t for t in run.state.pending_timers() if t[0] <= run.now]
+        if not due:
+            return
+        due_at, instance_id, timer_id = due[0]
+        inst = run.instance(instance_id)
+        journey = run.definition(inst)
+        assert inst.waiting is not None
+        with run.caused_by(f"timer:{timer_id}"):
+            run.effect(CancelTimer(run.state.patient_id, timer_id, "fired"))
+            step = _step_or_none(journey, inst.waiting.step_id)
+            timeout = step is not None and hasattr(step, "wait_for")
+            if journey is None or step is None:
+                nxt = inst.waiting.step_id  # advance() then exits the instance and says why
+            elif timeout:
+                nxt = step.wait_for.on_timeout
+            else:
+                nxt = journey.next_after(step.id)
+            run.emit(jo.StepDue, instance=inst, instance_id=instance_id, journey_id=inst.journey_id,
+                     step_id=inst.waiting.step_id, next_step_id=nxt, timer_id=timer_id, due_at=due_at,
+                     outcome="timeout" if timeout else "elapsed",
+                     reason=f"timed out at {due_at.isoformat()}" if timeout else f"due {due_at.isoformat()}")
+            advance(run, instance_id)
+
+
+def _step_or_none(journey: Journey | None, step_id: str) -> Any:
+    if journey is None:
+        return None
+    try:
+        return journey.step(step_id)
+    except KeyError:
+        return None

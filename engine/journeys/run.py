@@ -1,0 +1,93 @@
+"""The mutable working context of one decision: emits events, folds them in, collects effects.
+
+It lives only for the duration of ``decide``; nothing outside sees it change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from engine.journeys.catalog import Catalog
+from engine.journeys.definition import Journey
+from engine.journeys.effects import CancelTimer, Effect
+from engine.journeys.errors import UnknownJourneyError
+from engine.journeys.evaluate import Scope, patient_view
+from engine.journeys.evolve import evolve
+from engine.journeys.state import Instance, PatientState
+from events.base import Event, Source
+from events.ids import deterministic_id
+
+ENGINE_SOURCE = "careloop-engine"
+E = TypeVar("E", bound=Event)
+
+
+class Run:
+    def __init__(self, state: PatientState, catalog: Catalog, now: datetime, cause: str) -> None:
+        self.state = state
+        self.catalog = catalog
+        self.now = now
+        self.events: list[Event] = []
+        self.effects: list[Effect] = []
+        self._cause = cause
+        self._counts: dict[str, int] = {}
+
+    @contextmanager
+    def caused_by(self, cause: str) -> Iterator[None]:
+        """Events emitted inside are caused by ``cause``; their ids derive from it, so they are stable."""
+        outer, self._cause = self._cause, cause
+        try:
+            yield
+        finally:
+            self._cause = outer
+
+    def record(self, event: Event) -> None:
+        """Fold an already-identified event (an inbound clinical event) into the state."""
+        self.state = evolve(self.state, event)
+        self.events.append(event)
+
+    def emit(self, cls: type[E], *, instance: Instance | None = None, **fields: Any) -> E:
+        n = self._counts.get(self._cause, 0)
+        self._counts[self._cause] = n + 1
+        event = cls(
+            event_id=deterministic_id(ENGINE_SOURCE, self._cause, str(n)),
+            schema_version=cls.SCHEMA_VERSION,
+            patient_id=self.state.patient_id,
+            occurred_at=self.now,
+            recorded_at=self.now,
+            source=Source(system=ENGINE_SOURCE, message_id=self._cause),
+            correlation_id=instance.instance_id if instance else None,
+            causation_id=self._cause,
+            **fields,
+        )
+        self.record(event)
+        return event
+
+    def effect(self, effect: Effect) -> None:
+        self.effects.append(effect)
+
+    def cancel_wait(self, inst: Instance, reason: str = "cancelled") -> None:
+        if inst.waiting is not None:
+            self.effect(CancelTimer(self.state.patient_id, inst.waiting.timer_id, reason))  # type: ignore[arg-type]
+
+    def instance(self, instance_id: str) -> Instance:
+        return self.state.instances[instance_id]
+
+    def definition(self, inst: Instance) -> Journey | None:
+        """The version the instance started on; the current one if that version is gone; None if the journey is."""
+        try:
+            return self.catalog.journey(inst.journey_id, inst.journey_version)
+        except UnknownJourneyError:
+            return self.catalog.current.get(inst.journey_id)
+
+    def scope(self, event: dict[str, Any], inst: Instance | None = None) -> Scope:
+        return Scope(
+            event=event,
+            entry=inst.entry if inst else event,
+            patient=patient_view(self.state, self.now, self.catalog.settings.churn_levels),
+            counters=inst.counters if inst else {},
+            now=self.now,
+            value_sets=self.catalog.value_sets,
+        )

@@ -1,0 +1,239 @@
+"""Running an instance forward: each step kind, until it waits, ends or runs out of steps. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from engine.journeys import definition as d
+from engine.journeys.effects import ChangeChurnFlag, CreateTask, RequestMessage, ScheduleTimer
+from engine.journeys.evaluate import describe, holds_all
+from engine.journeys.run import Run
+from engine.journeys.state import Instance
+from engine.journeys.timing import due_at, parse_moment, zone
+from events import journey as jo
+from events.ids import deterministic_id
+
+# A journey file is checked for loops without waits, so this bound is a last line of defence, not a rule.
+MAX_STEPS_PER_ADVANCE = 500
+MAX_START_DEPTH = 5
+
+
+def advance(run: Run, instance_id: str, depth: int = 0) -> None:
+    for _ in range(MAX_STEPS_PER_ADVANCE):
+        inst = run.instance(instance_id)
+        if not inst.active or inst.waiting is not None:
+            return
+        journey = run.definition(inst)
+        if journey is None:
+            end(run, inst, "exited", "journey-removed", f"journey {inst.journey_id} is no longer defined")
+            return
+        if inst.step_id in (None, d.END):
+            end(run, inst, "completed", "completed", "all steps done")
+            return
+        try:
+            step = journey.step(inst.step_id)
+        except KeyError:
+            end(run, inst, "exited", "step-removed", f"step {inst.step_id} is not in {journey.id} v{journey.version}")
+            return
+        _EXECUTE[type(step)](run, journey, inst, step, depth)
+    end(run, run.instance(instance_id), "exited", "runaway", f"more than {MAX_STEPS_PER_ADVANCE} steps in one decision")
+
+
+def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_event_id: str | None = None) -> None:
+    run.cancel_wait(inst)
+    if status == "completed":
+        run.emit(jo.JourneyCompleted, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
+                 step_id=inst.step_id, outcome=outcome, reason=reason)
+    else:
+        run.emit(jo.JourneyExited, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
+                 step_id=inst.step_id, outcome=outcome, reason=reason, exit_event_id=exit_event_id)
+
+
+def _common(inst: Instance, step: Any, next_step_id: str | None, reason: str) -> dict[str, Any]:
+    return {"instance_id": inst.instance_id, "journey_id": inst.journey_id, "step_id": step.id,
+            "next_step_id": next_step_id, "reason": reason}
+
+
+def step_key(inst: Instance, step: Any, *extra: str) -> str:
+    """Stable id of the n-th run of a step in an instance (repeating cycles run a step many times)."""
+    return deterministic_id(inst.instance_id, step.id, str(inst.visits.get(step.id, 0)), *extra)
+
+
+# --- waits --------------------------------------------------------------------------------------------------
+
+
+def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[Any, str]:
+    """(due time or None, what it was computed from)."""
+    spec = step.wait
+    if spec.from_ == "step":
+        anchor, label = inst.anchor, "when the step was reached"
+    elif spec.from_ == "entry":
+        anchor, label = parse_moment(inst.entry.get("occurred_at")), f"{inst.entry.get('type')} at"
+    else:
+        anchor, label = parse_moment(inst.entry.get(spec.from_)), f"{spec.from_}"
+    if anchor is None:
+        return None, f"the entry event has no {spec.from_}"
+    tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
+    due = due_at(anchor, spec.offset, spec.at, tz)
+    at = f" at {spec.at.strftime('%H:%M')} {tz.key}" if spec.at else ""
+    return due, f"{spec.offset} from {label} {anchor.isoformat()}{at}"
+
+
+def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep, depth: int) -> None:
+    due, why = wait_due(run, inst, step)
+    nxt = journey.next_after(step.id)
+    if due is None:
+        run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, f"cannot wait: {why}"))
+        return
+    schedule(run, inst, step, due, (), f"wait {why}", nxt)
+
+
+def schedule(run: Run, inst: Instance, step: Any, due: Any, waiting_for: tuple[str, ...], why: str,
+             on_due: str | None, timeout: bool = False) -> None:
+    # The entry event id is part of the timer id: a correction re-plans under a new id, never reusing one.
+    timer_id = step_key(inst, step, "timer", inst.entry_event_id)
+    if due <= run.now:
+        # Already due when reached (a late event, or a correction moved it into the past): fire at once.
+        run.emit(jo.StepDue, instance=inst, **_common(inst, step, on_due, f"{why}: already due"),
+                 timer_id=timer_id, due_at=due, outcome="timeout" if timeout else "elapsed")
+        return
+    run.emit(jo.WaitScheduled, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
+             step_id=step.id, reason=why, timer_id=timer_id, due_at=due, waiting_for=waiting_for)
+    run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, timer_id, due))
+
+
+def _wait_for(run: Run, journey: d.Journey, inst: Instance, step: d.WaitForStep, depth: int) -> None:
+    spec = step.wait_for
+    tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
+    anchor = inst.anchor or run.now
+    due = due_at(anchor, spec.timeout, spec.at, tz)
+    types = tuple(dict.fromkeys(o.event for o in spec.events))
+    schedule(run, inst, step, due, types, f"wait up to {spec.timeout} for {', '.join(types)}", spec.on_timeout,
+             timeout=True)
+
+
+# --- decisions ----------------------------------------------------------------------------------------------
+
+
+def _branch(run: Run, journey: d.Journey, inst: Instance, step: d.BranchStep, depth: int) -> None:
+    scope = run.scope(inst.last_event, inst)
+    for k, case in enumerate(step.branch.cases):
+        if holds_all(case.when, scope):
+            why = " and ".join(describe(c) for c in case.when)
+            run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, case.goto, f"{why} held"),
+                     branch=case.name or f"case {k + 1}")
+            return
+    run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, step.branch.otherwise, "no case held"),
+             branch="otherwise")
+
+
+def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep, depth: int) -> None:
+    # Sticky per patient: the bucket depends only on the patient, journey, step and salt, never on time.
+    salt = step.split.salt or ""
+    digest = hashlib.sha256(f"{salt}|{run.state.patient_id}|{journey.id}|{step.id}".encode()).hexdigest()
+    total = sum(a.weight for a in step.split.arms)
+    bucket = int(digest[:12], 16) % total
+    for arm in step.split.arms:
+        if bucket < arm.weight:
+            break
+        bucket -= arm.weight
+    why = f"sticky split: patient in arm {arm.name!r} ({arm.weight}/{total})"
+    run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, arm.goto, why), branch=arm.name,
+             holdout=arm.holdout)
+
+
+# --- actions ------------------------------------------------------------------------------------------------
+
+
+def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep, depth: int) -> None:
+    spec = step.message
+    nxt = journey.next_after(step.id)
+    due = inst.anchor or run.now
+    stale = spec.stale_after or run.catalog.settings.message_stale_after
+    if run.now - due > stale.approx_timedelta():
+        why = f"message {spec.template} skipped as stale: due {due.isoformat()}, reached {run.now.isoformat()}" \
+              f" (stale after {stale})"
+        run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, why))
+        return
+    request = run.emit(
+        jo.MessageRequested, instance=inst, **_common(inst, step, nxt, f"{journey.id} v{journey.version} step {step.id}"),
+        message_id=step_key(inst, step, "message"), template=spec.template, channels=tuple(spec.channels),
+        strategy=spec.strategy, category=spec.category, priority=spec.priority, due_at=due,
+        journey_version=inst.journey_version,
+    )
+    run.effect(RequestMessage(request))
+
+
+def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep, depth: int) -> None:
+    spec = step.task
+    task = run.emit(
+        jo.TaskCreated, instance=inst, **_common(inst, step, journey.next_after(step.id), f"{journey.id} step {step.id}"),
+        task_id=step_key(inst, step, "task"), queue=spec.queue, role=spec.role, title=spec.title,
+        priority=spec.priority, sla_due_at=spec.sla.add_to(run.now),
+    )
+    run.effect(CreateTask(task))
+
+
+def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep, depth: int) -> None:
+    spec = step.flag
+    others = sum(f.weight for k, f in run.state.flags.items() if k != (journey.id, spec.reason))
+    score = others + spec.weight
+    flagged = run.emit(
+        jo.ChurnFlagged, instance=inst, **_common(inst, step, journey.next_after(step.id), spec.reason),
+        flag_reason=spec.reason, weight=spec.weight, score=score,
+        level=run.catalog.settings.churn_levels.level(score), evidence=inst.evidence,
+    )
+    run.effect(ChangeChurnFlag(flagged))
+
+
+def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagStep, depth: int) -> None:
+    reason = step.clear_flag.reason
+    score = sum(f.weight for k, f in run.state.flags.items()
+                if not (k[0] == journey.id and (reason is None or k[1] == reason)))
+    cleared = run.emit(
+        jo.ChurnCleared, instance=inst,
+        **_common(inst, step, journey.next_after(step.id), f"cleared {reason or 'all flags of ' + journey.id}"),
+        flag_reason=reason, score=score, level=run.catalog.settings.churn_levels.level(score),
+    )
+    run.effect(ChangeChurnFlag(cleared))
+
+
+def _count(run: Run, journey: d.Journey, inst: Instance, step: d.CountStep, depth: int) -> None:
+    spec = step.count
+    value = spec.set if spec.set is not None else inst.counters.get(spec.counter, 0) + (spec.add or 0)
+    run.emit(jo.CounterChanged, instance=inst,
+             **_common(inst, step, journey.next_after(step.id), f"{spec.counter} = {value}"),
+             counter=spec.counter, value=value)
+
+
+def _start(run: Run, journey: d.Journey, inst: Instance, step: d.StartStep, depth: int) -> None:
+    nxt = journey.next_after(step.id)
+    target = run.catalog.current.get(step.start.journey)
+    if target is None or depth >= MAX_START_DEPTH:
+        why = f"journey {step.start.journey} not defined" if target is None else "journeys start each other too deep"
+        run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, why))
+        return
+    run.emit(jo.StepCompleted, instance=inst, **_common(inst, step, nxt, f"started {target.id}"))
+    from engine.journeys.entry import start  # entry imports steps; import here to keep modules acyclic
+
+    start(run, target, inst.last_event, started_by=inst, depth=depth + 1)
+
+
+def _end(run: Run, journey: d.Journey, inst: Instance, step: d.EndStep, depth: int) -> None:
+    end(run, inst, "completed", step.end.outcome, f"end step {step.id}")
+
+
+_EXECUTE: dict[type[Any], Any] = {
+    d.WaitStep: _wait,
+    d.WaitForStep: _wait_for,
+    d.BranchStep: _branch,
+    d.SplitStep: _split,
+    d.MessageStep: _message,
+    d.TaskStep: _task,
+    d.FlagStep: _flag,
+    d.ClearFlagStep: _clear_flag,
+    d.CountStep: _count,
+    d.StartStep: _start,
+    d.EndStep: _end,
+}

@@ -1,0 +1,135 @@
+"""Events the journey engine records. Each carries what ``evolve`` needs, so replay needs no definitions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field
+
+from events.base import Event
+from events.outreach import Channel
+
+
+class _JourneyEvent(Event):
+    instance_id: str = Field(min_length=1)
+    journey_id: str = Field(min_length=1)
+    step_id: str | None = None
+    reason: str = Field(default="", description="Why this happened, in words staff can read.")
+
+
+class _StepEvent(_JourneyEvent):
+    next_step_id: str | None = Field(description="Where the instance goes next; null means the steps ran out.")
+
+
+class JourneyStarted(_JourneyEvent):
+    type: Literal["journey.started"] = "journey.started"
+    journey_version: int
+    content_hash: str
+    key: str | None = None
+    entry_event_id: str
+    entry: dict[str, Any] = Field(description="The entry event as JSON: the anchor for waits and entry.* conditions.")
+    next_step_id: str | None
+    started_by_instance_id: str | None = None
+
+
+class JourneyReplanned(_JourneyEvent):
+    """A correction (rescheduled appointment, corrected discharge time) replaced the entry anchor."""
+
+    type: Literal["journey.replanned"] = "journey.replanned"
+    entry_event_id: str
+    entry: dict[str, Any]
+    restart_at_step_id: str | None = Field(default=None, description="Set when the instance starts over.")
+
+
+class WaitScheduled(_JourneyEvent):
+    type: Literal["journey.waiting"] = "journey.waiting"
+    timer_id: str
+    due_at: AwareDatetime
+    waiting_for: tuple[str, ...] = Field(default=(), description="Event types that end the wait early.")
+
+
+class StepDue(_StepEvent):
+    """A timer fired. Recorded, so that replay reproduces the firing exactly."""
+
+    type: Literal["journey.step_due"] = "journey.step_due"
+    timer_id: str
+    due_at: AwareDatetime
+    outcome: Literal["elapsed", "timeout"] = "elapsed"
+
+
+class EventMatched(_StepEvent):
+    type: Literal["journey.event_matched"] = "journey.event_matched"
+    matched_event_id: str
+    matched_type: str
+    matched: dict[str, Any] = Field(description="The matched event as JSON, for later event.* conditions.")
+
+
+class BranchTaken(_StepEvent):
+    type: Literal["journey.branch_taken"] = "journey.branch_taken"
+    branch: str
+    holdout: bool = False
+
+
+class StepSkipped(_StepEvent):
+    type: Literal["journey.step_skipped"] = "journey.step_skipped"
+
+
+class StepCompleted(_StepEvent):
+    """A step with no event of its own (starting another journey) finished."""
+
+    type: Literal["journey.step_completed"] = "journey.step_completed"
+
+
+class CounterChanged(_StepEvent):
+    type: Literal["journey.counter_changed"] = "journey.counter_changed"
+    counter: str
+    value: int
+
+
+class MessageRequested(_StepEvent):
+    type: Literal["message.requested"] = "message.requested"
+    message_id: str
+    template: str
+    channels: tuple[Channel, ...]
+    strategy: Literal["first_available", "all"] = "first_available"
+    category: Literal["transactional", "care", "marketing"] = "care"
+    priority: int = Field(default=50, ge=0, le=100)
+    due_at: AwareDatetime
+    journey_version: int
+
+
+class TaskCreated(_StepEvent):
+    type: Literal["task.created"] = "task.created"
+    task_id: str
+    queue: str
+    role: str | None = None
+    title: str
+    priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    sla_due_at: AwareDatetime
+
+
+class ChurnFlagged(_StepEvent):
+    type: Literal["churn.flagged"] = "churn.flagged"
+    flag_reason: str
+    weight: int
+    score: int = Field(description="The patient's churn score after this flag.")
+    level: Literal["none", "low", "medium", "high"]
+    evidence: tuple[str, ...] = Field(description="event_ids that led to this flag.")
+
+
+class ChurnCleared(_StepEvent):
+    type: Literal["churn.cleared"] = "churn.cleared"
+    flag_reason: str | None = Field(description="The flag cleared; null clears every flag this journey raised.")
+    score: int
+    level: Literal["none", "low", "medium", "high"]
+
+
+class JourneyCompleted(_JourneyEvent):
+    type: Literal["journey.completed"] = "journey.completed"
+    outcome: str
+
+
+class JourneyExited(_JourneyEvent):
+    type: Literal["journey.exited"] = "journey.exited"
+    exit_event_id: str | None = None
+    outcome: str

@@ -1,0 +1,76 @@
+"""Patient identity and demographics events."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+
+from events.base import Event, Frozen
+
+Sex = Literal["female", "male", "other", "unknown"]
+AttributeValue = str | int | float | bool
+
+
+class Identifier(Frozen):
+    """A patient identifier as issued by an assigning authority (MRN, national id, insurance number)."""
+
+    authority: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+    kind: str | None = Field(default=None, description="HL7 identifier type code, e.g. MR, NI, SS.")
+
+
+class Contact(Frozen):
+    """How the patient can be reached. PHI: never logged."""
+
+    phone: str | None = None
+    email: str | None = None
+    wechat_openid: str | None = None
+
+
+def _valid_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r} (expected e.g. 'Asia/Shanghai')") from exc
+    return value
+
+
+class _Demographics(Frozen):
+    name: str | None = None
+    birth_date: date | None = None
+    sex: Sex | None = None
+    timezone: str | None = Field(default=None, description="IANA zone for local send times, e.g. 'Asia/Shanghai'.")
+    language: str | None = Field(default=None, description="BCP 47 locale for messages, e.g. 'zh-CN', 'en'.")
+    contact: Contact | None = None
+    identifiers: tuple[Identifier, ...] = ()
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict, description="Free attributes journeys may test, e.g. membership tier."
+    )
+
+    _tz = field_validator("timezone")(_valid_timezone)
+
+
+class PatientRegistered(Event, _Demographics):
+    type: Literal["patient.registered"] = "patient.registered"
+
+
+class PatientUpdated(Event, _Demographics):
+    """Demographics changed. Fields left out (null) are unchanged; attributes are merged key by key."""
+
+    type: Literal["patient.updated"] = "patient.updated"
+
+
+class PatientMerged(Event):
+    """``patient_id`` was found to be a duplicate and merged into ``into_patient_id`` (HL7 A40/A34, FHIR link)."""
+
+    type: Literal["patient.merged"] = "patient.merged"
+    into_patient_id: str = Field(min_length=1)
+
+
+class PatientDeceased(Event):
+    type: Literal["patient.deceased"] = "patient.deceased"
