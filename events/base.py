@@ -36,14 +36,18 @@ class Event(Frozen):
     # The current schema version of a concrete event class; older payloads are upcast to it.
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    event_id: str = Field(min_length=1, description="Deterministic from the source message: re-publishing is idempotent.")
+    event_id: str = Field(
+        min_length=1, description="Deterministic from the source message: re-publishing is idempotent."
+    )
     type: str
     schema_version: int = Field(default=1, ge=1)
     patient_id: str = Field(min_length=1, description="Canonical careloop patient id.")
     occurred_at: AwareDatetime = Field(description="Clinical time: when it happened, with its UTC offset.")
     recorded_at: AwareDatetime = Field(description="When the source system recorded it (arrival time for the engine).")
     source: Source
-    correlation_id: str | None = Field(default=None, description="Groups events of one care episode or journey instance.")
+    correlation_id: str | None = Field(
+        default=None, description="Groups events of one care episode or journey instance."
+    )
     causation_id: str | None = Field(default=None, description="The event_id of the event that caused this one.")
 
     @classmethod

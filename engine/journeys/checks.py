@@ -81,8 +81,10 @@ def _check_references(parts: JourneyParts, base: Path, journey_ids: set[str]) ->
         for rel, target in _targets(step):
             if target not in known:
                 hint = did_you_mean(target, known)
-                yield Finding((*base, "steps", i, *rel), f"unknown step {target!r}{hint} (steps of this journey: "
-                              f"{', '.join(parts.raw_step_ids)}, or 'end')")
+                yield Finding(
+                    (*base, "steps", i, *rel),
+                    f"unknown step {target!r}{hint} (steps of this journey: {', '.join(parts.raw_step_ids)}, or 'end')",
+                )
         if isinstance(step, d.StartStep) and step.start.journey not in journey_ids:
             hint = did_you_mean(step.start.journey, journey_ids)
             yield Finding((*base, "steps", i, "start", "journey"), f"unknown journey {step.start.journey!r}{hint}")
@@ -94,7 +96,9 @@ def _check_entry(parts: JourneyParts, base: Path) -> Iterator[Finding]:
         return
     fields = event_fields(entry.event)
     if entry.key is not None and entry.key not in fields:
-        yield Finding((*base, "entry", "key"), f"{entry.event} has no field {entry.key!r}{did_you_mean(entry.key, fields)}")
+        yield Finding(
+            (*base, "entry", "key"), f"{entry.event} has no field {entry.key!r}{did_you_mean(entry.key, fields)}"
+        )
     for key_name, triggers in (("exit", parts.exits), ("goals", parts.goals)):
         for k, t in enumerate(triggers):
             yield from _same_key(t, entry, (*base, key_name, k))
@@ -141,8 +145,11 @@ def _check_conditions(parts: JourneyParts, base: Path, value_sets: set[str]) -> 
         for rel, cmp in _compares(conds, ()):
             where = (*path, *rel)
             if cmp.in_value_set is not None and cmp.in_value_set not in value_sets:
-                yield Finding((*where, "in_value_set"), f"unknown value set {cmp.in_value_set!r}"
-                              f"{did_you_mean(cmp.in_value_set, value_sets)} (define it under value_sets)")
+                yield Finding(
+                    (*where, "in_value_set"),
+                    f"unknown value set {cmp.in_value_set!r}"
+                    f"{did_you_mean(cmp.in_value_set, value_sets)} (define it under value_sets)",
+                )
             message = _field_problem(cmp.field, event_types, entry_types, counters)
             if message:
                 yield Finding((*where, "field"), message)
@@ -194,9 +201,11 @@ def _check_waits(parts: JourneyParts, base: Path) -> Iterator[Finding]:
             name = step.wait.from_
             if not is_datetime_field(parts.entry.event, name):
                 options = ["step", "entry", *datetime_fields(parts.entry.event)]
-                yield Finding((*base, "steps", i, "wait", "from"),
-                              f"wait from {name!r}: expected 'step', 'entry' or a date field of {parts.entry.event}"
-                              f" ({', '.join(options[2:]) or 'it has none'}){did_you_mean(name, options)}")
+                yield Finding(
+                    (*base, "steps", i, "wait", "from"),
+                    f"wait from {name!r}: expected 'step', 'entry' or a date field of {parts.entry.event}"
+                    f" ({', '.join(options[2:]) or 'it has none'}){did_you_mean(name, options)}",
+                )
 
 
 def _successors(step: Any, following: str | None) -> list[str]:
@@ -246,6 +255,8 @@ def _check_loops(parts: JourneyParts, base: Path) -> Iterator[Finding]:
 
     for s in steps:
         if s.id not in waits and s.id not in color and (loop_at := visit(s.id)):
-            yield Finding((*base, "steps", index[loop_at], "id"),
-                          f"steps loop back to {loop_at!r} without a wait or wait_for: it would repeat forever")
+            yield Finding(
+                (*base, "steps", index[loop_at], "id"),
+                f"steps loop back to {loop_at!r} without a wait or wait_for: it would repeat forever",
+            )
             return

@@ -23,10 +23,10 @@ class Compare(_Cond):
     field: str = Field(pattern=FIELD_PATTERN, description="event.X, entry.X, patient.X or counter.X")
     eq: Scalar | None = None
     ne: Scalar | None = None
-    gt: float | None = None
-    gte: float | None = None
-    lt: float | None = None
-    lte: float | None = None
+    gt: int | float | None = None
+    gte: int | float | None = None
+    lt: int | float | None = None
+    lte: int | float | None = None
     in_: list[Scalar] | None = Field(default=None, alias="in")
     not_in: list[Scalar] | None = None
     in_value_set: str | None = Field(default=None, description="Name of a value set under value_sets.")

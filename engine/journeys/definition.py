@@ -36,7 +36,9 @@ def check_timezone(value: str, allow_symbolic: bool = False) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         expected = "'patient', 'hospital' or " if allow_symbolic else ""
-        raise ValueError(f"unknown time zone {value!r}: expected {expected}an IANA zone such as 'Asia/Shanghai'") from exc
+        raise ValueError(
+            f"unknown time zone {value!r}: expected {expected}an IANA zone such as 'Asia/Shanghai'"
+        ) from exc
     return value
 
 

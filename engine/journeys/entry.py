@@ -14,8 +14,14 @@ from events.base import Event
 from events.ids import deterministic_id
 
 
-def start(run: Run, journey: d.Journey, entry: dict[str, Any], started_by: Instance | None = None,
-          depth: int = 0, key: str | None = None) -> None:
+def start(
+    run: Run,
+    journey: d.Journey,
+    entry: dict[str, Any],
+    started_by: Instance | None = None,
+    depth: int = 0,
+    key: str | None = None,
+) -> None:
     entry_event_id = str(entry["event_id"])
     parent = started_by.instance_id if started_by else ""
     instance_id = deterministic_id(run.state.patient_id, journey.id, key or "", entry_event_id, parent)
@@ -27,9 +33,17 @@ def start(run: Run, journey: d.Journey, entry: dict[str, Any], started_by: Insta
     if started_by is not None:
         why = f"started by {started_by.journey_id} step {started_by.step_id}"
     run.emit(
-        jo.JourneyStarted, instance_id=instance_id, journey_id=journey.id, step_id=None, reason=why,
-        journey_version=journey.version, content_hash=run.catalog.hash_of(journey), key=key,
-        entry_event_id=entry_event_id, entry=entry, next_step_id=journey.steps[0].id,
+        jo.JourneyStarted,
+        instance_id=instance_id,
+        journey_id=journey.id,
+        step_id=None,
+        reason=why,
+        journey_version=journey.version,
+        content_hash=run.catalog.hash_of(journey),
+        key=key,
+        entry_event_id=entry_event_id,
+        entry=entry,
+        next_step_id=journey.steps[0].id,
         started_by_instance_id=started_by.instance_id if started_by else None,
     )
     advance(run, instance_id, depth)
@@ -123,9 +137,17 @@ def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dic
     restart = journey.steps[0].id if journey.entry.on_correction == "restart" else None
     if restart is not None:
         run.cancel_wait(inst)
-    run.emit(jo.JourneyReplanned, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
-             step_id=inst.step_id, reason=f"corrected by {event.type}", entry_event_id=event.event_id, entry=data,
-             restart_at_step_id=restart)
+    run.emit(
+        jo.JourneyReplanned,
+        instance=inst,
+        instance_id=inst.instance_id,
+        journey_id=inst.journey_id,
+        step_id=inst.step_id,
+        reason=f"corrected by {event.type}",
+        entry_event_id=event.event_id,
+        entry=data,
+        restart_at_step_id=restart,
+    )
     if restart is not None:
         advance(run, inst.instance_id)
         return
@@ -139,7 +161,7 @@ def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dic
     if due is None or due == inst.waiting.due_at:
         return
     run.cancel_wait(inst)
-    schedule(run, inst, step, due, (), f"re-planned: wait {why}", journey.next_after(step.id))
+    schedule(run, inst, step, due, (), f"re-planned: {why}", journey.next_after(step.id))
     advance(run, inst.instance_id)
 
 
@@ -157,8 +179,17 @@ def _match(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dic
         if not holds_all(outcome.when, scope):
             continue
         run.cancel_wait(inst)
-        run.emit(jo.EventMatched, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
-                 step_id=step.id, next_step_id=outcome.goto, reason=f"{event.type} arrived while waiting",
-                 matched_event_id=event.event_id, matched_type=event.type, matched=data)
+        run.emit(
+            jo.EventMatched,
+            instance=inst,
+            instance_id=inst.instance_id,
+            journey_id=inst.journey_id,
+            step_id=step.id,
+            next_step_id=outcome.goto,
+            reason=f"{event.type} arrived within the wait",
+            matched_event_id=event.event_id,
+            matched_type=event.type,
+            matched=data,
+        )
         advance(run, inst.instance_id)
         return

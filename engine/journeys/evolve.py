@@ -140,7 +140,7 @@ def _waiting(state: PatientState, e: jo.WaitScheduled) -> PatientState:
         state,
         e.instance_id,
         step_id=e.step_id,
-        waiting=Waiting(e.step_id, e.timer_id, e.due_at, e.waiting_for),
+        waiting=Waiting(e.step_id, e.timer_id, e.due_at, e.waiting_for, e.reason),
     )
 
 
@@ -150,6 +150,7 @@ def _step_due(state: PatientState, e: jo.StepDue) -> PatientState:
     return _instance(
         state,
         e.instance_id,
+        timing=inst.waiting.reason if inst.waiting else e.reason,
         waiting=None,
         anchor=e.due_at,
         step_id=e.next_step_id,
@@ -166,6 +167,7 @@ def _matched(state: PatientState, e: jo.EventMatched) -> PatientState:
         waiting=None,
         anchor=parse_moment(e.matched.get("occurred_at")) or e.occurred_at,
         last_event=e.matched,
+        timing=e.reason,
         step_id=e.next_step_id,
         visits=_visited(inst, e.step_id),
         evidence=(*inst.evidence, e.matched_event_id),

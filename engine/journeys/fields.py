@@ -45,8 +45,10 @@ def is_datetime_field(event_type: str, name: str) -> bool:
     if info is None:
         return False
     # pydantic's AwareDatetime is a marker class, not a datetime subclass.
-    return any(m is AwareDatetime or (isinstance(m, type) and issubclass(m, datetime | date))
-               for m in _members(info.annotation))
+    return any(
+        m is AwareDatetime or (isinstance(m, type) and issubclass(m, datetime | date))
+        for m in _members(info.annotation)
+    )
 
 
 def datetime_fields(event_type: str) -> list[str]:

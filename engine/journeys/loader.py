@@ -61,7 +61,9 @@ def check_text(text: str, file: str) -> tuple[Catalog | None, list[Problem]]:
     if doc is None:
         return None, problems
     if not isinstance(doc.data, dict):
-        return None, [doc.problem((), "a journeys file is a mapping with 'journeys:' (and optional settings, value_sets)")]
+        return None, [
+            doc.problem((), "a journeys file is a mapping with 'journeys:' (and optional settings, value_sets)")
+        ]
     problems += _structural(doc)
     problems.sort(key=lambda p: (p.line, p.column))
     if any(p.severity == "error" for p in problems):
@@ -139,7 +141,7 @@ def _explain(doc: YamlDocument, err: Any, base: Path) -> Problem:
     loc = tuple(err["loc"])
     path = doc.resolve(loc, base)
     kind, msg = err["type"], str(err["msg"])
-    where = ".".join(str(p) for p in path[len(base):]) or "here"
+    where = ".".join(str(p) for p in path[len(base) :]) or "here"
     if kind == "extra_forbidden":
         key = str(loc[-1])
         parent = doc.node(path[:-1]) if path and path[-1] == key else doc.node(path)

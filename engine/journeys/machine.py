@@ -88,10 +88,18 @@ def fire_due_timers(run: Run) -> None:
                 nxt = step.wait_for.on_timeout
             else:
                 nxt = journey.next_after(step.id)
-            run.emit(jo.StepDue, instance=inst, instance_id=instance_id, journey_id=inst.journey_id,
-                     step_id=inst.waiting.step_id, next_step_id=nxt, timer_id=timer_id, due_at=due_at,
-                     outcome="timeout" if timeout else "elapsed",
-                     reason=f"timed out at {due_at.isoformat()}" if timeout else f"due {due_at.isoformat()}")
+            run.emit(
+                jo.StepDue,
+                instance=inst,
+                instance_id=instance_id,
+                journey_id=inst.journey_id,
+                step_id=inst.waiting.step_id,
+                next_step_id=nxt,
+                timer_id=timer_id,
+                due_at=due_at,
+                outcome="timeout" if timeout else "elapsed",
+                reason=f"timed out at {due_at.isoformat()}" if timeout else f"due {due_at.isoformat()}",
+            )
             advance(run, instance_id)
 
 

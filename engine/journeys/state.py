@@ -32,6 +32,7 @@ class Waiting:
     timer_id: str
     due_at: datetime
     waiting_for: tuple[str, ...] = ()
+    reason: str = ""
 
 
 InstanceStatus = Literal["active", "completed", "exited"]
@@ -53,8 +54,11 @@ class Instance:
     anchor: datetime | None = None  # when the current step was reached (logical time, for 'from: step')
     last_event: Json = field(default_factory=dict)  # the event branches see as 'event.'
     counters: Mapping[str, int] = field(default_factory=lambda: EMPTY)
-    visits: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # step id -> times run; makes ids of repeated steps unique
+    visits: Mapping[str, int] = field(
+        default_factory=lambda: EMPTY
+    )  # step id -> times run; makes ids of repeated steps unique
     evidence: tuple[str, ...] = ()  # event ids that moved this instance (entry, matches, timeouts)
+    timing: str = ""  # how the last completed wait was computed: the 'why' of the step that follows it
     outcome: str | None = None
     ended_at: datetime | None = None
 
@@ -76,7 +80,9 @@ class Flag:
 class PatientState:
     patient_id: str
     profile: Profile = field(default_factory=Profile)
-    instances: Mapping[str, Instance] = field(default_factory=lambda: EMPTY)  # insertion order = start order, which keeps decisions deterministic
+    instances: Mapping[str, Instance] = field(
+        default_factory=lambda: EMPTY
+    )  # insertion order = start order, which keeps decisions deterministic
     flags: Mapping[tuple[str, str], Flag] = field(default_factory=lambda: EMPTY)
     seen: frozenset[str] = frozenset()  # event ids already applied: redelivery is recognised and skipped
     last_occurred_at: datetime | None = None

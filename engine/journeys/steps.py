@@ -43,16 +43,36 @@ def advance(run: Run, instance_id: str, depth: int = 0) -> None:
 def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_event_id: str | None = None) -> None:
     run.cancel_wait(inst)
     if status == "completed":
-        run.emit(jo.JourneyCompleted, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
-                 step_id=inst.step_id, outcome=outcome, reason=reason)
+        run.emit(
+            jo.JourneyCompleted,
+            instance=inst,
+            instance_id=inst.instance_id,
+            journey_id=inst.journey_id,
+            step_id=inst.step_id,
+            outcome=outcome,
+            reason=reason,
+        )
     else:
-        run.emit(jo.JourneyExited, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
-                 step_id=inst.step_id, outcome=outcome, reason=reason, exit_event_id=exit_event_id)
+        run.emit(
+            jo.JourneyExited,
+            instance=inst,
+            instance_id=inst.instance_id,
+            journey_id=inst.journey_id,
+            step_id=inst.step_id,
+            outcome=outcome,
+            reason=reason,
+            exit_event_id=exit_event_id,
+        )
 
 
 def _common(inst: Instance, step: Any, next_step_id: str | None, reason: str) -> dict[str, Any]:
-    return {"instance_id": inst.instance_id, "journey_id": inst.journey_id, "step_id": step.id,
-            "next_step_id": next_step_id, "reason": reason}
+    return {
+        "instance_id": inst.instance_id,
+        "journey_id": inst.journey_id,
+        "step_id": step.id,
+        "next_step_id": next_step_id,
+        "reason": reason,
+    }
 
 
 def step_key(inst: Instance, step: Any, *extra: str) -> str:
@@ -69,15 +89,15 @@ def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[Any, str]:
     if spec.from_ == "step":
         anchor, label = inst.anchor, "when the step was reached"
     elif spec.from_ == "entry":
-        anchor, label = parse_moment(inst.entry.get("occurred_at")), f"{inst.entry.get('type')} at"
+        anchor, label = parse_moment(inst.entry.get("occurred_at")), f"{inst.entry.get('type')}"
     else:
         anchor, label = parse_moment(inst.entry.get(spec.from_)), f"{spec.from_}"
     if anchor is None:
         return None, f"the entry event has no {spec.from_}"
     tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
     due = due_at(anchor, spec.offset, spec.at, tz)
-    at = f" at {spec.at.strftime('%H:%M')} {tz.key}" if spec.at else ""
-    return due, f"{spec.offset} from {label} {anchor.isoformat()}{at}"
+    at = f", at {spec.at.strftime('%H:%M')} {tz.key}" if spec.at else ""
+    return due, f"{spec.offset} from {label} {anchor.isoformat(sep=' ', timespec='minutes')}{at}"
 
 
 def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep, depth: int) -> None:
@@ -86,20 +106,43 @@ def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep, depth:
     if due is None:
         run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, f"cannot wait: {why}"))
         return
-    schedule(run, inst, step, due, (), f"wait {why}", nxt)
+    schedule(run, inst, step, due, (), why, nxt)
 
 
-def schedule(run: Run, inst: Instance, step: Any, due: Any, waiting_for: tuple[str, ...], why: str,
-             on_due: str | None, timeout: bool = False) -> None:
+def schedule(
+    run: Run,
+    inst: Instance,
+    step: Any,
+    due: Any,
+    waiting_for: tuple[str, ...],
+    why: str,
+    on_due: str | None,
+    timeout: bool = False,
+) -> None:
     # The entry event id is part of the timer id: a correction re-plans under a new id, never reusing one.
     timer_id = step_key(inst, step, "timer", inst.entry_event_id)
     if due <= run.now:
         # Already due when reached (a late event, or a correction moved it into the past): fire at once.
-        run.emit(jo.StepDue, instance=inst, **_common(inst, step, on_due, f"{why}: already due"),
-                 timer_id=timer_id, due_at=due, outcome="timeout" if timeout else "elapsed")
+        run.emit(
+            jo.StepDue,
+            instance=inst,
+            **_common(inst, step, on_due, f"{why}: already due"),
+            timer_id=timer_id,
+            due_at=due,
+            outcome="timeout" if timeout else "elapsed",
+        )
         return
-    run.emit(jo.WaitScheduled, instance=inst, instance_id=inst.instance_id, journey_id=inst.journey_id,
-             step_id=step.id, reason=why, timer_id=timer_id, due_at=due, waiting_for=waiting_for)
+    run.emit(
+        jo.WaitScheduled,
+        instance=inst,
+        instance_id=inst.instance_id,
+        journey_id=inst.journey_id,
+        step_id=step.id,
+        reason=why,
+        timer_id=timer_id,
+        due_at=due,
+        waiting_for=waiting_for,
+    )
     run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, timer_id, due))
 
 
@@ -109,8 +152,9 @@ def _wait_for(run: Run, journey: d.Journey, inst: Instance, step: d.WaitForStep,
     anchor = inst.anchor or run.now
     due = due_at(anchor, spec.timeout, spec.at, tz)
     types = tuple(dict.fromkeys(o.event for o in spec.events))
-    schedule(run, inst, step, due, types, f"wait up to {spec.timeout} for {', '.join(types)}", spec.on_timeout,
-             timeout=True)
+    schedule(
+        run, inst, step, due, types, f"no {' or '.join(types)} within {spec.timeout}", spec.on_timeout, timeout=True
+    )
 
 
 # --- decisions ----------------------------------------------------------------------------------------------
@@ -121,11 +165,16 @@ def _branch(run: Run, journey: d.Journey, inst: Instance, step: d.BranchStep, de
     for k, case in enumerate(step.branch.cases):
         if holds_all(case.when, scope):
             why = " and ".join(describe(c) for c in case.when)
-            run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, case.goto, f"{why} held"),
-                     branch=case.name or f"case {k + 1}")
+            run.emit(
+                jo.BranchTaken,
+                instance=inst,
+                **_common(inst, step, case.goto, f"{why} held"),
+                branch=case.name or f"case {k + 1}",
+            )
             return
-    run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, step.branch.otherwise, "no case held"),
-             branch="otherwise")
+    run.emit(
+        jo.BranchTaken, instance=inst, **_common(inst, step, step.branch.otherwise, "no case held"), branch="otherwise"
+    )
 
 
 def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep, depth: int) -> None:
@@ -139,8 +188,7 @@ def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep, dept
             break
         bucket -= arm.weight
     why = f"sticky split: patient in arm {arm.name!r} ({arm.weight}/{total})"
-    run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, arm.goto, why), branch=arm.name,
-             holdout=arm.holdout)
+    run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, arm.goto, why), branch=arm.name, holdout=arm.holdout)
 
 
 # --- actions ------------------------------------------------------------------------------------------------
@@ -152,14 +200,24 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep, 
     due = inst.anchor or run.now
     stale = spec.stale_after or run.catalog.settings.message_stale_after
     if run.now - due > stale.approx_timedelta():
-        why = f"message {spec.template} skipped as stale: due {due.isoformat()}, reached {run.now.isoformat()}" \
-              f" (stale after {stale})"
+        why = (
+            f"message {spec.template} skipped as stale: due {due.isoformat()}, reached {run.now.isoformat()}"
+            f" (stale after {stale})"
+        )
         run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, why))
         return
+    why = f"{journey.id} v{journey.version}" + (f": {inst.timing}" if inst.timing else "")
     request = run.emit(
-        jo.MessageRequested, instance=inst, **_common(inst, step, nxt, f"{journey.id} v{journey.version} step {step.id}"),
-        message_id=step_key(inst, step, "message"), template=spec.template, channels=tuple(spec.channels),
-        strategy=spec.strategy, category=spec.category, priority=spec.priority, due_at=due,
+        jo.MessageRequested,
+        instance=inst,
+        **_common(inst, step, nxt, why),
+        message_id=step_key(inst, step, "message"),
+        template=spec.template,
+        channels=tuple(spec.channels),
+        strategy=spec.strategy,
+        category=spec.category,
+        priority=spec.priority,
+        due_at=due,
         journey_version=inst.journey_version,
     )
     run.effect(RequestMessage(request))
@@ -168,9 +226,15 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep, 
 def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep, depth: int) -> None:
     spec = step.task
     task = run.emit(
-        jo.TaskCreated, instance=inst, **_common(inst, step, journey.next_after(step.id), f"{journey.id} step {step.id}"),
-        task_id=step_key(inst, step, "task"), queue=spec.queue, role=spec.role, title=spec.title,
-        priority=spec.priority, sla_due_at=spec.sla.add_to(run.now),
+        jo.TaskCreated,
+        instance=inst,
+        **_common(inst, step, journey.next_after(step.id), f"{journey.id} step {step.id}"),
+        task_id=step_key(inst, step, "task"),
+        queue=spec.queue,
+        role=spec.role,
+        title=spec.title,
+        priority=spec.priority,
+        sla_due_at=spec.sla.add_to(run.now),
     )
     run.effect(CreateTask(task))
 
@@ -180,21 +244,30 @@ def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep, depth:
     others = sum(f.weight for k, f in run.state.flags.items() if k != (journey.id, spec.reason))
     score = others + spec.weight
     flagged = run.emit(
-        jo.ChurnFlagged, instance=inst, **_common(inst, step, journey.next_after(step.id), spec.reason),
-        flag_reason=spec.reason, weight=spec.weight, score=score,
-        level=run.catalog.settings.churn_levels.level(score), evidence=inst.evidence,
+        jo.ChurnFlagged,
+        instance=inst,
+        **_common(inst, step, journey.next_after(step.id), spec.reason),
+        flag_reason=spec.reason,
+        weight=spec.weight,
+        score=score,
+        level=run.catalog.settings.churn_levels.level(score),
+        evidence=inst.evidence,
     )
     run.effect(ChangeChurnFlag(flagged))
 
 
 def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagStep, depth: int) -> None:
     reason = step.clear_flag.reason
-    score = sum(f.weight for k, f in run.state.flags.items()
-                if not (k[0] == journey.id and (reason is None or k[1] == reason)))
+    score = sum(
+        f.weight for k, f in run.state.flags.items() if not (k[0] == journey.id and (reason is None or k[1] == reason))
+    )
     cleared = run.emit(
-        jo.ChurnCleared, instance=inst,
+        jo.ChurnCleared,
+        instance=inst,
         **_common(inst, step, journey.next_after(step.id), f"cleared {reason or 'all flags of ' + journey.id}"),
-        flag_reason=reason, score=score, level=run.catalog.settings.churn_levels.level(score),
+        flag_reason=reason,
+        score=score,
+        level=run.catalog.settings.churn_levels.level(score),
     )
     run.effect(ChangeChurnFlag(cleared))
 
@@ -202,9 +275,13 @@ def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagS
 def _count(run: Run, journey: d.Journey, inst: Instance, step: d.CountStep, depth: int) -> None:
     spec = step.count
     value = spec.set if spec.set is not None else inst.counters.get(spec.counter, 0) + (spec.add or 0)
-    run.emit(jo.CounterChanged, instance=inst,
-             **_common(inst, step, journey.next_after(step.id), f"{spec.counter} = {value}"),
-             counter=spec.counter, value=value)
+    run.emit(
+        jo.CounterChanged,
+        instance=inst,
+        **_common(inst, step, journey.next_after(step.id), f"{spec.counter} = {value}"),
+        counter=spec.counter,
+        value=value,
+    )
 
 
 def _start(run: Run, journey: d.Journey, inst: Instance, step: d.StartStep, depth: int) -> None:

@@ -1,0 +1,206 @@
+"""The `careloop` command. User errors print a clear message and exit non-zero, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli.eventfile import EventFileError, read_events
+from engine.journeys.catalog import Catalog
+from engine.journeys.errors import JourneyFileError
+from engine.journeys.loader import check_text, load_catalog
+from engine.journeys.outline import mermaid, outline
+from engine.journeys.simulation import Simulation
+from engine.journeys.timeline import Row, timeline
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="careloop: patient journeys between visits.")
+schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integration teams and editors.")
+app.add_typer(schema_app, name="schema")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JourneysOpt = Annotated[Path, typer.Option("--journeys", "-j", help="Journeys file.", envvar="CARELOOP_JOURNEYS")]
+DEFAULT_JOURNEYS = Path("journeys.yaml")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    return typer.Exit(code)
+
+
+def _catalog(path: Path) -> Catalog:
+    try:
+        return load_catalog(path)
+    except JourneyFileError as exc:
+        for p in exc.problems:
+            err.print(str(p), markup=False)
+        raise _fail(f"{path} has errors; nothing was run") from exc
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Journeys file.")] = DEFAULT_JOURNEYS) -> None:
+    """Check a journeys file: every error and warning with file:line:column."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror}", 2) from exc
+    catalog, problems = check_text(text, str(file))
+    for p in problems:
+        (out if p.severity == "warning" else err).print(str(p), markup=False)
+    if catalog is None:
+        errors = sum(p.severity == "error" for p in problems)
+        raise _fail(f"{file}: {errors} error(s)")
+    journeys = ", ".join(f"{j.id} v{j.version}" for j in catalog.current.values())
+    out.print(f"{file}: ok, {len(catalog.current)} journeys ({journeys})")
+
+
+@app.command()
+def show(
+    journey: Annotated[str, typer.Argument(help="Journey id.")],
+    journeys: JourneysOpt = DEFAULT_JOURNEYS,
+    fmt: Annotated[str, typer.Option("--format", help="outline, mermaid or both.")] = "both",
+) -> None:
+    """A journey as a readable outline and a Mermaid diagram."""
+    catalog = _catalog(journeys)
+    if journey not in catalog.current:
+        import difflib
+
+        close = difflib.get_close_matches(journey, list(catalog.current), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (journeys: {', '.join(catalog.current)})"
+        raise _fail(f"no journey {journey!r} in {journeys}{hint}")
+    j = catalog.current[journey]
+    if fmt not in ("outline", "mermaid", "both"):
+        raise _fail(f"--format must be outline, mermaid or both, not {fmt!r}", 2)
+    if fmt in ("outline", "both"):
+        out.print(outline(j), markup=False)
+    if fmt in ("mermaid", "both"):
+        out.print(
+            ("\n```mermaid\n" if fmt == "both" else "") + mermaid(j) + ("\n```" if fmt == "both" else ""), markup=False
+        )
+
+
+def _parse_until(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(
+            f"--until {value!r}: expected an ISO date or date-time, e.g. 2026-06-30 or 2026-06-30T12:00+08:00", 2
+        ) from exc
+    return moment
+
+
+@app.command()
+def simulate(
+    events: Annotated[Path, typer.Option("--events", "-e", help="JSON Lines file of canonical events.")],
+    journeys: JourneysOpt = DEFAULT_JOURNEYS,
+    until: Annotated[
+        str | None, typer.Option(help="Run the virtual clock to this date (default: a year after the last event).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    patient: Annotated[str | None, typer.Option(help="Only this patient.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show waits and timers.")] = False,
+) -> None:
+    """Replay an event file through the journeys with a virtual clock; print each patient's timeline."""
+    if fmt not in ("table", "json"):
+        raise _fail(f"--format must be table or json, not {fmt!r}", 2)
+    catalog = _catalog(journeys)
+    try:
+        stream = read_events(events)
+    except EventFileError as exc:
+        for p in exc.problems:
+            err.print(p, markup=False)
+        raise _fail(f"{events}: {len(exc.problems)} invalid event(s); nothing was simulated") from exc
+    if not stream:
+        raise _fail(f"{events} holds no events")
+    hospital = ZoneInfo(catalog.settings.hospital_timezone)
+    end = _parse_until(until)
+    if end is None:
+        end = max(e.recorded_at for e in stream) + timedelta(days=365)
+    elif end.tzinfo is None:
+        end = end.replace(tzinfo=hospital)
+    sim = Simulation(catalog)
+    sim.feed(stream)
+    sim.run_until(end)
+    patients = [p for p in sim.recorded if patient in (None, p)]
+    if patient is not None and not patients:
+        raise _fail(f"no events for patient {patient!r} in {events}")
+    rows = {p: timeline(sim.recorded[p], _zone_of(sim, p, hospital), verbose) for p in patients}
+    if fmt == "json":
+        _print_json(rows, sim, end)
+    else:
+        _print_tables(rows, end)
+
+
+def _zone_of(sim: Simulation, patient_id: str, hospital: ZoneInfo) -> ZoneInfo:
+    tz = sim.state(patient_id).profile.timezone
+    return ZoneInfo(tz) if tz else hospital
+
+
+def _print_json(rows: dict[str, list[Row]], sim: Simulation, end: datetime) -> None:
+    doc: dict[str, Any] = {
+        "until": end.isoformat(),
+        "patients": [{"patient_id": p, "timeline": [r.as_json() for r in rs]} for p, rs in rows.items()],
+        "summary": _summary(rows),
+    }
+    out.print(json.dumps(doc, ensure_ascii=False, indent=2), markup=False)
+
+
+def _summary(rows: dict[str, list[Row]]) -> dict[str, int]:
+    kinds = [r.kind for rs in rows.values() for r in rs]
+    return {
+        "patients": len(rows),
+        "messages": kinds.count("message.requested"),
+        "tasks": kinds.count("task.created"),
+        "churn_flags": kinds.count("churn.flagged"),
+        "journeys_started": kinds.count("journey.started"),
+    }
+
+
+def _print_tables(rows: dict[str, list[Row]], end: datetime) -> None:
+    for patient_id, patient_rows in rows.items():
+        table = Table(title=f"patient {patient_id}", title_justify="left", show_lines=False)
+        for col in ("when (local)", "journey", "step", "what", "detail", "why"):
+            table.add_column(col, overflow="fold")
+        for r in patient_rows:
+            table.add_row(r.at.strftime("%Y-%m-%d %H:%M %z"), r.journey_id, r.step_id, r.kind, r.detail, r.reason)
+        out.print(table)
+    s = _summary(rows)
+    out.print(
+        f"simulated until {end.isoformat()}: {s['patients']} patients, {s['journeys_started']} journeys started, "
+        f"{s['messages']} messages, {s['tasks']} tasks, {s['churn_flags']} churn flags"
+    )
+
+
+@schema_app.command("export")
+def schema_export(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the schemas to.")] = Path("docs"),
+) -> None:
+    """Write events.schema.json, engine-events.schema.json and journeys.schema.json."""
+    from engine.journeys.schema import journeys_schema
+    from events.schema import clinical_event_schema, engine_event_schema
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, schema in (
+            ("events.schema.json", clinical_event_schema()),
+            ("engine-events.schema.json", engine_event_schema()),
+            ("journeys.schema.json", journeys_schema()),
+        ):
+            path = out_dir / name
+            path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            out.print(f"wrote {path}")
+    except OSError as exc:
+        raise _fail(f"cannot write schemas to {out_dir}: {exc.strerror}", 2) from exc
+
+
+def main() -> None:  # pragma: no cover - console entry point wrapper
+    app()

@@ -1,0 +1,77 @@
+"""A patient's recorded events as a readable timeline: what happened, when (local time), and why. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from events import journey as jo
+from events.base import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    at: datetime
+    patient_id: str
+    journey_id: str
+    step_id: str
+    kind: str
+    detail: str
+    reason: str
+    event_id: str
+
+    def as_json(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["at"] = self.at.isoformat()
+        return row
+
+
+def timeline(events: Iterable[Event], tz: ZoneInfo, verbose: bool = False) -> list[Row]:
+    rows = []
+    for e in events:
+        row = _row(e, tz, verbose)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _row(e: Event, tz: ZoneInfo, verbose: bool) -> Row | None:
+    detail = _detail(e)
+    if detail is None and not verbose:
+        return None
+    at = e.due_at if isinstance(e, jo.MessageRequested) else e.occurred_at
+    return Row(
+        at=at.astimezone(tz),
+        patient_id=e.patient_id,
+        journey_id=str(getattr(e, "journey_id", "")),
+        step_id=str(getattr(e, "step_id", "") or ""),
+        kind=e.type,
+        detail=detail or "",
+        reason=str(getattr(e, "reason", "")),
+        event_id=e.event_id,
+    )
+
+
+def _detail(e: Event) -> str | None:
+    if isinstance(e, jo.JourneyStarted):
+        return f"v{e.journey_version} ({e.content_hash})" + (f" key {e.key}" if e.key else "")
+    if isinstance(e, jo.MessageRequested):
+        return f"{e.template} via {'/'.join(e.channels)} [{e.category}]"
+    if isinstance(e, jo.TaskCreated):
+        return f"{e.queue}: {e.title} ({e.priority}, SLA {e.sla_due_at.isoformat(timespec='minutes')})"
+    if isinstance(e, jo.ChurnFlagged):
+        return f"{e.flag_reason} (+{e.weight}, score {e.score}, {e.level})"
+    if isinstance(e, jo.ChurnCleared):
+        return f"{e.flag_reason or 'all flags'} (score {e.score}, {e.level})"
+    if isinstance(e, jo.StepSkipped):
+        return "skipped"
+    if isinstance(e, jo.BranchTaken):
+        return f"branch {e.branch}" + (" (holdout)" if e.holdout else "")
+    if isinstance(e, jo.JourneyReplanned):
+        return "re-planned" + (f" from {e.restart_at_step_id}" if e.restart_at_step_id else "")
+    if isinstance(e, jo.JourneyCompleted | jo.JourneyExited):
+        return e.outcome
+    return None
