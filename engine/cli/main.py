@@ -10,15 +10,17 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from engine.cli.eventfile import EventFileError, read_events
 from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyFileError
 from engine.journeys.loader import check_text, load_catalog
 from engine.journeys.outline import mermaid, outline
+from engine.journeys.schema import journeys_schema
 from engine.journeys.simulation import Simulation
+from engine.journeys.suggest import did_you_mean
 from engine.journeys.timeline import Row, timeline
+from events.schema import clinical_event_schema, engine_event_schema
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="careloop: patient journeys between visits.")
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integration teams and editors.")
@@ -70,10 +72,7 @@ def show(
     """A journey as a readable outline and a Mermaid diagram."""
     catalog = _catalog(journeys)
     if journey not in catalog.current:
-        import difflib
-
-        close = difflib.get_close_matches(journey, list(catalog.current), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f" (journeys: {', '.join(catalog.current)})"
+        hint = did_you_mean(journey, catalog.current) or f" (journeys: {', '.join(catalog.current)})"
         raise _fail(f"no journey {journey!r} in {journeys}{hint}")
     j = catalog.current[journey]
     if fmt not in ("outline", "mermaid", "both"):
@@ -166,17 +165,19 @@ def _summary(rows: dict[str, list[Row]]) -> dict[str, int]:
 
 
 def _print_tables(rows: dict[str, list[Row]], end: datetime) -> None:
+    """Plain aligned text: readable in a terminal, greppable in a log, stable in a diff."""
     for patient_id, patient_rows in rows.items():
-        table = Table(title=f"patient {patient_id}", title_justify="left", show_lines=False)
-        for col in ("when (local)", "journey", "step", "what", "detail", "why"):
-            table.add_column(col, overflow="fold")
+        out.print(f"patient {patient_id}", markup=False)
         for r in patient_rows:
-            table.add_row(r.at.strftime("%Y-%m-%d %H:%M %z"), r.journey_id, r.step_id, r.kind, r.detail, r.reason)
-        out.print(table)
+            when = r.at.strftime("%Y-%m-%d %H:%M %z")
+            out.print(f"  {when}  {r.journey_id:<26} {r.step_id or '-':<26} {r.kind:<22} {r.detail}", markup=False)
+            if r.reason:
+                out.print(f"  {'':<22}  why: {r.reason}", markup=False)
     s = _summary(rows)
     out.print(
         f"simulated until {end.isoformat()}: {s['patients']} patients, {s['journeys_started']} journeys started, "
-        f"{s['messages']} messages, {s['tasks']} tasks, {s['churn_flags']} churn flags"
+        f"{s['messages']} messages, {s['tasks']} tasks, {s['churn_flags']} churn flags",
+        markup=False,
     )
 
 
@@ -185,9 +186,6 @@ def schema_export(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the schemas to.")] = Path("docs"),
 ) -> None:
     """Write events.schema.json, engine-events.schema.json and journeys.schema.json."""
-    from engine.journeys.schema import journeys_schema
-    from events.schema import clinical_event_schema, engine_event_schema
-
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, schema in (

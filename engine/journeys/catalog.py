@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.definition import Journey, JourneysFile, Settings, ValueSet
 from engine.journeys.errors import UnknownJourneyError
@@ -67,7 +69,7 @@ def _value_sets_used(journey: Journey) -> set[str]:
                 walk(c)
         elif isinstance(node, NotOf):
             walk(node.not_)
-        elif hasattr(node, "model_fields"):
+        elif isinstance(node, BaseModel):
             for name in type(node).model_fields:
                 walk(getattr(node, name))
         elif isinstance(node, list | tuple):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from engine.journeys import definition as d
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.fields import PATIENT_FIELDS, datetime_fields, event_fields, is_datetime_field, nested_model
+from engine.journeys.suggest import did_you_mean
 from engine.journeys.yamlsource import Path
 
 
@@ -18,11 +18,6 @@ class Finding:
     path: Path
     message: str
     severity: str = "error"
-
-
-def did_you_mean(value: str, options: Any) -> str:
-    close = difflib.get_close_matches(value, list(options), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 @dataclass
@@ -121,7 +116,7 @@ def _condition_sites(parts: JourneyParts, base: Path) -> Iterator[tuple[Path, li
     """(path, conditions, event types that 'event.' may refer to there)."""
     entry_type = {parts.entry.event} if parts.entry else set()
     seen_types = set(entry_type)
-    for i, step in parts.steps.items():
+    for step in parts.steps.values():
         if isinstance(step, d.WaitForStep):
             seen_types |= {o.event for o in step.wait_for.events}
     if parts.entry:
@@ -172,7 +167,8 @@ def _field_problem(path: str, event_types: set[str], entry_types: set[str], coun
     head, _, tail = rest.partition(".")
     if scope == "patient":
         if head not in PATIENT_FIELDS:
-            return f"unknown patient field {head!r}{did_you_mean(head, PATIENT_FIELDS)} (known: {', '.join(PATIENT_FIELDS)})"
+            known = ", ".join(PATIENT_FIELDS)
+            return f"unknown patient field {head!r}{did_you_mean(head, PATIENT_FIELDS)} (known: {known})"
         return None
     if scope == "counter":
         if head not in counters:

@@ -66,8 +66,10 @@ class NotOf(_Cond):
 
 
 def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, AllOf | AnyOf | NotOf):
+        return "all" if isinstance(value, AllOf) else "any" if isinstance(value, AnyOf) else "not"
     if isinstance(value, BaseModel):
-        return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(value), "compare")
+        return "compare"
     if not isinstance(value, dict):
         return None
     for key in ("all", "any", "not"):

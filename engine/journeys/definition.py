@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from engine.journeys.conditions import Conditions
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
+from engine.journeys.suggest import closest
 from events.catalog import CLINICAL_TYPES
 from events.outreach import Channel
 
@@ -23,8 +23,8 @@ class Model(BaseModel):
 
 def check_event_type(value: str) -> str:
     if value not in CLINICAL_TYPES:
-        close = difflib.get_close_matches(value, CLINICAL_TYPES, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(sorted(CLINICAL_TYPES))}"
+        match = closest(value, CLINICAL_TYPES)
+        hint = f"did you mean {match!r}?" if match else f"expected one of: {', '.join(sorted(CLINICAL_TYPES))}"
         raise ValueError(f"unknown event type {value!r}; {hint}")
     return value
 

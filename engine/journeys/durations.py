@@ -93,10 +93,9 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 def _to_time(value: Any) -> Any:
     if isinstance(value, time):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads unquoted 10:00 as the sexagesimal number 600; accept it but only as minutes of the day.
-        if 0 <= value < 24 * 60:
-            return time(value // 60, value % 60)
+    # YAML 1.1 readers turn unquoted 10:00 into the sexagesimal number 600: accept it as minutes of the day.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return time(value // 60, value % 60)
     if isinstance(value, str) and (m := _TIME.match(value.strip())):
         return time(int(m.group(1)), int(m.group(2)))
     raise ValueError(f"invalid time of day {value!r}: expected 24-hour 'HH:MM', e.g. '09:30'")

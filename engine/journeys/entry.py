@@ -8,45 +8,9 @@ from engine.journeys import definition as d
 from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.run import Run
 from engine.journeys.state import Instance
-from engine.journeys.steps import advance, end, schedule, wait_due
+from engine.journeys.steps import advance, end, schedule, start, wait_due
 from events import journey as jo
 from events.base import Event
-from events.ids import deterministic_id
-
-
-def start(
-    run: Run,
-    journey: d.Journey,
-    entry: dict[str, Any],
-    started_by: Instance | None = None,
-    depth: int = 0,
-    key: str | None = None,
-) -> None:
-    entry_event_id = str(entry["event_id"])
-    parent = started_by.instance_id if started_by else ""
-    instance_id = deterministic_id(run.state.patient_id, journey.id, key or "", entry_event_id, parent)
-    if instance_id in run.state.instances:
-        return  # the very same start already happened
-    why = f"entered on {entry.get('type')}"
-    if journey.entry.when and started_by is None:
-        why += " where " + " and ".join(describe(c) for c in journey.entry.when)
-    if started_by is not None:
-        why = f"started by {started_by.journey_id} step {started_by.step_id}"
-    run.emit(
-        jo.JourneyStarted,
-        instance_id=instance_id,
-        journey_id=journey.id,
-        step_id=None,
-        reason=why,
-        journey_version=journey.version,
-        content_hash=run.catalog.hash_of(journey),
-        key=key,
-        entry_event_id=entry_event_id,
-        entry=entry,
-        next_step_id=journey.steps[0].id,
-        started_by_instance_id=started_by.instance_id if started_by else None,
-    )
-    advance(run, instance_id, depth)
 
 
 def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
@@ -79,12 +43,10 @@ def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
 
 def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
     """Exits, goals, corrections and awaited events, for each active instance in start order."""
-    for inst in run.state.active_instances():
-        journey = run.definition(inst)
-        if journey is None:
-            continue
-        inst = run.instance(inst.instance_id)
-        if not inst.active:
+    for snapshot in run.state.active_instances():
+        journey = run.definition(snapshot)
+        inst = run.instance(snapshot.instance_id)  # an earlier instance's steps may have changed this one
+        if journey is None or not inst.active:
             continue
         scope = run.scope(data, inst)
         if event.type in run.catalog.settings.global_exits:

@@ -90,10 +90,10 @@ def _compare(c: Compare, value: Any, scope: Scope) -> bool:
     op, operand = c.operator, c.operand
     present = value is not MISSING and value is not None
     if op == "exists":
-        return (present and value != [] and value != "") == operand
+        return bool((present and value not in ([], "")) == operand)
     if op == "older_than":
         moment = parse_moment(value)
-        return moment is None or scope.now - moment > operand.approx_timedelta()
+        return moment is None or bool(scope.now - moment > operand.approx_timedelta())
     if not present:
         return False
     if op == "eq":
@@ -104,7 +104,9 @@ def _compare(c: Compare, value: Any, scope: Scope) -> bool:
         number = _number(value)
         if number is None:
             return False
-        return {"gt": number > operand, "gte": number >= operand, "lt": number < operand, "lte": number <= operand}[op]
+        return bool(
+            {"gt": number > operand, "gte": number >= operand, "lt": number < operand, "lte": number <= operand}[op]
+        )
     if op in ("in", "not_in"):
         values = value if isinstance(value, list) else [value]
         hit = any(v in operand for v in values)

@@ -236,4 +236,4 @@ _APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
     jo.JourneyExited: _ended,
 }
 
-__all__ = ["evolve", "replay", "PatientState", "Profile"]
+__all__ = ["PatientState", "Profile", "evolve", "replay"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -11,32 +10,45 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from engine.journeys import definition as d
 from engine.journeys.catalog import Catalog
 from engine.journeys.checks import JourneyParts, check_journey
+from engine.journeys.conditions import OPERATORS, Compare
 from engine.journeys.errors import JourneyFileError, Problem
+from engine.journeys.suggest import closest, did_you_mean
 from engine.journeys.yamlsource import Path, YamlDocument, read_yaml
 
 _step_adapter: TypeAdapter[Any] = TypeAdapter(d.Step)
 _trigger_adapter: TypeAdapter[Any] = TypeAdapter(d.Trigger)
+_entry_adapter: TypeAdapter[Any] = TypeAdapter(d.Entry)
 
 
 def _all_field_names() -> set[str]:
     """Every key the language knows, for 'did you mean' on a misspelt key."""
-    names: set[str] = set()
-    stack: list[type[BaseModel]] = [d.JourneysFile]
-    seen: set[type[BaseModel]] = set()
-    while stack:
-        model = stack.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for name, info in model.model_fields.items():
-            names.add(info.alias or name)
-        for sub in list(d.STEP_KINDS.values()) + [d.WaitSpec, d.WaitForSpec, d.Outcome, d.Case, d.Arm, d.Entry]:
-            if sub not in seen:
-                stack.append(sub)
-    from engine.journeys.conditions import OPERATORS, Compare
-
-    names |= set(OPERATORS) | set(Compare.model_fields) | {"all", "any", "not"}
-    return names
+    models: list[type[BaseModel]] = [
+        d.JourneysFile,
+        d.Settings,
+        d.ChurnLevels,
+        d.ValueSet,
+        d.Journey,
+        d.Entry,
+        d.Trigger,
+        d.WaitSpec,
+        d.WaitForSpec,
+        d.Outcome,
+        d.BranchSpec,
+        d.Case,
+        d.SplitSpec,
+        d.Arm,
+        d.MessageSpec,
+        d.TaskSpec,
+        d.FlagSpec,
+        d.ClearFlagSpec,
+        d.CountSpec,
+        d.StartSpec,
+        d.EndSpec,
+        Compare,
+        *d.STEP_KINDS.values(),
+    ]
+    names = {info.alias or name for model in models for name, info in model.model_fields.items()}
+    return names | set(OPERATORS) | {"all", "any", "not"}
 
 
 _KNOWN_KEYS = _all_field_names()
@@ -107,22 +119,24 @@ def _structural(doc: YamlDocument) -> list[Problem]:
 
 
 def _parts(raw: dict[str, Any], index: int) -> JourneyParts:
-    def attempt(adapter: Any, value: Any) -> Any:
+    def attempt(adapter: TypeAdapter[Any], value: Any) -> Any:
         try:
-            if isinstance(adapter, type):
-                return adapter.model_validate(value)
             return adapter.validate_python(value)
         except ValidationError:
             return None
 
-    raw_steps = raw.get("steps") if isinstance(raw.get("steps"), list) else []
+    def items(key: str) -> list[Any]:
+        value = raw.get(key)
+        return value if isinstance(value, list) else []
+
+    raw_steps = items("steps")
     steps = {i: s for i, r in enumerate(raw_steps) if (s := attempt(_step_adapter, r)) is not None}
     return JourneyParts(
         index=index,
         raw=raw,
-        entry=attempt(d.Entry, raw.get("entry")) if isinstance(raw.get("entry"), dict) else None,
-        exits=[t for r in raw.get("exit") or [] if (t := attempt(_trigger_adapter, r)) is not None],
-        goals=[t for r in raw.get("goals") or [] if (t := attempt(_trigger_adapter, r)) is not None],
+        entry=attempt(_entry_adapter, raw.get("entry")),
+        exits=[t for r in items("exit") if (t := attempt(_trigger_adapter, r)) is not None],
+        goals=[t for r in items("goals") if (t := attempt(_trigger_adapter, r)) is not None],
         steps=steps,
         raw_step_ids=[str(r.get("id")) for r in raw_steps if isinstance(r, dict)],
     )
@@ -159,9 +173,7 @@ def _siblings(parent: Any, key: str) -> list[str]:
 
 
 def _unknown_key(doc: YamlDocument, path: Path, key: str, options: list[str]) -> Problem:
-    close = difflib.get_close_matches(key, options, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return doc.problem(path, f"unknown field {key!r}{hint}")
+    return doc.problem(path, f"unknown field {key!r}{did_you_mean(key, options)}")
 
 
 def _step_kind_message(raw: Any, msg: str) -> str:
@@ -173,7 +185,6 @@ def _step_kind_message(raw: Any, msg: str) -> str:
         return f"{label} has several actions ({', '.join(kinds)}): one step does one thing; split it"
     unknown = [k for k in raw if k not in ("id", "next", "note")]
     for k in unknown:
-        close = difflib.get_close_matches(str(k), list(d.STEP_KINDS), n=1)
-        if close:
-            return f"{label}: unknown action {k!r}; did you mean {close[0]!r}?"
+        if match := closest(str(k), d.STEP_KINDS):
+            return f"{label}: unknown action {k!r}; did you mean {match!r}?"
     return f"{label}: {msg}"

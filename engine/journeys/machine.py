@@ -82,6 +82,7 @@ def fire_due_timers(run: Run) -> None:
             run.effect(CancelTimer(run.state.patient_id, timer_id, "fired"))
             step = _step_or_none(journey, inst.waiting.step_id)
             timeout = step is not None and hasattr(step, "wait_for")
+            nxt: str | None
             if journey is None or step is None:
                 nxt = inst.waiting.step_id  # advance() then exits the instance and says why
             elif timeout:

@@ -83,7 +83,7 @@ class PatientState:
     instances: Mapping[str, Instance] = field(
         default_factory=lambda: EMPTY
     )  # insertion order = start order, which keeps decisions deterministic
-    flags: Mapping[tuple[str, str], Flag] = field(default_factory=lambda: EMPTY)
+    flags: Mapping[tuple[str, str], Flag] = field(default_factory=lambda: MappingProxyType({}))
     seen: frozenset[str] = frozenset()  # event ids already applied: redelivery is recognised and skipped
     last_occurred_at: datetime | None = None
     version: int = 0  # number of events applied

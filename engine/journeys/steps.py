@@ -80,6 +80,44 @@ def step_key(inst: Instance, step: Any, *extra: str) -> str:
     return deterministic_id(inst.instance_id, step.id, str(inst.visits.get(step.id, 0)), *extra)
 
 
+# --- starting ---
+
+
+def start(
+    run: Run,
+    journey: d.Journey,
+    entry: dict[str, Any],
+    started_by: Instance | None = None,
+    depth: int = 0,
+    key: str | None = None,
+) -> None:
+    entry_event_id = str(entry["event_id"])
+    parent = started_by.instance_id if started_by else ""
+    instance_id = deterministic_id(run.state.patient_id, journey.id, key or "", entry_event_id, parent)
+    if instance_id in run.state.instances:
+        return  # the very same start already happened
+    why = f"entered on {entry.get('type')}"
+    if journey.entry.when and started_by is None:
+        why += " where " + " and ".join(describe(c) for c in journey.entry.when)
+    if started_by is not None:
+        why = f"started by {started_by.journey_id} step {started_by.step_id}"
+    run.emit(
+        jo.JourneyStarted,
+        instance_id=instance_id,
+        journey_id=journey.id,
+        step_id=None,
+        reason=why,
+        journey_version=journey.version,
+        content_hash=run.catalog.hash_of(journey),
+        key=key,
+        entry_event_id=entry_event_id,
+        entry=entry,
+        next_step_id=journey.steps[0].id,
+        started_by_instance_id=started_by.instance_id if started_by else None,
+    )
+    advance(run, instance_id, depth)
+
+
 # --- waits --------------------------------------------------------------------------------------------------
 
 
@@ -292,8 +330,6 @@ def _start(run: Run, journey: d.Journey, inst: Instance, step: d.StartStep, dept
         run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, why))
         return
     run.emit(jo.StepCompleted, instance=inst, **_common(inst, step, nxt, f"started {target.id}"))
-    from engine.journeys.entry import start  # entry imports steps; import here to keep modules acyclic
-
     start(run, target, inst.last_event, started_by=inst, depth=depth + 1)
 
 

@@ -33,10 +33,8 @@ class YamlDocument:
         node = self.node(base)
         path = list(base)
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-                path.append(part)
-            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            in_map = isinstance(node, dict) and part in node
+            if in_map or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
                 node = node[part]
                 path.append(part)
             elif isinstance(node, dict) and isinstance(part, str) and part.endswith("_") and part[:-1] in node:
