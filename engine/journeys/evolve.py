@@ -17,6 +17,9 @@ from events import outreach as ou
 from events import patient as pa
 from events.base import Event
 
+# The engine's own source system name; events from it are decisions, everything else is input.
+ENGINE_SOURCE = "careloop-engine"
+
 ALL_CHANNELS = frozenset({"sms", "wechat", "email", "app", "phone"})
 
 
@@ -30,14 +33,22 @@ def evolve(state: PatientState, event: Event) -> PatientState:
     applied = _APPLY.get(type(event))
     if applied is not None:
         state = applied(state, event)
-    if not event.type.startswith(("journey.", "message.", "task.", "churn.")):
+    if is_engine_event(event):
+        moment = event.occurred_at  # engine events occur at the decision's logical time
+    else:
+        moment = event.recorded_at  # clinical events are applied at their arrival
         last = state.last_occurred_at
         state = replace(
             state,
             seen=state.seen | {event.event_id},
             last_occurred_at=event.occurred_at if last is None or event.occurred_at > last else last,
         )
-    return replace(state, version=state.version + 1)
+    clock = moment if state.clock is None or moment > state.clock else state.clock
+    return replace(state, version=state.version + 1, clock=clock)
+
+
+def is_engine_event(event: Event) -> bool:
+    return event.source.system == ENGINE_SOURCE
 
 
 def _frozen(mapping: Mapping[Any, Any]) -> Mapping[Any, Any]:

@@ -111,3 +111,35 @@ def _step_or_none(journey: Journey | None, step_id: str) -> Any:
         return journey.step(step_id)
     except KeyError:
         return None
+
+
+def react(state: PatientState, trigger: Trigger, catalog: Catalog, until: datetime | None = None) -> list[Decision]:
+    """The logical-time driver shared by the simulator and the live worker.
+
+    A clinical event is applied at its arrival time (``recorded_at``, never earlier than the patient's clock),
+    after firing, each at its own due time, every timer due before it. A tick fires the timers due by
+    ``until``, each at its due time. Decisions therefore depend only on the events, never on when a process
+    happened to run: the live pipeline and ``careloop simulate`` agree exactly.
+    """
+    if isinstance(trigger, Event):
+        if trigger.event_id in state.seen:
+            return [Decision(state, (), (), duplicate=True)]
+        now = trigger.recorded_at if state.clock is None else max(state.clock, trigger.recorded_at)
+        decisions = _fire_until(state, now, catalog)
+        latest = decisions[-1].state if decisions else state
+        return [*decisions, decide(latest, trigger, catalog, now)]
+    if until is None:
+        raise ValueError("a tick needs 'until': the due time it was scheduled for")
+    return _fire_until(state, until, catalog)
+
+
+def _fire_until(state: PatientState, until: datetime, catalog: Catalog) -> list[Decision]:
+    decisions: list[Decision] = []
+    while (pending := state.pending_timers()) and pending[0][0] <= until:
+        due = pending[0][0]
+        if state.clock is not None and due < state.clock:
+            due = state.clock  # never decide in the patient's past (a correction moved a wait back)
+        decision = decide(state, Tick(state.patient_id), catalog, due)
+        decisions.append(decision)
+        state = decision.state
+    return decisions

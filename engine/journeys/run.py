@@ -15,12 +15,11 @@ from engine.journeys.definition import Journey
 from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.errors import UnknownJourneyError
 from engine.journeys.evaluate import Scope, patient_view
-from engine.journeys.evolve import evolve
+from engine.journeys.evolve import ENGINE_SOURCE, evolve
 from engine.journeys.state import Instance, PatientState
 from events.base import Event, Source
 from events.ids import deterministic_id
 
-ENGINE_SOURCE = "careloop-engine"
 E = TypeVar("E", bound=Event)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.journeys.catalog import Catalog
-from engine.journeys.machine import Decision, Tick, decide
+from engine.journeys.machine import Tick, react
 from engine.journeys.state import PatientState
 from events.base import Event
 
@@ -22,7 +22,6 @@ class Simulation:
     catalog: Catalog
     states: dict[str, PatientState] = field(default_factory=dict)
     recorded: dict[str, list[Event]] = field(default_factory=dict)  # per patient, in decision order
-    clocks: dict[str, datetime] = field(default_factory=dict)
     duplicates: int = 0
 
     def feed(self, events: Iterable[Event], batch_size: int = 1) -> None:
@@ -42,29 +41,18 @@ class Simulation:
             by_patient.setdefault(event.patient_id, []).append(event)
         for patient_id, events in by_patient.items():
             for event in events:
-                now = max(event.recorded_at, self.clocks.get(patient_id, event.recorded_at))
-                self.advance_patient(patient_id, now)
-                self._decide(patient_id, event, now)
-
-    def advance_patient(self, patient_id: str, until: datetime) -> None:
-        """Fire the patient's timers due by ``until``, each at its own due time."""
-        while True:
-            pending = self.state(patient_id).pending_timers()
-            if not pending or pending[0][0] > until:
-                return
-            self._decide(patient_id, Tick(patient_id), pending[0][0])
+                self._react(patient_id, event)
 
     def run_until(self, until: datetime) -> None:
+        """Fire every patient's timers due by ``until``."""
         for patient_id in list(self.states):
-            self.advance_patient(patient_id, until)
+            self._react(patient_id, Tick(patient_id), until)
 
     def state(self, patient_id: str) -> PatientState:
         return self.states.get(patient_id) or PatientState(patient_id)
 
-    def _decide(self, patient_id: str, trigger: Event | Tick, now: datetime) -> Decision:
-        decision = decide(self.state(patient_id), trigger, self.catalog, now)
-        self.states[patient_id] = decision.state
-        self.recorded.setdefault(patient_id, []).extend(decision.events)
-        self.clocks[patient_id] = max(now, self.clocks.get(patient_id, now))
-        self.duplicates += decision.duplicate
-        return decision
+    def _react(self, patient_id: str, trigger: Event | Tick, until: datetime | None = None) -> None:
+        for decision in react(self.state(patient_id), trigger, self.catalog, until):
+            self.states[patient_id] = decision.state
+            self.recorded.setdefault(patient_id, []).extend(decision.events)
+            self.duplicates += decision.duplicate

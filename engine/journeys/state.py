@@ -86,6 +86,7 @@ class PatientState:
     flags: Mapping[tuple[str, str], Flag] = field(default_factory=lambda: MappingProxyType({}))
     seen: frozenset[str] = frozenset()  # event ids already applied: redelivery is recognised and skipped
     last_occurred_at: datetime | None = None
+    clock: datetime | None = None  # the patient's logical time: latest arrival or decision time applied
     version: int = 0  # number of events applied
 
     @property
