@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
-from events.base import Event
+from events.base import Event, Frozen
 from events.outreach import Channel
 
 
@@ -41,11 +41,21 @@ class JourneyReplanned(_JourneyEvent):
     restart_at_step_id: str | None = Field(default=None, description="Set when the instance starts over.")
 
 
+class PlannedMessage(Frozen):
+    """The message the step after a wait will request, so reminder queues can show it before it is due."""
+
+    step_id: str
+    message_id: str
+    template: str
+    channels: tuple[Channel, ...]
+
+
 class WaitScheduled(_JourneyEvent):
     type: Literal["journey.waiting"] = "journey.waiting"
     timer_id: str
     due_at: AwareDatetime
     waiting_for: tuple[str, ...] = Field(default=(), description="Event types that end the wait early.")
+    planned_message: PlannedMessage | None = None
 
 
 class StepDue(_StepEvent):

@@ -180,8 +180,24 @@ def schedule(
         timer_id=timer_id,
         due_at=due,
         waiting_for=waiting_for,
+        planned_message=None if timeout else _planned_message(run, inst, on_due),
     )
     run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, timer_id, due))
+
+
+def _planned_message(run: Run, inst: Instance, step_id: str | None) -> jo.PlannedMessage | None:
+    journey = run.definition(inst)
+    if journey is None or step_id in (None, d.END):
+        return None
+    step = journey.step(step_id)
+    if not isinstance(step, d.MessageStep):
+        return None
+    return jo.PlannedMessage(
+        step_id=step.id,
+        message_id=step_key(inst, step, "message"),
+        template=step.message.template,
+        channels=tuple(step.message.channels),
+    )
 
 
 def _wait_for(run: Run, journey: d.Journey, inst: Instance, step: d.WaitForStep, depth: int) -> None:

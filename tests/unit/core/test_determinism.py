@@ -180,3 +180,18 @@ def test_redelivered_events_change_nothing(per_patient: list[list[Event]], seed:
     twice = run(with_duplicates, batch=3)
     assert dumps(twice) == dumps(once)
     assert twice.duplicates == len(with_duplicates) - len(stream)
+
+
+@FAST
+@given(histories())
+def test_a_planned_reminder_carries_the_id_its_message_will_have(per_patient: list[list[Event]]) -> None:
+    sim = run([e for q in per_patient for e in q], batch=1)
+    for recorded in sim.recorded.values():
+        planned = {
+            (e.instance_id, e.planned_message.step_id): e.planned_message.message_id
+            for e in recorded
+            if isinstance(e, jo.WaitScheduled) and e.planned_message is not None
+        }
+        for e in recorded:
+            if isinstance(e, jo.MessageRequested) and (e.instance_id, e.step_id) in planned:
+                assert planned[(e.instance_id, e.step_id)] == e.message_id
