@@ -187,11 +187,9 @@ def test_redelivered_events_change_nothing(per_patient: list[list[Event]], seed:
 def test_a_planned_reminder_carries_the_id_its_message_will_have(per_patient: list[list[Event]]) -> None:
     sim = run([e for q in per_patient for e in q], batch=1)
     for recorded in sim.recorded.values():
-        planned = {
-            (e.instance_id, e.planned_message.step_id): e.planned_message.message_id
-            for e in recorded
-            if isinstance(e, jo.WaitScheduled) and e.planned_message is not None
-        }
+        planned: dict[tuple[str, str], str] = {}  # the latest plan per (instance, message step)
         for e in recorded:
-            if isinstance(e, jo.MessageRequested) and (e.instance_id, e.step_id) in planned:
-                assert planned[(e.instance_id, e.step_id)] == e.message_id
+            if isinstance(e, jo.WaitScheduled) and e.planned_message is not None:
+                planned[(e.instance_id, e.planned_message.step_id)] = e.planned_message.message_id
+            elif isinstance(e, jo.MessageRequested) and (e.instance_id, e.step_id) in planned:
+                assert planned.pop((e.instance_id, e.step_id)) == e.message_id

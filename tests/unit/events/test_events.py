@@ -170,12 +170,12 @@ def test_naive_clinical_time_is_rejected_with_the_field_named() -> None:
 
 
 def test_unknown_type_suggests_the_closest_known_type() -> None:
-    with pytest.raises(EventValidationError, match="did you mean 'encounter.discharged'"):
+    with pytest.raises(EventValidationError, match=r"did you mean 'encounter\.discharged'"):
         parse_clinical({**envelope("encounter.discharge")})
 
 
 def test_engine_events_are_not_accepted_as_clinical_input() -> None:
-    with pytest.raises(EventValidationError, match="unknown event type 'task.created'"):
+    with pytest.raises(EventValidationError, match=r"unknown event type 'task\.created'"):
         parse_clinical({**envelope("task.created"), **PAYLOADS["task.created"]})
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def problems(text: str) -> list[Problem]:
-    catalog, found = check_text(dedent(text), "j.yaml")
+    _, found = check_text(dedent(text), "j.yaml")
     return found
 
 
