@@ -10,7 +10,8 @@ them from outliving it or leaking into the terminal:
   children down. The kernel sends it when the *thread* that spawned the child
   exits, so start the services from a long-lived thread (the main thread);
 * ``stop`` sends the service's graceful signal to the child, waits, and then
-  SIGKILLs the whole process group (PostgreSQL forks backends into it).
+  SIGKILLs the child's process group. (PostgreSQL puts each backend in its own
+  session; they exit by themselves once the postmaster is gone.)
 """
 
 from __future__ import annotations

