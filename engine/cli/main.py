@@ -25,6 +25,16 @@ from events.schema import clinical_event_schema, engine_event_schema
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="careloop: patient journeys between visits.")
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integration teams and editors.")
 app.add_typer(schema_app, name="schema")
+
+
+@app.command()
+def worker() -> None:
+    """Run the journey worker (faust) against CARELOOP_KAFKA_BOOTSTRAP and CARELOOP_DATABASE_URL."""
+    from engine.cli import runtime
+
+    runtime.worker()
+
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

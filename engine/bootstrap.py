@@ -1,0 +1,53 @@
+"""Composition roots: each process builds its parts here, from Settings, and nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from engine.clock import Clock, DatabaseClock, SystemClock
+from engine.journeys.catalog import Catalog
+from engine.journeys.loader import load_catalog
+from engine.settings import Settings
+from engine.store.application import JourneyStore, postgres_env
+from engine.topics import Topics, ensure_topics
+from engine.worker.app import build_app
+from engine.worker.batch import BatchProcessor
+from engine.worker.timers import TimerPoller
+
+
+class ConfigurationError(RuntimeError):
+    """A setting is missing or inconsistent; the message says which and how to fix it."""
+
+
+@dataclass
+class Worker:
+    app: faust.App
+    store: JourneyStore
+    catalog: Catalog
+    topics: Topics
+
+
+def require_services(settings: Settings) -> tuple[str, str]:
+    if not settings.kafka_bootstrap or settings.database_url is None:
+        raise ConfigurationError(
+            "the worker needs CARELOOP_KAFKA_BOOTSTRAP and CARELOOP_DATABASE_URL; "
+            "`careloop up` starts embedded ones and sets both"
+        )
+    return settings.kafka_bootstrap, settings.database_url.get_secret_value()
+
+
+def clock_for(settings: Settings, database_url: str) -> Clock:
+    return DatabaseClock(database_url) if settings.clock == "database" else SystemClock()
+
+
+def build_worker(settings: Settings) -> Worker:
+    bootstrap, database_url = require_services(settings)
+    catalog = load_catalog(settings.journeys)
+    topics = ensure_topics(settings, bootstrap)
+    store = JourneyStore(postgres_env(database_url))
+    processor = BatchProcessor(store, catalog, settings.consumer_group, topics.timers, settings.aggregate_cache_size)
+    poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
+    app = build_app(settings, bootstrap, topics, processor, poller, clock_for(settings, database_url))
+    return Worker(app, store, catalog, topics)

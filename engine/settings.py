@@ -1,0 +1,47 @@
+"""One settings class for every careloop process: environment variables with the CARELOOP_ prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARELOOP_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port of an external Kafka; unset starts the embedded broker."
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="postgresql:// URL of an external PostgreSQL; unset starts the embedded one."
+    )
+    data_dir: Path = Field(default=Path(".careloop"), description="Where embedded services keep data and logs.")
+    journeys: Path = Path("journeys.yaml")
+
+    topic_prefix: str = Field(default="careloop", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=12, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = "careloop-engine"
+
+    batch_max: int = Field(default=500, ge=1, description="Messages per processing batch.")
+    batch_within: float = Field(default=0.2, gt=0, description="Seconds to wait filling a batch.")
+    # Tansu holds a group's first join for about half the session timeout; faust's default 60 s means 30 s idle.
+    session_timeout: float = Field(default=6.0, gt=0)
+    aggregate_cache_size: int = Field(default=20_000, ge=0)
+
+    clock: Literal["system", "database"] = Field(
+        default="system", description="database: read 'now' from careloop_clock, so tests and demos move time."
+    )
+    timer_poll_interval: float = Field(default=0.5, gt=0)
+    timer_batch: int = Field(default=1000, ge=1)
+    timer_republish_after: float = Field(default=30.0, gt=0, description="Seconds before an unfired tick is resent.")
+
+    metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
+    log_level: str = "info"
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr("careloop-dev-pseudonym-key"),
+        description="HMAC key for the pseudonymous patient reference in logs; set a secret one in production.",
+    )

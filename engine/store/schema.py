@@ -1,0 +1,37 @@
+"""Engine tables beside the event store: consumed Kafka offsets and pending timers.
+
+Both are written in the same transaction as the patient events they belong to, so a crash can never leave
+an offset without its events, or an event without its timer.
+"""
+
+from __future__ import annotations
+
+from psycopg import Cursor
+
+ENGINE_DDL = """
+CREATE TABLE IF NOT EXISTS careloop_offsets (
+    consumer    text    NOT NULL,
+    topic       text    NOT NULL,
+    partition   integer NOT NULL,
+    next_offset bigint  NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS careloop_timers (
+    timer_id     text PRIMARY KEY,
+    patient_id   text NOT NULL,
+    instance_id  text NOT NULL,
+    due_at       timestamptz NOT NULL,
+    published_at timestamptz
+);
+-- The poller asks "what is due by now?": one index range scan, however many timers are pending.
+CREATE INDEX IF NOT EXISTS careloop_timers_due ON careloop_timers (due_at);
+CREATE TABLE IF NOT EXISTS careloop_clock (
+    id  boolean PRIMARY KEY DEFAULT true CHECK (id),
+    now timestamptz NOT NULL
+);
+"""
+
+
+def create_engine_tables(curs: Cursor[object]) -> None:
+    curs.execute(ENGINE_DDL)

@@ -1,0 +1,63 @@
+"""Kafka topic names and their idempotent creation with explicit settings."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from engine.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    clinical: str  # clinical events in, keyed by patient id
+    timers: str  # due timer ticks, keyed by patient id: co-partitioned with clinical
+    engine: str  # engine decisions out, keyed by patient id
+    dead_letter: str  # rejected messages: original bytes, reason and origin in headers
+
+    @classmethod
+    def for_prefix(cls, prefix: str) -> Topics:
+        return cls(f"{prefix}.clinical", f"{prefix}.timers", f"{prefix}.engine", f"{prefix}.dead-letter")
+
+    def all(self) -> list[str]:
+        return [self.clinical, self.timers, self.engine, self.dead_letter]
+
+
+class TopicLayoutError(RuntimeError):
+    """An existing topic's partition count differs from the configured one."""
+
+
+def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
+    """Create the topics if missing; check the partition count of those that exist."""
+    topics = Topics.for_prefix(settings.topic_prefix)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careloop-admin", request_timeout_ms=30_000)
+    try:
+        for name in topics.all():
+            with contextlib.suppress(TopicAlreadyExistsError):  # idempotent: an existing topic is checked below
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            name=name,
+                            num_partitions=settings.partitions,
+                            replication_factor=settings.replication_factor,
+                            topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
+                        )
+                    ]
+                )
+        described = admin.describe_topics(topics.all())
+        for topic in described:
+            count = len(topic.get("partitions") or [])
+            # Clinical and timer topics must be co-partitioned: a patient's ticks meet its events.
+            name = topic.get("name") or topic.get("topic")
+            if name in (topics.clinical, topics.timers) and count != settings.partitions:
+                raise TopicLayoutError(
+                    f"topic {name} has {count} partitions but CARELOOP_PARTITIONS is {settings.partitions}; "
+                    "clinical and timer topics must have the same count"
+                )
+    finally:
+        admin.close()
+    return topics

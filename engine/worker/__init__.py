@@ -1,0 +1,1 @@
+"""The faust worker: clinical events and timer ticks in, patient aggregates and timers out."""

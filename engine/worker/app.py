@@ -1,0 +1,132 @@
+"""The faust app: one agent over the clinical and timer topics, one timer that sends due ticks.
+
+Faust acks a message even when an agent raises, so nothing escapes the agent: bad messages go to the
+dead-letter topic, store failures are retried with backoff until they succeed, and only then does the
+batch's iteration end (take_events acks after our code returns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import structlog
+
+from engine import metrics
+from engine.clock import Clock
+from engine.settings import Settings
+from engine.topics import Topics
+from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
+from engine.worker.messages import Inbound, encode_tick
+from engine.worker.timers import TimerPoller
+
+log = structlog.get_logger("careloop.worker")
+MAX_BACKOFF = 30.0
+
+
+def build_app(
+    settings: Settings, bootstrap: str, topics: Topics, processor: BatchProcessor, poller: TimerPoller, clock: Clock
+) -> faust.App:
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{bootstrap}",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=min(2.0, settings.session_timeout / 3),
+        consumer_auto_offset_reset="earliest",
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        topic_partitions=settings.partitions,
+        web_enabled=False,
+        store="memory://",
+        producer_acks=-1,
+    )
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    source = app.topic(topics.clinical, topics.timers, **raw)
+    dead_letters = app.topic(topics.dead_letter, **raw)
+    ticks = app.topic(topics.timers, **raw)
+
+    async def handle(batch: list[Inbound]) -> None:
+        with metrics.BATCH_SECONDS.time():
+            for dead in processor.decode(batch):
+                # Sent and acknowledged before the batch commits the offsets past it: nothing is lost.
+                await (
+                    await dead_letters.send(
+                        key=dead.original.key, value=dead.original.value or b"", headers=dead.headers()
+                    )
+                )
+                metrics.DEAD_LETTERS.labels(dead.kind).inc()
+                log.warning(
+                    "dead-lettered",
+                    reason=dead.reason,
+                    topic=dead.original.topic,
+                    partition=dead.original.partition,
+                    offset=dead.original.offset,
+                )
+            result = await _process_until_committed(processor, batch)
+        _count(result)
+
+    @app.agent(source)
+    async def journeys(stream: faust.StreamT[Any]) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within):
+            await handle([_inbound(e) for e in events])
+
+    @app.timer(settings.timer_poll_interval)
+    async def fire_timers() -> None:
+        due = await asyncio.to_thread(poller.claim, clock.now(), datetime.now(UTC))
+        sent = [
+            await ticks.send(key=t.patient_id.encode(), value=encode_tick(t.patient_id, t.timer_id, t.due_at))
+            for t in due
+        ]
+        for future in sent:
+            await future
+        metrics.TIMERS_FIRED.inc(len(due))
+
+    @app.timer(15.0)
+    async def report_pending() -> None:
+        metrics.TIMERS_PENDING.set(await asyncio.to_thread(poller.pending))
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        processor.forget()
+
+    return app
+
+
+async def _process_until_committed(processor: BatchProcessor, batch: list[Inbound]) -> BatchResult:
+    delay = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(processor.process, batch)
+        except StoreConflictError as exc:
+            metrics.STORE_RETRIES.labels("conflict").inc()
+            log.info("store conflict; reloading patients", error=str(exc))
+        except Exception as exc:  # a store or database outage: wait and retry, never drop the batch
+            metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
+            log.error("batch failed; retrying", error=str(exc), error_type=type(exc).__name__, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+
+def _inbound(event: Any) -> Inbound:
+    message = event.message
+    headers = message.headers or []
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return Inbound(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        tuple((str(k), bytes(v or b"")) for k, v in headers),
+    )
+
+
+def _count(result: BatchResult) -> None:
+    metrics.EVENTS.labels("clinical").inc(result.clinical)
+    metrics.EVENTS.labels("tick").inc(result.ticks)
+    metrics.EVENTS.labels("duplicate").inc(result.duplicates)
+    for type_, n in result.engine_events.items():
+        metrics.DECISIONS.labels(type_).inc(n)

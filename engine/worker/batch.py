@@ -1,0 +1,119 @@
+"""Processing one batch: load the patients, run the pure core, commit everything in one transaction.
+
+Synchronous on purpose (eventsourcing and psycopg here are synchronous); the faust agent runs it in a thread.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from eventsourcing.persistence import IntegrityError
+
+from engine.journeys.catalog import Catalog
+from engine.journeys.effects import CancelTimer, ScheduleTimer
+from engine.journeys.machine import react
+from engine.store.aggregate import PatientJourneys
+from engine.store.application import JourneyStore
+from engine.store.recorder import Commit
+from engine.worker.messages import DeadLetter, Inbound, TimerTick, decode
+from events.base import Event
+
+
+@dataclass
+class BatchResult:
+    clinical: int = 0
+    ticks: int = 0
+    duplicates: int = 0
+    engine_events: dict[str, int] = field(default_factory=dict)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+class StoreConflictError(RuntimeError):
+    """Another worker wrote one of the batch's patients (a rebalance): reload and retry."""
+
+
+class BatchProcessor:
+    def __init__(
+        self, store: JourneyStore, catalog: Catalog, consumer: str, timers_topic: str, cache_size: int = 20_000
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._consumer = consumer
+        self._timers_topic = timers_topic
+        self._cache: OrderedDict[str, PatientJourneys] = OrderedDict()
+        self._cache_size = cache_size
+
+    def decode(self, batch: list[Inbound]) -> list[DeadLetter]:
+        """The batch's dead letters: publish them before process() commits the offsets past them."""
+        return decode(batch, self._timers_topic).dead
+
+    def process(self, batch: list[Inbound]) -> BatchResult:
+        decoded = decode(batch, self._timers_topic)
+        result = BatchResult(dead=decoded.dead)
+        commit = Commit(consumer=self._consumer)
+        for message in batch:
+            key = (message.topic, message.partition)
+            commit.offsets[key] = max(commit.offsets.get(key, 0), message.offset + 1)
+        patients = list(dict.fromkeys(_patient(t) for _, t in decoded.triggers))
+        aggregates = self._load(patients)
+        for _, trigger in decoded.triggers:
+            aggregate = aggregates[_patient(trigger)]
+            if isinstance(trigger, TimerTick):
+                result.ticks += 1
+                decisions = react(aggregate.state, trigger.tick, self._catalog, until=trigger.due_at)
+            else:
+                result.clinical += 1
+                decisions = react(aggregate.state, trigger, self._catalog)
+            for decision in decisions:
+                result.duplicates += decision.duplicate
+                aggregate.record(list(decision.events))
+                for e in decision.events:
+                    result.engine_events[e.type] = result.engine_events.get(e.type, 0) + 1
+                _timers(decision.effects, commit)
+        try:
+            self._store.commit(aggregates.values(), commit)
+        except IntegrityError as exc:
+            for pid in patients:
+                self._cache.pop(pid, None)
+            raise StoreConflictError(str(exc)) from exc
+        except Exception:
+            # The aggregates hold uncommitted events now: forget them so a retry starts from the store.
+            for pid in patients:
+                self._cache.pop(pid, None)
+            raise
+        self._remember(aggregates)
+        return result
+
+    def forget(self) -> None:
+        """After a rebalance another worker may own these patients now."""
+        self._cache.clear()
+
+    def _load(self, patients: list[str]) -> dict[str, PatientJourneys]:
+        found = {p: self._cache[p] for p in patients if p in self._cache}
+        missing = [p for p in patients if p not in found]
+        found.update(self._store.load(missing))
+        return {p: found[p] for p in patients}
+
+    def _remember(self, aggregates: dict[str, PatientJourneys]) -> None:
+        if self._cache_size == 0:
+            return
+        for pid, aggregate in aggregates.items():
+            self._cache[pid] = aggregate
+            self._cache.move_to_end(pid)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _patient(trigger: Event | TimerTick) -> str:
+    return trigger.tick.patient_id if isinstance(trigger, TimerTick) else trigger.patient_id
+
+
+def _timers(effects: tuple[object, ...], commit: Commit) -> None:
+    for effect in effects:
+        if isinstance(effect, ScheduleTimer):
+            commit.schedule[effect.timer_id] = (effect.patient_id, effect.instance_id, effect.due_at)
+            commit.cancel.discard(effect.timer_id)
+        elif isinstance(effect, CancelTimer):
+            commit.schedule.pop(effect.timer_id, None)
+            commit.cancel.add(effect.timer_id)

@@ -1,0 +1,55 @@
+"""Durable timers: rows in careloop_timers, claimed when due and sent as ticks on the patient's partition.
+
+A million pending timers cost a million rows and one index, not memory: the poller reads only what is due.
+A tick is a wake-up call, not a command: the core fires only what the patient's own state says is due, so a
+tick sent twice (a crash between send and commit, or a republish) fires nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from psycopg import Connection
+
+CLAIM = """
+UPDATE careloop_timers SET published_at = %(wall)s
+WHERE timer_id IN (
+    SELECT timer_id FROM careloop_timers
+    WHERE due_at <= %(now)s AND (published_at IS NULL OR published_at < %(stale)s)
+    ORDER BY due_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING timer_id, patient_id, due_at
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DueTimer:
+    timer_id: str
+    patient_id: str
+    due_at: datetime
+
+
+class TimerPoller:
+    def __init__(self, database_url: str, batch: int, republish_after: float) -> None:
+        self._url = database_url
+        self._batch = batch
+        self._republish_after = timedelta(seconds=republish_after)
+
+    def claim(self, now: datetime, wall: datetime) -> list[DueTimer]:
+        """Timers due by ``now`` (the engine clock) not sent in the last ``republish_after`` (wall time).
+
+        SKIP LOCKED lets several workers poll without sending the same tick twice at once.
+        """
+        with Connection.connect(self._url) as conn:
+            rows = conn.execute(
+                CLAIM, {"now": now, "wall": wall, "stale": wall - self._republish_after, "limit": self._batch}
+            ).fetchall()
+        return sorted((DueTimer(str(r[0]), str(r[1]), r[2]) for r in rows), key=lambda t: t.due_at)
+
+    def pending(self) -> int:
+        with Connection.connect(self._url) as conn:
+            row = conn.execute("SELECT count(*) FROM careloop_timers").fetchone()
+        return int(row[0]) if row else 0
