@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
 import sys
+import threading
+import time
+from datetime import timedelta
 
+import psycopg
 import typer
 from pydantic import ValidationError
+from rich.progress import Progress, TextColumn
 
 from engine.bootstrap import ConfigurationError, build_worker
+from engine.demo.compare import compare
+from engine.demo.driver import SteppedDriver
+from engine.demo.hospital import generate
+from engine.embedded import EmbeddedServiceError
 from engine.journeys.errors import JourneyFileError
+from engine.journeys.loader import load_catalog
 from engine.logs import configure_logging
 from engine.settings import Settings
+from engine.stack import Stack
+from engine.store.application import JourneyStore, postgres_env
 
 
 def load_settings() -> Settings:
@@ -40,3 +54,138 @@ def worker() -> None:
 
     sys.argv = [sys.argv[0]]  # faust's worker parses argv; ours were consumed by typer
     faust.Worker(built.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+def _wait_for_signal(stack: Stack) -> None:
+    """Block until Ctrl-C / SIGTERM, or until a child dies (then say which, and stop everything)."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    while not stopping.wait(1.0):
+        if dead := stack.exited():
+            names = ", ".join(f"{n} (exit {c})" for n, c in dead)
+            typer.echo(f"error: {names} stopped; see {stack.data_dir / 'logs'}; stopping everything", err=True)
+            raise typer.Exit(1)
+
+
+def up() -> None:
+    """Start the stack (embedded Kafka and PostgreSQL unless configured), the worker and the projections."""
+    settings = load_settings()
+    typer.echo(f"starting careloop (data in {settings.data_dir.absolute()}) ...")
+    try:
+        with Stack(settings) as stack:
+            stack.spawn("worker", "worker")
+            stack.spawn("projections", "projections", "run")
+            typer.echo(
+                f"kafka      {stack.bootstrap}  (topics {', '.join(stack.topics.all() if stack.topics else [])})"
+            )
+            typer.echo(f"postgres   {stack.database_url}")
+            typer.echo(f"logs       {stack.data_dir / 'logs'}")
+            typer.echo("running; Ctrl-C stops everything")
+            _wait_for_signal(stack)
+    except EmbeddedServiceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("stopped")
+
+
+def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> None:
+    """The synthetic hospital through the live pipeline on an accelerated clock; prints what it produced."""
+    base = load_settings()
+    data_dir = base.data_dir / "demo"
+    if data_dir.exists() and not keep:
+        shutil.rmtree(data_dir)
+    fast = {
+        "CARELOOP_CLOCK": "database",
+        "CARELOOP_TIMER_POLL_INTERVAL": "0.05",
+        "CARELOOP_BATCH_WITHIN": "0.05",
+        "CARELOOP_TIMER_REPUBLISH_AFTER": "5",
+    }
+    settings = base.model_copy(update={"data_dir": data_dir, "clock": "database"})
+    catalog = load_catalog(settings.journeys)
+    events = generate(patients=patients, seed=seed, days=days)
+    until = max(e.recorded_at for e in events) + timedelta(days=31)
+    started = time.monotonic()
+    typer.echo(f"synthetic hospital: {patients} patients, {len(events)} events over {days} days (seed {seed})")
+    with Stack(settings, extra_env=fast) as stack:
+        stack.spawn("worker", "worker")
+        stack.spawn("projections", "projections", "run")
+        database_url = stack.database_url
+        driver = SteppedDriver(
+            stack.bootstrap, database_url, stack.topics.clinical if stack.topics else "", settings.consumer_group
+        )
+        try:
+            with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[clock]}")) as bar:
+                task = bar.add_task("virtual time", total=(until - events[0].recorded_at).days, clock="")
+                driver.run(
+                    events,
+                    until,
+                    timedelta(days=step_days),
+                    on_step=lambda c: bar.update(
+                        task, completed=(c - events[0].recorded_at).days, clock=c.date().isoformat()
+                    ),
+                )
+        finally:
+            driver.close()
+        wait_for_projections(database_url, stack)
+        try:
+            report(database_url)
+        except psycopg.errors.UndefinedTable as exc:
+            typer.echo(f"projection tables are missing ({exc}); see {stack.data_dir / 'logs' / 'projections.log'}",
+                       err=True)
+        store = JourneyStore(postgres_env(database_url))
+        comparison = compare(store, events, catalog, until)
+        store.close()
+    typer.echo(
+        f"\nlive pipeline vs `careloop simulate` on the same events: "
+        f"{'identical' if comparison.identical else 'DIFFERENT'} for {comparison.patients} patients "
+        f"({comparison.live_effects.get('message.requested', 0)} messages, "
+        f"{comparison.live_effects.get('task.created', 0)} tasks, "
+        f"{comparison.live_effects.get('churn.flagged', 0)} churn flags)"
+    )
+    for line in comparison.differences[:10]:
+        typer.echo(f"  {line}", err=True)
+    typer.echo(f"demo finished in {time.monotonic() - started:.0f} s")
+    if not comparison.identical:
+        raise typer.Exit(1)
+
+
+def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if stack.exited():
+                return
+            head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM careloop_events").fetchone()
+            try:
+                rows = conn.execute("SELECT min(position) FROM projection_tracking").fetchone()
+            except psycopg.errors.UndefinedTable:
+                rows = None
+            if head and rows and rows[0] is not None and rows[0] >= head[0]:
+                return
+            time.sleep(0.1)
+
+
+def report(database_url: str) -> None:
+    """The reminder queue and churn flags, as staff would look at them."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        typer.echo("\nreminder_queue by status:")
+        for status, n in conn.execute("SELECT status, count(*) FROM reminder_queue GROUP BY 1 ORDER BY 2 DESC"):
+            typer.echo(f"  {status:<10} {n}")
+        typer.echo("\nreminder_queue, next ten still scheduled or due:")
+        for row in conn.execute(
+            "SELECT due_at, patient_id, journey_id, template, status FROM reminder_queue "
+            "WHERE status IN ('scheduled', 'due') ORDER BY due_at DESC LIMIT 10"
+        ):
+            typer.echo(f"  {row[0]:%Y-%m-%d %H:%M}  {row[1]}  {row[2]:<26} {row[3]:<28} {row[4]}")
+        typer.echo("\nchurn_flags by level (open):")
+        for level, n in conn.execute(
+            "SELECT level, count(*) FROM churn_flags WHERE status = 'open' GROUP BY 1 ORDER BY 2 DESC"
+        ):
+            typer.echo(f"  {level:<8} {n}")
+        typer.echo("\nchurn_flags, ten highest open:")
+        for row in conn.execute(
+            "SELECT patient_id, level, score, reason, since FROM churn_flags WHERE status = 'open' "
+            "ORDER BY score DESC, since LIMIT 10"
+        ):
+            typer.echo(f"  {row[0]}  {row[1]:<6} {row[2]:>3}  {row[3]}  (since {row[4]:%Y-%m-%d})")

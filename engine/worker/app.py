@@ -74,10 +74,15 @@ def build_app(
 
     @app.timer(settings.timer_poll_interval)
     async def fire_timers() -> None:
-        due = await asyncio.to_thread(poller.claim, clock.now(), datetime.now(UTC))
+        now = clock.now()
+        due = await asyncio.to_thread(poller.claim, now, datetime.now(UTC))
+        by_patient: dict[str, list[str]] = {}
+        for t in due:
+            by_patient.setdefault(t.patient_id, []).append(t.timer_id)
+        # One tick per patient fires all its timers due by now, in due order, each at its own due time.
         sent = [
-            await ticks.send(key=t.patient_id.encode(), value=encode_tick(t.patient_id, t.timer_id, t.due_at))
-            for t in due
+            await ticks.send(key=pid.encode(), value=encode_tick(pid, now, timer_ids))
+            for pid, timer_ids in by_patient.items()
         ]
         for future in sent:
             await future

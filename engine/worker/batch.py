@@ -61,7 +61,7 @@ class BatchProcessor:
             aggregate = aggregates[_patient(trigger)]
             if isinstance(trigger, TimerTick):
                 result.ticks += 1
-                decisions = react(aggregate.state, trigger.tick, self._catalog, until=trigger.due_at)
+                decisions = react(aggregate.state, trigger.tick, self._catalog, until=trigger.until)
             else:
                 result.clinical += 1
                 decisions = react(aggregate.state, trigger, self._catalog)

@@ -23,8 +23,10 @@ class Inbound:
 
 @dataclass(frozen=True, slots=True)
 class TimerTick:
+    """Wake a patient: fire every timer due by ``until`` (the engine clock when the poller claimed it)."""
+
     tick: Tick
-    due_at: datetime
+    until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +86,13 @@ def _clinical(message: Inbound) -> Event | DeadLetter:
 def _tick(message: Inbound) -> TimerTick | DeadLetter:
     try:
         data = json.loads(message.value or b"")
-        due = datetime.fromisoformat(data["due_at"])
-        if due.tzinfo is None:
-            raise ValueError("due_at has no UTC offset")
-        return TimerTick(Tick(str(data["patient_id"])), due)
+        until = datetime.fromisoformat(data["until"])
+        if until.tzinfo is None:
+            raise ValueError("until has no UTC offset")
+        return TimerTick(Tick(str(data["patient_id"])), until)
     except (ValueError, KeyError, TypeError) as exc:
         return DeadLetter(message, f"invalid timer tick: {exc}", "tick")
 
 
-def encode_tick(patient_id: str, timer_id: str, due_at: datetime) -> bytes:
-    return json.dumps({"patient_id": patient_id, "timer_id": timer_id, "due_at": due_at.isoformat()}).encode()
+def encode_tick(patient_id: str, until: datetime, timer_ids: list[str]) -> bytes:
+    return json.dumps({"patient_id": patient_id, "until": until.isoformat(), "timers": timer_ids}).encode()

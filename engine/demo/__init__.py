@@ -1,0 +1,1 @@
+"""The synthetic hospital and the stepped-clock driver behind `careloop demo`."""

@@ -1,0 +1,89 @@
+"""The one-command stack: embedded (or external) Kafka and PostgreSQL, the worker, the projection runner.
+
+Children are started with the services' addresses in CARELOOP_* variables, log to <data_dir>/logs, die
+with this process, and are stopped in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.embedded._process import spawn, stop_process
+from engine.settings import Settings
+from engine.store.application import JourneyStore, postgres_env
+from engine.topics import Topics, ensure_topics
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    extra_env: dict[str, str] = field(default_factory=dict)
+    bootstrap: str = ""
+    database_url: str = ""
+    topics: Topics | None = None
+    _broker: EmbeddedBroker | None = None
+    _postgres: EmbeddedPostgres | None = None
+    _children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir.absolute()
+
+    def start_services(self) -> None:
+        """Kafka and PostgreSQL (embedded unless configured), topics and tables."""
+        if self.settings.database_url is None:
+            self._postgres = EmbeddedPostgres(self.data_dir / "postgres")
+            self.database_url = self._postgres.start()
+        else:
+            self.database_url = self.settings.database_url.get_secret_value()
+        if self.settings.kafka_bootstrap is None:
+            self._broker = EmbeddedBroker(self.data_dir / "kafka")
+            self.bootstrap = self._broker.start()
+        else:
+            self.bootstrap = self.settings.kafka_bootstrap
+        self.topics = ensure_topics(self.settings, self.bootstrap)
+        JourneyStore(postgres_env(self.database_url)).close()  # creates the event store and engine tables
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.extra_env,
+            "CARELOOP_KAFKA_BOOTSTRAP": self.bootstrap,
+            "CARELOOP_DATABASE_URL": self.database_url,
+            "CARELOOP_DATA_DIR": str(self.data_dir),
+        }
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "engine.cli.main", *args]
+        proc = spawn(argv, log_path=self.data_dir / "logs" / f"{name}.log", death_signal=signal.SIGTERM, env=self.env())
+        self._children.append((name, proc))
+        return proc
+
+    def exited(self) -> list[tuple[str, int]]:
+        return [(name, code) for name, proc in self._children if (code := proc.poll()) is not None]
+
+    def stop(self) -> None:
+        for _, proc in reversed(self._children):
+            stop_process(proc, graceful_signal=signal.SIGTERM, timeout=20)
+        self._children.clear()
+        if self._broker is not None:
+            self._broker.stop()
+        if self._postgres is not None:
+            self._postgres.stop()
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start_services()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
