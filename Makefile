@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test lint typecheck unit schemas clean
+.PHONY: install demo simulate test lint typecheck unit schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job on the embedded default: replay the bundled sample hospital through journeys.yaml.
+## The main job on the embedded default: a synthetic hospital through the live pipeline (embedded Kafka + PostgreSQL).
 demo: install
+	$(BIN)/careloop demo
+
+## The same journeys without any services: replay the bundled sample through the pure core.
+simulate: install
 	$(BIN)/careloop simulate --events docs/samples/hospital.jsonl
 
 ## Everything CI checks: lint, types, the whole test suite.

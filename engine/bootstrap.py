@@ -47,7 +47,14 @@ def build_worker(settings: Settings) -> Worker:
     catalog = load_catalog(settings.journeys)
     topics = ensure_topics(settings, bootstrap)
     store = JourneyStore(postgres_env(database_url))
-    processor = BatchProcessor(store, catalog, settings.consumer_group, topics.timers, settings.aggregate_cache_size)
+    processor = BatchProcessor(
+        store,
+        catalog,
+        settings.consumer_group,
+        topics.timers,
+        settings.aggregate_cache_size,
+        settings.pseudonym_key.get_secret_value().encode(),
+    )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     app = build_app(settings, bootstrap, topics, processor, poller, clock_for(settings, database_url))
     return Worker(app, store, catalog, topics)

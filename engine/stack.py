@@ -51,12 +51,19 @@ class Stack:
         JourneyStore(postgres_env(self.database_url)).close()  # creates the event store and engine tables
 
     def env(self) -> dict[str, str]:
+        """The children's settings: this stack's services and the settings that must agree across processes."""
+        s = self.settings
         return {
             **os.environ,
-            **self.extra_env,
             "CARELOOP_KAFKA_BOOTSTRAP": self.bootstrap,
             "CARELOOP_DATABASE_URL": self.database_url,
             "CARELOOP_DATA_DIR": str(self.data_dir),
+            "CARELOOP_JOURNEYS": str(s.journeys.absolute()),
+            "CARELOOP_TOPIC_PREFIX": s.topic_prefix,
+            "CARELOOP_PARTITIONS": str(s.partitions),
+            "CARELOOP_CONSUMER_GROUP": s.consumer_group,
+            "CARELOOP_CLOCK": s.clock,
+            **self.extra_env,
         }
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
@@ -67,6 +74,12 @@ class Stack:
 
     def exited(self) -> list[tuple[str, int]]:
         return [(name, code) for name, proc in self._children if (code := proc.poll()) is not None]
+
+    def check_children(self) -> None:
+        """Raise, naming the log, if a child process has died."""
+        if dead := self.exited():
+            names = ", ".join(f"{name} (exit {code})" for name, code in dead)
+            raise ChildProcessError(f"{names} stopped; see the logs in {self.data_dir / 'logs'}")
 
     def stop(self) -> None:
         for _, proc in reversed(self._children):

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from engine.cli.eventfile import EventFileError, read_events
+from engine.cli.projections import projections_app
 from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyFileError
 from engine.journeys.loader import check_text, load_catalog
@@ -25,6 +26,7 @@ from events.schema import clinical_event_schema, engine_event_schema
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="careloop: patient journeys between visits.")
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integration teams and editors.")
 app.add_typer(schema_app, name="schema")
+app.add_typer(projections_app, name="projections")
 
 
 @app.command()
@@ -33,6 +35,28 @@ def worker() -> None:
     from engine.cli import runtime
 
     runtime.worker()
+
+
+@app.command()
+def up() -> None:
+    """Start everything on embedded Kafka and PostgreSQL (or CARELOOP_KAFKA_BOOTSTRAP / CARELOOP_DATABASE_URL)."""
+    from engine.cli import runtime
+
+    runtime.up()
+
+
+@app.command()
+def demo(
+    patients: Annotated[int, typer.Option(help="Synthetic patients.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Generator seed: the same seed, the same hospital.")] = 7,
+    days: Annotated[int, typer.Option(help="Days of hospital activity.")] = 182,
+    step_days: Annotated[int, typer.Option(help="Virtual days per clock step.")] = 7,
+    keep: Annotated[bool, typer.Option(help="Keep the previous demo's data instead of starting fresh.")] = False,
+) -> None:
+    """A synthetic hospital through the live pipeline, accelerated; prints reminders and churn flags."""
+    from engine.cli import runtime
+
+    runtime.demo(patients, seed, days, step_days, keep)
 
 
 out = Console(highlight=False, soft_wrap=True)
@@ -211,4 +235,8 @@ def schema_export(
 
 
 def main() -> None:  # pragma: no cover - console entry point wrapper
+    app()
+
+
+if __name__ == "__main__":
     app()

@@ -16,7 +16,7 @@ from rich.progress import Progress, TextColumn
 
 from engine.bootstrap import ConfigurationError, build_worker
 from engine.demo.compare import compare
-from engine.demo.driver import SteppedDriver
+from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedServiceError
 from engine.journeys.errors import JourneyFileError
@@ -95,24 +95,22 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     data_dir = base.data_dir / "demo"
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
-    fast = {
-        "CARELOOP_CLOCK": "database",
-        "CARELOOP_TIMER_POLL_INTERVAL": "0.05",
-        "CARELOOP_BATCH_WITHIN": "0.05",
-        "CARELOOP_TIMER_REPUBLISH_AFTER": "5",
-    }
     settings = base.model_copy(update={"data_dir": data_dir, "clock": "database"})
     catalog = load_catalog(settings.journeys)
     events = generate(patients=patients, seed=seed, days=days)
     until = max(e.recorded_at for e in events) + timedelta(days=31)
     started = time.monotonic()
     typer.echo(f"synthetic hospital: {patients} patients, {len(events)} events over {days} days (seed {seed})")
-    with Stack(settings, extra_env=fast) as stack:
+    with Stack(settings, extra_env=STEPPED_ENV) as stack:
         stack.spawn("worker", "worker")
         stack.spawn("projections", "projections", "run")
         database_url = stack.database_url
         driver = SteppedDriver(
-            stack.bootstrap, database_url, stack.topics.clinical if stack.topics else "", settings.consumer_group
+            stack.bootstrap,
+            database_url,
+            stack.topics.clinical if stack.topics else "",
+            settings.consumer_group,
+            check=stack.check_children,
         )
         try:
             with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[clock]}")) as bar:
@@ -131,8 +129,9 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
         try:
             report(database_url)
         except psycopg.errors.UndefinedTable as exc:
-            typer.echo(f"projection tables are missing ({exc}); see {stack.data_dir / 'logs' / 'projections.log'}",
-                       err=True)
+            typer.echo(
+                f"projection tables are missing ({exc}); see {stack.data_dir / 'logs' / 'projections.log'}", err=True
+            )
         store = JourneyStore(postgres_env(database_url))
         comparison = compare(store, events, catalog, until)
         store.close()

@@ -18,6 +18,14 @@ from connectors.publisher import EventPublisher
 from engine.clock import set_database_clock
 from events.base import Event
 
+# Settings for children driven by a stepped clock: poll timers often, do not wait long to fill a batch.
+STEPPED_ENV = {
+    "CARELOOP_CLOCK": "database",
+    "CARELOOP_TIMER_POLL_INTERVAL": "0.05",
+    "CARELOOP_BATCH_WITHIN": "0.05",
+    "CARELOOP_TIMER_REPUBLISH_AFTER": "5",
+}
+
 
 class DriverTimeoutError(RuntimeError):
     """The pipeline did not catch up in time; the message says what it was waiting for."""
@@ -58,11 +66,14 @@ class SteppedDriver:
             if on_step:
                 on_step(clock)
 
-    def publish(self, events: Sequence[Event]) -> None:
-        if not events:
-            return
-        for partition, end in self._publisher.publish(events).items():
-            self._published[partition] = max(self._published.get(partition, 0), end)
+    def publish(self, events: Sequence[Event], wait: bool = True) -> None:
+        if events:
+            for partition, end in self._publisher.publish(events).items():
+                self._published[partition] = max(self._published.get(partition, 0), end)
+        if wait:
+            self.wait_consumed()
+
+    def wait_consumed(self) -> None:
         self._wait(self._consumed, "the worker to commit the published events")
 
     def advance_clock(self, moment: datetime) -> None:
@@ -93,6 +104,8 @@ class SteppedDriver:
     def _wait(self, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self._timeout
         while not done():
+            if self._check is not None:
+                self._check()
             if time.monotonic() > deadline:
                 raise DriverTimeoutError(f"gave up after {self._timeout:.0f} s waiting for {what}")
             time.sleep(0.02)

@@ -55,6 +55,9 @@ class CareloopRecorder(PostgresApplicationRecorder):
         ]
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             ids: list[int] = []
+            # The insert function takes no table lock; without one, two writers could commit notification ids out
+            # of order and a follower that has passed id 11 would never read a late-committing id 10.
+            self._lock_table(curs)
             if rows:
                 curs.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
                 ids = [r[self.pg_function_name_insert_events] for r in curs.fetchall()]

@@ -92,6 +92,18 @@ def build_app(
     async def report_pending() -> None:
         metrics.TIMERS_PENDING.set(await asyncio.to_thread(poller.pending))
 
+    @app.timer(5.0)
+    async def report_lag() -> None:
+        assigned = list(app.consumer.assignment())
+        if not assigned:
+            return
+        committed = await asyncio.to_thread(poller.committed_offsets, settings.consumer_group)
+        for tp in assigned:
+            highwater = app.consumer.highwater(tp)
+            if highwater is not None:
+                lag = max(0, highwater - committed.get((tp.topic, tp.partition), 0))
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
+
     @app.on_partitions_revoked.connect
     async def _revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
         processor.forget()
@@ -106,7 +118,7 @@ async def _process_until_committed(processor: BatchProcessor, batch: list[Inboun
             return await asyncio.to_thread(processor.process, batch)
         except StoreConflictError as exc:
             metrics.STORE_RETRIES.labels("conflict").inc()
-            log.info("store conflict; reloading patients", error=str(exc))
+            log.info("store conflict; reloading patients", patients=exc.patient_refs)
         except Exception as exc:  # a store or database outage: wait and retry, never drop the batch
             metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
             log.error("batch failed; retrying", error=str(exc), error_type=type(exc).__name__, retry_in=delay)

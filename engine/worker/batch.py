@@ -13,6 +13,7 @@ from eventsourcing.persistence import IntegrityError
 from engine.journeys.catalog import Catalog
 from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.machine import react
+from engine.logs import patient_ref
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore
 from engine.store.recorder import Commit
@@ -32,11 +33,22 @@ class BatchResult:
 class StoreConflictError(RuntimeError):
     """Another worker wrote one of the batch's patients (a rebalance): reload and retry."""
 
+    def __init__(self, patient_refs: list[str]) -> None:
+        super().__init__(f"concurrent write to {len(patient_refs)} patient(s)")
+        self.patient_refs = patient_refs  # pseudonyms, safe to log
+
 
 class BatchProcessor:
     def __init__(
-        self, store: JourneyStore, catalog: Catalog, consumer: str, timers_topic: str, cache_size: int = 20_000
+        self,
+        store: JourneyStore,
+        catalog: Catalog,
+        consumer: str,
+        timers_topic: str,
+        cache_size: int = 20_000,
+        pseudonym_key: bytes = b"",
     ) -> None:
+        self._pseudonym_key = pseudonym_key
         self._store = store
         self._catalog = catalog
         self._consumer = consumer
@@ -76,7 +88,7 @@ class BatchProcessor:
         except IntegrityError as exc:
             for pid in patients:
                 self._cache.pop(pid, None)
-            raise StoreConflictError(str(exc)) from exc
+            raise StoreConflictError([patient_ref(p, self._pseudonym_key) for p in patients]) from exc
         except Exception:
             # The aggregates hold uncommitted events now: forget them so a retry starts from the store.
             for pid in patients:

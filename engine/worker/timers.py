@@ -53,3 +53,10 @@ class TimerPoller:
         with Connection.connect(self._url) as conn:
             row = conn.execute("SELECT count(*) FROM careloop_timers").fetchone()
         return int(row[0]) if row else 0
+
+    def committed_offsets(self, consumer: str) -> dict[tuple[str, int], int]:
+        with Connection.connect(self._url) as conn:
+            rows = conn.execute(
+                "SELECT topic, partition, next_offset FROM careloop_offsets WHERE consumer = %s", (consumer,)
+            ).fetchall()
+        return {(str(t), int(p)): int(o) for t, p, o in rows}

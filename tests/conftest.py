@@ -1,4 +1,4 @@
-"""Session-wide embedded services for the integration tests: one broker, one PostgreSQL."""
+"""Session-wide embedded services for the integration and end-to-end tests: one broker, one PostgreSQL."""
 
 from __future__ import annotations
 

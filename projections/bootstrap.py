@@ -1,0 +1,26 @@
+"""Composition root of a projections process: the store to read from and the runner that writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from engine.store.application import JourneyStore, postgres_env
+from projections.catalog import PROJECTIONS
+from projections.runner import Runner
+from projections.source import StoreSource
+
+
+@contextmanager
+def projection_runner(database_url: str, page_size: int = 1000) -> Iterator[Runner]:
+    """A runner over every projection, reading the journey store at ``database_url``; closed on exit."""
+    # Fail fast with libpq's own reason (refused, unknown host, bad password): the store's pool would retry 30 s.
+    psycopg.connect(database_url, connect_timeout=10).close()
+    store = JourneyStore(postgres_env(database_url, pool_size=2))
+    try:
+        with Runner(database_url, StoreSource(store), PROJECTIONS, page_size) as runner:
+            yield runner
+    finally:
+        store.close()

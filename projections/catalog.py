@@ -1,0 +1,23 @@
+"""Every projection, by name, in the order the runner applies them."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
+from projections.errors import UnknownProjectionError
+from projections.journey_instances.projection import PROJECTION as JOURNEY_INSTANCES
+from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
+from projections.reminder_queue.projection import PROJECTION as REMINDER_QUEUE
+from projections.tasks.projection import PROJECTION as TASKS
+
+PROJECTIONS: tuple[Projection, ...] = (REMINDER_QUEUE, CHURN_FLAGS, JOURNEY_INSTANCES, TASKS, PATIENT_TIMELINE)
+
+
+def select(name: str | None) -> tuple[Projection, ...]:
+    """All projections, or the one named; an unknown name is an error that lists the known ones."""
+    if name is None:
+        return PROJECTIONS
+    for p in PROJECTIONS:
+        if p.name == name:
+            return (p,)
+    raise UnknownProjectionError(name, [p.name for p in PROJECTIONS])

@@ -1,0 +1,75 @@
+"""Events -> journey_instances rows. Pure.
+
+An instance's row is created by journey.started and then moved by its step events: a wait sets the step it
+waits at and when that wait ends at the latest; every other step event moves it to ``next_step_id``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from events import journey as jo
+from events.base import Event
+from projections.base import Projection
+from projections.ops import Op, Update, Upsert
+
+TABLE = "journey_instances"
+
+# Every engine event with a next_step_id: the instance moved on to it.
+STEP_EVENTS = (
+    jo.StepDue,
+    jo.EventMatched,
+    jo.BranchTaken,
+    jo.StepSkipped,
+    jo.StepCompleted,
+    jo.CounterChanged,
+    jo.MessageRequested,
+    jo.TaskCreated,
+    jo.ChurnFlagged,
+    jo.ChurnCleared,
+)
+
+
+def changes(e: Event, seq: int = 0) -> list[Op]:
+    """The row operations for one event (``seq``, its place in the log, is not needed here)."""
+    if isinstance(e, jo.JourneyStarted):
+        return [_started(e)]
+    if isinstance(e, jo.WaitScheduled):
+        return [_set(e.instance_id, current_step=e.step_id, next_due_at=e.due_at)]
+    if isinstance(e, STEP_EVENTS):
+        return [_set(e.instance_id, current_step=e.next_step_id, next_due_at=None)]
+    if isinstance(e, jo.JourneyReplanned) and e.restart_at_step_id is not None:
+        return [_set(e.instance_id, current_step=e.restart_at_step_id, next_due_at=None)]
+    if isinstance(e, jo.JourneyCompleted):
+        return [_set(e.instance_id, status="completed", outcome=e.outcome, ended_at=e.occurred_at, next_due_at=None)]
+    if isinstance(e, jo.JourneyExited):
+        return [_set(e.instance_id, status="exited", outcome=e.outcome, ended_at=e.occurred_at, next_due_at=None)]
+    return []
+
+
+def _started(e: jo.JourneyStarted) -> Upsert:
+    return Upsert(
+        TABLE,
+        ("instance_id",),
+        {
+            "instance_id": e.instance_id,
+            "patient_id": e.patient_id,
+            "journey_id": e.journey_id,
+            "journey_version": e.journey_version,
+            "content_hash": e.content_hash,
+            "key": e.key,
+            "status": "active",
+            "current_step": e.next_step_id,
+            "next_due_at": None,
+            "started_at": e.occurred_at,
+            "ended_at": None,
+            "outcome": None,
+        },
+    )
+
+
+def _set(instance_id: str, **values: Any) -> Update:
+    return Update(TABLE, values, {"instance_id": instance_id})
+
+
+PROJECTION = Projection(name="journey_instances", tables=(TABLE,), changes=changes, package=__package__ or __name__)

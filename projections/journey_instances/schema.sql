@@ -1,0 +1,21 @@
+-- One row per journey instance (a patient's run of one journey).
+CREATE TABLE IF NOT EXISTS journey_instances (
+    instance_id     text PRIMARY KEY,
+    patient_id      text        NOT NULL,
+    journey_id      text        NOT NULL,
+    journey_version integer     NOT NULL,
+    content_hash    text        NOT NULL,
+    key             text,                  -- e.g. the appointment or encounter id of a keyed journey
+    status          text        NOT NULL,  -- active, completed, exited
+    current_step    text,                  -- the step it waits at or runs next; where it ended once ended
+    next_due_at     timestamptz,           -- when the current wait ends at the latest; NULL when not waiting
+    started_at      timestamptz NOT NULL,
+    ended_at        timestamptz,
+    outcome         text                   -- completed, followed-up, cancelled, readmitted, ...
+);
+-- "A patient's journeys"
+CREATE INDEX IF NOT EXISTS journey_instances_patient ON journey_instances (patient_id);
+-- "The funnel of a journey"
+CREATE INDEX IF NOT EXISTS journey_instances_journey_status ON journey_instances (journey_id, status, outcome);
+-- "What moves next"
+CREATE INDEX IF NOT EXISTS journey_instances_next_due ON journey_instances (next_due_at) WHERE status = 'active';

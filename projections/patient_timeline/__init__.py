@@ -1,0 +1,1 @@
+"""Each patient's history in words: clinical events and the engine's decisions, with reasons."""

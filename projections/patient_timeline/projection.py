@@ -1,0 +1,96 @@
+"""Events -> patient_timeline rows. Pure.
+
+Engine decisions become the rows ``careloop simulate`` prints (engine.journeys.timeline: starts, messages,
+tasks, flags, skips, branches, endings; waits and timer firings are left out). Clinical events become a row of
+their own, kind = their type, with identifying fields only: never free text or demographics (PHI).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.journeys.timeline import timeline
+from events import ENGINE_TYPES
+from events.base import Coding, Event
+from projections.base import Projection
+from projections.ops import Op, Upsert
+
+TABLE = "patient_timeline"
+UTC = ZoneInfo("UTC")  # rows are stored as timestamptz: the zone only affects how `at` is built
+# Identifying, non-PHI fields shown for clinical events, in this order.
+DETAIL_FIELDS = (
+    "encounter_id",
+    "encounter_class",
+    "department",
+    "appointment_id",
+    "start_at",
+    "procedure_id",
+    "condition_id",
+    "observation_id",
+    "code",
+    "response_id",
+    "instrument",
+    "score",
+    "channel",
+    "purpose",
+    "message_id",
+    "into_patient_id",
+)
+
+
+def changes(e: Event, seq: int = 0) -> list[Op]:
+    """The timeline row of one event, if it has one; ``seq`` (its place in the log) orders same-time rows."""
+    if e.type in ENGINE_TYPES:
+        return [
+            _row(seq, r.event_id, r.patient_id, r.at, r.journey_id, r.step_id, r.kind, r.detail, r.reason)
+            for r in timeline([e], UTC)
+        ]
+    reason = getattr(e, "reason", None)
+    return [_row(seq, e.event_id, e.patient_id, e.occurred_at, "", "", e.type, clinical_detail(e), reason or "")]
+
+
+def clinical_detail(e: Event) -> str:
+    parts = []
+    for name in DETAIL_FIELDS:
+        value = getattr(e, name, None)
+        if value is not None:
+            parts.append(f"{name.replace('_', ' ')} {_text(value)}")
+    return ", ".join(parts)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, Coding):
+        return f"{value.system}:{value.code}"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    return str(value)
+
+
+def _row(
+    seq: int,
+    event_id: str,
+    patient_id: str,
+    at: datetime,
+    journey_id: str,
+    step_id: str,
+    kind: str,
+    detail: str,
+    reason: str,
+) -> Upsert:
+    values = {
+        "event_id": event_id,
+        "patient_id": patient_id,
+        "at": at,
+        "journey_id": journey_id or None,
+        "step_id": step_id or None,
+        "kind": kind,
+        "detail": detail,
+        "reason": reason,
+        "seq": seq,
+    }
+    return Upsert(TABLE, ("event_id",), values)
+
+
+PROJECTION = Projection(name="patient_timeline", tables=(TABLE,), changes=changes, package=__package__ or __name__)

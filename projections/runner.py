@@ -1,0 +1,221 @@
+"""The projection runner: a batched follower of the event store's notification log.
+
+For each projection it reads the next page of notifications after the projection's tracked position, maps
+them to row operations, and writes the rows AND the new position in ONE transaction, after checking (with the
+tracking row locked) that the position is still the one the page was read after. A page is therefore applied
+once, even by two runners at a time or after a crash between read and commit; and the row operations are
+upserts and updates keyed by stable ids, so applying a page again anyway changes nothing.
+
+Why our own runner rather than eventsourcing's ProjectionRunner: that one processes and commits one event per
+transaction (a tracking record per event), which costs an fsync each, ~5 ms on this hardware: 200 events/s.
+Batching a page (1,000 notifications) per transaction is what makes a rebuild from scratch take seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from projections import sql, tracking
+from projections.base import Projection
+from projections.errors import ProjectionError, UnknownProjectionError
+from projections.source import NotificationSource, Page
+
+log = logging.getLogger(__name__)
+Progressed = Callable[[int], None]  # called with the slowest position after each round of pages
+
+
+class Runner:
+    def __init__(
+        self,
+        database_url: str,
+        source: NotificationSource,
+        projections: Sequence[Projection],
+        page_size: int = 1000,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        self._url = database_url
+        self._source = source
+        self._projections = {p.name: p for p in projections}
+        self._page_size = page_size
+        self._db: psycopg.Connection[Any] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Runner:
+        self.setup()
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def _conn(self) -> psycopg.Connection[Any]:
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self._url, autocommit=True)  # transactions are explicit blocks
+        return self._db
+
+    def setup(self) -> None:
+        """Create the tracking table and every projection's tables (idempotent)."""
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            tracking.register(cur, self._projections)
+            for p in self._projections.values():
+                cur.execute(p.schema_sql())
+
+    # --- state -----------------------------------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        known = tracking.positions(self._conn)
+        return {name: known.get(name, (0, None))[0] for name in self._projections}
+
+    def lag(self) -> dict[str, int]:
+        """Notifications each projection has still to apply: head - position."""
+        head = self._source.head()
+        return {name: max(head - position, 0) for name, position in self.positions().items()}
+
+    def row_counts(self, name: str | None = None) -> dict[str, int]:
+        counts = {}
+        for p in self._chosen(name):
+            for table in p.tables:
+                query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(table))
+                row = self._conn.execute(query).fetchone()
+                counts[table] = int(row[0]) if row else 0
+        return counts
+
+    # --- applying --------------------------------------------------------------------------------------------
+
+    def apply_page(self, projection: Projection, page: Page) -> bool:
+        """One page into one projection: rows and position in one transaction. False, writing nothing, when
+        the projection is no longer at ``page.after`` (another runner, or this page was applied already)."""
+        ops = [op for seq, event in page.events for op in projection.changes(event, seq)]
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                if tracking.lock(cur, projection.name) != page.after:
+                    return False
+                sql.apply(cur, ops)
+                tracking.advance(cur, projection.name, page.last)
+        except psycopg.Error as exc:
+            raise ProjectionError(
+                f"projection {projection.name} failed on notifications {page.after + 1}..{page.last}: {exc}"
+            ) from exc
+        return True
+
+    def catch_up(self, on_progress: Progressed | None = None) -> int:
+        """Apply pages until every projection reaches the head as it was when called; return events read."""
+        return self._catch_up(tuple(self._projections.values()), self._source.head(), on_progress)
+
+    def _catch_up(self, chosen: Sequence[Projection], head: int, on_progress: Progressed | None) -> int:
+        read = 0
+        while True:
+            positions = self.positions()
+            behind = [p for p in chosen if positions[p.name] < head]
+            if not behind:
+                return read
+            # Projections at the same position share one read of the page (all of them, during a rebuild).
+            for after in sorted({positions[p.name] for p in behind}):
+                page = self._source.read(after, self._page_size)
+                if page.empty:
+                    raise ProjectionError(f"the log has no notification after {after} although its head is {head}")
+                for p in behind:
+                    if positions[p.name] == after:
+                        self.apply_page(p, page)
+                read += len(page.events)
+            if on_progress is not None:
+                on_progress(min(self.positions()[p.name] for p in chosen))
+
+    def rebuild(self, name: str | None = None, progress: bool = True) -> int:
+        """Empty the projection's tables (all projections' with no name), reset its position, and replay the
+        whole log; return the events read. Readers see the tables fill up again while this runs."""
+        chosen = self._chosen(name)
+        self.setup()
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            for p in chosen:
+                tracking.lock(cur, p.name)
+                tables = pgsql.SQL(", ").join(pgsql.Identifier(t) for t in p.tables)
+                cur.execute(pgsql.SQL("TRUNCATE {}").format(tables))
+                tracking.advance(cur, p.name, 0)
+        head = self._source.head()
+        if not progress:
+            return self._catch_up(chosen, head, None)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True)) as bar:
+            label = f"rebuilding {', '.join(p.name for p in chosen)}"
+            task = bar.add_task(label, total=head)
+            return self._catch_up(chosen, head, lambda position: bar.update(task, completed=position))
+
+    def _chosen(self, name: str | None) -> tuple[Projection, ...]:
+        if name is None:
+            return tuple(self._projections.values())
+        if name not in self._projections:
+            raise UnknownProjectionError(name, list(self._projections))
+        return (self._projections[name],)
+
+    # --- following -------------------------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event, poll_interval: float = 5.0) -> None:
+        """Catch up, then wait for the store's NOTIFY (or ``poll_interval`` at most) and catch up again, until
+        ``stop`` is set. LISTEN starts before the first catch-up, so no notification falls in between."""
+        self.setup()
+        listener = _Listener(self._url, self._source.channel)
+        try:
+            while not stop.is_set():
+                self.catch_up()
+                listener.wait(stop, poll_interval)
+        finally:
+            listener.close()
+
+
+class _Listener:
+    """LISTEN on the store's channel on a connection of its own; polling while that connection is down."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        self._url = url
+        self._channel = channel
+        self._conn: psycopg.Connection[Any] | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            self._conn = psycopg.connect(self._url, autocommit=True)
+            self._conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._channel)))
+        except psycopg.Error as exc:
+            log.warning("cannot LISTEN on %s (%s); polling instead", self._channel, exc)
+            self.close()
+
+    def wait(self, stop: threading.Event, timeout: float) -> None:
+        """Return on a notification, on ``stop``, or after ``timeout`` seconds; wake at least every second."""
+        deadline = time.monotonic() + timeout
+        if self._conn is None:
+            self._connect()  # it may be back; a notification sent meanwhile is covered by the next catch-up
+        while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            if self._conn is None:
+                stop.wait(min(remaining, 1.0))
+                continue
+            try:
+                if any(True for _ in self._conn.notifies(timeout=min(remaining, 1.0), stop_after=1)):
+                    for _ in self._conn.notifies(timeout=0):  # drain: one catch-up serves them all
+                        pass
+                    return
+            except psycopg.Error as exc:
+                log.warning("lost the LISTEN connection (%s); polling until it is back", exc)
+                self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,1 @@
+"""Human tasks the journeys created: calls, rebookings, assessments, with their SLA."""

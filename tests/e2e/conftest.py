@@ -1,0 +1,108 @@
+"""A live careloop per test: its own database, topics and consumer group on the session's broker and PostgreSQL,
+with the real worker and projection runner as child processes, driven by a database clock."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from engine.cli.runtime import wait_for_projections
+from engine.demo.driver import STEPPED_ENV, SteppedDriver
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.embedded._process import stop_process
+from engine.settings import Settings
+from engine.stack import Stack
+from events.base import Event
+
+ROOT = Path(__file__).resolve().parents[2]
+_numbers = itertools.count(1)
+
+
+@dataclass
+class Live:
+    settings: Settings
+    stack: Stack
+    driver: SteppedDriver
+    conn: psycopg.Connection[Any]
+    database_url: str
+
+    @property
+    def topics(self) -> Any:
+        return self.stack.topics
+
+    def publish(self, events: Sequence[Event], wait: bool = True) -> None:
+        self.driver.publish(events, wait=wait)
+
+    def advance_clock(self, moment: datetime) -> None:
+        self.driver.advance_clock(moment)
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def catch_up_projections(self, timeout: float = 60.0) -> None:
+        wait_for_projections(self.database_url, self.stack, timeout)
+
+    def worker(self) -> subprocess.Popen[bytes]:
+        return next(p for n, p in self.stack._children if n == "worker")
+
+    def kill_worker(self) -> None:
+        proc = self.worker()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        self.stack._children = [(n, p) for n, p in self.stack._children if p is not proc]
+
+    def start_worker(self) -> None:
+        self.stack.spawn("worker", "worker")
+
+    def stop_projections(self) -> None:
+        for name, proc in list(self.stack._children):
+            if name == "projections":
+                stop_process(proc, graceful_signal=signal.SIGTERM, timeout=20)
+                self.stack._children.remove((name, proc))
+
+
+def _database(postgres: EmbeddedPostgres, name: str) -> str:
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Live]:
+    n = next(_numbers)
+    url = _database(postgres, f"e2e_{n}_{tmp_path.name[-12:].replace('-', '_')}")
+    settings = Settings(
+        kafka_bootstrap=broker.bootstrap,
+        database_url=SecretStr(url),
+        data_dir=tmp_path,
+        journeys=ROOT / "journeys.yaml",
+        topic_prefix=f"e2e{n}-{tmp_path.name[-8:]}",
+        consumer_group=f"e2e{n}-{tmp_path.name[-8:]}",
+        partitions=4,
+        clock="database",
+    )
+    stack = Stack(settings, extra_env=dict(STEPPED_ENV))
+    stack.start_services()
+    stack.spawn("worker", "worker")
+    stack.spawn("projections", "projections", "run")
+    assert stack.topics is not None
+    driver = SteppedDriver(
+        stack.bootstrap, url, stack.topics.clinical, settings.consumer_group, timeout=90, check=stack.check_children
+    )
+    conn = psycopg.connect(url, autocommit=True)
+    try:
+        yield Live(settings, stack, driver, conn, url)
+    finally:
+        conn.close()
+        driver.close()
+        stack.stop()

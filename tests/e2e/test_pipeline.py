@@ -1,0 +1,167 @@
+"""The live pipeline end to end: embedded broker, PostgreSQL, the real worker and projection runner."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import warnings
+from datetime import timedelta, timezone
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from typer.testing import CliRunner
+
+from engine.cli.eventfile import read_events
+from engine.cli.main import app
+from engine.demo.compare import compare
+from engine.demo.hospital import generate
+from engine.journeys.loader import load_catalog
+from engine.store.application import JourneyStore, postgres_env
+from tests.builders import at, booked, cancelled, discharge, registered
+from tests.e2e.conftest import Live
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # kafka-python 3 on Python 3.11
+    from kafka import KafkaProducer
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+CST = timezone(timedelta(hours=8))
+CATALOG = load_catalog(ROOT / "journeys.yaml")
+
+
+def reminders(live: Live, patient: str) -> list[tuple[str, str, str]]:
+    live.catch_up_projections()
+    return [
+        (template, due.astimezone(CST).strftime("%Y-%m-%d %H:%M"), status)
+        for template, due, status in live.rows(
+            "SELECT template, due_at, status FROM reminder_queue WHERE patient_id = %s ORDER BY due_at, template",
+            patient,
+        )
+    ]
+
+
+def test_a_discharge_puts_day_3_and_day_7_reminders_in_the_queue_and_a_cancellation_cancels(live: Live) -> None:
+    # A surgical patient is discharged on 2 March at 10:00 Shanghai time.
+    live.publish(
+        [
+            registered("POSTOP1", at("2026-03-01 09:00")),
+            discharge("POSTOP1", at("2026-03-02 10:00"), department="orthopedics"),
+        ]
+    )
+    live.advance_clock(at("2026-03-02 12:00"))
+    assert reminders(live, "POSTOP1") == [("postop-day3-care", "2026-03-05 10:00", "scheduled")]
+
+    # A week later both messages have come due, at 10:00 local time on day 3 and day 7.
+    live.advance_clock(at("2026-03-10 12:00"))
+    assert reminders(live, "POSTOP1") == [
+        ("postop-day3-care", "2026-03-05 10:00", "due"),
+        ("postop-day7-rehab", "2026-03-09 10:00", "due"),
+    ]
+
+    # An appointment booked for 20 March gets its 3-day reminder planned; cancelling it cancels the reminder.
+    live.publish([booked("APPT1", at("2026-03-10 14:00"), start_at=at("2026-03-20 09:30"), appointment_id="A-1")])
+    live.advance_clock(at("2026-03-10 15:00"))
+    assert reminders(live, "APPT1") == [("appointment-reminder-3d", "2026-03-17 09:00", "scheduled")]
+    live.publish([cancelled("APPT1", at("2026-03-12 09:00"), start_at=at("2026-03-20 09:30"), appointment_id="A-1")])
+    live.advance_clock(at("2026-03-25 00:00"))
+    assert reminders(live, "APPT1") == [("appointment-reminder-3d", "2026-03-17 09:00", "cancelled")]
+
+
+def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_partition_keeps_flowing(live: Live) -> None:
+    producer = KafkaProducer(bootstrap_servers=live.stack.bootstrap, acks="all")
+    poison = b'{"type": "encounter.discharged", "patient_id": "POISON1"'  # truncated JSON
+    meta = producer.send(live.topics.clinical, key=b"POISON1", value=poison).get(timeout=30)
+    producer.close()
+    live.publish([discharge("POISON1", at("2026-03-02 10:00"), department="urology")])
+    live.advance_clock(at("2026-03-02 12:00"))
+    assert reminders(live, "POISON1") == [("postop-day3-care", "2026-03-05 10:00", "scheduled")]
+
+    async def read_dead_letters() -> list[tuple[bytes, dict[str, bytes]]]:
+        consumer = AIOKafkaConsumer(
+            live.topics.dead_letter, bootstrap_servers=live.stack.bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            batches = await consumer.getmany(timeout_ms=5000)
+            return [(m.value, dict(m.headers)) for msgs in batches.values() for m in msgs]
+        finally:
+            await consumer.stop()
+
+    dead = asyncio.run(read_dead_letters())
+    assert len(dead) == 1
+    value, headers = dead[0]
+    assert value == poison
+    assert headers["careloop-origin-topic"].decode() == live.topics.clinical
+    assert headers["careloop-origin-partition"].decode() == str(meta.partition)
+    assert headers["careloop-origin-offset"].decode() == str(meta.offset)
+    assert b"not valid UTF-8 JSON" in headers["careloop-reason"]
+
+
+def _dump(live: Live, table: str, key: str) -> list[tuple[object, ...]]:
+    return live.rows(f"SELECT * FROM {table} ORDER BY {key}")
+
+
+TABLES = {
+    "reminder_queue": "message_id",
+    "churn_flags": "patient_id, journey_id, reason",
+    "journey_instances": "instance_id",
+    "tasks": "task_id",
+    "patient_timeline": "event_id",
+}
+
+
+def test_sigkill_of_the_worker_mid_batch_loses_and_duplicates_nothing(live: Live) -> None:
+    events = generate(patients=120, seed=11, days=60)
+    until = max(e.recorded_at for e in events) + timedelta(days=31)
+    rng = random.Random(3)
+    start = events[0].recorded_at - timedelta(minutes=1)
+    live.advance_clock(start)
+    chunks = [events[i : i + 60] for i in range(0, len(events), 60)]
+    kills = 0
+    for n, chunk in enumerate(chunks):
+        live.publish(chunk, wait=False)
+        if n % 2 == 0:
+            # Kill the worker while it is in the middle of consuming, deciding and committing.
+            time.sleep(rng.uniform(0.0, 1.2))
+            live.kill_worker()
+            kills += 1
+            live.start_worker()
+        live.driver.wait_consumed()
+        live.advance_clock(max(e.recorded_at for e in chunk))
+    live.advance_clock(until)
+    assert kills >= 3
+
+    # Every patient's recorded history equals an uninterrupted run of the same events.
+    store = JourneyStore(postgres_env(live.database_url))
+    comparison = compare(store, events, CATALOG, until)
+    store.close()
+    assert comparison.differences == []
+    assert comparison.live_effects == comparison.simulated_effects
+    assert comparison.live_effects["message.requested"] > 100
+
+    # No duplicated rows, and a rebuild from scratch gives the same tables.
+    live.catch_up_projections()
+    before = {t: _dump(live, t, k) for t, k in TABLES.items()}
+    assert len(before["reminder_queue"]) == len({r[0] for r in before["reminder_queue"]})
+    live.stop_projections()
+    result = CliRunner().invoke(app, ["projections", "rebuild"], env={"CARELOOP_DATABASE_URL": live.database_url})
+    assert result.exit_code == 0, result.output
+    after = {t: _dump(live, t, k) for t, k in TABLES.items()}
+    for table in TABLES:
+        assert after[table] == before[table], table
+
+
+def test_the_same_event_file_through_simulate_and_the_live_pipeline_gives_the_same_results(live: Live) -> None:
+    events = read_events(ROOT / "docs" / "samples" / "hospital.jsonl")
+    until = max(e.recorded_at for e in events) + timedelta(days=365)
+    live.driver.run(events, until, timedelta(days=7))
+    store = JourneyStore(postgres_env(live.database_url))
+    comparison = compare(store, events, CATALOG, until)
+    store.close()
+    assert comparison.differences == []
+    assert comparison.live_effects["message.requested"] == comparison.simulated_effects["message.requested"] > 20
+    assert comparison.live_effects["task.created"] == comparison.simulated_effects["task.created"] > 5
+    assert comparison.live_effects["churn.flagged"] == comparison.simulated_effects["churn.flagged"] > 5

@@ -1,0 +1,52 @@
+"""patient_timeline: the simulate timeline's rows for engine decisions, plus a row per clinical event."""
+
+from __future__ import annotations
+
+from engine.journeys.timeline import timeline
+from events import journey as jo
+from projections.patient_timeline.projection import UTC, changes
+from tests.builders import at, booked, discharge, recorded, registered, replied, simulation
+from tests.unit.projections.fold import column, fold
+
+P = "P-timeline"
+
+
+def test_engine_decisions_get_the_rows_careloop_simulate_prints_and_waits_get_none():
+    sim = simulation(discharge(P, at("2026-03-02 10:00")))
+    sim.run_until(at("2026-03-06 00:00"))
+
+    rows = fold(sim.recorded[P]).rows("patient_timeline")
+    engine_rows = sorted((r for r in rows if r["journey_id"]), key=lambda r: r["seq"])
+
+    expected = timeline(sim.recorded[P], UTC)
+    assert column(engine_rows, "event_id", "at", "kind", "detail", "reason") == [
+        (r.event_id, r.at, r.kind, r.detail, r.reason) for r in expected
+    ]
+    assert [r["kind"] for r in engine_rows] == ["journey.started", "message.requested"]
+    assert engine_rows[1]["at"] == at("2026-03-05 10:00")  # a message is placed at its due time
+    assert changes(recorded(sim, P, jo.WaitScheduled)[0]) == []
+
+
+def test_a_clinical_event_gets_a_row_with_its_type_and_identifying_fields():
+    sim = simulation(
+        discharge(P, at("2026-03-02 10:00"), encounter_id="E9"),
+        booked(P, at("2026-03-03 10:00"), at("2026-03-20 09:30"), appointment_id="A9"),
+    )
+
+    rows = sorted(fold(sim.recorded[P]).rows("patient_timeline"), key=lambda r: r["seq"])
+    clinical = [r for r in rows if r["journey_id"] is None]
+
+    assert column(clinical, "kind", "detail", "step_id") == [
+        ("encounter.discharged", "encounter id E9, encounter class inpatient, department orthopedics", None),
+        ("appointment.booked", "appointment id A9, start at 2026-03-20 09:30+08:00", None),
+    ]
+
+
+def test_clinical_rows_never_carry_demographics_or_reply_text():
+    (row,) = [op.values for op in changes(registered(P, at("2026-03-01 09:00"), sex="female"))]
+    assert (row["kind"], row["detail"]) == ("patient.registered", "")
+
+    reply = replied(P, at("2026-03-05 11:00"), message_id="m-1").model_copy(update={"text": "I feel dizzy"})
+    (row,) = [op.values for op in changes(reply)]
+    assert row["detail"] == "channel wechat, message id m-1"
+    assert "dizzy" not in str(row)
