@@ -1,0 +1,98 @@
+"""What every connector produces: canonical events with where they came from, or a precise rejection.
+
+Connectors are parse -> pure mapping -> publish. HL7 and FHIR types never leave their package: a mapping
+returns careloop events (``Mapped``) or a ``Reject`` carrying the original bytes and the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from events.base import Event
+from events.patient import Identifier
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a message came from, as precisely as known: file, message number, line, segment/field or path."""
+
+    source: str  # a file path, "mllp://host:port", "http", ...
+    message: int | None = None  # 1-based message (or bundle entry, or CSV row) number within the source
+    line: int | None = None  # 1-based line in the file where the message starts
+    detail: str | None = None  # e.g. "PID-3", "Bundle.entry[2].resource", "column BIRTHDATE"
+
+    def __str__(self) -> str:
+        parts = [self.source]
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.message is not None:
+            parts.append(f"message {self.message}")
+        if self.detail:
+            parts.append(self.detail)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    events: tuple[Event, ...]
+    location: Location
+    original: bytes
+    kind: str = ""  # e.g. "ADT^A03", "Bundle/transaction", "encounters.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    reason: str  # what is wrong and, where possible, what was expected
+    location: Location
+    original: bytes
+    category: str = "invalid"  # a short label for summaries: unsupported, invalid, unparseable, ...
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+Outcome = Mapped | Reject
+
+
+class PatientIdentity(Protocol):
+    """Turns a patient's identifiers (assigning authority + value) into careloop's canonical patient id."""
+
+    def resolve(self, identifiers: Sequence[Identifier]) -> str: ...
+
+    def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
+        """Record that ``retired`` is the same person as ``survivor``; returns (retired id, surviving id)."""
+        ...
+
+
+@dataclass
+class InMemoryIdentity:
+    """Identity for dry runs and tests: the same identifiers always resolve to the same id, and any identifier
+    already seen links the others to its patient. The PostgreSQL implementation keeps the same contract."""
+
+    _by_identifier: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resolve(self, identifiers: Sequence[Identifier]) -> str:
+        if not identifiers:
+            raise ValueError("a patient needs at least one identifier (authority and value)")
+        keys = [(i.authority, i.value) for i in identifiers]
+        known = next((self._by_identifier[k] for k in keys if k in self._by_identifier), None)
+        patient_id = known or canonical_id(keys[0])
+        for k in keys:
+            self._by_identifier.setdefault(k, patient_id)
+        return patient_id
+
+    def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
+        old = self.resolve(retired)
+        new = self.resolve(survivor)
+        for k, v in list(self._by_identifier.items()):
+            if v == old:
+                self._by_identifier[k] = new
+        return old, new
+
+
+def canonical_id(key: tuple[str, str]) -> str:
+    """A new patient's canonical id, derived from its first identifier: stable across re-imports."""
+    return "pt-" + hashlib.sha256(f"{key[0]}\x1f{key[1]}".encode()).hexdigest()[:20]
