@@ -33,8 +33,15 @@ class DriverTimeoutError(RuntimeError):
 
 class SteppedDriver:
     def __init__(
-        self, bootstrap: str, database_url: str, clinical_topic: str, consumer: str, timeout: float = 120.0
+        self,
+        bootstrap: str,
+        database_url: str,
+        clinical_topic: str,
+        consumer: str,
+        timeout: float = 120.0,
+        check: Callable[[], None] | None = None,
     ) -> None:
+        self._check = check  # raises if a process the driver depends on died: fail fast, not after the timeout
         self._publisher = EventPublisher(bootstrap, clinical_topic)
         self._conn = psycopg.connect(database_url, autocommit=True)
         self._topic = clinical_topic
