@@ -14,7 +14,9 @@ from engine.store.application import JourneyStore, postgres_env
 from engine.topics import Topics, ensure_topics
 from engine.worker.app import build_app
 from engine.worker.batch import BatchProcessor
+from engine.worker.relay import EngineRelay
 from engine.worker.timers import TimerPoller
+from projections.source import StoreSource
 
 
 class ConfigurationError(RuntimeError):
@@ -56,5 +58,6 @@ def build_worker(settings: Settings) -> Worker:
         settings.pseudonym_key.get_secret_value().encode(),
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
-    app = build_app(settings, bootstrap, topics, processor, poller, clock_for(settings, database_url))
+    relay = EngineRelay(database_url, StoreSource(store))
+    app = build_app(settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay)
     return Worker(app, store, catalog, topics)

@@ -20,6 +20,7 @@ from engine.settings import Settings
 from engine.topics import Topics
 from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
 from engine.worker.messages import Inbound, encode_tick
+from engine.worker.relay import EngineRelay
 from engine.worker.timers import TimerPoller
 
 log = structlog.get_logger("careloop.worker")
@@ -27,7 +28,13 @@ MAX_BACKOFF = 30.0
 
 
 def build_app(
-    settings: Settings, bootstrap: str, topics: Topics, processor: BatchProcessor, poller: TimerPoller, clock: Clock
+    settings: Settings,
+    bootstrap: str,
+    topics: Topics,
+    processor: BatchProcessor,
+    poller: TimerPoller,
+    clock: Clock,
+    relay: EngineRelay | None = None,
 ) -> faust.App:
     app = faust.App(
         settings.consumer_group,
@@ -46,6 +53,7 @@ def build_app(
     source = app.topic(topics.clinical, topics.timers, **raw)
     dead_letters = app.topic(topics.dead_letter, **raw)
     ticks = app.topic(topics.timers, **raw)
+    engine_out = app.topic(topics.engine, **raw)
 
     async def handle(batch: list[Inbound]) -> None:
         with metrics.BATCH_SECONDS.time():
@@ -87,6 +95,26 @@ def build_app(
         for future in sent:
             await future
         metrics.TIMERS_FIRED.inc(len(due))
+
+    @app.timer(0.5)
+    async def relay_engine_events() -> None:
+        if relay is None or not await asyncio.to_thread(relay.holds_lock):
+            return
+        for _ in range(20):  # a bounded catch-up per tick, so the other timers get their turn
+            after, last, decided = await asyncio.to_thread(relay.next_page)
+            if last == after:
+                return
+            sent = [
+                await engine_out.send(
+                    key=e.patient_id.encode(),
+                    value=e.model_dump_json().encode(),
+                    headers=[("careloop-type", e.type.encode())],
+                )
+                for e in decided
+            ]
+            for future in sent:
+                await future  # acknowledged by the broker before the position moves past it
+            await asyncio.to_thread(relay.advance, last)
 
     @app.timer(15.0)
     async def report_pending() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import warnings
@@ -165,3 +166,34 @@ def test_the_same_event_file_through_simulate_and_the_live_pipeline_gives_the_sa
     assert comparison.live_effects["message.requested"] == comparison.simulated_effects["message.requested"] > 20
     assert comparison.live_effects["task.created"] == comparison.simulated_effects["task.created"] > 5
     assert comparison.live_effects["churn.flagged"] == comparison.simulated_effects["churn.flagged"] > 5
+
+
+def test_engine_decisions_are_published_to_the_engine_topic_keyed_by_patient(live: Live) -> None:
+    live.publish([discharge("OUT1", at("2026-03-02 10:00"), department="orthopedics")])
+    live.advance_clock(at("2026-03-06 00:00"))
+    live.catch_up_projections()
+    due = "SELECT message_id FROM reminder_queue WHERE patient_id = 'OUT1' AND status = 'due'"
+    expected = {r[0] for r in live.rows(due)}
+    assert len(expected) == 1  # the day-3 care message
+
+    async def read_engine_topic() -> list[dict[str, object]]:
+        consumer = AIOKafkaConsumer(
+            live.topics.engine, bootstrap_servers=live.stack.bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            out: list[dict[str, object]] = []
+            for _ in range(20):
+                batches = await consumer.getmany(timeout_ms=500)
+                out += [json.loads(m.value) for msgs in batches.values() for m in msgs if m.key == b"OUT1"]
+                if any(e["type"] == "message.requested" for e in out):
+                    break
+            return out
+        finally:
+            await consumer.stop()
+
+    published = asyncio.run(read_engine_topic())
+    types = [e["type"] for e in published]
+    assert types[0] == "journey.started"
+    assert {e["message_id"] for e in published if e["type"] == "message.requested"} == expected
+    assert len({e["event_id"] for e in published}) == len(published)
