@@ -119,6 +119,8 @@ def build_app(
     @app.timer(15.0)
     async def report_pending() -> None:
         metrics.TIMERS_PENDING.set(await asyncio.to_thread(poller.pending))
+        for name, lag in (await asyncio.to_thread(poller.projection_lag)).items():
+            metrics.PROJECTION_LAG.labels(name).set(lag)
 
     @app.timer(5.0)
     async def report_lag() -> None:

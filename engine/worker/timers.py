@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from psycopg import Connection
+from psycopg.errors import UndefinedTable
 
 CLAIM = """
 UPDATE careloop_timers SET published_at = %(wall)s
@@ -53,6 +54,18 @@ class TimerPoller:
         with Connection.connect(self._url) as conn:
             row = conn.execute("SELECT count(*) FROM careloop_timers").fetchone()
         return int(row[0]) if row else 0
+
+    def projection_lag(self) -> dict[str, int]:
+        """Events each projection is behind the store's head (empty until the projection runner has started)."""
+        with Connection.connect(self._url) as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT t.name, greatest(0, h.head - t.position) FROM projection_tracking t, "
+                    "(SELECT coalesce(max(notification_id), 0) AS head FROM careloop_events) h"
+                ).fetchall()
+            except UndefinedTable:
+                return {}
+        return {str(name): int(lag) for name, lag in rows}
 
     def committed_offsets(self, consumer: str) -> dict[tuple[str, int], int]:
         with Connection.connect(self._url) as conn:

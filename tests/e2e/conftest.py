@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import signal
 import subprocess
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,7 @@ from pydantic import SecretStr
 
 from engine.cli.runtime import wait_for_projections
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
-from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.embedded._process import stop_process
 from engine.settings import Settings
 from engine.stack import Stack
@@ -35,6 +36,11 @@ class Live:
     driver: SteppedDriver
     conn: psycopg.Connection[Any]
     database_url: str
+    metrics_port: int
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
 
     @property
     def topics(self) -> Any:
@@ -91,7 +97,8 @@ def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> 
         partitions=4,
         clock="database",
     )
-    stack = Stack(settings, extra_env=dict(STEPPED_ENV))
+    metrics_port = free_port()
+    stack = Stack(settings, extra_env={**STEPPED_ENV, "CARELOOP_METRICS_PORT": str(metrics_port)})
     stack.start_services()
     stack.spawn("worker", "worker")
     stack.spawn("projections", "projections", "run")
@@ -101,7 +108,7 @@ def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> 
     )
     conn = psycopg.connect(url, autocommit=True)
     try:
-        yield Live(settings, stack, driver, conn, url)
+        yield Live(settings, stack, driver, conn, url, metrics_port)
     finally:
         conn.close()
         driver.close()

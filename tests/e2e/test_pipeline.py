@@ -100,6 +100,12 @@ def test_a_poison_message_is_dead_lettered_with_its_reason_and_the_partition_kee
     assert headers["careloop-origin-offset"].decode() == str(meta.offset)
     assert b"not valid UTF-8 JSON" in headers["careloop-reason"]
 
+    # The worker counts it, and exposes its throughput and timers to Prometheus.
+    metrics = live.metrics()
+    assert 'careloop_dead_letters_total{reason="decode"} 1.0' in metrics
+    assert 'careloop_events_processed_total{kind="clinical"} 1.0' in metrics
+    assert "careloop_batch_seconds_count" in metrics
+
 
 def _dump(live: Live, table: str, key: str) -> list[tuple[object, ...]]:
     return live.rows(f"SELECT * FROM {table} ORDER BY {key}")
