@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.embedded._process import spawn, stop_process
+from engine.services import clear_services, write_services
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 from engine.topics import Topics, ensure_topics
@@ -49,6 +50,8 @@ class Stack:
             self.bootstrap = self.settings.kafka_bootstrap
         self.topics = ensure_topics(self.settings, self.bootstrap)
         JourneyStore(postgres_env(self.database_url)).close()  # creates the event store and engine tables
+        # Other careloop commands (publish, dlq, projections) find the running stack through this file.
+        write_services(self.data_dir, self.bootstrap, self.database_url)
 
     def env(self) -> dict[str, str]:
         """The children's settings: this stack's services and the settings that must agree across processes."""
@@ -85,6 +88,7 @@ class Stack:
         for _, proc in reversed(self._children):
             stop_process(proc, graceful_signal=signal.SIGTERM, timeout=20)
         self._children.clear()
+        clear_services(self.data_dir)
         if self._broker is not None:
             self._broker.stop()
         if self._postgres is not None:

@@ -41,19 +41,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _database_url() -> str:
     from pydantic import ValidationError
 
+    from engine.services import ServicesNotFoundError, database_url
     from engine.settings import Settings
 
     try:
-        url = Settings().database_url
+        return database_url(Settings())
     except ValidationError as exc:
         raise _fail(f"invalid CARELOOP_ settings: {exc.errors(include_url=False)}", 2) from exc
-    if url is None or not url.get_secret_value():
-        raise _fail(
-            "set CARELOOP_DATABASE_URL to the PostgreSQL database of the event store, "
-            "e.g. postgresql://careloop@127.0.0.1:5432/careloop",
-            2,
-        )
-    return url.get_secret_value()
+    except ServicesNotFoundError as exc:
+        raise _fail(f"{exc} (CARELOOP_DATABASE_URL is the event store's database)", 2) from exc
 
 
 def _where(url: str) -> str:

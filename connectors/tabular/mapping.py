@@ -1,0 +1,163 @@
+"""Pure mapping: one CSV row and a spec -> ``Mapped`` with its canonical events, or a precise ``Reject``.
+
+No I/O here: the row arrives as a dict of cells with its location and original bytes (``source.py`` reads files);
+patient ids come from the identity port passed in. A row is all or nothing: if one of its events cannot be
+built, the row is rejected and none of its events is published.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
+from connectors.tabular.spec import CsvSpec, EventSpec, FileSpec
+from connectors.tabular.values import MISSING, CellError, RowContext, cell, evaluate, first_column, holds
+from events.base import Event, Source
+from events.catalog import CLINICAL_TYPES
+from events.patient import Identifier
+
+# Envelope fields the connector fills itself; a spec may not set them.
+ENVELOPE = frozenset({"event_id", "type", "schema_version", "patient_id", "source", "causation_id"})
+# Demographic events carry the identifiers the row was resolved with, so the identity store learns them.
+DEMOGRAPHIC = frozenset({"patient.registered", "patient.updated"})
+
+
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """A spec entry bound to one file: ``name`` goes into message ids and ``Mapped.kind``."""
+
+    spec: CsvSpec
+    file: FileSpec
+    name: str
+
+    @classmethod
+    def for_file(cls, spec: CsvSpec, file_name: str) -> FilePlan | None:
+        entry = spec.file_for(file_name)
+        return None if entry is None else cls(spec, entry, entry.name or file_name)
+
+    def columns(self) -> set[str]:
+        """Every column the entry reads: the header must have them all."""
+        from connectors.tabular.references import file_columns  # noqa: PLC0415 - references imports this module
+
+        return {c for c, _ in file_columns(self.spec, self.file)}
+
+
+def map_row(
+    row: Mapping[str, str | None],
+    plan: FilePlan,
+    identity: PatientIdentity,
+    location: Location,
+    original: bytes,
+) -> Outcome:
+    """The row's events (in spec order), or why it cannot be mapped, pointing at the column at fault."""
+    try:
+        key = _row_key(row, plan.file, location.message)
+        identifiers = _identifiers(row, plan)
+        patient_id = _resolve(identity, identifiers, plan)
+        ctx = RowContext(row, key, plan.spec.lookups, plan.spec.default_timezone)
+        source = Source(system=plan.spec.source_system, message_id=f"{plan.name}:{key}")
+        built = (_event(entry, ctx, source, patient_id, identifiers) for entry in plan.file.events)
+        events = tuple(e for e in built if e is not None)
+    except CellError as exc:
+        detail = f"column {exc.column}" if exc.column else None
+        return Reject(exc.message, dataclasses.replace(location, detail=detail), original, "invalid")
+    if not events:
+        return Reject("no event applies to this row: every event's `when` is false", location, original, "skipped")
+    return Mapped(events, location, original, kind=plan.name)
+
+
+def _row_key(row: Mapping[str, str | None], file: FileSpec, number: int | None) -> str:
+    """What makes the row's message id: the key columns, else its row number (stable for one export)."""
+    if not file.key:
+        return f"row-{number}"
+    parts = [cell(row, c) or "" for c in file.key]
+    if not any(parts):
+        raise CellError(file.key[0], f"column {'/'.join(file.key)} is empty: the row key identifies the message")
+    return "/".join(parts)
+
+
+def _identifiers(row: Mapping[str, str | None], plan: FilePlan) -> tuple[Identifier, ...]:
+    patient = plan.spec.patient_of(plan.file)
+    found: list[Identifier] = []
+    for ident in patient.identifiers if patient else ():
+        value = cell(row, ident.column)
+        if value is None:
+            continue
+        authority = ident.authority or cell(row, ident.authority_column or "")
+        if authority is None:
+            raise CellError(ident.authority_column, f"column {ident.authority_column} is empty: it names the "
+                            f"authority of the identifier in column {ident.column}")  # fmt: skip
+        found.append(Identifier(authority=authority, value=value, kind=ident.kind))
+    if not found:
+        columns = [i.column for i in patient.identifiers] if patient else []
+        raise CellError(columns[0] if columns else None, f"column {' and '.join(columns)} is empty: every row "
+                        "needs the patient's identifier")  # fmt: skip
+    return tuple(found)
+
+
+def _resolve(identity: PatientIdentity, identifiers: tuple[Identifier, ...], plan: FilePlan) -> str:
+    try:
+        return identity.resolve(identifiers)
+    except ValueError as exc:  # the port refuses the identifiers themselves; infrastructure errors propagate
+        patient = plan.spec.patient_of(plan.file)
+        column = patient.identifiers[0].column if patient else None
+        raise CellError(column, f"the patient identifier was refused: {exc}") from exc
+
+
+def _event(
+    entry: EventSpec, ctx: RowContext, source: Source, patient_id: str, identifiers: tuple[Identifier, ...]
+) -> Event | None:
+    if not all(holds(c, ctx.row) for c in entry.when):
+        return None
+    cls = _event_class(entry, ctx)
+    type_ = cls.model_fields["type"].default
+    values: dict[str, Any] = {}
+    for name, expr in entry.fields.items():
+        # With type_from, a field given for one of the choices (admitted_at) is left out of the others.
+        if name in cls.model_fields and (value := evaluate(expr, ctx)) is not MISSING:
+            values[name] = value
+    if type_ in DEMOGRAPHIC:
+        values.setdefault("identifiers", identifiers)
+    if "occurred_at" in values:
+        # An export carries no arrival time: the clinical time stands in, so re-imports stay identical.
+        values.setdefault("recorded_at", values["occurred_at"])
+    for name, info in cls.model_fields.items():
+        if info.is_required() and name not in ENVELOPE and name not in values:
+            column = first_column(entry.fields[name]) if name in entry.fields else None
+            why = f"column {column} is empty" if column else "the spec gives no value"
+            raise CellError(column, f"{why}: {type_} needs {name}")
+    try:
+        event: Event = cls.create(source=source, discriminator=entry.discriminator, patient_id=patient_id, **values)
+    except ValidationError as exc:
+        raise _explain(exc, entry, type_) from exc
+    return event
+
+
+def _event_class(entry: EventSpec, ctx: RowContext) -> type[Event]:
+    if entry.type is not None:
+        return CLINICAL_TYPES[entry.type]  # the loader checked the name
+    choice = entry.type_from
+    chosen = evaluate(choice, ctx) if choice is not None else MISSING
+    column = first_column(choice) if choice is not None else None
+    if chosen is MISSING:
+        raise CellError(column, f"column {column} is empty: it chooses the event type")
+    if str(chosen) not in CLINICAL_TYPES:
+        raise CellError(column, f"column {column}: {str(chosen)[:40]!r} is not an event type")
+    return CLINICAL_TYPES[str(chosen)]
+
+
+def _explain(exc: ValidationError, entry: EventSpec, type_: str) -> CellError:
+    """The event model refused a value: say which field, which column and what was expected."""
+    err = exc.errors(include_url=False)[0]
+    field = str(err["loc"][0]) if err["loc"] else ""
+    expr = entry.fields.get(field)
+    column = first_column(expr) if expr is not None else None
+    given = err.get("input")
+    shown = f" {str(given)[:40]!r}" if isinstance(given, str | int | float) else ""
+    origin = f"column {column}" if column else f"field {field}"
+    return CellError(column, f"{origin}:{shown} does not fit {type_} {field}: {err['msg']}")

@@ -1,0 +1,186 @@
+"""Evaluating a spec value against one row: read cells, translate, parse. Pure; every failure names its column."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from connectors.tabular.spec import Condition, Expr, Scalar
+from events.base import Coding
+
+
+class _Missing:
+    """The cell was empty (or a ``when`` did not hold): the field is left out, or the row rejected if required."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+# ISO 8601 as exports write it, ASCII digits only: Python's own parsers also accept other scripts' digits.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?", re.ASCII
+)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+class CellError(Exception):
+    """A value in the row cannot become the field it maps to; ``column`` is None for constants."""
+
+    def __init__(self, column: str | None, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RowContext:
+    row: Mapping[str, str | None]
+    key: str
+    lookups: Mapping[str, Mapping[str, str]]
+    zone: str
+
+
+def cell(row: Mapping[str, str | None], column: str) -> str | None:
+    """The cell's text without surrounding spaces; an empty or absent cell is None."""
+    value = row.get(column)
+    return value.strip() or None if value else None
+
+
+def holds(condition: Condition, row: Mapping[str, str | None]) -> bool:
+    value = cell(row, condition.column)
+    if condition.present is not None and (value is not None) != condition.present:
+        return False
+    if condition.equals is not None and value != condition.equals:
+        return False
+    if condition.in_ is not None and value not in condition.in_:
+        return False
+    return not (condition.not_in is not None and value in condition.not_in)
+
+
+def first_column(expr: Expr) -> str | None:
+    """The column a value mostly depends on: what a rejection points at."""
+    if expr.column is not None:
+        return expr.column
+    if expr.join:
+        return expr.join[0]
+    if expr.coding is not None:
+        return first_column(expr.coding.code)
+    for inner in (*(expr.first or ()), *(expr.items or ())):
+        if (column := first_column(inner)) is not None:
+            return column
+    return None
+
+
+def evaluate(expr: Expr, ctx: RowContext) -> Any:
+    """The field value, or MISSING. Raises CellError when a value is present but wrong."""
+    if not all(holds(c, ctx.row) for c in expr.when):
+        return MISSING
+    source = expr.source
+    if source == "coding":
+        return _coding(expr, ctx)
+    if source == "first":
+        return next((v for alt in expr.first or () if (v := evaluate(alt, ctx)) is not MISSING), MISSING)
+    if source == "items":
+        return tuple(v for item in expr.items or () if (v := evaluate(item, ctx)) is not MISSING)
+    if source == "row_key":
+        return ctx.key
+    raw = _raw(expr, ctx)
+    if raw is None:
+        if expr.default is not None:
+            return expr.default
+        if expr.required:
+            raise CellError(first_column(expr), f"column {first_column(expr)} is empty and the spec requires it")
+        return MISSING
+    if not isinstance(raw, str):
+        return raw  # a non-text constant (a number or a flag) is already the value
+    return _parse(_translate(raw, expr, ctx), expr, ctx)
+
+
+def _raw(expr: Expr, ctx: RowContext) -> Scalar | None:
+    if expr.column is not None:
+        return cell(ctx.row, expr.column)
+    if expr.join is not None:
+        parts = [v for c in expr.join if (v := cell(ctx.row, c)) is not None]
+        return expr.sep.join(parts) or None
+    return expr.const
+
+
+def _coding(expr: Expr, ctx: RowContext) -> Coding | _Missing:
+    spec = expr.coding
+    if spec is None:  # Expr.source said coding; this only narrows the type
+        return MISSING
+    code = evaluate(spec.code, ctx)
+    if code is MISSING:
+        if expr.required:
+            raise CellError(first_column(spec.code), f"column {first_column(spec.code)} is empty (the code)")
+        return MISSING
+    display = evaluate(spec.display, ctx) if spec.display is not None else MISSING
+    return Coding(system=spec.system, code=str(code), display=None if display is MISSING else str(display))
+
+
+def _translate(raw: str, expr: Expr, ctx: RowContext) -> str:
+    table = expr.map if expr.map is not None else ctx.lookups.get(expr.lookup) if expr.lookup else None
+    if table is None:
+        return raw
+    if raw in table:
+        return table[raw]
+    if expr.otherwise is not None:
+        return expr.otherwise
+    where = f"lookup {expr.lookup!r}" if expr.lookup else "the spec's map"
+    known = ", ".join(sorted(table)[:12])
+    raise CellError(first_column(expr), f"value {_show(raw)} is not in {where} (known: {known})")
+
+
+def _parse(value: str, expr: Expr, ctx: RowContext) -> Any:
+    column = first_column(expr)
+    if expr.parse == "number":
+        number = float(value) if _NUMBER.fullmatch(value) else math.nan
+        if not math.isfinite(number):
+            raise CellError(column, f"column {column}: {_show(value)} is not a number")
+        return number
+    if expr.parse == "date":
+        return _date(value, expr.format, column)
+    if expr.parse == "datetime":
+        return _datetime(value, expr.format, expr.timezone or ctx.zone, column)
+    return value
+
+
+def _date(value: str, fmt: str | None, column: str | None) -> date:
+    try:
+        if fmt:
+            return datetime.strptime(value, fmt).date()
+        if _DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    expected = f"format {fmt}" if fmt else "YYYY-MM-DD"
+    raise CellError(column, f"column {column}: {_show(value)} is not a date (expected {expected})")
+
+
+def _datetime(value: str, fmt: str | None, zone: str, column: str | None) -> datetime:
+    parsed: datetime | None = None
+    try:
+        if fmt:
+            parsed = datetime.strptime(value, fmt)
+        elif _DATETIME.fullmatch(value):
+            parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        expected = f"format {fmt}" if fmt else "ISO 8601, e.g. 2024-01-31T08:30:00Z, or a date"
+        raise CellError(column, f"column {column}: {_show(value)} is not a date-time (expected {expected})")
+    # A time written without offset (or a bare date, read as midnight) is local time in the export's zone.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo(zone))
+
+
+def _show(value: str) -> str:
+    """The offending value, shortened: enough to find it in the file, not a copy of a long cell."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")
