@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from engine.cli.connect import dlq_app
 from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.projections import projections_app
 from engine.journeys.catalog import Catalog
@@ -27,6 +28,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="careloop: pa
 schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integration teams and editors.")
 app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
+app.add_typer(dlq_app, name="dlq")
 
 
 @app.command()
@@ -35,6 +37,27 @@ def worker() -> None:
     from engine.cli import runtime
 
     runtime.worker()
+
+
+@app.command("publish")
+def publish_command(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="hl7, fhir or csv.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories.")],
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Map only: events as JSON Lines on stdout, rejects on stderr; no Kafka, no database."
+        ),
+    ] = False,
+    spec: Annotated[Path | None, typer.Option(help="CSV column mapping (default: the Synthea export).")] = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Reject file (default: under CARELOOP_DATA_DIR/rejects).")
+    ] = None,
+) -> None:
+    """Map hospital messages to canonical events and publish them to Kafka, keyed by patient."""
+    from engine.cli.connect import publish
+
+    publish(fmt, paths, dry_run, spec, rejects)
 
 
 @app.command()

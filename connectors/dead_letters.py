@@ -1,0 +1,72 @@
+"""Reading and replaying the dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def origin(self) -> str:
+        """'connector:hl7' for connector rejects, or the topic a worker rejected it from."""
+        return self.headers.get("careloop-origin") or self.headers.get("careloop-origin-topic", "?")
+
+    @property
+    def where(self) -> str:
+        if "careloop-location" in self.headers:
+            return self.headers["careloop-location"]
+        return (
+            f"{self.headers.get('careloop-origin-topic', '?')}[{self.headers.get('careloop-origin-partition', '?')}]"
+            f"@{self.headers.get('careloop-origin-offset', '?')}"
+        )
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get("careloop-reason", "")
+
+
+def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[DeadLetter]:
+    """Every message on the dead-letter topic, from the beginning to the current end."""
+    return asyncio.run(_read_all(bootstrap, topic, timeout))
+
+
+async def _read_all(bootstrap: str, topic: str, timeout: float) -> list[DeadLetter]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches cluster metadata, so the topic's partitions are known
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        out: list[DeadLetter] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(await consumer.position(tp) < end for tp, end in ends.items()) and loop.time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, messages in batches.items():
+                out += [
+                    DeadLetter(
+                        tp.partition,
+                        m.offset,
+                        m.key,
+                        m.value or b"",
+                        {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers},
+                    )
+                    for m in messages
+                ]
+        return sorted(out, key=lambda d: (d.partition, d.offset))
+    finally:
+        await consumer.stop()

@@ -1,0 +1,166 @@
+"""`careloop publish` and `careloop dlq`: integration teams' commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from connectors.base import InMemoryIdentity, Mapped, PatientIdentity, Reject
+from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
+from connectors.intake import Intake, RejectFile
+from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.settings import Settings
+from engine.topics import Topics, ensure_topics
+
+dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay dead-lettered messages.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"error: {message}", markup=False)
+    return typer.Exit(code)
+
+
+def _kafka_producer(bootstrap: str) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka import KafkaProducer
+    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=10, client_id="careloop-dead-letters")
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"no such file or directory: {', '.join(map(str, missing))}", 2)
+    return paths
+
+
+def publish(fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejects: Path | None) -> None:
+    try:
+        reader = path_reader(fmt, spec)
+    except UnknownFormatError as exc:
+        raise _fail(str(exc), 2) from exc
+    files = _files(paths)
+    settings = Settings()
+    identity: PatientIdentity
+    if dry_run:
+        identity = InMemoryIdentity()
+        intake = Intake(fmt, dry_run=sys.stdout, dry_run_rejects=sys.stderr)
+    else:
+        try:
+            bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+        except ServicesNotFoundError as exc:
+            raise _fail(str(exc), 2) from exc
+        from connectors.identity import PostgresIdentity
+        from connectors.publisher import EventPublisher
+
+        topics = ensure_topics(settings, bootstrap)
+        identity = PostgresIdentity(url)
+        reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+        intake = Intake(
+            fmt,
+            publisher=EventPublisher(bootstrap, topics.clinical),
+            dead_letters=_kafka_producer(bootstrap),
+            dead_letter_topic=topics.dead_letter,
+            rejects=RejectFile(reject_path),
+        )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{fmt}", total=len(files), status="")
+        for path in files:
+            bar.update(task, status=str(path))
+            for outcome in reader(path, identity):
+                intake.handle(outcome)
+            bar.advance(task)
+    intake.flush()
+    report = err if dry_run else out
+    for line in intake.summary.lines("mapped" if dry_run else "published"):
+        report.print(line, markup=False)
+    if not dry_run and intake.summary.rejects:
+        report.print(f"rejects were dead-lettered and written to {reject_path}", markup=False)
+    if intake.summary.rejects:
+        raise typer.Exit(1)
+
+
+def _topics(settings: Settings) -> tuple[str, Topics]:
+    try:
+        bootstrap = kafka_bootstrap(settings)
+    except ServicesNotFoundError as exc:
+        raise _fail(str(exc), 2) from exc
+    return bootstrap, Topics.for_prefix(settings.topic_prefix)
+
+
+@dlq_app.command("list")
+def dlq_list(limit: Annotated[int, typer.Option(help="Show at most this many, newest last.")] = 50) -> None:
+    """Every dead-lettered message: where it came from, why, and its size."""
+    from connectors.dead_letters import read_all
+
+    bootstrap, topics = _topics(Settings())
+    letters = read_all(bootstrap, topics.dead_letter)
+    for d in letters[-limit:]:
+        out.print(
+            f"{d.partition}:{d.offset}  {d.origin:<18} {d.where}  ({len(d.value)} bytes)\n    {d.reason}", markup=False
+        )
+    out.print(f"{len(letters)} dead-lettered message(s) on {topics.dead_letter}", markup=False)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[str] | None, typer.Argument(help="PARTITION:OFFSET of the letters to replay.")] = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead letter.")] = False,
+) -> None:
+    """Re-publish dead letters after a fix: worker rejects go back to their topic, connector rejects are mapped
+    again. Event ids are deterministic, so replaying one that already went through changes nothing."""
+    from connectors.dead_letters import read_all
+
+    if not ids and not replay_all:
+        raise _fail("name letters as PARTITION:OFFSET, or pass --all", 2)
+    settings = Settings()
+    bootstrap, topics = _topics(settings)
+    letters = read_all(bootstrap, topics.dead_letter)
+    chosen = letters if replay_all else [d for d in letters if f"{d.partition}:{d.offset}" in set(ids or [])]
+    unknown = set(ids or []) - {f"{d.partition}:{d.offset}" for d in letters}
+    if unknown:
+        raise _fail(f"no dead letter at {', '.join(sorted(unknown))} (see `careloop dlq list`)", 2)
+    producer = _kafka_producer(bootstrap)
+    identity = None
+    replayed = still_failing = 0
+    for d in chosen:
+        if d.origin.startswith("connector:"):
+            from connectors.identity import PostgresIdentity
+            from connectors.publisher import EventPublisher
+
+            identity = identity or PostgresIdentity(database_url(settings))
+            outcomes = bytes_mapper(d.origin.split(":", 1)[1])(d.value, f"dlq:{d.partition}:{d.offset}", identity)
+            events = [e for o in outcomes if isinstance(o, Mapped) for e in o.events]
+            for o in outcomes:
+                if isinstance(o, Reject):
+                    still_failing += 1
+                    err.print(f"{d.partition}:{d.offset} still rejected: {o.reason}", markup=False)
+            if events:
+                with EventPublisher(bootstrap, topics.clinical) as publisher:
+                    publisher.publish(events)
+        else:
+            producer.send(d.headers.get("careloop-origin-topic", topics.clinical), key=d.key, value=d.value).get(60)
+        replayed += 1
+    producer.close()
+    out.print(f"replayed {replayed} dead letter(s); {still_failing} still rejected", markup=False)
+    if still_failing:
+        raise typer.Exit(1)
+
+
+__all__ = ["FORMATS", "dlq_app", "publish"]
