@@ -163,4 +163,45 @@ def dlq_replay(
         raise typer.Exit(1)
 
 
-__all__ = ["FORMATS", "dlq_app", "publish"]
+def _serve_live(fmt: str, host: str, port: int, serve: Any) -> None:
+    """Run a live intake server until Ctrl-C / SIGTERM."""
+    import asyncio
+    import signal
+
+    from connectors.live_intake import open_live_intake
+
+    settings = Settings()
+    try:
+        bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+    except ServicesNotFoundError as exc:
+        raise _fail(str(exc), 2) from exc
+    topics = ensure_topics(settings, bootstrap)
+    intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve(intake, host, port, ready, stop))
+        await ready.wait()
+        out.print(f"listening on {host}:{port} ({fmt}); Ctrl-C stops", markup=False)
+        await task
+
+    asyncio.run(main())
+
+
+def mllp(host: str, port: int) -> None:
+    from connectors.mllp import serve
+
+    _serve_live("hl7", host, port, serve)
+
+
+def fhir_intake(host: str, port: int) -> None:
+    from connectors.fhir_http import serve
+
+    _serve_live("fhir", host, port, serve)
+
+
+__all__ = ["FORMATS", "dlq_app", "fhir_intake", "mllp", "publish"]

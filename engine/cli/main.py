@@ -61,6 +61,28 @@ def publish_command(
 
 
 @app.command()
+def mllp(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 2575,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Receive HL7 v2 over MLLP; ACK AA once the events are on Kafka, AE/AR with the reason otherwise."""
+    from engine.cli.connect import mllp as run_mllp
+
+    run_mllp(host, port)
+
+
+@app.command("fhir-intake")
+def fhir_intake(
+    port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8085,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Receive FHIR R4 resources and Bundles over HTTP (POST /fhir); 200 once the events are on Kafka."""
+    from engine.cli.connect import fhir_intake as run_fhir_intake
+
+    run_fhir_intake(host, port)
+
+
+@app.command()
 def up() -> None:
     """Start everything on embedded Kafka and PostgreSQL (or CARELOOP_KAFKA_BOOTSTRAP / CARELOOP_DATABASE_URL)."""
     from engine.cli import runtime

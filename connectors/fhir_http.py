@@ -1,0 +1,75 @@
+"""The FHIR intake over HTTP: POST a resource or a Bundle; 200 once its events are on Kafka.
+
+422 with an OperationOutcome naming the problem when it cannot be mapped (it is dead-lettered: do not resend);
+503 when the broker did not acknowledge (resend). aiohttp, which faust already brings, serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from connectors.live_intake import LiveIntake, Verdict
+
+MAX_BODY = 64 * 1024 * 1024
+ACCEPTED_TYPES = ("application/fhir+json", "application/json")
+
+
+def outcome(severity: str, code: str, text: str) -> dict[str, Any]:
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": severity, "code": code, "diagnostics": text}]}
+
+
+def response_for(verdict: Verdict) -> web.Response:
+    if verdict.status == "accepted":
+        body, status = outcome("information", "informational", f"accepted: {verdict.events} event(s) published"), 200
+    elif verdict.status == "rejected":
+        body, status = (
+            outcome("error", "processing" if verdict.category != "unparseable" else "structure", verdict.reason),
+            422,
+        )
+    else:
+        body, status = outcome("error", "transient", verdict.reason), 503
+    return web.Response(status=status, text=json.dumps(body), content_type="application/fhir+json")
+
+
+def build_app(intake: LiveIntake) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        if request.content_type not in ACCEPTED_TYPES:
+            return web.Response(
+                status=415,
+                content_type="application/fhir+json",
+                text=json.dumps(
+                    outcome("error", "not-supported", f"Content-Type must be {' or '.join(ACCEPTED_TYPES)}")
+                ),
+            )
+        data = await request.read()
+        peer = request.remote or "?"
+        verdict = await asyncio.to_thread(intake.accept, data, f"http://{peer}{request.path}")
+        return response_for(verdict)
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post("/fhir", receive)
+    app.router.add_post("/fhir/{resource_type}", receive)
+    app.router.add_get("/health", health)
+    return app
+
+
+async def serve(
+    intake: LiveIntake, host: str, port: int, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
+    runner = web.AppRunner(build_app(intake))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        if ready is not None:
+            ready.set()
+        await (stop.wait() if stop is not None else asyncio.Future())
+    finally:
+        await runner.cleanup()
