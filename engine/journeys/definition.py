@@ -368,17 +368,30 @@ class Settings(Model):
         return [check_event_type(v) for v in value]
 
 
-class ValueSet(Model):
-    description: str = ""
-    system: str | None = Field(default=None, description="Only codings of this system match, e.g. icd-10.")
+# Terminology URIs as FHIR writes them, and the short names careloop's events use.
+SYSTEM_ALIASES = {
+    "http://hl7.org/fhir/sid/icd-10": "icd-10",
+    "http://hl7.org/fhir/sid/icd-10-cm": "icd-10",
+    "icd10": "icd-10",
+    "http://snomed.info/sct": "snomed",
+    "sct": "snomed",
+    "http://loinc.org": "loinc",
+    "ln": "loinc",
+}
+
+
+def canonical_system(system: object) -> object:
+    return SYSTEM_ALIASES.get(system.lower(), system.lower()) if isinstance(system, str) else system
+
+
+class ValueSetPart(Model):
+    system: str | None = Field(default=None, description="Only codings of this system match, e.g. icd-10, snomed.")
     codes: list[str] = Field(min_length=1)
     match: Literal["exact", "prefix"] = Field(default="exact", description="prefix: E11 matches E11.9.")
 
     def contains(self, value: Any) -> bool:
-        if isinstance(value, list | tuple):
-            return any(self.contains(v) for v in value)
         if isinstance(value, dict):
-            if self.system is not None and value.get("system") != self.system:
+            if self.system is not None and canonical_system(value.get("system")) != canonical_system(self.system):
                 return False
             value = value.get("code")
         if not isinstance(value, str):
@@ -386,6 +399,35 @@ class ValueSet(Model):
         if self.match == "prefix":
             return any(value.startswith(c) for c in self.codes)
         return value in self.codes
+
+
+class ValueSet(Model):
+    """Codes of one system (system/codes/match), or several systems (include: a list of those)."""
+
+    description: str = ""
+    system: str | None = Field(default=None, description="Only codings of this system match, e.g. icd-10.")
+    codes: list[str] | None = Field(default=None, min_length=1)
+    match: Literal["exact", "prefix"] = Field(default="exact", description="prefix: E11 matches E11.9.")
+    include: list[ValueSetPart] | None = Field(
+        default=None, min_length=1, description="Codes from several systems, e.g. ICD-10 and SNOMED CT."
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ValueSet:
+        if (self.codes is None) == (self.include is None):
+            raise ValueError("a value set has either codes (with system and match) or include, not both or neither")
+        return self
+
+    @property
+    def parts(self) -> list[ValueSetPart]:
+        if self.include is not None:
+            return self.include
+        return [ValueSetPart(system=self.system, codes=self.codes or [], match=self.match)]
+
+    def contains(self, value: Any) -> bool:
+        if isinstance(value, list | tuple):
+            return any(self.contains(v) for v in value)
+        return any(part.contains(value) for part in self.parts)
 
 
 class JourneysFile(Model):

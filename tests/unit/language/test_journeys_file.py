@@ -200,3 +200,29 @@ def test_the_published_schema_rejects_what_the_loader_rejects() -> None:
     assert list(validator.iter_errors(data))
     data = YAML(typ="safe").load(MINIMAL.replace("encounter.discharged", "encounter.discharge"))
     assert list(validator.iter_errors(data))
+
+
+def test_a_value_set_may_span_terminologies_and_matches_fhir_system_uris() -> None:
+    catalog, found = check_text(
+        MINIMAL.replace(
+            "journeys:",
+            "value_sets:\n  diabetes:\n    include:\n      - {system: icd-10, codes: [E11], match: prefix}\n"
+            "      - {system: snomed, codes: ['44054006']}\njourneys:",
+        ),
+        "j.yaml",
+    )
+    assert found == [] and catalog is not None
+    diabetes = catalog.value_sets["diabetes"]
+    assert diabetes.contains({"system": "icd-10", "code": "E11.9"})
+    assert diabetes.contains({"system": "http://snomed.info/sct", "code": "44054006"})
+    assert not diabetes.contains({"system": "icd-10", "code": "44054006"})
+
+
+def test_a_value_set_with_both_codes_and_include_is_rejected() -> None:
+    found = errors(
+        MINIMAL.replace(
+            "journeys:",
+            "value_sets:\n  mixed:\n    codes: [E11]\n    include: [{codes: [E10]}]\njourneys:",
+        )
+    )
+    assert len(found) == 1 and "either codes (with system and match) or include" in found[0]
