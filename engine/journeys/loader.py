@@ -27,6 +27,7 @@ def _all_field_names() -> set[str]:
         d.Settings,
         d.ChurnLevels,
         d.ValueSet,
+        d.ValueSetPart,
         d.Journey,
         d.Entry,
         d.Trigger,
