@@ -48,6 +48,10 @@ class Run:
         self.events.append(event)
 
     def emit(self, cls: type[E], *, instance: Instance | None = None, **fields: Any) -> E:
+        """Record a new engine event; with ``instance``, it belongs to (and correlates with) that instance."""
+        if instance is not None:
+            fields.setdefault("instance_id", instance.instance_id)
+            fields.setdefault("journey_id", instance.journey_id)
         n = self._counts.get(self._cause, 0)
         self._counts[self._cause] = n + 1
         event = cls(

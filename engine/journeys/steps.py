@@ -43,21 +43,11 @@ def advance(run: Run, instance_id: str, depth: int = 0) -> None:
 def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_event_id: str | None = None) -> None:
     run.cancel_wait(inst)
     if status == "completed":
-        run.emit(
-            jo.JourneyCompleted,
-            instance=inst,
-            instance_id=inst.instance_id,
-            journey_id=inst.journey_id,
-            step_id=inst.step_id,
-            outcome=outcome,
-            reason=reason,
-        )
+        run.emit(jo.JourneyCompleted, instance=inst, step_id=inst.step_id, outcome=outcome, reason=reason)
     else:
         run.emit(
             jo.JourneyExited,
             instance=inst,
-            instance_id=inst.instance_id,
-            journey_id=inst.journey_id,
             step_id=inst.step_id,
             outcome=outcome,
             reason=reason,
