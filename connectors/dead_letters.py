@@ -54,7 +54,7 @@ async def _read_all(bootstrap: str, topic: str, timeout: float) -> list[DeadLett
         out: list[DeadLetter] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while any(await consumer.position(tp) < end for tp, end in ends.items()) and loop.time() < deadline:
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end] and loop.time() < deadline:
             batches = await consumer.getmany(timeout_ms=500)
             for tp, messages in batches.items():
                 out += [

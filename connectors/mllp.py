@@ -30,7 +30,7 @@ def ack_for(raw: bytes, verdict: Verdict) -> bytes:
         message = hl7.parse(raw.decode("utf-8", "replace").replace("\n", "\r").strip("\r\ufeff"))
         ack = message.create_ack(ack_code=code, message_id=ack_id)
         control_id = str(message.segment("MSH")(10))
-        sep = str(message.separator)
+        sep = str(message.segment("MSH")(1))  # MSH-1 is the field separator (message.separator is the segment one)
         parts = [str(ack.segment("MSH")), f"MSA{sep}{code}{sep}{control_id}{sep}{_escape(text, message)}"]
     except Exception:  # not even an MSH: answer with a minimal ACK, so the sender still learns why
         now = datetime.now(UTC).strftime("%Y%m%d%H%M%S")

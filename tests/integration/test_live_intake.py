@@ -1,0 +1,204 @@
+"""Live intake over real sockets: MLLP with ACKs only after Kafka, and FHIR over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from typer.testing import CliRunner
+
+from connectors import fhir_http, mllp
+from connectors.live_intake import LiveIntake, open_live_intake
+from engine.cli.main import app
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from engine.settings import Settings
+from engine.topics import Topics, ensure_topics
+
+pytestmark = pytest.mark.integration
+TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
+_n = itertools.count()
+
+
+class Server:
+    """Runs an asyncio intake server in a thread of its own, as `careloop mllp` / `fhir-intake` would."""
+
+    def __init__(self, serve: Callable[..., Any], intake: LiveIntake) -> None:
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        ready = threading.Event()
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            started = asyncio.Event()
+            task = asyncio.create_task(serve(intake, "127.0.0.1", self.port, started, self._stop))
+            await started.wait()
+            ready.set()
+            await task
+
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(main(),), daemon=True)
+        self._thread.start()
+        assert ready.wait(10), "the server did not start"
+
+    def close(self) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@dataclass
+class Opened:
+    intake: LiveIntake
+    topics: Topics
+    database_url: str
+
+
+Channel = Callable[[str], Opened]
+
+
+@pytest.fixture
+def channel(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Channel:
+    """Opens a live intake for a format, with its own database and topics."""
+
+    def open_channel(fmt: str) -> Opened:
+        n = next(_n)
+        name = f"intake_{n}"
+        with psycopg.connect(postgres.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = postgres.url.rsplit("/", 1)[0] + f"/{name}"
+        settings = Settings(topic_prefix=f"intake{n}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
+        topics = ensure_topics(settings, broker.bootstrap)
+        return Opened(open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path), topics, url)
+
+    return open_channel
+
+
+def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+    async def read() -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            await consumer.topics()
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)
+            out = []
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                for msgs in (await consumer.getmany(timeout_ms=1000)).values():
+                    out += [(m.key, m.value or b"", dict(m.headers)) for m in msgs]
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def mllp_exchange(port: int, message: bytes) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"\x0b" + message + b"\x1c\r")
+        reply = b""
+        while not reply.endswith(b"\x1c\r"):
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed before the ACK"
+            reply += chunk
+    return reply[1:-2].decode()
+
+
+def msa(ack: str) -> list[str]:
+    return next(seg for seg in ack.split("\r") if seg.startswith("MSA")).split("|")
+
+
+def test_mllp_acknowledges_good_messages_after_kafka_and_rejects_bad_ones_with_a_reason(
+    channel: Channel, broker: EmbeddedBroker
+) -> None:
+    opened = channel("hl7")
+    intake, topics = opened.intake, opened.topics
+    server = Server(mllp.serve, intake)
+    try:
+        discharge = (TESTDATA / "hl7v2" / "ADT_A03__fhirconv__ADT-A03-02.hl7").read_bytes()
+        ack = msa(mllp_exchange(server.port, discharge))
+        assert ack[1:3] == ["AA", "MSG00001"]
+
+        order = (TESTDATA / "hl7v2" / "ORM_O01__v2tofhir__O01-IHE-RAD-4-Message-v2.3.1.hl7").read_bytes()
+        rejected = msa(mllp_exchange(server.port, order))
+        assert rejected[1] == "AR" and "ORM" in rejected[3]
+
+        garbage = msa(mllp_exchange(server.port, b"this is not HL7"))
+        assert garbage[1] == "AR" and garbage[3]
+    finally:
+        server.close()
+
+    published = read_topic(broker.bootstrap, topics.clinical)
+    types = [json.loads(value)["type"] for _, value, _ in published]
+    assert "encounter.discharged" in types
+    keys = {key for key, _, _ in published}
+    assert all(key and key.startswith(b"pt-") for key in keys)  # keyed by canonical patient id
+    dead = read_topic(broker.bootstrap, topics.dead_letter)
+    assert len(dead) == 2
+    values = sorted(value for _, value, _ in dead)  # unkeyed, so spread over partitions: compare as a set
+    assert b"ORM^O01" in values[0] and values[1] == b"this is not HL7"  # the original bytes
+    assert all(headers["careloop-reason"] and headers["careloop-origin"] == b"connector:hl7" for _, _, headers in dead)
+
+
+def post(port: int, body: bytes, content_type: str = "application/fhir+json") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/fhir", data=body, method="POST", headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_fhir_intake_accepts_resources_and_answers_problems_with_an_operation_outcome(
+    channel: Channel, broker: EmbeddedBroker
+) -> None:
+    opened = channel("fhir")
+    intake, topics = opened.intake, opened.topics
+    server = Server(fhir_http.serve, intake)
+    try:
+        status, body = post(server.port, (TESTDATA / "fhir" / "spec-examples" / "Patient-example.json").read_bytes())
+        assert status == 200 and body["resourceType"] == "OperationOutcome"
+        status, body = post(server.port, b'{"resourceType": "Patient", "birthDate": "not a date"')
+        assert status == 422 and body["issue"][0]["severity"] == "error" and body["issue"][0]["diagnostics"]
+        status, body = post(server.port, b"<Patient/>", content_type="application/xml")
+        assert status == 415
+    finally:
+        server.close()
+    published = read_topic(broker.bootstrap, topics.clinical)
+    assert any(json.loads(value)["type"] == "patient.registered" for _, value, _ in published)
+    assert len(read_topic(broker.bootstrap, topics.dead_letter)) == 1
+
+
+def test_dead_letters_can_be_listed_and_replayed_after_a_fix(channel: Channel, broker: EmbeddedBroker) -> None:
+    opened = channel("hl7")
+    intake, topics = opened.intake, opened.topics
+    order = (TESTDATA / "hl7v2" / "ORM_O01__v2tofhir__O01-IHE-RAD-4-Message-v2.3.1.hl7").read_bytes()
+    assert intake.accept(order, "test").status == "rejected"
+    prefix = topics.clinical.removesuffix(".clinical")
+    env = {"CARELOOP_KAFKA_BOOTSTRAP": broker.bootstrap, "CARELOOP_TOPIC_PREFIX": prefix}
+    listed = CliRunner().invoke(app, ["dlq", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "connector:hl7" in listed.output and "ORM^O01 is not supported" in listed.output
+    assert f"1 dead-lettered message(s) on {topics.dead_letter}" in listed.output
+
+    # Replaying re-maps it: ORM is still unsupported, so it says so and exits non-zero.
+    replayed = CliRunner().invoke(
+        app, ["dlq", "replay", "--all"], env={**env, "CARELOOP_DATABASE_URL": opened.database_url}
+    )
+    assert replayed.exit_code == 1
+    assert "still rejected" in replayed.output and "replayed 1 dead letter(s); 1 still rejected" in replayed.output
