@@ -1,0 +1,62 @@
+"""Every file of the shared FHIR test data maps, or is rejected with a reason that names where and why."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.fhir import FhirOptions, read_path, read_results
+
+from .conftest import TESTDATA
+
+FILES = sorted(TESTDATA.rglob("*.json"))
+# The two spec examples that say nothing about when they happened, and why careloop cannot date them.
+UNDATED = {
+    "Encounter-f001.json": "Encounter: has no period, and no meta.lastUpdated or Bundle.timestamp",
+    "Patient-pat2.json": "Patient: has no birthDate, and no meta.lastUpdated or Bundle.timestamp",
+}
+
+
+def test_the_shared_test_data_is_where_the_tests_expect_it() -> None:
+    assert len(FILES) == 14, f"expected 6 Synthea bundles and 8 spec examples under {TESTDATA}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_each_file_maps_or_is_rejected_with_a_precise_reason(path: Path) -> None:
+    [result] = list(read_results(path, InMemoryIdentity()))
+    assert result.outcomes, "every document gives at least one outcome"
+    for outcome in result.outcomes:
+        assert outcome.location.source == str(path)
+        assert outcome.location.detail, "every outcome names the resource it is about"
+        if isinstance(outcome, Mapped):
+            assert outcome.events, "a Mapped outcome carries events"
+            assert outcome.original.startswith(b"{")
+    rejects = result.rejects
+    if path.name in UNDATED:
+        [reject] = rejects
+        assert reject.category == "invalid"
+        assert reject.reason.startswith(UNDATED[path.name])
+        assert "careloop cannot date the event" in reject.reason
+    else:
+        assert rejects == [], [str(r) for r in rejects]
+
+
+def test_reading_the_whole_directory_lets_nothing_escape_and_accounts_for_every_file() -> None:
+    outcomes = list(read_path(TESTDATA, InMemoryIdentity()))
+    sources = {o.location.source for o in outcomes}
+    assert sources == {str(p) for p in FILES}
+    assert {o.category for o in outcomes if isinstance(o, Reject)} == {"invalid"}
+    # 802 from the six Synthea bundles (see test_synthea.py) and 10 from the spec examples.
+    assert sum(len(o.events) for o in outcomes if isinstance(o, Mapped)) == 812
+
+
+def test_an_undated_resource_maps_once_the_intake_says_when_it_was_received() -> None:
+    received = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    for name in UNDATED:
+        options = FhirOptions(received_at=received)
+        [result] = list(read_results(TESTDATA / "spec-examples" / name, InMemoryIdentity(), options))
+        [event] = result.events
+        assert event.occurred_at == received
