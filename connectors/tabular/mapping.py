@@ -8,6 +8,7 @@ built, the row is rejected and none of its events is published.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
+from connectors.tabular.references import file_columns
 from connectors.tabular.spec import CsvSpec, EventSpec, FileSpec
 from connectors.tabular.values import MISSING, CellError, RowContext, cell, evaluate, first_column, holds
 from events.base import Event, Source
@@ -38,13 +40,11 @@ class FilePlan:
     @classmethod
     def for_file(cls, spec: CsvSpec, file_name: str) -> FilePlan | None:
         entry = spec.file_for(file_name)
-        return None if entry is None else cls(spec, entry, entry.name or file_name)
+        return None if entry is None else cls(spec, entry, entry.id_name(file_name))
 
-    def columns(self) -> set[str]:
-        """Every column the entry reads: the header must have them all."""
-        from connectors.tabular.references import file_columns  # noqa: PLC0415 - references imports this module
-
-        return {c for c, _ in file_columns(self.spec, self.file)}
+    def columns(self) -> list[str]:
+        """Every column the entry reads, in spec order: the header must have them all."""
+        return list(dict.fromkeys(c for c, _ in file_columns(self.spec, self.file)))
 
 
 def map_row(
@@ -66,37 +66,51 @@ def map_row(
     except CellError as exc:
         detail = f"column {exc.column}" if exc.column else None
         return Reject(exc.message, dataclasses.replace(location, detail=detail), original, "invalid")
+    except ValidationError as exc:  # a model refused a value the checks above let through: still the row's fault
+        return Reject(f"invalid value: {exc.errors()[0]['msg']}", location, original, "invalid")
     if not events:
         return Reject("no event applies to this row: every event's `when` is false", location, original, "skipped")
     return Mapped(events, location, original, kind=plan.name)
 
 
 def _row_key(row: Mapping[str, str | None], file: FileSpec, number: int | None) -> str:
-    """What makes the row's message id: the key columns, else its row number (stable for one export)."""
+    """What makes the row's message id: the key column(s), else its row number (stable for one export).
+
+    A key of several columns is hashed: it usually holds the patient's identifier (conditions.csv has no id of
+    its own), and ids travel into logs and topics where an MRN must not.
+    """
     if not file.key:
         return f"row-{number}"
     parts = [cell(row, c) or "" for c in file.key]
     if not any(parts):
         raise CellError(file.key[0], f"column {'/'.join(file.key)} is empty: the row key identifies the message")
-    return "/".join(parts)
+    if len(parts) == 1:
+        return parts[0]
+    return "k-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
 def _identifiers(row: Mapping[str, str | None], plan: FilePlan) -> tuple[Identifier, ...]:
     patient = plan.spec.patient_of(plan.file)
+    specs = patient.identifiers if patient else ()
     found: list[Identifier] = []
-    for ident in patient.identifiers if patient else ():
+    for ident in specs:
         value = cell(row, ident.column)
         if value is None:
             continue
         authority = ident.authority or cell(row, ident.authority_column or "")
         if authority is None:
-            raise CellError(ident.authority_column, f"column {ident.authority_column} is empty: it names the "
-                            f"authority of the identifier in column {ident.column}")  # fmt: skip
-        found.append(Identifier(authority=authority, value=value, kind=ident.kind))
+            why = f"it names the authority of the identifier in column {ident.column}"
+            raise CellError(ident.authority_column, f"column {ident.authority_column} is empty: {why}")
+        try:
+            found.append(Identifier(authority=authority, value=value, kind=ident.kind))
+        except ValidationError as exc:
+            raise CellError(
+                ident.column, f"column {ident.column}: not an identifier ({exc.errors()[0]['msg']})"
+            ) from exc
     if not found:
-        columns = [i.column for i in patient.identifiers] if patient else []
-        raise CellError(columns[0] if columns else None, f"column {' and '.join(columns)} is empty: every row "
-                        "needs the patient's identifier")  # fmt: skip
+        columns = " and ".join(i.column for i in specs)
+        why = "every row needs the patient's identifier"
+        raise CellError(specs[0].column if specs else None, f"column {columns} is empty: {why}")
     return tuple(found)
 
 

@@ -7,6 +7,7 @@ unknown keys, so a misspelt key is an error with its line and column, never sile
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,6 +56,8 @@ class Condition(SpecModel):
 
 
 When = Annotated[tuple[Condition, ...], BeforeValidator(_one_or_many)]
+# One column or several: `key: Id` or `key: [PATIENT, CODE, START]`.
+Columns = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
 
 
 def _shorthand(value: Any) -> Any:
@@ -151,7 +154,7 @@ class EventSpec(SpecModel):
     """One canonical event a row becomes: a fixed ``type``, or ``type_from`` a column (an event-type choice)."""
 
     type: str | None = None
-    type_from: Expr | None = None
+    type_from: Value | None = None
     when: When = ()
     discriminator: str = Field(default="", description="Tells apart two events of one type from the same row.")
     fields: dict[str, Value] = Field(default_factory=dict)
@@ -167,17 +170,35 @@ class FileSpec(SpecModel):
     """The rows of files whose name matches ``match`` (a glob, case-insensitive)."""
 
     match: str = Field(min_length=1)
-    name: str | None = Field(default=None, description="Name used in message ids (default: the file's name).")
+    name: str | None = Field(default=None, description="Name in message ids; set it when match is a glob.")
     description: str | None = None
     columns: tuple[str, ...] | None = Field(default=None, description="The expected header, to check references.")
-    key: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] | None = None
+    key: Columns | None = None
     patient: PatientSpec | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     encoding: str = "utf-8"
     events: tuple[EventSpec, ...] = Field(min_length=1)
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gb18030)") from exc
+        if codecs.lookup(value).name.startswith(("utf-16", "utf-32")):
+            raise ValueError(f"{value} is read line by line as bytes and cannot be: re-export as utf-8")
+        return value
+
     def matches(self, file_name: str) -> bool:
         return fnmatch.fnmatchcase(file_name.lower(), self.match.lower())
+
+    def id_name(self, file_name: str) -> str:
+        """The name in message ids: ``name``, else a literal ``match`` (so 'Encounters.CSV' and a replayed row
+        give the same ids as 'encounters.csv'), else the file's own name."""
+        if self.name:
+            return self.name
+        return file_name if any(c in self.match for c in "*?[") else self.match
 
 
 class CsvSpec(SpecModel):

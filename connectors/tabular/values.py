@@ -21,7 +21,7 @@ class _Missing:
         return "MISSING"
 
 
-MISSING: Final = _Missing()
+MISSING: Final[_Missing] = _Missing()
 
 # ISO 8601 as exports write it, ASCII digits only: Python's own parsers also accept other scripts' digits.
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -118,10 +118,10 @@ def _coding(expr: Expr, ctx: RowContext) -> Coding | _Missing:
     if spec is None:  # Expr.source said coding; this only narrows the type
         return MISSING
     code = evaluate(spec.code, ctx)
-    if code is MISSING:
+    if isinstance(code, _Missing):
         if expr.required:
             raise CellError(first_column(spec.code), f"column {first_column(spec.code)} is empty (the code)")
-        return MISSING
+        return code
     display = evaluate(spec.display, ctx) if spec.display is not None else MISSING
     return Coding(system=spec.system, code=str(code), display=None if display is MISSING else str(display))
 

@@ -117,7 +117,9 @@ def _visited(inst: Instance, step_id: str | None) -> Mapping[str, int]:
 
 
 def _started(state: PatientState, e: jo.JourneyStarted) -> PatientState:
-    anchor = parse_moment(e.entry.get("occurred_at")) or e.occurred_at
+    # 'from: step' measures from when the step is reached: the decision's time, not the entry's clinical time
+    # (waits that mean clinical time say 'from: entry'). A history import therefore starts cycles from now.
+    anchor = e.occurred_at
     inst = Instance(
         instance_id=e.instance_id,
         journey_id=e.journey_id,

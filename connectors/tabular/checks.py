@@ -1,0 +1,223 @@
+"""Semantic checks of a spec against the event catalog: unknown event types and fields, missing required fields,
+values of the wrong kind, columns the file does not declare, unknown lookups. Pure: findings are YAML paths with
+messages; the loader turns them into file:line:column."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import AwareDatetime
+
+from connectors.tabular.mapping import ENVELOPE
+from connectors.tabular.references import Path, columns_read, expr_lookups
+from connectors.tabular.spec import EventSpec, Expr, PatientSpec
+from engine.journeys.suggest import did_you_mean
+from events.base import Coding, Event
+from events.catalog import CLINICAL_TYPES
+
+Finding = tuple[Path, str]
+# What each kind of event field accepts from a spec value.
+_ACCEPTS = {
+    "datetime": {"datetime"},
+    "date": {"date"},
+    "coding": {"coding"},
+    "codings": {"codings"},
+    "number": {"number"},
+    "any": {"number", "text"},
+    "text": {"text"},
+}
+_HOW = {
+    "datetime": "a date-time: use parse: datetime (with format: if not ISO 8601)",
+    "date": "a date: use parse: date (with format: if not YYYY-MM-DD)",
+    "coding": "a code: use coding: {system: ..., code: COLUMN}",
+    "codings": "a list of codes: use a list of coding: values",
+    "number": "a number: use parse: number",
+    "any": "a number or a text",
+    "text": "a text: leave out parse",
+}
+
+
+@dataclass
+class FileParts:
+    """The parts of one files[] entry that validated on their own (None when absent or invalid)."""
+
+    index: int
+    columns: tuple[str, ...] | None = None
+    key: tuple[str, ...] = ()
+    patient: PatientSpec | None = None
+    events: dict[int, EventSpec] = field(default_factory=dict)
+    written: dict[int, set[str]] = field(default_factory=dict)  # field names as written, valid or not
+
+
+@dataclass
+class SpecParts:
+    lookups: dict[str, dict[str, str]]
+    patient: PatientSpec | None
+    files: list[FileParts]
+
+
+def check_spec(parts: SpecParts) -> list[Finding]:
+    findings: list[Finding] = []
+    for file in parts.files:
+        findings += _check_file(file, parts)
+    return findings
+
+
+def _check_file(file: FileParts, parts: SpecParts) -> list[Finding]:
+    base: Path = ("files", file.index)
+    findings: list[Finding] = []
+    patient, where = (file.patient, (*base, "patient")) if file.patient else (parts.patient, ("patient",))
+    if patient is None:
+        findings.append((base, "no patient identifiers for this file: add patient: here or at the top of the spec"))
+    for j, entry in file.events.items():
+        findings += _check_event(entry, (*base, "events", j), parts.lookups, file.written.get(j, set(entry.fields)))
+    findings += _check_discriminators(file, parts.lookups)
+    if file.columns is not None:
+        for column, path in columns_read(file.index, file.key, patient, where, file.events):
+            if column not in file.columns:
+                hint = did_you_mean(column, file.columns)
+                findings.append((path, f"column {column!r} is not in this file's columns{hint}"))
+    return findings
+
+
+def _check_discriminators(file: FileParts, lookups: dict[str, dict[str, str]]) -> list[Finding]:
+    """Two events of one type from one row would get one event id, and the second would be dropped as a replay."""
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str], int] = {}
+    for j, entry in file.events.items():
+        for type_ in _possible_types(entry, lookups):
+            if (first := seen.setdefault((type_, entry.discriminator), j)) != j:
+                why = f"events {first} and {j} can both make {type_} from one row"
+                findings.append((("files", file.index, "events", j), f"{why}: give them different discriminator:"))
+    return findings
+
+
+def _possible_types(entry: EventSpec, lookups: dict[str, dict[str, str]]) -> list[str]:
+    if entry.type is not None:
+        return [entry.type]
+    choice = entry.type_from
+    table = (choice.map if choice.map is not None else lookups.get(choice.lookup or "", {})) if choice else {}
+    extra = [choice.otherwise] if choice and choice.otherwise else []
+    return list(dict.fromkeys([*table.values(), *extra]))
+
+
+def _check_event(entry: EventSpec, at: Path, lookups: dict[str, dict[str, str]], written: set[str]) -> list[Finding]:
+    findings: list[Finding] = []
+    if entry.type is not None and entry.type not in CLINICAL_TYPES:
+        findings.append(((*at, "type"), _unknown_type(entry.type)))
+    if entry.type_from is not None:
+        findings += _check_choice(entry.type_from, (*at, "type_from"), lookups)
+    classes = [CLINICAL_TYPES[t] for t in _possible_types(entry, lookups) if t in CLINICAL_TYPES]
+    for name, expr in entry.fields.items():
+        at_field: Path = (*at, "fields", name)
+        findings += _check_field(name, expr, at_field, classes)
+        findings += [(p, _unknown_lookup(n, lookups)) for n, p in expr_lookups(expr, at_field) if n not in lookups]
+        findings += list(_check_formats(expr, at_field))
+    for cls in classes:
+        type_ = _type_of(cls)
+        for name, info in cls.model_fields.items():
+            # recorded_at defaults to occurred_at (mapping.py), so only the clinical fields are demanded here.
+            if info.is_required() and name not in {*ENVELOPE, "recorded_at"} and name not in written:
+                findings.append((at, f"{type_} needs {name}: add it under fields"))
+    return findings
+
+
+def _check_choice(choice: Expr, at: Path, lookups: dict[str, dict[str, str]]) -> list[Finding]:
+    if choice.map is None and choice.lookup is None:
+        return [(at, "type_from needs a map or a lookup whose values are event types")]
+    if choice.lookup is not None and choice.lookup not in lookups:
+        return [((*at, "lookup"), _unknown_lookup(choice.lookup, lookups))]
+    if choice.map is not None:
+        table, where = choice.map, (*at, "map")
+    else:
+        table, where = lookups[choice.lookup or ""], ("lookups", choice.lookup or "")
+    findings = [((*where, k), _unknown_type(v)) for k, v in table.items() if v not in CLINICAL_TYPES]
+    if choice.otherwise is not None and choice.otherwise not in CLINICAL_TYPES:
+        findings.append(((*at, "otherwise"), _unknown_type(choice.otherwise)))
+    return findings
+
+
+def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) -> list[Finding]:
+    if name in ENVELOPE:
+        return [(at, f"{name} is filled in by the connector; remove it from fields")]
+    if name == "identifiers":
+        return [(at, "identifiers come from the patient: section; remove it from fields")]
+    owners = [cls for cls in classes if name in cls.model_fields]
+    if classes and not owners:
+        names = {n for cls in classes for n in cls.model_fields} - ENVELOPE
+        types_ = " / ".join(_type_of(cls) for cls in classes)
+        return [(at, f"{types_} has no field {name!r}{did_you_mean(name, names)}")]
+    findings: list[Finding] = []
+    for cls in owners[:1]:  # fields of one name share their kind across event types
+        kind = field_kind(cls.model_fields[name].annotation)
+        if kind not in _ACCEPTS:
+            findings.append((at, f"{_type_of(cls)} {name} cannot be mapped from a CSV cell"))
+        elif not (given := value_kinds(expr)) <= _ACCEPTS[kind]:
+            findings.append((at, f"{name} is {_HOW[kind]} (this value gives {' or '.join(sorted(given))})"))
+    return findings
+
+
+def _check_formats(expr: Expr, at: Path) -> Iterator[Finding]:
+    if expr.format is not None:
+        try:
+            sample = datetime(2001, 2, 3, 4, 5, 6)
+            datetime.strptime(sample.strftime(expr.format), expr.format)
+        except ValueError as exc:
+            yield (*at, "format"), f"format {expr.format!r} does not work with strptime: {exc}"
+    for key in ("first", "items"):
+        for i, inner in enumerate(getattr(expr, key) or ()):
+            yield from _check_formats(inner, (*at, key, i))
+
+
+def field_kind(annotation: Any) -> str:
+    """What an event field holds, in the spec's terms: datetime, date, coding, codings, number, any or text."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    if is_union and len(args) == 1:
+        return field_kind(args[0])
+    if is_union:
+        return "any" if set(args) == {float, str} else "unsupported"
+    if annotation is AwareDatetime or annotation is datetime:
+        return "datetime"
+    if annotation is date:
+        return "date"
+    if annotation is Coding:
+        return "coding"
+    if typing.get_origin(annotation) is tuple:
+        return "codings" if args and args[0] is Coding else "unsupported"
+    if annotation is float:
+        return "number"
+    if annotation is str or typing.get_origin(annotation) is typing.Literal:
+        return "text"
+    return "unsupported"
+
+
+def value_kinds(expr: Expr) -> set[str]:
+    """The kinds of value an expression can give."""
+    source = expr.source
+    if source == "coding":
+        return {"coding"}
+    if source == "items":
+        return {"codings"} if all(value_kinds(i) == {"coding"} for i in expr.items or ()) else {"list"}
+    if source == "first":
+        return set().union(*(value_kinds(a) for a in expr.first or ()))
+    if source == "const" and expr.parse == "text" and not isinstance(expr.const, str):
+        return {"text" if isinstance(expr.const, bool) else "number"}
+    return {"text" if expr.parse == "text" else expr.parse}
+
+
+def _type_of(cls: type[Event]) -> str:
+    return str(cls.model_fields["type"].default)
+
+
+def _unknown_type(name: str) -> str:
+    return f"unknown event type {name!r}{did_you_mean(name, CLINICAL_TYPES)}"
+
+
+def _unknown_lookup(name: str, lookups: dict[str, dict[str, str]]) -> str:
+    return f"unknown lookup {name!r}{did_you_mean(name, lookups)} (define it under lookups:)"
