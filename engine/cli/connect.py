@@ -44,10 +44,16 @@ def _files(paths: list[Path]) -> list[Path]:
 
 
 def publish(fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejects: Path | None) -> None:
+    from connectors.tabular.errors import SpecError
+
     try:
         reader = path_reader(fmt, spec)
     except UnknownFormatError as exc:
         raise _fail(str(exc), 2) from exc
+    except SpecError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise _fail(f"{spec}: the column mapping has errors; nothing was read", 2) from exc
     files = _files(paths)
     settings = Settings()
     identity: PatientIdentity

@@ -203,3 +203,38 @@ def test_engine_decisions_are_published_to_the_engine_topic_keyed_by_patient(liv
     assert types[0] == "journey.started"
     assert {e["message_id"] for e in published if e["type"] == "message.requested"} == expected
     assert len({e["event_id"] for e in published}) == len(published)
+
+
+def test_a_published_synthea_history_drives_the_journeys_its_encounters_call_for(live: Live) -> None:
+    bundle = ROOT / ".." / "shared" / "testdata" / "fhir" / "synthea"
+    env = {
+        "CARELOOP_KAFKA_BOOTSTRAP": live.stack.bootstrap,
+        "CARELOOP_DATABASE_URL": live.database_url,
+        "CARELOOP_TOPIC_PREFIX": live.settings.topic_prefix,
+        "CARELOOP_PARTITIONS": str(live.settings.partitions),
+        "CARELOOP_DATA_DIR": str(live.settings.data_dir),
+    }
+    result = CliRunner().invoke(app, ["publish", "fhir", str(bundle)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "802 event(s) published, 0 rejected" in result.output
+
+    deadline = time.monotonic() + 90
+    consumed = "SELECT coalesce(sum(next_offset), 0) FROM careloop_offsets WHERE topic = %s"
+    while live.rows(consumed, live.topics.clinical)[0][0] < 802:
+        assert time.monotonic() < deadline, "the worker did not consume the published history in time"
+        time.sleep(0.5)
+    live.catch_up_projections()
+    journeys = dict(live.rows("SELECT journey_id, count(*) FROM journey_instances GROUP BY 1"))
+    # Two of the six Synthea patients have essential hypertension (SNOMED 59621000). The living one enters the
+    # cycle; the other's bundle says first that he died, so no journey ever starts for him. Outpatient visits
+    # start satisfaction surveys, and the chronic patient's visits the 12-month absence watch.
+    assert journeys.get("hypertension-cycle") == 1
+    deceased = live.rows(
+        "SELECT count(*) FROM journey_instances WHERE patient_id IN "
+        "(SELECT patient_id FROM patient_timeline WHERE kind = 'patient.deceased')"
+    )
+    assert deceased == [(0,)]
+    assert journeys.get("post-visit-satisfaction", 0) > 50
+    assert journeys.get("we-miss-you", 0) > 10
+    identities = live.rows("SELECT count(DISTINCT patient_id) FROM patient_identifiers")
+    assert identities == [(6,)]
