@@ -14,6 +14,7 @@ from engine.store.application import JourneyStore, postgres_env
 from engine.topics import Topics, ensure_topics
 from engine.worker.app import build_app
 from engine.worker.batch import BatchProcessor
+from engine.worker.outbox import Outbox
 from engine.worker.relay import EngineRelay
 from engine.worker.timers import TimerPoller
 from projections.source import StoreSource
@@ -56,8 +57,11 @@ def build_worker(settings: Settings) -> Worker:
         topics.timers,
         settings.aggregate_cache_size,
         settings.pseudonym_key.get_secret_value().encode(),
+        topics.clinical,
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     relay = EngineRelay(database_url, StoreSource(store))
-    app = build_app(settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay)
+    app = build_app(
+        settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay, Outbox(database_url)
+    )
     return Worker(app, store, catalog, topics)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from events import journey as jo
+from events.base import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,4 +40,16 @@ class ChangeChurnFlag:
     change: jo.ChurnFlagged | jo.ChurnCleared
 
 
-Effect = ScheduleTimer | CancelTimer | RequestMessage | CreateTask | ChangeChurnFlag
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """A merged-away patient's running journeys continue on the survivor: their entry events, re-addressed to it.
+
+    The shell delivers them to the survivor like any clinical event, so the survivor's journeys start (or are
+    recognised as already running) under the survivor's own rules, anchored on the same clinical times.
+    """
+
+    to_patient_id: str
+    events: tuple[Event, ...]
+
+
+Effect = ScheduleTimer | CancelTimer | RequestMessage | CreateTask | ChangeChurnFlag | HandOver

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from engine.journeys import definition as d
+from engine.journeys.effects import HandOver
 from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.run import Run
 from engine.journeys.state import Instance
 from engine.journeys.steps import advance, end, schedule, start, wait_due
 from events import journey as jo
 from events.base import Event
+from events.catalog import parse_clinical
+from events.ids import deterministic_id
+from events.patient import PatientMerged
 
 
 def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
@@ -43,6 +47,8 @@ def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
 
 def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
     """Exits, goals, corrections and awaited events, for each active instance in start order."""
+    if isinstance(event, PatientMerged) and event.into_patient_id != run.state.patient_id:
+        hand_over(run, event)
     for snapshot in run.state.active_instances():
         journey = run.definition(snapshot)
         inst = run.instance(snapshot.instance_id)  # an earlier instance's steps may have changed this one
@@ -63,6 +69,26 @@ def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
             continue
         if inst.waiting is not None and event.type in inst.waiting.waiting_for:
             _match(run, journey, inst, event, data)
+
+
+def hand_over(run: Run, merge: PatientMerged) -> None:
+    """Before the merge ends this record's journeys, pass their entry events on to the surviving patient."""
+    entries: dict[str, dict[str, Any]] = {}
+    for inst in run.state.active_instances():
+        entries.setdefault(str(inst.entry["event_id"]), inst.entry)
+    if entries:
+        moved = tuple(readdress(entry, merge.into_patient_id, merge.event_id) for entry in entries.values())
+        run.effect(HandOver(merge.into_patient_id, moved))
+
+
+def readdress(entry: dict[str, Any], to_patient_id: str, cause: str) -> Event:
+    data = {
+        **entry,
+        "patient_id": to_patient_id,
+        "event_id": deterministic_id(str(entry["event_id"]), "handed-over-to", to_patient_id),
+        "causation_id": cause,
+    }
+    return parse_clinical(data)
 
 
 def _first(triggers: list[Any], key_field: str | None, data: dict[str, Any], inst: Instance, scope: Any) -> Any:

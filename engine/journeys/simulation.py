@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.journeys.catalog import Catalog
+from engine.journeys.effects import HandOver
 from engine.journeys.machine import Tick, react
 from engine.journeys.state import PatientState
 from events.base import Event
@@ -52,7 +53,11 @@ class Simulation:
         return self.states.get(patient_id) or PatientState(patient_id)
 
     def _react(self, patient_id: str, trigger: Event | Tick, until: datetime | None = None) -> None:
+        handed_over: list[Event] = []
         for decision in react(self.state(patient_id), trigger, self.catalog, until):
             self.states[patient_id] = decision.state
             self.recorded.setdefault(patient_id, []).extend(decision.events)
             self.duplicates += decision.duplicate
+            handed_over += [e for effect in decision.effects if isinstance(effect, HandOver) for e in effect.events]
+        for event in handed_over:  # delivered right after, as the live pipeline's outbox does
+            self._react(event.patient_id, event)

@@ -20,6 +20,7 @@ class Commit:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> next offset
     schedule: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)  # timer -> (patient, instance, due)
     cancel: set[str] = field(default_factory=set)
+    outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
 
     def write(self, curs: Cursor[Any]) -> None:
         if self.cancel:
@@ -30,6 +31,8 @@ class Commit:
                 "ON CONFLICT (timer_id) DO UPDATE SET due_at = EXCLUDED.due_at, published_at = NULL",
                 [(t, p, i, due) for t, (p, i, due) in self.schedule.items()],
             )
+        if self.outbox:
+            curs.executemany("INSERT INTO careloop_outbox (topic, key, value) VALUES (%s, %s, %s)", self.outbox)
         if self.offsets:
             curs.executemany(
                 "INSERT INTO careloop_offsets (consumer, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "

@@ -26,6 +26,15 @@ CREATE TABLE IF NOT EXISTS careloop_timers (
 );
 -- The poller asks "what is due by now?": one index range scan, however many timers are pending.
 CREATE INDEX IF NOT EXISTS careloop_timers_due ON careloop_timers (due_at);
+-- Messages the engine must send to Kafka (journeys handed over on a merge), committed with their cause.
+CREATE TABLE IF NOT EXISTS careloop_outbox (
+    id           bigserial PRIMARY KEY,
+    topic        text  NOT NULL,
+    key          bytea NOT NULL,
+    value        bytea NOT NULL,
+    published_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS careloop_outbox_unpublished ON careloop_outbox (id) WHERE published_at IS NULL;
 CREATE TABLE IF NOT EXISTS careloop_clock (
     id  boolean PRIMARY KEY DEFAULT true CHECK (id),
     now timestamptz NOT NULL

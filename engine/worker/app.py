@@ -20,6 +20,7 @@ from engine.settings import Settings
 from engine.topics import Topics
 from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
 from engine.worker.messages import Inbound, encode_tick
+from engine.worker.outbox import Outbox
 from engine.worker.relay import EngineRelay
 from engine.worker.timers import TimerPoller
 
@@ -35,6 +36,7 @@ def build_app(
     poller: TimerPoller,
     clock: Clock,
     relay: EngineRelay | None = None,
+    outbox: Outbox | None = None,
 ) -> faust.App:
     app = faust.App(
         settings.consumer_group,
@@ -115,6 +117,17 @@ def build_app(
             for future in sent:
                 await future  # acknowledged by the broker before the position moves past it
             await asyncio.to_thread(relay.advance, last)
+
+    @app.timer(0.5)
+    async def send_outbox() -> None:
+        if outbox is None:
+            return
+        rows = await asyncio.to_thread(outbox.pending)
+        sent = [await app.topic(topic, **raw).send(key=key, value=value) for _, topic, key, value in rows]
+        for future in sent:
+            await future
+        if rows:
+            await asyncio.to_thread(outbox.mark_sent, [row[0] for row in rows])
 
     @app.timer(15.0)
     async def report_pending() -> None:

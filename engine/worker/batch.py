@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from eventsourcing.persistence import IntegrityError
 
 from engine.journeys.catalog import Catalog
-from engine.journeys.effects import CancelTimer, ScheduleTimer
+from engine.journeys.effects import CancelTimer, HandOver, ScheduleTimer
 from engine.journeys.machine import react
 from engine.logs import patient_ref
 from engine.store.aggregate import PatientJourneys
@@ -47,12 +47,14 @@ class BatchProcessor:
         timers_topic: str,
         cache_size: int = 20_000,
         pseudonym_key: bytes = b"",
+        clinical_topic: str = "",
     ) -> None:
         self._pseudonym_key = pseudonym_key
         self._store = store
         self._catalog = catalog
         self._consumer = consumer
         self._timers_topic = timers_topic
+        self._clinical_topic = clinical_topic
         self._cache: OrderedDict[str, PatientJourneys] = OrderedDict()
         self._cache_size = cache_size
 
@@ -83,6 +85,12 @@ class BatchProcessor:
                 for e in decision.events:
                     result.engine_events[e.type] = result.engine_events.get(e.type, 0) + 1
                 _timers(decision.effects, commit)
+                for effect in decision.effects:
+                    if isinstance(effect, HandOver):
+                        commit.outbox += [
+                            (self._clinical_topic, e.patient_id.encode(), e.model_dump_json().encode())
+                            for e in effect.events
+                        ]
         try:
             self._store.commit(aggregates.values(), commit)
         except IntegrityError as exc:

@@ -20,7 +20,8 @@ from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.journeys.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
-from tests.builders import at, booked, cancelled, discharge, registered
+from events import patient as pa
+from tests.builders import at, booked, cancelled, discharge, event, registered
 from tests.e2e.conftest import Live
 
 with warnings.catch_warnings():
@@ -238,3 +239,20 @@ def test_a_published_synthea_history_drives_the_journeys_its_encounters_call_for
     assert journeys.get("we-miss-you", 0) > 10
     identities = live.rows("SELECT count(DISTINCT patient_id) FROM patient_identifiers")
     assert identities == [(6,)]
+
+
+def test_a_merge_moves_a_running_journey_to_the_surviving_patient_through_the_outbox(live: Live) -> None:
+    live.publish([discharge("DUP1", at("2026-03-02 10:00"), department="orthopedics", encounter_id="E-M")])
+    live.advance_clock(at("2026-03-02 12:00"))
+    live.publish([event(pa.PatientMerged, "DUP1", at("2026-03-03 08:00"), into_patient_id="KEEP1")])
+    deadline = time.monotonic() + 60
+    while not live.rows("SELECT 1 FROM journey_instances WHERE patient_id = 'KEEP1'"):
+        assert time.monotonic() < deadline, "the survivor never received the handed-over journey"
+        live.catch_up_projections()
+        time.sleep(0.3)
+    live.advance_clock(at("2026-03-10 00:00"))
+    assert reminders(live, "KEEP1") == [
+        ("postop-day3-care", "2026-03-05 10:00", "due"),
+        ("postop-day7-rehab", "2026-03-09 10:00", "due"),
+    ]
+    assert reminders(live, "DUP1") == [("postop-day3-care", "2026-03-05 10:00", "cancelled")]
