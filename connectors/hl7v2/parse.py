@@ -54,6 +54,7 @@ class _Chunk:
     line: int
     original: bytes
     segments: tuple[bytes, ...]  # cleaned segment lines, without terminators
+    lines: tuple[int, ...]  # each segment's line number, for precise reasons
 
 
 def parse_stream(data: bytes) -> Iterator[Message | Unparseable]:
@@ -82,11 +83,12 @@ def _chunks(data: bytes) -> Iterator[_Chunk]:
     count = 0
     start_line = start = end = 0
     segments: list[bytes] = []
+    numbers: list[int] = []
 
     def flush() -> _Chunk:
         nonlocal count
         count += 1
-        return _Chunk(count, start_line, data[start:end], tuple(segments))
+        return _Chunk(count, start_line, data[start:end], tuple(segments), tuple(numbers))
 
     for number, begin, finish, content in _lines(data):
         if not content:
@@ -94,12 +96,13 @@ def _chunks(data: bytes) -> Iterator[_Chunk]:
         is_header = content.startswith(b"MSH") and len(content) > 3 and not content[3:4].isalnum()
         if segments and (is_header or content[:3] in _ENVELOPE):
             yield flush()
-            segments = []
+            segments, numbers = [], []
         if content[:3] in _ENVELOPE:
             continue
         if not segments:
             start_line, start = number, begin
         segments.append(content)
+        numbers.append(number)
         end = finish
     if segments:
         yield flush()
@@ -119,9 +122,13 @@ def _parse_chunk(chunk: _Chunk) -> Message | Unparseable:
     if encoding_error:
         return fail(encoding_error)
     text, charset = _decode(b"\r".join(chunk.segments), header)
-    for index, line in enumerate(text.split("\r")[1:], start=2):
+    for number, line in zip(chunk.lines[1:], text.split("\r")[1:], strict=False):
         if not _SEGMENT_ID.match(line[:3]) or (len(line) > 3 and line[3] != text[3]):
-            return fail(f"segment {index} does not start with a segment id (three capitals/digits) and a field separator")
+            # Strict on purpose: gluing the line to the previous segment could silently swallow an OBX.
+            return fail(
+                f"line {number} is not a segment (expected a segment id of three capitals/digits and a field "
+                "separator); a line break inside a field, or a damaged segment id?"
+            )
     try:
         parsed = hl7.parse(text)
     except Exception as exc:  # the library's failures are not typed; any of them means "not HL7"
@@ -136,9 +143,10 @@ def _check_encoding_characters(header: bytes) -> str | None:
     separator = header[3:4]
     if separator.isalnum() or separator in b" \t":
         return "MSH-1: the field separator must be a punctuation character such as '|'"
-    msh2 = header[4:].split(separator, 1)[0]
-    chars = msh2.decode("latin-1")
-    if not 1 <= len(chars) <= 5:
+    if separator not in header[4:]:
+        return "MSH-3..MSH-12: the header ends after the encoding characters"
+    chars = _delimiters(header.decode("latin-1"))
+    if not 4 <= len(chars) <= 5:
         return "MSH-2: expected 4 encoding characters (e.g. ^~\\&), optionally followed by the truncation character"
     if len(set(chars)) != len(chars) or separator.decode("latin-1") in chars:
         return (
@@ -168,10 +176,15 @@ def _msh18(header: bytes) -> str:
     return value.split("^")[0].strip().upper()
 
 
-def _encoding(header: str, charset: str) -> Encoding:
+def _delimiters(header: str) -> str:
+    """MSH-2 as python-hl7 reads it: missing trailing characters default to ^~\\& (component, repetition,
+    escape, sub-component); a fifth character is the v2.7+ truncation character, which we never need."""
     chars = header[4:].split(header[3], 1)[0]
-    defaults = "^~\\&"
-    chars = chars + defaults[len(chars) :] if len(chars) < 4 else chars
+    return chars + "^~\\&"[len(chars) :] if chars and len(chars) < 4 else chars
+
+
+def _encoding(header: str, charset: str) -> Encoding:
+    chars = _delimiters(header)
     return Encoding(header[3], chars[0], chars[1], chars[2], chars[3], charset)
 
 

@@ -1,0 +1,100 @@
+"""HL7 v2 message -> careloop events, or a precise Reject. PURE: no I/O and no clock; the only collaborator is
+the ``PatientIdentity`` port, asked once the whole message has been read.
+
+Routing is by MSH-9 (message code and trigger); EVN-1 is consulted only when MSH-9 has no trigger. The
+per-type decisions are documented in ``adt``, ``oru`` and ``siu``. Every event carries:
+
+- ``source``: system = MSH-3 "@" MSH-4 (sending application and facility, whichever are present),
+  message_id = MSH-10; with the event type and a per-message discriminator they fix the event id, so the
+  same message always yields the same ids.
+- ``recorded_at``: MSH-7; ``occurred_at``: the clinical time of what happened (see each handler).
+- Times: an HL7 TS with an offset (+0800, +0215) keeps it; one without is read as wall-clock time in
+  ``MappingOptions.default_timezone`` (Asia/Shanghai unless configured).
+
+Reject categories: "unparseable" (not HL7), "unsupported" (a type careloop does not map, or A11 on purpose),
+"invalid" (required data missing or malformed; ``Location.detail`` names the field, e.g. "PID-3"),
+"duplicate" (a merge whose patients are already one, e.g. the same A40 imported twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pydantic import ValidationError
+
+from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
+from connectors.hl7v2 import adt, oru, siu
+from connectors.hl7v2.common import Draft, Header, MappingOptions, message_type, read_header
+from connectors.hl7v2.errors import FieldError, NotMappedError
+from connectors.hl7v2.message import Message
+from connectors.hl7v2.parse import Unparseable
+from events.base import Event
+
+HANDLERS = {**adt.HANDLERS, "ORU^R01": oru.results, **siu.HANDLERS}
+SUPPORTED = tuple(k for k in HANDLERS if k != "ADT^A11")  # A11 is recognised but deliberately not mapped
+DEFAULT_OPTIONS = MappingOptions()
+
+
+def map_message(
+    parsed: Message | Unparseable,
+    *,
+    source: str,
+    identity: PatientIdentity,
+    options: MappingOptions = DEFAULT_OPTIONS,
+) -> Outcome:
+    """Map one parsed message (or pass on why it could not be parsed). Never raises for bad input."""
+    location = Location(source, parsed.number, parsed.line)
+    if isinstance(parsed, Unparseable):
+        return Reject(parsed.reason, location, parsed.original, "unparseable")
+    kind = ""
+    try:
+        kind = message_type(parsed)
+        handler = HANDLERS.get(kind)
+        if handler is None:
+            raise NotMappedError(f"{kind} is not supported; supported message types: {', '.join(SUPPORTED)}")
+        header = read_header(parsed, kind, options.tz)
+        drafts = handler(parsed, header)
+        events = tuple(e for e in (_event(d, header, identity) for d in drafts) if e is not None)
+    except FieldError as exc:
+        detail = replace(location, detail=exc.field)
+        return Reject(f"{exc.field}: {exc.reason}", detail, parsed.original, "invalid")
+    except NotMappedError as exc:
+        return Reject(exc.reason, replace(location, detail="MSH-9"), parsed.original, exc.category)
+    except ValidationError as exc:
+        return Reject(_invalid_event(exc), location, parsed.original, "invalid")
+    if not events:  # only merges map to nothing: every one in the message was recorded before
+        reason = (
+            "MRG-1: the retired identifiers already belong to the surviving patient (merged before, e.g. this "
+            "message was imported twice); nothing to merge"
+        )
+        return Reject(reason, replace(location, detail="MRG-1"), parsed.original, "duplicate")
+    return Mapped(events, location, parsed.original, kind)
+
+
+def _event(draft: Draft, header: Header, identity: PatientIdentity) -> Event | None:
+    """The event, or None for a merge the identity port already knew (a self-merge would end the survivor's
+    journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps."""
+    extra: dict[str, str] = {}
+    if draft.merged_into:
+        patient_id, survivor_id = identity.merge(draft.patient, draft.merged_into)
+        if patient_id == survivor_id:
+            return None
+        extra["into_patient_id"] = survivor_id
+    else:
+        patient_id = identity.resolve(draft.patient)
+    created: Event = draft.event.create(
+        source=header.source,
+        discriminator=draft.discriminator,
+        patient_id=patient_id,
+        occurred_at=draft.occurred_at,
+        recorded_at=header.recorded_at,
+        **draft.fields,
+        **extra,
+    )
+    return created
+
+
+def _invalid_event(exc: ValidationError) -> str:
+    # Only locations and messages: pydantic's "input" would echo values, which may be PHI.
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return f"the mapped {exc.title} event is invalid: {problems}"

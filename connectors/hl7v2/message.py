@@ -1,0 +1,144 @@
+"""A parsed HL7 v2 message as plain, immutable values, with field access by HL7 position.
+
+python-hl7 returns nested lists whose depth depends on which delimiters a value happens to contain; here every
+field is normalised to repetitions -> components -> sub-components, so ``seg.get(3, 4)`` is always PID-3.4.
+Values come back unescaped and stripped; an empty value and the explicit null ``""`` both read as ``None``
+(``is_null`` tells them apart).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+Components = tuple[tuple[str, ...], ...]  # components -> sub-components, still escaped
+Field = tuple[Components, ...]  # repetitions
+NULL = '""'  # HL7's explicit null: "delete this value", as opposed to empty, "not sent"
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """The message's delimiters (MSH-1, MSH-2) and the character set its bytes were decoded with."""
+
+    field: str
+    component: str
+    repetition: str
+    escape: str
+    subcomponent: str
+    charset: str
+
+    def unescape(self, text: str) -> str:
+        r"""Undo HL7 escapes (v2 chapter 2.7): \F\ \S\ \T\ \R\ \E\ delimiters, \Xhh..\ bytes in the message's
+        character set, \.br\ and friends as line breaks. Highlighting and character-set switches are dropped;
+        unknown sequences stay verbatim so nothing is lost. Written here rather than taken from python-hl7
+        because its version logs the whole field (PHI) on odd input, turns \.br\ into CR and decodes \X\ bytes
+        one by one (breaking multi-byte UTF-8)."""
+        if self.escape not in text:
+            return text
+        return _escape_sequence(self.escape).sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        code = match.group(1)
+        delimiters = {"F": self.field, "S": self.component, "T": self.subcomponent, "R": self.repetition}
+        if code in delimiters:
+            return delimiters[code]
+        if code == "E":
+            return self.escape
+        if code in ("H", "N", ".fi", ".nf") or code[:1] in ("C", "M"):
+            return ""  # highlight on/off, fill mode, character-set switches: formatting, not content
+        if code in (".br", ".sp", ".ce"):
+            return "\n"
+        if code[:3] in (".in", ".ti", ".sk"):
+            return " "
+        if code[:1] == "X" and re.fullmatch(r"(?:[0-9A-Fa-f]{2})+", code[1:]):
+            return bytes.fromhex(code[1:]).decode(self.charset, errors="replace")
+        return match.group(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Repetition:
+    """One repetition of a field (e.g. one PID-3 identifier)."""
+
+    components: Components
+    encoding: Encoding
+
+    def get(self, component: int = 1, sub: int = 1) -> str | None:
+        if component > len(self.components) or sub > len(self.components[component - 1]):
+            return None
+        raw = self.components[component - 1][sub - 1]
+        value = self.encoding.unescape(raw).strip() if raw != NULL else ""
+        return value or None
+
+    @property
+    def empty(self) -> bool:
+        return all(not s.strip() or s == NULL for c in self.components for s in c)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A segment; field ``n`` is HL7 field n (for MSH, field 1 is the field separator, as in the standard)."""
+
+    name: str
+    fields: tuple[Field, ...]
+    encoding: Encoding
+
+    def repetitions(self, field: int) -> tuple[Repetition, ...]:
+        """The field's non-empty repetitions."""
+        if not 1 <= field <= len(self.fields):
+            return ()
+        reps = (Repetition(r, self.encoding) for r in self.fields[field - 1])
+        return tuple(r for r in reps if not r.empty)
+
+    def get(self, field: int, component: int = 1, sub: int = 1, rep: int = 1) -> str | None:
+        if not 1 <= field <= len(self.fields) or rep > len(self.fields[field - 1]):
+            return None
+        if self.name == "MSH" and field <= 2:
+            return self.fields[field - 1][0][0][0]  # the delimiters themselves: never unescaped
+        return Repetition(self.fields[field - 1][rep - 1], self.encoding).get(component, sub)
+
+    def is_null(self, field: int) -> bool:
+        """True when the field is HL7's explicit null ``""`` (the sender deleted the value)."""
+        return 1 <= field <= len(self.fields) and self.fields[field - 1] == (((NULL,),),)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    number: int  # 1-based position in its file or stream
+    line: int  # 1-based line of its MSH segment
+    original: bytes
+    segments: tuple[Segment, ...]
+    encoding: Encoding
+
+    @property
+    def msh(self) -> Segment:
+        return self.segments[0]
+
+    def first(self, name: str) -> Segment | None:
+        return next((s for s in self.segments if s.name == name), None)
+
+    def all(self, name: str) -> tuple[Segment, ...]:
+        return tuple(s for s in self.segments if s.name == name)
+
+
+@cache
+def _escape_sequence(escape: str) -> re.Pattern[str]:
+    e = re.escape(escape)
+    return re.compile(f"{e}([^{e}]*){e}")
+
+
+def to_fields(segment: list[object]) -> tuple[Field, ...]:
+    """Normalise a python-hl7 segment (item 0 is the segment id) into fields of repetitions of components."""
+    return tuple(_field(node) for node in segment[1:])
+
+
+def _field(node: object) -> Field:
+    if isinstance(node, str):
+        return (((node,),),)
+    return tuple(_repetition(item) for item in node)  # type: ignore[attr-defined]
+
+
+def _repetition(node: object) -> Components:
+    if isinstance(node, str):
+        return ((node,),)
+    return tuple((c,) if isinstance(c, str) else tuple(str(s) for s in c) for c in node)  # type: ignore[attr-defined]

@@ -1,0 +1,103 @@
+"""Whatever bytes arrive, the connector maps or rejects them: it never raises and never goes silent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.hl7v2.source import map_bytes
+
+from .support import FILES
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+# Bytes that matter to HL7: delimiters, line ends, quotes (nulls), digits and signs (times), framing, BOM, junk.
+INTERESTING = list(b'|^~\\&#\r\n"0123456789+-.: MSHPIDVOBXRGENCA\x0b\x1c\x00\xef\xbb\xbf\xff\xc3')
+SAMPLES = {p: p.read_bytes() for p in FILES}
+
+
+def assert_mapped_or_rejected(payload: bytes) -> None:
+    found = list(map_bytes(payload, "fuzz", InMemoryIdentity()))
+
+    assert found, "every input yields at least one outcome"
+    for outcome in found:
+        assert isinstance(outcome, Mapped | Reject)
+        if isinstance(outcome, Reject):
+            assert outcome.reason and outcome.category
+        else:
+            assert outcome.events
+        assert outcome.location.message is not None and outcome.location.line is not None
+
+
+@FUZZ
+@given(st.binary(max_size=3000))
+def test_random_bytes_are_mapped_or_rejected_never_raised(payload: bytes) -> None:
+    assert_mapped_or_rejected(payload)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(INTERESTING), max_size=400).map(bytes))
+def test_random_delimiter_soup_is_mapped_or_rejected(payload: bytes) -> None:
+    assert_mapped_or_rejected(b"MSH|^~\\&|" + payload)
+
+
+@FUZZ
+@given(st.sampled_from(FILES), st.data())
+def test_every_sample_truncated_anywhere_is_mapped_or_rejected(path: Path, data: st.DataObject) -> None:
+    payload = SAMPLES[path]
+    cut = data.draw(st.integers(min_value=0, max_value=len(payload)), label="cut")
+
+    assert_mapped_or_rejected(payload[:cut])
+
+
+mutation = st.tuples(
+    st.sampled_from(["insert", "delete", "replace"]),
+    st.floats(min_value=0, max_value=1, exclude_max=True),
+    st.sampled_from(INTERESTING),
+)
+
+
+@FUZZ
+@given(st.sampled_from(FILES), st.lists(mutation, min_size=1, max_size=12))
+def test_real_messages_with_random_byte_mutations_are_mapped_or_rejected(
+    path: Path, edits: list[tuple[str, float, int]]
+) -> None:
+    payload = bytearray(SAMPLES[path])
+    for op, where, byte in edits:
+        i = int(where * len(payload)) if payload else 0
+        if op == "insert":
+            payload.insert(i, byte)
+        elif payload and op == "delete":
+            del payload[i]
+        elif payload:
+            payload[i] = byte
+
+    assert_mapped_or_rejected(bytes(payload))
+
+
+@FUZZ
+@given(st.sampled_from(FILES), st.data())
+def test_real_messages_with_a_field_replaced_by_random_text_are_mapped_or_rejected(
+    path: Path, data: st.DataObject
+) -> None:
+    lines = SAMPLES[path].removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
+    row = data.draw(st.integers(min_value=0, max_value=len(lines) - 1), label="segment")
+    fields = lines[row].split(b"|")
+    column = data.draw(st.integers(min_value=1, max_value=max(1, len(fields) - 1)), label="field")
+    text = data.draw(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), label="text")
+    fields[min(column, len(fields) - 1)] = text.encode()
+    lines[row] = b"|".join(fields)
+
+    assert_mapped_or_rejected(b"\r".join(lines))
+
+
+@FUZZ
+@given(st.permutations(sorted(SAMPLES)[:6]), st.sampled_from([b"\r", b"\n", b"\r\n", b"\x1c\r\x0b"]))
+def test_concatenated_samples_yield_one_outcome_per_message(paths: list[Path], glue: bytes) -> None:
+    payload = glue.join(SAMPLES[p] for p in paths)
+
+    found = list(map_bytes(payload, "fuzz", InMemoryIdentity()))
+
+    assert len(found) == len(paths)
