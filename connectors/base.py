@@ -73,6 +73,7 @@ class InMemoryIdentity:
     already seen links the others to its patient. The PostgreSQL implementation keeps the same contract."""
 
     _by_identifier: dict[tuple[str, str], str] = field(default_factory=dict)
+    _merged: dict[str, str] = field(default_factory=dict)  # retired id -> survivor id
 
     def resolve(self, identifiers: Sequence[Identifier]) -> str:
         if not identifiers:
@@ -87,10 +88,18 @@ class InMemoryIdentity:
     def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
         old = self.resolve(retired)
         new = self.resolve(survivor)
+        if old == new:  # a replayed merge: answer as the first time did
+            old = next((r for r, s in self._merged.items() if s == new and r == canonical_id(_key(retired[0]))), old)
+            return old, new
         for k, v in list(self._by_identifier.items()):
             if v == old:
                 self._by_identifier[k] = new
+        self._merged[old] = new
         return old, new
+
+
+def _key(identifier: Identifier) -> tuple[str, str]:
+    return (identifier.authority, identifier.value)
 
 
 def canonical_id(key: tuple[str, str]) -> str:

@@ -57,6 +57,13 @@ class PostgresIdentity:
     def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
         old = self.resolve(retired)
         new = self.resolve(survivor)
+        if old == new:  # a replayed merge: answer as the first time did, so it never looks like a self-merge
+            row = self._conn.execute(
+                "SELECT retired_patient_id FROM patient_merges WHERE survivor_patient_id = %s "
+                "AND retired_patient_id = %s",
+                (new, canonical_id((retired[0].authority, retired[0].value))),
+            ).fetchone()
+            return (str(row[0]) if row else old), new
         if old != new:
             with self._conn.transaction():
                 self._conn.execute("UPDATE patient_identifiers SET patient_id = %s WHERE patient_id = %s", (new, old))

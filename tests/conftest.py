@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.embedded.apache_kafka import ApacheKafka
 
 with warnings.catch_warnings():
     # kafka-python 3.0 loads its protocol schemas at import time through
@@ -26,4 +27,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     with EmbeddedPostgres(tmp_path_factory.mktemp("postgres")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def apache_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApacheKafka]:
+    """Real Apache Kafka 4.x from deploy/kafka/kafka.sh, data on disk; the first run fetches its jars with Maven."""
+    with ApacheKafka(tmp_path_factory.mktemp("apache-kafka")) as started:
         yield started

@@ -18,6 +18,7 @@ Reject categories: "unparseable" (not HL7), "unsupported" (a type careloop does 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 from pydantic import ValidationError
@@ -54,7 +55,8 @@ def map_message(
             raise NotMappedError(f"{kind} is not supported; supported message types: {', '.join(SUPPORTED)}")
         header = read_header(parsed, kind, options.tz)
         drafts = handler(parsed, header)
-        events = tuple(e for e in (_event(d, header, identity) for d in drafts) if e is not None)
+        fingerprint = _fingerprint(parsed.original)
+        events = tuple(e for e in (_event(d, header, identity, fingerprint) for d in drafts) if e is not None)
     except FieldError as exc:
         detail = replace(location, detail=exc.field)
         return Reject(f"{exc.field}: {exc.reason}", detail, parsed.original, "invalid")
@@ -71,7 +73,16 @@ def map_message(
     return Mapped(events, location, parsed.original, kind)
 
 
-def _event(draft: Draft, header: Header, identity: PatientIdentity) -> Event | None:
+def _fingerprint(original: bytes) -> str:
+    """The message's content, normalised for line endings, BOM and trailing blanks: a resent message keeps its
+    event ids; a different message that reuses a control id (counters roll over, test feeds copy MSG00001)
+    gets its own."""
+    text = original.decode("utf-8", "replace").replace("\x0b", "").replace("\x1c", "").lstrip("\ufeff")
+    segments = [s.rstrip() for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s.strip()]
+    return hashlib.sha256("\r".join(segments).encode()).hexdigest()[:16]
+
+
+def _event(draft: Draft, header: Header, identity: PatientIdentity, fingerprint: str) -> Event | None:
     """The event, or None for a merge the identity port already knew (a self-merge would end the survivor's
     journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps."""
     extra: dict[str, str] = {}
@@ -84,7 +95,7 @@ def _event(draft: Draft, header: Header, identity: PatientIdentity) -> Event | N
         patient_id = identity.resolve(draft.patient)
     created: Event = draft.event.create(
         source=header.source,
-        discriminator=draft.discriminator,
+        discriminator=f"{fingerprint}|{draft.discriminator}",
         patient_id=patient_id,
         occurred_at=draft.occurred_at,
         recorded_at=header.recorded_at,

@@ -10,6 +10,7 @@ from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.run import Run
 from engine.journeys.state import Instance
 from engine.journeys.steps import advance, end, schedule, start, wait_due
+from engine.journeys.timing import parse_moment
 from events import journey as jo
 from events.base import Event
 from events.catalog import parse_clinical
@@ -55,7 +56,7 @@ def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
         if journey is None or not inst.active:
             continue
         scope = run.scope(data, inst)
-        if event.type in run.catalog.settings.global_exits:
+        if event.type in run.catalog.settings.global_exits and not _merged_into_self(event, run):
             end(run, inst, "exited", event.type, f"{event.type} ends every journey", event.event_id)
             continue
         if trig := _first(journey.exit, journey.entry.key, data, inst, scope):
@@ -69,6 +70,11 @@ def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
             continue
         if inst.waiting is not None and event.type in inst.waiting.waiting_for:
             _match(run, journey, inst, event, data)
+
+
+def _merged_into_self(event: Event, run: Run) -> bool:
+    """A merge addressed to the survivor itself (a replayed or echoed A40) ends nothing."""
+    return isinstance(event, PatientMerged) and event.into_patient_id == run.state.patient_id
 
 
 def hand_over(run: Run, merge: PatientMerged) -> None:
@@ -122,6 +128,8 @@ def _is_correction(journey: d.Journey, inst: Instance, event: Event, data: dict[
 def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> None:
     """A correction replaces the anchor; a pending wait measured from the entry moves with it, or, with
     ``on_correction: restart``, the instance starts over from its first step."""
+    if _same_anchors(journey, inst.entry, data):
+        return  # nothing the waits measure from has moved (an S14 that only changed the room): nothing to re-plan
     restart = journey.steps[0].id if journey.entry.on_correction == "restart" else None
     if restart is not None:
         run.cancel_wait(inst)
@@ -151,6 +159,16 @@ def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dic
     run.cancel_wait(inst)
     schedule(run, inst, step, due, (), f"re-planned: {why}", journey.next_after(step.id))
     advance(run, inst.instance_id)
+
+
+def _same_anchors(journey: d.Journey, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True when every time the journey's waits are measured from is the same in the correction."""
+    anchors = {
+        "occurred_at" if s.wait.from_ == "entry" else s.wait.from_
+        for s in journey.steps
+        if isinstance(s, d.WaitStep) and s.wait.from_ != "step"
+    }
+    return all(parse_moment(old.get(a)) == parse_moment(new.get(a)) for a in anchors)
 
 
 def _match(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> None:

@@ -52,3 +52,9 @@ def test_a_merge_points_the_retired_identifiers_at_the_survivor(identity: Patien
 def test_no_identifier_is_an_error(identity: PatientIdentity) -> None:
     with pytest.raises(ValueError, match="at least one identifier"):
         identity.resolve([])
+
+
+def test_a_replayed_merge_answers_as_the_first_time(identity: PatientIdentity) -> None:
+    first = identity.merge([mrn("DUP-2")], [mrn("KEEP-2")])
+    assert first[0] != first[1]
+    assert identity.merge([mrn("DUP-2")], [mrn("KEEP-2")]) == first

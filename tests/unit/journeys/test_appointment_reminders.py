@@ -155,3 +155,12 @@ def test_booking_less_than_3_days_ahead_skips_the_stale_3_day_reminder_but_sends
     assert skip.occurred_at == at("2026-03-18 15:00")
     assert "stale" in skip.reason
     assert sent(sim, P) == REMINDERS[1:]
+
+
+def test_a_modification_that_keeps_the_time_does_not_restart_the_reminders():
+    # An SIU S14 that only changed the room arrives as a reschedule with the same start time.
+    sim = simulation(booked("P-room", at("2026-03-10 14:00"), at("2026-03-20 09:30"), appointment_id="A-room"))
+    sim.feed([rescheduled("P-room", at("2026-03-12 09:00"), at("2026-03-20 09:30"), appointment_id="A-room")])
+    sim.run_until(at("2026-03-21 00:00"))
+    assert [t for t, _ in sent(sim, "P-room")] == ["appointment-reminder-3d", "appointment-reminder-1d"]
+    assert not [e for e in sim.recorded["P-room"] if e.type == "journey.replanned"]

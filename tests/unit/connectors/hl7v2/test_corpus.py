@@ -77,7 +77,7 @@ def test_mapping_the_same_file_twice_yields_identical_event_ids_and_events() -> 
 
     assert dump(first) == dump(second)
     ids = [e.event_id for o in first if isinstance(o, Mapped) for e in o.events]
-    assert len(ids) == 145  # 48 messages: 12 with two events, ORUs with one per OBX
+    assert len(ids) == 146  # 48 messages: 12 with two events, ORUs with one per OBX, two merges in one A40
 
 
 def test_event_ids_within_one_message_are_distinct() -> None:
