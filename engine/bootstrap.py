@@ -11,6 +11,7 @@ from engine.journeys.catalog import Catalog
 from engine.journeys.loader import load_catalog
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import deploy
 from engine.topics import Topics, ensure_topics
 from engine.worker.app import build_app
 from engine.worker.batch import BatchProcessor
@@ -47,9 +48,9 @@ def clock_for(settings: Settings, database_url: str) -> Clock:
 
 def build_worker(settings: Settings) -> Worker:
     bootstrap, database_url = require_services(settings)
-    catalog = load_catalog(settings.journeys)
     topics = ensure_topics(settings, bootstrap)
     store = JourneyStore(postgres_env(database_url))
+    catalog = deploy(database_url, load_catalog(settings.journeys))
     processor = BatchProcessor(
         store,
         catalog,

@@ -19,7 +19,7 @@ from engine.demo.compare import compare
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedServiceError
-from engine.journeys.errors import JourneyFileError
+from engine.journeys.errors import JourneyError
 from engine.journeys.loader import load_catalog
 from engine.logs import configure_logging
 from engine.settings import Settings
@@ -43,7 +43,7 @@ def worker() -> None:
     configure_logging(settings.log_level)
     try:
         built = build_worker(settings)
-    except (ConfigurationError, JourneyFileError) as exc:
+    except (ConfigurationError, JourneyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     if settings.metrics_port:
