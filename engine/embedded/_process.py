@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _TAIL_LINES = 25
@@ -132,3 +133,27 @@ def stop_process(proc: subprocess.Popen[bytes], *, graceful_signal: int, timeout
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     return proc.wait()
+
+
+class ChildService:
+    """What every embedded service shares: start() on entering a with-block, stop() on leaving it."""
+
+    _proc: subprocess.Popen[bytes] | None
+    _port: int | None
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _forget(self) -> None:
+        self._proc = None
+        self._port = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

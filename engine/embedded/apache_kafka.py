@@ -17,9 +17,8 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
-from engine.embedded._process import EmbeddedServiceError, failure, spawn, stop_process
+from engine.embedded._process import ChildService, EmbeddedServiceError, failure, spawn, stop_process
 from engine.embedded.broker import _accepts_kafka_requests
 from engine.embedded.ports import LOOPBACK, free_port
 
@@ -33,7 +32,7 @@ DEFAULT_SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "kafka" / "kaf
 _READY_MESSAGE = b"Kafka Server started"
 
 
-class ApacheKafka:
+class ApacheKafka(ChildService):
     """Apache Kafka on a loopback port, its data in ``data_dir``, as a child process of careloop.
 
     Use as a context manager, or call ``start()`` / ``stop()`` / ``restart()``. Start it from a
@@ -164,19 +163,3 @@ class ApacheKafka:
         """Stop and start again on the same port with the same data; return the bootstrap address."""
         self.stop()
         return self.start()
-
-    def _forget(self) -> None:
-        self._proc = None
-        self._port = None
-
-    def __enter__(self) -> ApacheKafka:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,9 +12,8 @@ import struct
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
-from engine.embedded._process import EmbeddedServiceError, failure, spawn, stop_process
+from engine.embedded._process import ChildService, EmbeddedServiceError, failure, spawn, stop_process
 from engine.embedded.ports import LOOPBACK, free_port
 
 LOG_NAME = "tansu.log"
@@ -48,7 +47,7 @@ def _accepts_kafka_requests(host: str, port: int, timeout: float = 1.0) -> bool:
     return correlation_id == _PROBE_CORRELATION_ID and error_code == 0
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(ChildService):
     """Tansu on a free loopback port, as a child process of careloop.
 
     Use as a context manager, or call ``start()`` / ``stop()``. Start it from a
@@ -146,19 +145,3 @@ class EmbeddedBroker:
         if self._proc is not None:
             stop_process(self._proc, graceful_signal=signal.SIGTERM, timeout=self._stop_timeout)
         self._forget()
-
-    def _forget(self) -> None:
-        self._proc = None
-        self._port = None
-
-    def __enter__(self) -> EmbeddedBroker:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -22,10 +22,9 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote
 
-from engine.embedded._process import EmbeddedServiceError, RunAs, failure, spawn, stop_process
+from engine.embedded._process import ChildService, EmbeddedServiceError, RunAs, failure, spawn, stop_process
 from engine.embedded.ports import LOOPBACK, free_port
 
 DATA_DIR_NAME = "pgdata"
@@ -103,7 +102,7 @@ def _postmaster_ready(data_dir: Path, pid: int) -> bool:
     return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ChildService):
     """PostgreSQL as a child process, data in ``<root>/pgdata``, log in ``<root>/postgres.log``.
 
     The first ``start()`` runs ``initdb`` (cold start); later starts reuse the data
@@ -267,19 +266,3 @@ class EmbeddedPostgres:
         if self._proc is not None:
             stop_process(self._proc, graceful_signal=signal.SIGINT, timeout=self._stop_timeout)
         self._forget()
-
-    def _forget(self) -> None:
-        self._proc = None
-        self._port = None
-
-    def __enter__(self) -> EmbeddedPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
