@@ -59,6 +59,7 @@ def build_worker(settings: Settings) -> Worker:
         settings.aggregate_cache_size,
         settings.pseudonym_key.get_secret_value().encode(),
         topics.clinical,
+        topics.ids,
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     relay = EngineRelay(database_url, StoreSource(store))

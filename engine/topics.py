@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -18,6 +18,7 @@ class Topics:
     timers: str  # due timer ticks, keyed by patient id: co-partitioned with clinical
     engine: str  # engine decisions out, keyed by patient id
     dead_letter: str  # rejected messages: original bytes, reason and origin in headers
+    ids: dict[str, str] = field(default_factory=dict, compare=False)  # topic -> the broker's topic id
 
     @classmethod
     def for_prefix(cls, prefix: str) -> Topics:
@@ -50,6 +51,8 @@ def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
                 )
         described = admin.describe_topics(topics.all())
         for topic in described:
+            if topic.get("topic_id") and (topic.get("name") or topic.get("topic")):
+                topics.ids[str(topic.get("name") or topic.get("topic"))] = str(topic["topic_id"])
             count = len(topic.get("partitions") or [])
             # Clinical and timer topics must be co-partitioned: a patient's ticks meet its events.
             name = topic.get("name") or topic.get("topic")

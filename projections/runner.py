@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg import sql as pgsql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -173,11 +174,32 @@ class Runner:
         self.setup()
         listener = _Listener(self._url, self._source.channel)
         try:
+            delay = 0.5
             while not stop.is_set():
-                self.catch_up()
+                try:
+                    self.catch_up()
+                except Exception as exc:
+                    if not _transient(exc):
+                        raise
+                    # PostgreSQL restarting or unreachable: drop the connection, wait, and catch up again.
+                    log.warning("projection catch-up failed (%s); retrying in %.1f s", exc, delay)
+                    self.close()
+                    stop.wait(delay)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                delay = 0.5
                 listener.wait(stop, poll_interval)
         finally:
             listener.close()
+
+
+def _transient(exc: BaseException | None) -> bool:
+    """A database connection failure somewhere in the cause chain: worth retrying, not a projection bug."""
+    while exc is not None:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | PersistenceError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class _Listener:

@@ -21,6 +21,7 @@ class Commit:
     schedule: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)  # timer -> (patient, instance, due)
     cancel: set[str] = field(default_factory=set)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
+    topic_ids: dict[str, str] = field(default_factory=dict)  # topic -> the broker's id of it
 
     def write(self, curs: Cursor[Any]) -> None:
         if self.cancel:
@@ -35,10 +36,12 @@ class Commit:
             curs.executemany("INSERT INTO careloop_outbox (topic, key, value) VALUES (%s, %s, %s)", self.outbox)
         if self.offsets:
             curs.executemany(
-                "INSERT INTO careloop_offsets (consumer, topic, partition, next_offset) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = "
-                "GREATEST(careloop_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()",
-                [(self.consumer, t, p, o) for (t, p), o in self.offsets.items()],
+                "INSERT INTO careloop_offsets (consumer, topic, partition, next_offset, topic_id) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = "
+                "CASE WHEN careloop_offsets.topic_id = EXCLUDED.topic_id "
+                "THEN GREATEST(careloop_offsets.next_offset, EXCLUDED.next_offset) ELSE EXCLUDED.next_offset END, "
+                "topic_id = EXCLUDED.topic_id, updated_at = now()",
+                [(self.consumer, t, p, o, self.topic_ids.get(t, "")) for (t, p), o in self.offsets.items()],
             )
 
 

@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS careloop_offsets (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, topic, partition)
 );
+-- The topic's id from the broker: a topic re-created (or a broker that forgot everything) starts afresh.
+ALTER TABLE careloop_offsets ADD COLUMN IF NOT EXISTS topic_id text NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS careloop_timers (
     timer_id     text PRIMARY KEY,
     patient_id   text NOT NULL,

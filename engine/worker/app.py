@@ -8,6 +8,8 @@ batch's iteration end (take_events acks after our code returns).
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,13 +21,28 @@ from engine.clock import Clock
 from engine.settings import Settings
 from engine.topics import Topics
 from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
-from engine.worker.messages import Inbound, encode_tick
+from engine.worker.messages import DeadLetter, Inbound, encode_tick
 from engine.worker.outbox import Outbox
 from engine.worker.relay import EngineRelay
 from engine.worker.timers import TimerPoller
 
 log = structlog.get_logger("careloop.worker")
 MAX_BACKOFF = 30.0
+
+
+def guarded(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """A periodic job that fails (PostgreSQL restarting, the broker away) logs and tries again next time:
+    faust would otherwise crash the whole worker."""
+
+    @functools.wraps(job)
+    async def run() -> None:
+        try:
+            await job()
+        except Exception as exc:
+            metrics.STORE_RETRIES.labels(f"{job.__name__}:{type(exc).__name__}").inc()
+            log.warning("periodic job failed; retrying next tick", job=job.__name__, error=str(exc))
+
+    return run
 
 
 def build_app(
@@ -58,22 +75,11 @@ def build_app(
     engine_out = app.topic(topics.engine, **raw)
 
     async def handle(batch: list[Inbound]) -> None:
+        batch = await _until_done(processor.fresh, batch)
+        if not batch:
+            return
         with metrics.BATCH_SECONDS.time():
-            for dead in processor.decode(batch):
-                # Sent and acknowledged before the batch commits the offsets past it: nothing is lost.
-                await (
-                    await dead_letters.send(
-                        key=dead.original.key, value=dead.original.value or b"", headers=dead.headers()
-                    )
-                )
-                metrics.DEAD_LETTERS.labels(dead.kind).inc()
-                log.warning(
-                    "dead-lettered",
-                    reason=dead.reason,
-                    topic=dead.original.topic,
-                    partition=dead.original.partition,
-                    offset=dead.original.offset,
-                )
+            await _send_dead_letters(dead_letters, processor.decode(batch))
             result = await _process_until_committed(processor, batch)
         _count(result)
 
@@ -83,6 +89,7 @@ def build_app(
             await handle([_inbound(e) for e in events])
 
     @app.timer(settings.timer_poll_interval)
+    @guarded
     async def fire_timers() -> None:
         now = clock.now()
         due = await asyncio.to_thread(poller.claim, now, datetime.now(UTC))
@@ -99,6 +106,7 @@ def build_app(
         metrics.TIMERS_FIRED.inc(len(due))
 
     @app.timer(0.5)
+    @guarded
     async def relay_engine_events() -> None:
         if relay is None or not await asyncio.to_thread(relay.holds_lock):
             return
@@ -119,6 +127,7 @@ def build_app(
             await asyncio.to_thread(relay.advance, last)
 
     @app.timer(0.5)
+    @guarded
     async def send_outbox() -> None:
         if outbox is None:
             return
@@ -130,12 +139,14 @@ def build_app(
             await asyncio.to_thread(outbox.mark_sent, [row[0] for row in rows])
 
     @app.timer(15.0)
+    @guarded
     async def report_pending() -> None:
         metrics.TIMERS_PENDING.set(await asyncio.to_thread(poller.pending))
         for name, lag in (await asyncio.to_thread(poller.projection_lag)).items():
             metrics.PROJECTION_LAG.labels(name).set(lag)
 
     @app.timer(5.0)
+    @guarded
     async def report_lag() -> None:
         assigned = list(app.consumer.assignment())
         if not assigned:
@@ -152,6 +163,42 @@ def build_app(
         processor.forget()
 
     return app
+
+
+async def _send_dead_letters(topic: Any, letters: list[DeadLetter]) -> None:
+    """Sent and acknowledged before the batch commits the offsets past them: nothing is lost. The broker being
+    away is waited out, never skipped."""
+    for dead in letters:
+        delay = 0.2
+        while True:
+            try:
+                await (
+                    await topic.send(key=dead.original.key, value=dead.original.value or b"", headers=dead.headers())
+                )
+                break
+            except Exception as exc:
+                log.error("dead-lettering failed; retrying", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+        metrics.DEAD_LETTERS.labels(dead.kind).inc()
+        log.warning(
+            "dead-lettered",
+            reason=dead.reason,
+            topic=dead.original.topic,
+            partition=dead.original.partition,
+            offset=dead.original.offset,
+        )
+
+
+async def _until_done(work: Callable[[list[Inbound]], list[Inbound]], batch: list[Inbound]) -> list[Inbound]:
+    delay = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(work, batch)
+        except Exception as exc:  # the database is away: wait for it, never skip the batch
+            log.error("reading committed offsets failed; retrying", error=str(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
 
 
 async def _process_until_committed(processor: BatchProcessor, batch: list[Inbound]) -> BatchResult:

@@ -48,6 +48,7 @@ class BatchProcessor:
         cache_size: int = 20_000,
         pseudonym_key: bytes = b"",
         clinical_topic: str = "",
+        topic_ids: dict[str, str] | None = None,
     ) -> None:
         self._pseudonym_key = pseudonym_key
         self._store = store
@@ -55,6 +56,7 @@ class BatchProcessor:
         self._consumer = consumer
         self._timers_topic = timers_topic
         self._clinical_topic = clinical_topic
+        self._topic_ids = topic_ids or {}
         self._cache: OrderedDict[str, PatientJourneys] = OrderedDict()
         self._cache_size = cache_size
 
@@ -62,10 +64,25 @@ class BatchProcessor:
         """The batch's dead letters: publish them before process() commits the offsets past them."""
         return decode(batch, self._timers_topic).dead
 
+    def fresh(self, batch: list[Inbound]) -> list[Inbound]:
+        """The messages not yet committed. After a crash the broker may redeliver what the store already holds
+        (the broker's own commit lags ours); skipping it here keeps dead letters from being sent twice."""
+        with self._store.datastore().get_connection() as conn:
+            rows = conn.execute(
+                "SELECT topic, partition, next_offset, topic_id FROM careloop_offsets WHERE consumer = %s",
+                (self._consumer,),
+            ).fetchall()
+        done = {
+            (r["topic"], r["partition"]): r["next_offset"]
+            for r in rows
+            if r["topic_id"] == self._topic_ids.get(r["topic"], "")
+        }
+        return [m for m in batch if m.offset >= done.get((m.topic, m.partition), 0)]
+
     def process(self, batch: list[Inbound]) -> BatchResult:
         decoded = decode(batch, self._timers_topic)
         result = BatchResult(dead=decoded.dead)
-        commit = Commit(consumer=self._consumer)
+        commit = Commit(consumer=self._consumer, topic_ids=self._topic_ids)
         for message in batch:
             key = (message.topic, message.partition)
             commit.offsets[key] = max(commit.offsets.get(key, 0), message.offset + 1)
