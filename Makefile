@@ -41,3 +41,9 @@ schemas: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## The fault-injection suite (kills, restarts, duplicates, poison) on Tansu and Apache Kafka, then docs/reliability.md.
+.PHONY: faults
+faults: install
+	$(BIN)/python -m pytest tests/faults -m faults
+	$(BIN)/python -m engine.faults.report

@@ -47,17 +47,17 @@ each kill costs a rejoin of ~4 s rather than ~14 s (Apache Kafka refuses session
 Not covered: a Tansu restart (its data lives in memory, a restart is a new broker), network partitions, disk
 full, clock skew between hosts.
 
-Findings so far:
+Findings, and what became of them:
 
-- **A PostgreSQL restart kills the worker and the projection runner** (both exit 1): the faust timer
-  `fire_timers` calls `clock.now()` without catching `psycopg.OperationalError`, which crashes the app, and the
-  projection runner gives up on "terminating connection due to administrator command". Nothing is lost: after a
-  restart of both processes the invariants hold. The scenarios restart crashed children as an orchestrator
-  would and report them; `test_the_worker_and_projection_runner_ride_out_a_postgresql_restart` is a strict
-  xfail until this is fixed.
-- **Dead letters are duplicated under kills**: the consumer resumes from Kafka's committed offsets (not from
-  `careloop_offsets`), so a poison message is dead-lettered again on each redelivery (up to ~15 copies under
-  a kill every few seconds). Consumers of the dead-letter topic should deduplicate by origin partition/offset.
+- **A PostgreSQL restart killed the worker and the projection runner** (the faust timer `fire_timers` let a
+  `psycopg.OperationalError` escape; the runner gave up on "terminating connection due to administrator
+  command"). Fixed: periodic jobs log and retry on the next tick, the runner reconnects with backoff, batches
+  wait for the database. `test_the_worker_and_projection_runner_ride_out_a_postgresql_restart` now passes and
+  the scenarios require zero child crashes.
+- **Dead letters were duplicated under kills** (the consumer resumed from the broker's committed offsets, which
+  lag careloop's, so a poison message was dead-lettered again on each redelivery). Fixed: the worker skips
+  messages below the offsets committed in PostgreSQL for the same topic id. A kill between sending a dead
+  letter and committing can still repeat it once (at least once): deduplicate by origin partition/offset.
 
 This page is generated from `tests/faults/.last-run.json` by `python -m engine.faults.report`.
 """

@@ -1,0 +1,89 @@
+"""The live stack of tests/e2e on either broker: embedded Tansu or real Apache Kafka.
+
+The suite is slow (minutes per broker) and runs only when selected: `pytest -m faults` (or `make faults`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+
+from engine.demo.driver import STEPPED_ENV, SteppedDriver
+from engine.embedded import EmbeddedPostgres, free_port
+from engine.settings import Settings
+from engine.stack import Stack
+from tests.e2e.conftest import Live
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKERS = ["tansu", "apache"]
+_numbers = itertools.count(1)
+# A killed worker's group membership expires after the session timeout; the rejoin waits for it. A short
+# session keeps each Tansu kill cheap (the default 6 s makes a kill cycle cost ~14 s). Apache Kafka refuses
+# sessions under group.min.session.timeout.ms (6 s), and rejoins fast anyway: it keeps the default.
+FAST_REJOIN = {"tansu": {"CARELOOP_SESSION_TIMEOUT": "2.0"}, "apache": {}}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "faults" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="fault-injection suite: run with -m faults (make faults)")
+    for item in items:
+        if item.get_closest_marker("faults"):
+            item.add_marker(skip)
+
+
+def bootstrap_for(request: pytest.FixtureRequest, kind: str) -> str:
+    if kind == "tansu":
+        return str(request.getfixturevalue("broker").bootstrap)
+    return str(request.getfixturevalue("apache_kafka").bootstrap)
+
+
+@pytest.fixture(params=BROKERS)
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def faulty_live(
+    request: pytest.FixtureRequest, broker_kind: str, postgres: EmbeddedPostgres, tmp_path: Path
+) -> Iterator[Live]:
+    """A per-test database, topics and consumer group on the session's services; worker and projections."""
+    bootstrap = bootstrap_for(request, broker_kind)
+    n = next(_numbers)
+    name = f"faults_{broker_kind}_{n}_{tmp_path.name[-8:].replace('-', '_')}"
+    with psycopg.connect(postgres.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    settings = Settings(
+        kafka_bootstrap=bootstrap,
+        database_url=SecretStr(url),
+        data_dir=tmp_path,
+        journeys=ROOT / "journeys.yaml",
+        topic_prefix=f"faults{n}-{broker_kind}-{tmp_path.name[-8:]}",
+        consumer_group=f"faults{n}-{broker_kind}-{tmp_path.name[-8:]}",
+        partitions=4,
+        clock="database",
+    )
+    metrics_port = free_port()
+    stack = Stack(
+        settings, extra_env={**STEPPED_ENV, **FAST_REJOIN[broker_kind], "CARELOOP_METRICS_PORT": str(metrics_port)}
+    )
+    stack.start_services()
+    stack.spawn("worker", "worker")
+    stack.spawn("projections", "projections", "run")
+    assert stack.topics is not None
+    driver = SteppedDriver(
+        stack.bootstrap, url, stack.topics.clinical, settings.consumer_group, timeout=120, check=stack.check_children
+    )
+    conn = psycopg.connect(url, autocommit=True)
+    try:
+        yield Live(settings, stack, driver, conn, url, metrics_port)
+    finally:
+        conn.close()
+        driver.close()
+        stack.stop()
