@@ -8,6 +8,7 @@ import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,14 +98,26 @@ def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> 
         partitions=4,
         clock="database",
     )
+    with running(settings, url, {}, timeout=90) as live:
+        yield live
+
+
+@contextmanager
+def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: float) -> Iterator[Live]:
+    """The worker and projection runner as children on a stepped database clock; stopped on exit."""
     metrics_port = free_port()
-    stack = Stack(settings, extra_env={**STEPPED_ENV, "CARELOOP_METRICS_PORT": str(metrics_port)})
+    stack = Stack(settings, extra_env={**STEPPED_ENV, **extra_env, "CARELOOP_METRICS_PORT": str(metrics_port)})
     stack.start_services()
     stack.spawn("worker", "worker")
     stack.spawn("projections", "projections", "run")
     assert stack.topics is not None
     driver = SteppedDriver(
-        stack.bootstrap, url, stack.topics.clinical, settings.consumer_group, timeout=90, check=stack.check_children
+        stack.bootstrap,
+        url,
+        stack.topics.clinical,
+        settings.consumer_group,
+        timeout=timeout,
+        check=stack.check_children,
     )
     conn = psycopg.connect(url, autocommit=True)
     try:

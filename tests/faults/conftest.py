@@ -13,11 +13,9 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from engine.demo.driver import STEPPED_ENV, SteppedDriver
-from engine.embedded import EmbeddedPostgres, free_port
+from engine.embedded import EmbeddedPostgres
 from engine.settings import Settings
-from engine.stack import Stack
-from tests.e2e.conftest import Live
+from tests.e2e.conftest import Live, running
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERS = ["tansu", "apache"]
@@ -69,21 +67,5 @@ def faulty_live(
         partitions=4,
         clock="database",
     )
-    metrics_port = free_port()
-    stack = Stack(
-        settings, extra_env={**STEPPED_ENV, **FAST_REJOIN[broker_kind], "CARELOOP_METRICS_PORT": str(metrics_port)}
-    )
-    stack.start_services()
-    stack.spawn("worker", "worker")
-    stack.spawn("projections", "projections", "run")
-    assert stack.topics is not None
-    driver = SteppedDriver(
-        stack.bootstrap, url, stack.topics.clinical, settings.consumer_group, timeout=120, check=stack.check_children
-    )
-    conn = psycopg.connect(url, autocommit=True)
-    try:
-        yield Live(settings, stack, driver, conn, url, metrics_port)
-    finally:
-        conn.close()
-        driver.close()
-        stack.stop()
+    with running(settings, url, FAST_REJOIN[broker_kind], timeout=120) as live:
+        yield live
