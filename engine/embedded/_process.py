@@ -147,6 +147,15 @@ class ChildService:
     def stop(self) -> None:
         raise NotImplementedError
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _started_port(self, what: str) -> int:
+        if self._port is None:
+            raise EmbeddedServiceError(f"{what} is not started")
+        return self._port
+
     def _forget(self) -> None:
         self._proc = None
         self._port = None

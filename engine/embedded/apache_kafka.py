@@ -66,13 +66,7 @@ class ApacheKafka(ChildService):
     @property
     def bootstrap(self) -> str:
         """``host:port`` for Kafka clients; only valid while started."""
-        if self._port is None:
-            raise EmbeddedServiceError("Apache Kafka is not started")
-        return f"{self.host}:{self._port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return f"{self.host}:{self._started_port('Apache Kafka')}"
 
     def fetch(self) -> Path:
         """Make sure Kafka's jars are in the cache (``kafka.sh fetch``); return the libs directory.

@@ -76,13 +76,7 @@ class EmbeddedBroker(ChildService):
     @property
     def bootstrap(self) -> str:
         """``host:port`` for Kafka clients; only valid while started."""
-        if self._port is None:
-            raise EmbeddedServiceError("the embedded broker is not started")
-        return f"{self.host}:{self._port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return f"{self.host}:{self._started_port('the embedded broker')}"
 
     def start(self) -> str:
         """Start Tansu and block until it answers Kafka requests; return the bootstrap address."""

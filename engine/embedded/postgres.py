@@ -136,14 +136,9 @@ class EmbeddedPostgres(ChildService):
     @property
     def url(self) -> str:
         """libpq URL ``postgresql://user@host:port/database``; only valid while started."""
-        if self._port is None:
-            raise EmbeddedServiceError("the embedded PostgreSQL is not started")
+        port = self._started_port("the embedded PostgreSQL")
         user, database = quote(self.user, safe=""), quote(self.database, safe="")
-        return f"postgresql://{user}@{self.host}:{self._port}/{database}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return f"postgresql://{user}@{self.host}:{port}/{database}"
 
     def start(self) -> str:
         """Initialise the data directory if needed, start the server, wait until ready; return the URL."""
