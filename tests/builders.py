@@ -53,6 +53,26 @@ def simulation(*events: Event) -> Simulation:
     return sim
 
 
+# A journeys file with three mistakes: a misspelt step, an unknown event type and a bad duration.
+MISSPELT_JOURNEYS = """\
+journeys:
+  - id: post-op
+    version: 1
+    name: Post-op
+    entry:
+      event: encounter.discharge
+      key: encounter_id
+    steps:
+      - id: day-3
+        wait: {offset: 3x, from: entry, at: "10:00"}
+      - id: day-3-message
+        message: {template: t, channels: [sms]}
+        next: day-7-mesage
+      - id: day-7-message
+        message: {template: t, channels: [sms]}
+"""
+
+
 # --- clinical events -------------------------------------------------------------------------------------
 
 

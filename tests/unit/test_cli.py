@@ -10,27 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli.main import app
+from tests.builders import MISSPELT_JOURNEYS as BAD_JOURNEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-
-BAD_JOURNEYS = """\
-journeys:
-  - id: post-op
-    version: 1
-    name: Post-op
-    entry:
-      event: encounter.discharge
-      key: encounter_id
-    steps:
-      - id: day-3
-        wait: {offset: 3x, from: entry, at: "10:00"}
-      - id: day-3-message
-        message: {template: t, channels: [sms]}
-        next: day-7-mesage
-      - id: day-7-message
-        message: {template: t, channels: [sms]}
-"""
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from ruamel.yaml import YAML
 from engine.journeys.errors import JourneyFileError, Problem
 from engine.journeys.loader import check_text, load_catalog
 from engine.journeys.schema import journeys_schema
+from tests.builders import MISSPELT_JOURNEYS
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -67,23 +68,7 @@ def test_a_minimal_journey_compiles_with_a_stable_content_hash() -> None:
 
 
 def test_misspelt_step_unknown_event_type_and_bad_duration_are_all_reported_with_lines() -> None:
-    found = errors("""\
-        journeys:
-          - id: post-op
-            version: 1
-            name: Post-op
-            entry:
-              event: encounter.discharge
-              key: encounter_id
-            steps:
-              - id: day-3
-                wait: {offset: 3x, from: entry, at: "10:00"}
-              - id: day-3-message
-                message: {template: t, channels: [sms]}
-                next: day-7-mesage
-              - id: day-7-message
-                message: {template: t, channels: [sms]}
-        """)
+    found = errors(MISSPELT_JOURNEYS)
     assert found == [
         "j.yaml:6:14: error: entry.event: unknown event type 'encounter.discharge'; did you mean "
         "'encounter.discharged'?",
