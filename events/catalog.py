@@ -13,6 +13,7 @@ from events import findings as fi
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa
+from events import tasks as ta
 from events.base import Event
 from events.errors import EventDecodeError, EventValidationError
 from events.upcasting import UPCASTERS, Upcasters
@@ -36,9 +37,15 @@ ClinicalEvent: TypeAlias = Annotated[
     | fi.QuestionnaireCompleted
     | ou.ConsentGranted
     | ou.ConsentWithdrawn
+    | ou.OutreachPaused
+    | ou.OutreachResumed
+    | ou.OutreachSent
     | ou.OutreachDelivered
     | ou.OutreachFailed
-    | ou.OutreachReplied,
+    | ou.OutreachReplied
+    | ta.TaskClaimed
+    | ta.TaskReleased
+    | ta.TaskClosed,
     Field(discriminator="type"),
 ]
 
@@ -56,6 +63,11 @@ EngineEvent: TypeAlias = Annotated[
     | jo.TaskCreated
     | jo.ChurnFlagged
     | jo.ChurnCleared
+    | jo.MessageApproved
+    | jo.MessageDeferred
+    | jo.MessageSuppressed
+    | jo.MessageFailed
+    | jo.TaskEscalated
     | jo.JourneyCompleted
     | jo.JourneyExited,
     Field(discriminator="type"),

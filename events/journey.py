@@ -106,6 +106,10 @@ class MessageRequested(_StepEvent):
     priority: int = Field(default=50, ge=0, le=100)
     due_at: AwareDatetime
     journey_version: int
+    stale_at: AwareDatetime | None = Field(default=None, description="Not sent after this; null: never stale.")
+    variables: dict[str, Any] = Field(
+        default_factory=dict, description="Template variables from the journey's entry (appointment, clinician)."
+    )
 
 
 class TaskCreated(_StepEvent):
@@ -143,3 +147,67 @@ class JourneyExited(_JourneyEvent):
     type: Literal["journey.exited"] = "journey.exited"
     exit_event_id: str | None = None
     outcome: str
+
+
+# --- outreach policy: decided before each send, recorded with its reason -------------------------------------
+
+PolicyRule = Literal[
+    "consent", "quiet_hours", "cap", "deceased", "paused", "inpatient", "stale", "journey_ended", "no_channel"
+]
+
+
+class _MessageEvent(_JourneyEvent):
+    message_id: str
+    template: str
+
+
+class MessageApproved(_MessageEvent):
+    """Policy allowed the message: the dispatcher sends it on ``channel`` now. ``fallbacks`` are tried in order
+    if the channel fails for good. ``checks`` lists what policy looked at, for `careloop explain`."""
+
+    type: Literal["message.approved"] = "message.approved"
+    channel: Channel
+    fallbacks: tuple[Channel, ...] = ()
+    attempt: int = Field(default=1, ge=1)
+    locale: str
+    category: Literal["transactional", "care", "marketing"]
+    priority: int
+    variables: dict[str, Any] = Field(default_factory=dict, description="Template variables known to the engine.")
+    checks: tuple[str, ...] = ()
+
+
+class MessageDeferred(_MessageEvent):
+    """Policy held the message back (quiet hours, a frequency cap); it is decided again at ``until``."""
+
+    type: Literal["message.deferred"] = "message.deferred"
+    rule: PolicyRule
+    cap: str | None = Field(default=None, description="The frequency cap that held it, when rule is 'cap'.")
+    until: AwareDatetime
+    timer_id: str
+
+
+class MessageSuppressed(_MessageEvent):
+    """Policy stopped the message for good (consent, hard stop, cap with drop, stale). Also recorded when an
+    approved message not yet sent is withdrawn (consent withdrawn, outreach paused): the dispatcher drops it."""
+
+    type: Literal["message.suppressed"] = "message.suppressed"
+    rule: PolicyRule
+    cap: str | None = None
+    withdrawn: bool = Field(default=False, description="True when an approved message was taken back.")
+
+
+class MessageFailed(_MessageEvent):
+    """Every allowed channel failed: the patient was not reached."""
+
+    type: Literal["message.failed"] = "message.failed"
+    channels_tried: tuple[Channel, ...]
+
+
+class TaskEscalated(_JourneyEvent):
+    """A task passed its SLA without being closed."""
+
+    type: Literal["task.escalated"] = "task.escalated"
+    task_id: str
+    sla_due_at: AwareDatetime
+    queue: str
+    escalated_to: str = Field(description="The queue now responsible.")

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.definition import Journey, JourneysFile, Settings, ValueSet
 from engine.journeys.errors import UnknownJourneyError
+from engine.journeys.policy import OutreachPolicy
+from engine.outreach.templates import Template
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,8 @@ class Catalog:
     current: dict[str, Journey]
     versions: dict[tuple[str, int], Journey] = field(default_factory=dict)
     hashes: dict[tuple[str, int], str] = field(default_factory=dict)
+    outreach: OutreachPolicy = field(default_factory=OutreachPolicy)
+    templates: dict[str, Template] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, file: JourneysFile, archive: Iterable[Journey] = ()) -> Catalog:
@@ -32,7 +36,7 @@ class Catalog:
             if j.id not in current or j.version > current[j.id].version:
                 current[j.id] = j
         hashes = {key: content_hash(j, file.value_sets) for key, j in versions.items()}
-        return cls(file.settings, dict(file.value_sets), current, versions, hashes)
+        return cls(file.settings, dict(file.value_sets), current, versions, hashes, file.outreach, dict(file.templates))
 
     def journey(self, journey_id: str, version: int | None = None) -> Journey:
         try:

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from engine.journeys.conditions import Conditions
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
+from engine.journeys.policy import OutreachPolicy
 from engine.journeys.suggest import closest
+from engine.outreach.templates import Template
 from events.catalog import CLINICAL_TYPES
 from events.outreach import Channel
 
@@ -432,5 +434,7 @@ class ValueSet(Model):
 
 class JourneysFile(Model):
     settings: Settings = Field(default_factory=Settings)
+    outreach: OutreachPolicy = Field(default_factory=OutreachPolicy, description="Consent, quiet hours, caps.")
     value_sets: dict[str, ValueSet] = Field(default_factory=dict)
     journeys: list[Journey] = Field(min_length=1)
+    templates: dict[str, Template] = Field(default_factory=dict, description="Message texts per template id.")

@@ -1,0 +1,1 @@
+"""Outreach outside the pure core: message templates and their rendering (used by the loader and the dispatcher)."""
