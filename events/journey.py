@@ -120,6 +120,9 @@ class TaskCreated(_StepEvent):
     title: str
     priority: Literal["low", "normal", "high", "urgent"] = "normal"
     sla_due_at: AwareDatetime
+    message_id: str | None = Field(
+        default=None, description="Set when outreach policy chose the phone: the message this call delivers."
+    )
 
 
 class ChurnFlagged(_StepEvent):
@@ -174,6 +177,7 @@ class MessageApproved(_MessageEvent):
     priority: int
     variables: dict[str, Any] = Field(default_factory=dict, description="Template variables known to the engine.")
     checks: tuple[str, ...] = ()
+    stale_at: AwareDatetime | None = Field(default=None, description="The dispatcher never sends it after this.")
 
 
 class MessageDeferred(_MessageEvent):

@@ -7,7 +7,17 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from engine.journeys.state import Flag, Instance, PatientState, Profile, Waiting
+from engine.journeys.state import (
+    SENT_KEPT,
+    Flag,
+    Instance,
+    OpenTask,
+    PatientState,
+    PendingMessage,
+    Profile,
+    Sent,
+    Waiting,
+)
 from engine.journeys.timing import parse_moment
 from events import appointments as ap
 from events import encounters as en
@@ -15,6 +25,7 @@ from events import findings as fi
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa
+from events import tasks as ta
 from events.base import Event
 
 # The engine's own source system name; events from it are decisions, everything else is input.
@@ -44,7 +55,20 @@ def evolve(state: PatientState, event: Event) -> PatientState:
             last_occurred_at=event.occurred_at if last is None or event.occurred_at > last else last,
         )
     clock = moment if state.clock is None or moment > state.clock else state.clock
-    return replace(state, version=state.version + 1, clock=clock)
+    return _forget_stale(replace(state, version=state.version + 1, clock=clock))
+
+
+def _forget_stale(state: PatientState) -> PatientState:
+    """An approval past its stale time is settled as far as the engine cares: the dispatcher never sends it late,
+    so nothing can take it back or fall back from it any more."""
+    clock = state.clock
+    if clock is None or not any(_stale(m, clock) for m in state.messages.values()):
+        return state
+    return replace(state, messages=_frozen({k: m for k, m in state.messages.items() if not _stale(m, clock)}))
+
+
+def _stale(m: PendingMessage, clock: Any) -> bool:
+    return m.status == "approved" and m.request.stale_at is not None and m.request.stale_at <= clock
 
 
 def is_engine_event(event: Event) -> bool:
@@ -69,9 +93,25 @@ def _demographics(state: PatientState, e: pa.PatientRegistered | pa.PatientUpdat
         timezone=e.timezone or p.timezone,
         language=e.language or p.language,
         attributes=_frozen({**p.attributes, **e.attributes}),
+        reachable=_reachable(e.contact, p.reachable),
         updated_at=e.occurred_at,
     )
     return replace(state, profile=profile)
+
+
+def _reachable(contact: pa.Contact | None, known: frozenset[str] | None) -> frozenset[str] | None:
+    """Channels with an address. Only whether one exists is kept: the addresses are PHI and stay out of the core
+    (the dispatcher keeps them). ``app`` needs no address: push goes to the patient id."""
+    if contact is None:
+        return known
+    channels = {"app"}
+    if contact.phone:
+        channels |= {"sms", "phone"}
+    if contact.email:
+        channels.add("email")
+    if contact.wechat_openid:
+        channels.add("wechat")
+    return frozenset(channels)
 
 
 def _visit(state: PatientState, e: Event) -> PatientState:
@@ -90,12 +130,30 @@ def _condition(state: PatientState, e: fi.ConditionDiagnosed) -> PatientState:
 
 
 def _consent(state: PatientState, e: ou.ConsentGranted | ou.ConsentWithdrawn) -> PatientState:
-    if e.purpose != "care":
-        return state
     channels = ALL_CHANNELS if e.channel == "all" else frozenset({e.channel})
-    current = state.profile.consents
-    consents = current | channels if isinstance(e, ou.ConsentGranted) else current - channels
-    return replace(state, profile=replace(state.profile, consents=consents))
+    granted = isinstance(e, ou.ConsentGranted)
+    choices = _frozen({**state.profile.consent_choices, **{f"{e.purpose}/{c}": granted for c in channels}})
+    profile = replace(state.profile, consent_choices=choices)
+    if e.purpose == "care":
+        current = profile.consents
+        profile = replace(profile, consents=current | channels if granted else current - channels)
+    return replace(state, profile=profile)
+
+
+def _admitted(state: PatientState, e: en.EncounterAdmitted) -> PatientState:
+    return replace(state, profile=replace(state.profile, inpatient=True))
+
+
+def _discharged(state: PatientState, e: en.EncounterDischarged) -> PatientState:
+    return _visit(replace(state, profile=replace(state.profile, inpatient=False)), e)
+
+
+def _paused(state: PatientState, e: ou.OutreachPaused) -> PatientState:
+    return replace(state, profile=replace(state.profile, paused=e.reason))
+
+
+def _resumed(state: PatientState, e: ou.OutreachResumed) -> PatientState:
+    return replace(state, profile=replace(state.profile, paused=None))
 
 
 def _deceased(state: PatientState, e: pa.PatientDeceased) -> PatientState:
@@ -217,6 +275,102 @@ def _cleared(state: PatientState, e: jo.ChurnCleared) -> PatientState:
     return replace(state, flags=_frozen(keep))
 
 
+# --- messages and tasks -------------------------------------------------------------------------------------
+
+
+def _message(state: PatientState, message_id: str, pending: PendingMessage | None) -> PatientState:
+    messages = {k: v for k, v in state.messages.items() if k != message_id}
+    if pending is not None:
+        messages[message_id] = pending
+    return replace(state, messages=_frozen(messages))
+
+
+def _requested(state: PatientState, e: jo.MessageRequested) -> PatientState:
+    return _message(_moved(state, e), e.message_id, PendingMessage(e))
+
+
+def _deferred(state: PatientState, e: jo.MessageDeferred) -> PatientState:
+    m = state.messages.get(e.message_id)
+    if m is None:
+        return state
+    return _message(
+        state,
+        e.message_id,
+        replace(m, status="deferred", timer_id=e.timer_id, until=e.until, deferrals=m.deferrals + 1),
+    )
+
+
+def _approved(state: PatientState, e: jo.MessageApproved) -> PatientState:
+    m = state.messages.get(e.message_id)
+    if m is None:
+        return state
+    if e.attempt == 1:  # fallbacks are the same message: caps count it once
+        sent = (*state.sent, Sent(e.occurred_at, e.category, e.priority, e.message_id))[-SENT_KEPT:]
+        state = replace(state, sent=sent)
+    if e.channel == "phone":  # a call task carries it from here
+        return _message(state, e.message_id, None)
+    approved = replace(
+        m, status="approved", timer_id=None, until=None, channel=e.channel, fallbacks=e.fallbacks, attempt=e.attempt
+    )
+    return _message(state, e.message_id, approved)
+
+
+def _settled(state: PatientState, e: jo.MessageSuppressed | jo.MessageFailed) -> PatientState:
+    return _message(state, e.message_id, None)
+
+
+def _outreach_sent(state: PatientState, e: ou.OutreachSent) -> PatientState:
+    m = state.messages.get(e.message_id)
+    if m is None or m.status != "approved" or e.attempt != m.attempt:
+        return state  # a late or repeated receipt of an attempt already settled
+    return _message(state, e.message_id, None)
+
+
+def _outreach_failed(state: PatientState, e: ou.OutreachFailed) -> PatientState:
+    m = state.messages.get(e.message_id)
+    if m is None or m.status != "approved" or e.attempt != m.attempt or not e.final:
+        return state
+    return _message(state, e.message_id, replace(m, tried=(*m.tried, e.channel)))
+
+
+def _task(state: PatientState, task_id: str, task: OpenTask | None) -> PatientState:
+    tasks = {k: v for k, v in state.tasks.items() if k != task_id}
+    if task is not None:
+        tasks[task_id] = task
+    return replace(state, tasks=_frozen(tasks))
+
+
+def _task_created(state: PatientState, e: jo.TaskCreated) -> PatientState:
+    if e.message_id is None:  # a journey's task step; a call task made by outreach policy moves nothing
+        state = _moved(state, e)
+    return _task(state, e.task_id, OpenTask(e.task_id, e.instance_id, e.journey_id, e.queue, e.sla_due_at))
+
+
+def _task_escalated(state: PatientState, e: jo.TaskEscalated) -> PatientState:
+    t = state.tasks.get(e.task_id)
+    return state if t is None else _task(state, e.task_id, replace(t, status="escalated", queue=e.escalated_to))
+
+
+def _task_claimed(state: PatientState, e: ta.TaskClaimed) -> PatientState:
+    t = state.tasks.get(e.task_id)
+    if t is None or (t.assignee not in (None, e.assignee)):
+        return state  # closed, unknown, or someone else has it: the first claim stands
+    status = "escalated" if t.status == "escalated" else "in_progress"
+    return _task(state, e.task_id, replace(t, assignee=e.assignee, status=status))
+
+
+def _task_released(state: PatientState, e: ta.TaskReleased) -> PatientState:
+    t = state.tasks.get(e.task_id)
+    if t is None:
+        return state
+    status = "escalated" if t.status == "escalated" else "open"
+    return _task(state, e.task_id, replace(t, assignee=None, status=status))
+
+
+def _task_closed(state: PatientState, e: ta.TaskClosed) -> PatientState:
+    return _task(state, e.task_id, None)
+
+
 def _ended(state: PatientState, e: jo.JourneyCompleted | jo.JourneyExited) -> PatientState:
     status = "completed" if isinstance(e, jo.JourneyCompleted) else "exited"
     return _instance(state, e.instance_id, status=status, waiting=None, outcome=e.outcome, ended_at=e.occurred_at)
@@ -226,7 +380,15 @@ _APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
     pa.PatientRegistered: _demographics,
     pa.PatientUpdated: _demographics,
     pa.PatientDeceased: _deceased,
-    en.EncounterDischarged: _visit,
+    en.EncounterAdmitted: _admitted,
+    en.EncounterDischarged: _discharged,
+    ou.OutreachPaused: _paused,
+    ou.OutreachResumed: _resumed,
+    ou.OutreachSent: _outreach_sent,
+    ou.OutreachFailed: _outreach_failed,
+    ta.TaskClaimed: _task_claimed,
+    ta.TaskReleased: _task_released,
+    ta.TaskClosed: _task_closed,
     en.EncounterCompleted: _visit,
     ap.AppointmentAttended: _visit,
     fi.ConditionDiagnosed: _condition,
@@ -240,8 +402,13 @@ _APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
     jo.BranchTaken: _moved,
     jo.StepSkipped: _moved,
     jo.StepCompleted: _moved,
-    jo.MessageRequested: _moved,
-    jo.TaskCreated: _moved,
+    jo.MessageRequested: _requested,
+    jo.MessageDeferred: _deferred,
+    jo.MessageApproved: _approved,
+    jo.MessageSuppressed: _settled,
+    jo.MessageFailed: _settled,
+    jo.TaskCreated: _task_created,
+    jo.TaskEscalated: _task_escalated,
     jo.CounterChanged: _counted,
     jo.ChurnFlagged: _flagged,
     jo.ChurnCleared: _cleared,

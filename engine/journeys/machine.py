@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.journeys import outreach, tasks
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey
 from engine.journeys.effects import CancelTimer, Effect
@@ -62,7 +63,10 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
     if isinstance(trigger, Event):
         with run.caused_by(trigger.event_id):
             data = trigger.model_dump(mode="json")
+            before = run.state
             run.record(trigger)
+            outreach.after_input(run, trigger, before)
+            tasks.after_input(run, trigger, before)
             affect_instances(run, trigger, data)
             enter(run, trigger, data)
     return Decision(run.state, tuple(run.events), tuple(run.effects))
@@ -71,37 +75,46 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
 def fire_due_timers(run: Run) -> None:
     """Fire timers due by now, earliest first; a fired step may schedule another that is already due."""
     while True:
-        due = [t for t in run.state.pending_timers() if t[0] <= run.now]
+        due = [t for t in run.state.pending_timers() if t.due_at <= run.now]
         if not due:
             return
-        due_at, instance_id, timer_id = due[0]
-        inst = run.instance(instance_id)
-        journey = run.definition(inst)
-        assert inst.waiting is not None
-        with run.caused_by(f"timer:{timer_id}"):
-            run.effect(CancelTimer(run.state.patient_id, timer_id, "fired"))
-            step = _step_or_none(journey, inst.waiting.step_id)
-            timeout = step is not None and hasattr(step, "wait_for")
-            nxt: str | None
-            if journey is None or step is None:
-                nxt = inst.waiting.step_id  # advance() then exits the instance and says why
-            elif timeout:
-                nxt = step.wait_for.on_timeout
+        item = due[0]
+        with run.caused_by(f"timer:{item.timer_id}"):
+            run.effect(CancelTimer(run.state.patient_id, item.timer_id, "fired"))
+            if item.kind == "message":
+                outreach.fire_deferred(run, item)
+            elif item.kind == "task":
+                tasks.escalate(run, item)
             else:
-                nxt = journey.next_after(step.id)
-            run.emit(
-                jo.StepDue,
-                instance=inst,
-                instance_id=instance_id,
-                journey_id=inst.journey_id,
-                step_id=inst.waiting.step_id,
-                next_step_id=nxt,
-                timer_id=timer_id,
-                due_at=due_at,
-                outcome="timeout" if timeout else "elapsed",
-                reason=f"timed out at {due_at.isoformat()}" if timeout else f"due {due_at.isoformat()}",
-            )
-            advance(run, instance_id)
+                _fire_wait(run, item.instance_id, item.timer_id, item.due_at)
+
+
+def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> None:
+    inst = run.instance(instance_id)
+    journey = run.definition(inst)
+    assert inst.waiting is not None
+    step = _step_or_none(journey, inst.waiting.step_id)
+    timeout = step is not None and hasattr(step, "wait_for")
+    nxt: str | None
+    if journey is None or step is None:
+        nxt = inst.waiting.step_id  # advance() then exits the instance and says why
+    elif timeout:
+        nxt = step.wait_for.on_timeout
+    else:
+        nxt = journey.next_after(step.id)
+    run.emit(
+        jo.StepDue,
+        instance=inst,
+        instance_id=instance_id,
+        journey_id=inst.journey_id,
+        step_id=inst.waiting.step_id,
+        next_step_id=nxt,
+        timer_id=timer_id,
+        due_at=due_at,
+        outcome="timeout" if timeout else "elapsed",
+        reason=f"timed out at {due_at.isoformat()}" if timeout else f"due {due_at.isoformat()}",
+    )
+    advance(run, instance_id)
 
 
 def _step_or_none(journey: Journey | None, step_id: str) -> Any:

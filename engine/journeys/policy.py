@@ -30,7 +30,7 @@ class QuietHours(_Model):
 
 class Cap(_Model):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    max: int = Field(ge=1, description="At most this many approved messages...")
+    max: int = Field(ge=1, le=64, description="At most this many approved messages...")
     per: DurationField = Field(description="...in any window this long (e.g. 7d).")
     categories: list[Category] = Field(
         default_factory=lambda: ["care", "marketing"], description="Categories counted and held by this cap."

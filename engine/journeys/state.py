@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+from events import journey as jo
 
 Json = dict[str, Any]
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -22,7 +24,11 @@ class Profile:
     conditions: tuple[Json, ...] = ()
     last_visit_at: datetime | None = None
     deceased: bool = False
-    consents: frozenset[str] = frozenset()
+    consents: frozenset[str] = frozenset()  # channels explicitly granted for the care purpose
+    consent_choices: Mapping[str, bool] = field(default_factory=lambda: EMPTY)  # "purpose/channel" -> granted
+    reachable: frozenset[str] | None = None  # channels the patient has an address for; None: never told
+    inpatient: bool = False  # admitted and not yet discharged (a readmission stops outreach)
+    paused: str | None = None  # why the care team paused outreach; None: not paused
     updated_at: datetime | None = None  # occurred_at of the last applied demographics; older updates are ignored
 
 
@@ -77,6 +83,60 @@ class Flag:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """A requested message not yet settled: waiting for policy (deferred) or for the dispatcher (approved)."""
+
+    request: jo.MessageRequested
+    status: Literal["requested", "deferred", "approved"] = "requested"
+    timer_id: str | None = None
+    until: datetime | None = None
+    channel: str | None = None
+    fallbacks: tuple[str, ...] = ()
+    attempt: int = 0
+    tried: tuple[str, ...] = ()
+    deferrals: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    task_id: str
+    instance_id: str
+    journey_id: str
+    queue: str
+    sla_due_at: datetime
+    status: Literal["open", "in_progress", "escalated"] = "open"
+    assignee: str | None = None
+
+    @property
+    def timer_id(self) -> str:
+        return f"{self.task_id}:sla"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An approved first attempt, as frequency caps count it."""
+
+    at: datetime
+    category: str
+    priority: int
+    message_id: str
+
+
+class Due(NamedTuple):
+    """A pending timer: ``rank`` orders timers due at the same instant (journey steps first, then messages by
+    priority, then task SLAs), so decisions never depend on id order."""
+
+    due_at: datetime
+    rank: tuple[int, int]
+    instance_id: str
+    timer_id: str
+    kind: Literal["wait", "message", "task"]
+
+
+SENT_KEPT = 64  # caps count at most this many sends per window (checked when journeys.yaml loads)
+
+
+@dataclass(frozen=True, slots=True)
 class PatientState:
     patient_id: str
     profile: Profile = field(default_factory=Profile)
@@ -84,6 +144,9 @@ class PatientState:
         default_factory=lambda: EMPTY
     )  # insertion order = start order, which keeps decisions deterministic
     flags: Mapping[tuple[str, str], Flag] = field(default_factory=lambda: MappingProxyType({}))
+    messages: Mapping[str, PendingMessage] = field(default_factory=lambda: EMPTY)  # by message_id
+    tasks: Mapping[str, OpenTask] = field(default_factory=lambda: EMPTY)  # open tasks by task_id
+    sent: tuple[Sent, ...] = ()  # the latest SENT_KEPT approvals, oldest first
     seen: frozenset[str] = frozenset()  # event ids already applied: redelivery is recognised and skipped
     last_occurred_at: datetime | None = None
     clock: datetime | None = None  # the patient's logical time: latest arrival or decision time applied
@@ -96,10 +159,21 @@ class PatientState:
     def active_instances(self) -> list[Instance]:
         return [i for i in self.instances.values() if i.active]
 
-    def pending_timers(self) -> list[tuple[datetime, str, str]]:
-        """(due_at, instance_id, timer_id) of every waiting instance, earliest first."""
-        return sorted(
-            (i.waiting.due_at, i.instance_id, i.waiting.timer_id)
+    def pending_timers(self) -> list[Due]:
+        """Every pending timer (journey waits, deferred messages, task SLAs), earliest first."""
+        due = [
+            Due(i.waiting.due_at, (0, 0), i.instance_id, i.waiting.timer_id, "wait")
             for i in self.instances.values()
             if i.active and i.waiting is not None
-        )
+        ]
+        due += [
+            Due(m.until, (1, -m.request.priority), m.request.instance_id, m.timer_id, "message")
+            for m in self.messages.values()
+            if m.status == "deferred" and m.until is not None and m.timer_id is not None
+        ]
+        due += [
+            Due(t.sla_due_at, (2, 0), t.instance_id, t.timer_id, "task")
+            for t in self.tasks.values()
+            if t.status != "escalated"
+        ]
+        return sorted(due, key=lambda d: (d.due_at, d.rank, d.instance_id, d.timer_id))

@@ -6,11 +6,13 @@ import hashlib
 from typing import Any
 
 from engine.journeys import definition as d
+from engine.journeys import outreach
 from engine.journeys.effects import ChangeChurnFlag, CreateTask, RequestMessage, ScheduleTimer
 from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.run import Run
 from engine.journeys.state import Instance
 from engine.journeys.timing import due_at, parse_moment, zone
+from engine.outreach.variables import message_variables
 from events import journey as jo
 from events.ids import deterministic_id
 
@@ -263,8 +265,11 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep, 
         priority=spec.priority,
         due_at=due,
         journey_version=inst.journey_version,
+        stale_at=stale.add_to(due),
+        variables=message_variables(inst.entry),
     )
     run.effect(RequestMessage(request))
+    outreach.decide_message(run, request.message_id)
 
 
 def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep, depth: int) -> None:
@@ -281,6 +286,7 @@ def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep, depth:
         sla_due_at=spec.sla.add_to(run.now),
     )
     run.effect(CreateTask(task))
+    run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, f"{task.task_id}:sla", task.sla_due_at))
 
 
 def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep, depth: int) -> None:

@@ -155,7 +155,8 @@ def test_re_deciding_the_recorded_history_reproduces_every_engine_event(per_pati
         state = PatientState(patient_id)
         again: list[Event] = []
         for event in recorded:
-            if isinstance(event, jo.StepDue) and event.event_id not in {e.event_id for e in again}:
+            fired = (event.causation_id or "").startswith("timer:")  # waits, deferred messages, task SLAs
+            if fired and event.event_id not in {e.event_id for e in again}:
                 decision = decide(state, Tick(patient_id), CATALOG, event.occurred_at)
             elif not event.type.startswith(("journey.", "message.", "task.", "churn.")):
                 decision = decide(state, event, CATALOG, event.recorded_at)

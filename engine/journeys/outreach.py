@@ -1,0 +1,290 @@
+"""Outreach policy, decided before each send and recorded with its reason. Pure.
+
+A requested message is approved (the dispatcher sends it now on one channel, with fallbacks), deferred (quiet
+hours, a frequency cap: decided again when the timer fires) or suppressed (consent, hard stops, stale, a cap
+that drops). What the dispatcher reports back (a final failure) moves the message to its next channel.
+Withdrawing consent or pausing outreach takes back approved messages the dispatcher has not yet sent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.journeys.effects import CancelTimer, CreateTask, ScheduleTimer
+from engine.journeys.evaluate import holds_all
+from engine.journeys.policy import OutreachPolicy
+from engine.journeys.run import Run
+from engine.journeys.state import Due, PatientState, PendingMessage, Profile
+from engine.journeys.timing import zone
+from engine.outreach.locale import choose_locale
+from events import journey as jo
+from events import outreach as ou
+from events.base import Event
+from events.encounters import EncounterAdmitted
+from events.ids import deterministic_id
+from events.patient import PatientDeceased
+
+
+class _Verdict(Exception):
+    """Raised inside ``_evaluate`` when a rule settles the message (suppressed or deferred)."""
+
+    def __init__(self, kind: str, rule: str, reason: str, until: datetime | None = None, cap: str | None = None):
+        super().__init__(reason)
+        self.kind, self.rule, self.reason, self.until, self.cap = kind, rule, reason, until, cap
+
+
+def decide_message(run: Run, message_id: str, withdrawing: bool = False) -> None:
+    """Approve, defer or suppress a pending message, as policy says right now. ``withdrawing``: the message was
+    approved but not yet sent, and consent or a hard stop changed; any outcome supersedes that approval."""
+    m = run.state.messages[message_id]
+    checks: list[str] = []
+    try:
+        channels = _evaluate(run, m, checks)
+    except _Verdict as v:
+        if v.kind == "defer":
+            _defer(run, m, v)
+        elif m.attempt > 0 and not withdrawing and v.rule in ("consent", "no_channel"):
+            _failed(run, m, v.reason)  # the earlier channels failed and no other may be used
+        else:
+            _suppress(run, m, v.rule, v.reason, cap=v.cap, withdrawn=withdrawing)
+        return
+    _approve(run, m, channels, checks)
+
+
+def fire_deferred(run: Run, due: Due) -> None:
+    m = next((m for m in run.state.messages.values() if m.timer_id == due.timer_id), None)
+    if m is not None:
+        decide_message(run, m.request.message_id)
+
+
+def after_input(run: Run, event: Event, before: PatientState) -> None:
+    """What an inbound event means for pending messages: fallbacks, withdrawals, hard stops.
+
+    An approved message the dispatcher has not confirmed is decided again when consent for its channel is
+    withdrawn or a hard stop begins: a later approval (another channel), deferral or suppression of the same
+    message supersedes the earlier approval, and the dispatcher drops an attempt it has not sent yet.
+    """
+    if isinstance(event, ou.OutreachFailed):
+        m = run.state.messages.get(event.message_id)
+        old = before.messages.get(event.message_id)
+        if m is not None and old is not None and m.tried != old.tried:  # a final failure of the current attempt
+            decide_message(run, event.message_id)
+        return
+    policy, p = run.catalog.outreach, run.state.profile
+    if isinstance(event, ou.ConsentWithdrawn):
+        affected = [
+            m
+            for m in run.state.messages.values()
+            if m.status == "approved" and not consented(policy, p, m.request.category, m.channel or "")
+        ]
+    elif isinstance(event, ou.OutreachPaused | EncounterAdmitted | PatientDeceased):
+        affected = [m for m in run.state.messages.values() if m.status == "approved"]
+    else:
+        return
+    for m in affected:
+        with run.caused_by(f"{event.event_id}:{m.request.message_id}"):
+            decide_message(run, m.request.message_id, withdrawing=True)
+
+
+# --- the rules, in order ----------------------------------------------------------------------------------
+
+
+def _evaluate(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
+    policy, p, r = run.catalog.outreach, run.state.profile, m.request
+    inst = run.state.instances.get(r.instance_id)
+    if inst is not None and inst.status == "exited":
+        raise _Verdict("suppress", "journey_ended", f"journey {r.journey_id} exited ({inst.outcome}) before sending")
+    _hard_stops(policy, p)
+    checks.append("no hard stop (deceased, paused, inpatient)")
+    if r.stale_at is not None and run.now > r.stale_at:
+        raise _Verdict("suppress", "stale", f"stale: due {r.due_at.isoformat()}, not sent by {r.stale_at.isoformat()}")
+    channels = _channels(run, m, checks)
+    quiet = _quiet_until(run, r.category)
+    if quiet is not None and channels[0] != "phone":
+        _hold(m, "quiet_hours", quiet[1], quiet[0], None, policy.quiet_hours.on_quiet if policy.quiet_hours else "")
+    if policy.quiet_hours is not None and r.category not in policy.quiet_hours.exempt:
+        checks.append("outside quiet hours")
+    if m.attempt == 0:
+        _caps(run, m, checks)
+    return channels
+
+
+def _hard_stops(policy: OutreachPolicy, p: Profile) -> None:
+    stops = policy.hard_stops
+    if stops.deceased and p.deceased:
+        raise _Verdict("suppress", "deceased", "hard stop: the patient is deceased")
+    if stops.paused and p.paused is not None:
+        raise _Verdict("suppress", "paused", f"hard stop: the care team paused outreach ({p.paused})")
+    if stops.inpatient and p.inpatient:
+        raise _Verdict("suppress", "inpatient", "hard stop: the patient is admitted (readmitted)")
+
+
+def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
+    policy, p, r = run.catalog.outreach, run.state.profile, m.request
+    wanted = list(r.channels)
+    inst = run.state.instances.get(r.instance_id)
+    for rule in policy.channel_rules:
+        if holds_all(rule.when, run.scope({}, inst)):
+            prefer = list(rule.prefer)
+            wanted = prefer if rule.only else prefer + [c for c in wanted if c not in prefer]
+            checks.append(f"channel rule {rule.name!r}: {', '.join(wanted)}")
+            break
+    wanted = [c for c in wanted if c not in m.tried]
+    refused: list[str] = []
+    allowed: list[str] = []
+    for c in wanted:
+        if not consented(policy, p, r.category, c):
+            refused.append(f"{c}: no {r.category} consent")
+        elif p.reachable is not None and c not in p.reachable:
+            refused.append(f"{c}: no address")
+        else:
+            allowed.append(c)
+    if not allowed:
+        tried = f" (already tried: {', '.join(m.tried)})" if m.tried else ""
+        rule = "consent" if any("consent" in x for x in refused) else "no_channel"
+        raise _Verdict("suppress", rule, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
+    checks.append(f"consent for {r.category} on {', '.join(allowed)}")
+    if refused:
+        checks.append("skipped " + "; ".join(refused))
+    return allowed
+
+
+def consented(policy: OutreachPolicy, p: Profile, purpose: str, channel: str) -> bool:
+    """An explicit choice for the purpose wins; care consent also covers transactional messages; otherwise the
+    purpose's default (opt_out: allowed until withdrawn; opt_in: needs a grant)."""
+    for key in (f"{purpose}/{channel}",) + ((f"care/{channel}",) if purpose == "transactional" else ()):
+        if key in p.consent_choices:
+            return p.consent_choices[key]
+    return bool(getattr(policy.consent, purpose) == "opt_out")
+
+
+def _quiet_until(run: Run, category: str) -> tuple[datetime, str] | None:
+    """(when quiet hours end, why) if now is inside them for this category."""
+    qh = run.catalog.outreach.quiet_hours
+    if qh is None or category in qh.exempt:
+        return None
+    tz = zone(qh.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
+    local = run.now.astimezone(tz)
+    t = local.time()
+    overnight = qh.start > qh.end
+    inside = (t >= qh.start or t < qh.end) if overnight else (qh.start <= t < qh.end)
+    if not inside:
+        return None
+    day = local.date() + timedelta(days=1) if overnight and t >= qh.start else local.date()
+    # Round-trip through UTC: a wall time inside a DST gap becomes the real instant after the gap.
+    until = datetime.combine(day, qh.end, tzinfo=tz).astimezone(UTC).astimezone(tz)
+    why = f"quiet hours {qh.start:%H:%M}-{qh.end:%H:%M} {tz.key}: local time {local:%H:%M}"
+    return until, why
+
+
+def _caps(run: Run, m: PendingMessage, checks: list[str]) -> None:
+    policy, r = run.catalog.outreach, m.request
+    for cap in policy.caps:
+        if r.category not in cap.categories:
+            continue
+        window = cap.per.approx_timedelta()
+        counted = sorted(s.at for s in run.state.sent if s.category in cap.categories and s.at > run.now - window)
+        label = f"cap {cap.name} ({len(counted)}/{cap.max} in {cap.per})"
+        if len(counted) < cap.max:
+            checks.append(label)
+            continue
+        if r.priority >= policy.preempt_priority:
+            checks.append(f"{label}: priority {r.priority} pre-empts it (>= {policy.preempt_priority})")
+            continue
+        free_at = counted[len(counted) - cap.max] + window
+        _hold(m, "cap", f"{label} reached at priority {r.priority}", free_at, cap.name, cap.on_cap)
+
+
+def _hold(m: PendingMessage, rule: str, why: str, until: datetime, cap: str | None, on: str) -> None:
+    r = m.request
+    if on == "drop":
+        raise _Verdict("suppress", rule, f"{why}; policy drops it", cap=cap)
+    if r.stale_at is not None and until > r.stale_at:
+        reason = f"{why}; next chance {until.isoformat()} is after it goes stale ({r.stale_at.isoformat()})"
+        raise _Verdict("suppress", "stale" if rule == "quiet_hours" else rule, reason, cap=cap)
+    raise _Verdict("defer", rule, f"{why}; deferred to {until.isoformat()}", until=until, cap=cap)
+
+
+# --- outcomes ---------------------------------------------------------------------------------------------
+
+
+def _ids(m: PendingMessage) -> dict[str, Any]:
+    r = m.request
+    return {
+        "instance_id": r.instance_id,
+        "journey_id": r.journey_id,
+        "step_id": r.step_id,
+        "message_id": r.message_id,
+        "template": r.template,
+    }
+
+
+def _settle_timer(run: Run, m: PendingMessage) -> None:
+    if m.status == "deferred" and m.timer_id is not None and m.until is not None and m.until > run.now:
+        run.effect(CancelTimer(run.state.patient_id, m.timer_id, "cancelled"))
+
+
+def _suppress(
+    run: Run, m: PendingMessage, rule: str, reason: str, cap: str | None = None, withdrawn: bool = False
+) -> None:
+    _settle_timer(run, m)
+    if withdrawn:
+        reason = f"withdrawn before the dispatcher sent it on {m.channel}: {reason}"
+    run.emit(jo.MessageSuppressed, **_ids(m), rule=rule, cap=cap, reason=reason, withdrawn=withdrawn)
+
+
+def _failed(run: Run, m: PendingMessage, reason: str) -> None:
+    run.emit(jo.MessageFailed, **_ids(m), channels_tried=m.tried, reason=f"every allowed channel failed; {reason}")
+
+
+def _defer(run: Run, m: PendingMessage, v: _Verdict) -> None:
+    assert v.until is not None
+    _settle_timer(run, m)
+    timer_id = deterministic_id(m.request.message_id, "defer", str(m.deferrals))
+    run.emit(jo.MessageDeferred, **_ids(m), rule=v.rule, cap=v.cap, until=v.until, timer_id=timer_id, reason=v.reason)
+    run.effect(ScheduleTimer(run.state.patient_id, m.request.instance_id, timer_id, v.until))
+
+
+def _approve(run: Run, m: PendingMessage, channels: list[str], checks: list[str]) -> None:
+    policy, r = run.catalog.outreach, m.request
+    _settle_timer(run, m)
+    attempt = m.attempt + 1
+    locale = choose_locale(run.state.profile.language, policy.locales, policy.default_locale)
+    channel, fallbacks = channels[0], tuple(channels[1:])
+    via = f"on {channel}" + (f", then {', '.join(fallbacks)}" if fallbacks else "")
+    run.emit(
+        jo.MessageApproved,
+        **_ids(m),
+        channel=channel,
+        fallbacks=fallbacks,
+        attempt=attempt,
+        locale=locale,
+        category=r.category,
+        priority=r.priority,
+        variables=r.variables,
+        checks=tuple(checks),
+        stale_at=r.stale_at,
+        reason=f"approved {via} in {locale}" + (f" (attempt {attempt})" if attempt > 1 else ""),
+    )
+    if channel == "phone":
+        _call_task(run, m, policy, attempt)
+
+
+def _call_task(run: Run, m: PendingMessage, policy: OutreachPolicy, attempt: int) -> None:
+    r = m.request
+    inst = run.state.instances.get(r.instance_id)
+    task = run.emit(
+        jo.TaskCreated,
+        **{k: v for k, v in _ids(m).items() if k not in ("message_id", "template")},
+        next_step_id=inst.step_id if inst else None,
+        reason=f"outreach policy chose a phone call for {r.template}",
+        task_id=deterministic_id(r.message_id, "call", str(attempt)),
+        queue=policy.phone_queue,
+        title=f"Call the patient: {r.template}",
+        priority="high" if r.priority >= policy.preempt_priority else "normal",
+        sla_due_at=policy.phone_sla.add_to(run.now),
+        message_id=r.message_id,
+    )
+    run.effect(CreateTask(task))
+    run.effect(ScheduleTimer(run.state.patient_id, r.instance_id, f"{task.task_id}:sla", task.sla_due_at))
