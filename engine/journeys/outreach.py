@@ -26,7 +26,7 @@ from events.ids import deterministic_id
 from events.patient import PatientDeceased
 
 
-class _Verdict(Exception):
+class _VerdictError(Exception):
     """Raised inside ``_evaluate`` when a rule settles the message (suppressed or deferred)."""
 
     def __init__(self, kind: str, rule: str, reason: str, until: datetime | None = None, cap: str | None = None):
@@ -41,7 +41,7 @@ def decide_message(run: Run, message_id: str, withdrawing: bool = False) -> None
     checks: list[str] = []
     try:
         channels = _evaluate(run, m, checks)
-    except _Verdict as v:
+    except _VerdictError as v:
         if v.kind == "defer":
             _defer(run, m, v)
         elif m.attempt > 0 and not withdrawing and v.rule in ("consent", "no_channel"):
@@ -94,11 +94,15 @@ def _evaluate(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
     policy, p, r = run.catalog.outreach, run.state.profile, m.request
     inst = run.state.instances.get(r.instance_id)
     if inst is not None and inst.status == "exited":
-        raise _Verdict("suppress", "journey_ended", f"journey {r.journey_id} exited ({inst.outcome}) before sending")
+        raise _VerdictError(
+            "suppress", "journey_ended", f"journey {r.journey_id} exited ({inst.outcome}) before sending"
+        )
     _hard_stops(policy, p)
     checks.append("no hard stop (deceased, paused, inpatient)")
     if r.stale_at is not None and run.now > r.stale_at:
-        raise _Verdict("suppress", "stale", f"stale: due {r.due_at.isoformat()}, not sent by {r.stale_at.isoformat()}")
+        raise _VerdictError(
+            "suppress", "stale", f"stale: due {r.due_at.isoformat()}, not sent by {r.stale_at.isoformat()}"
+        )
     channels = _channels(run, m, checks)
     quiet = _quiet_until(run, r.category)
     if quiet is not None and channels[0] != "phone":
@@ -113,11 +117,11 @@ def _evaluate(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
 def _hard_stops(policy: OutreachPolicy, p: Profile) -> None:
     stops = policy.hard_stops
     if stops.deceased and p.deceased:
-        raise _Verdict("suppress", "deceased", "hard stop: the patient is deceased")
+        raise _VerdictError("suppress", "deceased", "hard stop: the patient is deceased")
     if stops.paused and p.paused is not None:
-        raise _Verdict("suppress", "paused", f"hard stop: the care team paused outreach ({p.paused})")
+        raise _VerdictError("suppress", "paused", f"hard stop: the care team paused outreach ({p.paused})")
     if stops.inpatient and p.inpatient:
-        raise _Verdict("suppress", "inpatient", "hard stop: the patient is admitted (readmitted)")
+        raise _VerdictError("suppress", "inpatient", "hard stop: the patient is admitted (readmitted)")
 
 
 def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
@@ -143,7 +147,7 @@ def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
     if not allowed:
         tried = f" (already tried: {', '.join(m.tried)})" if m.tried else ""
         rule = "consent" if any("consent" in x for x in refused) else "no_channel"
-        raise _Verdict("suppress", rule, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
+        raise _VerdictError("suppress", rule, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
     checks.append(f"consent for {r.category} on {', '.join(allowed)}")
     if refused:
         checks.append("skipped " + "; ".join(refused))
@@ -199,11 +203,11 @@ def _caps(run: Run, m: PendingMessage, checks: list[str]) -> None:
 def _hold(m: PendingMessage, rule: str, why: str, until: datetime, cap: str | None, on: str) -> None:
     r = m.request
     if on == "drop":
-        raise _Verdict("suppress", rule, f"{why}; policy drops it", cap=cap)
+        raise _VerdictError("suppress", rule, f"{why}; policy drops it", cap=cap)
     if r.stale_at is not None and until > r.stale_at:
         reason = f"{why}; next chance {until.isoformat()} is after it goes stale ({r.stale_at.isoformat()})"
-        raise _Verdict("suppress", "stale" if rule == "quiet_hours" else rule, reason, cap=cap)
-    raise _Verdict("defer", rule, f"{why}; deferred to {until.isoformat()}", until=until, cap=cap)
+        raise _VerdictError("suppress", "stale" if rule == "quiet_hours" else rule, reason, cap=cap)
+    raise _VerdictError("defer", rule, f"{why}; deferred to {until.isoformat()}", until=until, cap=cap)
 
 
 # --- outcomes ---------------------------------------------------------------------------------------------
@@ -238,7 +242,7 @@ def _failed(run: Run, m: PendingMessage, reason: str) -> None:
     run.emit(jo.MessageFailed, **_ids(m), channels_tried=m.tried, reason=f"every allowed channel failed; {reason}")
 
 
-def _defer(run: Run, m: PendingMessage, v: _Verdict) -> None:
+def _defer(run: Run, m: PendingMessage, v: _VerdictError) -> None:
     assert v.until is not None
     _settle_timer(run, m)
     timer_id = deterministic_id(m.request.message_id, "defer", str(m.deferrals))

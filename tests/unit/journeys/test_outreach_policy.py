@@ -3,6 +3,7 @@ with priority, channel preference, hard stops, fallbacks, and task SLAs. Pure: t
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from events import outreach as ou
 from events import patient as pa
 from events import tasks as ta
 from events.patient import Contact
-from tests.builders import admitted, at, discharge, event, recorded, visit
+from tests.builders import admitted, at, discharge, event, no_show, recorded, visit
 
 P = "P-outreach"
 
@@ -202,8 +203,6 @@ def test_a_capped_message_is_deferred_with_the_cap_named_and_an_urgent_one_pre_e
 
 
 def test_older_patients_are_called_by_staff(catalog):
-    from datetime import date
-
     sim = patient(catalog, discharge(P, at("2026-03-02 10:00")), birth_date=date(1940, 5, 1))
     sim.run_until(at("2026-03-03 12:00"))
 
@@ -256,8 +255,6 @@ def test_a_final_failure_falls_back_to_the_next_channel_then_records_the_message
 
 
 def test_an_unclosed_task_escalates_when_its_sla_passes_and_a_closed_one_does_not(catalog):
-    from tests.builders import no_show
-
     missed = no_show(P, at("2026-03-02 10:00"), at("2026-03-02 09:00"))
     sim = patient(catalog, missed)
     (task,) = decisions(sim, jo.TaskCreated)
