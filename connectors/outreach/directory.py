@@ -1,0 +1,74 @@
+"""Who a message went to: the reminder_queue projection knows each requested message's patient and instance."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+
+from connectors.outreach.errors import UnavailableError
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message_id: str
+    patient_id: str
+    instance_id: str | None = None
+    channel: str | None = None  # the channel of the latest approval or send
+    attempt: int | None = None
+
+
+class MessageDirectory(Protocol):
+    def find(self, message_id: str) -> Sent | None: ...
+
+
+class MemoryDirectory:
+    def __init__(self, *sent: Sent) -> None:
+        self._sent = {s.message_id: s for s in sent}
+
+    def find(self, message_id: str) -> Sent | None:
+        return self._sent.get(message_id)
+
+
+class PostgresDirectory:
+    """Looks messages up in reminder_queue on one connection, shared by the server's threads under a lock."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._conn: psycopg.Connection[Any] | None = None
+        self._lock = threading.Lock()
+
+    def find(self, message_id: str) -> Sent | None:
+        with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+                row = self._conn.execute(
+                    "SELECT patient_id, instance_id, channel, attempt FROM reminder_queue WHERE message_id = %s",
+                    (message_id,),
+                ).fetchone()
+            except psycopg.errors.UndefinedTable as exc:
+                raise UnavailableError(
+                    "the reminder_queue table does not exist yet: start the projections (`careloop projections run`)"
+                ) from exc
+            except psycopg.Error as exc:
+                self.close()
+                raise UnavailableError(f"PostgreSQL did not answer the message lookup: {exc}") from exc
+        return None if row is None else Sent(message_id, row[0], row[1], row[2], row[3])
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class NoDirectory:
+    """For a CLI without a database: requests that name a message_id fail with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def find(self, message_id: str) -> Sent | None:
+        raise UnavailableError(f"cannot look up message_id {message_id!r}: {self._reason}")

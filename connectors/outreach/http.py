@@ -1,0 +1,83 @@
+"""`careloop webhook`: outreach gateways, forms and care-team tools POST here; 202 once the events are on Kafka.
+
+POST /outreach/receipts, /outreach/replies, /questionnaires, /consent, /outreach/pause, /outreach/resume with a
+JSON object (or an array of them). 202 {"event_ids": [...], "results": [...]}; 422 {"error", "field"} for a
+request that cannot become an event (do not resend unchanged); 503 {"error"} when Kafka or PostgreSQL did not
+answer (resend). aiohttp, which faust already brings, serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from connectors.outreach.errors import PayloadError, UnavailableError
+from connectors.outreach.intake import OutreachIntake
+
+MAX_BODY = 4 * 1024 * 1024
+ROUTES = {
+    "/outreach/receipts": "receipt",
+    "/outreach/replies": "reply",
+    "/questionnaires": "questionnaire",
+    "/consent": "consent",
+    "/outreach/pause": "pause",
+    "/outreach/resume": "resume",
+}
+
+
+def _error(status: int, message: str, field: str | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": message}
+    if status == 422:
+        body["field"] = field
+    return web.json_response(body, status=status)
+
+
+def build_app(intake: OutreachIntake) -> web.Application:
+    def handler(kind: str) -> Any:
+        async def receive(request: web.Request) -> web.Response:
+            if request.content_type != "application/json":
+                return _error(415, "Content-Type must be application/json")
+            try:
+                body = json.loads(await request.read())
+            except ValueError as exc:
+                return _error(422, f"the body is not JSON: {exc}")
+            try:
+                accepted = await asyncio.to_thread(intake.accept, kind, body)
+            except PayloadError as exc:
+                return _error(422, str(exc), exc.field)
+            except UnavailableError as exc:
+                return _error(503, str(exc))
+            return web.json_response(accepted.as_json(), status=202)
+
+        return receive
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=MAX_BODY)
+    for path, kind in ROUTES.items():
+        app.router.add_post(path, handler(kind))
+    app.router.add_get("/health", health)
+    return app
+
+
+async def serve(
+    intake: OutreachIntake,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    runner = web.AppRunner(build_app(intake))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    try:
+        if ready is not None:
+            ready.set()
+        await (stop.wait() if stop is not None else asyncio.Future())
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,89 @@
+"""Accepting outreach requests: validate every one, map them to events, publish them keyed by patient and wait
+for Kafka's acknowledgement. All or nothing per call: one bad request in a batch refuses the batch, unsent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from connectors.outreach.directory import MessageDirectory, NoDirectory, PostgresDirectory
+from connectors.outreach.errors import PayloadError, UnavailableError
+from connectors.outreach.mapping import Mapped, to_event
+from connectors.outreach.payloads import parse
+from connectors.publisher import EventPublisher
+from events.base import Event
+
+Clock = Callable[[], datetime]
+
+
+class Publisher(Protocol):
+    def publish(self, events: Sequence[Event], timeout: float = 60.0) -> dict[int, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    mapped: tuple[Mapped, ...] = field(default_factory=tuple)
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [m.event.event_id for m in self.mapped]
+
+    def as_json(self) -> dict[str, Any]:
+        results = []
+        for m in self.mapped:
+            result: dict[str, Any] = {"event_id": m.event.event_id, "type": m.event.type}
+            if m.scored is not None:
+                response_id = getattr(m.event, "response_id", None)
+                result |= {"response_id": response_id, "score": m.scored.score, "band": m.scored.band}
+                result["warnings"] = list(m.scored.warnings)
+            results.append(result)
+        return {"event_ids": self.event_ids, "results": results}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutreachIntake:
+    def __init__(self, directory: MessageDirectory, publisher: Publisher, system: str, clock: Clock = utc_now) -> None:
+        self._directory = directory
+        self._publisher = publisher
+        self._system = system
+        self._clock = clock
+
+    def map(self, kind: str, body: Any) -> Accepted:
+        """The events for a request (a JSON object) or a batch (a JSON array); nothing is published."""
+        batch = body if isinstance(body, list) else [body]
+        indexed = isinstance(body, list)
+        if not batch:
+            raise PayloadError(f"the {kind} array is empty: send one object or an array of them")
+        arrived = self._clock()
+        mapped = []
+        for n, data in enumerate(batch):
+            payload = parse(kind, data, n if indexed else None)
+            message_id = getattr(payload, "message_id", None)
+            sent = self._directory.find(message_id) if message_id is not None else None
+            mapped.append(to_event(payload, sent, arrived, self._system))
+        return Accepted(tuple(mapped))
+
+    def accept(self, kind: str, body: Any) -> Accepted:
+        """Map and publish; returns once Kafka acknowledged every event. PayloadError: refused, nothing sent;
+        UnavailableError: not stored, send again."""
+        accepted = self.map(kind, body)
+        try:
+            self._publisher.publish([m.event for m in accepted.mapped], timeout=30)
+        except Exception as exc:  # the broker did not acknowledge: the sender must try again
+            raise UnavailableError(f"Kafka did not acknowledge the events: {type(exc).__name__}: {exc}") from exc
+        return accepted
+
+
+def open_outreach_intake(bootstrap: str, database_url: str | None, topic: str, system: str) -> OutreachIntake:
+    """The composition root: messages looked up in PostgreSQL (when there is one), events published to ``topic``."""
+    directory: MessageDirectory = (
+        PostgresDirectory(database_url)
+        if database_url
+        else NoDirectory("no database configured (CARELOOP_DATABASE_URL, or a running `careloop up`)")
+    )
+    return OutreachIntake(directory, EventPublisher(bootstrap, topic), system)
