@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.journeys.effects import CancelTimer
+from engine.journeys.explain import explain
 from engine.journeys.loader import load_catalog
 from engine.journeys.machine import decide
 from engine.journeys.simulation import Simulation
@@ -270,3 +271,38 @@ def test_an_unclosed_task_escalates_when_its_sla_passes_and_a_closed_one_does_no
     decision = decide(sim.state(P), closed, catalog, at("2026-03-02 15:00"))
     assert CancelTimer(P, f"{task.task_id}:sla", "cancelled") in decision.effects
     assert decision.state.tasks == {}
+
+
+# --- careloop explain -------------------------------------------------------------------------------------
+
+
+def test_explain_names_the_cap_the_quiet_hours_and_the_consent_behind_each_message(catalog):
+    sim = patient(catalog, event_completed("2026-03-02 11:00"), discharge(P, at("2026-03-02 10:00")), wechat=None)
+    sim.feed([withdraw("sms", "2026-03-03 09:00", purpose="marketing")])
+    sim.run_until(at("2026-03-05 00:00"))
+
+    story = explain(P, sim.recorded[P])
+
+    burst = next(i for i in story.instances.values() if i.journey_id == "burst")
+    outcomes = {m.step_id: m.outcome for m in burst.messages.values()}
+    # The night's check-in (08:00) and tip-1 fill the daily cap; the urgent follow-up pre-empts it
+    assert outcomes == {
+        "tip-1": "approved",
+        "tip-2": "approved",
+        "tip-3": "approved",
+        "abnormal": "approved",
+        "promo-1": "not sent (consent)",
+    }
+    tip2 = next(m for m in burst.messages.values() if m.step_id == "tip-2")
+    assert tip2.lines[0][1].startswith("requested by step tip-2 of burst v1")
+    assert [text.split(":")[0] for _, text in tip2.lines[1:3]] == [
+        "deferred by cap daily until 2026-03-04T08",
+        "deferred by cap daily until 2026-03-04T10",
+    ]
+    assert "cap daily (2/2 in 1d) reached at priority 30" in tip2.lines[1][1]
+    assert tip2.lines[3][0] == at("2026-03-04 10:00")
+    nightly = next(i for i in story.instances.values() if i.journey_id == "nightly")
+    (check_in,) = nightly.messages.values()
+    assert "deferred by quiet hours until 2026-03-03T08:00:00+08:00" in check_in.lines[1][1]
+    assert ("consent withdrew: sms for marketing") in [text for _, text in story.patient]
+    assert story.as_json()["journeys"][0]["journey_id"] in ("burst", "nightly")

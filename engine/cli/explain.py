@@ -1,0 +1,77 @@
+"""`careloop explain PATIENT`: why each message was or was not sent, read from the event store (or replayed from
+an event file through the journeys, for a what-if before deploying)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from engine.journeys.catalog import Catalog
+from engine.journeys.explain import Explanation, explain, local
+from events import parse_event
+from events.base import Event
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def from_store(patient_id: str, database_url: str) -> list[Event]:
+    """The patient's stream, in recorded order. Imported late: eventsourcing and psycopg are heavy."""
+    from engine.store.aggregate import PatientJourneys, patient_aggregate_id
+    from engine.store.application import JourneyStore, postgres_env
+
+    store = JourneyStore(postgres_env(database_url, pool_size=1))
+    try:
+        domain = store.events.get(patient_aggregate_id(patient_id))
+        return [parse_event(d.payload) for d in domain if isinstance(d, PatientJourneys.Recorded)]
+    finally:
+        store.close()
+
+
+def from_simulation(patient_id: str, events: list[Event], catalog: Catalog, until: datetime) -> list[Event]:
+    from engine.journeys.simulation import Simulation
+
+    sim = Simulation(catalog)
+    sim.feed(events)
+    sim.run_until(until)
+    return sim.recorded.get(patient_id, [])
+
+
+def show(patient_id: str, events: list[Event], tz: ZoneInfo, as_json: bool) -> None:
+    if not events:
+        err.print(f"[bold red]error:[/] no events recorded for patient {patient_id!r}", markup=True)
+        raise typer.Exit(1)
+    story = explain(patient_id, events)
+    if as_json:
+        out.print(json.dumps(story.as_json(), ensure_ascii=False, indent=2), markup=False)
+    else:
+        _print(story, tz)
+
+
+def _print(story: Explanation, tz: ZoneInfo) -> None:
+    out.print(f"patient {story.patient_id}", markup=False)
+    for at, text in story.patient:
+        out.print(f"  {local(at, tz)}  {text}", markup=False)
+    for inst in story.instances.values():
+        out.print(f"\n{inst.journey_id} v{inst.version} [{inst.status}]", markup=False)
+        for at, text in inst.lines:
+            out.print(f"  {local(at, tz)}  {text}", markup=False)
+        for m in inst.messages.values():
+            out.print(f"  message {m.template} (step {m.step_id}): {m.outcome}", markup=False)
+            for at, text in m.lines:
+                out.print(f"    {local(at, tz)}  {text}", markup=False)
+
+
+def zone_of(events: list[Event], hospital: str) -> ZoneInfo:
+    for e in reversed(events):
+        tz = getattr(e, "timezone", None)
+        if isinstance(tz, str):
+            return ZoneInfo(tz)
+    return ZoneInfo(hospital)
+
+
+__all__ = ["from_simulation", "from_store", "show", "zone_of"]

@@ -1,0 +1,179 @@
+"""Why each message was or was not sent, from a patient's recorded events alone. Pure.
+
+Every decision the engine makes is an event with its reason, so the explanation is a grouping of the log: per
+journey instance (entry, version, branches, ending) and, inside it, per message (requested, then each policy
+decision: approved / deferred / suppressed, then what the dispatcher and the patient did).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from events import journey as jo
+from events import outreach as ou
+from events.base import Event
+
+
+@dataclass
+class MessageStory:
+    message_id: str
+    template: str
+    step_id: str
+    lines: list[tuple[datetime, str]] = field(default_factory=list)
+    outcome: str = "requested"  # sent, delivered, replied, suppressed (rule), deferred, failed, approved, skipped
+
+
+@dataclass
+class InstanceStory:
+    instance_id: str
+    journey_id: str
+    version: int | None = None
+    lines: list[tuple[datetime, str]] = field(default_factory=list)
+    messages: dict[str, MessageStory] = field(default_factory=dict)
+    status: str = "running"
+
+
+@dataclass
+class Explanation:
+    patient_id: str
+    instances: dict[str, InstanceStory] = field(default_factory=dict)
+    patient: list[tuple[datetime, str]] = field(default_factory=list)  # consent, pauses, admissions
+
+    def as_json(self) -> dict[str, Any]:
+        def lines(items: list[tuple[datetime, str]]) -> list[dict[str, str]]:
+            return [{"at": at.isoformat(), "what": text} for at, text in items]
+
+        return {
+            "patient_id": self.patient_id,
+            "patient": lines(self.patient),
+            "journeys": [
+                {
+                    "instance_id": i.instance_id,
+                    "journey_id": i.journey_id,
+                    "version": i.version,
+                    "status": i.status,
+                    "history": lines(i.lines),
+                    "messages": [
+                        {
+                            "message_id": m.message_id,
+                            "template": m.template,
+                            "step_id": m.step_id,
+                            "outcome": m.outcome,
+                            "history": lines(m.lines),
+                        }
+                        for m in i.messages.values()
+                    ],
+                }
+                for i in self.instances.values()
+            ],
+        }
+
+
+PATIENT_TYPES = (
+    "consent.granted",
+    "consent.withdrawn",
+    "outreach.paused",
+    "outreach.resumed",
+    "encounter.admitted",
+    "encounter.discharged",
+    "patient.deceased",
+)
+
+
+def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
+    out = Explanation(patient_id)
+    by_message: dict[str, MessageStory] = {}
+    for e in events:
+        if e.patient_id != patient_id:
+            continue
+        if e.type in PATIENT_TYPES:
+            out.patient.append((e.occurred_at, _patient_line(e)))
+        if isinstance(e, ou.OutreachSent | ou.OutreachDelivered | ou.OutreachFailed | ou.OutreachReplied):
+            story = by_message.get(e.message_id)
+            if story is not None:
+                _outreach(story, e)
+            continue
+        instance_id = getattr(e, "instance_id", None)
+        if not isinstance(instance_id, str) or not e.type.startswith(("journey.", "message.", "task.", "churn.")):
+            continue
+        inst = out.instances.setdefault(instance_id, InstanceStory(instance_id, str(getattr(e, "journey_id", ""))))
+        _instance_event(inst, e, by_message)
+    return out
+
+
+def _patient_line(e: Event) -> str:
+    if isinstance(e, ou.ConsentGranted | ou.ConsentWithdrawn):
+        verb = "granted" if isinstance(e, ou.ConsentGranted) else "withdrew"
+        return f"consent {verb}: {e.channel} for {e.purpose}"
+    if isinstance(e, ou.OutreachPaused):
+        return f"care team paused outreach: {e.reason}"
+    return e.type
+
+
+def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, MessageStory]) -> None:
+    at, reason = e.occurred_at, str(getattr(e, "reason", ""))
+    if isinstance(e, jo.JourneyStarted):
+        inst.version = e.journey_version
+        inst.lines.append((at, f"started v{e.journey_version} ({e.content_hash}): {reason}"))
+    elif isinstance(e, jo.BranchTaken):
+        inst.lines.append((at, f"step {e.step_id}: branch {e.branch!r}" + (" (holdout)" if e.holdout else "")))
+    elif isinstance(e, jo.JourneyReplanned):
+        inst.lines.append((at, f"re-planned: {reason}"))
+    elif isinstance(e, jo.JourneyCompleted | jo.JourneyExited):
+        inst.status = f"{e.type.removeprefix('journey.')} ({e.outcome})"
+        inst.lines.append((at, f"{inst.status}: {reason}"))
+    elif isinstance(e, jo.StepSkipped):
+        inst.lines.append((at, f"step {e.step_id} not run: {reason}"))
+    elif isinstance(e, jo.TaskCreated | jo.TaskEscalated):
+        inst.lines.append((at, f"{e.type} {e.task_id[:8]}: {reason}"))
+    elif isinstance(e, jo.ChurnFlagged | jo.ChurnCleared):
+        inst.lines.append((at, f"{e.type}: {reason or getattr(e, 'flag_reason', '')}"))
+    elif isinstance(e, jo.MessageRequested):
+        story = MessageStory(e.message_id, e.template, e.step_id or "")
+        story.lines.append((at, f"requested by step {e.step_id} of {e.journey_id} v{e.journey_version}: {reason}"))
+        by_message[e.message_id] = inst.messages[e.message_id] = story
+    elif isinstance(e, jo.MessageApproved | jo.MessageDeferred | jo.MessageSuppressed | jo.MessageFailed):
+        story = by_message.get(e.message_id)
+        if story is not None:
+            _policy(story, e)
+
+
+def _policy(story: MessageStory, e: Event) -> None:
+    at = e.occurred_at
+    if isinstance(e, jo.MessageApproved):
+        story.outcome = "approved"
+        story.lines.append((at, f"approved (attempt {e.attempt}) on {e.channel} in {e.locale}: {'; '.join(e.checks)}"))
+    elif isinstance(e, jo.MessageDeferred):
+        story.outcome = "deferred"
+        what = f"cap {e.cap}" if e.cap else e.rule.replace("_", " ")
+        story.lines.append((at, f"deferred by {what} until {e.until.isoformat()}: {e.reason}"))
+    elif isinstance(e, jo.MessageSuppressed):
+        story.outcome = f"not sent ({e.rule})"
+        what = f"cap {e.cap}" if e.cap else e.rule.replace("_", " ")
+        story.lines.append((at, f"not sent, {what}: {e.reason}"))
+    elif isinstance(e, jo.MessageFailed):
+        story.outcome = "failed"
+        story.lines.append((at, f"failed on every channel ({', '.join(e.channels_tried)}): {e.reason}"))
+
+
+def _outreach(story: MessageStory, e: Event) -> None:
+    at = e.occurred_at
+    if isinstance(e, ou.OutreachSent):
+        story.outcome = "sent"
+        story.lines.append((at, f"sent on {e.channel} through {e.gateway} (attempt {e.attempt})"))
+    elif isinstance(e, ou.OutreachDelivered):
+        story.outcome = "delivered"
+        story.lines.append((at, f"delivered on {e.channel}"))
+    elif isinstance(e, ou.OutreachFailed):
+        story.lines.append((at, f"{e.channel} failed{' for good' if e.final else ''}: {e.reason}"))
+    elif isinstance(e, ou.OutreachReplied):
+        story.outcome = "replied"
+        story.lines.append((at, f"patient replied on {e.channel}"))
+
+
+def local(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).isoformat(sep=" ", timespec="minutes")
