@@ -39,6 +39,14 @@ def worker() -> None:
     runtime.worker()
 
 
+@app.command()
+def dispatch() -> None:
+    """Send approved messages through the configured gateways (CARELOOP_DISPATCH__*); demo outbox by default."""
+    from engine.dispatch.app import main as run_dispatcher
+
+    raise typer.Exit(run_dispatcher())
+
+
 @app.command("publish")
 def publish_command(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="hl7, fhir or csv.")],

@@ -76,6 +76,7 @@ def up() -> None:
         with Stack(settings) as stack:
             stack.spawn("worker", "worker")
             stack.spawn("projections", "projections", "run")
+            stack.spawn("dispatcher", "dispatch")  # the demo outbox unless CARELOOP_DISPATCH__ names gateways
             typer.echo(
                 f"kafka      {stack.bootstrap}  (topics {', '.join(stack.topics.all() if stack.topics else [])})"
             )

@@ -52,7 +52,8 @@ class CareloopRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         commit: Commit | None = kwargs.get("commit")
         if commit is None:
-            return super().insert_events(stored_events, **kwargs)
+            inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return inserted
         rows = [
             self.construct_pg_stored_event(
                 originator_id=e.originator_id, originator_version=e.originator_version, topic=e.topic, state=e.state

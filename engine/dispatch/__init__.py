@@ -1,0 +1,6 @@
+"""The dispatcher: sends the messages the engine approved through channel gateways, exactly once per approval.
+
+Its own process (`careloop dispatch`). It follows the event store's log into its tables (follower.py), claims
+due sends and calls one channel adapter per send (sender.py, channels/), and publishes what happened back to
+the engine as outreach.sent / outreach.failed through an outbox (outbox.py). See docs/outreach.md.
+"""

@@ -1,0 +1,105 @@
+"""What the follower does with each event of the log, as SQL statements. Pure: no connection, easy to compare.
+
+Every statement is idempotent, so applying a page again (a crash between commit and the next read, or two
+dispatchers following at once) changes nothing: approvals are inserted once per (message_id, attempt),
+contacts are merged field by field, withdrawals and outcomes only move rows forward.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from events import journey as jo
+from events import outreach as ou
+from events import patient as pa
+from events.base import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sql: str
+    params: tuple[Any, ...]
+
+
+_APPROVED = """
+INSERT INTO dispatch_messages (message_id, attempt, patient_id, instance_id, journey_id, step_id, event_id,
+    template, channel, locale, category, priority, variables, status, position)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (message_id, attempt) DO NOTHING
+"""
+
+# An approved message taken back: never sent if it is still waiting. One handed to a gateway cannot be recalled;
+# the sender does not send it again after a crash either (see sender.py).
+_WITHDRAWN = """
+UPDATE dispatch_messages SET withdrawn = true, updated_at = now(),
+    status = CASE WHEN status = 'pending' THEN 'withdrawn' ELSE status END
+WHERE message_id = %s AND NOT withdrawn
+"""
+
+# Outcomes already in the log (published by this or an earlier dispatcher whose tables were lost): not sent again.
+_OUTCOME = """
+UPDATE dispatch_messages SET status = %s, updated_at = now()
+WHERE message_id = %s AND attempt = %s AND status IN ('pending', 'sending')
+"""
+
+_CONTACT = """
+INSERT INTO dispatch_contacts (patient_id, name, phone, email, wechat_openid, language, timezone)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (patient_id) DO UPDATE SET
+    name = coalesce(EXCLUDED.name, dispatch_contacts.name),
+    phone = coalesce(EXCLUDED.phone, dispatch_contacts.phone),
+    email = coalesce(EXCLUDED.email, dispatch_contacts.email),
+    wechat_openid = coalesce(EXCLUDED.wechat_openid, dispatch_contacts.wechat_openid),
+    language = coalesce(EXCLUDED.language, dispatch_contacts.language),
+    timezone = coalesce(EXCLUDED.timezone, dispatch_contacts.timezone)
+"""
+
+
+def changes(e: Event, position: int) -> list[Statement]:
+    """The statements for one event; ``position`` is its notification id in the store's log."""
+    if isinstance(e, jo.MessageApproved):
+        return [_approved(e, position)]
+    if isinstance(e, jo.MessageSuppressed) and e.withdrawn:
+        return [Statement(_WITHDRAWN, (e.message_id,))]
+    if isinstance(e, ou.OutreachSent):
+        return [Statement(_OUTCOME, ("sent", e.message_id, e.attempt))]
+    if isinstance(e, ou.OutreachFailed) and e.final:
+        return [Statement(_OUTCOME, ("failed", e.message_id, e.attempt))]
+    if isinstance(e, pa.PatientRegistered | pa.PatientUpdated):
+        return [_contact(e)]
+    return []
+
+
+def _approved(e: jo.MessageApproved, position: int) -> Statement:
+    # Phone approvals are call tasks the engine created for staff: recorded here, never sent.
+    status = "staff" if e.channel == "phone" else "pending"
+    return Statement(
+        _APPROVED,
+        (
+            e.message_id,
+            e.attempt,
+            e.patient_id,
+            e.instance_id,
+            e.journey_id,
+            e.step_id,
+            e.event_id,
+            e.template,
+            e.channel,
+            e.locale,
+            e.category,
+            e.priority,
+            json.dumps(e.variables, ensure_ascii=False, default=str),
+            status,
+            position,
+        ),
+    )
+
+
+def _contact(e: pa.PatientRegistered | pa.PatientUpdated) -> Statement:
+    contact = e.contact or pa.Contact()
+    return Statement(
+        _CONTACT,
+        (e.patient_id, e.name, contact.phone, contact.email, contact.wechat_openid, e.language, e.timezone),
+    )

@@ -1,0 +1,45 @@
+"""The demo gateway: rendered messages go into the table outreach_demo_outbox, nowhere else.
+
+`careloop up` and `careloop demo` use it when no gateway is configured, so staff can see what patients would
+receive. Idempotent like a real gateway: a repeated idempotency key keeps the first row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from engine.dispatch.channels.base import Outgoing, SendResult
+from engine.dispatch.errors import RetryableSendError
+
+_INSERT = """
+INSERT INTO outreach_demo_outbox (idempotency_key, message_id, patient_id, channel, recipient, locale, subject, body)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
+class DemoOutbox:
+    def __init__(self, name: str, database_url: str) -> None:
+        self.name = name
+        self._url = database_url
+        self._db: psycopg.Connection[Any] | None = None
+
+    def send(self, message: Outgoing) -> SendResult:
+        m = message
+        try:
+            if self._db is None or self._db.closed:
+                self._db = psycopg.connect(self._url, autocommit=True)
+            self._db.execute(
+                _INSERT, (m.idempotency_key, m.message_id, m.patient_id, m.channel, m.to, m.locale, m.subject, m.body)
+            )
+        except psycopg.OperationalError as exc:
+            self.close()
+            raise RetryableSendError(f"the demo outbox table is unreachable: {type(exc).__name__}") from exc
+        return SendResult(self.name, m.idempotency_key)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

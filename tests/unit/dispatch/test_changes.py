@@ -1,0 +1,78 @@
+"""The follower's mapping of the log to statements: what each event does to the dispatcher's tables."""
+
+from __future__ import annotations
+
+import json
+
+from engine.dispatch.changes import changes
+from events import journey as jo
+from events import outreach as ou
+from events import patient as pa
+from tests.builders import at, event
+
+P = "P-map"
+MESSAGE = {"instance_id": "i-1", "journey_id": "recheck", "step_id": "remind", "template": "t"}
+
+
+def approved(channel: str = "sms", attempt: int = 1) -> jo.MessageApproved:
+    fields = {"category": "care", "priority": 60, "locale": "en", "variables": {"visit": {"on": "2026-03-05"}}}
+    return event(
+        jo.MessageApproved,
+        P,
+        at("2026-03-05 10:00"),
+        message_id="m-1",
+        channel=channel,
+        attempt=attempt,
+        **MESSAGE,
+        **fields,
+    )
+
+
+def test_an_approval_becomes_a_pending_send_keyed_by_message_and_attempt_at_its_place_in_the_log() -> None:
+    e = approved(attempt=2)
+    (statement,) = changes(e, 41)
+    assert "ON CONFLICT (message_id, attempt) DO NOTHING" in statement.sql
+    assert statement.params[:3] == ("m-1", 2, P)
+    assert statement.params[6] == e.event_id
+    assert json.loads(statement.params[12]) == {"visit": {"on": "2026-03-05"}}
+    assert statement.params[13:] == ("pending", 41)
+
+
+def test_a_phone_approval_is_recorded_for_staff_and_never_pending() -> None:
+    (statement,) = changes(approved("phone"), 1)
+    assert statement.params[13] == "staff"
+
+
+def test_only_a_withdrawal_takes_an_approval_back() -> None:
+    at_ = at("2026-03-05 10:05")
+    taken_back = event(jo.MessageSuppressed, P, at_, message_id="m-1", rule="consent", withdrawn=True, **MESSAGE)
+    suppressed = event(jo.MessageSuppressed, P, at_, message_id="m-1", rule="consent", **MESSAGE)
+    (statement,) = changes(taken_back, 2)
+    assert "withdrawn = true" in statement.sql and statement.params == ("m-1",)
+    assert changes(suppressed, 3) == []
+
+
+def test_outcomes_already_in_the_log_settle_the_send_and_only_final_failures_count() -> None:
+    at_ = at("2026-03-05 10:05")
+    sent = event(ou.OutreachSent, P, at_, message_id="m-1", channel="sms", attempt=2, gateway="gw")
+    final = event(ou.OutreachFailed, P, at_, message_id="m-1", channel="sms", attempt=1, reason="busy")
+    passing = event(ou.OutreachFailed, P, at_, message_id="m-1", channel="sms", reason="busy", final=False)
+    assert [s.params for s in changes(sent, 5)] == [("sent", "m-1", 2)]
+    assert [s.params for s in changes(final, 6)] == [("failed", "m-1", 1)]
+    assert changes(passing, 7) == []
+
+
+def test_registrations_and_updates_merge_the_contact_leaving_unknown_fields_as_they_were() -> None:
+    at_ = at("2026-03-01 09:00")
+    contact = pa.Contact(phone="+8613800000000", wechat_openid="o-1")
+    registered = event(pa.PatientRegistered, P, at_, name="王芳", language="zh-CN", contact=contact)
+    updated = event(pa.PatientUpdated, P, at_, timezone="Asia/Shanghai")
+    (first,) = changes(registered, 1)
+    (second,) = changes(updated, 2)
+    assert first.params == (P, "王芳", "+8613800000000", None, "o-1", "zh-CN", None)
+    assert second.params == (P, None, None, None, None, None, "Asia/Shanghai")
+    assert "coalesce(EXCLUDED.phone, dispatch_contacts.phone)" in second.sql
+
+
+def test_clinical_events_are_not_the_dispatchers_business() -> None:
+    assert changes(event(pa.PatientDeceased, P, at("2026-03-01 09:00")), 1) == []
