@@ -62,6 +62,12 @@ def _moment(value: Any, context: Context) -> datetime | date:
     raise FilterError(f"{value!r} is not a date or date-time")
 
 
+def _plain(text: str) -> str:
+    """CLDR puts narrow and no-break spaces in times (2:30\u202fPM); an SMS with them is sent as UCS-2, in
+    segments of 70 characters instead of 160, and old phones show boxes. Plain spaces read the same."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
 def _format(format: str) -> DateFormat:
     if format not in DATE_FORMATS:
         raise FilterError(f"unknown date format {format!r}; expected one of: {', '.join(DATE_FORMATS)}")
@@ -73,7 +79,7 @@ def date_filter(context: Context, value: Any, format: str = "long") -> str:
     """{{ appointment.start_at | date }}: 2026年3月5日 / March 5, 2026; | date('full') adds the weekday."""
     moment = _moment(value, context)
     day = moment.date() if isinstance(moment, datetime) else moment
-    return format_date(day, _format(format), locale=_locale(context))
+    return _plain(format_date(day, _format(format), locale=_locale(context)))
 
 
 @pass_context
@@ -82,7 +88,7 @@ def time_filter(context: Context, value: Any, format: str = "short") -> str:
     moment = _moment(value, context)
     if not isinstance(moment, datetime):
         raise FilterError(f"{value!r} is a date without a time of day")
-    return format_time(moment.timetz().replace(tzinfo=None), _format(format), locale=_locale(context))
+    return _plain(format_time(moment.timetz().replace(tzinfo=None), _format(format), locale=_locale(context)))
 
 
 @pass_context

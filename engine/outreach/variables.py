@@ -27,7 +27,7 @@ _CLINICIAN = _v("clinician.name", "The clinician the entry event names.", "clini
 # By the family of the journey's entry event type (the part before the dot).
 FAMILY_VARIABLES: dict[str, tuple[Variable, ...]] = {
     "appointment": (
-        _v("appointment.start_at", "When the appointment starts; print with | date, | time or | datetime.", "start_at"),
+        _v("appointment.start_at", "When it starts; print it with the date, time or datetime filter.", "start_at"),
         _v("appointment.end_at", "When it ends.", "end_at", always=False),
         _v("appointment.department", "The department the appointment is with.", "department", always=False),
         _v("appointment.clinician", "The clinician the appointment is with.", "clinician", always=False),
