@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from engine.dispatch import metrics
 from engine.dispatch.changes import changes
 from engine.dispatch.errors import DispatchError
 from projections.source import NotificationSource, Page
@@ -87,5 +88,6 @@ class Follower:
             if page.empty:
                 raise DispatchError(f"the log has no notification after {after} although its head is {head}")
             self.apply_page(page)
+            metrics.FOLLOWED.set(page.last)
             read += len(page.events)
         return read

@@ -3,6 +3,7 @@ test HTTP gateway on loopback: sending, retrying, failing, withdrawals, rate lim
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -224,3 +225,29 @@ def test_following_the_same_page_of_the_log_again_changes_nothing(
         "withdrawn",
         "pending",
     ]
+
+
+def test_two_dispatchers_running_at_once_share_the_work_and_send_each_message_once(
+    store: JourneyStore, gateway: TestGateway, dispatcher: Make, database_url: str
+) -> None:
+    patients = [f"P-t{n}" for n in range(30)]
+    record(store, *(e for p in patients for e in (registered(p, phone="+861380000"), approved(p, f"m-{p}"))))
+    first, second = dispatcher(**sms_gateway(gateway)), dispatcher(**sms_gateway(gateway))
+    stop = threading.Event()
+    threads = [threading.Thread(target=d.run, args=(stop,)) for d in (first, second)]
+    for t in threads:
+        t.start()
+    try:
+        sent = "SELECT count(*) FROM dispatch_messages WHERE status = 'sent'"
+        deadline = time.monotonic() + 60
+        while rows(database_url, sent) != [(30,)]:
+            assert time.monotonic() < deadline, "the dispatchers did not send everything in time"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+
+    # Each approval was requested from the gateway once: no in-flight send was taken for an in-doubt one
+    keys = [r.key for r in gateway.requests]
+    assert sorted(keys) == sorted(f"m-{p}:1" for p in patients)
