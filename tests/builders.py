@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine.journeys.catalog import Catalog
+from engine.journeys.churn import SIGNALS
 from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import Instance
@@ -70,6 +71,8 @@ journeys:
         next: day-7-mesage
       - id: day-7-message
         message: {template: t, channels: [sms]}
+templates:
+  t: {locales: {zh-CN: {body: 您好}, en: {body: Hello}}}
 """
 
 
@@ -199,11 +202,17 @@ def tasks(sim: Simulation, patient: str, journey: str | None = None) -> list[jo.
 
 
 def flags(sim: Simulation, patient: str, journey: str | None = None) -> list[jo.ChurnFlagged]:
-    return recorded(sim, patient, jo.ChurnFlagged, journey)
+    """Flags raised by journeys (or, with ``journey=SIGNALS``, by the churn signals watched across journeys)."""
+    return [f for f in recorded(sim, patient, jo.ChurnFlagged, journey) if journey or f.journey_id != SIGNALS]
 
 
 def cleared(sim: Simulation, patient: str, journey: str | None = None) -> list[jo.ChurnCleared]:
-    return recorded(sim, patient, jo.ChurnCleared, journey)
+    return [c for c in recorded(sim, patient, jo.ChurnCleared, journey) if journey or c.journey_id != SIGNALS]
+
+
+def journey_score(sim: Simulation, patient: str) -> int:
+    """The churn score from journey flags alone, leaving out the signals watched across journeys."""
+    return sum(f.weight for (journey, _), f in sim.state(patient).flags.items() if journey != SIGNALS)
 
 
 def skipped(sim: Simulation, patient: str, journey: str | None = None) -> list[jo.StepSkipped]:

@@ -13,6 +13,7 @@ from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.definition import Journey, JourneysFile, Settings, ValueSet
 from engine.journeys.errors import UnknownJourneyError
 from engine.journeys.policy import OutreachPolicy
+from engine.journeys.signals import ChurnSignals
 from engine.outreach.templates import Template
 
 
@@ -25,6 +26,7 @@ class Catalog:
     hashes: dict[tuple[str, int], str] = field(default_factory=dict)
     outreach: OutreachPolicy = field(default_factory=OutreachPolicy)
     templates: dict[str, Template] = field(default_factory=dict)
+    churn: ChurnSignals = field(default_factory=ChurnSignals)
 
     @classmethod
     def from_file(cls, file: JourneysFile, archive: Iterable[Journey] = ()) -> Catalog:
@@ -36,7 +38,16 @@ class Catalog:
             if j.id not in current or j.version > current[j.id].version:
                 current[j.id] = j
         hashes = {key: content_hash(j, file.value_sets) for key, j in versions.items()}
-        return cls(file.settings, dict(file.value_sets), current, versions, hashes, file.outreach, dict(file.templates))
+        return cls(
+            file.settings,
+            dict(file.value_sets),
+            current,
+            versions,
+            hashes,
+            file.outreach,
+            dict(file.templates),
+            file.churn,
+        )
 
     def journey(self, journey_id: str, version: int | None = None) -> Journey:
         try:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from engine.journeys.conditions import Conditions
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from engine.journeys.policy import OutreachPolicy
+from engine.journeys.signals import ChurnSignals
 from engine.journeys.suggest import closest
 from engine.outreach.templates import Template
 from events.catalog import CLINICAL_TYPES
@@ -438,3 +439,4 @@ class JourneysFile(Model):
     value_sets: dict[str, ValueSet] = Field(default_factory=dict)
     journeys: list[Journey] = Field(min_length=1)
     templates: dict[str, Template] = Field(default_factory=dict, description="Message texts per template id.")
+    churn: ChurnSignals = Field(default_factory=ChurnSignals, description="Churn signals watched across journeys.")

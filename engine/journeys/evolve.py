@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.journeys.state import (
     SENT_KEPT,
+    SIGNALS_KEPT,
     Flag,
     Instance,
     OpenTask,
@@ -115,10 +116,22 @@ def _reachable(contact: pa.Contact | None, known: frozenset[str] | None) -> froz
 
 
 def _visit(state: PatientState, e: Event) -> PatientState:
+    state = replace(state, unanswered=())  # coming in answers the outreach that asked for it
     last = state.profile.last_visit_at
     if last is not None and last >= e.occurred_at:
         return state
-    return replace(state, profile=replace(state.profile, last_visit_at=e.occurred_at))
+    return replace(state, profile=replace(state.profile, last_visit_at=e.occurred_at, last_visit_event_id=e.event_id))
+
+
+def _no_show(state: PatientState, e: ap.AppointmentNoShow) -> PatientState:
+    return replace(state, no_shows=(*state.no_shows, (e.occurred_at, e.event_id))[-SIGNALS_KEPT:])
+
+
+def _answered(state: PatientState, e: Event) -> PatientState:
+    if isinstance(e, fi.QuestionnaireCompleted) and e.score is not None:
+        entry = (e.occurred_at, e.event_id, e.instrument, float(e.score))
+        state = replace(state, feedback=(*state.feedback, entry)[-SIGNALS_KEPT:])
+    return replace(state, unanswered=())
 
 
 def _condition(state: PatientState, e: fi.ConditionDiagnosed) -> PatientState:
@@ -246,8 +259,10 @@ def _matched(state: PatientState, e: jo.EventMatched) -> PatientState:
 
 
 def _moved(state: PatientState, e: Any) -> PatientState:
-    """Any step event: the instance moves to ``next_step_id``."""
-    inst = state.instances[e.instance_id]
+    """Any step event: the instance moves to ``next_step_id``. Patient-level churn signals have no instance."""
+    inst = state.instances.get(e.instance_id)
+    if inst is None:
+        return state
     return _instance(state, e.instance_id, step_id=e.next_step_id, visits=_visited(inst, e.step_id))
 
 
@@ -307,6 +322,8 @@ def _approved(state: PatientState, e: jo.MessageApproved) -> PatientState:
     if e.attempt == 1:  # fallbacks are the same message: caps count it once
         sent = (*state.sent, Sent(e.occurred_at, e.category, e.priority, e.message_id))[-SENT_KEPT:]
         state = replace(state, sent=sent)
+        if e.channel != "phone":  # a call is answered or not by the person calling, not by a reply
+            state = replace(state, unanswered=(*state.unanswered, e.event_id)[-SIGNALS_KEPT:])
     if e.channel == "phone":  # a call task carries it from here
         return _message(state, e.message_id, None)
     approved = replace(
@@ -355,16 +372,16 @@ def _task_claimed(state: PatientState, e: ta.TaskClaimed) -> PatientState:
     t = state.tasks.get(e.task_id)
     if t is None or (t.assignee not in (None, e.assignee)):
         return state  # closed, unknown, or someone else has it: the first claim stands
-    status = "escalated" if t.status == "escalated" else "in_progress"
-    return _task(state, e.task_id, replace(t, assignee=e.assignee, status=status))
+    claimed = replace(t, assignee=e.assignee, status="escalated" if t.status == "escalated" else "in_progress")
+    return _task(state, e.task_id, claimed)
 
 
 def _task_released(state: PatientState, e: ta.TaskReleased) -> PatientState:
     t = state.tasks.get(e.task_id)
     if t is None:
         return state
-    status = "escalated" if t.status == "escalated" else "open"
-    return _task(state, e.task_id, replace(t, assignee=None, status=status))
+    released = replace(t, assignee=None, status="escalated" if t.status == "escalated" else "open")
+    return _task(state, e.task_id, released)
 
 
 def _task_closed(state: PatientState, e: ta.TaskClosed) -> PatientState:
@@ -385,6 +402,9 @@ _APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
     ou.OutreachPaused: _paused,
     ou.OutreachResumed: _resumed,
     ou.OutreachSent: _outreach_sent,
+    ou.OutreachReplied: _answered,
+    fi.QuestionnaireCompleted: _answered,
+    ap.AppointmentNoShow: _no_show,
     ou.OutreachFailed: _outreach_failed,
     ta.TaskClaimed: _task_claimed,
     ta.TaskReleased: _task_released,

@@ -137,9 +137,9 @@ def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, Message
         story.lines.append((at, f"requested by step {e.step_id} of {e.journey_id} v{e.journey_version}: {reason}"))
         by_message[e.message_id] = inst.messages[e.message_id] = story
     elif isinstance(e, jo.MessageApproved | jo.MessageDeferred | jo.MessageSuppressed | jo.MessageFailed):
-        story = by_message.get(e.message_id)
-        if story is not None:
-            _policy(story, e)
+        found = by_message.get(e.message_id)
+        if found is not None:
+            _policy(found, e)
 
 
 def _policy(story: MessageStory, e: Event) -> None:

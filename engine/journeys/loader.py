@@ -14,6 +14,8 @@ from engine.journeys.conditions import OPERATORS, Compare
 from engine.journeys.errors import JourneyFileError, Problem
 from engine.journeys.suggest import closest, did_you_mean
 from engine.journeys.yamlsource import Path, YamlDocument, read_yaml
+from engine.outreach.checks import check_templates_data
+from engine.outreach.templates import LocalizedText, Template
 
 _step_adapter: TypeAdapter[Any] = TypeAdapter(d.Step)
 _trigger_adapter: TypeAdapter[Any] = TypeAdapter(d.Trigger)
@@ -46,6 +48,8 @@ def _all_field_names() -> set[str]:
         d.StartSpec,
         d.EndSpec,
         Compare,
+        Template,
+        LocalizedText,
         *d.STEP_KINDS.values(),
     ]
     names = {info.alias or name for model in models for name, info in model.model_fields.items()}
@@ -98,12 +102,15 @@ def _structural(doc: YamlDocument) -> list[Problem]:
         problems += _validate(doc, TypeAdapter(dict[str, d.ValueSet]), data["value_sets"], ("value_sets",))
         if isinstance(data["value_sets"], dict):
             value_sets = {str(k) for k in data["value_sets"]}
+    if "templates" in data:
+        problems += _validate(doc, TypeAdapter(dict[str, Template]), data["templates"], ("templates",))
     journeys = data.get("journeys")
     if not isinstance(journeys, list) or not journeys:
         problems.append(doc.problem(("journeys",), "expected 'journeys:' with a list of at least one journey"))
         return problems
     ids = {str(j.get("id")) for j in journeys if isinstance(j, dict)}
     seen: set[tuple[str, Any]] = set()
+    every: list[JourneyParts] = []
     for j, raw in enumerate(journeys):
         base: Path = ("journeys", j)
         problems += _validate(doc, d.Journey, raw, base)
@@ -114,8 +121,11 @@ def _structural(doc: YamlDocument) -> list[Problem]:
             problems.append(doc.problem((*base, "id"), f"journey {ident[0]!r} version {ident[1]} is defined twice"))
         seen.add(ident)
         parts = _parts(raw, j)
+        every.append(parts)
         for f in check_journey(parts, value_sets, ids):
             problems.append(doc.problem(f.path, f.message, f.severity))
+    for f in check_templates_data(data.get("templates"), data.get("outreach"), every):
+        problems.append(doc.problem(f.path, f.message, f.severity))
     return problems
 
 

@@ -14,16 +14,16 @@ Late events policy (documented in docs/journeys.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from engine.journeys import outreach, tasks
+from engine.journeys import churn, outreach, tasks
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey
 from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.entry import affect_instances, enter
 from engine.journeys.run import Run
-from engine.journeys.state import PatientState
+from engine.journeys.state import Due, PatientState
 from engine.journeys.steps import advance
 from events import journey as jo
 from events.base import Event
@@ -47,6 +47,9 @@ class Decision:
     duplicate: bool = False
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class PatientMismatchError(ValueError):
     """A trigger was routed to another patient's state: a shell bug, never silently absorbed."""
 
@@ -60,6 +63,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
         return Decision(state, (), (), duplicate=True)
     run = Run(state, catalog, now, cause="tick")
     fire_due_timers(run)
+    before = run.state
     if isinstance(trigger, Event):
         with run.caused_by(trigger.event_id):
             data = trigger.model_dump(mode="json")
@@ -69,24 +73,37 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             tasks.after_input(run, trigger, before)
             affect_instances(run, trigger, data)
             enter(run, trigger, data)
+            churn.assess(run, before)
     return Decision(run.state, tuple(run.events), tuple(run.effects))
 
 
 def fire_due_timers(run: Run) -> None:
     """Fire timers due by now, earliest first; a fired step may schedule another that is already due."""
     while True:
-        due = [t for t in run.state.pending_timers() if t.due_at <= run.now]
+        due = [t for t in pending(run.state, run.catalog, run) if t.due_at <= run.now]
         if not due:
             return
         item = due[0]
         with run.caused_by(f"timer:{item.timer_id}"):
+            before = run.state
             run.effect(CancelTimer(run.state.patient_id, item.timer_id, "fired"))
-            if item.kind == "message":
+            if item.kind == "churn":
+                churn.assess(run, before)
+            elif item.kind == "message":
                 outreach.fire_deferred(run, item)
             elif item.kind == "task":
                 tasks.escalate(run, item)
             else:
                 _fire_wait(run, item.instance_id, item.timer_id, item.due_at)
+            if item.kind != "churn":
+                churn.assess(run, before)
+
+
+def pending(state: PatientState, catalog: Catalog, run: Run | None = None) -> list[Due]:
+    """Every timer of the patient: journey waits, deferred messages, task SLAs and the churn check."""
+    timers = state.pending_timers()
+    check = churn.next_check(state, catalog, run or Run(state, catalog, state.clock or _EPOCH, cause="pending"))
+    return timers if check is None else sorted([*timers, check], key=lambda d: (d.due_at, d.rank, d.timer_id))
 
 
 def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> None:
@@ -148,8 +165,8 @@ def react(state: PatientState, trigger: Trigger, catalog: Catalog, until: dateti
 
 def _fire_until(state: PatientState, until: datetime, catalog: Catalog) -> list[Decision]:
     decisions: list[Decision] = []
-    while (pending := state.pending_timers()) and pending[0][0] <= until:
-        due = pending[0][0]
+    while (timers := pending(state, catalog)) and timers[0].due_at <= until:
+        due = timers[0].due_at
         if state.clock is not None and due < state.clock:
             due = state.clock  # never decide in the patient's past (a correction moved a wait back)
         decision = decide(state, Tick(state.patient_id), catalog, due)

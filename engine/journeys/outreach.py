@@ -146,8 +146,8 @@ def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
             allowed.append(c)
     if not allowed:
         tried = f" (already tried: {', '.join(m.tried)})" if m.tried else ""
-        rule = "consent" if any("consent" in x for x in refused) else "no_channel"
-        raise _VerdictError("suppress", rule, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
+        why = "consent" if any("consent" in x for x in refused) else "no_channel"
+        raise _VerdictError("suppress", why, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
     checks.append(f"consent for {r.category} on {', '.join(allowed)}")
     if refused:
         checks.append("skipped " + "; ".join(refused))

@@ -33,7 +33,8 @@ class Cap(_Model):
     max: int = Field(ge=1, le=64, description="At most this many approved messages...")
     per: DurationField = Field(description="...in any window this long (e.g. 7d).")
     categories: list[Category] = Field(
-        default_factory=lambda: ["care", "marketing"], description="Categories counted and held by this cap."
+        default_factory=lambda: list[Category](["care", "marketing"]),
+        description="Categories counted and held by this cap.",
     )
     on_cap: Literal["defer", "drop"] = Field(
         default="defer", description="defer: to when the window frees a place (dropped if stale by then); drop."

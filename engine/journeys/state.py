@@ -23,6 +23,7 @@ class Profile:
     attributes: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
     conditions: tuple[Json, ...] = ()
     last_visit_at: datetime | None = None
+    last_visit_event_id: str | None = None
     deceased: bool = False
     consents: frozenset[str] = frozenset()  # channels explicitly granted for the care purpose
     consent_choices: Mapping[str, bool] = field(default_factory=lambda: EMPTY)  # "purpose/channel" -> granted
@@ -130,9 +131,10 @@ class Due(NamedTuple):
     rank: tuple[int, int]
     instance_id: str
     timer_id: str
-    kind: Literal["wait", "message", "task"]
+    kind: Literal["wait", "message", "task", "churn"]
 
 
+SIGNALS_KEPT = 20
 SENT_KEPT = 64  # caps count at most this many sends per window (checked when journeys.yaml loads)
 
 
@@ -147,6 +149,10 @@ class PatientState:
     messages: Mapping[str, PendingMessage] = field(default_factory=lambda: EMPTY)  # by message_id
     tasks: Mapping[str, OpenTask] = field(default_factory=lambda: EMPTY)  # open tasks by task_id
     sent: tuple[Sent, ...] = ()  # the latest SENT_KEPT approvals, oldest first
+    # What churn signals read (bounded: the latest SIGNALS_KEPT of each)
+    no_shows: tuple[tuple[datetime, str], ...] = ()  # (when, event id)
+    unanswered: tuple[str, ...] = ()  # approvals since the patient last replied (event ids)
+    feedback: tuple[tuple[datetime, str, str, float], ...] = ()  # (when, event id, instrument, score)
     seen: frozenset[str] = frozenset()  # event ids already applied: redelivery is recognised and skipped
     last_occurred_at: datetime | None = None
     clock: datetime | None = None  # the patient's logical time: latest arrival or decision time applied

@@ -8,6 +8,7 @@ from tests.builders import (
     diagnosed,
     flags,
     instances,
+    journey_score,
     sent,
     simulation,
     started,
@@ -59,7 +60,8 @@ def test_two_missed_cycles_flag_the_patient_and_create_a_call_task():
     (flag,) = flags(sim, P)
     assert flag.occurred_at == at("2026-11-27 09:00")
     assert flag.flag_reason == "two quarterly diabetes reviews missed in a row"
-    assert (flag.weight, flag.level) == (50, "medium")
+    # Its weight adds to the unanswered-outreach signal (three reminders in a row without a reply, +20): high
+    assert (flag.weight, flag.score, flag.level) == (50, 70, "high")
     (task,) = tasks(sim, P)
     assert (task.queue, task.role, task.priority) == ("chronic-care", "nurse", "normal")
     assert task.title == "Diabetic patient missed two quarterly reviews; call"
@@ -88,14 +90,15 @@ def test_visit_in_the_review_window_resets_the_missed_count():
 def test_visit_after_two_missed_cycles_clears_the_flag():
     sim = diabetic("2026-03-01 11:00")
     sim.run_until(at("2027-03-01 00:00"))
-    assert sim.state(P).churn_score == 50
+    assert journey_score(sim, P) == 50
 
     # When the patient attends an appointment after the February review
     sim.feed([attended(P, at("2027-03-03 10:00"))])
 
     # Then the count is back to zero and the flag is cleared
     (clear,) = cleared(sim, P, JOURNEY)
-    assert (clear.score, clear.level) == (0, "none")
+    # The unanswered-outreach signal was still open at that moment; the visit clears it right after
+    assert (clear.score, clear.level) == (20, "low")
     assert sim.state(P).flags == {}
     assert instances(sim, P, JOURNEY)[0].counters["missed_cycles"] == 0
 

@@ -8,6 +8,7 @@ from tests.builders import (
     diagnosed,
     flags,
     instances,
+    journey_score,
     replied,
     sent,
     simulation,
@@ -66,14 +67,14 @@ def test_a_third_silence_raises_the_same_flag_again_without_doubling_the_score()
         (at("2026-11-13 09:30"), 70, "high"),
     ]
     assert len(tasks(sim, P)) == 2
-    assert sim.state(P).churn_score == 70
+    assert journey_score(sim, P) == 70
 
 
 def test_reply_to_a_follow_up_clears_the_flag_and_resets_the_count():
     # Given the patient is flagged high risk after two silences
     sim = hypertensive()
     sim.run_until(at("2026-10-31 00:00"))
-    assert sim.state(P).churn_score == 70
+    assert journey_score(sim, P) == 70
 
     # When the patient replies to the October follow-up
     sim.feed([replied(P, at("2026-11-02 12:00"))])

@@ -10,6 +10,7 @@ from tests.builders import (
     discharge,
     endings,
     flags,
+    journey_score,
     messages,
     sent,
     simulation,
@@ -76,7 +77,7 @@ def test_follow_up_visit_completes_the_journey_with_no_flag():
     assert sent(sim, P) == DAY_3_AND_7
     assert flags(sim, P) == []
     assert tasks(sim, P) == []
-    assert sim.state(P).churn_score == 0
+    assert journey_score(sim, P) == 0
 
 
 def test_follow_up_before_day_3_means_no_messages_at_all():

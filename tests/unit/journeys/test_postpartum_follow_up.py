@@ -9,6 +9,7 @@ from tests.builders import (
     endings,
     flags,
     icd10,
+    journey_score,
     questionnaire,
     sent,
     simulation,
@@ -128,4 +129,4 @@ def test_every_high_epds_answer_escalates_at_every_check_in():
 
     # Then each answer gets its own urgent task; the single flag stays at its weight
     assert [t.occurred_at for t in tasks(sim, P)] == [at("2026-03-11 09:00"), at("2026-05-11 09:00")]
-    assert sim.state(P).churn_score == 30
+    assert journey_score(sim, P) == 30

@@ -34,7 +34,8 @@ def test_chronic_patient_away_for_12_months_gets_we_miss_you_and_a_churn_flag():
     (flag,) = flags(sim, P)
     assert flag.occurred_at == at("2026-03-15 10:00")
     assert flag.flag_reason == "chronic patient with no visit in 12 months"
-    assert (flag.weight, flag.score, flag.level) == (40, 40, "medium")
+    # The overdue-visit signal (no visit in 1.5x the 90-day cycle, +30) was already on: together they are high
+    assert (flag.weight, flag.score, flag.level) == (40, 70, "high")
     assert endings(sim, P, JOURNEY) == [(JOURNEY, "completed", "completed")]
 
 
