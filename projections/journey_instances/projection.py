@@ -36,6 +36,8 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
         return [_started(e)]
     if isinstance(e, jo.WaitScheduled):
         return [_set(e.instance_id, current_step=e.step_id, next_due_at=e.due_at)]
+    if isinstance(e, jo.TaskCreated) and e.message_id is not None:
+        return []  # a call task made by outreach policy: the instance did not move
     if isinstance(e, STEP_EVENTS):
         return [_set(e.instance_id, current_step=e.next_step_id, next_due_at=None)]
     if isinstance(e, jo.JourneyReplanned) and e.restart_at_step_id is not None:
