@@ -2,8 +2,9 @@
 
 A realistic 90-day hospital stream goes through the stepped driver while the worker is SIGKILLed at every
 chunk, the projection runner is SIGKILLed and restarted, events are published twice, poison messages are
-mixed in, some events arrive late or out of order, PostgreSQL restarts mid-run and (Apache Kafka only) the
-broker restarts with every client connected. Then the invariants: the event store equals `careloop
+mixed in, some events arrive late or out of order, a second worker joins the group, is SIGKILLed and joins again
+(forced rebalances), PostgreSQL restarts mid-run and (Apache Kafka only) the broker restarts with every client
+connected. Then the invariants: the event store equals `careloop
 simulate` on the accepted events in their arrival order, every message request is in the queue once, every
 projection equals a rebuild from scratch, and every poison message is on the dead-letter topic with its
 reason. Counts go to tests/faults/.last-run.json; `python -m engine.faults.report` renders docs/reliability.md.
@@ -148,6 +149,10 @@ def kill(live: Live, name: str) -> None:
             live.stack._children.remove((child, proc))
 
 
+def _running(live: Live, name: str) -> bool:
+    return any(child == name for child, _ in live.stack._children)
+
+
 def restart_postgres(live: Live, postgres: EmbeddedPostgres, down: float) -> None:
     """Fast shutdown of the session's PostgreSQL, a pause, and a start on the same port (same URL)."""
     port = postgres._port
@@ -176,7 +181,7 @@ class Supervisor:
             if code is not None:
                 self.crashes.append((self.chunk, name, code))
                 self.live.stack._children.remove((name, proc))
-                args = ("worker",) if name == "worker" else ("projections", "run")
+                args = ("worker",) if name.startswith("worker") else ("projections", "run")
                 self.live.stack.spawn(name, *args)
 
 
@@ -223,10 +228,13 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
 
     size = max(1, len(arrival) // (WORKER_KILLS + 4))
     chunks = [arrival[i : i + size] for i in range(0, len(arrival), size)]
-    special = rng.sample(range(2, len(chunks) - 2), 10)
+    special = rng.sample(range(2, len(chunks) - 2), 13)
     pg_restart_at, broker_restart_at = special[0], special[1]
     projection_kills_at = set(special[2:5])
     poison_at = special[5:8]
+    # A second worker in the same group joins, is SIGKILLed, and joins again: each forces a rebalance while
+    # both consume, so partitions move between workers mid-stream.
+    second_joins_at, second_killed_at = {special[10], special[12]}, special[11]
     duplicates_at = set(rng.sample(range(3, len(chunks)), 8))
 
     supervisor = Supervisor(live)
@@ -269,6 +277,13 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
             kill(live, "worker")
             live.stack.spawn("worker", "worker")
             faults.counts["worker SIGKILL"] += 1
+        if n in second_joins_at and not _running(live, "worker-2"):
+            live.stack.spawn("worker-2", "worker")
+            faults.counts["second worker joined (rebalance)"] += 1
+        elif n == second_killed_at and _running(live, "worker-2"):
+            time.sleep(rng.uniform(0.0, 0.5))
+            kill(live, "worker-2")
+            faults.counts["second worker SIGKILL (rebalance)"] += 1
         if n in projection_kills_at:
             time.sleep(rng.uniform(0.0, 0.3))
             kill(live, "projections")
@@ -353,6 +368,7 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     )
 
     assert faults.counts["worker SIGKILL"] >= WORKER_KILLS
+    assert faults.counts["second worker joined (rebalance)"] >= 1
     # Nothing may crash a child process: kills are the test's own, everything else is ridden out.
     assert supervisor.crashes == []
     assert comparison.differences == []
