@@ -1,12 +1,19 @@
 """Events -> reminder_queue rows. Pure.
 
 A wait that announces its message (planned_message) makes a 'scheduled' row; the message request makes it
-'due'; a skipped step, an ended instance, and the outreach results close it. The key is the engine's
-message_id, stable across replans and restarts of the same run of a step.
+'due'; a skipped step or an ended instance closes a scheduled row. After the request, the outreach policy's
+decisions (approved, deferred, suppressed, failed) and the outreach results (sent, delivered, replied, failed on
+a channel) move the row along. The key is the engine's message_id, stable across replans and restarts of the
+same run of a step.
+
+Results can arrive out of order (a gateway's delivery receipt after the patient's reply, a failure on one
+channel after delivery on another), so each change applies only to rows in the statuses it may follow: a
+reminder never goes back from replied to delivered, nor from delivered to failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from events import journey as jo
@@ -18,6 +25,19 @@ from projections.ops import Op, Update, Upsert
 TABLE = "reminder_queue"
 KEY = ("message_id",)
 
+# The statuses each change may follow, after the request ('due').
+PENDING = ("due", "deferred", "approved")
+AFTER: dict[str, tuple[str, ...]] = {
+    "deferred": ("due", "deferred"),
+    "approved": (*PENDING, "failed"),  # 'failed' on one channel, then approved on the next (fallback)
+    "suppressed": PENDING,
+    "message_failed": (*PENDING, "sent", "failed"),
+    "sent": (*PENDING, "failed", "suppressed"),  # a send that raced a withdrawal did happen
+    "delivered": (*PENDING, "failed", "suppressed", "sent", "delivered"),
+    "replied": (*PENDING, "failed", "suppressed", "sent", "delivered", "replied"),
+    "failed": (*PENDING, "sent", "failed"),  # never undoes delivered or replied on another channel
+}
+
 
 def changes(e: Event, seq: int = 0) -> list[Op]:
     """The row operations for one event (``seq``, its place in the log, is not needed here)."""
@@ -27,17 +47,60 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
         return [_requested(e)]
     if isinstance(e, jo.StepSkipped):
         where = {"instance_id": e.instance_id, "step_id": e.step_id, "status": "scheduled"}
-        return [Update(TABLE, _closed("skipped", e.reason, e), where)]
+        return [Update(TABLE, _status("skipped", e.reason, e), where)]
     if isinstance(e, jo.JourneyCompleted | jo.JourneyExited):
         why = f"journey {e.type.removeprefix('journey.')}: {e.outcome}"
-        return [Update(TABLE, _closed("cancelled", why, e), {"instance_id": e.instance_id, "status": "scheduled"})]
-    if isinstance(e, ou.OutreachDelivered):
-        return [Update(TABLE, _closed("sent", f"delivered via {e.channel}", e), {"message_id": e.message_id})]
-    if isinstance(e, ou.OutreachFailed):
-        # With several channels one may fail after another delivered: a sent reminder stays sent.
-        values = _closed("failed", f"{e.channel}: {e.reason}", e)
-        return [Update(TABLE, values, {"message_id": e.message_id}, unless={"status": "sent"})]
+        return [Update(TABLE, _status("cancelled", why, e), {"instance_id": e.instance_id, "status": "scheduled"})]
+    return _policy(e) or _outreach(e)
+
+
+def _policy(e: Event) -> list[Op]:
+    """The outreach policy's decisions about a requested message."""
+    if isinstance(e, jo.MessageApproved):
+        values = {**_status("approved", f"approved on {e.channel} (attempt {e.attempt})", e), "channel": e.channel}
+        return _moved(e.message_id, "approved", {**values, "attempt": e.attempt})
+    if isinstance(e, jo.MessageDeferred):
+        cap = f" {e.cap}" if e.cap else ""
+        why = f"deferred by {e.rule}{cap} until {e.until.isoformat()}"
+        values = {"deferred_until": e.until, "policy_rule": e.rule, "cap": e.cap}
+        return _moved(e.message_id, "deferred", {**_status("deferred", why, e), **values})
+    if isinstance(e, jo.MessageSuppressed):
+        why = f"{'withdrawn' if e.withdrawn else 'suppressed'} by {e.rule}" + (f" {e.cap}" if e.cap else "")
+        values = {"policy_rule": e.rule, "cap": e.cap}
+        return _moved(e.message_id, "suppressed", {**_status("suppressed", why, e), **values})
+    if isinstance(e, jo.MessageFailed):
+        why = f"every channel failed ({', '.join(e.channels_tried)})"
+        return _moved(e.message_id, "message_failed", _status("failed", why, e))
     return []
+
+
+def _outreach(e: Event) -> list[Op]:
+    """What the dispatcher, the gateways and the patient reported."""
+    if isinstance(e, ou.OutreachSent):
+        values = {**_status("sent", f"sent via {e.channel} ({e.gateway})", e), "channel": e.channel}
+        stamp = {"sent_at": e.occurred_at}
+        return _stamped(e.message_id, stamp, ("delivered", "replied")) + _moved(e.message_id, "sent", values | stamp)
+    if isinstance(e, ou.OutreachDelivered):
+        values = {**_status("delivered", f"delivered via {e.channel}", e), "channel": e.channel}
+        stamp = {"delivered_at": e.occurred_at}
+        return _stamped(e.message_id, stamp, ("replied",)) + _moved(e.message_id, "delivered", values | stamp)
+    if isinstance(e, ou.OutreachReplied):
+        values = {**_status("replied", f"replied via {e.channel}", e), "channel": e.channel}
+        return _moved(e.message_id, "replied", {**values, "replied_at": e.occurred_at})
+    if isinstance(e, ou.OutreachFailed):
+        values = {**_status("failed", f"{e.channel}: {e.reason}", e), "channel": e.channel}
+        return _moved(e.message_id, "failed", values)
+    return []
+
+
+def _moved(message_id: str, change: str, values: Mapping[str, Any]) -> list[Op]:
+    """One update per status the change may follow: the row's own status decides whether it applies."""
+    return [Update(TABLE, values, {"message_id": message_id, "status": before}) for before in AFTER[change]]
+
+
+def _stamped(message_id: str, stamp: Mapping[str, Any], beyond: tuple[str, ...]) -> list[Op]:
+    """A report that arrives after a later one (a receipt after the reply) records its time, not its status."""
+    return [Update(TABLE, stamp, {"message_id": message_id, "status": status}) for status in beyond]
 
 
 def _scheduled(e: jo.WaitScheduled, planned: jo.PlannedMessage) -> Upsert:
@@ -81,7 +144,7 @@ def _requested(e: jo.MessageRequested) -> Upsert:
     )
 
 
-def _closed(status: str, reason: str, e: Event) -> dict[str, Any]:
+def _status(status: str, reason: str, e: Event) -> dict[str, Any]:
     return {"status": status, "reason": reason, "updated_at": e.occurred_at}
 
 

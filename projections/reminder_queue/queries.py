@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-OPEN = ("scheduled", "due")
+# Still to go out: planned, requested, held back by the policy, or approved and not yet sent.
+OPEN = ("scheduled", "due", "deferred", "approved")
 
 
 def due_between(conn: Connection[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Reminders still scheduled or due in [start, end), earliest first."""
+    """Reminders still to go out (see ``OPEN``) due in [start, end), earliest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "SELECT * FROM reminder_queue WHERE status = ANY(%s) AND due_at >= %s AND due_at < %s "
@@ -34,3 +35,10 @@ def for_patient(conn: Connection[Any], patient_id: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM reminder_queue WHERE patient_id = %s ORDER BY due_at, message_id", (patient_id,))
         return cur.fetchall()
+
+
+def message(conn: Connection[Any], message_id: str) -> dict[str, Any] | None:
+    """One reminder by the engine's message id: whom it went to, on which channel and attempt."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT * FROM reminder_queue WHERE message_id = %s", (message_id,))
+        return cur.fetchone()

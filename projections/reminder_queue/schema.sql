@@ -9,10 +9,20 @@ CREATE TABLE IF NOT EXISTS reminder_queue (
     channels    text[]      NOT NULL,
     category    text,                   -- known once requested: transactional, care or marketing
     due_at      timestamptz NOT NULL,
-    status      text        NOT NULL,   -- scheduled, due, sent, failed, skipped, cancelled
+    status      text        NOT NULL,   -- scheduled, due, deferred, approved, sent, delivered, replied,
+                                        -- failed, suppressed, skipped, cancelled
     reason      text        NOT NULL DEFAULT '',
     updated_at  timestamptz NOT NULL
 );
+-- The outreach policy's decisions and the outreach results (added later: existing databases upgrade here).
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS channel        text;        -- approved, sent, delivered on
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS attempt        integer;     -- the approval attempt (1: first)
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS deferred_until timestamptz; -- the last deferral's end
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS policy_rule    text;        -- quiet_hours, cap, consent, ...
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS cap            text;        -- the frequency cap that held it
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS sent_at        timestamptz;
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS delivered_at   timestamptz;
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS replied_at     timestamptz;
 -- "What is due today / this hour?"
 CREATE INDEX IF NOT EXISTS reminder_queue_status_due ON reminder_queue (status, due_at);
 -- "A patient's reminders"

@@ -9,12 +9,21 @@ CREATE TABLE IF NOT EXISTS tasks (
     title       text        NOT NULL,
     priority    text        NOT NULL,  -- low, normal, high, urgent
     sla_due_at  timestamptz NOT NULL,
-    status      text        NOT NULL,  -- open (the engine never closes a task)
-    assignee    text,                  -- NULL: not written by the projection
-    outcome     text,                  -- NULL: not written by the projection
+    status      text        NOT NULL,  -- open, in_progress, done, escalated
+    assignee    text,                  -- who claimed it; NULL while unclaimed
+    outcome     text,                  -- set when closed: reached, rebooked, no-answer, declined, ...
     created_at  timestamptz NOT NULL
 );
+-- Staff work and escalation (added later: existing databases upgrade here).
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS origin_queue text;                           -- the queue it was created on
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS escalated    boolean NOT NULL DEFAULT false;  -- its SLA passed unclosed
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS escalated_at timestamptz;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS claimed_at   timestamptz;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS closed_at    timestamptz;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS closed_by    text;
 -- "Overdue tasks by queue" and "a queue's open tasks by SLA"
 CREATE INDEX IF NOT EXISTS tasks_status_queue_sla ON tasks (status, queue, sla_due_at);
 -- "A patient's tasks"
 CREATE INDEX IF NOT EXISTS tasks_patient ON tasks (patient_id);
+-- "My tasks"
+CREATE INDEX IF NOT EXISTS tasks_assignee ON tasks (assignee) WHERE assignee IS NOT NULL;

@@ -194,13 +194,13 @@ def test_a_post_op_discharge_queues_day_3_care_and_day_7_rehab_reminders(
     query = "SELECT template, due_at, status FROM reminder_queue WHERE patient_id = %s ORDER BY due_at"
     assert rows(database_url, query, "P-postop") == [("postop-day3-care", at("2026-03-05 10:00"), "scheduled")]
 
-    # A week later both messages have been requested, each due at 10:00 local time
+    # A week later both messages have been requested and approved, each due at 10:00 local time
     sim.run_until(at("2026-03-10 00:00"))
     record()
     runner.catch_up()
     assert rows(database_url, query, "P-postop") == [
-        ("postop-day3-care", at("2026-03-05 10:00"), "due"),
-        ("postop-day7-rehab", at("2026-03-09 10:00"), "due"),
+        ("postop-day3-care", at("2026-03-05 10:00"), "approved"),
+        ("postop-day7-rehab", at("2026-03-09 10:00"), "approved"),
     ]
     with psycopg.connect(database_url) as conn:
         due_on_the_5th = reminder_queries.due_on(conn, at("2026-03-05 00:00").date(), SHANGHAI)
@@ -274,7 +274,7 @@ def test_a_rebuild_gives_the_same_tables_as_following_the_log_page_by_page(
         assert snapshot(database_url) == followed
     assert replayed > 1000
     statuses = {s for (s,) in rows(database_url, "SELECT DISTINCT status FROM reminder_queue")}
-    assert statuses >= {"sent", "failed", "cancelled", "due"}
+    assert statuses >= {"delivered", "failed", "cancelled", "approved"}
 
 
 def test_the_tables_hold_what_the_pure_mappings_fold_to_in_memory(

@@ -1,5 +1,5 @@
-"""reminder_queue: planned reminders appear 'scheduled' at the wait's due time, become 'due' when requested, and
-are closed by skips, journey endings and outreach results."""
+"""reminder_queue: planned reminders appear 'scheduled' at the wait's due time, become 'due' when requested, follow
+the outreach policy's decisions and the outreach results, and are closed by skips and journey endings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.builders import (
     rescheduled,
     simulation,
 )
-from tests.unit.projections.fold import column, fold_sim
+from tests.unit.projections.fold import column, engine_event, fold, fold_sim
 
 P = "P-reminders"
 APPOINTMENT = at("2026-03-20 09:30")
@@ -46,9 +46,10 @@ def test_a_post_op_discharge_queues_day_3_care_and_then_day_7_rehab_at_10_00():
     sim = simulation(discharge(P, at("2026-03-02 10:00")))
     assert reminders(sim) == [("postop-day3-care", "2026-03-05 10:00+08:00", "scheduled")]
 
+    # Requested at 10:00 on day 3 and approved by the outreach policy at once (not in quiet hours, no cap hit)
     sim.run_until(at("2026-03-06 00:00"))
     assert reminders(sim) == [
-        ("postop-day3-care", "2026-03-05 10:00+08:00", "due"),
+        ("postop-day3-care", "2026-03-05 10:00+08:00", "approved"),
         ("postop-day7-rehab", "2026-03-09 10:00+08:00", "scheduled"),
     ]
 
@@ -93,23 +94,108 @@ def test_a_reminder_whose_time_has_passed_when_rescheduled_is_marked_skipped():
     ]
 
 
-def test_delivery_marks_a_reminder_sent_and_a_later_failure_on_another_channel_does_not_undo_it():
-    delivered = event(ou.OutreachDelivered, P, at("2026-03-05 10:01"), message_id="m-1", channel="wechat")
-    failed = event(ou.OutreachFailed, P, at("2026-03-05 10:02"), message_id="m-1", channel="sms", reason="no signal")
+def outreach(cls, minute, **fields):
+    return engine_or_outreach(cls, minute, **fields)
 
-    assert changes(delivered) == [
-        Update(
-            "reminder_queue",
-            {"status": "sent", "reason": "delivered via wechat", "updated_at": delivered.occurred_at},
-            {"message_id": "m-1"},
-        )
-    ]
-    (fail,) = changes(failed)
-    assert (fail.values["status"], fail.values["reason"], fail.unless) == (
-        "failed",
-        "sms: no signal",
-        {"status": "sent"},
+
+def engine_or_outreach(cls, minute, **fields):
+    when = at(f"2026-03-05 10:{minute:02d}")
+    if cls.model_fields["type"].default.startswith("message."):
+        base = {"instance_id": "i-1", "journey_id": "post-op-follow-up", "template": "postop-day3-care"}
+        return engine_event(cls, P, when, n=minute, **base, **fields)
+    return event(cls, P, when, **fields)
+
+
+def requested_row():
+    """A requested day-3 message, folded into a fresh table (built by hand: these cases follow the request)."""
+    request = engine_or_outreach(
+        jo.MessageRequested,
+        0,
+        message_id="m-day3",
+        step_id="day-3-care",
+        next_step_id="wait-day-7",
+        channels=("wechat", "sms"),
+        due_at=at("2026-03-05 10:00"),
+        journey_version=1,
     )
+    return request, fold([request])
+
+
+def test_a_requested_message_follows_the_policy_and_the_outreach_results_to_the_patients_reply():
+    request, tables = requested_row()
+    m = request.message_id
+    status = lambda: column(tables.rows("reminder_queue"), "status", "channel", "policy_rule")[0]  # noqa: E731
+
+    # Held back by quiet hours, then approved on WeChat
+    until = at("2026-03-05 20:00")
+    tables.apply(changes(outreach(jo.MessageDeferred, 1, message_id=m, rule="quiet_hours", until=until, timer_id="t")))
+    assert status() == ("deferred", None, "quiet_hours")
+    assert tables.rows("reminder_queue")[0]["deferred_until"] == until
+    tables.apply(
+        changes(
+            outreach(
+                jo.MessageApproved, 2, message_id=m, channel="wechat", locale="zh-CN", category="care", priority=50
+            )
+        )
+    )
+    assert status() == ("approved", "wechat", "quiet_hours")
+
+    # Sent, delivered, answered
+    tables.apply(changes(outreach(ou.OutreachSent, 3, message_id=m, channel="wechat", gateway="wechat-main")))
+    assert status()[0] == "sent"
+    tables.apply(changes(outreach(ou.OutreachReplied, 5, message_id=m, channel="wechat", text="fine")))
+    # The delivery receipt comes after the reply: it records the delivery time but the row stays replied
+    tables.apply(changes(outreach(ou.OutreachDelivered, 6, message_id=m, channel="wechat")))
+    (row,) = tables.rows("reminder_queue")
+    assert (row["status"], row["reason"]) == ("replied", "replied via wechat")
+    assert (row["sent_at"], row["delivered_at"], row["replied_at"]) == (
+        at("2026-03-05 10:03"),
+        at("2026-03-05 10:06"),
+        at("2026-03-05 10:05"),
+    )
+
+
+def test_a_failure_on_another_channel_never_undoes_a_delivery():
+    request, tables = requested_row()
+    m = request.message_id
+    tables.apply(changes(outreach(ou.OutreachDelivered, 1, message_id=m, channel="wechat")))
+    tables.apply(changes(outreach(ou.OutreachFailed, 2, message_id=m, channel="sms", reason="no signal")))
+
+    assert column(tables.rows("reminder_queue"), "status", "channel", "reason") == [
+        ("delivered", "wechat", "delivered via wechat")
+    ]
+
+
+def test_a_failed_channel_falls_back_and_a_message_that_fails_everywhere_ends_failed():
+    request, tables = requested_row()
+    m = request.message_id
+    tables.apply(changes(outreach(ou.OutreachFailed, 1, message_id=m, channel="wechat", reason="not following")))
+    assert column(tables.rows("reminder_queue"), "status", "reason") == [("failed", "wechat: not following")]
+    approved = outreach(
+        jo.MessageApproved, 2, message_id=m, channel="sms", attempt=2, locale="zh-CN", category="care", priority=50
+    )
+    tables.apply(changes(approved))
+    assert column(tables.rows("reminder_queue"), "status", "channel", "attempt") == [("approved", "sms", 2)]
+    tables.apply(changes(outreach(jo.MessageFailed, 3, message_id=m, channels_tried=("wechat", "sms"))))
+
+    assert column(tables.rows("reminder_queue"), "status", "reason") == [
+        ("failed", "every channel failed (wechat, sms)")
+    ]
+
+
+def test_a_suppressed_message_records_the_rule_and_changes_map_to_one_guarded_update_per_prior_status():
+    request, tables = requested_row()
+    suppressed = outreach(jo.MessageSuppressed, 1, message_id=request.message_id, rule="consent")
+    ops = changes(suppressed)
+    tables.apply(ops)
+
+    assert column(tables.rows("reminder_queue"), "status", "policy_rule", "reason") == [
+        ("suppressed", "consent", "suppressed by consent")
+    ]
+    assert [op.where for op in ops] == [
+        {"message_id": request.message_id, "status": before} for before in ("due", "deferred", "approved")
+    ]
+    assert all(isinstance(op, Update) for op in ops)
 
 
 def test_events_that_touch_no_reminder_map_to_nothing():
