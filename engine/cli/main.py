@@ -13,7 +13,9 @@ from rich.console import Console
 
 from engine.cli.connect import dlq_app
 from engine.cli.eventfile import EventFileError, read_events
+from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
+from engine.cli.tasks import tasks_app
 from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyFileError
 from engine.journeys.loader import check_text, load_catalog
@@ -29,6 +31,9 @@ schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas for integratio
 app.add_typer(schema_app, name="schema")
 app.add_typer(projections_app, name="projections")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(outreach_app, name="outreach")
+app.add_typer(questionnaire_app, name="questionnaire")
+app.add_typer(tasks_app, name="tasks")
 
 
 @app.command()
@@ -88,6 +93,17 @@ def fhir_intake(
     from engine.cli.connect import fhir_intake as run_fhir_intake
 
     run_fhir_intake(host, port)
+
+
+@app.command()
+def webhook(
+    port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8086,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Receive delivery receipts, replies, questionnaires, consent and pause/resume over HTTP; 202 once on Kafka."""
+    from engine.cli.outreach import webhook as run_webhook
+
+    run_webhook(host, port)
 
 
 @app.command()
@@ -266,6 +282,36 @@ def _print_tables(rows: dict[str, list[Row]], end: datetime) -> None:
         f"{s['messages']} messages, {s['tasks']} tasks, {s['churn_flags']} churn flags",
         markup=False,
     )
+
+
+@app.command("explain")
+def explain_command(
+    patient: Annotated[str, typer.Argument(help="The careloop patient id.")],
+    events: Annotated[
+        Path | None, typer.Option("--events", "-e", help="Replay this event file instead of reading the store.")
+    ] = None,
+    journeys: JourneysOpt = DEFAULT_JOURNEYS,
+    until: Annotated[str | None, typer.Option(help="With --events: run the virtual clock to this date.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """Why each message was or was not sent: entry, branch, cap, quiet hours, consent, exit, journey version."""
+    from engine.cli import explain as ex
+
+    catalog = _catalog(journeys)
+    if events is None:
+        from engine.cli.projections import _database_url
+
+        recorded = ex.from_store(patient, _database_url())
+    else:
+        try:
+            stream = read_events(events)
+        except EventFileError as exc:
+            raise _fail(f"{events}: {len(exc.problems)} invalid event(s): {exc.problems[0]}") from exc
+        end = _parse_until(until) or max(e.recorded_at for e in stream) + timedelta(days=365)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=ZoneInfo(catalog.settings.hospital_timezone))
+        recorded = ex.from_simulation(patient, stream, catalog, end)
+    ex.show(patient, recorded, ex.zone_of(recorded, catalog.settings.hospital_timezone), as_json)
 
 
 @schema_app.command("export")
