@@ -284,36 +284,6 @@ def _print_tables(rows: dict[str, list[Row]], end: datetime) -> None:
     )
 
 
-@app.command("explain")
-def explain_command(
-    patient: Annotated[str, typer.Argument(help="The careloop patient id.")],
-    events: Annotated[
-        Path | None, typer.Option("--events", "-e", help="Replay this event file instead of reading the store.")
-    ] = None,
-    journeys: JourneysOpt = DEFAULT_JOURNEYS,
-    until: Annotated[str | None, typer.Option(help="With --events: run the virtual clock to this date.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
-) -> None:
-    """Why each message was or was not sent: entry, branch, cap, quiet hours, consent, exit, journey version."""
-    from engine.cli import explain as ex
-
-    catalog = _catalog(journeys)
-    if events is None:
-        from engine.cli.projections import _database_url
-
-        recorded = ex.from_store(patient, _database_url())
-    else:
-        try:
-            stream = read_events(events)
-        except EventFileError as exc:
-            raise _fail(f"{events}: {len(exc.problems)} invalid event(s): {exc.problems[0]}") from exc
-        end = _parse_until(until) or max(e.recorded_at for e in stream) + timedelta(days=365)
-        if end.tzinfo is None:
-            end = end.replace(tzinfo=ZoneInfo(catalog.settings.hospital_timezone))
-        recorded = ex.from_simulation(patient, stream, catalog, end)
-    ex.show(patient, recorded, ex.zone_of(recorded, catalog.settings.hospital_timezone), as_json)
-
-
 @schema_app.command("export")
 def schema_export(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the schemas to.")] = Path("docs"),
