@@ -29,6 +29,8 @@ journeys:
         wait: {{offset: 3d, from: entry, at: "10:00"}}
       - id: care
         message: {{template: {template}, channels: [sms]}}
+templates:
+  {template}: {{locales: {{zh-CN: {{body: 您好}}, en: {{body: Hello}}}}}}
 """
 
 

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def problems(text: str) -> list[Problem]:
-    _, found = check_text(dedent(text), "j.yaml")
+    text = dedent(text)
+    _, found = check_text(text if "\ntemplates:" in text else text + TEMPLATE_T, "j.yaml")
     return found
 
 
@@ -39,6 +40,8 @@ journeys:
       - id: day-3-message
         message: {template: t, channels: [sms]}
 """
+# The text of template 't' that MINIMAL sends; appended last so MINIMAL's line numbers hold.
+TEMPLATE_T = "templates:\n  t: {locales: {zh-CN: {body: 您好}, en: {body: Hello}}}\n"
 
 
 def test_the_shipped_journeys_file_is_valid() -> None:
@@ -58,12 +61,12 @@ def test_the_shipped_journeys_file_is_valid() -> None:
 
 
 def test_a_minimal_journey_compiles_with_a_stable_content_hash() -> None:
-    first, found = check_text(MINIMAL, "j.yaml")
-    second, _ = check_text(MINIMAL, "j.yaml")
+    first, found = check_text(MINIMAL + TEMPLATE_T, "j.yaml")
+    second, _ = check_text(MINIMAL + TEMPLATE_T, "j.yaml")
     assert found == [] and first is not None and second is not None
     journey = first.current["post-op"]
     assert first.hash_of(journey) == second.hash_of(second.current["post-op"])
-    changed, _ = check_text(MINIMAL.replace("3d", "4d"), "j.yaml")
+    changed, _ = check_text(MINIMAL.replace("3d", "4d") + TEMPLATE_T, "j.yaml")
     assert changed is not None and changed.hash_of(changed.current["post-op"]) != first.hash_of(journey)
 
 
@@ -163,7 +166,7 @@ def test_unknown_time_zone_and_bad_time_of_day_are_explained() -> None:
 
 def test_load_catalog_raises_with_every_error_listed(tmp_path: Path) -> None:
     path = tmp_path / "journeys.yaml"
-    path.write_text(MINIMAL.replace("3d", "3 days").replace("sms", "pigeon"))
+    path.write_text(MINIMAL.replace("3d", "3 days").replace("sms", "pigeon") + TEMPLATE_T)
     with pytest.raises(JourneyFileError) as caught:
         load_catalog(path)
     assert len(caught.value.problems) == 2
@@ -193,7 +196,8 @@ def test_a_value_set_may_span_terminologies_and_matches_fhir_system_uris() -> No
             "journeys:",
             "value_sets:\n  diabetes:\n    include:\n      - {system: icd-10, codes: [E11], match: prefix}\n"
             "      - {system: snomed, codes: ['44054006']}\njourneys:",
-        ),
+        )
+        + TEMPLATE_T,
         "j.yaml",
     )
     assert found == [] and catalog is not None
