@@ -175,7 +175,7 @@ def report(database_url: str) -> None:
         typer.echo("\nreminder_queue, next ten still scheduled or due:")
         for row in conn.execute(
             "SELECT due_at, patient_id, journey_id, template, status FROM reminder_queue "
-            "WHERE status IN ('scheduled', 'due') ORDER BY due_at DESC LIMIT 10"
+            "WHERE status IN ('scheduled', 'due', 'deferred', 'approved') ORDER BY due_at DESC LIMIT 10"
         ):
             typer.echo(f"  {row[0]:%Y-%m-%d %H:%M}  {row[1]}  {row[2]:<26} {row[3]:<28} {row[4]}")
         typer.echo("\nchurn_flags by level (open):")

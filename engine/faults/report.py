@@ -27,8 +27,8 @@ Apache Kafka 4.4. Then it checks:
 
 - **exactly once**: the event store equals `careloop simulate` fed the same accepted events in the same arrival
   order (duplicates, late and out-of-order arrivals included), patient by patient, event by event;
-- **no message request lost or duplicated**: the `message_id`s in `reminder_queue` with status `due` are exactly
-  simulate's `message.requested` ids, each once;
+- **no message request lost or duplicated**: the requested `message_id`s in `reminder_queue` (past `scheduled`)
+  are exactly simulate's `message.requested` ids, each once;
 - **projections**: every table equals a rebuild from scratch (`careloop projections rebuild`);
 - **poison**: each invalid-JSON, unknown-type and wrong-key message is on the dead-letter topic with its reason
   and original bytes (a message may be dead-lettered twice when the worker is killed between sending the dead
