@@ -11,12 +11,13 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
 import structlog
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import InternalError, PersistenceError
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 from pydantic import ValidationError
@@ -147,6 +148,17 @@ def renderer_for(catalog: Catalog) -> Callable[[Approval, Contact], Rendered]:
     return render
 
 
+def open_store(url: str, tries: int = 5) -> JourneyStore:
+    """The event store, to read its log. Opening it creates its tables and functions if missing; processes
+    starting together (`careloop up`) can collide doing so ("tuple concurrently updated"): try again."""
+    for n in range(1, tries):
+        try:
+            return JourneyStore(postgres_env(url, pool_size=2))
+        except InternalError:
+            time.sleep(0.2 * n)
+    return JourneyStore(postgres_env(url, pool_size=2))
+
+
 def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     try:
         url, bootstrap = database_url(settings), kafka_bootstrap(settings)
@@ -156,7 +168,7 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     topics = ensure_topics(settings, bootstrap)
     clock: Clock = DatabaseClock(url) if settings.clock == "database" else SystemClock()
     psycopg.connect(url, connect_timeout=10).close()  # fail fast with libpq's reason; the store's pool retries 30 s
-    store = JourneyStore(postgres_env(url, pool_size=2))
+    store = open_store(url)
     d = settings.dispatch
     routes = routes_for(settings, url)
     sender = Sender(
