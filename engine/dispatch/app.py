@@ -11,13 +11,12 @@ import logging
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
 import structlog
-from eventsourcing.persistence import InternalError, PersistenceError
+from eventsourcing.persistence import PersistenceError
 from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 from pydantic import ValidationError
@@ -148,14 +147,8 @@ def renderer_for(catalog: Catalog) -> Callable[[Approval, Contact], Rendered]:
     return render
 
 
-def open_store(url: str, tries: int = 5) -> JourneyStore:
-    """The event store, to read its log. Opening it creates its tables and functions if missing; processes
-    starting together (`careloop up`) can collide doing so ("tuple concurrently updated"): try again."""
-    for n in range(1, tries):
-        try:
-            return JourneyStore(postgres_env(url, pool_size=2))
-        except InternalError:
-            time.sleep(0.2 * n)
+def open_store(url: str) -> JourneyStore:
+    """The event store, to read its log (opening it creates its tables if missing, one process at a time)."""
     return JourneyStore(postgres_env(url, pool_size=2))
 
 

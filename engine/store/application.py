@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.utils import get_topic
 
@@ -36,13 +38,33 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
     }
 
 
+SCHEMA_LOCK = 0x6361_7265_6C6F_6F71  # one schema set-up at a time per database
+
+
+@contextmanager
+def _schema_lock(env: dict[str, str]) -> Iterator[None]:
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"] or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        yield  # released when the connection closes
+
+
 class JourneyStore(Application[UUID]):
     name = "careloop"  # the events table is careloop_events
 
     def __init__(self, env: dict[str, str]) -> None:
-        super().__init__(env)
-        with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
-            create_engine_tables(curs)
+        # Processes starting together (worker, projections, dispatcher) would otherwise run the library's
+        # CREATE OR REPLACE FUNCTION and our DDL at once, which PostgreSQL refuses ("tuple concurrently updated").
+        with _schema_lock(env):
+            super().__init__(env)
+            with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
+                create_engine_tables(curs)
 
     def load(self, patient_ids: Iterable[str]) -> dict[str, PatientJourneys]:
         """The patients' aggregates, new ones opened (not yet saved) for patients never seen."""
