@@ -33,7 +33,9 @@ class Driven:
 def test_a_high_epds_opens_an_urgent_task_that_staff_claim_and_close(
     live: Live, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The form posts her answers (total 15) through the webhook's intake; the driver waits for the worker
+    # The form posts her answers (total 15) through the webhook's intake; the driver waits for the worker.
+    # The clock stands at that morning first, so the task's one-day SLA timer is not already due.
+    live.advance_clock(at("2026-04-01 09:55"))
     directory = PostgresDirectory(live.database_url)
     intake = OutreachIntake(directory, Driven(live), "careloop-webhook", clock=lambda: at("2026-04-01 10:00"))
     answer = {"patient_id": "EPDS1", "instrument": "epds", "items": EPDS_15}
