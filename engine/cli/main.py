@@ -128,6 +128,22 @@ def demo(
     runtime.demo(patients, seed, days, step_days, keep)
 
 
+@app.command()
+def bench(
+    workloads: Annotated[
+        list[str] | None,
+        typer.Argument(help="core, connectors, throughput, rebuild, latency, timers, memory (default: all)."),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="Every workload at reduced size: a smoke run of a few minutes.")] = False,
+    scale: Annotated[float, typer.Option(min=0.0001, help="Events through the worker x this.")] = 1.0,
+    profile: Annotated[bool, typer.Option(help="Sample the measured processes with py-spy.")] = False,
+) -> None:
+    """Benchmarks with their ceilings: prints a table and writes bench/results/<date>-<machine>.json."""
+    from bench.cli import bench as run_bench
+
+    run_bench(workloads or [], quick, scale, profile)
+
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -282,6 +298,36 @@ def _print_tables(rows: dict[str, list[Row]], end: datetime) -> None:
         f"{s['messages']} messages, {s['tasks']} tasks, {s['churn_flags']} churn flags",
         markup=False,
     )
+
+
+@app.command("explain")
+def explain_command(
+    patient: Annotated[str, typer.Argument(help="The careloop patient id.")],
+    events: Annotated[
+        Path | None, typer.Option("--events", "-e", help="Replay this event file instead of reading the store.")
+    ] = None,
+    journeys: JourneysOpt = DEFAULT_JOURNEYS,
+    until: Annotated[str | None, typer.Option(help="With --events: run the virtual clock to this date.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+) -> None:
+    """Why each message was or was not sent: entry, branch, cap, quiet hours, consent, exit, journey version."""
+    from engine.cli import explain as ex
+
+    catalog = _catalog(journeys)
+    if events is None:
+        from engine.cli.projections import _database_url
+
+        recorded = ex.from_store(patient, _database_url())
+    else:
+        try:
+            stream = read_events(events)
+        except EventFileError as exc:
+            raise _fail(f"{events}: {len(exc.problems)} invalid event(s): {exc.problems[0]}") from exc
+        end = _parse_until(until) or max(e.recorded_at for e in stream) + timedelta(days=365)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=ZoneInfo(catalog.settings.hospital_timezone))
+        recorded = ex.from_simulation(patient, stream, catalog, end)
+    ex.show(patient, recorded, ex.zone_of(recorded, catalog.settings.hospital_timezone), as_json)
 
 
 @schema_app.command("export")

@@ -25,8 +25,8 @@ class Statement:
 
 _APPROVED = """
 INSERT INTO dispatch_messages (message_id, attempt, patient_id, instance_id, journey_id, step_id, event_id,
-    template, channel, locale, category, priority, variables, status, position)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    template, channel, locale, category, priority, variables, status, position, stale_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (message_id, attempt) DO NOTHING
 """
 
@@ -35,8 +35,9 @@ ON CONFLICT (message_id, attempt) DO NOTHING
 _WITHDRAWN = """
 UPDATE dispatch_messages SET withdrawn = true, updated_at = now(),
     status = CASE WHEN status = 'pending' THEN 'withdrawn' ELSE status END
-WHERE message_id = %s AND NOT withdrawn
+WHERE message_id = %s AND attempt < %s AND NOT withdrawn
 """
+EVERY_ATTEMPT = 2**31 - 1
 
 # Outcomes already in the log (published by this or an earlier dispatcher whose tables were lost): not sent again.
 _OUTCOME = """
@@ -60,9 +61,11 @@ ON CONFLICT (patient_id) DO UPDATE SET
 def changes(e: Event, position: int) -> list[Statement]:
     """The statements for one event; ``position`` is its notification id in the store's log."""
     if isinstance(e, jo.MessageApproved):
-        return [_approved(e, position)]
-    if isinstance(e, jo.MessageSuppressed) and e.withdrawn:
-        return [Statement(_WITHDRAWN, (e.message_id,))]
+        # A later attempt supersedes earlier ones not yet sent (consent for their channel was withdrawn).
+        return [Statement(_WITHDRAWN, (e.message_id, e.attempt)), _approved(e, position)]
+    if isinstance(e, jo.MessageSuppressed | jo.MessageDeferred):
+        # Any later decision about an approved message (withdrawn, deferred, suppressed) takes it back.
+        return [Statement(_WITHDRAWN, (e.message_id, EVERY_ATTEMPT))]
     if isinstance(e, ou.OutreachSent):
         return [Statement(_OUTCOME, ("sent", e.message_id, e.attempt))]
     if isinstance(e, ou.OutreachFailed) and e.final:
@@ -93,6 +96,7 @@ def _approved(e: jo.MessageApproved, position: int) -> Statement:
             json.dumps(e.variables, ensure_ascii=False, default=str),
             status,
             position,
+            e.stale_at,
         ),
     )
 

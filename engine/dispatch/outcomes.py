@@ -29,6 +29,7 @@ class Approval:
     status: str
     tries: int
     withdrawn: bool
+    stale_at: datetime | None = None
 
     @property
     def key(self) -> str:

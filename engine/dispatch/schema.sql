@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS dispatch_messages (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (message_id, attempt)
 );
+-- The engine's stale time: an approval not sent by then is never sent (the engine has moved on).
+ALTER TABLE dispatch_messages ADD COLUMN IF NOT EXISTS stale_at timestamptz;
 CREATE INDEX IF NOT EXISTS dispatch_messages_due ON dispatch_messages (next_try_at)
     WHERE status IN ('pending', 'sending');
 

@@ -39,7 +39,7 @@ _LOCK_CLASS = 0x0D15  # advisory lock namespace of the dispatcher: pg_try_adviso
 
 _CLAIM = """
 SELECT message_id, attempt, patient_id, instance_id, event_id, template, channel, locale, variables, status,
-       tries, withdrawn
+       tries, withdrawn, stale_at
 FROM dispatch_messages
 WHERE (status = 'pending' AND next_try_at <= now()) OR status = 'sending'
 ORDER BY priority DESC, position
@@ -171,6 +171,8 @@ class Sender:
         try:
             if route is None:
                 raise PermanentSendError(f"no gateway is configured for the {a.channel} channel")
+            if a.status == "pending" and a.stale_at is not None and self._clock.now() > a.stale_at:
+                raise PermanentSendError(f"not sent: stale since {a.stale_at.isoformat()} (the engine moved on)")
             outgoing = self._outgoing(a)
             metrics.RATE_LIMITED_SECONDS.labels(gateway).inc(route.limit.acquire())
             tries = self._mark_sending(a)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.dispatch.changes import changes
+from engine.dispatch.changes import EVERY_ATTEMPT, changes
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa
@@ -30,26 +30,32 @@ def approved(channel: str = "sms", attempt: int = 1) -> jo.MessageApproved:
 
 def test_an_approval_becomes_a_pending_send_keyed_by_message_and_attempt_at_its_place_in_the_log() -> None:
     e = approved(attempt=2)
-    (statement,) = changes(e, 41)
+    superseding, statement = changes(e, 41)
+    assert superseding.params == ("m-1", 2)  # earlier attempts not yet sent are taken back
     assert "ON CONFLICT (message_id, attempt) DO NOTHING" in statement.sql
     assert statement.params[:3] == ("m-1", 2, P)
     assert statement.params[6] == e.event_id
     assert json.loads(statement.params[12]) == {"visit": {"on": "2026-03-05"}}
-    assert statement.params[13:] == ("pending", 41)
+    assert statement.params[13:] == ("pending", 41, None)
 
 
 def test_a_phone_approval_is_recorded_for_staff_and_never_pending() -> None:
-    (statement,) = changes(approved("phone"), 1)
+    _, statement = changes(approved("phone"), 1)
     assert statement.params[13] == "staff"
 
 
-def test_only_a_withdrawal_takes_an_approval_back() -> None:
+def test_any_later_decision_about_the_message_takes_back_every_unsent_attempt() -> None:
     at_ = at("2026-03-05 10:05")
     taken_back = event(jo.MessageSuppressed, P, at_, message_id="m-1", rule="consent", withdrawn=True, **MESSAGE)
-    suppressed = event(jo.MessageSuppressed, P, at_, message_id="m-1", rule="consent", **MESSAGE)
-    (statement,) = changes(taken_back, 2)
-    assert "withdrawn = true" in statement.sql and statement.params == ("m-1",)
-    assert changes(suppressed, 3) == []
+    until = at("2026-03-06 08:00")
+    deferred = event(
+        jo.MessageDeferred, P, at_, message_id="m-1", rule="quiet_hours", until=until, timer_id="t", **MESSAGE
+    )
+    for decision in (taken_back, deferred):
+        (statement,) = changes(decision, 2)
+        assert "withdrawn = true" in statement.sql and statement.params == ("m-1", EVERY_ATTEMPT)
+    failed = event(jo.MessageFailed, P, at_, message_id="m-1", channels_tried=("sms",), **MESSAGE)
+    assert changes(failed, 3) == []
 
 
 def test_outcomes_already_in_the_log_settle_the_send_and_only_final_failures_count() -> None:
