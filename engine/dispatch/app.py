@@ -141,7 +141,14 @@ def routes_for(settings: DispatchSettings, url: str) -> dict[str, Route]:
 def renderer_for(catalog: Catalog) -> Callable[[Approval, Contact], Rendered]:
     def render(a: Approval, contact: Contact) -> Rendered:
         return render_message(
-            catalog.templates, catalog.outreach, a.template, a.locale, a.variables, contact, a.message_id
+            catalog.templates,
+            catalog.outreach,
+            a.template,
+            a.locale,
+            a.variables,
+            contact,
+            a.message_id,
+            catalog.settings.hospital_timezone,
         )
 
     return render

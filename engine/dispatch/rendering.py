@@ -24,14 +24,20 @@ class Contact:
 
 
 def context(
-    variables: Mapping[str, Any], contact: Contact, locale: str, policy: OutreachPolicy, message_id: str
+    variables: Mapping[str, Any],
+    contact: Contact,
+    locale: str,
+    policy: OutreachPolicy,
+    message_id: str,
+    hospital_timezone: str = "UTC",
 ) -> dict[str, Any]:
-    """The approval's variables, then patient.*, hospital.* and message.* (ours win over a variable so named)."""
+    """The approval's variables, then patient.*, hospital.* and message.* (ours win over a variable so named).
+    Times print in the patient's zone, or the hospital's when the patient never gave one."""
     hospital = policy.hospital
     name = hospital.name.get(locale) or hospital.name.get(policy.default_locale)
     return {
         **variables,
-        "patient": {"name": contact.name, "timezone": contact.timezone, "locale": locale},
+        "patient": {"name": contact.name, "timezone": contact.timezone or hospital_timezone, "locale": locale},
         "hospital": {"name": name, "phone": hospital.phone},
         "message": {"id": message_id},
     }
@@ -45,9 +51,11 @@ def render_message(
     variables: Mapping[str, Any],
     contact: Contact,
     message_id: str,
+    hospital_timezone: str = "UTC",
 ) -> Rendered:
     """Raises TemplateRenderError (a missing variable, an unknown template or locale): never a blank message."""
-    return render(templates, template_id, locale, context(variables, contact, locale, policy, message_id))
+    values = context(variables, contact, locale, policy, message_id, hospital_timezone)
+    return render(templates, template_id, locale, values)
 
 
 __all__ = ["Contact", "Rendered", "TemplateRenderError", "context", "render_message"]

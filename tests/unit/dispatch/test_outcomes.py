@@ -62,3 +62,5 @@ def test_the_context_names_the_hospital_in_the_messages_locale_or_else_the_defau
         "message": {"id": "m-1"},
     }
     assert context({}, contact, "fr", policy, "m-1")["hospital"]["name"] == "协和医院"
+    nowhere = context({}, Contact(name="Bo"), "en", policy, "m-1", hospital_timezone="Asia/Shanghai")
+    assert nowhere["patient"]["timezone"] == "Asia/Shanghai"  # the hospital's zone when the patient gave none
