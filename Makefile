@@ -47,3 +47,8 @@ clean:
 faults: install
 	$(BIN)/python -m pytest tests/faults -m faults
 	$(BIN)/python -m engine.faults.report
+
+## Benchmarks at reduced size (a smoke run, ~2 minutes); `careloop bench` alone runs them at the issue's sizes.
+.PHONY: bench-quick
+bench-quick: install
+	$(BIN)/careloop bench --quick

@@ -1,0 +1,103 @@
+"""Workload 1, end-to-end throughput: the synthetic hospital published to the clinical topic, then one worker
+(and the projection runner) started on it; sustained events/s from the worker's first commit until every event
+is committed and every projection has caught up with the store.
+
+The database clock stays before the first event, so no tick is sent: the core still fires every timer due
+before each event as it arrives (logical time), but the rate counts clinical events only.
+Ceilings, on the same topic in the same run: a bare faust agent configured like the worker (bench/bare.py), and
+raw aiokafka consumption with no group and no processing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+from bench import cpu, hospital, kafka
+from bench.context import Context
+from bench.live import Live, child, live
+from bench.profile import profiled
+from bench.report import Result
+
+TARGET = 5_000.0
+MIN_RATIO = 0.6
+
+
+def run(ctx: Context) -> list[Result]:
+    sizes, services, say = ctx.sizes, ctx.live(), ctx.say
+    settings = services.workload("throughput")
+    say(f"generating {sizes.throughput_events:,} events for {sizes.throughput_patients:,} patients")
+    stream = hospital.events(sizes.throughput_patients, sizes.throughput_events)
+    messages = hospital.messages(stream)
+    first_arrival = stream[0].recorded_at
+    del stream
+    with live(settings) as pipe:
+        pipe.set_clock(first_arrival - timedelta(minutes=1))
+        say(f"publishing {len(messages):,} events to {pipe.topics.clinical}")
+        published = kafka.publish(services.bootstrap, pipe.topics.clinical, messages, lambda n: None)
+        say(f"published in {published:.0f} s; starting the worker and the projection runner")
+        end_to_end, seconds, spent = _end_to_end(ctx, pipe, len(messages))
+        ctx.keep["store"] = settings  # rebuild reuses this store rather than building its own
+        say("ceilings: a bare faust agent, then raw aiokafka, on the same topic")
+        bare = _bare_faust(pipe, services.bootstrap, len(messages))
+        raw = kafka.raw_consume(services.bootstrap, pipe.topics.clinical, len(messages))
+        notifications = pipe.scalar("SELECT coalesce(max(notification_id), 0) FROM careloop_events")
+    return [
+        Result(
+            "throughput.end_to_end",
+            end_to_end,
+            "events/s",
+            ceiling=bare,
+            ceiling_is="a bare faust agent (the worker's consumer settings and batches, no work) on the same topic",
+            target=TARGET,
+            min_ratio=MIN_RATIO,
+            notes=f"{len(messages):,} events, {sizes.throughput_patients:,} patients, {seconds:.0f} s, "
+            f"{notifications:,} store notifications projected; publishing took {published:.0f} s; {spent}",
+        ),
+        Result(
+            "throughput.bare_faust",
+            bare,
+            "events/s",
+            ceiling=raw,
+            ceiling_is="raw aiokafka consumption (no group, no processing) of the same topic",
+        ),
+    ]
+
+
+def _end_to_end(ctx: Context, pipe: Live, total: int) -> tuple[float, float, str]:
+    timeout = 600 + total / 200  # generous: a slow machine must still finish, and report how slow
+    pipe.spawn("worker", "worker")
+    pipe.spawn("projections", "projections", "run")
+    started = pipe.wait(lambda: pipe.committed() > 0, "the worker's first commit", timeout=120)
+    before = cpu.snapshot()
+    with (
+        profiled(ctx.profile, "throughput-worker", pipe.pid("worker")),
+        profiled(ctx.profile, "throughput-projections", pipe.pid("projections")),
+    ):
+        _follow(ctx, pipe, total, started, timeout)
+    finished = pipe.wait(lambda: pipe.projection_lag() == 0, "projections to catch up", timeout=timeout, poll=0.2)
+    seconds = finished - started
+    return total / seconds, seconds, cpu.describe(cpu.usage(before, cpu.snapshot()), seconds)
+
+
+def _follow(ctx: Context, pipe: Live, total: int, started: float, timeout: float) -> None:
+    last_report = started
+    while pipe.committed() < total:
+        pipe.stack.check_children()
+        time.sleep(0.5)
+        if time.monotonic() - last_report > 30:
+            last_report = time.monotonic()
+            done = pipe.committed()
+            ctx.say(f"  {done:,}/{total:,} committed, {done / (last_report - started):,.0f} events/s so far")
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"the worker committed {pipe.committed():,} of {total:,} events in {timeout:.0f} s")
+
+
+def _bare_faust(pipe: Live, bootstrap: str, total: int) -> float:
+    out = pipe.stack.data_dir / "bare-faust.json"
+    argv = ["-m", "bench.bare", bootstrap, pipe.topics.clinical, f"{pipe.settings.consumer_group}-bare", str(total)]
+    with child([*argv, str(out)], pipe.logs / "bare-faust.log", env=pipe.stack.env()):
+        pipe.wait(out.exists, "the bare faust agent to read the topic", timeout=600 + total / 1000, poll=0.2)
+    result = json.loads(out.read_text())
+    return float(result["count"]) / max(float(result["seconds"]), 1e-9)
