@@ -69,9 +69,10 @@ class Stack:
             **self.extra_env,
         }
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "engine.cli.main", *args]
-        proc = spawn(argv, log_path=self.data_dir / "logs" / f"{name}.log", death_signal=signal.SIGTERM, env=self.env())
+        log_path = self.data_dir / "logs" / f"{name}.log"
+        proc = spawn(argv, log_path=log_path, death_signal=signal.SIGTERM, env={**self.env(), **(env or {})})
         self._children.append((name, proc))
         return proc
 

@@ -105,6 +105,9 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     with Stack(settings, extra_env=STEPPED_ENV) as stack:
         stack.spawn("worker", "worker")
         stack.spawn("projections", "projections", "run")
+        # Into the demo outbox: what patients would have received. The demo's clock leaps a week per step, so
+        # every approval would be stale by the time the dispatcher sees the new clock: send them anyway.
+        stack.spawn("dispatcher", "dispatch", env={"CARELOOP_DISPATCH__SEND_STALE": "true"})
         database_url = stack.database_url
         driver = SteppedDriver(
             stack.bootstrap,
@@ -124,6 +127,8 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
                         task, completed=(c - events[0].recorded_at).days, clock=c.date().isoformat()
                     ),
                 )
+            wait_for_dispatcher(database_url, stack)
+            driver.wait_consumed()  # what the dispatcher reported back is in the store too
         finally:
             driver.close()
         wait_for_projections(database_url, stack)
@@ -148,6 +153,28 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     typer.echo(f"demo finished in {time.monotonic() - started:.0f} s")
     if not comparison.identical:
         raise typer.Exit(1)
+
+
+def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0) -> None:
+    """Until every approval is sent or settled and every report is on Kafka."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline and not stack.exited():
+            try:
+                row = conn.execute(
+                    "SELECT (SELECT count(*) FROM dispatch_messages WHERE status IN ('pending', 'sending'))"
+                    " + (SELECT count(*) FROM dispatch_outbox WHERE published_at IS NULL)"
+                ).fetchone()
+            except psycopg.errors.UndefinedTable:
+                row = None
+            head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM careloop_events").fetchone()
+            try:
+                followed = conn.execute("SELECT position FROM dispatch_tracking").fetchone()
+            except psycopg.errors.UndefinedTable:
+                followed = None
+            if row and row[0] == 0 and head and followed and followed[0] >= head[0]:
+                return
+            time.sleep(0.2)
 
 
 def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> None:
@@ -178,6 +205,14 @@ def report(database_url: str) -> None:
             "WHERE status IN ('scheduled', 'due', 'deferred', 'approved') ORDER BY due_at DESC LIMIT 10"
         ):
             typer.echo(f"  {row[0]:%Y-%m-%d %H:%M}  {row[1]}  {row[2]:<26} {row[3]:<28} {row[4]}")
+        typer.echo("\nmessages the dispatcher sent to the demo outbox (no gateway configured), latest five:")
+        try:
+            for row in conn.execute(
+                "SELECT channel, locale, body FROM outreach_demo_outbox ORDER BY created_at DESC LIMIT 5"
+            ):
+                typer.echo(f"  {row[0]:<7} {row[1]:<6} {row[2][:100]}")
+        except psycopg.errors.UndefinedTable:
+            typer.echo("  (the dispatcher has not created its tables)")
         typer.echo("\nchurn_flags by level (open):")
         for level, n in conn.execute(
             "SELECT level, count(*) FROM churn_flags WHERE status = 'open' GROUP BY 1 ORDER BY 2 DESC"

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from engine.journeys.catalog import Catalog
+from engine.journeys.evolve import ENGINE_SOURCE
 from engine.journeys.simulation import Simulation
 from engine.store.application import JourneyStore
+from events import parse_event
 from events.base import Event
 
 EFFECT_TYPES = ("message.requested", "task.created", "churn.flagged", "churn.cleared")
@@ -41,10 +43,17 @@ class Comparison:
 
 
 def compare(store: JourneyStore, events: Sequence[Event], catalog: Catalog, until: datetime) -> Comparison:
-    sim = Simulation(catalog)
-    sim.feed(events)
-    sim.run_until(until)
+    """``events``: what the hospital published, in publishing order. What the dispatcher reported back
+    (outreach.sent / outreach.failed) is input too: it is taken from the store, each at the place it took among
+    its patient's inputs live, so the simulation sees the same inputs in the same order."""
     live = stored_by_patient(store)
+    sim = Simulation(catalog)
+    for item in with_feedback(events, live):
+        if isinstance(item, Catch):
+            sim.advance(item.patient_id, item.until)
+        else:
+            sim.feed([item])
+    sim.run_until(until)
     result = Comparison(patients=len(sim.recorded))
     for patient_id in sorted(set(live) | set(sim.recorded)):
         expected = [e.model_dump(mode="json") for e in sim.recorded.get(patient_id, [])]
@@ -62,8 +71,57 @@ def compare(store: JourneyStore, events: Sequence[Event], catalog: Catalog, unti
             result.differences.append(
                 f"patient {patient_id}: {len(actual)} live vs {len(expected)} simulated events, first difference at "
                 f"#{first}: live {_brief(actual, first)} / simulated {_brief(expected, first)}"
+                + _fields(actual, expected, first)
             )
     return result
+
+
+FEEDBACK_SYSTEMS = ("careloop-dispatcher",)
+
+
+@dataclass(frozen=True)
+class Catch:
+    """Before the next input, fire the patient's timers due by ``until``: live, they had fired by then."""
+
+    patient_id: str
+    until: datetime
+
+
+def with_feedback(events: Sequence[Event], live: dict[str, list[dict[str, Any]]]) -> list[Event | Catch]:
+    """The published events with the dispatcher's reports inserted right after the input that preceded each of
+    them in its patient's live stream, each preceded by the timers that had fired live before it arrived (a report
+    is recorded when the gateway answered, but applied when the worker read it)."""
+    published = {e.event_id for e in events}
+    after: dict[str | None, list[Event | Catch]] = {}
+    for stream in live.values():
+        previous: str | None = None
+        latest: datetime | None = None
+        for payload in stream:
+            if payload["event_id"] in published:
+                previous = payload["event_id"]
+            elif payload["source"]["system"] in FEEDBACK_SYSTEMS:
+                report = parse_event(payload)
+                steps = after.setdefault(previous, [])
+                if latest is not None:
+                    steps.append(Catch(report.patient_id, latest))
+                steps.append(report)
+            # The patient's logical time after it: decisions happen at occurred_at, inputs apply at arrival.
+            engine = payload["source"]["system"] == ENGINE_SOURCE
+            moment = datetime.fromisoformat(payload["occurred_at" if engine else "recorded_at"])
+            latest = moment if latest is None or moment > latest else latest
+    out = list(after.pop(None, []))
+    for e in events:
+        out.append(e)
+        out += after.pop(e.event_id, [])
+    return out
+
+
+def _fields(actual: list[dict[str, Any]], expected: list[dict[str, Any]], i: int) -> str:
+    """The differing fields, when both sides have an event of the same type there."""
+    if i >= min(len(actual), len(expected)) or actual[i]["type"] != expected[i]["type"]:
+        return ""
+    keys = sorted(k for k in actual[i].keys() | expected[i].keys() if actual[i].get(k) != expected[i].get(k))
+    return "; differing " + ", ".join(f"{k}: {actual[i].get(k)!r} / {expected[i].get(k)!r}" for k in keys)
 
 
 def _brief(events: list[dict[str, Any]], i: int) -> str:

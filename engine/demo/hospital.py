@@ -51,8 +51,19 @@ class _Patient:
         return event  # type: ignore[no-any-return]
 
 
+SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴"]
+GIVEN = ["芳", "伟", "娜", "敏", "静", "磊", "洋", "艳", "军", "杰"]
+
+
 def _register(p: _Patient) -> None:
     born = date(p.rng.randrange(1940, 2004), p.rng.randrange(1, 13), p.rng.randrange(1, 29))
+    # Contact details come from their own generator, so adding them left every patient's story as it was.
+    c = random.Random(f"contact-{p.id}")
+    contact = pa.Contact(
+        phone=f"+86138{c.randrange(10**8):08d}",
+        wechat_openid=f"o-demo-{p.id}" if c.random() < 0.7 else None,
+        email=f"{p.id.lower()}@example.com" if c.random() < 0.3 else None,
+    )
     p.add(
         pa.PatientRegistered,
         p.start - timedelta(days=p.rng.randrange(1, 14)),
@@ -60,6 +71,8 @@ def _register(p: _Patient) -> None:
         sex=p.rng.choice(["female", "male"]),
         timezone="Asia/Shanghai",
         language=p.rng.choice(["zh-CN", "en"]),
+        name=c.choice(SURNAMES) + c.choice(GIVEN),
+        contact=contact,
     )
 
 

@@ -179,6 +179,7 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
         Retries(d.max_tries, d.backoff, d.backoff_max),
         settings.pseudonym_key.get_secret_value().encode(),
         d.batch,
+        honour_stale=not d.send_stale,
     )
     outbox = OutboxPublisher(url, lambda: EventPublisher(bootstrap, topics.clinical))
     follower = Follower(url, StoreSource(store), d.page_size)

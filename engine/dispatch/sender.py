@@ -111,7 +111,9 @@ class Sender:
         retries: Retries,
         pseudonym_key: bytes,
         batch: int = 50,
+        honour_stale: bool = True,
     ) -> None:
+        self._honour_stale = honour_stale
         self._url = database_url
         self._routes = dict(routes)
         self._render = renderer
@@ -171,8 +173,9 @@ class Sender:
         try:
             if route is None:
                 raise PermanentSendError(f"no gateway is configured for the {a.channel} channel")
-            if a.status == "pending" and a.stale_at is not None and self._clock.now() > a.stale_at:
-                raise PermanentSendError(f"not sent: stale since {a.stale_at.isoformat()} (the engine moved on)")
+            stale_at = a.stale_at if self._honour_stale and a.status == "pending" else None
+            if stale_at is not None and self._clock.now() > stale_at:
+                raise PermanentSendError(f"not sent: stale since {stale_at.isoformat()} (the engine moved on)")
             outgoing = self._outgoing(a)
             metrics.RATE_LIMITED_SECONDS.labels(gateway).inc(route.limit.acquire())
             tries = self._mark_sending(a)

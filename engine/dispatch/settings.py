@@ -67,6 +67,11 @@ class DispatchConfig(BaseModel):
         description="The gateway of each channel (sms, wechat, email, app); unlisted channels cannot be sent.",
     )
     max_tries: int = Field(default=5, ge=1, description="Sends per approval before it fails for good.")
+    send_stale: bool = Field(
+        default=False,
+        description="Send approvals past their stale time anyway. Only for `careloop demo`, whose clock leaps a "
+        "week per step: a real dispatcher sends within seconds, and one that was down must not send late.",
+    )
     backoff: float = Field(default=2.0, gt=0, description="Seconds before the first retry; doubled each time.")
     backoff_max: float = Field(default=300.0, gt=0)
     batch: int = Field(default=50, ge=1, description="Sends claimed at a time.")

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from engine.journeys.catalog import Catalog
 from engine.journeys.effects import CancelTimer, ChangeChurnFlag, ScheduleTimer
-from engine.journeys.evaluate import holds_all
+from engine.journeys.evaluate import Scope, holds_all
 from engine.journeys.run import Run
 from engine.journeys.signals import MissedAppointments, NegativeFeedback, OverdueVisit, Signal, UnansweredOutreach
 from engine.journeys.state import Due, PatientState
@@ -30,12 +30,17 @@ def next_check(state: PatientState, catalog: Catalog, run: Run | None = None) ->
     for signal in catalog.churn.signals:
         if not isinstance(signal, OverdueVisit) or (SIGNALS, signal.reason) in state.flags:
             continue
-        if run is not None and signal.when and not holds_all(signal.when, run.scope({})):
+        if run is not None and signal.when and not holds_all(signal.when, _scope_of(state, run)):
             continue
         due = _overdue_at(p.last_visit_at, signal)
         timer_id = deterministic_id(state.patient_id, "churn", signal.name, p.last_visit_event_id or "")
         return Due(due, (3, 0), SIGNALS, timer_id, "churn")
     return None
+
+
+def _scope_of(state: PatientState, run: Run) -> Scope:
+    """Conditions on ``state`` (which may be the state before this decision), at the decision's time."""
+    return Run(state, run.catalog, run.now, cause="churn-check").scope({})
 
 
 def _overdue_at(last_visit: datetime, signal: OverdueVisit) -> datetime:

@@ -49,6 +49,10 @@ class Simulation:
         for patient_id in list(self.states):
             self._react(patient_id, Tick(patient_id), until)
 
+    def advance(self, patient_id: str, until: datetime) -> None:
+        """Fire one patient's timers due by ``until``."""
+        self._react(patient_id, Tick(patient_id), until)
+
     def state(self, patient_id: str) -> PatientState:
         return self.states.get(patient_id) or PatientState(patient_id)
 

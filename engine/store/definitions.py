@@ -59,8 +59,14 @@ def deploy(database_url: str, current: Catalog) -> Catalog:
                     (j.id, j.version, current.hash_of(j), json.dumps(j.model_dump(mode="json", by_alias=True))),
                 )
     archive = [_journey(d) for key, (_, d) in stored.items() if key not in current.versions]
+    # Everything but the journeys is the current file's (outreach policy, templates, churn signals).
     file = JourneysFile(
-        settings=current.settings, value_sets=current.value_sets, journeys=list(current.versions.values())
+        settings=current.settings,
+        outreach=current.outreach,
+        value_sets=current.value_sets,
+        journeys=list(current.versions.values()),
+        templates=current.templates,
+        churn=current.churn,
     )
     return Catalog.from_file(file, archive=archive)
 

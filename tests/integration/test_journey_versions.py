@@ -14,6 +14,7 @@ from engine.journeys.state import PatientState
 from engine.store.definitions import VersionNotBumpedError, deploy
 from events import journey as jo
 from tests.builders import at, discharge
+from tests.builders import catalog as shipped_catalog
 
 pytestmark = pytest.mark.integration
 _n = itertools.count()
@@ -71,3 +72,12 @@ def test_changing_a_deployed_version_without_bumping_it_is_refused(database: str
     with pytest.raises(VersionNotBumpedError, match=r"journey post-op version 1 differs .* bump its version"):
         deploy(database, catalog(1, "care-edited"))
     assert deploy(database, catalog(1, "care-v1")).current["post-op"].version == 1  # the same content is fine
+
+
+def test_the_deployed_catalog_keeps_the_files_outreach_policy_templates_and_churn_signals(database: str) -> None:
+    shipped = shipped_catalog()
+    deployed = deploy(database, shipped)
+    assert deployed.outreach == shipped.outreach
+    assert deployed.templates == shipped.templates
+    assert deployed.churn == shipped.churn
+    assert deployed.outreach.quiet_hours is not None  # the shipped file has them: not a pair of defaults
