@@ -73,6 +73,15 @@ class Live:
             slowest = 0
         return max(head - slowest, 0)
 
+    def relay_lag(self) -> int:
+        """Store notifications the worker's relay has still to publish to the engine topic."""
+        head = self.scalar("SELECT coalesce(max(notification_id), 0) FROM careloop_events")
+        try:
+            position = self.scalar("SELECT coalesce(max(position), 0) FROM careloop_relay")
+        except psycopg.errors.UndefinedTable:
+            position = 0
+        return max(head - position, 0)
+
     def scalar(self, query: str, *params: Any) -> int:
         row = self.conn.execute(query, params).fetchone()
         return int(row[0]) if row and row[0] is not None else 0
