@@ -56,11 +56,12 @@ def test_a_discharge_puts_day_3_and_day_7_reminders_in_the_queue_and_a_cancellat
     live.advance_clock(at("2026-03-02 12:00"))
     assert reminders(live, "POSTOP1") == [("postop-day3-care", "2026-03-05 10:00", "scheduled")]
 
-    # A week later both messages have come due, at 10:00 local time on day 3 and day 7.
+    # A week later both messages have come due, at 10:00 local time on day 3 and day 7, and outreach policy
+    # approved them for sending (no dispatcher runs here, so they stay approved).
     live.advance_clock(at("2026-03-10 12:00"))
     assert reminders(live, "POSTOP1") == [
-        ("postop-day3-care", "2026-03-05 10:00", "due"),
-        ("postop-day7-rehab", "2026-03-09 10:00", "due"),
+        ("postop-day3-care", "2026-03-05 10:00", "approved"),
+        ("postop-day7-rehab", "2026-03-09 10:00", "approved"),
     ]
 
     # An appointment booked for 20 March gets its 3-day reminder planned; cancelling it cancels the reminder.
@@ -256,7 +257,7 @@ def test_a_merge_moves_a_running_journey_to_the_surviving_patient_through_the_ou
         time.sleep(0.3)
     live.advance_clock(at("2026-03-10 00:00"))
     assert reminders(live, "KEEP1") == [
-        ("postop-day3-care", "2026-03-05 10:00", "due"),
-        ("postop-day7-rehab", "2026-03-09 10:00", "due"),
+        ("postop-day3-care", "2026-03-05 10:00", "approved"),
+        ("postop-day7-rehab", "2026-03-09 10:00", "approved"),
     ]
     assert reminders(live, "DUP1") == [("postop-day3-care", "2026-03-05 10:00", "cancelled")]
