@@ -52,3 +52,8 @@ faults: install
 .PHONY: bench-quick
 bench-quick: install
 	$(BIN)/careloop bench --quick
+
+## The integration and end-to-end suites on real Apache Kafka (assembled from Maven Central jars) instead of Tansu.
+.PHONY: test-apache
+test-apache: install
+	CARELOOP_TEST_BROKER=apache $(BIN)/python -m pytest tests/integration tests/e2e

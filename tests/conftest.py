@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 
@@ -18,9 +19,26 @@ with warnings.catch_warnings():
     import kafka  # noqa: F401
 
 
+# CARELOOP_TEST_BROKER=apache runs the integration and end-to-end suites on real Apache Kafka instead of the
+# embedded Tansu (`make test-apache`); tests of Tansu itself are marked tansu and skipped then.
+TEST_BROKER = os.environ.get("CARELOOP_TEST_BROKER", "tansu")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if TEST_BROKER == "tansu":
+        return
+    skip = pytest.mark.skip(reason=f"tests the embedded Tansu broker; this run uses {TEST_BROKER}")
+    for item in items:
+        if item.get_closest_marker("tansu"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker(tmp_path_factory.mktemp("broker")) as started:
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker | ApacheKafka]:
+    if TEST_BROKER not in ("tansu", "apache"):
+        raise pytest.UsageError(f"CARELOOP_TEST_BROKER must be tansu or apache, not {TEST_BROKER!r}")
+    service = EmbeddedBroker if TEST_BROKER == "tansu" else ApacheKafka
+    with service(tmp_path_factory.mktemp("broker")) as started:
         yield started
 
 

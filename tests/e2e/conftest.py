@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from engine.cli.runtime import wait_for_projections
+from engine.clock import set_database_clock
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.embedded._process import stop_process
@@ -27,6 +28,7 @@ from engine.stack import Stack
 from events.base import Event
 
 ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2025, 1, 1, tzinfo=UTC)
 _numbers = itertools.count(1)
 
 
@@ -120,6 +122,9 @@ def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: fl
         check=stack.check_children,
     )
     conn = psycopg.connect(url, autocommit=True)
+    # Until a test moves it, the clock stands before every scenario: without a row the worker would read the
+    # system time and fire every timer due by today as soon as it sees them.
+    set_database_clock(conn, START)
     try:
         yield Live(settings, stack, driver, conn, url, metrics_port)
     finally:

@@ -31,7 +31,8 @@ from aiokafka import AIOKafkaConsumer
 from typer.testing import CliRunner
 
 from engine.cli.main import app
-from engine.demo.compare import compare
+from engine.cli.runtime import wait_for_dispatcher
+from engine.demo.compare import Catch, compare, stored_by_patient, with_feedback
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedPostgres
 from engine.faults.report import LAST_RUN, record
@@ -41,6 +42,7 @@ from engine.store.application import JourneyStore, postgres_env
 from events.base import Event
 from tests.e2e.conftest import Live
 from tests.faults.conftest import bootstrap_for
+from tests.integration.dispatch.conftest import TestGateway, gateway  # noqa: F401 - the gateway fixture
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # kafka-python 3 on Python 3.11
@@ -52,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog(ROOT / "journeys.yaml")
 SEEDS = {"tansu": 20260311, "apache": 20260312}
 WORKER_KILLS = 50
+DISPATCHER_KILLS = 12
 TABLES = {
     "reminder_queue": "message_id",
     "churn_flags": "patient_id, journey_id, reason",
@@ -149,6 +152,21 @@ def kill(live: Live, name: str) -> None:
             live.stack._children.remove((child, proc))
 
 
+def store_for(live: Live) -> JourneyStore:
+    return JourneyStore(postgres_env(live.database_url, pool_size=1))
+
+
+def dispatch_env(gw: TestGateway) -> dict[str, str]:
+    """The dispatcher sends SMS and WeChat to the counting gateway on loopback. The stepped clock leaps a chunk at
+    a time, so approvals would be stale by the time it looks: it sends them anyway (as in `careloop demo`)."""
+    return {
+        "CARELOOP_DISPATCH__GATEWAYS": json.dumps({"gw": {"kind": "http", "url": gw.url}}),
+        "CARELOOP_DISPATCH__CHANNELS": json.dumps({"sms": "gw", "wechat": "gw", "email": "gw", "app": "gw"}),
+        "CARELOOP_DISPATCH__SEND_STALE": "true",
+        "CARELOOP_DISPATCH__POLL_INTERVAL": "0.1",
+    }
+
+
 def _running(live: Live, name: str) -> bool:
     return any(child == name for child, _ in live.stack._children)
 
@@ -172,8 +190,17 @@ class Supervisor:
     """What an orchestrator would do: restart a child that exited, and remember it (a crash is a finding)."""
 
     live: Live
+    dispatch_env: dict[str, str] = field(default_factory=dict)
     chunk: int = 0
     crashes: list[tuple[int, str, int]] = field(default_factory=list)
+
+    def spawn(self, name: str) -> None:
+        if name == "dispatcher":
+            self.live.stack.spawn(name, "dispatch", env=self.dispatch_env)
+        elif name.startswith("worker"):
+            self.live.stack.spawn(name, "worker")
+        else:
+            self.live.stack.spawn(name, "projections", "run")
 
     def check(self) -> None:
         for name, proc in list(self.live.stack._children):
@@ -181,8 +208,7 @@ class Supervisor:
             if code is not None:
                 self.crashes.append((self.chunk, name, code))
                 self.live.stack._children.remove((name, proc))
-                args = ("worker",) if name.startswith("worker") else ("projections", "run")
-                self.live.stack.spawn(name, *args)
+                self.spawn(name)
 
 
 def dead_letters(bootstrap: str, topic: str) -> list[tuple[int, int, bytes, dict[str, bytes]]]:
@@ -211,8 +237,12 @@ def dump(live: Live) -> dict[str, list[tuple[Any, ...]]]:
     return {t: live.rows(f"SELECT * FROM {t} ORDER BY {k}") for t, k in TABLES.items()}
 
 
-def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
-    faulty_live: Live, broker_kind: str, postgres: EmbeddedPostgres, request: pytest.FixtureRequest
+def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(  # noqa: PLR0912 - one story
+    faulty_live: Live,
+    broker_kind: str,
+    postgres: EmbeddedPostgres,
+    gateway: TestGateway,  # noqa: F811
+    request: pytest.FixtureRequest,
 ) -> None:
     live = faulty_live
     seed = SEEDS[broker_kind]
@@ -236,8 +266,10 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     # both consume, so partitions move between workers mid-stream.
     second_joins_at, second_killed_at = {special[10], special[12]}, special[11]
     duplicates_at = set(rng.sample(range(3, len(chunks)), 8))
+    dispatcher_kills_at = set(rng.sample(range(1, len(chunks)), DISPATCHER_KILLS))
 
-    supervisor = Supervisor(live)
+    supervisor = Supervisor(live, dispatch_env(gateway))
+    supervisor.spawn("dispatcher")
     live.driver._check = supervisor.check
     accepted: list[Event] = []  # what the worker must apply, in the order it was published
     live.advance_clock(arrival[0].recorded_at - timedelta(minutes=1))
@@ -284,6 +316,12 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
             time.sleep(rng.uniform(0.0, 0.5))
             kill(live, "worker-2")
             faults.counts["second worker SIGKILL (rebalance)"] += 1
+        if n in dispatcher_kills_at:
+            # Somewhere in following the log, sending (between a gateway's answer and its record) or publishing.
+            time.sleep(rng.uniform(0.0, 0.6))
+            kill(live, "dispatcher")
+            supervisor.spawn("dispatcher")
+            faults.counts["dispatcher SIGKILL"] += 1
         if n in projection_kills_at:
             time.sleep(rng.uniform(0.0, 0.3))
             kill(live, "projections")
@@ -293,15 +331,31 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
         clock = max(clock, *(e.recorded_at for e in chunk))
         live.advance_clock(clock)
     live.advance_clock(until)
+    wait_for_dispatcher(live.database_url, live.stack, timeout=180)
+    live.driver.wait_consumed()  # the dispatcher's last reports are applied too
     supervisor.check()
     live.driver._check = live.stack.check_children
 
     # Every accepted clinical event is reflected exactly once: the store equals simulate on the same arrivals.
-    store = JourneyStore(postgres_env(live.database_url))
+    store = store_for(live)
     comparison = compare(store, accepted, CATALOG, until)
     store.close()
+    # Every approved message reached its patient exactly once (the gateway honours Idempotency-Key as real ones
+    # do: a re-send after a kill is recognised), and nothing else was delivered.
+    approved = Counter(
+        p["message_id"]
+        for stream in stored_by_patient(store_for(live)).values()
+        for p in stream
+        if p["type"] == "message.approved" and p["channel"] != "phone"
+    )
+    delivered = Counter(body["message_id"] for body in gateway.delivered.values())
     sim = Simulation(CATALOG)
-    sim.feed(accepted)
+    stored = stored_by_patient(store_for(live))
+    for item in with_feedback(accepted, stored):
+        if isinstance(item, Catch):
+            sim.advance(item.patient_id, item.until)
+        else:
+            sim.feed([item])
     sim.run_until(until)
     requested = sorted(
         e.message_id  # type: ignore[attr-defined]
@@ -313,8 +367,8 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     # Every projection is caught up, then equals a rebuild from scratch.
     live.catch_up_projections(timeout=120)
     before = dump(live)
-    requested = "status NOT IN ('scheduled', 'skipped', 'cancelled')"  # due, or decided on by the outreach policy
-    due = [r[0] for r in live.rows(f"SELECT message_id FROM reminder_queue WHERE {requested} ORDER BY 1")]
+    reached = "status NOT IN ('scheduled', 'skipped', 'cancelled')"  # due, or decided on by the outreach policy
+    due = [r[0] for r in live.rows(f"SELECT message_id FROM reminder_queue WHERE {reached} ORDER BY 1")]
     clinical_ids = {e.event_id for e in accepted}
     timeline_ids = {r[0] for r in live.rows("SELECT event_id FROM patient_timeline")}
     live.stop_projections()
@@ -334,10 +388,12 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     ]
     lost = sum(max(0, comparison.simulated_effects[k] - comparison.live_effects[k]) for k in comparison.live_effects)
     lost += len(set(requested) - set(due))
+    lost += len(set(approved) - set(delivered))
     duplicated = sum(
         max(0, comparison.live_effects[k] - comparison.simulated_effects[k]) for k in comparison.live_effects
     )
     duplicated += len(due) - len(set(due))
+    duplicated += sum(n - 1 for n in delivered.values() if n > 1) + len(set(delivered) - set(approved))
 
     record(
         LAST_RUN,
@@ -351,6 +407,8 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
             "distinct clinical events": len(clinical_ids),
             "effects (simulate)": comparison.simulated_effects,
             "message requests due": len(due),
+            "messages approved and sent (gateway)": len(delivered),
+            "gateway requests (incl. in-doubt re-sends)": len(gateway.requests),
             "lost": lost,
             "duplicated effects": duplicated,
             "patients differing from simulate": len(comparison.differences),
@@ -376,6 +434,9 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     assert comparison.live_effects == comparison.simulated_effects
     assert comparison.live_effects["message.requested"] > 100
     assert due == requested  # every message request once: none lost, none duplicated
+    assert faults.counts["dispatcher SIGKILL"] >= DISPATCHER_KILLS // 2
+    assert set(delivered) == set(approved) and all(n == 1 for n in delivered.values())
+    assert len(delivered) > 100
     assert clinical_ids <= timeline_ids
     for table in TABLES:
         assert after[table] == before[table], table

@@ -17,7 +17,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from engine.embedded import EmbeddedBroker, EmbeddedServiceError
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.tansu]
 
 PARTITIONS = 3
 MESSAGES = 1_000
