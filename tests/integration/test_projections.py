@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -20,9 +19,8 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from engine.cli.main import app
-from engine.embedded import EmbeddedPostgres
 from engine.journeys.simulation import Simulation
-from engine.store.application import JourneyStore, postgres_env
+from engine.store.application import JourneyStore
 from events import outreach as ou
 from events.base import Event
 from projections.catalog import PROJECTIONS
@@ -51,23 +49,6 @@ TABLES = [t for p in PROJECTIONS for t in p.tables]
 
 
 # --- fixtures and helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
-    name = f"projections_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield postgres.url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[JourneyStore]:
-    journeys = JourneyStore(postgres_env(database_url))
-    yield journeys
-    journeys.close()
 
 
 def make_runner(database_url: str, store: JourneyStore, page_size: int = 1000) -> Runner:

@@ -20,12 +20,11 @@ from typing import Any
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from psycopg import sql
 
 from engine.dispatch.app import Dispatcher, build_dispatcher
 from engine.dispatch.settings import DispatchConfig, DispatchSettings
-from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.store.application import JourneyStore, postgres_env
+from engine.embedded import EmbeddedBroker
+from engine.store.application import JourneyStore
 from events import journey as jo
 from events import patient as pa
 from events.base import Event
@@ -62,23 +61,6 @@ templates:
 
 
 # --- services ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
-    name = f"dispatch_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield postgres.url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[JourneyStore]:
-    journeys = JourneyStore(postgres_env(database_url))
-    yield journeys
-    journeys.close()
 
 
 @pytest.fixture

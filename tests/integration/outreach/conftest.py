@@ -3,39 +3,19 @@ recorded into patients' streams as the worker would record them."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from engine.embedded import EmbeddedPostgres
-from engine.store.application import JourneyStore, postgres_env
+from engine.store.application import JourneyStore
 from events import journey as jo
 from events.base import Event, Source
 from projections.catalog import PROJECTIONS
 from projections.runner import Runner
 from projections.source import StoreSource
-
-
-@pytest.fixture
-def database_url(postgres: EmbeddedPostgres) -> Iterator[str]:
-    name = f"outreach_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield postgres.url.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[JourneyStore]:
-    journeys = JourneyStore(postgres_env(database_url))
-    yield journeys
-    journeys.close()
 
 
 @pytest.fixture
