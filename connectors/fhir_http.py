@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from connectors.live_intake import LiveIntake, Verdict
+from connectors.serving import serve_app
 
 MAX_BODY = 64 * 1024 * 1024
 ACCEPTED_TYPES = ("application/fhir+json", "application/json")
@@ -63,13 +64,4 @@ def build_app(intake: LiveIntake) -> web.Application:
 async def serve(
     intake: LiveIntake, host: str, port: int, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
 ) -> None:
-    runner = web.AppRunner(build_app(intake))
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    try:
-        if ready is not None:
-            ready.set()
-        await (stop.wait() if stop is not None else asyncio.Future())
-    finally:
-        await runner.cleanup()
+    await serve_app(build_app(intake), host, port, ready, stop)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.intake import OutreachIntake
+from connectors.serving import serve_app
 
 MAX_BODY = 4 * 1024 * 1024
 ROUTES = {
@@ -71,13 +72,4 @@ async def serve(
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    runner = web.AppRunner(build_app(intake))
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    try:
-        if ready is not None:
-            ready.set()
-        await (stop.wait() if stop is not None else asyncio.Future())
-    finally:
-        await runner.cleanup()
+    await serve_app(build_app(intake), host, port, ready, stop)
