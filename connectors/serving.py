@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -21,3 +23,22 @@ async def serve_app(
         await (stop.wait() if stop is not None else asyncio.Future())
     finally:
         await runner.cleanup()
+
+
+def run_until_signalled(
+    serve: Callable[[asyncio.Event, asyncio.Event], Awaitable[None]], announce: Callable[[], None]
+) -> None:
+    """Run ``serve(ready, stop)``; ``announce`` once it listens; SIGINT or SIGTERM stop it cleanly."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        ready = asyncio.Event()
+        task = asyncio.create_task(serve(ready, stop))
+        await ready.wait()
+        announce()
+        await task
+
+    asyncio.run(main())

@@ -171,10 +171,8 @@ def dlq_replay(
 
 def _serve_live(fmt: str, host: str, port: int, serve: Any) -> None:
     """Run a live intake server until Ctrl-C / SIGTERM."""
-    import asyncio
-    import signal
-
     from connectors.live_intake import open_live_intake
+    from connectors.serving import run_until_signalled
 
     settings = Settings()
     try:
@@ -184,18 +182,10 @@ def _serve_live(fmt: str, host: str, port: int, serve: Any) -> None:
     topics = ensure_topics(settings, bootstrap)
     intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir)
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        ready = asyncio.Event()
-        task = asyncio.create_task(serve(intake, host, port, ready, stop))
-        await ready.wait()
-        out.print(f"listening on {host}:{port} ({fmt}); Ctrl-C stops", markup=False)
-        await task
-
-    asyncio.run(main())
+    run_until_signalled(
+        lambda ready, stop: serve(intake, host, port, ready, stop),
+        lambda: out.print(f"listening on {host}:{port} ({fmt}); Ctrl-C stops", markup=False),
+    )
 
 
 def mllp(host: str, port: int) -> None:

@@ -157,22 +157,12 @@ def submit(
 
 def webhook(host: str, port: int) -> None:
     """Serve the outreach webhook until Ctrl-C / SIGTERM."""
-    import asyncio
-    import signal
-
     from connectors.outreach.http import ROUTES, serve
+    from connectors.serving import run_until_signalled
 
     intake = _intake("careloop-webhook")
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        ready = asyncio.Event()
-        task = asyncio.create_task(serve(intake, host, port, ready, stop))
-        await ready.wait()
-        out.print(f"listening on http://{host}:{port} (POST {', '.join(ROUTES)}); Ctrl-C stops", markup=False)
-        await task
-
-    asyncio.run(main())
+    run_until_signalled(
+        lambda ready, stop: serve(intake, host, port, ready, stop),
+        lambda: out.print(f"listening on http://{host}:{port} (POST {', '.join(ROUTES)}); Ctrl-C stops", markup=False),
+    )
