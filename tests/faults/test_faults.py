@@ -34,7 +34,7 @@ from engine.cli.main import app
 from engine.cli.runtime import wait_for_dispatcher
 from engine.demo.compare import Catch, compare, stored_by_patient, with_feedback
 from engine.demo.hospital import generate
-from engine.embedded import EmbeddedPostgres
+from engine.embedded import EmbeddedPostgres, free_port
 from engine.faults.report import LAST_RUN, record
 from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
@@ -197,6 +197,8 @@ class Supervisor:
     def spawn(self, name: str) -> None:
         if name == "dispatcher":
             self.live.stack.spawn(name, "dispatch", env=self.dispatch_env)
+        elif name == "worker-2":  # its own metrics port: the first worker's is taken
+            self.live.stack.spawn(name, "worker", env={"CARELOOP_METRICS_PORT": str(free_port())})
         elif name.startswith("worker"):
             self.live.stack.spawn(name, "worker")
         else:
@@ -310,7 +312,7 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
             live.stack.spawn("worker", "worker")
             faults.counts["worker SIGKILL"] += 1
         if n in second_joins_at and not _running(live, "worker-2"):
-            live.stack.spawn("worker-2", "worker")
+            supervisor.spawn("worker-2")
             faults.counts["second worker joined (rebalance)"] += 1
         elif n == second_killed_at and _running(live, "worker-2"):
             time.sleep(rng.uniform(0.0, 0.5))
