@@ -66,6 +66,7 @@ def build_app(
         topic_partitions=settings.partitions,
         web_enabled=False,
         store="memory://",
+        datadir=str(settings.data_dir / "faust"),  # not '<app id>-data' in whatever directory it was started from
         producer_acks=-1,
     )
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
