@@ -29,6 +29,10 @@ Apache Kafka 4.4. Then it checks:
   order (duplicates, late and out-of-order arrivals included), patient by patient, event by event;
 - **no message request lost or duplicated**: the requested `message_id`s in `reminder_queue` (past `scheduled`)
   are exactly simulate's `message.requested` ids, each once;
+- **every approved message sent exactly once**: the dispatcher sends through an HTTP gateway on loopback that
+  honours `Idempotency-Key` (as real SMS and WeChat aggregators do with a client reference); each approved
+  message reached it exactly once, none was lost and nothing unapproved was sent, although the dispatcher was
+  SIGKILLed mid-run (in doubt sends are re-sent with the same key: "gateway requests" counts them);
 - **projections**: every table equals a rebuild from scratch (`careloop projections rebuild`);
 - **poison**: each invalid-JSON, unknown-type and wrong-key message is on the dead-letter topic with its reason
   and original bytes (a message may be dead-lettered twice when the worker is killed between sending the dead
@@ -37,7 +41,9 @@ Apache Kafka 4.4. Then it checks:
   connected clients is consumable afterwards.
 
 Faults: the worker is SIGKILLed once per chunk of the stream at a seeded delay (0-0.8 s) after the chunk is
-published, and restarted; the projection runner is SIGKILLed and restarted; a seeded sample of published events
+published, and restarted; a second worker joins the consumer group, is SIGKILLed and joins again (forced
+rebalances while both consume); the dispatcher is SIGKILLed at a dozen seeded points and restarted; the
+projection runner is SIGKILLed and restarted; a seeded sample of published events
 is published again; poison messages are mixed in; a few patients' first event arrives after later events of
 other patients and after the clock passed it, and some patients' events arrive swapped; the shared PostgreSQL
 is stopped and started mid-run with the worker busy; on Apache Kafka the broker restarts with the worker, the
