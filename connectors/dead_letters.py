@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+
+from connectors.kafka_reading import partitions_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +46,7 @@ async def _read_all(bootstrap: str, topic: str, timeout: float) -> list[DeadLett
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()  # fetches cluster metadata, so the topic's partitions are known
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        partitions = await partitions_of(consumer, topic, timeout=min(timeout, 5.0))
         if not partitions:
             return []
         consumer.assign(partitions)

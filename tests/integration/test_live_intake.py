@@ -16,7 +16,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from typer.testing import CliRunner
 
 from connectors import fhir_http, mllp
@@ -25,6 +24,7 @@ from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.settings import Settings
 from engine.topics import Topics, ensure_topics
+from tests.kafka_topics import read_topic as read_records
 
 pytestmark = pytest.mark.integration
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
@@ -86,24 +86,7 @@ def channel(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) 
 
 
 def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
-    async def read() -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            await consumer.topics()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            out = []
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                for msgs in (await consumer.getmany(timeout_ms=1000)).values():
-                    out += [(m.key, m.value or b"", dict(m.headers)) for m in msgs]
-            return out
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return [(m.key, m.value or b"", dict(m.headers)) for m in read_records(bootstrap, topic)]
 
 
 def mllp_exchange(port: int, message: bytes) -> str:

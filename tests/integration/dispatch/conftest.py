@@ -3,7 +3,6 @@ topics of its own on the session's embedded broker, and test gateways on loopbac
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import threading
@@ -19,7 +18,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from engine.dispatch.app import Dispatcher, build_dispatcher
 from engine.dispatch.settings import DispatchConfig, DispatchSettings
@@ -29,6 +27,7 @@ from events import journey as jo
 from events import patient as pa
 from events.base import Event
 from tests.builders import event
+from tests.kafka_topics import read_topic as read_records
 
 pytestmark = pytest.mark.integration
 _numbers = itertools.count(1)
@@ -196,25 +195,7 @@ def rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def read_topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every message on the topic, as JSON."""
-
-    async def read() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-        await consumer.start()
-        try:
-            await consumer.topics()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            out: list[dict[str, Any]] = []
-            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-                for msgs in (await consumer.getmany(timeout_ms=1000)).values():
-                    out += [json.loads(m.value or b"{}") for m in msgs]
-            return out
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(read())
+    return [json.loads(m.value or b"{}") for m in read_records(bootstrap, topic)]
 
 
 # --- a test HTTP gateway ------------------------------------------------------------------------------------

@@ -1,0 +1,25 @@
+"""Finding a topic's partitions from a group-less aiokafka consumer, on any broker.
+
+`consumer.topics()` fetches metadata but does not put it in the consumer's own cache, which holds only topics it
+was asked about. Tansu answers every metadata request with every topic, so the cache happens to be full there;
+Apache Kafka answers with what was asked, and `partitions_for_topic` stays empty. Asking for the topic fills it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float = 10.0) -> list[TopicPartition]:
+    """The topic's partitions, sorted; empty if the topic does not exist after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        # add_topic requests metadata for it and resolves once the cache has it (aiokafka's producer does the same)
+        await consumer._client.add_topic(topic)
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions or loop.time() >= deadline:
+            return [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        await asyncio.sleep(0.2)
