@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -17,6 +18,7 @@ from pathlib import Path
 from bench.report import RESULTS_DIR
 
 PROFILES = RESULTS_DIR / "profiles"
+LINE = re.compile(r":\d+\)$")
 # Leaf frames that mean "waiting", not "working".
 IDLE = re.compile(
     r"^(Condition\.wait|Event\.wait|Queue\.get|.*\.select |select |_worker \(concurrent/futures/thread\.py:81\)|"
@@ -44,7 +46,7 @@ def profiled(enabled: bool, name: str, pid: int, seconds: float = 60.0) -> Itera
     try:
         yield
     finally:
-        proc.terminate()  # py-spy writes what it has sampled when stopped early
+        proc.send_signal(signal.SIGINT)  # py-spy writes what it has sampled on Ctrl-C (not on SIGTERM)
         proc.wait(timeout=30)
         if raw.exists():
             (PROFILES / f"{name}.txt").write_text(summary(raw), encoding="utf-8")
@@ -62,6 +64,7 @@ def summary(raw: Path, top: int = 40) -> str:
         frames = stack.split(";")
         if IDLE.match(frames[-1]):
             continue
+        frames = [LINE.sub(")", f) for f in frames]  # one entry per function, not per line
         leaf[frames[-1]] += int(count)
         for frame in set(frames):
             inclusive[frame] += int(count)

@@ -59,6 +59,11 @@ class Result:
             ok = ok and (self.ratio or 0.0) >= self.min_ratio
         return ok
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(ratio=_round(self.ratio), target_text=self.target_text, met=self.met)
@@ -209,3 +214,15 @@ class Stopwatch:
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.started
+
+
+def main(argv: list[str]) -> None:
+    """`python -m bench.report FILE.json`: a results file's table as Markdown (how BENCHMARKS.md gets it)."""
+    data = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    print(markdown([Result.from_json(r) for r in data["results"]]))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
