@@ -48,11 +48,12 @@ def run(ctx: Context) -> list[Result]:
         ctx.say("floor: a bare faust agent at the same rate")
         floor = _floor(ctx, pipe, int(sizes.latency_rate * sizes.latency_seconds))
     out = []
-    for (samples, note), rate, target in ((loaded, sizes.latency_rate, TARGET_P99_MS), (light, None, None)):
+    phases = ((loaded, "", TARGET_P99_MS), (light, f"_at_{sizes.latency_light_rate:g}_per_s", None))
+    for (samples, note), suffix, target in phases:
         for name, q in (("p50", 50.0), ("p99", 99.0)):
             out.append(
                 Result(
-                    f"latency.{name}" + (f"_at_{sizes.latency_light_rate:g}_per_s" if rate is None else ""),
+                    f"latency.{name}{suffix}",
                     kafka.percentile(samples, q),
                     "ms",
                     ceiling=kafka.percentile(floor, q),
