@@ -23,3 +23,19 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float =
         if partitions or loop.time() >= deadline:
             return [TopicPartition(topic, p) for p in sorted(partitions or ())]
         await asyncio.sleep(0.2)
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Each partition's end offset (the next offset to be written) right now."""
+
+    async def read() -> dict[int, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            parts = await partitions_of(consumer, topic)
+            ends = await consumer.end_offsets(parts) if parts else {}
+            return {tp.partition: int(end) for tp, end in ends.items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())

@@ -128,7 +128,7 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
                     ),
                 )
             wait_for_dispatcher(database_url, stack)
-            driver.wait_consumed()  # what the dispatcher reported back is in the store too
+            driver.wait_all_consumed()  # what the dispatcher reported back is in the store too
         finally:
             driver.close()
         wait_for_projections(database_url, stack)

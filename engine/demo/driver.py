@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from connectors.kafka_reading import end_offsets
 from connectors.publisher import EventPublisher
 from engine.clock import set_database_clock
 from events.base import Event
@@ -48,6 +49,7 @@ class SteppedDriver:
         self._consumer = consumer
         self._timeout = timeout
         self._published: dict[int, int] = {}
+        self._bootstrap = bootstrap
 
     def run(
         self,
@@ -82,6 +84,13 @@ class SteppedDriver:
 
     def wait_consumed(self) -> None:
         self._wait(self._consumed, "the worker to commit the published events")
+
+    def wait_all_consumed(self) -> None:
+        """Until the worker committed everything on the topic now, whoever published it (the dispatcher's
+        reports, the webhook), not only what this driver published."""
+        for partition, end in end_offsets(self._bootstrap, self._topic).items():
+            self._published[partition] = max(self._published.get(partition, 0), end)
+        self.wait_consumed()
 
     def advance_clock(self, moment: datetime) -> None:
         set_database_clock(self._conn, moment)

@@ -42,7 +42,7 @@ def at_clock(live: Live, moment: datetime) -> None:
     """Move the clock, let the dispatcher send what is due and its reports reach the worker and projections."""
     live.advance_clock(moment)
     wait_for_dispatcher(live.database_url, live.stack, timeout=60)
-    live.driver.wait_consumed()
+    live.driver.wait_all_consumed()
     live.catch_up_projections()
 
 
