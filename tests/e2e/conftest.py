@@ -80,6 +80,17 @@ class Live:
                 self.stack._children.remove((name, proc))
 
 
+class DrivenPublisher:
+    """A publisher port (as intakes take) on the stepped driver: publish, then wait until the worker committed."""
+
+    def __init__(self, live: Live) -> None:
+        self.live = live
+
+    def publish(self, events: Sequence[Event], timeout: float = 60.0) -> dict[int, int]:
+        self.live.publish(events)
+        return {}
+
+
 def _database(postgres: EmbeddedPostgres, name: str) -> str:
     with psycopg.connect(postgres.url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

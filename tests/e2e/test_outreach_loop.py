@@ -3,31 +3,17 @@ psychologist task; staff claim and close it with `careloop tasks`, and the worke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 from typer.testing import CliRunner
 
 from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake
 from engine.cli.main import app
-from events.base import Event
 from tests.builders import at
-from tests.e2e.conftest import Live
+from tests.e2e.conftest import DrivenPublisher, Live
 
 pytestmark = pytest.mark.e2e
 EPDS_15 = {"q1": 2, "q2": 2, "q3": 2, "q4": 2, "q5": 2, "q6": 2, "q7": 1, "q8": 1, "q9": 1, "q10": 0}
-
-
-class Driven:
-    """The intake's publisher port on the stepped driver: publish, then wait until the worker committed them."""
-
-    def __init__(self, live: Live) -> None:
-        self.live = live
-
-    def publish(self, events: Sequence[Event], timeout: float = 60.0) -> dict[int, int]:
-        self.live.publish(events)
-        return {}
 
 
 def test_a_high_epds_opens_an_urgent_task_that_staff_claim_and_close(
@@ -37,7 +23,7 @@ def test_a_high_epds_opens_an_urgent_task_that_staff_claim_and_close(
     # The clock stands at that morning first, so the task's one-day SLA timer is not already due.
     live.advance_clock(at("2026-04-01 09:55"))
     directory = PostgresDirectory(live.database_url)
-    intake = OutreachIntake(directory, Driven(live), "careloop-webhook", clock=lambda: at("2026-04-01 10:00"))
+    intake = OutreachIntake(directory, DrivenPublisher(live), "careloop-webhook", clock=lambda: at("2026-04-01 10:00"))
     answer = {"patient_id": "EPDS1", "instrument": "epds", "items": EPDS_15}
     accepted = intake.accept("questionnaire", answer)
     assert accepted.as_json()["results"][0]["score"] == 15

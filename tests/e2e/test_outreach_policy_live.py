@@ -5,7 +5,6 @@ loopback (which counts what each patient received), receipts and replies come ba
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 
 import pytest
@@ -16,13 +15,13 @@ from connectors.outreach.intake import OutreachIntake
 from engine.cli.main import app
 from engine.cli.runtime import wait_for_dispatcher
 from events import outreach as ou
-from events.base import Event
 from events.patient import Contact
 from tests.builders import at, diagnosed, discharge, event, registered
-from tests.e2e.conftest import Live
+from tests.e2e.conftest import DrivenPublisher, Live
 from tests.integration.dispatch.conftest import TestGateway, gateway  # noqa: F401 - the gateway fixture
 
 pytestmark = pytest.mark.e2e
+JOURNEY = "hypertension-cycle"
 
 
 def with_dispatcher(live: Live, gw: TestGateway) -> None:
@@ -144,7 +143,7 @@ def test_unanswered_follow_ups_raise_a_high_flag_and_a_call_task_and_a_reply_cle
         "LIMIT 1"
     )[0]
     directory = PostgresDirectory(live.database_url)
-    intake = OutreachIntake(directory, _Driven(live), "careloop-webhook", clock=lambda: at("2026-10-31 12:05"))
+    intake = OutreachIntake(directory, DrivenPublisher(live), "careloop-webhook", clock=lambda: at("2026-10-31 12:05"))
     intake.accept("reply", {"message_id": message_id, "channel": "wechat", "text": "135/85", "reply_id": "r-1"})
     at_clock(live, at("2026-11-01 12:00"))
 
@@ -153,17 +152,3 @@ def test_unanswered_follow_ups_raise_a_high_flag_and_a_call_task_and_a_reply_cle
         ("cleared",)
     ]
     assert live.rows("SELECT status FROM reminder_queue WHERE message_id = %s", message_id) == [("replied",)]
-
-
-JOURNEY = "hypertension-cycle"
-
-
-class _Driven:
-    """The intake's publisher port on the stepped driver: publish, then wait until the worker committed them."""
-
-    def __init__(self, live: Live) -> None:
-        self.live = live
-
-    def publish(self, events: Sequence[Event], timeout: float = 60.0) -> dict[int, int]:
-        self.live.publish(events)
-        return {}
