@@ -127,7 +127,8 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
                         task, completed=(c - events[0].recorded_at).days, clock=c.date().isoformat()
                     ),
                 )
-            wait_for_dispatcher(database_url, stack)
+            if not wait_for_dispatcher(database_url, stack):
+                typer.echo(f"the dispatcher did not finish; see {stack.data_dir / 'logs' / 'dispatcher.log'}", err=True)
             driver.wait_all_consumed()  # what the dispatcher reported back is in the store too
         finally:
             driver.close()
@@ -155,26 +156,28 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
         raise typer.Exit(1)
 
 
-def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0) -> None:
-    """Until every approval is sent or settled and every report is on Kafka."""
+def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0) -> bool:
+    """Until the dispatcher has followed the whole log, sent or settled every approval and published every report.
+    False if it did not within ``timeout`` (or a child process died)."""
+    # One statement, one snapshot: read apart, the count could predate the follower's commit and the position
+    # follow it, and a send still to come would look done.
+    query = (
+        "SELECT (SELECT count(*) FROM dispatch_messages WHERE status IN ('pending', 'sending'))"
+        " + (SELECT count(*) FROM dispatch_outbox WHERE published_at IS NULL),"
+        " (SELECT coalesce(max(notification_id), 0) FROM careloop_events),"
+        " (SELECT position FROM dispatch_tracking WHERE name = 'dispatcher')"
+    )
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline and not stack.exited():
             try:
-                row = conn.execute(
-                    "SELECT (SELECT count(*) FROM dispatch_messages WHERE status IN ('pending', 'sending'))"
-                    " + (SELECT count(*) FROM dispatch_outbox WHERE published_at IS NULL)"
-                ).fetchone()
+                row = conn.execute(query).fetchone()
             except psycopg.errors.UndefinedTable:
                 row = None
-            head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM careloop_events").fetchone()
-            try:
-                followed = conn.execute("SELECT position FROM dispatch_tracking").fetchone()
-            except psycopg.errors.UndefinedTable:
-                followed = None
-            if row and row[0] == 0 and head and followed and followed[0] >= head[0]:
-                return
+            if row is not None and row[0] == 0 and row[2] is not None and row[2] >= row[1]:
+                return True
             time.sleep(0.2)
+    return False
 
 
 def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> None:

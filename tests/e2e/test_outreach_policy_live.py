@@ -40,7 +40,7 @@ def with_dispatcher(live: Live, gw: TestGateway) -> None:
 def at_clock(live: Live, moment: datetime) -> None:
     """Move the clock, let the dispatcher send what is due and its reports reach the worker and projections."""
     live.advance_clock(moment)
-    wait_for_dispatcher(live.database_url, live.stack, timeout=60)
+    assert wait_for_dispatcher(live.database_url, live.stack, timeout=60), "the dispatcher did not finish"
     live.driver.wait_all_consumed()
     live.catch_up_projections()
 

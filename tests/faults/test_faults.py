@@ -333,7 +333,7 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
         clock = max(clock, *(e.recorded_at for e in chunk))
         live.advance_clock(clock)
     live.advance_clock(until)
-    wait_for_dispatcher(live.database_url, live.stack, timeout=180)
+    assert wait_for_dispatcher(live.database_url, live.stack, timeout=180), "the dispatcher did not finish"
     live.driver.wait_all_consumed()  # the dispatcher's last reports are applied too
     supervisor.check()
     live.driver._check = live.stack.check_children
