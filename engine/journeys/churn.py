@@ -22,17 +22,22 @@ from events.ids import deterministic_id
 SIGNALS = "churn-signals"  # the journey id signal flags are filed under (they belong to no journey)
 
 
-def next_check(state: PatientState, catalog: Catalog, run: Run | None = None) -> Due | None:
-    """When an overdue-visit signal of this patient would turn on, if none is on yet."""
+def next_check(
+    state: PatientState, catalog: Catalog, run: Run | None = None, horizon: datetime | None = None
+) -> Due | None:
+    """When an overdue-visit signal of this patient would turn on, if none is on yet. With ``horizon``, only a
+    check due by then is of interest: later ones are not looked at (the conditions cost more than the date)."""
     p = state.profile
     if p.last_visit_at is None or p.deceased:
         return None
     for signal in catalog.churn.signals:
         if not isinstance(signal, OverdueVisit) or (SIGNALS, signal.reason) in state.flags:
             continue
+        due = _overdue_at(p.last_visit_at, signal)
+        if horizon is not None and due > horizon:
+            continue
         if run is not None and signal.when and not holds_all(signal.when, _scope_of(state, run)):
             continue
-        due = _overdue_at(p.last_visit_at, signal)
         timer_id = deterministic_id(state.patient_id, "churn", signal.name, p.last_visit_event_id or "")
         return Due(due, (3, 0), SIGNALS, timer_id, "churn")
     return None

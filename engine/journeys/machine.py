@@ -80,7 +80,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
 def fire_due_timers(run: Run) -> None:
     """Fire timers due by now, earliest first; a fired step may schedule another that is already due."""
     while True:
-        due = [t for t in pending(run.state, run.catalog, run) if t.due_at <= run.now]
+        due = pending(run.state, run.catalog, run.now, run)
         if not due:
             return
         item = due[0]
@@ -99,10 +99,12 @@ def fire_due_timers(run: Run) -> None:
                 churn.assess(run, before)
 
 
-def pending(state: PatientState, catalog: Catalog, run: Run | None = None) -> list[Due]:
-    """Every timer of the patient: journey waits, deferred messages, task SLAs and the churn check."""
-    timers = state.pending_timers()
-    check = churn.next_check(state, catalog, run or Run(state, catalog, state.clock or _EPOCH, cause="pending"))
+def pending(state: PatientState, catalog: Catalog, horizon: datetime, run: Run | None = None) -> list[Due]:
+    """The patient's timers due by ``horizon``: journey waits, deferred messages, task SLAs and the churn check."""
+    timers = [t for t in state.pending_timers() if t.due_at <= horizon]
+    check = churn.next_check(
+        state, catalog, run or Run(state, catalog, state.clock or _EPOCH, cause="pending"), horizon=horizon
+    )
     return timers if check is None else sorted([*timers, check], key=lambda d: (d.due_at, d.rank, d.timer_id))
 
 
@@ -165,7 +167,7 @@ def react(state: PatientState, trigger: Trigger, catalog: Catalog, until: dateti
 
 def _fire_until(state: PatientState, until: datetime, catalog: Catalog) -> list[Decision]:
     decisions: list[Decision] = []
-    while (timers := pending(state, catalog)) and timers[0].due_at <= until:
+    while timers := pending(state, catalog, until):
         due = timers[0].due_at
         if state.clock is not None and due < state.clock:
             due = state.clock  # never decide in the patient's past (a correction moved a wait back)
