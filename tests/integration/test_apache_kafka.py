@@ -11,85 +11,19 @@ import os
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
 
 from engine.embedded import EmbeddedServiceError
 from engine.embedded.apache_kafka import DEFAULT_SCRIPT, ApacheKafka
+from tests.kafka_topics import PARTITIONS, consume, create_topic, produce, unique
 
 pytestmark = pytest.mark.integration
-
-PARTITIONS = 3
-KEYS = 10
-SESSION_TIMEOUT_MS = 6_000
-HEARTBEAT_INTERVAL_MS = 2_000
-
-Record = tuple[bytes, bytes, int]  # key, value, partition
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def _create_topic(bootstrap: str, name: str, partitions: int = PARTITIONS) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careloop-test-admin")
-    try:
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-    finally:
-        admin.close()
-
-
-def _produce(bootstrap: str, topic: str, count: int, *, first: int = 0) -> list[Record]:
-    """Send keyed messages with acks=all; return what the broker acknowledged, in send order."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    numbers = range(first, first + count)
-    try:
-        futures = [
-            producer.send(topic, key=f"patient-{i % KEYS}".encode(), value=f"event-{i}".encode()) for i in numbers
-        ]
-        producer.flush()
-        acked = [future.get(timeout=30) for future in futures]
-    finally:
-        producer.close()
-    return [
-        (f"patient-{i % KEYS}".encode(), f"event-{i}".encode(), meta.partition)
-        for i, meta in zip(numbers, acked, strict=True)
-    ]
-
-
-async def _consume(
-    bootstrap: str, topic: str, group_id: str, expected: int, *, commit: bool = False, timeout: float = 60.0
-) -> list[Record]:
-    """Read ``expected`` messages (from the group's committed offsets, else the earliest)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
-    )
-    await consumer.start()
-    received: list[Record] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while len(received) < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            for messages in batches.values():
-                received.extend((m.key, m.value, m.partition) for m in messages if m.key and m.value)
-        if commit:
-            await consumer.commit()
-    finally:
-        await consumer.stop()
-    return received
 
 
 def _script(*args: str, env: dict[str, str] | None = None, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
@@ -104,8 +38,8 @@ def _script(*args: str, env: dict[str, str] | None = None, timeout: float = 180.
 
 
 def test_a_topic_created_with_the_admin_client_has_the_requested_partitions(apache_kafka: ApacheKafka) -> None:
-    topic = _unique("admin")
-    _create_topic(apache_kafka.bootstrap, topic)
+    topic = unique("admin")
+    create_topic(apache_kafka.bootstrap, topic)
 
     admin = KafkaAdminClient(bootstrap_servers=apache_kafka.bootstrap)
     try:
@@ -120,7 +54,7 @@ def test_a_topic_created_with_the_admin_client_has_the_requested_partitions(apac
 
 
 def test_producing_to_a_topic_nobody_created_does_not_create_it(apache_kafka: ApacheKafka) -> None:
-    topic = _unique("typo")
+    topic = unique("typo")
     producer = KafkaProducer(bootstrap_servers=apache_kafka.bootstrap, acks="all", max_block_ms=3_000)
     try:
         # auto.create.topics.enable=false: the metadata never names the topic, so send() gives up.
@@ -138,12 +72,12 @@ def test_producing_to_a_topic_nobody_created_does_not_create_it(apache_kafka: Ap
 def test_keyed_messages_come_back_with_their_keys_values_and_partitions(
     apache_kafka: ApacheKafka, record_testsuite_property: Callable[[str, object], None]
 ) -> None:
-    topic = _unique("round-trip")
-    _create_topic(apache_kafka.bootstrap, topic)
+    topic = unique("round-trip")
+    create_topic(apache_kafka.bootstrap, topic)
 
     started = time.monotonic()
-    produced = _produce(apache_kafka.bootstrap, topic, 1_000)
-    consumed = asyncio.run(_consume(apache_kafka.bootstrap, topic, _unique("group"), expected=1_000))
+    produced = produce(apache_kafka.bootstrap, topic, 1_000)
+    consumed = asyncio.run(consume(apache_kafka.bootstrap, topic, unique("group"), expected=1_000))
     record_testsuite_property("apache_kafka_round_trip_seconds_for_1000_messages", round(time.monotonic() - started, 3))
 
     assert sorted(consumed) == sorted(produced)
@@ -159,23 +93,23 @@ def test_keyed_messages_come_back_with_their_keys_values_and_partitions(
 def test_acknowledged_messages_and_committed_offsets_survive_a_restart_and_new_messages_are_accepted(
     apache_kafka: ApacheKafka, record_testsuite_property: Callable[[str, object], None]
 ) -> None:
-    topic = _unique("durable")
-    _create_topic(apache_kafka.bootstrap, topic)
+    topic = unique("durable")
+    create_topic(apache_kafka.bootstrap, topic)
     bootstrap = apache_kafka.bootstrap
-    before = _produce(bootstrap, topic, 300)
-    group = _unique("group")
-    assert sorted(asyncio.run(_consume(bootstrap, topic, group, expected=300, commit=True))) == sorted(before)
+    before = produce(bootstrap, topic, 300)
+    group = unique("group")
+    assert sorted(asyncio.run(consume(bootstrap, topic, group, expected=300, commit=True))) == sorted(before)
 
     started = time.monotonic()
     assert apache_kafka.restart() == bootstrap, "a restart keeps the port"
     record_testsuite_property("apache_kafka_restart_seconds", round(time.monotonic() - started, 3))
 
     # Everything acknowledged before the restart is still there, for a group that never read it...
-    assert sorted(asyncio.run(_consume(bootstrap, topic, _unique("group"), expected=300))) == sorted(before)
+    assert sorted(asyncio.run(consume(bootstrap, topic, unique("group"), expected=300))) == sorted(before)
     # ...and the broker accepts new messages, which the old group resumes at (its offsets survived too).
-    after = _produce(bootstrap, topic, 200, first=300)
-    assert sorted(asyncio.run(_consume(bootstrap, topic, group, expected=200))) == sorted(after)
-    everything = asyncio.run(_consume(bootstrap, topic, _unique("group"), expected=500))
+    after = produce(bootstrap, topic, 200, first=300)
+    assert sorted(asyncio.run(consume(bootstrap, topic, group, expected=200))) == sorted(after)
+    everything = asyncio.run(consume(bootstrap, topic, unique("group"), expected=500))
     assert sorted(everything) == sorted(before + after)
     for partition in range(PARTITIONS):
         assert [r for r in everything if r[2] == partition] == [r for r in before + after if r[2] == partition]
