@@ -140,6 +140,9 @@ class ChildService:
 
     _proc: subprocess.Popen[bytes] | None
     _port: int | None
+    host: str
+    log_path: Path
+    _start_timeout: float
 
     def start(self) -> str:
         raise NotImplementedError
@@ -155,6 +158,31 @@ class ChildService:
         if self._port is None:
             raise EmbeddedServiceError(f"{what} is not started")
         return self._port
+
+    def _wait_until_ready(
+        self,
+        proc: subprocess.Popen[bytes],
+        port: int,
+        ready: Callable[[], bool],
+        what: str,
+        accepting: str,
+        not_ready: str,
+        poll: float = 0.02,
+    ) -> None:
+        """Until ``ready()``; a child that exits first, or a timeout (which stops it), is an error naming the log."""
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            code = proc.poll()
+            if code is not None:
+                self._forget()
+                raise failure(
+                    f"{what} exited with code {code} before accepting {accepting} on {self.host}:{port}", self.log_path
+                )
+            if ready():
+                return
+            time.sleep(poll)
+        self.stop()
+        raise failure(f"{what} {not_ready} on {self.host}:{port} within {self._start_timeout:g} s", self.log_path)
 
     def _forget(self) -> None:
         self._proc = None

@@ -15,7 +15,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from engine.embedded._process import ChildService, EmbeddedServiceError, failure, spawn, stop_process
@@ -111,28 +110,17 @@ class ApacheKafka(ChildService):
         # checkpoints), so the next start needs no log recovery.
         self._proc = spawn(argv, log_path=self.log_path, death_signal=signal.SIGTERM)
         self._port = port
-        self._wait_until_ready(self._proc, port, log_offset)
+        self._wait_until_ready(
+            self._proc,
+            port,
+            lambda: self._logged_since(log_offset, _READY_MESSAGE) and _accepts_kafka_requests(self.host, port),
+            "Apache Kafka",
+            "Kafka requests",
+            "did not accept Kafka requests",
+            poll=0.1,
+        )
         self._last_port = port  # only a port that worked: a lost free-port race picks anew
         return self.bootstrap
-
-    def _wait_until_ready(self, proc: subprocess.Popen[bytes], port: int, log_offset: int) -> None:
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            code = proc.poll()
-            if code is not None:
-                self._forget()
-                raise failure(
-                    f"Apache Kafka exited with code {code} before accepting Kafka requests on {self.host}:{port}",
-                    self.log_path,
-                )
-            if self._logged_since(log_offset, _READY_MESSAGE) and _accepts_kafka_requests(self.host, port):
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise failure(
-            f"Apache Kafka did not accept Kafka requests on {self.host}:{port} within {self._start_timeout:g} s",
-            self.log_path,
-        )
 
     def _logged_since(self, offset: int, message: bytes) -> bool:
         try:

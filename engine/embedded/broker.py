@@ -10,10 +10,9 @@ import signal
 import socket
 import struct
 import subprocess
-import time
 from pathlib import Path
 
-from engine.embedded._process import ChildService, EmbeddedServiceError, failure, spawn, stop_process
+from engine.embedded._process import ChildService, EmbeddedServiceError, spawn, stop_process
 from engine.embedded.ports import LOOPBACK, free_port
 
 LOG_NAME = "tansu.log"
@@ -112,27 +111,15 @@ class EmbeddedBroker(ChildService):
         # Memory-only: nothing to flush, so SIGKILL on parent death loses nothing.
         self._proc = spawn(argv, log_path=self.log_path, death_signal=signal.SIGKILL)
         self._port = port
-        self._wait_until_ready(self._proc, port)
-        return self.bootstrap
-
-    def _wait_until_ready(self, proc: subprocess.Popen[bytes], port: int) -> None:
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            code = proc.poll()
-            if code is not None:
-                self._forget()
-                raise failure(
-                    f"Tansu exited with code {code} before accepting Kafka requests on {self.host}:{port}",
-                    self.log_path,
-                )
-            if _accepts_kafka_requests(self.host, port):
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise failure(
-            f"Tansu did not accept Kafka requests on {self.host}:{port} within {self._start_timeout:g} s",
-            self.log_path,
+        self._wait_until_ready(
+            self._proc,
+            port,
+            lambda: _accepts_kafka_requests(self.host, port),
+            "Tansu",
+            "Kafka requests",
+            "did not accept Kafka requests",
         )
+        return self.bootstrap
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``stop_timeout``; a no-op when not running."""

@@ -20,7 +20,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -174,7 +173,10 @@ class EmbeddedPostgres(ChildService):
         # SIGINT on parent death is a fast shutdown: clients are cut off, a checkpoint is written.
         self._proc = spawn(argv, log_path=self.log_path, death_signal=signal.SIGINT, run_as=run_as, cwd=self.root)
         self._port = port
-        self._wait_until_ready(self._proc, port)
+        proc = self._proc
+        self._wait_until_ready(
+            proc, port, lambda: _postmaster_ready(self.data_dir, proc.pid), "PostgreSQL", "connections", "was not ready"
+        )
         return self.url
 
     def _initialise(self, bin_dir: Path, run_as: RunAs | None) -> None:
@@ -234,22 +236,6 @@ class EmbeddedPostgres(ChildService):
             raise failure(f"{what} did not finish within {_INIT_TIMEOUT:g} s", self.log_path) from None
         if proc.returncode != 0:
             raise failure(f"{what} failed with exit code {proc.returncode}", self.log_path)
-
-    def _wait_until_ready(self, proc: subprocess.Popen[bytes], port: int) -> None:
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            code = proc.poll()
-            if code is not None:
-                self._forget()
-                raise failure(
-                    f"PostgreSQL exited with code {code} before accepting connections on {self.host}:{port}",
-                    self.log_path,
-                )
-            if _postmaster_ready(self.data_dir, proc.pid):
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise failure(f"PostgreSQL was not ready on {self.host}:{port} within {self._start_timeout:g} s", self.log_path)
 
     def stop(self) -> None:
         """Fast shutdown, then SIGKILL after ``stop_timeout``; a no-op when not running.
