@@ -36,6 +36,8 @@ class Comparison:
     live_effects: dict[str, int] = field(default_factory=dict)
     simulated_effects: dict[str, int] = field(default_factory=dict)
     differences: list[str] = field(default_factory=list)
+    live: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the store's events, per patient
+    simulated: dict[str, list[Event]] = field(default_factory=dict)  # what simulate recorded, per patient
 
     @property
     def identical(self) -> bool:
@@ -54,7 +56,7 @@ def compare(store: JourneyStore, events: Sequence[Event], catalog: Catalog, unti
         else:
             sim.feed([item])
     sim.run_until(until)
-    result = Comparison(patients=len(sim.recorded))
+    result = Comparison(patients=len(sim.recorded), live=live, simulated=sim.recorded)
     for patient_id in sorted(set(live) | set(sim.recorded)):
         expected = [e.model_dump(mode="json") for e in sim.recorded.get(patient_id, [])]
         actual = live.get(patient_id, [])

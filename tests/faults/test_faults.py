@@ -32,12 +32,11 @@ from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.cli.runtime import wait_for_dispatcher
-from engine.demo.compare import Catch, compare, stored_by_patient, with_feedback
+from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedPostgres, free_port
 from engine.faults.report import LAST_RUN, record
 from engine.journeys.loader import load_catalog
-from engine.journeys.simulation import Simulation
 from engine.store.application import JourneyStore, postgres_env
 from events.base import Event
 from tests.e2e.conftest import Live
@@ -239,7 +238,7 @@ def dump(live: Live) -> dict[str, list[tuple[Any, ...]]]:
     return {t: live.rows(f"SELECT * FROM {t} ORDER BY {k}") for t, k in TABLES.items()}
 
 
-def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(  # noqa: PLR0912 - one story
+def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     faulty_live: Live,
     broker_kind: str,
     postgres: EmbeddedPostgres,
@@ -346,22 +345,14 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     # do: a re-send after a kill is recognised), and nothing else was delivered.
     approved = Counter(
         p["message_id"]
-        for stream in stored_by_patient(store_for(live)).values()
+        for stream in comparison.live.values()
         for p in stream
         if p["type"] == "message.approved" and p["channel"] != "phone"
     )
     delivered = Counter(body["message_id"] for body in gateway.delivered.values())
-    sim = Simulation(CATALOG)
-    stored = stored_by_patient(store_for(live))
-    for item in with_feedback(accepted, stored):
-        if isinstance(item, Catch):
-            sim.advance(item.patient_id, item.until)
-        else:
-            sim.feed([item])
-    sim.run_until(until)
     requested = sorted(
         e.message_id  # type: ignore[attr-defined]
-        for recorded in sim.recorded.values()
+        for recorded in comparison.simulated.values()
         for e in recorded
         if e.type == "message.requested"
     )
