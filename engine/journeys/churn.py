@@ -22,9 +22,7 @@ from events.ids import deterministic_id
 SIGNALS = "churn-signals"  # the journey id signal flags are filed under (they belong to no journey)
 
 
-def next_check(
-    state: PatientState, catalog: Catalog, run: Run | None = None, horizon: datetime | None = None
-) -> Due | None:
+def next_check(state: PatientState, catalog: Catalog, now: datetime, horizon: datetime | None = None) -> Due | None:
     """When an overdue-visit signal of this patient would turn on, if none is on yet. With ``horizon``, only a
     check due by then is of interest: later ones are not looked at (the conditions cost more than the date)."""
     p = state.profile
@@ -36,16 +34,16 @@ def next_check(
         due = _overdue_at(p.last_visit_at, signal)
         if horizon is not None and due > horizon:
             continue
-        if run is not None and signal.when and not holds_all(signal.when, _scope_of(state, run)):
+        if signal.when and not holds_all(signal.when, _scope_of(state, catalog, now)):
             continue
         timer_id = deterministic_id(state.patient_id, "churn", signal.name, p.last_visit_event_id or "")
         return Due(due, (3, 0), SIGNALS, timer_id, "churn")
     return None
 
 
-def _scope_of(state: PatientState, run: Run) -> Scope:
+def _scope_of(state: PatientState, catalog: Catalog, now: datetime) -> Scope:
     """Conditions on ``state`` (which may be the state before this decision), at the decision's time."""
-    return Run(state, run.catalog, run.now, cause="churn-check").scope({})
+    return Run(state, catalog, now, cause="churn-check").scope({})
 
 
 def _overdue_at(last_visit: datetime, signal: OverdueVisit) -> datetime:
@@ -61,7 +59,7 @@ def assess(run: Run, before: PatientState) -> None:
             _raise(run, signal, evidence)
         elif not evidence and key in run.state.flags:
             _clear(run, signal)
-    old, new = next_check(before, run.catalog, run), next_check(run.state, run.catalog, run)
+    old, new = next_check(before, run.catalog, run.now), next_check(run.state, run.catalog, run.now)
     if old != new:
         if old is not None and old.due_at > run.now:
             run.effect(CancelTimer(run.state.patient_id, old.timer_id, "cancelled"))

@@ -80,7 +80,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
 def fire_due_timers(run: Run) -> None:
     """Fire timers due by now, earliest first; a fired step may schedule another that is already due."""
     while True:
-        due = pending(run.state, run.catalog, run.now, run)
+        due = pending(run.state, run.catalog, run.now, run.now)
         if not due:
             return
         item = due[0]
@@ -99,12 +99,11 @@ def fire_due_timers(run: Run) -> None:
                 churn.assess(run, before)
 
 
-def pending(state: PatientState, catalog: Catalog, horizon: datetime, run: Run | None = None) -> list[Due]:
-    """The patient's timers due by ``horizon``: journey waits, deferred messages, task SLAs and the churn check."""
+def pending(state: PatientState, catalog: Catalog, horizon: datetime, now: datetime | None = None) -> list[Due]:
+    """The patient's timers due by ``horizon``: journey waits, deferred messages, task SLAs and the churn check
+    (whose conditions are judged at ``now``, else the patient's clock)."""
     timers = [t for t in state.pending_timers() if t.due_at <= horizon]
-    check = churn.next_check(
-        state, catalog, run or Run(state, catalog, state.clock or _EPOCH, cause="pending"), horizon=horizon
-    )
+    check = churn.next_check(state, catalog, now or state.clock or _EPOCH, horizon=horizon)
     return timers if check is None else sorted([*timers, check], key=lambda d: (d.due_at, d.rank, d.timer_id))
 
 
