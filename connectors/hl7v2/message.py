@@ -1,7 +1,7 @@
 """A parsed HL7 v2 message as plain, immutable values, with field access by HL7 position.
 
-python-hl7 returns nested lists whose depth depends on which delimiters a value happens to contain; here every
-field is normalised to repetitions -> components -> sub-components, so ``seg.get(3, 4)`` is always PID-3.4.
+Every field reads as repetitions -> components -> sub-components (python-hl7's cut, whatever delimiters a value
+happens to contain), so ``seg.get(3, 4)`` is always PID-3.4; a field is cut only when first read.
 Values come back unescaped and stripped; an empty value and the explicit null ``""`` both read as ``None``
 (``is_null`` tells them apart).
 """
@@ -75,31 +75,63 @@ class Repetition:
         return all(not s.strip() or s == NULL for c in self.components for s in c)
 
 
-@dataclass(frozen=True, slots=True)
 class Segment:
-    """A segment; field ``n`` is HL7 field n (for MSH, field 1 is the field separator, as in the standard)."""
+    """A segment; field ``n`` is HL7 field n (for MSH, field 1 is the field separator, as in the standard).
 
-    name: str
-    fields: tuple[Field, ...]
-    encoding: Encoding
+    Built from the segment's field texts, cut at the field separator; a field is split into repetitions,
+    components and sub-components only when the mapping first reads it (most fields of a message never are).
+    """
+
+    __slots__ = ("_raw", "_split", "encoding", "name")
+
+    def __init__(self, name: str, raw: list[str], encoding: Encoding, delimiters: tuple[str, str, str]) -> None:
+        self.name = name
+        self.encoding = encoding
+        self._raw: list[str | Field] = list(raw)  # each entry: the field's text until first read, then its Field
+        self._split = delimiters  # repetition, component, sub-component
+
+    def __repr__(self) -> str:
+        return f"Segment({self.name!r}, {len(self._raw)} fields)"
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return tuple(self._field(n) for n in range(1, len(self._raw) + 1))
+
+    def _field(self, number: int) -> Field:
+        """Field ``number`` (1 <= number <= len), split on first use."""
+        value = self._raw[number - 1]
+        if not isinstance(value, str):
+            return value
+        rep, comp, sub = self._split
+        if self.name == "MSH" and number <= 2:
+            parsed: Field = (((value,),),)  # the delimiters themselves
+        elif rep not in value and comp not in value and sub not in value:
+            parsed = (((value,),),)
+        else:
+            parsed = tuple(tuple(tuple(c.split(sub)) for c in r.split(comp)) for r in value.split(rep))
+        self._raw[number - 1] = parsed
+        return parsed
 
     def repetitions(self, field: int) -> tuple[Repetition, ...]:
         """The field's non-empty repetitions."""
-        if not 1 <= field <= len(self.fields):
+        if not 1 <= field <= len(self._raw):
             return ()
-        reps = (Repetition(r, self.encoding) for r in self.fields[field - 1])
+        reps = (Repetition(r, self.encoding) for r in self._field(field))
         return tuple(r for r in reps if not r.empty)
 
     def get(self, field: int, component: int = 1, sub: int = 1, rep: int = 1) -> str | None:
-        if not 1 <= field <= len(self.fields) or rep > len(self.fields[field - 1]):
+        if not 1 <= field <= len(self._raw):
+            return None
+        reps = self._field(field)
+        if rep > len(reps):
             return None
         if self.name == "MSH" and field <= 2:
-            return self.fields[field - 1][0][0][0]  # the delimiters themselves: never unescaped
-        return Repetition(self.fields[field - 1][rep - 1], self.encoding).get(component, sub)
+            return reps[0][0][0]  # the delimiters themselves: never unescaped
+        return Repetition(reps[rep - 1], self.encoding).get(component, sub)
 
     def is_null(self, field: int) -> bool:
         """True when the field is HL7's explicit null ``""`` (the sender deleted the value)."""
-        return 1 <= field <= len(self.fields) and self.fields[field - 1] == (((NULL,),),)
+        return 1 <= field <= len(self._raw) and self._field(field) == (((NULL,),),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +157,3 @@ class Message:
 def _escape_sequence(escape: str) -> re.Pattern[str]:
     e = re.escape(escape)
     return re.compile(f"{e}([^{e}]*){e}")
-
-
-def to_fields(segment: list[object]) -> tuple[Field, ...]:
-    """Normalise a python-hl7 segment (item 0 is the segment id) into fields of repetitions of components."""
-    return tuple(_field(node) for node in segment[1:])
-
-
-def _field(node: object) -> Field:
-    if isinstance(node, str):
-        return (((node,),),)
-    return tuple(_repetition(item) for item in node)  # type: ignore[attr-defined]
-
-
-def _repetition(node: object) -> Components:
-    if isinstance(node, str):
-        return ((node,),)
-    return tuple((c,) if isinstance(c, str) else tuple(str(s) for s in c) for c in node)  # type: ignore[attr-defined]
