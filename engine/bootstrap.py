@@ -18,9 +18,8 @@ from engine.topics import Topics, ensure_topics
 from engine.worker.app import build_app
 from engine.worker.batch import BatchProcessor
 from engine.worker.outbox import Outbox
-from engine.worker.relay import EngineRelay
+from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
 from engine.worker.timers import TimerPoller
-from projections.source import StoreSource
 
 # faust-streaming 0.15 builds its aiokafka consumer with fetch_max_wait_ms=1500, and no setting changes it. A
 # fetch finding nothing new waits that long before the next fetch can see what just arrived: measured with a bare
@@ -87,7 +86,7 @@ def build_worker(settings: Settings) -> Worker:
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     limit_fetch_wait()
-    relay = EngineRelay(database_url, StoreSource(store))
+    relay = RelayThread(EngineRelay(database_url, store), lambda: kafka_producer(bootstrap), topics.engine)
     app = build_app(
         settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay, Outbox(database_url)
     )

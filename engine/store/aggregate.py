@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -37,9 +38,27 @@ class PatientJourneys(Aggregate):
         payload: dict[str, Any]
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.state = evolve(aggregate.state, parse_event(self.payload))
+            if aggregate.__dict__.get("_decided") is None:  # replaying from the store
+                aggregate.state = evolve(aggregate.state, parse_event(self.payload))
 
-    def record(self, events: list[Event]) -> None:
-        """Append decided events; each is folded into the state by Recorded.apply, as on replay."""
-        for e in events:
-            self.trigger_event(self.Recorded, payload=e.model_dump(mode="json"))
+    def record(self, events: Sequence[Event], state: PatientState | None = None) -> None:
+        """Append decided events and take ``state``, the state the core returned after them (folded here
+        from the events when not given).
+
+        The core already folded these events with the same ``evolve`` a replay uses (its determinism tests
+        check that folding the recorded events rebuilds its state), so parsing each one back from JSON and
+        folding it again here would repeat the work: it was ~7% of the worker's time.
+        """
+        if state is None:
+            state = self.state
+            for e in events:
+                state = evolve(state, e)
+        if state.patient_id != self.patient_id:
+            raise ValueError(f"state of patient {state.patient_id!r} recorded on {self.patient_id!r}")
+        self.__dict__["_decided"] = state
+        try:
+            for e in events:
+                self.trigger_event(self.Recorded, payload=e.model_dump(mode="json"))
+        finally:
+            del self.__dict__["_decided"]
+        self.state = state

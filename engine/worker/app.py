@@ -23,7 +23,7 @@ from engine.topics import Topics
 from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
 from engine.worker.messages import DeadLetter, Inbound, encode_tick
 from engine.worker.outbox import Outbox
-from engine.worker.relay import EngineRelay
+from engine.worker.relay import RelayThread
 from engine.worker.timers import TimerPoller
 
 log = structlog.get_logger("careloop.worker")
@@ -52,7 +52,7 @@ def build_app(
     processor: BatchProcessor,
     poller: TimerPoller,
     clock: Clock,
-    relay: EngineRelay | None = None,
+    relay: RelayThread | None = None,
     outbox: Outbox | None = None,
 ) -> faust.App:
     app = faust.App(
@@ -73,7 +73,6 @@ def build_app(
     source = app.topic(topics.clinical, topics.timers, **raw)
     dead_letters = app.topic(topics.dead_letter, **raw)
     ticks = app.topic(topics.timers, **raw)
-    engine_out = app.topic(topics.engine, **raw)
 
     async def handle(batch: list[Inbound]) -> None:
         batch = await _until_done(processor.fresh, batch)
@@ -106,26 +105,15 @@ def build_app(
             await future
         metrics.TIMERS_FIRED.inc(len(due))
 
-    @app.timer(0.5)
-    @guarded
-    async def relay_engine_events() -> None:
-        if relay is None or not await asyncio.to_thread(relay.holds_lock):
-            return
-        for _ in range(20):  # a bounded catch-up per tick, so the other timers get their turn
-            after, last, decided = await asyncio.to_thread(relay.next_page)
-            if last == after:
-                return
-            sent = [
-                await engine_out.send(
-                    key=e.patient_id.encode(),
-                    value=e.model_dump_json().encode(),
-                    headers=[("careloop-type", e.type.encode())],
-                )
-                for e in decided
-            ]
-            for future in sent:
-                await future  # acknowledged by the broker before the position moves past it
-            await asyncio.to_thread(relay.advance, last)
+    @app.task
+    async def start_relay() -> None:
+        if relay is not None and not relay.is_alive():
+            relay.start()
+
+    @app.on_before_shutdown.connect
+    def _stop_relay(app: faust.App, **kwargs: Any) -> None:
+        if relay is not None:
+            relay.stop()
 
     @app.timer(0.5)
     @guarded

@@ -98,7 +98,7 @@ class BatchProcessor:
                 decisions = react(aggregate.state, trigger, self._catalog)
             for decision in decisions:
                 result.duplicates += decision.duplicate
-                aggregate.record(list(decision.events))
+                aggregate.record(decision.events, decision.state)
                 for e in decision.events:
                     result.engine_events[e.type] = result.engine_events.get(e.type, 0) + 1
                 _timers(decision.effects, commit)

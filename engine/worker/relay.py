@@ -3,17 +3,38 @@
 At-least-once: the position is saved after the broker acknowledged the page, so a crash in between re-sends
 it; consumers recognise repeats by event_id, which is stable. One relay at a time (a PostgreSQL advisory
 lock), so several workers never interleave the topic.
+
+Why a thread of its own with kafka-python's producer, and stored payloads sent as they are: on the worker's
+event loop, reading each page back through pydantic and sending every event with faust's ``Topic.send`` took
+about a quarter of the worker's busy time, and while it ran the consumer's fetches waited (BENCHMARKS.md).
+An event stored at the current schema version is published as stored; an older one is upcast first, so the
+topic carries current events only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import psycopg
+import structlog
 
-from engine.journeys.evolve import is_engine_event
-from events.base import Event
-from projections.source import NotificationSource
+from engine import metrics
+from engine.journeys.evolve import ENGINE_SOURCE
+from engine.store.application import JourneyStore
+from engine.store.payloads import StoredPayloads
+from events import parse_event
+from events.catalog import EVENT_TYPES
+
+with warnings.catch_warnings():  # kafka-python 3 warns about its own deprecated internals on import
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaProducer
+
+log = structlog.get_logger("careloop.relay")
 
 RELAY_DDL = """
 CREATE TABLE IF NOT EXISTS careloop_relay (
@@ -23,41 +44,153 @@ CREATE TABLE IF NOT EXISTS careloop_relay (
 )
 """
 LOCK_KEY = 0x6361_7265_6C6F_6F70  # "careloop"
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    key: bytes
+    value: bytes
+    type: str
 
 
 class EngineRelay:
-    def __init__(
-        self, database_url: str, source: NotificationSource, name: str = "engine-topic", page: int = 1000
-    ) -> None:
+    def __init__(self, database_url: str, store: JourneyStore, name: str = "engine-topic", page: int = 2000) -> None:
         self._url = database_url
-        self._source = source
+        self._payloads = StoredPayloads(store)
         self._name = name
         self._page = page
-        self._lock_conn: psycopg.Connection[Any] | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+
+    @property
+    def _db(self) -> psycopg.Connection[Any]:
+        # The advisory lock lives as long as this connection, so it is kept open between pages.
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._url, autocommit=True)
+            self._conn.execute(RELAY_DDL)
+        return self._conn
 
     def holds_lock(self) -> bool:
-        """True when this process is the relay; the lock lives as long as its connection."""
-        if self._lock_conn is None or self._lock_conn.closed:
-            self._lock_conn = psycopg.connect(self._url, autocommit=True)
-            self._lock_conn.execute(RELAY_DDL)
-        row = self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+        """True when this process is the relay."""
+        row = self._db.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
         return bool(row and row[0])
 
-    def next_page(self) -> tuple[int, int, list[Event]]:
-        """(position before, last notification id read, the engine events among them)."""
-        with psycopg.connect(self._url, autocommit=True) as conn:
-            row = conn.execute("SELECT position FROM careloop_relay WHERE name = %s", (self._name,)).fetchone()
-        page = self._source.read(int(row[0]) if row else 0, self._page)
-        return page.after, page.last, [e for _, e in page.events if is_engine_event(e)]
+    def next_page(self) -> tuple[int, int, list[Outgoing]]:
+        """(position before, last notification id read, the engine events among them, ready to send)."""
+        row = self._db.execute("SELECT position FROM careloop_relay WHERE name = %s", (self._name,)).fetchone()
+        after = int(row[0]) if row else 0
+        last, payloads = self._payloads.read(after, self._page)
+        out = [_outgoing(p) for _, p in payloads if _is_engine(p)]
+        return after, last, out
 
     def advance(self, position: int) -> None:
-        with psycopg.connect(self._url, autocommit=True) as conn:
-            conn.execute(
-                "INSERT INTO careloop_relay (name, position) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
-                "SET position = GREATEST(careloop_relay.position, EXCLUDED.position), updated_at = now()",
-                (self._name, position),
-            )
+        self._db.execute(
+            "INSERT INTO careloop_relay (name, position) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+            "SET position = GREATEST(careloop_relay.position, EXCLUDED.position), updated_at = now()",
+            (self._name, position),
+        )
 
     def close(self) -> None:
-        if self._lock_conn is not None:
-            self._lock_conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _is_engine(payload: dict[str, Any]) -> bool:
+    source = payload.get("source")
+    return isinstance(source, dict) and source.get("system") == ENGINE_SOURCE
+
+
+def _outgoing(payload: dict[str, Any]) -> Outgoing:
+    type_ = str(payload.get("type", ""))
+    model = EVENT_TYPES.get(type_)
+    current = model is not None and payload.get("schema_version") == model.SCHEMA_VERSION
+    if current:
+        value = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    else:
+        value = parse_event(payload).model_dump_json().encode()  # upcast (or fail loudly on a type unknown here)
+    return Outgoing(str(payload["patient_id"]).encode(), value, type_)
+
+
+class Producer(Protocol):
+    def send(self, topic: str, *, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> Any: ...
+    def flush(self, timeout: float | None = None) -> None: ...
+    def close(self, timeout: float | None = None) -> None: ...
+
+
+def kafka_producer(bootstrap: str) -> Producer:
+    producer: Producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        retries=10,
+        max_in_flight_requests_per_connection=1,  # a retried batch cannot overtake the next: per-patient order
+        linger_ms=5,
+        batch_size=256 * 1024,
+        client_id="careloop-relay",
+    )
+    return producer
+
+
+class RelayThread(threading.Thread):
+    """Pages through the store and publishes, until stopped; an idle pass waits ``interval`` seconds."""
+
+    def __init__(
+        self,
+        relay: EngineRelay,
+        producer: Callable[[], Producer],
+        topic: str,
+        interval: float = 0.2,
+        timeout: float = 60.0,
+    ) -> None:
+        super().__init__(name="careloop-relay", daemon=True)
+        self._relay = relay
+        self._make_producer = producer
+        self._topic = topic
+        self._interval = interval
+        self._timeout = timeout
+        self._stop_event = threading.Event()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self) -> None:
+        producer: Producer | None = None
+        delay = self._interval
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    if producer is None:
+                        producer = self._make_producer()
+                    moved = self.pump(producer)
+                    delay = self._interval
+                except Exception as exc:  # the database or the broker away: wait, then resume from the position
+                    metrics.STORE_RETRIES.labels(f"relay:{type(exc).__name__}").inc()
+                    log.warning("relaying engine events failed; retrying", error=str(exc), retry_in=delay)
+                    self._relay.close()
+                    moved = False
+                    delay = min(delay * 2, MAX_BACKOFF)
+                if not moved:
+                    self._stop_event.wait(delay)
+        finally:
+            if producer is not None:
+                producer.close(timeout=5)
+            self._relay.close()
+
+    def pump(self, producer: Producer) -> bool:
+        """One page: sent, acknowledged, then the position moves past it. False when there was nothing new."""
+        if not self._relay.holds_lock():
+            return False
+        after, last, outgoing = self._relay.next_page()
+        if last == after:
+            return False
+        futures = [
+            producer.send(self._topic, key=o.key, value=o.value, headers=[("careloop-type", o.type.encode())])
+            for o in outgoing
+        ]
+        producer.flush(timeout=self._timeout)
+        for future in futures:
+            future.get(timeout=self._timeout)  # raises unless the broker acknowledged it
+        self._relay.advance(last)
+        return True
