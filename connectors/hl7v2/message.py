@@ -9,7 +9,7 @@ Values come back unescaped and stripped; an empty value and the explicit null ``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 Components = tuple[tuple[str, ...], ...]  # components -> sub-components, still escaped
@@ -64,15 +64,34 @@ class Repetition:
     encoding: Encoding
 
     def get(self, component: int = 1, sub: int = 1) -> str | None:
-        if component > len(self.components) or sub > len(self.components[component - 1]):
-            return None
-        raw = self.components[component - 1][sub - 1]
-        value = self.encoding.unescape(raw).strip() if raw != NULL else ""
-        return value or None
+        return _value(self.components, component, sub, self.encoding)
 
     @property
     def empty(self) -> bool:
-        return all(not s.strip() or s == NULL for c in self.components for s in c)
+        return _empty(self.components)
+
+
+def _value(components: Components, component: int, sub: int, encoding: Encoding) -> str | None:
+    """Component ``component``, sub-component ``sub`` (1-based), unescaped and stripped; None when absent,
+    blank or the explicit null."""
+    if component > len(components):
+        return None
+    subs = components[component - 1]
+    if sub > len(subs):
+        return None
+    raw = subs[sub - 1]
+    if raw == NULL:
+        return None
+    if encoding.escape in raw:
+        raw = encoding.unescape(raw)
+    return raw.strip() or None
+
+
+def _empty(components: Components) -> bool:
+    if len(components) == 1 and len(components[0]) == 1:  # the usual case: a plain value
+        only = components[0][0]
+        return not only.strip() or only == NULL
+    return all(not s.strip() or s == NULL for c in components for s in c)
 
 
 class Segment:
@@ -87,7 +106,7 @@ class Segment:
     def __init__(self, name: str, raw: list[str], encoding: Encoding, delimiters: tuple[str, str, str]) -> None:
         self.name = name
         self.encoding = encoding
-        self._raw: list[str | Field] = list(raw)  # each entry: the field's text until first read, then its Field
+        self._raw: list[str | Field] = raw  # type: ignore[assignment]  # a field's text until first read, then its Field
         self._split = delimiters  # repetition, component, sub-component
 
     def __repr__(self) -> str:
@@ -116,8 +135,8 @@ class Segment:
         """The field's non-empty repetitions."""
         if not 1 <= field <= len(self._raw):
             return ()
-        reps = (Repetition(r, self.encoding) for r in self._field(field))
-        return tuple(r for r in reps if not r.empty)
+        encoding = self.encoding
+        return tuple(Repetition(r, encoding) for r in self._field(field) if not _empty(r))
 
     def get(self, field: int, component: int = 1, sub: int = 1, rep: int = 1) -> str | None:
         if not 1 <= field <= len(self._raw):
@@ -125,9 +144,9 @@ class Segment:
         reps = self._field(field)
         if rep > len(reps):
             return None
-        if self.name == "MSH" and field <= 2:
+        if field <= 2 and self.name == "MSH":
             return reps[0][0][0]  # the delimiters themselves: never unescaped
-        return Repetition(reps[rep - 1], self.encoding).get(component, sub)
+        return _value(reps[rep - 1], component, sub, self.encoding)
 
     def is_null(self, field: int) -> bool:
         """True when the field is HL7's explicit null ``""`` (the sender deleted the value)."""
@@ -142,15 +161,24 @@ class Message:
     segments: tuple[Segment, ...]
     encoding: Encoding
 
+    _by_name: dict[str, tuple[Segment, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, list[Segment]] = {}
+        for segment in self.segments:
+            by_name.setdefault(segment.name, []).append(segment)
+        object.__setattr__(self, "_by_name", {name: tuple(found) for name, found in by_name.items()})
+
     @property
     def msh(self) -> Segment:
         return self.segments[0]
 
     def first(self, name: str) -> Segment | None:
-        return next((s for s in self.segments if s.name == name), None)
+        found = self._by_name.get(name)
+        return found[0] if found else None
 
     def all(self, name: str) -> tuple[Segment, ...]:
-        return tuple(s for s in self.segments if s.name == name)
+        return self._by_name.get(name, ())
 
 
 @cache

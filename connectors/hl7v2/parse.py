@@ -24,7 +24,6 @@ _FRAMING = b" \t\x0b\x1c\x0c\x00"
 _ENVELOPE = (b"FHS", b"BHS", b"BTS", b"FTS")  # batch/file wrappers: not part of any message
 _HEADERS = ("MSH", "BHS", "FHS")  # segments whose MSH-1/MSH-2 python-hl7 keeps whole
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
-_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
 # MSH-18 values seen in the field mapped to Python codecs; UTF-8 is tried first whatever MSH-18 says, because
 # senders often label UTF-8 as 8859/1 or "UNICODE", and valid UTF-8 is almost never accidental.
 _CHARSETS = {
@@ -70,13 +69,14 @@ def parse_stream(data: bytes) -> Iterator[Message | Unparseable]:
 
 def _lines(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
     """(1-based line number, start offset, end offset including the terminator, cleaned content)."""
-    for number, match in enumerate(_LINE.finditer(data), start=1):
-        if match.start() == match.end():
-            return  # the empty match at the very end
-        content = match.group().rstrip(b"\r\n").strip(_FRAMING)
+    start = 0
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):  # bytes: CR, LF and CRLF only
+        end = start + len(line)
+        content = line.rstrip(b"\r\n").strip(_FRAMING)
         while content.startswith(BOM):  # files concatenated together can carry a BOM per message
             content = content[len(BOM) :].strip(_FRAMING)
-        yield number, match.start(), match.end(), content
+        yield number, start, end, content
+        start = end
 
 
 def _chunks(data: bytes) -> Iterator[_Chunk]:
@@ -123,8 +123,10 @@ def _parse_chunk(chunk: _Chunk) -> Message | Unparseable:
     if encoding_error:
         return fail(encoding_error)
     text, charset = _decode(b"\r".join(chunk.segments), header)
-    for number, line in zip(chunk.lines[1:], text.split("\r")[1:], strict=False):
-        if not _SEGMENT_ID.match(line[:3]) or (len(line) > 3 and line[3] != text[3]):
+    lines = text.split("\r")
+    separator = text[3]
+    for number, line in zip(chunk.lines[1:], lines[1:], strict=False):
+        if not _SEGMENT_ID.match(line[:3]) or (len(line) > 3 and line[3] != separator):
             # Strict on purpose: gluing the line to the previous segment could silently swallow an OBX.
             return fail(
                 f"line {number} is not a segment (expected a segment id of three capitals/digits and a field "
@@ -132,13 +134,13 @@ def _parse_chunk(chunk: _Chunk) -> Message | Unparseable:
             )
     encoding = _encoding(header.decode("latin-1"), charset)
     try:
-        segments = _segments(text, encoding)
+        segments = _segments(text, lines, encoding)
     except Exception as exc:  # python-hl7's failures are not typed; any of them means "not HL7"
         return fail(f"python-hl7 could not parse the message ({type(exc).__name__})")
     return Message(chunk.number, chunk.line, chunk.original, segments, encoding)
 
 
-def _segments(text: str, encoding: Encoding) -> tuple[Segment, ...]:
+def _segments(text: str, lines: list[str], encoding: Encoding) -> tuple[Segment, ...]:
     """The message's segments, cut into fields; each field is split further only when first read.
 
     The cut is python-hl7's (``hl7.parse``), with the delimiters python-hl7 reads from MSH-1/MSH-2
@@ -147,12 +149,14 @@ def _segments(text: str, encoding: Encoding) -> tuple[Segment, ...]:
     sub-component of the message up front, which costs many times the mapping; the unit tests check that
     this gives the same values as ``hl7.parse`` on every sample and on fuzzed messages.
     """
-    text = text.strip()
+    stripped = text.strip()  # as hl7.parse does; ``lines`` is ``text`` cut at CR
+    if len(stripped) != len(text):
+        text, lines = stripped, stripped.split("\r")
     plan = hl7.parser.create_parse_plan(text)
     _, field, *split = plan.separators  # CR, field, repetition, component, sub-component
     delimiters = (split[0], split[1], split[2])
     segments = []
-    for line in text.split("\r"):
+    for line in lines:
         if line[:3] in _HEADERS and plan.applies(line):
             # like python-hl7: MSH-1 and MSH-2 are fields of their own, never split
             end = line.find(line[3], 4)

@@ -41,7 +41,7 @@ def reference(text: str) -> list[tuple[str, tuple[Field, ...]]]:
 
 
 def lazy(text: str) -> list[tuple[str, tuple[Field, ...]]]:
-    return [(s.name, s.fields) for s in _segments(text, ENCODING)]
+    return [(s.name, s.fields) for s in _segments(text, text.split("\r"), ENCODING)]
 
 
 def test_every_sample_splits_as_python_hl7_parses_it() -> None:
