@@ -138,10 +138,21 @@ class Segment:
         encoding = self.encoding
         return tuple(Repetition(r, encoding) for r in self._field(field) if not _empty(r))
 
+    def first_repetition(self, field: int) -> Repetition | None:
+        """The field's first non-empty repetition (``repetitions(field)[0]`` without building the rest)."""
+        if not 1 <= field <= len(self._raw):
+            return None
+        for components in self._field(field):
+            if not _empty(components):
+                return Repetition(components, self.encoding)
+        return None
+
     def get(self, field: int, component: int = 1, sub: int = 1, rep: int = 1) -> str | None:
         if not 1 <= field <= len(self._raw):
             return None
-        reps = self._field(field)
+        reps = self._raw[field - 1]
+        if isinstance(reps, str):
+            reps = self._field(field)
         if rep > len(reps):
             return None
         if field <= 2 and self.name == "MSH":

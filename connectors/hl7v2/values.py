@@ -33,12 +33,11 @@ def timestamp(value: str | None, field: str, default_tz: tzinfo) -> datetime | N
     match = _TS.fullmatch(value)
     if match is None:
         raise FieldError(field, _TS_SHAPE)
-    g = match.groupdict()
+    y, mo, d, h, mi, s, f, tz = match.groups()
     try:
-        zone = _offset(g["tz"]) if g["tz"] else default_tz
-        micro = int((g["f"] or "0").ljust(6, "0"))
-        y, mo, d, h, mi, s = (int(g[k] or n) for k, n in (("y", 0), ("mo", 1), ("d", 1), ("h", 0), ("mi", 0), ("s", 0)))
-        return datetime(y, mo, d, h, mi, s, micro, tzinfo=zone)
+        zone = _offset(tz) if tz else default_tz
+        micro = int(f.ljust(6, "0")) if f else 0
+        return datetime(int(y), int(mo or 1), int(d or 1), int(h or 0), int(mi or 0), int(s or 0), micro, tzinfo=zone)
     except ValueError as exc:
         raise FieldError(field, f"not a real date/time ({exc}); {_TS_SHAPE}") from exc
 
@@ -139,10 +138,7 @@ def location(rep: Repetition | None) -> str | None:
 
 
 def first(segment: Segment | None, field: int) -> Repetition | None:
-    if segment is None:
-        return None
-    reps = segment.repetitions(field)
-    return reps[0] if reps else None
+    return segment.first_repetition(field) if segment is not None else None
 
 
 _SEX: dict[str, Sex] = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
