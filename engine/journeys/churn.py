@@ -34,11 +34,43 @@ def next_check(state: PatientState, catalog: Catalog, now: datetime, horizon: da
         due = _overdue_at(p.last_visit_at, signal)
         if horizon is not None and due > horizon:
             continue
-        if signal.when and not holds_all(signal.when, _scope_of(state, catalog, now)):
+        if signal.when and not _holds_when(signal, state, catalog, now):
             continue
-        timer_id = deterministic_id(state.patient_id, "churn", signal.name, p.last_visit_event_id or "")
-        return Due(due, (3, 0), SIGNALS, timer_id, "churn")
+        return Due(due, (3, 0), SIGNALS, _timer_id(state.patient_id, signal.name, p.last_visit_event_id or ""), "churn")
     return None
+
+
+# next_check runs several times per decision on states that mostly share their profile and flags (the only
+# parts of a state its conditions read), so the answers are remembered by the identity of those immutable
+# parts. Bounded; a miss only costs the evaluation.
+_MEMO_MAX = 4096
+_WHEN: dict[tuple[int, int, int, int, datetime, object], tuple[object, object, object, object, bool]] = {}
+_TIMER_IDS: dict[tuple[str, str, str], str] = {}
+
+
+def _holds_when(signal: OverdueVisit, state: PatientState, catalog: Catalog, now: datetime) -> bool:
+    """``signal.when`` on ``state`` at ``now``: the scope reads the profile, the flags (churn score) and the
+    catalog's levels and value sets, and ``now`` (with its offset: the patient's age uses its date)."""
+    key = (id(signal), id(state.profile), id(state.flags), id(catalog), now, now.utcoffset())
+    hit = _WHEN.get(key)
+    if hit is not None and hit[0] is signal and hit[1] is state.profile and hit[2] is state.flags and hit[3] is catalog:
+        return hit[4]
+    held = holds_all(signal.when, _scope_of(state, catalog, now))
+    if len(_WHEN) >= _MEMO_MAX:
+        _WHEN.clear()
+    _WHEN[key] = (signal, state.profile, state.flags, catalog, held)
+    return held
+
+
+def _timer_id(patient_id: str, signal: str, visit_event_id: str) -> str:
+    key = (patient_id, signal, visit_event_id)
+    timer_id = _TIMER_IDS.get(key)
+    if timer_id is None:
+        timer_id = deterministic_id(patient_id, "churn", signal, visit_event_id)
+        if len(_TIMER_IDS) >= _MEMO_MAX:
+            _TIMER_IDS.clear()
+        _TIMER_IDS[key] = timer_id
+    return timer_id
 
 
 def _scope_of(state: PatientState, catalog: Catalog, now: datetime) -> Scope:
@@ -59,6 +91,8 @@ def assess(run: Run, before: PatientState) -> None:
             _raise(run, signal, evidence)
         elif not evidence and key in run.state.flags:
             _clear(run, signal)
+    if before.profile is run.state.profile and before.flags is run.state.flags:
+        return  # next_check reads only these (and the patient id): the check has not moved
     old, new = next_check(before, run.catalog, run.now), next_check(run.state, run.catalog, run.now)
     if old != new:
         if old is not None and old.due_at > run.now:

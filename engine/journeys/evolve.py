@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.journeys.state import (
     SENT_KEPT,
@@ -45,27 +46,68 @@ def evolve(state: PatientState, event: Event) -> PatientState:
     applied = _APPLY.get(type(event))
     if applied is not None:
         state = applied(state, event)
+    clock = state.clock
     if is_engine_event(event):
         moment = event.occurred_at  # engine events occur at the decision's logical time
+        state = _with(state, version=state.version + 1, clock=moment if clock is None or moment > clock else clock)
     else:
         moment = event.recorded_at  # clinical events are applied at their arrival
         last = state.last_occurred_at
-        state = replace(
+        state = _with(
             state,
             seen=state.seen | {event.event_id},
             last_occurred_at=event.occurred_at if last is None or event.occurred_at > last else last,
+            version=state.version + 1,
+            clock=moment if clock is None or moment > clock else clock,
         )
-    clock = moment if state.clock is None or moment > state.clock else state.clock
-    return _forget_stale(replace(state, version=state.version + 1, clock=clock))
+    return _forget_stale(state)
+
+
+T = TypeVar("T")
+# Per state class: a getter of every field's value, and each field's name and slot (all state classes are
+# frozen, slotted dataclasses without __post_init__, so a copy with changes needs no __init__).
+_LAYOUTS: dict[type, tuple[attrgetter[Any], tuple[tuple[str, Any], ...]]] = {}
+
+
+def _with(obj: T, /, **changes: Any) -> T:
+    """``dataclasses.replace`` for the state's frozen, slotted dataclasses, without its per-call overhead."""
+    cls = type(obj)
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        layout = _LAYOUTS[cls] = (attrgetter(*names), tuple((name, cls.__dict__[name]) for name in names))
+    values, slots = layout
+    if not changes.keys() <= cls.__dict__.keys():
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(changes.keys() - cls.__dict__.keys())}")
+    new = object.__new__(cls)
+    for (name, slot), value in zip(slots, values(obj), strict=True):
+        slot.__set__(new, changes.get(name, value))
+    return new
+
+
+# Per messages mapping (immutable; replaced whenever a message changes): the earliest stale time of an approval.
+_EARLIEST_STALE: dict[int, tuple[Mapping[str, PendingMessage], Any]] = {}
 
 
 def _forget_stale(state: PatientState) -> PatientState:
     """An approval past its stale time is settled as far as the engine cares: the dispatcher never sends it late,
     so nothing can take it back or fall back from it any more."""
     clock = state.clock
-    if clock is None or not any(_stale(m, clock) for m in state.messages.values()):
+    if clock is None or not state.messages:
         return state
-    return replace(state, messages=_frozen({k: m for k, m in state.messages.items() if not _stale(m, clock)}))
+    messages = state.messages
+    hit = _EARLIEST_STALE.get(id(messages))
+    if hit is None or hit[0] is not messages:
+        stale_at = [
+            m.request.stale_at for m in messages.values() if m.status == "approved" and m.request.stale_at is not None
+        ]
+        hit = (messages, min(stale_at) if stale_at else None)
+        if len(_EARLIEST_STALE) >= 4096:
+            _EARLIEST_STALE.clear()
+        _EARLIEST_STALE[id(messages)] = hit
+    if hit[1] is None or hit[1] > clock:
+        return state
+    return _with(state, messages=_frozen({k: m for k, m in state.messages.items() if not _stale(m, clock)}))
 
 
 def _stale(m: PendingMessage, clock: Any) -> bool:
@@ -87,7 +129,7 @@ def _demographics(state: PatientState, e: pa.PatientRegistered | pa.PatientUpdat
     p = state.profile
     if p.updated_at is not None and e.occurred_at < p.updated_at:
         return state  # late demographics never overwrite newer ones
-    profile = replace(
+    profile = _with(
         p,
         birth_date=e.birth_date or p.birth_date,
         sex=e.sex or p.sex,
@@ -97,7 +139,7 @@ def _demographics(state: PatientState, e: pa.PatientRegistered | pa.PatientUpdat
         reachable=_reachable(e.contact, p.reachable),
         updated_at=e.occurred_at,
     )
-    return replace(state, profile=profile)
+    return _with(state, profile=profile)
 
 
 def _reachable(contact: pa.Contact | None, known: frozenset[str] | None) -> frozenset[str] | None:
@@ -116,22 +158,22 @@ def _reachable(contact: pa.Contact | None, known: frozenset[str] | None) -> froz
 
 
 def _visit(state: PatientState, e: Event) -> PatientState:
-    state = replace(state, unanswered=())  # coming in answers the outreach that asked for it
+    state = _with(state, unanswered=())  # coming in answers the outreach that asked for it
     last = state.profile.last_visit_at
     if last is not None and last >= e.occurred_at:
         return state
-    return replace(state, profile=replace(state.profile, last_visit_at=e.occurred_at, last_visit_event_id=e.event_id))
+    return _with(state, profile=_with(state.profile, last_visit_at=e.occurred_at, last_visit_event_id=e.event_id))
 
 
 def _no_show(state: PatientState, e: ap.AppointmentNoShow) -> PatientState:
-    return replace(state, no_shows=(*state.no_shows, (e.occurred_at, e.event_id))[-SIGNALS_KEPT:])
+    return _with(state, no_shows=(*state.no_shows, (e.occurred_at, e.event_id))[-SIGNALS_KEPT:])
 
 
 def _answered(state: PatientState, e: Event) -> PatientState:
     if isinstance(e, fi.QuestionnaireCompleted) and e.score is not None:
         entry = (e.occurred_at, e.event_id, e.instrument, float(e.score))
-        state = replace(state, feedback=(*state.feedback, entry)[-SIGNALS_KEPT:])
-    return replace(state, unanswered=())
+        state = _with(state, feedback=(*state.feedback, entry)[-SIGNALS_KEPT:])
+    return _with(state, unanswered=())
 
 
 def _condition(state: PatientState, e: fi.ConditionDiagnosed) -> PatientState:
@@ -139,46 +181,46 @@ def _condition(state: PatientState, e: fi.ConditionDiagnosed) -> PatientState:
     known = state.profile.conditions
     if any(c.get("system") == coding["system"] and c.get("code") == coding["code"] for c in known):
         return state
-    return replace(state, profile=replace(state.profile, conditions=(*known, coding)))
+    return _with(state, profile=_with(state.profile, conditions=(*known, coding)))
 
 
 def _consent(state: PatientState, e: ou.ConsentGranted | ou.ConsentWithdrawn) -> PatientState:
     channels = ALL_CHANNELS if e.channel == "all" else frozenset({e.channel})
     granted = isinstance(e, ou.ConsentGranted)
     choices = _frozen({**state.profile.consent_choices, **{f"{e.purpose}/{c}": granted for c in channels}})
-    profile = replace(state.profile, consent_choices=choices)
+    profile = _with(state.profile, consent_choices=choices)
     if e.purpose == "care":
         current = profile.consents
-        profile = replace(profile, consents=current | channels if granted else current - channels)
-    return replace(state, profile=profile)
+        profile = _with(profile, consents=current | channels if granted else current - channels)
+    return _with(state, profile=profile)
 
 
 def _admitted(state: PatientState, e: en.EncounterAdmitted) -> PatientState:
-    return replace(state, profile=replace(state.profile, inpatient=True))
+    return _with(state, profile=_with(state.profile, inpatient=True))
 
 
 def _discharged(state: PatientState, e: en.EncounterDischarged) -> PatientState:
-    return _visit(replace(state, profile=replace(state.profile, inpatient=False)), e)
+    return _visit(_with(state, profile=_with(state.profile, inpatient=False)), e)
 
 
 def _paused(state: PatientState, e: ou.OutreachPaused) -> PatientState:
-    return replace(state, profile=replace(state.profile, paused=e.reason))
+    return _with(state, profile=_with(state.profile, paused=e.reason))
 
 
 def _resumed(state: PatientState, e: ou.OutreachResumed) -> PatientState:
-    return replace(state, profile=replace(state.profile, paused=None))
+    return _with(state, profile=_with(state.profile, paused=None))
 
 
 def _deceased(state: PatientState, e: pa.PatientDeceased) -> PatientState:
-    return replace(state, profile=replace(state.profile, deceased=True))
+    return _with(state, profile=_with(state.profile, deceased=True))
 
 
 # --- journey instances ------------------------------------------------------------------------------------
 
 
 def _instance(state: PatientState, instance_id: str, **changes: Any) -> PatientState:
-    inst = replace(state.instances[instance_id], **changes)
-    return replace(state, instances=_frozen({**state.instances, instance_id: inst}))
+    inst = _with(state.instances[instance_id], **changes)
+    return _with(state, instances=_frozen({**state.instances, instance_id: inst}))
 
 
 def _visited(inst: Instance, step_id: str | None) -> Mapping[str, int]:
@@ -205,7 +247,7 @@ def _started(state: PatientState, e: jo.JourneyStarted) -> PatientState:
         last_event=e.entry,
         evidence=(e.entry_event_id,),
     )
-    return replace(state, instances=_frozen({**state.instances, e.instance_id: inst}))
+    return _with(state, instances=_frozen({**state.instances, e.instance_id: inst}))
 
 
 def _replanned(state: PatientState, e: jo.JourneyReplanned) -> PatientState:
@@ -277,7 +319,7 @@ def _flagged(state: PatientState, e: jo.ChurnFlagged) -> PatientState:
     key = (e.journey_id, e.flag_reason)
     old = state.flags.get(key)
     flag = Flag(e.journey_id, e.flag_reason, e.weight, old.since if old else e.occurred_at, e.evidence)
-    return replace(state, flags=_frozen({**state.flags, key: flag}))
+    return _with(state, flags=_frozen({**state.flags, key: flag}))
 
 
 def _cleared(state: PatientState, e: jo.ChurnCleared) -> PatientState:
@@ -287,7 +329,7 @@ def _cleared(state: PatientState, e: jo.ChurnCleared) -> PatientState:
         for k, f in state.flags.items()
         if not (f.journey_id == e.journey_id and (e.flag_reason is None or f.reason == e.flag_reason))
     }
-    return replace(state, flags=_frozen(keep))
+    return _with(state, flags=_frozen(keep))
 
 
 # --- messages and tasks -------------------------------------------------------------------------------------
@@ -297,7 +339,7 @@ def _message(state: PatientState, message_id: str, pending: PendingMessage | Non
     messages = {k: v for k, v in state.messages.items() if k != message_id}
     if pending is not None:
         messages[message_id] = pending
-    return replace(state, messages=_frozen(messages))
+    return _with(state, messages=_frozen(messages))
 
 
 def _requested(state: PatientState, e: jo.MessageRequested) -> PatientState:
@@ -311,7 +353,7 @@ def _deferred(state: PatientState, e: jo.MessageDeferred) -> PatientState:
     return _message(
         state,
         e.message_id,
-        replace(m, status="deferred", timer_id=e.timer_id, until=e.until, deferrals=m.deferrals + 1),
+        _with(m, status="deferred", timer_id=e.timer_id, until=e.until, deferrals=m.deferrals + 1),
     )
 
 
@@ -321,12 +363,12 @@ def _approved(state: PatientState, e: jo.MessageApproved) -> PatientState:
         return state
     if e.attempt == 1:  # fallbacks are the same message: caps count it once
         sent = (*state.sent, Sent(e.occurred_at, e.category, e.priority, e.message_id))[-SENT_KEPT:]
-        state = replace(state, sent=sent)
+        state = _with(state, sent=sent)
         if e.channel != "phone":  # a call is answered or not by the person calling, not by a reply
-            state = replace(state, unanswered=(*state.unanswered, e.event_id)[-SIGNALS_KEPT:])
+            state = _with(state, unanswered=(*state.unanswered, e.event_id)[-SIGNALS_KEPT:])
     if e.channel == "phone":  # a call task carries it from here
         return _message(state, e.message_id, None)
-    approved = replace(
+    approved = _with(
         m, status="approved", timer_id=None, until=None, channel=e.channel, fallbacks=e.fallbacks, attempt=e.attempt
     )
     return _message(state, e.message_id, approved)
@@ -347,14 +389,14 @@ def _outreach_failed(state: PatientState, e: ou.OutreachFailed) -> PatientState:
     m = state.messages.get(e.message_id)
     if m is None or m.status != "approved" or e.attempt != m.attempt or not e.final:
         return state
-    return _message(state, e.message_id, replace(m, tried=(*m.tried, e.channel)))
+    return _message(state, e.message_id, _with(m, tried=(*m.tried, e.channel)))
 
 
 def _task(state: PatientState, task_id: str, task: OpenTask | None) -> PatientState:
     tasks = {k: v for k, v in state.tasks.items() if k != task_id}
     if task is not None:
         tasks[task_id] = task
-    return replace(state, tasks=_frozen(tasks))
+    return _with(state, tasks=_frozen(tasks))
 
 
 def _task_created(state: PatientState, e: jo.TaskCreated) -> PatientState:
@@ -365,14 +407,14 @@ def _task_created(state: PatientState, e: jo.TaskCreated) -> PatientState:
 
 def _task_escalated(state: PatientState, e: jo.TaskEscalated) -> PatientState:
     t = state.tasks.get(e.task_id)
-    return state if t is None else _task(state, e.task_id, replace(t, status="escalated", queue=e.escalated_to))
+    return state if t is None else _task(state, e.task_id, _with(t, status="escalated", queue=e.escalated_to))
 
 
 def _task_claimed(state: PatientState, e: ta.TaskClaimed) -> PatientState:
     t = state.tasks.get(e.task_id)
     if t is None or (t.assignee not in (None, e.assignee)):
         return state  # closed, unknown, or someone else has it: the first claim stands
-    claimed = replace(t, assignee=e.assignee, status="escalated" if t.status == "escalated" else "in_progress")
+    claimed = _with(t, assignee=e.assignee, status="escalated" if t.status == "escalated" else "in_progress")
     return _task(state, e.task_id, claimed)
 
 
@@ -380,7 +422,7 @@ def _task_released(state: PatientState, e: ta.TaskReleased) -> PatientState:
     t = state.tasks.get(e.task_id)
     if t is None:
         return state
-    released = replace(t, assignee=None, status="escalated" if t.status == "escalated" else "open")
+    released = _with(t, assignee=None, status="escalated" if t.status == "escalated" else "open")
     return _task(state, e.task_id, released)
 
 
