@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
+from psycopg.sql import SQL, Identifier
 
 
 @dataclass
@@ -46,27 +47,41 @@ class Commit:
 
 
 class CareloopRecorder(PostgresApplicationRecorder):
-    """With ``commit=``, events go in through the library's insert function (POSTGRES_ENABLE_DB_FUNCTIONS),
-    and offsets and timers are written in the same transaction; without it, the library's own path."""
+    """With ``commit=``, events go in with one INSERT of column arrays, and offsets and timers are written in the
+    same transaction; without it, the library's own path (its insert function: POSTGRES_ENABLE_DB_FUNCTIONS)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        self._insert_columns = SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(table)
+        self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         commit: Commit | None = kwargs.get("commit")
         if commit is None:
             inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return inserted
-        rows = [
-            self.construct_pg_stored_event(
-                originator_id=e.originator_id, originator_version=e.originator_version, topic=e.topic, state=e.state
-            )
-            for e in stored_events
-        ]
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             ids: list[int] = []
-            # The insert function takes no table lock; without one, two writers could commit notification ids out
-            # of order and a follower that has passed id 11 would never read a late-committing id 10.
+            # The table lock: without it, two writers could commit notification ids out of order and a follower that has passed id 11 would never read a late-committing id 10.
             self._lock_table(curs)
-            if rows:
-                curs.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
-                ids = [r[self.pg_function_name_insert_events] for r in curs.fetchall()]
+            if stored_events:
+                # One array per column, sent in binary, rather than the library's function taking an array of
+                # composite rows: psycopg dumps those as text, which was 6% of the worker's busy time.
+                curs.execute(
+                    self._insert_columns,
+                    (
+                        [e.originator_id for e in stored_events],
+                        [e.originator_version for e in stored_events],
+                        [e.topic for e in stored_events],
+                        [e.state for e in stored_events],
+                    ),
+                    prepare=True,
+                )
+                ids = [r["notification_id"] for r in curs.fetchall()]
+                curs.execute(self._notify, prepare=True)
             commit.write(curs)
         return ids
