@@ -83,6 +83,7 @@ def build_worker(settings: Settings) -> Worker:
         settings.pseudonym_key.get_secret_value().encode(),
         topics.clinical,
         topics.ids,
+        settings.snapshot_after,
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     limit_fetch_wait()

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     # Tansu holds a group's first join for about half the session timeout; faust's default 60 s means 30 s idle.
     session_timeout: float = Field(default=6.0, gt=0)
     aggregate_cache_size: int = Field(default=20_000, ge=0)
+    snapshot_after: int = Field(
+        default=16,
+        ge=0,
+        description="Snapshot a patient leaving the aggregate cache once it has this many events since its last "
+        "snapshot (0: never), so loading it again reads one row instead of replaying its history.",
+    )
 
     clock: Literal["system", "database"] = Field(
         default="system", description="database: read 'now' from careloop_clock, so tests and demos move time."

@@ -9,9 +9,11 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys, patient_aggregate_id
 from engine.store.recorder import CareloopRecorder, Commit
 from engine.store.schema import create_engine_tables
@@ -38,6 +40,13 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
     }
 
 
+SNAPSHOTS_OF = "SELECT aggregate_id, version, state FROM careloop_snapshots WHERE aggregate_id = ANY(%s) AND code = %s"
+EVENTS_AFTER = (
+    "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+    "FROM unnest(%s::uuid[], %s::bigint[]) AS s(id, after) "
+    "JOIN careloop_events e ON e.originator_id = s.id AND e.originator_version > s.after "
+    "ORDER BY e.originator_id, e.originator_version"
+)
 SCHEMA_LOCK = 0x6361_7265_6C6F_6F71  # one schema set-up at a time per database
 
 
@@ -65,16 +74,24 @@ class JourneyStore(Application[UUID]):
             super().__init__(env)
             with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
                 create_engine_tables(curs)
+                curs.execute(snapshots.SNAPSHOT_DDL)
 
     def load(self, patient_ids: Iterable[str]) -> dict[str, PatientJourneys]:
-        """The patients' aggregates, new ones opened (not yet saved) for patients never seen."""
-        out: dict[str, PatientJourneys] = {}
-        for pid in patient_ids:
-            try:
-                out[pid] = self.repository.get(patient_aggregate_id(pid))
-            except AggregateNotFoundError:
-                out[pid] = PatientJourneys(pid)
-        return out
+        """The patients' aggregates, new ones opened (not yet saved) for patients never seen: each from its
+        snapshot, if one of this code's is stored, and the events after it; two queries for them all."""
+        pids = list(dict.fromkeys(patient_ids))
+        if not pids:
+            return {}
+        ids = [patient_aggregate_id(pid) for pid in pids]
+        with self.datastore().get_connection() as conn:
+            rows = conn.execute(SNAPSHOTS_OF, (ids, snapshots.code_digest())).fetchall()
+            found = {r["aggregate_id"]: snapshots.restore(r["version"], r["state"]) for r in rows}
+            after = [found[i].version if i in found else 0 for i in ids]
+            rows = conn.execute(EVENTS_AFTER, (ids, after)).fetchall()
+        for r in rows:
+            stored = StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+            found[r["originator_id"]] = self.mapper.to_domain_event(stored).mutate(found.get(r["originator_id"]))
+        return {pid: found.get(i) or PatientJourneys(pid) for pid, i in zip(pids, ids, strict=True)}
 
     def commit(self, aggregates: Iterable[PatientJourneys], commit: Commit) -> None:
         """Every new event of every aggregate, plus offsets and timers, in one transaction."""

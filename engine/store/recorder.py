@@ -12,6 +12,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
 from psycopg.sql import SQL, Identifier
 
+from engine.store import snapshots
+
 
 @dataclass
 class Commit:
@@ -23,6 +25,7 @@ class Commit:
     cancel: set[str] = field(default_factory=set)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic -> the broker's id of it
+    snapshots: list[tuple[Any, int, str, bytes]] = field(default_factory=list)  # of committed aggregates
 
     def write(self, curs: Cursor[Any]) -> None:
         if self.cancel:
@@ -33,6 +36,8 @@ class Commit:
                 "ON CONFLICT (timer_id) DO UPDATE SET due_at = EXCLUDED.due_at, published_at = NULL",
                 [(t, p, i, due) for t, (p, i, due) in self.schedule.items()],
             )
+        if self.snapshots:
+            curs.executemany(snapshots.UPSERT, self.snapshots)
         if self.outbox:
             curs.executemany("INSERT INTO careloop_outbox (topic, key, value) VALUES (%s, %s, %s)", self.outbox)
         if self.offsets:
@@ -66,7 +71,8 @@ class CareloopRecorder(PostgresApplicationRecorder):
             return inserted
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             ids: list[int] = []
-            # The table lock: without it, two writers could commit notification ids out of order and a follower that has passed id 11 would never read a late-committing id 10.
+            # The table lock: without it, two writers could commit notification ids out of order, and a follower
+            # that has passed id 11 would never read a late-committing id 10.
             self._lock_table(curs)
             if stored_events:
                 # One array per column, sent in binary, rather than the library's function taking an array of

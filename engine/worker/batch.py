@@ -14,6 +14,7 @@ from engine.journeys.catalog import Catalog
 from engine.journeys.effects import CancelTimer, HandOver, ScheduleTimer
 from engine.journeys.machine import react
 from engine.logs import patient_ref
+from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore
 from engine.store.recorder import Commit
@@ -49,6 +50,7 @@ class BatchProcessor:
         pseudonym_key: bytes = b"",
         clinical_topic: str = "",
         topic_ids: dict[str, str] | None = None,
+        snapshot_after: int = 0,
     ) -> None:
         self._pseudonym_key = pseudonym_key
         self._store = store
@@ -59,6 +61,8 @@ class BatchProcessor:
         self._topic_ids = topic_ids or {}
         self._cache: OrderedDict[str, PatientJourneys] = OrderedDict()
         self._cache_size = cache_size
+        self._snapshot_after = snapshot_after
+        self._leaving: list[PatientJourneys] = []  # left the cache since the last commit: snapshot them with it
 
     def decode(self, batch: list[Inbound]) -> list[DeadLetter]:
         """The batch's dead letters: publish them before process() commits the offsets past them."""
@@ -83,6 +87,7 @@ class BatchProcessor:
         decoded = decode(batch, self._timers_topic)
         result = BatchResult(dead=decoded.dead)
         commit = Commit(consumer=self._consumer, topic_ids=self._topic_ids)
+        commit.snapshots, self._leaving = [snapshots.take(a) for a in self._leaving], []
         for message in batch:
             key = (message.topic, message.partition)
             commit.offsets[key] = max(commit.offsets.get(key, 0), message.offset + 1)
@@ -139,7 +144,9 @@ class BatchProcessor:
             self._cache[pid] = aggregate
             self._cache.move_to_end(pid)
         while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            _, leaving = self._cache.popitem(last=False)
+            if self._snapshot_after and snapshots.worth_taking(leaving, self._snapshot_after):
+                self._leaving.append(leaving)
 
 
 def _patient(trigger: Event | TimerTick) -> str:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from engine.journeys.machine import react
+from engine.store import snapshots
+from engine.store.aggregate import PatientJourneys, patient_aggregate_id
 from engine.store.application import JourneyStore
 from engine.store.recorder import Commit
+from engine.worker.batch import BatchProcessor
+from engine.worker.messages import Inbound
 from tests.builders import at, catalog, discharge
 
 
-def _decided(store: JourneyStore, patient: str, encounter: str) -> object:
+def _decided(store: JourneyStore, patient: str, encounter: str) -> PatientJourneys:
     aggregate = store.load([patient])[patient]
-    for decision in react(
-        aggregate.state, discharge(patient, at("2026-03-02 10:00"), encounter_id=encounter), catalog()
-    ):
+    trigger = discharge(patient, at("2026-03-02 10:00"), encounter_id=encounter)
+    for decision in react(aggregate.state, trigger, catalog()):
         aggregate.record(decision.events, decision.state)
     return aggregate
 
@@ -44,3 +49,56 @@ def test_a_concurrent_write_to_a_patient_commits_nothing(database_url: str, stor
         offsets = conn.execute("SELECT next_offset FROM careloop_offsets WHERE consumer = 'c'").fetchall()
     assert offsets == [(1,)]
     assert store.load(["P1"])["P1"].state == first.state
+
+
+def _more(store: JourneyStore, aggregate: PatientJourneys, encounter: str, day: int) -> None:
+    trigger = discharge(aggregate.patient_id, at("2026-03-02 10:00") + timedelta(days=day), encounter_id=encounter)
+    for decision in react(aggregate.state, trigger, catalog()):
+        aggregate.record(decision.events, decision.state)
+    store.commit([aggregate], Commit(consumer="c"))
+
+
+def test_a_patient_loads_from_its_snapshot_and_the_events_after_it(database_url: str, store: JourneyStore) -> None:
+    aggregate = _decided(store, "P1", "E1")
+    store.commit([aggregate], Commit(consumer="c"))
+    store.commit([], Commit(consumer="c", snapshots=[snapshots.take(aggregate)]))
+    taken_at = aggregate.version
+    _more(store, aggregate, "E2", 20)
+
+    loaded = store.load(["P1"])["P1"]
+    replayed = store.repository.get(aggregate.id)  # the library's own replay of every event
+    assert loaded.__dict__[snapshots.SNAPSHOT_VERSION] == taken_at < loaded.version == replayed.version
+    assert loaded.state == replayed.state == aggregate.state
+    _more(store, loaded, "E3", 40)  # and it goes on from there like any other
+    assert store.repository.get(aggregate.id).state == loaded.state
+
+
+def test_a_snapshot_written_by_other_code_is_not_used(database_url: str, store: JourneyStore) -> None:
+    aggregate = _decided(store, "P1", "E1")
+    store.commit([aggregate], Commit(consumer="c", snapshots=[]))
+    store.commit([], Commit(consumer="c", snapshots=[snapshots.take(aggregate)]))
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE careloop_snapshots SET code = 'an-older-release', state = 'garbage'")
+    loaded = store.load(["P1"])["P1"]
+    assert snapshots.SNAPSHOT_VERSION not in loaded.__dict__
+    assert loaded.state == aggregate.state
+
+
+def test_the_worker_snapshots_patients_leaving_its_cache_and_loads_them_back(
+    database_url: str, store: JourneyStore
+) -> None:
+    processor = BatchProcessor(store, catalog(), "c", "timers", cache_size=1, snapshot_after=1)
+    start = at("2026-03-02 10:00")
+    triggers = [
+        discharge("P1", start),
+        discharge("P2", start, encounter_id="E2"),
+        discharge("P3", start, encounter_id="E3"),
+    ]
+    for offset, e in enumerate(triggers):
+        processor.process([Inbound("clinical", 0, offset, e.patient_id.encode(), e.model_dump_json().encode())])
+    with psycopg.connect(database_url) as conn:
+        taken = {str(r[0]): r[1] for r in conn.execute("SELECT aggregate_id, version FROM careloop_snapshots")}
+    p1, p2 = store.repository.get(patient_aggregate_id("P1")), store.repository.get(patient_aggregate_id("P2"))
+    assert taken == {str(p1.id): p1.version}  # P2 left the cache with the last batch: its snapshot goes next time
+    assert store.load(["P1"])["P1"].state == p1.state
+    assert p2.version > 1
