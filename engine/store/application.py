@@ -10,7 +10,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
 from engine.store import snapshots
@@ -93,9 +93,10 @@ class JourneyStore(Application[UUID]):
             found[r["originator_id"]] = self.mapper.to_domain_event(stored).mutate(found.get(r["originator_id"]))
         return {pid: found.get(i) or PatientJourneys(pid) for pid, i in zip(pids, ids, strict=True)}
 
-    def commit(self, aggregates: Iterable[PatientJourneys], commit: Commit) -> None:
-        """Every new event of every aggregate, plus offsets and timers, in one transaction."""
-        self.save(*aggregates, commit=commit)
+    def commit(self, aggregates: Iterable[PatientJourneys], commit: Commit) -> list[Recording[UUID]]:
+        """Every new event of every aggregate, plus offsets and timers, in one transaction; what was recorded,
+        with the notification ids it was given."""
+        return self.save(*aggregates, commit=commit)
 
     def datastore(self) -> Any:
         return self.recorder.datastore  # type: ignore[attr-defined]

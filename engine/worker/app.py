@@ -81,6 +81,8 @@ def build_app(
         with metrics.BATCH_SECONDS.time():
             await _send_dead_letters(dead_letters, processor.decode(batch))
             result = await _process_until_committed(processor, batch)
+        if relay is not None and result.committed is not None:
+            relay.offer(result.committed)
         _count(result)
 
     @app.agent(source)

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from engine.journeys.catalog import Catalog
 from engine.journeys.effects import CancelTimer, HandOver, ScheduleTimer
-from engine.journeys.machine import react
+from engine.journeys.machine import Decision, react
 from engine.logs import patient_ref
 from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore
 from engine.store.recorder import Commit
 from engine.worker.messages import DeadLetter, Inbound, TimerTick, decode
+from engine.worker.relay import Committed, engine_outgoing
 from events.base import Event
 
 
@@ -29,6 +31,7 @@ class BatchResult:
     duplicates: int = 0
     engine_events: dict[str, int] = field(default_factory=dict)
     dead: list[DeadLetter] = field(default_factory=list)
+    committed: Committed | None = None  # the notifications the commit was given, for the relay
 
 
 class StoreConflictError(RuntimeError):
@@ -102,19 +105,9 @@ class BatchProcessor:
                 result.clinical += 1
                 decisions = react(aggregate.state, trigger, self._catalog)
             for decision in decisions:
-                result.duplicates += decision.duplicate
-                aggregate.record(decision.events, decision.state)
-                for e in decision.events:
-                    result.engine_events[e.type] = result.engine_events.get(e.type, 0) + 1
-                _timers(decision.effects, commit)
-                for effect in decision.effects:
-                    if isinstance(effect, HandOver):
-                        commit.outbox += [
-                            (self._clinical_topic, e.patient_id.encode(), e.model_dump_json().encode())
-                            for e in effect.events
-                        ]
+                self._apply(decision, aggregate, result, commit)
         try:
-            self._store.commit(aggregates.values(), commit)
+            recordings = self._store.commit(aggregates.values(), commit)
         except IntegrityError as exc:
             for pid in patients:
                 self._cache.pop(pid, None)
@@ -125,7 +118,20 @@ class BatchProcessor:
                 self._cache.pop(pid, None)
             raise
         self._remember(aggregates)
+        result.committed = _committed(recordings)
         return result
+
+    def _apply(self, decision: Decision, aggregate: PatientJourneys, result: BatchResult, commit: Commit) -> None:
+        result.duplicates += decision.duplicate
+        aggregate.record(decision.events, decision.state)
+        for e in decision.events:
+            result.engine_events[e.type] = result.engine_events.get(e.type, 0) + 1
+        _timers(decision.effects, commit)
+        for effect in decision.effects:
+            if isinstance(effect, HandOver):
+                commit.outbox += [
+                    (self._clinical_topic, e.patient_id.encode(), e.model_dump_json().encode()) for e in effect.events
+                ]
 
     def forget(self) -> None:
         """After a rebalance another worker may own these patients now."""
@@ -147,6 +153,15 @@ class BatchProcessor:
             _, leaving = self._cache.popitem(last=False)
             if self._snapshot_after and snapshots.worth_taking(leaving, self._snapshot_after):
                 self._leaving.append(leaving)
+
+
+def _committed(recordings: list[Recording[UUID]]) -> Committed | None:
+    if not recordings:
+        return None
+    ids = [r.notification.id for r in recordings]
+    events = [r.domain_event for r in recordings]
+    outgoing = engine_outgoing(e.payload for e in events if isinstance(e, PatientJourneys.Recorded))
+    return Committed(min(ids) - 1, max(ids), tuple(outgoing))
 
 
 def _patient(trigger: Event | TimerTick) -> str:

@@ -13,6 +13,8 @@ from engine.embedded import EmbeddedBroker
 from engine.journeys.evolve import is_engine_event
 from engine.journeys.machine import react
 from engine.store.application import JourneyStore
+from engine.worker.batch import BatchProcessor
+from engine.worker.messages import Inbound
 from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
 from tests.builders import at, catalog, discharge, registered
 from tests.kafka_topics import create_topic, read_topic, unique
@@ -94,3 +96,40 @@ def test_the_state_the_worker_records_is_the_state_a_replay_rebuilds(store: Jour
         live.record(decision.events, decision.state)
     store.save(live)
     assert store.load(["P1"])["P1"].state == live.state
+
+
+def test_a_batch_handed_over_by_the_worker_is_sent_without_reading_the_store(
+    database_url: str, store: JourneyStore, broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = unique("engine")
+    create_topic(broker.bootstrap, topic)
+    relay = EngineRelay(database_url, store)
+    thread = RelayThread(relay, lambda: kafka_producer(broker.bootstrap), topic)
+    processor = BatchProcessor(store, catalog(), "c", "timers")
+    start = at("2026-03-02 10:00")
+    results = [
+        processor.process([Inbound("clinical", 0, n, e.patient_id.encode(), e.model_dump_json().encode())])
+        for n, e in enumerate([discharge("P1", start), discharge("P2", start, encounter_id="E2")])
+    ]
+    first, second = (r.committed for r in results)
+    assert first is not None and second is not None and first.last == second.after
+
+    producer = kafka_producer(broker.bootstrap)
+    thread.offer(second)  # not next: the relay is at 0, so it reads the store from there
+    assert thread.pump(producer)
+    assert relay.position() == second.last  # one page held both commits; the offered one is dropped as sent
+
+    p3 = discharge("P3", start, encounter_id="E3")
+    third = processor.process([Inbound("clinical", 0, 2, b"P3", p3.model_dump_json().encode())]).committed
+    assert third is not None and third.after == second.last
+    thread.offer(third)
+    monkeypatch.setattr(relay, "next_page", lambda after=None: pytest.fail("the store was read back"))
+    assert thread.pump(producer)
+    producer.close()
+    assert relay.position() == third.last
+
+    published = [json.loads(m.value) for m in read_topic(broker.bootstrap, topic)]
+    assert sorted(p["event_id"] for p in published) == sorted(
+        json.loads(o.value)["event_id"] for c in (first, second, third) for o in c.outgoing
+    )
+    assert {p["patient_id"] for p in published} == {"P1", "P2", "P3"}
