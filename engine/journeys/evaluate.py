@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -48,6 +48,41 @@ def patient_view(state: PatientState, now: datetime, levels: ChurnLevels) -> dic
         "churn_level": levels.level(state.churn_score),
         "attributes": dict(p.attributes),
     }
+
+
+class PatientView(Mapping[str, Any]):
+    """``patient_view(state, now, levels)``, worked out only if a condition reads ``patient.*``."""
+
+    __slots__ = ("_args", "_view")
+
+    def __init__(self, state: PatientState, now: datetime, levels: ChurnLevels) -> None:
+        self._args = (state, now, levels)
+        self._view: dict[str, Any] | None = None
+
+    def _dict(self) -> dict[str, Any]:
+        if self._view is None:
+            self._view = patient_view(*self._args)
+        return self._view
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __eq__(self, other: object) -> bool:
+        return self._dict() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._dict())
 
 
 def _age(born: date, today: date) -> int:

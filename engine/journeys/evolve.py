@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
-from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -64,24 +62,21 @@ def evolve(state: PatientState, event: Event) -> PatientState:
 
 
 T = TypeVar("T")
-# Per state class: a getter of every field's value, and each field's name and slot (all state classes are
-# frozen, slotted dataclasses without __post_init__, so a copy with changes needs no __init__).
-_LAYOUTS: dict[type, tuple[attrgetter[Any], tuple[tuple[str, Any], ...]]] = {}
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _with(obj: T, /, **changes: Any) -> T:
-    """``dataclasses.replace`` for the state's frozen, slotted dataclasses, without its per-call overhead."""
+    """``dataclasses.replace`` for the state's frozen dataclasses, as a copy of their ``__dict__``: they are not
+    slotted and have no ``__post_init__``, so a copy needs no ``__init__`` (which costs several times more)."""
     cls = type(obj)
-    layout = _LAYOUTS.get(cls)
-    if layout is None:
-        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-        layout = _LAYOUTS[cls] = (attrgetter(*names), tuple((name, cls.__dict__[name]) for name in names))
-    values, slots = layout
-    if not changes.keys() <= cls.__dict__.keys():
-        raise TypeError(f"{cls.__name__} has no field(s) {sorted(changes.keys() - cls.__dict__.keys())}")
-    new = object.__new__(cls)
-    for (name, slot), value in zip(slots, values(obj), strict=True):
-        slot.__set__(new, changes.get(name, value))
+    known = cls.__dataclass_fields__.keys()  # type: ignore[attr-defined]
+    if not changes.keys() <= known:
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(changes.keys() - known)}")
+    values = obj.__dict__.copy()
+    values.update(changes)
+    new: T = _new(cls)
+    _set(new, "__dict__", values)
     return new
 
 

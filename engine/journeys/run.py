@@ -14,13 +14,25 @@ from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey
 from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.errors import UnknownJourneyError
-from engine.journeys.evaluate import Scope, patient_view
+from engine.journeys.evaluate import PatientView, Scope
 from engine.journeys.evolve import ENGINE_SOURCE, evolve
 from engine.journeys.state import Instance, PatientState
 from events.base import Event, Source
 from events.ids import deterministic_id
 
 E = TypeVar("E", bound=Event)
+
+# Sources of engine events by cause: frozen models, so events of one cause can share one.
+_SOURCES: dict[str, Source] = {}
+
+
+def _engine_source(cause: str) -> Source:
+    source = _SOURCES.get(cause)
+    if source is None:
+        if len(_SOURCES) >= 4096:
+            _SOURCES.clear()
+        source = _SOURCES[cause] = Source(system=ENGINE_SOURCE, message_id=cause)
+    return source
 
 
 class Run:
@@ -60,7 +72,7 @@ class Run:
             patient_id=self.state.patient_id,
             occurred_at=self.now,
             recorded_at=self.now,
-            source=Source(system=ENGINE_SOURCE, message_id=self._cause),
+            source=_engine_source(self._cause),
             correlation_id=instance.instance_id if instance else None,
             causation_id=self._cause,
             **fields,
@@ -89,7 +101,7 @@ class Run:
         return Scope(
             event=event,
             entry=inst.entry if inst else event,
-            patient=patient_view(self.state, self.now, self.catalog.settings.churn_levels),
+            patient=PatientView(self.state, self.now, self.catalog.settings.churn_levels),
             counters=inst.counters if inst else {},
             now=self.now,
             value_sets=self.catalog.value_sets,

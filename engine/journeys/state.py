@@ -14,7 +14,7 @@ Json = dict[str, Any]
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
 class Profile:
     birth_date: date | None = None
     sex: str | None = None
@@ -45,7 +45,7 @@ class Waiting:
 InstanceStatus = Literal["active", "completed", "exited"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
 class Instance:
     instance_id: str
     journey_id: str
@@ -83,7 +83,7 @@ class Flag:
     evidence: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
 class PendingMessage:
     """A requested message not yet settled: waiting for policy (deferred) or for the dispatcher (approved)."""
 
@@ -98,7 +98,7 @@ class PendingMessage:
     deferrals: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
 class OpenTask:
     task_id: str
     instance_id: str
@@ -138,7 +138,7 @@ SIGNALS_KEPT = 20
 SENT_KEPT = 64  # caps count at most this many sends per window (checked when journeys.yaml loads)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
 class PatientState:
     patient_id: str
     profile: Profile = field(default_factory=Profile)
