@@ -135,8 +135,9 @@ class Fold:
         return table
 
     def apply(self, ops: Iterable[Op]) -> None:
+        tables = self.tables
         for op in ops:
-            table = self.tables.get(op.table) or self.table(op.table)
+            table = tables.get(op.table) or self.table(op.table)
             if isinstance(op, Upsert):
                 table.upsert(op)
             else:

@@ -8,6 +8,7 @@ their own, kind = their type, with identifying fields only: never free text or d
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,17 +48,28 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
             _row(seq, r.event_id, r.patient_id, r.at, r.journey_id, r.step_id, r.kind, r.detail, r.reason)
             for r in timeline([e], UTC)
         ]
-    reason = getattr(e, "reason", None)
+    reason = getattr(e, "reason", None) if "reason" in _attributes(type(e)) else None
     return [_row(seq, e.event_id, e.patient_id, e.occurred_at, "", "", e.type, clinical_detail(e), reason or "")]
 
 
 def clinical_detail(e: Event) -> str:
     parts = []
-    for name in DETAIL_FIELDS:
-        value = getattr(e, name, None)
-        if value is not None:
-            parts.append(f"{name.replace('_', ' ')} {_text(value)}")
+    attributes = _attributes(type(e))
+    for name, label in DETAIL_LABELS:
+        if name in attributes:  # asking a pydantic model for an attribute it lacks raises, and that is slow
+            value = getattr(e, name, None)
+            if value is not None:
+                parts.append(f"{label} {_text(value)}")
     return ", ".join(parts)
+
+
+DETAIL_LABELS = tuple((name, name.replace("_", " ")) for name in DETAIL_FIELDS)
+
+
+@cache
+def _attributes(cls: type[Event]) -> frozenset[str]:
+    """The names an event class answers getattr for: its fields, and anything its class defines."""
+    return frozenset(cls.model_fields).union(dir(cls))
 
 
 def _text(value: Any) -> str:

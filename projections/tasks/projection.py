@@ -16,13 +16,16 @@ from projections.ops import Op, Update, Upsert
 
 TABLE = "tasks"
 DONE = {"status": "done"}
+TASK_EVENTS = (ta.TaskClaimed, ta.TaskReleased, ta.TaskClosed, jo.TaskEscalated)
 
 
 def changes(e: Event, seq: int = 0) -> list[Op]:
     """The row operations for one event (``seq``, its place in the log, is not needed here)."""
     if isinstance(e, jo.TaskCreated):
         return [_created(e)]
-    where = {"task_id": getattr(e, "task_id", "")}
+    if not isinstance(e, TASK_EVENTS):
+        return []
+    where = {"task_id": e.task_id}
     if isinstance(e, ta.TaskClaimed):
         values = {"status": "in_progress", "assignee": e.assignee, "claimed_at": e.occurred_at}
         return [Update(TABLE, values, where, unless=DONE)]
