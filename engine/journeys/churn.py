@@ -8,7 +8,7 @@ windowed ones (missed appointments within 180 days) expire at the patient's next
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.journeys.catalog import Catalog
 from engine.journeys.effects import CancelTimer, ChangeChurnFlag, ScheduleTimer
@@ -79,7 +79,15 @@ def _scope_of(state: PatientState, catalog: Catalog, now: datetime) -> Scope:
 
 
 def _overdue_at(last_visit: datetime, signal: OverdueVisit) -> datetime:
-    return last_visit + signal.expected.approx_timedelta() * signal.factor
+    cycle = _CYCLES.get(id(signal))
+    if cycle is None or cycle[0] is not signal:
+        if len(_CYCLES) >= _MEMO_MAX:
+            _CYCLES.clear()
+        cycle = _CYCLES[id(signal)] = (signal, signal.expected.approx_timedelta() * signal.factor)
+    return last_visit + cycle[1]
+
+
+_CYCLES: dict[int, tuple[OverdueVisit, timedelta]] = {}  # per (frozen) signal: its expected cycle x factor
 
 
 def assess(run: Run, before: PatientState) -> None:
