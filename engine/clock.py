@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from psycopg import Connection
 
@@ -22,10 +22,17 @@ class DatabaseClock:
 
     def __init__(self, database_url: str) -> None:
         self._url = database_url
+        self._conn: Connection[Any] | None = None
 
     def now(self) -> datetime:
-        with Connection.connect(self._url, autocommit=True) as conn:
-            row = conn.execute("SELECT now FROM careloop_clock").fetchone()
+        # One connection kept open: the timer poller asks several times a second.
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = Connection.connect(self._url, autocommit=True)
+        try:
+            row = self._conn.execute("SELECT now FROM careloop_clock").fetchone()
+        except Exception:
+            self._conn.close()
+            raise
         return row[0] if row else datetime.now(UTC)
 
 

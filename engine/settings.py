@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     clock: Literal["system", "database"] = Field(
         default="system", description="database: read 'now' from careloop_clock, so tests and demos move time."
     )
-    timer_poll_interval: float = Field(default=0.5, gt=0)
+    # Seconds between claims of due timers: a claim is one index range scan on a kept connection, so polling
+    # often costs little, and the interval is the floor of the timers' firing lag (BENCHMARKS.md).
+    timer_poll_interval: float = Field(default=0.1, gt=0)
     timer_batch: int = Field(default=1000, ge=1)
     timer_republish_after: float = Field(default=30.0, gt=0, description="Seconds before an unfired tick is resent.")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from psycopg import Connection
 from psycopg.errors import UndefinedTable
@@ -38,17 +39,38 @@ class TimerPoller:
         self._url = database_url
         self._batch = batch
         self._republish_after = timedelta(seconds=republish_after)
+        self._conn: Connection[Any] | None = None
+
+    def _claiming(self) -> Connection[Any]:
+        # Kept open: the claim runs several times a second, and a new connection costs more than the query.
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = Connection.connect(self._url, autocommit=True)
+        return self._conn
 
     def claim(self, now: datetime, wall: datetime) -> list[DueTimer]:
         """Timers due by ``now`` (the engine clock) not sent in the last ``republish_after`` (wall time).
 
         SKIP LOCKED lets several workers poll without sending the same tick twice at once.
         """
-        with Connection.connect(self._url) as conn:
-            rows = conn.execute(
-                CLAIM, {"now": now, "wall": wall, "stale": wall - self._republish_after, "limit": self._batch}
-            ).fetchall()
+        try:
+            rows = (
+                self._claiming()
+                .execute(
+                    CLAIM,
+                    {"now": now, "wall": wall, "stale": wall - self._republish_after, "limit": self._batch},
+                    prepare=True,
+                )
+                .fetchall()
+            )
+        except Exception:
+            self.close()  # the next claim reconnects
+            raise
         return sorted((DueTimer(str(r[0]), str(r[1]), r[2]) for r in rows), key=lambda t: t.due_at)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def pending(self) -> int:
         with Connection.connect(self._url) as conn:
