@@ -15,6 +15,7 @@ from bench import hospital
 from bench.context import Context
 from bench.profile import profiled
 from bench.report import Result
+from engine import collector
 from engine.journeys.evolve import evolve
 from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
@@ -27,6 +28,7 @@ def run(ctx: Context) -> list[Result]:
     sizes, settings = ctx.sizes, ctx.settings
     stream = hospital.events(sizes.core_patients, sizes.core_events, seed=11)
     sim = Simulation(load_catalog(settings.journeys))
+    collector.tune()  # the garbage collector set as the worker sets it
     started = time.perf_counter()
     with profiled(ctx.profile, "core", os.getpid()):
         sim.feed(stream)

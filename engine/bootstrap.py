@@ -8,6 +8,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as driver
 
+from engine import collector
 from engine.clock import Clock, DatabaseClock, SystemClock
 from engine.journeys.catalog import Catalog
 from engine.journeys.loader import load_catalog
@@ -91,4 +92,5 @@ def build_worker(settings: Settings) -> Worker:
     app = build_app(
         settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay, Outbox(database_url)
     )
+    collector.tune()  # after the catalog and the app are built: they live as long as the process
     return Worker(app, store, catalog, topics)
