@@ -8,7 +8,12 @@ upserts and updates keyed by stable ids, so applying a page again anyway changes
 
 Why our own runner rather than eventsourcing's ProjectionRunner: that one processes and commits one event per
 transaction (a tracking record per event), which costs an fsync each, ~5 ms on this hardware: 200 events/s.
-Batching a page (1,000 notifications) per transaction is what makes a rebuild from scratch take seconds.
+Batching a page (1,000 notifications) per transaction is what makes following the log cheap.
+
+A rebuild does not go page by page through the statements: it folds every row operation in memory
+(projections.replay: PostgreSQL's semantics, each row in its final state) and writes the rows with COPY, with
+the positions, in one transaction at the end. Measured on a store of 1.56M notifications: 6,400 events/s page
+by page, ~25,000-33,000 folded (noisy, shared 2-core machine), with identical tables.
 """
 
 from __future__ import annotations

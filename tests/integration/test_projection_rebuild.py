@@ -18,8 +18,9 @@ from projections import replay
 from projections import sql as statements
 from projections.catalog import PROJECTIONS
 from projections.ops import Op, Update, Upsert
+from projections.runner import Runner
 from projections.source import StoreSource
-from tests.integration.test_projections import history
+from tests.integration.test_projections import history, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +145,40 @@ def test_a_default_that_is_not_a_constant_sends_the_rebuild_through_the_statemen
         assert replay.column_defaults(cur, ["v"]) is None
         assert replay.column_defaults(cur, [t for p in PROJECTIONS for t in p.tables]) is not None
         cur.execute(sql.SQL("DROP TABLE v"))
+
+
+class FailingSource:
+    """The store's log, failing after its first page: a rebuild that dies half-way through its reading."""
+
+    def __init__(self, source: StoreSource) -> None:
+        self.inner, self.channel, self.reads = source, source.channel, 0
+
+    def head(self) -> int:
+        return self.inner.head()
+
+    def read(self, after: int, limit: int) -> Any:
+        self.reads += 1
+        if self.reads > 1:
+            raise psycopg.OperationalError("the connection went away")
+        return self.inner.read(after, 50)
+
+
+def test_a_rebuild_that_dies_half_way_leaves_empty_tables_at_position_0_and_a_catch_up_recovers(
+    store: JourneyStore, database_url: str
+) -> None:
+    history(store, None, "P-crash", 10)
+    with Runner(database_url, StoreSource(store), PROJECTIONS) as following:
+        following.catch_up()
+        followed = snapshot(database_url)
+
+    with Runner(database_url, FailingSource(StoreSource(store)), PROJECTIONS) as dying:  # type: ignore[arg-type]
+        with pytest.raises(psycopg.OperationalError):
+            dying.rebuild(progress=False)
+        assert set(dying.positions().values()) == {0}  # never past rows not committed
+        assert set(dying.row_counts().values()) == {0}
+
+    with Runner(database_url, StoreSource(store), PROJECTIONS) as recovering:
+        recovering.catch_up()
+        assert snapshot(database_url) == followed
+        recovering.rebuild(progress=False)
+        assert snapshot(database_url) == followed
