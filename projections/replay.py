@@ -33,6 +33,7 @@ class FoldedTable:
         self.name = name
         self.defaults = dict(defaults)
         self.key: tuple[str, ...] | None = None
+        self._keyset: frozenset[str] = frozenset()
         self.rows: dict[Key, Row] = {}
         self._indexes: dict[tuple[str, ...], dict[Key, set[Key]]] = {}
 
@@ -43,6 +44,7 @@ class FoldedTable:
             if self.key is not None:
                 raise ProjectionError(f"{self.name}: upserts keyed by {self.key} and by {op.key}")
             self.key = op.key
+            self._keyset = frozenset(op.key)
         values = op.values
         key = tuple([values[c] for c in op.key])
         old = self.rows.get(key)
@@ -61,27 +63,36 @@ class FoldedTable:
         self._set(key, old, {c: v for c, v in values.items() if c not in skip})
 
     def update(self, values: Mapping[str, Any], where: Mapping[str, Any], unless: Mapping[str, Any]) -> None:
-        if not self.rows or any(v is None for v in where.values()):
+        if not self.rows or None in where.values():
             return  # `c = NULL` matches nothing
         key = self.key
-        if key is not None and any(c in values for c in key):
-            raise ProjectionError(f"{self.name}: an update of the key columns {key} cannot be folded in memory")
-        if key is not None and all(c in where for c in key):
-            k = tuple([where[c] for c in key])
-            candidates: Iterable[Key] = (k,) if k in self.rows else ()
-        else:
-            columns = tuple(sorted(where))
-            index = self._indexes.get(columns)
-            if index is None:
-                index = self._indexes[columns] = {}
-                for k, row in self.rows.items():
-                    index.setdefault(self._project(row, columns), set()).add(k)
-            candidates = tuple(index.get(tuple([where[c] for c in columns]), ()))
-        get = self._get
-        for k in candidates:
+        if key is not None:
+            keyset = self._keyset
+            if not keyset.isdisjoint(values):
+                raise ProjectionError(f"{self.name}: an update of the key columns {key} cannot be folded in memory")
+            if keyset <= where.keys():  # the usual case: one row by its key, or none
+                k = tuple([where[c] for c in key])
+                row = self.rows.get(k)
+                if row is not None and self._matches(row, where, unless):
+                    self._set(k, row, values)
+                return
+        columns = tuple(sorted(where))
+        index = self._indexes.get(columns)
+        if index is None:
+            index = self._indexes[columns] = {}
+            for k, row in self.rows.items():
+                index.setdefault(self._project(row, columns), set()).add(k)
+        for k in tuple(index.get(tuple([where[c] for c in columns]), ())):
             row = self.rows[k]
-            if all(get(row, c) == v for c, v in where.items()) and all(get(row, c) != v for c, v in unless.items()):
+            if self._matches(row, where, unless):
                 self._set(k, row, values)
+
+    def _matches(self, row: Row, where: Mapping[str, Any], unless: Mapping[str, Any]) -> bool:
+        get = self._get
+        for c, v in where.items():
+            if get(row, c) != v:
+                return False
+        return not unless or all(get(row, c) != v for c, v in unless.items())  # `c IS DISTINCT FROM v`
 
     # --- rows ------------------------------------------------------------------------------------------------
 
@@ -92,7 +103,8 @@ class FoldedTable:
         return tuple([self._get(row, c) for c in columns])
 
     def _set(self, key: Key, row: Row, values: Mapping[str, Any]) -> None:
-        if not values:
+        if not self._indexes:
+            row.update(values)
             return
         moved = [
             (columns, index, self._project(row, columns))
