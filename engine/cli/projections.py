@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+from engine import collector
 from engine.journeys.suggest import did_you_mean
 from projections.catalog import PROJECTIONS
 
@@ -88,6 +89,7 @@ def run(
         signal.signal(sig, lambda *_: stop.set())
     with _runner(url, page_size) as runner:
         out.print(f"following the event store at {_where(url)} into {', '.join(NAMES)}; Ctrl-C stops")
+        collector.tune()
         runner.run_forever(stop, poll_interval)
         positions = runner.positions()
     out.print("stopped at " + ", ".join(f"{name} {position}" for name, position in positions.items()))
