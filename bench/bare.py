@@ -36,6 +36,7 @@ def build(bootstrap: str, topic: str, group: str, expected: int, out: Path, mode
         topic_allow_declare=False,
         web_enabled=False,
         store="memory://",
+        broker_max_poll_records=settings.batch_max,  # like the worker (engine/worker/app.py)
     )
     source = app.topic(topic, key_serializer="raw", value_serializer="raw")
     seen: dict[str, Any] = {"count": 0, "first": 0.0, "latencies": []}
