@@ -41,11 +41,13 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
 
 
 SNAPSHOTS_OF = "SELECT aggregate_id, version, state FROM careloop_snapshots WHERE aggregate_id = ANY(%s) AND code = %s"
+# LATERAL makes it one index range scan per patient: as a plain join PostgreSQL chose a merge join walking the
+# primary key from the smallest id in the batch to the largest, which on a store of millions of events took ~0.5 s.
 EVENTS_AFTER = (
     "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-    "FROM unnest(%s::uuid[], %s::bigint[]) AS s(id, after) "
-    "JOIN careloop_events e ON e.originator_id = s.id AND e.originator_version > s.after "
-    "ORDER BY e.originator_id, e.originator_version"
+    "FROM unnest(%s::uuid[], %s::bigint[]) AS s(id, after) CROSS JOIN LATERAL ("
+    "SELECT originator_id, originator_version, topic, state FROM careloop_events "
+    "WHERE originator_id = s.id AND originator_version > s.after ORDER BY originator_version) AS e"
 )
 SCHEMA_LOCK = 0x6361_7265_6C6F_6F71  # one schema set-up at a time per database
 
