@@ -6,19 +6,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.rows import tuple_row
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from engine.store.aggregate import PatientJourneys
+from engine.store.aggregate import RECORDED_TOPIC, PatientJourneys
 from engine.store.application import JourneyStore
 from events import EventError, parse_event
 from events.base import Event
 from events.catalog import AnyEvent
 from projections.errors import UndecodableNotificationError
-
-RECORDED = get_topic(PatientJourneys.Recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +81,7 @@ class StoreSource:
             return self._read_mapped(after, limit)
         with self._store.datastore().get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             rows = cur.execute(self._select, (after, limit), prepare=True).fetchall()
-        events = [(nid, decode(nid, state)) for nid, topic, state in rows if topic == RECORDED]
+        events = [(nid, decode(nid, state)) for nid, topic, state in rows if topic == RECORDED_TOPIC]
         return Page(after, rows[-1][0] if rows else after, tuple(events))
 
     def _read_mapped(self, after: int, limit: int) -> Page:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from engine.journeys.evolve import evolve
 from engine.journeys.state import PatientState
@@ -62,3 +63,7 @@ class PatientJourneys(Aggregate):
         finally:
             del self.__dict__["_decided"]
         self.state = state
+
+
+# How a careloop event's notification is named in the store: followers skip the rest without decoding them.
+RECORDED_TOPIC = get_topic(PatientJourneys.Recorded)

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
-from engine.store.aggregate import PatientJourneys
+from engine.store.aggregate import RECORDED_TOPIC
 from engine.store.application import JourneyStore
-
-RECORDED_TOPIC = get_topic(PatientJourneys.Recorded)
 
 
 class StoredPayloads:
