@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from psycopg import Connection
+
+from engine.kept_connection import KeptConnection
 
 
 class Clock(Protocol):
@@ -21,18 +23,10 @@ class DatabaseClock:
     """'now' is the row in careloop_clock (or the system time until one is set): tests and demos move it."""
 
     def __init__(self, database_url: str) -> None:
-        self._url = database_url
-        self._conn: Connection[Any] | None = None
+        self._conn = KeptConnection(database_url)  # the timer poller asks several times a second
 
     def now(self) -> datetime:
-        # One connection kept open: the timer poller asks several times a second.
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = Connection.connect(self._url, autocommit=True)
-        try:
-            row = self._conn.execute("SELECT now FROM careloop_clock").fetchone()
-        except Exception:
-            self._conn.close()
-            raise
+        row = self._conn.execute("SELECT now FROM careloop_clock").fetchone()
         return row[0] if row else datetime.now(UTC)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from psycopg import Connection
 from psycopg.errors import UndefinedTable
+
+from engine.kept_connection import KeptConnection
 
 CLAIM = """
 UPDATE careloop_timers SET published_at = %(wall)s
@@ -39,38 +40,19 @@ class TimerPoller:
         self._url = database_url
         self._batch = batch
         self._republish_after = timedelta(seconds=republish_after)
-        self._conn: Connection[Any] | None = None
-
-    def _claiming(self) -> Connection[Any]:
-        # Kept open: the claim runs several times a second, and a new connection costs more than the query.
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = Connection.connect(self._url, autocommit=True)
-        return self._conn
+        self._claims = KeptConnection(database_url)
 
     def claim(self, now: datetime, wall: datetime) -> list[DueTimer]:
         """Timers due by ``now`` (the engine clock) not sent in the last ``republish_after`` (wall time).
 
         SKIP LOCKED lets several workers poll without sending the same tick twice at once.
         """
-        try:
-            rows = (
-                self._claiming()
-                .execute(
-                    CLAIM,
-                    {"now": now, "wall": wall, "stale": wall - self._republish_after, "limit": self._batch},
-                    prepare=True,
-                )
-                .fetchall()
-            )
-        except Exception:
-            self.close()  # the next claim reconnects
-            raise
+        params = {"now": now, "wall": wall, "stale": wall - self._republish_after, "limit": self._batch}
+        rows = self._claims.execute(CLAIM, params, prepare=True).fetchall()
         return sorted((DueTimer(str(r[0]), str(r[1]), r[2]) for r in rows), key=lambda t: t.due_at)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._claims.close()
 
     def pending(self) -> int:
         with Connection.connect(self._url) as conn:
