@@ -26,6 +26,7 @@ ClinicalEvent: TypeAlias = Annotated[
     | en.EncounterAdmitted
     | en.EncounterDischarged
     | en.EncounterCompleted
+    | en.EncounterCancelled
     | en.ProcedureCompleted
     | ap.AppointmentBooked
     | ap.AppointmentRescheduled

@@ -45,3 +45,18 @@ class ProcedureCompleted(Event):
     encounter_id: str | None = None
     department: str | None = None
     clinician: str | None = None
+
+
+class EncounterCancelled(Event):
+    """The source says an encounter event did not happen after all: an admission cancelled (HL7 A11), a visit
+    deleted (A23), a pending or planned admission cancelled (A27, A38), a FHIR Encounter entered in error or
+    cancelled. Journeys that the encounter's events started end, and their messages not yet sent are withdrawn;
+    a cancelled admission no longer counts as being in hospital."""
+
+    type: Literal["encounter.cancelled"] = "encounter.cancelled"
+    encounter_id: str = Field(min_length=1)
+    cancelled: Literal["admission", "visit", "pending_admission"] = Field(
+        description="What was cancelled: an admission (A11), a whole visit or its record (A23, entered in error), "
+        "a pending or planned admission (A27, A38)."
+    )
+    reason: str | None = Field(default=None, description="The source's reason code or text, when it sends one.")

@@ -14,6 +14,7 @@ from engine.journeys.timing import parse_moment
 from events import journey as jo
 from events.base import Event
 from events.catalog import parse_clinical
+from events.encounters import EncounterCancelled
 from events.ids import deterministic_id
 from events.patient import PatientMerged
 
@@ -56,6 +57,17 @@ def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
         if journey is None or not inst.active:
             continue
         scope = run.scope(data, inst)
+        if isinstance(event, EncounterCancelled) and inst.entry.get("encounter_id") == event.encounter_id:
+            what = event.cancelled.replace("_", " ")
+            end(
+                run,
+                inst,
+                "exited",
+                "cancelled",
+                f"the {what} it started from was cancelled at the source",
+                event.event_id,
+            )
+            continue
         if event.type in run.catalog.settings.global_exits and not _merged_into_self(event, run):
             end(run, inst, "exited", event.type, f"{event.type} ends every journey", event.event_id)
             continue

@@ -191,11 +191,20 @@ def _consent(state: PatientState, e: ou.ConsentGranted | ou.ConsentWithdrawn) ->
 
 
 def _admitted(state: PatientState, e: en.EncounterAdmitted) -> PatientState:
-    return _with(state, profile=_with(state.profile, inpatient=True))
+    return _with(state, profile=_with(state.profile, inpatient=True, admitted_encounter_id=e.encounter_id))
 
 
 def _discharged(state: PatientState, e: en.EncounterDischarged) -> PatientState:
-    return _visit(_with(state, profile=_with(state.profile, inpatient=False)), e)
+    return _visit(_with(state, profile=_with(state.profile, inpatient=False, admitted_encounter_id=None)), e)
+
+
+def _cancelled(state: PatientState, e: en.EncounterCancelled) -> PatientState:
+    """A cancelled admission (or a deleted stay) no longer keeps the patient in hospital; cancelling another
+    encounter leaves a current stay as it is."""
+    p = state.profile
+    if not p.inpatient or p.admitted_encounter_id not in (None, e.encounter_id):
+        return state
+    return _with(state, profile=_with(p, inpatient=False, admitted_encounter_id=None))
 
 
 def _paused(state: PatientState, e: ou.OutreachPaused) -> PatientState:
@@ -436,6 +445,7 @@ _APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
     pa.PatientDeceased: _deceased,
     en.EncounterAdmitted: _admitted,
     en.EncounterDischarged: _discharged,
+    en.EncounterCancelled: _cancelled,
     ou.OutreachPaused: _paused,
     ou.OutreachResumed: _resumed,
     ou.OutreachSent: _outreach_sent,

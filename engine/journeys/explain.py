@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 from events import journey as jo
 from events import outreach as ou
 from events.base import Event
+from events.catalog import CLINICAL_TYPES
+from events.encounters import EncounterCancelled
+from events.patient import PatientDeceased
 
 
 @dataclass
@@ -80,6 +83,7 @@ PATIENT_TYPES = (
     "outreach.resumed",
     "encounter.admitted",
     "encounter.discharged",
+    "encounter.cancelled",
     "patient.deceased",
 )
 
@@ -87,11 +91,17 @@ PATIENT_TYPES = (
 def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
     out = Explanation(patient_id)
     by_message: dict[str, MessageStory] = {}
+    died: Event | None = None
     for e in events:
         if e.patient_id != patient_id:
             continue
-        if e.type in PATIENT_TYPES:
+        if died is not None and e.type in CLINICAL_TYPES and not e.type.startswith(("outreach.", "task.")):
+            # the core starts nothing for a deceased patient and records no decision: say so here
+            out.patient.append((e.occurred_at, f"{e.type}: starts no journey, the patient died ({_died(died)})"))
+        elif e.type in PATIENT_TYPES:
             out.patient.append((e.occurred_at, _patient_line(e)))
+        if isinstance(e, PatientDeceased) and died is None:
+            died = e
         if isinstance(e, ou.OutreachSent | ou.OutreachDelivered | ou.OutreachFailed | ou.OutreachReplied):
             story = by_message.get(e.message_id)
             if story is not None:
@@ -111,7 +121,15 @@ def _patient_line(e: Event) -> str:
         return f"consent {verb}: {e.channel} for {e.purpose}"
     if isinstance(e, ou.OutreachPaused):
         return f"care team paused outreach: {e.reason}"
+    if isinstance(e, PatientDeceased):
+        return f"the patient died ({_died(e)}): every journey ends and no message is sent from now on"
+    if isinstance(e, EncounterCancelled):
+        return f"{e.cancelled.replace('_', ' ')} cancelled at the source: what it started ends"
     return e.type
+
+
+def _died(e: Event) -> str:
+    return f"patient.deceased from {e.source.system}, message {e.source.message_id}"
 
 
 def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, MessageStory]) -> None:

@@ -71,7 +71,9 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             run.record(trigger)
             outreach.after_input(run, trigger, before)
             tasks.after_input(run, trigger, before)
+            active = {i.instance_id for i in run.state.active_instances()}
             affect_instances(run, trigger, data)
+            outreach.after_cancel(run, trigger, active)
             enter(run, trigger, data)
             churn.assess(run, before)
     return Decision(run.state, tuple(run.events), tuple(run.effects))

@@ -21,7 +21,7 @@ from engine.outreach.locale import choose_locale
 from events import journey as jo
 from events import outreach as ou
 from events.base import Event
-from events.encounters import EncounterAdmitted
+from events.encounters import EncounterAdmitted, EncounterCancelled
 from events.ids import deterministic_id
 from events.patient import PatientDeceased
 
@@ -85,6 +85,18 @@ def after_input(run: Run, event: Event, before: PatientState) -> None:
     for m in affected:
         with run.caused_by(f"{event.event_id}:{m.request.message_id}"):
             decide_message(run, m.request.message_id, withdrawing=True)
+
+
+def after_cancel(run: Run, event: Event, active_before: set[str]) -> None:
+    """An encounter cancelled at the source ended the journeys it started: their approved messages that the
+    dispatcher has not sent are withdrawn (what it started must not reach the patient)."""
+    if not isinstance(event, EncounterCancelled):
+        return
+    for m in list(run.state.messages.values()):
+        inst = run.state.instances.get(m.request.instance_id)
+        if m.status == "approved" and m.request.instance_id in active_before and inst is not None and not inst.active:
+            with run.caused_by(f"{event.event_id}:{m.request.message_id}"):
+                decide_message(run, m.request.message_id, withdrawing=True)
 
 
 # --- the rules, in order ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ class Profile:
     consent_choices: Mapping[str, bool] = field(default_factory=lambda: EMPTY)  # "purpose/channel" -> granted
     reachable: frozenset[str] | None = None  # channels the patient has an address for; None: never told
     inpatient: bool = False  # admitted and not yet discharged (a readmission stops outreach)
+    admitted_encounter_id: str | None = None  # the stay that made ``inpatient`` true, so its cancel can undo it
     paused: str | None = None  # why the care team paused outreach; None: not paused
     updated_at: datetime | None = None  # occurred_at of the last applied demographics; older updates are ignored
 

@@ -29,6 +29,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "encounter.admitted": {"encounter_id": "E1", "encounter_class": "inpatient", "diagnoses": [CODE]},
     "encounter.discharged": {"encounter_id": "E1", "department": "surgery"},
     "encounter.completed": {"encounter_id": "E2", "encounter_class": "outpatient"},
+    "encounter.cancelled": {"encounter_id": "E1", "cancelled": "admission", "reason": "entered in error"},
     "procedure.completed": {"procedure_id": "PR1", "code": CODE, "category": "surgical"},
     "appointment.booked": {"appointment_id": "A1", "start_at": T.isoformat()},
     "appointment.rescheduled": {"appointment_id": "A1", "start_at": T.isoformat(), "previous_start_at": T.isoformat()},

@@ -1,0 +1,50 @@
+"""Phone numbers as hospitals write them (local, with trunk prefixes, spaces, brackets) turned into E.164.
+
+A number without a country code is read in the source's default country (``SourceProfile.country``). A number
+that cannot be a full number there (too short, too long, a local-only number without its area code) is an error,
+never a guess: outreach to a wrong number reaches the wrong person. Google's libphonenumber (the ``phonenumbers``
+port) knows every country's numbering plan.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+
+class PhoneNumberError(ValueError):
+    """A phone number that cannot be turned into E.164. The message never quotes the number (PHI)."""
+
+
+def e164(text: str, country: str, extension: str | None = None) -> str:
+    """``+8613884860701``, or ``+861012345678;ext=123`` (RFC 3966's extension) when there is one."""
+    try:
+        number = phonenumbers.parse(text, country)
+    except NumberParseException as exc:
+        raise PhoneNumberError(f"not a phone number ({_PARSE_ERRORS.get(exc.error_type, 'unreadable')})") from exc
+    verdict = phonenumbers.is_possible_number_with_reason(number)
+    if verdict != ValidationResult.IS_POSSIBLE:
+        why = _VERDICTS.get(verdict, "not a possible number")
+        raise PhoneNumberError(
+            f"{why} for country code +{number.country_code} (numbers without a country code are read as "
+            f"{country}, the source's default country)"
+        )
+    formatted = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    ext = extension or number.extension
+    return f"{formatted};ext={ext}" if ext else formatted
+
+
+_PARSE_ERRORS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "no valid country code",
+    NumberParseException.NOT_A_NUMBER: "no digits that form a number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+_VERDICTS = {
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "a local number without its area code",
+    ValidationResult.INVALID_COUNTRY_CODE: "an unknown country code",
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_LENGTH: "a length no number has",
+}
