@@ -1,21 +1,24 @@
 """The FHIR intake over HTTP: POST a resource or a Bundle; 200 once its events are on Kafka.
 
 422 with an OperationOutcome naming the problem when it cannot be mapped (it is dead-lettered: do not resend);
-503 when the broker did not acknowledge (resend). aiohttp, which faust already brings, serves it.
+413 with one naming the limit for a body over CARELOOP_MAX_MESSAGE_BYTES (not read, not dead-lettered: the sender
+still has it); 503 when the broker did not acknowledge (resend). aiohttp, which faust already brings, serves it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from aiohttp import web
 
+from connectors.http_body import BodyTooLargeError, read_body
 from connectors.live_intake import LiveIntake, Verdict
 from connectors.serving import serve_app
 
-MAX_BODY = 64 * 1024 * 1024
+log = logging.getLogger("careloop.fhir_http")
 ACCEPTED_TYPES = ("application/fhir+json", "application/json")
 
 
@@ -33,20 +36,25 @@ def response_for(verdict: Verdict) -> web.Response:
         )
     else:
         body, status = outcome("error", "transient", verdict.reason), 503
+    return _reply(status, body)
+
+
+def _reply(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/fhir+json")
 
 
 def build_app(intake: LiveIntake) -> web.Application:
+    """The app; bodies are read up to the intake's ``max_message_bytes``."""
+    limit = intake.max_message_bytes
+
     async def receive(request: web.Request) -> web.Response:
         if request.content_type not in ACCEPTED_TYPES:
-            return web.Response(
-                status=415,
-                content_type="application/fhir+json",
-                text=json.dumps(
-                    outcome("error", "not-supported", f"Content-Type must be {' or '.join(ACCEPTED_TYPES)}")
-                ),
-            )
-        data = await request.read()
+            return _reply(415, outcome("error", "not-supported", f"Content-Type must be {' or '.join(ACCEPTED_TYPES)}"))
+        try:
+            data = await read_body(request, limit)
+        except BodyTooLargeError as exc:
+            log.warning("FHIR body from %s refused: %s", request.remote, exc)
+            return _reply(413, outcome("error", "too-long", str(exc)))
         peer = request.remote or "?"
         verdict = await asyncio.to_thread(intake.accept, data, f"http://{peer}{request.path}")
         return response_for(verdict)
@@ -54,7 +62,7 @@ def build_app(intake: LiveIntake) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=limit)
     app.router.add_post("/fhir", receive)
     app.router.add_post("/fhir/{resource_type}", receive)
     app.router.add_get("/health", health)

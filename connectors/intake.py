@@ -1,7 +1,9 @@
 """Where mapped messages go: events to Kafka (or, in a dry run, to stdout as JSON Lines); rejects to the
 dead-letter topic and a local reject file (or stderr), each with the original bytes, location and reason.
 
-Nothing is dropped silently: every message read is counted as published or rejected in the summary.
+Nothing is dropped silently: every message read is counted as published or rejected in the summary. A message
+over CARELOOP_MAX_MESSAGE_BYTES, or with an event that would be, is rejected as ``too_large`` here, once for every
+connector (``sized``); its dead letter keeps the first bytes that fit and says so, the reject file keeps them all.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from connectors.base import Mapped, Outcome, Reject
-from connectors.publisher import EventPublisher
-from events.base import Event
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, kept_note, too_large_reason
+from connectors.publisher import EventPublisher, Record, encode
+
+Header = tuple[str, bytes]
 
 
 @dataclass
@@ -37,19 +41,25 @@ class Summary:
 
 
 class RejectFile:
-    """JSON Lines, one reject per line, with the original bytes (base64) so nothing needs the source again."""
+    """JSON Lines, one reject per line, with the original bytes (base64) so nothing needs the source again.
+
+    ``original_kept`` says whether they are the whole original or only its first bytes (an MLLP frame over the
+    limit is not kept whole in memory), and ``original_size`` how large the original was."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._file: IO[str] = path.open("a", encoding="utf-8")
 
-    def write(self, reject: Reject, connector: str) -> None:
+    def write(self, reject: Reject, connector: str, size: int | None = None) -> None:
+        size = len(reject.original) if size is None else size
         record = {
             "connector": connector,
             "location": str(reject.location),
             "category": reject.category,
             "reason": reject.reason,
+            "original_size": size,
+            "original_kept": kept_note(len(reject.original), size),
             "original_base64": base64.b64encode(reject.original).decode(),
         }
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -59,13 +69,40 @@ class RejectFile:
         self._file.close()
 
 
-def reject_headers(reject: Reject, connector: str) -> list[tuple[str, bytes]]:
+def reject_headers(reject: Reject, connector: str) -> list[Header]:
     return [
         ("careloop-reason", reject.reason.encode()),
         ("careloop-reason-kind", reject.category.encode()),
         ("careloop-origin", f"connector:{connector}".encode()),
         ("careloop-location", str(reject.location).encode()),
     ]
+
+
+def dead_letter(reject: Reject, connector: str, limit: int, size: int | None = None) -> tuple[bytes, list[Header]]:
+    """A reject's dead letter: its original, cut to the first ``limit`` bytes so that the letter fits Kafka's
+    record limit, and a ``careloop-original`` header saying 'whole' or 'first N of M bytes'."""
+    size = len(reject.original) if size is None else size
+    value = reject.original[:limit]
+    return value, [*reject_headers(reject, connector), ("careloop-original", kept_note(len(value), size).encode())]
+
+
+def sized(outcome: Outcome, limit: int) -> tuple[Outcome, list[Record]]:
+    """The outcome and its events encoded for Kafka; or a ``too_large`` Reject (and no records) when the message
+    is over ``limit`` bytes or one of its events would be."""
+    size = len(outcome.original)
+    if size > limit:
+        reason = too_large_reason("message", size, limit)
+        if isinstance(outcome, Reject):  # keep what else is wrong with it: the sender will need to know
+            reason += f" (it is also rejected as {outcome.category}: {outcome.reason})"
+        return Reject(reason, outcome.location, outcome.original, "too_large"), []
+    if isinstance(outcome, Reject):
+        return outcome, []
+    records = [encode(e) for e in outcome.events]
+    for event, (_, value) in zip(outcome.events, records, strict=True):
+        if len(value) > limit:
+            reason = too_large_reason(f"its {event.type} event", len(value), limit)
+            return Reject(reason, outcome.location, outcome.original, "too_large"), []
+    return outcome, records
 
 
 class Intake:
@@ -81,6 +118,7 @@ class Intake:
         dry_run: IO[str] | None = None,
         dry_run_rejects: IO[str] | None = None,
         batch: int = 500,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.connector = connector
         self.summary = Summary()
@@ -91,12 +129,14 @@ class Intake:
         self._dry_run = dry_run
         self._dry_run_rejects = dry_run_rejects
         self._batch = batch
-        self._pending: list[Event] = []
+        self._limit = max_message_bytes
+        self._pending: list[Record] = []
 
     def handle(self, outcome: Outcome) -> None:
         self.summary.messages += 1
+        outcome, records = sized(outcome, self._limit)
         if isinstance(outcome, Mapped):
-            self._pending.extend(outcome.events)
+            self._pending.extend(records)
             self.summary.events += len(outcome.events)
             self.summary.events_by_type.update(e.type for e in outcome.events)
             if len(self._pending) >= self._batch:
@@ -106,12 +146,12 @@ class Intake:
             self._reject(outcome)
 
     def flush(self) -> None:
-        events, self._pending = self._pending, []
+        records, self._pending = self._pending, []
         if self._dry_run is not None:
-            for e in events:
-                self._dry_run.write(e.model_dump_json() + "\n")
-        elif self._publisher is not None and events:
-            self._publisher.publish(events)  # raises if any is not acknowledged
+            for _, value in records:
+                self._dry_run.write(value.decode() + "\n")
+        elif self._publisher is not None and records:
+            self._publisher.publish_records(records)  # raises if any is not acknowledged
         if self._dead_letters is not None:
             self._dead_letters.flush()
 
@@ -121,6 +161,5 @@ class Intake:
         if self._rejects is not None:
             self._rejects.write(reject, self.connector)
         if self._dead_letters is not None:
-            self._dead_letters.send(
-                self._dead_letter_topic, value=reject.original, headers=reject_headers(reject, self.connector)
-            ).get(timeout=60)
+            value, headers = dead_letter(reject, self.connector, self._limit)
+            self._dead_letters.send(self._dead_letter_topic, value=value, headers=headers).get(timeout=60)

@@ -1,24 +1,25 @@
 """Accepting one payload from a live channel (MLLP, HTTP): map it, publish its events and wait for the broker,
-or dead-letter it; the verdict says which, so the channel can acknowledge truthfully."""
+or dead-letter it; the verdict says which, so the channel can acknowledge truthfully.
+
+A payload over CARELOOP_MAX_MESSAGE_BYTES is rejected as ``too_large`` without being mapped (``refuse_too_large``
+takes the first bytes a channel kept of one it did not read whole); each outcome is size-checked as the file
+intake checks it (``connectors.intake.sized``).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from connectors.base import Location, Mapped, PatientIdentity, Reject
+from connectors.base import Location, Outcome, PatientIdentity, Reject
 from connectors.formats import bytes_mapper
 from connectors.identity import PostgresIdentity
-from connectors.intake import RejectFile, reject_headers
-from connectors.publisher import EventPublisher
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)  # kafka-python 3 on Python 3.11
-    from kafka import KafkaProducer
+from connectors.intake import RejectFile, dead_letter, sized
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, too_large_reason
+from connectors.publisher import EventPublisher, Record, dead_letter_producer
 
 Status = Literal["accepted", "rejected", "failed"]
 
@@ -40,6 +41,7 @@ class LiveIntake:
         dead_letters: Any,
         dead_letter_topic: str,
         rejects: RejectFile,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._fmt = fmt
         self._map = bytes_mapper(fmt)
@@ -48,47 +50,63 @@ class LiveIntake:
         self._dead_letters = dead_letters
         self._dead_letter_topic = dead_letter_topic
         self._rejects = rejects
+        self.max_message_bytes = max_message_bytes
         self._lock = threading.Lock()  # the identity connection and the reject file are not shared by threads
 
     def accept(self, data: bytes, source: str) -> Verdict:
+        if len(data) > self.max_message_bytes:
+            return self.refuse_too_large(data, len(data), source)
         with self._lock:
-            try:
-                outcomes = self._map(data, source, self._identity)
-            except Exception as exc:  # a connector bug must not lose the message: dead-letter it with the reason
-                outcomes = [
-                    Reject(f"internal mapping error: {type(exc).__name__}: {exc}", _where(source), data, "internal")
-                ]
-            rejects = [o for o in outcomes if isinstance(o, Reject)]
-            events = [e for o in outcomes if isinstance(o, Mapped) for e in o.events]
-            try:
-                for reject in rejects:
-                    self._rejects.write(reject, self._fmt)
-                    self._dead_letters.send(
-                        self._dead_letter_topic, value=reject.original, headers=reject_headers(reject, self._fmt)
-                    ).get(timeout=30)
-                if events:
-                    self._publisher.publish(events, timeout=30)
-            except Exception as exc:  # the broker did not acknowledge: tell the sender to try again
-                return Verdict("failed", f"could not store the message durably: {type(exc).__name__}: {exc}")
-            if rejects:
-                first = rejects[0]
-                return Verdict("rejected", first.reason, first.category, len(events))
-            return Verdict("accepted", events=len(events))
+            checked = [sized(o, self.max_message_bytes) for o in self._outcomes(data, source)]
+            rejects = [o for o, _ in checked if isinstance(o, Reject)]
+            return self._store(rejects, [r for _, records in checked for r in records])
+
+    def refuse_too_large(self, kept: bytes, size: int, source: str) -> Verdict:
+        """Reject, unmapped, a payload of ``size`` bytes over the limit, of which ``kept`` are the first bytes."""
+        reason = too_large_reason("message", size, self.max_message_bytes)
+        with self._lock:
+            return self._store([Reject(reason, Location(source), kept, "too_large")], [], size)
+
+    def _outcomes(self, data: bytes, source: str) -> list[Outcome]:
+        try:
+            return self._map(data, source, self._identity)
+        except Exception as exc:  # a connector bug must not lose the message: dead-letter it with the reason
+            return [Reject(f"internal mapping error: {type(exc).__name__}: {exc}", Location(source), data, "internal")]
+
+    def _store(self, rejects: list[Reject], records: list[Record], size: int | None = None) -> Verdict:
+        """Dead-letter the rejects and publish the records; ``size`` is the original's when only part was kept."""
+        try:
+            for reject in rejects:
+                self._rejects.write(reject, self._fmt, size)
+                value, headers = dead_letter(reject, self._fmt, self.max_message_bytes, size)
+                self._dead_letters.send(self._dead_letter_topic, value=value, headers=headers).get(timeout=30)
+            if records:
+                self._publisher.publish_records(records, timeout=30)
+        except Exception as exc:  # the broker did not acknowledge: tell the sender to try again
+            return Verdict("failed", f"could not store the message durably: {type(exc).__name__}: {exc}")
+        if rejects:
+            first = rejects[0]
+            return Verdict("rejected", first.reason, first.category, len(records))
+        return Verdict("accepted", events=len(records))
 
 
-def _where(source: str) -> Location:
-    return Location(source)
-
-
-def open_live_intake(fmt: str, bootstrap: str, database_url: str, topics: Any, data_dir: Path) -> LiveIntake:
+def open_live_intake(
+    fmt: str,
+    bootstrap: str,
+    database_url: str,
+    topics: Any,
+    data_dir: Path,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> LiveIntake:
     """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file."""
-    dead = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=10, client_id=f"careloop-{fmt}-intake")
+    dead = dead_letter_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
     rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
     return LiveIntake(
         fmt,
         PostgresIdentity(database_url),
-        EventPublisher(bootstrap, topics.clinical),
+        EventPublisher(bootstrap, topics.clinical, max_message_bytes),
         dead,
         topics.dead_letter,
         rejects,
+        max_message_bytes,
     )

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARELOOP_", extra="ignore", frozen=True)
@@ -48,6 +50,14 @@ class Settings(BaseSettings):
     timer_poll_interval: float = Field(default=0.1, gt=0)
     timer_batch: int = Field(default=1000, ge=1)
     timer_republish_after: float = Field(default=30.0, gt=0, description="Seconds before an unfired tick is resent.")
+
+    # Every intake (file message, MLLP frame, HTTP body) and every event is bounded by it; above 1 MiB, the broker's
+    # message.max.bytes (and existing topics' max.message.bytes) must be raised too (connectors/limits.py).
+    max_message_bytes: int = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        ge=1024,
+        description="Largest message accepted from a hospital system, and largest event published, in bytes.",
+    )
 
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
     log_level: str = "info"

@@ -9,6 +9,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from connectors.limits import topic_message_bytes
 from engine.settings import Settings
 
 
@@ -33,7 +34,8 @@ class TopicLayoutError(RuntimeError):
 
 
 def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
-    """Create the topics if missing; check the partition count of those that exist."""
+    """Create the topics if missing; check the partition count of those that exist (an existing topic keeps its
+    max.message.bytes: raise it by hand when raising CARELOOP_MAX_MESSAGE_BYTES above 1 MiB)."""
     topics = Topics.for_prefix(settings.topic_prefix)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careloop-admin", request_timeout_ms=30_000)
     try:
@@ -45,7 +47,12 @@ def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
                             name=name,
                             num_partitions=settings.partitions,
                             replication_factor=settings.replication_factor,
-                            topic_configs={"cleanup.policy": "delete", "retention.ms": "-1"},
+                            topic_configs={
+                                "cleanup.policy": "delete",
+                                "retention.ms": "-1",
+                                # a message of CARELOOP_MAX_MESSAGE_BYTES, or its dead letter, with its headers
+                                "max.message.bytes": str(topic_message_bytes(settings.max_message_bytes)),
+                            },
                         )
                     ]
                 )

@@ -2,8 +2,9 @@
 
 POST /outreach/receipts, /outreach/replies, /questionnaires, /consent, /outreach/pause, /outreach/resume with a
 JSON object (or an array of them). 202 {"event_ids": [...], "results": [...]}; 422 {"error", "field"} for a
-request that cannot become an event (do not resend unchanged); 503 {"error"} when Kafka or PostgreSQL did not
-answer (resend). aiohttp, which faust already brings, serves it.
+request that cannot become an event (do not resend unchanged); 413 {"error", "max_message_bytes"} for a body over
+CARELOOP_MAX_MESSAGE_BYTES; 503 {"error"} when Kafka or PostgreSQL did not answer (resend). aiohttp, which faust
+already brings, serves it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.http_body import BodyTooLargeError, read_body
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.intake import OutreachIntake
 from connectors.serving import serve_app
 
-MAX_BODY = 4 * 1024 * 1024
 ROUTES = {
     "/outreach/receipts": "receipt",
     "/outreach/replies": "reply",
@@ -29,20 +31,24 @@ ROUTES = {
 }
 
 
-def _error(status: int, message: str, field: str | None = None) -> web.Response:
-    body: dict[str, Any] = {"error": message}
+def _error(status: int, message: str, field: str | None = None, **more: Any) -> web.Response:
+    body: dict[str, Any] = {"error": message, **more}
     if status == 422:
         body["field"] = field
     return web.json_response(body, status=status)
 
 
-def build_app(intake: OutreachIntake) -> web.Application:
+def build_app(intake: OutreachIntake, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> web.Application:
+    """The app; bodies are read up to ``max_message_bytes`` (CARELOOP_MAX_MESSAGE_BYTES)."""
+
     def handler(kind: str) -> Any:
         async def receive(request: web.Request) -> web.Response:
             if request.content_type != "application/json":
                 return _error(415, "Content-Type must be application/json")
             try:
-                body = json.loads(await request.read())
+                body = json.loads(await read_body(request, max_message_bytes))
+            except BodyTooLargeError as exc:
+                return _error(413, str(exc), max_message_bytes=exc.limit)
             except ValueError as exc:
                 return _error(422, f"the body is not JSON: {exc}")
             try:
@@ -58,7 +64,7 @@ def build_app(intake: OutreachIntake) -> web.Application:
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=max_message_bytes)
     for path, kind in ROUTES.items():
         app.router.add_post(path, handler(kind))
     app.router.add_get("/health", health)
@@ -71,5 +77,6 @@ async def serve(
     port: int,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> None:
-    await serve_app(build_app(intake), host, port, ready, stop)
+    await serve_app(build_app(intake, max_message_bytes), host, port, ready, stop)

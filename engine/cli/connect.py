@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from connectors.base import InMemoryIdentity, Mapped, PatientIdentity, Reject
 from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
-from connectors.intake import Intake, RejectFile
+from connectors.intake import Intake, RejectFile, sized
 from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.settings import Settings
 from engine.topics import Topics, ensure_topics
@@ -29,11 +28,15 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _kafka_producer(bootstrap: str) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from kafka import KafkaProducer
-    return KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=10, client_id="careloop-dead-letters")
+def _kafka_producer(bootstrap: str, max_message_bytes: int) -> Any:
+    from connectors.publisher import dead_letter_producer
+
+    return dead_letter_producer(bootstrap, "careloop-dead-letters", max_message_bytes)
+
+
+def settings_with(max_message_bytes: int | None) -> Settings:
+    """The settings, with --max-message-bytes over CARELOOP_MAX_MESSAGE_BYTES when given."""
+    return Settings() if max_message_bytes is None else Settings(max_message_bytes=max_message_bytes)
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -43,7 +46,9 @@ def _files(paths: list[Path]) -> list[Path]:
     return paths
 
 
-def publish(fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejects: Path | None) -> None:
+def publish(
+    fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejects: Path | None, max_message_bytes: int | None
+) -> None:
     from connectors.tabular.errors import SpecError
 
     try:
@@ -55,11 +60,12 @@ def publish(fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejec
             err.print(str(problem), markup=False)
         raise _fail(f"{spec}: the column mapping has errors; nothing was read", 2) from exc
     files = _files(paths)
-    settings = Settings()
+    settings = settings_with(max_message_bytes)
+    limit = settings.max_message_bytes
     identity: PatientIdentity
     if dry_run:
         identity = InMemoryIdentity()
-        intake = Intake(fmt, dry_run=sys.stdout, dry_run_rejects=sys.stderr)
+        intake = Intake(fmt, dry_run=sys.stdout, dry_run_rejects=sys.stderr, max_message_bytes=limit)
     else:
         try:
             bootstrap, url = kafka_bootstrap(settings), database_url(settings)
@@ -73,10 +79,11 @@ def publish(fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejec
         reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
         intake = Intake(
             fmt,
-            publisher=EventPublisher(bootstrap, topics.clinical),
-            dead_letters=_kafka_producer(bootstrap),
+            publisher=EventPublisher(bootstrap, topics.clinical, limit),
+            dead_letters=_kafka_producer(bootstrap, limit),
             dead_letter_topic=topics.dead_letter,
             rejects=RejectFile(reject_path),
+            max_message_bytes=limit,
         )
     with Progress(
         TextColumn("{task.description}"),
@@ -142,23 +149,30 @@ def dlq_replay(
     unknown = set(ids or []) - {f"{d.partition}:{d.offset}" for d in letters}
     if unknown:
         raise _fail(f"no dead letter at {', '.join(sorted(unknown))} (see `careloop dlq list`)", 2)
-    producer = _kafka_producer(bootstrap)
+    producer = _kafka_producer(bootstrap, settings.max_message_bytes)
     identity = None
     replayed = still_failing = 0
     for d in chosen:
+        kept = d.headers.get("careloop-original", "whole")
+        if kept != "whole":  # mapping a message's first bytes would publish a message cut short
+            still_failing += 1
+            note = f"the dead letter keeps only the {kept} of the message; send it again from its source"
+            err.print(f"{d.partition}:{d.offset} not replayed: {note}", markup=False)
+            continue
         if d.origin.startswith("connector:"):
             from connectors.identity import PostgresIdentity
             from connectors.publisher import EventPublisher
 
             identity = identity or PostgresIdentity(database_url(settings))
-            outcomes = bytes_mapper(d.origin.split(":", 1)[1])(d.value, f"dlq:{d.partition}:{d.offset}", identity)
+            mapped = bytes_mapper(d.origin.split(":", 1)[1])(d.value, f"dlq:{d.partition}:{d.offset}", identity)
+            outcomes = [sized(o, settings.max_message_bytes)[0] for o in mapped]
             events = [e for o in outcomes if isinstance(o, Mapped) for e in o.events]
             for o in outcomes:
                 if isinstance(o, Reject):
                     still_failing += 1
                     err.print(f"{d.partition}:{d.offset} still rejected: {o.reason}", markup=False)
             if events:
-                with EventPublisher(bootstrap, topics.clinical) as publisher:
+                with EventPublisher(bootstrap, topics.clinical, settings.max_message_bytes) as publisher:
                     publisher.publish(events)
         else:
             producer.send(d.headers.get("careloop-origin-topic", topics.clinical), key=d.key, value=d.value).get(60)
@@ -169,18 +183,18 @@ def dlq_replay(
         raise typer.Exit(1)
 
 
-def _serve_live(fmt: str, host: str, port: int, serve: Any) -> None:
+def _serve_live(fmt: str, host: str, port: int, serve: Any, max_message_bytes: int | None) -> None:
     """Run a live intake server until Ctrl-C / SIGTERM."""
     from connectors.live_intake import open_live_intake
     from connectors.serving import run_until_signalled
 
-    settings = Settings()
+    settings = settings_with(max_message_bytes)
     try:
         bootstrap, url = kafka_bootstrap(settings), database_url(settings)
     except ServicesNotFoundError as exc:
         raise _fail(str(exc), 2) from exc
     topics = ensure_topics(settings, bootstrap)
-    intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir)
+    intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir, settings.max_message_bytes)
 
     run_until_signalled(
         lambda ready, stop: serve(intake, host, port, ready, stop),
@@ -188,16 +202,16 @@ def _serve_live(fmt: str, host: str, port: int, serve: Any) -> None:
     )
 
 
-def mllp(host: str, port: int) -> None:
+def mllp(host: str, port: int, max_message_bytes: int | None) -> None:
     from connectors.mllp import serve
 
-    _serve_live("hl7", host, port, serve)
+    _serve_live("hl7", host, port, serve, max_message_bytes)
 
 
-def fhir_intake(host: str, port: int) -> None:
+def fhir_intake(host: str, port: int, max_message_bytes: int | None) -> None:
     from connectors.fhir_http import serve
 
-    _serve_live("fhir", host, port, serve)
+    _serve_live("fhir", host, port, serve, max_message_bytes)
 
 
 __all__ = ["FORMATS", "dlq_app", "fhir_intake", "mllp", "publish"]

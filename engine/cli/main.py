@@ -52,6 +52,16 @@ def dispatch() -> None:
     raise typer.Exit(run_dispatcher())
 
 
+MaxMessageBytesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-message-bytes",
+        min=1024,
+        help="Largest message accepted, and event published, in bytes (default: CARELOOP_MAX_MESSAGE_BYTES, 921600).",
+    ),
+]
+
+
 @app.command("publish")
 def publish_command(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="hl7, fhir or csv.")],
@@ -66,44 +76,48 @@ def publish_command(
     rejects: Annotated[
         Path | None, typer.Option(help="Reject file (default: under CARELOOP_DATA_DIR/rejects).")
     ] = None,
+    max_message_bytes: MaxMessageBytesOpt = None,
 ) -> None:
     """Map hospital messages to canonical events and publish them to Kafka, keyed by patient."""
     from engine.cli.connect import publish
 
-    publish(fmt, paths, dry_run, spec, rejects)
+    publish(fmt, paths, dry_run, spec, rejects, max_message_bytes)
 
 
 @app.command()
 def mllp(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 2575,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    max_message_bytes: MaxMessageBytesOpt = None,
 ) -> None:
     """Receive HL7 v2 over MLLP; ACK AA once the events are on Kafka, AE/AR with the reason otherwise."""
     from engine.cli.connect import mllp as run_mllp
 
-    run_mllp(host, port)
+    run_mllp(host, port, max_message_bytes)
 
 
 @app.command("fhir-intake")
 def fhir_intake(
     port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8085,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    max_message_bytes: MaxMessageBytesOpt = None,
 ) -> None:
     """Receive FHIR R4 resources and Bundles over HTTP (POST /fhir); 200 once the events are on Kafka."""
     from engine.cli.connect import fhir_intake as run_fhir_intake
 
-    run_fhir_intake(host, port)
+    run_fhir_intake(host, port, max_message_bytes)
 
 
 @app.command()
 def webhook(
     port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8086,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    max_message_bytes: MaxMessageBytesOpt = None,
 ) -> None:
     """Receive delivery receipts, replies, questionnaires, consent and pause/resume over HTTP; 202 once on Kafka."""
     from engine.cli.outreach import webhook as run_webhook
 
-    run_webhook(host, port)
+    run_webhook(host, port, max_message_bytes)
 
 
 @app.command()

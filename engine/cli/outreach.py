@@ -14,6 +14,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from connectors.outreach.intake import OutreachIntake
+    from engine.settings import Settings
 
 outreach_app = typer.Typer(
     no_args_is_help=True, help="Post delivery receipts, replies, consent changes and pause/resume as events."
@@ -34,12 +35,12 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _intake(system: str) -> OutreachIntake:
+def _intake(system: str, settings: Settings | None = None) -> OutreachIntake:
     from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
     from engine.settings import Settings
     from engine.topics import ensure_topics
 
-    settings = Settings()
+    settings = settings or Settings()
     try:
         bootstrap = kafka_bootstrap(settings)
     except ServicesNotFoundError as exc:
@@ -155,14 +156,16 @@ def submit(
                            "response_id": response_id, "at": at})  # fmt: skip
 
 
-def webhook(host: str, port: int) -> None:
-    """Serve the outreach webhook until Ctrl-C / SIGTERM."""
+def webhook(host: str, port: int, max_message_bytes: int | None) -> None:
+    """Serve the outreach webhook until Ctrl-C / SIGTERM; bodies up to ``max_message_bytes`` (else the setting)."""
     from connectors.outreach.http import ROUTES, serve
     from connectors.serving import run_until_signalled
+    from engine.cli.connect import settings_with
 
-    intake = _intake("careloop-webhook")
+    settings = settings_with(max_message_bytes)
+    intake = _intake("careloop-webhook", settings)
 
     run_until_signalled(
-        lambda ready, stop: serve(intake, host, port, ready, stop),
+        lambda ready, stop: serve(intake, host, port, ready, stop, settings.max_message_bytes),
         lambda: out.print(f"listening on http://{host}:{port} (POST {', '.join(ROUTES)}); Ctrl-C stops", markup=False),
     )
