@@ -56,7 +56,7 @@ def test_frames_are_read_whole_wherever_the_connection_cuts_them() -> None:
 def test_a_frame_over_the_limit_keeps_its_first_bytes_and_the_next_frame_is_read_as_usual() -> None:
     big, small = pathology_report("PATH-BIG", 300 * KIB), glucose_result("GLU-2")
 
-    over, after = read_all(frame(big) + frame(small), 64 * KIB)  # type: ignore[misc]
+    over, after = read_all(frame(big) + frame(small), 64 * KIB)
 
     assert over is not None and after is not None
     assert (over.data, over.size, over.whole) == (big[: 64 * KIB], len(big), False)
