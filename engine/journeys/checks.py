@@ -215,8 +215,8 @@ def _successors(step: Any, following: str | None) -> list[str]:
 
 def _check_loops(parts: JourneyParts, base: Path) -> Iterator[Finding]:
     """A cycle of steps with no wait would spin forever in one decision: reject it. Unreachable steps warn."""
-    if len(parts.steps) != len(parts.raw_step_ids):
-        return  # some steps failed to parse; their errors are reported already
+    if set(parts.steps) != set(range(len(parts.raw_step_ids))):
+        return  # some steps failed to parse (or are not even mappings); their errors are reported already
     steps = [parts.steps[i] for i in range(len(parts.steps))]
     index = {s.id: i for i, s in enumerate(steps)}
     succ = {

@@ -5,58 +5,25 @@ from __future__ import annotations
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from engine.journeys import definition as d
 from engine.journeys.catalog import Catalog
 from engine.journeys.checks import JourneyParts, check_journey
-from engine.journeys.conditions import OPERATORS, Compare
 from engine.journeys.errors import JourneyFileError, Problem
-from engine.journeys.suggest import closest, did_you_mean
+from engine.journeys.misplaced import explain_unknown_key
+from engine.journeys.placement import LIST_ITEM, Grammar, field_type
+from engine.journeys.suggest import closest
+from engine.journeys.yamlerrors import glued_key
 from engine.journeys.yamlsource import Path, YamlDocument, read_yaml
 from engine.outreach.checks import check_templates_data
-from engine.outreach.templates import LocalizedText, Template
 
 _step_adapter: TypeAdapter[Any] = TypeAdapter(d.Step)
 _trigger_adapter: TypeAdapter[Any] = TypeAdapter(d.Trigger)
 _entry_adapter: TypeAdapter[Any] = TypeAdapter(d.Entry)
-
-
-def _all_field_names() -> set[str]:
-    """Every key the language knows, for 'did you mean' on a misspelt key."""
-    models: list[type[BaseModel]] = [
-        d.JourneysFile,
-        d.Settings,
-        d.ChurnLevels,
-        d.ValueSet,
-        d.ValueSetPart,
-        d.Journey,
-        d.Entry,
-        d.Trigger,
-        d.WaitSpec,
-        d.WaitForSpec,
-        d.Outcome,
-        d.BranchSpec,
-        d.Case,
-        d.SplitSpec,
-        d.Arm,
-        d.MessageSpec,
-        d.TaskSpec,
-        d.FlagSpec,
-        d.ClearFlagSpec,
-        d.CountSpec,
-        d.StartSpec,
-        d.EndSpec,
-        Compare,
-        Template,
-        LocalizedText,
-        *d.STEP_KINDS.values(),
-    ]
-    names = {info.alias or name for model in models for name, info in model.model_fields.items()}
-    return names | set(OPERATORS) | {"all", "any", "not"}
-
-
-_KNOWN_KEYS = _all_field_names()
+_journey_adapter: TypeAdapter[Any] = TypeAdapter(d.Journey)
+# Error types of a value that should have been a mapping or a list of them.
+_NESTED_EXPECTED = {"model_type", "dict_type", "list_type", "model_attributes_type", "step_kind", "condition"}
 
 
 def load_catalog(path: str | FsPath) -> Catalog:
@@ -81,29 +48,28 @@ def check_text(text: str, file: str) -> tuple[Catalog | None, list[Problem]]:
         return None, [
             doc.problem((), "a journeys file is a mapping with 'journeys:' (and optional settings, value_sets)")
         ]
-    problems += _structural(doc)
+    grammar = Grammar(d.JourneysFile)
+    problems += _structural(doc, grammar)
     problems.sort(key=lambda p: (p.line, p.column))
     if any(p.severity == "error" for p in problems):
         return None, problems
-    catalog = Catalog.from_file(d.JourneysFile.model_validate(doc.data))
-    return catalog, problems
+    try:
+        model = d.JourneysFile.model_validate(doc.data)
+    except ValidationError as exc:  # a rule the piecewise checks above did not see: still reported in place
+        return None, [*problems, *_explain_all(doc, grammar, exc, ())]
+    return Catalog.from_file(model), problems
 
 
-def _structural(doc: YamlDocument) -> list[Problem]:
+def _structural(doc: YamlDocument, grammar: Grammar) -> list[Problem]:
     data: dict[str, Any] = doc.data
     problems: list[Problem] = []
     for key in data:
         if key not in d.JourneysFile.model_fields:
-            problems.append(_unknown_key(doc, (key,), str(key), list(d.JourneysFile.model_fields)))
-    value_sets: set[str] = set()
-    if "settings" in data:
-        problems += _validate(doc, d.Settings, data["settings"], ("settings",))
-    if "value_sets" in data:
-        problems += _validate(doc, TypeAdapter(dict[str, d.ValueSet]), data["value_sets"], ("value_sets",))
-        if isinstance(data["value_sets"], dict):
-            value_sets = {str(k) for k in data["value_sets"]}
-    if "templates" in data:
-        problems += _validate(doc, TypeAdapter(dict[str, Template]), data["templates"], ("templates",))
+            problems.append(doc.key_problem((key,), explain_unknown_key(grammar, data, (), str(key))))
+    for name, info in d.JourneysFile.model_fields.items():
+        if name in data and name != "journeys":  # journeys are checked one by one below
+            problems += _validate(doc, grammar, TypeAdapter(field_type(info)), data[name], (name,))
+    value_sets = {str(k) for k in data["value_sets"]} if isinstance(data.get("value_sets"), dict) else set()
     journeys = data.get("journeys")
     if not isinstance(journeys, list) or not journeys:
         problems.append(doc.problem(("journeys",), "expected 'journeys:' with a list of at least one journey"))
@@ -113,7 +79,7 @@ def _structural(doc: YamlDocument) -> list[Problem]:
     every: list[JourneyParts] = []
     for j, raw in enumerate(journeys):
         base: Path = ("journeys", j)
-        problems += _validate(doc, d.Journey, raw, base)
+        problems += _validate(doc, grammar, _journey_adapter, raw, base)
         if not isinstance(raw, dict):
             continue
         ident = (str(raw.get("id")), raw.get("version"))
@@ -153,49 +119,71 @@ def _parts(raw: dict[str, Any], index: int) -> JourneyParts:
     )
 
 
-def _validate(doc: YamlDocument, model: Any, value: Any, base: Path) -> list[Problem]:
-    adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+def _validate(doc: YamlDocument, grammar: Grammar, adapter: TypeAdapter[Any], value: Any, base: Path) -> list[Problem]:
     try:
         adapter.validate_python(value)
     except ValidationError as exc:
-        return [_explain(doc, err, base) for err in exc.errors(include_url=False)]
+        return _explain_all(doc, grammar, exc, base)
     return []
 
 
-def _explain(doc: YamlDocument, err: Any, base: Path) -> Problem:
+def _explain_all(doc: YamlDocument, grammar: Grammar, exc: ValidationError, base: Path) -> list[Problem]:
+    return [_explain(doc, grammar, err, base) for err in exc.errors(include_url=False)]
+
+
+def _explain(doc: YamlDocument, grammar: Grammar, err: Any, base: Path) -> Problem:
     loc = tuple(err["loc"])
     path = doc.resolve(loc, base)
     kind, msg = err["type"], str(err["msg"])
     where = ".".join(str(p) for p in path[len(base) :]) or "here"
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        parent = doc.node(path[:-1]) if path and path[-1] == key else doc.node(path)
-        return _unknown_key(doc, path if path[-1:] == (key,) else (*path, key), key, _siblings(parent, key))
+    if kind == "extra_forbidden" and path[-1:] == loc[-1:]:
+        parent, key = path[:-1], path[-1]
+        return doc.key_problem(path, explain_unknown_key(grammar, doc.data, parent, str(key)))
     if kind == "missing":
         return doc.problem(path, f"{where}: missing required field {loc[-1]!r}")
+    if kind in _NESTED_EXPECTED and (hint := _nested_hint(err.get("input"), path)):
+        return doc.problem(path, f"{where}: {hint}")
     if kind == "step_kind":
-        return doc.problem(path, _step_kind_message(doc.node(path), msg))
+        return doc.problem(path, _step_kind_message(grammar, doc.node(path), msg))
     msg = msg.removeprefix("Value error, ")
     return doc.problem(path, f"{where}: {msg}")
 
 
-def _siblings(parent: Any, key: str) -> list[str]:
-    return sorted(_KNOWN_KEYS)
+def _nested_hint(value: Any, path: Path) -> str | None:
+    """Why a mapping or list is not one: nothing indented under its key, or 'key:value' without a space."""
+    name = next((p for p in reversed(path) if isinstance(p, str)), None)
+    if value is None and name is not None:
+        return f"nothing is under '{name}:': indent what belongs to it under it (more than '{name}:' itself)"
+    glued = glued_key(value) if isinstance(value, str) else None
+    if glued is not None:
+        key, rest = glued
+        return f"{value!r} is read as text, not as a key and its value: write '{key}: {rest}' (a space after ':')"
+    return None
 
 
-def _unknown_key(doc: YamlDocument, path: Path, key: str, options: list[str]) -> Problem:
-    return doc.problem(path, f"unknown field {key!r}{did_you_mean(key, options)}")
-
-
-def _step_kind_message(raw: Any, msg: str) -> str:
+def _step_kind_message(grammar: Grammar, raw: Any, msg: str) -> str:
     if not isinstance(raw, dict):
         return msg
     kinds = [k for k in d.STEP_KINDS if k in raw]
     label = f"step {raw.get('id')!r}" if "id" in raw else "step"
     if len(kinds) > 1:
         return f"{label} has several actions ({', '.join(kinds)}): one step does one thing; split it"
-    unknown = [k for k in raw if k not in ("id", "next", "note")]
+    unknown = [str(k) for k in raw if k not in ("id", "next", "note")]
     for k in unknown:
-        if match := closest(str(k), d.STEP_KINDS):
+        if match := closest(k, d.STEP_KINDS):
             return f"{label}: unknown action {k!r}; did you mean {match!r}?"
+    # The keys of an action written straight under the step ('message:' left out, or its keys indented too little).
+    holders = [_actions_holding(grammar, k) for k in unknown]
+    shared = [kind for kind in d.STEP_KINDS if holders and all(kind in h for h in holders)]
+    if shared:
+        keys = ", ".join(repr(k) for k in unknown)
+        return (
+            f"{label} has no action: {keys} belong under {shared[0]!r}; add '{shared[0]}:' to the step and indent "
+            f"them under it"
+        )
     return f"{label}: {msg}"
+
+
+def _actions_holding(grammar: Grammar, key: str) -> set[str]:
+    """The step actions whose settings include ``key`` ('channels': message)."""
+    return {p.pattern[-1] for p in grammar.homes(key) if p.pattern[-3:-1] == ("steps", LIST_ITEM)}

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 
 def closest(value: str, options: Iterable[str]) -> str | None:
-    names = sorted(set(options))
+    """The option ``value`` was most likely meant to be; never ``value`` itself, which would suggest nothing."""
+    names = sorted(set(options) - {value})
     close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
     if close:
         return close[0]
