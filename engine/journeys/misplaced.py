@@ -11,6 +11,8 @@ from engine.journeys.suggest import closest, did_you_mean
 from engine.journeys.yamlsource import Path
 
 _MENTIONED = 3  # places named at most, nearest first
+# What the items of a list are called where its name does not say it.
+_NOUNS = {"when": "condition", "all": "condition", "any": "condition", "channel_rules": "channel rule"}
 
 
 @dataclass(frozen=True)
@@ -140,9 +142,9 @@ def _named(here: Located) -> str:
 
 
 def _noun(pattern: Pattern) -> str:
-    """'step' for an item of steps: the list's name made singular."""
+    """'step' for an item of steps: the list's name made singular, or what its items are."""
     name = next((p for p in reversed(pattern) if p not in (LIST_ITEM, MAP_ENTRY)), "item")
-    return name[:-1] if name.endswith("s") else name
+    return _NOUNS.get(name) or (name[:-1] if name.endswith("s") else name)
 
 
 def _pattern(parts: Pattern) -> str:

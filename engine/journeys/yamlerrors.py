@@ -109,7 +109,7 @@ def _scanner(src: _Text, problem: str, context: str, mark: tuple[int, int], star
 def _parser(src: _Text, problem: str, context: str, mark: tuple[int, int], start: tuple[int, int]) -> Explained | None:
     kind = next((k for k in _CLOSERS if k in context), None)
     if kind is not None and problem.startswith("expected ','"):
-        return _unclosed_bracket(kind, problem, mark, start)
+        return _unclosed_bracket(src, kind, problem, mark, start)
     if not problem.startswith("expected <block end>, but found"):
         return None
     found = problem.removeprefix("expected <block end>, but found ").strip("'")
@@ -278,11 +278,23 @@ def _unclosed_quote(src: _Text, problem: str, start: tuple[int, int]) -> Explain
     )
 
 
-def _unclosed_bracket(kind: str, problem: str, mark: tuple[int, int], start: tuple[int, int]) -> Explained:
+def _unclosed_bracket(src: _Text, kind: str, problem: str, mark: tuple[int, int], start: tuple[int, int]) -> Explained:
     opener, closer, what = _CLOSERS[kind]
     head = f"YAML syntax: the '{opener}' at line {start[0]} column {start[1]}"
     if problem.endswith("'<stream end>'"):
         return Explained(*start, f"{head} is never closed: end the {what} with '{closer}'")
+    text = src.line(mark[0])
+    if mark[0] == start[0] and closer in text[mark[1] :]:
+        # Closed further on the same line: an entry before the parser's stop is missing its ','.
+        before = text[: mark[1] - 1].rstrip()
+        word = before.split(" ")[-1].lstrip(opener)
+        column = len(before) - len(word) + 1
+        return Explained(
+            mark[0],
+            column,
+            f"YAML syntax: a ',' is missing before '{word}' at line {mark[0]} column {column}: entries inside "
+            f"'{opener}{closer}' are separated by ', '",
+        )
     return Explained(
         *start,
         f"{head} is not closed before line {mark[0]} column {mark[1]}: end the {what} with '{closer}', "

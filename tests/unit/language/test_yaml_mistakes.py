@@ -166,6 +166,14 @@ def test_a_brace_never_closed_before_the_end_of_the_file_is_reported_at_the_brac
     )
 
 
+def test_a_missing_comma_inside_braces_points_at_the_entry_that_needs_it() -> None:
+    problem = the_error(JOURNEY.replace("from: entry,", "from: entry"))
+    assert (problem.line, problem.column) == (10, 40)
+    assert problem.message == (
+        "YAML syntax: a ',' is missing before 'at' at line 10 column 40: entries inside '{}' are separated by ', '"
+    )
+
+
 def test_a_closing_bracket_too_many_is_to_be_removed() -> None:
     problem = the_error(JOURNEY.replace("[wechat, sms]", "[wechat, sms]]"))
     assert (problem.line, problem.column) == (14, 34)
