@@ -1,7 +1,7 @@
 """Appointment -> appointment.booked / cancelled / no_show / attended, by status.
 
-proposed, pending and booked are booked; cancelled is cancelled; noshow is no_show; arrived, checked-in and
-fulfilled are attended; waitlist and entered-in-error are skipped. A booking is dated when it was made
+proposed, pending and booked are booked; cancelled and entered-in-error (booked by mistake) are cancelled; noshow is
+no_show; arrived, checked-in and fulfilled are attended; waitlist is skipped. A booking is dated when it was made
 (``created``, else when the source recorded it, else its start); a cancellation when recorded, else at the
 start; attendance and no-shows at the start.
 """
@@ -17,7 +17,7 @@ from connectors.fhir.context import Context
 from connectors.fhir.elements import codes, concept_text, first_text, reference_parts
 from connectors.fhir.errors import Problem, SkippedError, UnmappableError
 from connectors.fhir.parse import Entry
-from connectors.fhir.vocabulary import APPOINTMENT_EVENTS, APPOINTMENT_STATUSES, APPOINTMENT_TYPES, slug
+from connectors.fhir.vocabulary import APPOINTMENT_EVENTS, APPOINTMENT_TYPES, slug
 from events.appointments import AppointmentAttended, AppointmentBooked, AppointmentCancelled, AppointmentNoShow
 from events.base import Event
 
@@ -31,10 +31,7 @@ CLINICIANS = frozenset({"Practitioner", "PractitionerRole"})
 
 
 def map_appointment(appointment: Appointment, ctx: Context) -> list[Event | Problem]:
-    status = appointment.status
-    if status not in APPOINTMENT_STATUSES:
-        allowed = ", ".join(sorted(APPOINTMENT_STATUSES))
-        raise UnmappableError(f"{status!r} is not an R4 appointment status ({allowed})", "status")
+    status = appointment.status  # a code of appointmentstatus: bindings.py rejected any other
     if status not in APPOINTMENT_EVENTS:
         raise SkippedError(f"status {status}")
     what = APPOINTMENT_EVENTS[status]
@@ -57,7 +54,7 @@ def map_appointment(appointment: Appointment, ctx: Context) -> list[Event | Prob
         "service": _service(appointment),
     }
     if what == "cancelled":
-        fields["reason"] = concept_text(appointment.cancelationReason)
+        fields["reason"] = concept_text(appointment.cancelationReason) or _entered_in_error(status)
     return [ctx.event(EVENTS[what], patient_id, occurred, **fields)]
 
 
@@ -98,3 +95,8 @@ def _service(appointment: Appointment) -> str | None:
         if code in APPOINTMENT_TYPES:
             return APPOINTMENT_TYPES[code]
     return slug(concept_text(appointment.appointmentType) or first_text(appointment.serviceType))
+
+
+def _entered_in_error(status: str) -> str | None:
+    """Why an appointment without a cancelationReason was withdrawn, when its status says it."""
+    return status if status == "entered-in-error" else None

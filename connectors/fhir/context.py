@@ -11,9 +11,14 @@ from connectors.fhir.options import FhirOptions
 from connectors.fhir.parse import Entry
 from connectors.fhir.references import References
 from connectors.fhir.times import instant
+from connectors.profiles import SourceProfile
 from events.base import Event, Source
 
 E = TypeVar("E", bound=Event)
+UNRECORDED = (
+    "nothing says when it was recorded (no meta.lastUpdated, no Bundle.meta.lastUpdated or Bundle.timestamp, and "
+    "the intake gave no receipt time): careloop will not invent one"
+)
 
 
 @dataclass(frozen=True)
@@ -22,33 +27,37 @@ class Context:
     refs: References
     options: FhirOptions
     source: Source
-    # When the source recorded the resource, best first: its meta.lastUpdated, the Bundle's timestamp and
-    # meta.lastUpdated, the intake's receipt time. recorded_at is the first; occurred_at falls back to it.
+    # When the source recorded the resource, best first: its meta.lastUpdated, the Bundle's meta.lastUpdated and
+    # timestamp, the intake's receipt time. recorded_at is the first; occurred_at falls back to it. Never a
+    # clinical time: an event's arrival is what the engine's clock follows.
     recorded: tuple[datetime, ...]
+    profile: SourceProfile
+
+    @property
+    def recorded_at(self) -> datetime:
+        if not self.recorded:
+            raise UnmappableError(UNRECORDED)
+        return self.recorded[0]
 
     def when(self, *candidates: object, expected: str) -> datetime:
         """The first clinical time present; else when the source recorded it; else the resource is unmappable."""
         for candidate in candidates:
-            if (found := instant(candidate, self.options.zone)) is not None:
+            if (found := self.time(candidate)) is not None:
                 return found
         if self.recorded:
             return self.recorded[0]
-        raise UnmappableError(
-            f"has no {expected}, and no meta.lastUpdated or Bundle.timestamp tells when it was recorded: "
-            "careloop cannot date the event"
-        )
+        raise UnmappableError(f"has no {expected}, and {UNRECORDED}")
 
     def time(self, value: object) -> datetime | None:
-        return instant(value, self.options.zone)
+        return instant(value, self.profile.tz)
 
     def event(self, cls: type[E], patient_id: str, occurred_at: datetime, discriminator: str = "", **fields: Any) -> E:
-        recorded_at = self.recorded[0] if self.recorded else occurred_at
         event: E = cls.create(
             source=self.source,
             discriminator=discriminator,
             patient_id=patient_id,
             occurred_at=occurred_at,
-            recorded_at=recorded_at,
+            recorded_at=self.recorded_at,
             **fields,
         )
         return event

@@ -1,9 +1,13 @@
-"""Encounter -> encounter.admitted / discharged / completed; Procedure -> procedure.completed.
+"""Encounter -> encounter.admitted / discharged / completed / cancelled (+ patient.deceased); Procedure ->
+procedure.completed.
 
 Encounters that are stays (inpatient, emergency, short stay) are admitted while under way (arrived, triaged,
 in-progress, onleave) and discharged when finished; visits (ambulatory, outpatient, virtual, other) are
-completed when finished and not events before. Planned, cancelled, entered-in-error and unknown encounters are
-skipped with their status as the reason.
+completed when finished and not events before. A finished encounter whose discharge disposition means death also
+says the patient died, before the discharge: the engine applies a document's events in order and must know of the
+death before the discharge could start a journey. Cancelled and entered-in-error encounters are encounter.cancelled
+with the id the earlier versions were mapped with, so the engine ends what they started. Planned and unknown ones
+are skipped with their status as the reason.
 """
 
 from __future__ import annotations
@@ -18,27 +22,38 @@ from connectors.fhir.context import Context
 from connectors.fhir.elements import codes, codings, concept_text, preferred
 from connectors.fhir.errors import Problem, SkippedError, UnmappableError
 from connectors.fhir.vocabulary import (
+    DEATH,
+    DEATH_TEXT,
     DISPOSITIONS,
+    ENCOUNTER_CANCELLED,
     ENCOUNTER_CLASSES,
-    ENCOUNTER_STATUSES,
     ENCOUNTER_UNDER_WAY,
     STAY_CLASSES,
     slug,
 )
 from events.base import Coding, Event
-from events.encounters import EncounterAdmitted, EncounterCompleted, EncounterDischarged, ProcedureCompleted
+from events.encounters import (
+    EncounterAdmitted,
+    EncounterCancelled,
+    EncounterCompleted,
+    EncounterDischarged,
+    ProcedureCompleted,
+)
+from events.patient import PatientDeceased
 
 # Participant types (v3 ParticipationType) whose individual is "the" clinician, best first.
 CLINICIAN_ROLES = ("ATND", "PPRF", "PART", "SPRF")
 
 
 def map_encounter(encounter: Encounter, ctx: Context) -> list[Event | Problem]:
-    status = encounter.status
-    if status not in ENCOUNTER_STATUSES:
-        allowed = ", ".join(sorted(ENCOUNTER_STATUSES))
-        raise UnmappableError(f"{status!r} is not an R4 encounter status ({allowed})", "status")
+    status = encounter.status  # a code of encounter-status: bindings.py rejected any other
     klass = encounter_class(encounter)
     stay = klass in STAY_CLASSES
+    if status in ENCOUNTER_CANCELLED:
+        # A record entered in error voids the whole visit, whatever its class (as HL7 A23 does); a cancelled stay
+        # is a cancelled admission (A11), a cancelled visit a visit.
+        what = "admission" if stay and status == "cancelled" else "visit"
+        return [_cancelled(encounter, ctx, what)]
     if status not in ENCOUNTER_UNDER_WAY | {"finished"}:
         raise SkippedError(f"status {status}")
     if status != "finished" and not stay:
@@ -56,19 +71,34 @@ def map_encounter(encounter: Encounter, ctx: Context) -> list[Event | Problem]:
     if status != "finished":
         admitted_at = ctx.when(start, expected="period.start (the admission time)")
         return [ctx.event(EncounterAdmitted, patient_id, admitted_at, **common)]
+    outcome = disposition(encounter)
     if stay:
-        discharged_at = ctx.when(end, expected="period.end (the discharge time)")
-        return [
-            ctx.event(
-                EncounterDischarged,
-                patient_id,
-                discharged_at,
-                admitted_at=ctx.time(start),
-                disposition=disposition(encounter),
-                **common,
-            )
-        ]
-    return [ctx.event(EncounterCompleted, patient_id, ctx.when(end, start, expected="period"), **common)]
+        ended_at = ctx.when(end, expected="period.end (the discharge time)")
+        ended: Event = ctx.event(
+            EncounterDischarged, patient_id, ended_at, admitted_at=ctx.time(start), disposition=outcome, **common
+        )
+    else:
+        ended_at = ctx.when(end, start, expected="period")
+        ended = ctx.event(EncounterCompleted, patient_id, ended_at, **common)
+    if outcome != DEATH:
+        return [ended]
+    # Died in the encounter: at its end (the discharge time above), and said first.
+    return [
+        ctx.event(PatientDeceased, patient_id, ended_at, discriminator=f"encounter:{common['encounter_id']}"),
+        ended,
+    ]
+
+
+def _cancelled(encounter: Encounter, ctx: Context, what: str) -> Event:
+    """The encounter did not happen, or its record was a mistake: dated when the source recorded that."""
+    return ctx.event(
+        EncounterCancelled,
+        ctx.subject(encounter),
+        ctx.recorded_at,
+        encounter_id=ctx.resource_id(encounter),
+        cancelled=what,
+        reason=encounter.status,
+    )
 
 
 def encounter_class(encounter: Encounter) -> str:
@@ -109,11 +139,16 @@ def diagnoses(encounter: Encounter, ctx: Context) -> tuple[Coding, ...]:
 
 
 def disposition(encounter: Encounter) -> str | None:
+    """A known code's word (``expired`` for every code of death); else, when no code is known, the text, with
+    ``expired`` for a text that says the patient died ("Expired", "Died", "死亡")."""
     concept = encounter.hospitalization.dischargeDisposition if encounter.hospitalization else None
     for code in codes(concept):
         if code in DISPOSITIONS:
             return DISPOSITIONS[code]
-    return concept_text(concept)
+    text = concept_text(concept)
+    if text is not None and DEATH_TEXT.fullmatch(text.strip().rstrip(".")):
+        return DEATH
+    return text
 
 
 def map_procedure(procedure: Procedure, ctx: Context) -> list[Event | Problem]:

@@ -158,6 +158,7 @@ def map_condition(condition: Condition, ctx: Context) -> list[Event | Problem]:
     onset_period = condition.onsetPeriod
     onset = ctx.time(condition.onsetDateTime) or ctx.time(onset_period.start if onset_period else None)
     diagnosed_at = ctx.when(condition.recordedDate, onset, expected="recordedDate or onset[x]")
+    # A code of condition-clinical when given (bindings.py rejected any other); absent, a diagnosis is active.
     clinical = next((c for c in codes(condition.clinicalStatus) if c in CONDITION_CLINICAL), "active")
     return [
         ctx.event(

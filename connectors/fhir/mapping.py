@@ -170,9 +170,10 @@ def _not_mapped(entry: Entry) -> str:
 def _context(doc: Document, entry: Entry, refs: References, options: FhirOptions) -> Context:
     resource = entry.resource
     meta = getattr(resource, "meta", None)
-    updated = instant(meta.lastUpdated, options.zone) if meta else None
+    updated = instant(meta.lastUpdated, doc.profile.tz) if meta else None
     recorded: tuple[datetime, ...] = tuple(t for t in (updated, *doc.recorded, options.received_at) if t)
-    return Context(entry, refs, options, Source(system=refs.system, message_id=message_id(doc, entry)), recorded)
+    source = Source(system=refs.system, message_id=message_id(doc, entry))
+    return Context(entry, refs, options, source, recorded, doc.profile)
 
 
 def message_id(doc: Document, entry: Entry) -> str:

@@ -1,28 +1,36 @@
-"""What a deployment may configure about the FHIR connector: its source name and the zone of offset-less times."""
+"""What a deployment configures about the FHIR connector: its source name, when a document was received, and what
+each sending system leaves unsaid (its time zone and country, ``connectors.profiles``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from zoneinfo import ZoneInfo
+
+from connectors.profiles import SourceProfile, SourceProfiles
 
 
 @dataclass(frozen=True)
 class FhirOptions:
     # The event source system when a Bundle (or a lone resource) has no meta.source.
     system: str = "fhir"
-    # FHIR dates (and the offset-less times some HIS facades send) carry no offset: they are read in this zone.
-    default_zone: str = "Asia/Shanghai"
-    # When the intake received the message (HTTP); a last resort for recorded_at and undated events.
-    # A time is an argument, never read from a clock here.
+    # When the intake read the file or received the request: recorded_at of resources that neither they nor their
+    # Bundle date (no meta.lastUpdated, no Bundle.timestamp). Without it such resources are rejected: careloop never
+    # invents a time. A time is an argument, never read from a clock here; the shell always fills it.
     received_at: datetime | None = None
+    # Per sending system (a Bundle's or lone resource's meta.source, else ``system``): the zone of offset-less
+    # times and dates, the country of phone numbers written without a country code.
+    profiles: SourceProfiles = field(default_factory=SourceProfiles)
+    # Overrides the default profile's time zone (the zone of sources without a profile of their own).
+    default_zone: str | None = None
 
     def __post_init__(self) -> None:
-        ZoneInfo(self.default_zone)  # fail at configuration time, with zoneinfo's own message
+        if self.default_zone is not None:
+            ZoneInfo(self.default_zone)  # fail at configuration time, with zoneinfo's own message
         if self.received_at is not None and self.received_at.utcoffset() is None:
             raise ValueError("FhirOptions.received_at must carry a UTC offset (an aware datetime)")
 
-    @cached_property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.default_zone)
+    def profile(self, source: str | None) -> SourceProfile:
+        """The profile of a document whose meta.source is ``source`` (None: it has none)."""
+        profiles = self.profiles.overriding(timezone=self.default_zone)
+        return profiles.for_system(source, self.system)

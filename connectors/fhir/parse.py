@@ -20,9 +20,12 @@ from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir_core.fhirabstractmodel import FHIRAbstractModel  # the models' base, from fhir.resources' own dependency
 from pydantic import ValidationError
 
+from connectors.fhir.bindings import unbound
+from connectors.fhir.charset import utf8_text
 from connectors.fhir.errors import Problem
 from connectors.fhir.options import FhirOptions
 from connectors.fhir.times import add_missing_offsets, instant
+from connectors.profiles import SourceProfile
 
 M = TypeVar("M", bound=FHIRAbstractModel)
 # Bundle types that carry care data. Responses and history carry a server's answers or old versions.
@@ -50,8 +53,9 @@ class Document:
     bundle_type: str | None
     bundle_id: str | None
     system: str | None  # Bundle.meta.source (or the single resource's meta.source)
-    recorded: tuple[datetime, ...]  # Bundle.timestamp, Bundle.meta.lastUpdated: when the sender assembled it
+    recorded: tuple[datetime, ...]  # Bundle.meta.lastUpdated, Bundle.timestamp: when the sender assembled it
     entries: tuple[Entry, ...]
+    profile: SourceProfile  # what the sending system leaves unsaid: the zone of offset-less times, its country
 
 
 def parse(data: bytes | str, options: FhirOptions, validate: Collection[str]) -> Document | Problem:
@@ -64,20 +68,22 @@ def parse(data: bytes | str, options: FhirOptions, validate: Collection[str]) ->
     rtype = loaded.get("resourceType")
     if not isinstance(rtype, str) or not rtype:
         return Problem("the JSON object has no resourceType: it is not a FHIR resource", "resourceType")
+    profile = options.profile(_meta_source(loaded))
     if rtype == "Bundle":
-        return _bundle(loaded, options, validate)
+        return _bundle(loaded, profile, validate)
     raw = data.encode() if isinstance(data, str) else data
-    entry = _entry_resource(loaded, rtype, rtype, None, None, None, raw, options, validate)
-    return Document(rtype, None, None, _meta_source(loaded), (), (entry,))
+    entry = _entry_resource(loaded, rtype, rtype, None, None, None, raw, profile, validate)
+    return Document(rtype, None, None, _meta_source(loaded), (), (entry,), profile)
 
 
 def load_json(data: bytes | str) -> Any:
-    """Parsed JSON, or an 'unparseable' Problem with the line and column (FHIR JSON is UTF-8, BOM allowed)."""
+    """Parsed JSON, or an 'unparseable' Problem: not UTF-8 (what it looks like, the byte offset; a UTF-8 BOM is
+    allowed), or not JSON (the line and column)."""
+    text = utf8_text(data) if isinstance(data, bytes) else data
+    if isinstance(text, Problem):
+        return text
     try:
-        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
         return json.loads(text, parse_constant=_no_constant)
-    except UnicodeDecodeError as exc:
-        return Problem(f"not UTF-8 text (byte {exc.start}: {exc.reason}); FHIR JSON is UTF-8", "", "unparseable")
     except json.JSONDecodeError as exc:
         return Problem(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "", "unparseable")
     except (ValueError, RecursionError) as exc:
@@ -88,7 +94,7 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number (FHIR decimals are finite)")
 
 
-def _bundle(doc: dict[str, Any], options: FhirOptions, validate: Collection[str]) -> Document | Problem:
+def _bundle(doc: dict[str, Any], profile: SourceProfile, validate: Collection[str]) -> Document | Problem:
     entries = doc.get("entry") or []
     shell = validated(Bundle, {k: v for k, v in doc.items() if k != "entry"}, "Bundle")
     if isinstance(shell, Problem):
@@ -102,15 +108,14 @@ def _bundle(doc: dict[str, Any], options: FhirOptions, validate: Collection[str]
             "Bundle.type",
             "unsupported",
         )
-    recorded = tuple(
-        t for t in (instant(shell.timestamp, options.zone), instant(_last_updated(shell), options.zone)) if t
-    )
-    parsed = tuple(_bundle_entry(i, e, options, validate) for i, e in enumerate(entries))
+    # When the sender last changed the Bundle, else when it assembled it: both say when the source recorded it.
+    times = (instant(_last_updated(shell), profile.tz), instant(shell.timestamp, profile.tz))
+    parsed = tuple(_bundle_entry(i, e, profile, validate) for i, e in enumerate(entries))
     source = shell.meta.source if shell.meta else None
-    return Document("Bundle", shell.type, shell.id, source, recorded, parsed)
+    return Document("Bundle", shell.type, shell.id, source, tuple(t for t in times if t), parsed, profile)
 
 
-def _bundle_entry(index: int, raw: Any, options: FhirOptions, validate: Collection[str]) -> Entry:
+def _bundle_entry(index: int, raw: Any, profile: SourceProfile, validate: Collection[str]) -> Entry:
     path = f"Bundle.entry[{index}]"
     original = json.dumps(raw, ensure_ascii=False).encode()
     if not isinstance(raw, dict):
@@ -128,7 +133,7 @@ def _bundle_entry(index: int, raw: Any, options: FhirOptions, validate: Collecti
     if not isinstance(rtype, str) or not rtype:
         problem = Problem("the resource has no resourceType", rpath)
         return Entry(path, index, "", None, None, shell.fullUrl, request, original, problem)
-    return _entry_resource(resource, rtype, rpath, index, shell.fullUrl, request, original, options, validate)
+    return _entry_resource(resource, rtype, rpath, index, shell.fullUrl, request, original, profile, validate)
 
 
 def _entry_resource(
@@ -139,16 +144,18 @@ def _entry_resource(
     full_url: str | None,
     request: str | None,
     original: bytes,
-    options: FhirOptions,
+    profile: SourceProfile,
     validate: Collection[str],
 ) -> Entry:
     rid = resource.get("id") if isinstance(resource.get("id"), str) else None
     if rtype not in validate:
         return Entry(path, index, rtype, rid, None, full_url, request, original)
-    add_missing_offsets(resource, options.zone)
+    add_missing_offsets(resource, profile.tz)
     model = validated(get_fhir_model_class(rtype), resource, path)
     if isinstance(model, Problem):
         return Entry(path, index, rtype, rid, None, full_url, request, original, model)
+    if (problem := unbound(model, path)) is not None:
+        return Entry(path, index, rtype, rid, None, full_url, request, original, problem)
     return Entry(path, index, rtype, rid, model, full_url, request, original)
 
 

@@ -1,4 +1,10 @@
-"""Patient -> patient.registered, patient.deceased and patient.merged."""
+"""Patient -> patient.registered, patient.deceased and patient.merged.
+
+A registration is dated when the source recorded the Patient (its meta.lastUpdated, else the Bundle's), else when
+careloop received it: FHIR has no registration time, and a birth date is a clinical date, not an arrival. Phone
+numbers become E.164 in the source's country (its profile); one that cannot be a full number rejects the Patient,
+naming the telecom element, rather than lose the way to reach the patient or reach someone else.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +17,21 @@ from connectors.fhir.context import Context
 from connectors.fhir.elements import concept_text, human_name
 from connectors.fhir.errors import Problem, UnmappableError
 from connectors.fhir.times import calendar_date
+from connectors.phones import PhoneNumberError, e164
 from events.base import Event
 from events.patient import Contact, Identifier, PatientDeceased, PatientMerged, PatientRegistered
 
-BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
 # FHIR's IANA zone extension (R4 core ``tz-code``; ``timezone`` in the R5 extension pack), on an Address or the
 # Patient itself. Without one the patient's zone is left empty and the hospital's zone applies.
 TIMEZONES = frozenset(
     {"http://hl7.org/fhir/StructureDefinition/tz-code", "http://hl7.org/fhir/StructureDefinition/timezone"}
 )
-SEXES = frozenset({"female", "male", "other", "unknown"})
 
 
 def map_patient(patient: Patient, ctx: Context) -> list[Event | Problem]:
     identifiers = ctx.refs.patient_identifiers(patient, ctx.entry.full_url)
     patient_id = ctx.refs.patient_id(identifiers, "identifier")
-    # A registration is dated when the source recorded it; a record that says nothing of that is dated at birth,
-    # the one time it carries (and recent-registration journeys then rightly ignore it).
-    born = (_birth_time(patient), patient.birthDate)
-    registered_at = ctx.recorded[0] if ctx.recorded else ctx.when(*born, expected="birthDate")
+    registered_at = ctx.recorded_at
     out: list[Event | Problem] = [
         ctx.event(
             PatientRegistered,
@@ -37,10 +39,10 @@ def map_patient(patient: Patient, ctx: Context) -> list[Event | Problem]:
             registered_at,
             name=human_name(patient.name),
             birth_date=calendar_date(patient.birthDate),
-            sex=patient.gender if patient.gender in SEXES else None,
+            sex=patient.gender,  # a code of administrative-gender: bindings.py rejected any other
             timezone=_timezone(patient),
             language=_language(patient),
-            contact=_contact(patient),
+            contact=_contact(patient, ctx.profile.country),
             identifiers=tuple(identifiers),
         )
     ]
@@ -50,12 +52,10 @@ def map_patient(patient: Patient, ctx: Context) -> list[Event | Problem]:
     return out
 
 
-def _deceased(patient: Patient, patient_id: str, ctx: Context) -> Event | Problem:
-    try:
-        died_at = ctx.when(patient.deceasedDateTime, expected="deceasedDateTime")
-    except UnmappableError as exc:
-        return Problem(f"deceasedBoolean is true, but {exc.reason}", "deceasedBoolean")
-    return ctx.event(PatientDeceased, patient_id, died_at)
+def _deceased(patient: Patient, patient_id: str, ctx: Context) -> Event:
+    """At deceasedDateTime; ``deceasedBoolean: true`` says no more than that the patient had died when the record
+    was written (or received): the death is dated then, the earliest time careloop can vouch for."""
+    return ctx.event(PatientDeceased, patient_id, ctx.when(patient.deceasedDateTime, expected="deceasedDateTime"))
 
 
 def _merges(patient: Patient, identifiers: list[Identifier], at: datetime, ctx: Context) -> list[Event]:
@@ -71,14 +71,6 @@ def _merges(patient: Patient, identifiers: list[Identifier], at: datetime, ctx: 
         old, new = ctx.refs.merge(retired, survivor)
         out.append(ctx.event(PatientMerged, old, at, discriminator=link.other.reference or str(i), into_patient_id=new))
     return out
-
-
-def _birth_time(patient: Patient) -> object:
-    ext = patient.birthDate__ext
-    for e in (ext.extension or []) if ext else []:
-        if e.url == BIRTH_TIME and e.valueDateTime is not None:
-            return e.valueDateTime
-    return None
 
 
 def _timezone(patient: Patient) -> str | None:
@@ -105,9 +97,20 @@ def _language(patient: Patient) -> str | None:
     return None
 
 
-def _contact(patient: Patient) -> Contact | None:
-    current = [t for t in patient.telecom or [] if t.value and t.use != "old" and not (t.period and t.period.end)]
-    current.sort(key=lambda t: (t.rank or 1_000_000, t.use != "mobile"))
-    phone = next((t.value for t in current if t.system in ("phone", "sms")), None)
-    email = next((t.value for t in current if t.system == "email"), None)
+def _contact(patient: Patient, country: str) -> Contact | None:
+    """The best current phone (E.164) and email. Every current phone is checked, not only the best: reaching the
+    next-ranked number because the first was unreadable would be a silent change of who gets the message."""
+    telecom = list(enumerate(patient.telecom or []))
+    current = [(i, t) for i, t in telecom if t.value and t.use != "old" and not (t.period and t.period.end)]
+    current.sort(key=lambda it: (it[1].rank or 1_000_000, it[1].use != "mobile"))
+    phones = [_e164(str(t.value), country, i) for i, t in current if t.system in ("phone", "sms")]
+    phone = phones[0] if phones else None
+    email = next((t.value for _, t in current if t.system == "email"), None)
     return Contact(phone=phone, email=email) if phone or email else None
+
+
+def _e164(value: str, country: str, index: int) -> str:
+    try:
+        return e164(value, country)
+    except PhoneNumberError as exc:
+        raise UnmappableError(f"not a full phone number: {exc}", f"telecom[{index}].value") from exc

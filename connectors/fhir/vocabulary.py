@@ -21,7 +21,8 @@ SYSTEMS: dict[str, str] = {
     "urn:oid:2.16.840.1.113883.6.13": "cdt",
 }
 
-# Encounter.class (v3 ActCode, plus the plain words older Synthea and some HIS facades use).
+# Encounter.class: every v3 ActEncounterCode, plus the plain words older Synthea and some HIS facades send (English,
+# and the Chinese words of HIS encounter types). A class not listed is rejected (bindings.py), not read as "other".
 ENCOUNTER_CLASSES: dict[str, str] = {
     "IMP": "inpatient",
     "ACUTE": "inpatient",
@@ -38,12 +39,20 @@ ENCOUNTER_CLASSES: dict[str, str] = {
     "SS": "day_surgery",  # short stay: admitted and discharged the same day, as day surgery is
     "VR": "virtual",
     "virtual": "virtual",
+    "HH": "other",  # home health
+    "OBSENC": "other",  # observation encounter: watched, not admitted
+    "PRENC": "other",  # pre-admission testing
+    "门诊": "outpatient",
+    "急诊": "emergency",
+    "住院": "inpatient",
 }
 # Classes whose encounters are stays: admitted when under way, discharged when finished. Others are visits.
 STAY_CLASSES = frozenset({"inpatient", "emergency", "day_surgery"})
 
 ENCOUNTER_UNDER_WAY = frozenset({"arrived", "triaged", "in-progress", "onleave"})
-ENCOUNTER_STATUSES = ENCOUNTER_UNDER_WAY | {"planned", "finished", "cancelled", "entered-in-error", "unknown"}
+# The source says the encounter did not happen (cancelled: ended before it began) or its record was a mistake:
+# encounter.cancelled, so the engine ends what an earlier version of the Encounter started.
+ENCOUNTER_CANCELLED = frozenset({"cancelled", "entered-in-error"})
 
 # Encounter.hospitalization.dischargeDisposition codes (HL7, NUBC, SNOMED) to plain words.
 DISPOSITIONS: dict[str, str] = {
@@ -63,9 +72,19 @@ DISPOSITIONS: dict[str, str] = {
     "psy": "psychiatric",
     "aadvice": "against-advice",
     "07": "against-advice",
-    "exp": "expired",
-    "20": "expired",
+    "exp": "expired",  # http://terminology.hl7.org/CodeSystem/discharge-disposition
+    "20": "expired",  # NUBC patient discharge status
+    "40": "expired",  # NUBC: expired at home (hospice claims)
+    "41": "expired",  # NUBC: expired in a medical facility (hospice claims)
+    "42": "expired",  # NUBC: expired, place unknown (hospice claims)
+    "371828006": "expired",  # SNOMED CT: patient deceased during stay (discharge status = dead)
+    "419099009": "expired",  # SNOMED CT: dead
 }
+# A disposition that means the patient died: patient.deceased comes with the discharge. Codes first; the text
+# (or a coding's display) only when no code is known, read whole, never searched inside sentences.
+DEATH = "expired"
+DEATH_TEXT = re.compile(r"(?:patient\s+)?(?:expired|died|deceased|dead)|死亡|病故|去世|已故|身故", re.I)
+
 
 # v3 ObservationInterpretation to careloop's abnormal flags; codes absent here leave the flag empty.
 INTERPRETATIONS: dict[str, str] = {
@@ -91,12 +110,12 @@ APPOINTMENT_EVENTS: dict[str, str] = {
     "pending": "booked",
     "booked": "booked",
     "cancelled": "cancelled",
+    "entered-in-error": "cancelled",  # booked by mistake: withdrawn like a cancellation
     "noshow": "no_show",
     "arrived": "attended",
     "checked-in": "attended",
     "fulfilled": "attended",
 }
-APPOINTMENT_STATUSES = frozenset(APPOINTMENT_EVENTS) | {"entered-in-error", "waitlist"}
 # v2-0276 appointment reasons, as the services journeys name them.
 APPOINTMENT_TYPES: dict[str, str] = {
     "FOLLOWUP": "follow-up",
