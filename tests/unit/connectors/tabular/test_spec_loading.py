@@ -82,7 +82,9 @@ def test_loading_a_bad_spec_file_raises_with_all_problems(tmp_path: Path) -> Non
 def test_a_yaml_syntax_error_points_at_its_line() -> None:
     problems = _problems("name: x\nfiles:\n  - match: [a.csv\n")
     assert len(problems) == 1
-    assert problems[0].startswith("visits.yaml:4:1: error: YAML syntax:")
+    assert problems[0] == (
+        "visits.yaml:3:12: error: YAML syntax: the '[' at line 3 column 12 is never closed: end the list with ']'"
+    )
 
 
 def test_a_required_field_left_out_and_a_wrong_kind_of_value_are_reported() -> None:
