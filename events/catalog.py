@@ -69,6 +69,8 @@ EngineEvent: TypeAlias = Annotated[
     | jo.MessageSuppressed
     | jo.MessageFailed
     | jo.TaskEscalated
+    | jo.ConsentWithdrawnByReply
+    | jo.ConsentGrantedByReply
     | jo.JourneyCompleted
     | jo.JourneyExited,
     Field(discriminator="type"),

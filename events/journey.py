@@ -105,7 +105,7 @@ class MessageRequested(_StepEvent):
     category: Literal["transactional", "care", "marketing"] = "care"
     priority: int = Field(default=50, ge=0, le=100)
     due_at: AwareDatetime
-    journey_version: int
+    journey_version: int = Field(description="0 for a message of no journey (confirming a stop or start word).")
     stale_at: AwareDatetime | None = Field(default=None, description="Not sent after this; null: never stale.")
     variables: dict[str, Any] = Field(
         default_factory=dict, description="Template variables from the journey's entry (appointment, clinician)."
@@ -215,3 +215,34 @@ class TaskEscalated(_JourneyEvent):
     sla_due_at: AwareDatetime
     queue: str
     escalated_to: str = Field(description="The queue now responsible.")
+
+
+# --- consent changed by a patient's reply (a stop or start word) -------------------------------------------
+
+Purpose = Literal["transactional", "care", "marketing"]
+
+
+class _ConsentByReply(Event):
+    channel: Channel = Field(description="The channel the reply came on: the only one whose consent changes.")
+    purposes: tuple[Purpose, ...] = Field(min_length=1, description="The purposes whose consent changed.")
+    keyword: str = Field(
+        min_length=1, description="The configured stop or start word the reply was (a fixed keyword, never its text)."
+    )
+    reply_event_id: str = Field(min_length=1, description="The outreach.replied event.")
+    message_id: str | None = Field(
+        default=None, description="The engine's message the reply answered, when the engine knew it."
+    )
+    reason: str = Field(default="", description="Why this happened, in words staff can read.")
+
+
+class ConsentWithdrawnByReply(_ConsentByReply):
+    """A reply that was a stop word (TD, 退订, STOP) withdrew consent for ``purposes`` on ``channel``, as
+    ``consent.withdrawn`` does: approved messages the dispatcher has not sent are taken back."""
+
+    type: Literal["consent.withdrawn_by_reply"] = "consent.withdrawn_by_reply"
+
+
+class ConsentGrantedByReply(_ConsentByReply):
+    """A reply that was a start word (START, 订阅) granted back what stop words had withdrawn on ``channel``."""
+
+    type: Literal["consent.granted_by_reply"] = "consent.granted_by_reply"

@@ -180,11 +180,36 @@ def _condition(state: PatientState, e: fi.ConditionDiagnosed) -> PatientState:
 
 
 def _consent(state: PatientState, e: ou.ConsentGranted | ou.ConsentWithdrawn) -> PatientState:
+    """An explicit choice (a form, the care team): it also supersedes what a stop or start word said."""
     channels = ALL_CHANNELS if e.channel == "all" else frozenset({e.channel})
-    granted = isinstance(e, ou.ConsentGranted)
-    choices = _frozen({**state.profile.consent_choices, **{f"{e.purpose}/{c}": granted for c in channels}})
+    keys = {f"{e.purpose}/{c}" for c in channels}
+    stopped = state.profile.stopped_by_reply
+    if stopped.keys() & keys:
+        profile = _with(state.profile, stopped_by_reply=_frozen({k: v for k, v in stopped.items() if k not in keys}))
+        state = _with(state, profile=profile)
+    return _choose(state, e.purpose, channels, isinstance(e, ou.ConsentGranted))
+
+
+def _consent_by_reply(state: PatientState, e: jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply) -> PatientState:
+    """A stop word withdraws as consent.withdrawn does, remembering the choices it replaced; a start word grants
+    as consent.granted does and forgets them."""
+    granted = isinstance(e, jo.ConsentGrantedByReply)
+    p = state.profile
+    keys = {f"{purpose}/{e.channel}" for purpose in e.purposes}
+    if granted:
+        stopped = {k: v for k, v in p.stopped_by_reply.items() if k not in keys}
+    else:
+        stopped = {**{k: p.consent_choices.get(k) for k in keys}, **p.stopped_by_reply}  # the first stop's wins
+    state = _with(state, profile=_with(p, stopped_by_reply=_frozen(stopped)))
+    for purpose in e.purposes:
+        state = _choose(state, purpose, frozenset({e.channel}), granted)
+    return state
+
+
+def _choose(state: PatientState, purpose: str, channels: frozenset[str], granted: bool) -> PatientState:
+    choices = _frozen({**state.profile.consent_choices, **{f"{purpose}/{c}": granted for c in channels}})
     profile = _with(state.profile, consent_choices=choices)
-    if e.purpose == "care":
+    if purpose == "care":
         current = profile.consents
         profile = _with(profile, consents=current | channels if granted else current - channels)
     return _with(state, profile=profile)
@@ -461,6 +486,8 @@ _APPLY: dict[type[Event], Callable[[PatientState, Any], PatientState]] = {
     fi.ConditionDiagnosed: _condition,
     ou.ConsentGranted: _consent,
     ou.ConsentWithdrawn: _consent,
+    jo.ConsentWithdrawnByReply: _consent_by_reply,
+    jo.ConsentGrantedByReply: _consent_by_reply,
     jo.JourneyStarted: _started,
     jo.JourneyReplanned: _replanned,
     jo.WaitScheduled: _waiting,

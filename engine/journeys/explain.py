@@ -79,6 +79,8 @@ class Explanation:
 PATIENT_TYPES = (
     "consent.granted",
     "consent.withdrawn",
+    "consent.withdrawn_by_reply",
+    "consent.granted_by_reply",
     "outreach.paused",
     "outreach.resumed",
     "encounter.admitted",
@@ -119,6 +121,9 @@ def _patient_line(e: Event) -> str:
     if isinstance(e, ou.ConsentGranted | ou.ConsentWithdrawn):
         verb = "granted" if isinstance(e, ou.ConsentGranted) else "withdrew"
         return f"consent {verb}: {e.channel} for {e.purpose}"
+    if isinstance(e, jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply):
+        verb = "withdrawn" if isinstance(e, jo.ConsentWithdrawnByReply) else "granted"
+        return f"consent {verb} by reply {e.keyword!r} on {e.channel} for {' and '.join(e.purposes)}"
     if isinstance(e, ou.OutreachPaused):
         return f"care team paused outreach: {e.reason}"
     if isinstance(e, PatientDeceased):
@@ -152,7 +157,8 @@ def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, Message
         inst.lines.append((at, f"{e.type}: {reason or getattr(e, 'flag_reason', '')}"))
     elif isinstance(e, jo.MessageRequested):
         story = MessageStory(e.message_id, e.template, e.step_id or "")
-        story.lines.append((at, f"requested by step {e.step_id} of {e.journey_id} v{e.journey_version}: {reason}"))
+        by = f"step {e.step_id} of {e.journey_id} v{e.journey_version}" if e.journey_version else "the patient's reply"
+        story.lines.append((at, f"requested by {by}: {reason}"))
         by_message[e.message_id] = inst.messages[e.message_id] = story
     elif isinstance(e, jo.MessageApproved | jo.MessageDeferred | jo.MessageSuppressed | jo.MessageFailed):
         found = by_message.get(e.message_id)

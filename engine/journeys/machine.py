@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.journeys import churn, outreach, tasks
+from engine.journeys import churn, outreach, replies, tasks
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey
 from engine.journeys.effects import CancelTimer, Effect
@@ -70,6 +70,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             before = run.state
             run.record(trigger)
             outreach.after_input(run, trigger, before)
+            replies.after_reply(run, trigger)
             tasks.after_input(run, trigger, before)
             active = {i.instance_id for i in run.state.active_instances()}
             affect_instances(run, trigger, data)

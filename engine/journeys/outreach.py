@@ -3,7 +3,8 @@
 A requested message is approved (the dispatcher sends it now on one channel, with fallbacks), deferred (quiet
 hours, a frequency cap: decided again when the timer fires) or suppressed (consent, hard stops, stale, a cap
 that drops). What the dispatcher reports back (a final failure) moves the message to its next channel.
-Withdrawing consent or pausing outreach takes back approved messages the dispatcher has not yet sent.
+Withdrawing consent (also by a stop word in a reply: replies.py) or pausing outreach takes back approved messages
+the dispatcher has not yet sent.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.journeys.consent import consented
 from engine.journeys.effects import CancelTimer, CreateTask, ScheduleTimer
 from engine.journeys.evaluate import holds_all
 from engine.journeys.policy import OutreachPolicy
@@ -71,19 +73,30 @@ def after_input(run: Run, event: Event, before: PatientState) -> None:
         if m is not None and old is not None and m.tried != old.tried:  # a final failure of the current attempt
             decide_message(run, event.message_id)
         return
-    policy, p = run.catalog.outreach, run.state.profile
     if isinstance(event, ou.ConsentWithdrawn):
-        affected = [
+        withdraw_unconsented(run, event.event_id)
+    elif isinstance(event, ou.OutreachPaused | EncounterAdmitted | PatientDeceased):
+        _redecide(run, event.event_id, [m for m in run.state.messages.values() if m.status == "approved"])
+
+
+def withdraw_unconsented(run: Run, cause: str) -> None:
+    """Consent was withdrawn (``cause``: the event that did it): approved messages the dispatcher has not sent on
+    a channel that no longer has consent for their purpose are decided again (another channel, or taken back)."""
+    policy, p = run.catalog.outreach, run.state.profile
+    _redecide(
+        run,
+        cause,
+        [
             m
             for m in run.state.messages.values()
             if m.status == "approved" and not consented(policy, p, m.request.category, m.channel or "")
-        ]
-    elif isinstance(event, ou.OutreachPaused | EncounterAdmitted | PatientDeceased):
-        affected = [m for m in run.state.messages.values() if m.status == "approved"]
-    else:
-        return
-    for m in affected:
-        with run.caused_by(f"{event.event_id}:{m.request.message_id}"):
+        ],
+    )
+
+
+def _redecide(run: Run, cause: str, approved: list[PendingMessage]) -> None:
+    for m in approved:
+        with run.caused_by(f"{cause}:{m.request.message_id}"):
             decide_message(run, m.request.message_id, withdrawing=True)
 
 
@@ -140,7 +153,9 @@ def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
     policy, p, r = run.catalog.outreach, run.state.profile, m.request
     wanted = list(r.channels)
     inst = run.state.instances.get(r.instance_id)
-    for rule in policy.channel_rules:
+    # A message of no journey instance confirms the patient's own reply (replies.py): it answers on the channel
+    # the patient wrote on, so channel preferences (a call for older patients) do not apply to it.
+    for rule in policy.channel_rules if inst is not None else ():
         if holds_all(rule.when, run.scope({}, inst)):
             prefer = list(rule.prefer)
             wanted = prefer if rule.only else prefer + [c for c in wanted if c not in prefer]
@@ -164,15 +179,6 @@ def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
     if refused:
         checks.append("skipped " + "; ".join(refused))
     return allowed
-
-
-def consented(policy: OutreachPolicy, p: Profile, purpose: str, channel: str) -> bool:
-    """An explicit choice for the purpose wins; care consent also covers transactional messages; otherwise the
-    purpose's default (opt_out: allowed until withdrawn; opt_in: needs a grant)."""
-    for key in (f"{purpose}/{channel}",) + ((f"care/{channel}",) if purpose == "transactional" else ()):
-        if key in p.consent_choices:
-            return p.consent_choices[key]
-    return bool(getattr(policy.consent, purpose) == "opt_out")
 
 
 def _quiet_until(run: Run, category: str) -> tuple[datetime, str] | None:

@@ -1,11 +1,13 @@
 """Outreach policy as data (the `outreach:` section of journeys.yaml): consent defaults, quiet hours, frequency
-caps with priority, channel preference by patient attributes, and the hard stops. Decided in policy_check.py."""
+caps with priority, channel preference by patient attributes, the hard stops, and the words a reply withdraws or
+grants consent with. Decided in outreach.py and replies.py."""
 
 from __future__ import annotations
 
-from typing import Literal
+import unicodedata
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from engine.journeys.conditions import Conditions
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
@@ -65,6 +67,90 @@ class HardStops(_Model):
     inpatient: bool = Field(default=True, description="No outreach while admitted (a readmission) until discharge.")
 
 
+def keyword(text: str) -> str:
+    """A reply or configured word as compared: NFKC (full-width letters and punctuation become ASCII), case-folded,
+    without surrounding white space or punctuation: full-width STOP, 'Stop!' and ' TD。' are 'stop', 'stop', 'td'."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    start, end = 0, len(folded)
+    while start < end and _trimmed(folded[start]):
+        start += 1
+    while end > start and _trimmed(folded[end - 1]):
+        end -= 1
+    return folded[start:end]
+
+
+def _trimmed(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith("P")
+
+
+def _keyword(word: str) -> str:
+    if not keyword(word):
+        raise ValueError(f"{word!r} is empty once white space and punctuation are trimmed")
+    return word
+
+
+Keyword = Annotated[str, AfterValidator(_keyword)]
+
+
+class ConsentByReply(_Model):
+    """Keywords a patient's reply is matched against, whole (a reply that merely contains one does not match).
+
+    A stop word withdraws consent on the channel the reply came on: for the category of the message replied to
+    when the engine knows it, else for every purpose in ``purposes``. A start word grants back what stop words
+    took on that channel. Each change is confirmed by one transactional message, when a template is named.
+    """
+
+    stop_words: dict[str, list[Keyword]] = Field(
+        default_factory=lambda: {
+            "zh-CN": ["TD", "退订", "T"],
+            "en": ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"],
+        },
+        description="Stop words by locale; a reply in any locale matches any of them. {} turns them off.",
+    )
+    start_words: dict[str, list[Keyword]] = Field(
+        default_factory=lambda: {"zh-CN": ["订阅"], "en": ["START", "UNSTOP"]},
+        description="Start words by locale: they grant back what stop words withdrew on the channel.",
+    )
+    purposes: list[Category] = Field(
+        default_factory=lambda: list[Category](["marketing", "care"]),
+        min_length=1,
+        description="Withdrawn by a stop word that answers no message the engine knows, or a transactional one. "
+        "List transactional to let stop words withdraw transactional messages too.",
+    )
+    stop_confirmation: str | None = Field(
+        default=None, min_length=1, description="Template of the transactional message confirming a stop (none: none)."
+    )
+    start_confirmation: str | None = Field(
+        default=None, min_length=1, description="Template of the transactional message confirming a start (none: none)."
+    )
+
+    @field_validator("start_words")
+    @classmethod
+    def _distinct(cls, value: dict[str, list[Keyword]], info: ValidationInfo) -> dict[str, list[Keyword]]:
+        stop = {keyword(w) for ws in info.data.get("stop_words", {}).values() for w in ws}
+        both = [w for ws in value.values() for w in ws if keyword(w) in stop]
+        if both:
+            raise ValueError(f"{', '.join(map(repr, both))}: a word cannot both stop and start messages")
+        return value
+
+    def stop_word(self, text: str | None) -> str | None:
+        """The configured stop word (as configured) that the whole reply is, if any."""
+        return self._match(self.stop_words, text)
+
+    def start_word(self, text: str | None) -> str | None:
+        return self._match(self.start_words, text)
+
+    @staticmethod
+    def _match(words: dict[str, list[str]], text: str | None) -> str | None:
+        said = keyword(text or "")
+        return next((w for ws in words.values() for w in ws if said and keyword(w) == said), None)
+
+    def confirmations(self) -> dict[str, str]:
+        """The templates this section names, by field."""
+        named = {"stop_confirmation": self.stop_confirmation, "start_confirmation": self.start_confirmation}
+        return {k: v for k, v in named.items() if v is not None}
+
+
 class Hospital(_Model):
     name: dict[str, str] = Field(default_factory=dict, description="The hospital's name per locale.")
     phone: str | None = None
@@ -82,6 +168,9 @@ class OutreachPolicy(_Model):
     )
     channel_rules: list[ChannelRule] = Field(default_factory=list)
     hard_stops: HardStops = Field(default_factory=HardStops)
+    consent_by_reply: ConsentByReply = Field(
+        default_factory=ConsentByReply, description="Stop and start words in patients' replies (TD, 退订, STOP)."
+    )
     phone_queue: str = Field(default="outreach-calls", description="Where phone-channel messages become call tasks.")
     phone_sla: DurationField = Field(default=Duration.parse("1d"))
     escalation_queue: str = Field(default="escalations", description="Where overdue tasks go.")

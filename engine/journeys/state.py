@@ -27,6 +27,9 @@ class Profile:
     deceased: bool = False
     consents: frozenset[str] = frozenset()  # channels explicitly granted for the care purpose
     consent_choices: Mapping[str, bool] = field(default_factory=lambda: EMPTY)  # "purpose/channel" -> granted
+    # "purpose/channel" withdrawn by a stop word -> the explicit choice it replaced (None: there was none). A start
+    # word grants back exactly these; care's entry keeps transactional messages as they were (consent.consented).
+    stopped_by_reply: Mapping[str, bool | None] = field(default_factory=lambda: EMPTY)
     reachable: frozenset[str] | None = None  # channels the patient has an address for; None: never told
     inpatient: bool = False  # admitted and not yet discharged (a readmission stops outreach)
     admitted_encounter_id: str | None = None  # the stay that made ``inpatient`` true, so its cancel can undo it

@@ -66,6 +66,8 @@ def _detail(e: Event) -> str | None:
         return f"{e.flag_reason} (+{e.weight}, score {e.score}, {e.level})"
     if isinstance(e, jo.ChurnCleared):
         return f"{e.flag_reason or 'all flags'} (score {e.score}, {e.level})"
+    if isinstance(e, jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply):
+        return f"{e.keyword!r} on {e.channel}: {', '.join(e.purposes)}"
     if isinstance(e, jo.StepSkipped):
         return "skipped"
     if isinstance(e, jo.BranchTaken):

@@ -67,6 +67,13 @@ def check_templates(
             sender = Sender(str(parts.raw.get("id")), entry_type, step.id, tuple(step.message.channels))
             senders.setdefault(name, []).append(sender)
     named = _named_by_steps(journeys)
+    for field, name in outreach.consent_by_reply.confirmations().items():  # sent to confirm a stop or start word
+        named.add(name)
+        # rendered with the dispatcher's variables only: it has no journey, and outreach.replied none of its own
+        senders.setdefault(name, []).append(Sender("consent-by-reply", "outreach.replied", field, ()))
+        if name not in templates:
+            hint = did_you_mean(name, templates) or " (define it under templates:)"
+            out.append(Finding(("outreach", "consent_by_reply", field), f"unknown template {name!r}{hint}"))
     for name, template in templates.items():
         if template is None:
             continue

@@ -172,6 +172,15 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "queue": "care-team",
         "escalated_to": "escalations",
     },
+    "consent.withdrawn_by_reply": {
+        "channel": "sms",
+        "purposes": ["marketing", "care"],
+        "keyword": "TD",
+        "reply_event_id": "R1",
+        "message_id": "M1",
+        "reason": "stop word",
+    },
+    "consent.granted_by_reply": {"channel": "sms", "purposes": ["care"], "keyword": "START", "reply_event_id": "R2"},
     "journey.completed": {"instance_id": "I1", "journey_id": "j", "outcome": "completed"},
     "journey.exited": {"instance_id": "I1", "journey_id": "j", "outcome": "cancelled", "exit_event_id": "X"},
 }
