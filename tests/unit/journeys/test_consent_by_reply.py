@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from engine.dispatch.rendering import Contact as RenderContact
+from engine.dispatch.rendering import render_message
 from engine.journeys.catalog import Catalog
 from engine.journeys.consent import consented
 from engine.journeys.evolve import is_engine_event, replay
@@ -24,7 +26,8 @@ from events import outreach as ou
 from events import patient as pa
 from events.base import Event
 from events.patient import Contact
-from tests.builders import at, booked, discharge, event, recorded, visit
+from tests.builders import at, booked, diagnosed, discharge, event, recorded, visit
+from tests.builders import catalog as shipped_catalog
 
 P = "P-replies"
 
@@ -494,3 +497,48 @@ def test_a_confirmation_template_may_use_only_what_the_dispatcher_provides():
     (error,) = [str(p) for p in problems if p.severity == "error"]
     assert "uses {{ appointment.start_at }}, but journey 'consent-by-reply' enters on outreach.replied" in error
     assert "Available: hospital.name, hospital.phone, message.id, patient.locale, patient.name" in error
+
+
+# --- as shipped -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        (
+            "zh-CN",
+            ["【仁和医院】您已退订此渠道的此类消息（门诊预约提醒照常发送）。回复“订阅”可重新订阅。", "400-820-1200"],
+        ),
+        ("en", ["Renhe Hospital: You are unsubscribed from these messages on this channel", "Reply START"]),
+    ],
+)
+def test_td_to_the_shipped_we_miss_you_message_is_confirmed_by_the_shipped_template(language, says):
+    # Given a COPD patient away for a year, who agreed to marketing by SMS and has no WeChat
+    shipped = shipped_catalog()
+    sim = Simulation(shipped)
+    registered = event(
+        pa.PatientRegistered, P, at("2025-03-01 09:00"), contact=Contact(phone="+8613800000000"), language=language
+    )
+    marketing = event(ou.ConsentGranted, P, at("2025-03-01 09:30"), channel="sms", purpose="marketing")
+    sim.feed([registered, marketing, diagnosed(P, at("2025-03-01 09:00"), "J44.9"), visit(P, at("2025-03-15 10:00"))])
+    sim.run_until(at("2026-03-15 10:00"))
+    (miss_you,) = recorded(sim, P, jo.MessageApproved, journey="we-miss-you")
+    assert miss_you.channel == "sms"
+
+    # When the patient answers it 退订 (its text says: 退订回复TD / Reply STOP to opt out)
+    sim.feed([reply("退订", "2026-03-15 10:30", message_id=miss_you.message_id)])
+
+    # Then marketing on SMS is withdrawn, and the confirmation renders in the patient's language as shipped
+    assert [w.purposes for w in withdrawals(sim)] == [("marketing",)]
+    confirmation = recorded(sim, P, jo.MessageApproved)[-1]
+    assert (confirmation.template, confirmation.channel) == ("consent-withdrawn-confirmation", "sms")
+    text = render_message(
+        shipped.templates,
+        shipped.outreach,
+        confirmation.template,
+        confirmation.locale,
+        confirmation.variables,
+        RenderContact(phone="+8613800000000", language=language),
+        confirmation.message_id,
+    )
+    assert all(part in text.body for part in says), text.body
