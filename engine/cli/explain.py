@@ -57,7 +57,9 @@ def _print(story: Explanation, tz: ZoneInfo) -> None:
     for at, text in story.patient:
         out.print(f"  {local(at, tz)}  {text}", markup=False)
     for inst in story.instances.values():
-        out.print(f"\n{inst.journey_id} v{inst.version} [{inst.status}]", markup=False)
+        # patient-level decisions (churn signals, replies' confirmations) belong to no versioned journey
+        version = f" v{inst.version}" if inst.version is not None else ""
+        out.print(f"\n{inst.journey_id}{version} [{inst.status}]", markup=False)
         for at, text in inst.lines:
             out.print(f"  {local(at, tz)}  {text}", markup=False)
         for m in inst.messages.values():

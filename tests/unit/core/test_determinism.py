@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.journeys.catalog import Catalog
-from engine.journeys.evolve import replay
+from engine.journeys.evolve import is_engine_event, replay
 from engine.journeys.loader import load_catalog
 from engine.journeys.machine import Tick, decide
 from engine.journeys.simulation import Simulation
@@ -42,6 +42,10 @@ KINDS = [
     "epds-high",
     "survey-low",
     "reply",
+    "stop-reply",
+    "admit",
+    "cancel-admission",
+    "cancel-visit",
     "deceased",
     "implant",
 ]
@@ -79,6 +83,16 @@ def make_event(kind: str, patient: str, n: int, at: datetime) -> Event:
             **common, response_id=f"{patient}-S{n}", instrument="satisfaction", score=3
         ),
         "reply": lambda: ou.OutreachReplied.create(**common, message_id=f"{patient}-M", channel="sms"),
+        "stop-reply": lambda: ou.OutreachReplied.create(**common, message_id=f"{patient}-M", channel="sms", text="TD"),
+        "admit": lambda: en.EncounterAdmitted.create(
+            **common, encounter_id=f"{patient}-I", encounter_class="inpatient"
+        ),
+        "cancel-admission": lambda: en.EncounterCancelled.create(
+            **common, encounter_id=f"{patient}-I", cancelled="admission"
+        ),
+        "cancel-visit": lambda: en.EncounterCancelled.create(
+            **common, encounter_id=f"{patient}-V{n - 1}", cancelled="visit"
+        ),
         "deceased": lambda: pa.PatientDeceased.create(**common),
         "implant": lambda: en.ProcedureCompleted.create(
             **common, procedure_id=f"{patient}-P", category="dental", code=Coding(system="cdt", code="D6010")
@@ -158,7 +172,7 @@ def test_re_deciding_the_recorded_history_reproduces_every_engine_event(per_pati
             fired = (event.causation_id or "").startswith("timer:")  # waits, deferred messages, task SLAs
             if fired and event.event_id not in {e.event_id for e in again}:
                 decision = decide(state, Tick(patient_id), CATALOG, event.occurred_at)
-            elif not event.type.startswith(("journey.", "message.", "task.", "churn.")):
+            elif not is_engine_event(event):
                 decision = decide(state, event, CATALOG, event.recorded_at)
             else:
                 continue
