@@ -31,14 +31,14 @@ def utf8_text(data: bytes) -> str | Problem:
             return Problem(f"starts with a {name} byte-order mark, not UTF-8; {_RULE}", "", "unparseable")
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     if b"\x00" in data[skip : skip + 4]:  # NUL is valid UTF-8, but JSON starts with ASCII text, never with NUL
-        where = f"byte {data.index(0, skip)} is NUL"
+        where = f"a NUL byte at byte offset {data.index(0, skip)}"
         return Problem(
             f"{where}: this looks like UTF-16 or UTF-32 without a byte-order mark; {_RULE}", "", "unparseable"
         )
     try:
         return data[skip:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        where = f"byte {skip + exc.start} is not UTF-8 ({exc.reason})"
+        where = f"not UTF-8 at byte offset {skip + exc.start} ({exc.reason})"
         return Problem(f"{where}{_looks_like(data[skip:])}; {_RULE}", "", "unparseable")
 
 

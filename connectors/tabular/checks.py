@@ -14,11 +14,12 @@ from typing import Any
 from pydantic import AwareDatetime
 
 from connectors.tabular.mapping import ENVELOPE
-from connectors.tabular.references import Path, columns_read, expr_lookups
+from connectors.tabular.references import Path, columns_read, expr_lookups, inner_values
 from connectors.tabular.spec import EventSpec, Expr, PatientSpec
 from engine.journeys.suggest import did_you_mean
 from events.base import Coding, Event
 from events.catalog import CLINICAL_TYPES
+from events.patient import Contact
 
 Finding = tuple[Path, str]
 # What each kind of event field accepts from a spec value.
@@ -30,6 +31,7 @@ _ACCEPTS = {
     "number": {"number"},
     "any": {"number", "text"},
     "text": {"text"},
+    "contact": {"contact"},
 }
 _HOW = {
     "datetime": "a date-time: use parse: datetime (with format: if not ISO 8601)",
@@ -39,7 +41,12 @@ _HOW = {
     "number": "a number: use parse: number",
     "any": "a number or a text",
     "text": "a text: leave out parse",
+    "contact": "a way to reach the patient: use contact: {phone: {column: ..., parse: phone}, email: ...}",
 }
+# A death a row reports (a discharge disposition of death) must reach the engine before the row's encounter
+# events: it applies a row's events in order, and a discharge applied first could start a journey.
+DEATH = "patient.deceased"
+ENCOUNTER_EVENTS = frozenset({"encounter.admitted", "encounter.discharged", "encounter.completed"})
 
 
 @dataclass
@@ -77,6 +84,7 @@ def _check_file(file: FileParts, parts: SpecParts) -> list[Finding]:
     for j, entry in file.events.items():
         findings += _check_event(entry, (*base, "events", j), parts.lookups, file.written.get(j, set(entry.fields)))
     findings += _check_discriminators(file, parts.lookups)
+    findings += _check_death_first(file, parts.lookups)
     if file.columns is not None:
         for column, path in columns_read(file.index, file.key, patient, where, file.events):
             if column not in file.columns:
@@ -94,6 +102,19 @@ def _check_discriminators(file: FileParts, lookups: dict[str, dict[str, str]]) -
             if (first := seen.setdefault((type_, entry.discriminator), j)) != j:
                 why = f"events {first} and {j} can both make {type_} from one row"
                 findings.append((("files", file.index, "events", j), f"{why}: give them different discriminator:"))
+    return findings
+
+
+def _check_death_first(file: FileParts, lookups: dict[str, dict[str, str]]) -> list[Finding]:
+    findings: list[Finding] = []
+    encounter_at: int | None = None
+    for j, entry in sorted(file.events.items()):
+        types_ = set(_possible_types(entry, lookups))
+        if DEATH in types_ and encounter_at is not None:
+            why = f"patient.deceased must come before the encounter event {encounter_at} of the same row"
+            findings.append((("files", file.index, "events", j), f"{why}: the engine applies a row's events in order"))
+        if encounter_at is None and types_ & ENCOUNTER_EVENTS:
+            encounter_at = j
     return findings
 
 
@@ -159,7 +180,27 @@ def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) ->
             findings.append((at, f"{_type_of(cls)} {name} cannot be mapped from a CSV cell"))
         elif not (given := value_kinds(expr)) <= _ACCEPTS[kind]:
             findings.append((at, f"{name} is {_HOW[kind]} (this value gives {' or '.join(sorted(given))})"))
+        elif kind == "contact":
+            findings += _check_contact(expr, at)
     return findings
+
+
+def _check_contact(expr: Expr, at: Path) -> list[Finding]:
+    """A phone must be parsed as one (to E.164); the other ways to reach a patient are texts."""
+    findings: list[Finding] = []
+    for inner, where in inner_values(expr, at):
+        way = str(where[-1])
+        if way == "phone" and not _parsed_as_phone(inner):
+            findings.append((where, "phone is a phone number: add parse: phone (numbers become E.164)"))
+        elif way != "phone" and not value_kinds(inner) <= {"text"}:
+            findings.append((where, f"{way} is {_HOW['text']}"))
+    return findings
+
+
+def _parsed_as_phone(expr: Expr) -> bool:
+    if expr.source in ("first", "items"):
+        return all(_parsed_as_phone(inner) for inner, _ in inner_values(expr, ()))
+    return expr.parse == "phone"
 
 
 def _check_formats(expr: Expr, at: Path) -> Iterator[Finding]:
@@ -169,9 +210,8 @@ def _check_formats(expr: Expr, at: Path) -> Iterator[Finding]:
             datetime.strptime(sample.strftime(expr.format), expr.format)
         except ValueError as exc:
             yield (*at, "format"), f"format {expr.format!r} does not work with strptime: {exc}"
-    for key in ("first", "items"):
-        for i, inner in enumerate(getattr(expr, key) or ()):
-            yield from _check_formats(inner, (*at, key, i))
+    for inner, where in inner_values(expr, at):
+        yield from _check_formats(inner, where)
 
 
 def field_kind(annotation: Any) -> str:
@@ -188,6 +228,8 @@ def field_kind(annotation: Any) -> str:
         return "date"
     if annotation is Coding:
         return "coding"
+    if annotation is Contact:
+        return "contact"
     if typing.get_origin(annotation) is tuple:
         return "codings" if args and args[0] is Coding else "unsupported"
     if annotation is float:
@@ -202,13 +244,15 @@ def value_kinds(expr: Expr) -> set[str]:
     source = expr.source
     if source == "coding":
         return {"coding"}
+    if source == "contact":
+        return {"contact"}
     if source == "items":
         return {"codings"} if all(value_kinds(i) == {"coding"} for i in expr.items or ()) else {"list"}
     if source == "first":
         return set().union(*(value_kinds(a) for a in expr.first or ()))
     if source == "const" and expr.parse == "text" and not isinstance(expr.const, str):
         return {"text" if isinstance(expr.const, bool) else "number"}
-    return {"text" if expr.parse == "text" else expr.parse}
+    return {"text" if expr.parse in ("text", "phone") else expr.parse}  # a phone number is an E.164 text
 
 
 def _type_of(cls: type[Event]) -> str:

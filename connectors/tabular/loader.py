@@ -24,6 +24,7 @@ _MODELS: list[type[BaseModel]] = [
     s.EventSpec,
     s.Expr,
     s.CodingSpec,
+    s.ContactSpec,
     s.Condition,
     s.PatientSpec,
     s.IdentifierSpec,

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
+from connectors.profiles import SourceProfile, SourceProfiles
 from connectors.tabular.references import file_columns
 from connectors.tabular.spec import CsvSpec, EventSpec, FileSpec
 from connectors.tabular.values import MISSING, CellError, RowContext, cell, evaluate, first_column, holds
@@ -31,16 +32,45 @@ DEMOGRAPHIC = frozenset({"patient.registered", "patient.updated"})
 
 @dataclass(frozen=True, slots=True)
 class FilePlan:
-    """A spec entry bound to one file: ``name`` goes into message ids and ``Mapped.kind``."""
+    """A spec entry bound to one file: ``name`` goes into message ids and ``Mapped.kind``; ``profile`` says what
+    the spec leaves unsaid (the source profile of its source_system, else of its name, else the default)."""
 
     spec: CsvSpec
     file: FileSpec
     name: str
+    profile: SourceProfile = field(default_factory=SourceProfile)
 
     @classmethod
-    def for_file(cls, spec: CsvSpec, file_name: str) -> FilePlan | None:
+    def for_file(cls, spec: CsvSpec, file_name: str, profiles: SourceProfiles | None = None) -> FilePlan | None:
         entry = spec.file_for(file_name)
-        return None if entry is None else cls(spec, entry, entry.id_name(file_name))
+        return None if entry is None else cls.of(spec, entry, file_name, profiles)
+
+    @classmethod
+    def of(cls, spec: CsvSpec, entry: FileSpec, file_name: str, profiles: SourceProfiles | None = None) -> FilePlan:
+        profile = (profiles or SourceProfiles()).for_system(spec.source_system, spec.name)
+        return cls(spec, entry, entry.id_name(file_name), profile)
+
+    @property
+    def encoding(self) -> str:
+        return self.file.encoding or self.profile.charset
+
+    @property
+    def encoding_origin(self) -> str:
+        """Where the encoding comes from, for a reason that tells the operator what to change."""
+        files = f"files matching {self.file.match!r}"
+        if self.file.encoding is not None:
+            return f"the encoding: spec {self.spec.name} sets for {files}"
+        return f"the source profile's charset (spec {self.spec.name} sets no encoding: for {files})"
+
+    @property
+    def zone(self) -> str:
+        """The zone of times without offset: the spec's default_timezone, else the source profile's."""
+        return self.spec.default_timezone or self.profile.timezone
+
+    @property
+    def country(self) -> str:
+        """The region of phone numbers without a country code: the spec's country, else the source profile's."""
+        return self.spec.country or self.profile.country
 
     def columns(self) -> list[str]:
         """Every column the entry reads, in spec order: the header must have them all."""
@@ -59,7 +89,7 @@ def map_row(
         key = _row_key(row, plan.file, location.message)
         identifiers = _identifiers(row, plan)
         patient_id = _resolve(identity, identifiers, plan)
-        ctx = RowContext(row, key, plan.spec.lookups, plan.spec.default_timezone)
+        ctx = RowContext(row, key, plan.spec.lookups, plan.zone, plan.country)
         source = Source(system=plan.spec.source_system, message_id=f"{plan.name}:{key}")
         built = (_event(entry, ctx, source, patient_id, identifiers) for entry in plan.file.events)
         events = tuple(e for e in built if e is not None)

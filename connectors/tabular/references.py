@@ -57,23 +57,28 @@ def expr_columns(expr: Expr, at: Path) -> Iterator[tuple[str, Path]]:
         yield expr.column, (*at, "column")
     for i, column in enumerate(expr.join or ()):
         yield column, (*at, "join", i)
-    if expr.coding is not None:
-        yield from expr_columns(expr.coding.code, (*at, "coding", "code"))
-        if expr.coding.display is not None:
-            yield from expr_columns(expr.coding.display, (*at, "coding", "display"))
-    for key in ("first", "items"):
-        for i, inner in enumerate(getattr(expr, key) or ()):
-            yield from expr_columns(inner, (*at, key, i))
+    for inner, where in inner_values(expr, at):
+        yield from expr_columns(inner, where)
 
 
 def expr_lookups(expr: Expr, at: Path) -> Iterator[tuple[str, Path]]:
     """(lookup name, YAML path) for every lookup table an expression uses."""
     if expr.lookup is not None:
         yield expr.lookup, (*at, "lookup")
+    for inner, where in inner_values(expr, at):
+        yield from expr_lookups(inner, where)
+
+
+def inner_values(expr: Expr, at: Path) -> Iterator[tuple[Expr, Path]]:
+    """The values an expression is made of (a coding's code, a contact's phone, alternatives), with their paths."""
     if expr.coding is not None:
-        yield from expr_lookups(expr.coding.code, (*at, "coding", "code"))
+        yield expr.coding.code, (*at, "coding", "code")
         if expr.coding.display is not None:
-            yield from expr_lookups(expr.coding.display, (*at, "coding", "display"))
+            yield expr.coding.display, (*at, "coding", "display")
+    if expr.contact is not None:
+        for name in ("phone", "email", "wechat_openid"):
+            if (way := getattr(expr.contact, name)) is not None:
+                yield way, (*at, "contact", name)
     for key in ("first", "items"):
         for i, inner in enumerate(getattr(expr, key) or ()):
-            yield from expr_lookups(inner, (*at, key, i))
+            yield inner, (*at, key, i)

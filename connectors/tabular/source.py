@@ -3,7 +3,13 @@
 Rows are read one at a time (an export of millions of rows never sits in memory) and keep the line they start on.
 An outcome's ``original`` is the header line followed by the row's exact bytes: a one-row CSV that maps on its
 own, so a dead letter replays without the source file. File-level problems (a file the spec does not map, a
-header without a column the spec reads) are one Reject for the file, not one per row.
+header without a column the spec reads, a byte-order mark of another encoding than the file's) are one Reject for
+the file, not one per row.
+
+Character sets: a file is read in its spec entry's ``encoding:``, else the source profile's charset
+(``connectors.profiles``, by the spec's source_system, then its name), else UTF-8. A line that is not valid in it
+rejects its row, naming the line, the byte, the encoding and where that encoding came from; its text is never
+decoded with replacement characters into an event.
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from connectors.base import Location, Outcome, PatientIdentity, Reject
+from connectors.profiles import SourceProfiles
 from connectors.tabular.errors import SourceNotFoundError
 from connectors.tabular.loader import load_spec
 from connectors.tabular.mapping import FilePlan, map_row
 from connectors.tabular.mappings import SYNTHEA_SPEC
-from connectors.tabular.spec import CsvSpec
+from connectors.tabular.spec import CsvSpec, line_readable
 from engine.journeys.suggest import did_you_mean
 
 __all__ = ["export_files", "load_default_spec", "load_spec", "map_bytes", "map_stream", "read_file", "read_path"]
@@ -30,15 +37,18 @@ def load_default_spec() -> CsvSpec:
     return load_spec(SYNTHEA_SPEC)
 
 
-def read_path(path: str | Path, spec: CsvSpec, identity: PatientIdentity) -> Iterator[Outcome]:
+def read_path(
+    path: str | Path, spec: CsvSpec, identity: PatientIdentity, profiles: SourceProfiles | None = None
+) -> Iterator[Outcome]:
     """Outcomes of a CSV file, or of every file of an export folder: mapped files in the spec's order (patients
     before their encounters), then one 'not mapped' Reject per other CSV file. Other files (a README) are skipped.
+    ``profiles``: what the spec leaves unsaid (encoding, time zone, phone country), by its source_system.
     """
     root = Path(path)
     if not root.exists():
         raise SourceNotFoundError(f"{root} does not exist: give a CSV file or an export folder")
     for file in export_files(root, spec) if root.is_dir() else [root]:
-        yield from read_file(file, spec, identity)
+        yield from read_file(file, spec, identity, profiles)
 
 
 def export_files(folder: Path, spec: CsvSpec) -> list[Path]:
@@ -49,8 +59,10 @@ def export_files(folder: Path, spec: CsvSpec) -> list[Path]:
     return mapped + unmapped
 
 
-def read_file(path: Path, spec: CsvSpec, identity: PatientIdentity) -> Iterator[Outcome]:
-    plan = FilePlan.for_file(spec, path.name)
+def read_file(
+    path: Path, spec: CsvSpec, identity: PatientIdentity, profiles: SourceProfiles | None = None
+) -> Iterator[Outcome]:
+    plan = FilePlan.for_file(spec, path.name, profiles)
     if plan is None:
         yield _not_mapped(str(path), path.name, spec)
         return
@@ -63,27 +75,29 @@ def read_file(path: Path, spec: CsvSpec, identity: PatientIdentity) -> Iterator[
         yield from map_stream(stream, plan, identity, str(path))
 
 
-def map_bytes(data: bytes, source: str, spec: CsvSpec, identity: PatientIdentity) -> list[Outcome]:
+def map_bytes(
+    data: bytes, source: str, spec: CsvSpec, identity: PatientIdentity, profiles: SourceProfiles | None = None
+) -> list[Outcome]:
     """Outcomes of one CSV payload (an upload, a replayed dead letter). The spec entry is the one matching the
     file name in ``source`` ('uploads/encounters.csv'), else the one whose columns the header shows."""
     name = source.replace("\\", "/").rsplit("/", 1)[-1]
-    plan = FilePlan.for_file(spec, name) or _plan_by_header(data, spec, name)
+    plan = FilePlan.for_file(spec, name, profiles) or _plan_by_header(data, spec, name, profiles)
     if plan is None:
         return [_not_mapped(source, name, spec)]
     return list(map_stream(io.BytesIO(data), plan, identity, source))
 
 
-def _plan_by_header(data: bytes, spec: CsvSpec, name: str) -> FilePlan | None:
+def _plan_by_header(data: bytes, spec: CsvSpec, name: str, profiles: SourceProfiles | None) -> FilePlan | None:
     """The entry whose declared columns are exactly the header's, else the only one whose columns it has."""
     first_line = data.split(b"\n", 1)[0]
     exact, enough = [], []
     for entry in spec.files:
+        plan = FilePlan.of(spec, entry, name, profiles)
         try:
-            text = first_line.decode(entry.encoding).lstrip("\ufeff")
+            text = first_line.decode(plan.encoding).lstrip("\ufeff")
             header = {h.strip() for h in next(stdcsv.reader([text], delimiter=entry.delimiter), [])}
-        except (UnicodeDecodeError, stdcsv.Error):
+        except (UnicodeDecodeError, LookupError, stdcsv.Error):
             continue
-        plan = FilePlan(spec, entry, entry.id_name(name))
         if entry.columns is not None and set(entry.columns) == header:
             exact.append(plan)
         elif set(plan.columns()) <= header:
@@ -96,7 +110,11 @@ def _plan_by_header(data: bytes, spec: CsvSpec, name: str) -> FilePlan | None:
 
 def map_stream(stream: Iterable[bytes], plan: FilePlan, identity: PatientIdentity, source: str) -> Iterator[Outcome]:
     """Outcomes of a binary stream of CSV lines: the header first, then one outcome per non-blank row."""
-    tap = _LineTap(stream, plan.file.encoding)
+    if not line_readable(plan.encoding):
+        why = f"{plan.encoding}, set by {plan.encoding_origin}, cannot be read line by line: export the file as utf-8"
+        yield Reject(why, Location(source, line=1, detail="header"), b"", "unparseable")
+        return
+    tap = _LineTap(stream, plan.encoding, plan.encoding_origin)
     reader = stdcsv.reader(tap, delimiter=plan.file.delimiter)
     read = _read_header(reader, tap, plan, source)
     if isinstance(read, Reject):
@@ -148,9 +166,10 @@ def _read_header(
         row = next(reader, None)
     except stdcsv.Error as exc:
         return Reject(f"the header is not readable as CSV: {exc}", where, tap.take(), "unparseable")
+    problem = tap.problem  # read before take(), which starts the next row afresh
     original = tap.take()
-    if row is None or tap.problem:
-        reason = tap.problem or "the file is empty: a CSV export starts with a header row"
+    if row is None or problem:
+        reason = problem or "the file is empty: a CSV export starts with a header row"
         return Reject(reason, where, original, "unparseable")
     header = [name.strip() for name in row]
     if duplicated := sorted({n for n in header if header.count(n) > 1}):
@@ -173,17 +192,19 @@ class _LineTap:
     """Feeds decoded lines to the csv reader and keeps each row's original bytes and its line count.
 
     The csv module reads a record's lines only as it needs them (a quoted cell may span lines), so the bytes taken
-    between two rows are exactly that row's bytes. A line that is not valid in the file's encoding is decoded with
-    replacement characters and the row it belongs to is rejected, rather than stopping the whole file.
+    between two rows are exactly that row's bytes. A line that is not valid in the file's encoding sets ``problem``
+    and the row it belongs to is rejected (its text goes on to the csv reader with replacement characters only so
+    the next rows are still read; the row itself never becomes events). A byte-order mark on the first line is
+    dropped when it is the file's encoding's own, and otherwise makes the header, so the whole file, a reject.
     """
 
-    def __init__(self, stream: Iterable[bytes], encoding: str) -> None:
+    def __init__(self, stream: Iterable[bytes], encoding: str, origin: str) -> None:
         self._lines = iter(stream)
-        self._encoding = encoding
+        self._encoding = codecs.lookup(encoding).name
+        self._origin = origin
         self._pending: list[bytes] = []
         self.lines = 0
         self.problem: str | None = None
-        self._bom = codecs.BOM_UTF8 if codecs.lookup(encoding).name == "utf-8" else b""
 
     def __iter__(self) -> _LineTap:
         return self
@@ -192,15 +213,43 @@ class _LineTap:
         raw = next(self._lines)
         self._pending.append(raw)
         self.lines += 1
-        if self.lines == 1 and self._bom and raw.startswith(self._bom):
-            raw = raw[len(self._bom) :]  # Excel writes a byte-order mark before the header
+        if self.lines == 1:
+            raw = self._without_bom(raw)
         try:
             return raw.decode(self._encoding)
-        except UnicodeDecodeError:
-            self.problem = f"line {self.lines} is not valid {self._encoding}: export the file as {self._encoding}"
+        except UnicodeDecodeError as exc:
+            self.problem = self.problem or (
+                f"line {self.lines} is not valid {self._encoding} at byte offset {exc.start} of the line "
+                f"({exc.reason}); it is read as {self._encoding} by {self._origin}: "
+                f"export the file as {self._encoding}, or set encoding: to its character set"
+            )
             return raw.decode(self._encoding, errors="replace")
+
+    def _without_bom(self, raw: bytes) -> bytes:
+        """The first line without its byte-order mark (Excel writes one before the header)."""
+        for bom, name, encodings in _BOMS:
+            if raw.startswith(bom):
+                if self._encoding in encodings:
+                    return raw[len(bom) :]
+                self.problem = (
+                    f"the file starts with a {name} byte-order mark, but is read as {self._encoding} by "
+                    f"{self._origin}: export it as {self._encoding}, or set encoding: to its character set"
+                )
+                return raw
+        return raw
 
     def take(self) -> bytes:
         """The bytes read since the last take (the last row's), resetting the decoding problem."""
         original, self._pending, self.problem = b"".join(self._pending), [], None
         return original
+
+
+# Byte-order marks, longest first (UTF-32LE's starts with UTF-16LE's), and the codecs whose own mark each is.
+_BOMS: tuple[tuple[bytes, str, frozenset[str]], ...] = (
+    (codecs.BOM_UTF32_LE, "UTF-32LE", frozenset()),
+    (codecs.BOM_UTF32_BE, "UTF-32BE", frozenset()),
+    (codecs.BOM_UTF8, "UTF-8", frozenset({"utf-8", "utf-8-sig"})),
+    (codecs.BOM_UTF16_LE, "UTF-16LE", frozenset()),
+    (codecs.BOM_UTF16_BE, "UTF-16BE", frozenset()),
+    (b"\x84\x31\x95\x33", "GB18030", frozenset({"gb18030"})),
+)

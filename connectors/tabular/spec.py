@@ -12,13 +12,14 @@ import fnmatch
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-Parse = Literal["text", "number", "date", "datetime"]
+Parse = Literal["text", "number", "date", "datetime", "phone"]
 Scalar = str | int | float | bool
 
 # The keys that say where a value comes from; a value has exactly one of them.
-SOURCES = ("column", "const", "join", "coding", "first", "items", "row_key")
+SOURCES = ("column", "const", "join", "coding", "contact", "first", "items", "row_key")
 
 
 class SpecModel(BaseModel):
@@ -32,6 +33,12 @@ def _valid_zone(value: str | None) -> str | None:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r} (expected e.g. 'Asia/Shanghai')") from exc
+    return value
+
+
+def _valid_country(value: str | None) -> str | None:
+    if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{value!r} is not an ISO 3166 region code (e.g. 'CN', 'US')")
     return value
 
 
@@ -77,18 +84,28 @@ class CodingSpec(SpecModel):
     display: Value | None = None
 
 
+class ContactSpec(SpecModel):
+    """How the patient can be reached: ``phone`` (with ``parse: phone``, so it becomes E.164), email, WeChat."""
+
+    phone: Value | None = None
+    email: Value | None = None
+    wechat_openid: Value | None = None
+
+
 class Expr(SpecModel):
     """Where one event field comes from, and the few safe transforms applied to it.
 
     Order of work: the cell is read (surrounding spaces dropped); empty means missing, so ``default`` is used or
     the field is left out; otherwise ``map``/``lookup`` translate it (``otherwise`` for values not listed), then
-    ``parse`` turns it into a number, a date or a date-time (``format``, ``timezone`` for times without offset).
+    ``parse`` turns it into a number, a date, a date-time (``format``, ``timezone`` for times without offset) or
+    an E.164 phone number (read in the spec's ``country`` when it has no country code).
     """
 
     column: str | None = None
     const: Scalar | None = None
     join: tuple[str, ...] | None = None
     coding: CodingSpec | None = None
+    contact: ContactSpec | None = None
     first: tuple[Value, ...] | None = Field(default=None, description="The first alternative that has a value.")
     items: tuple[Value, ...] | None = Field(default=None, description="A list; items without a value are dropped.")
     row_key: bool | None = Field(default=None, description="The row's key (file `key` columns or row number).")
@@ -176,17 +193,20 @@ class FileSpec(SpecModel):
     key: Columns | None = None
     patient: PatientSpec | None = None
     delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8"
+    # The character set of the file; when not given, the source profile's (connectors.profiles), else utf-8.
+    encoding: str | None = None
     events: tuple[EventSpec, ...] = Field(min_length=1)
 
     @field_validator("encoding")
     @classmethod
-    def _known_encoding(cls, value: str) -> str:
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             codecs.lookup(value)
         except LookupError as exc:
             raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gb18030)") from exc
-        if codecs.lookup(value).name.startswith(("utf-16", "utf-32")):
+        if not line_readable(value):
             raise ValueError(f"{value} is read line by line as bytes and cannot be: re-export as utf-8")
         return value
 
@@ -207,12 +227,16 @@ class CsvSpec(SpecModel):
     name: str = Field(min_length=1)
     description: str | None = None
     source_system: str = Field(min_length=1, description="Source.system of every event, e.g. 'synthea-csv'.")
-    default_timezone: str = "Asia/Shanghai"
+    # Times without offset, and phone numbers without country code, when the spec does not say: the source
+    # profile's (connectors.profiles, by source_system, then name), by default Asia/Shanghai and CN.
+    default_timezone: str | None = None
+    country: str | None = Field(default=None, description="ISO 3166 region of phone numbers without a country code.")
     patient: PatientSpec | None = None
     lookups: dict[str, dict[str, str]] = Field(default_factory=dict)
     files: tuple[FileSpec, ...] = Field(min_length=1)
 
     _zone = field_validator("default_timezone")(_valid_zone)
+    _country = field_validator("country")(_valid_country)
 
     def file_for(self, file_name: str) -> FileSpec | None:
         """The first entry whose pattern matches the file's name, or None when the spec does not map it."""
@@ -222,5 +246,11 @@ class CsvSpec(SpecModel):
         return file.patient or self.patient
 
 
+def line_readable(encoding: str) -> bool:
+    """Whether a file in this encoding splits into lines at its newline bytes (UTF-16 and UTF-32 do not)."""
+    return not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+
+
 CodingSpec.model_rebuild()
+ContactSpec.model_rebuild()
 Expr.model_rebuild()

@@ -10,8 +10,10 @@ from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from connectors.phones import PhoneNumberError, e164
 from connectors.tabular.spec import Condition, Expr, Scalar
 from events.base import Coding
+from events.patient import Contact
 
 
 class _Missing:
@@ -45,7 +47,8 @@ class RowContext:
     row: Mapping[str, str | None]
     key: str
     lookups: Mapping[str, Mapping[str, str]]
-    zone: str
+    zone: str  # of times without offset
+    country: str  # of phone numbers without a country code
 
 
 def cell(row: Mapping[str, str | None], column: str) -> str | None:
@@ -73,7 +76,9 @@ def first_column(expr: Expr) -> str | None:
         return expr.join[0]
     if expr.coding is not None:
         return first_column(expr.coding.code)
-    for inner in (*(expr.first or ()), *(expr.items or ())):
+    contact = expr.contact
+    reach = (contact.phone, contact.email, contact.wechat_openid) if contact else ()
+    for inner in (*(expr.first or ()), *(expr.items or ()), *(v for v in reach if v is not None)):
         if (column := first_column(inner)) is not None:
             return column
     return None
@@ -86,6 +91,8 @@ def evaluate(expr: Expr, ctx: RowContext) -> Any:
     source = expr.source
     if source == "coding":
         return _coding(expr, ctx)
+    if source == "contact":
+        return _contact(expr, ctx)
     if source == "first":
         return next((v for alt in expr.first or () if (v := evaluate(alt, ctx)) is not MISSING), MISSING)
     if source == "items":
@@ -126,6 +133,14 @@ def _coding(expr: Expr, ctx: RowContext) -> Coding | _Missing:
     return Coding(system=spec.system, code=str(code), display=None if display is MISSING else str(display))
 
 
+def _contact(expr: Expr, ctx: RowContext) -> Contact | _Missing:
+    """A Contact of the ways given that have a value; MISSING when none has."""
+    spec = expr.contact
+    ways = {name: getattr(spec, name) for name in ("phone", "email", "wechat_openid")} if spec else {}
+    found = {name: str(v) for name, e in ways.items() if e is not None and (v := evaluate(e, ctx)) is not MISSING}
+    return Contact(**found) if found else MISSING
+
+
 def _translate(raw: str, expr: Expr, ctx: RowContext) -> str:
     table = expr.map if expr.map is not None else ctx.lookups.get(expr.lookup) if expr.lookup else None
     if table is None:
@@ -150,6 +165,11 @@ def _parse(value: str, expr: Expr, ctx: RowContext) -> Any:
         return _date(value, expr.format, column)
     if expr.parse == "datetime":
         return _datetime(value, expr.format, expr.timezone or ctx.zone, column)
+    if expr.parse == "phone":
+        try:
+            return e164(value, ctx.country)
+        except PhoneNumberError as exc:  # the message never quotes the number
+            raise CellError(column, f"column {column}: not a full phone number: {exc}") from exc
     return value
 
 

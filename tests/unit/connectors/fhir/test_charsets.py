@@ -34,7 +34,7 @@ def test_a_body_with_a_utf16_or_utf32_byte_order_mark_is_rejected_saying_so(enco
 def test_utf16_without_a_byte_order_mark_is_recognised_by_its_nul_bytes() -> None:
     [reject] = mapped(TEXT.encode("utf-16-be")).rejects
     assert reject.reason == (
-        "byte 0 is NUL: this looks like UTF-16 or UTF-32 without a byte-order mark; "
+        "a NUL byte at byte offset 0: this looks like UTF-16 or UTF-32 without a byte-order mark; "
         "FHIR JSON is UTF-8 (RFC 8259): re-send it encoded as UTF-8"
     )
 
@@ -44,7 +44,7 @@ def test_a_gb18030_body_is_rejected_at_the_first_byte_that_is_not_utf8_and_named
     offset = data.index("欧阳".encode("gb18030")) + 2  # 欧 (C5 B7) happens to be valid UTF-8; 阳 (D1 F4) is not
     [reject] = mapped(data).rejects
     assert reject.reason == (
-        f"byte {offset} is not UTF-8 (invalid continuation byte): the bytes read as GB18030 (GBK) Chinese text; "
+        f"not UTF-8 at byte offset {offset} (invalid continuation byte): the bytes read as GB18030 (GBK) Chinese text; "
         "FHIR JSON is UTF-8 (RFC 8259): re-send it encoded as UTF-8"
     )
     assert "欧阳" not in reject.reason
@@ -54,7 +54,7 @@ def test_an_invalid_byte_is_located_past_a_utf8_byte_order_mark() -> None:
     data = codecs.BOM_UTF8 + b'{"resourceType": "Patient", "id": "\xff"}'
     [reject] = mapped(data).rejects
     offset = data.index(b"\xff")
-    assert reject.reason.startswith(f"byte {offset} is not UTF-8 (invalid start byte); FHIR JSON is UTF-8")
+    assert reject.reason.startswith(f"not UTF-8 at byte offset {offset} (invalid start byte); FHIR JSON is UTF-8")
 
 
 def test_a_gb18030_byte_order_mark_is_named() -> None:

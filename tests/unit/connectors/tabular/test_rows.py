@@ -94,7 +94,11 @@ def test_a_line_that_is_not_utf8_rejects_its_row_and_the_next_rows_still_map(syn
     data += AMBULATORY.replace("e1", "e2").encode()
     bad, good = _map(synthea_spec, "encounters.csv", data)
     assert isinstance(bad, Reject)
-    assert bad.reason == "line 2 is not valid utf-8: export the file as utf-8"
+    assert bad.reason == (
+        "line 2 is not valid utf-8 at byte offset 50 of the line (invalid start byte); it is read as utf-8 by the "
+        "source profile's charset (spec synthea sets no encoding: for files matching 'encounters.csv'): "
+        "export the file as utf-8, or set encoding: to its character set"
+    )
     assert bad.category == "unparseable"
     assert b"\xff" in bad.original
     assert isinstance(good, Mapped) and good.location.line == 3
