@@ -36,6 +36,12 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest tests/unit
 
+## The corpus tier's public test data (tests/corpus/manifest.json: pinned commits, SHA-256 checked) into
+## .careloop/testdata, for clones without ../shared/testdata beside them.
+.PHONY: testdata
+testdata: install
+	$(BIN)/python -m tests.corpus.fetch
+
 schemas: install
 	$(BIN)/careloop schema export --out docs
 

@@ -1,15 +1,18 @@
-"""Session-wide embedded services for the integration and end-to-end tests: one broker, one PostgreSQL."""
+"""Session-wide embedded services for the integration and end-to-end tests (one broker, one PostgreSQL), and the
+corpus tier's hooks: skip (or, with CI=true, fail) corpus tests without the data, and say so at the end."""
 
 from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.embedded.apache_kafka import ApacheKafka
+from tests.corpus import locate
 
 with warnings.catch_warnings():
     # kafka-python 3.0 loads its protocol schemas at import time through
@@ -31,6 +34,60 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("tansu"):
             item.add_marker(skip)
+
+
+# The corpus tier (tests/corpus): tests marked corpus read real public test data from outside the repository.
+CORPUS_TESTS = pytest.StashKey[int]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Counted after deselection (-m, -k), so the skip reason says how many of this run's tests need the data.
+    session.config.stash[CORPUS_TESTS] = sum(1 for item in session.items if item.get_closest_marker("corpus"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before any fixture: a corpus test without the data is skipped (failed when CI=true) before it reads any.
+    marked = item.get_closest_marker("corpus") is not None
+    locate.enter(marked)
+    if marked:
+        locate.require(item.config.stash.get(CORPUS_TESTS, None))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    locate.leave()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    count = config.stash.get(CORPUS_TESTS, 0)
+    if not count:
+        return
+    stats = terminalreporter.stats
+    skipped = [r for r in stats.get("skipped", []) if "corpus" in r.keywords]
+    refused = [r for r in stats.get("error", []) if "corpus" in r.keywords and locate.STRICT in str(r.longrepr)]
+    where = locate.root()
+    terminalreporter.section("corpus tier")
+    if where is not None:
+        terminalreporter.write_line(f"{count} corpus test(s) read the public test data in {where}")
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} corpus test(s) skipped: {_reasons(skipped)}")
+    if refused:
+        terminalreporter.write_line(f"{len(refused)} corpus test(s) failed: CI=true and {_reasons(refused)}")
+    if where is None:
+        terminalreporter.write_line(f"({locate.searched()})")
+
+
+def _reasons(reports: list[pytest.TestReport]) -> str:
+    """The distinct reasons, most common first (normally one: the corpus is absent)."""
+    texts = Counter(_reason(r) for r in reports)
+    return "; ".join(text if n == len(reports) else f"{text} ({n})" for text, n in texts.most_common())
+
+
+def _reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return text.removeprefix("Skipped: ").removesuffix(f" {locate.STRICT}")
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import time
 import warnings
 from datetime import timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -21,6 +22,7 @@ from engine.demo.hospital import generate
 from engine.journeys.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
 from events import patient as pa
+from tests import corpus
 from tests.builders import at, booked, cancelled, discharge, event, registered
 from tests.e2e.conftest import Live
 
@@ -211,8 +213,9 @@ def test_engine_decisions_are_published_to_the_engine_topic_keyed_by_patient(liv
     assert len({e["event_id"] for e in published}) == len(published)
 
 
-def test_a_published_synthea_history_drives_the_journeys_its_encounters_call_for(live: Live) -> None:
-    bundle = ROOT / ".." / "shared" / "testdata" / "fhir" / "synthea"
+def publish_fhir(live: Live, folder: Path, events: int) -> dict[str, int]:
+    """`careloop publish fhir FOLDER` into the live pipeline; once the worker has consumed every event and the
+    projections caught up, the number of journey instances per journey."""
     env = {
         "CARELOOP_KAFKA_BOOTSTRAP": live.stack.bootstrap,
         "CARELOOP_DATABASE_URL": live.database_url,
@@ -220,26 +223,132 @@ def test_a_published_synthea_history_drives_the_journeys_its_encounters_call_for
         "CARELOOP_PARTITIONS": str(live.settings.partitions),
         "CARELOOP_DATA_DIR": str(live.settings.data_dir),
     }
-    result = CliRunner().invoke(app, ["publish", "fhir", str(bundle)], env=env)
+    result = CliRunner().invoke(app, ["publish", "fhir", str(folder)], env=env)
     assert result.exit_code == 0, result.output
-    assert "802 event(s) published, 0 rejected" in result.output
+    assert f"{events} event(s) published, 0 rejected" in result.output
 
     deadline = time.monotonic() + 90
     consumed = "SELECT coalesce(sum(next_offset), 0) FROM careloop_offsets WHERE topic = %s"
-    while live.rows(consumed, live.topics.clinical)[0][0] < 802:
+    while live.rows(consumed, live.topics.clinical)[0][0] < events:
         assert time.monotonic() < deadline, "the worker did not consume the published history in time"
         time.sleep(0.5)
     live.catch_up_projections()
-    journeys = dict(live.rows("SELECT journey_id, count(*) FROM journey_instances GROUP BY 1"))
+    return dict(live.rows("SELECT journey_id, count(*) FROM journey_instances GROUP BY 1"))
+
+
+def journeys_of_the_deceased(live: Live) -> list[tuple[int]]:
+    return live.rows(
+        "SELECT count(*) FROM journey_instances WHERE patient_id IN "
+        "(SELECT patient_id FROM patient_timeline WHERE kind = 'patient.deceased')"
+    )
+
+
+HL7_TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
+SNOMED = "http://snomed.info/sct"
+
+
+# Two patients' histories as a HIS's FHIR server exports them: one transaction bundle per patient, references
+# by urn:uuid inside the bundle, the Patient first (as Synthea and most exports write them), each resource with
+# meta.lastUpdated, when the server recorded it (the time careloop applies it at).
+def _entry(uuid: str, resource: dict[str, Any], recorded: str) -> dict[str, Any]:
+    resource = {"id": uuid, "meta": {"lastUpdated": recorded}, **resource}
+    return {
+        "fullUrl": f"urn:uuid:{uuid}",
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"]},
+    }
+
+
+def _patient(uuid: str, mrn: str, name: tuple[str, str], born: str, recorded: str, **more: Any) -> dict[str, Any]:
+    mr = {"coding": [{"system": f"{HL7_TERMINOLOGY}/v2-0203", "code": "MR"}]}
+    return _entry(uuid, {
+        "resourceType": "Patient",
+        "identifier": [{"type": mr, "system": "urn:oid:2.16.840.1.113883.4.642.99.1", "value": mrn}],
+        "name": [{"use": "official", "family": name[0], "given": [name[1]]}],
+        "birthDate": born,
+        **more,
+    }, recorded)  # fmt: skip
+
+
+def _visit(uuid: str, patient: str, start: str, end: str, recorded: str) -> dict[str, Any]:
+    return _entry(uuid, {
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": f"{HL7_TERMINOLOGY}/v3-ActCode", "code": "AMB"},
+        "type": [{"coding": [{"system": SNOMED, "code": "185349003", "display": "Check up"}]}],
+        "subject": {"reference": f"urn:uuid:{patient}"},
+        "period": {"start": start, "end": end},
+    }, recorded)  # fmt: skip
+
+
+def _hypertension(uuid: str, patient: str, visit: str, diagnosed: str, recorded: str) -> dict[str, Any]:
+    return _entry(uuid, {
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"system": f"{HL7_TERMINOLOGY}/condition-clinical", "code": "active"}]},
+        "code": {"coding": [{"system": SNOMED, "code": "59621000", "display": "Essential hypertension"}]},
+        "subject": {"reference": f"urn:uuid:{patient}"},
+        "encounter": {"reference": f"urn:uuid:{visit}"},
+        "onsetDateTime": diagnosed,
+        "recordedDate": diagnosed,
+    }, recorded)  # fmt: skip
+
+
+def _bundle(*entries: dict[str, Any]) -> str:
+    return json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": list(entries)})
+
+
+MEI, JIAN = "5b1f6a7e-2c1d-4e8a-9f3b-0a1c2d3e4f01", "9c2e7b8f-3d2e-4f9b-8a4c-1b2d3e4f5a01"
+HISTORIES = {
+    # Diagnosed with hypertension at her first visit (the visit comes first in the bundle), then two check-ups.
+    "mei.json": _bundle(
+        _patient(MEI, "MRN-100231", ("Chen", "Mei"), "1956-08-19", "2024-03-01T08:55:00+08:00", gender="female"),
+        _visit("5b1f6a7e-0000-4000-8000-000000000002", MEI, "2024-03-01T09:00:00+08:00", "2024-03-01T09:30:00+08:00",
+               "2024-03-01T09:31:00+08:00"),
+        _hypertension("5b1f6a7e-0000-4000-8000-000000000003", MEI, "5b1f6a7e-0000-4000-8000-000000000002",
+                      "2024-03-01T09:30:00+08:00", "2024-03-01T09:32:00+08:00"),
+        _visit("5b1f6a7e-0000-4000-8000-000000000004", MEI, "2024-06-03T10:00:00+08:00", "2024-06-03T10:20:00+08:00",
+               "2024-06-03T10:21:00+08:00"),
+        _visit("5b1f6a7e-0000-4000-8000-000000000005", MEI, "2024-09-02T14:00:00+08:00", "2024-09-02T14:15:00+08:00",
+               "2024-09-02T14:16:00+08:00"),
+    ),
+    # Hypertensive too, but his record says first that he died: nothing may start for him.
+    "jian.json": _bundle(
+        _patient(JIAN, "MRN-100877", ("Wang", "Jian"), "1938-01-27", "2024-02-10T06:05:00+08:00", gender="male",
+                 deceasedDateTime="2024-02-10T05:40:00+08:00"),
+        _visit("9c2e7b8f-0000-4000-8000-000000000002", JIAN, "2023-05-04T08:30:00+08:00", "2023-05-04T09:00:00+08:00",
+               "2023-05-04T09:01:00+08:00"),
+        _hypertension("9c2e7b8f-0000-4000-8000-000000000003", JIAN, "9c2e7b8f-0000-4000-8000-000000000002",
+                      "2023-05-04T09:00:00+08:00", "2023-05-04T09:02:00+08:00"),
+    ),
+}  # fmt: skip
+
+
+def test_a_published_fhir_history_drives_the_journeys_its_encounters_call_for(live: Live, tmp_path: Path) -> None:
+    export = tmp_path / "fhir-export"  # not tmp_path itself: the live stack keeps its files there
+    export.mkdir()
+    for name, text in HISTORIES.items():
+        (export / name).write_text(text, encoding="utf-8")
+
+    # Mei: registered, three visits, one diagnosis; Jian: registered, deceased, one visit, one diagnosis.
+    journeys = publish_fhir(live, export, events=9)
+
+    # Each of Mei's visits starts a satisfaction survey (months apart, so the last one had ended). The diagnosis
+    # starts her hypertension cycle; it comes after her first visit, so the 12-month absence watch starts at her
+    # second visit and restarts at the third. Nothing starts for Jian.
+    assert journeys == {"post-visit-satisfaction": 3, "hypertension-cycle": 1, "we-miss-you": 2}
+    assert journeys_of_the_deceased(live) == [(0,)]
+    assert live.rows("SELECT count(DISTINCT patient_id) FROM patient_identifiers") == [(2,)]
+
+
+@pytest.mark.corpus
+def test_a_published_synthea_history_drives_the_journeys_its_encounters_call_for(live: Live) -> None:
+    journeys = publish_fhir(live, corpus.folder("fhir/synthea"), events=802)
+
     # Two of the six Synthea patients have essential hypertension (SNOMED 59621000). The living one enters the
     # cycle; the other's bundle says first that he died, so no journey ever starts for him. Outpatient visits
     # start satisfaction surveys, and the chronic patient's visits the 12-month absence watch.
     assert journeys.get("hypertension-cycle") == 1
-    deceased = live.rows(
-        "SELECT count(*) FROM journey_instances WHERE patient_id IN "
-        "(SELECT patient_id FROM patient_timeline WHERE kind = 'patient.deceased')"
-    )
-    assert deceased == [(0,)]
+    assert journeys_of_the_deceased(live) == [(0,)]
     assert journeys.get("post-visit-satisfaction", 0) > 50
     assert journeys.get("we-miss-you", 0) > 10
     identities = live.rows("SELECT count(DISTINCT patient_id) FROM patient_identifiers")

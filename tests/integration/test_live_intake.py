@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import socket
 import threading
 import urllib.error
@@ -24,11 +25,59 @@ from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.settings import Settings
 from engine.topics import Topics, ensure_topics
+from tests import corpus
 from tests.kafka_topics import read_topic as read_records
 
 pytestmark = pytest.mark.integration
-TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 _n = itertools.count()
+
+# What the hospital sends, written for these tests: an inpatient discharge, an order careloop does not map, and a
+# patient from the FHIR server. The same tests run on real public samples when the corpus is there.
+DISCHARGE = (
+    b"MSH|^~\\&|HIS|RENHE|CARELOOP|RENHE|20260302101502+0800||ADT^A03^ADT_A03|RH20260302101502001|P|2.5|||AL|NE||"
+    b"UNICODE UTF-8\r"
+    b"EVN|A03|20260302101500+0800\r"
+    b"PID|1||M000123^^^RENHE^MR||Li^Wei^^^^^L||19700412|M|||88 Huaihai Rd^^Shanghai^^200031^CHN||"
+    b"^PRN^CP^^^^^^^^^+8613800000000\r"
+    b"PV1|1|I|GSURG^0501^01^RENHE||||D0042^Zhang^Min||||||||||D0042^Zhang^Min|I|V20260301001|||||||||||||||||||||||||"
+    b"20260228083000+0800|20260302101500+0800\r"
+)
+ORDER = (
+    b"MSH|^~\\&|RIS|RENHE|CARELOOP|RENHE|20260302103000+0800||ORM^O01|RIS000812|P|2.3.1\r"
+    b"PID|1||M000123^^^RENHE^MR||Li^Wei||19700412|M\r"
+    b"ORC|NW|ORD448812^RIS||||||^^^202603021100+0800\r"
+    b"OBR|1|ORD448812^RIS||71020^Chest X-ray 2 views^C4\r"
+)
+PATIENT = json.dumps(
+    {
+        "resourceType": "Patient",
+        "id": "rh-100231",
+        "meta": {"lastUpdated": "2026-03-02T10:20:00+08:00"},
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.4.642.99.1", "value": "MRN-100231"}],
+        "name": [{"use": "official", "family": "Chen", "given": ["Mei"]}],
+        "gender": "female",
+        "birthDate": "1956-08-19",
+    }
+).encode()
+SAMPLES = ["own", pytest.param("corpus", marks=pytest.mark.corpus)]
+
+
+def sample(source: str, kind: str) -> bytes:
+    """One of the messages above, or its counterpart among the public samples (read only inside a corpus test)."""
+    if source == "own":
+        return {"discharge": DISCHARGE, "order": ORDER, "patient": PATIENT}[kind]
+    name = {
+        "discharge": "hl7v2/ADT_A03__fhirconv__ADT-A03-02.hl7",
+        "order": "hl7v2/ORM_O01__v2tofhir__O01-IHE-RAD-4-Message-v2.3.1.hl7",
+        "patient": "fhir/spec-examples/Patient-example.json",
+    }[kind]
+    return corpus.path(name).read_bytes()
+
+
+def control_id(message: bytes) -> str:
+    """MSH-10, which the ACK's MSA-2 must echo."""
+    header = re.split(rb"\r\n|\r|\n", message.removeprefix(b"\xef\xbb\xbf"), maxsplit=1)[0]
+    return header.split(b"|")[9].decode()
 
 
 class Server:
@@ -104,18 +153,18 @@ def msa(ack: str) -> list[str]:
     return next(seg for seg in ack.split("\r") if seg.startswith("MSA")).split("|")
 
 
+@pytest.mark.parametrize("source", SAMPLES)
 def test_mllp_acknowledges_good_messages_after_kafka_and_rejects_bad_ones_with_a_reason(
-    channel: Channel, broker: EmbeddedBroker
+    channel: Channel, broker: EmbeddedBroker, source: str
 ) -> None:
+    discharge, order = sample(source, "discharge"), sample(source, "order")
     opened = channel("hl7")
     intake, topics = opened.intake, opened.topics
     server = Server(mllp.serve, intake)
     try:
-        discharge = (TESTDATA / "hl7v2" / "ADT_A03__fhirconv__ADT-A03-02.hl7").read_bytes()
         ack = msa(mllp_exchange(server.port, discharge))
-        assert ack[1:3] == ["AA", "MSG00001"]
+        assert ack[1:3] == ["AA", control_id(discharge)]
 
-        order = (TESTDATA / "hl7v2" / "ORM_O01__v2tofhir__O01-IHE-RAD-4-Message-v2.3.1.hl7").read_bytes()
         rejected = msa(mllp_exchange(server.port, order))
         assert rejected[1] == "AR" and "ORM" in rejected[3]
 
@@ -147,14 +196,16 @@ def post(port: int, body: bytes, content_type: str = "application/fhir+json") ->
         return exc.code, json.loads(exc.read())
 
 
+@pytest.mark.parametrize("source", SAMPLES)
 def test_fhir_intake_accepts_resources_and_answers_problems_with_an_operation_outcome(
-    channel: Channel, broker: EmbeddedBroker
+    channel: Channel, broker: EmbeddedBroker, source: str
 ) -> None:
+    patient = sample(source, "patient")
     opened = channel("fhir")
     intake, topics = opened.intake, opened.topics
     server = Server(fhir_http.serve, intake)
     try:
-        status, body = post(server.port, (TESTDATA / "fhir" / "spec-examples" / "Patient-example.json").read_bytes())
+        status, body = post(server.port, patient)
         assert status == 200 and body["resourceType"] == "OperationOutcome"
         status, body = post(server.port, b'{"resourceType": "Patient", "birthDate": "not a date"')
         assert status == 422 and body["issue"][0]["severity"] == "error" and body["issue"][0]["diagnostics"]
@@ -167,10 +218,13 @@ def test_fhir_intake_accepts_resources_and_answers_problems_with_an_operation_ou
     assert len(read_topic(broker.bootstrap, topics.dead_letter)) == 1
 
 
-def test_dead_letters_can_be_listed_and_replayed_after_a_fix(channel: Channel, broker: EmbeddedBroker) -> None:
+@pytest.mark.parametrize("source", SAMPLES)
+def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
+    channel: Channel, broker: EmbeddedBroker, source: str
+) -> None:
+    order = sample(source, "order")
     opened = channel("hl7")
     intake, topics = opened.intake, opened.topics
-    order = (TESTDATA / "hl7v2" / "ORM_O01__v2tofhir__O01-IHE-RAD-4-Message-v2.3.1.hl7").read_bytes()
     assert intake.accept(order, "test").status == "rejected"
     prefix = topics.clinical.removesuffix(".clinical")
     env = {"CARELOOP_KAFKA_BOOTSTRAP": broker.bootstrap, "CARELOOP_TOPIC_PREFIX": prefix}

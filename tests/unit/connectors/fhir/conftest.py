@@ -1,4 +1,6 @@
-"""Shared FHIR test data (read in place from ../shared, never copied) and helpers to map it."""
+"""Helpers to map FHIR documents, and the real FHIR test data: the corpus tier's (tests/corpus), which lives outside
+the repo (../shared/testdata/fhir or what `make testdata` fetched). A test that reads it is marked corpus and names
+its files; nothing here touches them at import time."""
 
 from __future__ import annotations
 
@@ -13,11 +15,33 @@ import pytest
 from connectors.base import InMemoryIdentity, Location, Mapped, Reject
 from connectors.fhir import FhirOptions, MapResult, map_document, read_results
 from events.base import Event
+from tests import corpus
 
-# tests/unit/connectors/fhir -> the repository root is four levels up; shared/ sits beside it.
-TESTDATA = Path(__file__).resolve().parents[4] / ".." / "shared" / "testdata" / "fhir"
-SPEC = TESTDATA / "spec-examples"
-SYNTHEA = TESTDATA / "synthea"
+# The files, by name, from the manifest: parametrize over these; read them inside a corpus test.
+NAMES = corpus.names("fhir", recursive=True)  # "spec-examples/Patient-example.json", "synthea/..."
+SPEC_NAMES = corpus.names("fhir/spec-examples")
+SYNTHEA_NAMES = corpus.names("fhir/synthea")
+CHRISTOPHER = "Christopher_Abshire_028250cc-cfc0-4dee-a771-78fde1275fcb.json"
+
+
+def fhir_file(name: str) -> Path:
+    """A file by its name under fhir/ ("spec-examples/Patient-example.json")."""
+    return corpus.path(f"fhir/{name}")
+
+
+def spec(name: str) -> Path:
+    """An official FHIR R4 example ("Patient-example.json")."""
+    return fhir_file(f"spec-examples/{name}")
+
+
+def synthea_bundle(name: str) -> Path:
+    """A Synthea patient bundle ("Christopher_Abshire_....json")."""
+    return fhir_file(f"synthea/{name}")
+
+
+def fhir_folder(name: str = "") -> Path:
+    """The whole folder (or one of its subfolders), for tests that read it as one directory."""
+    return corpus.folder(f"fhir/{name}".rstrip("/"))
 
 
 def load(path: Path) -> Any:
@@ -64,4 +88,4 @@ def at(text: str) -> datetime:
 def synthea() -> dict[str, MapResult]:
     """Each Synthea bundle mapped once for the whole run, keyed by the patient's first name."""
     identity = InMemoryIdentity()
-    return {path.name.split("_")[0]: map_file(path, identity) for path in sorted(SYNTHEA.glob("*.json"))}
+    return {name.split("_")[0]: map_file(synthea_bundle(name), identity) for name in SYNTHEA_NAMES}

@@ -10,9 +10,10 @@ import pytest
 from connectors.base import InMemoryIdentity, Mapped, Reject
 from connectors.fhir import FhirOptions, read_path, read_results
 
-from .conftest import TESTDATA
+from .conftest import NAMES, fhir_file, fhir_folder, spec
 
-FILES = sorted(TESTDATA.rglob("*.json"))
+# Every test here reads the real FHIR test data: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
 # The two spec examples that say nothing about when they happened, and why careloop cannot date them.
 UNDATED = {
     "Encounter-f001.json": "Encounter: has no period, and no meta.lastUpdated or Bundle.timestamp",
@@ -21,11 +22,14 @@ UNDATED = {
 
 
 def test_the_shared_test_data_is_where_the_tests_expect_it() -> None:
-    assert len(FILES) == 14, f"expected 6 Synthea bundles and 8 spec examples under {TESTDATA}"
+    folder = fhir_folder()
+    assert len(NAMES) == 14, "expected 6 Synthea bundles and 8 spec examples in the manifest"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")) == NAMES
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_each_file_maps_or_is_rejected_with_a_precise_reason(path: Path) -> None:
+@pytest.mark.parametrize("name", NAMES, ids=lambda name: Path(name).name)
+def test_each_file_maps_or_is_rejected_with_a_precise_reason(name: str) -> None:
+    path = fhir_file(name)
     [result] = list(read_results(path, InMemoryIdentity()))
     assert result.outcomes, "every document gives at least one outcome"
     for outcome in result.outcomes:
@@ -45,9 +49,9 @@ def test_each_file_maps_or_is_rejected_with_a_precise_reason(path: Path) -> None
 
 
 def test_reading_the_whole_directory_lets_nothing_escape_and_accounts_for_every_file() -> None:
-    outcomes = list(read_path(TESTDATA, InMemoryIdentity()))
+    outcomes = list(read_path(fhir_folder(), InMemoryIdentity()))
     sources = {o.location.source for o in outcomes}
-    assert sources == {str(p) for p in FILES}
+    assert sources == {str(fhir_file(name)) for name in NAMES}
     assert {o.category for o in outcomes if isinstance(o, Reject)} == {"invalid"}
     # 802 from the six Synthea bundles (see test_synthea.py) and 10 from the spec examples.
     assert sum(len(o.events) for o in outcomes if isinstance(o, Mapped)) == 812
@@ -57,6 +61,6 @@ def test_an_undated_resource_maps_once_the_intake_says_when_it_was_received() ->
     received = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     for name in UNDATED:
         options = FhirOptions(received_at=received)
-        [result] = list(read_results(TESTDATA / "spec-examples" / name, InMemoryIdentity(), options))
+        [result] = list(read_results(spec(name), InMemoryIdentity(), options))
         [event] = result.events
         assert event.occurred_at == received

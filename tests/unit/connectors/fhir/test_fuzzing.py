@@ -3,9 +3,11 @@ exceptions, and never the "error" category that marks a careloop bug."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +15,7 @@ from connectors.base import InMemoryIdentity, Mapped, Reject
 from connectors.fhir import map_bytes
 from connectors.fhir.mapping import MAPPERS
 
-from .conftest import SPEC, SYNTHEA, TESTDATA, load
+from .conftest import CHRISTOPHER, NAMES, SPEC_NAMES, fhir_file, load, spec, synthea_bundle
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -26,10 +28,11 @@ json_values = st.recursive(
 RESOURCE_TYPES = [*MAPPERS, "Bundle", "Claim", "Organization"]
 
 
+@functools.cache  # read on first use inside a corpus test, never at import; then shared by every example
 def _pool() -> list[Any]:
     """Small real documents to mutate: the spec examples and one Synthea entry of each mapped type."""
-    documents = [load(p) for p in sorted(SPEC.glob("*.json"))]
-    bundle = load(SYNTHEA / "Christopher_Abshire_028250cc-cfc0-4dee-a771-78fde1275fcb.json")
+    documents = [load(spec(name)) for name in SPEC_NAMES]
+    bundle = load(synthea_bundle(CHRISTOPHER))
     seen: set[str] = set()
     for entry in bundle["entry"]:
         kind = entry["resource"]["resourceType"]
@@ -38,10 +41,6 @@ def _pool() -> list[Any]:
             documents.append(entry["resource"])
     small = {**bundle, "entry": bundle["entry"][:12]}
     return [*documents, small]
-
-
-POOL = _pool()
-FILES = sorted(TESTDATA.rglob("*.json"))
 
 
 def assert_contained(data: bytes) -> None:
@@ -101,10 +100,11 @@ def test_random_bytes_never_raise(data: bytes) -> None:
     assert_contained(data)
 
 
+@pytest.mark.corpus
 @FUZZ
-@given(st.sampled_from(FILES), st.floats(min_value=0, max_value=1, exclude_max=True))
-def test_a_truncated_file_is_rejected_as_unparseable(path: Any, fraction: float) -> None:
-    data = path.read_bytes()
+@given(st.sampled_from(NAMES), st.floats(min_value=0, max_value=1, exclude_max=True))
+def test_a_truncated_file_is_rejected_as_unparseable(name: str, fraction: float) -> None:
+    data = fhir_file(name).read_bytes()
     cut = data[: int(len(data.rstrip()) * fraction)]
     result = map_bytes(cut, "fuzz", InMemoryIdentity())
     [reject] = result.outcomes
@@ -138,10 +138,11 @@ def _mutate(document: Any, path: tuple[Any, ...], how: str, value: Any) -> Any:
     return copy
 
 
+@pytest.mark.corpus
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_a_mutated_real_resource_never_raises(data: st.DataObject) -> None:
-    document = data.draw(st.sampled_from(POOL))
+    document = data.draw(st.sampled_from(_pool()))
     path = data.draw(st.sampled_from(_paths(document)))
     how = data.draw(st.sampled_from(["replace", "delete", "duplicate"])) if path else "replace"
     value = data.draw(json_values)

@@ -13,18 +13,17 @@ import pytest
 from connectors.base import InMemoryIdentity, Location, Mapped
 from connectors.fhir import FhirOptions, map_bytes, read_path
 
-from .conftest import SPEC, SYNTHEA, at, load, map_json, only_event, only_reject
-
-CHRISTOPHER = SYNTHEA / "Christopher_Abshire_028250cc-cfc0-4dee-a771-78fde1275fcb.json"
+from .conftest import CHRISTOPHER, at, load, map_json, only_event, only_reject, spec, synthea_bundle
 
 
 def small_synthea_bundle() -> dict:
     """Christopher's Patient, Organization, Practitioner and first encounter with its condition."""
-    bundle = load(CHRISTOPHER)
+    bundle = load(synthea_bundle(CHRISTOPHER))
     bundle["entry"] = bundle["entry"][:5]
     return bundle
 
 
+@pytest.mark.corpus
 def test_an_invalid_entry_is_rejected_with_its_json_path_and_the_others_still_map() -> None:
     bundle = small_synthea_bundle()
     del bundle["entry"][3]["resource"]["status"]
@@ -36,6 +35,7 @@ def test_an_invalid_entry_is_rejected_with_its_json_path_and_the_others_still_ma
     assert [e.type for e in result.events] == ["patient.registered", "patient.deceased", "condition.diagnosed"]
 
 
+@pytest.mark.corpus
 def test_an_unknown_element_and_a_malformed_time_are_both_named() -> None:
     bundle = small_synthea_bundle()
     encounter = bundle["entry"][3]["resource"]
@@ -47,6 +47,7 @@ def test_an_unknown_element_and_a_malformed_time_are_both_named() -> None:
     assert "(got '1938-06-18 02:54')" in reject.reason
 
 
+@pytest.mark.corpus
 def test_entries_that_refer_to_a_rejected_patient_say_so() -> None:
     bundle = small_synthea_bundle()
     bundle["entry"][0]["resource"]["gender"] = ["male"]
@@ -111,12 +112,14 @@ def test_offset_less_times_and_dates_are_read_in_the_default_zone_and_offsets_ar
     assert only_event(map_json(resource)).occurred_at.isoformat() == "2024-03-04T15:30:00-05:00"
 
 
+@pytest.mark.corpus
 def test_an_offset_less_answer_text_is_left_as_the_patient_wrote_it() -> None:
-    response = load(SPEC / "QuestionnaireResponse-f201.json")
+    response = load(spec("QuestionnaireResponse-f201.json"))
     response["item"][0]["item"][0]["answer"][0]["valueString"] = "2024-03-04T15:30"
     assert only_event(map_json(response)).items["1.1"] == "2024-03-04T15:30"
 
 
+@pytest.mark.corpus
 def test_the_source_system_is_the_bundles_meta_source_else_the_configured_name() -> None:
     bundle = small_synthea_bundle()
     assert {e.source.system for e in map_json(bundle, system="fhir-his").events} == {"fhir-his"}
@@ -127,8 +130,9 @@ def test_the_source_system_is_the_bundles_meta_source_else_the_configured_name()
     assert registered.identifiers[-1].authority == "http://his.example.org/fhir/Patient"
 
 
+@pytest.mark.corpus
 def test_message_ids_carry_the_version_and_in_a_collection_the_bundle_id() -> None:
-    patient = load(SPEC / "Patient-example.json") | {"meta": {"versionId": "3", "lastUpdated": "2024-01-02T03:04:05Z"}}
+    patient = load(spec("Patient-example.json")) | {"meta": {"versionId": "3", "lastUpdated": "2024-01-02T03:04:05Z"}}
     registered = only_event(map_json(patient))
     assert registered.source.message_id == "Patient/example/_history/3"
     assert registered.recorded_at == at("2024-01-02T03:04:05+00:00") == registered.occurred_at
@@ -136,12 +140,13 @@ def test_message_ids_carry_the_version_and_in_a_collection_the_bundle_id() -> No
     assert only_event(map_json(collection)).source.message_id == "Bundle/b7/Patient/example/_history/3"
 
 
+@pytest.mark.corpus
 def test_an_ndjson_file_maps_line_by_line_and_names_the_line_of_a_bad_one(tmp_path: Path) -> None:
     lines = [
-        json.dumps(load(SPEC / "Appointment-example.json")),
+        json.dumps(load(spec("Appointment-example.json"))),
         "",
         '{"resourceType": "Appointment", "status": "booked"',
-        json.dumps(load(SPEC / "QuestionnaireResponse-f201.json")),
+        json.dumps(load(spec("QuestionnaireResponse-f201.json"))),
     ]
     path = tmp_path / "export.ndjson"
     path.write_text("\n".join(lines))
@@ -150,8 +155,9 @@ def test_an_ndjson_file_maps_line_by_line_and_names_the_line_of_a_bad_one(tmp_pa
     assert str(outcomes[1].location).startswith(f"{path}, line 3")
 
 
+@pytest.mark.corpus
 def test_map_bytes_takes_a_request_body_and_ndjson_bodies_too() -> None:
-    body = (SPEC / "Appointment-example.json").read_bytes()
+    body = spec("Appointment-example.json").read_bytes()
     result = map_bytes(body, "http POST /fhir", InMemoryIdentity())
     assert [type(o) for o in result] == [Mapped]
     assert result.outcomes[0].location == Location("http POST /fhir", detail="Appointment")
@@ -175,8 +181,9 @@ def test_options_refuse_an_unknown_zone_and_a_naive_receipt_time() -> None:
         FhirOptions(received_at=datetime(2024, 1, 1))
 
 
+@pytest.mark.corpus
 def test_parsing_does_not_change_the_callers_json() -> None:
-    patient = load(SPEC / "Patient-example.json")
+    patient = load(spec("Patient-example.json"))
     before = copy.deepcopy(patient)
     map_json(patient)
     assert patient == before

@@ -12,7 +12,10 @@ from connectors.base import InMemoryIdentity
 from events.base import Coding
 from events.patient import Identifier
 
-from .conftest import SPEC, at, events_of, load, map_file, map_json, only_event, only_reject
+from .conftest import at, events_of, load, map_file, map_json, only_event, only_reject, spec
+
+# Every test here reads the official FHIR R4 examples: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
 
 RECEIVED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
@@ -21,7 +24,7 @@ RECEIVED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 def test_the_example_patient_is_registered_with_its_mrn_and_server_id() -> None:
-    registered = only_event(map_file(SPEC / "Patient-example.json"))
+    registered = only_event(map_file(spec("Patient-example.json")))
     assert registered.type == "patient.registered"
     assert registered.identifiers == (
         Identifier(authority="urn:oid:1.2.36.146.595.217.0.1", value="12345", kind="MR"),
@@ -34,19 +37,19 @@ def test_the_example_patient_is_registered_with_its_mrn_and_server_id() -> None:
 
 
 def test_the_example_patient_is_dated_by_its_birth_time_extension_when_nothing_else_dates_it() -> None:
-    registered = only_event(map_file(SPEC / "Patient-example.json"))
+    registered = only_event(map_file(spec("Patient-example.json")))
     assert registered.occurred_at == at("1974-12-25T14:35:45-05:00")
     assert registered.occurred_at.utcoffset() == timedelta(hours=-5)
 
 
 def test_a_patient_received_over_http_is_dated_on_receipt_and_is_not_deceased() -> None:
-    result = map_file(SPEC / "Patient-example.json", received_at=RECEIVED)
+    result = map_file(spec("Patient-example.json"), received_at=RECEIVED)
     assert [e.type for e in result.events] == ["patient.registered"], "deceasedBoolean false is no death"
     assert result.events[0].occurred_at == RECEIVED == result.events[0].recorded_at
 
 
 def test_a_seealso_link_registers_the_patient_without_merging_anyone() -> None:
-    registered = only_event(map_file(SPEC / "Patient-pat2.json", received_at=RECEIVED))
+    registered = only_event(map_file(spec("Patient-pat2.json"), received_at=RECEIVED))
     assert registered.type == "patient.registered"
     assert (registered.sex, registered.birth_date) == ("other", None)
 
@@ -55,7 +58,7 @@ def test_a_seealso_link_registers_the_patient_without_merging_anyone() -> None:
 
 
 def test_the_example_appointment_is_booked_for_its_start_with_its_offset() -> None:
-    booked = only_event(map_file(SPEC / "Appointment-example.json"))
+    booked = only_event(map_file(spec("Appointment-example.json")))
     assert booked.type == "appointment.booked"
     assert booked.appointment_id == "example"
     assert booked.start_at == at("2013-12-10T09:00:00+00:00")
@@ -69,13 +72,13 @@ def test_the_example_appointment_is_booked_for_its_start_with_its_offset() -> No
 
 def test_an_appointment_belongs_to_the_patient_its_patient_reference_names() -> None:
     identity = InMemoryIdentity()
-    patient = only_event(map_file(SPEC / "Patient-example.json", identity))
-    booked = only_event(map_file(SPEC / "Appointment-example.json", identity))
+    patient = only_event(map_file(spec("Patient-example.json"), identity))
+    booked = only_event(map_file(spec("Appointment-example.json"), identity))
     assert booked.patient_id == patient.patient_id, "Patient/example links through the server-id identifier"
 
 
 def test_an_appointment_with_two_doctors_takes_the_first_as_clinician() -> None:
-    booked = only_event(map_file(SPEC / "Appointment-2docs.json"))
+    booked = only_event(map_file(spec("Appointment-2docs.json")))
     assert (booked.clinician, booked.service, booked.start_at) == (
         "Dr Adam Careful",
         "walk-in",
@@ -97,7 +100,7 @@ def test_an_appointment_with_two_doctors_takes_the_first_as_clinician() -> None:
     ],
 )
 def test_an_appointment_status_becomes_the_event_that_says_what_happened(status: str, event_type: str) -> None:
-    appointment = load(SPEC / "Appointment-example.json") | {"status": status}
+    appointment = load(spec("Appointment-example.json")) | {"status": status}
     event = only_event(map_json(appointment))
     assert event.type == event_type
     if event_type in ("appointment.no_show", "appointment.attended"):
@@ -105,7 +108,7 @@ def test_an_appointment_status_becomes_the_event_that_says_what_happened(status:
 
 
 def test_a_cancellation_carries_its_reason() -> None:
-    appointment = load(SPEC / "Appointment-example.json") | {
+    appointment = load(spec("Appointment-example.json")) | {
         "status": "cancelled",
         "cancelationReason": {"text": "patient request"},
     }
@@ -113,9 +116,9 @@ def test_a_cancellation_carries_its_reason() -> None:
 
 
 def test_a_waitlisted_appointment_is_skipped_and_an_unknown_status_is_invalid() -> None:
-    waitlist = only_reject(map_json(load(SPEC / "Appointment-example.json") | {"status": "waitlist"}))
+    waitlist = only_reject(map_json(load(spec("Appointment-example.json")) | {"status": "waitlist"}))
     assert (waitlist.category, waitlist.reason) == ("skipped", "Appointment: status waitlist")
-    bogus = only_reject(map_json(load(SPEC / "Appointment-example.json") | {"status": "postponed"}))
+    bogus = only_reject(map_json(load(spec("Appointment-example.json")) | {"status": "postponed"}))
     assert bogus.category == "invalid"
     assert bogus.location.detail == "Appointment.status"
     assert "'postponed' is not an R4 appointment status" in bogus.reason
@@ -125,7 +128,7 @@ def test_a_waitlisted_appointment_is_skipped_and_an_unknown_status_is_invalid() 
 
 
 def test_the_transaction_bundle_registers_each_patient_by_what_identifies_it() -> None:
-    result = map_file(SPEC / "Bundle-bundle-transaction.json")
+    result = map_file(spec("Bundle-bundle-transaction.json"))
     registered = events_of(result, "patient.registered")
     assert [e.identifiers[0].value for e in registered] == [
         "urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a",  # no identifier, no id: its urn:uuid fullUrl
@@ -148,7 +151,7 @@ def test_the_transaction_bundle_registers_each_patient_by_what_identifies_it() -
 
 
 def _with_encounter(subject: str) -> dict[str, Any]:
-    bundle = load(SPEC / "Bundle-bundle-transaction.json")
+    bundle = load(spec("Bundle-bundle-transaction.json"))
     encounter = {
         "resourceType": "Encounter",
         "id": "e1",
@@ -190,7 +193,7 @@ def test_a_reference_to_a_urn_uuid_missing_from_the_bundle_is_rejected_with_its_
 
 
 def test_a_questionnaire_response_flattens_its_answers_by_link_id() -> None:
-    completed = only_event(map_file(SPEC / "QuestionnaireResponse-f201.json"))
+    completed = only_event(map_file(spec("QuestionnaireResponse-f201.json")))
     assert completed.type == "questionnaire.completed"
     assert completed.response_id == "f201"
     assert completed.occurred_at == at("2013-06-18T00:00:00+01:00")
@@ -201,7 +204,7 @@ def test_a_questionnaire_response_flattens_its_answers_by_link_id() -> None:
 
 def test_a_questionnaire_response_about_a_contained_patient_is_that_patients() -> None:
     identity = InMemoryIdentity()
-    completed = only_event(map_file(SPEC / "QuestionnaireResponse-3141.json", identity))
+    completed = only_event(map_file(spec("QuestionnaireResponse-3141.json"), identity))
     patient = identity.resolve(
         [Identifier(authority="http://cancer.questionnaire.org/systems/id/patientnr", value="A34442332")]
     )
@@ -211,7 +214,7 @@ def test_a_questionnaire_response_about_a_contained_patient_is_that_patients() -
 
 
 def test_an_epds_response_names_its_instrument_and_score_and_weighs_coded_answers() -> None:
-    response = copy.deepcopy(load(SPEC / "QuestionnaireResponse-f201.json"))
+    response = copy.deepcopy(load(spec("QuestionnaireResponse-f201.json")))
     response["questionnaire"] = "http://example.org/fhir/Questionnaire/EPDS|1.0"
     ordinal = {"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": 2}
     response["item"] += [
@@ -224,7 +227,7 @@ def test_an_epds_response_names_its_instrument_and_score_and_weighs_coded_answer
 
 
 def test_an_unfinished_questionnaire_response_is_skipped() -> None:
-    reject = only_reject(map_json(load(SPEC / "QuestionnaireResponse-f201.json") | {"status": "in-progress"}))
+    reject = only_reject(map_json(load(spec("QuestionnaireResponse-f201.json")) | {"status": "in-progress"}))
     assert reject.category == "skipped"
     assert "only completed answers are events" in reject.reason
 
@@ -233,7 +236,7 @@ def test_an_unfinished_questionnaire_response_is_skipped() -> None:
 
 
 def test_the_example_ambulatory_encounter_is_completed_with_its_reason_as_diagnosis() -> None:
-    completed = only_event(map_file(SPEC / "Encounter-f001.json", received_at=RECEIVED))
+    completed = only_event(map_file(spec("Encounter-f001.json"), received_at=RECEIVED))
     assert completed.type == "encounter.completed", "class AMB is a visit, whatever its hospitalization says"
     assert (completed.encounter_id, completed.encounter_class) == ("f001", "ambulatory")
     assert completed.department == "burgers-university-medical-center"
@@ -243,7 +246,7 @@ def test_the_example_ambulatory_encounter_is_completed_with_its_reason_as_diagno
 
 
 def test_the_example_encounter_without_any_time_is_rejected_naming_what_is_missing() -> None:
-    reject = only_reject(map_file(SPEC / "Encounter-f001.json"))
+    reject = only_reject(map_file(spec("Encounter-f001.json")))
     assert reject.category == "invalid"
     assert reject.location.detail == "Encounter"
     assert reject.reason.startswith("Encounter: has no period")

@@ -11,6 +11,9 @@ from events.base import Coding
 
 from .conftest import at, counts, events_of
 
+# Every test here reads the Synthea patient bundles: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
+
 # Events per bundle. Encounters: AMB -> completed, IMP and EMER -> discharged. Observations: one event each,
 # blood-pressure panels one per component (systolic, diastolic) instead.
 EXPECTED = {

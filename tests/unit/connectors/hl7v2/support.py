@@ -1,4 +1,6 @@
-"""Shared helpers: the real sample messages live outside the repo, in /work/shared/testdata/hl7v2."""
+"""Shared helpers. The real sample messages are the corpus tier's (tests/corpus): they live outside the repo, in
+../shared/testdata/hl7v2 or what `make testdata` fetched, so a test that reads them is marked corpus and names
+them, never lists a directory at import time."""
 
 from __future__ import annotations
 
@@ -9,17 +11,31 @@ from pathlib import Path
 from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject
 from connectors.hl7v2.source import map_bytes, read_path
 from events.base import Event
+from tests import corpus
 
-TESTDATA = Path(__file__).resolve().parents[4] / ".." / "shared" / "testdata" / "hl7v2"
-FILES = sorted(TESTDATA.glob("*.hl7"))
+# The samples, by name, from the manifest: parametrize and sample over these; read them inside a corpus test.
+NAMES = corpus.names("hl7v2")
+
+
+def sample(name: str) -> Path:
+    return corpus.path(f"hl7v2/{name}")
+
+
+def samples_folder() -> Path:
+    """The whole folder of samples, for tests that read it as one directory."""
+    return corpus.folder("hl7v2")
+
+
+def files() -> list[Path]:
+    return [sample(name) for name in NAMES]
 
 
 def data(name: str) -> bytes:
-    return (TESTDATA / name).read_bytes()
+    return sample(name).read_bytes()
 
 
 def outcomes(name: str, identity: InMemoryIdentity | None = None) -> list[Outcome]:
-    return list(read_path(TESTDATA / name, identity or InMemoryIdentity()))
+    return list(read_path(sample(name), identity or InMemoryIdentity()))
 
 
 def mapped(name: str, identity: InMemoryIdentity | None = None) -> Mapped:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
+import pytest
+
 from connectors.base import InMemoryIdentity, Mapped, Reject, canonical_id
 from connectors.hl7v2.source import map_bytes
 from events.base import Coding
 from events.patient import Contact, Identifier
 
 from .support import data, events, mapped, only, outcomes, replace_segment
+
+# Every test here reads the real sample messages: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
 
 PLUS_0215 = timezone(timedelta(hours=2, minutes=15))
 PLUS_0110 = timezone(timedelta(hours=1, minutes=10))

@@ -11,7 +11,10 @@ import pytest
 from connectors.base import InMemoryIdentity, Mapped, Reject
 from connectors.hl7v2.source import read_path
 
-from .support import FILES, TESTDATA, outcomes
+from .support import NAMES, files, outcomes, sample, samples_folder
+
+# Every test here reads the real sample messages: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
 
 # The only samples that do not map, and why (category, Location.detail, words the reason must contain).
 EXPECTED_REJECTS = {
@@ -34,12 +37,14 @@ def count_messages(path: Path) -> int:
 
 
 def test_the_sample_corpus_is_there() -> None:
-    assert len(FILES) == 53
+    assert len(NAMES) == 53
+    assert sorted(p.name for p in samples_folder().glob("*.hl7")) == NAMES
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_every_sample_maps_to_events_or_is_rejected_with_a_precise_reason(path: Path) -> None:
-    found = outcomes(path.name)
+@pytest.mark.parametrize("name", NAMES)
+def test_every_sample_maps_to_events_or_is_rejected_with_a_precise_reason(name: str) -> None:
+    path = sample(name)
+    found = outcomes(name)
 
     assert len(found) == count_messages(path)
     for outcome in found:
@@ -58,19 +63,19 @@ def test_every_sample_maps_to_events_or_is_rejected_with_a_precise_reason(path: 
 
 
 def test_a_directory_read_accounts_for_every_message_as_mapped_or_rejected() -> None:
-    found = list(read_path(TESTDATA, InMemoryIdentity()))
+    found = list(read_path(samples_folder(), InMemoryIdentity()))
 
     mapped = [o for o in found if isinstance(o, Mapped)]
     rejected = [o for o in found if isinstance(o, Reject)]
-    assert len(found) == sum(count_messages(p) for p in FILES) == 53
+    assert len(found) == sum(count_messages(p) for p in files()) == 53
     assert (len(mapped), len(rejected)) == (48, 5)
     assert sorted(Path(r.location.source).name for r in rejected) == sorted(EXPECTED_REJECTS)
-    assert [o.location.source for o in found] == [str(p) for p in FILES]  # sorted, one outcome per message
+    assert [o.location.source for o in found] == [str(p) for p in files()]  # sorted, one outcome per message
 
 
 def test_mapping_the_same_file_twice_yields_identical_event_ids_and_events() -> None:
-    first = list(read_path(TESTDATA, InMemoryIdentity()))
-    second = list(read_path(TESTDATA, InMemoryIdentity()))
+    first = list(read_path(samples_folder(), InMemoryIdentity()))
+    second = list(read_path(samples_folder(), InMemoryIdentity()))
 
     def dump(found: list[Mapped | Reject]) -> list[object]:
         return [[e.model_dump() for e in o.events] if isinstance(o, Mapped) else o.reason for o in found]
@@ -81,7 +86,7 @@ def test_mapping_the_same_file_twice_yields_identical_event_ids_and_events() -> 
 
 
 def test_event_ids_within_one_message_are_distinct() -> None:
-    for outcome in read_path(TESTDATA, InMemoryIdentity()):
+    for outcome in read_path(samples_folder(), InMemoryIdentity()):
         if isinstance(outcome, Mapped):
             ids = [e.event_id for e in outcome.events]
             assert len(ids) == len(set(ids)), outcome.location

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import InMemoryIdentity, Mapped, Reject
 from connectors.hl7v2.source import map_bytes
 
-from .support import FILES
+from .support import NAMES
+from .support import data as sample_bytes
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 # Bytes that matter to HL7: delimiters, line ends, quotes (nulls), digits and signs (times), framing, BOM, junk.
 INTERESTING = list(b'|^~\\&#\r\n"0123456789+-.: MSHPIDVOBXRGENCA\x0b\x1c\x00\xef\xbb\xbf\xff\xc3')
-SAMPLES = {p: p.read_bytes() for p in FILES}
 
 
 def assert_mapped_or_rejected(payload: bytes) -> None:
@@ -43,10 +42,11 @@ def test_random_delimiter_soup_is_mapped_or_rejected(payload: bytes) -> None:
     assert_mapped_or_rejected(b"MSH|^~\\&|" + payload)
 
 
+@pytest.mark.corpus
 @FUZZ
-@given(st.sampled_from(FILES), st.data())
-def test_every_sample_truncated_anywhere_is_mapped_or_rejected(path: Path, data: st.DataObject) -> None:
-    payload = SAMPLES[path]
+@given(st.sampled_from(NAMES), st.data())
+def test_every_sample_truncated_anywhere_is_mapped_or_rejected(name: str, data: st.DataObject) -> None:
+    payload = sample_bytes(name)
     cut = data.draw(st.integers(min_value=0, max_value=len(payload)), label="cut")
 
     assert_mapped_or_rejected(payload[:cut])
@@ -59,12 +59,13 @@ mutation = st.tuples(
 )
 
 
+@pytest.mark.corpus
 @FUZZ
-@given(st.sampled_from(FILES), st.lists(mutation, min_size=1, max_size=12))
+@given(st.sampled_from(NAMES), st.lists(mutation, min_size=1, max_size=12))
 def test_real_messages_with_random_byte_mutations_are_mapped_or_rejected(
-    path: Path, edits: list[tuple[str, float, int]]
+    name: str, edits: list[tuple[str, float, int]]
 ) -> None:
-    payload = bytearray(SAMPLES[path])
+    payload = bytearray(sample_bytes(name))
     for op, where, byte in edits:
         i = int(where * len(payload)) if payload else 0
         if op == "insert":
@@ -77,12 +78,13 @@ def test_real_messages_with_random_byte_mutations_are_mapped_or_rejected(
     assert_mapped_or_rejected(bytes(payload))
 
 
+@pytest.mark.corpus
 @FUZZ
-@given(st.sampled_from(FILES), st.data())
+@given(st.sampled_from(NAMES), st.data())
 def test_real_messages_with_a_field_replaced_by_random_text_are_mapped_or_rejected(
-    path: Path, data: st.DataObject
+    name: str, data: st.DataObject
 ) -> None:
-    lines = SAMPLES[path].removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
+    lines = sample_bytes(name).removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\r").replace(b"\n", b"\r").split(b"\r")
     row = data.draw(st.integers(min_value=0, max_value=len(lines) - 1), label="segment")
     fields = lines[row].split(b"|")
     column = data.draw(st.integers(min_value=1, max_value=max(1, len(fields) - 1)), label="field")
@@ -93,11 +95,12 @@ def test_real_messages_with_a_field_replaced_by_random_text_are_mapped_or_reject
     assert_mapped_or_rejected(b"\r".join(lines))
 
 
+@pytest.mark.corpus
 @FUZZ
-@given(st.permutations(sorted(SAMPLES)[:6]), st.sampled_from([b"\r", b"\n", b"\r\n", b"\x1c\r\x0b"]))
-def test_concatenated_samples_yield_one_outcome_per_message(paths: list[Path], glue: bytes) -> None:
-    payload = glue.join(SAMPLES[p] for p in paths)
+@given(st.permutations(NAMES[:6]), st.sampled_from([b"\r", b"\n", b"\r\n", b"\x1c\r\x0b"]))
+def test_concatenated_samples_yield_one_outcome_per_message(names: list[str], glue: bytes) -> None:
+    payload = glue.join(sample_bytes(name) for name in names)
 
     found = list(map_bytes(payload, "fuzz", InMemoryIdentity()))
 
-    assert len(found) == len(paths)
+    assert len(found) == len(names)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from connectors.base import canonical_id
 from events.base import Coding
 
 from .support import events, mapped
+
+# Every test here reads the real sample messages: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
 
 MINUS_0800 = timezone(timedelta(hours=-8))
 SHANGHAI = timezone(timedelta(hours=8))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from connectors.base import InMemoryIdentity, Mapped, Reject
 from connectors.hl7v2.message import Message
 from connectors.hl7v2.parse import Unparseable, parse_stream
@@ -27,6 +29,7 @@ def event_ids(payload: bytes) -> list[str]:
     ]
 
 
+@pytest.mark.corpus
 def test_mixed_cr_lf_and_crlf_segment_endings_map_like_the_original() -> None:
     original = data(A01)
     parts = segments(original)
@@ -37,6 +40,7 @@ def test_mixed_cr_lf_and_crlf_segment_endings_map_like_the_original() -> None:
     assert len(parse_one(mixed).segments) == len(parts)
 
 
+@pytest.mark.corpus
 def test_several_messages_in_one_stream_are_numbered_with_their_starting_lines() -> None:
     first, second = data(A01), data(S12)  # LF-terminated, then CR-only
     stream = first + b"\n\n" + second
@@ -49,6 +53,7 @@ def test_several_messages_in_one_stream_are_numbered_with_their_starting_lines()
     assert found[1].original.startswith(b"MSH") and b"ADT^A01" not in found[1].original
 
 
+@pytest.mark.corpus
 def test_mllp_framed_messages_are_unwrapped() -> None:
     frame = b"\x0b%s\x1c\r"
     stream = frame % segments(data(A01))[0] + b"".join(
@@ -61,6 +66,7 @@ def test_mllp_framed_messages_are_unwrapped() -> None:
     assert event_ids(data(A01)) == [e.event_id for e in found[1].events]
 
 
+@pytest.mark.corpus
 def test_batch_envelopes_are_skipped_and_their_messages_kept() -> None:
     stream = b"FHS|^~\\&|X\rBHS|^~\\&|X\r" + data(S12) + b"BTS|1\rFTS|1\r"
 
@@ -69,12 +75,14 @@ def test_batch_envelopes_are_skipped_and_their_messages_kept() -> None:
     assert isinstance(outcome, Mapped) and outcome.location.line == 3
 
 
+@pytest.mark.corpus
 def test_a_bom_before_each_concatenated_message_is_ignored() -> None:
     stream = data(A01) + b"\r\n" + data(A01)  # each file starts with a UTF-8 BOM
 
     assert [type(o).__name__ for o in map_bytes(stream, "test", InMemoryIdentity())] == ["Mapped", "Mapped"]
 
 
+@pytest.mark.corpus
 def test_escape_sequences_are_unescaped_in_text_values() -> None:
     pv1 = parse_one(data("ADT_A03__fhirconv__ADT-A03-01.hl7")).first("PV1")
 
@@ -90,6 +98,7 @@ def test_hex_escapes_are_decoded_in_the_message_character_set() -> None:
     assert msg.segments[1].get(3) == "王"
 
 
+@pytest.mark.corpus
 def test_explicit_nulls_read_as_no_value_but_are_distinguishable() -> None:
     pid = parse_one(data("ADT_A31__v2tofhir__A31-A05-Pre-admit-Patient-v2.3.hl7")).first("PID")
 
@@ -98,6 +107,7 @@ def test_explicit_nulls_read_as_no_value_but_are_distinguishable() -> None:
     assert pid.get(12) is None and not pid.is_null(12)  # PID-12 is empty
 
 
+@pytest.mark.corpus
 def test_repeated_fields_keep_every_repetition_and_drop_empty_ones() -> None:
     pid = parse_one(data("ADT_A04__fhirconv__ADT04-28.hl7")).first("PID")
 
@@ -110,18 +120,21 @@ def test_repeated_fields_keep_every_repetition_and_drop_empty_ones() -> None:
     assert pid.get(3, 4, rep=2) == "EHRID"
 
 
+@pytest.mark.corpus
 def test_msh_fields_are_numbered_as_in_the_standard() -> None:
     msh = parse_one(data(A01)).msh
 
     assert (msh.get(1), msh.get(2), msh.get(3), msh.get(9, 2), msh.get(10)) == ("|", "^~\\&", "ADT1", "A01", "MSG00001")
 
 
+@pytest.mark.corpus
 def test_a_doubled_escape_character_in_msh_2_is_unparseable() -> None:
     [parsed] = parse_stream(data("ADT_A01__lfh__sample_unix.hl7"))
 
     assert isinstance(parsed, Unparseable) and parsed.reason.startswith("MSH-2:")
 
 
+@pytest.mark.corpus
 def test_segments_before_any_header_are_reported_and_the_following_message_still_maps() -> None:
     stream = b"garbage line\nPID|1||x\n" + data(S12)
 
@@ -138,6 +151,7 @@ def test_empty_input_is_one_reject_not_silence() -> None:
     assert isinstance(outcome, Reject) and outcome.category == "unparseable"
 
 
+@pytest.mark.corpus
 def test_a_line_that_is_not_a_segment_makes_the_message_unparseable() -> None:
     stream = data(S12).replace(b"\rPV1|", b"\rthis is not a segment\rPV1|")
 

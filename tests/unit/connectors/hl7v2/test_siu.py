@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from .support import events, mapped
+
+# Every test here reads the real sample messages: the corpus tier (tests/corpus).
+pytestmark = pytest.mark.corpus
 
 PLUS_0215 = timezone(timedelta(hours=2, minutes=15))
 SHANGHAI = timezone(timedelta(hours=8))

@@ -8,13 +8,14 @@ generated messages full of delimiters, empty parts and odd encoding characters.
 from __future__ import annotations
 
 import hl7
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.hl7v2.message import Encoding, Field
 from connectors.hl7v2.parse import _chunks, _segments
 
-from .support import FILES
+from .support import files
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 ENCODING = Encoding("|", "^", "~", "\\", "&", "utf-8")
@@ -44,11 +45,13 @@ def lazy(text: str) -> list[tuple[str, tuple[Field, ...]]]:
     return [(s.name, s.fields) for s in _segments(text, text.split("\r"), ENCODING)]
 
 
+@pytest.mark.corpus
 def test_every_sample_splits_as_python_hl7_parses_it() -> None:
-    texts = [b"\r".join(c.segments).decode("utf-8", "replace") for p in FILES for c in _chunks(p.read_bytes())]
+    samples = files()
+    texts = [b"\r".join(c.segments).decode("utf-8", "replace") for p in samples for c in _chunks(p.read_bytes())]
     messages = [t for t in texts if t.startswith("MSH")]
 
-    assert len(messages) >= len(FILES)
+    assert len(messages) >= len(samples)
     for text in messages:
         assert lazy(text) == reference(text)
 

@@ -1,4 +1,5 @@
-"""The shipped Synthea spec and the shared Synthea export, read in place (never copied into the repository)."""
+"""The shipped Synthea spec; the project's own small export in Synthea's layout (export/, written for these
+tests); and the public Synthea export of the corpus tier (tests/corpus), which lives outside the repository."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from connectors.tabular import SYNTHEA_SPEC, CsvSpec, load_spec
+from tests import corpus
 
-REPO = Path(__file__).resolve().parents[4]
-# Beside the repository, as /work/shared is beside /work/main.
-SYNTHEA_EXPORT = REPO.parent / "shared" / "testdata" / "csv"
+# A hospital-sized sample of the behaviours the spec maps, small enough to know every row (see export/README.md).
+OWN_EXPORT = Path(__file__).with_name("export")
 
 
 @pytest.fixture(scope="session")
@@ -18,8 +19,12 @@ def synthea_spec() -> CsvSpec:
     return load_spec(SYNTHEA_SPEC)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def own_export() -> Path:
+    return OWN_EXPORT
+
+
+@pytest.fixture  # per test, not per session: each test that asks for it must be marked corpus
 def synthea_export() -> Path:
-    if not (SYNTHEA_EXPORT / "patients.csv").is_file():
-        pytest.fail(f"the Synthea export is expected at {SYNTHEA_EXPORT}, i.e. ../shared/testdata/csv from the repo")
-    return SYNTHEA_EXPORT
+    """The public Synthea export (27 patients): only tests marked corpus may ask for it."""
+    return corpus.folder("csv")

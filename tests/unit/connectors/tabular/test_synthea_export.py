@@ -14,6 +14,11 @@ from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject, canonical
 from connectors.tabular import CsvSpec, map_bytes, read_path
 from events.base import Coding, Event
 from events.ids import deterministic_id
+from tests import corpus
+
+# Every test here reads the public Synthea export: the corpus tier (tests/corpus). test_own_export.py checks the
+# same behaviours on the project's own export.
+pytestmark = pytest.mark.corpus
 
 SHANGHAI = timezone(timedelta(hours=8))
 SYNTHEA = "https://github.com/synthetichealth/synthea"  # the authority Synthea's FHIR exporter uses too
@@ -47,9 +52,9 @@ def _one(outcomes: list[Outcome], type_: str, **match: Any) -> Any:
     return found[0]
 
 
-@pytest.fixture(scope="module")
-def outcomes(synthea_export: Path, synthea_spec: CsvSpec) -> list[Outcome]:
-    return _import(synthea_export, synthea_spec)
+@pytest.fixture(scope="module")  # the whole export, imported once for the module's tests
+def outcomes(synthea_spec: CsvSpec) -> list[Outcome]:
+    return _import(corpus.folder("csv"), synthea_spec)
 
 
 def test_every_file_of_the_export_is_either_mapped_or_reported_not_mapped_once(
