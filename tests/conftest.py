@@ -70,6 +70,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     terminalreporter.section("corpus tier")
     if where is not None:
         terminalreporter.write_line(f"{count} corpus test(s) read the public test data in {where}")
+    elif not skipped and not refused:  # e.g. --collect-only
+        terminalreporter.write_line(f"{count} corpus test(s) need the public test data, which is absent")
     if skipped:
         terminalreporter.write_line(f"{len(skipped)} corpus test(s) skipped: {_reasons(skipped)}")
     if refused:
