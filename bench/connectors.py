@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import hl7
@@ -93,7 +94,7 @@ def _hl7(seconds: float) -> Result:
 def _fhir(seconds: float) -> Result:
     bundles = [p.read_bytes() for p in _samples("fhir/synthea", "*.json")]
     resources = sum(len(json.loads(b).get("entry") or []) for b in bundles)
-    options = FhirOptions()
+    options = FhirOptions(received_at=datetime(2026, 3, 1, tzinfo=UTC))  # as the shell fills it
 
     def mapped() -> int:
         identity = InMemoryIdentity()

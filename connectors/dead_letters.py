@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
@@ -17,6 +18,11 @@ class DeadLetter:
     key: bytes | None
     value: bytes
     headers: dict[str, str]
+    timestamp_ms: int = 0  # the record's timestamp: when the intake dead-lettered it, i.e. when it was received
+
+    @property
+    def received_at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
 
     @property
     def origin(self) -> str:
@@ -65,6 +71,7 @@ async def _read_all(bootstrap: str, topic: str, timeout: float) -> list[DeadLett
                         m.key,
                         m.value or b"",
                         {k: (v or b"").decode("utf-8", "replace") for k, v in m.headers},
+                        m.timestamp,
                     )
                     for m in messages
                 ]

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from connectors.base import Location, Outcome, PatientIdentity, Reject
-from connectors.formats import bytes_mapper
+from connectors.formats import BytesMapper, bytes_mapper
 from connectors.identity import PostgresIdentity
 from connectors.intake import RejectFile, dead_letter, sized
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, too_large_reason
+from connectors.profiles import SourceProfiles
 from connectors.publisher import EventPublisher, Record, dead_letter_producer
 
 Status = Literal["accepted", "rejected", "failed"]
@@ -36,6 +39,8 @@ class LiveIntake:
     def __init__(
         self,
         fmt: str,
+        mapper: BytesMapper,
+        clock: Callable[[], datetime],
         identity: PatientIdentity,
         publisher: EventPublisher,
         dead_letters: Any,
@@ -44,7 +49,8 @@ class LiveIntake:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._fmt = fmt
-        self._map = bytes_mapper(fmt)
+        self._map = mapper
+        self._clock = clock  # when a payload was received: recorded_at of what dates itself nowhere
         self._identity = identity
         self._publisher = publisher
         self._dead_letters = dead_letters
@@ -69,7 +75,7 @@ class LiveIntake:
 
     def _outcomes(self, data: bytes, source: str) -> list[Outcome]:
         try:
-            return self._map(data, source, self._identity)
+            return self._map(data, source, self._identity, self._clock())
         except Exception as exc:  # a connector bug must not lose the message: dead-letter it with the reason
             return [Reject(f"internal mapping error: {type(exc).__name__}: {exc}", Location(source), data, "internal")]
 
@@ -96,13 +102,17 @@ def open_live_intake(
     database_url: str,
     topics: Any,
     data_dir: Path,
+    profiles: SourceProfiles,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> LiveIntake:
-    """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file."""
+    """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file, the
+    sources' profiles and the system clock (the time each payload is received)."""
     dead = dead_letter_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
     rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
     return LiveIntake(
         fmt,
+        bytes_mapper(fmt, profiles),
+        lambda: datetime.now(UTC),
         PostgresIdentity(database_url),
         EventPublisher(bootstrap, topics.clinical, max_message_bytes),
         dead,

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="Largest message accepted from a hospital system, and largest event published, in bytes.",
     )
 
+    # What each sending system leaves unsaid: the zone of times without an offset, the character set of messages
+    # that name none, the country of phone numbers without a country code (connectors/profiles.py).
+    sources: Path | None = Field(
+        default=None,
+        description="YAML file of per-source profiles (timezone, charset, country); unset: Asia/Shanghai, utf-8, CN.",
+    )
+
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
     log_level: str = "info"
     pseudonym_key: SecretStr = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,8 @@ from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.settings import Settings
 from engine.topics import Topics, ensure_topics
 
+# --timezone, --charset, --country: what the sources' profiles leave unsaid, for this command
+SourceDefaults = tuple[str | None, str | None, str | None]
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay dead-lettered messages.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -34,6 +37,17 @@ def _kafka_producer(bootstrap: str, max_message_bytes: int) -> Any:
     return dead_letter_producer(bootstrap, "careloop-dead-letters", max_message_bytes)
 
 
+def source_profiles(settings: Settings, timezone: str | None, charset: str | None, country: str | None) -> Any:
+    """The sources file (CARELOOP_SOURCES), with the command's --timezone/--charset/--country as its default."""
+    from connectors.profiles import ProfileError, SourceProfiles, load_profiles
+
+    try:
+        base = load_profiles(settings.sources) if settings.sources is not None else SourceProfiles()
+        return base.overriding(timezone=timezone, charset=charset, country=country)
+    except ProfileError as exc:
+        raise _fail(f"source profile: {exc}", 2) from exc
+
+
 def settings_with(max_message_bytes: int | None) -> Settings:
     """The settings, with --max-message-bytes over CARELOOP_MAX_MESSAGE_BYTES when given."""
     return Settings() if max_message_bytes is None else Settings(max_message_bytes=max_message_bytes)
@@ -47,12 +61,21 @@ def _files(paths: list[Path]) -> list[Path]:
 
 
 def publish(
-    fmt: str, paths: list[Path], dry_run: bool, spec: Path | None, rejects: Path | None, max_message_bytes: int | None
+    fmt: str,
+    paths: list[Path],
+    dry_run: bool,
+    spec: Path | None,
+    rejects: Path | None,
+    max_message_bytes: int | None,
+    defaults: SourceDefaults,
 ) -> None:
     from connectors.tabular.errors import SpecError
 
+    settings = settings_with(max_message_bytes)
+    profiles = source_profiles(settings, *defaults)
     try:
-        reader = path_reader(fmt, spec)
+        # resources that date themselves nowhere are recorded at the import's start
+        reader = path_reader(fmt, profiles, datetime.now(UTC), spec)
     except UnknownFormatError as exc:
         raise _fail(str(exc), 2) from exc
     except SpecError as exc:
@@ -60,7 +83,6 @@ def publish(
             err.print(str(problem), markup=False)
         raise _fail(f"{spec}: the column mapping has errors; nothing was read", 2) from exc
     files = _files(paths)
-    settings = settings_with(max_message_bytes)
     limit = settings.max_message_bytes
     identity: PatientIdentity
     if dry_run:
@@ -164,7 +186,8 @@ def dlq_replay(
             from connectors.publisher import EventPublisher
 
             identity = identity or PostgresIdentity(database_url(settings))
-            mapped = bytes_mapper(d.origin.split(":", 1)[1])(d.value, f"dlq:{d.partition}:{d.offset}", identity)
+            mapper = bytes_mapper(d.origin.split(":", 1)[1], source_profiles(settings, None, None, None))
+            mapped = mapper(d.value, f"dlq:{d.partition}:{d.offset}", identity, d.received_at)
             outcomes = [sized(o, settings.max_message_bytes)[0] for o in mapped]
             events = [e for o in outcomes if isinstance(o, Mapped) for e in o.events]
             for o in outcomes:
@@ -183,7 +206,9 @@ def dlq_replay(
         raise typer.Exit(1)
 
 
-def _serve_live(fmt: str, host: str, port: int, serve: Any, max_message_bytes: int | None) -> None:
+def _serve_live(
+    fmt: str, host: str, port: int, serve: Any, max_message_bytes: int | None, defaults: SourceDefaults
+) -> None:
     """Run a live intake server until Ctrl-C / SIGTERM."""
     from connectors.live_intake import open_live_intake
     from connectors.serving import run_until_signalled
@@ -193,8 +218,9 @@ def _serve_live(fmt: str, host: str, port: int, serve: Any, max_message_bytes: i
         bootstrap, url = kafka_bootstrap(settings), database_url(settings)
     except ServicesNotFoundError as exc:
         raise _fail(str(exc), 2) from exc
+    profiles = source_profiles(settings, *defaults)
     topics = ensure_topics(settings, bootstrap)
-    intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir, settings.max_message_bytes)
+    intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir, profiles, settings.max_message_bytes)
 
     run_until_signalled(
         lambda ready, stop: serve(intake, host, port, ready, stop),
@@ -202,16 +228,16 @@ def _serve_live(fmt: str, host: str, port: int, serve: Any, max_message_bytes: i
     )
 
 
-def mllp(host: str, port: int, max_message_bytes: int | None) -> None:
+def mllp(host: str, port: int, max_message_bytes: int | None, defaults: SourceDefaults) -> None:
     from connectors.mllp import serve
 
-    _serve_live("hl7", host, port, serve, max_message_bytes)
+    _serve_live("hl7", host, port, serve, max_message_bytes, defaults)
 
 
-def fhir_intake(host: str, port: int, max_message_bytes: int | None) -> None:
+def fhir_intake(host: str, port: int, max_message_bytes: int | None, defaults: SourceDefaults) -> None:
     from connectors.fhir_http import serve
 
-    _serve_live("fhir", host, port, serve, max_message_bytes)
+    _serve_live("fhir", host, port, serve, max_message_bytes, defaults)
 
 
 __all__ = ["FORMATS", "dlq_app", "fhir_intake", "mllp", "publish"]

@@ -62,6 +62,21 @@ MaxMessageBytesOpt = Annotated[
 ]
 
 
+TimezoneOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="IANA zone of times without a UTC offset, for sources without a profile (default Asia/Shanghai)."
+    ),
+]
+CharsetOpt = Annotated[
+    str | None,
+    typer.Option(help="Character set of HL7 messages without MSH-18 and of CSV specs without one (default utf-8)."),
+]
+CountryOpt = Annotated[
+    str | None, typer.Option(help="ISO 3166 country of phone numbers without a country code (default CN).")
+]
+
+
 @app.command("publish")
 def publish_command(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="hl7, fhir or csv.")],
@@ -77,11 +92,15 @@ def publish_command(
         Path | None, typer.Option(help="Reject file (default: under CARELOOP_DATA_DIR/rejects).")
     ] = None,
     max_message_bytes: MaxMessageBytesOpt = None,
+    timezone: TimezoneOpt = None,
+    charset: CharsetOpt = None,
+    country: CountryOpt = None,
 ) -> None:
-    """Map hospital messages to canonical events and publish them to Kafka, keyed by patient."""
+    """Map hospital messages to canonical events and publish them to Kafka, keyed by patient. Per-source profiles
+    (time zone, character set, phone country) come from CARELOOP_SOURCES; the options set the default one."""
     from engine.cli.connect import publish
 
-    publish(fmt, paths, dry_run, spec, rejects, max_message_bytes)
+    publish(fmt, paths, dry_run, spec, rejects, max_message_bytes, (timezone, charset, country))
 
 
 @app.command()
@@ -89,11 +108,14 @@ def mllp(
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 2575,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     max_message_bytes: MaxMessageBytesOpt = None,
+    timezone: TimezoneOpt = None,
+    charset: CharsetOpt = None,
+    country: CountryOpt = None,
 ) -> None:
     """Receive HL7 v2 over MLLP; ACK AA once the events are on Kafka, AE/AR with the reason otherwise."""
     from engine.cli.connect import mllp as run_mllp
 
-    run_mllp(host, port, max_message_bytes)
+    run_mllp(host, port, max_message_bytes, (timezone, charset, country))
 
 
 @app.command("fhir-intake")
@@ -101,11 +123,13 @@ def fhir_intake(
     port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8085,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     max_message_bytes: MaxMessageBytesOpt = None,
+    timezone: TimezoneOpt = None,
+    country: CountryOpt = None,
 ) -> None:
     """Receive FHIR R4 resources and Bundles over HTTP (POST /fhir); 200 once the events are on Kafka."""
     from engine.cli.connect import fhir_intake as run_fhir_intake
 
-    run_fhir_intake(host, port, max_message_bytes)
+    run_fhir_intake(host, port, max_message_bytes, (timezone, None, country))
 
 
 @app.command()

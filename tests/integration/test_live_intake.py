@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from connectors import fhir_http, mllp
 from connectors.live_intake import LiveIntake, open_live_intake
+from connectors.profiles import SourceProfiles
 from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.settings import Settings
@@ -32,7 +33,8 @@ pytestmark = pytest.mark.integration
 _n = itertools.count()
 
 # What the hospital sends, written for these tests: an inpatient discharge, an order careloop does not map, and a
-# patient from the FHIR server. The same tests run on real public samples when the corpus is there.
+# new patient POSTed by the HIS (no meta: the intake dates it on receipt). The same tests run on real public
+# samples when the corpus is there.
 DISCHARGE = (
     b"MSH|^~\\&|HIS|RENHE|CARELOOP|RENHE|20260302101502+0800||ADT^A03^ADT_A03|RH20260302101502001|P|2.5|||AL|NE||"
     b"UNICODE UTF-8\r"
@@ -52,7 +54,6 @@ PATIENT = json.dumps(
     {
         "resourceType": "Patient",
         "id": "rh-100231",
-        "meta": {"lastUpdated": "2026-03-02T10:20:00+08:00"},
         "identifier": [{"system": "urn:oid:2.16.840.1.113883.4.642.99.1", "value": "MRN-100231"}],
         "name": [{"use": "official", "family": "Chen", "given": ["Mei"]}],
         "gender": "female",
@@ -129,7 +130,7 @@ def channel(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) 
         url = postgres.url.rsplit("/", 1)[0] + f"/{name}"
         settings = Settings(topic_prefix=f"intake{n}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
         topics = ensure_topics(settings, broker.bootstrap)
-        return Opened(open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path), topics, url)
+        return Opened(open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path, SourceProfiles()), topics, url)
 
     return open_channel
 

@@ -25,6 +25,7 @@ from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from connectors.live_intake import LiveIntake, open_live_intake
 from connectors.outreach import http as webhook
 from connectors.outreach.intake import open_outreach_intake
+from connectors.profiles import SourceProfiles
 from engine.embedded import EmbeddedBroker
 from engine.settings import Settings
 from engine.topics import Topics, ensure_topics
@@ -47,7 +48,7 @@ def open_intake(broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> Op
         prefix = f"size{next(_n)}-{tmp_path.name[-6:]}"
         settings = Settings(topic_prefix=prefix, partitions=3, data_dir=tmp_path, max_message_bytes=limit)
         topics = ensure_topics(settings, broker.bootstrap)
-        return open_live_intake(fmt, broker.bootstrap, database_url, topics, tmp_path, limit), topics
+        return open_live_intake(fmt, broker.bootstrap, database_url, topics, tmp_path, SourceProfiles(), limit), topics
 
     return opened
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from connectors.base import InMemoryIdentity, Location, Reject
 from connectors.formats import path_reader
 from connectors.intake import Intake, RejectFile, dead_letter
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, producer_request_bytes, topic_message_bytes
+from connectors.profiles import SourceProfiles
 from engine.settings import Settings
 from tests.large_messages import glucose_result, monitor_export, pathology_report, report_text
 
@@ -47,7 +49,7 @@ def import_file(fmt: str, path: Path, limit: int, **ports: Any) -> tuple[Intake,
     intake = Intake(
         fmt, dry_run=events, rejects=RejectFile(path.parent / "rejects.jsonl"), max_message_bytes=limit, **ports
     )
-    for outcome in path_reader(fmt)(path, InMemoryIdentity()):
+    for outcome in path_reader(fmt, SourceProfiles(), datetime(2026, 3, 1, tzinfo=UTC))(path, InMemoryIdentity()):
         intake.handle(outcome)
     intake.flush()
     return intake, [json.loads(line) for line in events.getvalue().splitlines()]

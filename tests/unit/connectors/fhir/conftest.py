@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,20 @@ def load(path: Path) -> Any:
     return json.loads(path.read_bytes())
 
 
+# When the intake received the test documents: the shell always says (recorded_at of undated resources).
+RECEIVED_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+RECEIVED = FhirOptions(received_at=RECEIVED_AT)
+
+
 def map_json(document: Any, identity: InMemoryIdentity | None = None, **options: Any) -> MapResult:
     """Map a document given as Python JSON data (a dict built or edited in a test)."""
+    options.setdefault("received_at", RECEIVED_AT)
     data = json.dumps(document).encode()
     return map_document(data, Location("test"), identity or InMemoryIdentity(), FhirOptions(**options))
 
 
 def map_file(path: Path, identity: InMemoryIdentity | None = None, **options: Any) -> MapResult:
+    options.setdefault("received_at", RECEIVED_AT)
     results = list(read_results(path, identity or InMemoryIdentity(), FhirOptions(**options)))
     assert len(results) == 1, f"{path} is one document"
     return results[0]

@@ -7,7 +7,7 @@ import pytest
 from connectors.base import InMemoryIdentity, Mapped
 from connectors.fhir import read_path
 
-from .conftest import CHRISTOPHER, fhir_folder, map_file, synthea_bundle
+from .conftest import CHRISTOPHER, RECEIVED, fhir_folder, map_file, synthea_bundle
 
 # Every test here reads the real FHIR test data: the corpus tier (tests/corpus).
 pytestmark = pytest.mark.corpus
@@ -35,7 +35,7 @@ def test_a_directory_of_spec_examples_maps_the_same_way_every_time() -> None:
     def run() -> list[tuple[str, ...]]:
         return [
             (str(o.location), *(e.event_id for e in o.events)) if isinstance(o, Mapped) else (str(o), o.category)
-            for o in read_path(fhir_folder("spec-examples"), InMemoryIdentity())
+            for o in read_path(fhir_folder("spec-examples"), InMemoryIdentity(), RECEIVED)
         ]
 
     assert run() == run()

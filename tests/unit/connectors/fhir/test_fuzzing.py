@@ -15,7 +15,7 @@ from connectors.base import InMemoryIdentity, Mapped, Reject
 from connectors.fhir import map_bytes
 from connectors.fhir.mapping import MAPPERS
 
-from .conftest import CHRISTOPHER, NAMES, SPEC_NAMES, fhir_file, load, spec, synthea_bundle
+from .conftest import CHRISTOPHER, NAMES, RECEIVED, SPEC_NAMES, fhir_file, load, spec, synthea_bundle
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -44,7 +44,7 @@ def _pool() -> list[Any]:
 
 
 def assert_contained(data: bytes) -> None:
-    result = map_bytes(data, "fuzz", InMemoryIdentity())
+    result = map_bytes(data, "fuzz", InMemoryIdentity(), RECEIVED)
     for outcome in result.outcomes:
         assert isinstance(outcome, Mapped | Reject)
         if isinstance(outcome, Reject):
@@ -106,7 +106,7 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 def test_a_truncated_file_is_rejected_as_unparseable(name: str, fraction: float) -> None:
     data = fhir_file(name).read_bytes()
     cut = data[: int(len(data.rstrip()) * fraction)]
-    result = map_bytes(cut, "fuzz", InMemoryIdentity())
+    result = map_bytes(cut, "fuzz", InMemoryIdentity(), RECEIVED)
     [reject] = result.outcomes
     assert isinstance(reject, Reject) and reject.category == "unparseable"
 
