@@ -29,6 +29,8 @@ def outcome(severity: str, code: str, text: str) -> dict[str, Any]:
 def response_for(verdict: Verdict) -> web.Response:
     if verdict.status == "accepted":
         body, status = outcome("information", "informational", f"accepted: {verdict.events} event(s) published"), 200
+    elif verdict.status == "rejected" and verdict.category == "too_large":
+        body, status = outcome("error", "too-long", verdict.reason), 413
     elif verdict.status == "rejected":
         body, status = (
             outcome("error", "processing" if verdict.category != "unparseable" else "structure", verdict.reason),
@@ -44,14 +46,15 @@ def _reply(status: int, body: dict[str, Any]) -> web.Response:
 
 
 def build_app(intake: LiveIntake) -> web.Application:
-    """The app; bodies are read up to the intake's ``max_message_bytes``."""
-    limit = intake.max_message_bytes
+    """The app; bodies are read up to the intake's ``max_payload_bytes`` (a Bundle), each resource in them is
+    bounded by ``max_message_bytes``."""
+    limit = intake.max_payload_bytes
 
     async def receive(request: web.Request) -> web.Response:
         if request.content_type not in ACCEPTED_TYPES:
             return _reply(415, outcome("error", "not-supported", f"Content-Type must be {' or '.join(ACCEPTED_TYPES)}"))
         try:
-            data = await read_body(request, limit)
+            data = await read_body(request, limit, intake.payload_setting)
         except BodyTooLargeError as exc:
             log.warning("FHIR body from %s refused: %s", request.remote, exc)
             return _reply(413, outcome("error", "too-long", str(exc)))

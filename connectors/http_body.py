@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from connectors.limits import too_large_reason
+from connectors.limits import SETTING, too_large_reason
 
 
 class BodyTooLargeError(Exception):
@@ -19,12 +19,13 @@ class BodyTooLargeError(Exception):
         self.limit = limit
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The request's body, or BodyTooLargeError when it is over ``limit`` bytes (the app's client_max_size)."""
+async def read_body(request: web.Request, limit: int, setting: str = SETTING) -> bytes:
+    """The request's body, or BodyTooLargeError when it is over ``limit`` bytes (the app's client_max_size), set
+    by ``setting``."""
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise BodyTooLargeError(too_large_reason("the body", declared, limit), limit)
+        raise BodyTooLargeError(too_large_reason("the body", declared, limit, setting), limit)
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise BodyTooLargeError(too_large_reason("the body", None, limit), limit) from exc
+        raise BodyTooLargeError(too_large_reason("the body", None, limit, setting), limit) from exc

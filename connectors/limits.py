@@ -13,12 +13,13 @@ KAFKA_DEFAULT_MESSAGE_BYTES = 1_048_588  # the broker's message.max.bytes and a 
 ENVELOPE_BYTES = 124 * 1024  # key, headers (reason, location, origin) and record batch overhead
 DEFAULT_MAX_MESSAGE_BYTES = KAFKA_DEFAULT_REQUEST_BYTES - ENVELOPE_BYTES  # 900 KiB
 SETTING = "CARELOOP_MAX_MESSAGE_BYTES"
+BUNDLE_SETTING = "CARELOOP_MAX_BUNDLE_BYTES"  # a FHIR request body, whose resources are each within SETTING
 
 
-def too_large_reason(what: str, size: int | None, limit: int) -> str:
+def too_large_reason(what: str, size: int | None, limit: int, setting: str = SETTING) -> str:
     """'message is N bytes, over the limit of M bytes set by CARELOOP_MAX_MESSAGE_BYTES' (N unknown: 'over')."""
     measured = f"is {size} bytes, over" if size is not None else "is over"
-    return f"{what} {measured} the limit of {limit} bytes set by {SETTING}"
+    return f"{what} {measured} the limit of {limit} bytes set by {setting}"
 
 
 def producer_request_bytes(limit: int) -> int:

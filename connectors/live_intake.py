@@ -20,7 +20,7 @@ from connectors.base import Location, Outcome, PatientIdentity, Reject
 from connectors.formats import BytesMapper, bytes_mapper
 from connectors.identity import PostgresIdentity
 from connectors.intake import RejectFile, dead_letter, sized
-from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, too_large_reason
+from connectors.limits import BUNDLE_SETTING, DEFAULT_MAX_MESSAGE_BYTES, SETTING, too_large_reason
 from connectors.profiles import SourceProfiles
 from connectors.publisher import EventPublisher, Record, dead_letter_producer
 
@@ -47,6 +47,7 @@ class LiveIntake:
         dead_letter_topic: str,
         rejects: RejectFile,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_payload_bytes: int | None = None,
     ) -> None:
         self._fmt = fmt
         self._map = mapper
@@ -57,10 +58,13 @@ class LiveIntake:
         self._dead_letter_topic = dead_letter_topic
         self._rejects = rejects
         self.max_message_bytes = max_message_bytes
+        # A payload may carry many messages (a FHIR Bundle): it is bounded apart, each message by max_message_bytes.
+        self.max_payload_bytes = max_payload_bytes or max_message_bytes
+        self.payload_setting = BUNDLE_SETTING if max_payload_bytes else SETTING
         self._lock = threading.Lock()  # the identity connection and the reject file are not shared by threads
 
     def accept(self, data: bytes, source: str) -> Verdict:
-        if len(data) > self.max_message_bytes:
+        if len(data) > self.max_payload_bytes:
             return self.refuse_too_large(data, len(data), source)
         with self._lock:
             checked = [sized(o, self.max_message_bytes) for o in self._outcomes(data, source)]
@@ -69,7 +73,7 @@ class LiveIntake:
 
     def refuse_too_large(self, kept: bytes, size: int, source: str) -> Verdict:
         """Reject, unmapped, a payload of ``size`` bytes over the limit, of which ``kept`` are the first bytes."""
-        reason = too_large_reason("message", size, self.max_message_bytes)
+        reason = too_large_reason("message", size, self.max_payload_bytes, self.payload_setting)
         with self._lock:
             return self._store([Reject(reason, Location(source), kept, "too_large")], [], size)
 
@@ -104,6 +108,7 @@ def open_live_intake(
     data_dir: Path,
     profiles: SourceProfiles,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_payload_bytes: int | None = None,
 ) -> LiveIntake:
     """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file, the
     sources' profiles and the system clock (the time each payload is received)."""
@@ -119,4 +124,5 @@ def open_live_intake(
         topics.dead_letter,
         rejects,
         max_message_bytes,
+        max_payload_bytes,
     )

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="Largest message accepted from a hospital system, and largest event published, in bytes.",
     )
 
+    max_bundle_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest FHIR request body (a Bundle); each resource in it is still bounded by max_message_bytes.",
+    )
+
     # What each sending system leaves unsaid: the zone of times without an offset, the character set of messages
     # that name none, the country of phone numbers without a country code (connectors/profiles.py).
     sources: Path | None = Field(

@@ -220,7 +220,10 @@ def _serve_live(
         raise _fail(str(exc), 2) from exc
     profiles = source_profiles(settings, *defaults)
     topics = ensure_topics(settings, bootstrap)
-    intake = open_live_intake(fmt, bootstrap, url, topics, settings.data_dir, profiles, settings.max_message_bytes)
+    bundles = settings.max_bundle_bytes if fmt == "fhir" else None
+    intake = open_live_intake(
+        fmt, bootstrap, url, topics, settings.data_dir, profiles, settings.max_message_bytes, bundles
+    )
 
     run_until_signalled(
         lambda ready, stop: serve(intake, host, port, ready, stop),

@@ -37,18 +37,21 @@ KIB = 1024
 MIB = 1024 * KIB
 _n = itertools.count()
 
-Opener = Callable[[str, int], tuple[LiveIntake, Topics]]
+Opener = Callable[..., tuple[LiveIntake, Topics]]
 
 
 @pytest.fixture
 def open_intake(broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> Opener:
     """A live intake for a format with a limit, on topics of its own created with that limit."""
 
-    def opened(fmt: str, limit: int) -> tuple[LiveIntake, Topics]:
+    def opened(fmt: str, limit: int, bundle_limit: int | None = None) -> tuple[LiveIntake, Topics]:
         prefix = f"size{next(_n)}-{tmp_path.name[-6:]}"
         settings = Settings(topic_prefix=prefix, partitions=3, data_dir=tmp_path, max_message_bytes=limit)
         topics = ensure_topics(settings, broker.bootstrap)
-        return open_live_intake(fmt, broker.bootstrap, database_url, topics, tmp_path, SourceProfiles(), limit), topics
+        opened = open_live_intake(
+            fmt, broker.bootstrap, database_url, topics, tmp_path, SourceProfiles(), limit, bundle_limit
+        )
+        return opened, topics
 
     return opened
 
@@ -193,33 +196,51 @@ def patients_bundle(size: int) -> bytes:
 def test_the_fhir_intake_answers_a_body_over_the_limit_413_with_an_operation_outcome(
     open_intake: Opener, broker: EmbeddedBroker
 ) -> None:
-    intake, topics = open_intake("fhir", DEFAULT_MAX_MESSAGE_BYTES)
+    # Bundles may be large (a patient's whole history); each resource in one is still bounded by the message limit.
+    intake, topics = open_intake("fhir", DEFAULT_MAX_MESSAGE_BYTES, 2000 * KIB)
     server = Server(fhir_http.serve, intake)
     fhir = "application/fhir+json"
-    batch, too_large = patients_bundle(70 * KIB), patients_bundle(1200 * KIB)
+    batch, large_batch, too_large = patients_bundle(70 * KIB), patients_bundle(1200 * KIB), patients_bundle(2100 * KIB)
+    one_huge_patient = json.dumps(
+        json.loads(patients_bundle(1))["entry"][0]["resource"]
+        | {
+            "text": {
+                "status": "generated",
+                "div": '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * (950 * KIB) + "</div>",
+            }
+        }
+    ).encode()
     try:
         accepted = post(server.port, "/fhir", batch, fhir)
+        accepted_large = post(server.port, "/fhir", large_batch, fhir)
         declared = post(server.port, "/fhir", too_large, fhir)
         chunked = post_chunked(server.port, "/fhir", too_large, fhir)
+        huge_resource = post(server.port, "/fhir", one_huge_patient, fhir)
         still_serving = post(server.port, "/fhir", patients_bundle(1), fhir)
     finally:
         server.close()
 
     assert len(batch) > 70 * KIB and accepted[0] == 200
+    assert len(large_batch) > 1024 * KIB and accepted_large[0] == 200, "a bundle over 1 MiB of small resources"
     assert declared[:2] == (413, fhir)
     [issue] = declared[2]["issue"]
     assert (declared[2]["resourceType"], issue["severity"], issue["code"]) == ("OperationOutcome", "error", "too-long")
     assert issue["diagnostics"] == (
-        f"the body is {len(too_large)} bytes, over the limit of 921600 bytes set by CARELOOP_MAX_MESSAGE_BYTES"
+        f"the body is {len(too_large)} bytes, over the limit of 2048000 bytes set by CARELOOP_MAX_BUNDLE_BYTES"
     )
     assert chunked[:2] == (413, fhir)
     assert chunked[2]["issue"][0]["diagnostics"] == (
-        "the body is over the limit of 921600 bytes set by CARELOOP_MAX_MESSAGE_BYTES"
+        "the body is over the limit of 2048000 bytes set by CARELOOP_MAX_BUNDLE_BYTES"
+    )
+    assert huge_resource[:2] == (413, fhir)
+    assert huge_resource[2]["issue"][0]["diagnostics"].startswith(
+        f"message is {len(one_huge_patient)} bytes, over the limit of 921600 bytes set by CARELOOP_MAX_MESSAGE_BYTES"
     )
     assert still_serving[0] == 200
     registered = read_topic(broker.bootstrap, topics.clinical)
-    assert len(registered) == len(json.loads(batch)["entry"]) + 1  # the batch and the last one; nothing refused
-    assert read_topic(broker.bootstrap, topics.dead_letter) == []
+    entries = len(json.loads(batch)["entry"]) + len(json.loads(large_batch)["entry"])
+    assert len(registered) == entries + 1  # the two batches and the last one; nothing refused
+    assert len(read_topic(broker.bootstrap, topics.dead_letter)) == 1  # the huge resource, dead-lettered
 
 
 def test_the_webhook_answers_a_body_over_the_limit_413_naming_the_limit(broker: EmbeddedBroker, tmp_path: Path) -> None:
