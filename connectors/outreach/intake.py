@@ -79,11 +79,13 @@ class OutreachIntake:
         return accepted
 
 
-def open_outreach_intake(bootstrap: str, database_url: str | None, topic: str, system: str) -> OutreachIntake:
+def open_outreach_intake(
+    bootstrap: str, database_url: str | None, topic: str, system: str, max_message_bytes: int
+) -> OutreachIntake:
     """The composition root: messages looked up in PostgreSQL (when there is one), events published to ``topic``."""
     directory: MessageDirectory = (
         PostgresDirectory(database_url)
         if database_url
         else NoDirectory("no database configured (CARELOOP_DATABASE_URL, or a running `careloop up`)")
     )
-    return OutreachIntake(directory, EventPublisher(bootstrap, topic), system)
+    return OutreachIntake(directory, EventPublisher(bootstrap, topic, max_message_bytes), system)

@@ -51,7 +51,8 @@ def _intake(system: str, settings: Settings | None = None) -> OutreachIntake:
         url = None  # only requests naming a message_id need PostgreSQL; they say so if it is missing
     from connectors.outreach.intake import open_outreach_intake
 
-    return open_outreach_intake(bootstrap, url, ensure_topics(settings, bootstrap).clinical, system)
+    topic = ensure_topics(settings, bootstrap).clinical
+    return open_outreach_intake(bootstrap, url, topic, system, settings.max_message_bytes)
 
 
 def post(kind: str, body: dict[str, Any]) -> None:

@@ -246,7 +246,9 @@ def test_the_fhir_intake_answers_a_body_over_the_limit_413_with_an_operation_out
 def test_the_webhook_answers_a_body_over_the_limit_413_naming_the_limit(broker: EmbeddedBroker, tmp_path: Path) -> None:
     settings = Settings(topic_prefix=f"size{next(_n)}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
     topics = ensure_topics(settings, broker.bootstrap)
-    intake = open_outreach_intake(broker.bootstrap, None, topics.clinical, "careloop-webhook")
+    intake = open_outreach_intake(
+        broker.bootstrap, None, topics.clinical, "careloop-webhook", DEFAULT_MAX_MESSAGE_BYTES
+    )
     server = Server(webhook.serve, intake)  # type: ignore[arg-type]  # it runs any intake's serve
     # A care-team tool pausing a ward's patients at once: an array of pause requests
     pauses = [{"patient_id": f"P-{n:05d}", "reason": "ward closed for renovation; patients moved"} for n in range(900)]

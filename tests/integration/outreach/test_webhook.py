@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from connectors.outreach import http
 from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake, open_outreach_intake
@@ -56,7 +57,10 @@ def test_a_reply_and_an_epds_of_15_reach_the_clinical_topic_keyed_by_patient(
     runner.catch_up()
     topics = topics_for(broker, tmp_path)
     server = Server(
-        http.serve, open_outreach_intake(broker.bootstrap, database_url, topics.clinical, "careloop-webhook")
+        http.serve,
+        open_outreach_intake(
+            broker.bootstrap, database_url, topics.clinical, "careloop-webhook", DEFAULT_MAX_MESSAGE_BYTES
+        ),
     )
     try:
         # She replies to the message, then submits the questionnaire (and her phone submits it twice)
