@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,17 +107,18 @@ def open_live_intake(
     topics: Any,
     data_dir: Path,
     profiles: SourceProfiles,
+    clock: Callable[[], datetime],
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_payload_bytes: int | None = None,
 ) -> LiveIntake:
     """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file, the
-    sources' profiles and the system clock (the time each payload is received)."""
+    sources' profiles and the deployment's clock (the time each payload is received)."""
     dead = dead_letter_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
     rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
     return LiveIntake(
         fmt,
         bytes_mapper(fmt, profiles),
-        lambda: datetime.now(UTC),
+        clock,
         PostgresIdentity(database_url),
         EventPublisher(bootstrap, topics.clinical, max_message_bytes),
         dead,

@@ -93,7 +93,9 @@ def load_profiles(path: Path) -> SourceProfiles:
     systems_raw = data.get("systems") or {}
     if not isinstance(systems_raw, Mapping):
         raise ProfileError(f"{path}:{_line(data, 'systems')}: systems: expected a mapping of system name to profile")
-    systems = {str(name).casefold(): _profile(path, v or {}, default, f"systems.{name}") for name, v in systems_raw.items()}
+    systems = {
+        str(name).casefold(): _profile(path, v or {}, default, f"systems.{name}") for name, v in systems_raw.items()
+    }
     return SourceProfiles(default, systems)
 
 
@@ -102,7 +104,9 @@ def _profile(path: Path, raw: Any, base: SourceProfile, where: str) -> SourcePro
         raise ProfileError(f"{path}: {where}: expected a mapping with {', '.join(_KEYS)}")
     unknown = sorted(str(k) for k in raw if k not in _KEYS)
     if unknown:
-        raise ProfileError(f"{path}:{_line(raw, unknown[0])}: {where}.{unknown[0]}: unknown key; expected {', '.join(_KEYS)}")
+        raise ProfileError(
+            f"{path}:{_line(raw, unknown[0])}: {where}.{unknown[0]}: unknown key; expected {', '.join(_KEYS)}"
+        )
     try:
         return replace(base, **{k: str(v) for k, v in raw.items()})
     except ProfileError as exc:

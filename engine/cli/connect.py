@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +47,14 @@ def source_profiles(settings: Settings, timezone: str | None, charset: str | Non
         raise _fail(f"source profile: {exc}", 2) from exc
 
 
+def deployment_clock(settings: Settings, url: str | None) -> Any:
+    """'now' as the deployment sees it: the system's, or careloop_clock's where CARELOOP_CLOCK=database (tests and
+    demos move it), so what an intake receives is dated on the same clock as the worker's timers."""
+    from engine.clock import DatabaseClock, SystemClock
+
+    return DatabaseClock(url) if settings.clock == "database" and url is not None else SystemClock()
+
+
 def settings_with(max_message_bytes: int | None) -> Settings:
     """The settings, with --max-message-bytes over CARELOOP_MAX_MESSAGE_BYTES when given."""
     return Settings() if max_message_bytes is None else Settings(max_message_bytes=max_message_bytes)
@@ -73,18 +80,12 @@ def publish(
 
     settings = settings_with(max_message_bytes)
     profiles = source_profiles(settings, *defaults)
-    try:
-        # resources that date themselves nowhere are recorded at the import's start
-        reader = path_reader(fmt, profiles, datetime.now(UTC), spec)
-    except UnknownFormatError as exc:
-        raise _fail(str(exc), 2) from exc
-    except SpecError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        raise _fail(f"{spec}: the column mapping has errors; nothing was read", 2) from exc
+    if fmt not in FORMATS:
+        raise _fail(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}", 2)
     files = _files(paths)
     limit = settings.max_message_bytes
     identity: PatientIdentity
+    url: str | None = None
     if dry_run:
         identity = InMemoryIdentity()
         intake = Intake(fmt, dry_run=sys.stdout, dry_run_rejects=sys.stderr, max_message_bytes=limit)
@@ -107,6 +108,15 @@ def publish(
             rejects=RejectFile(reject_path),
             max_message_bytes=limit,
         )
+    try:
+        # resources that date themselves nowhere are recorded at the import's start
+        reader = path_reader(fmt, profiles, deployment_clock(settings, url).now(), spec)
+    except UnknownFormatError as exc:
+        raise _fail(str(exc), 2) from exc
+    except SpecError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise _fail(f"{spec}: the column mapping has errors; nothing was read", 2) from exc
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -221,8 +231,9 @@ def _serve_live(
     profiles = source_profiles(settings, *defaults)
     topics = ensure_topics(settings, bootstrap)
     bundles = settings.max_bundle_bytes if fmt == "fhir" else None
+    clock = deployment_clock(settings, url)
     intake = open_live_intake(
-        fmt, bootstrap, url, topics, settings.data_dir, profiles, settings.max_message_bytes, bundles
+        fmt, bootstrap, url, topics, settings.data_dir, profiles, clock.now, settings.max_message_bytes, bundles
     )
 
     run_until_signalled(

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ _n = itertools.count()
 # What the hospital sends, written for these tests: an inpatient discharge, an order careloop does not map, and a
 # new patient POSTed by the HIS (no meta: the intake dates it on receipt). The same tests run on real public
 # samples when the corpus is there.
+RECEIVED = datetime(2026, 3, 2, 2, 16, tzinfo=UTC)  # when the intake received what it is sent in these tests
 DISCHARGE = (
     b"MSH|^~\\&|HIS|RENHE|CARELOOP|RENHE|20260302101502+0800||ADT^A03^ADT_A03|RH20260302101502001|P|2.5|||AL|NE||"
     b"UNICODE UTF-8\r"
@@ -130,7 +132,11 @@ def channel(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) 
         url = postgres.url.rsplit("/", 1)[0] + f"/{name}"
         settings = Settings(topic_prefix=f"intake{n}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
         topics = ensure_topics(settings, broker.bootstrap)
-        return Opened(open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path, SourceProfiles()), topics, url)
+        return Opened(
+            open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path, SourceProfiles(), lambda: RECEIVED),
+            topics,
+            url,
+        )
 
     return open_channel
 

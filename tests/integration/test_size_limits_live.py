@@ -26,6 +26,7 @@ from connectors.live_intake import LiveIntake, open_live_intake
 from connectors.outreach import http as webhook
 from connectors.outreach.intake import open_outreach_intake
 from connectors.profiles import SourceProfiles
+from engine.clock import SystemClock
 from engine.embedded import EmbeddedBroker
 from engine.settings import Settings
 from engine.topics import Topics, ensure_topics
@@ -49,7 +50,15 @@ def open_intake(broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> Op
         settings = Settings(topic_prefix=prefix, partitions=3, data_dir=tmp_path, max_message_bytes=limit)
         topics = ensure_topics(settings, broker.bootstrap)
         opened = open_live_intake(
-            fmt, broker.bootstrap, database_url, topics, tmp_path, SourceProfiles(), limit, bundle_limit
+            fmt,
+            broker.bootstrap,
+            database_url,
+            topics,
+            tmp_path,
+            SourceProfiles(),
+            SystemClock().now,
+            limit,
+            bundle_limit,
         )
         return opened, topics
 
