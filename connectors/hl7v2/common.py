@@ -7,34 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.hl7v2.errors import FieldError
 from connectors.hl7v2.message import Message, Segment
 from connectors.hl7v2.values import first, hd, identifiers, timestamp
+from connectors.profiles import SourceProfiles
 from events.base import Event, Source
 from events.patient import Identifier
 
 
 @dataclass(frozen=True, slots=True)
 class MappingOptions:
-    """``default_timezone``: the IANA zone of HL7 timestamps that carry no UTC offset (TS/DTM without
-    +/-ZZZZ), i.e. the sending hospital's wall clock. Timestamps with an offset always keep their own."""
+    """``profiles``: what each sending system leaves unsaid (``connectors.profiles``), looked up by
+    ``MSH-3@MSH-4``, then ``MSH-4``, then ``MSH-3``: the IANA zone of timestamps without a UTC offset (the
+    hospital's wall clock), the character set of messages without MSH-18, and the country of phone numbers
+    without a country code. What the message itself says (an offset, MSH-18, a +country code) always wins."""
 
-    default_timezone: str = "Asia/Shanghai"
-
-    def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.default_timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown IANA time zone {self.default_timezone!r} for HL7 timestamps without an offset; "
-                "use a name such as 'Asia/Shanghai'"
-            ) from exc
-
-    @property
-    def tz(self) -> tzinfo:
-        return ZoneInfo(self.default_timezone)  # ZoneInfo caches instances: cheap to call per message
+    profiles: SourceProfiles = field(default_factory=SourceProfiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +32,8 @@ class Header:
     source: Source
     recorded_at: datetime  # MSH-7
     facility: str | None  # MSH-4 (else MSH-3): the authority of identifiers that name none
-    tz: tzinfo
+    tz: tzinfo  # the source profile's: the zone of times without an offset
+    country: str  # the source profile's: the country of phone numbers without a country code
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +47,9 @@ class Draft:
     fields: Mapping[str, Any] = field(default_factory=dict)
     discriminator: str = ""
     merged_into: tuple[Identifier, ...] = ()  # patient.merged only: the survivor's identifiers
+    # An identifier change (A47): these identifiers must resolve to the same patient as ``patient`` (which lists
+    # the old identifiers first, so resolving links the new ones to the existing patient).
+    linked: tuple[Identifier, ...] = ()
 
 
 def message_type(msg: Message) -> str:
@@ -69,7 +62,7 @@ def message_type(msg: Message) -> str:
     return f"{code.upper()}^{trigger.upper()}"
 
 
-def read_header(msg: Message, kind: str, tz: tzinfo) -> Header:
+def read_header(msg: Message, kind: str) -> Header:
     msh = msg.msh
     message_id = msh.get(10)
     if message_id is None:
@@ -77,11 +70,13 @@ def read_header(msg: Message, kind: str, tz: tzinfo) -> Header:
     app, facility = (hd(r) if (r := first(msh, n)) else None for n in (3, 4))
     if app is None and facility is None:
         raise FieldError("MSH-3", "no sending application (MSH-3) or facility (MSH-4) to name the source system")
+    tz = msg.profile.tz
     recorded_at = timestamp(msh.get(7), "MSH-7", tz)
     if recorded_at is None:
         raise FieldError("MSH-7", "no message date/time; it is every event's recorded_at")
     system = "@".join(p for p in (app, facility) if p)
-    return Header(kind, Source(system=system, message_id=message_id), recorded_at, facility or app, tz)
+    source = Source(system=system, message_id=message_id)
+    return Header(kind, source, recorded_at, facility or app, tz, msg.profile.country)
 
 
 def require_pid(msg: Message) -> Segment:
@@ -112,3 +107,25 @@ def event_time(msg: Message, header: Header, *preferred: tuple[str, int]) -> dat
 
 def optional_time(segment: Segment | None, number: int, header: Header) -> datetime | None:
     return timestamp(segment.get(number), f"{segment.name}-{number}", header.tz) if segment else None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientGroup:
+    """A PID and the segments after it up to the next PID: one patient's part of a message (an A17 swaps two
+    patients, a merge names several)."""
+
+    pid: Segment
+    segments: tuple[Segment, ...]
+
+    def first(self, name: str) -> Segment | None:
+        return next((s for s in self.segments if s.name == name), None)
+
+
+def patient_groups(msg: Message) -> list[PatientGroup]:
+    groups: list[tuple[Segment, list[Segment]]] = []
+    for segment in msg.segments:
+        if segment.name == "PID":
+            groups.append((segment, []))
+        elif groups:
+            groups[-1][1].append(segment)
+    return [PatientGroup(pid, tuple(rest)) for pid, rest in groups]

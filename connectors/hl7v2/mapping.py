@@ -8,12 +8,14 @@ per-type decisions are documented in ``adt``, ``oru`` and ``siu``. Every event c
   message_id = MSH-10; with the event type and a per-message discriminator they fix the event id, so the
   same message always yields the same ids.
 - ``recorded_at``: MSH-7; ``occurred_at``: the clinical time of what happened (see each handler).
-- Times: an HL7 TS with an offset (+0800, +0215) keeps it; one without is read as wall-clock time in
-  ``MappingOptions.default_timezone`` (Asia/Shanghai unless configured).
+- Times: an HL7 TS with an offset (+0800, +0215) keeps it; one without is read as wall-clock time in its
+  source profile's time zone (``MappingOptions.profiles``, by MSH-3@MSH-4, MSH-4, MSH-3; Asia/Shanghai unless
+  configured). Phone numbers without a country code are read in the profile's country.
 
-Reject categories: "unparseable" (not HL7), "unsupported" (a type careloop does not map, or A11 on purpose),
-"invalid" (required data missing or malformed; ``Location.detail`` names the field, e.g. "PID-3"),
-"duplicate" (a merge whose patients are already one, e.g. the same A40 imported twice).
+Reject categories: "unparseable" (not HL7, or bytes that are no text in the message's character set;
+``Location.detail`` names the field when known), "unsupported" (a type careloop does not map), "invalid"
+(required data missing or malformed; ``Location.detail`` names the field, e.g. "PID-3"), "duplicate" (a merge
+whose patients are already one, e.g. the same A40 imported twice).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from connectors.hl7v2.message import Message
 from connectors.hl7v2.parse import Unparseable
 from events.base import Event
 
-HANDLERS = {**adt.HANDLERS, "ORU^R01": oru.results, **siu.HANDLERS}
-SUPPORTED = tuple(k for k in HANDLERS if k != "ADT^A11")  # A11 is recognised but deliberately not mapped
+HANDLERS = {**adt.HANDLERS, **oru.HANDLERS, **siu.HANDLERS}
+SUPPORTED = tuple(HANDLERS)
 DEFAULT_OPTIONS = MappingOptions()
 
 
@@ -46,14 +48,14 @@ def map_message(
     """Map one parsed message (or pass on why it could not be parsed). Never raises for bad input."""
     location = Location(source, parsed.number, parsed.line)
     if isinstance(parsed, Unparseable):
-        return Reject(parsed.reason, location, parsed.original, "unparseable")
+        return Reject(parsed.reason, replace(location, detail=parsed.detail), parsed.original, "unparseable")
     kind = ""
     try:
         kind = message_type(parsed)
         handler = HANDLERS.get(kind)
         if handler is None:
             raise NotMappedError(f"{kind} is not supported; supported message types: {', '.join(SUPPORTED)}")
-        header = read_header(parsed, kind, options.tz)
+        header = read_header(parsed, kind)
         drafts = handler(parsed, header)
         fingerprint = _fingerprint(parsed.original)
         events = tuple(e for e in (_event(d, header, identity, fingerprint) for d in drafts) if e is not None)
@@ -77,9 +79,11 @@ def _fingerprint(original: bytes) -> str:
     """The message's content, normalised for line endings, BOM and trailing blanks: a resent message keeps its
     event ids; a different message that reuses a control id (counters roll over, test feeds copy MSG00001)
     gets its own."""
-    text = original.decode("utf-8", "replace").replace("\x0b", "").replace("\x1c", "").lstrip("\ufeff")
+    # surrogateescape keeps bytes that are not UTF-8 (GB18030, Latin-1) distinct: "replace" would make messages
+    # that differ only in a GB18030 name share one fingerprint, and so one set of event ids
+    text = original.decode("utf-8", "surrogateescape").replace("\x0b", "").replace("\x1c", "").lstrip("\ufeff")
     segments = [s.rstrip() for s in text.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s.strip()]
-    return hashlib.sha256("\r".join(segments).encode()).hexdigest()[:16]
+    return hashlib.sha256("\r".join(segments).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _event(draft: Draft, header: Header, identity: PatientIdentity, fingerprint: str) -> Event | None:
@@ -93,6 +97,12 @@ def _event(draft: Draft, header: Header, identity: PatientIdentity, fingerprint:
         extra["into_patient_id"] = survivor_id
     else:
         patient_id = identity.resolve(draft.patient)
+        if draft.linked and identity.resolve(draft.linked) != patient_id:
+            raise FieldError(
+                "PID-3",
+                "the new identifiers already belong to another patient than MRG-1's: that is a merge (A40), not a "
+                "change of identifiers; send it as a merge",
+            )
     created: Event = draft.event.create(
         source=header.source,
         discriminator=f"{fingerprint}|{draft.discriminator}",

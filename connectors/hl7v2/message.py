@@ -12,6 +12,10 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from connectors.hl7v2.charsets import decode_strictly, display
+from connectors.hl7v2.errors import FieldError
+from connectors.profiles import SourceProfile
+
 Components = tuple[tuple[str, ...], ...]  # components -> sub-components, still escaped
 Field = tuple[Components, ...]  # repetitions
 NULL = '""'  # HL7's explicit null: "delete this value", as opposed to empty, "not sent"
@@ -19,7 +23,8 @@ NULL = '""'  # HL7's explicit null: "delete this value", as opposed to empty, "n
 
 @dataclass(frozen=True, slots=True)
 class Encoding:
-    """The message's delimiters (MSH-1, MSH-2) and the character set its bytes were decoded with."""
+    """The message's delimiters (MSH-1, MSH-2) and the character set its bytes were decoded with. ``escape`` is
+    empty when MSH-2 has no escape character (``^~&``): then nothing is unescaped."""
 
     field: str
     component: str
@@ -33,8 +38,9 @@ class Encoding:
         character set, \.br\ and friends as line breaks. Highlighting and character-set switches are dropped;
         unknown sequences stay verbatim so nothing is lost. Written here rather than taken from python-hl7
         because its version logs the whole field (PHI) on odd input, turns \.br\ into CR and decodes \X\ bytes
-        one by one (breaking multi-byte UTF-8)."""
-        if self.escape not in text:
+        one by one (breaking multi-byte UTF-8). \Xhh..\ bytes that are no text in the character set raise
+        ``UnicodeDecodeError``: never replaced."""
+        if not self.escape or self.escape not in text:
             return text
         return _escape_sequence(self.escape).sub(self._replace, text)
 
@@ -52,7 +58,7 @@ class Encoding:
         if code[:3] in (".in", ".ti", ".sk"):
             return " "
         if code[:1] == "X" and re.fullmatch(r"(?:[0-9A-Fa-f]{2})+", code[1:]):
-            return bytes.fromhex(code[1:]).decode(self.charset, errors="replace")
+            return decode_strictly(bytes.fromhex(code[1:]), self.charset)
         return match.group(0)
 
 
@@ -62,9 +68,13 @@ class Repetition:
 
     components: Components
     encoding: Encoding
+    where: tuple[str, int] = ("", 0)  # the segment and field it repeats, for errors
 
     def get(self, component: int = 1, sub: int = 1) -> str | None:
-        return _value(self.components, component, sub, self.encoding)
+        try:
+            return _value(self.components, component, sub, self.encoding)
+        except UnicodeDecodeError as exc:
+            raise _escape_error(self.where, self.encoding) from exc
 
     @property
     def empty(self) -> bool:
@@ -73,7 +83,8 @@ class Repetition:
 
 def _value(components: Components, component: int, sub: int, encoding: Encoding) -> str | None:
     """Component ``component``, sub-component ``sub`` (1-based), unescaped and stripped; None when absent,
-    blank or the explicit null."""
+    blank or the explicit null. ``UnicodeDecodeError`` for a \\X..\\ escape that is no text in the message's
+    character set (the caller names the field)."""
     if component > len(components):
         return None
     subs = components[component - 1]
@@ -82,9 +93,15 @@ def _value(components: Components, component: int, sub: int, encoding: Encoding)
     raw = subs[sub - 1]
     if raw == NULL:
         return None
-    if encoding.escape in raw:
+    if encoding.escape and encoding.escape in raw:
         raw = encoding.unescape(raw)
     return raw.strip() or None
+
+
+def _escape_error(where: tuple[str, int], encoding: Encoding) -> FieldError:
+    name = display(encoding.charset)
+    reason = f"a \\X..\\ escape holds bytes that are not valid {name}, the message's character set"
+    return FieldError(f"{where[0]}-{where[1]}", reason)
 
 
 def _empty(components: Components) -> bool:
@@ -135,8 +152,8 @@ class Segment:
         """The field's non-empty repetitions."""
         if not 1 <= field <= len(self._raw):
             return ()
-        encoding = self.encoding
-        return tuple(Repetition(r, encoding) for r in self._field(field) if not _empty(r))
+        encoding, where = self.encoding, (self.name, field)
+        return tuple(Repetition(r, encoding, where) for r in self._field(field) if not _empty(r))
 
     def first_repetition(self, field: int) -> Repetition | None:
         """The field's first non-empty repetition (``repetitions(field)[0]`` without building the rest)."""
@@ -144,7 +161,7 @@ class Segment:
             return None
         for components in self._field(field):
             if not _empty(components):
-                return Repetition(components, self.encoding)
+                return Repetition(components, self.encoding, (self.name, field))
         return None
 
     def get(self, field: int, component: int = 1, sub: int = 1, rep: int = 1) -> str | None:
@@ -157,7 +174,10 @@ class Segment:
             return None
         if field <= 2 and self.name == "MSH":
             return reps[0][0][0]  # the delimiters themselves: never unescaped
-        return _value(reps[rep - 1], component, sub, self.encoding)
+        try:
+            return _value(reps[rep - 1], component, sub, self.encoding)
+        except UnicodeDecodeError as exc:
+            raise _escape_error((self.name, field), self.encoding) from exc
 
     def is_null(self, field: int) -> bool:
         """True when the field is HL7's explicit null ``""`` (the sender deleted the value)."""
@@ -171,6 +191,7 @@ class Message:
     original: bytes
     segments: tuple[Segment, ...]
     encoding: Encoding
+    profile: SourceProfile = field(default_factory=SourceProfile)  # its source's time zone, charset, country
 
     _by_name: dict[str, tuple[Segment, ...]] = field(init=False, repr=False, compare=False)
 

@@ -1,4 +1,5 @@
-"""ORU^R01 results -> one ``observation.recorded`` per OBX.
+"""ORU^R01 results, and OUL^R22/R23/R24 (unsolicited laboratory results, as Chinese LIS send them) -> one
+``observation.recorded`` per OBX.
 
 - Code: OBX-3, preferring its LOINC triplet (primary or alternate); a local code is kept with its coding
   system. An OBX without OBX-3 (narrative report lines) inherits its OBR's universal service id (OBR-4).
@@ -9,6 +10,10 @@
 - Discriminator ``OBR<i>/OBX<j>``: positions, not set ids, because set ids restart and repeat in real feeds.
   ``observation_id`` is stable across a result's corrections: order number (OBR-3, else OBR-2) / code / sub-id.
 - Several PID groups in one message are followed: each OBX belongs to the patient of the PID above it.
+- OUL: SPM (specimen) and SAC (container) segments sit between the OBR and OBX. In R22 and R23 the specimen
+  comes before its orders, so an SPM ends the order above it: the OBX right after an SPM observe the specimen
+  (discriminator ``SPM<k>/OBX<j>``) and take their time from OBX-14, else MSH-7. In ORU^R01 and OUL^R24 the
+  specimen is inside the order, whose OBR still applies.
 """
 
 from __future__ import annotations
@@ -25,24 +30,30 @@ from events.patient import Identifier
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")  # HL7 NM: optional sign, digits, optional point
 
 
+_SPECIMEN_FIRST = ("OUL^R22", "OUL^R23")  # message structures whose SPM precede their OBR
+
+
 def results(msg: Message, header: Header) -> list[Draft]:
     drafts: list[Draft] = []
     patient: tuple[Identifier, ...] | None = None
     obr: Segment | None = None
-    obr_n = obx_n = 0
+    group, obr_n, spm_n, obx_n = "OBR", 0, 0, 0
     seen: set[str] = set()
     for segment in msg.segments:
         if segment.name == "PID":
             patient = patient_of(segment, header)
         elif segment.name == "OBR":
-            obr, obr_n, obx_n = segment, obr_n + 1, 0
+            obr, group, obr_n, obx_n = segment, "OBR", obr_n + 1, 0
+        elif segment.name == "SPM" and header.message_type in _SPECIMEN_FIRST:
+            obr, group, spm_n, obx_n = None, "SPM", spm_n + 1, 0
         elif segment.name == "OBX":
             obx_n += 1
             if patient is None:
                 raise FieldError("PID-3", "an OBX comes before any PID: whose result is it?")
-            drafts.append(_observation(msg, header, segment, obr, (obr_n, obx_n), patient, seen))
+            position = (group, spm_n if group == "SPM" else obr_n, obx_n)
+            drafts.append(_observation(msg, header, segment, obr, position, patient, seen))
     if not drafts:
-        raise FieldError("OBX", "an ORU^R01 without OBX segments has no observation to record")
+        raise FieldError("OBX", f"an {header.message_type} without OBX segments has no observation to record")
     return drafts
 
 
@@ -51,11 +62,13 @@ def _observation(
     header: Header,
     obx: Segment,
     obr: Segment | None,
-    position: tuple[int, int],
+    position: tuple[str, int, int],
     patient: tuple[Identifier, ...],
     seen: set[str],
 ) -> Draft:
-    where = f"OBR {position[0]}, OBX {position[1]}" if position[0] else f"OBX {position[1]}, before any OBR"
+    group, n, obx_n = position
+    where = f"{group} {n}, OBX {obx_n}" if n else f"OBX {obx_n}, before any OBR"
+    discriminator = f"{group}{n}/OBX{obx_n}"
     code = coding(first(obx, 3)) or coding(first(obr, 4))
     if code is None:
         raise FieldError(f"OBX-3 ({where})", "no observation identifier, and no OBR-4 to inherit one from")
@@ -64,7 +77,7 @@ def _observation(
     sub_id = obx.get(4)
     observation_id = "/".join(p for p in (order or header.source.message_id, code.code, sub_id) if p)
     if observation_id in seen:  # the same test twice in one order without sub-ids: keep them apart
-        observation_id = f"{observation_id}#OBR{position[0]}/OBX{position[1]}"
+        observation_id = f"{observation_id}#{discriminator}"
     seen.add(observation_id)
     pv1 = msg.first("PV1")
     fields = {
@@ -76,7 +89,7 @@ def _observation(
         "reference_range": obx.get(7),
         "encounter_id": pv1.get(19) if pv1 else None,
     }
-    return Draft(ObservationRecorded, patient, when, fields, f"OBR{position[0]}/OBX{position[1]}")
+    return Draft(ObservationRecorded, patient, when, fields, discriminator)
 
 
 def _value(obx: Segment) -> float | str | None:
@@ -113,3 +126,6 @@ def _text(rep: Repetition, value_type: str) -> str | None:
         return "".join(rep.get(n) or "" for n in range(1, 5)) or None
     parts = [rep.get(n) for n in range(1, len(rep.components) + 1)]
     return " ".join(p for p in parts if p) or None
+
+
+HANDLERS = {"ORU^R01": results, "OUL^R22": results, "OUL^R23": results, "OUL^R24": results}

@@ -5,6 +5,10 @@ framing (0x0b ... 0x1c 0x0d), trailing spaces and blank lines are ignored; batch
 are skipped. A new message starts at every line that begins with ``MSH``. Lines are counted the way an editor
 counts them when CR, LF and CRLF each end one line, so a message's ``line`` points at its MSH segment.
 
+The bytes are decoded in exactly one character set (``charsets``: MSH-18, else a byte order mark, else the source's
+default), strictly; bytes that are not text in it make the message ``Unparseable`` with the field and line of the
+first bad byte. MSH-2 may be ``^~&`` (no escape character, as some Chinese senders write it): nothing is unescaped.
+
 Anything that cannot be turned into segments becomes an ``Unparseable`` with the reason; it never raises.
 """
 
@@ -16,26 +20,18 @@ from dataclasses import dataclass
 
 import hl7
 
+from connectors.hl7v2.charsets import GB18030_BOM, UTF8_BOM, UTF16_BOMS, Charset, CharsetError, decode
 from connectors.hl7v2.message import Encoding, Message, Segment
+from connectors.hl7v2.raw_header import choose
+from connectors.profiles import SourceProfiles
 
-BOM = b"\xef\xbb\xbf"
+BOMS = (UTF8_BOM, GB18030_BOM)
+DEFAULT_PROFILES = SourceProfiles()
 # MLLP start block (0x0b) and end block (0x1c), plus padding some dumps carry (NUL, form feed) around segments.
 _FRAMING = b" \t\x0b\x1c\x0c\x00"
 _ENVELOPE = (b"FHS", b"BHS", b"BTS", b"FTS")  # batch/file wrappers: not part of any message
 _HEADERS = ("MSH", "BHS", "FHS")  # segments whose MSH-1/MSH-2 python-hl7 keeps whole
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
-# MSH-18 values seen in the field mapped to Python codecs; UTF-8 is tried first whatever MSH-18 says, because
-# senders often label UTF-8 as 8859/1 or "UNICODE", and valid UTF-8 is almost never accidental.
-_CHARSETS = {
-    "ASCII": "ascii",
-    "8859/1": "latin-1",
-    "8859/15": "iso8859-15",
-    "UNICODE": "utf-8",
-    "UNICODE UTF-8": "utf-8",
-    "GB 18030-2000": "gb18030",
-    "BIG-5": "big5",
-    "ISO IR87": "iso2022_jp",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +42,7 @@ class Unparseable:
     line: int
     original: bytes
     reason: str
+    detail: str | None = None  # the field the reason is about, e.g. "MSH-18" or "PID-5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +52,39 @@ class _Chunk:
     original: bytes
     segments: tuple[bytes, ...]  # cleaned segment lines, without terminators
     lines: tuple[int, ...]  # each segment's line number, for precise reasons
+    bom: bytes  # the byte order mark before the first segment, if any
 
 
-def parse_stream(data: bytes) -> Iterator[Message | Unparseable]:
-    """Every message in ``data``, in order, parsed or explained. Empty input yields one ``Unparseable``."""
+def parse_stream(data: bytes, profiles: SourceProfiles = DEFAULT_PROFILES) -> Iterator[Message | Unparseable]:
+    """Every message in ``data``, in order, parsed or explained. Empty input yields one ``Unparseable``.
+    ``profiles`` give each source's default character set (and the time zone and country the mapping uses)."""
+    if data.startswith(UTF16_BOMS):
+        reason = (
+            "the input is UTF-16 or UTF-32 (it starts with such a byte order mark); HL7 v2 files and MLLP frames "
+            "must be in an ASCII-compatible character set such as UTF-8 or GB18030: have the sender convert it"
+        )
+        yield Unparseable(1, 1, data, reason)
+        return
     seen = False
     for chunk in _chunks(data):
         seen = True
-        yield _parse_chunk(chunk)
+        yield _parse_chunk(chunk, profiles)
     if not seen:
         yield Unparseable(1, 1, data, "no HL7 message found: the input is empty or holds only whitespace/framing")
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
-    """(1-based line number, start offset, end offset including the terminator, cleaned content)."""
+def _lines(data: bytes) -> Iterator[tuple[int, int, int, bytes, bytes]]:
+    """(1-based line number, start offset, end offset including the terminator, cleaned content, the byte order
+    mark it started with)."""
     start = 0
     for number, line in enumerate(data.splitlines(keepends=True), start=1):  # bytes: CR, LF and CRLF only
         end = start + len(line)
         content = line.rstrip(b"\r\n").strip(_FRAMING)
-        while content.startswith(BOM):  # files concatenated together can carry a BOM per message
-            content = content[len(BOM) :].strip(_FRAMING)
-        yield number, start, end, content
+        bom = b""
+        while content.startswith(BOMS):  # files concatenated together can carry a BOM per message
+            bom = next(b for b in BOMS if content.startswith(b))
+            content = content[len(bom) :].strip(_FRAMING)
+        yield number, start, end, content, bom
         start = end
 
 
@@ -85,13 +94,14 @@ def _chunks(data: bytes) -> Iterator[_Chunk]:
     start_line = start = end = 0
     segments: list[bytes] = []
     numbers: list[int] = []
+    first_bom = b""
 
     def flush() -> _Chunk:
         nonlocal count
         count += 1
-        return _Chunk(count, start_line, data[start:end], tuple(segments), tuple(numbers))
+        return _Chunk(count, start_line, data[start:end], tuple(segments), tuple(numbers), first_bom)
 
-    for number, begin, finish, content in _lines(data):
+    for number, begin, finish, content, bom in _lines(data):
         if not content:
             continue
         is_header = content.startswith(b"MSH") and len(content) > 3 and not content[3:4].isalnum()
@@ -101,7 +111,7 @@ def _chunks(data: bytes) -> Iterator[_Chunk]:
         if content[:3] in _ENVELOPE:
             continue
         if not segments:
-            start_line, start = number, begin
+            start_line, start, first_bom = number, begin, bom
         segments.append(content)
         numbers.append(number)
         end = finish
@@ -109,9 +119,9 @@ def _chunks(data: bytes) -> Iterator[_Chunk]:
         yield flush()
 
 
-def _parse_chunk(chunk: _Chunk) -> Message | Unparseable:
-    def fail(reason: str) -> Unparseable:
-        return Unparseable(chunk.number, chunk.line, chunk.original, reason)
+def _parse_chunk(chunk: _Chunk, profiles: SourceProfiles) -> Message | Unparseable:
+    def fail(reason: str, detail: str | None = None) -> Unparseable:
+        return Unparseable(chunk.number, chunk.line, chunk.original, reason, detail)
 
     header = chunk.segments[0]
     if not header.startswith(b"MSH"):
@@ -121,8 +131,16 @@ def _parse_chunk(chunk: _Chunk) -> Message | Unparseable:
         return fail("MSH-1/MSH-2: the header is too short to hold the field separator and encoding characters")
     encoding_error = _check_encoding_characters(header)
     if encoding_error:
-        return fail(encoding_error)
-    text, charset = _decode(b"\r".join(chunk.segments), header)
+        return fail(encoding_error, "MSH-2")
+    try:
+        choice = choose(header, chunk.bom, profiles)
+    except CharsetError as exc:
+        return fail(exc.reason, "MSH-18")
+    raw = b"\r".join(chunk.segments)
+    try:
+        text = decode(raw, choice.charset)
+    except CharsetError as exc:
+        return fail(*_charset_failure(exc, raw, chunk, choice.charset))
     lines = text.split("\r")
     separator = text[3]
     for number, line in zip(chunk.lines[1:], lines[1:], strict=False):
@@ -132,12 +150,32 @@ def _parse_chunk(chunk: _Chunk) -> Message | Unparseable:
                 f"line {number} is not a segment (expected a segment id of three capitals/digits and a field "
                 "separator); a line break inside a field, or a damaged segment id?"
             )
-    encoding = _encoding(header.decode("latin-1"), charset)
+    encoding = _encoding(header.decode("latin-1"), choice.charset.codec)
     try:
         segments = _segments(text, lines, encoding)
     except Exception as exc:  # python-hl7's failures are not typed; any of them means "not HL7"
         return fail(f"python-hl7 could not parse the message ({type(exc).__name__})")
-    return Message(chunk.number, chunk.line, chunk.original, segments, encoding)
+    return Message(chunk.number, chunk.line, chunk.original, segments, encoding, choice.profile)
+
+
+def _charset_failure(exc: CharsetError, raw: bytes, chunk: _Chunk, charset: Charset) -> tuple[str, str | None]:
+    """The reason and field of undecodable bytes: where the first bad byte is, and what to change."""
+    advice = (
+        "have the sender encode the message in the character set MSH-18 names, or name the one it uses"
+        if charset.labelled
+        else "if this source sends another character set, set its charset in the sources file "
+        "(CARELOOP_SOURCES, systems: {MSH-3@MSH-4: {charset: ...}}) or have the sender fill MSH-18"
+    )
+    if exc.offset is None:
+        return f"{exc.reason}; {advice}", "MSH-18"
+    index = raw.count(b"\r", 0, exc.offset)
+    segment_start = raw.rfind(b"\r", 0, exc.offset) + 1
+    before = raw[segment_start : exc.offset].decode(charset.codec, "replace")  # valid up to the bad byte
+    name = before[:3]
+    field = before.count(chr(raw[3])) + (1 if name == "MSH" else 0)  # raw[3] is MSH-1, the field separator
+    where = f"{name}-{field}" if field else name
+    line = chunk.lines[index]
+    return f"{where} (line {line}): {exc.reason}; {advice}", where
 
 
 def _segments(text: str, lines: list[str], encoding: Encoding) -> tuple[Segment, ...]:
@@ -176,44 +214,42 @@ def _check_encoding_characters(header: bytes) -> str | None:
         return "MSH-1: the field separator must be a punctuation character such as '|'"
     if separator not in header[4:]:
         return "MSH-3..MSH-12: the header ends after the encoding characters"
-    chars = _delimiters(header.decode("latin-1"))
-    if not 4 <= len(chars) <= 5:
+    text = header.decode("latin-1")
+    chars = _delimiters(text)
+    if chars is None:
         return "MSH-2: expected 4 encoding characters (e.g. ^~\\&), optionally followed by the truncation character"
-    if len(set(chars)) != len(chars) or separator.decode("latin-1") in chars:
+    written = [c for c in (*chars, _msh2(text)[4:]) if c]  # with the truncation character, if any
+    if len(set(written)) != len(written) or separator.decode("latin-1") in written:
         return (
             "MSH-2: the encoding characters repeat a delimiter (e.g. a doubled backslash '^~\\\\&' from an "
             "escaped source string); expected four distinct characters such as ^~\\&"
         )
-    if any(c.isalnum() or c.isspace() for c in chars):
+    if any(c.isalnum() or c.isspace() for c in "".join(chars)):
         return "MSH-2: encoding characters must be punctuation (e.g. ^~\\&)"
     return None
 
 
-def _decode(raw: bytes, header: bytes) -> tuple[str, str]:
-    """Text and the codec used: UTF-8 if valid, else the MSH-18 character set, else Latin-1 (never fails)."""
-    declared = _CHARSETS.get(_msh18(header), "latin-1")
-    for codec in ("utf-8", declared, "latin-1"):
-        try:
-            return raw.decode(codec), codec
-        except (UnicodeDecodeError, LookupError):
-            continue
-    return raw.decode("latin-1"), "latin-1"  # unreachable: Latin-1 maps every byte
+def _delimiters(header: str) -> tuple[str, str, str, str] | None:
+    """MSH-2 as (component, repetition, escape, sub-component); None when it is not 1 to 5 characters.
+
+    Missing trailing characters default to ^~\\& as python-hl7 reads them, except ``^~&``: three characters
+    whose third is ``&`` are component, repetition and sub-component without an escape character (some Chinese
+    senders write MSH-2 so), and the escape character is then empty. A fifth character is the v2.7+ truncation
+    character, which careloop never needs."""
+    chars = _msh2(header)
+    if not 1 <= len(chars) <= 5:
+        return None
+    if chars == "^~&":
+        return "^", "~", "", "&"
+    full = chars + "^~\\&"[len(chars) :]
+    return full[0], full[1], full[2], full[3]
 
 
-def _msh18(header: bytes) -> str:
-    fields = header.decode("latin-1").split(header[3:4].decode("latin-1"))
-    # fields[0] is "MSH", fields[1] is MSH-2, so MSH-n is fields[n - 1]
-    value = fields[17] if len(fields) > 17 else ""
-    return value.split("^")[0].strip().upper()
-
-
-def _delimiters(header: str) -> str:
-    """MSH-2 as python-hl7 reads it: missing trailing characters default to ^~\\& (component, repetition,
-    escape, sub-component); a fifth character is the v2.7+ truncation character, which we never need."""
-    chars = header[4:].split(header[3], 1)[0]
-    return chars + "^~\\&"[len(chars) :] if chars and len(chars) < 4 else chars
+def _msh2(header: str) -> str:
+    return header[4:].split(header[3], 1)[0]
 
 
 def _encoding(header: str, charset: str) -> Encoding:
     chars = _delimiters(header)
-    return Encoding(header[3], chars[0], chars[1], chars[2], chars[3], charset)
+    assert chars is not None  # checked by _check_encoding_characters before any message is decoded
+    return Encoding(header[3], *chars, charset)

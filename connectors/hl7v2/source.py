@@ -46,5 +46,5 @@ def map_bytes(
 ) -> Iterator[Outcome]:
     """Map a payload of one or more messages (MLLP frames, a POSTed body, a file's content). ``source`` names
     where it came from in every Location, e.g. "mllp://10.0.0.5:2575" or a file path."""
-    for parsed in parse_stream(data):
+    for parsed in parse_stream(data, options.profiles):
         yield map_message(parsed, source=source, identity=identity, options=options)

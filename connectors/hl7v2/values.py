@@ -1,7 +1,7 @@
-"""HL7 v2 data types (TS/DTM, CX, HD, XPN, XTN, XCN, PL, CWE) and code tables turned into careloop values.
+"""HL7 v2 data types (TS/DTM, CX, HD, XPN, XTN, XCN, PL, CWE) turned into careloop values.
 
-Pure functions of the parsed message. Malformed required data raises ``FieldError``; unrecognised codes in
-optional, descriptive fields (sex, class) degrade to "unknown"/"other" instead of rejecting the message.
+Pure functions of the parsed message. Malformed data raises ``FieldError`` naming the field; code tables (sex,
+patient class, indicators) are in ``codes``.
 """
 
 from __future__ import annotations
@@ -9,25 +9,28 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from typing import get_args
 
 from connectors.hl7v2.errors import FieldError
 from connectors.hl7v2.message import Repetition, Segment
+from connectors.phones import PhoneNumberError, e164
 from events.base import Coding
-from events.encounters import EncounterClass
 from events.findings import AbnormalFlag
-from events.patient import Contact, Identifier, Sex
+from events.patient import Contact, Identifier
 
+# DTM/TS as senders write it: the standard's YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], and seconds' fractions
+# of up to 9 digits with or without the point (``20110613122406637``: milliseconds as integration engines write
+# them). The TS's second component (degree of precision) is never read: fields are read by their first component.
 _TS = re.compile(
     r"(?P<y>\d{4})(?:(?P<mo>\d{2})(?:(?P<d>\d{2})(?:(?P<h>\d{2})(?:(?P<mi>\d{2})(?:(?P<s>\d{2})"
-    r"(?:\.(?P<f>\d{1,4}))?)?)?)?)?)?(?P<tz>[+-]\d{4})?"
+    r"(?:\.?(?P<f>\d{1,9}))?)?)?)?)?)?(?P<tz>[+-]\d{4})?"
 )
-_TS_SHAPE = "expected an HL7 date/time YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ]"
+_TS_SHAPE = "expected an HL7 date/time YYYY[MM[DD[HH[MM[SS[.SSSS]]]]]][+/-ZZZZ] (a fraction with or without the point)"
 
 
 def timestamp(value: str | None, field: str, default_tz: tzinfo) -> datetime | None:
     """An aware datetime: the TS's own offset if it has one, else ``default_tz`` (wall-clock time there).
-    Missing parts default to the start of the period (a date alone is midnight)."""
+    Missing parts default to the start of the period (a date alone is midnight). Fraction digits beyond the
+    microsecond (a 7- to 9-digit fraction) are dropped: Python's datetime resolution."""
     if value is None:
         return None
     match = _TS.fullmatch(value)
@@ -36,7 +39,7 @@ def timestamp(value: str | None, field: str, default_tz: tzinfo) -> datetime | N
     y, mo, d, h, mi, s, f, tz = match.groups()
     try:
         zone = _offset(tz) if tz else default_tz
-        micro = int(f.ljust(6, "0")) if f else 0
+        micro = int(f[:6].ljust(6, "0")) if f else 0
         return datetime(int(y), int(mo or 1), int(d or 1), int(h or 0), int(mi or 0), int(s or 0), micro, tzinfo=zone)
     except ValueError as exc:
         raise FieldError(field, f"not a real date/time ({exc}); {_TS_SHAPE}") from exc
@@ -82,8 +85,8 @@ def identifiers(reps: Sequence[Repetition], default_authority: str | None) -> tu
 
 
 def person_name(reps: Sequence[Repetition]) -> str | None:
-    """XPN: the legal name (XPN-7 = L) if marked, else the first one given. Chinese/Japanese names are written
-    family name first without a space; others as "given middle family"."""
+    """XPN: the legal name (XPN-7 = L) if marked, else the first one given. Chinese, Japanese and Korean names
+    are written family name first without a space; others as "given middle family"."""
     named = [r for r in reps if r.get(1) or r.get(2)]
     if not named:
         return None
@@ -95,17 +98,24 @@ def person_name(reps: Sequence[Repetition]) -> str | None:
 
 
 def _is_cjk(text: str) -> bool:
-    return any("\u3400" <= c <= "\u9fff" or "\u3040" <= c <= "\u30ff" for c in text)
+    return any("\u3400" <= c <= "\u9fff" or "\u3040" <= c <= "\u30ff" or "\uac00" <= c <= "\ud7a3" for c in text)
 
 
-def contact(reps: Sequence[Repetition]) -> Contact | None:
-    """XTN: a mobile number first (outreach is SMS/WeChat), else the first phone; e-mail from an Internet or
-    X.400 entry. Fax and pager entries are ignored."""
+def contact(reps: Sequence[Repetition], country: str, field: str = "PID-13") -> Contact | None:
+    """XTN: a mobile number first (outreach is SMS/WeChat), else the first phone, in E.164 (numbers without a
+    country code are read in ``country``, the source's); e-mail from an Internet or X.400 entry. Fax and pager
+    entries are ignored. Every phone number is checked, not only the one kept: one that cannot be a number
+    rejects the message, naming the field and repetition (never the number)."""
     email = next((_email(r) for r in reps if _email(r)), None)
-    phones = [r for r in reps if not _email(r) and r.get(3) not in ("FX", "BP") and _phone(r)]
-    best = next((r for r in phones if r.get(3) == "CP"), phones[0] if phones else None)
-    phone = _phone(best) if best is not None else None
-    return Contact(phone=phone, email=email) if phone or email else None
+    phones: list[tuple[Repetition, str]] = []
+    for index, rep in enumerate(reps, start=1):
+        if _email(rep) or rep.get(3) in ("FX", "BP"):
+            continue
+        number = _phone(rep, country, f"{field} (repetition {index})")
+        if number is not None:
+            phones.append((rep, number))
+    best = next((p for r, p in phones if r.get(3) == "CP"), phones[0][1] if phones else None)
+    return Contact(phone=best, email=email) if best or email else None
 
 
 def _email(rep: Repetition) -> str | None:
@@ -114,15 +124,19 @@ def _email(rep: Repetition) -> str | None:
     return None
 
 
-def _phone(rep: Repetition) -> str | None:
-    composed = " ".join(p for p in (_plus(rep.get(5)), rep.get(6), rep.get(7)) if p)
-    number = rep.get(1) or rep.get(12) or composed or None
-    extension = rep.get(8)
-    return f"{number} ext. {extension}" if number and extension else number
-
-
-def _plus(country: str | None) -> str | None:
-    return f"+{country.lstrip('+')}" if country else None
+def _phone(rep: Repetition, country: str, where: str) -> str | None:
+    """XTN-1 (else XTN-12, the unformatted number) as written, else composed of XTN-5 country code, XTN-6 area
+    code and XTN-7 local number; XTN-8 the extension."""
+    written = rep.get(1) or rep.get(12)
+    area_local = "".join(p for p in (rep.get(6), rep.get(7)) if p)
+    if written is None and not area_local:
+        return None
+    code = (rep.get(5) or "").lstrip("+")
+    text = written or (f"+{code}{area_local}" if code else area_local)
+    try:
+        return e164(text, country, rep.get(8))
+    except PhoneNumberError as exc:
+        raise FieldError(where, f"not a full phone number: {exc}") from exc
 
 
 def clinician(rep: Repetition | None) -> str | None:
@@ -139,35 +153,6 @@ def location(rep: Repetition | None) -> str | None:
 
 def first(segment: Segment | None, field: int) -> Repetition | None:
     return segment.first_repetition(field) if segment is not None else None
-
-
-_SEX: dict[str, Sex] = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
-_SEX_ISO_5218: dict[str, Sex] = {"0": "unknown", "1": "male", "2": "female", "9": "unknown"}
-
-
-def sex(value: str | None) -> Sex | None:
-    """Table 0001 codes, their spelled-out forms (FEMALE, Male) and ISO 5218 digits used by NHS feeds."""
-    if not value:
-        return None
-    v = value.strip().upper()
-    if v in _SEX_ISO_5218:
-        return _SEX_ISO_5218[v]
-    word = {"FEMALE": "F", "MALE": "M", "OTHER": "O", "UNKNOWN": "U", "AMBIGUOUS": "A"}.get(v, v)
-    return _SEX.get(word)
-
-
-_CLASS: dict[str, EncounterClass] = {"I": "inpatient", "O": "outpatient", "E": "emergency", "R": "outpatient"}
-
-
-def encounter_class(value: str | None) -> EncounterClass:
-    """PV1-2 (table 0004): I inpatient, O and R (recurring) outpatient, E emergency; B, C, N, P (pre-admit) and
-    U have no careloop class and become "other". Spelled-out classes ("Inpatient") are accepted."""
-    if not value:
-        return "other"
-    word = value.strip().lower().replace(" ", "_").replace("-", "_")
-    if word in get_args(EncounterClass):
-        return word  # type: ignore[return-value]
-    return _CLASS.get(value.strip().upper(), "other")
 
 
 _ABNORMAL: dict[str, AbnormalFlag] = {

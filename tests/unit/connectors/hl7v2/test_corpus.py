@@ -18,9 +18,7 @@ pytestmark = pytest.mark.corpus
 
 # The only samples that do not map, and why (category, Location.detail, words the reason must contain).
 EXPECTED_REJECTS = {
-    "ADT_A01__lfh__sample_unix.hl7": ("unparseable", None, "MSH-2: the encoding characters repeat a delimiter"),
-    "ADT_A11__fhirconv__ADT-A11-01.hl7": ("unsupported", "MSH-9", "ADT^A11 (cancel admit) is deliberately not"),
-    "ADT_A60__fhirconv__SIU_12.hl7": ("unsupported", "MSH-9", "ADT^A60 is not supported; supported message types"),
+    "ADT_A01__lfh__sample_unix.hl7": ("unparseable", "MSH-2", "MSH-2: the encoding characters repeat a delimiter"),
     "ORM_O01__v2tofhir__O01-IHE-RAD-4-Message-v2.3.1.hl7": ("unsupported", "MSH-9", "ORM^O01 is not supported"),
     "ORU_R01__fhirconv__ORU-R01-01.hl7": (
         "invalid",
@@ -68,7 +66,7 @@ def test_a_directory_read_accounts_for_every_message_as_mapped_or_rejected() -> 
     mapped = [o for o in found if isinstance(o, Mapped)]
     rejected = [o for o in found if isinstance(o, Reject)]
     assert len(found) == sum(count_messages(p) for p in files()) == 53
-    assert (len(mapped), len(rejected)) == (48, 5)
+    assert (len(mapped), len(rejected)) == (50, 3)
     assert sorted(Path(r.location.source).name for r in rejected) == sorted(EXPECTED_REJECTS)
     assert [o.location.source for o in found] == [str(p) for p in files()]  # sorted, one outcome per message
 
@@ -82,7 +80,9 @@ def test_mapping_the_same_file_twice_yields_identical_event_ids_and_events() -> 
 
     assert dump(first) == dump(second)
     ids = [e.event_id for o in first if isinstance(o, Mapped) for e in o.events]
-    assert len(ids) == 146  # 48 messages: 12 with two events, ORUs with one per OBX, two merges in one A40
+    # 50 messages: 12 with two events, ORUs with one per OBX, two merges in one A40, A11 and A60 two each (with
+    # their deaths), and a patient.deceased first in the 10 others whose PID-30 is Y
+    assert len(ids) == 160
 
 
 def test_event_ids_within_one_message_are_distinct() -> None:

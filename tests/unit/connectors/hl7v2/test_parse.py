@@ -160,7 +160,14 @@ def test_a_line_that_is_not_a_segment_makes_the_message_unparseable() -> None:
     assert isinstance(outcome, Reject) and outcome.reason.startswith("line 4 is not a segment")
 
 
-def test_latin_1_bytes_are_decoded_when_the_message_is_not_utf_8() -> None:
-    msg = parse_one(b"MSH|^~\\&|A|B|||20260302||ADT^A01|1|P|2.5|||||8859/1\rNTE|1||M\xfcller")
+def test_latin_1_bytes_are_decoded_when_msh_18_says_8859_1() -> None:
+    msg = parse_one(b"MSH|^~\\&|A|B|||20260302||ADT^A01|1|P|2.5||||||8859/1\rNTE|1||M\xfcller")
 
     assert msg.segments[1].get(3) == "Müller"
+
+
+def test_latin_1_bytes_without_msh_18_are_not_guessed_but_rejected_as_invalid_utf_8() -> None:
+    [parsed] = parse_stream(b"MSH|^~\\&|A|B|||20260302||ADT^A01|1|P|2.5\rNTE|1||M\xfcller")
+
+    assert isinstance(parsed, Unparseable) and parsed.detail == "NTE-3"
+    assert "not valid UTF-8, but MSH-18 is empty and the default character set is UTF-8" in parsed.reason

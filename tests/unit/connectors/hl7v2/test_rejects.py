@@ -10,6 +10,7 @@ import pytest
 from connectors.base import InMemoryIdentity, Mapped
 from connectors.hl7v2.common import MappingOptions
 from connectors.hl7v2.source import map_bytes
+from connectors.profiles import SourceProfile, SourceProfiles
 
 from .support import data, rejected, replace_segment, segments
 
@@ -134,7 +135,8 @@ def test_timestamps_without_offset_use_the_configured_time_zone() -> None:
     payload = data("ADT_A08__v2tofhir__A08-Update-Patient-v2.3.hl7")  # MSH-7 20190423113910, no offset
 
     [shanghai] = map_bytes(payload, "test", InMemoryIdentity())
-    [london] = map_bytes(payload, "test", InMemoryIdentity(), MappingOptions(default_timezone="Europe/London"))
+    london_profile = MappingOptions(SourceProfiles(default=SourceProfile(timezone="Europe/London")))
+    [london] = map_bytes(payload, "test", InMemoryIdentity(), london_profile)
 
     assert isinstance(shanghai, Mapped) and isinstance(london, Mapped)
     assert shanghai.events[0].recorded_at == datetime(2019, 4, 23, 11, 39, 10, tzinfo=timezone(timedelta(hours=8)))
@@ -144,4 +146,4 @@ def test_timestamps_without_offset_use_the_configured_time_zone() -> None:
 
 def test_an_unknown_default_time_zone_is_refused_with_an_example() -> None:
     with pytest.raises(ValueError, match="Asia/Shanghai"):
-        MappingOptions(default_timezone="Mars/Olympus")
+        MappingOptions(SourceProfiles(default=SourceProfile(timezone="Mars/Olympus")))
