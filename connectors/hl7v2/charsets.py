@@ -81,6 +81,7 @@ _UNSUPPORTED = {
     "UTF32": "UTF-32 is not ASCII-compatible, yet this message's segments were found as ASCII bytes",
     "CNS116431992": "Python has no CNS 11643 codec; have the sender use UNICODE UTF-8 or BIG-5",
 }
+_JAPANESE = frozenset({"ISOIR87", "ISOIR159", "ISOIR13", "ISOIR14"})  # JIS sets reached by ISO 2022 escapes
 _ISO_8859 = re.compile(r"(?:ISO)?8859(\d{1,2})")
 _WINDOWS = re.compile(r"(?:WINDOWS|CP)(125\d)")
 _SINGLE_BYTE = re.compile(r"ascii|iso8859-\d+|cp125\d")
@@ -119,12 +120,15 @@ def display(codec: str) -> str:
 
 
 def codec_for(labels: list[str]) -> str:
-    """The codec of MSH-18's repetitions (the first names the message's character set; Japanese senders list
-    the ISO 2022 sets they switch to). Raises ``CharsetError`` for a label careloop does not know."""
-    normalised = [_normalised(label) for label in labels if label.strip()]
-    japanese = [n for n in normalised if n in ("ISOIR87", "ISOIR159", "ISOIR13", "ISOIR14")]
-    if len(japanese) > 1:
-        return "iso2022_jp_1" if "ISOIR159" in japanese else "iso2022_jp_ext"
+    """The codec of MSH-18's non-empty repetitions. The first names the message's character set; Japanese
+    senders list the ISO 2022 sets the message switches to (``ASCII~ISO IR87``, ``~ISO IR87``), which one ISO-2022-JP
+    codec reads. Raises ``CharsetError`` for a label careloop does not know."""
+    normalised = [_normalised(label) for label in labels]
+    japanese = set(normalised) & _JAPANESE
+    if japanese and normalised[0] in (*_JAPANESE, "ASCII", "ISOIR6"):
+        if "ISOIR159" in japanese:
+            return "iso2022_jp_1"
+        return "iso2022_jp_ext" if japanese & {"ISOIR13", "ISOIR14"} else "iso2022_jp"
     codec = _codec(normalised[0])
     if codec is None:
         why = _UNSUPPORTED.get(normalised[0], "not a character set careloop knows")

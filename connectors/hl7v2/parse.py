@@ -1,9 +1,10 @@
 """Split a byte stream into HL7 v2 messages and cut each into segments and fields as python-hl7 does.
 
-Real feeds are untidy, so splitting is tolerant: segments may end in CR, LF, CRLF or a mix; a UTF-8 BOM, MLLP
-framing (0x0b ... 0x1c 0x0d), trailing spaces and blank lines are ignored; batch envelopes (FHS/BHS/BTS/FTS)
-are skipped. A new message starts at every line that begins with ``MSH``. Lines are counted the way an editor
-counts them when CR, LF and CRLF each end one line, so a message's ``line`` points at its MSH segment.
+Real feeds are untidy, so splitting is tolerant: segments may end in CR, LF, CRLF or a mix; MLLP framing (0x0b ...
+0x1c 0x0d), trailing spaces and blank lines are ignored; a UTF-8 or GB18030 byte order mark is taken off (and kept
+as the message's label); batch envelopes (FHS/BHS/BTS/FTS) are skipped. A new message starts at every line that
+begins with ``MSH``. Lines are counted the way an editor counts them when CR, LF and CRLF each end one line, so a
+message's ``line`` points at its MSH segment.
 
 The bytes are decoded in exactly one character set (``charsets``: MSH-18, else a byte order mark, else the source's
 default), strictly; bytes that are not text in it make the message ``Unparseable`` with the field and line of the

@@ -79,6 +79,8 @@ def test_utf_8_names_decode_under_every_utf_8_label_and_unlabelled(label: str) -
         ("BIG-5", "歐陽^娜娜", "big5", "歐陽娜娜"),
         ("BIG5", "歐陽^娜娜", "big5", "歐陽娜娜"),
         ("ISO IR87", "山田^太郎", "iso2022_jp", "山田太郎"),
+        ("ASCII~ISO IR87", "山田^太郎", "iso2022_jp", "山田太郎"),  # ASCII, switching to JIS X 0208 by escapes
+        ("~ISO IR87", "山田^太郎", "iso2022_jp", "山田太郎"),
         ("KS X 1001", "김^민준", "euc_kr", "김민준"),
     ],
 )
@@ -146,6 +148,17 @@ def test_a_utf_8_byte_order_mark_contradicting_msh_18_is_rejected() -> None:
 
 def test_an_unlabelled_message_with_a_utf_8_byte_order_mark_is_utf_8_whatever_its_sources_default() -> None:
     assert name_of(b"\xef\xbb\xbf" + a04("", encoding="utf-8"), profiles(charset="gb18030")) == "欧阳娜娜"
+
+
+def test_an_unlabelled_message_with_a_gb18030_byte_order_mark_is_gb18030_whatever_its_sources_default() -> None:
+    assert name_of(b"\x84\x31\x95\x33" + a04("")) == "欧阳娜娜"
+
+
+def test_messages_that_differ_only_in_a_gb18030_name_get_different_event_ids() -> None:
+    first = events(a04("GB18030", name="王^芳"))
+    second = events(a04("GB18030", name="李^娜"))
+
+    assert {e.event_id for e in first}.isdisjoint(e.event_id for e in second)
 
 
 def test_utf_16_input_is_rejected_with_the_reason() -> None:
