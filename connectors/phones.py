@@ -8,8 +8,24 @@ port) knows every country's numbering plan.
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+# What hospital systems write in a phone field that has no number: a required HIS field filled in to get past it.
+# Read as "no phone", exactly like an empty field; anything else must be a number.
+NO_NUMBER = frozenset(
+    {"无", "無", "暂无", "没有", "无号码", "不详", "未知", "none", "n/a", "na", "null", "unknown", "-", "/"}
+)
+_ALL_ZEROS = re.compile(r"0+")
+
+
+def is_no_number(text: str) -> bool:
+    """True for the placeholders systems write instead of a number (无, 不详, N/A, -, 0, 00000000000)."""
+    word = unicodedata.normalize("NFKC", text).strip().casefold()
+    return word in NO_NUMBER or _ALL_ZEROS.fullmatch(word.replace("-", "").replace(" ", "")) is not None
 
 
 class PhoneNumberError(ValueError):

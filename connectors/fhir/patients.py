@@ -17,7 +17,7 @@ from connectors.fhir.context import Context
 from connectors.fhir.elements import concept_text, human_name
 from connectors.fhir.errors import Problem, UnmappableError
 from connectors.fhir.times import calendar_date
-from connectors.phones import PhoneNumberError, e164
+from connectors.phones import PhoneNumberError, e164, is_no_number
 from events.base import Event
 from events.patient import Contact, Identifier, PatientDeceased, PatientMerged, PatientRegistered
 
@@ -101,7 +101,11 @@ def _contact(patient: Patient, country: str) -> Contact | None:
     """The best current phone (E.164) and email. Every current phone is checked, not only the best: reaching the
     next-ranked number because the first was unreadable would be a silent change of who gets the message."""
     telecom = list(enumerate(patient.telecom or []))
-    current = [(i, t) for i, t in telecom if t.value and t.use != "old" and not (t.period and t.period.end)]
+    current = [
+        (i, t)
+        for i, t in telecom
+        if t.value and t.use != "old" and not (t.period and t.period.end) and not is_no_number(str(t.value))
+    ]
     current.sort(key=lambda it: (it[1].rank or 1_000_000, it[1].use != "mobile"))
     phones = [_e164(str(t.value), country, i) for i, t in current if t.system in ("phone", "sms")]
     phone = phones[0] if phones else None

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 from connectors.hl7v2.errors import FieldError
 from connectors.hl7v2.message import Repetition, Segment
-from connectors.phones import PhoneNumberError, e164
+from connectors.phones import PhoneNumberError, e164, is_no_number
 from events.base import Coding
 from events.findings import AbnormalFlag
 from events.patient import Contact, Identifier
@@ -128,6 +128,8 @@ def _phone(rep: Repetition, country: str, where: str) -> str | None:
     """XTN-1 (else XTN-12, the unformatted number) as written, else composed of XTN-5 country code, XTN-6 area
     code and XTN-7 local number; XTN-8 the extension."""
     written = rep.get(1) or rep.get(12)
+    if written is not None and is_no_number(written):
+        written = None  # 无, 不详, 0: the sender's way of saying there is no number
     area_local = "".join(p for p in (rep.get(6), rep.get(7)) if p)
     if written is None and not area_local:
         return None

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from connectors.phones import PhoneNumberError, e164
+from connectors.phones import PhoneNumberError, e164, is_no_number
 from connectors.tabular.spec import Condition, Expr, Scalar
 from events.base import Coding
 from events.patient import Contact
@@ -166,6 +166,8 @@ def _parse(value: str, expr: Expr, ctx: RowContext) -> Any:
     if expr.parse == "datetime":
         return _datetime(value, expr.format, expr.timezone or ctx.zone, column)
     if expr.parse == "phone":
+        if is_no_number(value):
+            return None  # 无, 不详, 0: the export's way of saying there is no number
         try:
             return e164(value, ctx.country)
         except PhoneNumberError as exc:  # the message never quotes the number
