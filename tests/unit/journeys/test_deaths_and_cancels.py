@@ -126,3 +126,17 @@ def test_a_deleted_visit_leaves_other_journeys_running():
 
     assert endings(sim, PATIENT) == [("post-visit-satisfaction", "exited", "cancelled")]
     assert [i.journey_id for i in sim.state(PATIENT).active_instances()] == ["appointment-reminders"]
+
+
+def test_a_stay_changed_to_outpatient_is_not_a_discharge_home():
+    # HL7 A07 maps to encounter.discharged with disposition changed-to-outpatient: the patient did not go home.
+    sim = simulation(
+        discharge(PATIENT, at("2026-03-02 10:00"), department="orthopedics", disposition="changed-to-outpatient"),
+        discharge("P002", at("2026-03-02 10:00"), department="obstetrics", disposition="changed-to-outpatient"),
+        discharge("P003", at("2026-03-02 10:00"), department="orthopedics", disposition="home"),
+    )
+
+    sim.run_until(at("2026-03-31 00:00"))
+
+    assert started(sim, PATIENT) == started(sim, "P002") == []
+    assert [s.journey_id for s in started(sim, "P003")] == ["post-op-follow-up"]

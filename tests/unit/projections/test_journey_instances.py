@@ -16,7 +16,7 @@ def test_a_started_instance_waits_at_its_first_step_until_the_waits_due_time():
 
     assert (row["journey_id"], row["journey_version"], row["key"], row["status"]) == (
         "post-op-follow-up",
-        1,
+        2,
         "E7",
         "active",
     )
