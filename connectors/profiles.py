@@ -109,8 +109,9 @@ def _profile(path: Path, raw: Any, base: SourceProfile, where: str) -> SourcePro
         )
     try:
         return replace(base, **{k: str(v) for k, v in raw.items()})
-    except ProfileError as exc:
-        raise ProfileError(f"{path}:{_line(raw, next(iter(raw)))}: {where}.{exc}") from exc
+    except ProfileError as exc:  # its message starts with the key at fault ("charset: unknown ...")
+        key = str(exc).split(":", 1)[0]
+        raise ProfileError(f"{path}:{_line(raw, key)}: {where}.{exc}") from exc
 
 
 def _line(node: Any, key: Any) -> int | str:

@@ -114,3 +114,49 @@ def test_schema_export_writes_the_three_schemas(tmp_path: Path) -> None:
     assert code == 0
     for name in ("events.schema.json", "engine-events.schema.json", "journeys.schema.json"):
         assert json.loads((tmp_path / name).read_text())["$schema"].startswith("https://json-schema.org/")
+
+
+# An ADT^A04 from a Chinese HIS that does not say its character set (no MSH-18) and writes names in GB18030.
+UNLABELLED_GB18030 = (
+    "MSH|^~\\&|HIS|RENHE|CARELOOP|RENHE|20260302100500||ADT^A04|GB-1|P|2.5\r"
+    "PID|1||MRN-8^^^RENHE^MR||欧阳^娜娜||19800101|F\r"
+    "PV1|1|O|ent^^^RENHE||||||||||||||||V-8\r"
+).encode("gb18030")
+
+
+def test_publish_decodes_an_unlabelled_message_in_the_charset_the_source_profile_names(tmp_path: Path) -> None:
+    message = tmp_path / "adt.hl7"
+    message.write_bytes(UNLABELLED_GB18030)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("systems:\n  HIS@RENHE: {charset: gb18030, timezone: Asia/Shanghai}\n", encoding="utf-8")
+
+    result = runner.invoke(app, ["publish", "hl7", str(message), "--dry-run"], env={"CARELOOP_SOURCES": str(sources)})
+
+    assert result.exit_code == 0, result.stderr
+    registered = json.loads(result.stdout.splitlines()[0])
+    assert registered["name"] == "欧阳娜娜"
+
+
+def test_publish_takes_the_default_charset_from_the_command_line_and_rejects_without_it(tmp_path: Path) -> None:
+    message = tmp_path / "adt.hl7"
+    message.write_bytes(UNLABELLED_GB18030)
+
+    flagged = runner.invoke(app, ["publish", "hl7", str(message), "--dry-run", "--charset", "gb18030"])
+    unflagged = runner.invoke(app, ["publish", "hl7", str(message), "--dry-run"])
+
+    assert flagged.exit_code == 0 and json.loads(flagged.stdout.splitlines()[0])["name"] == "欧阳娜娜"
+    assert unflagged.exit_code == 1 and unflagged.stdout == ""
+    assert "not valid utf-8" in unflagged.stderr.lower()
+    assert "1 message(s): 0 event(s) mapped, 1 rejected" in unflagged.stderr
+
+
+def test_a_sources_file_with_an_unknown_charset_is_a_usage_error_naming_file_and_line(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("default:\n  timezone: Asia/Shanghai\n  charset: klingon\n", encoding="utf-8")
+    message = tmp_path / "adt.hl7"
+    message.write_bytes(UNLABELLED_GB18030)
+
+    result = runner.invoke(app, ["publish", "hl7", str(message), "--dry-run"], env={"CARELOOP_SOURCES": str(sources)})
+
+    assert result.exit_code == 2
+    assert f"source profile: {sources}:3: default.charset: unknown character set 'klingon'" in result.stderr
