@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from events.base import Event
@@ -51,7 +51,10 @@ class Reject:
     category: str = "invalid"  # a short label for summaries: unsupported, invalid, unparseable, ...
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.reason}"
+        where = self.location
+        if where.detail and self.reason.startswith(f"{where.detail}:"):
+            where = replace(where, detail=None)  # the reason names the field already
+        return f"{where}: {self.reason}"
 
 
 Outcome = Mapped | Reject

@@ -103,13 +103,20 @@ def encounter_class(value: str | None, field: str = "PV1-2") -> EncounterClass:
     return found
 
 
+# Table 0532's "no information" flavours (and NONE, U, 不详), which say neither yes nor no: read as an empty field.
+_NO_INFORMATION = frozenset({"NI", "NA", "UNK", "U", "ASKU", "NAV", "NASK", "MSK", "NONE", "不详", "未知"})
+
+
 def indicator(value: str | None, field: str) -> bool | None:
-    """Table 0136 (Y/N), also spelled out (Yes, NO) as senders do; None when empty."""
-    if value is None:
+    """Table 0136 (Y/N), also spelled out (Yes, NO) as senders do; None when empty or when it says there is no
+    information (table 0532's NI, UNK, ASKU, ...: neither yes nor no)."""
+    if value is None or value.strip().upper() in _NO_INFORMATION:
         return None
-    found = {"Y": True, "YES": True, "N": False, "NO": False}.get(value.strip().upper())
+    found = {"Y": True, "YES": True, "是": True, "N": False, "NO": False, "否": False}.get(value.strip().upper())
     if found is None:
-        raise FieldError(field, f"{_quoted(value)} is not a yes/no indicator; expected Y or N (HL7 table 0136)")
+        raise FieldError(
+            field, f"{_quoted(value)} is not a yes/no indicator; expected Y or N (HL7 table 0136), or UNK/NI"
+        )
     return found
 
 

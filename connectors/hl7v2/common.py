@@ -62,11 +62,11 @@ def message_type(msg: Message) -> str:
     return f"{code.upper()}^{trigger.upper()}"
 
 
-def read_header(msg: Message, kind: str) -> Header:
+def read_header(msg: Message, kind: str, fingerprint: str) -> Header:
+    """``fingerprint``: the message's content hash; the message id when MSH-10 is empty (required, yet left out
+    by old feeds and by samples shared widely), so a resent copy keeps its event ids."""
     msh = msg.msh
-    message_id = msh.get(10)
-    if message_id is None:
-        raise FieldError("MSH-10", "no message control id; every event's id derives from it")
+    message_id = msh.get(10) or f"content-{fingerprint}"
     app, facility = (hd(r) if (r := first(msh, n)) else None for n in (3, 4))
     if app is None and facility is None:
         raise FieldError("MSH-3", "no sending application (MSH-3) or facility (MSH-4) to name the source system")

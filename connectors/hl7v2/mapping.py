@@ -55,9 +55,9 @@ def map_message(
         handler = HANDLERS.get(kind)
         if handler is None:
             raise NotMappedError(f"{kind} is not supported; supported message types: {', '.join(SUPPORTED)}")
-        header = read_header(parsed, kind)
-        drafts = handler(parsed, header)
         fingerprint = _fingerprint(parsed.original)
+        header = read_header(parsed, kind, fingerprint)
+        drafts = handler(parsed, header)
         events = tuple(e for e in (_event(d, header, identity, fingerprint) for d in drafts) if e is not None)
     except FieldError as exc:
         detail = replace(location, detail=exc.field)

@@ -69,3 +69,27 @@ def test_a_pid_13_placeholder_registers_the_patient_without_a_phone_and_a_bad_nu
     (bad,) = map_bytes(adt("12"), "adt.hl7", InMemoryIdentity())
     assert isinstance(bad, Reject)
     assert bad.reason.startswith("PID-13 (repetition 1): not a full phone number: too short")
+
+
+# The v2.2 ADT^A01 sample that HAPI's and Mirth's users pass around: MSH-10 (required) is empty.
+WITHOUT_CONTROL_ID = (
+    b"MSH|^~\\&|HIS|RIH|EKG|EKG|199904140038||ADT^A01||P|2.2\r"
+    b"PID|0001|00009874|00001122|A00977|SMITH^JOHN^M|MOM|19581119|F\r"
+    b"PV1|0001|I|D.ER^1F^M950^01|ER|P000998\r"
+)
+
+
+def test_a_message_without_a_control_id_is_identified_by_its_content():
+    (first,) = map_bytes(WITHOUT_CONTROL_ID, "adt.hl7", InMemoryIdentity())
+    (again,) = map_bytes(WITHOUT_CONTROL_ID.replace(b"\r", b"\n"), "resent.hl7", InMemoryIdentity())
+    (other,) = map_bytes(WITHOUT_CONTROL_ID.replace(b"19581119", b"19581120"), "other.hl7", InMemoryIdentity())
+
+    assert isinstance(first, Mapped) and isinstance(again, Mapped) and isinstance(other, Mapped)
+    assert first.events[0].source.message_id.startswith("content-")
+    assert [e.event_id for e in first.events] == [e.event_id for e in again.events]
+    assert {e.event_id for e in first.events}.isdisjoint(e.event_id for e in other.events)
+
+
+def test_a_reject_names_its_field_once():
+    (bad,) = map_bytes(adt("12"), "adt.hl7", InMemoryIdentity())
+    assert str(bad).startswith("adt.hl7, line 1, message 1: PID-13 (repetition 1): not a full phone number")

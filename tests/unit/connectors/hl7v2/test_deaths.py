@@ -63,6 +63,13 @@ def test_a_spelled_out_no_and_yes_are_read_as_the_indicator() -> None:
     assert [e.type for e in events(a03(indicator="Yes"))] == ["patient.deceased", "encounter.discharged"]
 
 
+@pytest.mark.parametrize("no_information", ["UNK", "NI", "NONE", "不详"])
+def test_an_indicator_that_says_there_is_no_information_reads_as_empty(no_information: str) -> None:
+    assert [e.type for e in events(a03(indicator=no_information))] == ["encounter.discharged"]
+    with_death_time = a03(indicator=no_information, death="20260302094000")
+    assert [e.type for e in events(with_death_time)] == ["patient.deceased", "encounter.discharged"]
+
+
 def test_an_update_that_reports_a_death_gives_patient_deceased_before_the_update() -> None:
     payload = message(msh("ADT^A08", "UPD-0001"), evn("A08"), pid("MRN-D2", f29="20260306190800", f30="Y"))
 

@@ -35,7 +35,6 @@ def with_msh_field(name: str, number: int, value: bytes) -> bytes:
             "PID-3",
             "PID-3: no patient identifier",
         ),
-        (lambda: with_msh_field(A01, 10, b""), "MSH-10", "MSH-10: no message control id"),
         (lambda: with_msh_field(A01, 7, b"2019x"), "MSH-7", "MSH-7: expected an HL7 date/time"),
         (lambda: with_msh_field(A01, 7, b""), "MSH-7", "MSH-7: no message date/time"),
         (lambda: with_msh_field(A01, 3, b"").replace(b"|GOOD HEALTH HOSPITAL|GHH", b"||GHH"), "MSH-3", "no sending"),
@@ -68,7 +67,6 @@ def with_msh_field(name: str, number: int, value: bytes) -> bytes:
     ],
     ids=[
         "no-PID-3",
-        "no-MSH-10",
         "bad-MSH-7",
         "no-MSH-7",
         "no-sender",
