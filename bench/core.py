@@ -17,9 +17,9 @@ from bench.profile import profiled
 from bench.report import Result
 from engine import collector
 from engine.journeys.evolve import evolve
-from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
+from engine.language.loader import load_catalog
 
 TARGET = 100_000.0
 

@@ -23,8 +23,8 @@ from bench.live import Live, child, live
 from bench.profile import profiled
 from bench.report import Result
 from engine.demo.hospital import DEFAULT_START
-from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
+from engine.language.loader import load_catalog
 from events import journey as jo
 from events.base import Event
 from projections.bootstrap import projection_runner

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 from engine.journeys.catalog import Catalog
 from engine.journeys.churn import SIGNALS
-from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import Instance
+from engine.language.loader import load_catalog
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi

@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.fhir.errors import Problem
 from connectors.fhir.vocabulary import ENCOUNTER_CLASSES
-from engine.journeys.suggest import did_you_mean
+from engine.yamlfile.suggest import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime
 from connectors.tabular.mapping import ENVELOPE
 from connectors.tabular.references import Path, columns_read, expr_lookups, inner_values
 from connectors.tabular.spec import EventSpec, Expr, PatientSpec
-from engine.journeys.suggest import did_you_mean
+from engine.yamlfile.suggest import did_you_mean
 from events.base import Coding, Event
 from events.catalog import CLINICAL_TYPES
 from events.patient import Contact

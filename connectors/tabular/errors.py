@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.journeys.errors import Problem
+from engine.yamlfile.problems import Problem
 
 
 class TabularError(Exception):

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from connectors.tabular import spec as s
 from connectors.tabular.checks import FileParts, SpecParts, check_spec
 from connectors.tabular.errors import SpecError
-from engine.journeys.errors import Problem
-from engine.journeys.suggest import did_you_mean
-from engine.journeys.yamlsource import Path, YamlDocument, read_yaml
+from engine.yamlfile.problems import Problem
+from engine.yamlfile.source import Path, YamlDocument, read_yaml
+from engine.yamlfile.suggest import did_you_mean
 
 _MODELS: list[type[BaseModel]] = [
     s.CsvSpec,

@@ -27,7 +27,7 @@ from connectors.tabular.loader import load_spec
 from connectors.tabular.mapping import FilePlan, map_row
 from connectors.tabular.mappings import SYNTHEA_SPEC
 from connectors.tabular.spec import CsvSpec, line_readable
-from engine.journeys.suggest import did_you_mean
+from engine.yamlfile.suggest import did_you_mean
 
 __all__ = ["export_files", "load_default_spec", "load_spec", "map_bytes", "map_stream", "read_file", "read_path"]
 

@@ -17,13 +17,13 @@ from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.tasks import tasks_app
 from engine.journeys.catalog import Catalog
-from engine.journeys.errors import JourneyFileError
-from engine.journeys.loader import check_text, load_catalog
 from engine.journeys.outline import mermaid, outline
 from engine.journeys.schema import journeys_schema
 from engine.journeys.simulation import Simulation
-from engine.journeys.suggest import did_you_mean
 from engine.journeys.timeline import Row, timeline
+from engine.language.errors import JourneyFileError
+from engine.language.loader import check_text, load_catalog
+from engine.yamlfile.suggest import did_you_mean
 from events.schema import clinical_event_schema, engine_event_schema
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="careloop: patient journeys between visits.")

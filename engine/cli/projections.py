@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from engine import collector
-from engine.journeys.suggest import did_you_mean
+from engine.yamlfile.suggest import did_you_mean
 from projections.catalog import PROJECTIONS
 
 if TYPE_CHECKING:

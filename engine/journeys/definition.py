@@ -11,8 +11,8 @@ from engine.journeys.conditions import Conditions
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals
-from engine.journeys.suggest import closest
 from engine.outreach.templates import Template
+from engine.yamlfile.suggest import closest
 from events.catalog import CLINICAL_TYPES
 from events.outreach import Channel
 

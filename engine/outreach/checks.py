@@ -12,13 +12,13 @@ from jinja2 import TemplateSyntaxError
 from pydantic import ValidationError
 
 from engine.journeys import definition as d
-from engine.journeys.checks import Finding, JourneyParts
 from engine.journeys.policy import OutreachPolicy
-from engine.journeys.suggest import closest, did_you_mean
-from engine.journeys.yamlsource import Path
+from engine.language.checks import Finding, JourneyParts
 from engine.outreach.templates import Template
 from engine.outreach.usage import Use, parse, uses
 from engine.outreach.variables import Variable, all_variables, variables_for
+from engine.yamlfile.source import Path
+from engine.yamlfile.suggest import closest, did_you_mean
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.journeys.suggest import did_you_mean
+from engine.yamlfile.suggest import did_you_mean
 
 Answer = int | float | str
 

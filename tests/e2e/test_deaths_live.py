@@ -12,8 +12,8 @@ from connectors.base import InMemoryIdentity, Mapped
 from connectors.hl7v2.source import map_bytes
 from engine.cli.explain import from_store
 from engine.journeys.explain import explain
-from engine.journeys.loader import load_catalog
 from engine.journeys.simulation import Simulation
+from engine.language.loader import load_catalog
 from events.base import Event
 from tests.builders import at
 from tests.e2e.conftest import Live

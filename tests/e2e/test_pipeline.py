@@ -19,7 +19,7 @@ from engine.cli.eventfile import read_events
 from engine.cli.main import app
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
-from engine.journeys.loader import load_catalog
+from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
 from events import patient as pa
 from tests import corpus

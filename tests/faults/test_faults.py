@@ -36,7 +36,7 @@ from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedPostgres, free_port
 from engine.faults.report import LAST_RUN, record
-from engine.journeys.loader import load_catalog
+from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
 from events.base import Event
 from tests.e2e.conftest import Live

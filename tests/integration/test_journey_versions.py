@@ -8,9 +8,9 @@ import psycopg
 import pytest
 
 from engine.embedded import EmbeddedPostgres
-from engine.journeys.loader import check_text
 from engine.journeys.machine import Tick, react
 from engine.journeys.state import PatientState
+from engine.language.loader import check_text
 from engine.store.definitions import VersionNotBumpedError, deploy
 from events import journey as jo
 from tests.builders import at, discharge

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from engine.journeys.catalog import Catalog
 from engine.journeys.evolve import is_engine_event, replay
-from engine.journeys.loader import load_catalog
 from engine.journeys.machine import Tick, decide
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
+from engine.language.loader import load_catalog
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi

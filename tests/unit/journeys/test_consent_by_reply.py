@@ -15,12 +15,12 @@ from engine.journeys.catalog import Catalog
 from engine.journeys.consent import consented
 from engine.journeys.evolve import is_engine_event, replay
 from engine.journeys.explain import explain
-from engine.journeys.loader import check_text, load_catalog
 from engine.journeys.machine import Tick, decide
 from engine.journeys.policy import ConsentByReply, keyword
 from engine.journeys.replies import REPLIES
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
+from engine.language.loader import check_text, load_catalog
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa

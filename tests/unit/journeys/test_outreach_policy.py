@@ -10,9 +10,9 @@ import pytest
 
 from engine.journeys.effects import CancelTimer
 from engine.journeys.explain import explain
-from engine.journeys.loader import load_catalog
 from engine.journeys.machine import decide
 from engine.journeys.simulation import Simulation
+from engine.language.loader import load_catalog
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa

@@ -10,9 +10,10 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from engine.journeys.errors import JourneyFileError, Problem
-from engine.journeys.loader import check_text, load_catalog
 from engine.journeys.schema import journeys_schema
+from engine.language.errors import JourneyFileError
+from engine.language.loader import check_text, load_catalog
+from engine.yamlfile.problems import Problem
 from tests.builders import MISSPELT_JOURNEYS
 
 ROOT = Path(__file__).resolve().parents[3]

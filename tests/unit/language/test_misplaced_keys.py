@@ -7,9 +7,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from engine.journeys import definition as d
-from engine.journeys.loader import check_text
-from engine.journeys.misplaced import dotted
-from engine.journeys.placement import Grammar
+from engine.language.loader import check_text
+from engine.language.misplaced import dotted
+from engine.yamlfile.placement import Grammar
 
 TEMPLATES = "templates:\n  t: {locales: {zh-CN: {body: 您好}, en: {body: Hello}}}\n"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.journeys.errors import Problem
-from engine.journeys.loader import check_text
+from engine.language.loader import check_text
+from engine.yamlfile.problems import Problem
 
 # A journey as operations staff write it; each test breaks one line of it. Line 1 is 'journeys:'.
 JOURNEY = """\

@@ -9,8 +9,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from engine.cli.main import app
-from engine.journeys.errors import Problem
-from engine.journeys.loader import check_text
+from engine.language.loader import check_text
+from engine.yamlfile.problems import Problem
 
 ROOT = Path(__file__).resolve().parents[3]
 

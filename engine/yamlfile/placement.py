@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, Discriminator, Tag
 from pydantic.fields import FieldInfo
 
-from engine.journeys.yamlsource import Path
+from engine.yamlfile.source import Path
 
 Pattern = tuple[str, ...]
 LIST_ITEM, MAP_ENTRY = "[]", "{}"

@@ -9,8 +9,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from engine.journeys.errors import Problem
-from engine.journeys.yamlerrors import explain, explain_unmarked
+from engine.yamlfile.problems import Problem
+from engine.yamlfile.syntax import explain, explain_unmarked
 
 Path = tuple[str | int, ...]
 _Reading = tuple[tuple[int, ...], Path]

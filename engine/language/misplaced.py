@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.journeys.placement import LIST_ITEM, MAP_ENTRY, Grammar, Located, Pattern, Place, Tags
-from engine.journeys.suggest import closest, did_you_mean
-from engine.journeys.yamlsource import Path
+from engine.yamlfile.placement import LIST_ITEM, MAP_ENTRY, Grammar, Located, Pattern, Place, Tags
+from engine.yamlfile.source import Path
+from engine.yamlfile.suggest import closest, did_you_mean
 
 _MENTIONED = 3  # places named at most, nearest first
 # What the items of a list are called where its name does not say it.

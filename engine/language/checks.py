@@ -8,9 +8,9 @@ from typing import Any
 
 from engine.journeys import definition as d
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
-from engine.journeys.fields import PATIENT_FIELDS, datetime_fields, event_fields, is_datetime_field, nested_model
-from engine.journeys.suggest import did_you_mean
-from engine.journeys.yamlsource import Path
+from engine.language.fields import PATIENT_FIELDS, datetime_fields, event_fields, is_datetime_field, nested_model
+from engine.yamlfile.source import Path
+from engine.yamlfile.suggest import did_you_mean
 
 
 @dataclass
