@@ -26,7 +26,7 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
         raise ValueError(f"database URL must start with postgresql://, got {url.scheme!r}")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        # Measured here: without the insert function one save of ~3,000 events hung and saves ran 4x slower.
+        # The library's own saves (outside the batch commit) through its insert function (BENCHMARKS.md).
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
         "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
@@ -40,9 +40,8 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
     }
 
 
-SNAPSHOTS_OF = "SELECT aggregate_id, version, state FROM careloop_snapshots WHERE aggregate_id = ANY(%s) AND code = %s"
 # LATERAL makes it one index range scan per patient: as a plain join PostgreSQL chose a merge join walking the
-# primary key from the smallest id in the batch to the largest, which on a store of millions of events took ~0.5 s.
+# primary key from the smallest id in the batch to the largest, slow on a large store (BENCHMARKS.md).
 EVENTS_AFTER = (
     "SELECT e.originator_id, e.originator_version, e.topic, e.state "
     "FROM unnest(%s::uuid[], %s::bigint[]) AS s(id, after) CROSS JOIN LATERAL ("
@@ -80,14 +79,13 @@ class JourneyStore(Application[UUID]):
 
     def load(self, patient_ids: Iterable[str]) -> dict[str, PatientJourneys]:
         """The patients' aggregates, new ones opened (not yet saved) for patients never seen: each from its
-        snapshot, if one of this code's is stored, and the events after it; two queries for them all."""
+        snapshot, if one of this schema version is stored, and the events after it; two queries for them all."""
         pids = list(dict.fromkeys(patient_ids))
         if not pids:
             return {}
         ids = [patient_aggregate_id(pid) for pid in pids]
         with self.datastore().get_connection() as conn:
-            rows = conn.execute(SNAPSHOTS_OF, (ids, snapshots.code_digest())).fetchall()
-            found = {r["aggregate_id"]: snapshots.restore(r["version"], r["state"]) for r in rows}
+            found = snapshots.read(conn, ids)
             after = [found[i].version if i in found else 0 for i in ids]
             rows = conn.execute(EVENTS_AFTER, (ids, after)).fetchall()
         for r in rows:

@@ -1,4 +1,10 @@
-"""A PostgreSQL application recorder that also writes offsets and timers in the events' transaction."""
+"""A PostgreSQL application recorder that also writes offsets and timers in the events' transaction.
+
+eventsourcing fits the batch commit through its public extension points: ``Application.save(**kwargs)`` hands
+its keyword arguments to the recorder's ``insert_events``, and the recorder class is chosen by the
+``APPLICATION_RECORDER_TOPIC`` setting. The insert, the table lock and the notification are our own SQL on the
+library's table, with the library's table and channel names (public attributes of its recorder).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from engine.store import snapshots
 
@@ -25,7 +31,7 @@ class Commit:
     cancel: set[str] = field(default_factory=set)
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic -> the broker's id of it
-    snapshots: list[tuple[Any, int, str, bytes]] = field(default_factory=list)  # of committed aggregates
+    snapshots: list[snapshots.Row] = field(default_factory=list)  # of committed aggregates
 
     def write(self, curs: Cursor[Any]) -> None:
         if self.cancel:
@@ -63,6 +69,13 @@ class CareloopRecorder(PostgresApplicationRecorder):
             "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
         ).format(table)
         self._notify = SQL("NOTIFY {}").format(Identifier(self.channel_name))
+        # As the library locks the table for its own inserts (EXCLUSIVE: readers are not blocked): without it two
+        # writers could commit notification ids out of order, and a follower that has passed id 11 would never
+        # read a late-committing id 10.
+        self._lock = [
+            SQL("SET LOCAL lock_timeout = {}").format(Literal(f"{self.datastore.lock_timeout}s")),
+            SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table),
+        ]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         commit: Commit | None = kwargs.get("commit")
@@ -71,12 +84,11 @@ class CareloopRecorder(PostgresApplicationRecorder):
             return inserted
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             ids: list[int] = []
-            # The table lock: without it, two writers could commit notification ids out of order, and a follower
-            # that has passed id 11 would never read a late-committing id 10.
-            self._lock_table(curs)
+            for statement in self._lock:
+                curs.execute(statement, prepare=True)
             if stored_events:
                 # One array per column, sent in binary, rather than the library's function taking an array of
-                # composite rows: psycopg dumps those as text, which was 6% of the worker's busy time.
+                # composite rows, which psycopg dumps as text (BENCHMARKS.md).
                 curs.execute(
                     self._insert_columns,
                     (

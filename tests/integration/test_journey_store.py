@@ -7,12 +7,14 @@ from datetime import timedelta
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
+from structlog.testing import capture_logs
 
 from engine.journeys.machine import react
 from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys, patient_aggregate_id
-from engine.store.application import JourneyStore
+from engine.store.application import JourneyStore, postgres_env
 from engine.store.recorder import Commit
+from engine.store.snapshot_format import SNAPSHOT_SCHEMA_VERSION
 from engine.worker.batch import BatchProcessor
 from engine.worker.messages import Inbound
 from tests.builders import at, catalog, discharge
@@ -67,21 +69,85 @@ def test_a_patient_loads_from_its_snapshot_and_the_events_after_it(database_url:
 
     loaded = store.load(["P1"])["P1"]
     replayed = store.repository.get(aggregate.id)  # the library's own replay of every event
-    assert loaded.__dict__[snapshots.SNAPSHOT_VERSION] == taken_at < loaded.version == replayed.version
+    assert loaded.snapshot_version == taken_at < loaded.version == replayed.version
     assert loaded.state == replayed.state == aggregate.state
     _more(store, loaded, "E3", 40)  # and it goes on from there like any other
     assert store.repository.get(aggregate.id).state == loaded.state
 
 
-def test_a_snapshot_written_by_other_code_is_not_used(database_url: str, store: JourneyStore) -> None:
+def _snapshotted(store: JourneyStore) -> PatientJourneys:
     aggregate = _decided(store, "P1", "E1")
-    store.commit([aggregate], Commit(consumer="c", snapshots=[]))
+    store.commit([aggregate], Commit(consumer="c"))
     store.commit([], Commit(consumer="c", snapshots=[snapshots.take(aggregate)]))
+    return aggregate
+
+
+def test_a_snapshot_of_another_schema_version_is_ignored_and_the_patient_replayed(
+    database_url: str, store: JourneyStore
+) -> None:
+    aggregate = _snapshotted(store)
     with psycopg.connect(database_url) as conn:
-        conn.execute("UPDATE careloop_snapshots SET code = 'an-older-release', state = 'garbage'")
-    loaded = store.load(["P1"])["P1"]
-    assert snapshots.SNAPSHOT_VERSION not in loaded.__dict__
-    assert loaded.state == aggregate.state
+        conn.execute("UPDATE careloop_snapshots SET schema_version = %s", (SNAPSHOT_SCHEMA_VERSION + 1,))
+    with capture_logs() as logs:
+        loaded = store.load(["P1"])["P1"]
+    assert loaded.snapshot_version == 0
+    assert loaded.state == aggregate.state and loaded.version == aggregate.version
+    [line] = [e for e in logs if "another schema version" in e["event"]]
+    assert line["found_versions"] == [SNAPSHOT_SCHEMA_VERSION + 1] and line["snapshots"] == 1
+
+
+def test_a_snapshot_that_does_not_decode_is_ignored_with_the_kind_of_error_logged(
+    database_url: str, store: JourneyStore
+) -> None:
+    aggregate = _snapshotted(store)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE careloop_snapshots SET state = %s", (b'{"created_on": "P1 was here"}',))
+    with capture_logs() as logs:
+        loaded = store.load(["P1"])["P1"]
+    assert loaded.snapshot_version == 0 and loaded.state == aggregate.state
+    [line] = [e for e in logs if "do not decode" in e["event"]]
+    assert line["snapshots"] == 1 and "datetime_from_date_parsing" in str(line["errors"])
+    assert "P1" not in str(line)  # the kinds of error, never the values
+
+
+def test_a_snapshot_of_another_patient_is_not_taken_for_this_one(database_url: str, store: JourneyStore) -> None:
+    first = _snapshotted(store)
+    second = _decided(store, "P2", "E2")
+    store.commit([second], Commit(consumer="c"))
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO careloop_snapshots (aggregate_id, version, schema_version, state) "
+            "SELECT %s, version, schema_version, state FROM careloop_snapshots WHERE aggregate_id = %s",
+            (second.id, first.id),
+        )
+    with capture_logs() as logs:
+        loaded = store.load(["P2"])["P2"]
+    assert loaded.patient_id == "P2" and loaded.state == second.state and loaded.snapshot_version == 0
+    assert [e["snapshots"] for e in logs if "do not decode" in e["event"]] == [1]
+
+
+def test_snapshots_pickled_before_schema_versions_are_migrated_to_never_be_read(database_url: str) -> None:
+    # The table as releases before schema versions left it: a pickle valid for a digest of the source files.
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "CREATE TABLE careloop_snapshots (aggregate_id uuid PRIMARY KEY, version bigint NOT NULL, "
+            "code text NOT NULL, state bytea NOT NULL, taken_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.execute(
+            "INSERT INTO careloop_snapshots (aggregate_id, version, code, state) VALUES (%s, 2, 'a1b2c3', %s)",
+            (patient_aggregate_id("P1"), b"\x80\x04\x95\x1d\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94."),
+        )
+    store = JourneyStore(postgres_env(database_url))
+    try:
+        with capture_logs() as logs:
+            assert store.load(["P1"])["P1"].snapshot_version == 0  # no events: a new patient, the pickle unread
+        assert [e["found_versions"] for e in logs if "another schema version" in e["event"]] == [[0]]
+        aggregate = _decided(store, "P1", "E1")
+        store.commit([aggregate], Commit(consumer="c", snapshots=[]))
+        store.commit([], Commit(consumer="c", snapshots=[snapshots.take(aggregate)]))  # replaces the pickle
+        assert store.load(["P1"])["P1"].snapshot_version == aggregate.version
+    finally:
+        store.close()
 
 
 def test_the_worker_snapshots_patients_leaving_its_cache_and_loads_them_back(

@@ -1,0 +1,104 @@
+"""What a patient snapshot holds, as JSON: the core's PatientState and when the aggregate was opened and last
+changed, encoded and decoded by pydantic from the state's own type hints.
+
+A snapshot is data, never code: decoding builds only the state's declared types (its dataclasses, the pydantic
+event models inside them, datetimes, tuples, frozensets, mappings), so a row written by anyone else can at worst
+fail to decode. ``SNAPSHOT_SCHEMA_VERSION`` is stored with each snapshot; a snapshot of another version is not
+read (the patient is replayed from its events). tests/unit/store/test_snapshot_format.py pins the state's JSON
+schema to this version: change the state's shape and that test says to bump it.
+
+What JSON cannot say is handled here, from the type hints rather than by field name: a read-only mapping
+(``MappingProxyType``) is written as an object and read back as a plain ``dict`` (equal to it, and the core never
+changes a mapping in place); a mapping keyed by tuples (``PatientState.flags``) is written as ``[key, value]``
+pairs, since JSON keys are strings. Datetimes keep their instant and UTC offset, as the stored events do, so a
+decoded state is what a replay of the patient's events gives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, get_args, get_origin, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
+
+from engine.journeys.state import PatientState
+
+# Bump when PatientState (or anything inside it, the event models included) changes shape; snapshots of the old
+# version are then ignored and their patients replayed from their events.
+SNAPSHOT_SCHEMA_VERSION = 1
+
+
+def _tuple_keyed(hints: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, hint in hints.items()
+        if get_origin(hint) in (Mapping, dict) and get_origin(get_args(hint)[0]) is tuple
+    )
+
+
+# The state's fields that are mappings keyed by tuples: their JSON form is a list of [key, value] pairs.
+TUPLE_KEYED = _tuple_keyed(get_type_hints(PatientState))
+
+
+class SnapshotDocument(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")  # extra="forbid" also holds inside the state
+
+    created_on: datetime
+    modified_on: datetime
+    state: PatientState
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _keys_from_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {k: _from_pairs(v) if k in TUPLE_KEYED else v for k, v in value.items()}
+
+
+def _from_pairs(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value  # an empty mapping is written as {} (its keys' type cannot be seen); anything else fails
+    if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], list) for p in value):
+        raise ValueError("a tuple-keyed mapping is written as [[key, ...], value] pairs")
+    return {tuple(key): item for key, item in value}
+
+
+def _json_form(value: Any) -> Any:
+    """What pydantic cannot serialise by itself: read-only mappings (tuple-keyed ones as pairs)."""
+    if isinstance(value, MappingProxyType):
+        if any(isinstance(k, tuple) for k in value):
+            return [[list(k), v] for k, v in value.items()]
+        return dict(value)
+    raise TypeError(f"a snapshot cannot hold a {type(value).__name__}")
+
+
+def encode(document: SnapshotDocument) -> bytes:
+    # warnings=False: pydantic warns that a read-only mapping is not a dict before handing it to _json_form.
+    return document.model_dump_json(fallback=_json_form, warnings=False).encode()
+
+
+def decode(data: bytes) -> SnapshotDocument:
+    """Raises pydantic.ValidationError when ``data`` is not a snapshot of this schema version."""
+    return SnapshotDocument.model_validate_json(data)
+
+
+def state_schema_digest() -> str:
+    """A digest of PatientState's JSON schema, pinned to SNAPSHOT_SCHEMA_VERSION by the unit tests."""
+    return schema_digest(TypeAdapter(PatientState).json_schema())
+
+
+def schema_digest(schema: dict[str, Any]) -> str:
+    """A digest of a JSON schema's shape: titles and descriptions (docstrings) left out."""
+    return hashlib.sha256(json.dumps(_shape(schema), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _shape(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _shape(v) for k, v in node.items() if not (k in ("title", "description") and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_shape(v) for v in node]
+    return node
