@@ -18,7 +18,7 @@ from typing import Any
 
 import faust
 
-from engine.bootstrap import limit_fetch_wait
+from engine.fetch_wait import limit_fetch_wait
 from engine.settings import Settings
 
 WARM_UP = b"warm-up"

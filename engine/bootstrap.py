@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as driver
 
 from engine import collector
 from engine.clock import Clock, DatabaseClock, SystemClock
+from engine.fetch_wait import UnsupportedVersionError, limit_fetch_wait
 from engine.journeys.catalog import Catalog
 from engine.journeys.loader import load_catalog
 from engine.settings import Settings
@@ -21,28 +20,6 @@ from engine.worker.batch import BatchProcessor
 from engine.worker.outbox import Outbox
 from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
 from engine.worker.timers import TimerPoller
-
-# faust-streaming 0.15 builds its aiokafka consumer with fetch_max_wait_ms=1500, and no setting changes it. A
-# fetch finding nothing new waits that long before the next fetch can see what just arrived: measured with a bare
-# agent at 1,000 msg/s on the embedded broker, p50/p99 receive latency 416/876 ms at 1500 ms, 131/244 ms at
-# 100 ms, 112/214 ms at 10 ms (BENCHMARKS.md). Data already there is returned at once either way.
-FETCH_MAX_WAIT_MS = 100
-
-
-def limit_fetch_wait(max_wait_ms: int = FETCH_MAX_WAIT_MS) -> None:
-    """Make faust's worker consumer wait at most ``max_wait_ms`` per fetch (a patch of faust's consumer factory,
-    applied once per process before the app starts)."""
-    create = driver.AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(create, "careloop_fetch_wait", None) == max_wait_ms:
-        return
-
-    def create_with_wait(self: Any, transport: Any) -> Any:
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = max_wait_ms  # read by AIOKafkaConsumer.start() when it builds its Fetcher
-        return consumer
-
-    create_with_wait.careloop_fetch_wait = max_wait_ms  # type: ignore[attr-defined]
-    driver.AIOKafkaConsumerThread._create_worker_consumer = create_with_wait  # type: ignore[method-assign]
 
 
 class ConfigurationError(RuntimeError):
@@ -71,6 +48,10 @@ def clock_for(settings: Settings, database_url: str) -> Clock:
 
 
 def build_worker(settings: Settings) -> Worker:
+    try:
+        limit_fetch_wait()  # first: on faust or aiokafka versions it was not written for, nothing starts
+    except UnsupportedVersionError as exc:
+        raise ConfigurationError(str(exc)) from exc
     bootstrap, database_url = require_services(settings)
     topics = ensure_topics(settings, bootstrap)
     store = JourneyStore(postgres_env(database_url))
@@ -87,7 +68,6 @@ def build_worker(settings: Settings) -> Worker:
         settings.snapshot_after,
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
-    limit_fetch_wait()
     relay = RelayThread(EngineRelay(database_url, store), lambda: kafka_producer(bootstrap), topics.engine)
     app = build_app(
         settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay, Outbox(database_url)
