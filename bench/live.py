@@ -18,6 +18,7 @@ import psycopg
 
 from bench.services import database_url
 from engine.clock import set_database_clock
+from engine.connections import connect
 from engine.embedded._process import spawn, stop_process
 from engine.settings import Settings
 from engine.stack import Stack
@@ -102,7 +103,7 @@ def live(settings: Settings, extra_env: dict[str, str] | None = None) -> Iterato
     """Topics and tables created, no children yet: the workload starts the worker when its data is ready."""
     stack = Stack(settings, extra_env=extra_env or {})
     stack.start_services()
-    conn = psycopg.connect(database_url(settings), autocommit=True)
+    conn = connect(database_url(settings), "careloop-bench")
     try:
         yield Live(settings, stack, conn)
     finally:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import time
 
-import psycopg
-
 from bench import hospital
 from bench.context import Context
 from bench.profile import profiled
 from bench.report import Result
 from bench.services import database_url
+from engine.connections import connect
 from engine.journeys.simulation import Simulation
 from engine.language.loader import load_catalog
 from engine.settings import Settings
@@ -40,7 +39,7 @@ def run(ctx: Context) -> list[Result]:
             events = runner.rebuild(progress=False)
         seconds = time.perf_counter() - started
         rows = sum(runner.row_counts().values())
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, "careloop-bench") as conn:
         row = conn.execute("SELECT count(*) FROM careloop_events").fetchone()
     notifications = int(row[0]) if row else 0
     ctx.say(f"ceiling: COPY of the same {notifications:,} rows")
@@ -85,7 +84,7 @@ def _seeded(ctx: Context) -> Settings:
 
 def _copy(url: str) -> float:
     """Seconds to stream every row of careloop_events out and into a new table, both with COPY."""
-    with psycopg.connect(url, autocommit=True) as source, psycopg.connect(url, autocommit=True) as target:
+    with connect(url, "careloop-bench") as source, connect(url, "careloop-bench") as target:
         target.execute("DROP TABLE IF EXISTS bench_copy")
         target.execute("CREATE TABLE bench_copy (LIKE careloop_events INCLUDING DEFAULTS)")
         started = time.perf_counter()

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 from pydantic import SecretStr
 
+from engine.connections import connect
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.settings import Settings
 
@@ -34,7 +34,7 @@ class Services:
         """A fresh database, topic prefix and consumer group for one workload."""
         n = next(_numbers)
         database = f"bench_{name}_{n}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+        with connect(self.admin_url, "careloop-bench") as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}"')
             conn.execute(f'CREATE DATABASE "{database}"')
         url = self.admin_url.rsplit("/", 1)[0] + f"/{database}"
@@ -73,7 +73,7 @@ def services(base: Settings, data_dir: Path) -> Iterator[Services]:
         else:
             url = stack.enter_context(EmbeddedPostgres(data_dir / "postgres")).url
             postgres = "embedded PostgreSQL"
-        with psycopg.connect(url, autocommit=True) as conn:
+        with connect(url, "careloop-bench") as conn:
             row = conn.execute("SHOW server_version").fetchone()
         version = str(row[0]).split()[0] if row else "?"
         yield Services(bootstrap, url, broker, f"{postgres} {version}", data_dir, base)

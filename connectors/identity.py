@@ -7,11 +7,9 @@ a patient never seen gets an id derived from its first identifier, so re-importi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import psycopg
 
 from connectors.base import canonical_id
+from engine.connections import connect
 from events.patient import Identifier
 
 DDL = """
@@ -33,8 +31,8 @@ CREATE TABLE IF NOT EXISTS patient_merges (
 
 
 class PostgresIdentity:
-    def __init__(self, database_url: str) -> None:
-        self._conn: psycopg.Connection[Any] = psycopg.connect(database_url, autocommit=True)
+    def __init__(self, database_url: str, name: str = "careloop-identity") -> None:
+        self._conn = connect(database_url, name)
         self._conn.execute(DDL)
 
     def resolve(self, identifiers: Sequence[Identifier]) -> str:

@@ -20,9 +20,10 @@ from connectors.base import Location, Outcome, PatientIdentity, Reject
 from connectors.formats import BytesMapper, bytes_mapper
 from connectors.identity import PostgresIdentity
 from connectors.intake import RejectFile, dead_letter, sized
+from connectors.kafka_producer import kafka_producer
 from connectors.limits import BUNDLE_SETTING, DEFAULT_MAX_MESSAGE_BYTES, SETTING, too_large_reason
 from connectors.profiles import SourceProfiles
-from connectors.publisher import EventPublisher, Record, dead_letter_producer
+from connectors.publisher import EventPublisher, Record
 
 Status = Literal["accepted", "rejected", "failed"]
 
@@ -113,7 +114,7 @@ def open_live_intake(
 ) -> LiveIntake:
     """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file, the
     sources' profiles and the deployment's clock (the time each payload is received)."""
-    dead = dead_letter_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
+    dead = kafka_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
     rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
     return LiveIntake(
         fmt,

@@ -1,22 +1,15 @@
 """Publishing canonical events to Kafka: keyed by patient, acknowledged by all replicas, in order.
 
-kafka-python produces; consuming is faust's and aiokafka's job (kafka-python's group joins take 20-30 s). Each
-producer's ``max_request_size`` follows CARELOOP_MAX_MESSAGE_BYTES (connectors/limits.py), so a message the
-intakes accepted is never refused by its own producer.
+The producer and its settings are connectors/kafka_producer.py's (the same for every kafka-python producer).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
-from typing import Any
 
-from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, producer_request_bytes
+from connectors.kafka_producer import kafka_producer
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from events.base import Event
-
-with warnings.catch_warnings():  # kafka-python 3 warns about its own deprecated internals on import
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaProducer
 
 Record = tuple[bytes, bytes]  # key (the patient id), value (the event as JSON)
 
@@ -29,17 +22,7 @@ def encode(event: Event) -> Record:
 class EventPublisher:
     def __init__(self, bootstrap: str, topic: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self.topic = topic
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            retries=10,
-            # One request in flight per connection: a retried batch cannot overtake the next one, so each
-            # patient's events stay in order on their partition.
-            max_in_flight_requests_per_connection=1,
-            linger_ms=5,
-            max_request_size=producer_request_bytes(max_message_bytes),
-            client_id="careloop-publisher",
-        )
+        self._producer = kafka_producer(bootstrap, "careloop-publisher", max_message_bytes)
 
     def publish(self, events: Iterable[Event], timeout: float = 60.0) -> dict[int, int]:
         """Send and wait for every acknowledgement; returns the next offset per partition written."""
@@ -63,14 +46,3 @@ class EventPublisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def dead_letter_producer(bootstrap: str, client_id: str, max_message_bytes: int) -> Any:
-    """A kafka-python producer for the dead-letter topic, sized for a letter of ``max_message_bytes`` plus headers."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        retries=10,
-        max_request_size=producer_request_bytes(max_message_bytes),
-        client_id=client_id,
-    )

@@ -22,8 +22,8 @@ class SystemClock:
 class DatabaseClock:
     """'now' is the row in careloop_clock (or the system time until one is set): tests and demos move it."""
 
-    def __init__(self, database_url: str) -> None:
-        self._conn = KeptConnection(database_url)  # the timer poller asks several times a second
+    def __init__(self, database_url: str, name: str = "careloop-clock") -> None:
+        self._conn = KeptConnection(database_url, name)  # the timer poller asks several times a second
 
     def now(self) -> datetime:
         row = self._conn.execute("SELECT now FROM careloop_clock").fetchone()

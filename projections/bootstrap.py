@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
-
+from engine.connections import check_reachable
 from engine.store.application import JourneyStore, postgres_env
 from projections.catalog import PROJECTIONS
-from projections.runner import Runner
+from projections.runner import NAME, Runner
 from projections.source import StoreSource
 
 
@@ -17,7 +16,7 @@ from projections.source import StoreSource
 def projection_runner(database_url: str, page_size: int = 1000) -> Iterator[Runner]:
     """A runner over every projection, reading the journey store at ``database_url``; closed on exit."""
     # Fail fast with libpq's own reason (refused, unknown host, bad password): the store's pool would retry 30 s.
-    psycopg.connect(database_url, connect_timeout=10).close()
+    check_reachable(database_url, NAME)
     store = JourneyStore(postgres_env(database_url, pool_size=2))
     try:
         with Runner(database_url, StoreSource(store), PROJECTIONS, page_size) as runner:

@@ -1,19 +1,19 @@
-"""The projection runner: a batched follower of the event store's notification log.
+"""The projection runner: the event store's notification log, followed page by page into the read models.
 
-For each projection it reads the next page of notifications after the projection's tracked position, maps
-them to row operations, and writes the rows AND the new position in ONE transaction, after checking (with the
-tracking row locked) that the position is still the one the page was read after. A page is therefore applied
-once, even by two runners at a time or after a crash between read and commit; and the row operations are
-upserts and updates keyed by stable ids, so applying a page again anyway changes nothing.
+The following itself (paging, LISTEN with polling as the fallback, reconnects, retries, stopping) is
+engine/log_follower.py's, shared with the dispatcher and the engine-topic relay. What is the runner's: for each
+projection it maps a page to row operations and writes the rows AND the new position in ONE transaction, after
+checking (with the tracking row locked) that the position is still the one the page was read after. A page is
+therefore applied once, even by two runners at a time or after a crash between read and commit; and the row
+operations are upserts and updates keyed by stable ids, so applying a page again anyway changes nothing.
 
 Why our own runner rather than eventsourcing's ProjectionRunner: that one processes and commits one event per
-transaction (a tracking record per event), which costs an fsync each, ~5 ms on this hardware: 200 events/s.
-Batching a page (1,000 notifications) per transaction is what makes following the log cheap.
+transaction (a tracking record per event), which costs an fsync each; batching a page (1,000 notifications) per
+transaction is what makes following the log cheap (BENCHMARKS.md, "Figures behind the code").
 
 A rebuild does not go page by page through the statements: it folds every row operation in memory
 (projections.replay: PostgreSQL's semantics, each row in its final state) and writes the rows with COPY, with
-the positions, in one transaction at the end. Measured on a store of 1.56M notifications: 6,400 events/s page
-by page, ~25,000-33,000 folded (noisy, shared 2-core machine), with identical tables.
+the positions, in one transaction at the end, several times faster (BENCHMARKS.md, "Rebuild").
 """
 
 from __future__ import annotations
@@ -21,24 +21,26 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import PersistenceError
 from psycopg import sql as pgsql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.kept_connection import KeptConnection
+from engine.log_follower import LogFollower, LogGapError, Notifications
 from projections import replay, sql, tracking
 from projections.base import Projection
 from projections.errors import ProjectionError, UnknownProjectionError
 from projections.source import NotificationSource, Page
 
 log = logging.getLogger(__name__)
+NAME = "careloop-projections"  # the runner's connections, as PostgreSQL's pg_stat_activity names them
 Progressed = Callable[[int], None]  # called with the slowest position after each round of pages
 REBUILD_PAGE_SIZE = 10_000  # a rebuild reads in pages this large at least: fewer round trips, no transaction each
 
@@ -57,7 +59,7 @@ class Runner:
         self._source = source
         self._projections = {p.name: p for p in projections}
         self._page_size = page_size
-        self._db: psycopg.Connection[Any] | None = None
+        self._db = KeptConnection(database_url, NAME)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -69,15 +71,11 @@ class Runner:
         self.close()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db.close()
 
     @property
     def _conn(self) -> psycopg.Connection[Any]:
-        if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self._url, autocommit=True)  # transactions are explicit blocks
-        return self._db
+        return self._db.connection  # autocommit: transactions are explicit blocks
 
     def setup(self) -> None:
         """Create the tracking table and every projection's tables (idempotent)."""
@@ -129,23 +127,20 @@ class Runner:
         return self._catch_up(tuple(self._projections.values()), self._source.head(), on_progress)
 
     def _catch_up(self, chosen: Sequence[Projection], head: int, on_progress: Progressed | None) -> int:
-        read = 0
-        while True:
-            positions = self.positions()
-            behind = [p for p in chosen if positions[p.name] < head]
-            if not behind:
-                return read
-            # Projections at the same position share one read of the page (all of them, during a rebuild).
-            for after in sorted({positions[p.name] for p in behind}):
-                page = self._source.read(after, self._page_size)
-                if page.empty:
-                    raise ProjectionError(f"the log has no notification after {after} although its head is {head}")
-                for p in behind:
-                    if positions[p.name] == after:
-                        self.apply_page(p, page)
-                read += len(page.events)
-            if on_progress is not None:
-                on_progress(min(self.positions()[p.name] for p in chosen))
+        # Projections at the same position share one read of the page (all of them, during a rebuild).
+        with _gaps_reported():
+            return self._follower(chosen).catch_up(head, on_progress)
+
+    def _follower(self, chosen: Sequence[Projection], poll_interval: float = 5.0) -> LogFollower[Page]:
+        notifications = Notifications(self._url, self._source.channel, NAME)
+        return LogFollower(
+            self._source,
+            _Tracked(self, chosen),
+            self._page_size,
+            notifications=notifications,
+            poll_interval=poll_interval,
+            on_retry=_retrying,
+        )
 
     def rebuild(self, name: str | None = None, progress: bool = True) -> int:
         """Empty the projection's tables (all projections' with no name), reset its position, and replay the
@@ -184,7 +179,7 @@ class Runner:
         and the position reached in one transaction."""
         fold = replay.Fold(defaults)
         # The fold holds millions of rows, allocated a few at a time: the cyclic collector would walk them all
-        # again and again (measured: 4x slower overall). They hold no cycles; it runs again afterwards.
+        # again and again (BENCHMARKS.md, "Figures behind the code"). They hold no cycles; it runs again afterwards.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -238,78 +233,42 @@ class Runner:
 
     def run_forever(self, stop: threading.Event, poll_interval: float = 5.0) -> None:
         """Catch up, then wait for the store's NOTIFY (or ``poll_interval`` at most) and catch up again, until
-        ``stop`` is set. LISTEN starts before the first catch-up, so no notification falls in between."""
+        ``stop`` is set. LISTEN starts before the first catch-up, so no notification falls in between; PostgreSQL
+        restarting or unreachable is waited out."""
         self.setup()
-        listener = _Listener(self._url, self._source.channel)
-        try:
-            delay = 0.5
-            while not stop.is_set():
-                try:
-                    self.catch_up()
-                except Exception as exc:
-                    if not _transient(exc):
-                        raise
-                    # PostgreSQL restarting or unreachable: drop the connection, wait, and catch up again.
-                    log.warning("projection catch-up failed (%s); retrying in %.1f s", exc, delay)
-                    self.close()
-                    stop.wait(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
-                delay = 0.5
-                listener.wait(stop, poll_interval)
-        finally:
-            listener.close()
+        with _gaps_reported():
+            self._follower(tuple(self._projections.values()), poll_interval).run(stop)
+
+
+class _Tracked:
+    """The chosen projections as the log follower's readers: positions in projection_tracking, pages applied
+    with their rows in one transaction."""
+
+    def __init__(self, runner: Runner, chosen: Sequence[Projection]) -> None:
+        self._runner = runner
+        self._chosen = {p.name: p for p in chosen}
+
+    def positions(self) -> Mapping[str, int]:
+        return {name: position for name, position in self._runner.positions().items() if name in self._chosen}
+
+    def apply(self, name: str, page: Page) -> bool:
+        return self._runner.apply_page(self._chosen[name], page)
+
+    def close(self) -> None:
+        self._runner.close()
+
+
+@contextmanager
+def _gaps_reported() -> Iterator[None]:
+    try:
+        yield
+    except LogGapError as exc:
+        raise ProjectionError(str(exc)) from exc
+
+
+def _retrying(exc: BaseException, delay: float) -> None:
+    log.warning("projection catch-up failed (%s); retrying in %.1f s", exc, delay)
 
 
 def _tables(p: Projection) -> pgsql.Composable:
     return pgsql.SQL(", ").join(pgsql.Identifier(t) for t in p.tables)
-
-
-def _transient(exc: BaseException | None) -> bool:
-    """A database connection failure somewhere in the cause chain: worth retrying, not a projection bug."""
-    while exc is not None:
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | PersistenceError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-class _Listener:
-    """LISTEN on the store's channel on a connection of its own; polling while that connection is down."""
-
-    def __init__(self, url: str, channel: str) -> None:
-        self._url = url
-        self._channel = channel
-        self._conn: psycopg.Connection[Any] | None = None
-        self._connect()
-
-    def _connect(self) -> None:
-        try:
-            self._conn = psycopg.connect(self._url, autocommit=True)
-            self._conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._channel)))
-        except psycopg.Error as exc:
-            log.warning("cannot LISTEN on %s (%s); polling instead", self._channel, exc)
-            self.close()
-
-    def wait(self, stop: threading.Event, timeout: float) -> None:
-        """Return on a notification, on ``stop``, or after ``timeout`` seconds; wake at least every second."""
-        deadline = time.monotonic() + timeout
-        if self._conn is None:
-            self._connect()  # it may be back; a notification sent meanwhile is covered by the next catch-up
-        while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
-            if self._conn is None:
-                stop.wait(min(remaining, 1.0))
-                continue
-            try:
-                if any(True for _ in self._conn.notifies(timeout=min(remaining, 1.0), stop_after=1)):
-                    for _ in self._conn.notifies(timeout=0):  # drain: one catch-up serves them all
-                        pass
-                    return
-            except psycopg.Error as exc:
-                log.warning("lost the LISTEN connection (%s); polling until it is back", exc)
-                self.close()
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import psycopg
 
 from connectors.outreach.errors import UnavailableError
+from engine.connections import CONNECT_TIMEOUT
+from engine.kept_connection import KeptConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +37,13 @@ class MemoryDirectory:
 class PostgresDirectory:
     """Looks messages up in reminder_queue on one connection, shared by the server's threads under a lock."""
 
-    def __init__(self, database_url: str) -> None:
-        self._url = database_url
-        self._conn: psycopg.Connection[Any] | None = None
+    def __init__(self, database_url: str, name: str = "careloop-webhook") -> None:
+        self._conn = KeptConnection(database_url, name, connect_timeout=CONNECT_TIMEOUT)
         self._lock = threading.Lock()
 
     def find(self, message_id: str) -> Sent | None:
         with self._lock:
             try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
                 row = self._conn.execute(
                     "SELECT patient_id, instance_id, channel, attempt FROM reminder_queue WHERE message_id = %s",
                     (message_id,),
@@ -59,9 +58,7 @@ class PostgresDirectory:
         return None if row is None else Sent(message_id, row[0], row[1], row[2], row[3])
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._conn.close()
 
 
 class NoDirectory:

@@ -31,9 +31,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _kafka_producer(bootstrap: str, max_message_bytes: int) -> Any:
-    from connectors.publisher import dead_letter_producer
+    from connectors.kafka_producer import kafka_producer
 
-    return dead_letter_producer(bootstrap, "careloop-dead-letters", max_message_bytes)
+    return kafka_producer(bootstrap, "careloop-dead-letters", max_message_bytes)
 
 
 def source_profiles(settings: Settings, timezone: str | None, charset: str | None, country: str | None) -> Any:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.progress import Progress, TextColumn
 
 from engine.bootstrap import ConfigurationError, build_worker
+from engine.connections import connect
 from engine.demo.compare import compare
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
@@ -168,7 +169,7 @@ def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0)
         " (SELECT position FROM dispatch_tracking WHERE name = 'dispatcher')"
     )
     deadline = time.monotonic() + timeout
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect(database_url, "careloop-cli") as conn:
         while time.monotonic() < deadline and not stack.exited():
             try:
                 row = conn.execute(query).fetchone()
@@ -182,7 +183,7 @@ def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0)
 
 def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect(database_url, "careloop-cli") as conn:
         while time.monotonic() < deadline:
             if stack.exited():
                 return
@@ -198,7 +199,7 @@ def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0)
 
 def report(database_url: str) -> None:
     """The reminder queue and churn flags, as staff would look at them."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with connect(database_url, "careloop-cli") as conn:
         typer.echo("\nreminder_queue by status:")
         for status, n in conn.execute("SELECT status, count(*) FROM reminder_queue GROUP BY 1 ORDER BY 2 DESC"):
             typer.echo(f"  {status:<10} {n}")

@@ -55,8 +55,10 @@ def _database_url() -> str:
 def _connect() -> Any:
     import psycopg
 
+    from engine.connections import connect
+
     try:
-        return psycopg.connect(_database_url(), autocommit=True)
+        return connect(_database_url(), "careloop-cli")
     except psycopg.Error as exc:
         raise _fail(f"cannot reach PostgreSQL: {str(exc).strip()}") from exc
 

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-import psycopg
-
 from connectors.kafka_reading import end_offsets
 from connectors.publisher import EventPublisher
 from engine.clock import set_database_clock
+from engine.connections import connect
 from events.base import Event
 
 # Settings for children driven by a stepped clock: poll timers often, do not wait long to fill a batch.
@@ -44,7 +43,7 @@ class SteppedDriver:
     ) -> None:
         self._check = check  # raises if a process the driver depends on died: fail fast, not after the timeout
         self._publisher = EventPublisher(bootstrap, clinical_topic)
-        self._conn = psycopg.connect(database_url, autocommit=True)
+        self._conn = connect(database_url, "careloop-demo")
         self._topic = clinical_topic
         self._consumer = consumer
         self._timeout = timeout

@@ -4,3 +4,5 @@ Its own process (`careloop dispatch`). It follows the event store's log into its
 due sends and calls one channel adapter per send (sender.py, channels/), and publishes what happened back to
 the engine as outreach.sent / outreach.failed through an outbox (outbox.py). See docs/outreach.md.
 """
+
+APPLICATION = "careloop-dispatcher"  # the application_name of its PostgreSQL connections (pg_stat_activity)

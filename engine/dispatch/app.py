@@ -13,16 +13,16 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-import psycopg
 import structlog
-from eventsourcing.persistence import PersistenceError
-from kafka.errors import KafkaError
 from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from connectors.publisher import EventPublisher
 from engine.clock import Clock, DatabaseClock, SystemClock
+from engine.connections import check_reachable
+from engine.dispatch import APPLICATION
 from engine.dispatch.channels.base import Channel
 from engine.dispatch.channels.demo_outbox import DemoOutbox
 from engine.dispatch.channels.http_gateway import HttpGateway
@@ -39,6 +39,7 @@ from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyError
 from engine.journeys.loader import load_catalog
 from engine.logs import configure_logging
+from engine.retry import Stopped, call_until_stopped, connection_lost
 from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.store.application import JourneyStore, postgres_env
 from engine.topics import ensure_topics
@@ -59,14 +60,15 @@ class Dispatcher:
         """Until ``stop`` is set, or one loop fails for a reason other than a lost connection (raised here)."""
         self.follower.setup()
         failures: list[BaseException] = []
-        loops = [
-            ("follower", self.follower.catch_up, self.follower.close),
+        steps = [
             ("sender", self.sender.run_once, self.sender.close),
             ("outbox", self.outbox.run_once, self.outbox.close),
         ]
+        loops = [("follower", partial(self.follower.run, stop), self.follower.close)]
+        loops += [(name, partial(self._repeat, name, step, close, stop), close) for name, step, close in steps]
         threads = [
-            threading.Thread(target=self._loop, args=(name, step, close, stop, failures), name=f"dispatch-{name}")
-            for name, step, close in loops
+            threading.Thread(target=_guarded, args=(loop, close, stop, failures), name=f"dispatch-{name}")
+            for name, loop, close in loops
         ]
         for t in threads:
             t.start()
@@ -75,48 +77,37 @@ class Dispatcher:
         if failures:
             raise failures[0]
 
-    def _loop(
-        self,
-        name: str,
-        step: Callable[[], int],
-        close: Callable[[], None],
-        stop: threading.Event,
-        failures: list[BaseException],
-    ) -> None:
-        delay = 0.5
+    def _repeat(self, name: str, step: Callable[[], int], close: Callable[[], None], stop: threading.Event) -> None:
+        """``step`` again and again, waiting ``poll_interval`` when it found nothing to do; a lost connection is
+        waited out (the loop's connections closed), any other failure raised."""
+
+        def retrying(exc: BaseException, delay: float) -> None:
+            log.warning("connection lost; retrying", loop=name, error=type(exc).__name__, delay=delay)
+            close()
+
         try:
             while not stop.is_set():
-                try:
-                    done = step()
-                except Exception as exc:
-                    if not transient(exc):
-                        raise
-                    log.warning("connection lost; retrying", loop=name, error=type(exc).__name__, delay=delay)
-                    close()
-                    stop.wait(delay)
-                    delay = min(delay * 2, 30.0)
-                    continue
-                delay = 0.5
-                if not done:
+                if not call_until_stopped(step, stop, retrying, connection_lost):
                     stop.wait(self.poll_interval)
-        except BaseException as exc:
-            failures.append(exc)
-            stop.set()
-        finally:
-            close()
+        except Stopped:
+            pass
 
     def close(self) -> None:
         for close in self.closing:
             close()
 
 
-def transient(exc: BaseException | None) -> bool:
-    """A lost database or broker connection somewhere in the cause chain: worth waiting out."""
-    while exc is not None:
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | PersistenceError | KafkaError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+def _guarded(
+    loop: Callable[[], None], close: Callable[[], None], stop: threading.Event, failures: list[BaseException]
+) -> None:
+    """One of the dispatcher's threads: a failure stops the others and is kept for ``run`` to raise."""
+    try:
+        loop()
+    except BaseException as exc:
+        failures.append(exc)
+        stop.set()
+    finally:
+        close()
 
 
 def channel_for(name: str, settings: DispatchSettings, url: str) -> Channel:
@@ -166,8 +157,8 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
         raise DispatchConfigurationError(str(exc)) from exc
     catalog = load_catalog(settings.journeys)
     topics = ensure_topics(settings, bootstrap)
-    clock: Clock = DatabaseClock(url) if settings.clock == "database" else SystemClock()
-    psycopg.connect(url, connect_timeout=10).close()  # fail fast with libpq's reason; the store's pool retries 30 s
+    clock: Clock = DatabaseClock(url, APPLICATION) if settings.clock == "database" else SystemClock()
+    check_reachable(url, APPLICATION)  # fail fast with libpq's reason; the store's pool retries 30 s
     store = open_store(url)
     d = settings.dispatch
     routes = routes_for(settings, url)
@@ -182,7 +173,7 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
         honour_stale=not d.send_stale,
     )
     outbox = OutboxPublisher(url, lambda: EventPublisher(bootstrap, topics.clinical))
-    follower = Follower(url, StoreSource(store), d.page_size)
+    follower = Follower(url, StoreSource(store), d.page_size, d.poll_interval)
     closing = [store.close, *(r.channel.close for r in routes.values())]
     return Dispatcher(follower, sender, outbox, d.poll_interval, closing)
 

@@ -1,21 +1,29 @@
 """The follower: the event store's log, page by page, into the dispatcher's tables.
 
-Like the projection runner: the statements of a page AND the new position are written in one transaction,
-after checking (with the tracking row locked) that the position is still the one the page was read after.
+The following itself (paging, LISTEN with polling as the fallback, reconnects, retries, stopping) is
+engine/log_follower.py's, as for the projection runner and the relay. What is the dispatcher's: the statements
+of a page AND the new position are written in one transaction, after checking (with the tracking row locked)
+that the position is still the one the page was read after.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
 import psycopg
+import structlog
 
-from engine.dispatch import metrics
+from engine.dispatch import APPLICATION, metrics
 from engine.dispatch.changes import changes
 from engine.dispatch.errors import DispatchError
+from engine.kept_connection import KeptConnection
+from engine.log_follower import LogFollower, LogGapError, Notifications
 from projections.source import NotificationSource, Page
 
+log = structlog.get_logger("careloop.dispatch")
 NAME = "dispatcher"
 
 
@@ -31,24 +39,25 @@ def create_tables(conn: psycopg.Connection[Any]) -> None:
 
 
 class Follower:
-    def __init__(self, database_url: str, source: NotificationSource, page_size: int = 500) -> None:
-        if page_size < 1:
-            raise ValueError(f"page_size must be at least 1, got {page_size}")
-        self._url = database_url
-        self._source = source
-        self._page_size = page_size
-        self._db: psycopg.Connection[Any] | None = None
+    def __init__(
+        self, database_url: str, source: NotificationSource, page_size: int = 500, poll_interval: float = 0.5
+    ) -> None:
+        self._db = KeptConnection(database_url, APPLICATION)
+        self._follower = LogFollower(
+            source,
+            _Tracked(self),
+            page_size,
+            notifications=Notifications(database_url, source.channel, APPLICATION),
+            poll_interval=poll_interval,
+            on_retry=_retrying,
+        )
 
     @property
     def _conn(self) -> psycopg.Connection[Any]:
-        if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self._url, autocommit=True)  # transactions are explicit blocks
-        return self._db
+        return self._db.connection  # autocommit: transactions are explicit blocks
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db.close()
 
     def setup(self) -> None:
         create_tables(self._conn)
@@ -81,13 +90,37 @@ class Follower:
 
     def catch_up(self) -> int:
         """Apply pages until the head as it was when called; return the events read."""
-        head = self._source.head()
-        read = 0
-        while (after := self.position()) < head:
-            page = self._source.read(after, self._page_size)
-            if page.empty:
-                raise DispatchError(f"the log has no notification after {after} although its head is {head}")
-            self.apply_page(page)
-            metrics.FOLLOWED.set(page.last)
-            read += len(page.events)
-        return read
+        try:
+            return self._follower.catch_up()
+        except LogGapError as exc:
+            raise DispatchError(str(exc)) from exc
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the log until ``stop`` is set (NOTIFY, else every poll_interval); a lost connection is waited
+        out, any other failure raised."""
+        try:
+            self._follower.run(stop)
+        except LogGapError as exc:
+            raise DispatchError(str(exc)) from exc
+
+
+class _Tracked:
+    """The dispatcher as the log follower's one reader: its position in dispatch_tracking."""
+
+    def __init__(self, follower: Follower) -> None:
+        self._follower = follower
+
+    def positions(self) -> Mapping[str, int]:
+        return {NAME: self._follower.position()}
+
+    def apply(self, name: str, page: Page) -> bool:
+        applied = self._follower.apply_page(page)
+        metrics.FOLLOWED.set(page.last)
+        return applied
+
+    def close(self) -> None:
+        self._follower.close()
+
+
+def _retrying(exc: BaseException, delay: float) -> None:
+    log.warning("connection lost; retrying", loop="follower", error=type(exc).__name__, delay=delay)

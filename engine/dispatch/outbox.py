@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import psycopg
 
-from engine.dispatch import metrics
+from engine.dispatch import APPLICATION, metrics
+from engine.kept_connection import KeptConnection
 from events import parse_event
 from events.base import Event
 
@@ -29,17 +30,14 @@ class Publisher(Protocol):
 
 class OutboxPublisher:
     def __init__(self, database_url: str, connect: Callable[[], Publisher], batch: int = 500) -> None:
-        self._url = database_url
         self._connect = connect  # called on first use and after a failure: nothing connects at construction
         self._batch = batch
-        self._db: psycopg.Connection[Any] | None = None
+        self._db = KeptConnection(database_url, APPLICATION)
         self._publisher: Publisher | None = None
 
     @property
     def _conn(self) -> psycopg.Connection[Any]:
-        if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self._url, autocommit=True)
-        return self._db
+        return self._db.connection
 
     def run_once(self) -> int:
         """Publish one batch of unpublished events; return how many."""
@@ -62,6 +60,4 @@ class OutboxPublisher:
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db.close()

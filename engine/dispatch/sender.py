@@ -24,12 +24,13 @@ import psycopg
 import structlog
 
 from engine.clock import Clock
-from engine.dispatch import metrics, outcomes
+from engine.dispatch import APPLICATION, metrics, outcomes
 from engine.dispatch.channels.base import Channel, Outgoing, SendResult
 from engine.dispatch.errors import PermanentSendError, RetryableSendError, SendError
 from engine.dispatch.outcomes import Approval
 from engine.dispatch.rate_limit import TokenBucket, Unlimited
 from engine.dispatch.rendering import Contact, Rendered, TemplateRenderError
+from engine.kept_connection import KeptConnection
 from engine.logs import patient_ref
 from events.base import Event
 
@@ -114,26 +115,21 @@ class Sender:
         honour_stale: bool = True,
     ) -> None:
         self._honour_stale = honour_stale
-        self._url = database_url
         self._routes = dict(routes)
         self._render = renderer
         self._clock = clock
         self._retries = retries
         self._key = pseudonym_key
         self._batch = batch
-        self._db: psycopg.Connection[Any] | None = None
+        self._db = KeptConnection(database_url, APPLICATION)
 
     @property
     def _conn(self) -> psycopg.Connection[Any]:
-        if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self._url, autocommit=True)
-        return self._db
+        return self._db.connection
 
     def close(self) -> None:
         """Closing the connection also releases every advisory lock it held: those sends become in doubt."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db.close()
 
     def run_once(self) -> int:
         """Claim and send one batch of due approvals; return how many were handled."""

@@ -1,7 +1,7 @@
 """The faust app: one agent over the clinical and timer topics, one timer that sends due ticks.
 
 Faust acks a message even when an agent raises, so nothing escapes the agent: bad messages go to the
-dead-letter topic, store failures are retried with backoff until they succeed, and only then does the
+dead-letter topic, store failures are retried (engine/retry.py) until they succeed, and only then does the
 batch's iteration end (take_events acks after our code returns).
 """
 
@@ -18,6 +18,7 @@ import structlog
 
 from engine import metrics
 from engine.clock import Clock
+from engine.retry import until_done
 from engine.settings import Settings
 from engine.topics import Topics
 from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
@@ -27,7 +28,6 @@ from engine.worker.relay import RelayThread
 from engine.worker.timers import TimerPoller
 
 log = structlog.get_logger("careloop.worker")
-MAX_BACKOFF = 30.0
 
 
 def guarded(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -163,18 +163,16 @@ def build_app(
 async def _send_dead_letters(topic: Any, letters: list[DeadLetter]) -> None:
     """Sent and acknowledged before the batch commits the offsets past them: nothing is lost. The broker being
     away is waited out, never skipped."""
+
+    def retrying(exc: BaseException, delay: float) -> None:
+        log.error("dead-lettering failed; retrying", error=str(exc), retry_in=delay)
+
     for dead in letters:
-        delay = 0.2
-        while True:
-            try:
-                await (
-                    await topic.send(key=dead.original.key, value=dead.original.value or b"", headers=dead.headers())
-                )
-                break
-            except Exception as exc:
-                log.error("dead-lettering failed; retrying", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
+
+        async def send(dead: DeadLetter = dead) -> None:
+            await (await topic.send(key=dead.original.key, value=dead.original.value or b"", headers=dead.headers()))
+
+        await until_done(send, retrying)
         metrics.DEAD_LETTERS.labels(dead.kind).inc()
         log.warning(
             "dead-lettered",
@@ -186,29 +184,26 @@ async def _send_dead_letters(topic: Any, letters: list[DeadLetter]) -> None:
 
 
 async def _until_done(work: Callable[[list[Inbound]], list[Inbound]], batch: list[Inbound]) -> list[Inbound]:
-    delay = 0.2
-    while True:
-        try:
-            return await asyncio.to_thread(work, batch)
-        except Exception as exc:  # the database is away: wait for it, never skip the batch
-            log.error("reading committed offsets failed; retrying", error=str(exc), retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+    def retrying(exc: BaseException, delay: float) -> None:  # the database is away: wait for it, never skip
+        log.error("reading committed offsets failed; retrying", error=str(exc), retry_in=delay)
+
+    return await until_done(lambda: asyncio.to_thread(work, batch), retrying)
 
 
 async def _process_until_committed(processor: BatchProcessor, batch: list[Inbound]) -> BatchResult:
-    delay = 0.2
-    while True:
-        try:
-            return await asyncio.to_thread(processor.process, batch)
-        except StoreConflictError as exc:
-            metrics.STORE_RETRIES.labels("conflict").inc()
-            log.info("store conflict; reloading patients", patients=exc.patient_refs)
-        except Exception as exc:  # a store or database outage: wait and retry, never drop the batch
-            metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
-            log.error("batch failed; retrying", error=str(exc), error_type=type(exc).__name__, retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+    def retrying(exc: BaseException, delay: float) -> None:  # a store or database outage: never drop the batch
+        metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
+        log.error("batch failed; retrying", error=str(exc), error_type=type(exc).__name__, retry_in=delay)
+
+    async def process() -> BatchResult:
+        while True:  # another worker wrote one of the patients (a rebalance): reload them and go again at once
+            try:
+                return await asyncio.to_thread(processor.process, batch)
+            except StoreConflictError as exc:
+                metrics.STORE_RETRIES.labels("conflict").inc()
+                log.info("store conflict; reloading patients", patients=exc.patient_refs)
+
+    return await until_done(process, retrying)
 
 
 def _inbound(event: Any) -> Inbound:

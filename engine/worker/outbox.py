@@ -5,22 +5,24 @@ Send first, then mark sent: a crash in between sends again, which the receiver r
 
 from __future__ import annotations
 
-from psycopg import Connection
+from engine.kept_connection import KeptConnection
+from engine.worker import APPLICATION
 
 
 class Outbox:
     def __init__(self, database_url: str, batch: int = 500) -> None:
-        self._url = database_url
+        self._db = KeptConnection(database_url, APPLICATION)  # looked at every half second
         self._batch = batch
 
     def pending(self) -> list[tuple[int, str, bytes, bytes]]:
-        with Connection.connect(self._url) as conn:
-            rows = conn.execute(
-                "SELECT id, topic, key, value FROM careloop_outbox WHERE published_at IS NULL ORDER BY id LIMIT %s",
-                (self._batch,),
-            ).fetchall()
+        rows = self._db.execute(
+            "SELECT id, topic, key, value FROM careloop_outbox WHERE published_at IS NULL ORDER BY id LIMIT %s",
+            (self._batch,),
+        ).fetchall()
         return [(int(i), str(t), bytes(k), bytes(v)) for i, t, k, v in rows]
 
     def mark_sent(self, ids: list[int]) -> None:
-        with Connection.connect(self._url) as conn:
-            conn.execute("UPDATE careloop_outbox SET published_at = now() WHERE id = ANY(%s)", (ids,))
+        self._db.execute("UPDATE careloop_outbox SET published_at = now() WHERE id = ANY(%s)", (ids,))
+
+    def close(self) -> None:
+        self._db.close()

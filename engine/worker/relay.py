@@ -1,44 +1,46 @@
 """Engine decisions out to Kafka: a follower of the event store that publishes each engine event, in order.
 
-At-least-once: the position is saved after the broker acknowledged the page, so a crash in between re-sends
-it; consumers recognise repeats by event_id, which is stable. One relay at a time (a PostgreSQL advisory
-lock), so several workers never interleave the topic.
+The following (paging from the saved position, reconnects, retries, stopping) is engine/log_follower.py's, as
+for the projection runner and the dispatcher. What is the relay's: at-least-once publishing. The position is
+saved after the broker acknowledged the page, so a crash in between re-sends it; consumers recognise repeats by
+event_id, which is stable. One relay at a time (a PostgreSQL advisory lock), so several workers never interleave
+the topic.
 
 Why a thread of its own with kafka-python's producer, and stored payloads sent as they are: on the worker's
-event loop, reading each page back through pydantic and sending every event with faust's ``Topic.send`` took
-about a quarter of the worker's busy time, and while it ran the consumer's fetches waited (BENCHMARKS.md).
-An event stored at the current schema version is published as stored; an older one is upcast first, so the
-topic carries current events only.
+event loop, reading each page back through pydantic and sending every event with faust's ``Topic.send`` took a
+large share of the worker's busy time, and while it ran the consumer's fetches waited (BENCHMARKS.md, "What
+changed since the first run"). An event stored at the current schema version is published as stored; an older
+one is upcast first, so the topic carries current events only.
 
 The worker also hands each committed batch's engine events to the relay (``offer``) with the notification ids
 the commit was given. When a batch starts right where the relay stands, it is sent as handed over, without
-reading the store back (that read was 17% of the worker's busy time); anything else (a gap left by a rolled-back
-commit, another worker's writes, a restart, a backlog) is read from the store, which stays the record.
+reading the store back (that read was the relay's largest cost, same table); anything else (a gap left by a
+rolled-back commit, another worker's writes, a restart, a backlog) is read from the store, which stays the
+record. So the relay does not LISTEN: its own worker's commits arrive by hand, others' within ``interval``.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import warnings
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
 import structlog
 
+from connectors.kafka_producer import kafka_producer as connectors_producer
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from engine import metrics
 from engine.journeys.evolve import ENGINE_SOURCE
+from engine.kept_connection import KeptConnection
+from engine.log_follower import LogFollower
 from engine.store.application import JourneyStore
 from engine.store.payloads import StoredPayloads
 from events import parse_event
 from events.catalog import EVENT_TYPES
-
-with warnings.catch_warnings():  # kafka-python 3 warns about its own deprecated internals on import
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaProducer
 
 log = structlog.get_logger("careloop.relay")
 
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS careloop_relay (
 )
 """
 LOCK_KEY = 0x6361_7265_6C6F_6F70  # "careloop"
-MAX_BACKOFF = 30.0
+APPLICATION = "careloop-relay"  # its PostgreSQL connection's application_name and its Kafka client id
+BATCH_BYTES = 256 * 1024  # per-partition producer batches: a page holds up to 2,000 notifications' events
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +77,17 @@ MAX_OFFERED = 1000  # committed batches waiting for the relay; older ones are re
 
 class EngineRelay:
     def __init__(self, database_url: str, store: JourneyStore, name: str = "engine-topic", page: int = 2000) -> None:
-        self._url = database_url
+        self._store = store
         self._payloads = StoredPayloads(store)
         self._name = name
         self._page = page
-        self._conn: psycopg.Connection[Any] | None = None
+        # The advisory lock lives as long as this connection, so it is kept open between pages.
+        self._db = KeptConnection(database_url, APPLICATION, on_connect=self._connected)
         self._locked = False
 
-    @property
-    def _db(self) -> psycopg.Connection[Any]:
-        # The advisory lock lives as long as this connection, so it is kept open between pages.
-        if self._conn is None or self._conn.closed:
-            self._locked = False  # it was this connection's
-            self._conn = psycopg.connect(self._url, autocommit=True)
-            self._conn.execute(RELAY_DDL)
-        return self._conn
+    def _connected(self, conn: psycopg.Connection[Any]) -> None:
+        self._locked = False  # a lock held before was the lost connection's
+        conn.execute(RELAY_DDL)
 
     def holds_lock(self) -> bool:
         """True when this process is the relay."""
@@ -96,6 +95,14 @@ class EngineRelay:
             row = self._db.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
             self._locked = bool(row and row[0])
         return self._locked
+
+    @property
+    def page_size(self) -> int:
+        return self._page
+
+    def head(self) -> int:
+        """The id of the newest notification in the store, 0 for an empty store."""
+        return self._store.recorder.max_notification_id() or 0
 
     def position(self) -> int:
         row = self._db.execute("SELECT position FROM careloop_relay WHERE name = %s", (self._name,)).fetchone()
@@ -116,9 +123,7 @@ class EngineRelay:
         )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._db.close()
         self._locked = False
 
 
@@ -149,21 +154,24 @@ class Producer(Protocol):
     def close(self, timeout: float | None = None) -> None: ...
 
 
-def kafka_producer(bootstrap: str) -> Producer:
-    producer: Producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        retries=10,
-        max_in_flight_requests_per_connection=1,  # a retried batch cannot overtake the next: per-patient order
-        linger_ms=5,
-        batch_size=256 * 1024,
-        client_id="careloop-relay",
-    )
+def kafka_producer(bootstrap: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Producer:
+    """The relay's producer: careloop's (connectors/kafka_producer.py), with larger batches for its pages."""
+    producer: Producer = connectors_producer(bootstrap, APPLICATION, max_message_bytes, batch_bytes=BATCH_BYTES)
     return producer
 
 
+@dataclass(frozen=True, slots=True)
+class RelayPage:
+    """Notifications ``after`` < id <= ``last``, and the engine events among them, ready to send."""
+
+    after: int
+    last: int
+    events: tuple[Outgoing, ...]
+
+
 class RelayThread(threading.Thread):
-    """Pages through the store and publishes, until stopped; an idle pass waits ``interval`` seconds."""
+    """Follows the store and publishes, until stopped; with nothing new it looks again after ``interval`` seconds,
+    or as soon as the worker offers a batch."""
 
     def __init__(
         self,
@@ -175,70 +183,109 @@ class RelayThread(threading.Thread):
     ) -> None:
         super().__init__(name="careloop-relay", daemon=True)
         self._relay = relay
-        self._make_producer = producer
-        self._topic = topic
-        self._interval = interval
-        self._timeout = timeout
         self._stop_event = threading.Event()
         self._offered: deque[Committed] = deque(maxlen=MAX_OFFERED)
-        self._wake = threading.Event()
+        self._sending = _Publishing(relay, producer, topic, timeout, self._offered)
+        self._follower = LogFollower(
+            _Offered(relay, self._offered),
+            self._sending,
+            relay.page_size,
+            poll_interval=interval,
+            on_retry=_retrying,
+            retry_on=lambda exc: isinstance(exc, Exception),  # the database or the broker away, or anything else
+        )
 
     def offer(self, committed: Committed) -> None:
         """A batch the worker committed (called from its thread); the relay sends it if it comes next."""
         self._offered.append(committed)
-        self._wake.set()
+        self._follower.wake()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop_event.set()
-        self._wake.set()
+        self._follower.wake()
         if self.is_alive():
             self.join(timeout)
 
     def run(self) -> None:
-        producer: Producer | None = None
-        delay = self._interval
         try:
-            while not self._stop_event.is_set():
-                try:
-                    if producer is None:
-                        producer = self._make_producer()
-                    moved = self.pump(producer)
-                    delay = self._interval
-                except Exception as exc:  # the database or the broker away: wait, then resume from the position
-                    metrics.STORE_RETRIES.labels(f"relay:{type(exc).__name__}").inc()
-                    log.warning("relaying engine events failed; retrying", error=str(exc), retry_in=delay)
-                    self._relay.close()
-                    moved = False
-                    delay = min(delay * 2, MAX_BACKOFF)
-                if not moved:
-                    self._wake.wait(delay)
-                    self._wake.clear()
+            self._follower.run(self._stop_event)
         finally:
-            if producer is not None:
-                producer.close(timeout=5)
+            self._sending.close_producer()
             self._relay.close()
 
     def pump(self, producer: Producer) -> bool:
         """One page: sent, acknowledged, then the position moves past it. False when there was nothing new."""
-        if not self._relay.holds_lock():
-            self._offered.clear()  # another process is the relay: it reads them from the store
-            return False
-        after = self._relay.position()
+        self._sending.producer = producer
+        return self._follower.step() is not None
+
+
+class _Offered:
+    """The log as the relay reads it: a batch the worker handed over when it starts where the relay stands, else
+    the store."""
+
+    def __init__(self, relay: EngineRelay, offered: deque[Committed]) -> None:
+        self._relay = relay
+        self._offered = offered
+
+    def head(self) -> int:
+        return self._relay.head()
+
+    def read(self, after: int, limit: int) -> RelayPage:
         while self._offered and self._offered[0].last <= after:
             self._offered.popleft()  # already sent from the store
         if self._offered and self._offered[0].after == after:
             committed = self._offered.popleft()
-            last, outgoing = committed.last, list(committed.outgoing)
-        else:
-            after, last, outgoing = self._relay.next_page(after)
-            if last == after:
-                return False
+            return RelayPage(after, committed.last, committed.outgoing)
+        _, last, outgoing = self._relay.next_page(after)
+        return RelayPage(after, last, tuple(outgoing))
+
+
+class _Publishing:
+    """The relay as the log follower's one reader: a page is sent, acknowledged, then its position saved."""
+
+    def __init__(
+        self,
+        relay: EngineRelay,
+        make_producer: Callable[[], Producer],
+        topic: str,
+        timeout: float,
+        offered: deque[Committed],
+    ) -> None:
+        self._relay = relay
+        self._make_producer = make_producer
+        self._topic = topic
+        self._timeout = timeout
+        self._offered = offered
+        self.producer: Producer | None = None
+
+    def positions(self) -> Mapping[str, int]:
+        if not self._relay.holds_lock():
+            self._offered.clear()  # another process is the relay: it reads them from the store
+            return {}
+        return {"relay": self._relay.position()}
+
+    def apply(self, name: str, page: RelayPage) -> bool:
+        if self.producer is None:
+            self.producer = self._make_producer()
         futures = [
-            producer.send(self._topic, key=o.key, value=o.value, headers=[("careloop-type", o.type.encode())])
-            for o in outgoing
+            self.producer.send(self._topic, key=o.key, value=o.value, headers=[("careloop-type", o.type.encode())])
+            for o in page.events
         ]
-        producer.flush(timeout=self._timeout)
+        self.producer.flush(timeout=self._timeout)
         for future in futures:
             future.get(timeout=self._timeout)  # raises unless the broker acknowledged it
-        self._relay.advance(last)
+        self._relay.advance(page.last)
         return True
+
+    def close(self) -> None:
+        self._relay.close()
+
+    def close_producer(self) -> None:
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+            self.producer = None
+
+
+def _retrying(exc: BaseException, delay: float) -> None:
+    metrics.STORE_RETRIES.labels(f"relay:{type(exc).__name__}").inc()
+    log.warning("relaying engine events failed; retrying", error=str(exc), retry_in=delay)

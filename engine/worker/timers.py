@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from psycopg import Connection
 from psycopg.errors import UndefinedTable
 
+from engine.connections import connect
 from engine.kept_connection import KeptConnection
+from engine.worker import APPLICATION
 
 CLAIM = """
 UPDATE careloop_timers SET published_at = %(wall)s
@@ -40,7 +41,7 @@ class TimerPoller:
         self._url = database_url
         self._batch = batch
         self._republish_after = timedelta(seconds=republish_after)
-        self._claims = KeptConnection(database_url)
+        self._claims = KeptConnection(database_url, APPLICATION)
 
     def claim(self, now: datetime, wall: datetime) -> list[DueTimer]:
         """Timers due by ``now`` (the engine clock) not sent in the last ``republish_after`` (wall time).
@@ -55,13 +56,13 @@ class TimerPoller:
         self._claims.close()
 
     def pending(self) -> int:
-        with Connection.connect(self._url) as conn:
+        with connect(self._url, APPLICATION, autocommit=False) as conn:
             row = conn.execute("SELECT count(*) FROM careloop_timers").fetchone()
         return int(row[0]) if row else 0
 
     def projection_lag(self) -> dict[str, int]:
         """Events each projection is behind the store's head (empty until the projection runner has started)."""
-        with Connection.connect(self._url) as conn:
+        with connect(self._url, APPLICATION, autocommit=False) as conn:
             try:
                 rows = conn.execute(
                     "SELECT t.name, greatest(0, h.head - t.position) FROM projection_tracking t, "
@@ -72,7 +73,7 @@ class TimerPoller:
         return {str(name): int(lag) for name, lag in rows}
 
     def committed_offsets(self, consumer: str) -> dict[tuple[str, int], int]:
-        with Connection.connect(self._url) as conn:
+        with connect(self._url, APPLICATION, autocommit=False) as conn:
             rows = conn.execute(
                 "SELECT topic, partition, next_offset FROM careloop_offsets WHERE consumer = %s", (consumer,)
             ).fetchall()

@@ -6,12 +6,12 @@ receive. Idempotent like a real gateway: a repeated idempotency key keeps the fi
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 
+from engine.dispatch import APPLICATION
 from engine.dispatch.channels.base import Outgoing, SendResult
 from engine.dispatch.errors import RetryableSendError
+from engine.kept_connection import KeptConnection
 
 _INSERT = """
 INSERT INTO outreach_demo_outbox (idempotency_key, message_id, patient_id, channel, recipient, locale, subject, body)
@@ -23,14 +23,11 @@ ON CONFLICT (idempotency_key) DO NOTHING
 class DemoOutbox:
     def __init__(self, name: str, database_url: str) -> None:
         self.name = name
-        self._url = database_url
-        self._db: psycopg.Connection[Any] | None = None
+        self._db = KeptConnection(database_url, APPLICATION)
 
     def send(self, message: Outgoing) -> SendResult:
         m = message
         try:
-            if self._db is None or self._db.closed:
-                self._db = psycopg.connect(self._url, autocommit=True)
             self._db.execute(
                 _INSERT, (m.idempotency_key, m.message_id, m.patient_id, m.channel, m.to, m.locale, m.subject, m.body)
             )
@@ -40,6 +37,4 @@ class DemoOutbox:
         return SendResult(self.name, m.idempotency_key)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._db.close()
