@@ -22,6 +22,7 @@ from uuid import UUID
 import structlog
 from psycopg import Connection
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from engine.store.aggregate import PatientJourneys
 from engine.store.snapshot_format import SNAPSHOT_SCHEMA_VERSION, SnapshotDocument, decode, encode
@@ -65,6 +66,21 @@ def take(aggregate: PatientJourneys) -> Row:
         created_on=aggregate.created_on, modified_on=aggregate.modified_on, state=aggregate.state
     )
     return aggregate.id, aggregate.version, SNAPSHOT_SCHEMA_VERSION, encode(document)
+
+
+def take_all(aggregates: Sequence[PatientJourneys]) -> list[Row]:
+    """The rows of those that encode; one that does not is left out with a log line (a snapshot is a cache: the
+    patient is replayed next time), so a state the encoder does not know never stops a batch's commit."""
+    rows: list[Row] = []
+    failed: Counter[str] = Counter()
+    for aggregate in aggregates:
+        try:
+            rows.append(take(aggregate))
+        except (PydanticSerializationError, TypeError, ValueError) as exc:
+            failed[type(exc).__name__] += 1
+    if failed:
+        log.error("snapshots that do not encode left out", snapshots=sum(failed.values()), errors=dict(failed))
+    return rows
 
 
 def read(conn: Connection[Any], ids: Sequence[UUID]) -> dict[UUID, PatientJourneys]:

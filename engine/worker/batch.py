@@ -90,7 +90,7 @@ class BatchProcessor:
         decoded = decode(batch, self._timers_topic)
         result = BatchResult(dead=decoded.dead)
         commit = Commit(consumer=self._consumer, topic_ids=self._topic_ids)
-        commit.snapshots, self._leaving = [snapshots.take(a) for a in self._leaving], []
+        commit.snapshots, self._leaving = snapshots.take_all(self._leaving), []
         for message in batch:
             key = (message.topic, message.partition)
             commit.offsets[key] = max(commit.offsets.get(key, 0), message.offset + 1)

@@ -52,7 +52,7 @@ def test_an_event_stored_as_version_1_loads_and_replays_after_an_upcaster_is_add
 
     # Yesterday's careloop stored the event as it was then (bypassing today's model, as old data would be).
     aggregate = PatientJourneys("P-OLD")
-    aggregate._pending_events.append(
+    aggregate.pending_events.append(
         PatientJourneys.Recorded(
             originator_id=aggregate.id,
             originator_version=aggregate.version + 1,
