@@ -9,7 +9,7 @@ operations are upserts and updates keyed by stable ids, so applying a page again
 
 Why our own runner rather than eventsourcing's ProjectionRunner: that one processes and commits one event per
 transaction (a tracking record per event), which costs an fsync each; batching a page (1,000 notifications) per
-transaction is what makes following the log cheap (BENCHMARKS.md, "Figures behind the code").
+transaction is what makes following the log cheap (BENCHMARKS.md, "What changed since the first run").
 
 A rebuild does not go page by page through the statements: it folds every row operation in memory
 (projections.replay: PostgreSQL's semantics, each row in its final state) and writes the rows with COPY, with
@@ -179,7 +179,8 @@ class Runner:
         and the position reached in one transaction."""
         fold = replay.Fold(defaults)
         # The fold holds millions of rows, allocated a few at a time: the cyclic collector would walk them all
-        # again and again (BENCHMARKS.md, "Figures behind the code"). They hold no cycles; it runs again afterwards.
+        # again and again (BENCHMARKS.md, "What changed since the first run"). They hold no cycles; it runs again
+        # afterwards.
         collecting = gc.isenabled()
         gc.disable()
         try:

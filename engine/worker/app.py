@@ -69,8 +69,8 @@ def build_app(
         datadir=str(settings.data_dir / "faust"),  # not '<app id>-data' in whatever directory it was started from
         producer_acks=-1,
         # aiokafka's max_poll_records defaults to None: every fetched batch is turned into ConsumerRecords at once.
-        # Tansu ignores max_partition_fetch_bytes (~5 MB per partition per fetch), so a backlog put ~167k records
-        # (~120 MB) in memory at once: bare agent peak RSS 309 -> 191 MB on a 1M backlog, 128 -> 111 MB on 50k.
+        # Tansu ignores max_partition_fetch_bytes, so a backlog put a whole fetch's records in memory at once
+        # (BENCHMARKS.md, "What changed since the first run").
         broker_max_poll_records=settings.batch_max,
     )
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
