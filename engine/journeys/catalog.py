@@ -1,32 +1,41 @@
-"""The compiled journeys: current definitions by id, every known version, and their content hashes."""
+"""The compiled journeys: current definitions by id, every known version, their content hashes, and what the core
+needs worked out once when the file is read (value-set matchers, the overdue-visit cycles, the journeys each event
+type enters)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import BaseModel
 
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
-from engine.journeys.definition import Journey, JourneysFile, Settings, ValueSet
+from engine.journeys.definition import Journey, JourneysFile, Settings
 from engine.journeys.errors import UnknownJourneyError
 from engine.journeys.policy import OutreachPolicy
-from engine.journeys.signals import ChurnSignals
-from engine.outreach.templates import Template
+from engine.journeys.signals import ChurnSignals, OverdueCheck, OverdueVisit
+from engine.journeys.templates import Template
+from engine.journeys.valuesets import Matcher, ValueSet
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Catalog:
+    """Built by ``from_file`` only: the compiled parts below are worked out there, once."""
+
     settings: Settings
     value_sets: dict[str, ValueSet]
     current: dict[str, Journey]
-    versions: dict[tuple[str, int], Journey] = field(default_factory=dict)
-    hashes: dict[tuple[str, int], str] = field(default_factory=dict)
-    outreach: OutreachPolicy = field(default_factory=OutreachPolicy)
-    templates: dict[str, Template] = field(default_factory=dict)
-    churn: ChurnSignals = field(default_factory=ChurnSignals)
+    versions: dict[tuple[str, int], Journey]
+    hashes: dict[tuple[str, int], str]
+    outreach: OutreachPolicy
+    templates: dict[str, Template]
+    churn: ChurnSignals
+    matchers: Mapping[str, Matcher]  # value sets by name, compiled
+    overdue: tuple[OverdueCheck, ...]  # the overdue-visit signals with their cycles
+    entering: Mapping[str, tuple[Journey, ...]]  # current journeys by the event type they enter on
 
     @classmethod
     def from_file(cls, file: JourneysFile, archive: Iterable[Journey] = ()) -> Catalog:
@@ -38,15 +47,21 @@ class Catalog:
             if j.id not in current or j.version > current[j.id].version:
                 current[j.id] = j
         hashes = {key: content_hash(j, file.value_sets) for key, j in versions.items()}
+        entering: dict[str, tuple[Journey, ...]] = {}
+        for j in current.values():
+            entering[j.entry.event] = (*entering.get(j.entry.event, ()), j)
         return cls(
-            file.settings,
-            dict(file.value_sets),
-            current,
-            versions,
-            hashes,
-            file.outreach,
-            dict(file.templates),
-            file.churn,
+            settings=file.settings,
+            value_sets=dict(file.value_sets),
+            current=current,
+            versions=versions,
+            hashes=hashes,
+            outreach=file.outreach,
+            templates=dict(file.templates),
+            churn=file.churn,
+            matchers={name: Matcher.of(vs) for name, vs in file.value_sets.items()},
+            overdue=tuple(OverdueCheck.of(s) for s in file.churn.signals if isinstance(s, OverdueVisit)),
+            entering=entering,
         )
 
     def journey(self, journey_id: str, version: int | None = None) -> Journey:
@@ -56,8 +71,13 @@ class Catalog:
             what = journey_id if version is None else f"{journey_id} v{version}"
             raise UnknownJourneyError(f"no journey {what} in the catalog") from None
 
-    def entering_on(self, event_type: str) -> list[Journey]:
-        return [j for j in self.current.values() if j.entry.event == event_type]
+    def entering_on(self, event_type: str) -> tuple[Journey, ...]:
+        """The current journeys ``event_type`` enters, in the order the file lists them."""
+        return self.entering.get(event_type, ())
+
+    def overdue_cycle(self, signal: OverdueVisit) -> timedelta:
+        """The cycle of one of this catalog's overdue-visit signals."""
+        return next(check.cycle for check in self.overdue if check.signal is signal)
 
     def hash_of(self, journey: Journey) -> str:
         return self.hashes[(journey.id, journey.version)]

@@ -8,10 +8,10 @@ windowed ones (missed appointments within 180 days) expire at the patient's next
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from engine.journeys.catalog import Catalog
-from engine.journeys.effects import CancelTimer, ChangeChurnFlag, ScheduleTimer
+from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.evaluate import Scope, holds_all
 from engine.journeys.run import Run
 from engine.journeys.signals import MissedAppointments, NegativeFeedback, OverdueVisit, Signal, UnansweredOutreach
@@ -28,66 +28,23 @@ def next_check(state: PatientState, catalog: Catalog, now: datetime, horizon: da
     p = state.profile
     if p.last_visit_at is None or p.deceased:
         return None
-    for signal in catalog.churn.signals:
-        if not isinstance(signal, OverdueVisit) or (SIGNALS, signal.reason) in state.flags:
+    for check in catalog.overdue:
+        signal = check.signal
+        if (SIGNALS, signal.reason) in state.flags:
             continue
-        due = _overdue_at(p.last_visit_at, signal)
+        due = p.last_visit_at + check.cycle
         if horizon is not None and due > horizon:
             continue
-        if signal.when and not _holds_when(signal, state, catalog, now):
+        if signal.when and not holds_all(signal.when, _scope_of(state, catalog, now)):
             continue
-        return Due(due, (3, 0), SIGNALS, _timer_id(state.patient_id, signal.name, p.last_visit_event_id or ""), "churn")
+        timer_id = deterministic_id(state.patient_id, "churn", signal.name, p.last_visit_event_id or "")
+        return Due(due, (3, 0), SIGNALS, timer_id, "churn")
     return None
-
-
-# next_check runs several times per decision on states that mostly share their profile and flags (the only
-# parts of a state its conditions read), so the answers are remembered by the identity of those immutable
-# parts. Bounded; a miss only costs the evaluation.
-_MEMO_MAX = 4096
-_WHEN: dict[tuple[int, int, int, int, datetime, object], tuple[object, object, object, object, bool]] = {}
-_TIMER_IDS: dict[tuple[str, str, str], str] = {}
-
-
-def _holds_when(signal: OverdueVisit, state: PatientState, catalog: Catalog, now: datetime) -> bool:
-    """``signal.when`` on ``state`` at ``now``: the scope reads the profile, the flags (churn score) and the
-    catalog's levels and value sets, and ``now`` (with its offset: the patient's age uses its date)."""
-    key = (id(signal), id(state.profile), id(state.flags), id(catalog), now, now.utcoffset())
-    hit = _WHEN.get(key)
-    if hit is not None and hit[0] is signal and hit[1] is state.profile and hit[2] is state.flags and hit[3] is catalog:
-        return hit[4]
-    held = holds_all(signal.when, _scope_of(state, catalog, now))
-    if len(_WHEN) >= _MEMO_MAX:
-        _WHEN.clear()
-    _WHEN[key] = (signal, state.profile, state.flags, catalog, held)
-    return held
-
-
-def _timer_id(patient_id: str, signal: str, visit_event_id: str) -> str:
-    key = (patient_id, signal, visit_event_id)
-    timer_id = _TIMER_IDS.get(key)
-    if timer_id is None:
-        timer_id = deterministic_id(patient_id, "churn", signal, visit_event_id)
-        if len(_TIMER_IDS) >= _MEMO_MAX:
-            _TIMER_IDS.clear()
-        _TIMER_IDS[key] = timer_id
-    return timer_id
 
 
 def _scope_of(state: PatientState, catalog: Catalog, now: datetime) -> Scope:
     """Conditions on ``state`` (which may be the state before this decision), at the decision's time."""
     return Run(state, catalog, now, cause="churn-check").scope({})
-
-
-def _overdue_at(last_visit: datetime, signal: OverdueVisit) -> datetime:
-    cycle = _CYCLES.get(id(signal))
-    if cycle is None or cycle[0] is not signal:
-        if len(_CYCLES) >= _MEMO_MAX:
-            _CYCLES.clear()
-        cycle = _CYCLES[id(signal)] = (signal, signal.expected.approx_timedelta() * signal.factor)
-    return last_visit + cycle[1]
-
-
-_CYCLES: dict[int, tuple[OverdueVisit, timedelta]] = {}  # per (frozen) signal: its expected cycle x factor
 
 
 def assess(run: Run, before: PatientState) -> None:
@@ -116,7 +73,7 @@ def _evidence(run: Run, signal: Signal) -> tuple[str, ...]:
         return ()
     if isinstance(signal, OverdueVisit):
         last = state.profile.last_visit_at
-        if last is None or now < _overdue_at(last, signal):
+        if last is None or now < last + run.catalog.overdue_cycle(signal):
             return ()
         if signal.when and not holds_all(signal.when, run.scope({})):
             return ()
@@ -145,7 +102,7 @@ def _score_without(state: PatientState, key: tuple[str, str]) -> int:
 
 def _raise(run: Run, signal: Signal, evidence: tuple[str, ...]) -> None:
     score = _score_without(run.state, (SIGNALS, signal.reason)) + signal.weight
-    flagged = run.emit(
+    run.emit(
         jo.ChurnFlagged,
         instance_id=SIGNALS,
         journey_id=SIGNALS,
@@ -158,12 +115,11 @@ def _raise(run: Run, signal: Signal, evidence: tuple[str, ...]) -> None:
         level=run.catalog.settings.churn_levels.level(score),
         evidence=evidence,
     )
-    run.effect(ChangeChurnFlag(flagged))
 
 
 def _clear(run: Run, signal: Signal) -> None:
     score = _score_without(run.state, (SIGNALS, signal.reason))
-    cleared = run.emit(
+    run.emit(
         jo.ChurnCleared,
         instance_id=SIGNALS,
         journey_id=SIGNALS,
@@ -174,4 +130,3 @@ def _clear(run: Run, signal: Signal) -> None:
         score=score,
         level=run.catalog.settings.churn_levels.level(score),
     )
-    run.effect(ChangeChurnFlag(cleared))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, GetCoreSchemaHandler, Tag, model_validator
+from pydantic_core import CoreSchema, core_schema
 
-from engine.journeys.durations import DurationField
+from engine.journeys.durations import Duration, DurationField
 
 Scalar = str | int | float | bool
 FIELD_PATTERN = r"^(event|entry|patient|counter)\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
@@ -90,10 +94,69 @@ Condition = Annotated[
         "or {not: ...}",
     ),
 ]
-Conditions = list[Condition]
 
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 ConditionKind = Literal["compare", "all", "any", "not"]
+
+
+# --- compiled once, when the journeys file is read ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """A Compare with its operator, operand and field path worked out: what evaluate.holds reads."""
+
+    op: str
+    operand: Any  # a scalar, a list of them, a value set's name, a bool (exists) or a Duration
+    scope: str  # event, entry, patient or counter
+    parts: tuple[str, ...]  # the field path after the scope
+    limit: timedelta  # within / older_than: the operand as elapsed time (zero for the other operators)
+
+
+@dataclass(frozen=True, slots=True)
+class AllTests:
+    tests: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyTests:
+    tests: tuple[Predicate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotTest:
+    test: Predicate
+
+
+Predicate = Test | AllTests | AnyTests | NotTest
+
+
+def compile_condition(cond: Compare | AllOf | AnyOf | NotOf) -> Predicate:
+    if isinstance(cond, AllOf):
+        return AllTests(tuple(compile_condition(c) for c in cond.all))
+    if isinstance(cond, AnyOf):
+        return AnyTests(tuple(compile_condition(c) for c in cond.any))
+    if isinstance(cond, NotOf):
+        return NotTest(compile_condition(cond.not_))
+    op, operand = cond.operator, cond.operand
+    scope, *parts = cond.field.split(".")
+    limit = operand.approx_timedelta() if isinstance(operand, Duration) else timedelta(0)
+    return Test(op, operand, scope, tuple(parts), limit)
+
+
+class When(list[Condition]):
+    """Conditions that must all hold, with their predicates compiled when the file is read (the models are frozen,
+    so this list is never changed after). Validated and serialised as the plain list of conditions it holds."""
+
+    __slots__ = ("predicates",)
+
+    def __init__(self, conditions: Iterable[Compare | AllOf | AnyOf | NotOf] = ()) -> None:
+        super().__init__(conditions)
+        self.predicates = tuple(compile_condition(c) for c in self)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(cls, handler(list[Condition]))

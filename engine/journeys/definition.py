@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from engine.journeys.conditions import Conditions
+from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals
-from engine.outreach.templates import Template
+from engine.journeys.templates import Template
+from engine.journeys.valuesets import ValueSet
 from engine.yamlfile.suggest import closest
 from events.catalog import CLINICAL_TYPES
 from events.outreach import Channel
@@ -63,7 +64,7 @@ class _Typed(Model):
 
 class Entry(_Typed):
     event: EventType
-    when: Conditions = Field(default_factory=list, description="All must hold (event.*, patient.*).")
+    when: When = Field(default_factory=When, description="All must hold (event.*, patient.*).")
     key: str | None = Field(default=None, description="Entry event field: one instance per value (appointment_id).")
     reentry: Literal["never", "after_exit", "restart"] = Field(
         default="after_exit",
@@ -92,7 +93,7 @@ class Trigger(_Typed):
     """An exit or goal: an event (optionally with conditions, optionally for the same key) ends the journey."""
 
     event: EventType
-    when: Conditions = Field(default_factory=list)
+    when: When = Field(default_factory=When)
     same_key: bool = Field(default=False, description="Only an event whose key field equals the instance key.")
     outcome: str | None = None
 
@@ -139,7 +140,7 @@ class WaitStep(_Step):
 
 class Outcome(_Typed):
     event: EventType
-    when: Conditions = Field(default_factory=list)
+    when: When = Field(default_factory=When)
     same_key: bool = False
     goto: StepRef
 
@@ -156,7 +157,7 @@ class WaitForStep(_Step):
 
 class Case(Model):
     name: str | None = None
-    when: Conditions = Field(min_length=1)
+    when: When = Field(min_length=1)
     goto: StepRef
 
 
@@ -274,6 +275,22 @@ STEP_KINDS: dict[str, type[_Step]] = {
 }
 
 
+# A step of a journey, whatever its kind: what the core matches on.
+AnyStep = (
+    WaitStep
+    | WaitForStep
+    | BranchStep
+    | SplitStep
+    | MessageStep
+    | TaskStep
+    | FlagStep
+    | ClearFlagStep
+    | CountStep
+    | StartStep
+    | EndStep
+)
+
+
 def step_kind(value: Any) -> str | None:
     if isinstance(value, _Step):
         return next(k for k, cls in STEP_KINDS.items() if isinstance(value, cls))
@@ -316,7 +333,7 @@ class Journey(Model):
     goals: list[Trigger] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
 
-    def step(self, step_id: str) -> Any:
+    def step(self, step_id: str) -> AnyStep:
         for s in self.steps:
             if s.id == step_id:
                 return s
@@ -369,68 +386,6 @@ class Settings(Model):
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
         return [check_event_type(v) for v in value]
-
-
-# Terminology URIs as FHIR writes them, and the short names careloop's events use.
-SYSTEM_ALIASES = {
-    "http://hl7.org/fhir/sid/icd-10": "icd-10",
-    "http://hl7.org/fhir/sid/icd-10-cm": "icd-10",
-    "icd10": "icd-10",
-    "http://snomed.info/sct": "snomed",
-    "sct": "snomed",
-    "http://loinc.org": "loinc",
-    "ln": "loinc",
-}
-
-
-def canonical_system(system: object) -> object:
-    return SYSTEM_ALIASES.get(system.lower(), system.lower()) if isinstance(system, str) else system
-
-
-class ValueSetPart(Model):
-    system: str | None = Field(default=None, description="Only codings of this system match, e.g. icd-10, snomed.")
-    codes: list[str] = Field(min_length=1)
-    match: Literal["exact", "prefix"] = Field(default="exact", description="prefix: E11 matches E11.9.")
-
-    def contains(self, value: Any) -> bool:
-        if isinstance(value, dict):
-            if self.system is not None and canonical_system(value.get("system")) != canonical_system(self.system):
-                return False
-            value = value.get("code")
-        if not isinstance(value, str):
-            return False
-        if self.match == "prefix":
-            return any(value.startswith(c) for c in self.codes)
-        return value in self.codes
-
-
-class ValueSet(Model):
-    """Codes of one system (system/codes/match), or several systems (include: a list of those)."""
-
-    description: str = ""
-    system: str | None = Field(default=None, description="Only codings of this system match, e.g. icd-10.")
-    codes: list[str] | None = Field(default=None, min_length=1)
-    match: Literal["exact", "prefix"] = Field(default="exact", description="prefix: E11 matches E11.9.")
-    include: list[ValueSetPart] | None = Field(
-        default=None, min_length=1, description="Codes from several systems, e.g. ICD-10 and SNOMED CT."
-    )
-
-    @model_validator(mode="after")
-    def _one_form(self) -> ValueSet:
-        if (self.codes is None) == (self.include is None):
-            raise ValueError("a value set has either codes (with system and match) or include, not both or neither")
-        return self
-
-    @property
-    def parts(self) -> list[ValueSetPart]:
-        if self.include is not None:
-            return self.include
-        return [ValueSetPart(system=self.system, codes=self.codes or [], match=self.match)]
-
-    def contains(self, value: Any) -> bool:
-        if isinstance(value, list | tuple):
-            return any(self.contains(v) for v in value)
-        return any(part.contains(value) for part in self.parts)
 
 
 class JourneysFile(Model):

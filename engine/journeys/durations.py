@@ -6,12 +6,12 @@ daylight-saving change; h and m are exact elapsed time.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
-from dateutil.relativedelta import relativedelta
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNIT = r"(\d+)(y|mo|w|d|h|m)"
@@ -54,8 +54,9 @@ class Duration:
     def add_to(self, moment: datetime) -> datetime:
         """Add to an aware datetime: calendar part on the local wall clock of its zone, then exact minutes."""
         tz = moment.tzinfo
-        wall = moment.replace(tzinfo=None)
-        wall += relativedelta(years=self.sign * self.years, months=self.sign * self.months, days=self.sign * self.days)
+        wall = calendar_add(moment.replace(tzinfo=None), self.sign * self.years, self.sign * self.months)
+        if self.days:
+            wall += timedelta(days=self.sign * self.days)
         shifted = wall.replace(tzinfo=tz)
         # Normalise through UTC so a wall time that does not exist (DST gap) gets its real offset.
         shifted = shifted.astimezone(tz) if tz is not None else shifted
@@ -68,6 +69,16 @@ class Duration:
 
     def __str__(self) -> str:
         return self.text
+
+
+def calendar_add(wall: datetime, years: int, months: int) -> datetime:
+    """``wall`` moved by whole years and months on the calendar; a day the target month lacks becomes its last
+    (Jan 31 + 1mo = Feb 28 or 29), as dateutil's relativedelta does."""
+    if not years and not months:
+        return wall
+    year, month = divmod(wall.year * 12 + wall.month - 1 + years * 12 + months, 12)
+    day = min(wall.day, calendar.monthrange(year, month + 1)[1])
+    return wall.replace(year=year, month=month + 1, day=day)
 
 
 def _to_duration(value: Any) -> Any:

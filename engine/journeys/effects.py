@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from events import journey as jo
 from events.base import Event
 
 
@@ -26,21 +25,6 @@ class CancelTimer:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestMessage:
-    request: jo.MessageRequested
-
-
-@dataclass(frozen=True, slots=True)
-class CreateTask:
-    task: jo.TaskCreated
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeChurnFlag:
-    change: jo.ChurnFlagged | jo.ChurnCleared
-
-
-@dataclass(frozen=True, slots=True)
 class HandOver:
     """A merged-away patient's running journeys continue on the survivor: their entry events, re-addressed to it.
 
@@ -52,4 +36,4 @@ class HandOver:
     events: tuple[Event, ...]
 
 
-Effect = ScheduleTimer | CancelTimer | RequestMessage | CreateTask | ChangeChurnFlag | HandOver
+Effect = ScheduleTimer | CancelTimer | HandOver

@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.journeys.consent import consented
-from engine.journeys.effects import CancelTimer, CreateTask, ScheduleTimer
+from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.evaluate import holds_all
+from engine.journeys.locale import choose_locale
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.run import Run
 from engine.journeys.state import Due, PatientState, PendingMessage, Profile
 from engine.journeys.timing import zone
-from engine.outreach.locale import choose_locale
 from events import journey as jo
 from events import outreach as ou
 from events.base import Event
@@ -308,5 +308,4 @@ def _call_task(run: Run, m: PendingMessage, policy: OutreachPolicy, attempt: int
         sla_due_at=policy.phone_sla.add_to(run.now),
         message_id=r.message_id,
     )
-    run.effect(CreateTask(task))
     run.effect(ScheduleTimer(run.state.patient_id, r.instance_id, f"{task.task_id}:sla", task.sla_due_at))

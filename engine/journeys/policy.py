@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from engine.journeys.conditions import Conditions
+from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from events.outreach import Channel
 
@@ -48,7 +48,7 @@ class ChannelRule(_Model):
     on nothing else."""
 
     name: str
-    when: Conditions = Field(min_length=1)
+    when: When = Field(min_length=1)
     prefer: list[Channel] = Field(min_length=1)
     only: bool = False
 

@@ -19,7 +19,6 @@ does not.
 from __future__ import annotations
 
 from engine.journeys.consent import consented
-from engine.journeys.effects import RequestMessage
 from engine.journeys.outreach import decide_message, withdraw_unconsented
 from engine.journeys.policy import Category
 from engine.journeys.run import Run
@@ -123,5 +122,4 @@ def _confirm(
         journey_version=0,
         stale_at=run.catalog.settings.message_stale_after.add_to(run.now),
     )
-    run.effect(RequestMessage(request))
     decide_message(run, request.message_id)

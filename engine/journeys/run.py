@@ -22,18 +22,6 @@ from events.ids import deterministic_id
 
 E = TypeVar("E", bound=Event)
 
-# Sources of engine events by cause: frozen models, so events of one cause can share one.
-_SOURCES: dict[str, Source] = {}
-
-
-def _engine_source(cause: str) -> Source:
-    source = _SOURCES.get(cause)
-    if source is None:
-        if len(_SOURCES) >= 4096:
-            _SOURCES.clear()
-        source = _SOURCES[cause] = Source(system=ENGINE_SOURCE, message_id=cause)
-    return source
-
 
 class Run:
     def __init__(self, state: PatientState, catalog: Catalog, now: datetime, cause: str) -> None:
@@ -44,6 +32,7 @@ class Run:
         self.effects: list[Effect] = []
         self._cause = cause
         self._counts: dict[str, int] = {}
+        self._sources: dict[str, Source] = {}  # per cause: frozen, so the events of one cause share theirs
 
     @contextmanager
     def caused_by(self, cause: str) -> Iterator[None]:
@@ -72,13 +61,19 @@ class Run:
             patient_id=self.state.patient_id,
             occurred_at=self.now,
             recorded_at=self.now,
-            source=_engine_source(self._cause),
+            source=self._source(),
             correlation_id=instance.instance_id if instance else None,
             causation_id=self._cause,
             **fields,
         )
         self.record(event)
         return event
+
+    def _source(self) -> Source:
+        source = self._sources.get(self._cause)
+        if source is None:
+            source = self._sources[self._cause] = Source(system=ENGINE_SOURCE, message_id=self._cause)
+        return source
 
     def effect(self, effect: Effect) -> None:
         self.effects.append(effect)
@@ -104,5 +99,5 @@ class Run:
             patient=PatientView(self.state, self.now, self.catalog.settings.churn_levels),
             counters=inst.counters if inst else {},
             now=self.now,
-            value_sets=self.catalog.value_sets,
+            matchers=self.catalog.matchers,
         )

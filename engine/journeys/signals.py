@@ -6,11 +6,13 @@ score is the sum of the weights of every open flag and active signal; settings.c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.journeys.conditions import Conditions
+from engine.journeys.conditions import When
 from engine.journeys.durations import DurationField
 
 
@@ -28,7 +30,7 @@ class OverdueVisit(_Signal):
     kind: Literal["overdue_visit"]
     expected: DurationField = Field(description="The expected time between visits, e.g. 90d.")
     factor: float = Field(default=1.0, ge=1.0, description="Overdue after expected x factor.")
-    when: Conditions = Field(default_factory=list, description="Which patients have this cycle (patient.*).")
+    when: When = Field(default_factory=When, description="Which patients have this cycle (patient.*).")
 
 
 class MissedAppointments(_Signal):
@@ -60,3 +62,15 @@ class ChurnSignals(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     signals: list[Signal] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueCheck:
+    """An overdue-visit signal with its cycle worked out (expected x factor): the catalog holds these."""
+
+    signal: OverdueVisit
+    cycle: timedelta
+
+    @classmethod
+    def of(cls, signal: OverdueVisit) -> OverdueCheck:
+        return cls(signal, signal.expected.approx_timedelta() * signal.factor)

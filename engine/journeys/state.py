@@ -14,7 +14,7 @@ Json = dict[str, Any]
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
+@dataclass(frozen=True, slots=True)
 class Profile:
     birth_date: date | None = None
     sex: str | None = None
@@ -49,7 +49,7 @@ class Waiting:
 InstanceStatus = Literal["active", "completed", "exited"]
 
 
-@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
+@dataclass(frozen=True, slots=True)
 class Instance:
     instance_id: str
     journey_id: str
@@ -87,7 +87,7 @@ class Flag:
     evidence: tuple[str, ...]
 
 
-@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
+@dataclass(frozen=True, slots=True)
 class PendingMessage:
     """A requested message not yet settled: waiting for policy (deferred) or for the dispatcher (approved)."""
 
@@ -102,7 +102,7 @@ class PendingMessage:
     deferrals: int = 0
 
 
-@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
+@dataclass(frozen=True, slots=True)
 class OpenTask:
     task_id: str
     instance_id: str
@@ -142,7 +142,7 @@ SIGNALS_KEPT = 20
 SENT_KEPT = 64  # caps count at most this many sends per window (checked when journeys.yaml loads)
 
 
-@dataclass(frozen=True)  # not slotted: evolve copies it with changes through its __dict__
+@dataclass(frozen=True, slots=True)
 class PatientState:
     patient_id: str
     profile: Profile = field(default_factory=Profile)

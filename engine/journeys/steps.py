@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from datetime import datetime
 
 from engine.journeys import definition as d
 from engine.journeys import outreach
-from engine.journeys.effects import ChangeChurnFlag, CreateTask, RequestMessage, ScheduleTimer
+from engine.journeys.effects import ScheduleTimer
 from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.run import Run
-from engine.journeys.state import Instance
+from engine.journeys.state import Instance, Json
 from engine.journeys.timing import due_at, parse_moment, zone
-from engine.outreach.variables import message_variables
+from engine.journeys.variables import message_variables
 from events import journey as jo
 from events.ids import deterministic_id
 
@@ -38,8 +38,34 @@ def advance(run: Run, instance_id: str, depth: int = 0) -> None:
         except KeyError:
             end(run, inst, "exited", "step-removed", f"step {inst.step_id} is not in {journey.id} v{journey.version}")
             return
-        _EXECUTE[type(step)](run, journey, inst, step, depth)
+        _execute(run, journey, inst, step, depth)
     end(run, run.instance(instance_id), "exited", "runaway", f"more than {MAX_STEPS_PER_ADVANCE} steps in one decision")
+
+
+def _execute(run: Run, journey: d.Journey, inst: Instance, step: d.AnyStep, depth: int) -> None:
+    match step:
+        case d.WaitStep():
+            _wait(run, journey, inst, step)
+        case d.MessageStep():
+            _message(run, journey, inst, step)
+        case d.BranchStep():
+            _branch(run, inst, step)
+        case d.WaitForStep():
+            _wait_for(run, inst, step)
+        case d.TaskStep():
+            _task(run, journey, inst, step)
+        case d.EndStep():
+            end(run, inst, "completed", step.end.outcome, f"end step {step.id}")
+        case d.SplitStep():
+            _split(run, journey, inst, step)
+        case d.FlagStep():
+            _flag(run, journey, inst, step)
+        case d.ClearFlagStep():
+            _clear_flag(run, journey, inst, step)
+        case d.CountStep():
+            _count(run, journey, inst, step)
+        case d.StartStep():
+            _start(run, journey, inst, step, depth)
 
 
 def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_event_id: str | None = None) -> None:
@@ -57,7 +83,7 @@ def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_e
         )
 
 
-def _common(inst: Instance, step: Any, next_step_id: str | None, reason: str) -> dict[str, Any]:
+def _common(inst: Instance, step: d.AnyStep, next_step_id: str | None, reason: str) -> dict[str, object]:
     return {
         "instance_id": inst.instance_id,
         "journey_id": inst.journey_id,
@@ -67,7 +93,7 @@ def _common(inst: Instance, step: Any, next_step_id: str | None, reason: str) ->
     }
 
 
-def step_key(inst: Instance, step: Any, *extra: str) -> str:
+def step_key(inst: Instance, step: d.AnyStep, *extra: str) -> str:
     """Stable id of the n-th run of a step in an instance (repeating cycles run a step many times)."""
     return deterministic_id(inst.instance_id, step.id, str(inst.visits.get(step.id, 0)), *extra)
 
@@ -78,7 +104,7 @@ def step_key(inst: Instance, step: Any, *extra: str) -> str:
 def start(
     run: Run,
     journey: d.Journey,
-    entry: dict[str, Any],
+    entry: Json,
     started_by: Instance | None = None,
     depth: int = 0,
     key: str | None = None,
@@ -113,7 +139,7 @@ def start(
 # --- waits --------------------------------------------------------------------------------------------------
 
 
-def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[Any, str]:
+def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[datetime | None, str]:
     """(due time or None, what it was computed from)."""
     spec = step.wait
     if spec.from_ == "step":
@@ -130,7 +156,7 @@ def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[Any, str]:
     return due, f"{spec.offset} from {label} {anchor.isoformat(sep=' ', timespec='minutes')}{at}"
 
 
-def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep, depth: int) -> None:
+def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep) -> None:
     due, why = wait_due(run, inst, step)
     nxt = journey.next_after(step.id)
     if due is None:
@@ -142,8 +168,8 @@ def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep, depth:
 def schedule(
     run: Run,
     inst: Instance,
-    step: Any,
-    due: Any,
+    step: d.WaitStep | d.WaitForStep,
+    due: datetime,
     waiting_for: tuple[str, ...],
     why: str,
     on_due: str | None,
@@ -192,7 +218,7 @@ def _planned_message(run: Run, inst: Instance, step_id: str | None) -> jo.Planne
     )
 
 
-def _wait_for(run: Run, journey: d.Journey, inst: Instance, step: d.WaitForStep, depth: int) -> None:
+def _wait_for(run: Run, inst: Instance, step: d.WaitForStep) -> None:
     spec = step.wait_for
     tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
     anchor = inst.anchor or run.now
@@ -206,7 +232,7 @@ def _wait_for(run: Run, journey: d.Journey, inst: Instance, step: d.WaitForStep,
 # --- decisions ----------------------------------------------------------------------------------------------
 
 
-def _branch(run: Run, journey: d.Journey, inst: Instance, step: d.BranchStep, depth: int) -> None:
+def _branch(run: Run, inst: Instance, step: d.BranchStep) -> None:
     scope = run.scope(inst.last_event, inst)
     for k, case in enumerate(step.branch.cases):
         if holds_all(case.when, scope):
@@ -223,7 +249,7 @@ def _branch(run: Run, journey: d.Journey, inst: Instance, step: d.BranchStep, de
     )
 
 
-def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep, depth: int) -> None:
+def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep) -> None:
     # Sticky per patient: the bucket depends only on the patient, journey, step and salt, never on time.
     salt = step.split.salt or ""
     digest = hashlib.sha256(f"{salt}|{run.state.patient_id}|{journey.id}|{step.id}".encode()).hexdigest()
@@ -240,7 +266,7 @@ def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep, dept
 # --- actions ------------------------------------------------------------------------------------------------
 
 
-def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep, depth: int) -> None:
+def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep) -> None:
     spec = step.message
     nxt = journey.next_after(step.id)
     due = inst.anchor or run.now
@@ -268,11 +294,10 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep, 
         stale_at=stale.add_to(due),
         variables=message_variables(inst.entry),
     )
-    run.effect(RequestMessage(request))
     outreach.decide_message(run, request.message_id)
 
 
-def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep, depth: int) -> None:
+def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep) -> None:
     spec = step.task
     task = run.emit(
         jo.TaskCreated,
@@ -285,15 +310,14 @@ def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep, depth:
         priority=spec.priority,
         sla_due_at=spec.sla.add_to(run.now),
     )
-    run.effect(CreateTask(task))
     run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, f"{task.task_id}:sla", task.sla_due_at))
 
 
-def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep, depth: int) -> None:
+def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep) -> None:
     spec = step.flag
     others = sum(f.weight for k, f in run.state.flags.items() if k != (journey.id, spec.reason))
     score = others + spec.weight
-    flagged = run.emit(
+    run.emit(
         jo.ChurnFlagged,
         instance=inst,
         **_common(inst, step, journey.next_after(step.id), spec.reason),
@@ -303,15 +327,14 @@ def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep, depth:
         level=run.catalog.settings.churn_levels.level(score),
         evidence=inst.evidence,
     )
-    run.effect(ChangeChurnFlag(flagged))
 
 
-def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagStep, depth: int) -> None:
+def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagStep) -> None:
     reason = step.clear_flag.reason
     score = sum(
         f.weight for k, f in run.state.flags.items() if not (k[0] == journey.id and (reason is None or k[1] == reason))
     )
-    cleared = run.emit(
+    run.emit(
         jo.ChurnCleared,
         instance=inst,
         **_common(inst, step, journey.next_after(step.id), f"cleared {reason or 'all flags of ' + journey.id}"),
@@ -319,10 +342,9 @@ def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagS
         score=score,
         level=run.catalog.settings.churn_levels.level(score),
     )
-    run.effect(ChangeChurnFlag(cleared))
 
 
-def _count(run: Run, journey: d.Journey, inst: Instance, step: d.CountStep, depth: int) -> None:
+def _count(run: Run, journey: d.Journey, inst: Instance, step: d.CountStep) -> None:
     spec = step.count
     value = spec.set if spec.set is not None else inst.counters.get(spec.counter, 0) + (spec.add or 0)
     run.emit(
@@ -343,22 +365,3 @@ def _start(run: Run, journey: d.Journey, inst: Instance, step: d.StartStep, dept
         return
     run.emit(jo.StepCompleted, instance=inst, **_common(inst, step, nxt, f"started {target.id}"))
     start(run, target, inst.last_event, started_by=inst, depth=depth + 1)
-
-
-def _end(run: Run, journey: d.Journey, inst: Instance, step: d.EndStep, depth: int) -> None:
-    end(run, inst, "completed", step.end.outcome, f"end step {step.id}")
-
-
-_EXECUTE: dict[type[Any], Any] = {
-    d.WaitStep: _wait,
-    d.WaitForStep: _wait_for,
-    d.BranchStep: _branch,
-    d.SplitStep: _split,
-    d.MessageStep: _message,
-    d.TaskStep: _task,
-    d.FlagStep: _flag,
-    d.ClearFlagStep: _clear_flag,
-    d.CountStep: _count,
-    d.StartStep: _start,
-    d.EndStep: _end,
-}

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from engine.journeys import definition as d
 from engine.journeys.policy import OutreachPolicy
+from engine.journeys.templates import Template
 from engine.language.checks import Finding, JourneyParts
-from engine.outreach.templates import Template
 from engine.outreach.usage import Use, parse, uses
 from engine.outreach.variables import Variable, all_variables, variables_for
 from engine.yamlfile.source import Path

@@ -1,4 +1,5 @@
-"""Message templates per id and locale, and rendering them for one message (the dispatcher's call)."""
+"""Rendering one message from its template (the journeys file's text per locale: engine.journeys.templates), in a
+sandbox: the dispatcher's call."""
 
 from __future__ import annotations
 
@@ -7,24 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import TemplateError, UndefinedError
-from pydantic import BaseModel, ConfigDict, Field
 
+from engine.journeys.templates import LocalizedText, Template
 from engine.outreach.sandbox import LOCALE_KEY, FilterError, compiled
 from engine.outreach.usage import parse, uses
-
-
-class LocalizedText(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    subject: str | None = Field(default=None, description="Email subject (required if a step sends it by email).")
-    body: str = Field(min_length=1, description="The message text: Jinja, e.g. {{ appointment.start_at | date }}.")
-
-
-class Template(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    description: str | None = None
-    locales: dict[str, LocalizedText] = Field(min_length=1, description="Text per BCP 47 locale, e.g. zh-CN, en.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +84,6 @@ def _present(context: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None and value != "":
             out[key] = value
     return out
+
+
+__all__ = ["LocalizedText", "Rendered", "Template", "TemplateRenderError", "render"]

@@ -174,6 +174,10 @@ def _item(annotation: Any) -> tuple[str, Any] | None:
     if _is_union(annotation):
         items = [i for member in get_args(annotation) if (i := _item(member)) is not None]
         return items[0] if len(items) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, list):
+        # a list type of its own (class When(list[Condition])): its items are those of the list it extends
+        bases = [b for b in getattr(annotation, "__orig_bases__", ()) if get_origin(b) is list]
+        return _item(bases[0]) if bases else None
     args = get_args(annotation)
     if get_origin(annotation) in (list, tuple, set, frozenset) and args:
         return LIST_ITEM, args[0]

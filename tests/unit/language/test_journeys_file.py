@@ -202,10 +202,13 @@ def test_a_value_set_may_span_terminologies_and_matches_fhir_system_uris() -> No
         "j.yaml",
     )
     assert found == [] and catalog is not None
-    diabetes = catalog.value_sets["diabetes"]
+    diabetes = catalog.matchers["diabetes"]  # what in_value_set conditions use, compiled when the file loads
     assert diabetes.contains({"system": "icd-10", "code": "E11.9"})
     assert diabetes.contains({"system": "http://snomed.info/sct", "code": "44054006"})
+    assert diabetes.contains([{"system": "loinc", "code": "4548-4"}, {"system": "ICD10", "code": "E11"}])
     assert not diabetes.contains({"system": "icd-10", "code": "44054006"})
+    assert not diabetes.contains({"system": "icd-10", "code": "E1"})  # a prefix matches longer codes only
+    assert diabetes.contains("44054006") and not diabetes.contains("E10")  # a bare code: by the code alone
 
 
 def test_a_value_set_with_both_codes_and_include_is_rejected() -> None:

@@ -57,6 +57,19 @@ def test_priority_beside_message_instead_of_inside_it_points_at_priority_and_say
     assert "did you mean" not in found
 
 
+def test_a_key_of_the_entry_written_inside_one_of_its_conditions_is_sent_back_to_the_entry() -> None:
+    text = POST_OP.replace(
+        "      key: encounter_id\n",
+        "      key: encounter_id\n      when:\n        - {field: event.department, eq: surgery, reentry: never}\n",
+    )
+    found = only_error(text)
+    assert found.startswith("j.yaml:9:50: error: 'reentry' is not allowed under journeys[0].entry.when[0]: ")
+    assert "'reentry' belongs directly under journeys[0].entry, not directly under the condition" in found
+    assert found.endswith(
+        "keys allowed here: eq, exists, field, gt, gte, in, in_value_set, lt, lte, ne, not_in, older_than, within"
+    )
+
+
 def test_a_task_setting_under_a_message_is_sent_to_the_task_action() -> None:
     found = only_error(POST_OP + "          sla: 1d\n")
     assert found.startswith("j.yaml:15:11: error: 'sla' is not allowed under journeys[0].steps[1].message: ")

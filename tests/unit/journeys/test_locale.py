@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.outreach.locale import choose_locale
+from engine.journeys.locale import choose_locale
 
 AVAILABLE = ["zh-CN", "en"]
 

@@ -1,4 +1,4 @@
-"""Which of a template's locales a patient gets. Pure: the journey core calls it when it requests a message."""
+"""Which of a template's locales a patient gets. Pure: the core decides it when it approves a message."""
 
 from __future__ import annotations
 

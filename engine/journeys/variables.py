@@ -1,0 +1,109 @@
+"""The variables the engine fills for a message from its journey's entry event, as data: what each one means,
+where its value comes from, and whether it can be absent (message_variables, kept in message.requested). The
+dispatcher adds its own at send time (engine.outreach.variables). Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str  # dotted, as templates write it: appointment.start_at
+    description: str
+    source: str  # a dotted field of the entry event, or "dispatcher" for values supplied at send time
+    always: bool = True  # False: may be absent for some events; guard it (| default('...') or `is defined`)
+
+
+def _v(name: str, description: str, source: str, always: bool = True) -> Variable:
+    return Variable(name, description, source, always)
+
+
+_CLINICIAN = _v("clinician.name", "The clinician the entry event names.", "clinician", always=False)
+
+# By the family of the journey's entry event type (the part before the dot).
+FAMILY_VARIABLES: dict[str, tuple[Variable, ...]] = {
+    "appointment": (
+        _v("appointment.start_at", "When it starts; print it with the date, time or datetime filter.", "start_at"),
+        _v("appointment.end_at", "When it ends.", "end_at", always=False),
+        _v("appointment.department", "The department the appointment is with.", "department", always=False),
+        _v("appointment.clinician", "The clinician the appointment is with.", "clinician", always=False),
+        _v("appointment.service", "The appointment type or reason, e.g. follow-up.", "service", always=False),
+        _CLINICIAN,
+    ),
+    "encounter": (
+        _v("encounter.department", "The department of the visit or stay.", "department", always=False),
+        _v("encounter.clinician", "The responsible clinician.", "clinician", always=False),
+        _CLINICIAN,
+    ),
+    "procedure": (
+        _v("procedure.name", "The procedure's display name.", "code.display", always=False),
+        _v("procedure.category", "e.g. surgical, dental, obstetric.", "category"),
+        _v("procedure.performed_at", "When it was done.", "occurred_at"),
+        _v("procedure.department", "The department that did it.", "department", always=False),
+        _v("procedure.clinician", "The clinician who did it.", "clinician", always=False),
+        _CLINICIAN,
+    ),
+    "questionnaire": (
+        _v("questionnaire.instrument", "The instrument, e.g. epds, satisfaction.", "instrument"),
+        _v("questionnaire.score", "The total score.", "score", always=False),
+        _v("questionnaire.completed_at", "When it was answered.", "occurred_at"),
+    ),
+    "condition": (
+        _v("condition.name", "The diagnosis's display name.", "code.display", always=False),
+        _v("condition.diagnosed_at", "When it was diagnosed.", "occurred_at"),
+    ),
+}
+
+# Extra variables of particular entry event types.
+TYPE_VARIABLES: dict[str, tuple[Variable, ...]] = {
+    "encounter.admitted": (_v("encounter.admitted_at", "When the patient was admitted.", "occurred_at"),),
+    "encounter.discharged": (
+        _v("encounter.discharged_at", "When the patient was discharged.", "occurred_at"),
+        _v("encounter.admitted_at", "When the patient was admitted.", "admitted_at", always=False),
+    ),
+    "encounter.completed": (_v("encounter.completed_at", "When the visit ended.", "occurred_at"),),
+    "appointment.rescheduled": (
+        _v("appointment.previous_start_at", "The start time before the reschedule.", "previous_start_at", False),
+    ),
+}
+
+
+def entry_variables(entry_type: str) -> tuple[Variable, ...]:
+    """The variables the engine fills from an entry event of this type."""
+    family = entry_type.partition(".")[0]
+    return FAMILY_VARIABLES.get(family, ()) + TYPE_VARIABLES.get(entry_type, ())
+
+
+def message_variables(entry: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The engine-known variables from a journey instance's entry event (its JSON), nested by their first part:
+    {"appointment": {"start_at": "2026-03-05T14:30:00+08:00", ...}}. Absent or empty values are left out, so a
+    template that prints one unguarded fails loudly instead of sending a blank."""
+    out: dict[str, dict[str, Any]] = {}
+    for variable in entry_variables(str(entry.get("type", ""))):
+        value = _json(_field(entry, variable.source))
+        if value is None or value == "":
+            continue
+        group, _, name = variable.name.partition(".")
+        out.setdefault(group, {})[name] = value
+    return out
+
+
+def _field(data: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = data
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
