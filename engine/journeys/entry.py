@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.journeys import definition as d
 from engine.journeys.effects import HandOver
-from engine.journeys.evaluate import describe, holds_all
+from engine.journeys.evaluate import Scope, describe, holds_all
 from engine.journeys.run import Run
-from engine.journeys.state import Instance
+from engine.journeys.state import Instance, Json
 from engine.journeys.steps import advance, end, schedule, start, wait_due
 from engine.journeys.timing import parse_moment
 from events import journey as jo
@@ -19,7 +17,7 @@ from events.ids import deterministic_id
 from events.patient import PatientMerged
 
 
-def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
+def enter(run: Run, event: Event, data: Json) -> None:
     """Start every current journey this event enters, honouring conditions, keys and re-entry policy."""
     if run.state.profile.deceased:
         return
@@ -47,7 +45,7 @@ def enter(run: Run, event: Event, data: dict[str, Any]) -> None:
         start(run, journey, data, key=key)
 
 
-def affect_instances(run: Run, event: Event, data: dict[str, Any]) -> None:
+def affect_instances(run: Run, event: Event, data: Json) -> None:
     """Exits, goals, corrections and awaited events, for each active instance in start order."""
     if isinstance(event, PatientMerged) and event.into_patient_id != run.state.patient_id:
         hand_over(run, event)
@@ -91,7 +89,7 @@ def _merged_into_self(event: Event, run: Run) -> bool:
 
 def hand_over(run: Run, merge: PatientMerged) -> None:
     """Before the merge ends this record's journeys, pass their entry events on to the surviving patient."""
-    entries: dict[str, dict[str, Any]] = {}
+    entries: dict[str, Json] = {}
     for inst in run.state.active_instances():
         entries.setdefault(str(inst.entry["event_id"]), inst.entry)
     if entries:
@@ -99,7 +97,7 @@ def hand_over(run: Run, merge: PatientMerged) -> None:
         run.effect(HandOver(merge.into_patient_id, moved))
 
 
-def readdress(entry: dict[str, Any], to_patient_id: str, cause: str) -> Event:
+def readdress(entry: Json, to_patient_id: str, cause: str) -> Event:
     data = {
         **entry,
         "patient_id": to_patient_id,
@@ -109,7 +107,9 @@ def readdress(entry: dict[str, Any], to_patient_id: str, cause: str) -> Event:
     return parse_clinical(data)
 
 
-def _first(triggers: list[Any], key_field: str | None, data: dict[str, Any], inst: Instance, scope: Any) -> Any:
+def _first(
+    triggers: list[d.Trigger], key_field: str | None, data: Json, inst: Instance, scope: Scope
+) -> d.Trigger | None:
     """The first exit or goal this event satisfies. same_key compares the entry key field on both events."""
     for t in triggers:
         if t.event != data["type"]:
@@ -121,14 +121,14 @@ def _first(triggers: list[Any], key_field: str | None, data: dict[str, Any], ins
     return None
 
 
-def _trigger_why(kind: str, trig: Any) -> str:
+def _trigger_why(kind: str, trig: d.Trigger) -> str:
     why = f"{kind} event {trig.event}"
     if trig.when:
         why += " where " + " and ".join(describe(c) for c in trig.when)
     return why
 
 
-def _is_correction(journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> bool:
+def _is_correction(journey: d.Journey, inst: Instance, event: Event, data: Json) -> bool:
     rule = journey.entry
     if rule.key is None or inst.key is None or event.event_id == inst.entry_event_id:
         return False
@@ -137,7 +137,7 @@ def _is_correction(journey: d.Journey, inst: Instance, event: Event, data: dict[
     return str(data.get(rule.key, "")) == inst.key
 
 
-def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> None:
+def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: Json) -> None:
     """A correction replaces the anchor; a pending wait measured from the entry moves with it, or, with
     ``on_correction: restart``, the instance starts over from its first step."""
     if _same_anchors(journey, inst.entry, data):
@@ -173,7 +173,7 @@ def replan(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dic
     advance(run, inst.instance_id)
 
 
-def _same_anchors(journey: d.Journey, old: dict[str, Any], new: dict[str, Any]) -> bool:
+def _same_anchors(journey: d.Journey, old: Json, new: Json) -> bool:
     """True when every time the journey's waits are measured from is the same in the correction."""
     anchors = {
         "occurred_at" if s.wait.from_ == "entry" else s.wait.from_
@@ -183,7 +183,7 @@ def _same_anchors(journey: d.Journey, old: dict[str, Any], new: dict[str, Any]) 
     return all(parse_moment(old.get(a)) == parse_moment(new.get(a)) for a in anchors)
 
 
-def _match(run: Run, journey: d.Journey, inst: Instance, event: Event, data: dict[str, Any]) -> None:
+def _match(run: Run, journey: d.Journey, inst: Instance, event: Event, data: Json) -> None:
     assert inst.waiting is not None
     step = journey.step(inst.waiting.step_id)
     if not isinstance(step, d.WaitForStep):

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from engine.journeys import churn, outreach, replies, tasks
 from engine.journeys.catalog import Catalog
-from engine.journeys.definition import Journey
+from engine.journeys.definition import AnyStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.entry import affect_instances, enter
 from engine.journeys.run import Run
@@ -115,11 +114,11 @@ def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> N
     journey = run.definition(inst)
     assert inst.waiting is not None
     step = _step_or_none(journey, inst.waiting.step_id)
-    timeout = step is not None and hasattr(step, "wait_for")
+    timeout = isinstance(step, WaitForStep)
     nxt: str | None
     if journey is None or step is None:
         nxt = inst.waiting.step_id  # advance() then exits the instance and says why
-    elif timeout:
+    elif isinstance(step, WaitForStep):
         nxt = step.wait_for.on_timeout
     else:
         nxt = journey.next_after(step.id)
@@ -138,7 +137,7 @@ def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> N
     advance(run, instance_id)
 
 
-def _step_or_none(journey: Journey | None, step_id: str) -> Any:
+def _step_or_none(journey: Journey | None, step_id: str) -> AnyStep | None:
     if journey is None:
         return None
     try:

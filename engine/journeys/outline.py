@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.journeys import definition as d
 from engine.journeys.evaluate import describe
 
@@ -27,7 +25,7 @@ def outline(j: d.Journey) -> str:
     return "\n".join(lines)
 
 
-def _say(step: Any) -> str:
+def _say(step: d.AnyStep) -> str:
     if isinstance(step, d.WaitStep):
         w = step.wait
         at = f" at {w.at.strftime('%H:%M')} ({w.timezone} time)" if w.at else ""
@@ -78,7 +76,7 @@ def mermaid(j: d.Journey) -> str:
     return "\n".join(lines)
 
 
-def _edges(step: Any, following: str) -> list[tuple[str, str]]:
+def _edges(step: d.AnyStep, following: str) -> list[tuple[str, str]]:
     if isinstance(step, d.EndStep):
         return [("", d.END)]
     if isinstance(step, d.WaitForStep):

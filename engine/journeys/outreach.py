@@ -10,7 +10,7 @@ the dispatcher has not yet sent.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from engine.journeys.consent import consented
 from engine.journeys.effects import CancelTimer, ScheduleTimer
@@ -231,7 +231,15 @@ def _hold(m: PendingMessage, rule: str, why: str, until: datetime, cap: str | No
 # --- outcomes ---------------------------------------------------------------------------------------------
 
 
-def _ids(m: PendingMessage) -> dict[str, Any]:
+class _Ids(TypedDict):
+    instance_id: str
+    journey_id: str
+    step_id: str | None
+    message_id: str
+    template: str
+
+
+def _ids(m: PendingMessage) -> _Ids:
     r = m.request
     return {
         "instance_id": r.instance_id,
@@ -298,7 +306,9 @@ def _call_task(run: Run, m: PendingMessage, policy: OutreachPolicy, attempt: int
     inst = run.state.instances.get(r.instance_id)
     task = run.emit(
         jo.TaskCreated,
-        **{k: v for k, v in _ids(m).items() if k not in ("message_id", "template")},
+        instance_id=r.instance_id,
+        journey_id=r.journey_id,
+        step_id=r.step_id,
         next_step_id=inst.step_id if inst else None,
         reason=f"outreach policy chose a phone call for {r.template}",
         task_id=deterministic_id(r.message_id, "call", str(attempt)),

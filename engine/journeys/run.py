@@ -16,7 +16,7 @@ from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.errors import UnknownJourneyError
 from engine.journeys.evaluate import PatientView, Scope
 from engine.journeys.evolve import ENGINE_SOURCE, evolve
-from engine.journeys.state import Instance, PatientState
+from engine.journeys.state import Instance, Json, PatientState
 from events.base import Event, Source
 from events.ids import deterministic_id
 
@@ -92,7 +92,7 @@ class Run:
         except UnknownJourneyError:
             return self.catalog.current.get(inst.journey_id)
 
-    def scope(self, event: dict[str, Any], inst: Instance | None = None) -> Scope:
+    def scope(self, event: Json, inst: Instance | None = None) -> Scope:
         return Scope(
             event=event,
             entry=inst.entry if inst else event,

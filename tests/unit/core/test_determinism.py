@@ -198,6 +198,23 @@ def test_redelivered_events_change_nothing(per_patient: list[list[Event]], seed:
 
 
 @FAST
+@given(histories(), st.integers(min_value=1, max_value=400))
+def test_re_publishing_a_whole_history_later_changes_nothing(per_patient: list[list[Event]], days_later: int) -> None:
+    """A re-import of the hospital's files (or a dead-letter replay) sends inputs of any age again, with the
+    ids they had and the time they arrive again: each is recognised and nothing is decided twice."""
+    stream = [e for q in per_patient for e in q]
+    once = run(stream, batch=1)
+    again = Simulation(CATALOG)
+    again.feed(stream)
+    latest = max(e.recorded_at for e in stream)
+    again.feed([e.model_copy(update={"recorded_at": latest + timedelta(days=days_later)}) for e in stream], 5)
+    again.run_until(START + timedelta(days=800))
+    assert again.duplicates == len(stream)
+    assert dumps(again) == dumps(once)
+    assert again.states == once.states
+
+
+@FAST
 @given(histories())
 def test_a_planned_reminder_carries_the_id_its_message_will_have(per_patient: list[list[Event]]) -> None:
     sim = run([e for q in per_patient for e in q], batch=1)
