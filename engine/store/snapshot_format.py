@@ -8,10 +8,11 @@ read (the patient is replayed from its events). tests/unit/store/test_snapshot_f
 schema to this version: change the state's shape and that test says to bump it.
 
 What JSON cannot say is handled here, from the type hints rather than by field name: a read-only mapping
-(``MappingProxyType``) is written as an object and read back as a plain ``dict`` (equal to it, and the core never
-changes a mapping in place); a mapping keyed by tuples (``PatientState.flags``) is written as ``[key, value]``
-pairs, since JSON keys are strings. Datetimes keep their instant and UTC offset, as the stored events do, so a
-decoded state is what a replay of the patient's events gives.
+(``MappingProxyType``) is written as an object and read back as a plain ``dict`` (equal to it; the core uses both
+and never changes a mapping in place); a field of the state that is a mapping keyed by tuples
+(``PatientState.flags``) is written as ``[key, value]`` pairs, since JSON keys are strings. Datetimes keep their
+instant and UTC offset, as the stored events do, so a decoded state is what a replay of the patient's events gives
+(a zone's name is not kept, as the events do not keep it either).
 """
 
 from __future__ import annotations
@@ -32,16 +33,24 @@ from engine.journeys.state import PatientState
 SNAPSHOT_SCHEMA_VERSION = 1
 
 
-def _tuple_keyed(hints: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(
-        name
+def _tuple_keyed(hints: Mapping[str, Any]) -> dict[str, Any]:
+    """The state's fields that are mappings keyed by tuples, and the type of their [key, value] pairs."""
+    return {
+        name: _pairs(*get_args(hint))
         for name, hint in hints.items()
         if get_origin(hint) in (Mapping, dict) and get_origin(get_args(hint)[0]) is tuple
-    )
+    }
+
+
+def _pairs(key: Any, value: Any) -> Any:
+    return list[tuple[key, value]]
 
 
 # The state's fields that are mappings keyed by tuples: their JSON form is a list of [key, value] pairs.
-TUPLE_KEYED = _tuple_keyed(get_type_hints(PatientState))
+PAIRS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(pairs) for name, pairs in _tuple_keyed(get_type_hints(PatientState)).items()
+}
+TUPLE_KEYED = frozenset(PAIRS)
 
 
 class SnapshotDocument(BaseModel):
@@ -60,25 +69,26 @@ class SnapshotDocument(BaseModel):
 
 
 def _from_pairs(value: Any) -> Any:
-    if not isinstance(value, list):
-        return value  # an empty mapping is written as {} (its keys' type cannot be seen); anything else fails
-    if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], list) for p in value):
+    if not (
+        isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], list) for p in value)
+    ):
         raise ValueError("a tuple-keyed mapping is written as [[key, ...], value] pairs")
     return {tuple(key): item for key, item in value}
 
 
 def _json_form(value: Any) -> Any:
-    """What pydantic cannot serialise by itself: read-only mappings (tuple-keyed ones as pairs)."""
-    if isinstance(value, MappingProxyType):
-        if any(isinstance(k, tuple) for k in value):
-            return [[list(k), v] for k, v in value.items()]
+    """What pydantic cannot serialise by itself: read-only mappings."""
+    if isinstance(value, MappingProxyType) and not any(isinstance(k, tuple) for k in value):
         return dict(value)
-    raise TypeError(f"a snapshot cannot hold a {type(value).__name__}")
+    raise TypeError(f"a snapshot cannot hold a {type(value).__name__} here")
 
 
 def encode(document: SnapshotDocument) -> bytes:
     # warnings=False: pydantic warns that a read-only mapping is not a dict before handing it to _json_form.
-    return document.model_dump_json(fallback=_json_form, warnings=False).encode()
+    data = document.model_dump(mode="json", exclude={"state": set(PAIRS)}, fallback=_json_form, warnings=False)
+    for name, pairs in PAIRS.items():
+        data["state"][name] = pairs.dump_python(list(getattr(document.state, name).items()), mode="json")
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def decode(data: bytes) -> SnapshotDocument:
