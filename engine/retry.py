@@ -77,7 +77,11 @@ async def until_done(attempt: Callable[[], Awaitable[T]], on_retry: OnRetry) -> 
     retrying = AsyncRetrying(
         wait=backoff(), retry=retry_if_exception_type(Exception), before_sleep=_reporting(on_retry), reraise=True
     )
-    return await retrying(attempt)
+
+    async def awaited() -> T:  # tenacity awaits only coroutine functions; ``attempt`` may be a lambda
+        return await attempt()
+
+    return await retrying(awaited)
 
 
 def _reporting(on_retry: OnRetry) -> Callable[[RetryCallState], None]:

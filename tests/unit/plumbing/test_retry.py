@@ -121,3 +121,19 @@ def test_the_async_worker_retries_any_failure_until_the_batch_is_done() -> None:
 
     assert result == 42
     assert reported == ["the store is away", "the store is away"]
+
+
+def test_the_work_the_worker_hands_to_a_thread_is_awaited_and_its_result_returned() -> None:
+    calls: list[int] = []
+
+    def read_offsets(batch: list[str]) -> list[str]:  # runs in a thread, as the worker's database calls do
+        calls.append(1)
+        if len(calls) < 2:
+            raise psycopg.OperationalError("the database is restarting")
+        return [m for m in batch if m != "seen"]
+
+    batch = ["seen", "new"]
+    fresh = asyncio.run(until_done(lambda: asyncio.to_thread(read_offsets, batch), lambda exc, delay: None))
+
+    assert fresh == ["new"]
+    assert len(calls) == 2
