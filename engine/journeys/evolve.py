@@ -8,12 +8,11 @@ seen) and the one copy of the state that makes the new one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 
 from engine.journeys.fold_decisions import changes_of
-from engine.journeys.state import PatientState, PendingMessage
+from engine.journeys.state import COPY_STATE, PatientState, PendingMessage
 from events.base import Event
 
 # The engine's own source system name; events from it are decisions, everything else is input.
@@ -45,7 +44,7 @@ def evolve(state: PatientState, event: Event) -> PatientState:
         kept = _without_stale(messages, now)
         if kept is not None:
             changes["messages"] = kept
-    return replace(state, **changes)
+    return COPY_STATE(state, changes)
 
 
 def _without_stale(messages: Mapping[str, PendingMessage], clock: datetime) -> Mapping[str, PendingMessage] | None:

@@ -11,6 +11,7 @@ from typing import TypeAlias, TypedDict, Unpack
 
 from engine.journeys.fold_inputs import Changes, consent_by_reply, input_changes, with_message, with_task
 from engine.journeys.state import (
+    COPY_INSTANCE,
     SENT_KEPT,
     SIGNALS_KEPT,
     Flag,
@@ -31,10 +32,10 @@ from events.base import Event
 def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (one case per event type)
     """What ``event`` changes in ``state`` (a decision, else an input), the most frequent first."""
     match event:
-        case jo.StepDue():
-            return _step_due(state, event)
         case jo.WaitScheduled():
             return _waiting(state, event)
+        case jo.StepDue():
+            return _step_due(state, event)
         case jo.MessageRequested():
             changes = _moved(state, event)
             changes.update(with_message(state, event.message_id, PendingMessage(event)))
@@ -98,7 +99,7 @@ class InstanceChanges(TypedDict, total=False):
 
 
 def _instance(state: PatientState, inst: Instance, **changes: Unpack[InstanceChanges]) -> Changes:
-    return {"instances": MappingProxyType({**state.instances, inst.instance_id: replace(inst, **changes)})}
+    return {"instances": MappingProxyType({**state.instances, inst.instance_id: COPY_INSTANCE(inst, changes)})}
 
 
 def _ended(state: PatientState, e: jo.JourneyCompleted | jo.JourneyExited) -> Changes:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from events import journey as jo
 
@@ -194,3 +195,30 @@ class PatientState:
             if t.status != "escalated"
         ]
         return sorted(due, key=lambda d: (d.due_at, d.rank, d.instance_id, d.timer_id))
+
+
+T = TypeVar("T")
+
+
+class Copier(Generic[T]):
+    """``dataclasses.replace`` for the two classes copied on every event (PatientState, and an Instance on every
+    step): the field order is read once, with ``dataclasses.fields``, instead of on every call, and a copy is one
+    positional call of the class's own ``__init__``. The rest are copied with ``dataclasses.replace``."""
+
+    def __init__(self, cls: Callable[..., T]) -> None:
+        names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+        self._make, self._name = cls, getattr(cls, "__name__", "")
+        self._values = attrgetter(*names)
+        self._index = {name: i for i, name in enumerate(names)}
+
+    def __call__(self, obj: T, changes: Mapping[str, object]) -> T:
+        values = list(self._values(obj))
+        for name, value in changes.items():
+            if name not in self._index:
+                raise TypeError(f"{self._name} has no field {name!r}")
+            values[self._index[name]] = value
+        return self._make(*values)
+
+
+COPY_STATE = Copier(PatientState)
+COPY_INSTANCE = Copier(Instance)
