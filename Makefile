@@ -53,7 +53,7 @@ clean:
 .PHONY: faults
 faults: install
 	$(BIN)/python -m pytest tests/faults -m faults
-	$(BIN)/python -m engine.faults.report
+	$(BIN)/python -m tests.faults.report
 
 ## Benchmarks at reduced size (a smoke run, ~2 minutes); `careloop bench` alone runs them at the issue's sizes.
 .PHONY: bench-quick

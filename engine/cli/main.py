@@ -176,10 +176,12 @@ def bench(
     scale: Annotated[float, typer.Option(min=0.0001, help="Events through the worker x this.")] = 1.0,
     profile: Annotated[bool, typer.Option(help="Sample the measured processes with py-spy.")] = False,
 ) -> None:
-    """Benchmarks with their ceilings: prints a table and writes bench/results/<date>-<machine>.json."""
-    from bench.cli import bench as run_bench
+    """Benchmarks with their ceilings: prints a table and writes bench/results/<date>-<machine>.json. Runs
+    `python -m bench` in the careloop checkout around the current folder: the benchmarks are not installed."""
+    from engine.cli.checkout import run_bench
 
-    run_bench(workloads or [], quick, scale, profile)
+    args = [*(workloads or []), *(["--quick"] if quick else []), "--scale", str(scale)]
+    raise typer.Exit(run_bench([*args, *(["--profile"] if profile else [])]))
 
 
 out = Console(highlight=False, soft_wrap=True)

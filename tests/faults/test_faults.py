@@ -7,7 +7,7 @@ mixed in, some events arrive late or out of order, a second worker joins the gro
 connected. Then the invariants: the event store equals `careloop
 simulate` on the accepted events in their arrival order, every message request is in the queue once, every
 projection equals a rebuild from scratch, and every poison message is on the dead-letter topic with its
-reason. Counts go to tests/faults/.last-run.json; `python -m engine.faults.report` renders docs/reliability.md.
+reason. Counts go to tests/faults/.last-run.json; `python -m tests.faults.report` renders docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from engine.cli.runtime import wait_for_dispatcher
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedPostgres, free_port
-from engine.faults.report import LAST_RUN, record
+from tests.faults.report import LAST_RUN, record
 from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
 from events.base import Event

@@ -1,6 +1,6 @@
 """The fault-injection suite's record and its rendering as docs/reliability.md.
 
-tests/faults records one entry per scenario in tests/faults/.last-run.json; `python -m engine.faults.report`
+tests/faults records one entry per scenario in tests/faults/.last-run.json; `python -m tests.faults.report`
 renders the last run as a Markdown page: a table per scenario, the date and the seeds.
 """
 
@@ -65,7 +65,7 @@ Findings, and what became of them:
   messages below the offsets committed in PostgreSQL for the same topic id. A kill between sending a dead
   letter and committing can still repeat it once (at least once): deduplicate by origin partition/offset.
 
-This page is generated from `tests/faults/.last-run.json` by `python -m engine.faults.report`.
+This page is generated from `tests/faults/.last-run.json` by `python -m tests.faults.report`.
 """
 
 
