@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import faust
 
@@ -10,11 +11,12 @@ from engine import collector
 from engine.clock import Clock, DatabaseClock, SystemClock
 from engine.fetch_wait import UnsupportedVersionError, limit_fetch_wait
 from engine.journeys.catalog import Catalog
-from engine.journeys.loader import load_catalog
+from engine.language.loader import load_catalog
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import deploy
 from engine.topics import Topics, ensure_topics
+from engine.worker import APPLICATION
 from engine.worker.app import build_app
 from engine.worker.batch import BatchProcessor
 from engine.worker.outbox import Outbox
@@ -44,7 +46,7 @@ def require_services(settings: Settings) -> tuple[str, str]:
 
 
 def clock_for(settings: Settings, database_url: str) -> Clock:
-    return DatabaseClock(database_url) if settings.clock == "database" else SystemClock()
+    return DatabaseClock(database_url, APPLICATION) if settings.clock == "database" else SystemClock()
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -68,7 +70,8 @@ def build_worker(settings: Settings) -> Worker:
         settings.snapshot_after,
     )
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
-    relay = RelayThread(EngineRelay(database_url, store), lambda: kafka_producer(bootstrap), topics.engine)
+    producer = partial(kafka_producer, bootstrap, settings.max_message_bytes)  # engine events as large as inputs
+    relay = RelayThread(EngineRelay(database_url, store), producer, topics.engine)
     app = build_app(
         settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay, Outbox(database_url)
     )

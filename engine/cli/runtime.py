@@ -21,7 +21,7 @@ from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedServiceError
 from engine.journeys.errors import JourneyError
-from engine.journeys.loader import load_catalog
+from engine.language.loader import load_catalog
 from engine.logs import configure_logging
 from engine.settings import Settings
 from engine.stack import Stack

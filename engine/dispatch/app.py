@@ -37,7 +37,7 @@ from engine.dispatch.sender import Retries, Route, Sender
 from engine.dispatch.settings import DispatchSettings, HttpGatewayConfig, SmtpConfig
 from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyError
-from engine.journeys.loader import load_catalog
+from engine.language.loader import load_catalog
 from engine.logs import configure_logging
 from engine.retry import Stopped, call_until_stopped, connection_lost
 from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.journeys.policy import OutreachPolicy
-from engine.outreach.templates import Rendered, Template, TemplateRenderError, render
+from engine.journeys.templates import Template
+from engine.outreach.templates import Rendered, TemplateRenderError, render
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.utils import get_topic
+from psycopg.conninfo import make_conninfo
 
+from engine.connections import connect
 from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys, patient_aggregate_id
 from engine.store.recorder import CareloopRecorder, Commit
@@ -49,18 +50,21 @@ EVENTS_AFTER = (
     "WHERE originator_id = s.id AND originator_version > s.after ORDER BY originator_version) AS e"
 )
 SCHEMA_LOCK = 0x6361_7265_6C6F_6F71  # one schema set-up at a time per database
+SCHEMA_SETUP = "careloop-store-setup"  # the application_name of the connection holding the set-up lock
 
 
 @contextmanager
 def _schema_lock(env: dict[str, str]) -> Iterator[None]:
-    with psycopg.connect(
+    # The store is configured by eventsourcing's environment mapping (postgres_env), so the connection string is
+    # made from the same settings its pool connects with.
+    url = make_conninfo(
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
+        port=env["POSTGRES_PORT"],
         user=env["POSTGRES_USER"],
         password=env["POSTGRES_PASSWORD"] or None,
-        autocommit=True,
-    ) as conn:
+    )
+    with connect(url, SCHEMA_SETUP) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         yield  # released when the connection closes
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
-
+from engine.connections import connect
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
@@ -28,13 +27,16 @@ CREATE TABLE IF NOT EXISTS careloop_journey_definitions (
 """
 
 
+DEPLOY = "careloop-deploy"  # the application_name of the connection recording the journeys
+
+
 class VersionNotBumpedError(JourneyError):
     """A journey's steps (or value sets) changed but its version did not."""
 
 
 def deploy(database_url: str, current: Catalog) -> Catalog:
     """Record the catalog's journeys and return a catalog that also holds every earlier version."""
-    with psycopg.connect(database_url) as conn, conn.transaction():
+    with connect(database_url, DEPLOY) as conn, conn.transaction():
         conn.execute(DDL)
         conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
         stored = {

@@ -11,12 +11,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("engine", "connectors", "projections", "events", "bench")
 APPLICATION = sorted(p for package in PACKAGES for p in ROOT.joinpath(package).rglob("*.py"))
 
-CONNECTS = {
-    "engine/connections.py",  # the one place
-    # The event store's own files are being reworked (issue 13, item 2); they move to engine/connections.py then.
-    "engine/store/application.py",
-    "engine/store/definitions.py",
-}
+CONNECTS = {"engine/connections.py"}  # the one place
 PRODUCERS = {"connectors/kafka_producer.py"}
 # The dispatcher's per-message gateway schedule (CARELOOP_DISPATCH__BACKOFF, "doubled each time") is a documented
 # setting stored as next_try_at, not a loop waiting out a lost connection.
