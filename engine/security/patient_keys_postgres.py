@@ -1,0 +1,163 @@
+"""The PatientKeys port in PostgreSQL: ``careloop_patient_keys``, one row per patient, describing the patient's
+latest key epoch (engine/security/patient_keys.py says what the port promises).
+
+A row is never deleted: an erased patient keeps a row with no key, so no process makes them a new one unasked.
+Rows are only ever inserted once and then changed under their row lock, so creating a key needs no lock of its own:
+two intakes creating the same patient's key at once insert one row, and the loser reads the winner's key.
+
+Erasure drops the wrapped key from the row. The old row version stays in the table's file until VACUUM reclaims
+it, and in the write-ahead log and backups until they expire; it is still wrapped by the master key, so what bounds
+an erasure there is rotating the master key and destroying the old one once those copies are gone.
+
+One connection per instance: use an instance from one thread at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Connection
+
+from engine.kept_connection import KeptConnection
+from engine.security.cipher import DataKey
+from engine.security.errors import ErasedError, NotErasedError, UnknownPatientKeyError
+from engine.security.patient_keys import NOT_ERASED, epoch_error, erased_message
+from engine.security.providers import KeyProvider
+
+TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS careloop_patient_keys (
+    patient_id    text PRIMARY KEY,
+    epoch         integer NOT NULL DEFAULT 1 CHECK (epoch >= 1),
+    master_key_id text NULL,
+    wrapped       bytea NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    erased_at     timestamptz NULL,
+    CONSTRAINT careloop_patient_keys_live_or_erased CHECK (
+        (wrapped IS NOT NULL AND master_key_id IS NOT NULL AND erased_at IS NULL)
+        OR (wrapped IS NULL AND master_key_id IS NULL AND erased_at IS NOT NULL)
+    )
+);
+-- which master keys still wrap a live key: rotation re-wraps from it, and an old master key may go once unused
+CREATE INDEX IF NOT EXISTS careloop_patient_keys_master ON careloop_patient_keys (master_key_id)
+    WHERE wrapped IS NOT NULL;
+"""
+REWRAP_PAGE = 500
+
+Row = tuple[int, str | None, bytes | None]  # (epoch, master key id, wrapped key)
+
+
+def create_table(conn: Connection[Any]) -> None:
+    """The table, if it is not there yet; serialised, since two processes creating it at once collide."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('careloop_patient_keys'))")
+        conn.execute(TABLE_DDL)
+
+
+class PostgresPatientKeys:
+    """``create``: make the table on connecting (off where migrations made it and the role may not create tables)."""
+
+    def __init__(
+        self, database_url: str, provider: KeyProvider, *, name: str = "careloop-patient-keys", create: bool = True
+    ) -> None:
+        self._provider = provider
+        self._db = KeptConnection(database_url, name, on_connect=create_table if create else None)
+
+    def key_for(self, patient_id: str) -> DataKey:
+        row = self._row(patient_id)
+        if row is not None:
+            return self._live(patient_id, row)
+        key = DataKey.generate(1)
+        key_id, wrapped = self._provider.wrap(key.secret)
+        inserted = self._db.execute(
+            "INSERT INTO careloop_patient_keys (patient_id, epoch, master_key_id, wrapped) VALUES (%s, 1, %s, %s) "
+            "ON CONFLICT (patient_id) DO NOTHING RETURNING epoch",
+            (patient_id, key_id, wrapped),
+        ).fetchone()
+        if inserted is not None:
+            return key
+        # Another process made the row first: its key is the key (or it erased the patient meanwhile).
+        row = self._row(patient_id)
+        if row is None:
+            raise UnknownPatientKeyError("another process made the patient's key row, and it was deleted", patient_id)
+        return self._live(patient_id, row)
+
+    def existing(self, patient_id: str) -> DataKey | None:
+        row = self._row(patient_id)
+        return None if row is None or row[2] is None else self._live(patient_id, row)
+
+    def key_at(self, patient_id: str, epoch: int) -> DataKey:
+        row = self._row(patient_id)
+        if row is None or row[2] is None or row[0] != epoch:
+            raise epoch_error(patient_id, epoch, row[0] if row else None)
+        return self._live(patient_id, row)
+
+    def erase(self, patient_id: str) -> bool:
+        conn = self._db.connection
+        with conn.transaction():
+            shredded = conn.execute(
+                "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
+                "WHERE patient_id = %s AND wrapped IS NOT NULL RETURNING epoch",
+                (patient_id,),
+            ).fetchone()
+            if shredded is None:  # already erased, or never seen: a row without a key keeps it so
+                conn.execute(
+                    "INSERT INTO careloop_patient_keys (patient_id, epoch, erased_at) VALUES (%s, 1, now()) "
+                    "ON CONFLICT (patient_id) DO NOTHING",
+                    (patient_id,),
+                )
+        return shredded is not None
+
+    def erased(self, patient_id: str) -> bool:
+        row = self._row(patient_id)
+        return row is not None and row[2] is None
+
+    def renew(self, patient_id: str) -> DataKey:
+        secret = DataKey.generate().secret
+        key_id, wrapped = self._provider.wrap(secret)
+        renewed = self._db.execute(
+            "UPDATE careloop_patient_keys SET epoch = epoch + 1, master_key_id = %s, wrapped = %s, "
+            "created_at = now(), erased_at = NULL WHERE patient_id = %s AND wrapped IS NULL RETURNING epoch",
+            (key_id, wrapped, patient_id),
+        ).fetchone()
+        if renewed is None:
+            raise NotErasedError(NOT_ERASED, patient_id)
+        return DataKey(int(renewed[0]), secret)
+
+    def rewrap_all(self, provider: KeyProvider) -> int:
+        total = 0
+        while page := self._rewrap_page(provider):
+            total += page
+        self._provider = provider
+        return total
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _rewrap_page(self, provider: KeyProvider) -> int:
+        # Locked, so an erasure waits for the page and then drops the re-wrapped key: a key is never brought back.
+        conn = self._db.connection
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT patient_id, master_key_id, wrapped FROM careloop_patient_keys "
+                "WHERE wrapped IS NOT NULL AND master_key_id <> %s ORDER BY patient_id LIMIT %s FOR UPDATE",
+                (provider.current_key_id, REWRAP_PAGE),
+            ).fetchall()
+            rewrapped = [(*provider.wrap(provider.unwrap(key_id, bytes(blob))), pid) for pid, key_id, blob in rows]
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE careloop_patient_keys SET master_key_id = %s, wrapped = %s WHERE patient_id = %s",
+                    rewrapped,
+                )
+        return len(rows)
+
+    def _row(self, patient_id: str) -> Row | None:
+        row = self._db.execute(
+            "SELECT epoch, master_key_id, wrapped FROM careloop_patient_keys WHERE patient_id = %s", (patient_id,)
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1], None if row[2] is None else bytes(row[2]))
+
+    def _live(self, patient_id: str, row: Row) -> DataKey:
+        epoch, key_id, wrapped = row
+        if key_id is None or wrapped is None:
+            raise ErasedError(erased_message(epoch), patient_id)
+        return DataKey(epoch, self._provider.unwrap(key_id, wrapped))

@@ -1,0 +1,193 @@
+"""Which fields of the clinical events identify a patient, and sealing and revealing them.
+
+Every clinical event type is listed twice: its fields sealed with the patient's key (``SEALED``) and its other
+text fields, kept clear, each group for a reason (``CLEAR``). A test holds the two lists to the event models
+(tests/unit/security/test_phi.py): a new event type, or a new text field, fails it until someone decides.
+
+A field is named by its path: ``contact.phone`` (a nested model's field), ``identifiers[].value`` (that field of
+each element of a tuple), ``items{}`` (each text value of a mapping; numbers stay clear). The name bound into a
+sealed value is that path, with a mapping's key in place of ``{}`` (``items.q10``): stable across event types, so
+a read model may keep the sealed value as it is (the contact directory's phone) and reveal it as
+``contact.phone``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from engine.security.cipher import DataKey, epoch_of, is_sealed, reveal, seal
+from engine.security.errors import AlreadySealedError, NotSealedError, UnclassifiedEventError
+from engine.security.patient_keys import PatientKeys
+from events.base import Event
+
+E = TypeVar("E", bound=Event)
+M = TypeVar("M", bound=BaseModel)
+Transform = Callable[[str, str], str]  # (value, field name) -> value
+
+# The envelope identifies events, sources and journeys, never a person: careloop's patient id is a keyed pseudonym
+# (engine/security/pseudonyms.py) and a source's message id is its control number.
+ENVELOPE = ("event_id", "patient_id", "source.system", "source.message_id", "correlation_id", "causation_id")
+
+_DEMOGRAPHICS = ("name", "contact.phone", "contact.email", "contact.wechat_openid", "identifiers[].value")
+# Journeys read these: zone and language for send times and templates, authority and kind name the issuer and
+# type of an identifier (not the person), and attributes are what conditions test (no connector puts a person's
+# details there; a mapping that did would be a defect).
+_PROFILE = ("identifiers[].authority", "identifiers[].kind", "timezone", "language", "attributes{}")
+# The hospital's own ids of visits, appointments and results, its departments and staff, and codes with their
+# display text: what journeys match on and analysts count.
+_CODING = ("system", "code", "display")
+_ENCOUNTER = ("encounter_id", "department", "clinician", *(f"diagnoses[].{c}" for c in _CODING))
+_APPOINTMENT = ("appointment_id", "department", "clinician", "service")
+_CODE = tuple(f"code.{c}" for c in _CODING)
+_MESSAGE = ("message_id", "instance_id")  # the engine's own ids
+
+SEALED: Mapping[str, tuple[str, ...]] = {
+    "patient.registered": _DEMOGRAPHICS,
+    "patient.updated": _DEMOGRAPHICS,
+    "patient.merged": (),
+    "patient.deceased": (),
+    "encounter.admitted": (),
+    "encounter.discharged": (),
+    "encounter.completed": (),
+    "encounter.cancelled": (),
+    "procedure.completed": (),
+    "appointment.booked": (),
+    "appointment.rescheduled": (),
+    "appointment.cancelled": (),
+    "appointment.no_show": (),
+    "appointment.attended": (),
+    "observation.recorded": (),
+    "condition.diagnosed": (),
+    "questionnaire.completed": ("items{}",),  # scored items are numbers; text items are free-text answers
+    "consent.granted": (),
+    "consent.withdrawn": (),
+    "outreach.paused": ("reason",),  # typed by staff: may name or describe the patient whatever the schema says
+    "outreach.resumed": (),
+    "outreach.sent": (),
+    "outreach.delivered": (),
+    "outreach.failed": (),
+    "outreach.replied": ("text",),  # whatever the patient wrote
+    "task.claimed": (),
+    "task.released": (),
+    "task.closed": ("note",),  # typed by staff
+}
+
+CLEAR: Mapping[str, tuple[str, ...]] = {
+    "patient.registered": _PROFILE,
+    "patient.updated": _PROFILE,
+    "patient.merged": ("into_patient_id",),  # a pseudonym like patient_id
+    "patient.deceased": (),
+    "encounter.admitted": _ENCOUNTER,
+    "encounter.discharged": (*_ENCOUNTER, "disposition"),  # a coded disposition (home, transfer)
+    "encounter.completed": _ENCOUNTER,
+    # the source's coded reason (HL7 table 0062's text or code, a FHIR status), not text someone typed
+    "encounter.cancelled": ("encounter_id", "reason"),
+    "procedure.completed": ("procedure_id", *_CODE, "category", "encounter_id", "department", "clinician"),
+    "appointment.booked": _APPOINTMENT,
+    "appointment.rescheduled": _APPOINTMENT,
+    "appointment.cancelled": (*_APPOINTMENT, "reason"),  # the scheduling system's cancellation reason code
+    "appointment.no_show": _APPOINTMENT,
+    "appointment.attended": _APPOINTMENT,
+    # value: a coded or textual result journeys compare (sealing it would silently change what conditions match);
+    # an HL7 TX/FT narrative lands here too, which the connector has to keep out (see the issue 14 report)
+    "observation.recorded": ("observation_id", *_CODE, "value", "unit", "reference_range", "encounter_id"),
+    "condition.diagnosed": ("condition_id", *_CODE, "encounter_id"),
+    "questionnaire.completed": ("response_id", "instrument", "message_id"),
+    "consent.granted": ("purpose",),
+    "consent.withdrawn": ("purpose",),
+    "outreach.paused": ("by",),  # staff ids
+    "outreach.resumed": ("by",),
+    "outreach.sent": (*_MESSAGE, "gateway", "gateway_ref"),
+    "outreach.delivered": _MESSAGE,
+    "outreach.failed": (*_MESSAGE, "reason"),  # the dispatcher's or gateway's reason, PHI-free by contract
+    "outreach.replied": _MESSAGE,
+    "task.claimed": ("task_id", "assignee"),
+    "task.released": ("task_id", "by"),
+    "task.closed": ("task_id", "outcome", "by"),  # outcome is a code (reached, rebooked...)
+}
+
+
+def sealed_fields(event_type: str) -> tuple[str, ...]:
+    try:
+        return SEALED[event_type]
+    except KeyError:
+        raise UnclassifiedEventError(
+            f"{event_type}: not a clinical event type engine/security/phi.py classifies", event_type, "type"
+        ) from None
+
+
+def seal_event(event: E, keys: PatientKeys) -> E:
+    """A copy with every patient-identifying field sealed with the patient's key (made on first use). An event with
+    nothing to seal comes back as it is (it is frozen); a value already sealed is refused."""
+    paths = [p for p in sealed_fields(event.type) if _present(event, p)]
+    if not paths:
+        return event
+    key = keys.key_for(event.patient_id)
+
+    def sealing(value: str, field: str) -> str:
+        if is_sealed(value):
+            raise AlreadySealedError(f"{event.type}: {field} is already sealed", event.type, field)
+        return seal(key, value, event.patient_id, field)
+
+    return _each(event, paths, sealing)
+
+
+def reveal_event(event: E, keys: PatientKeys) -> E:
+    """A copy with every patient-identifying field in clear. ErasedError if the patient's key of a value was erased;
+    NotSealedError if such a field holds a clear value (it should never have rested so)."""
+    paths = [p for p in sealed_fields(event.type) if _present(event, p)]
+    epochs: dict[int, DataKey] = {}
+
+    def revealing(value: str, field: str) -> str:
+        if not is_sealed(value):
+            raise NotSealedError(
+                f"{event.type}: {field} holds a clear value where a sealed one was expected", event.type, field
+            )
+        epoch = epoch_of(value, field)
+        if epoch not in epochs:
+            epochs[epoch] = keys.key_at(event.patient_id, epoch)
+        return reveal(epochs[epoch], value, event.patient_id, field)
+
+    return _each(event, paths, revealing) if paths else event
+
+
+def _each(event: E, paths: list[str], transform: Transform) -> E:
+    for path in paths:
+        event = _apply(event, path, transform)
+    return event
+
+
+def _apply(model: M, path: str, transform: Transform) -> M:
+    """``model`` with the value at ``path`` replaced by ``transform(value, its field name)``, copied up the path."""
+    head, _, rest = path.partition(".")
+    name = head.removesuffix("[]").removesuffix("{}")
+    value: Any = getattr(model, name)
+    if value is None:
+        return model
+    if head.endswith("[]"):
+        new: Any = tuple(_apply(item, rest, _within(head, transform)) for item in value)
+    elif head.endswith("{}"):
+        new = {k: transform(v, f"{name}.{k}") if isinstance(v, str) else v for k, v in value.items()}
+    elif rest:
+        new = _apply(value, rest, _within(head, transform))
+    else:
+        new = transform(value, name)
+    return model.model_copy(update={name: new})
+
+
+def _within(head: str, transform: Transform) -> Transform:
+    return lambda value, field: transform(value, f"{head}.{field}")
+
+
+def _present(model: BaseModel, path: str) -> bool:
+    """Whether ``path`` holds any text to seal (most events' optional fields are empty)."""
+    head, _, rest = path.partition(".")
+    value: Any = getattr(model, head.removesuffix("[]").removesuffix("{}"))
+    if head.endswith("[]"):
+        return any(_present(item, rest) for item in value)
+    if head.endswith("{}"):
+        return any(isinstance(v, str) for v in value.values())
+    return value is not None and (not rest or _present(value, rest))
