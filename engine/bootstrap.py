@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import partial
 
 import faust
 
+from connectors.kafka_producer import kafka_producer as connectors_producer
 from engine import collector
 from engine.clock import Clock, DatabaseClock, SystemClock
 from engine.fetch_wait import UnsupportedVersionError, limit_fetch_wait
@@ -17,9 +19,12 @@ from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import deploy
 from engine.topics import Topics, ensure_topics
 from engine.worker import APPLICATION
-from engine.worker.app import build_app
-from engine.worker.batch import BatchProcessor
+from engine.worker.app import Parts, build_app
+from engine.worker.dead_letters import KafkaDeadLetters
+from engine.worker.handle import Deps
 from engine.worker.outbox import Outbox
+from engine.worker.postgres import Consumer, PostgresJourneys
+from engine.worker.prometheus import PrometheusMetrics, RetryUntilStopped
 from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
 from engine.worker.timers import TimerPoller
 
@@ -58,22 +63,35 @@ def build_worker(settings: Settings) -> Worker:
     topics = ensure_topics(settings, bootstrap)
     store = JourneyStore(postgres_env(database_url))
     catalog = deploy(database_url, load_catalog(settings.journeys))
-    processor = BatchProcessor(
-        store,
-        catalog,
-        settings.consumer_group,
-        topics.timers,
-        settings.aggregate_cache_size,
-        settings.pseudonym_key.get_secret_value().encode(),
-        topics.clinical,
-        topics.ids,
-        settings.snapshot_after,
+    relay_producer = partial(kafka_producer, bootstrap, settings.max_message_bytes)  # engine events as large as inputs
+    relay = RelayThread(EngineRelay(database_url, store), relay_producer, topics.engine)
+    dead_letters = KafkaDeadLetters(
+        partial(connectors_producer, bootstrap, APPLICATION, settings.max_message_bytes), topics.dead_letter
     )
+    stop = threading.Event()
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
-    producer = partial(kafka_producer, bootstrap, settings.max_message_bytes)  # engine events as large as inputs
-    relay = RelayThread(EngineRelay(database_url, store), producer, topics.engine)
-    app = build_app(
-        settings, bootstrap, topics, processor, poller, clock_for(settings, database_url), relay, Outbox(database_url)
-    )
+    deps = _deps(settings, store, catalog, topics, dead_letters, relay, stop)
+    parts = Parts(deps, dead_letters, poller, clock_for(settings, database_url), relay, Outbox(database_url), stop)
+    app = build_app(settings, bootstrap, topics, parts)
     collector.tune()  # after the catalog and the app are built: they live as long as the process
     return Worker(app, store, catalog, topics)
+
+
+def _deps(
+    settings: Settings,
+    store: JourneyStore,
+    catalog: Catalog,
+    topics: Topics,
+    dead_letters: KafkaDeadLetters,
+    relay: RelayThread,
+    stop: threading.Event,
+) -> Deps:
+    metrics = PrometheusMetrics()
+    journeys = PostgresJourneys(
+        store,
+        Consumer(settings.consumer_group, topics.clinical, topics.ids),
+        settings.aggregate_cache_size,
+        settings.snapshot_after,
+        settings.pseudonym_key.get_secret_value().encode(),
+    )
+    return Deps(journeys, dead_letters, relay, metrics, RetryUntilStopped(stop, metrics), catalog, topics.timers)

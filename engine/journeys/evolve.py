@@ -1,8 +1,8 @@
 """evolve(state, event) -> state: how each recorded event changes a patient's state. Replay is a fold.
 
 What each event changes is in fold_decisions (the engine's decisions) and fold_inputs (clinical events, the
-dispatcher's reports, staff's task changes); here, what every event changes (its clock, its version, the inputs
-seen) and the one copy of the state that makes the new one.
+dispatcher's reports, staff's task changes); here, what every event changes (its clock, its version) and the one
+copy of the state that makes the new one.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ def evolve(state: PatientState, event: Event) -> PatientState:
     else:
         moment = event.recorded_at  # clinical events are applied at their arrival
         last = state.last_occurred_at
-        # Every input's id, for good: see PatientState.seen for why nothing can be forgotten here.
-        changes["seen"] = state.seen | {event.event_id}
         changes["last_occurred_at"] = event.occurred_at if last is None or event.occurred_at > last else last
     now = moment if clock is None or moment > clock else clock
     changes["version"] = state.version + 1

@@ -32,7 +32,6 @@ class Changes(TypedDict, total=False):
     no_shows: tuple[tuple[datetime, str], ...]
     unanswered: tuple[str, ...]
     feedback: tuple[tuple[datetime, str, str, float], ...]
-    seen: frozenset[str]
     last_occurred_at: datetime | None
     clock: datetime | None
     version: int

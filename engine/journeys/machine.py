@@ -8,7 +8,10 @@ Late events policy (documented in docs/journeys.md):
   tasks and churn flags still happen, since a person should still look.
 - Exits and goals apply whenever they arrive; what was already sent stays sent.
 - Demographics older than those already applied are recorded but do not overwrite newer ones.
-- Redelivered events (same event_id) are recognised and produce nothing.
+- Each input is applied once. A repeat (the same event_id: redelivery, a re-import, a dead-letter replay, of any
+  age) is dropped before it reaches the core, by whoever keeps the record of applied inputs: the worker's store
+  (careloop_applied_inputs) live, the Simulation here. The state keeps no such record, so it stays the size of
+  what the journeys need, whatever the length of the history.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ class Decision:
     state: PatientState
     events: tuple[Event, ...]
     effects: tuple[Effect, ...]
-    duplicate: bool = False
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,8 +60,6 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
         raise ValueError("decide needs a timezone-aware 'now'")
     if trigger.patient_id != state.patient_id:
         raise PatientMismatchError(f"trigger for {trigger.patient_id} applied to state of {state.patient_id}")
-    if isinstance(trigger, Event) and trigger.event_id in state.seen:
-        return Decision(state, (), (), duplicate=True)
     run = Run(state, catalog, now, cause="tick")
     fire_due_timers(run)
     before = run.state
@@ -155,8 +155,6 @@ def react(state: PatientState, trigger: Trigger, catalog: Catalog, until: dateti
     happened to run: the live pipeline and ``careloop simulate`` agree exactly.
     """
     if isinstance(trigger, Event):
-        if trigger.event_id in state.seen:
-            return [Decision(state, (), (), duplicate=True)]
         now = trigger.recorded_at if state.clock is None else max(state.clock, trigger.recorded_at)
         decisions = _fire_until(state, now, catalog)
         latest = decisions[-1].state if decisions else state

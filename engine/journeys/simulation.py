@@ -3,6 +3,11 @@
 Each clinical event is applied at its arrival time (``recorded_at``, kept monotonic per patient) and each
 timer fires exactly at its due time. Patients are independent, so the result does not depend on how the
 stream interleaves patients or on the batch size.
+
+An input is applied once: one whose event_id the patient already had (redelivered, re-imported, replayed from
+the dead letters, at any age) is counted as a duplicate and decides nothing, as the live worker drops the inputs
+its store already holds (engine/worker/handle.py). The record of applied inputs is kept here, beside the states,
+not in them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class Simulation:
     catalog: Catalog
     states: dict[str, PatientState] = field(default_factory=dict)
     recorded: dict[str, list[Event]] = field(default_factory=dict)  # per patient, in decision order
+    applied: set[tuple[str, str]] = field(default_factory=set)  # (patient_id, event_id) of every input applied
     duplicates: int = 0
 
     def feed(self, events: Iterable[Event], batch_size: int = 1) -> None:
@@ -57,11 +63,15 @@ class Simulation:
         return self.states.get(patient_id) or PatientState(patient_id)
 
     def _react(self, patient_id: str, trigger: Event | Tick, until: datetime | None = None) -> None:
+        if isinstance(trigger, Event):
+            if (patient_id, trigger.event_id) in self.applied:
+                self.duplicates += 1
+                return
+            self.applied.add((patient_id, trigger.event_id))
         handed_over: list[Event] = []
         for decision in react(self.state(patient_id), trigger, self.catalog, until):
             self.states[patient_id] = decision.state
             self.recorded.setdefault(patient_id, []).extend(decision.events)
-            self.duplicates += decision.duplicate
             handed_over += [e for effect in decision.effects if isinstance(effect, HandOver) for e in effect.events]
         for event in handed_over:  # delivered right after, as the live pipeline's outbox does
             self._react(event.patient_id, event)

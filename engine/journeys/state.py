@@ -158,14 +158,6 @@ class PatientState:
     no_shows: tuple[tuple[datetime, str], ...] = ()  # (when, event id)
     unanswered: tuple[str, ...] = ()  # approvals since the patient last replied (event ids)
     feedback: tuple[tuple[datetime, str, str, float], ...] = ()  # (when, event id, instrument, score)
-    # The id of every input applied (clinical events, the dispatcher's reports, staff's task changes), so that a
-    # repeat is recognised and decides nothing. Never the engine's own decisions: nothing delivers those to the
-    # core again. Bounded by what can repeat, which is every input, at any age: Kafka redelivery after a crash
-    # repeats only what followed the last committed offset, but a re-import of a hospital's files or a
-    # `careloop dlq replay` sends inputs of any age again with the same (deterministic) ids, and applying one
-    # twice is not harmless (a no-show counted twice, an old consent.granted undoing a later withdrawal). Only
-    # this record tells such a repeat from a new event (test_re_publishing_a_whole_history_later_changes_nothing).
-    seen: frozenset[str] = frozenset()
     last_occurred_at: datetime | None = None
     clock: datetime | None = None  # the patient's logical time: latest arrival or decision time applied
     version: int = 0  # number of events applied

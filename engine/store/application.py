@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import make_conninfo
 
 from engine.connections import connect
-from engine.store import snapshots
-from engine.store.aggregate import PatientJourneys, patient_aggregate_id
+from engine.store import applied, snapshots
+from engine.store.aggregate import RECORDED_TOPIC, PatientJourneys, patient_aggregate_id
 from engine.store.recorder import CareloopRecorder, Commit
 from engine.store.schema import create_engine_tables
+
+log = structlog.get_logger("careloop.store")
 
 
 def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
@@ -77,9 +80,13 @@ class JourneyStore(Application[UUID]):
         # CREATE OR REPLACE FUNCTION and our DDL at once, which PostgreSQL refuses ("tuple concurrently updated").
         with _schema_lock(env):
             super().__init__(env)
+            readable = not (self.mapper.cipher or self.mapper.compressor)
             with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
                 create_engine_tables(curs)
                 curs.execute(snapshots.SNAPSHOT_DDL)
+                filled = applied.create(curs, RECORDED_TOPIC, readable)
+        if filled:
+            log.info("applied inputs recorded from the events already stored", inputs=filled)
 
     def load(self, patient_ids: Iterable[str]) -> dict[str, PatientJourneys]:
         """The patients' aggregates, new ones opened (not yet saved) for patients never seen: each from its
@@ -96,6 +103,11 @@ class JourneyStore(Application[UUID]):
             stored = StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
             found[r["originator_id"]] = self.mapper.to_domain_event(stored).mutate(found.get(r["originator_id"]))
         return {pid: found.get(i) or PatientJourneys(pid) for pid, i in zip(pids, ids, strict=True)}
+
+    def applied(self, inputs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of ``inputs`` (patient id, input event id) the store already holds: applied, never again."""
+        with self.datastore().get_connection() as conn:
+            return applied.select(conn, inputs)
 
     def commit(self, aggregates: Iterable[PatientJourneys], commit: Commit) -> list[Recording[UUID]]:
         """Every new event of every aggregate, plus offsets and timers, in one transaction; what was recorded,

@@ -18,7 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
 from psycopg.sql import SQL, Identifier, Literal
 
-from engine.store import snapshots
+from engine.store import applied, snapshots
 
 
 @dataclass
@@ -32,8 +32,10 @@ class Commit:
     outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic -> the broker's id of it
     snapshots: list[snapshots.Row] = field(default_factory=list)  # of committed aggregates
+    applied: list[tuple[str, str]] = field(default_factory=list)  # (patient, event id) of the inputs it applies
 
     def write(self, curs: Cursor[Any]) -> None:
+        applied.insert(curs, self.applied)
         if self.cancel:
             curs.execute("DELETE FROM careloop_timers WHERE timer_id = ANY(%s)", (sorted(self.cancel),))
         if self.schedule:

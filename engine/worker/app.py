@@ -1,61 +1,63 @@
-"""The faust app: one agent over the clinical and timer topics, one timer that sends due ticks.
+"""The faust app: one agent over the clinical and timer topics, which hands each batch to handle() in a thread,
+and the periodic jobs (engine/worker/jobs.py). Wiring only: what a batch does is engine/worker/handle.py.
 
-Faust acks a message even when an agent raises, so nothing escapes the agent: bad messages go to the
-dead-letter topic, store failures are retried (engine/retry.py) until they succeed, and only then does the
-batch's iteration end (take_events acks after our code returns).
+Faust acks a message even when an agent raises, so nothing escapes the agent: handle() dead-letters bad messages
+and retries store failures until they succeed, and only then does the batch's iteration end (take_events acks
+after our code returns).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 import faust
-import structlog
 
-from engine import metrics
 from engine.clock import Clock
-from engine.retry import until_done
+from engine.retry import Stopped
 from engine.settings import Settings
 from engine.topics import Topics
-from engine.worker.batch import BatchProcessor, BatchResult, StoreConflictError
-from engine.worker.messages import DeadLetter, Inbound, encode_tick
+from engine.worker.dead_letters import KafkaDeadLetters
+from engine.worker.handle import Deps, handle
+from engine.worker.jobs import RAW, Periodic, guarded
+from engine.worker.messages import Inbound
 from engine.worker.outbox import Outbox
 from engine.worker.relay import RelayThread
 from engine.worker.timers import TimerPoller
 
-log = structlog.get_logger("careloop.worker")
+
+@dataclass(frozen=True)
+class Parts:
+    """What bootstrap built for the worker's app."""
+
+    deps: Deps  # what handle() needs
+    dead_letters: KafkaDeadLetters
+    poller: TimerPoller
+    clock: Clock
+    relay: RelayThread | None
+    outbox: Outbox | None
+    stop: threading.Event  # set on shutdown: ends handle()'s waits
 
 
-def guarded(job: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-    """A periodic job that fails (PostgreSQL restarting, the broker away) logs and tries again next time:
-    faust would otherwise crash the whole worker."""
+def build_app(settings: Settings, bootstrap: str, topics: Topics, parts: Parts) -> faust.App:
+    app = _app(settings, bootstrap)
+    consuming = Consuming(parts, settings.batch_max, settings.batch_within)
+    jobs = Periodic(app, settings.consumer_group, topics.timers, parts.poller, parts.clock, parts.outbox)
+    app.agent(app.topic(topics.clinical, topics.timers, **RAW), name=f"{__name__}.journeys")(consuming.batches)
+    app.timer(settings.timer_poll_interval)(guarded(jobs.fire_timers))
+    app.timer(0.5)(guarded(jobs.send_outbox))
+    app.timer(15.0)(guarded(jobs.report_pending))
+    app.timer(5.0)(guarded(jobs.report_lag))
+    app.task(consuming.start_relay)
+    app.on_before_shutdown.connect(consuming.shutting_down)
+    app.on_partitions_revoked.connect(consuming.revoked)
+    return app
 
-    @functools.wraps(job)
-    async def run() -> None:
-        try:
-            await job()
-        except Exception as exc:
-            metrics.STORE_RETRIES.labels(f"{job.__name__}:{type(exc).__name__}").inc()
-            log.warning("periodic job failed; retrying next tick", job=job.__name__, error=str(exc))
 
-    return run
-
-
-def build_app(
-    settings: Settings,
-    bootstrap: str,
-    topics: Topics,
-    processor: BatchProcessor,
-    poller: TimerPoller,
-    clock: Clock,
-    relay: RelayThread | None = None,
-    outbox: Outbox | None = None,
-) -> faust.App:
-    app = faust.App(
+def _app(settings: Settings, bootstrap: str) -> faust.App:
+    return faust.App(
         settings.consumer_group,
         broker=f"kafka://{bootstrap}",
         broker_session_timeout=settings.session_timeout,
@@ -73,140 +75,39 @@ def build_app(
         # (BENCHMARKS.md, "What changed since the first run").
         broker_max_poll_records=settings.batch_max,
     )
-    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-    source = app.topic(topics.clinical, topics.timers, **raw)
-    dead_letters = app.topic(topics.dead_letter, **raw)
-    ticks = app.topic(topics.timers, **raw)
 
-    async def handle(batch: list[Inbound]) -> None:
-        batch = await _until_done(processor.fresh, batch)
-        if not batch:
-            return
-        with metrics.BATCH_SECONDS.time():
-            await _send_dead_letters(dead_letters, processor.decode(batch))
-            result = await _process_until_committed(processor, batch)
-        if relay is not None and result.committed is not None:
-            relay.offer(result.committed)
-        _count(result)
 
-    @app.agent(source)
-    async def journeys(stream: faust.StreamT[Any]) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within):
-            await handle([_inbound(e) for e in events])
+class Consuming:
+    """The agent's loop and the app's lifecycle around it."""
 
-    @app.timer(settings.timer_poll_interval)
-    @guarded
-    async def fire_timers() -> None:
-        now = clock.now()
-        due = await asyncio.to_thread(poller.claim, now, datetime.now(UTC))
-        by_patient: dict[str, list[str]] = {}
-        for t in due:
-            by_patient.setdefault(t.patient_id, []).append(t.timer_id)
-        # One tick per patient fires all its timers due by now, in due order, each at its own due time.
-        sent = [
-            await ticks.send(key=pid.encode(), value=encode_tick(pid, now, timer_ids))
-            for pid, timer_ids in by_patient.items()
-        ]
-        for future in sent:
-            await future
-        metrics.TIMERS_FIRED.inc(len(due))
+    def __init__(self, parts: Parts, batch_max: int, within: float) -> None:
+        self._parts = parts
+        self._batch_max = batch_max
+        self._within = within
 
-    @app.task
-    async def start_relay() -> None:
+    async def batches(self, stream: Any) -> None:  # a faust Stream (its type declares no take_events)
+        async for events in stream.take_events(self._batch_max, within=self._within):
+            try:
+                await asyncio.to_thread(handle, [inbound(e) for e in events], self._parts.deps)
+            except Stopped:
+                return  # shutting down while the store or the broker was away: the batch is redelivered
+
+    async def start_relay(self) -> None:
+        relay = self._parts.relay
         if relay is not None and not relay.is_alive():
             relay.start()
 
-    @app.on_before_shutdown.connect
-    def _stop_relay(app: faust.App, **kwargs: Any) -> None:
-        if relay is not None:
-            relay.stop()
+    def shutting_down(self, app: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        self._parts.stop.set()
+        if self._parts.relay is not None:
+            self._parts.relay.stop()
+        self._parts.dead_letters.close()
 
-    @app.timer(0.5)
-    @guarded
-    async def send_outbox() -> None:
-        if outbox is None:
-            return
-        rows = await asyncio.to_thread(outbox.pending)
-        sent = [await app.topic(topic, **raw).send(key=key, value=value) for _, topic, key, value in rows]
-        for future in sent:
-            await future
-        if rows:
-            await asyncio.to_thread(outbox.mark_sent, [row[0] for row in rows])
-
-    @app.timer(15.0)
-    @guarded
-    async def report_pending() -> None:
-        metrics.TIMERS_PENDING.set(await asyncio.to_thread(poller.pending))
-        for name, lag in (await asyncio.to_thread(poller.projection_lag)).items():
-            metrics.PROJECTION_LAG.labels(name).set(lag)
-
-    @app.timer(5.0)
-    @guarded
-    async def report_lag() -> None:
-        assigned = list(app.consumer.assignment())
-        if not assigned:
-            return
-        committed = await asyncio.to_thread(poller.committed_offsets, settings.consumer_group)
-        for tp in assigned:
-            highwater = app.consumer.highwater(tp)
-            if highwater is not None:
-                lag = max(0, highwater - committed.get((tp.topic, tp.partition), 0))
-                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(lag)
-
-    @app.on_partitions_revoked.connect
-    async def _revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
-        processor.forget()
-
-    return app
+    async def revoked(self, app: Any, /, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        self._parts.deps.store.forget()  # another worker may own these patients now
 
 
-async def _send_dead_letters(topic: Any, letters: list[DeadLetter]) -> None:
-    """Sent and acknowledged before the batch commits the offsets past them: nothing is lost. The broker being
-    away is waited out, never skipped."""
-
-    def retrying(exc: BaseException, delay: float) -> None:
-        log.error("dead-lettering failed; retrying", error=str(exc), retry_in=delay)
-
-    for dead in letters:
-
-        async def send(dead: DeadLetter = dead) -> None:
-            await (await topic.send(key=dead.original.key, value=dead.original.value or b"", headers=dead.headers()))
-
-        await until_done(send, retrying)
-        metrics.DEAD_LETTERS.labels(dead.kind).inc()
-        log.warning(
-            "dead-lettered",
-            reason=dead.reason,
-            topic=dead.original.topic,
-            partition=dead.original.partition,
-            offset=dead.original.offset,
-        )
-
-
-async def _until_done(work: Callable[[list[Inbound]], list[Inbound]], batch: list[Inbound]) -> list[Inbound]:
-    def retrying(exc: BaseException, delay: float) -> None:  # the database is away: wait for it, never skip
-        log.error("reading committed offsets failed; retrying", error=str(exc), retry_in=delay)
-
-    return await until_done(lambda: asyncio.to_thread(work, batch), retrying)
-
-
-async def _process_until_committed(processor: BatchProcessor, batch: list[Inbound]) -> BatchResult:
-    def retrying(exc: BaseException, delay: float) -> None:  # a store or database outage: never drop the batch
-        metrics.STORE_RETRIES.labels(type(exc).__name__).inc()
-        log.error("batch failed; retrying", error=str(exc), error_type=type(exc).__name__, retry_in=delay)
-
-    async def process() -> BatchResult:
-        while True:  # another worker wrote one of the patients (a rebalance): reload them and go again at once
-            try:
-                return await asyncio.to_thread(processor.process, batch)
-            except StoreConflictError as exc:
-                metrics.STORE_RETRIES.labels("conflict").inc()
-                log.info("store conflict; reloading patients", patients=exc.patient_refs)
-
-    return await until_done(process, retrying)
-
-
-def _inbound(event: Any) -> Inbound:
+def inbound(event: Any) -> Inbound:
     message = event.message
     headers = message.headers or []
     if isinstance(headers, dict):
@@ -219,11 +120,3 @@ def _inbound(event: Any) -> Inbound:
         message.value,
         tuple((str(k), bytes(v or b"")) for k, v in headers),
     )
-
-
-def _count(result: BatchResult) -> None:
-    metrics.EVENTS.labels("clinical").inc(result.clinical)
-    metrics.EVENTS.labels("tick").inc(result.ticks)
-    metrics.EVENTS.labels("duplicate").inc(result.duplicates)
-    for type_, n in result.engine_events.items():
-        metrics.DECISIONS.labels(type_).inc(n)

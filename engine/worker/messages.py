@@ -1,13 +1,15 @@
-"""Decoding what arrives on the worker's topics; whatever cannot be decoded becomes a dead letter."""
+"""Decoding what arrives on the worker's topics, once per message; whatever cannot be decoded becomes a dead letter,
+its kind told by the type of the error (events.errors), never by the wording of its message."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.journeys.machine import Tick
-from events import EventError, parse_clinical
+from events import EventDecodeError, EventError, parse_clinical
 from events.base import Event
 
 
@@ -52,7 +54,7 @@ class Decoded:
     dead: list[DeadLetter] = field(default_factory=list)
 
 
-def decode(batch: list[Inbound], timers_topic: str) -> Decoded:
+def decode(batch: Sequence[Inbound], timers_topic: str) -> Decoded:
     out = Decoded()
     for message in batch:
         if message.topic == timers_topic:
@@ -71,15 +73,15 @@ def _clinical(message: Inbound) -> Event | DeadLetter:
         return DeadLetter(message, "empty message (no value)", "decode")
     try:
         event = parse_clinical(message.value)
-    except EventError as exc:
-        kind = "decode" if "JSON" in str(exc) else "validation"
-        return DeadLetter(message, str(exc), kind)
+    except EventDecodeError as exc:  # not a JSON object
+        return DeadLetter(message, str(exc), "decode")
+    except EventError as exc:  # a JSON object, but no valid event of a known type and version
+        return DeadLetter(message, str(exc), "validation")
     key = message.key.decode("utf-8", "replace") if message.key is not None else None
     if key != event.patient_id:
-        # The key decides the partition, and the partition decides the order: a wrong key breaks ordering.
-        return DeadLetter(
-            message, f"message key {key!r} is not the event's patient_id {event.patient_id!r}", "key-mismatch"
-        )
+        # The key decides the partition, and the partition decides the order: a wrong key breaks ordering. The
+        # reason names the fields, never their values (patient ids).
+        return DeadLetter(message, "the message key is not the event's patient_id", "key-mismatch")
     return event
 
 

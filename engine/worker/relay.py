@@ -21,10 +21,9 @@ record. So the relay does not LISTEN: its own worker's commits arrive by hand, o
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,13 +33,11 @@ import structlog
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from engine import metrics
-from engine.journeys.evolve import ENGINE_SOURCE
 from engine.kept_connection import KeptConnection
 from engine.log_follower import LogFollower
 from engine.store.application import JourneyStore
 from engine.store.payloads import StoredPayloads
-from events import parse_event
-from events.catalog import EVENT_TYPES
+from engine.worker.committed import Committed, Outgoing, engine_outgoing
 
 log = structlog.get_logger("careloop.relay")
 
@@ -54,24 +51,6 @@ CREATE TABLE IF NOT EXISTS careloop_relay (
 LOCK_KEY = 0x6361_7265_6C6F_6F70  # "careloop"
 APPLICATION = "careloop-relay"  # its PostgreSQL connection's application_name and its Kafka client id
 BATCH_BYTES = 256 * 1024  # per-partition producer batches: a page holds up to 2,000 notifications' events
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    key: bytes
-    value: bytes
-    type: str
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    """A commit's notifications ``after`` < id <= ``last``, and the engine events among them."""
-
-    after: int
-    last: int
-    outgoing: tuple[Outgoing, ...]
-
-
 MAX_OFFERED = 1000  # committed batches waiting for the relay; older ones are read from the store instead
 
 
@@ -125,27 +104,6 @@ class EngineRelay:
     def close(self) -> None:
         self._db.close()
         self._locked = False
-
-
-def engine_outgoing(payloads: Iterable[dict[str, Any]]) -> list[Outgoing]:
-    """The engine events among stored payloads, ready to send."""
-    return [_outgoing(p) for p in payloads if _is_engine(p)]
-
-
-def _is_engine(payload: dict[str, Any]) -> bool:
-    source = payload.get("source")
-    return isinstance(source, dict) and source.get("system") == ENGINE_SOURCE
-
-
-def _outgoing(payload: dict[str, Any]) -> Outgoing:
-    type_ = str(payload.get("type", ""))
-    model = EVENT_TYPES.get(type_)
-    current = model is not None and payload.get("schema_version") == model.SCHEMA_VERSION
-    if current:
-        value = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    else:
-        value = parse_event(payload).model_dump_json().encode()  # upcast (or fail loudly on a type unknown here)
-    return Outgoing(str(payload["patient_id"]).encode(), value, type_)
 
 
 class Producer(Protocol):

@@ -13,10 +13,9 @@ from engine.embedded import EmbeddedBroker
 from engine.journeys.evolve import is_engine_event
 from engine.journeys.machine import react
 from engine.store.application import JourneyStore
-from engine.worker.batch import BatchProcessor
-from engine.worker.messages import Inbound
 from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
 from tests.builders import at, catalog, discharge, registered
+from tests.integration.real_worker import RealWorker
 from tests.kafka_topics import create_topic, read_topic, unique
 
 
@@ -105,12 +104,9 @@ def test_a_batch_handed_over_by_the_worker_is_sent_without_reading_the_store(
     create_topic(broker.bootstrap, topic)
     relay = EngineRelay(database_url, store)
     thread = RelayThread(relay, lambda: kafka_producer(broker.bootstrap), topic)
-    processor = BatchProcessor(store, catalog(), "c", "timers")
+    worker = RealWorker(store)
     start = at("2026-03-02 10:00")
-    results = [
-        processor.process([Inbound("clinical", 0, n, e.patient_id.encode(), e.model_dump_json().encode())])
-        for n, e in enumerate([discharge("P1", start), discharge("P2", start, encounter_id="E2")])
-    ]
+    results = [worker.handle(e) for e in [discharge("P1", start), discharge("P2", start, encounter_id="E2")]]
     first, second = (r.committed for r in results)
     assert first is not None and second is not None and first.last == second.after
 
@@ -120,7 +116,7 @@ def test_a_batch_handed_over_by_the_worker_is_sent_without_reading_the_store(
     assert relay.position() == second.last  # one page held both commits; the offered one is dropped as sent
 
     p3 = discharge("P3", start, encounter_id="E3")
-    third = processor.process([Inbound("clinical", 0, 2, b"P3", p3.model_dump_json().encode())]).committed
+    third = worker.handle(p3).committed
     assert third is not None and third.after == second.last
     thread.offer(third)
     monkeypatch.setattr(relay, "next_page", lambda after=None: pytest.fail("the store was read back"))

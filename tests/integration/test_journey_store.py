@@ -15,9 +15,8 @@ from engine.store.aggregate import PatientJourneys, patient_aggregate_id
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.recorder import Commit
 from engine.store.snapshot_format import SNAPSHOT_SCHEMA_VERSION
-from engine.worker.batch import BatchProcessor
-from engine.worker.messages import Inbound
 from tests.builders import at, catalog, discharge
+from tests.integration.real_worker import RealWorker
 
 
 def _decided(store: JourneyStore, patient: str, encounter: str) -> PatientJourneys:
@@ -153,18 +152,74 @@ def test_snapshots_pickled_before_schema_versions_are_migrated_to_never_be_read(
 def test_the_worker_snapshots_patients_leaving_its_cache_and_loads_them_back(
     database_url: str, store: JourneyStore
 ) -> None:
-    processor = BatchProcessor(store, catalog(), "c", "timers", cache_size=1, snapshot_after=1)
+    worker = RealWorker(store, cache_size=1, snapshot_after=1)
     start = at("2026-03-02 10:00")
-    triggers = [
+    for e in [
         discharge("P1", start),
         discharge("P2", start, encounter_id="E2"),
         discharge("P3", start, encounter_id="E3"),
-    ]
-    for offset, e in enumerate(triggers):
-        processor.process([Inbound("clinical", 0, offset, e.patient_id.encode(), e.model_dump_json().encode())])
+    ]:
+        worker.handle(e)
     with psycopg.connect(database_url) as conn:
         taken = {str(r[0]): r[1] for r in conn.execute("SELECT aggregate_id, version FROM careloop_snapshots")}
     p1, p2 = store.repository.get(patient_aggregate_id("P1")), store.repository.get(patient_aggregate_id("P2"))
     assert taken == {str(p1.id): p1.version}  # P2 left the cache with the last batch: its snapshot goes next time
     assert store.load(["P1"])["P1"].state == p1.state
     assert p2.version > 1
+
+
+def _stored_events(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM careloop_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_store_from_before_the_applied_inputs_table_counts_its_stored_inputs_as_applied(
+    database_url: str, store: JourneyStore
+) -> None:
+    # A store written before careloop_applied_inputs existed: its inputs are only in the events
+    start = at("2026-03-02 10:00")
+    history = [discharge("P1", start), discharge("P2", start, encounter_id="E2")]
+    RealWorker(store).handle(*history)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DROP TABLE careloop_applied_inputs")
+    events_before = _stored_events(database_url)
+
+    # Opening it creates the table from the stored inputs (the engine's own events are not inputs)
+    with capture_logs() as logs:
+        upgraded = JourneyStore(postgres_env(database_url))
+    try:
+        with psycopg.connect(database_url) as conn:
+            rows = set(conn.execute("SELECT patient_id, event_id FROM careloop_applied_inputs").fetchall())
+        assert rows == {(e.patient_id, e.event_id) for e in history}
+        assert [e["inputs"] for e in logs if "applied inputs recorded" in e["event"]] == [2]
+
+        # The same inputs published again decide nothing
+        again = RealWorker(upgraded).handle(
+            *[e.model_copy(update={"recorded_at": start + timedelta(30)}) for e in history]
+        )
+        assert (again.duplicates, again.committed) == (2, None)
+        assert _stored_events(database_url) == events_before
+    finally:
+        upgraded.close()
+
+
+def test_a_re_import_after_the_patient_was_snapshotted_changes_nothing(database_url: str, store: JourneyStore) -> None:
+    # P1 is decided, then leaves the worker's one-patient cache and is snapshotted with the next commit
+    start = at("2026-03-02 10:00")
+    worker = RealWorker(store, cache_size=1, snapshot_after=1)
+    p1 = [discharge("P1", start), discharge("P1", start + timedelta(days=40), encounter_id="E1b")]
+    worker.handle(*p1)
+    worker.handle(discharge("P2", start, encounter_id="E2"))
+    worker.handle(discharge("P3", start, encounter_id="E3"))
+    snapshotted = store.load(["P1"])["P1"]
+    assert snapshotted.snapshot_version == snapshotted.version  # loaded from its snapshot alone
+    events_before = _stored_events(database_url)
+
+    # The hospital re-sends P1's messages months later, to a worker that has never seen P1
+    later = [e.model_copy(update={"recorded_at": start + timedelta(days=120)}) for e in p1]
+    outcome = RealWorker(store).handle(*later)
+
+    assert (outcome.clinical, outcome.duplicates, outcome.committed) == (2, 2, None)
+    assert _stored_events(database_url) == events_before
+    assert store.load(["P1"])["P1"].state == snapshotted.state

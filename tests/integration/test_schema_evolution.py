@@ -75,5 +75,6 @@ def test_an_event_stored_as_version_1_loads_and_replays_after_an_upcaster_is_add
 
     loaded = store.load(["P-OLD"])["P-OLD"]
     assert loaded.version == 2
-    assert loaded.state.seen == frozenset({"obs-v1-1"})  # the old event replayed into today's state
+    # The old event replayed into today's state: folded once, at the time it occurred.
+    assert (loaded.state.version, loaded.state.last_occurred_at) == (1, at("2025-01-02 09:00"))
     store.close()

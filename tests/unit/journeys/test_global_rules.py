@@ -1,12 +1,10 @@
 """Rules every journey shares: death ends every journey and starts none afterwards; a redelivered event (the
 same event_id) is recognised and changes nothing."""
 
-from engine.journeys.machine import decide
 from tests.builders import (
     active,
     at,
     booked,
-    catalog,
     deceased,
     diagnosed,
     discharge,
@@ -81,17 +79,17 @@ def test_no_journey_starts_after_death():
 def test_redelivered_event_is_recognised_and_changes_nothing():
     discharged = discharge(P, at("2026-03-02 10:00"), msg="adt-a03-1")
     sim = simulation(discharged)
-    state = sim.state(P)
+    state, recorded = sim.state(P), list(sim.recorded[P])
 
     # When the very same message is delivered again (same source message, hence same event_id)
     again = discharge(P, at("2026-03-02 10:00"), msg="adt-a03-1", recorded=at("2026-03-02 10:07"))
     assert again.event_id == discharged.event_id
-    decision = decide(state, again, catalog(), at("2026-03-02 10:07"))
+    sim.feed([again])
 
-    # Then the decision is a duplicate with no events and no effects, and the state is untouched
-    assert decision.duplicate
-    assert (decision.events, decision.effects) == ((), ())
-    assert decision.state is state
+    # Then it is counted as a duplicate, nothing is recorded and the state is untouched
+    assert sim.duplicates == 1
+    assert sim.recorded[P] == recorded
+    assert sim.state(P) is state
 
 
 def test_redelivered_no_show_does_not_rebook_twice():

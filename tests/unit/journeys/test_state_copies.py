@@ -14,10 +14,10 @@ AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def test_a_copied_state_equals_what_dataclasses_replace_gives_and_leaves_the_original_as_it_was() -> None:
-    state = PatientState("P1", profile=Profile(language="zh-CN"), seen=frozenset({"e1"}), version=3)
-    changes = {"version": 4, "clock": AT, "seen": frozenset({"e1", "e2"})}
+    state = PatientState("P1", profile=Profile(language="zh-CN"), unanswered=("e1",), version=3)
+    changes = {"version": 4, "clock": AT, "unanswered": ("e1", "e2")}
     copied = COPY_STATE(state, changes)
-    assert copied == replace(state, version=4, clock=AT, seen=frozenset({"e1", "e2"}))
+    assert copied == replace(state, version=4, clock=AT, unanswered=("e1", "e2"))
     assert copied.profile is state.profile and state.version == 3 and state.clock is None
 
 
