@@ -35,12 +35,12 @@ from engine.cli.runtime import wait_for_dispatcher
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedPostgres, free_port
-from tests.faults.report import LAST_RUN, record
 from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
 from events.base import Event
 from tests.e2e.conftest import Live
 from tests.faults.conftest import bootstrap_for
+from tests.faults.report import LAST_RUN, record
 from tests.integration.dispatch.conftest import TestGateway, gateway  # noqa: F401 - the gateway fixture
 
 with warnings.catch_warnings():
