@@ -13,7 +13,7 @@ from datetime import timedelta
 from pydantic import BaseModel
 
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
-from engine.journeys.definition import Journey, JourneysFile, Settings
+from engine.journeys.definition import Journey, JourneySettings, JourneysFile
 from engine.journeys.errors import UnknownJourneyError
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals, OverdueCheck, OverdueVisit
@@ -25,7 +25,7 @@ from engine.journeys.valuesets import Matcher, ValueSet
 class Catalog:
     """Built by ``from_file`` only: the compiled parts below are worked out there, once."""
 
-    settings: Settings
+    settings: JourneySettings
     value_sets: dict[str, ValueSet]
     current: dict[str, Journey]
     versions: dict[tuple[str, int], Journey]

@@ -89,7 +89,7 @@ class Entry(_Typed):
         return [check_event_type(v) for v in value]
 
 
-class Trigger(_Typed):
+class EventRule(_Typed):
     """An exit or goal: an event (optionally with conditions, optionally for the same key) ends the journey."""
 
     event: EventType
@@ -329,8 +329,8 @@ class Journey(Model):
     name: str = Field(min_length=1)
     description: str = ""
     entry: Entry
-    exit: list[Trigger] = Field(default_factory=list)
-    goals: list[Trigger] = Field(default_factory=list)
+    exit: list[EventRule] = Field(default_factory=list)
+    goals: list[EventRule] = Field(default_factory=list)
     steps: list[Step] = Field(min_length=1)
 
     def step(self, step_id: str) -> AnyStep:
@@ -366,7 +366,7 @@ class ChurnLevels(Model):
         return "none"
 
 
-class Settings(Model):
+class JourneySettings(Model):
     hospital_timezone: str = "UTC"
     global_exits: list[EventType] = Field(
         default_factory=lambda: ["patient.deceased", "patient.merged"],
@@ -389,7 +389,7 @@ class Settings(Model):
 
 
 class JourneysFile(Model):
-    settings: Settings = Field(default_factory=Settings)
+    settings: JourneySettings = Field(default_factory=JourneySettings)
     outreach: OutreachPolicy = Field(default_factory=OutreachPolicy, description="Consent, quiet hours, caps.")
     value_sets: dict[str, ValueSet] = Field(default_factory=dict)
     journeys: list[Journey] = Field(min_length=1)

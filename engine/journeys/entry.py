@@ -69,11 +69,11 @@ def affect_instances(run: Run, event: Event, data: Json) -> None:
         if event.type in run.catalog.settings.global_exits and not _merged_into_self(event, run):
             end(run, inst, "exited", event.type, f"{event.type} ends every journey", event.event_id)
             continue
-        if trig := _first(journey.exit, journey.entry.key, data, inst, scope):
-            end(run, inst, "exited", trig.outcome or event.type, _trigger_why("exit", trig), event.event_id)
+        if rule := _first(journey.exit, journey.entry.key, data, inst, scope):
+            end(run, inst, "exited", rule.outcome or event.type, _rule_why("exit", rule), event.event_id)
             continue
-        if trig := _first(journey.goals, journey.entry.key, data, inst, scope):
-            end(run, inst, "completed", trig.outcome or event.type, _trigger_why("goal", trig), event.event_id)
+        if rule := _first(journey.goals, journey.entry.key, data, inst, scope):
+            end(run, inst, "completed", rule.outcome or event.type, _rule_why("goal", rule), event.event_id)
             continue
         if _is_correction(journey, inst, event, data):
             replan(run, journey, inst, event, data)
@@ -108,10 +108,10 @@ def readdress(entry: Json, to_patient_id: str, cause: str) -> Event:
 
 
 def _first(
-    triggers: list[d.Trigger], key_field: str | None, data: Json, inst: Instance, scope: Scope
-) -> d.Trigger | None:
+    rules: list[d.EventRule], key_field: str | None, data: Json, inst: Instance, scope: Scope
+) -> d.EventRule | None:
     """The first exit or goal this event satisfies. same_key compares the entry key field on both events."""
-    for t in triggers:
+    for t in rules:
         if t.event != data["type"]:
             continue
         if t.same_key and str(data.get(key_field or "", "")) != inst.key:
@@ -121,10 +121,10 @@ def _first(
     return None
 
 
-def _trigger_why(kind: str, trig: d.Trigger) -> str:
-    why = f"{kind} event {trig.event}"
-    if trig.when:
-        why += " where " + " and ".join(describe(c) for c in trig.when)
+def _rule_why(kind: str, rule: d.EventRule) -> str:
+    why = f"{kind} event {rule.event}"
+    if rule.when:
+        why += " where " + " and ".join(describe(c) for c in rule.when)
     return why
 
 

@@ -27,8 +27,8 @@ class JourneyParts:
     index: int
     raw: dict[str, Any]
     entry: d.Entry | None
-    exits: list[d.Trigger]
-    goals: list[d.Trigger]
+    exits: list[d.EventRule]
+    goals: list[d.EventRule]
     steps: dict[int, Any]  # step index -> parsed step
     raw_step_ids: list[str] = field(default_factory=list)
 
@@ -94,8 +94,8 @@ def _check_entry(parts: JourneyParts, base: Path) -> Iterator[Finding]:
         yield Finding(
             (*base, "entry", "key"), f"{entry.event} has no field {entry.key!r}{did_you_mean(entry.key, fields)}"
         )
-    for key_name, triggers in (("exit", parts.exits), ("goals", parts.goals)):
-        for k, t in enumerate(triggers):
+    for key_name, rules in (("exit", parts.exits), ("goals", parts.goals)):
+        for k, t in enumerate(rules):
             yield from _same_key(t, entry, (*base, key_name, k))
     for i, step in parts.steps.items():
         if isinstance(step, d.WaitForStep):
@@ -103,7 +103,7 @@ def _check_entry(parts: JourneyParts, base: Path) -> Iterator[Finding]:
                 yield from _same_key(o, entry, (*base, "steps", i, "wait_for", "events", k))
 
 
-def _same_key(t: d.Trigger | d.Outcome, entry: d.Entry, path: Path) -> Iterator[Finding]:
+def _same_key(t: d.EventRule | d.Outcome, entry: d.Entry, path: Path) -> Iterator[Finding]:
     if not t.same_key:
         return
     if entry.key is None:
@@ -121,8 +121,8 @@ def _condition_sites(parts: JourneyParts, base: Path) -> Iterator[tuple[Path, li
             seen_types |= {o.event for o in step.wait_for.events}
     if parts.entry:
         yield (*base, "entry", "when"), parts.entry.when, entry_type
-    for key_name, triggers in (("exit", parts.exits), ("goals", parts.goals)):
-        for k, t in enumerate(triggers):
+    for key_name, rules in (("exit", parts.exits), ("goals", parts.goals)):
+        for k, t in enumerate(rules):
             yield (*base, key_name, k, "when"), t.when, {t.event}
     for i, step in parts.steps.items():
         if isinstance(step, d.WaitForStep):

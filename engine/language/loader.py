@@ -20,7 +20,7 @@ from engine.yamlfile.suggest import closest
 from engine.yamlfile.syntax import glued_key
 
 _step_adapter: TypeAdapter[Any] = TypeAdapter(d.Step)
-_trigger_adapter: TypeAdapter[Any] = TypeAdapter(d.Trigger)
+_rule_adapter: TypeAdapter[Any] = TypeAdapter(d.EventRule)
 _entry_adapter: TypeAdapter[Any] = TypeAdapter(d.Entry)
 _journey_adapter: TypeAdapter[Any] = TypeAdapter(d.Journey)
 # Error types of a value that should have been a mapping or a list of them.
@@ -113,8 +113,8 @@ def _parts(raw: dict[str, Any], index: int) -> JourneyParts:
         index=index,
         raw=raw,
         entry=attempt(_entry_adapter, raw.get("entry")),
-        exits=[t for r in items("exit") if (t := attempt(_trigger_adapter, r)) is not None],
-        goals=[t for r in items("goals") if (t := attempt(_trigger_adapter, r)) is not None],
+        exits=[t for r in items("exit") if (t := attempt(_rule_adapter, r)) is not None],
+        goals=[t for r in items("goals") if (t := attempt(_rule_adapter, r)) is not None],
         steps=steps,
         raw_step_ids=[str(r.get("id")) for r in raw_steps if isinstance(r, dict)],
     )
