@@ -21,8 +21,8 @@ from engine.topics import Topics, ensure_topics
 from engine.worker import APPLICATION
 from engine.worker.app import Parts, build_app
 from engine.worker.dead_letters import KafkaDeadLetters
+from engine.worker.hand_overs import HandOvers
 from engine.worker.handle import Deps
-from engine.worker.outbox import Outbox
 from engine.worker.postgres import Consumer, PostgresJourneys
 from engine.worker.prometheus import PrometheusMetrics, RetryUntilStopped
 from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
@@ -71,7 +71,7 @@ def build_worker(settings: Settings) -> Worker:
     stop = threading.Event()
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     deps = _deps(settings, store, catalog, topics, dead_letters, relay, stop)
-    parts = Parts(deps, dead_letters, poller, clock_for(settings, database_url), relay, Outbox(database_url), stop)
+    parts = Parts(deps, dead_letters, poller, clock_for(settings, database_url), relay, HandOvers(database_url), stop)
     app = build_app(settings, bootstrap, topics, parts)
     collector.tune()  # after the catalog and the app are built: they live as long as the process
     return Worker(app, store, catalog, topics)

@@ -77,7 +77,7 @@ def up() -> None:
         with Stack(settings) as stack:
             stack.spawn("worker", "worker")
             stack.spawn("projections", "projections", "run")
-            stack.spawn("dispatcher", "dispatch")  # the demo outbox unless CARELOOP_DISPATCH__ names gateways
+            stack.spawn("dispatcher", "dispatch")  # the demo inbox unless CARELOOP_DISPATCH__ names gateways
             typer.echo(
                 f"kafka      {stack.bootstrap}  (topics {', '.join(stack.topics.all() if stack.topics else [])})"
             )
@@ -106,7 +106,7 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     with Stack(settings, extra_env=STEPPED_ENV) as stack:
         stack.spawn("worker", "worker")
         stack.spawn("projections", "projections", "run")
-        # Into the demo outbox: what patients would have received. The demo's clock leaps a week per step, so
+        # Into the demo inbox: what patients would have received. The demo's clock leaps a week per step, so
         # every approval would be stale by the time the dispatcher sees the new clock: send them anyway.
         stack.spawn("dispatcher", "dispatch", env={"CARELOOP_DISPATCH__SEND_STALE": "true"})
         database_url = stack.database_url
@@ -209,10 +209,10 @@ def report(database_url: str) -> None:
             "WHERE status IN ('scheduled', 'due', 'deferred', 'approved') ORDER BY due_at DESC LIMIT 10"
         ):
             typer.echo(f"  {row[0]:%Y-%m-%d %H:%M}  {row[1]}  {row[2]:<26} {row[3]:<28} {row[4]}")
-        typer.echo("\nmessages the dispatcher sent to the demo outbox (no gateway configured), latest five:")
+        typer.echo("\nmessages the dispatcher sent to the demo inbox (no gateway configured), latest five:")
         try:
             for row in conn.execute(
-                "SELECT channel, locale, body FROM outreach_demo_outbox ORDER BY created_at DESC LIMIT 5"
+                "SELECT channel, locale, body FROM outreach_demo_inbox ORDER BY created_at DESC LIMIT 5"
             ):
                 typer.echo(f"  {row[0]:<7} {row[1]:<6} {row[2][:100]}")
         except psycopg.errors.UndefinedTable:

@@ -24,7 +24,7 @@ from engine.clock import Clock, DatabaseClock, SystemClock
 from engine.connections import check_reachable
 from engine.dispatch import APPLICATION
 from engine.dispatch.channels.base import Channel
-from engine.dispatch.channels.demo_outbox import DemoOutbox
+from engine.dispatch.channels.demo_inbox import DemoInbox
 from engine.dispatch.channels.http_gateway import HttpGateway
 from engine.dispatch.channels.smtp import SmtpEmail
 from engine.dispatch.errors import DispatchConfigurationError
@@ -116,7 +116,7 @@ def channel_for(name: str, settings: DispatchSettings, url: str) -> Channel:
         return HttpGateway(name, config)
     if isinstance(config, SmtpConfig):
         return SmtpEmail(name, config)
-    return DemoOutbox(name, url)
+    return DemoInbox(name, url)
 
 
 def routes_for(settings: DispatchSettings, url: str) -> dict[str, Route]:

@@ -62,8 +62,16 @@ CREATE TABLE IF NOT EXISTS dispatch_outbox (
 );
 CREATE INDEX IF NOT EXISTS dispatch_outbox_unpublished ON dispatch_outbox (seq) WHERE published_at IS NULL;
 
--- The demo gateway: what patients would have received, rendered, without any real gateway.
-CREATE TABLE IF NOT EXISTS outreach_demo_outbox (
+-- The demo gateway's inbox: what patients would have received, rendered, without any real gateway.
+-- Called outreach_demo_outbox before: renamed with what it holds.
+DO $$
+BEGIN
+    IF to_regclass('outreach_demo_outbox') IS NOT NULL AND to_regclass('outreach_demo_inbox') IS NULL THEN
+        ALTER TABLE outreach_demo_outbox RENAME TO outreach_demo_inbox;
+        ALTER INDEX IF EXISTS outreach_demo_outbox_pkey RENAME TO outreach_demo_inbox_pkey;
+    END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS outreach_demo_inbox (
     idempotency_key text PRIMARY KEY,
     message_id      text        NOT NULL,
     patient_id      text        NOT NULL,

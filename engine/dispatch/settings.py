@@ -6,7 +6,7 @@ Gateways are named; each channel names the gateway it goes through. Nested value
     CARELOOP_DISPATCH__CHANNELS='{"sms": "aliyun", "email": "mail"}'
     CARELOOP_DISPATCH__MAX_TRIES=5
 
-With nothing configured every channel goes to the demo outbox (a table), so nothing reaches a real patient.
+With nothing configured every channel goes to the demo inbox (a table), so nothing reaches a real patient.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pydantic_settings import SettingsConfigDict
 
 from engine.settings import Settings
 
-OUTBOX = "outbox"  # the demo outbox gateway, always there
+DEMO = "demo"  # the demo gateway (into the demo inbox table), always there
+FORMER_DEMO = "outbox"  # the demo gateway's former name: a configuration still using it is told the new one
 SENDING_CHANNELS = ("sms", "wechat", "email", "app")  # phone approvals become staff call tasks in the engine
 
 
@@ -49,13 +50,14 @@ class SmtpConfig(_Gateway):
     timeout: float = Field(default=30.0, gt=0)
 
 
-class OutboxConfig(_Gateway):
-    """The demo outbox: rendered messages land in the table outreach_demo_outbox instead of reaching anyone."""
+class DemoInboxConfig(_Gateway):
+    """The demo gateway: rendered messages land in the demo inbox (the table outreach_demo_inbox) instead of reaching
+    anyone."""
 
-    kind: Literal["outbox"] = "outbox"
+    kind: Literal["demo"] = "demo"
 
 
-GatewayConfig = Annotated[HttpGatewayConfig | SmtpConfig | OutboxConfig, Field(discriminator="kind")]
+GatewayConfig = Annotated[HttpGatewayConfig | SmtpConfig | DemoInboxConfig, Field(discriminator="kind")]
 
 
 class DispatchConfig(BaseModel):
@@ -63,7 +65,7 @@ class DispatchConfig(BaseModel):
 
     gateways: dict[str, GatewayConfig] = Field(default_factory=dict, description="Gateways by name.")
     channels: dict[str, str] = Field(
-        default_factory=lambda: dict.fromkeys(SENDING_CHANNELS, OUTBOX),
+        default_factory=lambda: dict.fromkeys(SENDING_CHANNELS, DEMO),
         description="The gateway of each channel (sms, wechat, email, app); unlisted channels cannot be sent.",
     )
     max_tries: int = Field(default=5, ge=1, description="Sends per approval before it fails for good.")
@@ -81,7 +83,7 @@ class DispatchConfig(BaseModel):
 
     @model_validator(mode="after")
     def _channels_known(self) -> DispatchConfig:
-        known = {*self.gateways, OUTBOX}
+        known = {*self.gateways, DEMO}
         for channel, gateway in self.channels.items():
             if channel not in SENDING_CHANNELS:
                 raise ValueError(
@@ -89,14 +91,15 @@ class DispatchConfig(BaseModel):
                     "phone messages become call tasks for staff"
                 )
             if gateway not in known:
+                renamed = f"; the demo gateway is now called {DEMO!r}" if gateway == FORMER_DEMO else ""
                 raise ValueError(
                     f"channels: {channel} goes through gateway {gateway!r}, which is not configured "
-                    f"(gateways: {', '.join(sorted(known))})"
+                    f"(gateways: {', '.join(sorted(known))}){renamed}"
                 )
         return self
 
-    def gateway(self, name: str) -> HttpGatewayConfig | SmtpConfig | OutboxConfig:
-        return self.gateways.get(name) or OutboxConfig()
+    def gateway(self, name: str) -> HttpGatewayConfig | SmtpConfig | DemoInboxConfig:
+        return self.gateways.get(name) or DemoInboxConfig()
 
 
 class DispatchSettings(Settings):

@@ -73,5 +73,5 @@ class Simulation:
             self.states[patient_id] = decision.state
             self.recorded.setdefault(patient_id, []).extend(decision.events)
             handed_over += [e for effect in decision.effects if isinstance(effect, HandOver) for e in effect.events]
-        for event in handed_over:  # delivered right after, as the live pipeline's outbox does
+        for event in handed_over:  # delivered right after, as the live worker sends its hand-overs
             self._react(event.patient_id, event)

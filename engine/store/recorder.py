@@ -29,7 +29,7 @@ class Commit:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> next offset
     schedule: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)  # timer -> (patient, instance, due)
     cancel: set[str] = field(default_factory=set)
-    outbox: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
+    hand_overs: list[tuple[str, bytes, bytes]] = field(default_factory=list)  # (topic, key, value) to send
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic -> the broker's id of it
     snapshots: list[snapshots.Row] = field(default_factory=list)  # of committed aggregates
     applied: list[tuple[str, str]] = field(default_factory=list)  # (patient, event id) of the inputs it applies
@@ -46,8 +46,8 @@ class Commit:
             )
         if self.snapshots:
             curs.executemany(snapshots.UPSERT, self.snapshots)
-        if self.outbox:
-            curs.executemany("INSERT INTO careloop_outbox (topic, key, value) VALUES (%s, %s, %s)", self.outbox)
+        if self.hand_overs:
+            curs.executemany("INSERT INTO careloop_hand_overs (topic, key, value) VALUES (%s, %s, %s)", self.hand_overs)
         if self.offsets:
             curs.executemany(
                 "INSERT INTO careloop_offsets (consumer, topic, partition, next_offset, topic_id) "

@@ -1,7 +1,7 @@
-"""Engine tables beside the event store: consumed Kafka offsets and pending timers.
+"""Engine tables beside the event store: consumed Kafka offsets, pending timers and hand-overs to send.
 
-Both are written in the same transaction as the patient events they belong to, so a crash can never leave
-an offset without its events, or an event without its timer.
+All are written in the same transaction as the patient events they belong to, so a crash can never leave
+an offset without its events, or an event without its timer or hand-over.
 """
 
 from __future__ import annotations
@@ -28,15 +28,25 @@ CREATE TABLE IF NOT EXISTS careloop_timers (
 );
 -- The poller asks "what is due by now?": one index range scan, however many timers are pending.
 CREATE INDEX IF NOT EXISTS careloop_timers_due ON careloop_timers (due_at);
--- Messages the engine must send to Kafka (journeys handed over on a merge), committed with their cause.
-CREATE TABLE IF NOT EXISTS careloop_outbox (
+-- Hand-overs the engine must send to Kafka (journeys handed over on a merge), committed with their cause.
+-- Called careloop_outbox before: renamed with what it holds, unsent rows included.
+DO $$
+BEGIN
+    IF to_regclass('careloop_outbox') IS NOT NULL AND to_regclass('careloop_hand_overs') IS NULL THEN
+        ALTER TABLE careloop_outbox RENAME TO careloop_hand_overs;
+        ALTER INDEX IF EXISTS careloop_outbox_pkey RENAME TO careloop_hand_overs_pkey;
+        ALTER INDEX IF EXISTS careloop_outbox_unpublished RENAME TO careloop_hand_overs_unpublished;
+        ALTER SEQUENCE IF EXISTS careloop_outbox_id_seq RENAME TO careloop_hand_overs_id_seq;
+    END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS careloop_hand_overs (
     id           bigserial PRIMARY KEY,
     topic        text  NOT NULL,
     key          bytea NOT NULL,
     value        bytea NOT NULL,
     published_at timestamptz
 );
-CREATE INDEX IF NOT EXISTS careloop_outbox_unpublished ON careloop_outbox (id) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS careloop_hand_overs_unpublished ON careloop_hand_overs (id) WHERE published_at IS NULL;
 CREATE TABLE IF NOT EXISTS careloop_clock (
     id  boolean PRIMARY KEY DEFAULT true CHECK (id),
     now timestamptz NOT NULL

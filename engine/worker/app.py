@@ -20,10 +20,10 @@ from engine.retry import Stopped
 from engine.settings import Settings
 from engine.topics import Topics
 from engine.worker.dead_letters import KafkaDeadLetters
+from engine.worker.hand_overs import HandOvers
 from engine.worker.handle import Deps, handle
 from engine.worker.jobs import RAW, Periodic, guarded
 from engine.worker.messages import Inbound
-from engine.worker.outbox import Outbox
 from engine.worker.relay import RelayThread
 from engine.worker.timers import TimerPoller
 
@@ -37,17 +37,17 @@ class Parts:
     poller: TimerPoller
     clock: Clock
     relay: RelayThread | None
-    outbox: Outbox | None
+    hand_overs: HandOvers | None
     stop: threading.Event  # set on shutdown: ends handle()'s waits
 
 
 def build_app(settings: Settings, bootstrap: str, topics: Topics, parts: Parts) -> faust.App:
     app = _app(settings, bootstrap)
     consuming = Consuming(parts, settings.batch_max, settings.batch_within)
-    jobs = Periodic(app, settings.consumer_group, topics.timers, parts.poller, parts.clock, parts.outbox)
+    jobs = Periodic(app, settings.consumer_group, topics.timers, parts.poller, parts.clock, parts.hand_overs)
     app.agent(app.topic(topics.clinical, topics.timers, **RAW), name=f"{__name__}.journeys")(consuming.batches)
     app.timer(settings.timer_poll_interval)(guarded(jobs.fire_timers))
-    app.timer(0.5)(guarded(jobs.send_outbox))
+    app.timer(0.5)(guarded(jobs.send_hand_overs))
     app.timer(15.0)(guarded(jobs.report_pending))
     app.timer(5.0)(guarded(jobs.report_lag))
     app.task(consuming.start_relay)

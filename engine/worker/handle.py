@@ -26,7 +26,7 @@ from engine.journeys.catalog import Catalog
 from engine.worker.batch import Trigger, decide, patient_of
 from engine.worker.errors import StoreConflictError
 from engine.worker.messages import Inbound, TimerTick, decode
-from engine.worker.ports import BatchCommit, DeadLetters, HandOver, Journeys, Metrics, Outcome, Retry
+from engine.worker.ports import BatchCommit, DeadLetters, Journeys, Metrics, Outcome, Relay, Retry
 from events.base import Event
 
 log = structlog.get_logger("careloop.worker")
@@ -43,7 +43,7 @@ CONFLICTS_AT_ONCE = 3  # conflicts in a row retried at once (each reloads the pa
 class Deps:
     store: Journeys
     dead_letters: DeadLetters
-    relay: HandOver
+    relay: Relay
     metrics: Metrics
     retry: Retry
     catalog: Catalog

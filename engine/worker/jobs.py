@@ -1,4 +1,4 @@
-"""The worker's periodic jobs (faust timers, registered by build_app): due timers sent as ticks, the outbox sent,
+"""The worker's periodic jobs (faust timers, registered by build_app): due timers sent as ticks, hand-overs sent,
 and the gauges reported. Each failure is logged and tried again next time (``guarded``): faust would otherwise
 crash the whole worker on one."""
 
@@ -15,8 +15,8 @@ import structlog
 
 from engine import metrics
 from engine.clock import Clock
+from engine.worker.hand_overs import HandOvers
 from engine.worker.messages import encode_tick
-from engine.worker.outbox import Outbox
 from engine.worker.timers import DueTimer, TimerPoller
 
 log = structlog.get_logger("careloop.worker")
@@ -48,14 +48,20 @@ def ticks(due: list[DueTimer], now: datetime) -> list[tuple[bytes, bytes]]:
 
 class Periodic:
     def __init__(
-        self, app: faust.App, group: str, timers_topic: str, poller: TimerPoller, clock: Clock, outbox: Outbox | None
+        self,
+        app: faust.App,
+        group: str,
+        timers_topic: str,
+        poller: TimerPoller,
+        clock: Clock,
+        hand_overs: HandOvers | None,
     ) -> None:
         self._app = app
         self._group = group
         self._ticks = app.topic(timers_topic, **RAW)
         self._poller = poller
         self._clock = clock
-        self._outbox = outbox
+        self._hand_overs = hand_overs
 
     async def fire_timers(self) -> None:
         now = self._clock.now()
@@ -63,14 +69,14 @@ class Periodic:
         await _sent([await self._ticks.send(key=key, value=value) for key, value in ticks(due, now)])
         metrics.TIMERS_FIRED.inc(len(due))
 
-    async def send_outbox(self) -> None:
+    async def send_hand_overs(self) -> None:
         """Sent, then marked sent: a crash in between sends again, which the receiver recognises by event id."""
-        if self._outbox is None:
+        if self._hand_overs is None:
             return
-        rows = await asyncio.to_thread(self._outbox.pending)
+        rows = await asyncio.to_thread(self._hand_overs.pending)
         await _sent([await self._app.topic(topic, **RAW).send(key=key, value=value) for _, topic, key, value in rows])
         if rows:
-            await asyncio.to_thread(self._outbox.mark_sent, [row[0] for row in rows])
+            await asyncio.to_thread(self._hand_overs.mark_sent, [row[0] for row in rows])
 
     async def report_pending(self) -> None:
         metrics.TIMERS_PENDING.set(await asyncio.to_thread(self._poller.pending))

@@ -22,13 +22,13 @@ T = TypeVar("T")
 
 @dataclass
 class MemoryStore:
-    """What a database would hold: each patient's events and state, offsets, timers, the outbox, applied inputs."""
+    """What a database would hold: each patient's events and state, offsets, timers, hand-overs, applied inputs."""
 
     events: dict[str, list[Event]] = field(default_factory=dict)
     states: dict[str, PatientState] = field(default_factory=dict)
     offsets: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)  # per consumer
     timers: dict[str, tuple[str, str, datetime]] = field(default_factory=dict)
-    outbox: list[Event] = field(default_factory=list)
+    hand_overs: list[Event] = field(default_factory=list)
     applied: set[Input] = field(default_factory=set)
     notifications: int = 0  # the last notification id given
 
@@ -76,7 +76,7 @@ class MemoryJourneys:
         for timer_id in batch.cancel:
             self.store.timers.pop(timer_id, None)
         self.store.timers.update(batch.schedule)
-        self.store.outbox += batch.handed_over
+        self.store.hand_overs += batch.handed_over
         self.store.applied |= set(batch.applied)
 
     def forget(self) -> None:

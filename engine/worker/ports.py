@@ -1,4 +1,4 @@
-"""What handle() needs from the world, as ports: the journey store, the dead-letter sink, the relay hand-over,
+"""What handle() needs from the world, as ports: the journey store, the dead-letter sink, the relay,
 metrics and the retry policy. Each has an in-memory implementation (engine/worker/memory.py) and a real one
 (engine/worker/postgres.py, dead_letters.py, prometheus.py, the relay thread, engine/retry.py), and the store and
 the dead-letter sink share one contract suite between the two (tests/contracts/worker.py).
@@ -76,7 +76,7 @@ class DeadLetters(Protocol):
         ...
 
 
-class HandOver(Protocol):
+class Relay(Protocol):
     """The engine-topic relay, which publishes a committed batch's engine events."""
 
     def offer(self, committed: Committed) -> None: ...

@@ -96,7 +96,7 @@ class PostgresJourneys:
             offsets=batch.offsets,
             schedule=batch.schedule,
             cancel=batch.cancel,
-            outbox=[
+            hand_overs=[
                 (self._consumer.clinical_topic, e.patient_id.encode(), e.model_dump_json().encode())
                 for e in batch.handed_over
             ],

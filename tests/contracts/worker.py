@@ -1,6 +1,6 @@
 """The worker's ports, as handle() relies on them: the journey store (engine.worker.ports.Journeys) and the
 dead-letter sink. Subclasses provide the fixtures: ``journeys`` (a factory: each call is another worker on the
-same store), ``stored`` (what the store holds beyond the port: timers, outbox) and ``dead_letters``."""
+same store), ``stored`` (what the store holds beyond the port: timers, hand-overs) and ``dead_letters``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Stored(Protocol):
 
     def timers(self) -> dict[str, tuple[str, str, datetime]]: ...  # timer id -> (patient, instance, due)
 
-    def outbox(self) -> list[tuple[str, str]]: ...  # (key, event id) of each hand-over, in order
+    def hand_overs(self) -> list[tuple[str, str]]: ...  # (key, event id) of each hand-over, in order
 
 
 def batch(journeys: Journeys, *events: Event, offsets: dict[tuple[str, int], int] | None = None) -> BatchCommit:
@@ -122,7 +122,7 @@ class JourneysContract:
             worker.commit(repeat)
         assert journeys().applied({("P1", registered.event_id)}) == set()
 
-    def test_cancelled_timers_go_and_hand_overs_wait_in_the_outbox_in_order(
+    def test_cancelled_timers_go_and_hand_overs_wait_to_be_sent_in_order(
         self, journeys: Callable[[], Journeys], stored: Stored
     ) -> None:
         worker = journeys()
@@ -133,7 +133,7 @@ class JourneysContract:
         assert timer_id in commit.cancel and commit.handed_over
         worker.commit(commit)
         assert timer_id not in stored.timers()
-        assert stored.outbox() == [("P9", e.event_id) for e in commit.handed_over]
+        assert stored.hand_overs() == [("P9", e.event_id) for e in commit.handed_over]
 
     def test_after_forgetting_a_worker_loads_what_another_worker_committed(
         self, journeys: Callable[[], Journeys]

@@ -358,7 +358,7 @@ def test_a_published_synthea_history_drives_the_journeys_its_encounters_call_for
     assert identities == [(6,)]
 
 
-def test_a_merge_moves_a_running_journey_to_the_surviving_patient_through_the_outbox(live: Live) -> None:
+def test_a_merge_moves_a_running_journey_to_the_surviving_patient_as_a_hand_over(live: Live) -> None:
     live.publish([discharge("DUP1", at("2026-03-02 10:00"), department="orthopedics", encounter_id="E-M")])
     live.advance_clock(at("2026-03-02 12:00"))
     live.publish([event(pa.PatientMerged, "DUP1", at("2026-03-03 08:00"), into_patient_id="KEEP1")])

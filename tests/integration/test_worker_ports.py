@@ -33,9 +33,9 @@ class InPostgres:
             rows = conn.execute("SELECT timer_id, patient_id, instance_id, due_at FROM careloop_timers").fetchall()
         return {t: (p, i, due) for t, p, i, due in rows}
 
-    def outbox(self) -> list[tuple[str, str]]:
+    def hand_overs(self) -> list[tuple[str, str]]:
         with psycopg.connect(self._url) as conn:
-            rows = conn.execute("SELECT key, value FROM careloop_outbox ORDER BY id").fetchall()
+            rows = conn.execute("SELECT key, value FROM careloop_hand_overs ORDER BY id").fetchall()
         return [(bytes(k).decode(), json.loads(bytes(v))["event_id"]) for k, v in rows]
 
 

@@ -1,1 +1,1 @@
-"""Channel adapters behind one port (base.Channel): HTTP gateways, SMTP, and the demo outbox."""
+"""Channel adapters behind one port (base.Channel): HTTP gateways, SMTP, and the demo inbox."""

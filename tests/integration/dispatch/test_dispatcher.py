@@ -34,7 +34,7 @@ Make = Callable[..., Dispatcher]
 def sms_gateway(gateway: TestGateway, **extra: Any) -> dict[str, Any]:
     return {
         "gateways": {"sms-gw": {"kind": "http", "url": gateway.url, "token": "s3cret", **extra}},
-        "channels": {"sms": "sms-gw", "app": "outbox"},
+        "channels": {"sms": "sms-gw", "app": "demo"},
     }
 
 
@@ -136,10 +136,10 @@ def test_an_invalid_number_fails_at_once_and_a_later_attempt_on_another_channel_
         ("gateway sms-gw answered HTTP 400 (invalid_number)",)
     ]
 
-    # The engine falls back: attempt 2 on the app (through the demo outbox here), sent on its own
+    # The engine falls back: attempt 2 on the app (through the demo inbox here), sent on its own
     record(store, approved("P-4", "m-4", channel="app", attempt=2))
     run_until(d, lambda: status(database_url, "m-4", 2) == "sent")
-    assert rows(database_url, "SELECT idempotency_key, channel, recipient FROM outreach_demo_outbox") == [
+    assert rows(database_url, "SELECT idempotency_key, channel, recipient FROM outreach_demo_inbox") == [
         ("m-4:2", "app", "P-4")
     ]
 

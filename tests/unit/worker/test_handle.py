@@ -206,18 +206,18 @@ def test_a_store_outage_is_retried_until_the_batch_commits_once() -> None:
     assert worker.recorded("P1") == dumped(simulation(discharged).recorded["P1"])
 
 
-def test_a_merge_hands_the_running_journey_to_the_survivor_through_the_outbox() -> None:
+def test_a_merge_hands_the_running_journey_to_the_survivor_as_a_hand_over() -> None:
     worker = Worker()
     discharged = discharge("P-dup", at("2026-03-02 10:00"), encounter_id="E-9")
     merged = event(pa.PatientMerged, "P-dup", at("2026-03-03 08:00"), into_patient_id="P-keep")
     worker.handle(worker.clinical(discharged))
 
-    # The merge ends the duplicate's journey and leaves its entry, re-addressed, in the outbox
+    # The merge ends the duplicate's journey and leaves its entry, re-addressed, as a hand-over
     outcome = worker.handle(worker.clinical(merged))
-    handed = list(worker.store.outbox)
+    handed = list(worker.store.hand_overs)
     assert outcome.handed_over == 1 and [e.patient_id for e in handed] == ["P-keep"]
 
-    # Delivered on the clinical topic as the outbox sends it, the survivor's journey starts as simulate starts it
+    # Delivered on the clinical topic as the worker sends hand-overs, the survivor's journey starts as simulate does
     worker.handle(*[worker.clinical(e) for e in handed])
     sim = simulation(discharged, merged)
     for patient in ("P-dup", "P-keep"):

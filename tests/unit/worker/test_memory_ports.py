@@ -21,8 +21,8 @@ class InMemory:
     def timers(self) -> dict[str, tuple[str, str, datetime]]:
         return dict(self._store.timers)
 
-    def outbox(self) -> list[tuple[str, str]]:
-        return [(e.patient_id, e.event_id) for e in self._store.outbox]
+    def hand_overs(self) -> list[tuple[str, str]]:
+        return [(e.patient_id, e.event_id) for e in self._store.hand_overs]
 
 
 class TestMemoryJourneys(JourneysContract):

@@ -1,4 +1,4 @@
-"""The demo gateway: rendered messages go into the table outreach_demo_outbox, nowhere else.
+"""The demo gateway: rendered messages go into the demo inbox, the table outreach_demo_inbox, and nowhere else.
 
 `careloop up` and `careloop demo` use it when no gateway is configured, so staff can see what patients would
 receive. Idempotent like a real gateway: a repeated idempotency key keeps the first row.
@@ -14,13 +14,13 @@ from engine.dispatch.errors import RetryableSendError
 from engine.kept_connection import KeptConnection
 
 _INSERT = """
-INSERT INTO outreach_demo_outbox (idempotency_key, message_id, patient_id, channel, recipient, locale, subject, body)
+INSERT INTO outreach_demo_inbox (idempotency_key, message_id, patient_id, channel, recipient, locale, subject, body)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (idempotency_key) DO NOTHING
 """
 
 
-class DemoOutbox:
+class DemoInbox:
     def __init__(self, name: str, database_url: str) -> None:
         self.name = name
         self._db = KeptConnection(database_url, APPLICATION)
@@ -33,7 +33,7 @@ class DemoOutbox:
             )
         except psycopg.OperationalError as exc:
             self.close()
-            raise RetryableSendError(f"the demo outbox table is unreachable: {type(exc).__name__}") from exc
+            raise RetryableSendError(f"the demo inbox table is unreachable: {type(exc).__name__}") from exc
         return SendResult(self.name, m.idempotency_key)
 
     def close(self) -> None:
