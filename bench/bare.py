@@ -18,8 +18,8 @@ from typing import Any
 
 import faust
 
-from engine.fetch_wait import limit_fetch_wait
 from engine.settings import Settings
+from engine.worker.fetch_wait import limit_fetch_wait
 
 WARM_UP = b"warm-up"
 

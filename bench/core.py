@@ -15,11 +15,11 @@ from bench import hospital
 from bench.context import Context
 from bench.profile import profiled
 from bench.report import Result
-from engine import collector
 from engine.journeys.evolve import evolve
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
 from engine.language.loader import load_catalog
+from engine.plumbing import collector
 
 TARGET = 100_000.0
 

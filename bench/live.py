@@ -17,12 +17,12 @@ from typing import Any
 import psycopg
 
 from bench.services import database_url
-from engine.clock import set_database_clock
-from engine.connections import connect
 from engine.embedded._process import spawn, stop_process
+from engine.plumbing.clock import set_database_clock
+from engine.plumbing.connections import connect
+from engine.plumbing.topics import Topics
 from engine.settings import Settings
 from engine.stack import Stack
-from engine.topics import Topics
 
 
 class BenchTimeoutError(RuntimeError):

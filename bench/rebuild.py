@@ -17,9 +17,9 @@ from bench.context import Context
 from bench.profile import profiled
 from bench.report import Result
 from bench.services import database_url
-from engine.connections import connect
 from engine.journeys.simulation import Simulation
 from engine.language.loader import load_catalog
+from engine.plumbing.connections import connect
 from engine.settings import Settings
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore, postgres_env

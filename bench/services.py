@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from engine.connections import connect
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.plumbing.connections import connect
 from engine.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connectors.base import canonical_id
-from engine.connections import connect
+from engine.plumbing.connections import connect
 from events.patient import Identifier
 
 DDL = """

@@ -9,18 +9,18 @@ from functools import partial
 import faust
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
-from engine import collector
-from engine.clock import Clock, DatabaseClock, SystemClock
-from engine.fetch_wait import UnsupportedVersionError, limit_fetch_wait
 from engine.journeys.catalog import Catalog
 from engine.language.loader import load_catalog
+from engine.plumbing import collector
+from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
+from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import deploy
-from engine.topics import Topics, ensure_topics
 from engine.worker import APPLICATION
 from engine.worker.app import Parts, build_app
 from engine.worker.dead_letters import KafkaDeadLetters
+from engine.worker.fetch_wait import UnsupportedVersionError, limit_fetch_wait
 from engine.worker.hand_overs import HandOvers
 from engine.worker.handle import Deps
 from engine.worker.postgres import Consumer, PostgresJourneys

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.embedded._process import spawn, stop_process
-from engine.services import clear_services, write_services
+from engine.plumbing.services import clear_services, write_services
+from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
-from engine.topics import Topics, ensure_topics
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from engine.connections import check_reachable
+from engine.plumbing.connections import check_reachable
 from engine.store.application import JourneyStore, postgres_env
 from projections.catalog import PROJECTIONS
 from projections.runner import NAME, Runner

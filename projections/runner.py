@@ -1,7 +1,7 @@
 """The projection runner: the event store's notification log, followed page by page into the read models.
 
 The following itself (paging, LISTEN with polling as the fallback, reconnects, retries, stopping) is
-engine/log_follower.py's, shared with the dispatcher and the engine-topic relay. What is the runner's: for each
+engine/plumbing/log_follower.py's, shared with the dispatcher and the engine-topic relay. What is the runner's: for each
 projection it maps a page to row operations and writes the rows AND the new position in ONE transaction, after
 checking (with the tracking row locked) that the position is still the one the page was read after. A page is
 therefore applied once, even by two runners at a time or after a crash between read and commit; and the row
@@ -32,8 +32,8 @@ from psycopg import sql as pgsql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from engine.kept_connection import KeptConnection
-from engine.log_follower import LogFollower, LogGapError, Notifications
+from engine.plumbing.kept_connection import KeptConnection
+from engine.plumbing.log_follower import LogFollower, LogGapError, Notifications
 from projections import replay, sql, tracking
 from projections.base import Projection
 from projections.errors import ProjectionError, UnknownProjectionError

@@ -9,8 +9,8 @@ from typing import Protocol
 import psycopg
 
 from connectors.outreach.errors import UnavailableError
-from engine.connections import CONNECT_TIMEOUT
-from engine.kept_connection import KeptConnection
+from engine.plumbing.connections import CONNECT_TIMEOUT
+from engine.plumbing.kept_connection import KeptConnection
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from connectors.base import InMemoryIdentity, Mapped, PatientIdentity, Reject
 from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
 from connectors.intake import Intake, RejectFile, sized
-from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
-from engine.topics import Topics, ensure_topics
 
 # --timezone, --charset, --country: what the sources' profiles leave unsaid, for this command
 SourceDefaults = tuple[str | None, str | None, str | None]
@@ -50,7 +50,7 @@ def source_profiles(settings: Settings, timezone: str | None, charset: str | Non
 def deployment_clock(settings: Settings, url: str | None) -> Any:
     """'now' as the deployment sees it: the system's, or careloop_clock's where CARELOOP_CLOCK=database (tests and
     demos move it), so what an intake receives is dated on the same clock as the worker's timers."""
-    from engine.clock import DatabaseClock, SystemClock
+    from engine.plumbing.clock import DatabaseClock, SystemClock
 
     return DatabaseClock(url) if settings.clock == "database" and url is not None else SystemClock()
 

@@ -36,9 +36,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _intake(system: str, settings: Settings | None = None) -> OutreachIntake:
-    from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
+    from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
+    from engine.plumbing.topics import ensure_topics
     from engine.settings import Settings
-    from engine.topics import ensure_topics
 
     settings = settings or Settings()
     try:

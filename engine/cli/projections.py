@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from engine import collector
+from engine.plumbing import collector
 from engine.yamlfile.suggest import did_you_mean
 from projections.catalog import PROJECTIONS
 
@@ -42,7 +42,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _database_url() -> str:
     from pydantic import ValidationError
 
-    from engine.services import ServicesNotFoundError, database_url
+    from engine.plumbing.services import ServicesNotFoundError, database_url
     from engine.settings import Settings
 
     try:

@@ -15,14 +15,14 @@ from pydantic import ValidationError
 from rich.progress import Progress, TextColumn
 
 from engine.bootstrap import ConfigurationError, build_worker
-from engine.connections import connect
 from engine.demo.compare import compare
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedServiceError
 from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
-from engine.logs import configure_logging
+from engine.plumbing.connections import connect
+from engine.plumbing.logs import configure_logging
 from engine.settings import Settings
 from engine.stack import Stack
 from engine.store.application import JourneyStore, postgres_env

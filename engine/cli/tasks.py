@@ -44,7 +44,7 @@ def _settings() -> Any:
 
 
 def _database_url() -> str:
-    from engine.services import ServicesNotFoundError, database_url
+    from engine.plumbing.services import ServicesNotFoundError, database_url
 
     try:
         return database_url(_settings())
@@ -55,7 +55,7 @@ def _database_url() -> str:
 def _connect() -> Any:
     import psycopg
 
-    from engine.connections import connect
+    from engine.plumbing.connections import connect
 
     try:
         return connect(_database_url(), "careloop-cli")
@@ -216,8 +216,8 @@ def _event(cls: type[Event], row: Row, what: str, **fields: Any) -> Event:
 
 def _publish(event: Event) -> None:
     from connectors.publisher import EventPublisher
-    from engine.services import ServicesNotFoundError, kafka_bootstrap
-    from engine.topics import ensure_topics
+    from engine.plumbing.services import ServicesNotFoundError, kafka_bootstrap
+    from engine.plumbing.topics import ensure_topics
 
     settings = _settings()
     try:

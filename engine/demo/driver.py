@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from connectors.kafka_reading import end_offsets
 from connectors.publisher import EventPublisher
-from engine.clock import set_database_clock
-from engine.connections import connect
+from engine.plumbing.clock import set_database_clock
+from engine.plumbing.connections import connect
 from events.base import Event
 
 # Settings for children driven by a stepped clock: poll timers often, do not wait long to fill a batch.

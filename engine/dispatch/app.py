@@ -20,8 +20,6 @@ from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from connectors.publisher import EventPublisher
-from engine.clock import Clock, DatabaseClock, SystemClock
-from engine.connections import check_reachable
 from engine.dispatch import APPLICATION
 from engine.dispatch.channels.base import Channel
 from engine.dispatch.channels.demo_inbox import DemoInbox
@@ -38,11 +36,13 @@ from engine.dispatch.settings import DispatchSettings, HttpGatewayConfig, SmtpCo
 from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
-from engine.logs import configure_logging
-from engine.retry import Stopped, call_until_stopped, connection_lost
-from engine.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
+from engine.plumbing.connections import check_reachable
+from engine.plumbing.logs import configure_logging
+from engine.plumbing.retry import Stopped, call_until_stopped, connection_lost
+from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.topics import ensure_topics
 from engine.store.application import JourneyStore, postgres_env
-from engine.topics import ensure_topics
 from projections.source import StoreSource
 
 log = structlog.get_logger("careloop.dispatch")

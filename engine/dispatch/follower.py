@@ -1,7 +1,7 @@
 """The follower: the event store's log, page by page, into the dispatcher's tables.
 
 The following itself (paging, LISTEN with polling as the fallback, reconnects, retries, stopping) is
-engine/log_follower.py's, as for the projection runner and the relay. What is the dispatcher's: the statements
+engine/plumbing/log_follower.py's, as for the projection runner and the relay. What is the dispatcher's: the statements
 of a page AND the new position are written in one transaction, after checking (with the tracking row locked)
 that the position is still the one the page was read after.
 """
@@ -19,8 +19,8 @@ import structlog
 from engine.dispatch import APPLICATION, metrics
 from engine.dispatch.changes import changes
 from engine.dispatch.errors import DispatchError
-from engine.kept_connection import KeptConnection
-from engine.log_follower import LogFollower, LogGapError, Notifications
+from engine.plumbing.kept_connection import KeptConnection
+from engine.plumbing.log_follower import LogFollower, LogGapError, Notifications
 from projections.source import NotificationSource, Page
 
 log = structlog.get_logger("careloop.dispatch")

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import psycopg
 
 from engine.dispatch import APPLICATION, metrics
-from engine.kept_connection import KeptConnection
+from engine.plumbing.kept_connection import KeptConnection
 from events import parse_event
 from events.base import Event
 

@@ -23,15 +23,15 @@ from typing import Any
 import psycopg
 import structlog
 
-from engine.clock import Clock
 from engine.dispatch import APPLICATION, metrics, outcomes
 from engine.dispatch.channels.base import Channel, Outgoing, SendResult
 from engine.dispatch.errors import PermanentSendError, RetryableSendError, SendError
 from engine.dispatch.outcomes import Approval
 from engine.dispatch.rate_limit import TokenBucket, Unlimited
 from engine.dispatch.rendering import Contact, Rendered, TemplateRenderError
-from engine.kept_connection import KeptConnection
-from engine.logs import patient_ref
+from engine.plumbing.clock import Clock
+from engine.plumbing.kept_connection import KeptConnection
+from engine.plumbing.logs import patient_ref
 from events.base import Event
 
 log = structlog.get_logger("careloop.dispatch")

@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from engine.kept_connection import KeptConnection
+from engine.plumbing.kept_connection import KeptConnection
 from engine.security.cipher import DataKey
 from engine.security.errors import ErasedError, NotErasedError, UnknownPatientKeyError
 from engine.security.patient_keys import NOT_ERASED, epoch_error, erased_message

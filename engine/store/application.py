@@ -14,7 +14,7 @@ from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import make_conninfo
 
-from engine.connections import connect
+from engine.plumbing.connections import connect
 from engine.store import applied, snapshots
 from engine.store.aggregate import RECORDED_TOPIC, PatientJourneys, patient_aggregate_id
 from engine.store.recorder import CareloopRecorder, Commit

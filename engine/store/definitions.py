@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.connections import connect
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
+from engine.plumbing.connections import connect
 
 DDL = """
 CREATE TABLE IF NOT EXISTS careloop_journey_definitions (

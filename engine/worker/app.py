@@ -15,10 +15,10 @@ from typing import Any
 
 import faust
 
-from engine.clock import Clock
-from engine.retry import Stopped
+from engine.plumbing.clock import Clock
+from engine.plumbing.retry import Stopped
+from engine.plumbing.topics import Topics
 from engine.settings import Settings
-from engine.topics import Topics
 from engine.worker.dead_letters import KafkaDeadLetters
 from engine.worker.hand_overs import HandOvers
 from engine.worker.handle import Deps, handle

@@ -5,7 +5,7 @@ Send first, then mark sent: a crash in between sends again, which the receiver r
 
 from __future__ import annotations
 
-from engine.kept_connection import KeptConnection
+from engine.plumbing.kept_connection import KeptConnection
 from engine.worker import APPLICATION
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import faust
 import structlog
 
-from engine import metrics
-from engine.clock import Clock
+from engine.plumbing.clock import Clock
+from engine.worker import metrics
 from engine.worker.hand_overs import HandOvers
 from engine.worker.messages import encode_tick
 from engine.worker.timers import DueTimer, TimerPoller

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from engine.journeys.state import PatientState
-from engine.logs import patient_ref
+from engine.plumbing.logs import patient_ref
 from engine.worker.committed import Committed, engine_outgoing
 from engine.worker.errors import StoreConflictError
 from engine.worker.messages import DeadLetter

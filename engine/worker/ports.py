@@ -1,7 +1,7 @@
-"""What handle() needs from the world, as ports: the journey store, the dead-letter sink, the relay,
-metrics and the retry policy. Each has an in-memory implementation (engine/worker/memory.py) and a real one
-(engine/worker/postgres.py, dead_letters.py, prometheus.py, the relay thread, engine/retry.py), and the store and
-the dead-letter sink share one contract suite between the two (tests/contracts/worker.py).
+"""What handle() needs from the world, as ports: the journey store, the dead-letter sink, the relay, metrics and
+the retry policy. Each has an in-memory implementation (engine/worker/memory.py) and a real one
+(engine/worker/postgres.py, dead_letters.py, prometheus.py, the relay thread, engine/plumbing/retry.py), and the
+store and the dead-letter sink share one contract suite between the two (tests/contracts/worker.py).
 
 Synchronous on purpose: the store (eventsourcing, psycopg) and the producers (kafka-python) are, and handle() runs
 in a thread off faust's event loop.

@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Recording
 
 from engine.journeys.state import PatientState
-from engine.logs import patient_ref
+from engine.plumbing.logs import patient_ref
 from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore

@@ -1,4 +1,4 @@
-"""The worker's metrics port on Prometheus (engine/metrics.py), and the retry policy it reports to."""
+"""The worker's metrics port on Prometheus (engine/worker/metrics.py), and the retry policy it reports to."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import TypeVar
 
 import structlog
 
-from engine import metrics
-from engine.retry import call_until_stopped
+from engine.plumbing.retry import call_until_stopped
+from engine.worker import metrics
 from engine.worker.handle import COMMITTING, CONFLICT
 from engine.worker.messages import DeadLetter
 from engine.worker.ports import Metrics, Outcome
@@ -39,8 +39,9 @@ class PrometheusMetrics:
 
 
 class RetryUntilStopped:
-    """engine/retry.py's policy (exponential backoff with full jitter, never giving up) for handle(): any failure is
-    waited out and logged; ``stop`` set (the worker shutting down) ends the wait with engine.retry.Stopped."""
+    """engine/plumbing/retry.py's policy (exponential backoff with full jitter, never giving up) for handle(): any
+    failure is waited out and logged; ``stop`` set (the worker shutting down) ends the wait with
+    engine.plumbing.retry.Stopped."""
 
     def __init__(self, stop: threading.Event, metrics: Metrics) -> None:
         self._stop = stop

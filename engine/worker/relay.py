@@ -1,6 +1,6 @@
 """Engine decisions out to Kafka: a follower of the event store that publishes each engine event, in order.
 
-The following (paging from the saved position, reconnects, retries, stopping) is engine/log_follower.py's, as
+The following (paging from the saved position, reconnects, retries, stopping) is engine/plumbing/log_follower.py's, as
 for the projection runner and the dispatcher. What is the relay's: at-least-once publishing. The position is
 saved after the broker acknowledged the page, so a crash in between re-sends it; consumers recognise repeats by
 event_id, which is stable. One relay at a time (a PostgreSQL advisory lock), so several workers never interleave
@@ -32,11 +32,11 @@ import structlog
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
-from engine import metrics
-from engine.kept_connection import KeptConnection
-from engine.log_follower import LogFollower
+from engine.plumbing.kept_connection import KeptConnection
+from engine.plumbing.log_follower import LogFollower
 from engine.store.application import JourneyStore
 from engine.store.payloads import StoredPayloads
+from engine.worker import metrics
 from engine.worker.committed import Committed, Outgoing, engine_outgoing
 
 log = structlog.get_logger("careloop.relay")

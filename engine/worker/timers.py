@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from psycopg.errors import UndefinedTable
 
-from engine.connections import connect
-from engine.kept_connection import KeptConnection
+from engine.plumbing.connections import connect
+from engine.plumbing.kept_connection import KeptConnection
 from engine.worker import APPLICATION
 
 CLAIM = """

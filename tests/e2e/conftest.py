@@ -19,10 +19,10 @@ import pytest
 from pydantic import SecretStr
 
 from engine.cli.runtime import wait_for_projections
-from engine.clock import set_database_clock
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.embedded._process import stop_process
+from engine.plumbing.clock import set_database_clock
 from engine.settings import Settings
 from engine.stack import Stack
 from events.base import Event

@@ -25,8 +25,8 @@ from connectors.live_intake import LiveIntake, open_live_intake
 from connectors.profiles import SourceProfiles
 from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
-from engine.topics import Topics, ensure_topics
 from tests import corpus
 from tests.kafka_topics import read_topic as read_records
 

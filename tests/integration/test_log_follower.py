@@ -21,9 +21,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from engine.connections import connect
-from engine.kept_connection import KeptConnection
-from engine.log_follower import Log, LogFollower, LogGapError, Notifications, Page
+from engine.plumbing.connections import connect
+from engine.plumbing.kept_connection import KeptConnection
+from engine.plumbing.log_follower import Log, LogFollower, LogGapError, Notifications, Page
 from engine.store.application import JourneyStore
 from projections.source import StoreSource
 from tests.builders import at, registered

@@ -26,10 +26,10 @@ from connectors.live_intake import LiveIntake, open_live_intake
 from connectors.outreach import http as webhook
 from connectors.outreach.intake import open_outreach_intake
 from connectors.profiles import SourceProfiles
-from engine.clock import SystemClock
 from engine.embedded import EmbeddedBroker
+from engine.plumbing.clock import SystemClock
+from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
-from engine.topics import Topics, ensure_topics
 from tests.integration.test_live_intake import Server, read_topic
 from tests.large_messages import glucose_result, pathology_report, report_text
 

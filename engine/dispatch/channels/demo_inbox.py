@@ -11,7 +11,7 @@ import psycopg
 from engine.dispatch import APPLICATION
 from engine.dispatch.channels.base import Outgoing, SendResult
 from engine.dispatch.errors import RetryableSendError
-from engine.kept_connection import KeptConnection
+from engine.plumbing.kept_connection import KeptConnection
 
 _INSERT = """
 INSERT INTO outreach_demo_inbox (idempotency_key, message_id, patient_id, channel, recipient, locale, subject, body)

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.embedded import EmbeddedBroker
+from engine.plumbing.topics import ensure_topics
 from engine.settings import Settings
 from engine.store.application import JourneyStore
-from engine.topics import ensure_topics
 from events import tasks as ta
 from events.catalog import parse_event
 from projections.runner import Runner

@@ -19,9 +19,9 @@ from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake, open_outreach_intake
 from connectors.publisher import EventPublisher
 from engine.embedded import EmbeddedBroker
+from engine.plumbing.topics import ensure_topics
 from engine.settings import Settings
 from engine.store.application import JourneyStore
-from engine.topics import ensure_topics
 from projections.runner import Runner
 from tests.builders import at
 from tests.integration.outreach.conftest import message_requested, record

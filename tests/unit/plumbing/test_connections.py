@@ -1,11 +1,11 @@
-"""PostgreSQL connections from one place (engine/connections.py): the operator's URL as given, named for the
+"""PostgreSQL connections from one place (engine/plumbing/connections.py): the operator's URL as given, named for the
 process that holds the connection."""
 
 from __future__ import annotations
 
 from psycopg.conninfo import conninfo_to_dict
 
-from engine.connections import conninfo
+from engine.plumbing.connections import conninfo
 
 URL = "postgresql://careloop:s3cret@db.hospital.example:6432/careloop?sslmode=verify-full&sslrootcert=/etc/ca.pem"
 

@@ -1,6 +1,6 @@
-"""The plumbing is written once: PostgreSQL connections opened only by engine/connections.py, kafka-python
+"""The plumbing is written once: PostgreSQL connections opened only by engine/plumbing/connections.py, kafka-python
 producers built only by connectors/kafka_producer.py, and no retry loop doubling its own delay outside
-engine/retry.py. Read from the sources, so a new module that does it its own way fails here."""
+engine/plumbing/retry.py. Read from the sources, so a new module that does it its own way fails here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("engine", "connectors", "projections", "events", "bench")
 APPLICATION = sorted(p for package in PACKAGES for p in ROOT.joinpath(package).rglob("*.py"))
 
-CONNECTS = {"engine/connections.py"}  # the one place
+CONNECTS = {"engine/plumbing/connections.py"}  # the one place
 PRODUCERS = {"connectors/kafka_producer.py"}
 # The dispatcher's per-message gateway schedule (CARELOOP_DISPATCH__BACKOFF, "doubled each time") is a documented
 # setting stored as next_try_at, not a loop waiting out a lost connection.
@@ -61,7 +61,7 @@ def test_there_are_application_modules_to_read() -> None:
 
 def test_postgresql_connections_are_opened_only_through_engine_connections() -> None:
     found = sorted({relative(p) for p in APPLICATION for c in calls(p) if opens_a_connection(c)} - CONNECTS)
-    assert found == [], "open connections with engine.connections.connect (or KeptConnection to keep one)"
+    assert found == [], "open connections with engine.plumbing.connections.connect (or KeptConnection to keep one)"
 
 
 def test_kafka_producers_are_built_only_by_the_factory() -> None:
@@ -71,7 +71,7 @@ def test_kafka_producers_are_built_only_by_the_factory() -> None:
 
 def test_no_loop_doubles_its_own_retry_delay() -> None:
     found = sorted({relative(p) for p in APPLICATION if doubles_a_delay(p)} - DOUBLINGS)
-    assert found == [], "retry with engine.retry (tenacity: exponential backoff with jitter)"
+    assert found == [], "retry with engine.plumbing.retry (tenacity: exponential backoff with jitter)"
 
 
 def test_the_checks_recognise_what_they_look_for(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The one retry policy (engine/retry.py): exponential backoff with jitter, waiting out only what it is told to,
-stopping when asked."""
+"""The one retry policy (engine/plumbing/retry.py): exponential backoff with jitter, waiting out only what it is told
+to, stopping when asked."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.persistence import PersistenceError
 from tenacity import RetryCallState, Retrying
 
-from engine.retry import (
+from engine.plumbing.retry import (
     FIRST_WINDOW,
     MAX_WAIT,
     MIN_WAIT,

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from engine.logs import patient_ref
+from engine.plumbing.logs import patient_ref
 from engine.security.errors import PseudonymInputError, WeakKeyError
 from engine.security.pseudonyms import Pseudonyms
 from engine.security.secrets import DeploymentSecrets
@@ -61,7 +61,7 @@ def test_the_log_reference_is_the_one_the_logs_already_carry(pseudonyms: Pseudon
     patient_id = pseudonyms.patient_id(HOSPITAL, MRN)
     ref = pseudonyms.log_ref(patient_id)
     assert ref == "pt_" + oracle(PSEUDONYM_KEY, patient_id.encode())[:16]
-    assert ref == patient_ref(patient_id, PSEUDONYM_KEY)  # engine/logs.py: existing log lines keep matching
+    assert ref == patient_ref(patient_id, PSEUDONYM_KEY)  # engine/plumbing/logs.py: existing log lines keep matching
     assert patient_id[3:] not in ref
 
 

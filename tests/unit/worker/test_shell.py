@@ -9,7 +9,7 @@ import threading
 import pytest
 from prometheus_client import REGISTRY
 
-from engine.retry import Stopped
+from engine.plumbing.retry import Stopped
 from engine.worker.handle import COMMITTING, CONFLICT, DEAD_LETTERING
 from engine.worker.jobs import ticks
 from engine.worker.memory import MemoryMetrics

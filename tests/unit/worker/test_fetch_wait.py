@@ -8,8 +8,8 @@ import pytest
 
 from engine import bootstrap
 from engine.bootstrap import ConfigurationError, build_worker
-from engine.fetch_wait import WRITTEN_FOR, UnsupportedVersionError, check_versions, installed
 from engine.settings import Settings
+from engine.worker.fetch_wait import WRITTEN_FOR, UnsupportedVersionError, check_versions, installed
 
 
 def test_the_installed_faust_and_aiokafka_are_the_versions_it_was_written_for() -> None:
@@ -36,7 +36,7 @@ def test_a_missing_aiokafka_is_refused_as_not_installed() -> None:
 def test_the_worker_refuses_to_start_on_other_versions_before_touching_any_service(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("engine.fetch_wait.installed", lambda: {**WRITTEN_FOR, "aiokafka": "0.15.0"})
+    monkeypatch.setattr("engine.worker.fetch_wait.installed", lambda: {**WRITTEN_FOR, "aiokafka": "0.15.0"})
     touched: list[str] = []
     monkeypatch.setattr(bootstrap, "require_services", lambda settings: touched.append("services"))
     with pytest.raises(ConfigurationError, match=re.escape("found faust-streaming 0.15.3, aiokafka 0.15.0")):

@@ -6,7 +6,7 @@ process and part that holds the connection, so ``pg_stat_activity`` and the serv
 ``application_name`` in the URL wins: the operator chose it). Autocommit by default: careloop's transactions are
 explicit ``with conn.transaction()`` blocks.
 
-A connection kept open and opened again after an error is engine/kept_connection.py's job, on top of this.
+A connection kept open and opened again after an error is engine/plumbing/kept_connection.py's job, on top of this.
 """
 
 from __future__ import annotations

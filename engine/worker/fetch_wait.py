@@ -40,7 +40,7 @@ def check_versions(found: Mapping[str, str | None], expected: Mapping[str, str] 
     have = ", ".join(f"{name} {found.get(name) or 'not installed'}" for name in expected)
     want = ", ".join(f"{name} {wanted}" for name, wanted in expected.items())
     raise UnsupportedVersionError(
-        f"the worker's consumer adjustment (engine/fetch_wait.py) was written for {want}; found {have}. "
+        f"the worker's consumer adjustment (engine/worker/fetch_wait.py) was written for {want}; found {have}. "
         "Install the versions pyproject.toml pins (`make install`), or check that module against the versions "
         "found and update WRITTEN_FOR."
     )

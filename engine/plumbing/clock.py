@@ -7,7 +7,7 @@ from typing import Protocol
 
 from psycopg import Connection
 
-from engine.kept_connection import KeptConnection
+from engine.plumbing.kept_connection import KeptConnection
 
 
 class Clock(Protocol):

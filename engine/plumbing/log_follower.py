@@ -4,7 +4,7 @@ dispatcher and the engine-topic relay.
 The follower reads the log page by page after where its readers stand, hands each page to the readers at that
 position, and keeps going until stopped: LISTEN on the store's channel (the store NOTIFYs after each insert),
 polling every ``poll_interval`` seconds when LISTEN is not possible or not wanted, a lost connection waited out
-with the retry policy (engine/retry.py), a clean stop between pages when asked.
+with the retry policy (engine/plumbing/retry.py), a clean stop between pages when asked.
 
 What stays with each follower's owner, a ``Subscriber``: where each reader's position is kept, and what a page
 does. ``apply`` moves a reader's position past the page together with what the page did (projections write
@@ -24,8 +24,8 @@ from typing import Any, Generic, Protocol, TypeVar
 import psycopg
 from psycopg import sql
 
-from engine.kept_connection import KeptConnection
-from engine.retry import OnRetry, Stopped, call_until_stopped, connection_lost
+from engine.plumbing.kept_connection import KeptConnection
+from engine.plumbing.retry import OnRetry, Stopped, call_until_stopped, connection_lost
 
 log = logging.getLogger(__name__)
 

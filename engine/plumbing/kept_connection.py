@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg import Connection, Cursor
 
-from engine.connections import connect
+from engine.plumbing.connections import connect
 
 
 class KeptConnection:
