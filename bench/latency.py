@@ -25,9 +25,9 @@ from bench.report import Result
 from engine.demo.hospital import DEFAULT_START
 from engine.journeys.simulation import Simulation
 from engine.language.loader import load_catalog
+from engine.processes.projections import projection_runner
 from events import journey as jo
 from events.base import Event
-from projections.bootstrap import projection_runner
 
 TARGET_P99_MS = 250.0
 

@@ -18,11 +18,11 @@ import psycopg
 
 from bench.services import database_url
 from engine.embedded._process import spawn, stop_process
+from engine.embedded.stack import Stack
 from engine.plumbing.clock import set_database_clock
 from engine.plumbing.connections import connect
 from engine.plumbing.topics import Topics
 from engine.settings import Settings
-from engine.stack import Stack
 
 
 class BenchTimeoutError(RuntimeError):

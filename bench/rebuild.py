@@ -20,10 +20,10 @@ from bench.services import database_url
 from engine.journeys.simulation import Simulation
 from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
+from engine.processes.projections import projection_runner
 from engine.settings import Settings
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore, postgres_env
-from projections.bootstrap import projection_runner
 
 TARGET = 100_000.0
 

@@ -9,20 +9,15 @@ intake checks it (``connectors.intake.sized``).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from connectors.base import Location, Outcome, PatientIdentity, Reject
-from connectors.formats import BytesMapper, bytes_mapper
-from connectors.identity import PostgresIdentity
+from connectors.formats import BytesMapper
 from connectors.intake import RejectFile, dead_letter, sized
-from connectors.kafka_producer import kafka_producer
 from connectors.limits import BUNDLE_SETTING, DEFAULT_MAX_MESSAGE_BYTES, SETTING, too_large_reason
-from connectors.profiles import SourceProfiles
 from connectors.publisher import EventPublisher, Record
 
 Status = Literal["accepted", "rejected", "failed"]
@@ -99,32 +94,3 @@ class LiveIntake:
             first = rejects[0]
             return Verdict("rejected", first.reason, first.category, len(records))
         return Verdict("accepted", events=len(records))
-
-
-def open_live_intake(
-    fmt: str,
-    bootstrap: str,
-    database_url: str,
-    topics: Any,
-    data_dir: Path,
-    profiles: SourceProfiles,
-    clock: Callable[[], datetime],
-    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-    max_payload_bytes: int | None = None,
-) -> LiveIntake:
-    """The composition root of a live intake: identity in PostgreSQL, Kafka producers, a reject file, the
-    sources' profiles and the deployment's clock (the time each payload is received)."""
-    dead = kafka_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
-    rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
-    return LiveIntake(
-        fmt,
-        bytes_mapper(fmt, profiles),
-        clock,
-        PostgresIdentity(database_url),
-        EventPublisher(bootstrap, topics.clinical, max_message_bytes),
-        dead,
-        topics.dead_letter,
-        rejects,
-        max_message_bytes,
-        max_payload_bytes,
-    )

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from connectors.outreach.directory import MessageDirectory, NoDirectory, PostgresDirectory
+from connectors.outreach.directory import MessageDirectory
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.mapping import Mapped, to_event
 from connectors.outreach.payloads import parse
-from connectors.publisher import EventPublisher
 from events.base import Event
 
 Clock = Callable[[], datetime]
@@ -77,15 +76,3 @@ class OutreachIntake:
         except Exception as exc:  # the broker did not acknowledge: the sender must try again
             raise UnavailableError(f"Kafka did not acknowledge the events: {type(exc).__name__}: {exc}") from exc
         return accepted
-
-
-def open_outreach_intake(
-    bootstrap: str, database_url: str | None, topic: str, system: str, max_message_bytes: int
-) -> OutreachIntake:
-    """The composition root: messages looked up in PostgreSQL (when there is one), events published to ``topic``."""
-    directory: MessageDirectory = (
-        PostgresDirectory(database_url)
-        if database_url
-        else NoDirectory("no database configured (CARELOOP_DATABASE_URL, or a running `careloop up`)")
-    )
-    return OutreachIntake(directory, EventPublisher(bootstrap, topic, max_message_bytes), system)

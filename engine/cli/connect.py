@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from connectors.base import InMemoryIdentity, Mapped, PatientIdentity, Reject
+from connectors.base import Mapped, Reject
 from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
-from connectors.intake import Intake, RejectFile, sized
+from connectors.intake import sized
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
-from engine.plumbing.topics import Topics, ensure_topics
+from engine.plumbing.topics import Topics
 from engine.settings import Settings
 
-# --timezone, --charset, --country: what the sources' profiles leave unsaid, for this command
-SourceDefaults = tuple[str | None, str | None, str | None]
+if TYPE_CHECKING:
+    from engine.processes.intake import SourceDefaults
+
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay dead-lettered messages.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -38,21 +38,13 @@ def _kafka_producer(bootstrap: str, max_message_bytes: int) -> Any:
 
 def source_profiles(settings: Settings, timezone: str | None, charset: str | None, country: str | None) -> Any:
     """The sources file (CARELOOP_SOURCES), with the command's --timezone/--charset/--country as its default."""
-    from connectors.profiles import ProfileError, SourceProfiles, load_profiles
+    from connectors.profiles import ProfileError
+    from engine.processes import intake
 
     try:
-        base = load_profiles(settings.sources) if settings.sources is not None else SourceProfiles()
-        return base.overriding(timezone=timezone, charset=charset, country=country)
+        return intake.source_profiles(settings, timezone, charset, country)
     except ProfileError as exc:
         raise _fail(f"source profile: {exc}", 2) from exc
-
-
-def deployment_clock(settings: Settings, url: str | None) -> Any:
-    """'now' as the deployment sees it: the system's, or careloop_clock's where CARELOOP_CLOCK=database (tests and
-    demos move it), so what an intake receives is dated on the same clock as the worker's timers."""
-    from engine.plumbing.clock import DatabaseClock, SystemClock
-
-    return DatabaseClock(url) if settings.clock == "database" and url is not None else SystemClock()
 
 
 def settings_with(max_message_bytes: int | None) -> Settings:
@@ -77,40 +69,21 @@ def publish(
     defaults: SourceDefaults,
 ) -> None:
     from connectors.tabular.errors import SpecError
+    from engine.processes import intake
 
     settings = settings_with(max_message_bytes)
     profiles = source_profiles(settings, *defaults)
     if fmt not in FORMATS:
         raise _fail(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}", 2)
     files = _files(paths)
-    limit = settings.max_message_bytes
-    identity: PatientIdentity
-    url: str | None = None
-    if dry_run:
-        identity = InMemoryIdentity()
-        intake = Intake(fmt, dry_run=sys.stdout, dry_run_rejects=sys.stderr, max_message_bytes=limit)
-    else:
-        try:
-            bootstrap, url = kafka_bootstrap(settings), database_url(settings)
-        except ServicesNotFoundError as exc:
-            raise _fail(str(exc), 2) from exc
-        from connectors.identity import PostgresIdentity
-        from connectors.publisher import EventPublisher
-
-        topics = ensure_topics(settings, bootstrap)
-        identity = PostgresIdentity(url)
-        reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
-        intake = Intake(
-            fmt,
-            publisher=EventPublisher(bootstrap, topics.clinical, limit),
-            dead_letters=_kafka_producer(bootstrap, limit),
-            dead_letter_topic=topics.dead_letter,
-            rejects=RejectFile(reject_path),
-            max_message_bytes=limit,
-        )
+    reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+    try:
+        opened = intake.dry_run_intake(settings, fmt) if dry_run else intake.file_intake(settings, fmt, reject_path)
+    except ServicesNotFoundError as exc:
+        raise _fail(str(exc), 2) from exc
     try:
         # resources that date themselves nowhere are recorded at the import's start
-        reader = path_reader(fmt, profiles, deployment_clock(settings, url).now(), spec)
+        reader = path_reader(fmt, profiles, opened.clock.now(), spec)
     except UnknownFormatError as exc:
         raise _fail(str(exc), 2) from exc
     except SpecError as exc:
@@ -128,16 +101,17 @@ def publish(
         task = bar.add_task(f"{fmt}", total=len(files), status="")
         for path in files:
             bar.update(task, status=str(path))
-            for outcome in reader(path, identity):
-                intake.handle(outcome)
+            for outcome in reader(path, opened.identity):
+                opened.intake.handle(outcome)
             bar.advance(task)
-    intake.flush()
+    opened.intake.flush()
+    summary = opened.intake.summary
     report = err if dry_run else out
-    for line in intake.summary.lines("mapped" if dry_run else "published"):
+    for line in summary.lines("mapped" if dry_run else "published"):
         report.print(line, markup=False)
-    if not dry_run and intake.summary.rejects:
+    if not dry_run and summary.rejects:
         report.print(f"rejects were dead-lettered and written to {reject_path}", markup=False)
-    if intake.summary.rejects:
+    if summary.rejects:
         raise typer.Exit(1)
 
 
@@ -220,24 +194,20 @@ def _serve_live(
     fmt: str, host: str, port: int, serve: Any, max_message_bytes: int | None, defaults: SourceDefaults
 ) -> None:
     """Run a live intake server until Ctrl-C / SIGTERM."""
-    from connectors.live_intake import open_live_intake
+    from connectors.profiles import ProfileError
     from connectors.serving import run_until_signalled
+    from engine.processes import intake
 
     settings = settings_with(max_message_bytes)
     try:
-        bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+        live = intake.live_intake(settings, fmt, defaults)
     except ServicesNotFoundError as exc:
         raise _fail(str(exc), 2) from exc
-    profiles = source_profiles(settings, *defaults)
-    topics = ensure_topics(settings, bootstrap)
-    bundles = settings.max_bundle_bytes if fmt == "fhir" else None
-    clock = deployment_clock(settings, url)
-    intake = open_live_intake(
-        fmt, bootstrap, url, topics, settings.data_dir, profiles, clock.now, settings.max_message_bytes, bundles
-    )
+    except ProfileError as exc:
+        raise _fail(f"source profile: {exc}", 2) from exc
 
     run_until_signalled(
-        lambda ready, stop: serve(intake, host, port, ready, stop),
+        lambda ready, stop: serve(live, host, port, ready, stop),
         lambda: out.print(f"listening on {host}:{port} ({fmt}); Ctrl-C stops", markup=False),
     )
 

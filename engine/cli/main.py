@@ -47,7 +47,7 @@ def worker() -> None:
 @app.command()
 def dispatch() -> None:
     """Send approved messages through the configured gateways (CARELOOP_DISPATCH__*); the demo inbox by default."""
-    from engine.dispatch.app import main as run_dispatcher
+    from engine.processes.dispatcher import main as run_dispatcher
 
     raise typer.Exit(run_dispatcher())
 

@@ -36,23 +36,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _intake(system: str, settings: Settings | None = None) -> OutreachIntake:
-    from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
-    from engine.plumbing.topics import ensure_topics
+    from engine.plumbing.services import ServicesNotFoundError
+    from engine.processes.intake import outreach_intake
     from engine.settings import Settings
 
-    settings = settings or Settings()
     try:
-        bootstrap = kafka_bootstrap(settings)
+        return outreach_intake(settings or Settings(), system)
     except ServicesNotFoundError as exc:
         raise _fail(str(exc), 2) from exc
-    try:
-        url: str | None = database_url(settings)
-    except ServicesNotFoundError:
-        url = None  # only requests naming a message_id need PostgreSQL; they say so if it is missing
-    from connectors.outreach.intake import open_outreach_intake
-
-    topic = ensure_topics(settings, bootstrap).clinical
-    return open_outreach_intake(bootstrap, url, topic, system, settings.max_message_bytes)
 
 
 def post(kind: str, body: dict[str, Any]) -> None:

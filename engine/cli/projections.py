@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from engine.plumbing import collector
 from engine.yamlfile.suggest import did_you_mean
 from projections.catalog import PROJECTIONS
 
@@ -65,7 +64,7 @@ def _runner(url: str, page_size: int) -> Iterator[Runner]:
     import psycopg
     from eventsourcing.persistence import PersistenceError
 
-    from projections.bootstrap import projection_runner
+    from engine.processes.projections import projection_runner
     from projections.errors import ProjectionError
 
     try:
@@ -83,14 +82,15 @@ def run(
     poll_interval: Annotated[float, typer.Option(min=0.1, help="Seconds between checks when no NOTIFY arrives.")] = 5.0,
 ) -> None:
     """Follow the event store and keep every projection up to date, until Ctrl-C or SIGTERM."""
+    from engine.processes.projections import follow
+
     url = _database_url()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with _runner(url, page_size) as runner:
         out.print(f"following the event store at {_where(url)} into {', '.join(NAMES)}; Ctrl-C stops")
-        collector.tune()
-        runner.run_forever(stop, poll_interval)
+        follow(runner, stop, poll_interval)
         positions = runner.positions()
     out.print("stopped at " + ", ".join(f"{name} {position}" for name, position in positions.items()))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -14,17 +13,17 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress, TextColumn
 
-from engine.bootstrap import ConfigurationError, build_worker
 from engine.demo.compare import compare
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedServiceError
+from engine.embedded.stack import Stack
 from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
 from engine.plumbing.logs import configure_logging
+from engine.processes.stack import running_stack
 from engine.settings import Settings
-from engine.stack import Stack
 from engine.store.application import JourneyStore, postgres_env
 
 
@@ -40,21 +39,16 @@ def load_settings() -> Settings:
 
 def worker() -> None:
     """Run the journey worker (faust) against CARELOOP_KAFKA_BOOTSTRAP and CARELOOP_DATABASE_URL."""
+    from engine.processes import worker as process
+
     settings = load_settings()
     configure_logging(settings.log_level)
     try:
-        built = build_worker(settings)
-    except (ConfigurationError, JourneyError) as exc:
+        built = process.build_worker(settings)
+    except (process.ConfigurationError, JourneyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-    import faust
-
-    sys.argv = [sys.argv[0]]  # faust's worker parses argv; ours were consumed by typer
-    faust.Worker(built.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    process.run(built, settings)
 
 
 def _wait_for_signal(stack: Stack) -> None:
@@ -74,10 +68,7 @@ def up() -> None:
     settings = load_settings()
     typer.echo(f"starting careloop (data in {settings.data_dir.absolute()}) ...")
     try:
-        with Stack(settings) as stack:
-            stack.spawn("worker", "worker")
-            stack.spawn("projections", "projections", "run")
-            stack.spawn("dispatcher", "dispatch")  # the demo inbox unless CARELOOP_DISPATCH__ names gateways
+        with running_stack(settings) as stack:
             typer.echo(
                 f"kafka      {stack.bootstrap}  (topics {', '.join(stack.topics.all() if stack.topics else [])})"
             )
@@ -103,12 +94,9 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     until = max(e.recorded_at for e in events) + timedelta(days=31)
     started = time.monotonic()
     typer.echo(f"synthetic hospital: {patients} patients, {len(events)} events over {days} days (seed {seed})")
-    with Stack(settings, extra_env=STEPPED_ENV) as stack:
-        stack.spawn("worker", "worker")
-        stack.spawn("projections", "projections", "run")
-        # Into the demo inbox: what patients would have received. The demo's clock leaps a week per step, so
-        # every approval would be stale by the time the dispatcher sees the new clock: send them anyway.
-        stack.spawn("dispatcher", "dispatch", env={"CARELOOP_DISPATCH__SEND_STALE": "true"})
+    # Into the demo inbox: what patients would have received. The demo's clock leaps a week per step, so every
+    # approval would be stale by the time the dispatcher sees the new clock: send them anyway.
+    with running_stack(settings, STEPPED_ENV, {"CARELOOP_DISPATCH__SEND_STALE": "true"}) as stack:
         database_url = stack.database_url
         driver = SteppedDriver(
             stack.bootstrap,

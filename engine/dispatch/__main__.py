@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from engine.dispatch.app import main
+from engine.processes.dispatcher import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""Embedded infrastructure: a Kafka-compatible broker and PostgreSQL as child processes.
+"""Embedded infrastructure: a Kafka-compatible broker and PostgreSQL as child processes, and the stack
+`careloop up` runs on them (stack.py).
 
 Both bind free loopback ports and keep their files under one directory
 (``./.careloop/`` by default in careloop); importing this package starts nothing.

@@ -30,7 +30,7 @@ from engine.worker.timers import TimerPoller
 
 @dataclass(frozen=True)
 class Parts:
-    """What bootstrap built for the worker's app."""
+    """What the worker's composition root (engine/processes/worker.py) built for its app."""
 
     deps: Deps  # what handle() needs
     dead_letters: KafkaDeadLetters

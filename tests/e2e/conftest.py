@@ -22,9 +22,9 @@ from engine.cli.runtime import wait_for_projections
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.embedded._process import stop_process
+from engine.embedded.stack import Stack
 from engine.plumbing.clock import set_database_clock
 from engine.settings import Settings
-from engine.stack import Stack
 from events.base import Event
 
 ROOT = Path(__file__).resolve().parents[2]

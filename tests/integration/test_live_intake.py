@@ -21,11 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors import fhir_http, mllp
-from connectors.live_intake import LiveIntake, open_live_intake
+from connectors.live_intake import LiveIntake
 from connectors.profiles import SourceProfiles
 from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.plumbing.topics import Topics, ensure_topics
+from engine.processes.intake import open_live_intake
 from engine.settings import Settings
 from tests import corpus
 from tests.kafka_topics import read_topic as read_records

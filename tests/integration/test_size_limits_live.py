@@ -22,13 +22,13 @@ import pytest
 
 from connectors import fhir_http, mllp
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
-from connectors.live_intake import LiveIntake, open_live_intake
+from connectors.live_intake import LiveIntake
 from connectors.outreach import http as webhook
-from connectors.outreach.intake import open_outreach_intake
 from connectors.profiles import SourceProfiles
 from engine.embedded import EmbeddedBroker
 from engine.plumbing.clock import SystemClock
 from engine.plumbing.topics import Topics, ensure_topics
+from engine.processes.intake import open_live_intake, open_outreach_intake
 from engine.settings import Settings
 from tests.integration.test_live_intake import Server, read_topic
 from tests.large_messages import glucose_result, pathology_report, report_text

@@ -19,9 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from engine.dispatch.app import Dispatcher, build_dispatcher
+from engine.dispatch.loops import Dispatcher
 from engine.dispatch.settings import DispatchConfig, DispatchSettings
 from engine.embedded import EmbeddedBroker
+from engine.processes.dispatcher import build_dispatcher
 from engine.store.application import JourneyStore
 from events import journey as jo
 from events import patient as pa

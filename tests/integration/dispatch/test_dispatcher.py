@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from engine.dispatch.app import Dispatcher
 from engine.dispatch.follower import Follower
+from engine.dispatch.loops import Dispatcher
 from engine.dispatch.settings import DispatchSettings
 from engine.store.application import JourneyStore
 from projections.source import StoreSource

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from engine.dispatch.app import Dispatcher
+from engine.dispatch.loops import Dispatcher
 from engine.embedded import free_port
 from engine.store.application import JourneyStore
 from tests.integration.dispatch.conftest import approved, record, registered, rows, run_until

@@ -16,10 +16,11 @@ import pytest
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from connectors.outreach import http
 from connectors.outreach.directory import PostgresDirectory
-from connectors.outreach.intake import OutreachIntake, open_outreach_intake
+from connectors.outreach.intake import OutreachIntake
 from connectors.publisher import EventPublisher
 from engine.embedded import EmbeddedBroker
 from engine.plumbing.topics import ensure_topics
+from engine.processes.intake import open_outreach_intake
 from engine.settings import Settings
 from engine.store.application import JourneyStore
 from projections.runner import Runner

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from engine import bootstrap
-from engine.bootstrap import ConfigurationError, build_worker
+from engine.processes import worker
+from engine.processes.worker import ConfigurationError, build_worker
 from engine.settings import Settings
 from engine.worker.fetch_wait import WRITTEN_FOR, UnsupportedVersionError, check_versions, installed
 
@@ -38,7 +38,7 @@ def test_the_worker_refuses_to_start_on_other_versions_before_touching_any_servi
 ) -> None:
     monkeypatch.setattr("engine.worker.fetch_wait.installed", lambda: {**WRITTEN_FOR, "aiokafka": "0.15.0"})
     touched: list[str] = []
-    monkeypatch.setattr(bootstrap, "require_services", lambda settings: touched.append("services"))
+    monkeypatch.setattr(worker, "require_services", lambda settings: touched.append("services"))
     with pytest.raises(ConfigurationError, match=re.escape("found faust-streaming 0.15.3, aiokafka 0.15.0")):
         build_worker(Settings(kafka_bootstrap="127.0.0.1:1", database_url="postgresql://u@127.0.0.1:1/x"))
     assert touched == []

@@ -1,10 +1,15 @@
-"""Composition root of a projections process: the store to read from and the runner that writes."""
+"""Composition root of the projection runner (`careloop projections run|rebuild|status`): the event store to read
+from and the runner that writes every projection's rows (projections/). Nothing connects until projection_runner
+is entered.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from engine.plumbing import collector
 from engine.plumbing.connections import check_reachable
 from engine.store.application import JourneyStore, postgres_env
 from projections.catalog import PROJECTIONS
@@ -23,3 +28,9 @@ def projection_runner(database_url: str, page_size: int = 1000) -> Iterator[Runn
             yield runner
     finally:
         store.close()
+
+
+def follow(runner: Runner, stop: threading.Event, poll_interval: float) -> None:
+    """`careloop projections run`: keep every projection up to date until ``stop`` is set."""
+    collector.tune()  # after start-up: the runner and its projections live as long as the process
+    runner.run_forever(stop, poll_interval)

@@ -1,12 +1,20 @@
-"""Composition roots: each process builds its parts here, from Settings, and nowhere else."""
+"""Composition root of the worker process (`careloop worker`): Settings -> the faust app over the journey store,
+the relay, the dead letters and the timer poller; and the faust worker that runs it.
+
+Clinical events and timer ticks in, patients' events, timers and hand-overs committed, engine events out: what a
+batch does is engine/worker/handle.py; the parts are engine/worker and engine/store. Nothing connects until
+build_worker is called.
+"""
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from functools import partial
 
 import faust
+from prometheus_client import start_http_server
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from engine.journeys.catalog import Catalog
@@ -75,6 +83,14 @@ def build_worker(settings: Settings) -> Worker:
     app = build_app(settings, bootstrap, topics, parts)
     collector.tune()  # after the catalog and the app are built: they live as long as the process
     return Worker(app, store, catalog, topics)
+
+
+def run(worker: Worker, settings: Settings) -> None:
+    """Serve the worker's metrics (when CARELOOP_METRICS_PORT is set) and run its app under faust until stopped."""
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+    sys.argv = [sys.argv[0]]  # faust's worker parses argv; the command's were consumed by typer
+    faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 
 def _deps(

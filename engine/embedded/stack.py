@@ -1,4 +1,6 @@
-"""The one-command stack: embedded (or external) Kafka and PostgreSQL, the worker, the projection runner.
+"""The one-command stack: embedded (or external) Kafka and PostgreSQL, their topics and tables, and careloop
+processes as children (which ones: engine/processes/stack.py for `careloop up`; the tests and benchmarks start
+their own).
 
 Children are started with the services' addresses in CARELOOP_* variables, log to <data_dir>/logs, die
 with this process, and are stopped in reverse order.

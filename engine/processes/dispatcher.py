@@ -1,8 +1,8 @@
-"""Composition root of the dispatcher process: settings -> follower, sender, outbox publisher; and its loops.
+"""Composition root of the dispatcher process (`careloop dispatch`, `python -m engine.dispatch`): settings ->
+the follower of the event store, the sender with one channel adapter and rate limit per gateway, the outbox
+publisher of results; run as the dispatcher's loops (engine/dispatch/loops.py) until a signal stops them.
 
-Three threads, each a loop of small steps: follow the log, send what is due, publish outcomes. A lost database
-or broker connection is waited out (nothing is lost: every step restarts from what PostgreSQL holds); any other
-error stops the process with the error, so the supervisor (`careloop up`, systemd...) sees it.
+Nothing connects until build_dispatcher is called.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
 
 import structlog
 from prometheus_client import start_http_server
@@ -27,6 +25,7 @@ from engine.dispatch.channels.http_gateway import HttpGateway
 from engine.dispatch.channels.smtp import SmtpEmail
 from engine.dispatch.errors import DispatchConfigurationError
 from engine.dispatch.follower import Follower
+from engine.dispatch.loops import Dispatcher
 from engine.dispatch.outbox import OutboxPublisher
 from engine.dispatch.outcomes import Approval
 from engine.dispatch.rate_limit import TokenBucket, Unlimited
@@ -39,75 +38,12 @@ from engine.language.loader import load_catalog
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.connections import check_reachable
 from engine.plumbing.logs import configure_logging
-from engine.plumbing.retry import Stopped, call_until_stopped, connection_lost
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.plumbing.topics import ensure_topics
 from engine.store.application import JourneyStore, postgres_env
 from projections.source import StoreSource
 
 log = structlog.get_logger("careloop.dispatch")
-
-
-@dataclass
-class Dispatcher:
-    follower: Follower
-    sender: Sender
-    outbox: OutboxPublisher
-    poll_interval: float
-    closing: list[Callable[[], None]] = field(default_factory=list)
-
-    def run(self, stop: threading.Event) -> None:
-        """Until ``stop`` is set, or one loop fails for a reason other than a lost connection (raised here)."""
-        self.follower.setup()
-        failures: list[BaseException] = []
-        steps = [
-            ("sender", self.sender.run_once, self.sender.close),
-            ("outbox", self.outbox.run_once, self.outbox.close),
-        ]
-        loops = [("follower", partial(self.follower.run, stop), self.follower.close)]
-        loops += [(name, partial(self._repeat, name, step, close, stop), close) for name, step, close in steps]
-        threads = [
-            threading.Thread(target=_guarded, args=(loop, close, stop, failures), name=f"dispatch-{name}")
-            for name, loop, close in loops
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if failures:
-            raise failures[0]
-
-    def _repeat(self, name: str, step: Callable[[], int], close: Callable[[], None], stop: threading.Event) -> None:
-        """``step`` again and again, waiting ``poll_interval`` when it found nothing to do; a lost connection is
-        waited out (the loop's connections closed), any other failure raised."""
-
-        def retrying(exc: BaseException, delay: float) -> None:
-            log.warning("connection lost; retrying", loop=name, error=type(exc).__name__, delay=delay)
-            close()
-
-        try:
-            while not stop.is_set():
-                if not call_until_stopped(step, stop, retrying, connection_lost):
-                    stop.wait(self.poll_interval)
-        except Stopped:
-            pass
-
-    def close(self) -> None:
-        for close in self.closing:
-            close()
-
-
-def _guarded(
-    loop: Callable[[], None], close: Callable[[], None], stop: threading.Event, failures: list[BaseException]
-) -> None:
-    """One of the dispatcher's threads: a failure stops the others and is kept for ``run`` to raise."""
-    try:
-        loop()
-    except BaseException as exc:
-        failures.append(exc)
-        stop.set()
-    finally:
-        close()
 
 
 def channel_for(name: str, settings: DispatchSettings, url: str) -> Channel:
