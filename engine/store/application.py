@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import structlog
@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 from engine.plumbing.connections import connect
 from engine.store import applied, snapshots
 from engine.store.aggregate import RECORDED_TOPIC, PatientJourneys, patient_aggregate_id
+from engine.store.persistence import CONNINFO, CareloopPostgresFactory, other_parameters, url_parameters
 from engine.store.recorder import CareloopRecorder, Commit
 from engine.store.schema import create_engine_tables
 
@@ -24,19 +25,23 @@ log = structlog.get_logger("careloop.store")
 
 
 def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
-    """eventsourcing reads its PostgreSQL settings from an environment mapping; derive it from one URL."""
-    url = urlsplit(database_url)
-    if url.scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"database URL must start with postgresql://, got {url.scheme!r}")
+    """eventsourcing reads its PostgreSQL settings from an environment mapping; derive it from one URL, all of it:
+    the parameters eventsourcing has no setting for (sslmode, sslrootcert, application_name...) go to its pool
+    through engine/store/persistence.py."""
+    scheme = urlsplit(database_url).scheme
+    if scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"database URL must start with postgresql://, got {scheme!r}")
+    params = url_parameters(database_url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": get_topic(CareloopPostgresFactory),
         # The library's own saves (outside the batch commit) through its insert function (BENCHMARKS.md).
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
-        "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
-        "POSTGRES_HOST": url.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_DBNAME": params.get("dbname") or "postgres",
+        "POSTGRES_HOST": params.get("host") or "127.0.0.1",
+        "POSTGRES_PORT": params.get("port") or "5432",
+        "POSTGRES_USER": params.get("user") or "postgres",
+        "POSTGRES_PASSWORD": params.get("password") or "",
+        CONNINFO: other_parameters(params),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": get_topic(CareloopRecorder),
@@ -61,6 +66,7 @@ def _schema_lock(env: dict[str, str]) -> Iterator[None]:
     # The store is configured by eventsourcing's environment mapping (postgres_env), so the connection string is
     # made from the same settings its pool connects with.
     url = make_conninfo(
+        env.get(CONNINFO, ""),
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
         port=env["POSTGRES_PORT"],
