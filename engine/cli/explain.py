@@ -24,7 +24,7 @@ def from_store(patient_id: str, database_url: str) -> list[Event]:
     from engine.store.aggregate import PatientJourneys, patient_aggregate_id
     from engine.store.application import JourneyStore, postgres_env
 
-    store = JourneyStore(postgres_env(database_url, pool_size=1))
+    store = JourneyStore(postgres_env(database_url, pool_size=1, migrate=False))
     try:
         domain = store.events.get(patient_aggregate_id(patient_id))
         return [parse_event(d.payload) for d in domain if isinstance(d, PatientJourneys.Recorded)]

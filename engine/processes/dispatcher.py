@@ -82,8 +82,8 @@ def renderer_for(catalog: Catalog) -> Callable[[Approval, Contact], Rendered]:
 
 
 def open_store(url: str) -> JourneyStore:
-    """The event store, to read its log (opening it creates its tables if missing, one process at a time)."""
-    return JourneyStore(postgres_env(url, pool_size=2))
+    """The event store, to read its log (its tables created if missing; the worker migrates them)."""
+    return JourneyStore(postgres_env(url, pool_size=2, migrate=False))
 
 
 def build_dispatcher(settings: DispatchSettings) -> Dispatcher:

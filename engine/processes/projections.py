@@ -22,7 +22,7 @@ def projection_runner(database_url: str, page_size: int = 1000) -> Iterator[Runn
     """A runner over every projection, reading the journey store at ``database_url``; closed on exit."""
     # Fail fast with libpq's own reason (refused, unknown host, bad password): the store's pool would retry 30 s.
     check_reachable(database_url, NAME)
-    store = JourneyStore(postgres_env(database_url, pool_size=2))
+    store = JourneyStore(postgres_env(database_url, pool_size=2, migrate=False))  # the worker migrates it
     try:
         with Runner(database_url, StoreSource(store), PROJECTIONS, page_size) as runner:
             yield runner

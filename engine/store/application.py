@@ -24,10 +24,12 @@ from engine.store.schema import create_engine_tables
 log = structlog.get_logger("careloop.store")
 
 
-def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
+def postgres_env(database_url: str, pool_size: int = 5, *, migrate: bool = True) -> dict[str, str]:
     """eventsourcing reads its PostgreSQL settings from an environment mapping; derive it from one URL, all of it:
     the parameters eventsourcing has no setting for (sslmode, sslrootcert, application_name...) go to its pool
-    through engine/store/persistence.py."""
+    through engine/store/persistence.py. ``migrate=False``, for a reader of the store (the dispatcher, the projection
+    runner, `careloop explain`): the store's tables are created if missing, but existing ones are left as they are,
+    since a reader's role does not own them (engine/access gives them to the worker's role)."""
     scheme = urlsplit(database_url).scheme
     if scheme not in ("postgresql", "postgres"):
         raise ValueError(f"database URL must start with postgresql://, got {scheme!r}")
@@ -45,7 +47,7 @@ def postgres_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": get_topic(CareloopRecorder),
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "y" if migrate else "n",
     }
 
 
@@ -61,11 +63,10 @@ SCHEMA_LOCK = 0x6361_7265_6C6F_6F71  # one schema set-up at a time per database
 SCHEMA_SETUP = "careloop-store-setup"  # the application_name of the connection holding the set-up lock
 
 
-@contextmanager
-def _schema_lock(env: dict[str, str]) -> Iterator[None]:
+def _conninfo(env: dict[str, str]) -> str:
     # The store is configured by eventsourcing's environment mapping (postgres_env), so the connection string is
     # made from the same settings its pool connects with.
-    url = make_conninfo(
+    return make_conninfo(
         env.get(CONNINFO, ""),
         dbname=env["POSTGRES_DBNAME"],
         host=env["POSTGRES_HOST"],
@@ -73,15 +74,30 @@ def _schema_lock(env: dict[str, str]) -> Iterator[None]:
         user=env["POSTGRES_USER"],
         password=env["POSTGRES_PASSWORD"] or None,
     )
-    with connect(url, SCHEMA_SETUP) as conn:
+
+
+@contextmanager
+def _schema_lock(env: dict[str, str]) -> Iterator[None]:
+    with connect(_conninfo(env), SCHEMA_SETUP) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         yield  # released when the connection closes
+
+
+def _created(env: dict[str, str]) -> bool:
+    """Whether the store's tables are there (the last one its set-up creates)."""
+    with connect(_conninfo(env), SCHEMA_SETUP) as conn:
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (applied.TABLE,)).fetchone()
+    return bool(row and row[0])
 
 
 class JourneyStore(Application[UUID]):
     name = "careloop"  # the events table is careloop_events
 
     def __init__(self, env: dict[str, str]) -> None:
+        if env.get("CREATE_TABLE") == "n" and _created(env):  # a reader's (postgres_env): the tables are there
+            super().__init__(env)
+            return
+        env = {**env, "CREATE_TABLE": "y"}
         # Processes starting together (worker, projections, dispatcher) would otherwise run the library's
         # CREATE OR REPLACE FUNCTION and our DDL at once, which PostgreSQL refuses ("tuple concurrently updated").
         with _schema_lock(env):
