@@ -72,6 +72,34 @@ class Settings(BaseSettings):
         description="YAML file of per-source profiles (timezone, charset, country); unset: Asia/Shanghai, utf-8, CN.",
     )
 
+    # Transport security (engine/plumbing/kafka_security.py, engine/plumbing/tls.py, connectors/http_clients.py).
+    # Kafka: every client (producers, aiokafka consumers, faust, the admin client) connects with these.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How careloop's Kafka clients connect to the broker."
+    )
+    kafka_ssl_ca: Path | None = Field(default=None, description="PEM CA bundle the broker's certificate is checked by.")
+    kafka_ssl_cert: Path | None = Field(default=None, description="PEM client certificate (mutual TLS with Kafka).")
+    kafka_ssl_key: Path | None = Field(default=None, description="PEM private key of kafka_ssl_cert.")
+    kafka_ssl_key_password: SecretStr | None = Field(default=None, description="Password of kafka_ssl_key.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism of SASL_PLAINTEXT and SASL_SSL."
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    # The listeners (careloop mllp, fhir-intake, webhook): TLS, and the HTTP clients allowed to call them.
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain) a listener serves TLS with.")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert.")
+    tls_key_password: SecretStr | None = Field(default=None, description="Password of tls_key.")
+    tls_client_ca: Path | None = Field(
+        default=None, description="PEM CA bundle: mutual TLS, a client without a certificate it signed is refused."
+    )
+    http_clients: Path | None = Field(
+        default=None, description="YAML file of the HTTP listeners' clients: bearer token hashes, signing secrets."
+    )
+    signature_window: float = Field(
+        default=300.0, gt=0, description="Seconds a signed request's timestamp may be off the listener's clock."
+    )
+
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
     log_level: str = "info"
     pseudonym_key: SecretStr = Field(
