@@ -6,9 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
-
-from connectors.kafka_reading import partitions_of
+from connectors.kafka_reading import kafka_consumer, partitions_of
+from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +42,15 @@ class DeadLetter:
         return self.headers.get("careloop-reason", "")
 
 
-def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[DeadLetter]:
+def read_all(
+    bootstrap: str, topic: str, timeout: float = 10.0, *, security: KafkaSecurity = PLAINTEXT
+) -> list[DeadLetter]:
     """Every message on the dead-letter topic, from the beginning to the current end."""
-    return asyncio.run(_read_all(bootstrap, topic, timeout))
+    return asyncio.run(_read_all(bootstrap, topic, timeout, security))
 
 
-async def _read_all(bootstrap: str, topic: str, timeout: float) -> list[DeadLetter]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+async def _read_all(bootstrap: str, topic: str, timeout: float, security: KafkaSecurity) -> list[DeadLetter]:
+    consumer = kafka_consumer(bootstrap=bootstrap, security=security, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = await partitions_of(consumer, topic, timeout=min(timeout, 5.0))

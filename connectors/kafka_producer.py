@@ -9,7 +9,8 @@ The settings are what publishing patients' events needs, so they hold for all of
 - ``linger_ms=5``: sends issued together go out as one request;
 - ``max_request_size`` from CARELOOP_MAX_MESSAGE_BYTES (connectors/limits.py), so a message the intakes accepted,
   or its dead letter, is never refused by its own producer;
-- ``client_id`` naming the process part, as the broker's logs and quotas see it.
+- ``client_id`` naming the process part, as the broker's logs and quotas see it;
+- the deployment's TLS and SASL settings (engine/plumbing/kafka_security.py), given by the composition roots.
 
 Consuming is faust's and aiokafka's job (kafka-python's group joins take 20-30 s).
 """
@@ -20,6 +21,7 @@ import warnings
 from typing import Any
 
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, producer_request_bytes
+from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity
 
 with warnings.catch_warnings():  # kafka-python 3 warns about its own deprecated internals on import
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -34,6 +36,7 @@ def kafka_producer(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     *,
     batch_bytes: int = KAFKA_BATCH_BYTES,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> Any:
     """A kafka-python KafkaProducer with careloop's settings; ``batch_bytes`` is the per-partition batch a busy
     producer fills before sending (larger for the relay, which sends pages of thousands of events)."""
@@ -46,4 +49,5 @@ def kafka_producer(
         batch_size=batch_bytes,
         max_request_size=producer_request_bytes(max_message_bytes),
         client_id=client_id,
+        **security.client_options(),
     )

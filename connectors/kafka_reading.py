@@ -1,4 +1,5 @@
-"""Finding a topic's partitions from a group-less aiokafka consumer, on any broker.
+"""careloop's aiokafka consumers (``kafka_consumer``: the deployment's TLS and SASL settings, from
+engine/plumbing/kafka_security.py), and finding a topic's partitions from a group-less one, on any broker.
 
 `consumer.topics()` fetches metadata but does not put it in the consumer's own cache, which holds only topics it
 was asked about. Tansu answers every metadata request with every topic, so the cache happens to be full there;
@@ -8,8 +9,16 @@ Apache Kafka answers with what was asked, and `partitions_for_topic` stays empty
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity
+
+
+def kafka_consumer(*topics: str, bootstrap: str, security: KafkaSecurity, **options: Any) -> AIOKafkaConsumer:
+    """An aiokafka consumer of ``bootstrap`` with the deployment's security and the given options."""
+    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **options, **security.client_options())
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float = 10.0) -> list[TopicPartition]:
@@ -25,11 +34,11 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float =
         await asyncio.sleep(0.2)
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+def end_offsets(bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTEXT) -> dict[int, int]:
     """Each partition's end offset (the next offset to be written) right now."""
 
     async def read() -> dict[int, int]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        consumer = kafka_consumer(bootstrap=bootstrap, security=security, group_id=None)
         await consumer.start()
         try:
             parts = await partitions_of(consumer, topic)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from connectors.kafka_producer import kafka_producer
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
+from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity
 from events.base import Event
 
 Record = tuple[bytes, bytes]  # key (the patient id), value (the event as JSON)
@@ -20,9 +21,16 @@ def encode(event: Event) -> Record:
 
 
 class EventPublisher:
-    def __init__(self, bootstrap: str, topic: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        *,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
         self.topic = topic
-        self._producer = kafka_producer(bootstrap, "careloop-publisher", max_message_bytes)
+        self._producer = kafka_producer(bootstrap, "careloop-publisher", max_message_bytes, security=security)
 
     def publish(self, events: Iterable[Event], timeout: float = 60.0) -> dict[int, int]:
         """Send and wait for every acknowledgement; returns the next offset per partition written."""

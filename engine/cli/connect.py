@@ -13,7 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from connectors.base import Mapped, Reject
 from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
 from connectors.intake import sized
+from engine.plumbing.kafka_security import KafkaSecurity, kafka_security
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics
 from engine.settings import Settings
 
@@ -30,10 +32,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _kafka_producer(bootstrap: str, max_message_bytes: int) -> Any:
+def _kafka_producer(bootstrap: str, max_message_bytes: int, security: KafkaSecurity) -> Any:
     from connectors.kafka_producer import kafka_producer
 
-    return kafka_producer(bootstrap, "careloop-dead-letters", max_message_bytes)
+    return kafka_producer(bootstrap, "careloop-dead-letters", max_message_bytes, security=security)
+
+
+def _kafka_security(settings: Settings) -> KafkaSecurity:
+    """The Kafka clients' TLS and SASL settings, or the command ends naming the setting at fault."""
+    try:
+        return kafka_security(settings)
+    except TlsSettingError as exc:
+        raise _fail(str(exc), 2) from exc
 
 
 def source_profiles(settings: Settings, timezone: str | None, charset: str | None, country: str | None) -> Any:
@@ -79,7 +89,7 @@ def publish(
     reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
     try:
         opened = intake.dry_run_intake(settings, fmt) if dry_run else intake.file_intake(settings, fmt, reject_path)
-    except ServicesNotFoundError as exc:
+    except (ServicesNotFoundError, TlsSettingError) as exc:
         raise _fail(str(exc), 2) from exc
     try:
         # resources that date themselves nowhere are recorded at the import's start
@@ -128,8 +138,9 @@ def dlq_list(limit: Annotated[int, typer.Option(help="Show at most this many, ne
     """Every dead-lettered message: where it came from, why, and its size."""
     from connectors.dead_letters import read_all
 
-    bootstrap, topics = _topics(Settings())
-    letters = read_all(bootstrap, topics.dead_letter)
+    settings = Settings()
+    bootstrap, topics = _topics(settings)
+    letters = read_all(bootstrap, topics.dead_letter, security=_kafka_security(settings))
     for d in letters[-limit:]:
         out.print(
             f"{d.partition}:{d.offset}  {d.origin:<18} {d.where}  ({len(d.value)} bytes)\n    {d.reason}", markup=False
@@ -150,12 +161,13 @@ def dlq_replay(
         raise _fail("name letters as PARTITION:OFFSET, or pass --all", 2)
     settings = Settings()
     bootstrap, topics = _topics(settings)
-    letters = read_all(bootstrap, topics.dead_letter)
+    security = _kafka_security(settings)
+    letters = read_all(bootstrap, topics.dead_letter, security=security)
     chosen = letters if replay_all else [d for d in letters if f"{d.partition}:{d.offset}" in set(ids or [])]
     unknown = set(ids or []) - {f"{d.partition}:{d.offset}" for d in letters}
     if unknown:
         raise _fail(f"no dead letter at {', '.join(sorted(unknown))} (see `careloop dlq list`)", 2)
-    producer = _kafka_producer(bootstrap, settings.max_message_bytes)
+    producer = _kafka_producer(bootstrap, settings.max_message_bytes, security)
     identity = None
     replayed = still_failing = 0
     for d in chosen:
@@ -179,7 +191,9 @@ def dlq_replay(
                     still_failing += 1
                     err.print(f"{d.partition}:{d.offset} still rejected: {o.reason}", markup=False)
             if events:
-                with EventPublisher(bootstrap, topics.clinical, settings.max_message_bytes) as publisher:
+                with EventPublisher(
+                    bootstrap, topics.clinical, settings.max_message_bytes, security=security
+                ) as publisher:
                     publisher.publish(events)
         else:
             producer.send(d.headers.get("careloop-origin-topic", topics.clinical), key=d.key, value=d.value).get(60)

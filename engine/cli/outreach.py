@@ -37,12 +37,13 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _intake(system: str, settings: Settings | None = None) -> OutreachIntake:
     from engine.plumbing.services import ServicesNotFoundError
+    from engine.plumbing.tls import TlsSettingError
     from engine.processes.intake import outreach_intake
     from engine.settings import Settings
 
     try:
         return outreach_intake(settings or Settings(), system)
-    except ServicesNotFoundError as exc:
+    except (ServicesNotFoundError, TlsSettingError) as exc:
         raise _fail(str(exc), 2) from exc
 
 

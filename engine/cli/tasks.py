@@ -216,16 +216,18 @@ def _event(cls: type[Event], row: Row, what: str, **fields: Any) -> Event:
 
 def _publish(event: Event) -> None:
     from connectors.publisher import EventPublisher
+    from engine.plumbing.kafka_security import kafka_security
     from engine.plumbing.services import ServicesNotFoundError, kafka_bootstrap
+    from engine.plumbing.tls import TlsSettingError
     from engine.plumbing.topics import ensure_topics
 
     settings = _settings()
     try:
-        bootstrap = kafka_bootstrap(settings)
-    except ServicesNotFoundError as exc:
+        bootstrap, security = kafka_bootstrap(settings), kafka_security(settings)
+    except (ServicesNotFoundError, TlsSettingError) as exc:
         raise _fail(str(exc), 2) from exc
     try:
-        with EventPublisher(bootstrap, ensure_topics(settings, bootstrap).clinical) as publisher:
+        with EventPublisher(bootstrap, ensure_topics(settings, bootstrap).clinical, security=security) as publisher:
             publisher.publish([event], timeout=30)
     except Exception as exc:
         raise _fail(f"Kafka did not acknowledge {event.type}: {type(exc).__name__}: {exc}; nothing changed") from exc

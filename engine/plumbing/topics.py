@@ -10,6 +10,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from connectors.limits import topic_message_bytes
+from engine.plumbing.kafka_security import kafka_security
 from engine.settings import Settings
 
 
@@ -35,9 +36,15 @@ class TopicLayoutError(RuntimeError):
 
 def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
     """Create the topics if missing; check the partition count of those that exist (an existing topic keeps its
-    max.message.bytes: raise it by hand when raising CARELOOP_MAX_MESSAGE_BYTES above 1 MiB)."""
+    max.message.bytes: raise it by hand when raising CARELOOP_MAX_MESSAGE_BYTES above 1 MiB). The admin client
+    connects with the settings' CARELOOP_KAFKA_* security."""
     topics = Topics.for_prefix(settings.topic_prefix)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="careloop-admin", request_timeout_ms=30_000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="careloop-admin",
+        request_timeout_ms=30_000,
+        **kafka_security(settings).client_options(),
+    )
     try:
         for name in topics.all():
             with contextlib.suppress(TopicAlreadyExistsError):  # idempotent: an existing topic is checked below

@@ -37,8 +37,10 @@ from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.connections import check_reachable
+from engine.plumbing.kafka_security import kafka_security
 from engine.plumbing.logs import configure_logging
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import ensure_topics
 from engine.store.application import JourneyStore, postgres_env
 from projections.source import StoreSource
@@ -89,7 +91,8 @@ def open_store(url: str) -> JourneyStore:
 def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     try:
         url, bootstrap = database_url(settings), kafka_bootstrap(settings)
-    except ServicesNotFoundError as exc:
+        security = kafka_security(settings)
+    except (ServicesNotFoundError, TlsSettingError) as exc:
         raise DispatchConfigurationError(str(exc)) from exc
     catalog = load_catalog(settings.journeys)
     topics = ensure_topics(settings, bootstrap)
@@ -108,7 +111,7 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
         d.batch,
         honour_stale=not d.send_stale,
     )
-    outbox = OutboxPublisher(url, lambda: EventPublisher(bootstrap, topics.clinical))
+    outbox = OutboxPublisher(url, lambda: EventPublisher(bootstrap, topics.clinical, security=security))
     follower = Follower(url, StoreSource(store), d.page_size, d.poll_interval)
     closing = [store.close, *(r.channel.close for r in routes.values())]
     return Dispatcher(follower, sender, outbox, d.poll_interval, closing)

@@ -32,6 +32,7 @@ from connectors.outreach.intake import OutreachIntake
 from connectors.profiles import SourceProfiles, load_profiles
 from connectors.publisher import EventPublisher
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
+from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
@@ -73,12 +74,13 @@ def file_intake(settings: Settings, fmt: str, rejects: Path) -> FileIntake:
     """`careloop publish`: events published to the clinical topic, rejects dead-lettered and written to
     ``rejects``, patients identified in PostgreSQL."""
     bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+    security = kafka_security(settings)
     topics = ensure_topics(settings, bootstrap)
     limit = settings.max_message_bytes
     intake = Intake(
         fmt,
-        publisher=EventPublisher(bootstrap, topics.clinical, limit),
-        dead_letters=kafka_producer(bootstrap, DEAD_LETTERS, limit),
+        publisher=EventPublisher(bootstrap, topics.clinical, limit, security=security),
+        dead_letters=kafka_producer(bootstrap, DEAD_LETTERS, limit, security=security),
         dead_letter_topic=topics.dead_letter,
         rejects=RejectFile(rejects),
         max_message_bytes=limit,
@@ -96,7 +98,16 @@ def live_intake(settings: Settings, fmt: str, defaults: SourceDefaults) -> LiveI
     bundles = settings.max_bundle_bytes if fmt == "fhir" else None
     clock = deployment_clock(settings, url)
     return open_live_intake(
-        fmt, bootstrap, url, topics, settings.data_dir, profiles, clock.now, settings.max_message_bytes, bundles
+        fmt,
+        bootstrap,
+        url,
+        topics,
+        settings.data_dir,
+        profiles,
+        clock.now,
+        settings.max_message_bytes,
+        bundles,
+        security=kafka_security(settings),
     )
 
 
@@ -110,17 +121,19 @@ def open_live_intake(
     clock: Callable[[], datetime],
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_payload_bytes: int | None = None,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> LiveIntake:
     """A live intake on the given services: identity in PostgreSQL, Kafka producers, a reject file under
     ``data_dir``, the sources' profiles and the clock that dates each payload's arrival."""
-    dead = kafka_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes)
+    dead = kafka_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes, security=security)
     rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
     return LiveIntake(
         fmt,
         bytes_mapper(fmt, profiles),
         clock,
         PostgresIdentity(database_url),
-        EventPublisher(bootstrap, topics.clinical, max_message_bytes),
+        EventPublisher(bootstrap, topics.clinical, max_message_bytes, security=security),
         dead,
         topics.dead_letter,
         rejects,
@@ -138,11 +151,19 @@ def outreach_intake(settings: Settings, system: str) -> OutreachIntake:
     except ServicesNotFoundError:
         url = None  # only requests naming a message_id need PostgreSQL; they say so if it is missing
     topic = ensure_topics(settings, bootstrap).clinical
-    return open_outreach_intake(bootstrap, url, topic, system, settings.max_message_bytes)
+    return open_outreach_intake(
+        bootstrap, url, topic, system, settings.max_message_bytes, security=kafka_security(settings)
+    )
 
 
 def open_outreach_intake(
-    bootstrap: str, database_url: str | None, topic: str, system: str, max_message_bytes: int
+    bootstrap: str,
+    database_url: str | None,
+    topic: str,
+    system: str,
+    max_message_bytes: int,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> OutreachIntake:
     """An outreach intake on the given services: messages looked up in PostgreSQL (when there is one), events
     published to ``topic``."""
@@ -151,4 +172,4 @@ def open_outreach_intake(
         if database_url
         else NoDirectory("no database configured (CARELOOP_DATABASE_URL, or a running `careloop up`)")
     )
-    return OutreachIntake(directory, EventPublisher(bootstrap, topic, max_message_bytes), system)
+    return OutreachIntake(directory, EventPublisher(bootstrap, topic, max_message_bytes, security=security), system)

@@ -21,6 +21,8 @@ from engine.journeys.catalog import Catalog
 from engine.language.loader import load_catalog
 from engine.plumbing import collector
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
+from engine.plumbing.kafka_security import kafka_security
+from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
@@ -68,19 +70,25 @@ def build_worker(settings: Settings) -> Worker:
     except UnsupportedVersionError as exc:
         raise ConfigurationError(str(exc)) from exc
     bootstrap, database_url = require_services(settings)
+    try:
+        security = kafka_security(settings)
+    except TlsSettingError as exc:
+        raise ConfigurationError(str(exc)) from exc
     topics = ensure_topics(settings, bootstrap)
     store = JourneyStore(postgres_env(database_url))
     catalog = deploy(database_url, load_catalog(settings.journeys))
-    relay_producer = partial(kafka_producer, bootstrap, settings.max_message_bytes)  # engine events as large as inputs
+    # engine events as large as inputs
+    relay_producer = partial(kafka_producer, bootstrap, settings.max_message_bytes, security=security)
     relay = RelayThread(EngineRelay(database_url, store), relay_producer, topics.engine)
     dead_letters = KafkaDeadLetters(
-        partial(connectors_producer, bootstrap, APPLICATION, settings.max_message_bytes), topics.dead_letter
+        partial(connectors_producer, bootstrap, APPLICATION, settings.max_message_bytes, security=security),
+        topics.dead_letter,
     )
     stop = threading.Event()
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     deps = _deps(settings, store, catalog, topics, dead_letters, relay, stop)
     parts = Parts(deps, dead_letters, poller, clock_for(settings, database_url), relay, HandOvers(database_url), stop)
-    app = build_app(settings, bootstrap, topics, parts)
+    app = build_app(settings, bootstrap, topics, parts, security)
     collector.tune()  # after the catalog and the app are built: they live as long as the process
     return Worker(app, store, catalog, topics)
 

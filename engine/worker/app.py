@@ -16,6 +16,7 @@ from typing import Any
 import faust
 
 from engine.plumbing.clock import Clock
+from engine.plumbing.kafka_security import KafkaSecurity
 from engine.plumbing.retry import Stopped
 from engine.plumbing.topics import Topics
 from engine.settings import Settings
@@ -41,8 +42,8 @@ class Parts:
     stop: threading.Event  # set on shutdown: ends handle()'s waits
 
 
-def build_app(settings: Settings, bootstrap: str, topics: Topics, parts: Parts) -> faust.App:
-    app = _app(settings, bootstrap)
+def build_app(settings: Settings, bootstrap: str, topics: Topics, parts: Parts, security: KafkaSecurity) -> faust.App:
+    app = _app(settings, bootstrap, security)
     consuming = Consuming(parts, settings.batch_max, settings.batch_within)
     jobs = Periodic(app, settings.consumer_group, topics.timers, parts.poller, parts.clock, parts.hand_overs)
     app.agent(app.topic(topics.clinical, topics.timers, **RAW), name=f"{__name__}.journeys")(consuming.batches)
@@ -56,10 +57,11 @@ def build_app(settings: Settings, bootstrap: str, topics: Topics, parts: Parts) 
     return app
 
 
-def _app(settings: Settings, bootstrap: str) -> faust.App:
+def _app(settings: Settings, bootstrap: str, security: KafkaSecurity) -> faust.App:
     return faust.App(
         settings.consumer_group,
         broker=f"kafka://{bootstrap}",
+        broker_credentials=faust_credentials(security),
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=min(2.0, settings.session_timeout / 3),
         consumer_auto_offset_reset="earliest",
@@ -75,6 +77,19 @@ def _app(settings: Settings, bootstrap: str) -> faust.App:
         # (BENCHMARKS.md, "What changed since the first run").
         broker_max_poll_records=settings.batch_max,
     )
+
+
+def faust_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:
+    """The deployment's Kafka security as faust's credentials, which faust gives to every aiokafka client it builds
+    (consumer, producer, admin): TLS with the settings' context, SASL with TLS (SASL_SSL) or without."""
+    if security.mechanism is not None:
+        password = security.password.get_secret_value() if security.password else None
+        return faust.SASLCredentials(
+            username=security.username, password=password, ssl_context=security.context, mechanism=security.mechanism
+        )
+    if security.context is not None:
+        return faust.SSLCredentials(security.context)
+    return None
 
 
 class Consuming:

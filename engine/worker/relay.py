@@ -32,6 +32,7 @@ import structlog
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
+from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity
 from engine.plumbing.kept_connection import KeptConnection
 from engine.plumbing.log_follower import LogFollower
 from engine.store.application import JourneyStore
@@ -112,9 +113,13 @@ class Producer(Protocol):
     def close(self, timeout: float | None = None) -> None: ...
 
 
-def kafka_producer(bootstrap: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> Producer:
+def kafka_producer(
+    bootstrap: str, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, *, security: KafkaSecurity = PLAINTEXT
+) -> Producer:
     """The relay's producer: careloop's (connectors/kafka_producer.py), with larger batches for its pages."""
-    producer: Producer = connectors_producer(bootstrap, APPLICATION, max_message_bytes, batch_bytes=BATCH_BYTES)
+    producer: Producer = connectors_producer(
+        bootstrap, APPLICATION, max_message_bytes, batch_bytes=BATCH_BYTES, security=security
+    )
     return producer
 
 
