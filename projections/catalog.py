@@ -6,11 +6,19 @@ from projections.base import Projection
 from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
 from projections.errors import UnknownProjectionError
 from projections.journey_instances.projection import PROJECTION as JOURNEY_INSTANCES
+from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFILES
 from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
 from projections.reminder_queue.projection import PROJECTION as REMINDER_QUEUE
 from projections.tasks.projection import PROJECTION as TASKS
 
-PROJECTIONS: tuple[Projection, ...] = (REMINDER_QUEUE, CHURN_FLAGS, JOURNEY_INSTANCES, TASKS, PATIENT_TIMELINE)
+PROJECTIONS: tuple[Projection, ...] = (
+    REMINDER_QUEUE,
+    CHURN_FLAGS,
+    JOURNEY_INSTANCES,
+    TASKS,
+    PATIENT_TIMELINE,
+    PATIENT_PROFILES,
+)
 
 
 def select(name: str | None) -> tuple[Projection, ...]:
