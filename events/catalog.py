@@ -23,6 +23,7 @@ ClinicalEvent: TypeAlias = Annotated[
     | pa.PatientUpdated
     | pa.PatientMerged
     | pa.PatientDeceased
+    | pa.PatientErased
     | en.EncounterAdmitted
     | en.EncounterDischarged
     | en.EncounterCompleted

@@ -155,7 +155,16 @@ class JourneyExited(_JourneyEvent):
 # --- outreach policy: decided before each send, recorded with its reason -------------------------------------
 
 PolicyRule = Literal[
-    "consent", "quiet_hours", "cap", "deceased", "paused", "inpatient", "stale", "journey_ended", "no_channel"
+    "consent",
+    "quiet_hours",
+    "cap",
+    "deceased",
+    "erased",
+    "paused",
+    "inpatient",
+    "stale",
+    "journey_ended",
+    "no_channel",
 ]
 
 

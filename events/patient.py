@@ -74,3 +74,26 @@ class PatientMerged(Event):
 
 class PatientDeceased(Event):
     type: Literal["patient.deceased"] = "patient.deceased"
+
+
+ErasureReason = Literal["request", "retention", "consent_withdrawn", "purpose_fulfilled", "legal_obligation"]
+
+
+class PatientErased(Event):
+    """The patient's data key was destroyed (crypto-shredding, ``careloop erase``): what it sealed, wherever a copy
+    went, can no longer be read. Carries no patient data: the why is a code (PIPL Art. 47's grounds: the patient
+    asked, the retention period ended, consent was withdrawn, the purpose was met, a legal duty); the erasing
+    person's own words stay in the audit trail. Every journey ends and outreach stops; the read models drop the
+    patient's rows.
+    """
+
+    type: Literal["patient.erased"] = "patient.erased"
+    reason: ErasureReason
+    requested_by: str = Field(
+        min_length=1, max_length=128, description="Pseudonymous id of who asked (a staff login, 'retention')."
+    )
+    key_epoch: int = Field(
+        ge=1,
+        description="The epoch of the patient's data key that was destroyed: only a registration sealed under a "
+        "later epoch (the patient came back on purpose) starts journeys for the patient again.",
+    )

@@ -49,6 +49,7 @@ SEALED: Mapping[str, tuple[str, ...]] = {
     "patient.updated": _DEMOGRAPHICS,
     "patient.merged": (),
     "patient.deceased": (),
+    "patient.erased": (),
     "encounter.admitted": (),
     "encounter.discharged": (),
     "encounter.completed": (),
@@ -80,6 +81,8 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     "patient.updated": _PROFILE,
     "patient.merged": ("into_patient_id",),  # a pseudonym like patient_id
     "patient.deceased": (),
+    # a pseudonymous staff id (its reason is a code): the erasing person's own words stay in the audit trail
+    "patient.erased": ("requested_by",),
     "encounter.admitted": _ENCOUNTER,
     "encounter.discharged": (*_ENCOUNTER, "disposition"),  # a coded disposition (home, transfer)
     "encounter.completed": _ENCOUNTER,

@@ -26,6 +26,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "patient.updated": {"language": "en"},
     "patient.merged": {"into_patient_id": "P2"},
     "patient.deceased": {},
+    "patient.erased": {"reason": "request", "requested_by": "staff-7f3a", "key_epoch": 1},
     "encounter.admitted": {"encounter_id": "E1", "encounter_class": "inpatient", "diagnoses": [CODE]},
     "encounter.discharged": {"encounter_id": "E1", "department": "surgery"},
     "encounter.completed": {"encounter_id": "E2", "encounter_class": "outpatient"},

@@ -86,6 +86,7 @@ def one_of_each() -> dict[str, Any]:
         event(pa.PatientUpdated, **demographics()),
         event(pa.PatientMerged, into_patient_id=OTHER_PATIENT),
         event(pa.PatientDeceased),
+        event(pa.PatientErased, reason="retention", requested_by="retention", key_epoch=1),
         _encounter(en.EncounterAdmitted, encounter_class="inpatient"),
         _encounter(en.EncounterDischarged, encounter_class="inpatient", admitted_at=_at, disposition="home"),
         _encounter(en.EncounterCompleted, encounter_class="outpatient"),
