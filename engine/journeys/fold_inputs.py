@@ -9,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TypedDict
 
+from engine.journeys.erased import forgotten
 from engine.journeys.state import SIGNALS_KEPT, Flag, Instance, OpenTask, PatientState, PendingMessage, Profile, Sent
 from events import appointments as ap
 from events import encounters as en
@@ -35,6 +36,7 @@ class Changes(TypedDict, total=False):
     last_occurred_at: datetime | None
     clock: datetime | None
     version: int
+    erased_epoch: int | None
 
 
 ALL_CHANNELS = frozenset({"sms", "wechat", "email", "app", "phone"})
@@ -44,7 +46,10 @@ def input_changes(state: PatientState, event: Event) -> Changes:  # noqa: PLR091
     """What an input changes; nothing for the inputs only journeys react to."""
     match event:
         case pa.PatientRegistered() | pa.PatientUpdated():
-            return _demographics(state.profile, event)
+            changes = _demographics(state.profile, event)
+            if state.erased_epoch is not None:  # recorded for an erased patient only when it re-registers them
+                changes["erased_epoch"] = None
+            return changes
         case en.EncounterCompleted() | ap.AppointmentAttended():
             return _visit(state, event, state.profile)
         case en.EncounterDischarged():
@@ -77,6 +82,8 @@ def input_changes(state: PatientState, event: Event) -> Changes:  # noqa: PLR091
             return {"profile": replace(state.profile, paused=None)}
         case pa.PatientDeceased():
             return {"profile": replace(state.profile, deceased=True)}
+        case pa.PatientErased():
+            return forgotten(state, event)
     return {}
 
 

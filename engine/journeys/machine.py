@@ -8,6 +8,9 @@ Late events policy (documented in docs/journeys.md):
   tasks and churn flags still happen, since a person should still look.
 - Exits and goals apply whenever they arrive; what was already sent stays sent.
 - Demographics older than those already applied are recorded but do not overwrite newer ones.
+- An erased patient (patient.erased) is a hard stop like a death, and then forgotten: every journey exits, every
+  pending message and timer is cancelled, and later inputs are ignored (not recorded, deciding nothing) until the
+  patient re-registers under a new data key epoch (erasure.py, erased.py).
 - Each input is applied once. A repeat (the same event_id: redelivery, a re-import, a dead-letter replay, of any
   age) is dropped before it reaches the core, by whoever keeps the record of applied inputs: the worker's store
   (careloop_applied_inputs) live, the Simulation here. The state keeps no such record, so it stays the size of
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.journeys import churn, outreach, replies, tasks
+from engine.journeys import churn, erased, erasure, outreach, replies, tasks
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import AnyStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
@@ -29,6 +32,7 @@ from engine.journeys.state import Due, PatientState
 from engine.journeys.steps import advance
 from events import journey as jo
 from events.base import Event
+from events.patient import PatientErased
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,15 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
         raise ValueError("decide needs a timezone-aware 'now'")
     if trigger.patient_id != state.patient_id:
         raise PatientMismatchError(f"trigger for {trigger.patient_id} applied to state of {state.patient_id}")
+    if erased.ignores(state, trigger):
+        return Decision(state, (), ())
     run = Run(state, catalog, now, cause="tick")
     fire_due_timers(run)
     before = run.state
-    if isinstance(trigger, Event):
+    if isinstance(trigger, PatientErased):
+        with run.caused_by(trigger.event_id):
+            erasure.erase(run, trigger)
+    elif isinstance(trigger, Event):
         with run.caused_by(trigger.event_id):
             data = trigger.model_dump(mode="json")
             before = run.state

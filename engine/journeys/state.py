@@ -161,6 +161,7 @@ class PatientState:
     last_occurred_at: datetime | None = None
     clock: datetime | None = None  # the patient's logical time: latest arrival or decision time applied
     version: int = 0  # number of events applied
+    erased_epoch: int | None = None  # while erased (engine/journeys/erased.py): the data key epoch destroyed
 
     @property
     def churn_score(self) -> int:
