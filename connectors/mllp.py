@@ -4,13 +4,20 @@ AR (reject: do not resend) for messages that are unparseable, of an unsupported 
 CARELOOP_MAX_MESSAGE_BYTES, AE (error) for content that cannot be mapped, both with the reason in MSA-3 and ERR;
 AE too when the broker did not acknowledge, so the sender resends. python-hl7 serves the connections and writes
 the frames; ``mllp_frames`` reads them, so that a frame over the limit is answered and the connection goes on.
+
+Over TLS (CARELOOP_TLS_CERT/_KEY) the listener is MLLP over TLS; with CARELOOP_TLS_CLIENT_CA only senders with a
+certificate that CA signed complete the handshake, and the certificate's common name is recorded as the caller in
+the payloads' source (``mllps://<name>@<peer>``). Without TLS it listens on loopback only
+(engine/plumbing/listening.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from datetime import UTC, datetime
+from typing import Any
 
 import hl7
 from hl7.mllp import start_hl7_server
@@ -18,6 +25,7 @@ from hl7.mllp.exceptions import InvalidBlockError
 
 from connectors.live_intake import LiveIntake, Verdict
 from connectors.mllp_frames import Frame, FrameReader
+from engine.plumbing.listening import listening_mode
 from events.ids import deterministic_id
 
 log = logging.getLogger("careloop.mllp")
@@ -70,15 +78,34 @@ async def _verdict(intake: LiveIntake, frame: Frame, source: str) -> Verdict:
     return await asyncio.to_thread(intake.refuse_too_large, frame.data, frame.size, source)
 
 
+def source_of(writer: Any) -> str:
+    """Where a connection comes from: ``mllp://host:port``, or over TLS ``mllps://`` with the common name of the
+    sender's certificate (mutual TLS) as its user."""
+    peer = writer.get_extra_info("peername")
+    where = f"{peer[0]}:{peer[1]}" if peer else ""
+    if writer.get_extra_info("sslcontext") is None:
+        return f"mllp://{where}"
+    subject = (writer.get_extra_info("peercert") or {}).get("subject", ())
+    names = [value for rdn in subject for key, value in rdn if key == "commonName"]
+    return f"mllps://{names[0]}@{where}" if names else f"mllps://{where}"
+
+
 async def serve(
-    intake: LiveIntake, host: str, port: int, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+    intake: LiveIntake,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Listen on host:port; frames are read up to the intake's ``max_message_bytes``, the rest of a larger one
-    discarded after its first bytes were kept for the reject."""
+    """Listen on host:port (MLLP over TLS with ``tls``); frames are read up to the intake's ``max_message_bytes``,
+    the rest of a larger one discarded after its first bytes were kept for the reject. Raises PlainListenerError,
+    before binding, for a host beyond loopback without TLS."""
+    mode = listening_mode(host, tls)
 
     async def client(reader: asyncio.StreamReader, writer: object) -> None:
-        peer = writer.get_extra_info("peername")  # type: ignore[attr-defined]
-        source = f"mllp://{peer[0]}:{peer[1]}" if peer else "mllp"
+        source = source_of(writer)
         frames = FrameReader(reader, intake.max_message_bytes)
         try:
             while True:
@@ -97,7 +124,8 @@ async def serve(
         finally:
             writer.close()  # type: ignore[attr-defined]
 
-    server = await start_hl7_server(client, host, port)
+    server = await start_hl7_server(client, host, port, ssl=tls)
+    log.info("listening on %s:%s, %s", host, port, mode)
     async with server:
         if ready is not None:
             ready.set()

@@ -1,22 +1,83 @@
-"""Serving an aiohttp intake until told to stop: shared by the FHIR intake and the outreach webhook."""
+"""Serving an aiohttp intake until told to stop: shared by the FHIR intake and the outreach webhook.
+
+Every request passes ``authenticating`` first (connectors/http_auth.py): without a credential of a known client it
+gets no further, and the handler finds the caller's name under ``CALLER``. A listener serves TLS when given a
+context, and refuses to listen beyond loopback without one (engine/plumbing/listening.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from connectors.http_auth import Guard, RefusedError, Request
+from connectors.http_body import BodyTooLargeError, read_body
+from engine.plumbing.listening import listening_mode
+
+log = logging.getLogger("careloop.serving")
+CALLER = web.RequestKey("careloop.caller", str)  # the authenticated client's name, for the handlers
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """How a listener answers in its own format (an OperationOutcome, a JSON error) before its handlers run."""
+
+    refused: Callable[[int, str], web.Response]
+    too_large: Callable[[BodyTooLargeError], web.Response]
+    limit: int  # the body's limit in bytes
+    setting: str  # the setting that gave it
+
+
+def authenticating(guard: Guard, answers: Answers) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """The middleware that lets in only requests of a known client, allowed on the path they call."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        body = b""
+        if guard.needs_body(request.headers):  # a signature covers the body: read it (within the limit) first
+            try:
+                body = await read_body(request, answers.limit, answers.setting)
+            except BodyTooLargeError as exc:
+                return answers.too_large(exc)
+        try:
+            request[CALLER] = guard.caller(
+                Request(request.method, request.path, request.raw_path, request.headers, body)
+            )
+        except RefusedError as exc:
+            log.warning("%s %s from %s refused (%d): %s", request.method, request.path, request.remote, exc.status, exc)
+            response = answers.refused(exc.status, str(exc))
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="careloop"'
+            return response
+        return await handler(request)
+
+    return authenticate
+
 
 async def serve_app(
-    app: web.Application, host: str, port: int, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+    app: web.Application,
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Listen on host:port; ``ready`` is set once listening; runs until ``stop`` is set (forever without one)."""
+    """Listen on host:port (TLS with ``tls``); ``ready`` is set once listening; runs until ``stop`` is set (forever
+    without one). Raises PlainListenerError, before binding, for a host beyond loopback without TLS."""
+    mode = listening_mode(host, tls)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     await site.start()
+    log.info("listening on %s:%s, %s", host, port, mode)
     try:
         if ready is not None:
             ready.set()
@@ -37,8 +98,12 @@ def run_until_signalled(
             loop.add_signal_handler(sig, stop.set)
         ready = asyncio.Event()
         task = asyncio.create_task(serve(ready, stop))
-        await ready.wait()
-        announce()
+        listening = asyncio.create_task(ready.wait())
+        await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+        if not listening.done():  # it ended before listening (the port taken, TLS refused): its error is raised
+            listening.cancel()
+        else:
+            announce()
         await task
 
     asyncio.run(main())

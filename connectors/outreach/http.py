@@ -5,22 +5,30 @@ JSON object (or an array of them). 202 {"event_ids": [...], "results": [...]}; 4
 request that cannot become an event (do not resend unchanged); 413 {"error", "max_message_bytes"} for a body over
 CARELOOP_MAX_MESSAGE_BYTES; 503 {"error"} when Kafka or PostgreSQL did not answer (resend). aiohttp, which faust
 already brings, serves it.
+
+Every request carries a credential of a client in CARELOOP_HTTP_CLIENTS (connectors/http_auth.py): a gateway signs
+its callbacks, a care-team tool sends its bearer token. 401 {"error"} without one, with a wrong one or a replayed
+signature; 403 {"error"} for a path the client is not given. The client's name is logged with what it posted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import ssl
 from typing import Any
 
 from aiohttp import web
 
+from connectors.http_auth import Guard
 from connectors.http_body import BodyTooLargeError, read_body
-from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
+from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, SETTING
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.intake import OutreachIntake
-from connectors.serving import serve_app
+from connectors.serving import CALLER, Answers, authenticating, serve_app
 
+log = logging.getLogger("careloop.webhook")
 ROUTES = {
     "/outreach/receipts": "receipt",
     "/outreach/replies": "reply",
@@ -38,8 +46,15 @@ def _error(status: int, message: str, field: str | None = None, **more: Any) -> 
     return web.json_response(body, status=status)
 
 
-def build_app(intake: OutreachIntake, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> web.Application:
+def _too_large(exc: BodyTooLargeError) -> web.Response:
+    return _error(413, str(exc), max_message_bytes=exc.limit)
+
+
+def build_app(
+    intake: OutreachIntake, guard: Guard, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> web.Application:
     """The app; bodies are read up to ``max_message_bytes`` (CARELOOP_MAX_MESSAGE_BYTES)."""
+    answers = Answers(_error, _too_large, max_message_bytes, SETTING)
 
     def handler(kind: str) -> Any:
         async def receive(request: web.Request) -> web.Response:
@@ -48,7 +63,7 @@ def build_app(intake: OutreachIntake, max_message_bytes: int = DEFAULT_MAX_MESSA
             try:
                 body = json.loads(await read_body(request, max_message_bytes))
             except BodyTooLargeError as exc:
-                return _error(413, str(exc), max_message_bytes=exc.limit)
+                return _too_large(exc)
             except ValueError as exc:
                 return _error(422, f"the body is not JSON: {exc}")
             try:
@@ -57,6 +72,7 @@ def build_app(intake: OutreachIntake, max_message_bytes: int = DEFAULT_MAX_MESSA
                 return _error(422, str(exc), exc.field)
             except UnavailableError as exc:
                 return _error(503, str(exc))
+            log.info("%s: %d event(s) from client %s", request.path, len(accepted.mapped), request[CALLER])
             return web.json_response(accepted.as_json(), status=202)
 
         return receive
@@ -64,7 +80,7 @@ def build_app(intake: OutreachIntake, max_message_bytes: int = DEFAULT_MAX_MESSA
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(client_max_size=max_message_bytes)
+    app = web.Application(client_max_size=max_message_bytes, middlewares=[authenticating(guard, answers)])
     for path, kind in ROUTES.items():
         app.router.add_post(path, handler(kind))
     app.router.add_get("/health", health)
@@ -78,5 +94,8 @@ async def serve(
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    *,
+    guard: Guard,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    await serve_app(build_app(intake, max_message_bytes), host, port, ready, stop)
+    await serve_app(build_app(intake, guard, max_message_bytes), host, port, ready, stop, tls=tls)

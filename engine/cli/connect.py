@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -204,6 +205,40 @@ def dlq_replay(
         raise typer.Exit(1)
 
 
+@dataclass(frozen=True)
+class Listening:
+    """A listener's transport security, from the settings: its ``serve`` options (tls, and guard for HTTP) and,
+    in words, how it listens."""
+
+    options: dict[str, Any]
+    mode: str
+    scheme: str
+
+
+def listening(settings: Settings, host: str, http: bool) -> Listening:
+    """TLS from CARELOOP_TLS_*, and for an HTTP listener its clients (CARELOOP_HTTP_CLIENTS); the command ends
+    naming what is missing or wrong, before anything is started."""
+    from connectors.http_auth import NoClientsFileError, http_guard
+    from connectors.http_clients import HttpClientsError
+    from engine.plumbing.listening import PlainListenerError, listener_tls, listening_mode
+
+    try:
+        tls = listener_tls(settings)
+        mode = listening_mode(host, tls)
+        options: dict[str, Any] = {"tls": tls}
+        if http:
+            options["guard"] = http_guard(settings.http_clients, settings.signature_window)
+    except (TlsSettingError, PlainListenerError, NoClientsFileError) as exc:
+        raise _fail(str(exc), 2) from exc
+    except HttpClientsError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise _fail(f"{settings.http_clients}: the clients file (CARELOOP_HTTP_CLIENTS) has errors", 2) from exc
+    secure = tls is not None
+    scheme = ("https" if secure else "http") if http else ("mllps" if secure else "mllp")
+    return Listening(options, mode, scheme)
+
+
 def _serve_live(
     fmt: str, host: str, port: int, serve: Any, max_message_bytes: int | None, defaults: SourceDefaults
 ) -> None:
@@ -213,16 +248,17 @@ def _serve_live(
     from engine.processes import intake
 
     settings = settings_with(max_message_bytes)
+    how = listening(settings, host, http=fmt == "fhir")
     try:
         live = intake.live_intake(settings, fmt, defaults)
-    except ServicesNotFoundError as exc:
+    except (ServicesNotFoundError, TlsSettingError) as exc:
         raise _fail(str(exc), 2) from exc
     except ProfileError as exc:
         raise _fail(f"source profile: {exc}", 2) from exc
 
     run_until_signalled(
-        lambda ready, stop: serve(live, host, port, ready, stop),
-        lambda: out.print(f"listening on {host}:{port} ({fmt}); Ctrl-C stops", markup=False),
+        lambda ready, stop: serve(live, host, port, ready, stop, **how.options),
+        lambda: out.print(f"listening on {how.scheme}://{host}:{port} ({fmt}, {how.mode}); Ctrl-C stops", markup=False),
     )
 
 

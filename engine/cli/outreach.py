@@ -153,12 +153,15 @@ def webhook(host: str, port: int, max_message_bytes: int | None) -> None:
     """Serve the outreach webhook until Ctrl-C / SIGTERM; bodies up to ``max_message_bytes`` (else the setting)."""
     from connectors.outreach.http import ROUTES, serve
     from connectors.serving import run_until_signalled
-    from engine.cli.connect import settings_with
+    from engine.cli.connect import listening, settings_with
 
     settings = settings_with(max_message_bytes)
+    how = listening(settings, host, http=True)
     intake = _intake("careloop-webhook", settings)
-
+    routes = ", ".join(ROUTES)
     run_until_signalled(
-        lambda ready, stop: serve(intake, host, port, ready, stop, settings.max_message_bytes),
-        lambda: out.print(f"listening on http://{host}:{port} (POST {', '.join(ROUTES)}); Ctrl-C stops", markup=False),
+        lambda ready, stop: serve(intake, host, port, ready, stop, settings.max_message_bytes, **how.options),
+        lambda: out.print(
+            f"listening on {how.scheme}://{host}:{port} (POST {routes}; {how.mode}); Ctrl-C stops", markup=False
+        ),
     )

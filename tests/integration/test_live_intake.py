@@ -29,6 +29,7 @@ from engine.plumbing.topics import Topics, ensure_topics
 from engine.processes.intake import open_live_intake
 from engine.settings import Settings
 from tests import corpus
+from tests.http_credentials import bearer, write_clients
 from tests.kafka_topics import read_topic as read_records
 
 pytestmark = pytest.mark.integration
@@ -87,7 +88,8 @@ def control_id(message: bytes) -> str:
 class Server:
     """Runs an asyncio intake server in a thread of its own, as `careloop mllp` / `fhir-intake` would."""
 
-    def __init__(self, serve: Callable[..., Any], intake: LiveIntake) -> None:
+    def __init__(self, serve: Callable[..., Any], intake: LiveIntake, **options: Any) -> None:
+        """``options``: the listener's transport security (guard, tls), as `careloop` gives them."""
         self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -96,7 +98,7 @@ class Server:
         async def main() -> None:
             self._stop = asyncio.Event()
             started = asyncio.Event()
-            task = asyncio.create_task(serve(intake, "127.0.0.1", self.port, started, self._stop))
+            task = asyncio.create_task(serve(intake, "127.0.0.1", self.port, started, self._stop, **options))
             await started.wait()
             ready.set()
             await task
@@ -194,9 +196,9 @@ def test_mllp_acknowledges_good_messages_after_kafka_and_rejects_bad_ones_with_a
 
 
 def post(port: int, body: bytes, content_type: str = "application/fhir+json") -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/fhir", data=body, method="POST", headers={"Content-Type": content_type}
-    )
+    """POST as the hospital's HIS, with its bearer token."""
+    headers = {"Content-Type": content_type} | bearer()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/fhir", data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -206,12 +208,12 @@ def post(port: int, body: bytes, content_type: str = "application/fhir+json") ->
 
 @pytest.mark.parametrize("source", SAMPLES)
 def test_fhir_intake_accepts_resources_and_answers_problems_with_an_operation_outcome(
-    channel: Channel, broker: EmbeddedBroker, source: str
+    channel: Channel, broker: EmbeddedBroker, source: str, tmp_path: Path
 ) -> None:
     patient = sample(source, "patient")
     opened = channel("fhir")
     intake, topics = opened.intake, opened.topics
-    server = Server(fhir_http.serve, intake)
+    server = Server(fhir_http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
     try:
         status, body = post(server.port, patient)
         assert status == 200 and body["resourceType"] == "OperationOutcome"

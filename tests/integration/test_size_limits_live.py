@@ -30,6 +30,7 @@ from engine.plumbing.clock import SystemClock
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.processes.intake import open_live_intake, open_outreach_intake
 from engine.settings import Settings
+from tests.http_credentials import bearer, write_clients
 from tests.integration.test_live_intake import Server, read_topic
 from tests.large_messages import glucose_result, pathology_report, report_text
 
@@ -155,7 +156,7 @@ def test_mllp_configured_for_several_megabytes_accepts_a_3_mb_report_whole(
 def post(port: int, path: str, body: bytes, content_type: str) -> tuple[int, str, dict[str, Any]]:
     """Status, Content-Type and JSON body of a POST with a Content-Length."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=body, method="POST", headers={"Content-Type": content_type}
+        f"http://127.0.0.1:{port}{path}", data=body, method="POST", headers={"Content-Type": content_type} | bearer()
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -173,7 +174,7 @@ def post_chunked(port: int, path: str, body: bytes, content_type: str) -> tuple[
             "POST",
             path,
             body=chunks,
-            headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"},
+            headers={"Content-Type": content_type, "Transfer-Encoding": "chunked"} | bearer(),
             encode_chunked=True,
         )
         response = connection.getresponse()
@@ -203,11 +204,11 @@ def patients_bundle(size: int) -> bytes:
 
 
 def test_the_fhir_intake_answers_a_body_over_the_limit_413_with_an_operation_outcome(
-    open_intake: Opener, broker: EmbeddedBroker
+    open_intake: Opener, broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     # Bundles may be large (a patient's whole history); each resource in one is still bounded by the message limit.
     intake, topics = open_intake("fhir", DEFAULT_MAX_MESSAGE_BYTES, 2000 * KIB)
-    server = Server(fhir_http.serve, intake)
+    server = Server(fhir_http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
     fhir = "application/fhir+json"
     batch, large_batch, too_large = patients_bundle(70 * KIB), patients_bundle(1200 * KIB), patients_bundle(2100 * KIB)
     one_huge_patient = json.dumps(
@@ -258,7 +259,8 @@ def test_the_webhook_answers_a_body_over_the_limit_413_naming_the_limit(broker: 
     intake = open_outreach_intake(
         broker.bootstrap, None, topics.clinical, "careloop-webhook", DEFAULT_MAX_MESSAGE_BYTES
     )
-    server = Server(webhook.serve, intake)  # type: ignore[arg-type]  # it runs any intake's serve
+    guard = write_clients(tmp_path / "clients").guard()
+    server = Server(webhook.serve, intake, guard=guard)  # type: ignore[arg-type]  # it runs any intake's serve
     # A care-team tool pausing a ward's patients at once: an array of pause requests
     pauses = [{"patient_id": f"P-{n:05d}", "reason": "ward closed for renovation; patients moved"} for n in range(900)]
     batch = json.dumps(pauses).encode()

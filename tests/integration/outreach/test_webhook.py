@@ -25,19 +25,22 @@ from engine.settings import Settings
 from engine.store.application import JourneyStore
 from projections.runner import Runner
 from tests.builders import at
+from tests.http_credentials import bearer, signed, write_clients
 from tests.integration.outreach.conftest import message_requested, record
 from tests.integration.test_live_intake import Server, read_topic
 
 pytestmark = pytest.mark.integration
 _n = itertools.count()
+GATEWAY_PATHS = ("/outreach/receipts", "/outreach/replies")
 EPDS_15 = {"q1": 2, "q2": 2, "q3": 2, "q4": 2, "q5": 2, "q6": 2, "q7": 1, "q8": 1, "q9": 1, "q10": 0}
 
 
 def post(port: int, path: str, body: Any, content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+    """POST as a gateway would (receipts and replies, signed) or a form or care-team tool (a bearer token)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": content_type}, method="POST"
-    )
+    credential = signed(path, data) if path in GATEWAY_PATHS else bearer()
+    headers = {"Content-Type": content_type} | credential
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -62,6 +65,7 @@ def test_a_reply_and_an_epds_of_15_reach_the_clinical_topic_keyed_by_patient(
         open_outreach_intake(
             broker.bootstrap, database_url, topics.clinical, "careloop-webhook", DEFAULT_MAX_MESSAGE_BYTES
         ),
+        guard=write_clients(tmp_path / "clients").guard(),
     )
     try:
         # She replies to the message, then submits the questionnaire (and her phone submits it twice)
@@ -109,7 +113,8 @@ def test_a_broker_that_is_away_gets_a_503_and_the_sender_is_told_to_resend(
     topics = topics_for(broker, tmp_path)
     publisher = EventPublisher(broker.bootstrap, topics.clinical)
     publisher.close()  # the producer can no longer reach Kafka
-    server = Server(http.serve, OutreachIntake(PostgresDirectory(database_url), publisher, "careloop-webhook"))
+    intake = OutreachIntake(PostgresDirectory(database_url), publisher, "careloop-webhook")
+    server = Server(http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
     try:
         status, body = post(server.port, "/outreach/pause", {"patient_id": "P-Z", "reason": "moved abroad"})
     finally:
