@@ -1,4 +1,10 @@
-"""What a projection is: a name, the tables it owns, its DDL, and a pure event -> row operations mapping."""
+"""What a projection is: a name, the tables it owns, its DDL, and a pure event -> row operations mapping.
+
+Every projection forgets an erased patient the same way: ``patient.erased`` deletes the patient's rows from each
+of its tables (each has a ``patient_id`` column; tests/unit/projections/test_erasure.py holds every projection to
+it), in the same transaction as the rows and tracking of the rest of the page. The journey core records nothing
+about the patient after the erasure (engine/journeys/erased.py), so nothing brings the rows back.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from events.base import Event
-from projections.ops import Op
+from events.patient import PatientErased
+from projections.ops import Delete, Op
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +23,12 @@ class Projection:
     tables: tuple[str, ...]  # truncated by a rebuild, counted by status
     changes: Callable[[Event, int], Sequence[Op]]  # (event, its notification id) -> row operations
     package: str  # holds schema.sql
+
+    def ops(self, event: Event, seq: int) -> Sequence[Op]:
+        """The row operations of one event: its own ``changes``, or deleting an erased patient's rows."""
+        if isinstance(event, PatientErased):
+            return [Delete(table, {"patient_id": event.patient_id}) for table in self.tables]
+        return self.changes(event, seq)
 
     def schema_sql(self) -> str:
         return resources.files(self.package).joinpath("schema.sql").read_text(encoding="utf-8")

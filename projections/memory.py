@@ -1,7 +1,8 @@
 """Row operations applied to dictionaries: the in-memory twin of projections.sql, for tests and what-ifs.
 
 It follows the same semantics as the SQL statements: an upsert keeps ``keep`` columns of an existing row (while
-``keep_while`` holds), an update changes every row matching ``where`` and not matching ``unless``. Columns an
+``keep_while`` holds), an update changes every row matching ``where`` and not matching ``unless``, a delete removes
+every row matching ``where``. Columns an
 operation never mentions are absent here, where PostgreSQL would hold their default (NULL).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from projections.ops import Op, Upsert
+from projections.ops import Delete, Op, Upsert
 
 Row = dict[str, Any]
 
@@ -26,6 +27,9 @@ class MemoryTables:
             if isinstance(op, Upsert):
                 self.keys[op.table] = op.key
                 self._upsert(table, op)
+            elif isinstance(op, Delete):
+                for key in [k for k, row in table.items() if all(row.get(c) == v for c, v in op.where.items())]:
+                    del table[key]
             else:
                 for row in table.values():
                     if all(row.get(c) == v for c, v in op.where.items()) and all(

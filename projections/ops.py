@@ -1,7 +1,8 @@
 """Row operations: what a projection wants done to its tables, as plain data. Pure and comparable in tests.
 
-Both kinds are idempotent when a page is applied again in the same order: an upsert overwrites a row keyed by
-a stable id (message_id, instance_id, event_id...), and an update sets fixed values on the rows it matches.
+Every kind is idempotent when a page is applied again in the same order: an upsert overwrites a row keyed by
+a stable id (message_id, instance_id, event_id...), an update sets fixed values on the rows it matches, and a
+delete removes rows that are then gone.
 """
 
 from __future__ import annotations
@@ -36,4 +37,12 @@ class Update:
     unless: Mapping[str, Any] = field(default_factory=dict)
 
 
-Op: TypeAlias = Upsert | Update
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete every row whose columns equal ``where``: an erased patient's rows (projections.base)."""
+
+    table: str
+    where: Mapping[str, Any]
+
+
+Op: TypeAlias = Upsert | Update | Delete

@@ -9,6 +9,7 @@ The fold follows what projections.sql's statements do, not projections.memory's 
   (those only while the existing row's ``keep_while`` column equals its value: ``CASE WHEN t.c = v``);
 - an update sets ``values`` on the rows whose ``where`` columns equal its values (``c = v``: never true for
   NULL) and whose ``unless`` columns differ (``c IS DISTINCT FROM v``);
+- a delete removes the rows whose ``where`` columns equal its values (an erased patient's);
 - a column an operation never wrote holds its default: NULL, or the constant the table declares (``defaults``).
 Rows are found by key when an update names the whole key, else through an index on its ``where`` columns,
 built the first time that shape is seen and kept up to date from then on.
@@ -22,7 +23,7 @@ from typing import Any
 from psycopg import Cursor, sql
 
 from projections.errors import ProjectionError
-from projections.ops import Op, Upsert
+from projections.ops import Delete, Op, Upsert
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
@@ -77,15 +78,34 @@ class FoldedTable:
                     self._set(k, row, values)
                 return
         columns = tuple(sorted(where))
+        index = self._index(columns)
+        for k in tuple(index.get(tuple([where[c] for c in columns]), ())):
+            row = self.rows[k]
+            if self._matches(row, where, unless):
+                self._set(k, row, values)
+
+    def delete(self, where: Mapping[str, Any]) -> None:
+        if not self.rows or None in where.values():
+            return  # `c = NULL` matches nothing
+        if self.key is not None and self._keyset <= where.keys():
+            found: tuple[Key, ...] = (tuple([where[c] for c in self.key]),)
+        else:
+            found = tuple(self._index(tuple(sorted(where))).get(tuple([where[c] for c in sorted(where)]), ()))
+        for k in found:
+            row = self.rows.get(k)
+            if row is None or not self._matches(row, where, {}):
+                continue
+            for columns, index in self._indexes.items():
+                index[self._project(row, columns)].discard(k)
+            del self.rows[k]
+
+    def _index(self, columns: tuple[str, ...]) -> dict[Key, set[Key]]:
         index = self._indexes.get(columns)
         if index is None:
             index = self._indexes[columns] = {}
             for k, row in self.rows.items():
                 index.setdefault(self._project(row, columns), set()).add(k)
-        for k in tuple(index.get(tuple([where[c] for c in columns]), ())):
-            row = self.rows[k]
-            if self._matches(row, where, unless):
-                self._set(k, row, values)
+        return index
 
     def _matches(self, row: Row, where: Mapping[str, Any], unless: Mapping[str, Any]) -> bool:
         get = self._get
@@ -152,6 +172,8 @@ class Fold:
             table = tables.get(op.table) or self.table(op.table)
             if isinstance(op, Upsert):
                 table.upsert(op)
+            elif isinstance(op, Delete):
+                table.delete(op.where)
             else:
                 table.update(op.values, op.where, op.unless)
 

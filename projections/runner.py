@@ -5,7 +5,8 @@ engine/plumbing/log_follower.py's, shared with the dispatcher and the engine-top
 projection it maps a page to row operations and writes the rows AND the new position in ONE transaction, after
 checking (with the tracking row locked) that the position is still the one the page was read after. A page is
 therefore applied once, even by two runners at a time or after a crash between read and commit; and the row
-operations are upserts and updates keyed by stable ids, so applying a page again anyway changes nothing.
+operations are upserts and updates keyed by stable ids, and deletes of an erased patient's rows, so applying a page
+again anyway changes nothing.
 
 Why our own runner rather than eventsourcing's ProjectionRunner: that one processes and commits one event per
 transaction (a tracking record per event), which costs an fsync each; batching a page (1,000 notifications) per
@@ -109,7 +110,7 @@ class Runner:
     def apply_page(self, projection: Projection, page: Page) -> bool:
         """One page into one projection: rows and position in one transaction. False, writing nothing, when
         the projection is no longer at ``page.after`` (another runner, or this page was applied already)."""
-        ops = [op for seq, event in page.events for op in projection.changes(event, seq)]
+        ops = [op for seq, event in page.events for op in projection.ops(event, seq)]
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
                 if tracking.lock(cur, projection.name) != page.after:
@@ -208,7 +209,7 @@ class Runner:
     ) -> tuple[int, int]:
         """(events read, last notification id read): the log up to ``head`` folded into ``fold``."""
         apply = fold.apply
-        changes = [p.changes for p in chosen]
+        changes = [p.ops for p in chosen]
         read = after = 0
         while after < head:
             page = self._source.read(after, max(self._page_size, REBUILD_PAGE_SIZE))

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg import Cursor, sql
 
-from projections.ops import Op, Upsert
+from projections.ops import Delete, Op, Upsert
 
 
 def statement(op: Op) -> tuple[bytes, tuple[Any, ...]]:
@@ -19,6 +19,8 @@ def statement(op: Op) -> tuple[bytes, tuple[Any, ...]]:
         query = _upsert(op.table, tuple(op.values), op.key, op.keep, guard)
         extra = (op.keep_while[1],) if op.keep_while else ()
         return query, (*op.values.values(), *extra)
+    if isinstance(op, Delete):
+        return _delete(op.table, tuple(op.where)), tuple(op.where.values())
     query = _update(op.table, tuple(op.values), tuple(op.where), tuple(op.unless))
     return query, (*op.values.values(), *op.where.values(), *op.unless.values())
 
@@ -63,6 +65,15 @@ def _upsert(
         vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
         key=sql.SQL(", ").join(_ids(key)),
         action=action,
+    )
+    return query.as_bytes(None)
+
+
+@lru_cache(maxsize=256)
+def _delete(table: str, where: tuple[str, ...]) -> bytes:
+    query = sql.SQL("DELETE FROM {t} WHERE {conds}").format(
+        t=sql.Identifier(table),
+        conds=sql.SQL(" AND ").join(sql.SQL("{} = %s").format(c) for c in _ids(where)),
     )
     return query.as_bytes(None)
 

@@ -266,7 +266,7 @@ def test_the_tables_hold_what_the_pure_mappings_fold_to_in_memory(
     memory = MemoryTables()
     for seq, e in StoreSource(store).read(0, 100_000).events:
         for p in PROJECTIONS:
-            memory.apply(p.changes(e, seq))
+            memory.apply(p.ops(e, seq))
 
     with psycopg.connect(database_url, row_factory=psycopg.rows.dict_row) as conn:
         for table, expected in memory.tables.items():

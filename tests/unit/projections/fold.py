@@ -15,7 +15,7 @@ def fold(events: Iterable[Event]) -> MemoryTables:
     tables = MemoryTables()
     for seq, event in enumerate(events, start=1):
         for projection in PROJECTIONS:
-            tables.apply(projection.changes(event, seq))
+            tables.apply(projection.ops(event, seq))
     return tables
 
 

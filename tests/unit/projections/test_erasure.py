@@ -1,0 +1,153 @@
+"""patient.erased: every read model deletes the patient's rows, and only theirs (issue 14, item 2).
+
+The erased patient is followed through what leaves rows everywhere (a registration, a visit's survey, a post-op
+journey, a missed appointment's rebooking task, the churn flag of a low satisfaction score), next to another
+patient whose rows must stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from events import patient as pa
+from events.base import Event
+from projections.catalog import PROJECTIONS
+from projections.memory import MemoryTables
+from projections.ops import Delete, Update, Upsert
+from projections.replay import Fold
+from projections.sql import statement
+from tests.builders import (
+    at,
+    booked,
+    discharge,
+    event,
+    no_show,
+    questionnaire,
+    registered,
+    simulation,
+    visit,
+)
+from tests.unit.projections.fold import fold
+
+ERASED, OTHER = "P001", "P002"
+ERASED_AT = at("2026-03-26 09:00")
+
+
+def story(patient: str) -> list[Event]:
+    start = at("2026-03-01 09:00")
+    appointment = at("2026-03-23 08:30")
+    return [
+        registered(patient, start, sex="female"),
+        discharge(patient, start + timedelta(days=1), department="orthopedics", encounter_id=f"E-{patient}"),
+        booked(patient, start + timedelta(days=2), appointment, appointment_id=f"A-{patient}"),
+        visit(patient, at("2026-03-06 10:30"), department="ent", encounter_id=f"V-{patient}"),
+        questionnaire(patient, at("2026-03-07 10:00"), "satisfaction", score=1),
+        no_show(patient, at("2026-03-23 12:00"), appointment, appointment_id=f"A-{patient}"),
+    ]
+
+
+def erasure(patient: str) -> pa.PatientErased:
+    return event(pa.PatientErased, patient, ERASED_AT, reason="request", requested_by="staff-3c9e", key_epoch=1)
+
+
+STORIES = [*story(ERASED), *story(OTHER)]  # built once: each build gets new message ids
+
+
+def history(*, erase: bool) -> list[Event]:
+    sim = simulation(*STORIES)
+    sim.run_until(ERASED_AT - timedelta(minutes=1))
+    if erase:
+        sim.feed([erasure(ERASED)])
+    sim.run_until(at("2026-06-30 00:00"))
+    return [*sim.recorded[ERASED], *sim.recorded[OTHER]]
+
+
+def rows_of(tables: MemoryTables, patient: str) -> dict[str, list[dict[str, object]]]:
+    return {t: [r for r in tables.rows(t) if r.get("patient_id") == patient] for t in tables.tables}
+
+
+def every_table() -> list[str]:
+    return [t for p in PROJECTIONS for t in p.tables]
+
+
+def test_every_read_model_table_has_a_patient_id_to_delete_by():
+    for projection in PROJECTIONS:
+        ddl = projection.schema_sql()
+        for table in projection.tables:
+            created = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \((.*?)\n\);", ddl, re.S)
+            assert created is not None, f"{projection.name}: no CREATE TABLE for {table}"
+            assert re.search(r"^\s+patient_id\s+text", created.group(1), re.M), f"{table} has no patient_id column"
+
+
+def test_before_the_erasure_the_patient_has_rows_in_every_read_model():
+    tables = fold(history(erase=False))
+
+    empty = [t for t, rows in rows_of(tables, ERASED).items() if not rows]
+    assert set(tables.tables) == set(every_table())
+    assert empty == [], "the story should leave rows in every table, or the erasure test proves nothing there"
+
+
+def test_the_erasure_deletes_the_patient_s_rows_from_every_read_model():
+    tables = fold(history(erase=True))
+
+    assert {t: rows for t, rows in rows_of(tables, ERASED).items() if rows} == {}
+
+
+def test_the_other_patient_s_rows_are_untouched_by_the_erasure():
+    kept = rows_of(fold(history(erase=True)), OTHER)
+    before = rows_of(fold(history(erase=False)), OTHER)
+
+    assert without_seq(kept) == without_seq(before)  # seq: a row's place in the log, which has fewer events
+    assert all(kept[t] for t in every_table())
+
+
+def without_seq(tables: dict[str, list[dict[str, object]]]) -> dict[str, list[dict[str, object]]]:
+    return {t: [{c: v for c, v in r.items() if c != "seq"} for r in rows] for t, rows in tables.items()}
+
+
+def test_a_page_applied_again_after_the_erasure_changes_nothing():
+    events = history(erase=True)
+    once = fold(events)
+    twice = fold(events)
+    for seq, e in enumerate(events, start=1):  # the same positions again, as a runner after a crash would
+        for projection in PROJECTIONS:
+            twice.apply(projection.ops(e, seq))
+
+    assert {t: once.rows(t) for t in once.tables} == {t: twice.rows(t) for t in twice.tables}
+
+
+@pytest.mark.parametrize("projection", PROJECTIONS, ids=lambda p: p.name)
+def test_each_projection_maps_the_erasure_to_a_delete_of_the_patient_in_each_of_its_tables(projection):
+    assert list(projection.ops(erasure(ERASED), 7)) == [Delete(t, {"patient_id": ERASED}) for t in projection.tables]
+
+
+def test_a_delete_is_one_parameterised_statement():
+    query, params = statement(Delete("reminder_queue", {"patient_id": ERASED}))
+
+    assert (query.decode(), params) == ('DELETE FROM "reminder_queue" WHERE "patient_id" = %s', (ERASED,))
+
+
+def test_the_rebuild_fold_deletes_as_postgresql_does_by_key_and_by_other_columns():
+    ops = [
+        Upsert("t", ("k",), {"k": "a", "patient_id": ERASED, "status": "open"}),
+        Upsert("t", ("k",), {"k": "b", "patient_id": OTHER, "status": "open"}),
+        Update("t", {"status": "sent"}, {"patient_id": ERASED}),  # builds an index on patient_id
+        Upsert("t", ("k",), {"k": "c", "patient_id": ERASED, "status": "open"}),
+        Delete("t", {"patient_id": ERASED}),
+        Update("t", {"status": "late"}, {"patient_id": ERASED}),  # finds nothing: the index forgot them
+        Upsert("t", ("k",), {"k": "d", "patient_id": OTHER, "status": "open"}),
+        Delete("t", {"k": "d"}),
+        Delete("t", {"k": "gone"}),
+    ]
+    folded = Fold({})
+    folded.apply(ops)
+    memory = MemoryTables().apply(ops)
+
+    assert (
+        list(folded.tables["t"].rows.values())
+        == memory.rows("t")
+        == [{"k": "b", "patient_id": OTHER, "status": "open"}]
+    )
