@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
+from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
 from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.outreach import outreach_app, questionnaire_app
@@ -34,6 +35,8 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(outreach_app, name="outreach")
 app.add_typer(questionnaire_app, name="questionnaire")
 app.add_typer(tasks_app, name="tasks")
+app.add_typer(roles_app, name="roles")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()
@@ -349,14 +352,20 @@ def explain_command(
     journeys: JourneysOpt = DEFAULT_JOURNEYS,
     until: Annotated[str | None, typer.Option(help="With --events: run the virtual clock to this date.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False,
+    purpose: Annotated[
+        str, typer.Option(help="Why you read the patient: care, operations, audit or erasure (the audit trail's).")
+    ] = "care",
 ) -> None:
-    """Why each message was or was not sent: entry, branch, cap, quiet hours, consent, exit, journey version."""
+    """Why each message was or was not sent: entry, branch, cap, quiet hours, consent, exit, journey version. Read
+    from the store, it is recorded in the audit trail first, under your PostgreSQL login."""
     from engine.cli import explain as ex
 
     catalog = _catalog(journeys)
     if events is None:
+        from engine.cli.access import audited
         from engine.cli.projections import _database_url
 
+        audited([patient], "explain", purpose)
         recorded = ex.from_store(patient, _database_url())
     else:
         try:

@@ -77,6 +77,15 @@ def _task(conn: Any, task_id: str) -> Row:
     return row
 
 
+def _read(conn: Any, task_id: str, action: str) -> Row:
+    """The task, its reading recorded in the audit trail (under the caller's PostgreSQL login) before it is shown."""
+    from engine.cli.access import record
+
+    row = _task(conn, task_id)
+    record(conn, [row["patient_id"]], action, "care", f"task {task_id}")
+    return row
+
+
 def _parse_now(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -99,8 +108,13 @@ def list_tasks(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only tasks past their SLA.")] = False,
     mine: Annotated[str | None, typer.Option("--mine", help="Only tasks claimed by this staff id.")] = None,
     now: Annotated[str | None, typer.Option(help="Judge overdue at this moment (default: now).")] = None,
+    purpose: Annotated[
+        str, typer.Option(help="Why you read the list: care, operations, audit or erasure (the audit trail's).")
+    ] = "care",
 ) -> None:
-    """The work queue: most urgent first, then by SLA due time."""
+    """The work queue: most urgent first, then by SLA due time. Each patient listed is recorded in the audit trail
+    first, under your PostgreSQL login."""
+    from engine.cli.access import record
     from projections.tasks import queries
 
     statuses = tuple(status or queries.NOT_DONE)
@@ -113,6 +127,7 @@ def list_tasks(
         rows = queries.work_queue(
             conn, statuses=statuses, queue=queue, role=role, assignee=mine, overdue_at=moment if overdue else None
         )
+        record(conn, [r["patient_id"] for r in rows], "tasks.list", purpose, f"{len(rows)} task(s)")
     # Ids, status and SLA never wrap (they are copied into commands and scanned); the title takes what is left.
     table = Table(*(Column(name, no_wrap=True) for name in ("task", "patient", "queue", "role", "priority")))
     for name in ("status", "assignee", "SLA due"):
@@ -140,7 +155,7 @@ def claim(task_id: TaskArg, me: MeOpt, wait: WaitOpt = 30.0) -> None:
     from events.tasks import TaskClaimed
 
     with _connect() as conn:
-        row = _task(conn, task_id)
+        row = _read(conn, task_id, "tasks.claim")
         if row["status"] == "done":
             raise _fail(f"task {task_id} is done ({row['outcome']}, closed by {row['closed_by']}); nothing to claim")
         if row["assignee"] == me:
@@ -160,7 +175,7 @@ def release(task_id: TaskArg, me: MeOpt, force: ForceOpt = False, wait: WaitOpt 
     from events.tasks import TaskReleased
 
     with _connect() as conn:
-        row = _task(conn, task_id)
+        row = _read(conn, task_id, "tasks.release")
         if row["status"] == "done" or row["assignee"] is None:
             raise _fail(f"task {task_id} is not claimed (status {row['status']}); nothing to release")
         if row["assignee"] != me and not force:
@@ -184,7 +199,7 @@ def close(
     from events.tasks import TaskClosed
 
     with _connect() as conn:
-        row = _task(conn, task_id)
+        row = _read(conn, task_id, "tasks.close")
         if row["status"] == "done":
             raise _fail(f"task {task_id} is already done ({row['outcome']}, closed by {row['closed_by']})")
         if row["assignee"] not in (None, me) and not force:

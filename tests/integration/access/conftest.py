@@ -12,6 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from engine.access import roles
+
 
 @dataclass(frozen=True)
 class Account:
@@ -47,3 +49,31 @@ def login(database_url: str) -> Iterator[Login]:
         for name in made:
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def careloop_db(database_url: str) -> str:
+    """A database with every careloop table, the roles and their grants (`careloop roles apply`)."""
+    roles.apply(database_url)
+    return database_url
+
+
+def refused(account: Account, statement: str, params: tuple[object, ...] = ()) -> bool:
+    """Whether PostgreSQL refuses ``statement`` to ``account`` for lack of privilege."""
+    with psycopg.connect(account.url, autocommit=True) as conn:
+        try:
+            conn.execute(statement, params)
+        except psycopg.errors.InsufficientPrivilege:
+            return True
+    return False
+
+
+def rows(account: Account, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with psycopg.connect(account.url, autocommit=True) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def run(account: Account, statement: str, params: tuple[object, ...] = ()) -> int:
+    """Run ``statement`` as ``account``; the rows it touched."""
+    with psycopg.connect(account.url, autocommit=True) as conn:
+        return conn.execute(statement, params).rowcount

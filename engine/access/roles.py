@@ -1,0 +1,59 @@
+"""careloop's PostgreSQL roles: created, granted and bound by row-level security by ``roles.sql``, which the owner
+runs after creating every table (tables.py). NOLOGIN group roles: a deployer grants them to login roles, one per
+person or process, so that the audit trail (audit.py) names who read what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from typing import Any
+
+from psycopg import Connection
+
+from engine.access import tables
+from engine.plumbing.connections import connect
+
+# role -> who gets it (docs/access.md has what each may read and write)
+ROLES = {
+    "careloop_worker": "the journey worker's login (careloop worker)",
+    "careloop_dispatcher": "the dispatcher's login (careloop dispatch)",
+    "careloop_intake": "the intakes' login (careloop publish, mllp, fhir-intake, webhook, outreach)",
+    "careloop_projections": "the projection runner's login (careloop projections)",
+    "careloop_care_team": "each care team member's own login (careloop tasks, careloop explain)",
+    "careloop_analyst": "each analyst's own login (the analytics schema)",
+    "careloop_auditor": "each auditor's own login (careloop audit)",
+}
+LOCK = "careloop-roles"  # one apply at a time per database
+
+
+def roles_sql() -> str:
+    return resources.files(__package__ or "engine.access").joinpath("roles.sql").read_text(encoding="utf-8")
+
+
+def apply(database_url: str) -> None:
+    """Every table, then the roles, their grants, the row-level security and the analytics schema (idempotent).
+    Run by the owner of careloop's tables, a login that may also create roles (CREATEROLE)."""
+    tables.create_all(database_url)
+    with connect(database_url, tables.SETUP) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK,))
+        conn.execute(roles_sql())
+
+
+def set_queues(conn: Connection[Any], login: str, queues: Iterable[str]) -> None:
+    """The task queues ``login`` works on, replacing those it had (none: it sees no queue's tasks or contacts)."""
+    chosen = sorted(set(queues))
+    with conn.transaction():
+        conn.execute("DELETE FROM careloop_queue_members WHERE login = %s", (login,))
+        conn.execute(
+            "INSERT INTO careloop_queue_members (login, queue) SELECT %s, q FROM unnest(%s::text[]) AS q",
+            (login, chosen),
+        )
+
+
+def queues(conn: Connection[Any]) -> dict[str, list[str]]:
+    """Every login's queues."""
+    found: dict[str, list[str]] = {}
+    for login, queue in conn.execute("SELECT login, queue FROM careloop_queue_members ORDER BY login, queue"):
+        found.setdefault(login, []).append(queue)
+    return found

@@ -1,0 +1,204 @@
+-- careloop's group roles (NOLOGIN: the deployer grants them to login roles, one login per person or process), their
+-- grants, row-level security and the analysts' schema. Run by the owner of the tables, after they are created
+-- (careloop roles apply); idempotent: every grant is revoked and given again, so a grant taken out here goes.
+
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['careloop_worker', 'careloop_dispatcher', 'careloop_intake', 'careloop_projections',
+                             'careloop_care_team', 'careloop_analyst', 'careloop_auditor'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN  -- created meanwhile for another database
+                NULL;
+            END;
+        END IF;
+    END LOOP;
+END $$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
+    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
+    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
+
+-- Which queues each login works on (the care team sees those queues' tasks and their patients' contacts).
+-- Kept by the deployer: careloop roles queue LOGIN QUEUE..., or INSERT as the owner.
+CREATE TABLE IF NOT EXISTS careloop_queue_members (
+    login text NOT NULL,  -- a PostgreSQL login role (session_user)
+    queue text NOT NULL,  -- a task queue: care-team, chronic-care, scheduling, psychology, ...
+    PRIMARY KEY (login, queue)
+);
+-- The queues of the session's login; SECURITY DEFINER so no one needs to read the mapping itself.
+CREATE OR REPLACE FUNCTION careloop_my_queues() RETURNS SETOF text
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$ SELECT queue FROM careloop_queue_members WHERE login = session_user $$;
+-- The patients with a task on one of those queues.
+CREATE OR REPLACE FUNCTION careloop_my_patients() RETURNS SETOF text
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$ SELECT DISTINCT patient_id FROM tasks WHERE queue IN (SELECT careloop_my_queues()) $$;
+REVOKE ALL ON FUNCTION careloop_my_queues(), careloop_my_patients() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION careloop_my_queues(), careloop_my_patients() TO careloop_care_team;
+
+GRANT USAGE ON SCHEMA public TO careloop_worker, careloop_dispatcher, careloop_intake, careloop_projections,
+    careloop_care_team, careloop_auditor;
+
+-- The worker: the event store, its engine tables (offsets, timers, hand-overs, snapshots, applied inputs), the
+-- relay's position, the deployed journey versions; nothing of the intake, the dispatcher or the read models.
+-- UPDATE on careloop_events only for the LOCK TABLE ... IN EXCLUSIVE MODE the batch insert takes (PostgreSQL asks
+-- UPDATE, DELETE or TRUNCATE for it); no row is ever updated.
+GRANT SELECT, INSERT, UPDATE ON careloop_events TO careloop_worker;
+GRANT SELECT, INSERT, UPDATE ON careloop_offsets, careloop_relay TO careloop_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON careloop_timers, careloop_hand_overs, careloop_snapshots TO careloop_worker;
+GRANT SELECT, INSERT ON careloop_applied_inputs, careloop_journey_definitions TO careloop_worker;
+GRANT SELECT ON careloop_clock TO careloop_worker;
+GRANT USAGE ON SEQUENCE careloop_events_notification_id_seq, careloop_hand_overs_id_seq TO careloop_worker;
+
+-- The dispatcher: reads the event store, keeps its own tables (messages, contacts, tracking, outbox, demo inbox),
+-- reads the patients' wrapped keys to reveal the contact it sends to.
+GRANT SELECT ON careloop_events, careloop_clock, careloop_journey_definitions TO careloop_dispatcher;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dispatch_messages, dispatch_contacts, dispatch_outbox TO careloop_dispatcher;
+GRANT SELECT, INSERT, UPDATE ON dispatch_tracking TO careloop_dispatcher;
+GRANT SELECT, INSERT ON outreach_demo_inbox TO careloop_dispatcher;
+GRANT SELECT ON careloop_patient_keys TO careloop_dispatcher;
+GRANT USAGE ON SEQUENCE dispatch_outbox_seq_seq TO careloop_dispatcher;
+
+-- The intakes (publish, mllp, fhir-intake, webhook): patient identity (blind-indexed identifiers, merges) and the
+-- patients' data keys they seal with; they publish to Kafka and read no event, task or contact.
+GRANT SELECT, INSERT, UPDATE ON patient_identifiers, careloop_patient_keys TO careloop_intake;
+GRANT SELECT, INSERT ON patient_merges TO careloop_intake;
+GRANT SELECT ON careloop_clock TO careloop_intake;
+
+-- The projection runner: reads the event store, owns the rows of the read models (TRUNCATE: a rebuild).
+GRANT SELECT ON careloop_events TO careloop_projections;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON reminder_queue, churn_flags, churn_levels, journey_instances,
+    tasks, patient_timeline, patient_profiles TO careloop_projections;
+GRANT SELECT, INSERT, UPDATE ON projection_tracking TO careloop_projections;
+
+-- The care team: its queues' tasks, and of its queues' patients the contacts, the timeline, the events (careloop
+-- explain) and their wrapped keys (to reveal what explain shows); every read is written to the audit trail first.
+GRANT SELECT ON tasks, dispatch_contacts, patient_timeline, careloop_events, careloop_patient_keys
+    TO careloop_care_team;
+GRANT SELECT ON careloop_journey_definitions, careloop_clock TO careloop_care_team;
+GRANT INSERT ON careloop_audit TO careloop_care_team;
+
+-- The auditor: reads the audit trail (and its own reads of it are recorded).
+GRANT SELECT, INSERT ON careloop_audit TO careloop_auditor;
+
+-- Row-level security. The owner is not bound by it (it runs the migrations); each role sees the rows a policy
+-- gives it, and a role without a policy on a table sees none of its rows.
+ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dispatch_contacts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE patient_timeline ENABLE ROW LEVEL SECURITY;
+ALTER TABLE careloop_events ENABLE ROW LEVEL SECURITY;
+ALTER TABLE careloop_patient_keys ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS careloop_process ON tasks;
+CREATE POLICY careloop_process ON tasks TO careloop_projections USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_queue ON tasks;
+CREATE POLICY careloop_queue ON tasks FOR SELECT TO careloop_care_team
+    USING (queue IN (SELECT careloop_my_queues()));
+
+DROP POLICY IF EXISTS careloop_process ON patient_timeline;
+CREATE POLICY careloop_process ON patient_timeline TO careloop_projections USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_queue ON patient_timeline;
+CREATE POLICY careloop_queue ON patient_timeline FOR SELECT TO careloop_care_team
+    USING (patient_id IN (SELECT careloop_my_patients()));
+
+DROP POLICY IF EXISTS careloop_process ON dispatch_contacts;
+CREATE POLICY careloop_process ON dispatch_contacts TO careloop_dispatcher USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_queue ON dispatch_contacts;
+CREATE POLICY careloop_queue ON dispatch_contacts FOR SELECT TO careloop_care_team
+    USING (patient_id IN (SELECT careloop_my_patients()));
+
+DROP POLICY IF EXISTS careloop_process ON careloop_patient_keys;
+CREATE POLICY careloop_process ON careloop_patient_keys TO careloop_intake, careloop_dispatcher
+    USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_queue ON careloop_patient_keys;
+CREATE POLICY careloop_queue ON careloop_patient_keys FOR SELECT TO careloop_care_team
+    USING (patient_id IN (SELECT careloop_my_patients()));
+
+-- The events' patient is in their JSON (eventsourcing's stored state: the careloop event under "payload");
+-- explain reads one stream by its aggregate id, so this is checked on that stream's rows only.
+DROP POLICY IF EXISTS careloop_process ON careloop_events;
+CREATE POLICY careloop_process ON careloop_events TO careloop_worker, careloop_dispatcher, careloop_projections
+    USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_queue ON careloop_events;
+CREATE POLICY careloop_queue ON careloop_events FOR SELECT TO careloop_care_team
+    USING ((convert_from(state, 'UTF8')::json -> 'payload' ->> 'patient_id') IN (SELECT careloop_my_patients()));
+
+-- The analysts' schema: views over the read models without patient-identifying data. The views run as their
+-- owner, so the analyst needs no grant on any table; a patient is a keyed pseudonym (careloop_analytics_key, read
+-- by the owner alone), never careloop's patient id, which the other tables and the care team's screens carry.
+CREATE TABLE IF NOT EXISTS careloop_analytics_key (
+    id  boolean PRIMARY KEY DEFAULT true CHECK (id),
+    key text    NOT NULL
+);
+INSERT INTO careloop_analytics_key (key) VALUES (md5(gen_random_uuid()::text || clock_timestamp()::text))
+    ON CONFLICT (id) DO NOTHING;
+REVOKE ALL ON careloop_analytics_key FROM PUBLIC;
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+REVOKE ALL ON SCHEMA analytics FROM PUBLIC;
+-- A function runs with the rights of whoever queries the view, so the key is the view's (read as its owner) and
+-- passed in: without it, this function gives nothing away.
+CREATE OR REPLACE FUNCTION analytics.patient_key(patient_id text, key text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT 'pk-' || left(encode(sha256(convert_to(key || ':' || patient_id, 'UTF8')), 'hex'), 20) $$;
+-- Ten-year bands, 90 and over together (HIPAA's safe harbour: ages over 89 identify).
+CREATE OR REPLACE FUNCTION analytics.age_band(birth date, at date) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT CASE
+              WHEN birth IS NULL OR at < birth THEN NULL
+              WHEN date_part('year', age(at, birth)) >= 90 THEN '90+'
+              ELSE (10 * floor(date_part('year', age(at, birth)) / 10))::int || '-'
+                   || (10 * floor(date_part('year', age(at, birth)) / 10) + 9)::int
+          END $$;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA analytics FROM PUBLIC;
+
+CREATE OR REPLACE VIEW analytics.patients AS
+SELECT analytics.patient_key(p.patient_id, k.key) AS patient_key,
+       analytics.age_band(p.birth_date, coalesce(p.deceased_at::date, current_date)) AS age_band,
+       p.sex,
+       p.deceased_at IS NOT NULL AS deceased,
+       p.merged_into IS NOT NULL AS merged,
+       (SELECT count(*) FROM reminder_queue r WHERE r.patient_id = p.patient_id) AS reminders,
+       (SELECT count(*) FROM churn_flags c WHERE c.patient_id = p.patient_id) AS churn_flags,
+       (SELECT count(*) FROM tasks t WHERE t.patient_id = p.patient_id) AS tasks,
+       (SELECT count(*) FROM journey_instances j WHERE j.patient_id = p.patient_id) AS journeys
+FROM patient_profiles p CROSS JOIN careloop_analytics_key k;
+
+CREATE OR REPLACE VIEW analytics.journeys AS
+SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, journey_version, status, current_step,
+       outcome, started_at, ended_at, next_due_at
+FROM journey_instances CROSS JOIN careloop_analytics_key k;
+
+CREATE OR REPLACE VIEW analytics.reminders AS
+SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, step_id, template, category, channel, status,
+       policy_rule, due_at, sent_at, delivered_at, replied_at
+FROM reminder_queue CROSS JOIN careloop_analytics_key k;
+
+CREATE OR REPLACE VIEW analytics.churn_flags AS
+SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, reason, weight, level, score, status, since,
+       cleared_at
+FROM churn_flags CROSS JOIN careloop_analytics_key k;
+
+CREATE OR REPLACE VIEW analytics.churn_levels AS
+SELECT analytics.patient_key(patient_id, k.key) AS patient_key, score, level, changed_at
+FROM churn_levels CROSS JOIN careloop_analytics_key k;
+
+CREATE OR REPLACE VIEW analytics.tasks AS
+SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, queue, origin_queue, role, priority, status,
+       outcome, escalated, sla_due_at, created_at, claimed_at, closed_at, escalated_at
+FROM tasks CROSS JOIN careloop_analytics_key k;
+
+-- The events' kinds and times, never their details (a clinical event's detail names its encounter and codes).
+CREATE OR REPLACE VIEW analytics.timeline AS
+SELECT analytics.patient_key(patient_id, k.key) AS patient_key, at, kind, journey_id, step_id
+FROM patient_timeline CROSS JOIN careloop_analytics_key k;
+
+GRANT USAGE ON SCHEMA analytics TO careloop_analyst;
+GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO careloop_analyst;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA analytics TO careloop_analyst;
