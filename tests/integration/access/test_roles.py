@@ -3,6 +3,8 @@ or its people need, and is refused the rest. Each test logs in as a new member o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
@@ -14,6 +16,7 @@ from tests.integration.access.conftest import Login, refused, rows, run
 from tests.integration.access.seed import NAMES, ORTHO, PHONES, PSYCH, seed
 from tests.integration.test_journey_store import _decided
 
+ROOT = Path(__file__).resolve().parents[3]
 PATIENT_DATA = ("careloop_events", "dispatch_contacts", "patient_identifiers", "careloop_patient_keys")
 
 
@@ -157,3 +160,20 @@ def test_no_careloop_role_is_a_superuser_or_may_create_roles_or_databases(carelo
             (list(roles.ROLES),),
         ).fetchone()
     assert powers == (0,)
+
+
+def test_the_analyst_runs_the_documented_query_of_completion_by_age_band(careloop_db: str, login: Login) -> None:
+    seed(careloop_db)
+    with psycopg.connect(careloop_db, autocommit=True) as conn:
+        for patient, outcome in ((PSYCH, "completed"), (ORTHO, "readmitted")):
+            conn.execute(
+                "INSERT INTO journey_instances (instance_id, patient_id, journey_id, journey_version, content_hash,"
+                " status, started_at, outcome) VALUES (%s, %s, 'post-op-follow-up', 1, 'h', 'completed', now(), %s)",
+                (f"i-{patient}", patient, outcome),
+            )
+    analyst = login("careloop_analyst")
+
+    documented = ROOT.joinpath("docs", "analysts.md").read_text(encoding="utf-8")
+    query = documented.split("-- Post-op follow-up completion by age band\n", 1)[1].split("```", 1)[0]
+
+    assert rows(analyst, query) == [("30-39", 1, 1), ("90+", 0, 1)]
