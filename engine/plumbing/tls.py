@@ -60,12 +60,14 @@ def client_context(
 def _load_chain(context: ssl.SSLContext, cert: Pem, key: Pem, password: SecretStr | None) -> None:
     for pem in (cert, key):
         _readable(pem)
+    # Without a password, an encrypted key must fail here, not make OpenSSL prompt for one on the terminal.
+    secret = password.get_secret_value() if password else ""
     try:
-        context.load_cert_chain(cert.path, key.path, password.get_secret_value() if password else None)
-    except ssl.SSLError as exc:
+        context.load_cert_chain(cert.path, key.path, lambda: secret)
+    except (ssl.SSLError, OSError) as exc:
         raise TlsSettingError(
             f"{cert} with {key}: not a PEM certificate and its private key, or the key does not match the certificate "
-            f"(or needs a password: {key.setting}_PASSWORD) ({exc.reason or exc})"
+            f"(or needs a password: {key.setting}_PASSWORD) ({_reason(exc)})"
         ) from exc
 
 
@@ -74,7 +76,7 @@ def _load_ca(context: ssl.SSLContext, ca: Pem) -> None:
     try:
         context.load_verify_locations(cafile=ca.path)
     except ssl.SSLError as exc:
-        raise TlsSettingError(f"{ca}: not a PEM bundle of CA certificates ({exc.reason or exc})") from exc
+        raise TlsSettingError(f"{ca}: not a PEM bundle of CA certificates ({_reason(exc)})") from exc
 
 
 def _readable(pem: Pem) -> None:
@@ -83,3 +85,7 @@ def _readable(pem: Pem) -> None:
             pass
     except OSError as exc:
         raise TlsSettingError(f"{pem}: cannot read the file ({exc.strerror})") from exc
+
+
+def _reason(exc: OSError) -> str:
+    return str(getattr(exc, "reason", None) or exc)
