@@ -127,11 +127,15 @@ def load_http_clients(path: Path) -> HttpClients:
         parsed = _File.model_validate(doc.data)
     except ValidationError as exc:
         raise HttpClientsError(_problems(doc, exc)) from exc
-    clients, problems = {}, []
+    clients, problems, owners = {}, [], {}
     for name, entry in parsed.clients.items():
         secret, problem = _secret(doc, path.parent, name, entry.secret_file)
         problems += [problem] if problem else []
         hashes = tuple(bytes.fromhex(h) for h in entry.token_sha256 or [])
+        for digest in hashes:  # one token for two clients: which of them called could not be told
+            if owners.setdefault(digest, name) != name:
+                where, first = ("clients", name, "token_sha256"), owners[digest]
+                problems.append(doc.problem(where, f"clients.{name}.token_sha256: the same token as client {first}"))
         clients[name] = HttpClient(name, hashes, secret, tuple(entry.paths))
     if problems:
         raise HttpClientsError(problems)

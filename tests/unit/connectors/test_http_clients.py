@@ -102,3 +102,13 @@ def test_a_missing_clients_file_is_reported_naming_the_setting(tmp_path: Path) -
     assert problems(missing) == [
         f"{missing}:1:1: error: cannot read the clients file (CARELOOP_HTTP_CLIENTS): No such file or directory"
     ]
+
+
+def test_one_token_given_to_two_clients_is_refused_since_the_caller_could_not_be_told(tmp_path: Path) -> None:
+    digest = hashlib.sha256(HIS_TOKEN.encode()).hexdigest()
+    path = clients_file(
+        tmp_path,
+        f"clients:\n  his:\n    token_sha256: {digest}\n    paths: [/fhir]\n"
+        f"  portal:\n    token_sha256: [{digest}]\n    paths: [/consent]\n",
+    )
+    assert problems(path) == [f"{path}:6:5: error: clients.portal.token_sha256: the same token as client his"]
