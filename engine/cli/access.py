@@ -28,7 +28,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _connect() -> Any:
+def connect_cli() -> Any:
+    """The CLI's connection to CARELOOP_DATABASE_URL, under the caller's login; a clear error if unreachable."""
     import psycopg
 
     from engine.cli.projections import _database_url
@@ -74,7 +75,7 @@ def queues(
 
     if login is None and (queue or clear):
         raise _fail("name the login whose queues to set", 2)
-    with _connect() as conn:
+    with connect_cli() as conn:
         if login is not None and (queue or clear):
             roles.set_queues(conn, login, [] if clear else queue or [])
         for name, names in roles.queues(conn).items():
@@ -108,7 +109,7 @@ def audit(
     if ctx.invoked_subcommand is not None:
         return
     moment = _since(since)
-    with _connect() as conn:
+    with connect_cli() as conn:
         _record(conn, patient, "audit.query", purpose, f"who={'given' if who else 'any'}")
         found = _read(conn, patient, who, moment)
     for e in found:
@@ -135,7 +136,7 @@ def _record(conn: Any, patient: str | None, action: str, purpose: str, detail: s
 
 def audited(patients: list[str | None], action: str, purpose: str, detail: str = "") -> None:
     """The audit rows of a read through its own connection (autocommitted: kept whatever the read does next)."""
-    with _connect() as conn:
+    with connect_cli() as conn:
         record(conn, patients, action, purpose, detail)
 
 
@@ -170,7 +171,7 @@ def expire(
 
     if keep_days < trail.MIN_RETENTION_DAYS:
         raise _fail(f"--keep-days {keep_days}: the audit trail is kept at least {trail.MIN_RETENTION_DAYS} days", 2)
-    with _connect() as conn:
+    with connect_cli() as conn:
         try:
             gone = trail.expire(conn, keep_days)
         except psycopg.errors.InsufficientPrivilege as exc:

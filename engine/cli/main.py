@@ -14,9 +14,11 @@ from rich.console import Console
 from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
 from engine.cli.eventfile import EventFileError, read_events
+from engine.cli.keys import keys_app
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.tasks import tasks_app
+from engine.cli.timeline import timeline as timeline_command
 from engine.journeys.catalog import Catalog
 from engine.journeys.outline import mermaid, outline
 from engine.journeys.schema import journeys_schema
@@ -37,6 +39,8 @@ app.add_typer(questionnaire_app, name="questionnaire")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(roles_app, name="roles")
 app.add_typer(audit_app, name="audit")
+app.command("timeline")(timeline_command)
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

@@ -13,6 +13,7 @@ from engine.cli.main import app
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.recorder import Commit
 from tests.integration.access.conftest import Account, Login, refused, rows, run
+from tests.integration.access.seed import ORTHO, PSYCH, seed
 from tests.integration.test_journey_store import _decided
 
 P = "pt-3c0ffee5a1d2b4c6e8f0"
@@ -176,4 +177,24 @@ def test_careloop_audit_lists_the_reads_for_an_auditor_and_records_its_own_query
         ("explain",),
         ("tasks.list",),
         ("audit.query",),
+    ]
+
+
+def test_the_timeline_shows_a_patient_of_the_nurses_queue_and_each_read_is_recorded(
+    careloop_db: str, login: Login
+) -> None:
+    seed(careloop_db)
+    nurse = login("careloop_care_team")
+    with psycopg.connect(careloop_db, autocommit=True) as conn:
+        roles.set_queues(conn, nurse.name, ["care-team"])
+
+    code, shown = careloop(nurse, "timeline", ORTHO, "--since", "2026-03-01")
+    other_code, other = careloop(nurse, "timeline", PSYCH, "--purpose", "operations")
+
+    assert code == 0, shown
+    assert "encounter.discharged" in shown and "department orthopedics" in shown
+    assert other_code == 1 and "no timeline for patient" in other and "encounter" not in other
+    assert trail(careloop_db) == [
+        (nurse.name, ORTHO, "timeline", "care"),
+        (nurse.name, PSYCH, "timeline", "operations"),
     ]
