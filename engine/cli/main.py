@@ -14,7 +14,6 @@ from rich.console import Console
 from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
 from engine.cli.eventfile import EventFileError, read_events
-from engine.cli.keys import keys_app
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.tasks import tasks_app
@@ -40,7 +39,6 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(roles_app, name="roles")
 app.add_typer(audit_app, name="audit")
 app.command("timeline")(timeline_command)
-app.add_typer(keys_app, name="keys")
 
 
 @app.command()
