@@ -47,12 +47,13 @@ GRANT USAGE ON SCHEMA public TO careloop_worker, careloop_dispatcher, careloop_i
 
 -- The worker: the event store, its engine tables (offsets, timers, hand-overs, snapshots, applied inputs), the
 -- relay's position, the deployed journey versions; nothing of the intake, the dispatcher or the read models.
--- UPDATE on careloop_events only for the LOCK TABLE ... IN EXCLUSIVE MODE the batch insert takes (PostgreSQL asks
--- UPDATE, DELETE or TRUNCATE for it); no row is ever updated.
-GRANT SELECT, INSERT, UPDATE ON careloop_events TO careloop_worker;
+-- UPDATE on careloop_events and careloop_journey_definitions only for the table locks the batch insert (EXCLUSIVE)
+-- and the journeys' deployment (SHARE ROW EXCLUSIVE) take: PostgreSQL asks UPDATE, DELETE or TRUNCATE for them. No
+-- row of either is ever updated.
+GRANT SELECT, INSERT, UPDATE ON careloop_events, careloop_journey_definitions TO careloop_worker;
 GRANT SELECT, INSERT, UPDATE ON careloop_offsets, careloop_relay TO careloop_worker;
 GRANT SELECT, INSERT, UPDATE, DELETE ON careloop_timers, careloop_hand_overs, careloop_snapshots TO careloop_worker;
-GRANT SELECT, INSERT ON careloop_applied_inputs, careloop_journey_definitions TO careloop_worker;
+GRANT SELECT, INSERT ON careloop_applied_inputs TO careloop_worker;
 GRANT SELECT ON careloop_clock TO careloop_worker;
 GRANT USAGE ON SEQUENCE careloop_events_notification_id_seq, careloop_hand_overs_id_seq TO careloop_worker;
 

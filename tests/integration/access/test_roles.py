@@ -31,7 +31,11 @@ def test_applying_the_roles_twice_changes_nothing_and_makes_nologin_group_roles(
     assert found == [(name, False, False) for name in sorted(roles.ROLES)]
 
 
-@pytest.mark.parametrize("table", [*PATIENT_DATA, "careloop_audit", "tasks", "patient_timeline", "patient_profiles"])
+@pytest.mark.parametrize(
+    "table",
+    [*PATIENT_DATA, "careloop_audit", "tasks", "patient_timeline", "patient_profiles", "careloop_analytics_key",
+     "careloop_queue_members", "careloop_snapshots"],
+)  # fmt: skip
 def test_the_analyst_may_not_select_from_any_table(careloop_db: str, login: Login, table: str) -> None:
     analyst = login("careloop_analyst")
     assert refused(analyst, f"SELECT * FROM {table}")
@@ -73,6 +77,7 @@ def test_the_care_team_reads_its_queues_tasks_and_contacts_and_nothing_of_anothe
     assert refused(nurse, "SELECT * FROM patient_identifiers")
     assert refused(nurse, "SELECT * FROM careloop_audit")
     assert refused(nurse, "SELECT * FROM careloop_queue_members")
+    assert refused(nurse, "SELECT * FROM careloop_analytics_key")
     assert refused(nurse, "UPDATE tasks SET status = 'done'")
     assert refused(nurse, "SELECT * FROM analytics.patients")
 
@@ -98,6 +103,12 @@ def test_the_worker_commits_a_patients_events_and_timers_and_reads_no_contact_id
         store.close()
 
     assert rows(worker, "SELECT next_offset FROM careloop_offsets") == [(3,)]
+    with psycopg.connect(worker.url) as conn:  # deploying journeys: the table locked, a new version recorded
+        conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
+        conn.execute(
+            "INSERT INTO careloop_journey_definitions (journey_id, version, content_hash, definition) "
+            "VALUES ('post-op', 1, 'h', '{}')"
+        )
     for table in ("dispatch_contacts", "patient_identifiers", "careloop_patient_keys", "tasks", "careloop_audit"):
         assert refused(worker, f"SELECT * FROM {table}"), table
     assert refused(worker, "DELETE FROM careloop_events")
