@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from psycopg import Connection
 
 from engine.access import tables
@@ -27,6 +29,13 @@ ROLES = {
 LOCK = "careloop-roles"  # one apply at a time per database
 
 
+class NotOwnerError(RuntimeError):
+    """The login applying the roles may not create careloop's tables or roles."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason}: run `careloop roles apply` as the owner of careloop's tables, with CREATEROLE")
+
+
 def roles_sql() -> str:
     return resources.files(__package__ or "engine.access").joinpath("roles.sql").read_text(encoding="utf-8")
 
@@ -34,10 +43,17 @@ def roles_sql() -> str:
 def apply(database_url: str) -> None:
     """Every table, then the roles, their grants, the row-level security and the analytics schema (idempotent).
     Run by the owner of careloop's tables, a login that may also create roles (CREATEROLE)."""
-    tables.create_all(database_url)
-    with connect(database_url, tables.SETUP) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK,))
-        conn.execute(roles_sql())
+    try:
+        tables.create_all(database_url)
+        with connect(database_url, tables.SETUP) as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOCK,))
+            conn.execute(roles_sql())
+    except (psycopg.errors.InsufficientPrivilege, PersistenceError) as exc:
+        # the event store's set-up reports a refusal as eventsourcing's error, with PostgreSQL's as its cause
+        refusal = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+        if not isinstance(refusal, psycopg.errors.InsufficientPrivilege):
+            raise
+        raise NotOwnerError(str(refusal).strip()) from exc
 
 
 def set_queues(conn: Connection[Any], login: str, queues: Iterable[str]) -> None:

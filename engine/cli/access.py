@@ -52,10 +52,8 @@ def apply() -> None:
 
     try:
         roles.apply(_database_url())
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise _fail(
-            f"{str(exc).strip()}: run `careloop roles apply` as the owner of careloop's tables, with CREATEROLE"
-        ) from exc
+    except roles.NotOwnerError as exc:
+        raise _fail(str(exc)) from exc
     except psycopg.Error as exc:
         raise _fail(f"cannot apply the roles: {str(exc).strip()}") from exc
     for name, who in roles.ROLES.items():
