@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path(".careloop"), description="Where embedded services keep data and logs.")
     journeys: Path = Path("journeys.yaml")
+    # PIPL Art. 47: deleted once the retention period ends; `careloop erase --expired`, run daily, erases them.
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days after a patient's last activity that `careloop erase --expired` erases them; unset: never.",
+    )
 
     topic_prefix: str = Field(default="careloop", pattern=r"^[A-Za-z0-9._-]+$")
     partitions: int = Field(default=12, ge=1)

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
+from engine.cli.erase import erase as erase_command
 from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
@@ -38,6 +39,7 @@ app.add_typer(questionnaire_app, name="questionnaire")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(roles_app, name="roles")
 app.add_typer(audit_app, name="audit")
+app.command("erase")(erase_command)
 app.command("timeline")(timeline_command)
 
 

@@ -58,6 +58,15 @@ ON CONFLICT (patient_id) DO UPDATE SET
 """
 
 
+# careloop erase deleted the contact already (engine/security/erasure_postgres.py); a follower behind the erasure
+# may have merged the patient's registration in again since, and every unsent message of theirs is taken back.
+_FORGOTTEN = (
+    "DELETE FROM dispatch_contacts WHERE patient_id = %s",
+    "UPDATE dispatch_messages SET withdrawn = true, updated_at = now(), "
+    "status = CASE WHEN status = 'pending' THEN 'withdrawn' ELSE status END WHERE patient_id = %s AND NOT withdrawn",
+)
+
+
 def changes(e: Event, position: int) -> list[Statement]:
     """The statements for one event; ``position`` is its notification id in the store's log."""
     if isinstance(e, jo.MessageApproved):
@@ -72,6 +81,8 @@ def changes(e: Event, position: int) -> list[Statement]:
         return [Statement(_OUTCOME, ("failed", e.message_id, e.attempt))]
     if isinstance(e, pa.PatientRegistered | pa.PatientUpdated):
         return [_contact(e)]
+    if isinstance(e, pa.PatientErased):
+        return [Statement(sql, (e.patient_id,)) for sql in _FORGOTTEN]
     return []
 
 

@@ -23,6 +23,15 @@ from engine.security.providers import KeyProvider
 NOT_ERASED = "the patient was not erased: a new key would orphan what their live key sealed"
 
 
+@dataclass(frozen=True, slots=True)
+class Shredded:
+    """What an erasure did: whether a live key was destroyed now (False: erased before, or never made), and the
+    epoch of the patient's latest key, now erased (1 for a patient never seen: their row says so)."""
+
+    had_key: bool
+    epoch: int
+
+
 class PatientKeys(Protocol):
     def key_for(self, patient_id: str) -> DataKey:
         """The patient's live key, made on first use; ErasedError if the patient was erased (see ``renew``)."""
@@ -44,6 +53,10 @@ class PatientKeys(Protocol):
 
     def erased(self, patient_id: str) -> bool:
         """Whether the patient's latest key epoch was erased (and none renewed since)."""
+        ...
+
+    def shred(self, patient_id: str) -> Shredded:
+        """``erase``, saying which key epoch is now erased (what ``patient.erased`` names)."""
         ...
 
     def renew(self, patient_id: str) -> DataKey:
@@ -109,6 +122,10 @@ class MemoryPatientKeys:
     def erased(self, patient_id: str) -> bool:
         row = self.rows.get(patient_id)
         return row is not None and row.wrapped is None
+
+    def shred(self, patient_id: str) -> Shredded:
+        had_key = self.erase(patient_id)
+        return Shredded(had_key, self.rows[patient_id].epoch)
 
     def renew(self, patient_id: str) -> DataKey:
         row = self.rows.get(patient_id)

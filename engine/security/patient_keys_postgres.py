@@ -21,7 +21,7 @@ from psycopg import Connection
 from engine.plumbing.kept_connection import KeptConnection
 from engine.security.cipher import DataKey
 from engine.security.errors import ErasedError, NotErasedError, UnknownPatientKeyError
-from engine.security.patient_keys import NOT_ERASED, epoch_error, erased_message
+from engine.security.patient_keys import NOT_ERASED, Shredded, epoch_error, erased_message
 from engine.security.providers import KeyProvider
 
 TABLE_DDL = """
@@ -51,6 +51,41 @@ def create_table(conn: Connection[Any]) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('careloop_patient_keys'))")
         conn.execute(TABLE_DDL)
+
+
+def shred(conn: Connection[Any], patient_id: str) -> Shredded:
+    """Drop the patient's wrapped key, in one transaction; a patient never seen gets an erased row, so no key is
+    made for them later. Needs no master key: nothing is unwrapped."""
+    with conn.transaction():
+        live = conn.execute(
+            "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
+            "WHERE patient_id = %s AND wrapped IS NOT NULL RETURNING epoch",
+            (patient_id,),
+        ).fetchone()
+        if live is not None:
+            return Shredded(True, int(live[0]))
+        # already erased, or never seen: a row without a key keeps it so
+        conn.execute(
+            "INSERT INTO careloop_patient_keys (patient_id, epoch, erased_at) VALUES (%s, 1, now()) "
+            "ON CONFLICT (patient_id) DO NOTHING",
+            (patient_id,),
+        )
+        row = conn.execute("SELECT epoch FROM careloop_patient_keys WHERE patient_id = %s", (patient_id,)).fetchone()
+    return Shredded(False, int(row[0]) if row else 1)
+
+
+class PostgresKeyShredder:
+    """Erasure alone, for ``careloop erase``: it destroys keys without holding the master keys (least privilege:
+    the role needs UPDATE and INSERT on careloop_patient_keys, not the key file)."""
+
+    def __init__(self, database_url: str, *, name: str = "careloop-erase", create: bool = True) -> None:
+        self._db = KeptConnection(database_url, name, on_connect=create_table if create else None)
+
+    def shred(self, patient_id: str) -> Shredded:
+        return shred(self._db.connection, patient_id)
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class PostgresPatientKeys:
@@ -92,20 +127,10 @@ class PostgresPatientKeys:
         return self._live(patient_id, row)
 
     def erase(self, patient_id: str) -> bool:
-        conn = self._db.connection
-        with conn.transaction():
-            shredded = conn.execute(
-                "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
-                "WHERE patient_id = %s AND wrapped IS NOT NULL RETURNING epoch",
-                (patient_id,),
-            ).fetchone()
-            if shredded is None:  # already erased, or never seen: a row without a key keeps it so
-                conn.execute(
-                    "INSERT INTO careloop_patient_keys (patient_id, epoch, erased_at) VALUES (%s, 1, now()) "
-                    "ON CONFLICT (patient_id) DO NOTHING",
-                    (patient_id,),
-                )
-        return shredded is not None
+        return shred(self._db.connection, patient_id).had_key
+
+    def shred(self, patient_id: str) -> Shredded:
+        return shred(self._db.connection, patient_id)
 
     def erased(self, patient_id: str) -> bool:
         row = self._row(patient_id)

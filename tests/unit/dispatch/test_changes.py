@@ -80,5 +80,16 @@ def test_registrations_and_updates_merge_the_contact_leaving_unknown_fields_as_t
     assert "coalesce(EXCLUDED.phone, dispatch_contacts.phone)" in second.sql
 
 
+def test_an_erasure_deletes_the_contact_and_takes_back_every_unsent_message_of_the_patient() -> None:
+    erased = event(pa.PatientErased, P, at("2026-03-02 09:00"), reason="request", requested_by="dpo", key_epoch=1)
+
+    forget, withdraw = changes(erased, 9)
+
+    assert (forget.sql, forget.params) == ("DELETE FROM dispatch_contacts WHERE patient_id = %s", (P,))
+    assert withdraw.params == (P,)
+    assert withdraw.sql.startswith("UPDATE dispatch_messages SET withdrawn = true")
+    assert "WHERE patient_id = %s AND NOT withdrawn" in withdraw.sql
+
+
 def test_clinical_events_are_not_the_dispatchers_business() -> None:
     assert changes(event(pa.PatientDeceased, P, at("2026-03-01 09:00")), 1) == []

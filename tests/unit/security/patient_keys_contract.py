@@ -14,7 +14,7 @@ import pytest
 
 from engine.security.cipher import DataKey, reveal, seal
 from engine.security.errors import ErasedError, MasterKeyError, NotErasedError, UnknownPatientKeyError
-from engine.security.patient_keys import PatientKeys
+from engine.security.patient_keys import PatientKeys, Shredded
 from engine.security.providers import FileKeyProvider, KeyProvider
 from engine.security.secrets import add_master_key, create_key_file, default_key_file, load_key_file
 
@@ -120,6 +120,20 @@ class PatientKeysContract:
         assert other.erase(LI_FANG) is True
         with pytest.raises(ErasedError, match=r"epoch 2\)"):
             keys.key_at(LI_FANG, 2)
+
+    def test_shredding_says_which_key_epoch_it_erased_whether_or_not_a_key_was_live(
+        self, open_keys: OpenKeys, provider: KeyProvider
+    ) -> None:
+        keys = open_keys(provider)
+        keys.key_for(LI_FANG)
+        keys.erase(LI_FANG)
+        keys.renew(LI_FANG)
+
+        assert keys.shred(LI_FANG) == Shredded(had_key=True, epoch=2)
+        assert open_keys(provider).shred(LI_FANG) == Shredded(had_key=False, epoch=2)  # careloop erase run again
+        assert keys.shred(ZHAO_MIN) == Shredded(had_key=False, epoch=1)  # never seen: erased before their first event
+        with pytest.raises(ErasedError):
+            keys.key_for(ZHAO_MIN)
 
     def test_renewing_a_live_patient_or_one_never_seen_is_refused(
         self, open_keys: OpenKeys, provider: KeyProvider

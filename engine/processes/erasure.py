@@ -1,0 +1,75 @@
+"""`careloop erase`: erasing patients on request, or when their retention period is over (engine/security/erasure.py
+says what an erasure does).
+
+It needs PostgreSQL (the key table, the contact directory and identifier index, the log for last activity) and
+Kafka (the clinical topic), and no master key: destroying a wrapped key unwraps nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connectors.publisher import EventPublisher
+from engine.access import audit
+from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
+from engine.plumbing.kafka_security import kafka_security
+from engine.plumbing.services import database_url, kafka_bootstrap
+from engine.plumbing.topics import ensure_topics
+from engine.security.erasure import Erasure
+from engine.security.erasure_postgres import PostgresPatientTables
+from engine.security.patient_keys_postgres import PostgresKeyShredder
+from engine.settings import Settings
+from events.patient import ErasureReason
+
+REASON_MAX = 500  # characters of the requester's words kept in the audit trail
+
+
+@dataclass(frozen=True, slots=True)
+class Eraser:
+    """An erasure wired to the deployment's services, with what the command reports besides."""
+
+    erasure: Erasure
+    tables: PostgresPatientTables
+    clock: Clock
+    topic: str
+    retention: timedelta | None
+
+    def expired(self) -> list[tuple[str, datetime]]:
+        """The patients not erased whose last activity is older than the retention period (none when unset)."""
+        if self.retention is None:
+            return []
+        return self.tables.expired(self.clock.now() - self.retention)
+
+
+@contextmanager
+def open_eraser(settings: Settings) -> Iterator[Eraser]:
+    url = database_url(settings)
+    bootstrap = kafka_bootstrap(settings)
+    topic = ensure_topics(settings, bootstrap).clinical
+    keys = PostgresKeyShredder(url)
+    tables = PostgresPatientTables(url)
+    publisher = EventPublisher(bootstrap, topic, settings.max_message_bytes, security=kafka_security(settings))
+    clock: Clock = DatabaseClock(url, "careloop-erase-clock") if settings.clock == "database" else SystemClock()
+    retention = timedelta(days=settings.retention_days) if settings.retention_days else None
+    try:
+        yield Eraser(Erasure(keys, tables, publisher, AuditedErasures(tables)), tables, clock, topic, retention)
+    finally:
+        publisher.close()
+        tables.close()
+        keys.close()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedErasures:
+    """Erasures in the audit trail (engine/access/audit.py): who is the PostgreSQL login, set by the server; the
+    detail is the reason code and the requester's own words, which go nowhere else (the CLI asks for words that do
+    not name the patient: the trail outlives the erasure)."""
+
+    tables: PostgresPatientTables
+
+    def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, text: str) -> None:
+        detail = f"reason={reason}; requested_by={requested_by}; {text.strip()[:REASON_MAX]}"
+        audit.record(self.tables.connection, patient_id, "erase", "erasure", detail)

@@ -1,0 +1,99 @@
+"""Erasing a patient by crypto-shredding: what ``careloop erase`` does, in order, over ports.
+
+1. The audit trail records who erased the patient, why (the reason code) and the erasing person's own words (the
+   free text, which goes nowhere else): first, so an erasure the trail cannot record does not happen.
+2. The patient's data key is destroyed (``KeyShredder``): whatever it sealed, in the events, topics, snapshots,
+   reject files and backups, can no longer be read.
+3. The tables outside the event log that hold the patient are emptied of them (``PatientTables``): the contact
+   directory, the identifier index, merges, the demo inbox.
+4. ``patient.erased`` is published on the clinical topic, keyed by the patient: the journey core ends every
+   journey and stops outreach, and the read models delete the patient's rows (engine/journeys/erasure.py,
+   projections/base.py).
+
+Every step is idempotent, and the event's id derives from the patient and the key epoch erased, so a run that
+failed half-way is completed by running it again, and the worker recognises the repeated event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from engine.security.patient_keys import Shredded
+from events.base import Event, Source
+from events.patient import ErasureReason, PatientErased
+
+SOURCE = "careloop-erase"  # the source system of the patient.erased events careloop publishes
+RETENTION = "retention"  # who asked, when the retention period ended (careloop erase --expired)
+
+
+class KeyShredder(Protocol):
+    def shred(self, patient_id: str) -> Shredded: ...
+
+
+class PatientTables(Protocol):
+    def remove(self, patient_id: str) -> Mapping[str, int]:
+        """Delete the patient's rows; how many from each table."""
+        ...
+
+
+class Publisher(Protocol):
+    def publish(self, events: Iterable[Event], timeout: float = 60.0) -> object:
+        """Send and wait for the broker's acknowledgement; raise if it did not come."""
+        ...
+
+
+class ErasureAudit(Protocol):
+    def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, text: str) -> None:
+        """Record the erasure in the audit trail, ``text`` included (the erasing person's own words)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    patient_id: str
+    reason: ErasureReason
+    text: str  # why, in the requester's words: the audit trail's only
+    requested_by: str  # pseudonymous: a staff login, or RETENTION
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    patient_id: str
+    shredded: Shredded
+    removed: Mapping[str, int]
+    event: PatientErased
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    keys: KeyShredder
+    tables: PatientTables
+    publisher: Publisher
+    audit: ErasureAudit
+
+    def erase(self, request: Request, now: datetime) -> Erased:
+        pid = request.patient_id
+        self.audit.erasing(pid, request.reason, request.requested_by, request.text)
+        shredded = self.keys.shred(pid)
+        removed = self.tables.remove(pid)
+        event = erased_event(request, shredded.epoch, now)
+        self.publisher.publish([event])
+        return Erased(pid, shredded, removed, event)
+
+
+def erased_event(request: Request, key_epoch: int, now: datetime) -> PatientErased:
+    """The event of an erasure: its id derives from the patient and the key epoch erased, so running the same
+    erasure again publishes the same event, which the worker recognises."""
+    event: PatientErased = PatientErased.create(
+        source=Source(system=SOURCE, message_id=f"{request.patient_id}:epoch-{key_epoch}"),
+        patient_id=request.patient_id,
+        occurred_at=now,
+        recorded_at=now,
+        reason=request.reason,
+        requested_by=request.requested_by,
+        key_epoch=key_epoch,
+    )
+    return event
