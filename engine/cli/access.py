@@ -106,6 +106,7 @@ def audit(
     recorded (as audit.query, with the patient asked about)."""
     if ctx.invoked_subcommand is not None:
         return
+    checked_purpose(purpose)
     moment = _since(since)
     with connect_cli() as conn:
         _record(conn, patient, "audit.query", purpose, f"who={'given' if who else 'any'}")
@@ -132,8 +133,19 @@ def _record(conn: Any, patient: str | None, action: str, purpose: str, detail: s
     record(conn, [patient], action, purpose, detail)
 
 
+def checked_purpose(purpose: str) -> str:
+    """--purpose, refused before anything is read when it is not one the audit trail knows."""
+    from engine.access import audit as trail
+
+    try:
+        return trail.check_purpose(purpose)
+    except trail.PurposeError as exc:
+        raise _fail(f"--purpose: {exc}", 2) from exc
+
+
 def audited(patients: list[str | None], action: str, purpose: str, detail: str = "") -> None:
     """The audit rows of a read through its own connection (autocommitted: kept whatever the read does next)."""
+    checked_purpose(purpose)
     with connect_cli() as conn:
         record(conn, patients, action, purpose, detail)
 

@@ -114,9 +114,10 @@ def list_tasks(
 ) -> None:
     """The work queue: most urgent first, then by SLA due time. Each patient listed is recorded in the audit trail
     first, under your PostgreSQL login."""
-    from engine.cli.access import record
+    from engine.cli.access import checked_purpose, record
     from projections.tasks import queries
 
+    checked_purpose(purpose)
     statuses = tuple(status or queries.NOT_DONE)
     unknown = [s for s in statuses if s not in queries.STATUSES]
     if unknown:

@@ -35,9 +35,10 @@ def timeline(
     """A patient's history in words: clinical events and the engine's decisions, with why."""
     import psycopg
 
-    from engine.cli.access import connect_cli, record
+    from engine.cli.access import checked_purpose, connect_cli, record
     from projections.patient_timeline import queries
 
+    checked_purpose(purpose)
     start, end = _moment("--since", since), _moment("--until", until)
     with connect_cli() as conn:
         record(conn, [patient], "timeline", purpose)
