@@ -184,7 +184,7 @@ def test_the_analyst_runs_the_documented_query_of_completion_by_age_band(careloo
             )
     analyst = login("careloop_analyst")
 
-    documented = ROOT.joinpath("docs", "analysts.md").read_text(encoding="utf-8")
+    documented = ROOT.joinpath("docs", "access.md").read_text(encoding="utf-8")
     query = documented.split("-- Post-op follow-up completion by age band\n", 1)[1].split("```", 1)[0]
 
     assert rows(analyst, query) == [("30-39", 1, 1), ("90+", 0, 1)]
