@@ -39,8 +39,8 @@ def end_offsets(bootstrap: str, topic: str, *, security: KafkaSecurity = PLAINTE
 
     async def read() -> dict[int, int]:
         consumer = kafka_consumer(bootstrap=bootstrap, security=security, group_id=None)
-        await consumer.start()
         try:
+            await consumer.start()  # inside: a consumer refused by the broker (TLS, SASL) is closed too
             parts = await partitions_of(consumer, topic)
             ends = await consumer.end_offsets(parts) if parts else {}
             return {tp.partition: int(end) for tp, end in ends.items()}

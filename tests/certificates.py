@@ -37,25 +37,27 @@ class Authority:
     _certificate: x509.Certificate
     _folder: Path
 
-    def server(self, name: str = "localhost", *, key_password: bytes | None = None) -> Issued:
-        """A server certificate for ``name``, 127.0.0.1 and ::1."""
+    def server(self, name: str = "localhost", *, key_password: bytes | None = None, peer: bool = False) -> Issued:
+        """A server certificate for ``name``, 127.0.0.1 and ::1; ``peer``: a client's too (a Kafka broker's, which
+        connects to the brokers' listener itself)."""
         sans: list[x509.GeneralName] = [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
         sans.append(x509.IPAddress(ipaddress.ip_address("::1")))
-        return self._issue(name, sans, ExtendedKeyUsageOID.SERVER_AUTH, key_password)
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if peer else [])
+        return self._issue(name, sans, usages, key_password)
 
     def client(self, name: str) -> Issued:
         """A client certificate (mutual TLS) with ``name`` as its common name."""
-        return self._issue(name, [x509.DNSName(name)], ExtendedKeyUsageOID.CLIENT_AUTH, None)
+        return self._issue(name, [x509.DNSName(name)], [ExtendedKeyUsageOID.CLIENT_AUTH], None)
 
     def _issue(
-        self, name: str, sans: list[x509.GeneralName], usage: x509.ObjectIdentifier, password: bytes | None
+        self, name: str, sans: list[x509.GeneralName], usages: list[x509.ObjectIdentifier], password: bytes | None
     ) -> Issued:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (
             _builder(name, key.public_key())
             .issuer_name(self._certificate.subject)
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(self._key, hashes.SHA256())
         )
