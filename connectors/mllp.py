@@ -7,8 +7,8 @@ the frames; ``mllp_frames`` reads them, so that a frame over the limit is answer
 
 Over TLS (CARELOOP_TLS_CERT/_KEY) the listener is MLLP over TLS; with CARELOOP_TLS_CLIENT_CA only senders with a
 certificate that CA signed complete the handshake, and the certificate's common name is recorded as the caller in
-the payloads' source (``mllps://<name>@<peer>``). Without TLS it listens on loopback only
-(engine/plumbing/listening.py).
+the payloads' source (``mllps://<name>@<peer>``). Beyond loopback it requires mutual TLS, since HL7 v2 carries no
+credential of its own; without TLS it listens on loopback only (engine/plumbing/listening.py).
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ async def serve(
 ) -> None:
     """Listen on host:port (MLLP over TLS with ``tls``); frames are read up to the intake's ``max_message_bytes``,
     the rest of a larger one discarded after its first bytes were kept for the reject. Raises PlainListenerError,
-    before binding, for a host beyond loopback without TLS."""
-    mode = listening_mode(host, tls)
+    before binding, for a host beyond loopback without mutual TLS."""
+    mode = listening_mode(host, tls, certificates_required=True)  # HL7 v2 carries no credential of its own
 
     async def client(reader: asyncio.StreamReader, writer: object) -> None:
         source = source_of(writer)

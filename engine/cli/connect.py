@@ -224,7 +224,7 @@ def listening(settings: Settings, host: str, http: bool) -> Listening:
 
     try:
         tls = listener_tls(settings)
-        mode = listening_mode(host, tls)
+        mode = listening_mode(host, tls, certificates_required=not http)  # MLLP: a certificate is the credential
         options: dict[str, Any] = {"tls": tls}
         if http:
             options["guard"] = http_guard(settings.http_clients, settings.signature_window)

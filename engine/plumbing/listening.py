@@ -2,7 +2,9 @@
 and no listening in clear beyond the machine itself.
 
 A listener binds to loopback unless told otherwise. On loopback it may run without TLS, for development, and says
-so in its log; on any other address it refuses to start without TLS, naming the settings that are missing.
+so in its log; on any other address it refuses to start without TLS, naming the settings that are missing. A
+listener whose senders have no other credential (MLLP: HL7 v2 has none) authenticates them by certificate beyond
+loopback: it refuses to start there without mutual TLS (CARELOOP_TLS_CLIENT_CA).
 """
 
 from __future__ import annotations
@@ -45,14 +47,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def listening_mode(host: str, tls: ssl.SSLContext | None) -> str:
+def listening_mode(host: str, tls: ssl.SSLContext | None, *, certificates_required: bool = False) -> str:
     """How the listener will listen on ``host``, in words for its log; raises PlainListenerError for a listener
-    without TLS on an address other than loopback."""
-    if tls is not None:
-        return "TLS, clients authenticated by certificate" if tls.verify_mode == ssl.CERT_REQUIRED else "TLS"
-    if not is_loopback(host):
+    without TLS on an address other than loopback, or there without client certificates when
+    ``certificates_required`` (its senders have no other credential)."""
+    if tls is None and not is_loopback(host):
         raise PlainListenerError(
             f"refusing to listen on {host or 'every address'} without TLS: set {CERT} and {KEY} (and {CLIENT_CA} "
             "for mutual TLS), or listen on 127.0.0.1"
         )
+    mutual = tls is not None and tls.verify_mode == ssl.CERT_REQUIRED
+    if certificates_required and not mutual and not is_loopback(host):
+        raise PlainListenerError(
+            f"refusing to listen on {host or 'every address'} without authenticating senders: set {CLIENT_CA} "
+            f"(mutual TLS: only senders with a certificate that CA issued get through), or listen on 127.0.0.1"
+        )
+    if tls is not None:
+        return "TLS, clients authenticated by certificate" if mutual else "TLS"
     return f"in clear on loopback, for development only (set {CERT} and {KEY} for TLS)"

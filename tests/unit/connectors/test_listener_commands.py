@@ -1,6 +1,7 @@
 """`careloop fhir-intake`, `webhook` and `mllp` refuse to start, before reaching any service, when they would
-listen unprotected: an HTTP listener without its clients file, any listener beyond loopback without TLS, TLS
-settings that do not go together. Each says which setting to set."""
+listen unprotected: an HTTP listener without its clients file, any listener beyond loopback without TLS, MLLP
+beyond loopback without client certificates, TLS settings that do not go together. Each says which setting to
+set."""
 
 from __future__ import annotations
 
@@ -54,3 +55,12 @@ def test_a_tls_certificate_without_its_key_is_refused_naming_the_setting(tmp_pat
     code, output = run("mllp", "--host", "0.0.0.0", CARELOOP_TLS_CERT=str(cert))
     assert code == 2
     assert "CARELOOP_TLS_CERT and CARELOOP_TLS_KEY go together: CARELOOP_TLS_KEY is not set" in output
+
+
+def test_mllp_beyond_loopback_with_tls_but_without_client_certificates_is_refused(tmp_path: Path) -> None:
+    issued = authority(tmp_path).server()
+    code, output = run(
+        "mllp", "--host", "0.0.0.0", CARELOOP_TLS_CERT=str(issued.cert), CARELOOP_TLS_KEY=str(issued.key)
+    )
+    assert code == 2
+    assert "refusing to listen on 0.0.0.0 without authenticating senders: set CARELOOP_TLS_CLIENT_CA" in output

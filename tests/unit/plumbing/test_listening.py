@@ -77,3 +77,17 @@ def test_a_listener_beyond_loopback_without_tls_refuses_to_start(host: str) -> N
 def test_a_listener_on_loopback_may_listen_in_clear_and_says_so(host: str) -> None:
     assert is_loopback(host)
     assert listening_mode(host, None).startswith("in clear on loopback, for development only")
+
+
+def test_a_listener_whose_senders_have_no_other_credential_needs_mutual_tls_beyond_loopback(ca: Authority) -> None:
+    issued = ca.server()
+    server_only = listener_tls(Settings(tls_cert=issued.cert, tls_key=issued.key))
+    with pytest.raises(PlainListenerError) as refused:
+        listening_mode("10.20.0.5", server_only, certificates_required=True)
+    assert str(refused.value) == (
+        "refusing to listen on 10.20.0.5 without authenticating senders: set CARELOOP_TLS_CLIENT_CA (mutual TLS: "
+        "only senders with a certificate that CA issued get through), or listen on 127.0.0.1"
+    )
+    mutual = listener_tls(Settings(tls_cert=issued.cert, tls_key=issued.key, tls_client_ca=ca.cert))
+    assert listening_mode("10.20.0.5", mutual, certificates_required=True).startswith("TLS, clients authenticated")
+    assert listening_mode("127.0.0.1", None, certificates_required=True).startswith("in clear on loopback")
