@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from tenacity import Retrying, retry_if_result, stop_after_delay
 
 from connectors.limits import topic_message_bytes
 from engine.plumbing.kafka_security import kafka_security
+from engine.plumbing.retry import backoff
 from engine.settings import Settings
+
+METADATA_WAIT = 30.0  # seconds for a created topic's partitions to show in the broker's metadata
 
 
 @dataclass(frozen=True)
@@ -63,18 +68,31 @@ def ensure_topics(settings: Settings, bootstrap: str) -> Topics:
                         )
                     ]
                 )
-        described = admin.describe_topics(topics.all())
-        for topic in described:
+        for topic in _described(admin, topics.all()):
             if topic.get("topic_id") and (topic.get("name") or topic.get("topic")):
                 topics.ids[str(topic.get("name") or topic.get("topic"))] = str(topic["topic_id"])
             count = len(topic.get("partitions") or [])
             # Clinical and timer topics must be co-partitioned: a patient's ticks meet its events.
-            name = topic.get("name") or topic.get("topic")
-            if name in (topics.clinical, topics.timers) and count != settings.partitions:
+            described_name = topic.get("name") or topic.get("topic")
+            if described_name in (topics.clinical, topics.timers) and count != settings.partitions:
                 raise TopicLayoutError(
-                    f"topic {name} has {count} partitions but CARELOOP_PARTITIONS is {settings.partitions}; "
+                    f"topic {described_name} has {count} partitions but CARELOOP_PARTITIONS is {settings.partitions}; "
                     "clinical and timer topics must have the same count"
                 )
     finally:
         admin.close()
     return topics
+
+
+def _described(admin: KafkaAdminClient, names: list[str]) -> list[dict[str, Any]]:
+    """The topics' metadata once every one of them shows its partitions, or as it is after ``METADATA_WAIT``
+    seconds. Apache Kafka answers CreateTopics before every broker's metadata cache holds the new topic, so a
+    describe right after it may show a topic without partitions (a race seen in the fault suite)."""
+    retrying = Retrying(
+        retry=retry_if_result(lambda described: any(not topic.get("partitions") for topic in described)),
+        wait=backoff(),
+        stop=stop_after_delay(METADATA_WAIT),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+    )
+    described: list[dict[str, Any]] = retrying(admin.describe_topics, names)
+    return described
