@@ -17,6 +17,7 @@ No or a wrong credential is 401 (the reason says which); a client calling a path
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import time
 from collections.abc import Callable, Mapping
@@ -73,7 +74,8 @@ class Guard:
     clients: HttpClients
     window: float
     clock: Callable[[], float] = time.time
-    _seen: dict[str, float] = field(default_factory=dict)  # accepted signatures, until their timestamp expires
+    _seen: set[str] = field(default_factory=set)  # signatures accepted and not yet expired
+    _expiring: list[tuple[float, str]] = field(default_factory=list)  # a heap of (expiry, signature)
 
     def caller(self, request: Request) -> str:
         """The name of the client that sent ``request``, or RefusedError."""
@@ -124,12 +126,12 @@ class Guard:
         return client
 
     def _remember(self, signature: str, when: float, now: float) -> None:
-        for seen, expires in list(self._seen.items()):
-            if expires < now:
-                del self._seen[seen]
+        while self._expiring and self._expiring[0][0] < now:  # past its window, its timestamp alone refuses it
+            self._seen.discard(heapq.heappop(self._expiring)[1])
         if signature in self._seen:
             raise RefusedError(401, f"a replay: this {SIGNATURE} was accepted already")
-        self._seen[signature] = when + self.window
+        self._seen.add(signature)
+        heapq.heappush(self._expiring, (when + self.window, signature))
 
 
 def _timestamp(stamp: str) -> float:

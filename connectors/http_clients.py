@@ -127,7 +127,7 @@ def load_http_clients(path: Path) -> HttpClients:
         parsed = _File.model_validate(doc.data)
     except ValidationError as exc:
         raise HttpClientsError(_problems(doc, exc)) from exc
-    clients, problems, owners = {}, [], {}
+    clients, problems, owners = {}, [], dict[bytes, str]()
     for name, entry in parsed.clients.items():
         secret, problem = _secret(doc, path.parent, name, entry.secret_file)
         problems += [problem] if problem else []

@@ -11,10 +11,11 @@ import asyncio
 import logging
 import signal
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from connectors.http_auth import Guard, RefusedError, Request
 from connectors.http_body import BodyTooLargeError, read_body
@@ -22,7 +23,6 @@ from engine.plumbing.listening import listening_mode
 
 log = logging.getLogger("careloop.serving")
 CALLER = web.RequestKey("careloop.caller", str)  # the authenticated client's name, for the handlers
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class Answers:
     setting: str  # the setting that gave it
 
 
-def authenticating(guard: Guard, answers: Answers) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def authenticating(guard: Guard, answers: Answers) -> Middleware:
     """The middleware that lets in only requests of a known client, allowed on the path they call."""
 
     @web.middleware
@@ -87,7 +87,7 @@ async def serve_app(
 
 
 def run_until_signalled(
-    serve: Callable[[asyncio.Event, asyncio.Event], Awaitable[None]], announce: Callable[[], None]
+    serve: Callable[[asyncio.Event, asyncio.Event], Coroutine[None, None, None]], announce: Callable[[], None]
 ) -> None:
     """Run ``serve(ready, stop)``; ``announce`` once it listens; SIGINT or SIGTERM stop it cleanly."""
 

@@ -158,3 +158,11 @@ def test_a_timestamp_that_is_not_unix_seconds_is_refused(guard: Guard) -> None:
 def test_a_listener_without_a_clients_file_does_not_start() -> None:
     with pytest.raises(NoClientsFileError, match=r"^CARELOOP_HTTP_CLIENTS is not set: every request"):
         http_guard(None, 300)
+
+
+def test_signatures_are_forgotten_once_their_window_has_passed(guard: Guard, clock: Clock) -> None:
+    for n in range(5):
+        guard.caller(request("/outreach/receipts", signed("/outreach/receipts", RECEIPT, at=NOW + n), RECEIPT))
+    clock.now = NOW + 302  # the first two (at NOW, NOW + 1) are past their window
+    guard.caller(request("/outreach/receipts", signed("/outreach/receipts", RECEIPT, at=NOW + 302), RECEIPT))
+    assert len(guard._seen) == 4
