@@ -52,8 +52,9 @@ def erase(
     expired: ExpiredOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
-    """Erase a patient: destroy their data key, empty the contact directory and identifier index of them, and
-    publish patient.erased (every journey ends, outreach stops, the read models drop them)."""
+    """Erase a patient (and the ids merged into them): destroy their data key, empty the contact directory and
+    identifier index of them, and publish patient.erased (every journey ends, outreach stops, the read models drop
+    them)."""
     if (patient is None) == (not expired):
         raise _fail("name one patient to erase, or --expired", 2)
     if patient is not None and not (reason or "").strip():
@@ -88,8 +89,11 @@ def _erase_one(eraser: Eraser, patient: str, code: str, text: str) -> None:
     from engine.security.erasure import Request
 
     who = eraser.tables.login()
-    request = Request(patient, code, text, who)  # type: ignore[arg-type]  # checked against CODES above
-    _report(eraser, eraser.erasure.erase(request, eraser.clock.now()))
+    # The ids merged into the patient are the same person's records, sealed with their own keys: erased with them
+    # (found first: erasing the patient deletes the merge rows that link them).
+    for pid in [patient, *eraser.tables.merged_into(patient)]:
+        request = Request(pid, code, text, who)  # type: ignore[arg-type]  # checked against CODES above
+        _report(eraser, eraser.erasure.erase(request, eraser.clock.now()))
 
 
 def _erase_expired(eraser: Eraser, dry_run: bool) -> None:

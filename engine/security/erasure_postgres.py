@@ -41,6 +41,17 @@ ORDER BY a.last_at, a.patient_id
 """
 
 
+# The ids merged into a patient, however many merges ago (A40 of A40s): their records are the same person's.
+_MERGED_INTO = """
+WITH RECURSIVE merged(patient_id) AS (
+    SELECT retired_patient_id FROM patient_merges WHERE survivor_patient_id = %s
+    UNION
+    SELECT m.retired_patient_id FROM patient_merges m JOIN merged ON m.survivor_patient_id = merged.patient_id
+)
+SELECT patient_id FROM merged ORDER BY patient_id
+"""
+
+
 class PostgresPatientTables:
     def __init__(self, database_url: str, *, name: str = "careloop-erase") -> None:
         self._db = KeptConnection(database_url, name)
@@ -58,6 +69,13 @@ class PostgresPatientTables:
                 )
                 removed[table] = conn.execute(query, [patient_id] * len(columns)).rowcount
         return removed
+
+    def merged_into(self, patient_id: str) -> list[str]:
+        """The patient ids merged into ``patient_id`` (duplicates of the same person), each only once."""
+        conn = self._db.connection
+        if not present(conn, ("patient_merges",)):
+            return []
+        return [str(pid) for (pid,) in conn.execute(_MERGED_INTO, (patient_id,)).fetchall() if pid != patient_id]
 
     def expired(self, before: datetime) -> list[tuple[str, datetime]]:
         """(patient id, last activity) of every patient not erased whose last activity is before ``before``, the

@@ -119,6 +119,27 @@ def test_erasing_a_patient_destroys_the_key_empties_the_directory_and_publishes_
     assert [e["event_id"] for _, e in events] == [erased["event_id"]] * 2
 
 
+def test_erasing_a_patient_erases_the_duplicate_records_merged_into_them_too(
+    database_url: str, keys: PostgresPatientKeys, env: dict[str, str]
+) -> None:
+    # Li Fang's two older records were merged into her current one (an A40, then another); Wang Wei is unrelated
+    older, oldest = "pt-0a1b2c3d4e5f60718293", "pt-9f8e7d6c5b4a39281706"
+    directory(database_url, keys)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE patient_merges (retired_patient_id text, survivor_patient_id text)")
+        conn.execute("INSERT INTO patient_merges VALUES (%s, %s), (%s, %s)", (older, LI_FANG, oldest, older))
+    for pid in (older, oldest):
+        keys.key_for(pid)
+
+    done = CliRunner().invoke(app, ["erase", LI_FANG, "--reason", TEXT], env=env)
+
+    assert done.exit_code == 0, done.output
+    assert all(keys.erased(pid) for pid in (LI_FANG, older, oldest)) and not keys.erased(WANG_WEI)
+    erased = [e["patient_id"] for _, e in published(env["CARELOOP_KAFKA_BOOTSTRAP"], env["CARELOOP_TOPIC_PREFIX"])]
+    assert sorted(erased) == sorted([LI_FANG, older, oldest])
+    assert rows(database_url, "SELECT count(*) FROM patient_merges") == [(0,)]
+
+
 def test_erase_expired_erases_only_the_patients_idle_longer_than_the_retention_period(
     database_url: str, keys: PostgresPatientKeys, env: dict[str, str]
 ) -> None:
