@@ -6,21 +6,26 @@ comes with a good one is accepted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
-from connectors import fhir_http, mllp
+from connectors import fhir_http, mllp, serving
 from connectors.outreach import http as webhook
 from connectors.outreach.intake import Accepted
-from engine.embedded import EmbeddedBroker
+from engine.cli import outreach
+from engine.cli.main import app
+from engine.embedded import EmbeddedBroker, free_port
 from engine.plumbing.tls import Pem, client_context, server_context
 from tests.certificates import Authority, authority
 from tests.http_credentials import Credentials, as_json, bearer, signed, write_clients
@@ -207,3 +212,41 @@ def test_an_mllp_sender_that_does_not_trust_the_listeners_ca_fails_the_handshake
     server, _ = mllp_mutual
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
         mllp_over_tls(server.port, DISCHARGE, trusting(stranger, certificate_of="his-interface-engine"))
+
+
+def test_careloop_webhook_serves_https_to_known_clients_from_its_settings(
+    ca: Authority, credentials: Credentials, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `careloop webhook` as an operator starts it: TLS and the clients file from CARELOOP_* settings; the intake
+    # behind it records what reaches it (Kafka is another test's business).
+    intake, port, answers = RecordingOutreachIntake(), free_port(), []
+    monkeypatch.setattr(outreach, "_intake", lambda system, settings=None: intake)
+
+    def serve_once(serve: Any, announce: Any) -> None:
+        async def main() -> None:
+            ready, stop = asyncio.Event(), asyncio.Event()
+            task = asyncio.create_task(serve(ready, stop))
+            await ready.wait()
+            announce()
+            for headers in ({}, bearer()):
+                body = as_json({"patient_id": "pt-1", "reason": "moved to another city"})
+                call = partial(https_post, port, "/outreach/pause", body, headers, trusting(ca), "application/json")
+                answers.append(await asyncio.to_thread(call))
+            stop.set()
+            await task
+
+        asyncio.run(main())
+
+    monkeypatch.setattr(serving, "run_until_signalled", serve_once)
+    issued = ca.server("localhost")
+    env = {
+        "CARELOOP_TLS_CERT": str(issued.cert),
+        "CARELOOP_TLS_KEY": str(issued.key),
+        "CARELOOP_HTTP_CLIENTS": str(credentials.clients_file),
+    }
+    result = CliRunner().invoke(app, ["webhook", "--port", str(port)], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert f"listening on https://127.0.0.1:{port}" in " ".join(result.output.split())
+    assert answers[0][0] == 401 and answers[1][0] == 202
+    assert intake.received == [("pause", {"patient_id": "pt-1", "reason": "moved to another city"})]
