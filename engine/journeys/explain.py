@@ -18,7 +18,7 @@ from events import outreach as ou
 from events.base import Event
 from events.catalog import CLINICAL_TYPES
 from events.encounters import EncounterCancelled
-from events.patient import PatientDeceased
+from events.patient import PatientDeceased, PatientErased
 
 
 @dataclass
@@ -87,6 +87,7 @@ PATIENT_TYPES = (
     "encounter.discharged",
     "encounter.cancelled",
     "patient.deceased",
+    "patient.erased",
 )
 
 
@@ -128,6 +129,11 @@ def _patient_line(e: Event) -> str:
         return f"care team paused outreach: {e.reason}"
     if isinstance(e, PatientDeceased):
         return f"the patient died ({_died(e)}): every journey ends and no message is sent from now on"
+    if isinstance(e, PatientErased):
+        return (
+            f"the patient was erased (reason {e.reason}, asked by {e.requested_by}, data key epoch {e.key_epoch} "
+            "destroyed): every journey ends, nothing is sent, and nothing more is recorded for them"
+        )
     if isinstance(e, EncounterCancelled):
         return f"{e.cancelled.replace('_', ' ')} cancelled at the source: what it started ends"
     return e.type

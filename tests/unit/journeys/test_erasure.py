@@ -11,6 +11,7 @@ import pytest
 from engine.journeys import erased
 from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.evolve import replay
+from engine.journeys.explain import explain
 from engine.journeys.machine import Tick, pending, react
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
@@ -158,6 +159,21 @@ def test_an_erasure_delivered_again_changes_nothing():
     sim.feed([erasure(PATIENT, at("2026-03-07 12:00"))])  # careloop erase run twice: another message id
 
     assert (sim.recorded[PATIENT], sim.state(PATIENT)) == before
+
+
+def test_explain_says_the_patient_was_erased_and_why_the_survey_was_taken_back():
+    sim = simulation(visit(PATIENT, VISIT, department="ent"))
+    sim.run_until(at("2026-03-06 19:05"))
+    sim.feed([erasure(PATIENT, at("2026-03-06 19:10"))])
+
+    story = explain(PATIENT, sim.recorded[PATIENT])
+
+    assert [text for _, text in story.patient] == [
+        "the patient was erased (reason request, asked by staff-3c9e, data key epoch 1 destroyed): every journey "
+        "ends, nothing is sent, and nothing more is recorded for them"
+    ]
+    (survey,) = story.instances.values()
+    assert survey.status == "exited (patient.erased)"
 
 
 def test_a_tick_for_an_erased_patient_decides_nothing():
