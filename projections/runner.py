@@ -33,6 +33,7 @@ from psycopg import sql as pgsql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.access.ownership import migrates
 from engine.plumbing.kept_connection import KeptConnection
 from engine.plumbing.log_follower import LogFollower, LogGapError, Notifications
 from projections import replay, sql, tracking
@@ -79,8 +80,13 @@ class Runner:
         return self._db.connection  # autocommit: transactions are explicit blocks
 
     def setup(self) -> None:
-        """Create the tracking table and every projection's tables (idempotent)."""
+        """Create the tracking table and every projection's tables (idempotent); where `careloop roles apply` made
+        them for another role, only the tracking rows of projections that have none (engine/access/ownership.py)."""
+        tables = ["projection_tracking", *(t for p in self._projections.values() for t in p.tables)]
         with self._conn.transaction(), self._conn.cursor() as cur:
+            if not migrates(self._conn, tables, "the projection runner"):
+                tracking.add(cur, self._projections)
+                return
             tracking.register(cur, self._projections)
             for p in self._projections.values():
                 cur.execute(p.schema_sql())

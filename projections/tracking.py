@@ -22,6 +22,11 @@ CREATE TABLE IF NOT EXISTS projection_tracking (
 def register(cursor: Cursor[Any], names: Iterable[str]) -> None:
     """Create the table and a row at position 0 for every projection that has none."""
     cursor.execute(TRACKING_DDL)
+    add(cursor, names)
+
+
+def add(cursor: Cursor[Any], names: Iterable[str]) -> None:
+    """A row at position 0 for every projection that has none (the table made already)."""
     cursor.executemany(
         "INSERT INTO projection_tracking (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [(n,) for n in names]
     )

@@ -64,13 +64,14 @@ def _runner(url: str, page_size: int) -> Iterator[Runner]:
     import psycopg
     from eventsourcing.persistence import PersistenceError
 
+    from engine.access.ownership import TablesNotReadyError
     from engine.processes.projections import projection_runner
     from projections.errors import ProjectionError
 
     try:
         with projection_runner(url, page_size) as runner:
             yield runner
-    except ProjectionError as exc:
+    except (ProjectionError, TablesNotReadyError) as exc:
         raise _fail(str(exc)) from exc
     except (psycopg.Error, PersistenceError) as exc:
         raise _fail(f"PostgreSQL at {_where(url)}: {str(exc).strip() or type(exc).__name__}") from exc

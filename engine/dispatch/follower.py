@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import structlog
 
+from engine.access.ownership import migrates
 from engine.dispatch import APPLICATION, metrics
 from engine.dispatch.changes import changes
 from engine.dispatch.errors import DispatchError
@@ -25,6 +26,8 @@ from projections.source import NotificationSource, Page
 
 log = structlog.get_logger("careloop.dispatch")
 NAME = "dispatcher"
+# schema.sql's tables (the demo gateway's inbox among them)
+TABLES = ("dispatch_messages", "dispatch_contacts", "dispatch_tracking", "dispatch_outbox", "outreach_demo_inbox")
 
 
 def schema_sql() -> str:
@@ -32,10 +35,12 @@ def schema_sql() -> str:
 
 
 def create_tables(conn: psycopg.Connection[Any]) -> None:
-    """The dispatcher's tables (idempotent); serialised, as two dispatchers may start at once."""
+    """The dispatcher's tables (idempotent); serialised, as two dispatchers may start at once. Left alone where
+    `careloop roles apply` made them for another role (engine/access/ownership.py)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('careloop-dispatch-schema'))")
-        conn.execute(schema_sql())
+        if migrates(conn, TABLES, "the dispatcher"):
+            conn.execute(schema_sql())
 
 
 class Follower:

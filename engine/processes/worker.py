@@ -17,6 +17,7 @@ import faust
 from prometheus_client import start_http_server
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
+from engine.access.ownership import TablesNotReadyError
 from engine.journeys.catalog import Catalog
 from engine.language.loader import load_catalog
 from engine.plumbing import collector
@@ -25,7 +26,7 @@ from engine.plumbing.kafka_security import kafka_security
 from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.settings import Settings
-from engine.store.application import JourneyStore, postgres_env
+from engine.store.application import JourneyStore, writer_env
 from engine.store.definitions import deploy
 from engine.worker import APPLICATION
 from engine.worker.app import Parts, build_app
@@ -75,8 +76,11 @@ def build_worker(settings: Settings) -> Worker:
     except TlsSettingError as exc:
         raise ConfigurationError(str(exc)) from exc
     topics = ensure_topics(settings, bootstrap)
-    store = JourneyStore(postgres_env(database_url))
-    catalog = deploy(database_url, load_catalog(settings.journeys))
+    try:  # each skips its DDL where `careloop roles apply` made the tables for another role
+        store = JourneyStore(writer_env(database_url))
+        catalog = deploy(database_url, load_catalog(settings.journeys))
+    except TablesNotReadyError as exc:
+        raise ConfigurationError(str(exc)) from exc
     # engine events as large as inputs
     relay_producer = partial(kafka_producer, bootstrap, settings.max_message_bytes, security=security)
     relay = RelayThread(EngineRelay(database_url, store), relay_producer, topics.engine)

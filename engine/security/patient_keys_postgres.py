@@ -18,6 +18,7 @@ from typing import Any
 
 from psycopg import Connection
 
+from engine.access.ownership import migrates
 from engine.plumbing.kept_connection import KeptConnection
 from engine.security.cipher import DataKey
 from engine.security.errors import ErasedError, NotErasedError, UnknownPatientKeyError
@@ -47,10 +48,12 @@ Row = tuple[int, str | None, bytes | None]  # (epoch, master key id, wrapped key
 
 
 def create_table(conn: Connection[Any]) -> None:
-    """The table, if it is not there yet; serialised, since two processes creating it at once collide."""
+    """The table, if it is not there yet; serialised, since two processes creating it at once collide. Left alone
+    where `careloop roles apply` made it for another role (engine/access/ownership.py)."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('careloop_patient_keys'))")
-        conn.execute(TABLE_DDL)
+        if migrates(conn, ("careloop_patient_keys",), "the patients' keys"):
+            conn.execute(TABLE_DDL)
 
 
 def shred(conn: Connection[Any], patient_id: str) -> Shredded:

@@ -14,6 +14,7 @@ from eventsourcing.persistence import Recording, StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import make_conninfo
 
+from engine.access.ownership import migrates
 from engine.plumbing.connections import connect
 from engine.store import applied, snapshots
 from engine.store.aggregate import RECORDED_TOPIC, PatientJourneys, patient_aggregate_id
@@ -61,6 +62,26 @@ EVENTS_AFTER = (
 )
 SCHEMA_LOCK = 0x6361_7265_6C6F_6F71  # one schema set-up at a time per database
 SCHEMA_SETUP = "careloop-store-setup"  # the application_name of the connection holding the set-up lock
+# The store's tables: eventsourcing's events table, the engine's tables beside it, the applied inputs last.
+STORE_TABLES = (
+    "careloop_events",
+    "careloop_offsets",
+    "careloop_timers",
+    "careloop_hand_overs",
+    "careloop_clock",
+    "careloop_snapshots",
+    applied.TABLE,
+)
+
+
+def writer_env(database_url: str, pool_size: int = 5) -> dict[str, str]:
+    """postgres_env for the store's writer (the worker): it migrates the store where its login may (the tables
+    missing, or its own), and leaves alone the tables `careloop roles apply` made (engine/access/ownership.py).
+    TablesNotReadyError when a table is missing and this login may not create it."""
+    env = postgres_env(database_url, pool_size)  # the URL checked first
+    with connect(database_url, SCHEMA_SETUP) as conn:
+        migrate = migrates(conn, STORE_TABLES, "the worker's journey store")
+    return {**env, "CREATE_TABLE": "y" if migrate else "n"}
 
 
 def _conninfo(env: dict[str, str]) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.access.ownership import migrates
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
 from engine.plumbing.connections import connect
 
+TABLE = "careloop_journey_definitions"
 DDL = """
 CREATE TABLE IF NOT EXISTS careloop_journey_definitions (
     journey_id   text    NOT NULL,
@@ -37,7 +39,8 @@ class VersionNotBumpedError(JourneyError):
 def deploy(database_url: str, current: Catalog) -> Catalog:
     """Record the catalog's journeys and return a catalog that also holds every earlier version."""
     with connect(database_url, DEPLOY) as conn, conn.transaction():
-        conn.execute(DDL)
+        if migrates(conn, (TABLE,), "the worker's journey deployment"):
+            conn.execute(DDL)
         conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
         stored = {
             (str(j), int(v)): (str(h), d)

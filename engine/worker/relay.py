@@ -32,6 +32,7 @@ import structlog
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
+from engine.access.ownership import migrates
 from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity
 from engine.plumbing.kept_connection import KeptConnection
 from engine.plumbing.log_follower import LogFollower
@@ -67,7 +68,8 @@ class EngineRelay:
 
     def _connected(self, conn: psycopg.Connection[Any]) -> None:
         self._locked = False  # a lock held before was the lost connection's
-        conn.execute(RELAY_DDL)
+        if migrates(conn, ("careloop_relay",), "the worker's engine-topic relay"):
+            conn.execute(RELAY_DDL)
 
     def holds_lock(self) -> bool:
         """True when this process is the relay."""

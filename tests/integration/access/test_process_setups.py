@@ -1,0 +1,120 @@
+"""Each process's set-up under its own login, after `careloop roles apply`: it runs none of the DDL of the tables the
+owner made, does what it starts with (the worker its journeys, the runner its tracking rows), and, where a table it
+needs is missing and it may not create it, refuses to start, saying to run `careloop roles apply`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from engine.access.ownership import TablesNotReadyError, migrates
+from engine.dispatch.follower import create_tables as dispatch_tables
+from engine.language.loader import load_catalog
+from engine.security.patient_keys_postgres import create_table as patient_keys_table
+from engine.store.application import JourneyStore, writer_env
+from engine.store.definitions import deploy
+from engine.worker.relay import EngineRelay
+from projections.catalog import PROJECTIONS
+from projections.runner import Runner
+from projections.source import StoreSource
+from tests.integration.access.conftest import Login, rows
+
+ROOT = Path(__file__).resolve().parents[3]
+ROLES_APPLY = "run `careloop roles apply` as the owner of careloop's tables first"
+
+
+def test_the_worker_opens_the_store_deploys_its_journeys_and_keeps_the_relay_without_any_ddl(
+    careloop_db: str, login: Login
+) -> None:
+    worker = login("careloop_worker")
+
+    env = writer_env(worker.url, pool_size=1)
+    store = JourneyStore(env)
+    try:
+        catalog = deploy(worker.url, load_catalog(ROOT / "journeys.yaml"))
+        relay = EngineRelay(worker.url, store)
+        assert relay.position() == 0
+        relay.advance(0)
+        relay.close()
+    finally:
+        store.close()
+
+    assert env["CREATE_TABLE"] == "n"
+    assert len(rows(worker, "SELECT * FROM careloop_journey_definitions")) == len(catalog.versions) > 0
+    assert owned_by(careloop_db, worker.name) == []
+
+
+def test_the_owner_still_migrates_the_store_it_owns(careloop_db: str) -> None:
+    assert writer_env(careloop_db, pool_size=1)["CREATE_TABLE"] == "y"
+
+
+def test_the_dispatcher_and_the_patients_keys_leave_their_tables_alone_under_the_dispatchers_login(
+    careloop_db: str, login: Login
+) -> None:
+    dispatcher = login("careloop_dispatcher")
+    with psycopg.connect(dispatcher.url, autocommit=True) as conn:
+        dispatch_tables(conn)
+        patient_keys_table(conn)
+
+    assert rows(dispatcher, "SELECT position FROM dispatch_tracking") == [(0,)]
+    assert owned_by(careloop_db, dispatcher.name) == []
+
+
+def test_the_projection_runner_sets_up_under_its_login_and_adds_the_tracking_row_of_a_new_projection(
+    careloop_db: str, login: Login
+) -> None:
+    runner = login("careloop_projections")
+    with psycopg.connect(careloop_db, autocommit=True) as conn:  # a projection added since the roles were applied
+        conn.execute("DELETE FROM projection_tracking WHERE name = %s", (PROJECTIONS[0].name,))
+    store = JourneyStore(writer_env(careloop_db, pool_size=1))
+    try:
+        Runner(runner.url, StoreSource(store), PROJECTIONS).__enter__().close()
+    finally:
+        store.close()
+
+    assert sorted(n for (n,) in rows(runner, "SELECT name FROM projection_tracking")) == sorted(
+        p.name for p in PROJECTIONS
+    )
+    assert owned_by(careloop_db, runner.name) == []
+
+
+def test_a_process_login_on_a_database_without_the_tables_is_told_to_apply_the_roles(
+    database_url: str, login: Login
+) -> None:
+    worker = login()  # a process's login, on a database where no one applied the roles
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # as PostgreSQL 15 and later have it
+
+    with pytest.raises(TablesNotReadyError, match=ROLES_APPLY) as refused:
+        writer_env(worker.url, pool_size=1)
+
+    assert "careloop_events" in str(refused.value) and worker.name in str(refused.value)
+    assert owned_by(database_url, worker.name) == []
+
+
+def test_a_table_missing_beside_the_owners_is_refused_rather_than_made_by_the_process(
+    careloop_db: str, login: Login
+) -> None:
+    runner = login("careloop_projections")
+    run_as_owner(careloop_db, "DROP TABLE churn_levels CASCADE")  # say, an older release's database
+
+    with psycopg.connect(runner.url) as conn, pytest.raises(TablesNotReadyError, match=ROLES_APPLY) as refused:
+        migrates(conn, ["churn_flags", "churn_levels"], "the projection runner")
+
+    assert "churn_levels" in str(refused.value) and "churn_flags of another role" in str(refused.value)
+
+
+def owned_by(database_url: str, login: str) -> list[str]:
+    """The relations ``login`` owns in the database: a process that made a table of its own would own it."""
+    with psycopg.connect(database_url) as conn:
+        found = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = %s", (login,)
+        ).fetchall()
+    return [str(name) for (name,) in found]
+
+
+def run_as_owner(database_url: str, statement: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(statement)
