@@ -71,6 +71,9 @@ GRANT USAGE ON SEQUENCE dispatch_outbox_seq_seq TO careloop_dispatcher;
 GRANT SELECT, INSERT, UPDATE ON patient_identifiers, careloop_patient_keys TO careloop_intake;
 GRANT SELECT, INSERT ON patient_merges TO careloop_intake;
 GRANT SELECT ON careloop_clock TO careloop_intake;
+-- The outreach webhook finds who a reply or delivery report is about by its message id (connectors/outreach/
+-- directory.py): those columns of the reminder queue only, not its templates, steps or times.
+GRANT SELECT (message_id, patient_id, instance_id, channel, attempt) ON reminder_queue TO careloop_intake;
 
 -- The projection runner: reads the event store, owns the rows of the read models (TRUNCATE: a rebuild).
 GRANT SELECT ON careloop_events TO careloop_projections;

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from connectors.base import Mapped, Reject
 from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
 from connectors.intake import sized
+from engine.access.ownership import TablesNotReadyError
 from engine.plumbing.kafka_security import KafkaSecurity, kafka_security
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.plumbing.tls import TlsSettingError
@@ -90,7 +91,7 @@ def publish(
     reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
     try:
         opened = intake.dry_run_intake(settings, fmt) if dry_run else intake.file_intake(settings, fmt, reject_path)
-    except (ServicesNotFoundError, TlsSettingError) as exc:
+    except (ServicesNotFoundError, TlsSettingError, TablesNotReadyError) as exc:
         raise _fail(str(exc), 2) from exc
     try:
         # resources that date themselves nowhere are recorded at the import's start
@@ -251,7 +252,7 @@ def _serve_live(
     how = listening(settings, host, http=fmt == "fhir")
     try:
         live = intake.live_intake(settings, fmt, defaults)
-    except (ServicesNotFoundError, TlsSettingError) as exc:
+    except (ServicesNotFoundError, TlsSettingError, TablesNotReadyError) as exc:
         raise _fail(str(exc), 2) from exc
     except ProfileError as exc:
         raise _fail(f"source profile: {exc}", 2) from exc

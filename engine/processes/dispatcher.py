@@ -18,6 +18,7 @@ from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from connectors.publisher import EventPublisher
+from engine.access.ownership import TablesNotReadyError
 from engine.dispatch import APPLICATION
 from engine.dispatch.channels.base import Channel
 from engine.dispatch.channels.demo_inbox import DemoInbox
@@ -131,7 +132,7 @@ def main() -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python narrates every connection at INFO
     try:
         dispatcher = build_dispatcher(settings)
-    except (DispatchConfigurationError, JourneyError) as exc:
+    except (DispatchConfigurationError, JourneyError, TablesNotReadyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if settings.dispatch.metrics_port:

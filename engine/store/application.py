@@ -105,10 +105,14 @@ def _schema_lock(env: dict[str, str]) -> Iterator[None]:
 
 
 def _created(env: dict[str, str]) -> bool:
-    """Whether the store's tables are there (the last one its set-up creates)."""
+    """Whether the store's tables are there (the last one its set-up creates). TablesNotReadyError, naming
+    `careloop roles apply`, when they are not and this login may not create them."""
     with connect(_conninfo(env), SCHEMA_SETUP) as conn:
         row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (applied.TABLE,)).fetchone()
-    return bool(row and row[0])
+        if row and row[0]:
+            return True
+        migrates(conn, STORE_TABLES, "the journey store")
+    return False
 
 
 class JourneyStore(Application[UUID]):

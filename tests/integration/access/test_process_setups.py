@@ -8,11 +8,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
 from engine.access.ownership import TablesNotReadyError, migrates
+from engine.cli.main import app
 from engine.dispatch.follower import create_tables as dispatch_tables
+from engine.embedded import EmbeddedBroker
 from engine.language.loader import load_catalog
 from engine.security.patient_keys_postgres import create_table as patient_keys_table
+from engine.security.secrets import create_key_file
 from engine.store.application import JourneyStore, writer_env
 from engine.store.definitions import deploy
 from engine.worker.relay import EngineRelay
@@ -92,6 +96,31 @@ def test_a_process_login_on_a_database_without_the_tables_is_told_to_apply_the_r
 
     assert "careloop_events" in str(refused.value) and worker.name in str(refused.value)
     assert owned_by(database_url, worker.name) == []
+
+
+@pytest.mark.parametrize("command", [["worker"], ["projections", "run"], ["dispatch"]], ids=" ".join)
+def test_a_process_started_under_its_login_before_the_roles_were_applied_refuses_naming_the_command(
+    database_url: str, broker: EmbeddedBroker, login: Login, tmp_path: Path, command: list[str]
+) -> None:
+    process = login()
+    key_file = tmp_path / "careloop.keys"
+    create_key_file(key_file)  # as `careloop keys init` makes it
+    run_as_owner(database_url, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    env = {
+        "CARELOOP_DATABASE_URL": process.url,
+        "CARELOOP_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "CARELOOP_KEY_FILE": str(key_file),
+        "CARELOOP_DATA_DIR": str(tmp_path),
+        "CARELOOP_JOURNEYS": str(ROOT / "journeys.yaml"),
+        "CARELOOP_TOPIC_PREFIX": f"refused-{tmp_path.name[-10:]}",
+    }
+
+    result = CliRunner().invoke(app, command, env=env)
+
+    assert result.exit_code != 0
+    shown = " ".join((result.stdout + result.stderr).split())  # the message as one line, however it was wrapped
+    assert ROLES_APPLY in shown and process.name in shown and "careloop_events" in shown
+    assert owned_by(database_url, process.name) == []
 
 
 def test_a_table_missing_beside_the_owners_is_refused_rather_than_made_by_the_process(

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from connectors.outreach.directory import PostgresDirectory, Sent
 from engine.access import roles
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.recorder import Commit
@@ -145,6 +146,28 @@ def test_the_intake_keeps_identity_and_keys_and_reads_no_event_contact_or_task(c
     assert rows(intake, "SELECT count(*) FROM patient_identifiers") == [(0,)]
     for table in ("careloop_events", "dispatch_contacts", "tasks", "careloop_audit", "careloop_snapshots"):
         assert refused(intake, f"SELECT * FROM {table}"), table
+
+
+def test_the_outreach_webhook_finds_a_messages_patient_and_reads_nothing_else_of_the_reminder_queue(
+    careloop_db: str, login: Login
+) -> None:
+    with psycopg.connect(careloop_db, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO reminder_queue (message_id, patient_id, instance_id, journey_id, step_id, template, channels,"
+            " due_at, status, updated_at, channel, attempt) VALUES ('m-1', %s, 'i-1', 'post-op', 'day-3',"
+            " 'recheck-reminder', '{sms}', now(), 'sent', now(), 'sms', 1)",
+            (ORTHO,),
+        )
+    webhook = login("careloop_intake")
+    directory = PostgresDirectory(webhook.url)
+    try:
+        found = directory.find("m-1")
+    finally:
+        directory.close()
+
+    assert found == Sent("m-1", ORTHO, "i-1", "sms", 1)
+    assert refused(webhook, "SELECT template, due_at FROM reminder_queue")
+    assert refused(webhook, "UPDATE reminder_queue SET status = 'replied'")
 
 
 def test_the_projection_runner_writes_and_rebuilds_the_read_models_and_reads_no_contact_or_identifier(
