@@ -78,7 +78,7 @@ def test_the_projection_runner_sets_up_under_its_login_and_adds_the_tracking_row
     finally:
         store.close()
 
-    assert sorted(n for (n,) in rows(runner, "SELECT name FROM projection_tracking")) == sorted(
+    assert sorted(str(n) for (n,) in rows(runner, "SELECT name FROM projection_tracking")) == sorted(
         p.name for p in PROJECTIONS
     )
     assert owned_by(careloop_db, runner.name) == []
