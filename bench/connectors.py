@@ -26,6 +26,7 @@ from bench.report import Result
 from connectors.base import InMemoryIdentity, Location, Mapped
 from connectors.fhir import FhirOptions, map_document
 from connectors.hl7v2.source import map_bytes
+from engine.security.pseudonyms import Pseudonyms
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 HL7_TARGET = 10_000.0
@@ -56,13 +57,18 @@ def _samples(folder: str, pattern: str) -> list[Path]:
     return files
 
 
+def memory_identity() -> InMemoryIdentity:
+    """Patient identity as a dry run keeps it, under pseudonym keys of this run's own."""
+    return InMemoryIdentity(Pseudonyms(os.urandom(32), os.urandom(32)))
+
+
 def _hl7(seconds: float) -> Result:
     payloads = [p.read_bytes() for p in _samples("hl7v2", "*.hl7")]
-    mappable = [d for d in payloads if all(isinstance(o, Mapped) for o in map_bytes(d, "bench", InMemoryIdentity()))]
+    mappable = [d for d in payloads if all(isinstance(o, Mapped) for o in map_bytes(d, "bench", memory_identity()))]
     texts = [d.decode("utf-8-sig", "replace").replace("\r\n", "\r").replace("\n", "\r").strip() for d in mappable]
 
     def mapped() -> int:
-        identity = InMemoryIdentity()
+        identity = memory_identity()
         for data in mappable:
             for _ in map_bytes(data, "bench", identity):
                 pass
@@ -97,7 +103,7 @@ def _fhir(seconds: float) -> Result:
     options = FhirOptions(received_at=datetime(2026, 3, 1, tzinfo=UTC))  # as the shell fills it
 
     def mapped() -> int:
-        identity = InMemoryIdentity()
+        identity = memory_identity()
         for data in bundles:
             map_document(data, Location("bench"), identity, options)
         return resources

@@ -22,6 +22,7 @@ from engine.embedded.stack import Stack
 from engine.plumbing.clock import set_database_clock
 from engine.plumbing.connections import connect
 from engine.plumbing.topics import Topics
+from engine.security.deployment import open_keys
 from engine.settings import Settings
 
 
@@ -100,7 +101,9 @@ class Live:
 
 @contextmanager
 def live(settings: Settings, extra_env: dict[str, str] | None = None) -> Iterator[Live]:
-    """Topics and tables created, no children yet: the workload starts the worker when its data is ready."""
+    """Topics and tables created, no children yet: the workload starts the worker when its data is ready. The
+    workload's key file is made under its data folder, as a deployment provides one."""
+    open_keys(settings.key_file, settings.data_dir, create=True)
     stack = Stack(settings, extra_env=extra_env or {})
     stack.start_services()
     conn = connect(database_url(settings), "careloop-bench")

@@ -6,11 +6,11 @@ returns careloop events (``Mapped``) or a ``Reject`` carrying the original bytes
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from engine.security.pseudonyms import Pseudonyms
 from events.base import Event
 from events.patient import Identifier
 
@@ -69,42 +69,44 @@ class PatientIdentity(Protocol):
         """Record that ``retired`` is the same person as ``survivor``; returns (retired id, surviving id)."""
         ...
 
+    def close(self) -> None: ...
+
 
 @dataclass
 class InMemoryIdentity:
     """Identity for dry runs and tests: the same identifiers always resolve to the same id, and any identifier
-    already seen links the others to its patient. The PostgreSQL implementation keeps the same contract."""
+    already seen links the others to its patient. The PostgreSQL implementation keeps the same contract.
 
-    _by_identifier: dict[tuple[str, str], str] = field(default_factory=dict)
+    Ids are keyed pseudonyms (engine/security/pseudonyms.py): a patient's id is the HMAC of its first identifier
+    under the deployment's pseudonym key, and identifiers are looked up by their blind index, never kept in clear
+    (nothing here rests, so there is nothing to seal)."""
+
+    pseudonyms: Pseudonyms
+    _by_index: dict[str, str] = field(default_factory=dict)  # blind index -> patient id
     _merged: dict[str, str] = field(default_factory=dict)  # retired id -> survivor id
 
     def resolve(self, identifiers: Sequence[Identifier]) -> str:
         if not identifiers:
             raise ValueError("a patient needs at least one identifier (authority and value)")
-        keys = [(i.authority, i.value) for i in identifiers]
-        known = next((self._by_identifier[k] for k in keys if k in self._by_identifier), None)
-        patient_id = known or canonical_id(keys[0])
-        for k in keys:
-            self._by_identifier.setdefault(k, patient_id)
+        indexes = [self.pseudonyms.blind_index(i.authority, i.value) for i in identifiers]
+        known = next((self._by_index[k] for k in indexes if k in self._by_index), None)
+        patient_id = known or self.pseudonyms.patient_id(identifiers[0].authority, identifiers[0].value)
+        for k in indexes:
+            self._by_index.setdefault(k, patient_id)
         return patient_id
 
     def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
         old = self.resolve(retired)
         new = self.resolve(survivor)
         if old == new:  # a replayed merge: answer as the first time did
-            old = next((r for r, s in self._merged.items() if s == new and r == canonical_id(_key(retired[0]))), old)
+            first = self.pseudonyms.patient_id(retired[0].authority, retired[0].value)
+            old = next((r for r, s in self._merged.items() if s == new and r == first), old)
             return old, new
-        for k, v in list(self._by_identifier.items()):
+        for k, v in list(self._by_index.items()):
             if v == old:
-                self._by_identifier[k] = new
+                self._by_index[k] = new
         self._merged[old] = new
         return old, new
 
-
-def _key(identifier: Identifier) -> tuple[str, str]:
-    return (identifier.authority, identifier.value)
-
-
-def canonical_id(key: tuple[str, str]) -> str:
-    """A new patient's canonical id, derived from its first identifier: stable across re-imports."""
-    return "pt-" + hashlib.sha256(f"{key[0]}\x1f{key[1]}".encode()).hexdigest()[:20]
+    def close(self) -> None:
+        pass  # nothing held

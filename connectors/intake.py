@@ -2,14 +2,19 @@
 dead-letter topic and a local reject file (or stderr), each with the original bytes, location and reason.
 
 Nothing is dropped silently: every message read is counted as published or rejected in the summary. A message
-over CARELOOP_MAX_MESSAGE_BYTES, or with an event that would be, is rejected as ``too_large`` here, once for every
-connector (``sized``); its dead letter keeps the first bytes that fit and says so, the reject file keeps them all.
+over CARELOOP_MAX_MESSAGE_BYTES, or with an event that would be once sealed, is rejected as ``too_large`` here,
+once for every connector (``sized``); its dead letter keeps the first bytes that fit and says so, the reject file
+keeps them all.
+
+Nothing rests in clear (connectors/sealing.py): events are published with their patient-identifying fields
+sealed, and the original of a reject is sealed with the intake key in the reject file (mode 0600, in a folder only
+its owner may enter) and in its dead letter. A dry run rests nothing: it prints events and reasons in clear.
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,8 @@ from typing import IO, Any
 from connectors.base import Mapped, Outcome, Reject
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, kept_note, too_large_reason
 from connectors.publisher import EventPublisher, Record, encode
+from connectors.sealing import SEALED_HEADER, Sealer, fitting
+from engine.security.cipher import PREFIX
 
 Header = tuple[str, bytes]
 
@@ -41,15 +48,19 @@ class Summary:
 
 
 class RejectFile:
-    """JSON Lines, one reject per line, with the original bytes (base64) so nothing needs the source again.
+    """JSON Lines, one reject per line, with the original bytes sealed with the intake key
+    (``original_sealed``), so nothing needs the source again and the file alone reveals nothing.
 
     ``original_kept`` says whether they are the whole original or only its first bytes (an MLLP frame over the
     limit is not kept whole in memory), and ``original_size`` how large the original was."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, sealer: Sealer) -> None:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
         self.path = path
-        self._file: IO[str] = path.open("a", encoding="utf-8")
+        self._sealer = sealer
+        # 0600 from its creation: the sealed originals are only as private as the file's metadata allows
+        self._file: IO[str] = os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a")
 
     def write(self, reject: Reject, connector: str, size: int | None = None) -> None:
         size = len(reject.original) if size is None else size
@@ -60,7 +71,7 @@ class RejectFile:
             "reason": reject.reason,
             "original_size": size,
             "original_kept": kept_note(len(reject.original), size),
-            "original_base64": base64.b64encode(reject.original).decode(),
+            "original_sealed": self._sealer.original(reject.original),
         }
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
@@ -78,17 +89,21 @@ def reject_headers(reject: Reject, connector: str) -> list[Header]:
     ]
 
 
-def dead_letter(reject: Reject, connector: str, limit: int, size: int | None = None) -> tuple[bytes, list[Header]]:
-    """A reject's dead letter: its original, cut to the first ``limit`` bytes so that the letter fits Kafka's
-    record limit, and a ``careloop-original`` header saying 'whole' or 'first N of M bytes'."""
+def dead_letter(
+    reject: Reject, connector: str, limit: int, sealer: Sealer, size: int | None = None
+) -> tuple[bytes, list[Header]]:
+    """A reject's dead letter: its original sealed with the intake key, cut to the first bytes that fit Kafka's
+    record limit (``limit``) once sealed, and a ``careloop-original`` header saying 'whole' or 'first N of M
+    bytes'."""
     size = len(reject.original) if size is None else size
-    value = reject.original[:limit]
-    return value, [*reject_headers(reject, connector), ("careloop-original", kept_note(len(value), size).encode())]
+    kept = reject.original[: fitting(len(reject.original), limit)]
+    headers = [*reject_headers(reject, connector), ("careloop-original", kept_note(len(kept), size).encode())]
+    return sealer.original(kept).encode(), [*headers, (SEALED_HEADER, PREFIX.encode())]
 
 
-def sized(outcome: Outcome, limit: int) -> tuple[Outcome, list[Record]]:
-    """The outcome and its events encoded for Kafka; or a ``too_large`` Reject (and no records) when the message
-    is over ``limit`` bytes or one of its events would be."""
+def sized(outcome: Outcome, limit: int, sealer: Sealer) -> tuple[Outcome, list[Record]]:
+    """The outcome and its events, sealed and encoded for Kafka; or a ``too_large`` Reject (and no records) when
+    the message is over ``limit`` bytes or one of its sealed events would be."""
     size = len(outcome.original)
     if size > limit:
         reason = too_large_reason("message", size, limit)
@@ -97,7 +112,7 @@ def sized(outcome: Outcome, limit: int) -> tuple[Outcome, list[Record]]:
         return Reject(reason, outcome.location, outcome.original, "too_large"), []
     if isinstance(outcome, Reject):
         return outcome, []
-    records = [encode(e) for e in outcome.events]
+    records = [encode(e) for e in sealer.events(outcome.events)]
     for event, (_, value) in zip(outcome.events, records, strict=True):
         if len(value) > limit:
             reason = too_large_reason(f"its {event.type} event", len(value), limit)
@@ -111,6 +126,7 @@ class Intake:
     def __init__(
         self,
         connector: str,
+        sealer: Sealer,
         publisher: EventPublisher | None = None,
         dead_letters: Any = None,  # a kafka-python producer, or None
         dead_letter_topic: str = "",
@@ -121,6 +137,7 @@ class Intake:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.connector = connector
+        self._sealer = sealer
         self.summary = Summary()
         self._publisher = publisher
         self._dead_letters = dead_letters
@@ -134,9 +151,10 @@ class Intake:
 
     def handle(self, outcome: Outcome) -> None:
         self.summary.messages += 1
-        outcome, records = sized(outcome, self._limit)
+        outcome, records = sized(outcome, self._limit, self._sealer)
         if isinstance(outcome, Mapped):
-            self._pending.extend(records)
+            # a dry run prints what it would publish in clear: it rests nowhere
+            self._pending.extend(records if self._dry_run is None else [encode(e) for e in outcome.events])
             self.summary.events += len(outcome.events)
             self.summary.events_by_type.update(e.type for e in outcome.events)
             if len(self._pending) >= self._batch:
@@ -161,5 +179,5 @@ class Intake:
         if self._rejects is not None:
             self._rejects.write(reject, self.connector)
         if self._dead_letters is not None:
-            value, headers = dead_letter(reject, self.connector, self._limit)
+            value, headers = dead_letter(reject, self.connector, self._limit, self._sealer)
             self._dead_letters.send(self._dead_letter_topic, value=value, headers=headers).get(timeout=60)

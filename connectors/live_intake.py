@@ -2,8 +2,8 @@
 or dead-letter it; the verdict says which, so the channel can acknowledge truthfully.
 
 A payload over CARELOOP_MAX_MESSAGE_BYTES is rejected as ``too_large`` without being mapped (``refuse_too_large``
-takes the first bytes a channel kept of one it did not read whole); each outcome is size-checked as the file
-intake checks it (``connectors.intake.sized``).
+takes the first bytes a channel kept of one it did not read whole); each outcome is sealed and size-checked as
+the file intake does it (``connectors.intake.sized``), and rejects' originals are sealed with the intake key.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from connectors.formats import BytesMapper
 from connectors.intake import RejectFile, dead_letter, sized
 from connectors.limits import BUNDLE_SETTING, DEFAULT_MAX_MESSAGE_BYTES, SETTING, too_large_reason
 from connectors.publisher import EventPublisher, Record
+from connectors.sealing import Sealer
 
 Status = Literal["accepted", "rejected", "failed"]
 
@@ -38,6 +39,7 @@ class LiveIntake:
         mapper: BytesMapper,
         clock: Callable[[], datetime],
         identity: PatientIdentity,
+        sealer: Sealer,
         publisher: EventPublisher,
         dead_letters: Any,
         dead_letter_topic: str,
@@ -49,6 +51,7 @@ class LiveIntake:
         self._map = mapper
         self._clock = clock  # when a payload was received: recorded_at of what dates itself nowhere
         self._identity = identity
+        self._sealer = sealer
         self._publisher = publisher
         self._dead_letters = dead_letters
         self._dead_letter_topic = dead_letter_topic
@@ -63,9 +66,20 @@ class LiveIntake:
         if len(data) > self.max_payload_bytes:
             return self.refuse_too_large(data, len(data), source)
         with self._lock:
-            checked = [sized(o, self.max_message_bytes) for o in self._outcomes(data, source)]
+            try:
+                checked = [sized(o, self.max_message_bytes, self._sealer) for o in self._outcomes(data, source)]
+            except Exception as exc:  # identity or the key store did not answer: nothing stored, the sender resends
+                return Verdict("failed", f"could not identify or seal the message's patient: {type(exc).__name__}")
             rejects = [o for o, _ in checked if isinstance(o, Reject)]
             return self._store(rejects, [r for _, records in checked for r in records])
+
+    def close(self) -> None:
+        """Close what it opened: the producers, the reject file and the identity's connection."""
+        with self._lock:
+            self._publisher.close()
+            self._dead_letters.close()
+            self._rejects.close()
+            self._identity.close()
 
     def refuse_too_large(self, kept: bytes, size: int, source: str) -> Verdict:
         """Reject, unmapped, a payload of ``size`` bytes over the limit, of which ``kept`` are the first bytes."""
@@ -84,11 +98,11 @@ class LiveIntake:
         try:
             for reject in rejects:
                 self._rejects.write(reject, self._fmt, size)
-                value, headers = dead_letter(reject, self._fmt, self.max_message_bytes, size)
+                value, headers = dead_letter(reject, self._fmt, self.max_message_bytes, self._sealer, size)
                 self._dead_letters.send(self._dead_letter_topic, value=value, headers=headers).get(timeout=30)
             if records:
                 self._publisher.publish_records(records, timeout=30)
-        except Exception as exc:  # the broker did not acknowledge: tell the sender to try again
+        except Exception as exc:  # the broker (or the key store) did not answer: tell the sender to try again
             return Verdict("failed", f"could not store the message durably: {type(exc).__name__}: {exc}")
         if rejects:
             first = rejects[0]

@@ -108,7 +108,16 @@ class Settings(BaseSettings):
 
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
     log_level: str = "info"
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr("careloop-dev-pseudonym-key"),
-        description="HMAC key for the pseudonymous patient reference in logs; set a secret one in production.",
+    # The deployment's secrets (master keys, pseudonym and index keys: engine/security/secrets.py). The embedded
+    # stack creates it under data_dir on first start; any other deployment provides one (`careloop keys init`).
+    key_file: Path | None = Field(
+        default=None,
+        description="The deployment key file (mode 0600); unset: <data_dir>/keys/careloop-keys.json, which only the "
+        "embedded stack creates.",
+    )
+    # Only to measure what sealing costs (`careloop bench`: throughput with it on and off). Off, the intakes publish
+    # patients' names, contacts, identifiers and free text in clear, and the dispatcher sends to clear contacts.
+    seal_patient_data: bool = Field(
+        default=True,
+        description="Seal patient-identifying fields at the intakes. Turn off only to measure the cost of sealing.",
     )

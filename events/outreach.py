@@ -6,15 +6,34 @@ replies (delivered, failed, replied, through the webhook or the CLI), and from s
 
 from __future__ import annotations
 
-from typing import Literal
+import unicodedata
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from events.base import Event
+from events.upcasting import UPCASTERS, Payload
 
 Channel = Literal["sms", "wechat", "email", "app", "phone"]
 ConsentChannel = Literal["sms", "wechat", "email", "app", "phone", "all"]
 Purpose = Literal["care", "transactional", "marketing", "research"]
+KEYWORD_MAX = 64  # characters of a consent-by-reply word, once normalised: a word, not a sentence
+
+
+def normalised_word(text: str) -> str:
+    """A reply or configured word as compared: NFKC (full-width letters and punctuation become ASCII), case-folded,
+    without surrounding white space or punctuation: full-width STOP, 'Stop!' and ' TD。' are 'stop', 'stop', 'td'."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    start, end = 0, len(folded)
+    while start < end and _trimmed(folded[start]):
+        start += 1
+    while end > start and _trimmed(folded[end - 1]):
+        end -= 1
+    return folded[start:end]
+
+
+def _trimmed(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char).startswith("P")
 
 
 class ConsentGranted(Event):
@@ -74,5 +93,27 @@ class OutreachFailed(_Outreach):
 
 
 class OutreachReplied(_Outreach):
+    """A patient's reply. ``text`` is sealed with the patient's key at the intake; what the engine reads of it is
+    ``keyword``, classified there: the reply normalised (``normalised_word``) when the whole reply is one of the
+    journeys file's consent-by-reply words, else None."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["outreach.replied"] = "outreach.replied"
-    text: str | None = Field(default=None, description="The reply (PHI: never logged).")
+    text: str | None = Field(default=None, description="The reply (PHI: sealed at rest, never logged).")
+    keyword: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=KEYWORD_MAX,
+        description="The normalised stop or start word the whole reply is (consent by reply), else none.",
+    )
+
+
+@UPCASTERS.register("outreach.replied", 1)
+def _reply_keyword(data: Payload) -> Payload:
+    """Version 1 carried only the text, in clear, and the engine matched it whole against the consent words. Its
+    normalised text is the keyword it would have been classified with, when it is short enough to be a word; the
+    engine matches it against the configured words as before, so a replay decides as the first run did."""
+    text = data.get("text")
+    word = normalised_word(text) if isinstance(text, str) else ""
+    return {**data, "keyword": word if 0 < len(word) <= KEYWORD_MAX else None}

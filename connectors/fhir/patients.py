@@ -91,6 +91,8 @@ def _timezone(patient: Patient) -> str | None:
 def _language(patient: Patient) -> str | None:
     comms = sorted(patient.communication or [], key=lambda c: not c.preferred)
     for comm in comms:
+        if comm.language is None:  # required by FHIR, absent in a lenient parse: it says no language
+            continue
         code = next((c.code for c in (comm.language.coding or []) if c.code), None)
         if code or concept_text(comm.language):
             return str(code or concept_text(comm.language))

@@ -59,13 +59,3 @@ class PostgresDirectory:
 
     def close(self) -> None:
         self._conn.close()
-
-
-class NoDirectory:
-    """For a CLI without a database: requests that name a message_id fail with the reason."""
-
-    def __init__(self, reason: str) -> None:
-        self._reason = reason
-
-    def find(self, message_id: str) -> Sent | None:
-        raise UnavailableError(f"cannot look up message_id {message_id!r}: {self._reason}")

@@ -1,5 +1,10 @@
 """Accepting outreach requests: validate every one, map them to events, publish them keyed by patient and wait
-for Kafka's acknowledgement. All or nothing per call: one bad request in a batch refuses the batch, unsent."""
+for Kafka's acknowledgement. All or nothing per call: one bad request in a batch refuses the batch, unsent.
+
+What the events carry of the patient's own words (a reply's text, a pause's reason, a questionnaire's free-text
+answers) is sealed with the patient's key before it is published (connectors/sealing.py); a reply is classified
+here, while its text is in hand, into the non-identifying ``keyword`` the engine reads (``keywords``: the journeys
+file's consent-by-reply words)."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ from connectors.outreach.directory import MessageDirectory
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.mapping import Mapped, to_event
 from connectors.outreach.payloads import parse
+from connectors.sealing import Sealer
 from events.base import Event
 
 Clock = Callable[[], datetime]
+Keywords = Callable[[str | None], str | None]  # a reply's text -> its consent keyword, or None
 
 
 class Publisher(Protocol):
@@ -46,10 +53,20 @@ def utc_now() -> datetime:
 
 
 class OutreachIntake:
-    def __init__(self, directory: MessageDirectory, publisher: Publisher, system: str, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        directory: MessageDirectory,
+        publisher: Publisher,
+        system: str,
+        sealer: Sealer,
+        keywords: Keywords,
+        clock: Clock = utc_now,
+    ) -> None:
         self._directory = directory
         self._publisher = publisher
         self._system = system
+        self._sealer = sealer
+        self._keywords = keywords
         self._clock = clock
 
     def map(self, kind: str, body: Any) -> Accepted:
@@ -64,7 +81,7 @@ class OutreachIntake:
             payload = parse(kind, data, n if indexed else None)
             message_id = getattr(payload, "message_id", None)
             sent = self._directory.find(message_id) if message_id is not None else None
-            mapped.append(to_event(payload, sent, arrived, self._system))
+            mapped.append(to_event(payload, sent, arrived, self._system, self._keywords))
         return Accepted(tuple(mapped))
 
     def accept(self, kind: str, body: Any) -> Accepted:
@@ -72,7 +89,11 @@ class OutreachIntake:
         UnavailableError: not stored, send again."""
         accepted = self.map(kind, body)
         try:
-            self._publisher.publish([m.event for m in accepted.mapped], timeout=30)
+            sealed = self._sealer.events([m.event for m in accepted.mapped])
+        except Exception as exc:  # the key store did not answer: nothing was published, the sender sends again
+            raise UnavailableError(f"could not seal the patient's data: {type(exc).__name__}") from exc
+        try:
+            self._publisher.publish(sealed, timeout=30)
         except Exception as exc:  # the broker did not acknowledge: the sender must try again
             raise UnavailableError(f"Kafka did not acknowledge the events: {type(exc).__name__}: {exc}") from exc
         return accepted

@@ -11,6 +11,7 @@ items and ``at``). Requests that are naturally repeated (pause, resume, consent,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,15 +32,18 @@ class Mapped:
     scored: Scored | None = None  # questionnaires: the total, band and warnings
 
 
-def to_event(payload: Payload, sent: Sent | None, arrived: datetime, system: str) -> Mapped:
-    """The event for one request. ``sent`` is the message the request names (None when it names none)."""
+def to_event(
+    payload: Payload, sent: Sent | None, arrived: datetime, system: str, keywords: Callable[[str | None], str | None]
+) -> Mapped:
+    """The event for one request. ``sent`` is the message the request names (None when it names none);
+    ``keywords`` classifies a reply's text into the consent keyword it is, if any."""
     if getattr(payload, "message_id", None) is not None and sent is None:
         raise UnknownMessageError(str(getattr(payload, "message_id", "")))
     when = payload.at or arrived
     if isinstance(payload, Receipt):
         return Mapped(_receipt(payload, _sent(sent), when, arrived, system))
     if isinstance(payload, Reply):
-        return Mapped(_reply(payload, sent, when, arrived, system))
+        return Mapped(_reply(payload, sent, when, arrived, system, keywords(payload.text)))
     if isinstance(payload, QuestionnaireResponse):
         return _questionnaire(payload, sent, when, arrived, system)
     return Mapped(_care_team(payload, when, arrived, system))
@@ -65,7 +69,7 @@ def _receipt(r: Receipt, sent: Sent, when: datetime, arrived: datetime, system: 
     return failed
 
 
-def _reply(r: Reply, sent: Sent | None, when: datetime, arrived: datetime, system: str) -> Event:
+def _reply(r: Reply, sent: Sent | None, when: datetime, arrived: datetime, system: str, keyword: str | None) -> Event:
     patient_id = _patient(r.patient_id, sent)
     if sent is not None:
         source = _source(system, "reply", r.reply_id, sent.message_id, r.channel, r.text or "")
@@ -82,6 +86,7 @@ def _reply(r: Reply, sent: Sent | None, when: datetime, arrived: datetime, syste
         channel=r.channel,
         instance_id=instance_id,
         text=r.text,
+        keyword=keyword,
     )
     return event
 

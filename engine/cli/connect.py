@@ -19,10 +19,12 @@ from engine.plumbing.kafka_security import KafkaSecurity, kafka_security
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics
+from engine.security.errors import KeyFileError
 from engine.settings import Settings
 
 if TYPE_CHECKING:
-    from engine.processes.intake import SourceDefaults
+    from connectors.dead_letters import DeadLetter
+    from engine.processes.intake import Protection, SourceDefaults
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay dead-lettered messages.")
 out = Console(highlight=False, soft_wrap=True)
@@ -91,7 +93,7 @@ def publish(
     reject_path = rejects or settings.data_dir / "rejects" / f"{fmt}-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
     try:
         opened = intake.dry_run_intake(settings, fmt) if dry_run else intake.file_intake(settings, fmt, reject_path)
-    except (ServicesNotFoundError, TlsSettingError, TablesNotReadyError) as exc:
+    except (ServicesNotFoundError, TlsSettingError, KeyFileError, TablesNotReadyError) as exc:
         raise _fail(str(exc), 2) from exc
     try:
         # resources that date themselves nowhere are recorded at the import's start
@@ -170,7 +172,7 @@ def dlq_replay(
     if unknown:
         raise _fail(f"no dead letter at {', '.join(sorted(unknown))} (see `careloop dlq list`)", 2)
     producer = _kafka_producer(bootstrap, settings.max_message_bytes, security)
-    identity = None
+    connector: _ConnectorReplay | None = None
     replayed = still_failing = 0
     for d in chosen:
         kept = d.headers.get("careloop-original", "whole")
@@ -180,30 +182,63 @@ def dlq_replay(
             err.print(f"{d.partition}:{d.offset} not replayed: {note}", markup=False)
             continue
         if d.origin.startswith("connector:"):
-            from connectors.identity import PostgresIdentity
-            from connectors.publisher import EventPublisher
-
-            identity = identity or PostgresIdentity(database_url(settings))
-            mapper = bytes_mapper(d.origin.split(":", 1)[1], source_profiles(settings, None, None, None))
-            mapped = mapper(d.value, f"dlq:{d.partition}:{d.offset}", identity, d.received_at)
-            outcomes = [sized(o, settings.max_message_bytes)[0] for o in mapped]
-            events = [e for o in outcomes if isinstance(o, Mapped) for e in o.events]
-            for o in outcomes:
-                if isinstance(o, Reject):
-                    still_failing += 1
-                    err.print(f"{d.partition}:{d.offset} still rejected: {o.reason}", markup=False)
-            if events:
-                with EventPublisher(
-                    bootstrap, topics.clinical, settings.max_message_bytes, security=security
-                ) as publisher:
-                    publisher.publish(events)
+            connector = connector or _ConnectorReplay(settings, bootstrap, topics, security)
+            still_failing += connector.replay(d)
         else:
             producer.send(d.headers.get("careloop-origin-topic", topics.clinical), key=d.key, value=d.value).get(60)
         replayed += 1
     producer.close()
+    if connector is not None:
+        connector.close()
     out.print(f"replayed {replayed} dead letter(s); {still_failing} still rejected", markup=False)
     if still_failing:
         raise typer.Exit(1)
+
+
+class _ConnectorReplay:
+    """A connector's dead letters mapped again: their originals revealed with the intake key (a letter from before
+    sealing is in clear), the events sealed and published as the intake does."""
+
+    def __init__(self, settings: Settings, bootstrap: str, topics: Topics, security: KafkaSecurity) -> None:
+        from connectors.identity import PostgresIdentity
+        from connectors.publisher import EventPublisher
+
+        url = database_url(settings)
+        self._keys = _protection(settings, url, "careloop-dlq-keys")
+        self._identity = PostgresIdentity(url, self._keys.pseudonyms, self._keys.keys)
+        self._publisher = EventPublisher(bootstrap, topics.clinical, settings.max_message_bytes, security=security)
+        self._profiles = source_profiles(settings, None, None, None)
+        self._limit = settings.max_message_bytes
+
+    def replay(self, d: DeadLetter) -> int:
+        """Map and publish one letter; how many of its messages are still rejected (each said on stderr)."""
+        from connectors.sealing import SEALED_HEADER
+
+        original = self._keys.sealer.reveal_original(d.value.decode()) if SEALED_HEADER in d.headers else d.value
+        mapper = bytes_mapper(d.origin.split(":", 1)[1], self._profiles)
+        mapped = mapper(original, f"dlq:{d.partition}:{d.offset}", self._identity, d.received_at)
+        checked = [sized(o, self._limit, self._keys.sealer) for o in mapped]
+        records = [r for o, rs in checked if isinstance(o, Mapped) for r in rs]
+        rejects = [o for o, _ in checked if isinstance(o, Reject)]
+        for o in rejects:
+            err.print(f"{d.partition}:{d.offset} still rejected: {o.reason}", markup=False)
+        if records:
+            self._publisher.publish_records(records)
+        return len(rejects)
+
+    def close(self) -> None:
+        self._publisher.close()
+        self._identity.close()
+
+
+def _protection(settings: Settings, url: str, name: str) -> Protection:
+    """The intake's keys, or the command ends saying what is missing (the key file, CARELOOP_KEY_FILE)."""
+    from engine.processes import intake
+
+    try:
+        return intake.protection(intake.deployment_keys(settings), url, name, settings.seal_patient_data)
+    except KeyFileError as exc:
+        raise _fail(str(exc), 2) from exc
 
 
 @dataclass(frozen=True)

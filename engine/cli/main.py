@@ -15,6 +15,7 @@ from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
 from engine.cli.erase import erase as erase_command
 from engine.cli.eventfile import EventFileError, read_events
+from engine.cli.keys import keys_app
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.tasks import tasks_app
@@ -41,6 +42,7 @@ app.add_typer(roles_app, name="roles")
 app.add_typer(audit_app, name="audit")
 app.command("erase")(erase_command)
 app.command("timeline")(timeline_command)
+app.add_typer(keys_app, name="keys")
 
 
 @app.command()

@@ -36,14 +36,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _intake(system: str, settings: Settings | None = None) -> OutreachIntake:
+    from engine.language.errors import JourneyFileError
     from engine.plumbing.services import ServicesNotFoundError
     from engine.plumbing.tls import TlsSettingError
     from engine.processes.intake import outreach_intake
+    from engine.security.errors import KeyFileError
     from engine.settings import Settings
 
     try:
         return outreach_intake(settings or Settings(), system)
-    except (ServicesNotFoundError, TlsSettingError) as exc:
+    except (ServicesNotFoundError, TlsSettingError, KeyFileError, JourneyFileError) as exc:
         raise _fail(str(exc), 2) from exc
 
 

@@ -13,9 +13,11 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress, TextColumn
 
+from connectors.sealing import Sealer
 from engine.demo.compare import compare
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
+from engine.dispatch.channels.demo_inbox import reveal
 from engine.embedded import EmbeddedServiceError
 from engine.embedded.stack import Stack
 from engine.journeys.errors import JourneyError
@@ -23,6 +25,9 @@ from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
 from engine.plumbing.logs import configure_logging
 from engine.processes.stack import running_stack
+from engine.security.errors import KeyFileError
+from engine.security.patient_keys import PatientKeys
+from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 
@@ -76,7 +81,7 @@ def up() -> None:
             typer.echo(f"logs       {stack.data_dir / 'logs'}")
             typer.echo("running; Ctrl-C stops everything")
             _wait_for_signal(stack)
-    except EmbeddedServiceError as exc:
+    except (EmbeddedServiceError, KeyFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo("stopped")
@@ -98,11 +103,14 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     # approval would be stale by the time the dispatcher sees the new clock: send them anyway.
     with running_stack(settings, STEPPED_ENV, {"CARELOOP_DISPATCH__SEND_STALE": "true"}) as stack:
         database_url = stack.database_url
+        assert stack.keys is not None  # the stack opened (or made) its key file on starting
+        keys = PostgresPatientKeys(database_url, stack.keys.provider, name="careloop-demo-keys")
         driver = SteppedDriver(
             stack.bootstrap,
             database_url,
             stack.topics.clinical if stack.topics else "",
             settings.consumer_group,
+            Sealer(keys),
             check=stack.check_children,
         )
         try:
@@ -123,13 +131,13 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
             driver.close()
         wait_for_projections(database_url, stack)
         try:
-            report(database_url)
+            report(database_url, keys)
         except psycopg.errors.UndefinedTable as exc:
             typer.echo(
                 f"projection tables are missing ({exc}); see {stack.data_dir / 'logs' / 'projections.log'}", err=True
             )
         store = JourneyStore(postgres_env(database_url))
-        comparison = compare(store, events, catalog, until)
+        comparison = compare(store, events, catalog, until, keys)
         store.close()
     typer.echo(
         f"\nlive pipeline vs `careloop simulate` on the same events: "
@@ -185,8 +193,9 @@ def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0)
             time.sleep(0.1)
 
 
-def report(database_url: str) -> None:
-    """The reminder queue and churn flags, as staff would look at them."""
+def report(database_url: str, keys: PatientKeys) -> None:
+    """The reminder queue and churn flags, as staff would look at them; the demo inbox's messages revealed with
+    ``keys`` (they rest sealed with their patients' keys)."""
     with connect(database_url, "careloop-cli") as conn:
         typer.echo("\nreminder_queue by status:")
         for status, n in conn.execute("SELECT status, count(*) FROM reminder_queue GROUP BY 1 ORDER BY 2 DESC"):
@@ -199,10 +208,10 @@ def report(database_url: str) -> None:
             typer.echo(f"  {row[0]:%Y-%m-%d %H:%M}  {row[1]}  {row[2]:<26} {row[3]:<28} {row[4]}")
         typer.echo("\nmessages the dispatcher sent to the demo inbox (no gateway configured), latest five:")
         try:
-            for row in conn.execute(
-                "SELECT channel, locale, body FROM outreach_demo_inbox ORDER BY created_at DESC LIMIT 5"
+            for patient_id, channel, locale, body in conn.execute(
+                "SELECT patient_id, channel, locale, body FROM outreach_demo_inbox ORDER BY created_at DESC LIMIT 5"
             ):
-                typer.echo(f"  {row[0]:<7} {row[1]:<6} {row[2][:100]}")
+                typer.echo(f"  {channel:<7} {locale:<6} {reveal(keys, patient_id, 'body', body)[:100]}")
         except psycopg.errors.UndefinedTable:
             typer.echo("  (the dispatcher has not created its tables)")
         typer.echo("\nchurn_flags by level (open):")

@@ -10,6 +10,8 @@ from typing import Any
 from engine.journeys.catalog import Catalog
 from engine.journeys.evolve import ENGINE_SOURCE
 from engine.journeys.simulation import Simulation
+from engine.security.patient_keys import PatientKeys
+from engine.security.phi import SEALED, reveal_event
 from engine.store.application import JourneyStore
 from events import parse_event
 from events.base import Event
@@ -17,15 +19,16 @@ from events.base import Event
 EFFECT_TYPES = ("message.requested", "task.created", "churn.flagged", "churn.cleared")
 
 
-def stored_by_patient(store: JourneyStore, page: int = 2000) -> dict[str, list[dict[str, Any]]]:
-    """Every recorded careloop event in the store, per patient, in order."""
+def stored_by_patient(store: JourneyStore, keys: PatientKeys, page: int = 2000) -> dict[str, list[dict[str, Any]]]:
+    """Every recorded careloop event in the store, per patient, in order, its patient data revealed with ``keys``
+    (the store holds it sealed, the simulation in clear)."""
     out: dict[str, list[dict[str, Any]]] = {}
     start = 1
     while notifications := store.recorder.select_notifications(start=start, limit=page):
         for n in notifications:
             payload = getattr(store.mapper.to_domain_event(n), "payload", None)
             if payload is not None:
-                out.setdefault(payload["patient_id"], []).append(payload)
+                out.setdefault(payload["patient_id"], []).append(_revealed(payload, keys))
         start = notifications[-1].id + 1
     return out
 
@@ -44,11 +47,14 @@ class Comparison:
         return not self.differences
 
 
-def compare(store: JourneyStore, events: Sequence[Event], catalog: Catalog, until: datetime) -> Comparison:
+def compare(
+    store: JourneyStore, events: Sequence[Event], catalog: Catalog, until: datetime, keys: PatientKeys
+) -> Comparison:
     """``events``: what the hospital published, in publishing order. What the dispatcher reported back
     (outreach.sent / outreach.failed) is input too: it is taken from the store, each at the place it took among
-    its patient's inputs live, so the simulation sees the same inputs in the same order."""
-    live = stored_by_patient(store)
+    its patient's inputs live, so the simulation sees the same inputs in the same order. ``keys`` reveal what the
+    store holds sealed."""
+    live = stored_by_patient(store, keys)
     sim = Simulation(catalog)
     for item in with_feedback(events, live):
         if isinstance(item, Catch):
@@ -116,6 +122,13 @@ def with_feedback(events: Sequence[Event], live: dict[str, list[dict[str, Any]]]
         out.append(e)
         out += after.pop(e.event_id, [])
     return out
+
+
+def _revealed(payload: dict[str, Any], keys: PatientKeys) -> dict[str, Any]:
+    """The payload with its sealed fields in clear; as stored when it has none (engine events, most inputs)."""
+    if not SEALED.get(payload["type"]):
+        return payload
+    return reveal_event(parse_event(payload), keys).model_dump(mode="json")
 
 
 def _fields(actual: list[dict[str, Any]], expected: list[dict[str, Any]], i: int) -> str:

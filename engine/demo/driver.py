@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from connectors.kafka_reading import end_offsets
 from connectors.publisher import EventPublisher
+from connectors.sealing import Sealer
 from engine.plumbing.clock import set_database_clock
 from engine.plumbing.connections import connect
 from events.base import Event
@@ -38,9 +39,11 @@ class SteppedDriver:
         database_url: str,
         clinical_topic: str,
         consumer: str,
+        sealer: Sealer,
         timeout: float = 120.0,
         check: Callable[[], None] | None = None,
     ) -> None:
+        self._sealer = sealer  # the hospital's events are published as an intake would: their patient data sealed
         self._check = check  # raises if a process the driver depends on died: fail fast, not after the timeout
         self._publisher = EventPublisher(bootstrap, clinical_topic)
         self._conn = connect(database_url, "careloop-demo")
@@ -74,9 +77,10 @@ class SteppedDriver:
             if on_step:
                 on_step(clock)
 
-    def publish(self, events: Sequence[Event], wait: bool = True) -> None:
+    def publish(self, events: Sequence[Event], wait: bool = True, sealed: bool = False) -> None:
+        """Publish the hospital's events, sealed here unless an intake already ``sealed`` them."""
         if events:
-            for partition, end in self._publisher.publish(events).items():
+            for partition, end in self._publisher.publish(events if sealed else self._sealer.events(events)).items():
                 self._published[partition] = max(self._published.get(partition, 0), end)
         if wait:
             self.wait_consumed()

@@ -25,6 +25,7 @@ import structlog
 
 from engine.dispatch import APPLICATION, metrics, outcomes
 from engine.dispatch.channels.base import Channel, Outgoing, SendResult
+from engine.dispatch.contacts import revealed
 from engine.dispatch.errors import PermanentSendError, RetryableSendError, SendError
 from engine.dispatch.outcomes import Approval
 from engine.dispatch.rate_limit import TokenBucket, Unlimited
@@ -32,6 +33,7 @@ from engine.dispatch.rendering import Contact, Rendered, TemplateRenderError
 from engine.plumbing.clock import Clock
 from engine.plumbing.kept_connection import KeptConnection
 from engine.plumbing.logs import patient_ref
+from engine.security.patient_keys import PatientKeys
 from events.base import Event
 
 log = structlog.get_logger("careloop.dispatch")
@@ -111,8 +113,10 @@ class Sender:
         clock: Clock,
         retries: Retries,
         pseudonym_key: bytes,
+        keys: PatientKeys,
         batch: int = 50,
         honour_stale: bool = True,
+        sealed: bool = True,
     ) -> None:
         self._honour_stale = honour_stale
         self._routes = dict(routes)
@@ -120,6 +124,8 @@ class Sender:
         self._clock = clock
         self._retries = retries
         self._key = pseudonym_key
+        self._keys = keys  # reveal the contact directory's sealed names and addresses, one message at a time
+        self._sealed = sealed  # CARELOOP_SEAL_PATIENT_DATA: false only to measure sealing's cost
         self._batch = batch
         self._db = KeptConnection(database_url, APPLICATION)
 
@@ -192,7 +198,7 @@ class Sender:
 
     def _outgoing(self, a: Approval) -> Outgoing:
         row = self._conn.execute(_CONTACT, (a.patient_id,)).fetchone()
-        contact = Contact(*row) if row else Contact()
+        contact = revealed(Contact(*row), a.patient_id, self._keys, self._sealed) if row else Contact()
         to = address(a.channel, contact, a.patient_id)
         try:
             text = self._render(a, contact)

@@ -19,6 +19,7 @@ from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.embedded._process import spawn, stop_process
 from engine.plumbing.services import clear_services, write_services
 from engine.plumbing.topics import Topics, ensure_topics
+from engine.security.deployment import DeploymentKeys, open_keys
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 
@@ -30,6 +31,7 @@ class Stack:
     bootstrap: str = ""
     database_url: str = ""
     topics: Topics | None = None
+    keys: DeploymentKeys | None = None
     _broker: EmbeddedBroker | None = None
     _postgres: EmbeddedPostgres | None = None
     _children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
@@ -39,7 +41,11 @@ class Stack:
         return self.settings.data_dir.absolute()
 
     def start_services(self) -> None:
-        """Kafka and PostgreSQL (embedded unless configured), topics and tables."""
+        """The key file, Kafka and PostgreSQL (embedded unless configured), topics and tables."""
+        # The embedded stack alone makes its key file (under the data folder); with a configured Kafka or PostgreSQL
+        # the deployment provides one, and the stack refuses to start without it (KeyFileError says how).
+        embedded = self.settings.database_url is None and self.settings.kafka_bootstrap is None
+        self.keys = open_keys(self.settings.key_file, self.data_dir, create=embedded)
         if self.settings.database_url is None:
             self._postgres = EmbeddedPostgres(self.data_dir / "postgres")
             self.database_url = self._postgres.start()
@@ -63,6 +69,7 @@ class Stack:
             "CARELOOP_KAFKA_BOOTSTRAP": self.bootstrap,
             "CARELOOP_DATABASE_URL": self.database_url,
             "CARELOOP_DATA_DIR": str(self.data_dir),
+            **({"CARELOOP_KEY_FILE": str(self.keys.path.absolute())} if self.keys is not None else {}),
             "CARELOOP_JOURNEYS": str(s.journeys.absolute()),
             "CARELOOP_TOPIC_PREFIX": s.topic_prefix,
             "CARELOOP_PARTITIONS": str(s.partitions),

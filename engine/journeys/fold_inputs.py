@@ -10,7 +10,17 @@ from types import MappingProxyType
 from typing import TypedDict
 
 from engine.journeys.erased import forgotten
-from engine.journeys.state import SIGNALS_KEPT, Flag, Instance, OpenTask, PatientState, PendingMessage, Profile, Sent
+from engine.journeys.state import (
+    PAUSED,
+    SIGNALS_KEPT,
+    Flag,
+    Instance,
+    OpenTask,
+    PatientState,
+    PendingMessage,
+    Profile,
+    Sent,
+)
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
@@ -77,7 +87,8 @@ def input_changes(state: PatientState, event: Event) -> Changes:  # noqa: PLR091
         case ta.TaskClosed():
             return with_task(state, event.task_id, None)
         case ou.OutreachPaused():
-            return {"profile": replace(state.profile, paused=event.reason)}
+            # the reason is the care team's own words, sealed in the input: the state only says who paused
+            return {"profile": replace(state.profile, paused=PAUSED)}
         case ou.OutreachResumed():
             return {"profile": replace(state.profile, paused=None)}
         case pa.PatientDeceased():

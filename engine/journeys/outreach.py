@@ -18,7 +18,7 @@ from engine.journeys.evaluate import holds_all
 from engine.journeys.locale import choose_locale
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.run import Run
-from engine.journeys.state import Due, PatientState, PendingMessage, Profile
+from engine.journeys.state import PAUSED, Due, PatientState, PendingMessage, Profile
 from engine.journeys.timing import zone
 from events import journey as jo
 from events import outreach as ou
@@ -144,7 +144,7 @@ def _hard_stops(policy: OutreachPolicy, p: Profile) -> None:
     if stops.deceased and p.deceased:
         raise _VerdictError("suppress", "deceased", "hard stop: the patient is deceased")
     if stops.paused and p.paused is not None:
-        raise _VerdictError("suppress", "paused", f"hard stop: the care team paused outreach ({p.paused})")
+        raise _VerdictError("suppress", "paused", f"hard stop: {PAUSED}")
     if stops.inpatient and p.inpatient:
         raise _VerdictError("suppress", "inpatient", "hard stop: the patient is admitted (readmitted)")
 

@@ -4,14 +4,13 @@ grants consent with. Decided in outreach.py and replies.py."""
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
-from events.outreach import Channel
+from events.outreach import KEYWORD_MAX, Channel, normalised_word
 
 Category = Literal["transactional", "care", "marketing"]
 
@@ -68,24 +67,16 @@ class HardStops(_Model):
 
 
 def keyword(text: str) -> str:
-    """A reply or configured word as compared: NFKC (full-width letters and punctuation become ASCII), case-folded,
-    without surrounding white space or punctuation: full-width STOP, 'Stop!' and ' TD。' are 'stop', 'stop', 'td'."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    start, end = 0, len(folded)
-    while start < end and _trimmed(folded[start]):
-        start += 1
-    while end > start and _trimmed(folded[end - 1]):
-        end -= 1
-    return folded[start:end]
-
-
-def _trimmed(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char).startswith("P")
+    """A reply or configured word as compared (events.outreach.normalised_word: the intake classifies replies with
+    it): full-width STOP, 'Stop!' and ' TD。' are 'stop', 'stop', 'td'."""
+    return normalised_word(text)
 
 
 def _keyword(word: str) -> str:
     if not keyword(word):
         raise ValueError(f"{word!r} is empty once white space and punctuation are trimmed")
+    if len(keyword(word)) > KEYWORD_MAX:  # a reply's keyword is at most this long (events/outreach.py)
+        raise ValueError(f"{word!r} is longer than {KEYWORD_MAX} characters: a consent word is a word")
     return word
 
 
@@ -139,6 +130,11 @@ class ConsentByReply(_Model):
 
     def start_word(self, text: str | None) -> str | None:
         return self._match(self.start_words, text)
+
+    def classify(self, text: str | None) -> str | None:
+        """A reply's keyword: the reply normalised when the whole of it is a stop or start word, else None. The
+        intake classifies replies with it (the engine never reads their sealed text)."""
+        return keyword(text or "") if self.stop_word(text) or self.start_word(text) else None
 
     @staticmethod
     def _match(words: dict[str, list[str]], text: str | None) -> str | None:

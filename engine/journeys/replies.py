@@ -2,7 +2,7 @@
 
 A reply matches when its whole text is one of the words in ``outreach.consent_by_reply`` (any locale's), once
 normalised (``policy.keyword``): "TD", "td" in full-width letters and "退订。" match, "don't stop my reminders"
-does not.
+does not. The intake classifies it, since the text itself is sealed: the engine reads the reply's ``keyword``.
 
 - A stop word withdraws consent on the reply's channel for the category of the message it answers, when the
   engine knows that message (pending, or among the latest approvals it keeps); otherwise, or when that message is
@@ -38,9 +38,9 @@ def after_reply(run: Run, event: Event) -> None:
     if not isinstance(event, ou.OutreachReplied):
         return
     words = run.catalog.outreach.consent_by_reply
-    if (word := words.stop_word(event.text)) is not None:
+    if (word := words.stop_word(event.keyword)) is not None:
         _stop(run, event, word)
-    elif (word := words.start_word(event.text)) is not None:
+    elif (word := words.start_word(event.keyword)) is not None:
         _start(run, event, word)
 
 

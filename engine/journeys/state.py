@@ -11,6 +11,8 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from events import journey as jo
 
+PAUSED = "paused by the care team"  # Profile.paused while paused, and the hard stop's reason
+
 Json = dict[str, Any]  # an event as JSON (entry events, matched events): the one boundary typed loosely
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -34,7 +36,7 @@ class Profile:
     reachable: frozenset[str] | None = None  # channels the patient has an address for; None: never told
     inpatient: bool = False  # admitted and not yet discharged (a readmission stops outreach)
     admitted_encounter_id: str | None = None  # the stay that made ``inpatient`` true, so its cancel can undo it
-    paused: str | None = None  # why the care team paused outreach; None: not paused
+    paused: str | None = None  # PAUSED while the care team has paused outreach (the why stays sealed in the input)
     updated_at: datetime | None = None  # occurred_at of the last applied demographics; older updates are ignored
 
 

@@ -43,28 +43,32 @@ from engine.plumbing.logs import configure_logging
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import ensure_topics
+from engine.security.deployment import open_keys
+from engine.security.errors import KeyFileError
+from engine.security.patient_keys import PatientKeys
+from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.store.application import JourneyStore, postgres_env
 from projections.source import StoreSource
 
 log = structlog.get_logger("careloop.dispatch")
 
 
-def channel_for(name: str, settings: DispatchSettings, url: str) -> Channel:
+def channel_for(name: str, settings: DispatchSettings, url: str, keys: PatientKeys) -> Channel:
     config = settings.dispatch.gateway(name)
     if isinstance(config, HttpGatewayConfig):
         return HttpGateway(name, config)
     if isinstance(config, SmtpConfig):
         return SmtpEmail(name, config)
-    return DemoInbox(name, url)
+    return DemoInbox(name, url, keys)
 
 
-def routes_for(settings: DispatchSettings, url: str) -> dict[str, Route]:
+def routes_for(settings: DispatchSettings, url: str, keys: PatientKeys) -> dict[str, Route]:
     """One adapter and one rate limit per gateway, shared by the channels that use it."""
     built: dict[str, Route] = {}
     for name in sorted(set(settings.dispatch.channels.values())):
         config = settings.dispatch.gateway(name)
         limit = TokenBucket(config.rate, config.burst) if config.rate else Unlimited()
-        built[name] = Route(channel_for(name, settings, url), limit)
+        built[name] = Route(channel_for(name, settings, url, keys), limit)
     return {channel: built[gateway] for channel, gateway in settings.dispatch.channels.items()}
 
 
@@ -93,7 +97,8 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     try:
         url, bootstrap = database_url(settings), kafka_bootstrap(settings)
         security = kafka_security(settings)
-    except (ServicesNotFoundError, TlsSettingError) as exc:
+        keys = open_keys(settings.key_file, settings.data_dir)
+    except (ServicesNotFoundError, TlsSettingError, KeyFileError) as exc:
         raise DispatchConfigurationError(str(exc)) from exc
     catalog = load_catalog(settings.journeys)
     topics = ensure_topics(settings, bootstrap)
@@ -101,20 +106,24 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     check_reachable(url, APPLICATION)  # fail fast with libpq's reason; the store's pool retries 30 s
     store = open_store(url)
     d = settings.dispatch
-    routes = routes_for(settings, url)
+    # the patients' keys reveal the contact directory's sealed names and addresses (and seal the demo inbox)
+    patient_keys = PostgresPatientKeys(url, keys.provider, name=f"{APPLICATION}-keys")
+    routes = routes_for(settings, url, patient_keys)
     sender = Sender(
         url,
         routes,
         renderer_for(catalog),
         clock,
         Retries(d.max_tries, d.backoff, d.backoff_max),
-        settings.pseudonym_key.get_secret_value().encode(),
+        keys.log_key,
+        patient_keys,
         d.batch,
         honour_stale=not d.send_stale,
+        sealed=settings.seal_patient_data,
     )
     outbox = OutboxPublisher(url, lambda: EventPublisher(bootstrap, topics.clinical, security=security))
     follower = Follower(url, StoreSource(store), d.page_size, d.poll_interval)
-    closing = [store.close, *(r.channel.close for r in routes.values())]
+    closing = [store.close, patient_keys.close, *(r.channel.close for r in routes.values())]
     return Dispatcher(follower, sender, outbox, d.poll_interval, closing)
 
 

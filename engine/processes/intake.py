@@ -9,10 +9,15 @@ topic, rejects dead-lettered with the reason.
 
 Kafka and PostgreSQL are found through the settings or the running `careloop up` (ServicesNotFoundError says
 how to configure them); nothing connects until one of these functions is called.
+
+Every intake seals what it publishes (connectors/sealing.py): the deployment's key file (CARELOOP_KEY_FILE) gives
+the pseudonyms of patient ids and blind indexes and the master key of the patients' data keys, kept in
+PostgreSQL. Without the key file an intake refuses to start, saying how to make one (KeyFileError).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,19 +32,64 @@ from connectors.intake import Intake, RejectFile
 from connectors.kafka_producer import kafka_producer
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES
 from connectors.live_intake import LiveIntake
-from connectors.outreach.directory import MessageDirectory, NoDirectory, PostgresDirectory
+from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake
 from connectors.profiles import SourceProfiles, load_profiles
 from connectors.publisher import EventPublisher
+from connectors.sealing import Sealer
+from engine.language.loader import load_catalog
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.kafka_security import PLAINTEXT, KafkaSecurity, kafka_security
-from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
+from engine.plumbing.services import database_url, kafka_bootstrap
 from engine.plumbing.topics import Topics, ensure_topics
+from engine.security.deployment import DeploymentKeys, open_keys
+from engine.security.errors import KeyFileMissingError
+from engine.security.patient_keys import MemoryPatientKeys, PatientKeys
+from engine.security.patient_keys_postgres import PostgresPatientKeys
+from engine.security.providers import FileKeyProvider
+from engine.security.pseudonyms import Pseudonyms
 from engine.settings import Settings
 
 # --timezone, --charset, --country: what the sources' profiles leave unsaid, for one command
 SourceDefaults = tuple[str | None, str | None, str | None]
 DEAD_LETTERS = "careloop-dead-letters"  # the client id of the file intake's dead-letter producer
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What an intake holds of the deployment's keys: ``pseudonyms`` for patient ids and blind indexes, the
+    patients' data ``keys``, and the ``sealer`` that seals with them."""
+
+    pseudonyms: Pseudonyms
+    keys: PatientKeys
+    sealer: Sealer
+
+
+def deployment_keys(settings: Settings) -> DeploymentKeys:
+    """The deployment's key file, opened first of all, before anything connects: KeyFileError, saying what to do,
+    when it is missing or unfit."""
+    return open_keys(settings.key_file, settings.data_dir)
+
+
+def protection(deployment: DeploymentKeys, database_url: str, name: str, seal: bool = True) -> Protection:
+    """The key file's pseudonyms, and the patients' data keys in PostgreSQL on a connection of the intake's own
+    (``name``); ``seal``: CARELOOP_SEAL_PATIENT_DATA (off only to measure its cost)."""
+    keys = PostgresPatientKeys(database_url, deployment.provider, name=name)
+    return Protection(deployment.pseudonyms, keys, Sealer(keys, seal))
+
+
+def dry_run_protection(settings: Settings) -> Protection:
+    """A dry run rests nothing: the key file's pseudonyms when there is one (so patient ids are the deployment's),
+    else keys of its own for this run, said on stderr; patients' data keys in memory (sealing only sizes events)."""
+    try:
+        deployment = open_keys(settings.key_file, settings.data_dir)
+        pseudonyms, provider = deployment.pseudonyms, deployment.provider
+    except KeyFileMissingError:
+        print("no key file: the patient ids of this dry run are not the deployment's", file=sys.stderr)
+        pseudonyms = Pseudonyms(os.urandom(32), os.urandom(32))
+        provider = FileKeyProvider({"dry-run": os.urandom(32)}, "dry-run")
+    keys = MemoryPatientKeys(provider)
+    return Protection(pseudonyms, keys, Sealer(keys))
 
 
 @dataclass(frozen=True)
@@ -66,26 +116,32 @@ def deployment_clock(settings: Settings, url: str | None) -> Clock:
 
 def dry_run_intake(settings: Settings, fmt: str) -> FileIntake:
     """`careloop publish --dry-run`: events as JSON Lines on stdout, rejects on stderr, no services."""
-    intake = Intake(fmt, dry_run=sys.stdout, dry_run_rejects=sys.stderr, max_message_bytes=settings.max_message_bytes)
-    return FileIntake(intake, InMemoryIdentity(), deployment_clock(settings, None))
+    keys = dry_run_protection(settings)
+    intake = Intake(
+        fmt, keys.sealer, dry_run=sys.stdout, dry_run_rejects=sys.stderr, max_message_bytes=settings.max_message_bytes
+    )
+    return FileIntake(intake, InMemoryIdentity(keys.pseudonyms), deployment_clock(settings, None))
 
 
 def file_intake(settings: Settings, fmt: str, rejects: Path) -> FileIntake:
     """`careloop publish`: events published to the clinical topic, rejects dead-lettered and written to
     ``rejects``, patients identified in PostgreSQL."""
     bootstrap, url = kafka_bootstrap(settings), database_url(settings)
-    security = kafka_security(settings)
+    security, deployment = kafka_security(settings), deployment_keys(settings)
     topics = ensure_topics(settings, bootstrap)
     limit = settings.max_message_bytes
+    keys = protection(deployment, url, "careloop-publish-keys", settings.seal_patient_data)
     intake = Intake(
         fmt,
+        keys.sealer,
         publisher=EventPublisher(bootstrap, topics.clinical, limit, security=security),
         dead_letters=kafka_producer(bootstrap, DEAD_LETTERS, limit, security=security),
         dead_letter_topic=topics.dead_letter,
-        rejects=RejectFile(rejects),
+        rejects=RejectFile(rejects, keys.sealer),
         max_message_bytes=limit,
     )
-    return FileIntake(intake, PostgresIdentity(url), deployment_clock(settings, url))
+    identity = PostgresIdentity(url, keys.pseudonyms, keys.keys)
+    return FileIntake(intake, identity, deployment_clock(settings, url))
 
 
 def live_intake(settings: Settings, fmt: str, defaults: SourceDefaults) -> LiveIntake:
@@ -93,7 +149,7 @@ def live_intake(settings: Settings, fmt: str, defaults: SourceDefaults) -> LiveI
     CARELOOP_MAX_BUNDLE_BYTES, each message in it by CARELOOP_MAX_MESSAGE_BYTES. Raises ServicesNotFoundError,
     then ProfileError, before connecting to anything."""
     bootstrap, url = kafka_bootstrap(settings), database_url(settings)
-    profiles = source_profiles(settings, *defaults)
+    profiles, deployment = source_profiles(settings, *defaults), deployment_keys(settings)
     topics = ensure_topics(settings, bootstrap)
     bundles = settings.max_bundle_bytes if fmt == "fhir" else None
     clock = deployment_clock(settings, url)
@@ -105,6 +161,7 @@ def live_intake(settings: Settings, fmt: str, defaults: SourceDefaults) -> LiveI
         settings.data_dir,
         profiles,
         clock.now,
+        protection(deployment, url, f"careloop-{fmt}-keys", settings.seal_patient_data),
         settings.max_message_bytes,
         bundles,
         security=kafka_security(settings),
@@ -119,20 +176,22 @@ def open_live_intake(
     data_dir: Path,
     profiles: SourceProfiles,
     clock: Callable[[], datetime],
+    keys: Protection,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_payload_bytes: int | None = None,
     *,
     security: KafkaSecurity = PLAINTEXT,
 ) -> LiveIntake:
     """A live intake on the given services: identity in PostgreSQL, Kafka producers, a reject file under
-    ``data_dir``, the sources' profiles and the clock that dates each payload's arrival."""
+    ``data_dir``, the sources' profiles, the clock that dates each payload's arrival and the keys that seal."""
     dead = kafka_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes, security=security)
-    rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
+    rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl", keys.sealer)
     return LiveIntake(
         fmt,
         bytes_mapper(fmt, profiles),
         clock,
-        PostgresIdentity(database_url),
+        PostgresIdentity(database_url, keys.pseudonyms, keys.keys),
+        keys.sealer,
         EventPublisher(bootstrap, topics.clinical, max_message_bytes, security=security),
         dead,
         topics.dead_letter,
@@ -143,33 +202,31 @@ def open_live_intake(
 
 
 def outreach_intake(settings: Settings, system: str) -> OutreachIntake:
-    """`careloop webhook` and the outreach commands, recorded as sent by ``system``. PostgreSQL is optional: only
-    requests naming a message_id need it, and they say so when it is missing."""
-    bootstrap = kafka_bootstrap(settings)
-    try:
-        url: str | None = database_url(settings)
-    except ServicesNotFoundError:
-        url = None  # only requests naming a message_id need PostgreSQL; they say so if it is missing
+    """`careloop webhook` and the outreach commands, recorded as sent by ``system``: PostgreSQL holds the messages
+    requests name and the patients' data keys that seal replies, notes and answers; the journeys file says which
+    replies are consent words (classified here: the engine never reads a reply's text)."""
+    bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+    deployment = deployment_keys(settings)
+    keywords = load_catalog(settings.journeys).outreach.consent_by_reply.classify
     topic = ensure_topics(settings, bootstrap).clinical
+    keys = protection(deployment, url, "careloop-webhook-keys", settings.seal_patient_data)
     return open_outreach_intake(
-        bootstrap, url, topic, system, settings.max_message_bytes, security=kafka_security(settings)
+        bootstrap, url, topic, system, settings.max_message_bytes, keys, keywords, security=kafka_security(settings)
     )
 
 
 def open_outreach_intake(
     bootstrap: str,
-    database_url: str | None,
+    database_url: str,
     topic: str,
     system: str,
     max_message_bytes: int,
+    keys: Protection,
+    keywords: Callable[[str | None], str | None],
     *,
     security: KafkaSecurity = PLAINTEXT,
 ) -> OutreachIntake:
-    """An outreach intake on the given services: messages looked up in PostgreSQL (when there is one), events
-    published to ``topic``."""
-    directory: MessageDirectory = (
-        PostgresDirectory(database_url)
-        if database_url
-        else NoDirectory("no database configured (CARELOOP_DATABASE_URL, or a running `careloop up`)")
-    )
-    return OutreachIntake(directory, EventPublisher(bootstrap, topic, max_message_bytes, security=security), system)
+    """An outreach intake on the given services: messages looked up in PostgreSQL, events sealed with ``keys``
+    and published to ``topic``, replies classified by ``keywords``."""
+    publisher = EventPublisher(bootstrap, topic, max_message_bytes, security=security)
+    return OutreachIntake(PostgresDirectory(database_url), publisher, system, keys.sealer, keywords)

@@ -25,6 +25,8 @@ from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.kafka_security import kafka_security
 from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics, ensure_topics
+from engine.security.deployment import open_keys
+from engine.security.errors import KeyFileError
 from engine.settings import Settings
 from engine.store.application import JourneyStore, writer_env
 from engine.store.definitions import deploy
@@ -73,7 +75,9 @@ def build_worker(settings: Settings) -> Worker:
     bootstrap, database_url = require_services(settings)
     try:
         security = kafka_security(settings)
-    except TlsSettingError as exc:
+        # the worker reveals nothing: of the key file it needs only the key of its logs' patient references
+        log_key = open_keys(settings.key_file, settings.data_dir).log_key
+    except (TlsSettingError, KeyFileError) as exc:
         raise ConfigurationError(str(exc)) from exc
     topics = ensure_topics(settings, bootstrap)
     try:  # each skips its DDL where `careloop roles apply` made the tables for another role
@@ -90,7 +94,7 @@ def build_worker(settings: Settings) -> Worker:
     )
     stop = threading.Event()
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
-    deps = _deps(settings, store, catalog, topics, dead_letters, relay, stop)
+    deps = _deps(settings, store, catalog, topics, dead_letters, relay, stop, log_key)
     parts = Parts(deps, dead_letters, poller, clock_for(settings, database_url), relay, HandOvers(database_url), stop)
     app = build_app(settings, bootstrap, topics, parts, security)
     collector.tune()  # after the catalog and the app are built: they live as long as the process
@@ -113,6 +117,7 @@ def _deps(
     dead_letters: KafkaDeadLetters,
     relay: RelayThread,
     stop: threading.Event,
+    log_key: bytes,
 ) -> Deps:
     metrics = PrometheusMetrics()
     journeys = PostgresJourneys(
@@ -120,6 +125,6 @@ def _deps(
         Consumer(settings.consumer_group, topics.clinical, topics.ids),
         settings.aggregate_cache_size,
         settings.snapshot_after,
-        settings.pseudonym_key.get_secret_value().encode(),
+        log_key,
     )
     return Deps(journeys, dead_letters, relay, metrics, RetryUntilStopped(stop, metrics), catalog, topics.timers)

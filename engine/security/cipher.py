@@ -61,25 +61,40 @@ def associated_data(epoch: int, patient_id: str, field: str) -> bytes:
 
 def seal(data_key: DataKey, plaintext: str, patient_id: str, field: str) -> str:
     """``plaintext`` encrypted for ``patient_id``'s ``field``, in the sealed text form."""
+    return seal_bytes(data_key, plaintext.encode(), patient_id, field)
+
+
+def seal_bytes(data_key: DataKey, data: bytes, patient_id: str, field: str) -> str:
+    """``seal`` for bytes that need not be text (an original message in GB18030, say), in the same text form."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = data_key.aead.encrypt(nonce, plaintext.encode(), associated_data(data_key.epoch, patient_id, field))
+    sealed = data_key.aead.encrypt(nonce, data, associated_data(data_key.epoch, patient_id, field))
     return f"{PREFIX}:{data_key.epoch}:{base64.urlsafe_b64encode(nonce + sealed).rstrip(b'=').decode()}"
 
 
 def reveal(data_key: DataKey, token: str, patient_id: str, field: str) -> str:
     """The clear text of a value ``seal`` made with this key for this patient and field."""
+    return reveal_bytes(data_key, token, patient_id, field).decode()
+
+
+def reveal_bytes(data_key: DataKey, token: str, patient_id: str, field: str) -> bytes:
+    """The bytes ``seal_bytes`` (or ``seal``) sealed with this key for this patient and field."""
     epoch, raw = parse(token, field)
     if epoch != data_key.epoch:
         raise KeyEpochError(f"{field}: sealed under key epoch {epoch}, not the epoch {data_key.epoch} given")
     nonce, sealed = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
     try:
-        clear = data_key.aead.decrypt(nonce, sealed, associated_data(epoch, patient_id, field))
+        return data_key.aead.decrypt(nonce, sealed, associated_data(epoch, patient_id, field))
     except InvalidTag as exc:
         raise UnreadableTokenError(
             f"{field}: the sealed value does not authenticate: it was sealed with another key, for another patient "
             "or field, or it was altered"
         ) from exc
-    return clear.decode()
+
+
+def sealed_length(size: int, epoch: int = 1) -> int:
+    """The length of the sealed text form of ``size`` bytes: what a bound on the sealed form leaves for the data."""
+    raw = NONCE_BYTES + size + TAG_BYTES
+    return len(f"{PREFIX}:{epoch}:") + (raw * 4 + 2) // 3  # base64url without padding
 
 
 def epoch_of(token: str, field: str = "value") -> int:

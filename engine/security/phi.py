@@ -106,7 +106,8 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     "outreach.sent": (*_MESSAGE, "gateway", "gateway_ref"),
     "outreach.delivered": _MESSAGE,
     "outreach.failed": (*_MESSAGE, "reason"),  # the dispatcher's or gateway's reason, PHI-free by contract
-    "outreach.replied": _MESSAGE,
+    # the stop or start word the whole reply is, classified at the intake (a configured word, not the patient's)
+    "outreach.replied": (*_MESSAGE, "keyword"),
     "task.claimed": ("task_id", "assignee"),
     "task.released": ("task_id", "by"),
     "task.closed": ("task_id", "outcome", "by"),  # outcome is a code (reached, rebooked...)
@@ -155,6 +156,20 @@ def reveal_event(event: E, keys: PatientKeys) -> E:
         return reveal(epochs[epoch], value, event.patient_id, field)
 
     return _each(event, paths, revealing) if paths else event
+
+
+def mask_event(event: E, mask: str) -> E:
+    """A copy with every patient-identifying field present replaced by ``mask`` (what an erased key sealed)."""
+    paths = [p for p in sealed_fields(event.type) if _present(event, p)]
+    return _each(event, paths, lambda value, field: mask) if paths else event
+
+
+def reveal_value(keys: PatientKeys, token: str, patient_id: str, field: str, where: str) -> str:
+    """One sealed value of a read model (``where``: its table, say) in clear: the key of its epoch, revealed for
+    ``patient_id``'s ``field``. NotSealedError if it is a clear value; ErasedError if its key was erased."""
+    if not is_sealed(token):
+        raise NotSealedError(f"{where}: {field} holds a clear value where a sealed one was expected", where, field)
+    return reveal(keys.key_at(patient_id, epoch_of(token, field)), token, patient_id, field)
 
 
 def _each(event: E, paths: list[str], transform: Transform) -> E:

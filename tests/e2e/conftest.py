@@ -24,8 +24,11 @@ from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.embedded._process import stop_process
 from engine.embedded.stack import Stack
 from engine.plumbing.clock import set_database_clock
+from engine.processes.intake import Protection
+from engine.security.patient_keys import PatientKeys
 from engine.settings import Settings
 from events.base import Event
+from tests.keys import postgres_protection
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -40,6 +43,11 @@ class Live:
     conn: psycopg.Connection[Any]
     database_url: str
     metrics_port: int
+    protection: Protection  # the key file's pseudonyms and the patients' keys: what an intake seals with
+
+    @property
+    def keys(self) -> PatientKeys:
+        return self.protection.keys
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
@@ -87,7 +95,7 @@ class DrivenPublisher:
         self.live = live
 
     def publish(self, events: Sequence[Event], timeout: float = 60.0) -> dict[int, int]:
-        self.live.publish(events)
+        self.live.driver.publish(events, sealed=True)  # an intake's events: it sealed them
         return {}
 
 
@@ -117,8 +125,11 @@ def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> 
 
 @contextmanager
 def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: float) -> Iterator[Live]:
-    """The worker and projection runner as children on a stepped database clock; stopped on exit."""
+    """The worker and projection runner as children on a stepped database clock; stopped on exit. The key file is
+    made under the test's data folder first, as a deployment provides one (the stack makes its own only when
+    its services are embedded); the driver publishes the hospital's events sealed, as an intake does."""
     metrics_port = free_port()
+    protection = postgres_protection(url, settings.data_dir)
     stack = Stack(settings, extra_env={**STEPPED_ENV, **extra_env, "CARELOOP_METRICS_PORT": str(metrics_port)})
     stack.start_services()
     stack.spawn("worker", "worker")
@@ -129,6 +140,7 @@ def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: fl
         url,
         stack.topics.clinical,
         settings.consumer_group,
+        protection.sealer,
         timeout=timeout,
         check=stack.check_children,
     )
@@ -137,7 +149,7 @@ def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: fl
     # system time and fire every timer due by today as soon as it sees them.
     set_database_clock(conn, START)
     try:
-        yield Live(settings, stack, driver, conn, url, metrics_port)
+        yield Live(settings, stack, driver, conn, url, metrics_port, protection)
     finally:
         conn.close()
         driver.close()

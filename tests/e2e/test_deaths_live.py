@@ -17,6 +17,7 @@ from engine.language.loader import load_catalog
 from events.base import Event
 from tests.builders import at
 from tests.e2e.conftest import Live
+from tests.keys import memory_identity
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,7 @@ def simulated(events: list[Event], until: str) -> list[Event]:
 def test_an_a03_with_a_death_indicator_sends_nothing_live_or_simulated_and_explain_names_the_death(
     live: Live,
 ) -> None:
-    events = mapped(A03_DEATH, InMemoryIdentity())
+    events = mapped(A03_DEATH, memory_identity())
     assert [e.type for e in events] == ["patient.deceased", "encounter.discharged"]
     patient = events[0].patient_id
 
@@ -99,8 +100,11 @@ def test_an_a03_with_a_death_indicator_sends_nothing_live_or_simulated_and_expla
     assert lines[1].startswith("encounter.discharged: starts no journey, the patient died")
 
 
-def test_a_death_reported_after_the_survey_was_approved_takes_it_back_before_it_is_sent(live: Live) -> None:
-    identity = InMemoryIdentity()
+def test_a_death_reported_after_the_survey_was_approved_takes_it_back_before_it_is_sent(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARELOOP_DATA_DIR", str(live.settings.data_dir))  # explain's key file, as the CLI finds it
+    identity = memory_identity()
     visit = mapped(A04_VISIT, identity)
     patient = visit[0].patient_id
     live.publish(visit)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake
 from engine.cli.main import app
-from tests.builders import at
+from tests.builders import at, catalog
 from tests.e2e.conftest import DrivenPublisher, Live
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +23,14 @@ def test_a_high_epds_opens_an_urgent_task_that_staff_claim_and_close(
     # The clock stands at that morning first, so the task's one-day SLA timer is not already due.
     live.advance_clock(at("2026-04-01 09:55"))
     directory = PostgresDirectory(live.database_url)
-    intake = OutreachIntake(directory, DrivenPublisher(live), "careloop-webhook", clock=lambda: at("2026-04-01 10:00"))
+    intake = OutreachIntake(
+        directory,
+        DrivenPublisher(live),
+        "careloop-webhook",
+        live.protection.sealer,
+        catalog().outreach.consent_by_reply.classify,
+        clock=lambda: at("2026-04-01 10:00"),
+    )
     answer = {"patient_id": "EPDS1", "instrument": "epds", "items": EPDS_15}
     accepted = intake.accept("questionnaire", answer)
     assert accepted.as_json()["results"][0]["score"] == 15

@@ -16,7 +16,7 @@ from engine.cli.main import app
 from engine.cli.runtime import wait_for_dispatcher
 from events import outreach as ou
 from events.patient import Contact
-from tests.builders import at, diagnosed, discharge, event, registered
+from tests.builders import at, catalog, diagnosed, discharge, event, registered
 from tests.e2e.conftest import DrivenPublisher, Live
 from tests.integration.dispatch.conftest import TestGateway, gateway  # noqa: F401 - the gateway fixture
 
@@ -51,7 +51,9 @@ def received(gw: TestGateway, to: str) -> list[str]:
 
 
 def explain(live: Live, patient: str) -> str:
-    result = CliRunner().invoke(app, ["explain", patient], env={"CARELOOP_DATABASE_URL": live.database_url})
+    # the key file reveals what the intakes sealed: explain finds it under the data folder, as every process does
+    env = {"CARELOOP_DATABASE_URL": live.database_url, "CARELOOP_DATA_DIR": str(live.settings.data_dir)}
+    result = CliRunner().invoke(app, ["explain", patient], env=env)
     assert result.exit_code == 0, result.output
     return str(result.output)
 
@@ -143,7 +145,14 @@ def test_unanswered_follow_ups_raise_a_high_flag_and_a_call_task_and_a_reply_cle
         "LIMIT 1"
     )[0]
     directory = PostgresDirectory(live.database_url)
-    intake = OutreachIntake(directory, DrivenPublisher(live), "careloop-webhook", clock=lambda: at("2026-10-31 12:05"))
+    intake = OutreachIntake(
+        directory,
+        DrivenPublisher(live),
+        "careloop-webhook",
+        live.protection.sealer,
+        catalog().outreach.consent_by_reply.classify,
+        clock=lambda: at("2026-10-31 12:05"),
+    )
     intake.accept("reply", {"message_id": message_id, "channel": "wechat", "text": "135/85", "reply_id": "r-1"})
     at_clock(live, at("2026-11-01 12:00"))
 

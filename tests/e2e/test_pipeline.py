@@ -147,7 +147,7 @@ def test_sigkill_of_the_worker_mid_batch_loses_and_duplicates_nothing(live: Live
 
     # Every patient's recorded history equals an uninterrupted run of the same events.
     store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, CATALOG, until)
+    comparison = compare(store, events, CATALOG, until, live.keys)
     store.close()
     assert comparison.differences == []
     assert comparison.live_effects == comparison.simulated_effects
@@ -170,7 +170,7 @@ def test_the_same_event_file_through_simulate_and_the_live_pipeline_gives_the_sa
     until = max(e.recorded_at for e in events) + timedelta(days=365)
     live.driver.run(events, until, timedelta(days=7))
     store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, CATALOG, until)
+    comparison = compare(store, events, CATALOG, until, live.keys)
     store.close()
     assert comparison.differences == []
     assert comparison.live_effects["message.requested"] == comparison.simulated_effects["message.requested"] > 20

@@ -72,7 +72,7 @@ def test_re_publishing_a_whole_history_later_changes_nothing_live(snapshotting: 
     )
     assert {t: live.rows(f"SELECT * FROM {t} ORDER BY {k}") for t, k in TABLES.items()} == read_models
     store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, CATALOG, until)
+    comparison = compare(store, events, CATALOG, until, live.keys)
     store.close()
     assert comparison.differences == []
     assert comparison.live_effects["message.requested"] > 10

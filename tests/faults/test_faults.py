@@ -339,7 +339,7 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
 
     # Every accepted clinical event is reflected exactly once: the store equals simulate on the same arrivals.
     store = store_for(live)
-    comparison = compare(store, accepted, CATALOG, until)
+    comparison = compare(store, accepted, CATALOG, until, live.keys)
     store.close()
     # Every approved message reached its patient exactly once (the gateway honours Idempotency-Key as real ones
     # do: a re-send after a kill is recognised), and nothing else was delivered.

@@ -26,11 +26,14 @@ from connectors.profiles import SourceProfiles
 from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.plumbing.topics import Topics, ensure_topics
-from engine.processes.intake import open_live_intake
+from engine.processes.intake import Protection, open_live_intake
+from engine.security.phi import reveal_event
 from engine.settings import Settings
+from events import parse_event
 from tests import corpus
 from tests.http_credentials import bearer, write_clients
 from tests.kafka_topics import read_topic as read_records
+from tests.keys import postgres_protection
 
 pytestmark = pytest.mark.integration
 _n = itertools.count()
@@ -118,6 +121,7 @@ class Opened:
     intake: LiveIntake
     topics: Topics
     database_url: str
+    protection: Protection
 
 
 Channel = Callable[[str], Opened]
@@ -135,10 +139,12 @@ def channel(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) 
         url = postgres.url.rsplit("/", 1)[0] + f"/{name}"
         settings = Settings(topic_prefix=f"intake{n}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
         topics = ensure_topics(settings, broker.bootstrap)
+        keys = postgres_protection(url, tmp_path)
         return Opened(
-            open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path, SourceProfiles(), lambda: RECEIVED),
+            open_live_intake(fmt, broker.bootstrap, url, topics, tmp_path, SourceProfiles(), lambda: RECEIVED, keys),
             topics,
             url,
+            keys,
         )
 
     return open_channel
@@ -188,10 +194,13 @@ def test_mllp_acknowledges_good_messages_after_kafka_and_rejects_bad_ones_with_a
     assert "encounter.discharged" in types
     keys = {key for key, _, _ in published}
     assert all(key and key.startswith(b"pt-") for key in keys)  # keyed by canonical patient id
+    # every patient-identifying field rests sealed: revealing refuses a clear one (NotSealedError)
+    assert all(reveal_event(parse_event(json.loads(value)), opened.protection.keys) for _, value, _ in published)
     dead = read_topic(broker.bootstrap, topics.dead_letter)
     assert len(dead) == 2
-    values = sorted(value for _, value, _ in dead)  # unkeyed, so spread over partitions: compare as a set
-    assert b"ORM^O01" in values[0] and values[1] == b"this is not HL7"  # the original bytes
+    # unkeyed, so spread over partitions: compare as a set; each the original bytes, sealed with the intake key
+    values = sorted(opened.protection.sealer.reveal_original(value.decode()) for _, value, _ in dead)
+    assert b"ORM^O01" in values[0] and values[1] == b"this is not HL7"
     assert all(headers["careloop-reason"] and headers["careloop-origin"] == b"connector:hl7" for _, _, headers in dead)
 
 
@@ -230,7 +239,7 @@ def test_fhir_intake_accepts_resources_and_answers_problems_with_an_operation_ou
 
 @pytest.mark.parametrize("source", SAMPLES)
 def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
-    channel: Channel, broker: EmbeddedBroker, source: str
+    channel: Channel, broker: EmbeddedBroker, source: str, tmp_path: Path
 ) -> None:
     order = sample(source, "order")
     opened = channel("hl7")
@@ -244,8 +253,11 @@ def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
     assert f"1 dead-lettered message(s) on {topics.dead_letter}" in listed.output
 
     # Replaying re-maps it: ORM is still unsupported, so it says so and exits non-zero.
+    # (the key file reveals the letters: the command finds it under the data folder, as every careloop process)
     replayed = CliRunner().invoke(
-        app, ["dlq", "replay", "--all"], env={**env, "CARELOOP_DATABASE_URL": opened.database_url}
+        app,
+        ["dlq", "replay", "--all"],
+        env={**env, "CARELOOP_DATABASE_URL": opened.database_url, "CARELOOP_DATA_DIR": str(tmp_path)},
     )
     assert replayed.exit_code == 1
     assert "still rejected" in replayed.output and "replayed 1 dead letter(s); 1 still rejected" in replayed.output

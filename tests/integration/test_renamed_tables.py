@@ -8,10 +8,11 @@ import psycopg
 import pytest
 
 from engine.dispatch.channels.base import Outgoing
-from engine.dispatch.channels.demo_inbox import DemoInbox
+from engine.dispatch.channels.demo_inbox import DemoInbox, reveal
 from engine.dispatch.follower import create_tables
 from engine.store.application import JourneyStore, postgres_env
 from engine.worker.hand_overs import HandOvers
+from tests.keys import memory_keys
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +85,8 @@ def test_the_demo_inbox_of_a_database_set_up_before_the_rename_keeps_what_patien
         create_tables(conn)
         create_tables(conn)  # idempotent once renamed
     assert "outreach_demo_inbox" in tables(database_url) and "outreach_demo_outbox" not in tables(database_url)
-    inbox = DemoInbox("demo", database_url)
+    keys = memory_keys()
+    inbox = DemoInbox("demo", database_url, keys)
     try:
         # A send repeating the kept message's idempotency key keeps the first row, as before the rename
         repeat = Outgoing("msg-1", 1, "P1", "sms", "post-op-day-3", "+8613800000000", "zh-CN", None, "again")
@@ -94,4 +96,6 @@ def test_the_demo_inbox_of_a_database_set_up_before_the_rename_keeps_what_patien
         inbox.close()
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT idempotency_key, body FROM outreach_demo_inbox ORDER BY idempotency_key").fetchall()
-    assert rows == [("msg-1:1", "您好，术后第三天，请注意伤口护理。"), ("msg-2:1", "第七天")]
+    # the row kept from before is as it was; a new one rests sealed with the patient's key
+    assert rows[0] == ("msg-1:1", "您好，术后第三天，请注意伤口护理。")
+    assert rows[1][0] == "msg-2:1" and reveal(keys, "P1", "body", rows[1][1]) == "第七天"

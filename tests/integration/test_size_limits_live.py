@@ -7,7 +7,6 @@ HTTP: the FHIR intake and the outreach webhook answer 413 naming the limit, and 
 
 from __future__ import annotations
 
-import base64
 import http.client
 import itertools
 import json
@@ -26,12 +25,14 @@ from connectors.live_intake import LiveIntake
 from connectors.outreach import http as webhook
 from connectors.profiles import SourceProfiles
 from engine.embedded import EmbeddedBroker
+from engine.journeys.policy import ConsentByReply
 from engine.plumbing.clock import SystemClock
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.processes.intake import open_live_intake, open_outreach_intake
 from engine.settings import Settings
 from tests.http_credentials import bearer, write_clients
 from tests.integration.test_live_intake import Server, read_topic
+from tests.keys import postgres_protection
 from tests.large_messages import glucose_result, pathology_report, report_text
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,7 @@ def open_intake(broker: EmbeddedBroker, database_url: str, tmp_path: Path) -> Op
             tmp_path,
             SourceProfiles(),
             SystemClock().now,
+            postgres_protection(database_url, tmp_path),
             limit,
             bundle_limit,
         )
@@ -109,7 +111,7 @@ def mllp_server(open_intake: Opener) -> Iterator[MllpStarter]:
 
 
 def test_mllp_answers_a_message_over_the_limit_ar_and_the_same_connection_goes_on(
-    mllp_server: MllpStarter, broker: EmbeddedBroker, tmp_path: Path
+    mllp_server: MllpStarter, broker: EmbeddedBroker, database_url: str, tmp_path: Path
 ) -> None:
     connection, topics = mllp_server(DEFAULT_MAX_MESSAGE_BYTES)
     large, too_large, after = (
@@ -132,13 +134,15 @@ def test_mllp_answers_a_message_over_the_limit_ar_and_the_same_connection_goes_o
     published = [json.loads(value) for _, value, _ in read_topic(broker.bootstrap, topics.clinical)]
     assert sorted(e["source"]["message_id"] for e in published) == ["GLU-AFTER", "PATH-70K"]
     [(_, letter, headers)] = read_topic(broker.bootstrap, topics.dead_letter)
-    assert letter == too_large[:921600]
-    assert headers["careloop-original"] == f"first 921600 of {len(too_large)} bytes".encode()
+    sealer = postgres_protection(database_url, tmp_path).sealer
+    kept = sealer.reveal_original(letter.decode())  # sealed with the intake key, and still under Kafka's limit
+    assert len(letter) <= 921600 and kept == too_large[: len(kept)] and len(kept) > 600 * KIB
+    assert headers["careloop-original"] == f"first {len(kept)} of {len(too_large)} bytes".encode()
     assert (headers["careloop-reason"], headers["careloop-reason-kind"]) == (reason.encode(), b"too_large")
     [reject_file] = (tmp_path / "rejects").glob("hl7-live-*.jsonl")
     [line] = [json.loads(text) for text in reject_file.read_text().splitlines()]
     assert (line["category"], line["reason"], line["original_size"]) == ("too_large", reason, len(too_large))
-    assert base64.b64decode(line["original_base64"]) == too_large[:921600]
+    assert sealer.reveal_original(line["original_sealed"]) == too_large[:921600]
 
 
 def test_mllp_configured_for_several_megabytes_accepts_a_3_mb_report_whole(
@@ -253,11 +257,20 @@ def test_the_fhir_intake_answers_a_body_over_the_limit_413_with_an_operation_out
     assert len(read_topic(broker.bootstrap, topics.dead_letter)) == 1  # the huge resource, dead-lettered
 
 
-def test_the_webhook_answers_a_body_over_the_limit_413_naming_the_limit(broker: EmbeddedBroker, tmp_path: Path) -> None:
+def test_the_webhook_answers_a_body_over_the_limit_413_naming_the_limit(
+    broker: EmbeddedBroker, database_url: str, tmp_path: Path
+) -> None:
     settings = Settings(topic_prefix=f"size{next(_n)}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
     topics = ensure_topics(settings, broker.bootstrap)
+    keys = postgres_protection(database_url, tmp_path)
     intake = open_outreach_intake(
-        broker.bootstrap, None, topics.clinical, "careloop-webhook", DEFAULT_MAX_MESSAGE_BYTES
+        broker.bootstrap,
+        database_url,
+        topics.clinical,
+        "careloop-webhook",
+        DEFAULT_MAX_MESSAGE_BYTES,
+        keys,
+        ConsentByReply().classify,
     )
     guard = write_clients(tmp_path / "clients").guard()
     server = Server(webhook.serve, intake, guard=guard)  # type: ignore[arg-type]  # it runs any intake's serve

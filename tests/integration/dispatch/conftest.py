@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,16 +20,19 @@ from typing import Any
 import psycopg
 import pytest
 
+from connectors.sealing import Sealer
 from engine.dispatch.loops import Dispatcher
 from engine.dispatch.settings import DispatchConfig, DispatchSettings
 from engine.embedded import EmbeddedBroker
 from engine.processes.dispatcher import build_dispatcher
-from engine.store.application import JourneyStore
+from engine.security.phi import SEALED
+from engine.store.application import JourneyStore, postgres_env
 from events import journey as jo
 from events import patient as pa
 from events.base import Event
 from tests.builders import event
 from tests.kafka_topics import read_topic as read_records
+from tests.keys import postgres_protection
 
 pytestmark = pytest.mark.integration
 _numbers = itertools.count(1)
@@ -96,8 +100,23 @@ def settings(
 # --- the engine's side: what it recorded in the store -------------------------------------------------------
 
 
+# Each test's store, and what the intakes sealed its patients' data with: the key file under the test's data
+# folder, which the dispatcher reads too, and the patients' keys in the test's database.
+SEALERS: weakref.WeakKeyDictionary[JourneyStore, Sealer] = weakref.WeakKeyDictionary()
+
+
+@pytest.fixture
+def store(database_url: str, tmp_path: Path) -> Iterator[JourneyStore]:
+    journeys = JourneyStore(postgres_env(database_url))
+    SEALERS[journeys] = postgres_protection(database_url, tmp_path).sealer
+    yield journeys
+    journeys.close()
+
+
 def record(store: JourneyStore, *events: Event) -> None:
-    """Append events to their patients' streams, as the worker does."""
+    """Append events to their patients' streams, as the worker does: clinical ones sealed, as the intakes
+    published them."""
+    events = tuple(SEALERS[store].event(e) if e.type in SEALED else e for e in events)
     for pid in dict.fromkeys(e.patient_id for e in events):
         aggregate = store.load([pid])[pid]
         aggregate.record([e for e in events if e.patient_id == pid])

@@ -8,14 +8,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 
+from engine.dispatch.channels.demo_inbox import reveal
 from engine.dispatch.follower import Follower
 from engine.dispatch.loops import Dispatcher
 from engine.dispatch.settings import DispatchSettings
 from engine.store.application import JourneyStore
 from projections.source import StoreSource
 from tests.integration.dispatch.conftest import (
+    SEALERS,
     TestGateway,
     approved,
     read_topic,
@@ -68,6 +71,9 @@ def test_an_approved_sms_reaches_the_patient_once_and_the_engine_hears_it_was_se
     assert request.body["to"] == "+8613800000001"
     assert request.body["locale"] == "zh-CN"
     assert request.body["body"] == "王芳您好，请到协和医院骨科复诊。咨询电话 010-6915-6114。"
+    # (revealed in memory for this send: the contact directory keeps her name and number sealed)
+    [(name, phone)] = rows(database_url, "SELECT name, phone FROM dispatch_contacts WHERE patient_id = 'P-1'")
+    assert name.startswith("enc1:") and phone.startswith("enc1:")
 
     # ...and the engine gets one outreach.sent on the clinical topic, keyed to the approval
     run_until(d, lambda: not rows(database_url, "SELECT 1 FROM dispatch_outbox WHERE published_at IS NULL"))
@@ -139,9 +145,12 @@ def test_an_invalid_number_fails_at_once_and_a_later_attempt_on_another_channel_
     # The engine falls back: attempt 2 on the app (through the demo inbox here), sent on its own
     record(store, approved("P-4", "m-4", channel="app", attempt=2))
     run_until(d, lambda: status(database_url, "m-4", 2) == "sent")
-    assert rows(database_url, "SELECT idempotency_key, channel, recipient FROM outreach_demo_inbox") == [
-        ("m-4:2", "app", "P-4")
-    ]
+    [(key, channel, recipient, body)] = rows(
+        database_url, "SELECT idempotency_key, channel, recipient, body FROM outreach_demo_inbox"
+    )
+    keys = SEALERS[store].keys  # the inbox rests sealed with the patient's key, like the contact directory
+    assert (key, channel, reveal(keys, "P-4", "recipient", recipient)) == ("m-4:2", "app", "P-4")
+    assert "王芳" not in body and reveal(keys, "P-4", "body", body).startswith("王芳您好")
 
 
 def test_a_withdrawn_approval_is_never_sent(
@@ -171,6 +180,22 @@ def test_phone_approvals_are_left_to_staff_and_a_patient_without_a_number_fails_
     assert rows(database_url, "SELECT last_error FROM dispatch_messages WHERE message_id = 'm-7'") == [
         ("the patient has no phone number for the sms channel",)
     ]
+
+
+def test_a_contact_the_intakes_did_not_seal_is_not_sent_to_and_the_reason_names_the_field_not_the_value(
+    store: JourneyStore, gateway: TestGateway, dispatcher: Make, database_url: str
+) -> None:
+    # A contact row written in clear (by hand, or by an earlier careloop) is not what the intakes publish
+    record(store, registered("P-11", phone="+8613800000011"), approved("P-11", "m-11"))
+    d = dispatcher(**sms_gateway(gateway))
+    d.follower.catch_up()  # the directory has her sealed number; it is then overwritten in clear
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE dispatch_contacts SET phone = '+8613800000011' WHERE patient_id = 'P-11'")
+    run_until(d, lambda: status(database_url, "m-11") == "failed")
+
+    assert gateway.requests == []
+    [(error,)] = rows(database_url, "SELECT last_error FROM dispatch_messages WHERE message_id = 'm-11'")
+    assert error == "dispatch_contacts: contact.phone holds a clear value where a sealed one was expected"
 
 
 def test_a_message_that_cannot_be_rendered_fails_instead_of_going_out_blank(

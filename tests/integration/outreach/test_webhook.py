@@ -19,6 +19,7 @@ from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake
 from connectors.publisher import EventPublisher
 from engine.embedded import EmbeddedBroker
+from engine.journeys.policy import ConsentByReply
 from engine.plumbing.topics import ensure_topics
 from engine.processes.intake import open_outreach_intake
 from engine.settings import Settings
@@ -28,6 +29,7 @@ from tests.builders import at
 from tests.http_credentials import bearer, signed, write_clients
 from tests.integration.outreach.conftest import message_requested, record
 from tests.integration.test_live_intake import Server, read_topic
+from tests.keys import postgres_protection
 
 pytestmark = pytest.mark.integration
 _n = itertools.count()
@@ -63,7 +65,13 @@ def test_a_reply_and_an_epds_of_15_reach_the_clinical_topic_keyed_by_patient(
     server = Server(
         http.serve,
         open_outreach_intake(
-            broker.bootstrap, database_url, topics.clinical, "careloop-webhook", DEFAULT_MAX_MESSAGE_BYTES
+            broker.bootstrap,
+            database_url,
+            topics.clinical,
+            "careloop-webhook",
+            DEFAULT_MAX_MESSAGE_BYTES,
+            postgres_protection(database_url, tmp_path),
+            ConsentByReply().classify,
         ),
         guard=write_clients(tmp_path / "clients").guard(),
     )
@@ -113,7 +121,10 @@ def test_a_broker_that_is_away_gets_a_503_and_the_sender_is_told_to_resend(
     topics = topics_for(broker, tmp_path)
     publisher = EventPublisher(broker.bootstrap, topics.clinical)
     publisher.close()  # the producer can no longer reach Kafka
-    intake = OutreachIntake(PostgresDirectory(database_url), publisher, "careloop-webhook")
+    keys = postgres_protection(database_url, tmp_path)
+    intake = OutreachIntake(
+        PostgresDirectory(database_url), publisher, "careloop-webhook", keys.sealer, ConsentByReply().classify
+    )
     server = Server(http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
     try:
         status, body = post(server.port, "/outreach/pause", {"patient_id": "P-Z", "reason": "moved abroad"})

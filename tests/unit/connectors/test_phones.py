@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.base import Mapped, Reject
 from connectors.hl7v2.source import map_bytes
 from connectors.phones import PhoneNumberError, e164, is_no_number
+from tests.keys import memory_identity
 
 
 @pytest.mark.parametrize(
@@ -58,15 +59,15 @@ def adt(phone: str) -> bytes:
 
 
 def test_a_pid_13_placeholder_registers_the_patient_without_a_phone_and_a_bad_number_rejects():
-    (placeholder,) = map_bytes(adt("无"), "adt.hl7", InMemoryIdentity())
+    (placeholder,) = map_bytes(adt("无"), "adt.hl7", memory_identity())
     assert isinstance(placeholder, Mapped)
     assert all(getattr(e, "contact", None) is None for e in placeholder.events)
 
-    (mobile,) = map_bytes(adt("13884860701^PRN^CP"), "adt.hl7", InMemoryIdentity())
+    (mobile,) = map_bytes(adt("13884860701^PRN^CP"), "adt.hl7", memory_identity())
     assert isinstance(mobile, Mapped)
     assert mobile.events[0].contact.phone == "+8613884860701"
 
-    (bad,) = map_bytes(adt("12"), "adt.hl7", InMemoryIdentity())
+    (bad,) = map_bytes(adt("12"), "adt.hl7", memory_identity())
     assert isinstance(bad, Reject)
     assert bad.reason.startswith("PID-13 (repetition 1): not a full phone number: too short")
 
@@ -80,9 +81,9 @@ WITHOUT_CONTROL_ID = (
 
 
 def test_a_message_without_a_control_id_is_identified_by_its_content():
-    (first,) = map_bytes(WITHOUT_CONTROL_ID, "adt.hl7", InMemoryIdentity())
-    (again,) = map_bytes(WITHOUT_CONTROL_ID.replace(b"\r", b"\n"), "resent.hl7", InMemoryIdentity())
-    (other,) = map_bytes(WITHOUT_CONTROL_ID.replace(b"19581119", b"19581120"), "other.hl7", InMemoryIdentity())
+    (first,) = map_bytes(WITHOUT_CONTROL_ID, "adt.hl7", memory_identity())
+    (again,) = map_bytes(WITHOUT_CONTROL_ID.replace(b"\r", b"\n"), "resent.hl7", memory_identity())
+    (other,) = map_bytes(WITHOUT_CONTROL_ID.replace(b"19581119", b"19581120"), "other.hl7", memory_identity())
 
     assert isinstance(first, Mapped) and isinstance(again, Mapped) and isinstance(other, Mapped)
     assert first.events[0].source.message_id.startswith("content-")
@@ -91,5 +92,5 @@ def test_a_message_without_a_control_id_is_identified_by_its_content():
 
 
 def test_a_reject_names_its_field_once():
-    (bad,) = map_bytes(adt("12"), "adt.hl7", InMemoryIdentity())
+    (bad,) = map_bytes(adt("12"), "adt.hl7", memory_identity())
     assert str(bad).startswith("adt.hl7, line 1, message 1: PID-13 (repetition 1): not a full phone number")

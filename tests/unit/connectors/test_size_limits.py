@@ -4,19 +4,20 @@ first bytes that fit and says so, the reject file keeps them all."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.base import InMemoryIdentity, Location, Reject
+from connectors.base import Location, Reject
 from connectors.formats import path_reader
 from connectors.intake import Intake, RejectFile, dead_letter
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, producer_request_bytes, topic_message_bytes
 from connectors.profiles import SourceProfiles
+from connectors.sealing import SEALED_HEADER
 from engine.settings import Settings
+from tests.keys import memory_identity, sealer
 from tests.large_messages import glucose_result, monitor_export, pathology_report, report_text
 
 KIB = 1024
@@ -43,13 +44,15 @@ class DeadLetters:
         pass
 
 
+SEALER = sealer()
+
+
 def import_file(fmt: str, path: Path, limit: int, **ports: Any) -> tuple[Intake, list[dict[str, Any]]]:
     """`careloop publish FMT PATH --dry-run --max-message-bytes LIMIT`, with a reject file beside it."""
     events = io.StringIO()
-    intake = Intake(
-        fmt, dry_run=events, rejects=RejectFile(path.parent / "rejects.jsonl"), max_message_bytes=limit, **ports
-    )
-    for outcome in path_reader(fmt, SourceProfiles(), datetime(2026, 3, 1, tzinfo=UTC))(path, InMemoryIdentity()):
+    rejects = RejectFile(path.parent / "rejects.jsonl", SEALER)
+    intake = Intake(fmt, SEALER, dry_run=events, rejects=rejects, max_message_bytes=limit, **ports)
+    for outcome in path_reader(fmt, SourceProfiles(), datetime(2026, 3, 1, tzinfo=UTC))(path, memory_identity()):
         intake.handle(outcome)
     intake.flush()
     return intake, [json.loads(line) for line in events.getvalue().splitlines()]
@@ -94,7 +97,7 @@ def test_a_message_over_the_limit_is_a_too_large_reject_line_and_the_next_messag
         == f"message is {len(big)} bytes, over the limit of 16384 bytes set by CARELOOP_MAX_MESSAGE_BYTES"
     )
     assert reject["location"] == f"{path}, line 1, message 1"
-    assert base64.b64decode(reject["original_base64"]) == big  # the reject file keeps it whole
+    assert SEALER.reveal_original(reject["original_sealed"]) == big  # the reject file keeps it whole, sealed
     assert (reject["original_size"], reject["original_kept"]) == (len(big), "whole")
     assert [(e["type"], e["source"]["message_id"]) for e in events] == [("observation.recorded", "GLU-1")]
     assert (intake.summary.messages, intake.summary.events, dict(intake.summary.rejected)) == (2, 1, {"too_large": 1})
@@ -140,21 +143,25 @@ def test_a_dead_letter_keeps_the_first_bytes_of_a_message_over_the_limit_and_say
     import_file("hl7", path, 16 * KIB, dead_letters=letters, dead_letter_topic="careloop.dead-letter")
 
     (topic, value, headers), (_, small_value, small_headers) = letters.letters
+    kept = SEALER.reveal_original(value.decode())
     assert topic == "careloop.dead-letter"
-    assert value == big[: 16 * KIB]
-    assert headers["careloop-original"] == f"first 16384 of {len(big)} bytes".encode()
-    assert headers["careloop-reason-kind"] == b"too_large"
-    assert small_value == small and small_headers["careloop-original"] == b"whole"  # any other reject: whole
+    assert len(value) <= 16 * KIB and b"PATH-DLQ" not in value  # sealed, and still under Kafka's record limit
+    assert kept == big[: len(kept)] and len(kept) > 11 * KIB  # the first bytes that fit once sealed (base64: 3/4)
+    assert headers["careloop-original"] == f"first {len(kept)} of {len(big)} bytes".encode()
+    assert headers["careloop-reason-kind"] == b"too_large" and headers[SEALED_HEADER] == b"enc1"
+    assert SEALER.reveal_original(small_value.decode()) == small  # any other reject: whole
+    assert small_headers["careloop-original"] == b"whole"
 
 
 def test_a_dead_letter_of_an_mllp_frame_cut_on_arrival_says_how_large_the_frame_was() -> None:
     kept = b"MSH|^~\\&|LAB|GENHOSP" + b"x" * 2000
     reject = Reject("message is 5242880 bytes, over the limit", Location("mllp://10.0.0.5:40000"), kept, "too_large")
 
-    value, headers = dead_letter(reject, "hl7", 1024, size=5_242_880)
+    value, headers = dead_letter(reject, "hl7", 1024, SEALER, size=5_242_880)
 
-    assert value == kept[:1024]
-    assert dict(headers)["careloop-original"] == b"first 1024 of 5242880 bytes"
+    first = SEALER.reveal_original(value.decode())
+    assert len(value) <= 1024 and first == kept[: len(first)]
+    assert dict(headers)["careloop-original"] == f"first {len(first)} of 5242880 bytes".encode()
 
 
 def test_a_csv_row_over_the_limit_is_rejected_and_the_other_rows_map(tmp_path: Path) -> None:

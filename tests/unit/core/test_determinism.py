@@ -83,7 +83,9 @@ def make_event(kind: str, patient: str, n: int, at: datetime) -> Event:
             **common, response_id=f"{patient}-S{n}", instrument="satisfaction", score=3
         ),
         "reply": lambda: ou.OutreachReplied.create(**common, message_id=f"{patient}-M", channel="sms"),
-        "stop-reply": lambda: ou.OutreachReplied.create(**common, message_id=f"{patient}-M", channel="sms", text="TD"),
+        "stop-reply": lambda: ou.OutreachReplied.create(
+            **common, message_id=f"{patient}-M", channel="sms", text="TD", keyword="td"
+        ),
         "admit": lambda: en.EncounterAdmitted.create(
             **common, encounter_id=f"{patient}-I", encounter_class="inpatient"
         ),

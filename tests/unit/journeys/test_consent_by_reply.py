@@ -123,9 +123,16 @@ def sent(approval: jo.MessageApproved, when: str) -> ou.OutreachSent:
 
 
 def reply(
-    text: str | None, when: str, message_id: str = "inbound:unprompted", channel: str = "sms"
+    text: str | None,
+    when: str,
+    message_id: str = "inbound:unprompted",
+    channel: str = "sms",
+    words: ConsentByReply | None = None,
 ) -> ou.OutreachReplied:
-    return event(ou.OutreachReplied, P, at(when), message_id=message_id, channel=channel, text=text)
+    """The reply as the intake publishes it: its keyword classified with the hospital's words (the defaults, which
+    POLICY keeps, unless given)."""
+    keyword = (words or ConsentByReply()).classify(text)
+    return event(ou.OutreachReplied, P, at(when), message_id=message_id, channel=channel, text=text, keyword=keyword)
 
 
 def withdrawals(sim: Simulation) -> list[jo.ConsentWithdrawnByReply]:
@@ -275,15 +282,48 @@ def test_td_to_a_transactional_message_withdraws_the_configured_purposes_and_kee
     assert allowed(catalog, sim, "transactional", "sms")
 
 
+def test_the_engine_reads_the_keyword_the_intake_classified_never_the_sealed_text(catalog):
+    # Given the first offer, sent
+    sim, offer = offer_sent(catalog)
+    sealed = "enc1:1:c2VhbGVkLXJlcGx5LXRoYXQtdGhlLWVuZ2luZS1jYW5ub3QtcmVhZA"
+
+    # When a reply whose text says TD comes without a keyword, nothing changes: the text is not the engine's to read
+    unclassified = event(ou.OutreachReplied, P, at("2026-03-03 10:05"), message_id=offer.message_id, channel="sms")
+    sim.feed([unclassified.model_copy(update={"text": "TD"})])
+    assert withdrawals(sim) == []
+
+    # And a reply with sealed text that the intake classified as the stop word td withdraws consent
+    classified = event(
+        ou.OutreachReplied, P, at("2026-03-03 10:06"), message_id=offer.message_id, channel="sms", text=sealed
+    )
+    sim.feed([classified.model_copy(update={"keyword": "td", "event_id": "reply-2"})])
+    (withdrawn,) = withdrawals(sim)
+    assert (withdrawn.keyword, withdrawn.purposes) == ("TD", ("marketing",))
+    assert sealed not in withdrawn.reason
+
+
+def test_the_intake_classifies_a_reply_as_its_normalised_word_only_when_the_whole_reply_is_one():
+    words = ConsentByReply()
+    assert [words.classify(t) for t in ("ＳＴＯＰ！", " 退订。", "订阅", "please stop", "", None)] == [
+        "stop",
+        "退订",
+        "订阅",
+        None,
+        None,
+        None,
+    ]
+
+
 def test_a_hospital_can_let_its_own_stop_words_withdraw_transactional_messages(tmp_path_factory):
     strict = compiled(tmp_path_factory, STRICT)
     sim = patient(strict, booked(P, at("2026-03-02 09:00"), at("2026-03-09 09:00")))
     (booking,) = recorded(sim, P, jo.MessageApproved, journey="booking")
 
     # STOP is not one of this hospital's words; HALT is
-    sim.feed([reply("STOP", "2026-03-02 09:05", message_id=booking.message_id)])
+    words = strict.outreach.consent_by_reply
+    sim.feed([reply("STOP", "2026-03-02 09:05", message_id=booking.message_id, words=words)])
     assert withdrawals(sim) == []
-    sim.feed([reply("halt", "2026-03-02 09:10", message_id=booking.message_id)])
+    sim.feed([reply("halt", "2026-03-02 09:10", message_id=booking.message_id, words=words)])
 
     (withdrawn,) = withdrawals(sim)
     assert (withdrawn.keyword, withdrawn.purposes) == ("HALT", ("transactional",))

@@ -219,10 +219,9 @@ def test_hard_stops_paused_and_readmitted(catalog):
     sim = patient(catalog, discharge(P, at("2026-03-02 10:00")), paused)
     sim.run_until(at("2026-03-03 12:00"))
     (stopped,) = decisions(sim, jo.MessageSuppressed)
-    assert (stopped.rule, stopped.reason) == (
-        "paused",
-        "hard stop: the care team paused outreach (palliative care review)",
-    )
+    # the care team's own words stay in their (sealed) input: the engine's decision never copies them
+    assert (stopped.rule, stopped.reason) == ("paused", "hard stop: paused by the care team")
+    assert not any("palliative" in e.model_dump_json() for e in sim.recorded[P] if e is not paused)
 
     sim = patient(catalog, discharge(P, at("2026-03-02 10:00")), admitted(P, at("2026-03-02 20:00")))
     sim.run_until(at("2026-03-03 12:00"))

@@ -16,6 +16,7 @@ from connectors.base import InMemoryIdentity, Location, Mapped, Reject
 from connectors.fhir import FhirOptions, MapResult, map_document, read_results
 from events.base import Event
 from tests import corpus
+from tests.keys import memory_identity
 
 # The files, by name, from the manifest: parametrize over these; read them inside a corpus test.
 NAMES = corpus.names("fhir", recursive=True)  # "spec-examples/Patient-example.json", "synthea/..."
@@ -57,12 +58,12 @@ def map_json(document: Any, identity: InMemoryIdentity | None = None, **options:
     """Map a document given as Python JSON data (a dict built or edited in a test)."""
     options.setdefault("received_at", RECEIVED_AT)
     data = json.dumps(document).encode()
-    return map_document(data, Location("test"), identity or InMemoryIdentity(), FhirOptions(**options))
+    return map_document(data, Location("test"), identity or memory_identity(), FhirOptions(**options))
 
 
 def map_file(path: Path, identity: InMemoryIdentity | None = None, **options: Any) -> MapResult:
     options.setdefault("received_at", RECEIVED_AT)
-    results = list(read_results(path, identity or InMemoryIdentity(), FhirOptions(**options)))
+    results = list(read_results(path, identity or memory_identity(), FhirOptions(**options)))
     assert len(results) == 1, f"{path} is one document"
     return results[0]
 
@@ -94,5 +95,5 @@ def at(text: str) -> datetime:
 @pytest.fixture(scope="session")
 def synthea() -> dict[str, MapResult]:
     """Each Synthea bundle mapped once for the whole run, keyed by the patient's first name."""
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     return {name.split("_")[0]: map_file(synthea_bundle(name), identity) for name in SYNTHEA_NAMES}

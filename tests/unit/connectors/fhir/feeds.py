@@ -9,9 +9,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import InMemoryIdentity, Location
+from connectors.base import Location
 from connectors.fhir import FhirOptions, MapResult, map_document
 from connectors.profiles import SourceProfile, SourceProfiles
+from tests.keys import memory_identity
 
 # When the intake read the file or received the request (the shell's clock, here fixed).
 RECEIVED = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -90,7 +91,7 @@ def mapped(document: Any, **options: Any) -> MapResult:
     """Map JSON data (or raw bytes) as the intake does; received_at is the shell's unless a test says otherwise."""
     data = document if isinstance(document, bytes) else json.dumps(document, ensure_ascii=False).encode()
     options.setdefault("received_at", RECEIVED)
-    return map_document(data, Location("his-west.json"), InMemoryIdentity(), FhirOptions(**options))
+    return map_document(data, Location("his-west.json"), memory_identity(), FhirOptions(**options))
 
 
 def types(result: MapResult) -> list[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import InMemoryIdentity
 from connectors.fhir import FhirOptions, map_bytes, read_path
+from tests.keys import memory_identity
 
 from .feeds import RECEIVED, mapped, patient
 
@@ -66,15 +66,15 @@ def test_a_file_and_a_request_body_are_refused_alike(tmp_path: Path) -> None:
     file = tmp_path / "patient.json"
     file.write_bytes(TEXT.encode("gb18030"))
     options = FhirOptions(received_at=RECEIVED)
-    [from_file] = list(read_path(file, InMemoryIdentity(), options))
-    [from_http] = map_bytes(TEXT.encode("gb18030"), "http POST /fhir", InMemoryIdentity(), options).outcomes
+    [from_file] = list(read_path(file, memory_identity(), options))
+    [from_http] = map_bytes(TEXT.encode("gb18030"), "http POST /fhir", memory_identity(), options).outcomes
     assert from_file.reason == from_http.reason and "GB18030" in from_file.reason
     assert from_file.original == TEXT.encode("gb18030"), "the original bytes are kept for the dead letter"
 
 
 def test_a_bad_line_of_an_ndjson_body_is_refused_alone() -> None:
     lines = TEXT.encode() + b"\n" + TEXT.replace("pat-1001", "pat-1002").encode("gb18030") + b"\n"
-    result = map_bytes(lines, "bulk.ndjson", InMemoryIdentity(), FhirOptions(received_at=RECEIVED), ndjson=True)
+    result = map_bytes(lines, "bulk.ndjson", memory_identity(), FhirOptions(received_at=RECEIVED), ndjson=True)
     assert [e.type for e in result.events] == ["patient.registered"]
     [reject] = result.rejects
     assert reject.location.line == 2 and "GB18030" in reject.reason

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped
+from connectors.base import Mapped
 from connectors.fhir import read_path
+from tests.keys import memory_identity
 
 from .conftest import CHRISTOPHER, RECEIVED, fhir_folder, map_file, synthea_bundle
 
@@ -20,7 +21,7 @@ def test_mapping_the_same_synthea_bundle_twice_gives_identical_events() -> None:
 
 
 def test_reposting_a_bundle_to_the_same_identity_gives_the_same_event_and_patient_ids() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     first = [(e.event_id, e.patient_id) for e in map_file(synthea_bundle(CHRISTOPHER), identity).events]
     again = [(e.event_id, e.patient_id) for e in map_file(synthea_bundle(CHRISTOPHER), identity).events]
     assert first == again
@@ -35,7 +36,7 @@ def test_a_directory_of_spec_examples_maps_the_same_way_every_time() -> None:
     def run() -> list[tuple[str, ...]]:
         return [
             (str(o.location), *(e.event_id for e in o.events)) if isinstance(o, Mapped) else (str(o), o.category)
-            for o in read_path(fhir_folder("spec-examples"), InMemoryIdentity(), RECEIVED)
+            for o in read_path(fhir_folder("spec-examples"), memory_identity(), RECEIVED)
         ]
 
     assert run() == run()

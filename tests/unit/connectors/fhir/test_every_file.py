@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.base import Mapped, Reject
 from connectors.fhir import FhirOptions, read_path, read_results
+from tests.keys import memory_identity
 
 from .conftest import NAMES, RECEIVED, fhir_file, fhir_folder, spec
 
@@ -27,7 +28,7 @@ def test_the_shared_test_data_is_where_the_tests_expect_it() -> None:
 @pytest.mark.parametrize("name", NAMES, ids=lambda name: Path(name).name)
 def test_each_file_maps_or_is_rejected_with_a_precise_reason(name: str) -> None:
     path = fhir_file(name)
-    [result] = list(read_results(path, InMemoryIdentity(), RECEIVED))
+    [result] = list(read_results(path, memory_identity(), RECEIVED))
     assert result.outcomes, "every document gives at least one outcome"
     for outcome in result.outcomes:
         assert outcome.location.source == str(path)
@@ -39,7 +40,7 @@ def test_each_file_maps_or_is_rejected_with_a_precise_reason(name: str) -> None:
 
 
 def test_reading_the_whole_directory_lets_nothing_escape_and_accounts_for_every_file() -> None:
-    outcomes = list(read_path(fhir_folder(), InMemoryIdentity(), RECEIVED))
+    outcomes = list(read_path(fhir_folder(), memory_identity(), RECEIVED))
     sources = {o.location.source for o in outcomes}
     assert sources == {str(fhir_file(name)) for name in NAMES}
     assert [o for o in outcomes if isinstance(o, Reject)] == []
@@ -49,7 +50,7 @@ def test_reading_the_whole_directory_lets_nothing_escape_and_accounts_for_every_
 
 def test_an_undated_resource_is_rejected_when_the_intake_does_not_say_when_it_was_received() -> None:
     for name in UNDATED:
-        [result] = list(read_results(spec(name), InMemoryIdentity()))
+        [result] = list(read_results(spec(name), memory_identity()))
         [reject] = result.rejects
         assert reject.category == "invalid"
         assert "careloop will not invent one" in reject.reason
@@ -59,6 +60,6 @@ def test_an_undated_resource_maps_once_the_intake_says_when_it_was_received() ->
     received = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     for name in UNDATED:
         options = FhirOptions(received_at=received)
-        [result] = list(read_results(spec(name), InMemoryIdentity(), options))
+        [result] = list(read_results(spec(name), memory_identity(), options))
         [event] = result.events
         assert event.occurred_at == received

@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.base import Mapped, Reject
 from connectors.fhir import map_bytes
 from connectors.fhir.mapping import MAPPERS
+from tests.keys import memory_identity
 
 from .conftest import CHRISTOPHER, NAMES, RECEIVED, SPEC_NAMES, fhir_file, load, spec, synthea_bundle
 
@@ -44,7 +45,7 @@ def _pool() -> list[Any]:
 
 
 def assert_contained(data: bytes) -> None:
-    result = map_bytes(data, "fuzz", InMemoryIdentity(), RECEIVED)
+    result = map_bytes(data, "fuzz", memory_identity(), RECEIVED)
     for outcome in result.outcomes:
         assert isinstance(outcome, Mapped | Reject)
         if isinstance(outcome, Reject):
@@ -106,7 +107,7 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 def test_a_truncated_file_is_rejected_as_unparseable(name: str, fraction: float) -> None:
     data = fhir_file(name).read_bytes()
     cut = data[: int(len(data.rstrip()) * fraction)]
-    result = map_bytes(cut, "fuzz", InMemoryIdentity(), RECEIVED)
+    result = map_bytes(cut, "fuzz", memory_identity(), RECEIVED)
     [reject] = result.outcomes
     assert isinstance(reject, Reject) and reject.category == "unparseable"
 

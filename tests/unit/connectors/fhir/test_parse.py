@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Location, Mapped
+from connectors.base import Location, Mapped
 from connectors.fhir import FhirOptions, map_bytes, read_path
+from tests.keys import memory_identity
 
 from .conftest import CHRISTOPHER, RECEIVED, at, load, map_json, only_event, only_reject, spec, synthea_bundle
 
@@ -71,7 +72,7 @@ def test_entries_that_refer_to_a_rejected_patient_say_so() -> None:
     ],
 )
 def test_what_is_not_fhir_json_is_rejected_as_unparseable_or_invalid(data: bytes, reason: str) -> None:
-    reject = only_reject(map_bytes(data, "http", InMemoryIdentity(), RECEIVED))
+    reject = only_reject(map_bytes(data, "http", memory_identity(), RECEIVED))
     assert reason in reject.reason
     assert reject.original == data
 
@@ -150,7 +151,7 @@ def test_an_ndjson_file_maps_line_by_line_and_names_the_line_of_a_bad_one(tmp_pa
     ]
     path = tmp_path / "export.ndjson"
     path.write_text("\n".join(lines))
-    outcomes = list(read_path(path, InMemoryIdentity(), RECEIVED))
+    outcomes = list(read_path(path, memory_identity(), RECEIVED))
     assert [(o.location.line, type(o).__name__) for o in outcomes] == [(1, "Mapped"), (3, "Reject"), (4, "Mapped")]
     assert str(outcomes[1].location).startswith(f"{path}, line 3")
 
@@ -158,20 +159,20 @@ def test_an_ndjson_file_maps_line_by_line_and_names_the_line_of_a_bad_one(tmp_pa
 @pytest.mark.corpus
 def test_map_bytes_takes_a_request_body_and_ndjson_bodies_too() -> None:
     body = spec("Appointment-example.json").read_bytes()
-    result = map_bytes(body, "http POST /fhir", InMemoryIdentity(), RECEIVED)
+    result = map_bytes(body, "http POST /fhir", memory_identity(), RECEIVED)
     assert [type(o) for o in result] == [Mapped]
     assert result.outcomes[0].location == Location("http POST /fhir", detail="Appointment")
     ndjson = body.replace(b"\n", b"") + b"\n" + body.replace(b"\n", b"")
-    assert len(map_bytes(ndjson, "http", InMemoryIdentity(), RECEIVED, ndjson=True).events) == 2
+    assert len(map_bytes(ndjson, "http", memory_identity(), RECEIVED, ndjson=True).events) == 2
 
 
 def test_a_missing_path_is_the_operators_mistake_and_an_unreadable_file_a_reject(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        list(read_path(tmp_path / "nowhere", InMemoryIdentity(), RECEIVED))
+        list(read_path(tmp_path / "nowhere", memory_identity(), RECEIVED))
     directory = tmp_path / "looks-like.json"
     directory.mkdir()
     (tmp_path / "notes.txt").write_text("not read")
-    assert list(read_path(tmp_path, InMemoryIdentity(), RECEIVED)) == []
+    assert list(read_path(tmp_path, memory_identity(), RECEIVED)) == []
 
 
 def test_options_refuse_an_unknown_zone_and_a_naive_receipt_time() -> None:

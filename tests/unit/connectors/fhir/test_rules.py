@@ -11,6 +11,7 @@ from connectors.base import InMemoryIdentity
 from connectors.fhir import MapResult
 from connectors.fhir.errors import IdentityStoreError
 from events.patient import Identifier
+from tests.keys import PSEUDONYMS, memory_identity
 
 from .conftest import at, events_of, only_event, only_reject
 from .conftest import map_json as map_without_receipt
@@ -269,7 +270,7 @@ def test_a_procedure_in_progress_is_skipped() -> None:
 
 
 def test_a_reference_to_a_patient_outside_the_document_links_to_that_patient_once_registered() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     discharged = only_event(map_json(encounter("IMP", "finished", period=PERIOD), identity))
     patient = {
         "resourceType": "Patient",
@@ -282,7 +283,7 @@ def test_a_reference_to_a_patient_outside_the_document_links_to_that_patient_onc
 
 
 def test_a_replaced_by_link_merges_the_duplicate_into_the_surviving_patient() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     survivor = identity.resolve([Identifier(authority="urn:oid:1.2.3", value="MRN-2")])
     duplicate = {
         "resourceType": "Patient",
@@ -348,5 +349,5 @@ class BrokenIdentity(InMemoryIdentity):
 
 def test_a_failing_identity_store_stops_the_import_instead_of_rejecting_every_resource() -> None:
     with pytest.raises(IdentityStoreError, match="identity database unreachable") as raised:
-        map_json(encounter("IMP", "finished", period=PERIOD), BrokenIdentity())
+        map_json(encounter("IMP", "finished", period=PERIOD), BrokenIdentity(PSEUDONYMS))
     assert isinstance(raised.value.__cause__, ConnectionError)

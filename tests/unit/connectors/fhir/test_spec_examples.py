@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import InMemoryIdentity
 from connectors.profiles import SourceProfile, SourceProfiles
 from events.base import Coding
 from events.patient import Identifier
+from tests.keys import memory_identity
 
 from .conftest import RECEIVED_AT, at, events_of, load, map_file, map_json, only_event, only_reject, spec
 
@@ -77,7 +77,7 @@ def test_the_example_appointment_is_booked_for_its_start_with_its_offset() -> No
 
 
 def test_an_appointment_belongs_to_the_patient_its_patient_reference_names() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     patient = only_event(map_file(spec("Patient-example.json"), identity))
     booked = only_event(map_file(spec("Appointment-example.json"), identity))
     assert booked.patient_id == patient.patient_id, "Patient/example links through the server-id identifier"
@@ -209,7 +209,7 @@ def test_a_questionnaire_response_flattens_its_answers_by_link_id() -> None:
 
 
 def test_a_questionnaire_response_about_a_contained_patient_is_that_patients() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     completed = only_event(map_file(spec("QuestionnaireResponse-3141.json"), identity))
     patient = identity.resolve(
         [Identifier(authority="http://cancer.questionnaire.org/systems/id/patientnr", value="A34442332")]

@@ -14,6 +14,7 @@ from connectors.hl7v2.common import MappingOptions
 from connectors.hl7v2.source import map_bytes
 from connectors.profiles import SourceProfile, SourceProfiles
 from events.base import Event
+from tests.keys import memory_identity
 
 
 def segment(name: str, fields: Mapping[int, str], separator: str = "|") -> str:
@@ -67,7 +68,7 @@ def profiles(**default: str) -> MappingOptions:
 
 
 def outcome(payload: bytes, identity: InMemoryIdentity | None = None, options: MappingOptions | None = None) -> Outcome:
-    [found] = map_bytes(payload, "adt-feed.hl7", identity or InMemoryIdentity(), options or MappingOptions())
+    [found] = map_bytes(payload, "adt-feed.hl7", identity or memory_identity(), options or MappingOptions())
     return found
 
 

@@ -12,6 +12,7 @@ from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject
 from connectors.hl7v2.source import map_bytes, read_path
 from events.base import Event
 from tests import corpus
+from tests.keys import memory_identity
 
 # The samples, by name, from the manifest: parametrize and sample over these; read them inside a corpus test.
 NAMES = corpus.names("hl7v2")
@@ -35,7 +36,7 @@ def data(name: str) -> bytes:
 
 
 def outcomes(name: str, identity: InMemoryIdentity | None = None) -> list[Outcome]:
-    return list(read_path(sample(name), identity or InMemoryIdentity()))
+    return list(read_path(sample(name), identity or memory_identity()))
 
 
 def mapped(name: str, identity: InMemoryIdentity | None = None) -> Mapped:
@@ -45,7 +46,7 @@ def mapped(name: str, identity: InMemoryIdentity | None = None) -> Mapped:
 
 
 def rejected(payload: bytes, source: str = "test") -> Reject:
-    [outcome] = map_bytes(payload, source, InMemoryIdentity())
+    [outcome] = map_bytes(payload, source, memory_identity())
     assert isinstance(outcome, Reject), f"expected a reject, got {outcome}"
     return outcome
 

@@ -6,12 +6,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, canonical_id
+from connectors.base import Mapped
 from connectors.hl7v2.common import MappingOptions
 from connectors.hl7v2.source import map_bytes
 from connectors.profiles import SourceProfile, SourceProfiles
 from events.base import Coding
 from events.patient import Contact, Identifier
+from tests.keys import memory_identity, patient_id
 
 from .support import data, events, mapped, only, outcomes, replace_segment
 
@@ -28,7 +29,7 @@ def mapped_from(country: str, name: str) -> Mapped:
     """A sample mapped as its own country's hospital would configure it: phone numbers without a country code
     are read in the source profile's country (CN by default)."""
     options = MappingOptions(SourceProfiles(default=SourceProfile(country=country)))
-    [outcome] = map_bytes(data(name), name, InMemoryIdentity(), options)
+    [outcome] = map_bytes(data(name), name, memory_identity(), options)
     assert isinstance(outcome, Mapped), str(outcome)
     return outcome
 
@@ -48,7 +49,7 @@ def test_an_admission_registers_the_patient_and_admits_them_to_the_ward() -> Non
         Identifier(authority="ADT1", value="PATID1234", kind="MR"),
         Identifier(authority="USSSA", value="123456789", kind="SS"),
     )
-    assert admitted.patient_id == registered.patient_id == canonical_id(("ADT1", "PATID1234"))
+    assert admitted.patient_id == registered.patient_id == patient_id("ADT1", "PATID1234")
     assert (admitted.encounter_class, admitted.department, admitted.clinician) == ("inpatient", "2000", "004777")
     # no PV1-44 admit time: EVN-2; recorded_at is MSH-7; both keep their own +0700
     assert admitted.occurred_at == datetime(2007, 8, 18, 11, 23, tzinfo=PLUS_0700)
@@ -85,7 +86,7 @@ def test_a_discharge_carries_its_discharge_time_with_its_own_offset_department_a
 def test_a_discharge_without_pv1_45_falls_back_to_evn_2() -> None:
     payload = data("ADT_A03__fhirconv__ADT-A03-02.hl7")
     without_discharge_time = payload.replace(b"|20150209113419+0110|", b"||")
-    [outcome] = map_bytes(without_discharge_time, "test", InMemoryIdentity())
+    [outcome] = map_bytes(without_discharge_time, "test", memory_identity())
 
     assert isinstance(outcome, Mapped)
     discharged = only(outcome.events, "encounter.discharged")
@@ -110,11 +111,11 @@ def test_an_update_with_a_discharge_time_also_restates_the_discharge() -> None:
 
 
 def test_a_merge_retires_the_mrg_identifiers_into_the_surviving_patient() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     [merged] = mapped("ADT_A40__fhirconv__ADT-A40-01.hl7", identity).events
 
-    retired = canonical_id(("BCBS", "56789"))
-    survivor = canonical_id(("BCBS", "12345"))
+    retired = patient_id("BCBS", "56789")
+    survivor = patient_id("BCBS", "12345")
     assert (merged.type, merged.patient_id, merged.into_patient_id) == ("patient.merged", retired, survivor)
     # and the identity port now resolves the retired MRN to the survivor
     assert identity.resolve([Identifier(authority="BCBS", value="56789")]) == survivor
@@ -124,8 +125,8 @@ def test_a_message_with_two_merges_yields_two_distinct_merge_events() -> None:
     found = events("ADT_A40__fhirconv__ADT-A40-02.hl7")
 
     assert [(e.patient_id, e.into_patient_id) for e in found] == [
-        (canonical_id(("BCBS", "56789")), canonical_id(("BCBS", "12345"))),
-        (canonical_id(("BCBS", "569")), canonical_id(("BCBS", "145"))),
+        (patient_id("BCBS", "56789"), patient_id("BCBS", "12345")),
+        (patient_id("BCBS", "569"), patient_id("BCBS", "145")),
     ]
     assert found[0].event_id != found[1].event_id
 
@@ -133,12 +134,12 @@ def test_a_message_with_two_merges_yields_two_distinct_merge_events() -> None:
 def test_an_a34_merge_without_authorities_scopes_both_ids_to_the_sending_facility() -> None:
     [merged] = events("ADT_A34__v2tofhir__A34-Merge-Patients---Patient-ID-v2.3.hl7")
 
-    assert merged.patient_id == canonical_id(("Ntierprise Clinic", "5027450"))
-    assert merged.into_patient_id == canonical_id(("Ntierprise Clinic", "5027440"))
+    assert merged.patient_id == patient_id("Ntierprise Clinic", "5027450")
+    assert merged.into_patient_id == patient_id("Ntierprise Clinic", "5027440")
 
 
 def test_importing_the_same_merge_twice_gives_the_same_merge_event_not_a_self_merge() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     [first] = outcomes("ADT_A40__fhirconv__ADT-A40-01.hl7", identity)
 
     [again] = outcomes("ADT_A40__fhirconv__ADT-A40-01.hl7", identity)
@@ -228,7 +229,7 @@ def test_escaped_delimiters_in_a_name_are_unescaped_in_the_event() -> None:
         b"PID",
         rb"PID|1||PATID1234^^^ADT1^MR||O\S\BRIEN\T\SONS^ANNE\F\MARIE\R\\E\\X41\^A||19610615|F",
     )
-    [outcome] = map_bytes(payload, "test", InMemoryIdentity())
+    [outcome] = map_bytes(payload, "test", memory_identity())
 
     assert isinstance(outcome, Mapped)
     assert only(outcome.events, "patient.registered").name == "ANNE|MARIE~\\A A O^BRIEN&SONS"
@@ -238,7 +239,7 @@ def test_a_chinese_name_is_written_family_name_first() -> None:
     payload = replace_segment(
         data("ADT_A01__fhirconv__ADT01-28.hl7"), b"PID", "PID|1||88^^^HIS^MR||王^小明||19900101|M".encode()
     )
-    [outcome] = map_bytes(payload, "test", InMemoryIdentity())
+    [outcome] = map_bytes(payload, "test", memory_identity())
 
     assert isinstance(outcome, Mapped)
     assert only(outcome.events, "patient.registered").name == "王小明"

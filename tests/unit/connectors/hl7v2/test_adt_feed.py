@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connectors.base import InMemoryIdentity, canonical_id
+from tests.keys import memory_identity, patient_id
 
 from .hospital import events, evn, mapped, message, msh, pid, pv1, rejected, segment
 
@@ -19,7 +19,7 @@ def adt(trigger: str, *segments: str, control_id: str = "MSG0001") -> bytes:
 
 
 def test_a_cancel_admit_after_an_admission_cancels_the_same_encounter() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     admitted = events(adt("A01", pid(), pv1("V-2001", f44="20260301083000")), identity)[-1]
 
     [cancelled] = events(adt("A11", pid(), pv1("V-2001", f44="20260301083000"), control_id="MSG0002"), identity)
@@ -31,7 +31,7 @@ def test_a_cancel_admit_after_an_admission_cancels_the_same_encounter() -> None:
 
 
 def test_without_a_visit_number_the_cancel_derives_the_admissions_encounter_id_from_the_admit_time() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     admitted = events(adt("A01", pid(), pv1("", f44="20260301083000")), identity)[-1]
 
     [cancelled] = events(adt("A11", pid(), pv1("", f44="20260301083000"), control_id="MSG0002"), identity)
@@ -115,7 +115,7 @@ def test_a_pre_admission_without_an_expected_time_books_nothing() -> None:
 def test_a_cancelled_pre_admission_cancels_the_appointment_its_pre_admit_booked(
     booking: str, cancel: str, visit: str, preadmit: str
 ) -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     booked = events(pre_admit(booking, "PRE-0003", visit=visit, preadmit=preadmit), identity)[-1]
 
     found = events(pre_admit(cancel, "PRE-0004", visit=visit, preadmit=preadmit), identity)
@@ -149,7 +149,7 @@ def test_swapped_patients_are_each_restated_on_their_new_ward() -> None:
         ("encounter.admitted", "V-4001", "bed-12"),
         ("encounter.admitted", "V-4002", "bed-07"),
     ]
-    assert first.patient_id == canonical_id(("RENHE", "MRN-A")) != second.patient_id
+    assert first.patient_id == patient_id("RENHE", "MRN-A") != second.patient_id
     assert first.event_id != second.event_id
 
 
@@ -170,7 +170,7 @@ def test_tracking_leaves_pending_moves_and_attending_changes_update_the_demograp
 
 
 def test_a_changed_identifier_links_the_new_one_to_the_existing_patient() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     registered = events(adt("A04", pid("MRN-OLD"), pv1("V-5001", "O", "ent")), identity)[0]
 
     [updated] = events(adt("A47", pid("MRN-NEW"), "MRG|MRN-OLD^^^RENHE^MR", control_id="MSG0002"), identity)
@@ -182,7 +182,7 @@ def test_a_changed_identifier_links_the_new_one_to_the_existing_patient() -> Non
 
 
 def test_an_identifier_change_onto_another_patients_identifier_is_rejected_as_a_merge() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     events(adt("A04", pid("MRN-OLD"), pv1("V-5002", "O", "ent")), identity)
     events(adt("A04", pid("MRN-OTHER"), pv1("V-5003", "O", "ent"), control_id="MSG0002"), identity)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.base import Mapped, Reject
 from connectors.hl7v2.source import read_path
+from tests.keys import memory_identity
 
 from .support import NAMES, files, outcomes, sample, samples_folder
 
@@ -61,7 +62,7 @@ def test_every_sample_maps_to_events_or_is_rejected_with_a_precise_reason(name: 
 
 
 def test_a_directory_read_accounts_for_every_message_as_mapped_or_rejected() -> None:
-    found = list(read_path(samples_folder(), InMemoryIdentity()))
+    found = list(read_path(samples_folder(), memory_identity()))
 
     mapped = [o for o in found if isinstance(o, Mapped)]
     rejected = [o for o in found if isinstance(o, Reject)]
@@ -72,8 +73,8 @@ def test_a_directory_read_accounts_for_every_message_as_mapped_or_rejected() -> 
 
 
 def test_mapping_the_same_file_twice_yields_identical_event_ids_and_events() -> None:
-    first = list(read_path(samples_folder(), InMemoryIdentity()))
-    second = list(read_path(samples_folder(), InMemoryIdentity()))
+    first = list(read_path(samples_folder(), memory_identity()))
+    second = list(read_path(samples_folder(), memory_identity()))
 
     def dump(found: list[Mapped | Reject]) -> list[object]:
         return [[e.model_dump() for e in o.events] if isinstance(o, Mapped) else o.reason for o in found]
@@ -86,7 +87,7 @@ def test_mapping_the_same_file_twice_yields_identical_event_ids_and_events() -> 
 
 
 def test_event_ids_within_one_message_are_distinct() -> None:
-    for outcome in read_path(samples_folder(), InMemoryIdentity()):
+    for outcome in read_path(samples_folder(), memory_identity()):
         if isinstance(outcome, Mapped):
             ids = [e.event_id for e in outcome.events]
             assert len(ids) == len(set(ids)), outcome.location

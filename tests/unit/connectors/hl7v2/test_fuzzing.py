@@ -6,8 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.base import Mapped, Reject
 from connectors.hl7v2.source import map_bytes
+from tests.keys import memory_identity
 
 from .support import NAMES
 from .support import data as sample_bytes
@@ -18,7 +19,7 @@ INTERESTING = list(b'|^~\\&#\r\n"0123456789+-.: MSHPIDVOBXRGENCA\x0b\x1c\x00\xef
 
 
 def assert_mapped_or_rejected(payload: bytes) -> None:
-    found = list(map_bytes(payload, "fuzz", InMemoryIdentity()))
+    found = list(map_bytes(payload, "fuzz", memory_identity()))
 
     assert found, "every input yields at least one outcome"
     for outcome in found:
@@ -101,6 +102,6 @@ def test_real_messages_with_a_field_replaced_by_random_text_are_mapped_or_reject
 def test_concatenated_samples_yield_one_outcome_per_message(names: list[str], glue: bytes) -> None:
     payload = glue.join(sample_bytes(name) for name in names)
 
-    found = list(map_bytes(payload, "fuzz", InMemoryIdentity()))
+    found = list(map_bytes(payload, "fuzz", memory_identity()))
 
     assert len(found) == len(names)

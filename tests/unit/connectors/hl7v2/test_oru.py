@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connectors.base import canonical_id
 from events.base import Coding
+from tests.keys import patient_id
 
 from .support import events, mapped
 
@@ -34,7 +34,7 @@ def test_a_cbc_panel_yields_one_observation_per_obx_with_loinc_value_unit_and_fl
     assert hemoglobin.reference_range == "13 to 18"
     assert hemoglobin.occurred_at == datetime(2011, 1, 3, 14, 34, 28, tzinfo=MINUS_0800)  # OBX-14
     assert hemoglobin.observation_id == "R-991133/718-7"  # filler order / code: stable across corrections
-    assert hemoglobin.patient_id == canonical_id(("NIST MPI", "PATID1234"))
+    assert hemoglobin.patient_id == patient_id("NIST MPI", "PATID1234")
     assert [o.abnormal_flag for o in found if o.code.code in ("26449-9", "26474-7", "26499-4")] == ["critical_high"] * 3
 
 

@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Reject
+from connectors.base import Mapped, Reject
 from connectors.hl7v2.message import Message
 from connectors.hl7v2.parse import Unparseable, parse_stream
 from connectors.hl7v2.source import map_bytes
+from tests.keys import memory_identity
 
 from .support import data, segments
 
@@ -25,7 +26,7 @@ def parse_one(payload: bytes) -> Message:
 
 def event_ids(payload: bytes) -> list[str]:
     return [
-        e.event_id for o in map_bytes(payload, "test", InMemoryIdentity()) if isinstance(o, Mapped) for e in o.events
+        e.event_id for o in map_bytes(payload, "test", memory_identity()) if isinstance(o, Mapped) for e in o.events
     ]
 
 
@@ -45,7 +46,7 @@ def test_several_messages_in_one_stream_are_numbered_with_their_starting_lines()
     first, second = data(A01), data(S12)  # LF-terminated, then CR-only
     stream = first + b"\n\n" + second
 
-    found = list(map_bytes(stream, "batch.hl7", InMemoryIdentity()))
+    found = list(map_bytes(stream, "batch.hl7", memory_identity()))
 
     second_line = len(re.split(rb"\r\n|\r|\n", first + b"\n\n"))  # counted independently of the parser
     assert [(o.location.message, o.location.line) for o in found] == [(1, 1), (2, second_line)]
@@ -60,7 +61,7 @@ def test_mllp_framed_messages_are_unwrapped() -> None:
         frame % m for m in (data(A01).removeprefix(b"\xef\xbb\xbf"), data(S12))
     )
 
-    found = list(map_bytes(stream, "mllp://test", InMemoryIdentity()))
+    found = list(map_bytes(stream, "mllp://test", memory_identity()))
 
     assert [type(o).__name__ for o in found] == ["Reject", "Mapped", "Mapped"]  # the header-only frame has no PID
     assert event_ids(data(A01)) == [e.event_id for e in found[1].events]
@@ -70,7 +71,7 @@ def test_mllp_framed_messages_are_unwrapped() -> None:
 def test_batch_envelopes_are_skipped_and_their_messages_kept() -> None:
     stream = b"FHS|^~\\&|X\rBHS|^~\\&|X\r" + data(S12) + b"BTS|1\rFTS|1\r"
 
-    [outcome] = map_bytes(stream, "test", InMemoryIdentity())
+    [outcome] = map_bytes(stream, "test", memory_identity())
 
     assert isinstance(outcome, Mapped) and outcome.location.line == 3
 
@@ -79,7 +80,7 @@ def test_batch_envelopes_are_skipped_and_their_messages_kept() -> None:
 def test_a_bom_before_each_concatenated_message_is_ignored() -> None:
     stream = data(A01) + b"\r\n" + data(A01)  # each file starts with a UTF-8 BOM
 
-    assert [type(o).__name__ for o in map_bytes(stream, "test", InMemoryIdentity())] == ["Mapped", "Mapped"]
+    assert [type(o).__name__ for o in map_bytes(stream, "test", memory_identity())] == ["Mapped", "Mapped"]
 
 
 @pytest.mark.corpus
@@ -138,7 +139,7 @@ def test_a_doubled_escape_character_in_msh_2_is_unparseable() -> None:
 def test_segments_before_any_header_are_reported_and_the_following_message_still_maps() -> None:
     stream = b"garbage line\nPID|1||x\n" + data(S12)
 
-    found = list(map_bytes(stream, "test", InMemoryIdentity()))
+    found = list(map_bytes(stream, "test", memory_identity()))
 
     assert isinstance(found[0], Reject) and found[0].category == "unparseable"
     assert "before any MSH header" in found[0].reason and found[0].location.line == 1
@@ -146,7 +147,7 @@ def test_segments_before_any_header_are_reported_and_the_following_message_still
 
 
 def test_empty_input_is_one_reject_not_silence() -> None:
-    [outcome] = map_bytes(b" \r\n\x0b\x1c\r", "mllp://test", InMemoryIdentity())
+    [outcome] = map_bytes(b" \r\n\x0b\x1c\r", "mllp://test", memory_identity())
 
     assert isinstance(outcome, Reject) and outcome.category == "unparseable"
 
@@ -155,7 +156,7 @@ def test_empty_input_is_one_reject_not_silence() -> None:
 def test_a_line_that_is_not_a_segment_makes_the_message_unparseable() -> None:
     stream = data(S12).replace(b"\rPV1|", b"\rthis is not a segment\rPV1|")
 
-    [outcome] = map_bytes(stream, "test", InMemoryIdentity())
+    [outcome] = map_bytes(stream, "test", memory_identity())
 
     assert isinstance(outcome, Reject) and outcome.reason.startswith("line 4 is not a segment")
 

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped
+from connectors.base import Mapped
 from connectors.hl7v2.common import MappingOptions
 from connectors.hl7v2.source import map_bytes
 from connectors.profiles import SourceProfile, SourceProfiles
+from tests.keys import memory_identity
 
 from .support import data, rejected, replace_segment, segments
 
@@ -95,12 +96,12 @@ def test_missing_or_malformed_required_data_is_rejected_naming_the_field(
 
 @pytest.mark.corpus
 def test_a_rejected_message_does_not_register_its_patient() -> None:
-    identity = InMemoryIdentity()
+    identity = memory_identity()
     payload = data(A03).replace(b"20150209113419+0110", b"20150230113419+0110")
 
     list(map_bytes(payload, "test", identity))
 
-    assert identity._by_identifier == {}
+    assert identity._by_index == {}
 
 
 @pytest.mark.corpus
@@ -123,7 +124,7 @@ def test_an_unsupported_type_names_itself_and_the_supported_list() -> None:
 
 @pytest.mark.corpus
 def test_the_trigger_comes_from_evn_1_only_when_msh_9_has_none() -> None:
-    [outcome] = map_bytes(with_msh_field(A01, 9, b"ADT"), "test", InMemoryIdentity())
+    [outcome] = map_bytes(with_msh_field(A01, 9, b"ADT"), "test", memory_identity())
 
     assert isinstance(outcome, Mapped) and outcome.kind == "ADT^A01"
 
@@ -132,9 +133,9 @@ def test_the_trigger_comes_from_evn_1_only_when_msh_9_has_none() -> None:
 def test_timestamps_without_offset_use_the_configured_time_zone() -> None:
     payload = data("ADT_A08__v2tofhir__A08-Update-Patient-v2.3.hl7")  # MSH-7 20190423113910, no offset
 
-    [shanghai] = map_bytes(payload, "test", InMemoryIdentity())
+    [shanghai] = map_bytes(payload, "test", memory_identity())
     london_profile = MappingOptions(SourceProfiles(default=SourceProfile(timezone="Europe/London")))
-    [london] = map_bytes(payload, "test", InMemoryIdentity(), london_profile)
+    [london] = map_bytes(payload, "test", memory_identity(), london_profile)
 
     assert isinstance(shanghai, Mapped) and isinstance(london, Mapped)
     assert shanghai.events[0].recorded_at == datetime(2019, 4, 23, 11, 39, 10, tzinfo=timezone(timedelta(hours=8)))

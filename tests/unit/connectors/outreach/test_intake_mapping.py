@@ -11,10 +11,15 @@ import pytest
 from connectors.outreach.directory import MemoryDirectory, Sent
 from connectors.outreach.errors import PayloadError, UnavailableError, UnknownMessageError
 from connectors.outreach.intake import OutreachIntake
+from connectors.sealing import Sealer
+from engine.journeys.policy import ConsentByReply
+from engine.security.cipher import is_sealed
+from engine.security.phi import reveal_event
 from events import findings as fi
 from events import outreach as ou
 from events.base import Event
 from tests.builders import at
+from tests.keys import memory_keys
 
 SENT = Sent("m-day3", "P-1", instance_id="i-1", channel="sms", attempt=2)
 
@@ -42,8 +47,13 @@ class Clock:
         return self.now
 
 
+KEYS = memory_keys()
+KEYWORDS = ConsentByReply().classify  # the default stop and start words, as a journeys file without its own
+
+
 def intake(published: Published | None = None) -> OutreachIntake:
-    return OutreachIntake(MemoryDirectory(SENT), published or Published(), "careloop-webhook", Clock())
+    directory = MemoryDirectory(SENT)
+    return OutreachIntake(directory, published or Published(), "careloop-webhook", Sealer(KEYS), KEYWORDS, Clock())
 
 
 def test_a_delivery_receipt_retried_by_the_gateway_keeps_its_event_id():
@@ -117,6 +127,32 @@ def test_a_reply_to_a_message_goes_to_its_patient_and_the_same_text_twice_is_one
         "m-day3",
         "Wound is fine, thank you",
     )
+
+
+def test_a_reply_is_published_with_its_text_sealed_for_its_patient_and_a_stop_word_classified_as_its_keyword():
+    published = Published()
+    webhook = intake(published)
+
+    webhook.accept("reply", {"message_id": "m-day3", "channel": "sms", "text": " Ｓｔｏｐ！"})
+    webhook.accept("reply", {"message_id": "m-day3", "channel": "sms", "text": "please don't stop my reminders"})
+
+    stop, sentence = published.events
+    assert isinstance(stop, ou.OutreachReplied) and isinstance(sentence, ou.OutreachReplied)
+    assert is_sealed(stop.text or "") and is_sealed(sentence.text or "")
+    assert (stop.keyword, sentence.keyword) == ("stop", None)  # only a reply that is a word, whole
+    assert reveal_event(stop, KEYS).text == "Ｓｔｏｐ！"
+
+
+def test_what_staff_type_when_pausing_is_published_sealed_and_their_staff_id_stays_clear():
+    published = Published()
+
+    intake(published).accept("pause", {"patient_id": "P-1", "reason": "patient in hospice care", "by": "nurse.chen"})
+
+    (paused,) = published.events
+    assert isinstance(paused, ou.OutreachPaused)
+    assert is_sealed(paused.reason)
+    assert paused.by == "nurse.chen"
+    assert reveal_event(paused, KEYS).reason == "patient in hospice care"
 
 
 def test_a_reply_naming_another_patient_than_its_message_is_refused():

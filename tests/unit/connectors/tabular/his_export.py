@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject
+from connectors.base import Mapped, Outcome, Reject
 from connectors.profiles import SourceProfiles
 from connectors.tabular import CsvSpec, check_text, read_path
+from tests.keys import memory_identity
 
 REPO = Path(__file__).resolve().parents[4]
 EXPORT = REPO / "tests" / "fixtures" / "tabular" / "his-inpatient"
@@ -29,7 +30,7 @@ def problems_of(text: str) -> list[str]:
 
 
 def read(path: Path, spec: CsvSpec, profiles: SourceProfiles | None = None) -> list[Outcome]:
-    return list(read_path(path, spec, InMemoryIdentity(), profiles))
+    return list(read_path(path, spec, memory_identity(), profiles))
 
 
 def mapped(outcomes: list[Outcome]) -> list[Mapped]:

@@ -8,9 +8,10 @@ import codecs
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject
+from connectors.base import Mapped, Outcome, Reject
 from connectors.profiles import SourceProfile, SourceProfiles
 from connectors.tabular import map_bytes
+from tests.keys import memory_identity
 
 from .his_export import DISCHARGES, PATIENTS, SPEC_TEXT, mapped, read, spec_of
 
@@ -34,7 +35,7 @@ def rows(*names: str) -> str:
 
 
 def outcomes(data: bytes, spec_text: str, profiles: SourceProfiles | None = None) -> list[Outcome]:
-    return map_bytes(data, "exports/patients_20260309.csv", spec_of(spec_text), InMemoryIdentity(), profiles)
+    return map_bytes(data, "exports/patients_20260309.csv", spec_of(spec_text), memory_identity(), profiles)
 
 
 def test_gb18030_with_encoding_gb18030_decodes_names_exactly() -> None:

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.base import InMemoryIdentity, Location, Mapped, Reject
+from connectors.base import Location, Mapped, Reject
 from connectors.tabular import CsvSpec, FilePlan, map_bytes, map_row
+from tests.keys import memory_identity
 
 FILES = ["patients.csv", "encounters.csv", "conditions.csv", "observations.csv", "procedures.csv"]
 # Cells that look almost right are likelier to reach deep code than pure noise.
@@ -56,7 +57,7 @@ def test_a_row_of_random_strings_in_every_column_maps_or_rejects(
     plan = FilePlan.for_file(synthea_spec, file)
     assert plan is not None
     row = {column: data.draw(CELLS, label=column) for column in _every_column(plan)}
-    outcome = map_row(row, plan, InMemoryIdentity(), Location(file, message=1, line=2), b"row")
+    outcome = map_row(row, plan, memory_identity(), Location(file, message=1, line=2), b"row")
     assert isinstance(outcome, Mapped | Reject)
     if isinstance(outcome, Reject):
         assert outcome.reason and outcome.category in {"invalid", "skipped"}
@@ -73,7 +74,7 @@ def test_a_payload_of_random_rows_under_a_real_header_maps_or_rejects_row_by_row
     writer = stdcsv.writer(buffer)
     writer.writerow(_every_column(plan))
     writer.writerows(rows)
-    outcomes = map_bytes(buffer.getvalue().encode("utf-8", "surrogatepass"), file, synthea_spec, InMemoryIdentity())
+    outcomes = map_bytes(buffer.getvalue().encode("utf-8", "surrogatepass"), file, synthea_spec, memory_identity())
     assert all(isinstance(o, Mapped | Reject) for o in outcomes)
     assert len(outcomes) <= len(rows)
 
@@ -81,7 +82,7 @@ def test_a_payload_of_random_rows_under_a_real_header_maps_or_rejects_row_by_row
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=st.binary(max_size=300), file=st.sampled_from([*FILES, "other.csv"]))
 def test_random_bytes_as_a_payload_never_raise(synthea_spec: CsvSpec, payload: bytes, file: str) -> None:
-    outcomes = map_bytes(payload, file, synthea_spec, InMemoryIdentity())
+    outcomes = map_bytes(payload, file, synthea_spec, memory_identity())
     assert all(isinstance(o, Mapped | Reject) for o in outcomes)
 
 
@@ -101,7 +102,7 @@ def test_one_corrupted_cell_in_a_real_row_is_rejected_at_that_column_or_still_ma
     row = dict(data.draw(st.sampled_from(rows), label="row"))
     column = data.draw(st.sampled_from(sorted(row)), label="column")
     row[column] = data.draw(CELLS, label="cell")
-    outcome = map_row(row, plan, InMemoryIdentity(), Location(file, message=1, line=2), b"row")
+    outcome = map_row(row, plan, memory_identity(), Location(file, message=1, line=2), b"row")
     if isinstance(outcome, Reject):
         # A corrupted TYPE changes how VALUE is read ('numeric' makes 'Never smoker' a bad number): either names it
         blamed = {column, *READ_BY.get(column, ())}

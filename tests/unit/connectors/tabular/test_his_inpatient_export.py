@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from connectors.base import InMemoryIdentity, Mapped
+from connectors.base import Mapped
 from connectors.profiles import SourceProfile, SourceProfiles
 from connectors.tabular import map_bytes
+from tests.keys import memory_identity
 
 from .his_export import DISCHARGES, EXPORT, PATIENTS, SPEC_TEXT, mapped, problems_of, read, rejects, spec_of
 
@@ -66,7 +67,7 @@ def test_a_spec_that_lists_the_death_after_the_discharge_is_refused_where_it_say
 def test_a_number_that_cannot_be_a_full_number_rejects_its_row_naming_the_column() -> None:
     header = PATIENTS.read_bytes().decode("gb18030").splitlines()[0]
     text = header + "\r\n0012399,王芳,女,1985-01-01,65123,2026-03-03 08:00:00\r\n"
-    [reject] = map_bytes(text.encode("gb18030"), "patients_20260310.csv", spec_of(), InMemoryIdentity())
+    [reject] = map_bytes(text.encode("gb18030"), "patients_20260310.csv", spec_of(), memory_identity())
     assert not isinstance(reject, Mapped)
     assert reject.location.detail == "column 手机号"
     assert reject.reason.startswith("column 手机号: not a full phone number: a local number without its area code")
@@ -78,9 +79,9 @@ def test_without_a_country_in_the_spec_the_source_profiles_country_reads_the_num
     text = "病案号,姓名,性别,出生日期,手机号,建档时间\r\n"
     text += "0012400,Ana Lima,女,1985-01-01,(415) 555-0132,2026-03-03 08:00:00\r\n"
     profiles = SourceProfiles(systems={"his-inpatient": SourceProfile(country="US")})
-    [row] = map_bytes(text.encode("gb18030"), "patients_x.csv", spec, InMemoryIdentity(), profiles)
+    [row] = map_bytes(text.encode("gb18030"), "patients_x.csv", spec, memory_identity(), profiles)
     assert isinstance(row, Mapped) and row.events[0].contact.phone == "+14155550132"
-    [default] = map_bytes(text.encode("gb18030"), "patients_x.csv", spec, InMemoryIdentity())
+    [default] = map_bytes(text.encode("gb18030"), "patients_x.csv", spec, memory_identity())
     assert default.events[0].contact.phone == "+864155550132", "no profile: CN, the default profile's country"
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject, canonical_id
+from connectors.base import Mapped, Outcome, Reject
 from connectors.tabular import CsvSpec, map_bytes, read_path
 from events.base import Coding, Event
 from events.ids import deterministic_id
+from tests.keys import memory_identity, patient_id
 
 SHANGHAI = timezone(timedelta(hours=8))
 SYNTHEA = "https://github.com/synthetichealth/synthea"
@@ -25,7 +26,7 @@ MAPPED_ORDER = ["patients.csv", "encounters.csv", "conditions.csv", "observation
 
 
 def _import(folder: Path, spec: CsvSpec) -> list[Outcome]:
-    return list(read_path(folder, spec, InMemoryIdentity()))
+    return list(read_path(folder, spec, memory_identity()))
 
 
 def _events(outcomes: list[Outcome], type_: str) -> list[Any]:
@@ -87,7 +88,7 @@ def test_the_events_by_type_add_up_to_the_rows_they_come_from(outcomes: list[Out
 
 
 def test_a_patient_is_registered_with_birth_date_sex_name_and_synthea_identifier(outcomes: list[Outcome]) -> None:
-    patient = _one(outcomes, "patient.registered", patient_id=canonical_id((SYNTHEA, MEI)))
+    patient = _one(outcomes, "patient.registered", patient_id=patient_id(SYNTHEA, MEI))
     assert (patient.birth_date, patient.sex, patient.name) == (date(1958, 3, 14), "female", "Mei218 Zhou491")
     assert [(i.authority, i.value, i.kind) for i in patient.identifiers] == [(SYNTHEA, MEI, None)]
     # A date without time is midnight in the spec's default zone; the export has no registration time.
@@ -97,7 +98,7 @@ def test_a_patient_is_registered_with_birth_date_sex_name_and_synthea_identifier
 
 
 def test_a_non_ascii_name_is_kept_as_written(outcomes: list[Outcome]) -> None:
-    child = _one(outcomes, "patient.registered", patient_id=canonical_id((SYNTHEA, JOSE)))
+    child = _one(outcomes, "patient.registered", patient_id=patient_id(SYNTHEA, JOSE))
     assert (child.name, child.sex, child.birth_date) == ("José412 Núñez85", "male", date(2019, 7, 30))
 
 
@@ -105,7 +106,7 @@ def test_a_deceased_patient_is_registered_and_then_deceased_on_the_death_date(ou
     [mapped] = [o for o in outcomes if isinstance(o, Mapped) and any(e.type == "patient.deceased" for e in o.events)]
     registered, deceased = mapped.events
     assert (registered.type, deceased.type) == ("patient.registered", "patient.deceased")
-    assert registered.patient_id == deceased.patient_id == canonical_id((SYNTHEA, HAROLD))
+    assert registered.patient_id == deceased.patient_id == patient_id(SYNTHEA, HAROLD)
     assert deceased.occurred_at == datetime(2023, 11, 20, tzinfo=SHANGHAI)
     assert mapped.location.line == 3
     header, row = mapped.original.splitlines()
@@ -125,7 +126,7 @@ def test_an_inpatient_stay_is_admitted_at_start_and_discharged_at_stop_with_its_
     assert discharged.encounter_class == admitted.encounter_class == "inpatient"
     assert discharged.clinician == admitted.clinician == "32fa206b-b15a-4825-85d9-729ebb00364c"
     assert discharged.diagnoses == (Coding(system="snomed", code="68496003", display="Polyp of colon (disorder)"),)
-    assert discharged.patient_id == canonical_id((SYNTHEA, MEI))
+    assert discharged.patient_id == patient_id(SYNTHEA, MEI)
     # One row, two events: ids differ by type, both derive from the row's message id.
     message_id = f"encounters.csv:{encounter_id}"
     assert discharged.event_id == deterministic_id("synthea-csv", message_id, "encounter.discharged", "")
@@ -141,7 +142,7 @@ def test_an_emergency_visit_is_a_completed_visit_not_a_discharge(outcomes: list[
 def test_a_visit_without_a_reason_has_no_diagnoses(outcomes: list[Outcome]) -> None:
     check_up = _one(outcomes, "encounter.completed", encounter_id="2877b42a-f546-4a3b-89a9-2613954b402e")
     assert check_up.diagnoses == ()
-    assert (check_up.encounter_class, check_up.patient_id) == ("outpatient", canonical_id((SYNTHEA, HAROLD)))
+    assert (check_up.encounter_class, check_up.patient_id) == ("outpatient", patient_id(SYNTHEA, HAROLD))
 
 
 def test_a_condition_is_diagnosed_with_its_snomed_code_onset_and_status(outcomes: list[Outcome]) -> None:
@@ -164,14 +165,14 @@ def test_a_numeric_observation_has_its_loinc_code_number_and_unit(outcomes: list
     assert (height.value, height.unit) == (158.4, "cm")
     assert height.occurred_at == datetime(2023, 4, 11, 1, 30, tzinfo=UTC)
     assert height.encounter_id == "56f9bf15-407e-402f-8c86-c91bbf2df997"
-    assert height.patient_id == canonical_id((SYNTHEA, MEI))
+    assert height.patient_id == patient_id(SYNTHEA, MEI)
 
 
 def test_a_text_observation_keeps_its_text_and_a_summary_value_has_no_encounter(outcomes: list[Outcome]) -> None:
     smoking = _one(outcomes, "observation.recorded", value="Never smoker")
     assert (smoking.code.code, smoking.unit) == ("72166-2", None)
     qaly = _one(outcomes, "observation.recorded", value=61.4)
-    assert (qaly.code.code, qaly.encounter_id, qaly.patient_id) == ("QALY", None, canonical_id((SYNTHEA, HAROLD)))
+    assert (qaly.code.code, qaly.encounter_id, qaly.patient_id) == ("QALY", None, patient_id(SYNTHEA, HAROLD))
     kinds = Counter(type(e.value).__name__ for e in _events(outcomes, "observation.recorded"))
     assert kinds == {"float": 5, "str": 1}  # TYPE numeric / text
 
@@ -180,7 +181,7 @@ def test_a_procedure_is_completed_at_stop_with_its_category_from_the_lookup(outc
     childbirth = _one(outcomes, "procedure.completed", category="obstetric")
     assert childbirth.code == Coding(system="snomed", code="66348005", display="Childbirth")
     assert childbirth.occurred_at == datetime(2023, 12, 8, 10, 20, tzinfo=UTC)
-    assert childbirth.patient_id == canonical_id((SYNTHEA, AMA))
+    assert childbirth.patient_id == patient_id(SYNTHEA, AMA)
     categories = {e.code.code: e.category for e in _events(outcomes, "procedure.completed")}
     assert categories == {
         "73761001": "diagnostic",
@@ -198,7 +199,7 @@ def test_a_procedure_without_a_stop_is_completed_at_its_start(outcomes: list[Out
 def test_every_event_of_a_patient_carries_the_patient_id_of_their_registration(outcomes: list[Outcome]) -> None:
     registered = {e.patient_id for e in _events(outcomes, "patient.registered")}
     everyone = {e.patient_id for o in outcomes if isinstance(o, Mapped) for e in o.events}
-    assert registered == {canonical_id((SYNTHEA, p)) for p in (MEI, HAROLD, JOSE, AMA)}
+    assert registered == {patient_id(SYNTHEA, p) for p in (MEI, HAROLD, JOSE, AMA)}
     assert everyone == registered
 
 
@@ -214,7 +215,7 @@ def test_every_original_is_a_one_row_csv_that_maps_alone_to_the_same_events(
     outcomes: list[Outcome], synthea_spec: CsvSpec
 ) -> None:
     for outcome in (o for o in outcomes if isinstance(o, Mapped)):
-        again = map_bytes(outcome.original, "dlq:0:1", synthea_spec, InMemoryIdentity())
+        again = map_bytes(outcome.original, "dlq:0:1", synthea_spec, memory_identity())
         assert [_dump(o) for o in again] == [_dump(outcome)]
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Location, Mapped, Outcome, Reject
+from connectors.base import Location, Mapped, Outcome, Reject
 from connectors.tabular import CsvSpec, FilePlan, SourceNotFoundError, check_text, map_bytes, read_path
 from connectors.tabular.source import map_stream
+from tests.keys import memory_identity
 
 ENCOUNTERS = "Id,START,STOP,PATIENT,PROVIDER,ENCOUNTERCLASS,REASONCODE,REASONDESCRIPTION\n"
 AMBULATORY = "e1,2023-01-27T16:17:47Z,2023-01-27T16:32:47Z,p1,dr1,ambulatory,,\n"
@@ -21,7 +22,7 @@ AMBULATORY = "e1,2023-01-27T16:17:47Z,2023-01-27T16:32:47Z,p1,dr1,ambulatory,,\n
 
 def _map(spec: CsvSpec, name: str, text: str | bytes) -> list[Outcome]:
     data = text.encode() if isinstance(text, str) else text
-    return map_bytes(data, name, spec, InMemoryIdentity())
+    return map_bytes(data, name, spec, memory_identity())
 
 
 def _event(outcome: Outcome, index: int = 0) -> Any:
@@ -136,7 +137,7 @@ def test_a_file_the_spec_does_not_map_is_reported_once_whatever_its_size(synthea
 
 def test_reading_a_path_that_does_not_exist_says_what_to_give(synthea_spec: CsvSpec, tmp_path: Path) -> None:
     with pytest.raises(SourceNotFoundError, match="give a CSV file or an export folder"):
-        list(read_path(tmp_path / "missing", synthea_spec, InMemoryIdentity()))
+        list(read_path(tmp_path / "missing", synthea_spec, memory_identity()))
 
 
 def test_a_patient_with_an_unexpected_or_empty_gender_is_other_or_unknown(synthea_spec: CsvSpec) -> None:
@@ -181,7 +182,7 @@ def test_a_his_team_maps_its_own_tsv_export_with_a_spec_and_no_python() -> None:
     export = "就诊号\t病案号\t院区\t类型\t科室\t出院时间\t诊断\n"
     export += "V1\tM001\this-east\t住院\tgeneral-surgery\t2024/03/05 10:30\tK35.8\n"
     export += "V2\tM001\this-east\t门诊\tcardiology\t\tI10\n"
-    discharged, still_open = map_bytes(export.encode("gb18030"), "visits_20240305.tsv", spec, InMemoryIdentity())
+    discharged, still_open = map_bytes(export.encode("gb18030"), "visits_20240305.tsv", spec, memory_identity())
     assert isinstance(discharged, Mapped)
     event = _event(discharged)
     assert event.type == "encounter.discharged"
@@ -201,7 +202,7 @@ def test_a_rejected_row_replays_from_its_original_bytes_once_the_spec_is_fixed(s
     lookups["encounter_event"] = {**lookups["encounter_event"], "ward": "encounter.discharged"}
     lookups["encounter_class"] = {**lookups["encounter_class"], "ward": "inpatient"}
     fixed = synthea_spec.model_copy(update={"lookups": lookups})
-    [replayed] = map_bytes(reject.original, "dlq:0:7", fixed, InMemoryIdentity())
+    [replayed] = map_bytes(reject.original, "dlq:0:7", fixed, memory_identity())
     # ... to the very events a fresh import of the file gives: same ids, so nothing is published twice.
     [fresh] = _map(fixed, "encounters.csv", ENCOUNTERS + row)
     assert _event(replayed).type == "encounter.discharged"
@@ -217,5 +218,5 @@ def test_rows_are_streamed_so_an_endless_export_yields_its_first_rows(synthea_sp
 
     plan = FilePlan.for_file(synthea_spec, "encounters.csv")
     assert plan is not None
-    first = list(itertools.islice(map_stream(endless(), plan, InMemoryIdentity(), "pipe"), 3))
+    first = list(itertools.islice(map_stream(endless(), plan, memory_identity(), "pipe"), 3))
     assert [_event(o).encounter_id for o in first] == ["e1", "e2", "e3"]

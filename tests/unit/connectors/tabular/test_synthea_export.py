@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from connectors.base import InMemoryIdentity, Mapped, Outcome, Reject, canonical_id
+from connectors.base import Mapped, Outcome, Reject
 from connectors.tabular import CsvSpec, map_bytes, read_path
 from events.base import Coding, Event
 from events.ids import deterministic_id
 from tests import corpus
+from tests.keys import memory_identity, patient_id
 
 # Every test here reads the public Synthea export: the corpus tier (tests/corpus). test_own_export.py checks the
 # same behaviours on the project's own export.
@@ -34,7 +35,7 @@ UNMAPPED_FILES = {
 
 
 def _import(folder: Path, spec: CsvSpec) -> list[Outcome]:
-    return list(read_path(folder, spec, InMemoryIdentity()))
+    return list(read_path(folder, spec, memory_identity()))
 
 
 def _data_rows(path: Path) -> int:
@@ -108,7 +109,7 @@ def test_the_events_by_type_add_up_to_the_rows_they_come_from(outcomes: list[Out
 def test_a_patient_is_registered_with_birth_date_sex_name_and_synthea_identifier(outcomes: list[Outcome]) -> None:
     synthea_id = "3edac2e3-d223-6fae-d515-daf96ef6bc76"
     patient = _one(outcomes, "patient.registered", birth_date=date(2014, 10, 6))
-    assert patient.patient_id == canonical_id((SYNTHEA, synthea_id))
+    assert patient.patient_id == patient_id(SYNTHEA, synthea_id)
     assert patient.sex == "male"
     assert patient.name == "Maynard46 Mosciski958"
     assert [(i.authority, i.value, i.kind) for i in patient.identifiers] == [(SYNTHEA, synthea_id, None)]
@@ -123,9 +124,7 @@ def test_a_deceased_patient_is_registered_and_then_deceased_on_the_death_date(ou
     mapped = next(o for o in outcomes if isinstance(o, Mapped) and any(e.type == "patient.deceased" for e in o.events))
     registered, deceased = mapped.events
     assert (registered.type, deceased.type) == ("patient.registered", "patient.deceased")
-    assert (
-        registered.patient_id == deceased.patient_id == canonical_id((SYNTHEA, "261ad2a4-7c6f-da54-6a5b-3441beab9a6a"))
-    )
+    assert registered.patient_id == deceased.patient_id == patient_id(SYNTHEA, "261ad2a4-7c6f-da54-6a5b-3441beab9a6a")
     assert deceased.occurred_at == datetime(1976, 7, 25, tzinfo=SHANGHAI)
     assert mapped.location.line == 5
     header, row = mapped.original.splitlines()
@@ -145,7 +144,7 @@ def test_an_inpatient_stay_is_admitted_at_start_and_discharged_at_stop_with_its_
     assert discharged.encounter_class == admitted.encounter_class == "inpatient"
     assert discharged.clinician == "abbdd38a-adb8-3bd0-bb0d-96477128bbc9"
     assert discharged.diagnoses == (Coding(system="snomed", code="74400008", display="Appendicitis"),)
-    assert discharged.patient_id == canonical_id((SYNTHEA, "bd9aaf62-d8f4-7c54-6dc1-256867d9f132"))
+    assert discharged.patient_id == patient_id(SYNTHEA, "bd9aaf62-d8f4-7c54-6dc1-256867d9f132")
     # One row, two events: ids differ by type, both derive from the row's message id.
     message_id = f"encounters.csv:{encounter_id}"
     assert discharged.event_id == deterministic_id("synthea-csv", message_id, "encounter.discharged", "")
@@ -185,7 +184,7 @@ def test_a_numeric_observation_has_its_loinc_code_number_and_unit(outcomes: list
     assert height.value == 127.9
     assert height.unit == "cm"
     assert height.occurred_at == datetime(2023, 10, 10, 4, 17, 47, tzinfo=UTC)
-    assert height.patient_id == canonical_id((SYNTHEA, "3edac2e3-d223-6fae-d515-daf96ef6bc76"))
+    assert height.patient_id == patient_id(SYNTHEA, "3edac2e3-d223-6fae-d515-daf96ef6bc76")
 
 
 def test_a_text_observation_keeps_its_text_and_a_summary_value_has_no_encounter(outcomes: list[Outcome]) -> None:
@@ -232,7 +231,7 @@ def test_every_original_is_a_one_row_csv_that_maps_alone_to_the_same_events(
 ) -> None:
     rows = [o for o in outcomes if isinstance(o, Mapped)]
     for outcome in rows[::37]:  # a sample across every file
-        again = map_bytes(outcome.original, "dlq:0:1", synthea_spec, InMemoryIdentity())
+        again = map_bytes(outcome.original, "dlq:0:1", synthea_spec, memory_identity())
         assert [_dump(o) for o in again] == [_dump(outcome)]
 
 

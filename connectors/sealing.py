@@ -1,0 +1,70 @@
+"""Sealing at the intake, before anything rests: every patient-identifying field of an event (the fields
+engine/security/phi.py lists) with the patient's data key, and the original of a rejected message (a reject file
+line, a dead letter) with the deployment's intake data key.
+
+A rejected message has no patient yet (it may not even parse), so its original is sealed with one data key of the
+deployment's own, kept in the key store like a patient's (``INTAKE_KEY``: wrapped by the master key, re-wrapped on
+rotation, never erased with a patient). Whoever holds the key file and the database reads it back
+(`careloop dlq list`, `careloop dlq replay`); the reject files and the dead-letter topic alone reveal nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from engine.security.cipher import is_sealed, reveal_bytes, seal_bytes, sealed_length
+from engine.security.errors import MalformedTokenError
+from engine.security.patient_keys import PatientKeys
+from engine.security.phi import seal_event
+from events.base import Event
+
+# The key store's row of the intake data key: a colon never occurs in a patient id careloop derives ("pt-" + hex).
+INTAKE_KEY = "careloop:intake"
+ORIGINAL = "original"  # the field name bound into a sealed original
+SEALED_HEADER = "careloop-sealed"  # on a dead letter whose value is a sealed original: the form it is in
+
+
+class Sealer:
+    """Seals events with their patients' keys and originals with the intake key, both from ``keys``, one caller at a
+    time (a server's threads share it; the key store's connection is not shared).
+
+    ``seal_events`` False (CARELOOP_SEAL_PATIENT_DATA=false) leaves events as mapped: only to measure what sealing
+    costs. Originals are sealed either way: a reject file or dead letter never holds a message in clear."""
+
+    def __init__(self, keys: PatientKeys, seal_events: bool = True) -> None:
+        self.keys = keys
+        self.seal_events = seal_events
+        self._lock = threading.Lock()
+
+    def event(self, event: Event) -> Event:
+        return self.events([event])[0]
+
+    def events(self, events: Sequence[Event]) -> tuple[Event, ...]:
+        if not self.seal_events:
+            return tuple(events)
+        with self._lock:
+            return tuple(seal_event(e, self.keys) for e in events)
+
+    def original(self, data: bytes) -> str:
+        """``data`` (a message as received) in the sealed text form."""
+        with self._lock:
+            return seal_bytes(self.keys.key_for(INTAKE_KEY), data, INTAKE_KEY, ORIGINAL)
+
+    def reveal_original(self, token: str) -> bytes:
+        """The message ``original`` sealed; MalformedTokenError if ``token`` is not a sealed value."""
+        if not is_sealed(token):
+            raise MalformedTokenError(f"{ORIGINAL}: not a sealed value")
+        with self._lock:
+            return reveal_bytes(self.keys.key_for(INTAKE_KEY), token, INTAKE_KEY, ORIGINAL)
+
+
+def fitting(size: int, limit: int) -> int:
+    """How many of a message's ``size`` bytes fit in ``limit`` bytes once sealed (a dead letter under Kafka's
+    record limit)."""
+    if sealed_length(size) <= limit:
+        return size
+    kept = max((limit - sealed_length(0)) * 3 // 4, 0)
+    while kept and sealed_length(kept) > limit:
+        kept -= 1
+    return kept
