@@ -12,6 +12,8 @@ from rich.console import Console
 
 from engine.journeys.catalog import Catalog
 from engine.journeys.explain import Explanation, explain, local
+from engine.security.patient_keys import PatientKeys
+from engine.security.reading import Reader
 from events import parse_event
 from events.base import Event
 
@@ -20,16 +22,39 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def from_store(patient_id: str, database_url: str) -> list[Event]:
-    """The patient's stream, in recorded order. Imported late: eventsourcing and psycopg are heavy."""
+    """The patient's stream, in recorded order, revealed for the reader (what the intakes sealed, in clear).
+    Imported late: eventsourcing and psycopg are heavy."""
     from engine.store.aggregate import PatientJourneys, patient_aggregate_id
     from engine.store.application import JourneyStore, postgres_env
 
     store = JourneyStore(postgres_env(database_url, pool_size=1, migrate=False))
     try:
         domain = store.events.get(patient_aggregate_id(patient_id))
-        return [parse_event(d.payload) for d in domain if isinstance(d, PatientJourneys.Recorded)]
+        stored = [parse_event(d.payload) for d in domain if isinstance(d, PatientJourneys.Recorded)]
     finally:
         store.close()
+    return reader(database_url).events(patient_id, stored)
+
+
+def reader(database_url: str) -> Reader:
+    """What reveals a patient for the person reading: the deployment's key file (CARELOOP_KEY_FILE; the command
+    ends naming it when missing) and the patients' keys in the database, opened when a sealed value is met."""
+
+    def keys() -> PatientKeys:
+        from engine.security.deployment import open_keys
+        from engine.security.errors import KeyFileError
+        from engine.security.patient_keys_postgres import PostgresPatientKeys
+        from engine.settings import Settings
+
+        settings = Settings()
+        try:
+            deployment = open_keys(settings.key_file, settings.data_dir)
+        except KeyFileError as exc:
+            err.print(f"error: {exc}", markup=False)
+            raise typer.Exit(2) from exc
+        return PostgresPatientKeys(database_url, deployment.provider, name="careloop-reader", create=False)
+
+    return Reader(keys)
 
 
 def from_simulation(patient_id: str, events: list[Event], catalog: Catalog, until: datetime) -> list[Event]:
@@ -76,4 +101,4 @@ def zone_of(events: list[Event], hospital: str) -> ZoneInfo:
     return ZoneInfo(hospital)
 
 
-__all__ = ["from_simulation", "from_store", "show", "zone_of"]
+__all__ = ["from_simulation", "from_store", "reader", "show", "zone_of"]

@@ -36,6 +36,8 @@ def timeline(
     import psycopg
 
     from engine.cli.access import checked_purpose, connect_cli, record
+    from engine.cli.explain import reader
+    from engine.cli.projections import _database_url
     from projections.patient_timeline import queries
 
     checked_purpose(purpose)
@@ -51,8 +53,9 @@ def timeline(
         err.print(f"error: no timeline for patient {patient!r} (or not one your login may read)", markup=False)
         raise typer.Exit(1)
     out.print(f"patient {patient}", markup=False)
+    revealing = reader(_database_url())  # a reason typed by staff (a pause's) rests sealed: shown in clear
     for r in rows:
         when = r["at"].isoformat(sep=" ", timespec="minutes")
         out.print(f"  {when}  {r['journey_id'] or '-':<26} {r['kind']:<22} {r['detail']}", markup=False)
         if r["reason"]:
-            out.print(f"  {'':<22}  why: {r['reason']}", markup=False)
+            out.print(f"  {'':<22}  why: {revealing.value(patient, 'reason', r['reason'])}", markup=False)
