@@ -8,10 +8,14 @@ Messages are serialised once, as the connectors publish them: key = patient id, 
 
 from __future__ import annotations
 
+import os
 import random
 from datetime import datetime, timedelta
 
+from connectors.sealing import Sealer
 from engine.demo import hospital as demo
+from engine.security.patient_keys import MemoryPatientKeys
+from engine.security.providers import FileKeyProvider
 from events import appointments as ap
 from events.base import Event, Source
 
@@ -40,8 +44,17 @@ def events(patients: int, total: int, seed: int = 7, days: int = 365, first: int
     return out[:total]
 
 
-def messages(stream: list[Event]) -> list[Message]:
-    return [(e.patient_id.encode(), e.model_dump_json().encode()) for e in stream]
+def messages(stream: list[Event], sealer: Sealer | None = None) -> list[Message]:
+    """The events as the intakes publish them: sealed by ``sealer`` (None: in clear, as with
+    CARELOOP_SEAL_PATIENT_DATA=false)."""
+    sealed = sealer.events(stream) if sealer is not None else stream
+    return [(e.patient_id.encode(), e.model_dump_json().encode()) for e in sealed]
+
+
+def sealer() -> Sealer:
+    """What an intake seals with, its patients' keys in memory: the worker never reveals, so where the keys rest
+    does not change what it does."""
+    return Sealer(MemoryPatientKeys(FileKeyProvider({"bench": os.urandom(32)}, "bench")))
 
 
 def bookings(patients: int, first: int = 1, days_ahead: int = 40, start: datetime = demo.DEFAULT_START) -> list[Event]:

@@ -3,6 +3,10 @@
 is committed, every projection has caught up with the store, and the worker's relay has published every engine
 decision to the engine topic.
 
+The events are published sealed, as the intakes publish them (connectors/sealing.py; what sealing them took is in
+the notes), and the same run is repeated on events in clear (CARELOOP_SEAL_PATIENT_DATA=false): the ratio is what
+sealing costs end to end (target: at most 15%).
+
 The database clock stays before the first event, so no tick is sent: the core still fires every timer due
 before each event as it arrives (logical time), but the rate counts clinical events only.
 Ceilings, on the same topic in the same run: a bare faust agent configured like the worker (bench/bare.py), and
@@ -23,6 +27,7 @@ from bench.report import Result
 
 TARGET = 5_000.0
 MIN_RATIO = 0.6
+SEALING_MIN_RATIO = 0.85  # sealing may cost at most 15% of the end-to-end rate
 
 
 def run(ctx: Context) -> list[Result]:
@@ -30,7 +35,9 @@ def run(ctx: Context) -> list[Result]:
     settings = services.workload("throughput")
     say(f"generating {sizes.throughput_events:,} events for {sizes.throughput_patients:,} patients")
     stream = hospital.events(sizes.throughput_patients, sizes.throughput_events)
-    messages = hospital.messages(stream)
+    sealing = time.monotonic()
+    messages = hospital.messages(stream, hospital.sealer())
+    sealing = time.monotonic() - sealing
     first_arrival = stream[0].recorded_at
     del stream
     with live(settings) as pipe:
@@ -44,7 +51,22 @@ def run(ctx: Context) -> list[Result]:
         bare = _bare_faust(pipe, services.bootstrap, len(messages))
         raw = kafka.raw_consume(services.bootstrap, pipe.topics.clinical, len(messages))
         notifications = pipe.scalar("SELECT coalesce(max(notification_id), 0) FROM careloop_events")
+    total = len(messages)
+    del messages
+    clear = _in_clear(ctx)
     return [
+        Result(
+            "throughput.sealing_cost",
+            end_to_end,
+            "events/s",
+            ceiling=clear,
+            ceiling_is="the same workload on events in clear (CARELOOP_SEAL_PATIENT_DATA=false)",
+            target=0.0,  # no rate of its own: the ratio is the target
+            min_ratio=SEALING_MIN_RATIO,
+            notes=f"sealed {end_to_end:,.0f} vs clear {clear:,.0f} events/s: sealing costs "
+            f"{max(0.0, 1 - end_to_end / max(clear, 1e-9)):.0%} end to end; sealing the events as the intakes do "
+            f"took {sealing:.1f} s ({sizes.throughput_events / max(sealing, 1e-9):,.0f} events/s, one core)",
+        ),
         Result(
             "throughput.end_to_end",
             end_to_end,
@@ -53,7 +75,7 @@ def run(ctx: Context) -> list[Result]:
             ceiling_is="a bare faust agent (the worker's consumer settings and batches, no work) on the same topic",
             target=TARGET,
             min_ratio=MIN_RATIO,
-            notes=f"{len(messages):,} events, {sizes.throughput_patients:,} patients, {seconds:.0f} s, "
+            notes=f"{total:,} events, {sizes.throughput_patients:,} patients, {seconds:.0f} s, "
             f"{notifications:,} store notifications projected; publishing took {published:.0f} s; {spent}",
         ),
         Result(
@@ -64,6 +86,21 @@ def run(ctx: Context) -> list[Result]:
             ceiling_is="raw aiokafka consumption (no group, no processing) of the same topic",
         ),
     ]
+
+
+def _in_clear(ctx: Context) -> float:
+    """End-to-end events/s of the same hospital published in clear, on a workload of its own."""
+    sizes, services = ctx.sizes, ctx.live()
+    settings = services.workload("throughput-clear", seal_patient_data=False)
+    stream = hospital.events(sizes.throughput_patients, sizes.throughput_events)
+    messages, first_arrival = hospital.messages(stream), stream[0].recorded_at
+    del stream
+    with live(settings) as pipe:
+        pipe.set_clock(first_arrival - timedelta(minutes=1))
+        ctx.say(f"in clear (CARELOOP_SEAL_PATIENT_DATA=false): publishing {len(messages):,} events")
+        kafka.publish(services.bootstrap, pipe.topics.clinical, messages, lambda n: None)
+        rate, _, _ = _end_to_end(ctx, pipe, len(messages))
+    return rate
 
 
 def _end_to_end(ctx: Context, pipe: Live, total: int) -> tuple[float, float, str]:
