@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from connectors.identity import DDL as IDENTITY_DDL
+from connectors.identity import create_tables as identity_tables
 from engine.access import audit
 from engine.dispatch.follower import create_tables as dispatch_tables
 from engine.plumbing.connections import connect
@@ -35,10 +35,10 @@ def create_all(database_url: str) -> None:
 def _components(conn: psycopg.Connection[Any]) -> None:
     dispatch_tables(conn)
     patient_keys_table(conn)
+    identity_tables(conn)  # an earlier careloop's clear identifiers: replaced when empty, refused otherwise
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(DEFINITIONS_DDL)
         cur.execute(RELAY_DDL)
-        cur.execute(IDENTITY_DDL)
         tracking.register(cur, [p.name for p in PROJECTIONS])
         for p in PROJECTIONS:
             cur.execute(p.schema_sql())
