@@ -125,10 +125,16 @@ def with_feedback(events: Sequence[Event], live: dict[str, list[dict[str, Any]]]
 
 
 def _revealed(payload: dict[str, Any], keys: PatientKeys) -> dict[str, Any]:
-    """The payload with its sealed fields in clear; as stored when it has none (engine events, most inputs)."""
-    if not SEALED.get(payload["type"]):
-        return payload
-    return reveal_event(parse_event(payload), keys).model_dump(mode="json")
+    """The payload with its sealed fields in clear, and those of the inputs an engine event carries (the event a
+    step matched, a journey's entry); as stored when it has none."""
+    if SEALED.get(payload["type"]):
+        revealed: dict[str, Any] = reveal_event(parse_event(payload), keys).model_dump(mode="json")
+        return revealed
+    return {k: _revealed(v, keys) if _is_event(v) else v for k, v in payload.items()}
+
+
+def _is_event(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("type"), str) and "event_id" in value
 
 
 def _fields(actual: list[dict[str, Any]], expected: list[dict[str, Any]], i: int) -> str:
