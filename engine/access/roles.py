@@ -25,6 +25,7 @@ ROLES = {
     "careloop_care_team": "each care team member's own login (careloop tasks, careloop explain)",
     "careloop_analyst": "each analyst's own login (the analytics schema)",
     "careloop_auditor": "each auditor's own login (careloop audit)",
+    "careloop_eraser": "the login that erases patients (careloop erase, and its daily --expired)",
 }
 LOCK = "careloop-roles"  # one apply at a time per database
 

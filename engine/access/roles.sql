@@ -7,7 +7,7 @@ DECLARE
     r text;
 BEGIN
     FOREACH r IN ARRAY ARRAY['careloop_worker', 'careloop_dispatcher', 'careloop_intake', 'careloop_projections',
-                             'careloop_care_team', 'careloop_analyst', 'careloop_auditor'] LOOP
+                             'careloop_care_team', 'careloop_analyst', 'careloop_auditor', 'careloop_eraser'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
             BEGIN
                 EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -19,9 +19,9 @@ BEGIN
 END $$;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
-    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor;
+    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
-    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor;
+    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 
 -- Which queues each login works on (the care team sees those queues' tasks and their patients' contacts).
@@ -43,7 +43,7 @@ REVOKE ALL ON FUNCTION careloop_my_queues(), careloop_my_patients() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careloop_my_queues(), careloop_my_patients() TO careloop_care_team;
 
 GRANT USAGE ON SCHEMA public TO careloop_worker, careloop_dispatcher, careloop_intake, careloop_projections,
-    careloop_care_team, careloop_auditor;
+    careloop_care_team, careloop_auditor, careloop_eraser;
 
 -- The worker: the event store, its engine tables (offsets, timers, hand-overs, snapshots, applied inputs), the
 -- relay's position, the deployed journey versions; nothing of the intake, the dispatcher or the read models.
@@ -91,6 +91,18 @@ GRANT INSERT ON careloop_audit TO careloop_care_team;
 -- The auditor: reads the audit trail (and its own reads of it are recorded).
 GRANT SELECT, INSERT ON careloop_audit TO careloop_auditor;
 
+-- The eraser (careloop erase, engine/security/erasure.py): destroys a patient's data key without reading any key
+-- (it holds no master key: its columns are the row's id, epoch and erasure time; a patient never seen gets an
+-- erased row, so no key is made for them later), deletes the patient's rows from the tables written beside the log
+-- (reading only the columns that find them), writes the audit row first, and reads the log for the patients whose
+-- retention is over (--expired); the clock when the deployment's is the database's. It publishes patient.erased.
+GRANT SELECT (patient_id, epoch, erased_at), INSERT (patient_id, epoch, erased_at),
+    UPDATE (master_key_id, wrapped, erased_at) ON careloop_patient_keys TO careloop_eraser;
+GRANT SELECT (patient_id), DELETE ON dispatch_contacts, patient_identifiers, outreach_demo_inbox TO careloop_eraser;
+GRANT SELECT (retired_patient_id, survivor_patient_id), DELETE ON patient_merges TO careloop_eraser;
+GRANT INSERT ON careloop_audit TO careloop_eraser;
+GRANT SELECT ON careloop_events, careloop_clock TO careloop_eraser;
+
 -- Row-level security. The owner is not bound by it (it runs the migrations); each role sees the rows a policy
 -- gives it, and a role without a policy on a table sees none of its rows.
 ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
@@ -113,6 +125,8 @@ CREATE POLICY careloop_queue ON patient_timeline FOR SELECT TO careloop_care_tea
 
 DROP POLICY IF EXISTS careloop_process ON dispatch_contacts;
 CREATE POLICY careloop_process ON dispatch_contacts TO careloop_dispatcher USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_erase ON dispatch_contacts;
+CREATE POLICY careloop_erase ON dispatch_contacts TO careloop_eraser USING (true);  -- its grants: find and delete
 DROP POLICY IF EXISTS careloop_queue ON dispatch_contacts;
 CREATE POLICY careloop_queue ON dispatch_contacts FOR SELECT TO careloop_care_team
     USING (patient_id IN (SELECT careloop_my_patients()));
@@ -120,6 +134,8 @@ CREATE POLICY careloop_queue ON dispatch_contacts FOR SELECT TO careloop_care_te
 DROP POLICY IF EXISTS careloop_process ON careloop_patient_keys;
 CREATE POLICY careloop_process ON careloop_patient_keys TO careloop_intake, careloop_dispatcher
     USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_erase ON careloop_patient_keys;
+CREATE POLICY careloop_erase ON careloop_patient_keys TO careloop_eraser USING (true) WITH CHECK (true);
 DROP POLICY IF EXISTS careloop_queue ON careloop_patient_keys;
 CREATE POLICY careloop_queue ON careloop_patient_keys FOR SELECT TO careloop_care_team
     USING (patient_id IN (SELECT careloop_my_patients()));
@@ -129,6 +145,8 @@ CREATE POLICY careloop_queue ON careloop_patient_keys FOR SELECT TO careloop_car
 DROP POLICY IF EXISTS careloop_process ON careloop_events;
 CREATE POLICY careloop_process ON careloop_events TO careloop_worker, careloop_dispatcher, careloop_projections
     USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_erase ON careloop_events;
+CREATE POLICY careloop_erase ON careloop_events FOR SELECT TO careloop_eraser USING (true);
 DROP POLICY IF EXISTS careloop_queue ON careloop_events;
 CREATE POLICY careloop_queue ON careloop_events FOR SELECT TO careloop_care_team
     USING ((convert_from(state, 'UTF8')::json -> 'payload' ->> 'patient_id') IN (SELECT careloop_my_patients()));

@@ -65,6 +65,7 @@ def erase(
         raise _fail("--dry-run goes with --expired", 2)
     from kafka.errors import KafkaError
     from psycopg import Error as DatabaseError
+    from psycopg.errors import InsufficientPrivilege
     from pydantic import ValidationError
 
     from engine.plumbing.services import ServicesNotFoundError
@@ -81,6 +82,10 @@ def erase(
         raise _fail(f"invalid CARELOOP_ settings: {exc.errors(include_url=False)}", 2) from exc
     except ServicesNotFoundError as exc:
         raise _fail(f"{exc} (erasing needs the database and the broker)", 2) from exc
+    except InsufficientPrivilege as exc:
+        refusal = exc.diag.message_primary or type(exc).__name__
+        needs = "erasing needs a login in careloop_eraser (docs/access.md)"
+        raise _fail(f"this login may not erase ({refusal}): {needs}") from exc
     except (DatabaseError, KafkaError) as exc:
         raise _fail(f"{type(exc).__name__}: {exc}; every step is idempotent: run the same command again") from exc
 

@@ -35,7 +35,7 @@ SELECT a.patient_id, a.last_at FROM (
     GROUP BY 1
 ) AS a
 WHERE a.last_at < %s AND NOT EXISTS (
-    SELECT 1 FROM careloop_patient_keys k WHERE k.patient_id = a.patient_id AND k.wrapped IS NULL
+    SELECT 1 FROM careloop_patient_keys k WHERE k.patient_id = a.patient_id AND k.erased_at IS NOT NULL
 )
 ORDER BY a.last_at, a.patient_id
 """

@@ -58,11 +58,12 @@ def create_table(conn: Connection[Any]) -> None:
 
 def shred(conn: Connection[Any], patient_id: str) -> Shredded:
     """Drop the patient's wrapped key, in one transaction; a patient never seen gets an erased row, so no key is
-    made for them later. Needs no master key: nothing is unwrapped."""
+    made for them later. Needs no master key: nothing is unwrapped, and no key is read (a live row is one not
+    erased, as the table's check says), so the eraser's role has no SELECT on the wrapped keys."""
     with conn.transaction():
         live = conn.execute(
             "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
-            "WHERE patient_id = %s AND wrapped IS NOT NULL RETURNING epoch",
+            "WHERE patient_id = %s AND erased_at IS NULL RETURNING epoch",
             (patient_id,),
         ).fetchone()
         if live is not None:
