@@ -64,6 +64,7 @@ class Hospital:
     def __init__(self, catalog: Catalog, patients: int, seed: int, days: int, now: datetime) -> None:
         self.patients, self.seed, self.days, self.now = patients, seed, days, now
         self.sim = Simulation(catalog)
+        self.keywords = catalog.outreach.consent_by_reply.classify  # as the webhook classifies replies
         self._inputs: list[tuple[datetime, int, Event]] = []  # what arrives next: (recorded_at, order, event)
         self._order = itertools.count()
         self._seen: dict[str, int] = {}  # per patient, how many recorded events have been looked at
@@ -111,14 +112,16 @@ class Hospital:
     def _answer(self, approved: jo.MessageApproved) -> None:
         _, reports = MESSAGE_FATES[next(self._messages) % len(MESSAGE_FATES)]
         for delay, what in reports:
-            self._push(report(approved, what, approved.occurred_at + delay))
+            self._push(report(approved, what, approved.occurred_at + delay, self.keywords))
 
     def _work(self, created: jo.TaskCreated) -> None:
         for delay, action in TASK_FATES[next(self._tasks) % len(TASK_FATES)]:
             self._push(staff(created, action, created.occurred_at + delay))
 
 
-def report(approved: jo.MessageApproved, what: str, when: datetime) -> Event:
+def report(
+    approved: jo.MessageApproved, what: str, when: datetime, keywords: Callable[[str | None], str | None]
+) -> Event:
     """What the dispatcher (sent, unsendable) or the webhook (a receipt, a reply) publishes about a message."""
     if what in ("sent", "unsendable"):
         approval = outcomes.Approval(
@@ -146,7 +149,7 @@ def report(approved: jo.MessageApproved, what: str, when: datetime) -> Event:
         payload = Receipt(message_id=approved.message_id, channel=channel, status="delivered", at=when)
     else:
         payload = Receipt(message_id=approved.message_id, channel=channel, status="failed", reason="bounced", at=when)
-    return to_event(payload, sent, when, WEBHOOK).event
+    return to_event(payload, sent, when, WEBHOOK, keywords).event
 
 
 def staff(created: jo.TaskCreated, action: str, when: datetime) -> Event:
