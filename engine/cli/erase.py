@@ -1,6 +1,6 @@
 """`careloop erase`: erase a patient by crypto-shredding, on request or when their retention period is over.
 
-    careloop erase PATIENT --reason "..." [--code request]
+    careloop erase PATIENT --reason request [--ref DSR-2026-0042]
     careloop erase --expired [--dry-run]
 
 What an erasure does is engine/security/erasure.py's; the services are wired by engine/processes/erasure.py,
@@ -10,6 +10,7 @@ deployer's scheduler (docs/security.md): `0 3 * * * careloop erase --expired`.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
@@ -24,16 +25,19 @@ if TYPE_CHECKING:
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 CODES: tuple[str, ...] = get_args(ErasureReason)
+# A request's id in the deployer's register, not words: letters, digits and a few separators, as register ids are.
+REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 
 PatientArg = Annotated[str | None, typer.Argument(help="The careloop patient id (pt-...) to erase.")]
-ReasonOpt = Annotated[
+ReasonOpt = Annotated[str | None, typer.Option("--reason", help=f"The ground of the erasure: {', '.join(CODES)}.")]
+RefOpt = Annotated[
     str | None,
     typer.Option(
-        "--reason",
-        help="Why, in your words, for the audit trail only (it outlives the erasure: do not name the patient).",
+        "--ref",
+        help="The request's id in your register of data subject requests (its letters and words stay there: the "
+        "audit trail outlives the erasure, so it keeps a reference, never words about the patient).",
     ),
 ]
-CodeOpt = Annotated[str, typer.Option("--code", help=f"The ground of the erasure: {', '.join(CODES)}.")]
 ExpiredOpt = Annotated[
     bool, typer.Option("--expired", help="Erase every patient idle longer than CARELOOP_RETENTION_DAYS.")
 ]
@@ -48,7 +52,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def erase(
     patient: PatientArg = None,
     reason: ReasonOpt = None,
-    code: CodeOpt = "request",
+    ref: RefOpt = None,
     expired: ExpiredOpt = False,
     dry_run: DryRunOpt = False,
 ) -> None:
@@ -57,10 +61,12 @@ def erase(
     them)."""
     if (patient is None) == (not expired):
         raise _fail("name one patient to erase, or --expired", 2)
-    if patient is not None and not (reason or "").strip():
-        raise _fail("--reason is required: say why, for the audit trail", 2)
-    if code not in CODES:
-        raise _fail(f"--code {code!r} is not one of {', '.join(CODES)}", 2)
+    if patient is not None and reason is None:
+        raise _fail(f"--reason is required: the ground of the erasure, one of {', '.join(CODES)}", 2)
+    if reason is not None and reason not in CODES:
+        raise _fail(f"--reason {reason!r} is not one of {', '.join(CODES)}", 2)
+    if ref is not None and not REF.fullmatch(ref):
+        raise _fail("--ref is a request's id (letters, digits and . _ : / -, at most 64), not words", 2)
     if dry_run and not expired:
         raise _fail("--dry-run goes with --expired", 2)
     from kafka.errors import KafkaError
@@ -75,7 +81,7 @@ def erase(
     try:
         with open_eraser(Settings()) as eraser:
             if patient is not None:
-                _erase_one(eraser, patient, code, reason or "")
+                _erase_one(eraser, patient, reason or "request", ref)
             else:
                 _erase_expired(eraser, dry_run)
     except ValidationError as exc:
@@ -90,14 +96,14 @@ def erase(
         raise _fail(f"{type(exc).__name__}: {exc}; every step is idempotent: run the same command again") from exc
 
 
-def _erase_one(eraser: Eraser, patient: str, code: str, text: str) -> None:
+def _erase_one(eraser: Eraser, patient: str, code: str, ref: str | None) -> None:
     from engine.security.erasure import Request
 
     who = eraser.tables.login()
     # The ids merged into the patient are the same person's records, sealed with their own keys: erased with them
     # (found first: erasing the patient deletes the merge rows that link them).
     for pid in [patient, *eraser.tables.merged_into(patient)]:
-        request = Request(pid, code, text, who)  # type: ignore[arg-type]  # checked against CODES above
+        request = Request(pid, code, ref, who)  # type: ignore[arg-type]  # checked against CODES above
         _report(eraser, eraser.erasure.erase(request, eraser.clock.now()))
 
 
@@ -113,8 +119,8 @@ def _erase_expired(eraser: Eraser, dry_run: bool) -> None:
         if dry_run:
             out.print(f"would erase {patient}: last activity {last.isoformat()}", markup=False)
             continue
-        text = f"retention period of {days} days ended; last activity {last.isoformat()}"
-        _report(eraser, eraser.erasure.erase(Request(patient, "retention", text, RETENTION), eraser.clock.now()))
+        ref = f"retention-{days}d:last-{last.date().isoformat()}"
+        _report(eraser, eraser.erasure.erase(Request(patient, "retention", ref, RETENTION), eraser.clock.now()))
 
 
 def _report(eraser: Eraser, done: Erased) -> None:

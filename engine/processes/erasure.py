@@ -24,8 +24,6 @@ from engine.security.patient_keys_postgres import PostgresKeyShredder
 from engine.settings import Settings
 from events.patient import ErasureReason
 
-REASON_MAX = 500  # characters of the requester's words kept in the audit trail
-
 
 @dataclass(frozen=True, slots=True)
 class Eraser:
@@ -65,11 +63,11 @@ def open_eraser(settings: Settings) -> Iterator[Eraser]:
 @dataclass(frozen=True, slots=True)
 class AuditedErasures:
     """Erasures in the audit trail (engine/access/audit.py): who is the PostgreSQL login, set by the server; the
-    detail is the reason code and the requester's own words, which go nowhere else (the CLI asks for words that do
-    not name the patient: the trail outlives the erasure)."""
+    detail is the ground (a code), who asked and the request's reference, never free text: the trail outlives the
+    erasure."""
 
     tables: PostgresPatientTables
 
-    def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, text: str) -> None:
-        detail = f"reason={reason}; requested_by={requested_by}; {text.strip()[:REASON_MAX]}"
+    def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, ref: str | None) -> None:
+        detail = f"reason={reason}; requested_by={requested_by}" + (f"; ref={ref}" if ref else "")
         audit.record(self.tables.connection, patient_id, "erase", "erasure", detail)

@@ -46,8 +46,8 @@ class Publisher(Protocol):
 
 
 class ErasureAudit(Protocol):
-    def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, text: str) -> None:
-        """Record the erasure in the audit trail, ``text`` included (the erasing person's own words)."""
+    def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, ref: str | None) -> None:
+        """Record the erasure in the audit trail: the ground, who asked and the request's reference."""
         ...
 
 
@@ -55,7 +55,9 @@ class ErasureAudit(Protocol):
 class Request:
     patient_id: str
     reason: ErasureReason
-    text: str  # why, in the requester's words: the audit trail's only
+    # The request's id in the deployer's register of data subject requests (where its particulars, letters and
+    # words stay): the trail outlives the erasure, so careloop keeps a reference, never words about the patient.
+    ref: str | None
     requested_by: str  # pseudonymous: a staff login, or RETENTION
 
 
@@ -76,7 +78,7 @@ class Erasure:
 
     def erase(self, request: Request, now: datetime) -> Erased:
         pid = request.patient_id
-        self.audit.erasing(pid, request.reason, request.requested_by, request.text)
+        self.audit.erasing(pid, request.reason, request.requested_by, request.ref)
         shredded = self.keys.shred(pid)
         removed = self.tables.remove(pid)
         event = erased_event(request, shredded.epoch, now)

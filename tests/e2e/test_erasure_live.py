@@ -247,7 +247,7 @@ def erase(live: Live, patient_id: str) -> str:
         "CARELOOP_DATA_DIR": str(live.settings.data_dir),
         "CARELOOP_CLOCK": "database",
     }
-    result = CliRunner().invoke(app, ["erase", patient_id, "--reason", "written request, ticket 4471"], env=env)
+    result = CliRunner().invoke(app, ["erase", patient_id, "--reason", "request", "--ref", "DSR-2026-4471"], env=env)
     assert result.exit_code == 0, result.output
     return result.stdout
 

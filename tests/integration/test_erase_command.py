@@ -31,7 +31,7 @@ from tests.kafka_topics import read_topic, unique
 
 pytestmark = pytest.mark.integration
 LI_FANG, WANG_WEI = "pt-3f9c2a71b04e8d56c1a0", "pt-58be0d4417c29a6f3e11"
-TEXT = "written request received at the front desk, ticket 4471"
+TEXT = "DSR-2026-4471"
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_erasing_a_patient_destroys_the_key_empties_the_directory_and_publishes_
     sealed_name = rows(database_url, "SELECT name FROM dispatch_contacts WHERE patient_id = %s", LI_FANG)[0][0]
     cli = CliRunner()
 
-    done = cli.invoke(app, ["erase", LI_FANG, "--reason", TEXT], env=env)
+    done = cli.invoke(app, ["erase", LI_FANG, "--reason", "request", "--ref", TEXT], env=env)
 
     assert done.exit_code == 0, done.output
     assert f"erased {LI_FANG}: data key epoch 1 destroyed" in done.stdout
@@ -108,10 +108,10 @@ def test_erasing_a_patient_destroys_the_key_empties_the_directory_and_publishes_
     with psycopg.connect(database_url) as conn:
         (entry,) = audit.entries(conn, patient_id=LI_FANG)
     assert (entry.action, entry.purpose, entry.who) == ("erase", "erasure", erased["requested_by"])
-    assert "reason=request" in entry.detail and TEXT in entry.detail
+    assert entry.detail == f"reason=request; requested_by={erased['requested_by']}; ref={TEXT}"
 
     # Run again (say the first run's answer was lost): nothing more to destroy, the same event again
-    again = cli.invoke(app, ["erase", LI_FANG, "--reason", TEXT], env=env)
+    again = cli.invoke(app, ["erase", LI_FANG, "--reason", "request", "--ref", TEXT], env=env)
 
     assert again.exit_code == 0, again.output
     assert "no live data key (epoch 1 already erased" in again.stdout
@@ -131,7 +131,7 @@ def test_erasing_a_patient_erases_the_duplicate_records_merged_into_them_too(
     for pid in (older, oldest):
         keys.key_for(pid)
 
-    done = CliRunner().invoke(app, ["erase", LI_FANG, "--reason", TEXT], env=env)
+    done = CliRunner().invoke(app, ["erase", LI_FANG, "--reason", "request", "--ref", TEXT], env=env)
 
     assert done.exit_code == 0, done.output
     assert all(keys.erased(pid) for pid in (LI_FANG, older, oldest)) and not keys.erased(WANG_WEI)

@@ -28,7 +28,7 @@ from tests.kafka_topics import read_topic, unique
 
 pytestmark = pytest.mark.integration
 RETIRED = "pt-5c0e7a9b31d24f68e0a2"  # an older record of PSYCH's, merged into her current one (an A40)
-REASON = "written request received at the front desk, ticket 4471"
+REASON = "DSR-2026-4471"
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_a_login_in_the_eraser_role_erases_a_patient_and_their_merged_record(
     eraser = login("careloop_eraser")
     settings = env(eraser, broker, tmp_path)
 
-    done = CliRunner().invoke(app, ["erase", PSYCH, "--reason", REASON], env=settings)
+    done = CliRunner().invoke(app, ["erase", PSYCH, "--reason", "request", "--ref", REASON], env=settings)
 
     assert done.exit_code == 0, done.output
     assert f"erased {PSYCH}: data key epoch 1 destroyed" in done.stdout
@@ -180,7 +180,7 @@ def test_a_care_team_or_analyst_login_may_not_erase_and_the_patient_is_left_as_t
         conn.execute("INSERT INTO careloop_queue_members (login, queue) VALUES (%s, 'psychology')", (account.name,))
     settings = env(account, broker, tmp_path)
 
-    result = CliRunner().invoke(app, ["erase", PSYCH, "--reason", REASON], env=settings)
+    result = CliRunner().invoke(app, ["erase", PSYCH, "--reason", "request", "--ref", REASON], env=settings)
 
     assert result.exit_code == 1
     assert "this login may not erase" in result.output and "careloop_eraser" in result.output

@@ -17,7 +17,7 @@ from events.base import Event
 
 LI_FANG, WANG_WEI = "pt-3f9c2a71b04e8d56c1a0", "pt-58be0d4417c29a6f3e11"
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-TEXT = "asked in writing, ticket 4471"
+TEXT = "DSR-2026-4471"
 
 
 @dataclass
