@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 if TYPE_CHECKING:
+    from engine.settings import Settings
     from events.base import Event
 
 tasks_app = typer.Typer(no_args_is_help=True, help="The human task queue: list, claim, release and close tasks.")
@@ -242,11 +243,35 @@ def _publish(event: Event) -> None:
         bootstrap, security = kafka_bootstrap(settings), kafka_security(settings)
     except (ServicesNotFoundError, TlsSettingError) as exc:
         raise _fail(str(exc), 2) from exc
+    event = _sealed(event, settings)
     try:
         with EventPublisher(bootstrap, ensure_topics(settings, bootstrap).clinical, security=security) as publisher:
             publisher.publish([event], timeout=30)
     except Exception as exc:
         raise _fail(f"Kafka did not acknowledge {event.type}: {type(exc).__name__}: {exc}; nothing changed") from exc
+
+
+def _sealed(event: Event, settings: Settings) -> Event:
+    """What staff typed (a closing note) sealed with the patient's key, as every intake seals what it publishes;
+    an event with nothing typed needs no key."""
+    from connectors.sealing import Sealer
+    from engine.plumbing.services import database_url
+    from engine.security.deployment import open_keys
+    from engine.security.errors import KeyFileError
+    from engine.security.patient_keys_postgres import PostgresPatientKeys
+    from engine.security.phi import mask_event
+
+    if mask_event(event, "") == event:
+        return event
+    try:
+        deployment = open_keys(settings.key_file, settings.data_dir)
+    except KeyFileError as exc:
+        raise _fail(str(exc), 2) from exc
+    keys = PostgresPatientKeys(database_url(settings), deployment.provider, name="careloop-tasks-keys")
+    try:
+        return Sealer(keys, settings.seal_patient_data).event(event)
+    finally:
+        keys.close()
 
 
 def _await(conn: Any, task_id: str, wait: float, event: Event, shown: Callable[[Row], bool]) -> None:

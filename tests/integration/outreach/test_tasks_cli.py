@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from engine.cli.main import app
 from engine.embedded import EmbeddedBroker
 from engine.plumbing.topics import ensure_topics
+from engine.security.phi import reveal_event
 from engine.settings import Settings
 from engine.store.application import JourneyStore
 from events import tasks as ta
@@ -24,6 +25,7 @@ from projections.runner import Runner
 from tests.builders import at, event
 from tests.integration.outreach.conftest import record, task_created
 from tests.integration.test_live_intake import read_topic
+from tests.keys import postgres_protection
 
 pytestmark = pytest.mark.integration
 _n = itertools.count()
@@ -41,6 +43,7 @@ def test_staff_list_the_queue_are_refused_a_taken_task_and_close_it_with_its_out
     for name, value in {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP": broker.bootstrap, "TOPIC_PREFIX": prefix,
                         "PARTITIONS": "3", "DATA_DIR": str(tmp_path)}.items():  # fmt: skip
         monkeypatch.setenv(f"CARELOOP_{name}", value)
+    keys = postgres_protection(database_url, tmp_path).keys  # the key file under the data folder, as a deployment's
     cli = CliRunner()
     clinical = ensure_topics(Settings(), broker.bootstrap).clinical  # the stand-in below reads it from the start
 
@@ -77,7 +80,8 @@ def test_staff_list_the_queue_are_refused_a_taken_task_and_close_it_with_its_out
 
     stand_in = threading.Thread(target=worker_stand_in)
     stand_in.start()
-    closed = cli.invoke(app, ["tasks", "close", "T-9", "--outcome", "reached", "--as", "dr.li", "--note", "ok"])
+    note = "Reached her daughter on 13884860701; she will come on Tuesday"
+    closed = cli.invoke(app, ["tasks", "close", "T-9", "--outcome", "reached", "--as", "dr.li", "--note", note])
     stand_in.join(30)
     assert closed.exit_code == 0, closed.output
     assert "closed task T-9: reached" in closed.stdout
@@ -91,6 +95,7 @@ def test_staff_list_the_queue_are_refused_a_taken_task_and_close_it_with_its_out
         "reached",
         "dr.li",
     )
+    assert "13884860701" not in value.decode() and reveal_event(parse_event(published), keys).note == note  # sealed
 
     # Done: nobody can claim it any more, and the queue shows it with its outcome
     again = cli.invoke(app, ["tasks", "claim", "T-9", "--as", "dr.wang"])
