@@ -4,6 +4,11 @@ their own).
 
 Children are started with the services' addresses in CARELOOP_* variables, log to <data_dir>/logs, die
 with this process, and are stopped in reverse order.
+
+A stack that starts its own PostgreSQL is the owner of careloop's tables there: it applies the roles (`careloop
+roles apply`) and makes a login per process (engine/access/logins.py), and each child connects under its
+command's login, never the owner's (docs/access.md). With a configured PostgreSQL the deployer made the logins, and
+a child gets the CARELOOP_DATABASE_URL it is given.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.access import logins, roles
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.embedded._process import spawn, stop_process
 from engine.plumbing.services import clear_services, write_services
@@ -32,6 +38,7 @@ class Stack:
     database_url: str = ""
     topics: Topics | None = None
     keys: DeploymentKeys | None = None
+    logins: dict[str, str] = field(default_factory=dict)  # process -> its login's URL (engine/access/logins.py)
     _broker: EmbeddedBroker | None = None
     _postgres: EmbeddedPostgres | None = None
     _children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
@@ -57,9 +64,13 @@ class Stack:
         else:
             self.bootstrap = self.settings.kafka_bootstrap
         self.topics = ensure_topics(self.settings, self.bootstrap)
-        JourneyStore(postgres_env(self.database_url)).close()  # creates the event store and engine tables
+        if self._postgres is not None:  # ours: every table, the roles and a login per process, as their owner
+            roles.apply(self.database_url)
+            self.logins = logins.create(self.database_url)
+        else:
+            JourneyStore(postgres_env(self.database_url)).close()  # creates the event store and engine tables
         # Other careloop commands (publish, dlq, projections) find the running stack through this file.
-        write_services(self.data_dir, self.bootstrap, self.database_url)
+        write_services(self.data_dir, self.bootstrap, self.database_url, self.logins)
 
     def env(self) -> dict[str, str]:
         """The children's settings: this stack's services and the settings that must agree across processes."""
@@ -79,9 +90,12 @@ class Stack:
         }
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``careloop <args>`` as a child, under its command's login where this stack made one; ``env`` wins."""
         argv = [sys.executable, "-m", "engine.cli.main", *args]
         log_path = self.data_dir / "logs" / f"{name}.log"
-        proc = spawn(argv, log_path=log_path, death_signal=signal.SIGTERM, env={**self.env(), **(env or {})})
+        login = logins.for_command(self.logins, args)
+        own = {"CARELOOP_DATABASE_URL": login} if login is not None else {}
+        proc = spawn(argv, log_path=log_path, death_signal=signal.SIGTERM, env={**self.env(), **own, **(env or {})})
         self._children.append((name, proc))
         return proc
 

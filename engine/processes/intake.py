@@ -126,7 +126,7 @@ def dry_run_intake(settings: Settings, fmt: str) -> FileIntake:
 def file_intake(settings: Settings, fmt: str, rejects: Path) -> FileIntake:
     """`careloop publish`: events published to the clinical topic, rejects dead-lettered and written to
     ``rejects``, patients identified in PostgreSQL."""
-    bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+    bootstrap, url = kafka_bootstrap(settings), database_url(settings, "intake")
     security, deployment = kafka_security(settings), deployment_keys(settings)
     topics = ensure_topics(settings, bootstrap)
     limit = settings.max_message_bytes
@@ -148,7 +148,7 @@ def live_intake(settings: Settings, fmt: str, defaults: SourceDefaults) -> LiveI
     """`careloop mllp` (hl7) and `careloop fhir-intake` (fhir): a FHIR request body (a Bundle) is bounded by
     CARELOOP_MAX_BUNDLE_BYTES, each message in it by CARELOOP_MAX_MESSAGE_BYTES. Raises ServicesNotFoundError,
     then ProfileError, before connecting to anything."""
-    bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+    bootstrap, url = kafka_bootstrap(settings), database_url(settings, "intake")
     profiles, deployment = source_profiles(settings, *defaults), deployment_keys(settings)
     topics = ensure_topics(settings, bootstrap)
     bundles = settings.max_bundle_bytes if fmt == "fhir" else None
@@ -205,7 +205,7 @@ def outreach_intake(settings: Settings, system: str) -> OutreachIntake:
     """`careloop webhook` and the outreach commands, recorded as sent by ``system``: PostgreSQL holds the messages
     requests name and the patients' data keys that seal replies, notes and answers; the journeys file says which
     replies are consent words (classified here: the engine never reads a reply's text)."""
-    bootstrap, url = kafka_bootstrap(settings), database_url(settings)
+    bootstrap, url = kafka_bootstrap(settings), database_url(settings, "intake")
     deployment = deployment_keys(settings)
     keywords = load_catalog(settings.journeys).outreach.consent_by_reply.classify
     topic = ensure_topics(settings, bootstrap).clinical

@@ -3,7 +3,7 @@ unless configured, and the pipeline's processes as children: the worker, the pro
 
 Each child is `careloop <command>` in its own process, with this stack's services in its CARELOOP_* variables
 (engine/embedded/stack.py), so each runs its own composition root: engine/processes/worker.py, projections.py,
-dispatcher.py.
+dispatcher.py. With the embedded PostgreSQL each connects under its own login, never the owner's (docs/access.md).
 """
 
 from __future__ import annotations
