@@ -56,6 +56,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON careloop_timers, careloop_hand_overs, ca
 GRANT SELECT, INSERT ON careloop_applied_inputs TO careloop_worker;
 GRANT SELECT ON careloop_clock TO careloop_worker;
 GRANT USAGE ON SEQUENCE careloop_events_notification_id_seq, careloop_hand_overs_id_seq TO careloop_worker;
+-- Its metrics say how far each projection is behind the store's head: the projections' positions, nothing else.
+GRANT SELECT (name, position) ON projection_tracking TO careloop_worker;
 
 -- The dispatcher: reads the event store, keeps its own tables (messages, contacts, tracking, outbox, demo inbox),
 -- reads the patients' wrapped keys to reveal the contact it sends to.

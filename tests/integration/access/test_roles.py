@@ -12,6 +12,7 @@ from connectors.outreach.directory import PostgresDirectory, Sent
 from engine.access import roles
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.recorder import Commit
+from engine.worker.timers import TimerPoller
 from projections.catalog import PROJECTIONS
 from tests.integration.access.conftest import Login, refused, rows, run
 from tests.integration.access.seed import NAMES, ORTHO, PHONES, PSYCH, seed
@@ -113,6 +114,23 @@ def test_the_worker_commits_a_patients_events_and_timers_and_reads_no_contact_id
     for table in ("dispatch_contacts", "patient_identifiers", "careloop_patient_keys", "tasks", "careloop_audit"):
         assert refused(worker, f"SELECT * FROM {table}"), table
     assert refused(worker, "DELETE FROM careloop_events")
+
+
+def test_the_worker_reports_how_far_each_projection_is_behind_from_their_positions_alone(
+    careloop_db: str, login: Login
+) -> None:
+    worker = login("careloop_worker")
+    with psycopg.connect(careloop_db, autocommit=True) as conn:
+        conn.execute("UPDATE projection_tracking SET position = 0")
+    poller = TimerPoller(worker.url, batch=10, republish_after=5)
+    try:
+        lag = poller.projection_lag()  # the worker's metrics job, every 15 s
+    finally:
+        poller.close()
+
+    assert lag == {p.name: 0 for p in PROJECTIONS}
+    assert refused(worker, "SELECT updated_at FROM projection_tracking")
+    assert refused(worker, "UPDATE projection_tracking SET position = 0")
 
 
 def test_the_dispatcher_keeps_its_tables_from_the_events_and_reads_no_identifier_or_task(
