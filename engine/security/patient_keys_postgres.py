@@ -159,6 +159,14 @@ class PostgresPatientKeys:
         self._provider = provider
         return total
 
+    def master_keys_in_use(self) -> list[str]:
+        """The master keys that wrap at least one live data key: an older one may leave the key file once it is not
+        here and no database backup that needs it is kept."""
+        rows = self._db.execute(
+            "SELECT DISTINCT master_key_id FROM careloop_patient_keys WHERE wrapped IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
     def close(self) -> None:
         self._db.close()
 
