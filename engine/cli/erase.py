@@ -2,6 +2,7 @@
 
     careloop erase PATIENT --reason request [--ref DSR-2026-0042]
     careloop erase --expired [--dry-run]
+    careloop erasure-api [--host 127.0.0.1] [--port 8087]
 
 What an erasure does is engine/security/erasure.py's; the services are wired by engine/processes/erasure.py,
 imported inside the command so `careloop validate` stays light. `--expired` is meant to run daily from the
@@ -10,23 +11,22 @@ deployer's scheduler (docs/security.md): `0 3 * * * careloop erase --expired`.
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Annotated, get_args
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from events.patient import ErasureReason
+from engine.security.erasure_requests import CODES, REF, REF_PROBLEM
 
 if TYPE_CHECKING:
     from engine.processes.erasure import Eraser
     from engine.security.erasure import Erased
+    from engine.settings import Settings
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-CODES: tuple[str, ...] = get_args(ErasureReason)
-# A request's id in the deployer's register, not words: letters, digits and a few separators, as register ids are.
-REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 
 PatientArg = Annotated[str | None, typer.Argument(help="The careloop patient id (pt-...) to erase.")]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help=f"The ground of the erasure: {', '.join(CODES)}.")]
@@ -66,26 +66,60 @@ def erase(
     if reason is not None and reason not in CODES:
         raise _fail(f"--reason {reason!r} is not one of {', '.join(CODES)}", 2)
     if ref is not None and not REF.fullmatch(ref):
-        raise _fail("--ref is a request's id (letters, digits and . _ : / -, at most 64), not words", 2)
+        raise _fail(f"--ref is {REF_PROBLEM}", 2)
     if dry_run and not expired:
         raise _fail("--dry-run goes with --expired", 2)
-    from kafka.errors import KafkaError
-    from psycopg import Error as DatabaseError
-    from psycopg.errors import InsufficientPrivilege
+    with _opened(_settings()) as eraser:
+        if patient is not None:
+            _erase_one(eraser, patient, reason or "request", ref)
+        else:
+            _erase_expired(eraser, dry_run)
+
+
+def erasure_api(host: str, port: int) -> None:
+    """Serve `careloop erase PATIENT` over HTTP (engine/security/erasure_api.py) until Ctrl-C / SIGTERM: the same
+    transport security as every listener (TLS beyond loopback, the clients of CARELOOP_HTTP_CLIENTS)."""
+    from connectors.serving import run_until_signalled
+    from engine.cli.connect import listening
+    from engine.processes.erasure import ServedEraser
+    from engine.security.erasure_api import ROUTE, serve
+
+    settings = _settings()
+    how = listening(settings, host, http=True)  # before connecting to anything: its settings may be wrong
+    with _opened(settings) as eraser:
+        served, limit = ServedEraser(eraser), settings.max_message_bytes
+        run_until_signalled(
+            lambda ready, stop: serve(served, host, port, ready, stop, limit, **how.options),
+            lambda: out.print(
+                f"listening on {how.scheme}://{host}:{port} (POST {ROUTE}; {how.mode}); Ctrl-C stops", markup=False
+            ),
+        )
+
+
+def _settings() -> Settings:
     from pydantic import ValidationError
 
-    from engine.plumbing.services import ServicesNotFoundError
-    from engine.processes.erasure import open_eraser
     from engine.settings import Settings
 
     try:
-        with open_eraser(Settings()) as eraser:
-            if patient is not None:
-                _erase_one(eraser, patient, reason or "request", ref)
-            else:
-                _erase_expired(eraser, dry_run)
+        return Settings()
     except ValidationError as exc:
         raise _fail(f"invalid CARELOOP_ settings: {exc.errors(include_url=False)}", 2) from exc
+
+
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Eraser]:
+    """The eraser on the deployment's services; the command ends saying what went wrong, in words."""
+    from kafka.errors import KafkaError
+    from psycopg import Error as DatabaseError
+    from psycopg.errors import InsufficientPrivilege
+
+    from engine.plumbing.services import ServicesNotFoundError
+    from engine.processes.erasure import open_eraser
+
+    try:
+        with open_eraser(settings) as eraser:
+            yield eraser
     except ServicesNotFoundError as exc:
         raise _fail(f"{exc} (erasing needs the database and the broker)", 2) from exc
     except InsufficientPrivilege as exc:
@@ -99,12 +133,9 @@ def erase(
 def _erase_one(eraser: Eraser, patient: str, code: str, ref: str | None) -> None:
     from engine.security.erasure import Request
 
-    who = eraser.tables.login()
-    # The ids merged into the patient are the same person's records, sealed with their own keys: erased with them
-    # (found first: erasing the patient deletes the merge rows that link them).
-    for pid in [patient, *eraser.tables.merged_into(patient)]:
-        request = Request(pid, code, ref, who)  # type: ignore[arg-type]  # checked against CODES above
-        _report(eraser, eraser.erasure.erase(request, eraser.clock.now()))
+    request = Request(patient, code, ref, eraser.tables.login())  # type: ignore[arg-type]  # checked against CODES
+    for done in eraser.erase(request):  # the records merged into the patient, then the patient
+        _report(eraser, done)
 
 
 def _erase_expired(eraser: Eraser, dry_run: bool) -> None:

@@ -153,6 +153,18 @@ def webhook(
     run_webhook(host, port, max_message_bytes)
 
 
+@app.command("erasure-api")
+def erasure_api(
+    port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8087,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Erase patients over HTTP (POST /patients/PATIENT/erasure), as `careloop erase` does, for the clients of
+    CARELOOP_HTTP_CLIENTS; run it under a login in careloop_eraser."""
+    from engine.cli.erase import erasure_api as run_erasure_api
+
+    run_erasure_api(host, port)
+
+
 @app.command()
 def up() -> None:
     """Start everything on embedded Kafka and PostgreSQL (or CARELOOP_KAFKA_BOOTSTRAP / CARELOOP_DATABASE_URL)."""

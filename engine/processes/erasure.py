@@ -1,8 +1,9 @@
-"""`careloop erase`: erasing patients on request, or when their retention period is over (engine/security/erasure.py
-says what an erasure does).
+"""`careloop erase` and `careloop erasure-api`: erasing patients on request, or when their retention period is over
+(engine/security/erasure.py says what an erasure does; engine/security/erasure_api.py the API).
 
 It needs PostgreSQL (the key table, the contact directory and identifier index, the log for last activity) and
-Kafka (the clinical topic), and no master key: destroying a wrapped key unwraps nothing.
+Kafka (the clinical topic), and no master key: destroying a wrapped key unwraps nothing. Both run under a login in
+careloop_eraser (docs/access.md), the API too: it is a process of its own, not an intake's.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kafka.errors import KafkaError
+from psycopg import Error as DatabaseError
+from psycopg.errors import InsufficientPrivilege
+
 from connectors.publisher import EventPublisher
 from engine.access import audit
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.kafka_security import kafka_security
 from engine.plumbing.services import database_url, kafka_bootstrap
 from engine.plumbing.topics import ensure_topics
-from engine.security.erasure import Erasure
+from engine.security.erasure import Erased, Erasure, Request, erase_with_merged
+from engine.security.erasure_api import NotPermittedError, UnavailableError
 from engine.security.erasure_postgres import PostgresPatientTables
 from engine.security.patient_keys_postgres import PostgresKeyShredder
 from engine.settings import Settings
@@ -34,6 +40,10 @@ class Eraser:
     clock: Clock
     topic: str
     retention: timedelta | None
+
+    def erase(self, request: Request) -> Iterator[Erased]:
+        """The patient and the records merged into them, each erased as it comes, now by the deployment's clock."""
+        return erase_with_merged(self.erasure, self.tables, request, self.clock.now())
 
     def expired(self) -> list[tuple[str, datetime]]:
         """The patients not erased whose last activity is older than the retention period (none when unset)."""
@@ -71,3 +81,24 @@ class AuditedErasures:
     def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, ref: str | None) -> None:
         detail = f"reason={reason}; requested_by={requested_by}" + (f"; ref={ref}" if ref else "")
         audit.record(self.tables.connection, patient_id, "erase", "erasure", detail)
+
+
+@dataclass(frozen=True, slots=True)
+class ServedEraser:
+    """The eraser behind `careloop erasure-api`: what the database and the broker raise, in the API's terms."""
+
+    eraser: Eraser
+
+    def erase(self, request: Request) -> list[Erased]:
+        try:
+            return list(self.eraser.erase(request))
+        except InsufficientPrivilege as exc:
+            refusal = exc.diag.message_primary or type(exc).__name__
+            raise NotPermittedError(
+                f"this listener's login may not erase ({refusal}): it needs careloop_eraser (docs/access.md)"
+            ) from exc
+        except (DatabaseError, KafkaError) as exc:
+            raise UnavailableError(
+                f"{type(exc).__name__}: the database or the broker did not answer; every step is idempotent: send "
+                "the same request again"
+            ) from exc
