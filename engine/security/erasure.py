@@ -1,7 +1,9 @@
-"""Erasing a patient by crypto-shredding: what ``careloop erase`` does, in order, over ports.
+"""Erasing a patient by crypto-shredding: what ``careloop erase`` and ``careloop erasure-api`` do, in order, over
+ports.
 
-1. The audit trail records who erased the patient, why (the reason code) and the erasing person's own words (the
-   free text, which goes nowhere else): first, so an erasure the trail cannot record does not happen.
+1. The audit trail records who erased the patient, why (the reason code), who asked and the request's reference in
+   the deployer's register (never words about the patient: the trail outlives the erasure): first, so an erasure
+   the trail cannot record does not happen.
 2. The patient's data key is destroyed (``KeyShredder``): whatever it sealed, in the events, topics, snapshots,
    reject files and backups, can no longer be read.
 3. The tables outside the event log that hold the patient are emptied of them (``PatientTables``): the contact
