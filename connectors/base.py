@@ -58,6 +58,16 @@ class Reject:
 
 
 Outcome = Mapped | Reject
+ERASED = "erased"  # the reject category of a message about an erased patient
+
+
+def erased_reason(patient_id: str) -> str:
+    """Why a message about an erased patient (`careloop erase`) is rejected: their pseudonymous id (what the
+    commands take) and the way back, never a value of the message."""
+    return (
+        f"patient {patient_id} was erased (careloop erase); a returning patient is registered again with "
+        f"`careloop keys renew {patient_id}`"
+    )
 
 
 class PatientIdentity(Protocol):

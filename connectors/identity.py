@@ -23,6 +23,7 @@ from psycopg import Connection
 from engine.access.ownership import migrates
 from engine.plumbing.connections import connect
 from engine.security.cipher import epoch_of, reveal, seal
+from engine.security.errors import ErasedError
 from engine.security.patient_keys import PatientKeys
 from engine.security.pseudonyms import Pseudonyms
 from events.patient import Identifier
@@ -100,13 +101,7 @@ class PostgresIdentity:
             )
             new = [(k, i) for k, i in zip(indexes, identifiers, strict=True) if k not in known]
             if new:
-                key = self._keys.key_for(patient_id)
-                with self._conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO patient_identifiers (blind_index, authority, value_sealed, patient_id) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (blind_index) DO NOTHING",
-                        [(k, i.authority, seal(key, i.value, patient_id, FIELD), patient_id) for k, i in new],
-                    )
+                self._index(patient_id, new)
         return patient_id
 
     def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
@@ -147,6 +142,21 @@ class PostgresIdentity:
         with self._conn.cursor() as cur:
             cur.executemany(
                 "UPDATE patient_identifiers SET patient_id = %s, value_sealed = %s WHERE blind_index = %s", moved
+            )
+
+    def _index(self, patient_id: str, new: list[tuple[str, Identifier]]) -> None:
+        """Keep the patient's new identifiers, each value sealed with their key. An erased patient's are not kept:
+        nothing new is kept about them, and the intake rejects their events when it seals them
+        (connectors/sealing.py), until `careloop keys renew` gives them a key again."""
+        try:
+            key = self._keys.key_for(patient_id)
+        except ErasedError:
+            return
+        with self._conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO patient_identifiers (blind_index, authority, value_sealed, patient_id) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (blind_index) DO NOTHING",
+                [(k, i.authority, seal(key, i.value, patient_id, FIELD), patient_id) for k, i in new],
             )
 
     def _known(self, indexes: list[str]) -> dict[str, str]:

@@ -6,6 +6,10 @@ over CARELOOP_MAX_MESSAGE_BYTES, or with an event that would be once sealed, is 
 once for every connector (``sized``); its dead letter keeps the first bytes that fit and says so, the reject file
 keeps them all.
 
+A message about an erased patient is rejected as ``erased`` (``sized`` again): the key store refuses to seal for
+them, and careloop keeps nothing new about a patient who asked to be forgotten; its original is dead-lettered
+sealed with the intake key like any reject.
+
 Nothing rests in clear (connectors/sealing.py): events are published with their patient-identifying fields
 sealed, and the original of a reject is sealed with the intake key in the reject file (mode 0600, in a folder only
 its owner may enter) and in its dead letter. A dry run rests nothing: it prints events and reasons in clear.
@@ -20,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from connectors.base import Mapped, Outcome, Reject
+from connectors.base import ERASED, Mapped, Outcome, Reject, erased_reason
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, kept_note, too_large_reason
 from connectors.publisher import EventPublisher, Record, encode
 from connectors.sealing import SEALED_HEADER, Sealer, fitting
 from engine.security.cipher import PREFIX
+from engine.security.errors import ErasedError
 
 Header = tuple[str, bytes]
 
@@ -102,8 +107,9 @@ def dead_letter(
 
 
 def sized(outcome: Outcome, limit: int, sealer: Sealer) -> tuple[Outcome, list[Record]]:
-    """The outcome and its events, sealed and encoded for Kafka; or a ``too_large`` Reject (and no records) when
-    the message is over ``limit`` bytes or one of its sealed events would be."""
+    """The outcome and its events, sealed and encoded for Kafka; or a Reject (and no records): ``too_large`` when
+    the message is over ``limit`` bytes or one of its sealed events would be, ``erased`` when one of its events is
+    about an erased patient (a verdict like any other reject: resending it unchanged is refused again)."""
     size = len(outcome.original)
     if size > limit:
         reason = too_large_reason("message", size, limit)
@@ -112,7 +118,10 @@ def sized(outcome: Outcome, limit: int, sealer: Sealer) -> tuple[Outcome, list[R
         return Reject(reason, outcome.location, outcome.original, "too_large"), []
     if isinstance(outcome, Reject):
         return outcome, []
-    records = [encode(e) for e in sealer.events(outcome.events)]
+    try:
+        records = [encode(e) for e in sealer.events(outcome.events)]
+    except ErasedError as exc:
+        return Reject(erased_reason(exc.patient_id), outcome.location, outcome.original, ERASED), []
     for event, (_, value) in zip(outcome.events, records, strict=True):
         if len(value) > limit:
             reason = too_large_reason(f"its {event.type} event", len(value), limit)

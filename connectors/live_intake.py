@@ -3,7 +3,8 @@ or dead-letter it; the verdict says which, so the channel can acknowledge truthf
 
 A payload over CARELOOP_MAX_MESSAGE_BYTES is rejected as ``too_large`` without being mapped (``refuse_too_large``
 takes the first bytes a channel kept of one it did not read whole); each outcome is sealed and size-checked as
-the file intake does it (``connectors.intake.sized``), and rejects' originals are sealed with the intake key.
+the file intake does it (``connectors.intake.sized``), and rejects' originals are sealed with the intake key. A
+message about an erased patient is one of those rejects (``erased``), never a failure the sender would resend.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The MLLP listener: HL7 v2 over TCP, acknowledged with MSA AA only once the events are on Kafka.
 
-AR (reject: do not resend) for messages that are unparseable, of an unsupported type or over
-CARELOOP_MAX_MESSAGE_BYTES, AE (error) for content that cannot be mapped, both with the reason in MSA-3 and ERR;
-AE too when the broker did not acknowledge, so the sender resends. python-hl7 serves the connections and writes
-the frames; ``mllp_frames`` reads them, so that a frame over the limit is answered and the connection goes on.
+AR (reject: do not resend) for messages that are unparseable, of an unsupported type, over
+CARELOOP_MAX_MESSAGE_BYTES or about an erased patient, AE (error) for content that cannot be mapped, both with the
+reason in MSA-3 and ERR; AE too when the broker did not acknowledge, so the sender resends. python-hl7 serves the
+connections and writes the frames; ``mllp_frames`` reads them, so that a frame over the limit is answered and the
+connection goes on.
 
 Over TLS (CARELOOP_TLS_CERT/_KEY) the listener is MLLP over TLS; with CARELOOP_TLS_CLIENT_CA only senders with a
 certificate that CA signed complete the handshake, and the certificate's common name is recorded as the caller in
@@ -23,13 +24,15 @@ import hl7
 from hl7.mllp import start_hl7_server
 from hl7.mllp.exceptions import InvalidBlockError
 
+from connectors.base import ERASED
 from connectors.live_intake import LiveIntake, Verdict
 from connectors.mllp_frames import Frame, FrameReader
 from engine.plumbing.listening import listening_mode
 from events.ids import deterministic_id
 
 log = logging.getLogger("careloop.mllp")
-REJECT_CATEGORIES = {"unparseable", "unsupported", "too_large"}
+# what resending unchanged cannot fix; an erased patient's messages are refused until `careloop keys renew`
+REJECT_CATEGORIES = {"unparseable", "unsupported", "too_large", ERASED}
 
 
 def ack_for(raw: bytes, verdict: Verdict, whole: bool = True) -> bytes:

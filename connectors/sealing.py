@@ -6,6 +6,10 @@ A rejected message has no patient yet (it may not even parse), so its original i
 deployment's own, kept in the key store like a patient's (``INTAKE_KEY``: wrapped by the master key, re-wrapped on
 rotation, never erased with a patient). Whoever holds the key file and the database reads it back
 (`careloop dlq list`, `careloop dlq replay`); the reject files and the dead-letter topic alone reveal nothing.
+
+An erased patient (`careloop erase` destroyed their key) has no key to seal with, and the intake takes nothing about
+them, whether or not the event has anything to seal: ``events`` raises ErasedError, which the intakes turn into a
+reject (``connectors.base.erased_reason``), until the patient is registered again after `careloop keys renew`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 from collections.abc import Sequence
 
 from engine.security.cipher import is_sealed, reveal_bytes, seal_bytes, sealed_length
-from engine.security.errors import MalformedTokenError
+from engine.security.errors import ErasedError, MalformedTokenError
 from engine.security.patient_keys import PatientKeys
 from engine.security.phi import seal_event
 from events.base import Event
@@ -41,10 +45,17 @@ class Sealer:
         return self.events([event])[0]
 
     def events(self, events: Sequence[Event]) -> tuple[Event, ...]:
+        """The events sealed; ErasedError if one is about an erased patient (``key_for`` refuses those with something
+        to seal; the others' patients are looked up once each)."""
         if not self.seal_events:
             return tuple(events)
         with self._lock:
-            return tuple(seal_event(e, self.keys) for e in events)
+            sealed = tuple(seal_event(e, self.keys) for e in events)
+            keyed = {s.patient_id for e, s in zip(events, sealed, strict=True) if s is not e}
+            for patient_id in dict.fromkeys(e.patient_id for e in events if e.patient_id not in keyed):
+                if self.keys.erased(patient_id):
+                    raise ErasedError("the patient was erased: careloop takes nothing more about them", patient_id)
+            return sealed
 
     def original(self, data: bytes) -> str:
         """``data`` (a message as received) in the sealed text form."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
+from connectors.base import ERASED, Location, Mapped, Outcome, PatientIdentity, Reject, erased_reason
 from connectors.fhir.appointments import map_appointment
 from connectors.fhir.context import Context
 from connectors.fhir.encounters import map_encounter, map_procedure
@@ -34,6 +34,7 @@ from connectors.fhir.patients import map_patient
 from connectors.fhir.questionnaires import map_questionnaire_response
 from connectors.fhir.references import References
 from connectors.fhir.times import instant
+from engine.security.errors import ErasedError
 from events.base import Event, Source
 
 Mapper = Callable[[Any, Context], list[Event | Problem]]
@@ -145,6 +146,8 @@ def _entry(
         return [reject(problem)]
     except IdentityStoreError:
         raise
+    except ErasedError as exc:  # the identity port refused to keep more about an erased patient (a merge into them)
+        return [reject(Problem(erased_reason(exc.patient_id), entry.path, ERASED))]
     except ValidationError as exc:  # a careloop event refused a value the resource holds
         error = exc.errors()[0]
         field_name = ".".join(str(p) for p in error["loc"])

@@ -18,6 +18,7 @@ from connectors.base import PatientIdentity
 from connectors.fhir.elements import human_name, reference_parts
 from connectors.fhir.errors import IdentityStoreError, UnmappableError
 from connectors.fhir.parse import Entry
+from engine.security.errors import ErasedError
 from events.patient import Identifier
 
 RFC3986 = "urn:ietf:rfc:3986"  # FHIR's identifier system for values that are URIs (here: a urn:uuid fullUrl)
@@ -80,6 +81,8 @@ class References:
         if key not in self._patients:
             try:
                 self._patients[key] = self._identity.resolve(identifiers)
+            except ErasedError:  # not the store failing: the intake rejects what is about an erased patient
+                raise
             except Exception as exc:
                 raise IdentityStoreError(f"resolving the patient of {path} failed: {exc}") from exc
         return self._patients[key]
@@ -89,6 +92,8 @@ class References:
         self._patients.clear()
         try:
             return self._identity.merge(retired, survivor)
+        except ErasedError:
+            raise
         except Exception as exc:
             raise IdentityStoreError(f"recording a patient merge failed: {exc}") from exc
 

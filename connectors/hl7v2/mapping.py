@@ -15,7 +15,8 @@ per-type decisions are documented in ``adt``, ``oru`` and ``siu``. Every event c
 Reject categories: "unparseable" (not HL7, or bytes that are no text in the message's character set;
 ``Location.detail`` names the field when known), "unsupported" (a type careloop does not map), "invalid"
 (required data missing or malformed; ``Location.detail`` names the field, e.g. "PID-3"), "duplicate" (a merge
-whose patients are already one, e.g. the same A40 imported twice).
+whose patients are already one, e.g. the same A40 imported twice), "erased" (about a patient `careloop erase`
+erased: connectors/sealing.py).
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from dataclasses import replace
 
 from pydantic import ValidationError
 
-from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
+from connectors.base import ERASED, Location, Mapped, Outcome, PatientIdentity, Reject, erased_reason
 from connectors.hl7v2 import adt, oru, siu
 from connectors.hl7v2.common import Draft, Header, MappingOptions, message_type, read_header
 from connectors.hl7v2.errors import FieldError, NotMappedError
 from connectors.hl7v2.message import Message
 from connectors.hl7v2.parse import Unparseable
+from engine.security.errors import ErasedError
 from events.base import Event
 
 HANDLERS = {**adt.HANDLERS, **oru.HANDLERS, **siu.HANDLERS}
@@ -66,6 +68,8 @@ def map_message(
         return Reject(exc.reason, replace(location, detail="MSH-9"), parsed.original, exc.category)
     except ValidationError as exc:
         return Reject(_invalid_event(exc), location, parsed.original, "invalid")
+    except ErasedError as exc:  # the identity port refused to keep more about an erased patient (a merge into them)
+        return Reject(erased_reason(exc.patient_id), location, parsed.original, ERASED)
     if not events:  # only merges map to nothing: every one in the message was recorded before
         reason = (
             "MRG-1: the retired identifiers already belong to the surviving patient (merged before, e.g. this "

@@ -2,13 +2,14 @@
 
 POST /outreach/receipts, /outreach/replies, /questionnaires, /consent, /outreach/pause, /outreach/resume with a
 JSON object (or an array of them). 202 {"event_ids": [...], "results": [...]}; 422 {"error", "field"} for a
-request that cannot become an event (do not resend unchanged); 413 {"error", "max_message_bytes"} for a body over
-CARELOOP_MAX_MESSAGE_BYTES; 503 {"error"} when Kafka or PostgreSQL did not answer (resend). aiohttp, which faust
-already brings, serves it.
+request that cannot become an event, or one about an erased patient (do not resend unchanged); 413 {"error",
+"max_message_bytes"} for a body over CARELOOP_MAX_MESSAGE_BYTES; 503 {"error"} when Kafka or PostgreSQL did not
+answer (resend). aiohttp, which faust already brings, serves it.
 
 Every request carries a credential of a client in CARELOOP_HTTP_CLIENTS (connectors/http_auth.py): a gateway signs
 its callbacks, a care-team tool sends its bearer token. 401 {"error"} without one, with a wrong one or a replayed
-signature; 403 {"error"} for a path the client is not given. The client's name is logged with what it posted.
+signature; 403 {"error"} for a path the client is not given. The client's name is logged with what it posted and
+recorded as the source system of the events it sent.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def build_app(
             except ValueError as exc:
                 return _error(422, f"the body is not JSON: {exc}")
             try:
-                accepted = await asyncio.to_thread(intake.accept, kind, body)
+                accepted = await asyncio.to_thread(intake.accept, kind, body, request[CALLER])
             except PayloadError as exc:
                 return _error(422, str(exc), exc.field)
             except UnavailableError as exc:

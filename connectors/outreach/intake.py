@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from connectors.base import erased_reason
 from connectors.outreach.directory import MessageDirectory
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.mapping import Mapped, to_event
 from connectors.outreach.payloads import parse
 from connectors.sealing import Sealer
+from engine.security.errors import ErasedError
 from events.base import Event
 
 Clock = Callable[[], datetime]
@@ -69,8 +71,9 @@ class OutreachIntake:
         self._keywords = keywords
         self._clock = clock
 
-    def map(self, kind: str, body: Any) -> Accepted:
-        """The events for a request (a JSON object) or a batch (a JSON array); nothing is published."""
+    def map(self, kind: str, body: Any, caller: str | None = None) -> Accepted:
+        """The events for a request (a JSON object) or a batch (a JSON array); nothing is published. ``caller``:
+        the authenticated client that sent it, recorded as the events' source system (else the intake's own)."""
         batch = body if isinstance(body, list) else [body]
         indexed = isinstance(body, list)
         if not batch:
@@ -81,15 +84,17 @@ class OutreachIntake:
             payload = parse(kind, data, n if indexed else None)
             message_id = getattr(payload, "message_id", None)
             sent = self._directory.find(message_id) if message_id is not None else None
-            mapped.append(to_event(payload, sent, arrived, self._system, self._keywords))
+            mapped.append(to_event(payload, sent, arrived, caller or self._system, self._keywords))
         return Accepted(tuple(mapped))
 
-    def accept(self, kind: str, body: Any) -> Accepted:
-        """Map and publish; returns once Kafka acknowledged every event. PayloadError: refused, nothing sent;
-        UnavailableError: not stored, send again."""
-        accepted = self.map(kind, body)
+    def accept(self, kind: str, body: Any, caller: str | None = None) -> Accepted:
+        """Map and publish; returns once Kafka acknowledged every event. PayloadError: refused, nothing sent (a
+        request about an erased patient too); UnavailableError: not stored, send again."""
+        accepted = self.map(kind, body, caller)
         try:
             sealed = self._sealer.events([m.event for m in accepted.mapped])
+        except ErasedError as exc:  # nothing more is taken about them: resending will not help
+            raise PayloadError(f"{kind}: {erased_reason(exc.patient_id)}", _patient_field(body, accepted, exc)) from exc
         except Exception as exc:  # the key store did not answer: nothing was published, the sender sends again
             raise UnavailableError(f"could not seal the patient's data: {type(exc).__name__}") from exc
         try:
@@ -97,3 +102,12 @@ class OutreachIntake:
         except Exception as exc:  # the broker did not acknowledge: the sender must try again
             raise UnavailableError(f"Kafka did not acknowledge the events: {type(exc).__name__}: {exc}") from exc
         return accepted
+
+
+def _patient_field(body: Any, accepted: Accepted, exc: ErasedError) -> str:
+    """The request at fault, as the 422's field: ``patient_id`` (``[n].patient_id`` in a batch), the patient's
+    whether the request named them or its message did."""
+    if not isinstance(body, list):
+        return "patient_id"
+    n = next((i for i, m in enumerate(accepted.mapped) if m.event.patient_id == exc.patient_id), 0)
+    return f"[{n}].patient_id"

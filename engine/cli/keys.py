@@ -1,16 +1,22 @@
-"""`careloop keys`: the deployment's key file (engine/security/secrets.py)."""
+"""`careloop keys`: the deployment's key file (engine/security/secrets.py), and a returning patient's new data key
+(`careloop keys renew`, engine/security/patient_keys.py ``renew``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engine.security.errors import KeyFileError
 from engine.security.secrets import KEY_FILE_SETTING, add_master_key, create_key_file
 
+if TYPE_CHECKING:
+    from engine.security.patient_keys_postgres import PostgresPatientKeys
+    from engine.settings import Settings
+
 keys_app = typer.Typer(no_args_is_help=True, help="The deployment's key file: master, pseudonym and index keys.")
+RENEW_ACTION = "keys.renew"  # the audit trail's action of a renewal
 
 
 @keys_app.command("init")
@@ -79,3 +85,85 @@ def _rewrap(path: Path) -> None:
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
+
+
+def _refuse(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@keys_app.command("renew")
+def renew(
+    patient: Annotated[str, typer.Argument(help="The erased patient's careloop id (pt-...), as a reject names it.")],
+    purpose: Annotated[
+        str, typer.Option(help="Why: care, operations, audit or erasure (recorded in the audit trail).")
+    ] = "care",
+) -> None:
+    """Give an erased patient who comes back a new data key (a new key epoch): the intakes take their messages
+    again, and careloop starts them afresh, with no memory of what was erased, on their next registration. Refused
+    for a patient who was not erased. Recorded in the audit trail first (your login, the patient, --purpose)."""
+    import psycopg
+
+    from engine.cli.access import checked_purpose, connect_cli, record
+    from engine.security.errors import NotErasedError
+
+    checked_purpose(purpose)
+    keys = _patient_keys(_settings())
+    try:
+        _refuse_unless_erased(keys, patient)
+        with connect_cli() as conn:
+            record(conn, [patient], RENEW_ACTION, purpose)
+        key = keys.renew(patient)
+    except NotErasedError as exc:  # renewed by someone else since the check
+        raise _refuse(f"{patient}: {exc}") from exc
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise _refuse(
+            f"this login may not renew a patient's key ({exc.diag.message_primary}): run it as the owner"
+        ) from exc
+    except psycopg.Error as exc:
+        raise _refuse(f"{type(exc).__name__}: {str(exc).strip()}") from exc
+    finally:
+        keys.close()
+    typer.echo(
+        f"renewed {patient}: data key epoch {key.epoch}; the intakes take the patient's messages again. Send their "
+        "registration first (ADT^A04 or A28, a FHIR Patient): careloop starts them afresh on it"
+    )
+
+
+def _refuse_unless_erased(keys: PostgresPatientKeys, patient: str) -> None:
+    """A new epoch for a patient whose key is live would orphan what it sealed; one for a patient never seen would
+    make a key nobody asked for."""
+    if keys.erased(patient):
+        return
+    if keys.existing(patient) is not None:
+        raise _refuse(f"{patient} was not erased: their data key is live, and only an erased patient gets a new one")
+    raise _refuse(f"careloop has no data key for {patient}: no such patient was seen or erased here (check the id)")
+
+
+def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from engine.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _refuse(f"invalid CARELOOP_ settings: {exc.errors(include_url=False)}", 2) from exc
+
+
+def _patient_keys(settings: Settings) -> PostgresPatientKeys:
+    """The patients' keys in the deployment's database, wrapped with the key file's master key."""
+    import psycopg
+
+    from engine.plumbing.services import ServicesNotFoundError, database_url
+    from engine.processes.intake import deployment_keys
+    from engine.security.patient_keys_postgres import PostgresPatientKeys
+
+    try:
+        return PostgresPatientKeys(database_url(settings), deployment_keys(settings).provider, name="careloop-keys")
+    except KeyFileError as exc:
+        raise _refuse(str(exc), 2) from exc
+    except ServicesNotFoundError as exc:
+        raise _refuse(f"{exc} (renewing a key needs the database)", 2) from exc
+    except psycopg.Error as exc:
+        raise _refuse(f"cannot reach PostgreSQL: {str(exc).strip()}") from exc

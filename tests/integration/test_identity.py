@@ -124,3 +124,22 @@ def test_an_earlier_careloops_identifier_table_with_rows_is_refused_and_an_empty
     with pytest.raises(IdentityTableError, match="import the hospital's data again into a new database"):
         PostgresIdentity(holding, PSEUDONYMS, MemoryPatientKeys(memory_keys().provider))
     assert PostgresIdentity(empty, PSEUDONYMS, memory_keys()).resolve([mrn("123")]) == patient_id("HOSP-A", "123")
+
+
+def test_an_erased_patient_resolves_to_their_id_but_their_identifiers_are_not_kept_again_until_renewed(
+    postgres: EmbeddedPostgres,
+) -> None:
+    url, keys = database(postgres), memory_keys()
+    identity = PostgresIdentity(url, PSEUDONYMS, keys)
+    patient = identity.resolve([mrn("ERA-1")])
+    keys.erase(patient)
+    with psycopg.connect(url, autocommit=True) as conn:  # the erasure empties the index of them
+        conn.execute("DELETE FROM patient_identifiers WHERE patient_id = %s", (patient,))
+
+        # their id, so that the intake rejects what is about them (it cannot seal it): nothing new is kept
+        assert identity.resolve([mrn("ERA-1"), mrn("ERA-1-B", "HOSP-B")]) == patient
+        assert conn.execute("SELECT count(*) FROM patient_identifiers").fetchone() == (0,)
+
+        keys.renew(patient)
+        assert identity.resolve([mrn("ERA-1"), mrn("ERA-1-B", "HOSP-B")]) == patient
+        assert conn.execute("SELECT count(*) FROM patient_identifiers").fetchone() == (2,)

@@ -121,10 +121,10 @@ class RecordingOutreachIntake:
     """The webhook's intake, reduced to what reached it: this test is about who gets through."""
 
     def __init__(self) -> None:
-        self.received: list[tuple[str, Any]] = []
+        self.received: list[tuple[str, Any, str | None]] = []
 
-    def accept(self, kind: str, body: Any) -> Accepted:
-        self.received.append((kind, body))
+    def accept(self, kind: str, body: Any, caller: str | None = None) -> Accepted:
+        self.received.append((kind, body, caller))
         return Accepted()
 
 
@@ -146,7 +146,7 @@ def test_the_webhook_over_https_takes_a_gateways_signed_receipt_once(ca: Authori
     assert wrong == (401, {"error": "X-Careloop-Signature does not match the request signed with the client's secret"})
     assert first[0] == 202
     assert replayed == (401, {"error": "a replay: this X-Careloop-Signature was accepted already"})
-    assert intake.received == [("receipt", json.loads(RECEIPT))]
+    assert intake.received == [("receipt", json.loads(RECEIPT), "sms-gateway")]
 
 
 def mllp_over_tls(port: int, message: bytes, context: ssl.SSLContext) -> str:
@@ -249,4 +249,4 @@ def test_careloop_webhook_serves_https_to_known_clients_from_its_settings(
     assert result.exit_code == 0, result.output
     assert f"listening on https://127.0.0.1:{port}" in " ".join(result.output.split())
     assert answers[0][0] == 401 and answers[1][0] == 202
-    assert intake.received == [("pause", {"patient_id": "pt-1", "reason": "moved to another city"})]
+    assert intake.received == [("pause", {"patient_id": "pt-1", "reason": "moved to another city"}, "his-renhe")]

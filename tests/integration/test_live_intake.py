@@ -261,3 +261,55 @@ def test_dead_letters_can_be_listed_and_replayed_after_a_fix(
     )
     assert replayed.exit_code == 1
     assert "still rejected" in replayed.output and "replayed 1 dead letter(s); 1 still rejected" in replayed.output
+
+
+def erase_keys_and_identifiers(opened: Opened, patient: str) -> None:
+    """What `careloop erase` does at the intake's side: the patient's data key destroyed, their identifiers gone
+    from the index (engine/security/erasure.py; the rest, patient.erased and the read models, is the worker's)."""
+    assert opened.protection.keys.shred(patient).had_key
+    with psycopg.connect(opened.database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM patient_identifiers WHERE patient_id = %s", (patient,))
+
+
+def test_an_erased_patients_message_is_answered_ar_and_dead_lettered_until_the_patient_is_renewed(
+    channel: Channel, broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    opened = channel("hl7")
+    server = Server(mllp.serve, opened.intake)
+    env = {"CARELOOP_DATABASE_URL": opened.database_url, "CARELOOP_DATA_DIR": str(tmp_path)}
+    try:
+        assert msa(mllp_exchange(server.port, DISCHARGE))[1] == "AA"
+        [(key, _, _)] = read_topic(broker.bootstrap, opened.topics.clinical)
+        patient = (key or b"").decode()
+        erase_keys_and_identifiers(opened, patient)
+
+        # the hospital sends the discharge again: rejected for good (AR), not an error to resend (AE)
+        rejected = msa(mllp_exchange(server.port, DISCHARGE))
+        assert rejected[1] == "AR" and f"patient {patient} was erased (careloop erase)" in rejected[3]
+        assert "M000123" not in rejected[3] and "Li" not in rejected[3]
+
+        # the patient comes back: their key is renewed on purpose, and the same message is taken again
+        renewed = CliRunner().invoke(app, ["keys", "renew", patient], env=env)
+        assert renewed.exit_code == 0, renewed.output
+        assert f"renewed {patient}: data key epoch 2" in renewed.output
+        assert msa(mllp_exchange(server.port, DISCHARGE))[1] == "AA"
+    finally:
+        server.close()
+    # nothing was lost: the rejected original, replayed from its dead letter, is published now
+    prefix = opened.topics.clinical.removesuffix(".clinical")
+    dlq = {**env, "CARELOOP_KAFKA_BOOTSTRAP": broker.bootstrap, "CARELOOP_TOPIC_PREFIX": prefix}
+    replayed = CliRunner().invoke(app, ["dlq", "replay", "--all"], env=dlq)
+    assert replayed.exit_code == 0, replayed.output
+
+    again = CliRunner().invoke(app, ["keys", "renew", patient], env=env)
+    assert again.exit_code == 1 and f"{patient} was not erased: their data key is live" in again.output
+    with psycopg.connect(opened.database_url) as conn:
+        audited = conn.execute(
+            "SELECT action, purpose FROM careloop_audit WHERE patient_id = %s ORDER BY id", (patient,)
+        ).fetchall()
+    assert audited == [("keys.renew", "care")]  # the refused renewal was stopped before the trail
+    published = read_topic(broker.bootstrap, opened.topics.clinical)
+    assert [json.loads(value)["type"] for _, value, _ in published] == ["encounter.discharged"] * 3
+    (dead,) = read_topic(broker.bootstrap, opened.topics.dead_letter)
+    assert dead[2]["careloop-reason-kind"] == b"erased"
+    assert opened.protection.sealer.reveal_original(dead[1].decode()) == DISCHARGE

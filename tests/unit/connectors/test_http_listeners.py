@@ -39,11 +39,13 @@ class FakeLiveIntake:
 
 
 class FakeOutreachIntake:
-    def __init__(self) -> None:
-        self.received: list[tuple[str, Any]] = []
+    """Records what reached it, and from which client."""
 
-    def accept(self, kind: str, body: Any) -> Accepted:
-        self.received.append((kind, body))
+    def __init__(self) -> None:
+        self.received: list[tuple[str, Any, str | None]] = []
+
+    def accept(self, kind: str, body: Any, caller: str | None = None) -> Accepted:
+        self.received.append((kind, body, caller))
         return Accepted()
 
 
@@ -108,7 +110,15 @@ def test_the_webhook_accepts_a_signed_receipt_once_and_refuses_its_replay(tmp_pa
     first, again = exchange(app, twice)
     assert first[0] == 202
     assert again[:2] == (401, {"error": "a replay: this X-Careloop-Signature was accepted already"})
-    assert intake.received == [("receipt", json.loads(RECEIPT))]
+    assert intake.received == [("receipt", json.loads(RECEIPT), "sms-gateway")]  # the signer: the events' caller
+
+
+def test_the_webhook_passes_the_client_with_the_bearer_token_to_the_intake_as_the_caller(tmp_path: Path) -> None:
+    intake = FakeOutreachIntake()
+    app = webhook.build_app(intake, write_clients(tmp_path).guard())  # type: ignore[arg-type]
+    status, _, _ = exchange(app, lambda c: post(c, "/outreach/pause", PAUSE, bearer(), "application/json"))
+    assert status == 202
+    assert intake.received == [("pause", json.loads(PAUSE), "his-renhe")]
 
 
 def test_the_webhook_refuses_a_wrong_signature_and_a_missing_credential_before_the_intake(tmp_path: Path) -> None:

@@ -258,3 +258,40 @@ def test_a_batch_with_one_bad_request_is_refused_whole_naming_its_index_and_noth
 def test_a_broker_that_does_not_acknowledge_is_unavailable_not_a_bad_request():
     with pytest.raises(UnavailableError, match="Kafka did not acknowledge"):
         intake(Published(fail=True)).accept("resume", {"patient_id": "P-1"})
+
+
+def test_the_events_name_the_authenticated_client_that_sent_them_as_their_source_and_the_intake_without_one() -> None:
+    published = Published()
+    webhook = intake(published)
+
+    webhook.accept("reply", {"message_id": "m-day3", "channel": "sms", "text": "ok"}, caller="sms-gateway")
+    webhook.accept("resume", {"patient_id": "P-1", "by": "nurse.chen"})
+
+    from_gateway, unnamed = published.events
+    assert from_gateway.source.system == "sms-gateway"
+    assert unnamed.source.system == "careloop-webhook"
+    assert webhook.map("resume", {"patient_id": "P-1"}, "care-team-app").mapped[0].event.source.system == (
+        "care-team-app"
+    )
+
+
+def test_a_request_about_an_erased_patient_is_refused_as_a_bad_request_naming_the_patient_and_the_renewal() -> None:
+    keys, published = memory_keys(), Published()
+    webhook = OutreachIntake(MemoryDirectory(SENT), published, "careloop-webhook", Sealer(keys), KEYWORDS, Clock())
+    keys.erase("P-1")
+    reply = {"message_id": "m-day3", "channel": "sms", "text": "please call me back"}
+
+    with pytest.raises(PayloadError) as sealed_reply:  # a reply's text would be sealed: there is no key
+        webhook.accept("reply", reply)
+    batch = [{"patient_id": p, "channel": "sms", "status": "withdrawn"} for p in ("P-7", "P-1")]
+    with pytest.raises(PayloadError) as consent:  # nothing to seal: refused all the same
+        webhook.accept("consent", batch)
+
+    assert sealed_reply.value.field == "patient_id" and consent.value.field == "[1].patient_id"
+    assert "patient P-1 was erased" in str(consent.value) and "careloop keys renew P-1" in str(consent.value)
+    assert "please call me back" not in str(sealed_reply.value)
+    assert published.events == []
+
+    keys.renew("P-1")  # the patient came back: the webhook takes their requests again
+    webhook.accept("reply", reply)
+    assert [e.patient_id for e in published.events] == ["P-1"]
