@@ -22,7 +22,7 @@ from aiohttp import web
 from connectors.http_auth import Guard
 from connectors.http_body import BodyTooLargeError, read_body
 from connectors.live_intake import LiveIntake, Verdict
-from connectors.serving import CALLER, Answers, authenticating, serve_app
+from connectors.serving import CALLER, Answers, listener_app, serve_app
 
 log = logging.getLogger("careloop.fhir_http")
 ACCEPTED_TYPES = ("application/fhir+json", "application/json")
@@ -77,14 +77,7 @@ def build_app(intake: LiveIntake, guard: Guard, scheme: str = "http") -> web.App
         verdict = await asyncio.to_thread(intake.accept, data, source)
         return response_for(verdict)
 
-    async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application(client_max_size=limit, middlewares=[authenticating(guard, answers)])
-    app.router.add_post("/fhir", receive)
-    app.router.add_post("/fhir/{resource_type}", receive)
-    app.router.add_get("/health", health)
-    return app
+    return listener_app(guard, answers, limit, {"/fhir": receive, "/fhir/{resource_type}": receive})
 
 
 async def serve(

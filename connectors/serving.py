@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import ssl
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -59,6 +59,20 @@ def authenticating(guard: Guard, answers: Answers) -> Middleware:
         return await handler(request)
 
     return authenticate
+
+
+def listener_app(guard: Guard, answers: Answers, max_body: int, posts: Mapping[str, Handler]) -> web.Application:
+    """A listener's application: every request authenticated first, ``posts`` (path -> handler) and an
+    authenticated ``GET /health``."""
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=max_body, middlewares=[authenticating(guard, answers)])
+    for path, handler in posts.items():
+        app.router.add_post(path, handler)
+    app.router.add_get("/health", health)
+    return app
 
 
 async def serve_app(

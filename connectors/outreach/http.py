@@ -27,7 +27,7 @@ from connectors.http_body import BodyTooLargeError, read_body
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, SETTING
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.intake import OutreachIntake
-from connectors.serving import CALLER, Answers, authenticating, serve_app
+from connectors.serving import CALLER, Answers, listener_app, serve_app
 
 log = logging.getLogger("careloop.webhook")
 ROUTES = {
@@ -78,14 +78,7 @@ def build_app(
 
         return receive
 
-    async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application(client_max_size=max_message_bytes, middlewares=[authenticating(guard, answers)])
-    for path, kind in ROUTES.items():
-        app.router.add_post(path, handler(kind))
-    app.router.add_get("/health", health)
-    return app
+    return listener_app(guard, answers, max_message_bytes, {path: handler(kind) for path, kind in ROUTES.items()})
 
 
 async def serve(

@@ -31,7 +31,7 @@ from aiohttp import web
 from connectors.http_auth import Guard
 from connectors.http_body import BodyTooLargeError, read_body
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, SETTING
-from connectors.serving import CALLER, Answers, authenticating, serve_app
+from connectors.serving import CALLER, Answers, listener_app, serve_app
 from engine.security.erasure import Erased, Request
 from engine.security.erasure_requests import InvalidRequestError, erasure_request
 
@@ -111,13 +111,7 @@ def build_app(eraser: Erases, guard: Guard, max_message_bytes: int = DEFAULT_MAX
         log.info("erasure (%s) asked by client %s: %d record(s)", wanted.reason, client, len(done))
         return web.json_response(answer(wanted.patient_id, done))
 
-    async def health(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application(client_max_size=max_message_bytes, middlewares=[authenticating(guard, answers)])
-    app.router.add_post(ROUTE, erase)
-    app.router.add_get("/health", health)
-    return app
+    return listener_app(guard, answers, max_message_bytes, {ROUTE: erase})
 
 
 async def serve(
