@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
 from events.base import Coding, Event
+from events.upcasting import UPCASTERS, Payload
 
 AbnormalFlag = Literal["normal", "low", "high", "critical_low", "critical_high", "abnormal"]
 
 
 class ObservationRecorded(Event):
+    """A result. Version 2 keeps a narrative (HL7 v2 TX/FT) in ``narrative``, sealed at rest, apart from ``value``."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["observation.recorded"] = "observation.recorded"
     observation_id: str = Field(min_length=1)
     code: Coding = Field(description="Usually LOINC.")
-    value: float | str | None = None
+    value: float | str | None = Field(default=None, description="A number, or a coded or short textual result.")
+    narrative: str | None = Field(
+        default=None,
+        description="A narrative result (HL7 v2 TX or FT: a report someone wrote); free text, sealed at rest.",
+    )
     unit: str | None = None
     abnormal_flag: AbnormalFlag | None = None
     reference_range: str | None = None
     encounter_id: str | None = None
+
+
+@UPCASTERS.register("observation.recorded", 1)
+def _narrative_apart(data: Payload) -> Payload:
+    """Version 1 had no narrative: a TX/FT result was recorded in ``value``, and stays there as it was recorded (the
+    text is not reclassified after the fact; journeys replay on what they decided on)."""
+    return data
 
 
 class ConditionDiagnosed(Event):

@@ -31,6 +31,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")  # HL7 NM: optional sign, digi
 
 
 _SPECIMEN_FIRST = ("OUL^R22", "OUL^R23")  # message structures whose SPM precede their OBR
+NARRATIVE_TYPES = ("TX", "FT")  # OBX-2 value types of text someone wrote (HL7 v2 table 0125)
 
 
 def results(msg: Message, header: Header) -> list[Draft]:
@@ -83,13 +84,22 @@ def _observation(
     fields = {
         "observation_id": observation_id,
         "code": code,
-        "value": _value(obx),
+        **_result(obx),
         "unit": obx.get(6) or obx.get(6, 2),
         "abnormal_flag": abnormal_flag(obx.repetitions(8)),
         "reference_range": obx.get(7),
         "encounter_id": pv1.get(19) if pv1 else None,
     }
     return Draft(ObservationRecorded, patient, when, fields, discriminator)
+
+
+def _result(obx: Segment) -> dict[str, float | str | None]:
+    """The OBX's value: a narrative (TX, FT: text someone wrote, sealed at rest like every free text) apart from
+    the values journeys compare (numbers, codes, short strings)."""
+    value = _value(obx)
+    if (obx.get(2) or "").upper() in NARRATIVE_TYPES:
+        return {"value": None, "narrative": value if isinstance(value, str) else None}
+    return {"value": value}
 
 
 def _value(obx: Segment) -> float | str | None:

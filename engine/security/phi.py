@@ -60,7 +60,7 @@ SEALED: Mapping[str, tuple[str, ...]] = {
     "appointment.cancelled": (),
     "appointment.no_show": (),
     "appointment.attended": (),
-    "observation.recorded": (),
+    "observation.recorded": ("narrative",),  # a report someone wrote (HL7 TX/FT)
     "condition.diagnosed": (),
     "questionnaire.completed": ("items{}",),  # scored items are numbers; text items are free-text answers
     "consent.granted": (),
@@ -94,8 +94,9 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     "appointment.cancelled": (*_APPOINTMENT, "reason"),  # the scheduling system's cancellation reason code
     "appointment.no_show": _APPOINTMENT,
     "appointment.attended": _APPOINTMENT,
-    # value: a coded or textual result journeys compare (sealing it would silently change what conditions match);
-    # an HL7 TX/FT narrative lands here too, which the connector has to keep out (see the issue 14 report)
+    # value: a number, code or short string journeys compare (sealing it would silently change what conditions
+    # match); a narrative (HL7 TX/FT) goes to the sealed ``narrative`` instead. A FHIR valueString stays here: FHIR
+    # does not tell a written report from a short result, and narratives come in DiagnosticReport, not mapped.
     "observation.recorded": ("observation_id", *_CODE, "value", "unit", "reference_range", "encounter_id"),
     "condition.diagnosed": ("condition_id", *_CODE, "encounter_id"),
     "questionnaire.completed": ("response_id", "instrument", "message_id"),

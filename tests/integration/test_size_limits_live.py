@@ -29,7 +29,11 @@ from engine.journeys.policy import ConsentByReply
 from engine.plumbing.clock import SystemClock
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.processes.intake import open_live_intake, open_outreach_intake
+from engine.security.cipher import is_sealed
+from engine.security.phi import reveal_event
 from engine.settings import Settings
+from events import parse_event
+from events.findings import ObservationRecorded
 from tests.http_credentials import bearer, write_clients
 from tests.integration.test_live_intake import Server, read_topic
 from tests.keys import postgres_protection
@@ -146,7 +150,7 @@ def test_mllp_answers_a_message_over_the_limit_ar_and_the_same_connection_goes_o
 
 
 def test_mllp_configured_for_several_megabytes_accepts_a_3_mb_report_whole(
-    mllp_server: MllpStarter, broker: EmbeddedBroker
+    mllp_server: MllpStarter, broker: EmbeddedBroker, database_url: str, tmp_path: Path
 ) -> None:
     connection, topics = mllp_server(4 * MIB)
     report = pathology_report("PATH-3M", 3 * MIB)
@@ -154,7 +158,10 @@ def test_mllp_configured_for_several_megabytes_accepts_a_3_mb_report_whole(
     assert connection.send(report)[1:3] == ["AA", "PATH-3M"]  # its 3 MB event went through the producer
 
     [(_, value, _)] = read_topic(broker.bootstrap, topics.clinical)
-    assert json.loads(value)["value"] == report_text(3 * MIB).replace("\\.br\\", "\n")
+    event = parse_event(json.loads(value))
+    assert isinstance(event, ObservationRecorded) and is_sealed(event.narrative)  # the report: free text, sealed
+    keys = postgres_protection(database_url, tmp_path).keys
+    assert reveal_event(event, keys).narrative == report_text(3 * MIB).replace("\\.br\\", "\n")
 
 
 def post(port: int, path: str, body: bytes, content_type: str) -> tuple[int, str, dict[str, Any]]:

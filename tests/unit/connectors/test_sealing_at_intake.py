@@ -106,3 +106,30 @@ def test_with_sealing_turned_off_to_measure_its_cost_events_go_out_as_mapped_but
 
     assert sealer.events(events) == events
     assert is_sealed(sealer.original(GARBLED)) and sealer.reveal_original(sealer.original(GARBLED)) == GARBLED
+
+
+PATHOLOGY = message(
+    msh("ORU^R01", "PATH-0042"),
+    pid("MRN-0042", "欧阳^娜娜"),
+    pv1(),
+    "OBR|1||PATH-0042|22634-0^Pathology report^LN|||20260302090000",
+    "OBX|1|TX|22634-0^Pathology report^LN||欧阳娜娜, 42, colonic mucosa without dysplasia||||||F|||20260302090000",
+    "OBX|2|NM|2345-7^Glucose^LN||6.2|mmol/L|3.9-6.1|H|||F|||20260302090000",
+)
+
+
+def test_a_narrative_result_is_published_sealed_and_a_numeric_one_stays_comparable() -> None:
+    keys, published = memory_keys(), Published()
+    intake = Intake("hl7", Sealer(keys), publisher=published)  # type: ignore[arg-type]  # the publisher's port
+
+    intake.handle(mapped(PATHOLOGY))
+    intake.flush()
+
+    results = [
+        parse_event(json.loads(v)) for _, v in published.records if json.loads(v)["type"] == "observation.recorded"
+    ]
+    assert all("欧阳".encode() not in v for _, v in published.records)
+    report, glucose = sorted(results, key=lambda e: e.code.code)  # type: ignore[attr-defined]
+    assert (report.value, is_sealed(report.narrative)) == (None, True)  # type: ignore[attr-defined]
+    assert reveal_event(report, keys).narrative == "欧阳娜娜, 42, colonic mucosa without dysplasia"  # type: ignore[attr-defined]
+    assert (glucose.value, glucose.narrative) == (6.2, None)  # type: ignore[attr-defined]

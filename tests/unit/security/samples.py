@@ -110,6 +110,7 @@ def one_of_each() -> dict[str, Any]:
             observation_id="OBX-1",
             code=glucose,
             value="High",
+            narrative="Fasting sample; patient reports missing the evening dose.",
             unit="mmol/L",
             abnormal_flag="high",
             reference_range="3.9-6.1",
