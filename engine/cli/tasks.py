@@ -112,9 +112,13 @@ def list_tasks(
     purpose: Annotated[
         str, typer.Option(help="Why you read the list: care, operations, audit or erasure (the audit trail's).")
     ] = "care",
+    contacts: Annotated[
+        bool, typer.Option("--contacts", help="Show each patient's name and phone, to call them (audited as such).")
+    ] = False,
 ) -> None:
     """The work queue: most urgent first, then by SLA due time. Each patient listed is recorded in the audit trail
-    first, under your PostgreSQL login."""
+    first, under your PostgreSQL login; with --contacts, as a read of their contacts, which are revealed with the
+    key file (CARELOOP_KEY_FILE)."""
     from engine.cli.access import checked_purpose, record
     from projections.tasks import queries
 
@@ -129,21 +133,44 @@ def list_tasks(
         rows = queries.work_queue(
             conn, statuses=statuses, queue=queue, role=role, assignee=mine, overdue_at=moment if overdue else None
         )
-        record(conn, [r["patient_id"] for r in rows], "tasks.list", purpose, f"{len(rows)} task(s)")
+        action = "tasks.list.contacts" if contacts else "tasks.list"
+        record(conn, [r["patient_id"] for r in rows], action, purpose, f"{len(rows)} task(s)")
+        shown = _contacts(conn, [r["patient_id"] for r in rows]) if contacts else {}
     # Ids, status and SLA never wrap (they are copied into commands and scanned); the title takes what is left.
     table = Table(*(Column(name, no_wrap=True) for name in ("task", "patient", "queue", "role", "priority")))
     for name in ("status", "assignee", "SLA due"):
         table.add_column(name, no_wrap=True)
     table.add_column("title", overflow="fold", min_width=12)
+    if contacts:
+        table.add_column("name", no_wrap=True)
+        table.add_column("phone", no_wrap=True)
     for r in rows:
         late = r["status"] != "done" and r["sla_due_at"] < moment
         due = r["sla_due_at"].isoformat(sep=" ", timespec="minutes") + (" OVERDUE" if late else "")
+        reach = shown.get(r["patient_id"], ("-", "-")) if contacts else ()
         table.add_row(r["task_id"], r["patient_id"], r["queue"], r["role"] or "-", r["priority"], r["status"],
-                      r["assignee"] or "-", due, r["title"])  # fmt: skip
+                      r["assignee"] or "-", due, r["title"], *reach)  # fmt: skip
     # In a pipe or a file there is no terminal width to fit: keep rows whole, one line each, for grep.
     wide = out if out.is_terminal else Console(highlight=False, width=240)
     wide.print(table)
     out.print(f"{len(rows)} task(s)", markup=False)
+
+
+def _contacts(conn: Any, patients: list[str]) -> dict[str, tuple[str, str]]:
+    """Each patient's name and phone from the contact directory, revealed for the reader (engine/security/reading.py):
+    a care team login sees only its queues' rows (row-level security), an erased patient reads as erased."""
+    from engine.cli.explain import reader
+    from engine.dispatch.contacts import SEALED_AS
+
+    rows = conn.execute(
+        "SELECT patient_id, name, phone FROM dispatch_contacts WHERE patient_id = ANY(%s)", (sorted(set(patients)),)
+    ).fetchall()
+    reading = reader(_database_url())
+
+    def clear(pid: str, field: str, value: str | None) -> str:
+        return reading.value(pid, SEALED_AS[field], value) if value else "-"
+
+    return {pid: (clear(pid, "name", name), clear(pid, "phone", phone)) for pid, name, phone in rows}
 
 
 def _task_table_exists(conn: Any) -> None:
