@@ -26,6 +26,7 @@ ROLES = {
     "careloop_analyst": "each analyst's own login (the analytics schema)",
     "careloop_auditor": "each auditor's own login (careloop audit)",
     "careloop_eraser": "the login that erases patients (careloop erase, and its daily --expired)",
+    "careloop_key_custodian": "whoever holds the key file (careloop keys rotate, rewrap, renew)",
 }
 LOCK = "careloop-roles"  # one apply at a time per database
 

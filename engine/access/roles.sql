@@ -7,7 +7,8 @@ DECLARE
     r text;
 BEGIN
     FOREACH r IN ARRAY ARRAY['careloop_worker', 'careloop_dispatcher', 'careloop_intake', 'careloop_projections',
-                             'careloop_care_team', 'careloop_analyst', 'careloop_auditor', 'careloop_eraser'] LOOP
+                             'careloop_care_team', 'careloop_analyst', 'careloop_auditor', 'careloop_eraser',
+                             'careloop_key_custodian'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
             BEGIN
                 EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -19,9 +20,11 @@ BEGIN
 END $$;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
-    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser;
+    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser,
+    careloop_key_custodian;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
-    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser;
+    careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser,
+    careloop_key_custodian;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 
 -- Which queues each login works on (the care team sees those queues' tasks and their patients' contacts).
@@ -43,7 +46,7 @@ REVOKE ALL ON FUNCTION careloop_my_queues(), careloop_my_patients() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careloop_my_queues(), careloop_my_patients() TO careloop_care_team;
 
 GRANT USAGE ON SCHEMA public TO careloop_worker, careloop_dispatcher, careloop_intake, careloop_projections,
-    careloop_care_team, careloop_auditor, careloop_eraser;
+    careloop_care_team, careloop_auditor, careloop_eraser, careloop_key_custodian;
 
 -- The worker: the event store, its engine tables (offsets, timers, hand-overs, snapshots, applied inputs), the
 -- relay's position, the deployed journey versions; nothing of the intake, the dispatcher or the read models.
@@ -105,6 +108,13 @@ GRANT SELECT (retired_patient_id, survivor_patient_id), DELETE ON patient_merges
 GRANT INSERT ON careloop_audit TO careloop_eraser;
 GRANT SELECT ON careloop_events, careloop_clock TO careloop_eraser;
 
+-- The key custodian (careloop keys rotate, rewrap, renew): holds the key file, so it re-wraps every live data key
+-- under a new master key and gives an erased patient who comes back a new key epoch; its renewals are audited.
+-- It reads no contact, event or read model.
+GRANT SELECT (patient_id, epoch, master_key_id, wrapped, erased_at),
+    UPDATE (epoch, master_key_id, wrapped, created_at, erased_at) ON careloop_patient_keys TO careloop_key_custodian;
+GRANT INSERT ON careloop_audit TO careloop_key_custodian;
+
 -- Row-level security. The owner is not bound by it (it runs the migrations); each role sees the rows a policy
 -- gives it, and a role without a policy on a table sees none of its rows.
 ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
@@ -138,6 +148,8 @@ CREATE POLICY careloop_process ON careloop_patient_keys TO careloop_intake, care
     USING (true) WITH CHECK (true);
 DROP POLICY IF EXISTS careloop_erase ON careloop_patient_keys;
 CREATE POLICY careloop_erase ON careloop_patient_keys TO careloop_eraser USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_custody ON careloop_patient_keys;
+CREATE POLICY careloop_custody ON careloop_patient_keys TO careloop_key_custodian USING (true) WITH CHECK (true);
 DROP POLICY IF EXISTS careloop_queue ON careloop_patient_keys;
 CREATE POLICY careloop_queue ON careloop_patient_keys FOR SELECT TO careloop_care_team
     USING (patient_id IN (SELECT careloop_my_patients()));

@@ -62,6 +62,8 @@ def _key_file() -> Path:
 
 
 def _rewrap(path: Path) -> None:
+    from psycopg.errors import InsufficientPrivilege
+
     from engine.plumbing.services import ServicesNotFoundError, database_url
     from engine.security.patient_keys_postgres import PostgresPatientKeys
     from engine.security.providers import FileKeyProvider
@@ -76,6 +78,9 @@ def _rewrap(path: Path) -> None:
     try:
         count = keys.rewrap_all(provider)
         in_use = keys.master_keys_in_use()
+    except InsufficientPrivilege as exc:
+        needs = "re-wrapping needs a login in careloop_key_custodian (docs/access.md)"
+        raise _fail(f"this login may not re-wrap keys ({exc.diag.message_primary}): {needs}") from exc
     finally:
         keys.close()
     typer.echo(f"re-wrapped {count} data key(s) with master key {provider.current_key_id}")
@@ -118,7 +123,7 @@ def renew(
         raise _refuse(f"{patient}: {exc}") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise _refuse(
-            f"this login may not renew a patient's key ({exc.diag.message_primary}): run it as the owner"
+            f"this login may not renew a patient's key ({exc.diag.message_primary}): it needs careloop_key_custodian"
         ) from exc
     except psycopg.Error as exc:
         raise _refuse(f"{type(exc).__name__}: {str(exc).strip()}") from exc
