@@ -203,7 +203,7 @@ class _ConnectorReplay:
         from connectors.identity import PostgresIdentity
         from connectors.publisher import EventPublisher
 
-        url = database_url(settings)
+        url = database_url(settings, "intake")  # beside `careloop up`: the stack's intake login, as the intakes
         self._keys = _protection(settings, url, "careloop-dlq-keys")
         self._identity = PostgresIdentity(url, self._keys.pseudonyms, self._keys.keys)
         self._publisher = EventPublisher(bootstrap, topics.clinical, settings.max_message_bytes, security=security)
