@@ -21,11 +21,11 @@ _n = itertools.count()
 
 
 def old_observation() -> dict[str, Any]:
-    """observation.recorded as a (hypothetical) version 1 wrote it: the unit was called 'units'."""
+    """observation.recorded as a (hypothetical) version 2 wrote it: the unit was called 'units'."""
     return {
         "event_id": "obs-v1-1",
         "type": "observation.recorded",
-        "schema_version": 1,
+        "schema_version": 2,
         "patient_id": "P-OLD",
         "occurred_at": at("2025-01-02 09:00").isoformat(),
         "recorded_at": at("2025-01-02 09:05").isoformat(),
@@ -42,7 +42,7 @@ def old_observation() -> dict[str, Any]:
     }
 
 
-def test_an_event_stored_as_version_1_loads_and_replays_after_an_upcaster_is_added(
+def test_an_event_stored_under_an_older_version_loads_and_replays_after_an_upcaster_is_added(
     postgres: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = f"evolution_{next(_n)}"
@@ -62,16 +62,16 @@ def test_an_event_stored_as_version_1_loads_and_replays_after_an_upcaster_is_add
     )
     store.save(aggregate)
 
-    # Today observation.recorded is at version 2 ('unit'), with an upcaster from version 1.
-    monkeypatch.setattr(fi.ObservationRecorded, "SCHEMA_VERSION", 2)
-    with pytest.raises(UpcastError, match="no upcaster from schema_version 1 to 2"):
+    # Today observation.recorded is at (a hypothetical) version 3 ('unit'), with an upcaster from version 2.
+    monkeypatch.setattr(fi.ObservationRecorded, "SCHEMA_VERSION", 3)
+    with pytest.raises(UpcastError, match="no upcaster from schema_version 2 to 3"):
         store.load(["P-OLD"])  # without the upcaster the old event is refused, loudly
 
     def units_renamed(payload: dict[str, Any]) -> dict[str, Any]:
         payload["unit"] = payload.pop("units")
         return payload
 
-    monkeypatch.setitem(UPCASTERS._steps, ("observation.recorded", 1), units_renamed)
+    monkeypatch.setitem(UPCASTERS._steps, ("observation.recorded", 2), units_renamed)
 
     loaded = store.load(["P-OLD"])["P-OLD"]
     assert loaded.version == 2
