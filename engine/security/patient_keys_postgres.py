@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, OperationalError
 
 from engine.access.ownership import migrates
 from engine.plumbing.kept_connection import KeptConnection
@@ -107,11 +107,11 @@ class PostgresPatientKeys:
             return self._live(patient_id, row)
         key = DataKey.generate(1)
         key_id, wrapped = self._provider.wrap(key.secret)
-        inserted = self._db.execute(
+        inserted = self._again_once_lost(
             "INSERT INTO careloop_patient_keys (patient_id, epoch, master_key_id, wrapped) VALUES (%s, 1, %s, %s) "
             "ON CONFLICT (patient_id) DO NOTHING RETURNING epoch",
             (patient_id, key_id, wrapped),
-        ).fetchone()
+        )
         if inserted is not None:
             return key
         # Another process made the row first: its key is the key (or it erased the patient meanwhile).
@@ -188,10 +188,19 @@ class PostgresPatientKeys:
         return len(rows)
 
     def _row(self, patient_id: str) -> Row | None:
-        row = self._db.execute(
+        row = self._again_once_lost(
             "SELECT epoch, master_key_id, wrapped FROM careloop_patient_keys WHERE patient_id = %s", (patient_id,)
-        ).fetchone()
+        )
         return None if row is None else (int(row[0]), row[1], None if row[2] is None else bytes(row[2]))
+
+    def _again_once_lost(self, query: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The one row of a statement that may run twice (a read; an insert that does nothing when the row is
+        there), run once more on a new connection when the kept one was lost: after PostgreSQL restarted, a
+        long-running intake's first seal meets the dead connection, and its message should not fail for it."""
+        try:
+            return self._db.execute(query, params).fetchone()
+        except OperationalError:
+            return self._db.execute(query, params).fetchone()
 
     def _live(self, patient_id: str, row: Row) -> DataKey:
         epoch, key_id, wrapped = row

@@ -3,6 +3,7 @@ agree on one key, erasure leaves no wrapped key in the table, the table is creat
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,3 +97,22 @@ class TestPostgresPatientKeys(PatientKeysContract):
             create_table(conn)
             create_table(conn)
         assert open_keys(FileKeyProvider.load(key_file)).key_for(LI_FANG) == key
+
+
+def test_a_lost_connection_is_opened_again_for_the_next_key(database_url: str) -> None:
+    """PostgreSQL restarted under a long-running intake: the first seal after it meets the dead connection, and
+    still gets the patient's key (the statement runs once more on a new connection)."""
+    provider = FileKeyProvider({"m1": os.urandom(32)}, "m1")
+    keys = PostgresPatientKeys(database_url, provider, name="careloop-test-lost-keys")
+    try:
+        first = keys.key_for(LI_FANG)
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                ("careloop-test-lost-keys",),
+            ).fetchall()
+        assert ended == [(True,)]
+        assert keys.key_for(LI_FANG) == first
+        assert keys.key_for(WANG_WEI).epoch == 1
+    finally:
+        keys.close()
