@@ -69,14 +69,17 @@ def test_the_embedded_stack_runs_each_process_under_its_own_login_and_an_intake_
             set_database_clock(conn, at("2026-03-04 10:00"))  # the reminder is due an hour after the discharge
         made = {process: login for process, (login, _) in logins.LOGINS.items()}
         children = {made["worker"], made["projections"], made["dispatcher"]}
-        connected = "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = current_database()"
-        every_child = lambda: [] if children - {u for (u,) in owner(stack, connected)} else [children]  # noqa: E731
+        others = "SELECT usename, application_name FROM pg_stat_activity WHERE datname = current_database() "
+        others += "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        seen: set[tuple[str, str]] = set()  # every connection looked at while waiting: they come and go
+
+        def every_child() -> list[set[str]]:
+            seen.update(owner(stack, others))
+            return [] if children - {u for u, _ in seen} else [children]
+
         wait_for(stack, every_child, "each child's connection")
 
         # Then each child connects as its own login and none as the owner: the owner's is the test's alone
-        others = "SELECT usename, application_name FROM pg_stat_activity WHERE datname = current_database() "
-        others += "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
-        seen = owner(stack, others)
         assert {u for u, _ in seen} == children, seen
         # each login a member of its process's role and of nothing else, with no power of its own
         for process, (login, role) in logins.LOGINS.items():
