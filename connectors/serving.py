@@ -8,11 +8,13 @@ context, and refuses to listen beyond loopback without one (engine/plumbing/list
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import ssl
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -59,6 +61,31 @@ def authenticating(guard: Guard, answers: Answers) -> Middleware:
         return await handler(request)
 
     return authenticate
+
+
+def json_error(status: int, message: str, field: str | None = None, **more: Any) -> web.Response:
+    """A JSON listener's error (the webhook, the erasure API): ``field`` named on a 422."""
+    body: dict[str, Any] = {"error": message, **more}
+    if status == 422:
+        body["field"] = field
+    return web.json_response(body, status=status)
+
+
+def json_too_large(exc: BodyTooLargeError) -> web.Response:
+    return json_error(413, str(exc), max_message_bytes=exc.limit)
+
+
+async def json_body(request: web.Request, limit: int, not_json: Callable[[ValueError], str]) -> Any:
+    """The request's JSON body, or the answer to a request without one: 415 (not declared JSON), 413 (over
+    ``limit`` bytes), 422 (not JSON; ``not_json`` says so in the listener's words)."""
+    if request.content_type != "application/json":
+        return json_error(415, "Content-Type must be application/json")
+    try:
+        return json.loads(await read_body(request, limit))
+    except BodyTooLargeError as exc:
+        return json_too_large(exc)
+    except ValueError as exc:
+        return json_error(422, not_json(exc))
 
 
 def listener_app(guard: Guard, answers: Answers, max_body: int, posts: Mapping[str, Handler]) -> web.Application:

@@ -15,7 +15,6 @@ recorded as the source system of the events it sent.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from typing import Any
@@ -23,11 +22,10 @@ from typing import Any
 from aiohttp import web
 
 from connectors.http_auth import Guard
-from connectors.http_body import BodyTooLargeError, read_body
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, SETTING
 from connectors.outreach.errors import PayloadError, UnavailableError
 from connectors.outreach.intake import OutreachIntake
-from connectors.serving import CALLER, Answers, listener_app, serve_app
+from connectors.serving import CALLER, Answers, json_body, json_error, json_too_large, listener_app, serve_app
 
 log = logging.getLogger("careloop.webhook")
 ROUTES = {
@@ -40,39 +38,23 @@ ROUTES = {
 }
 
 
-def _error(status: int, message: str, field: str | None = None, **more: Any) -> web.Response:
-    body: dict[str, Any] = {"error": message, **more}
-    if status == 422:
-        body["field"] = field
-    return web.json_response(body, status=status)
-
-
-def _too_large(exc: BodyTooLargeError) -> web.Response:
-    return _error(413, str(exc), max_message_bytes=exc.limit)
-
-
 def build_app(
     intake: OutreachIntake, guard: Guard, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 ) -> web.Application:
     """The app; bodies are read up to ``max_message_bytes`` (CARELOOP_MAX_MESSAGE_BYTES)."""
-    answers = Answers(_error, _too_large, max_message_bytes, SETTING)
+    answers = Answers(json_error, json_too_large, max_message_bytes, SETTING)
 
     def handler(kind: str) -> Any:
         async def receive(request: web.Request) -> web.Response:
-            if request.content_type != "application/json":
-                return _error(415, "Content-Type must be application/json")
-            try:
-                body = json.loads(await read_body(request, max_message_bytes))
-            except BodyTooLargeError as exc:
-                return _too_large(exc)
-            except ValueError as exc:
-                return _error(422, f"the body is not JSON: {exc}")
+            body = await json_body(request, max_message_bytes, lambda exc: f"the body is not JSON: {exc}")
+            if isinstance(body, web.Response):
+                return body
             try:
                 accepted = await asyncio.to_thread(intake.accept, kind, body, request[CALLER])
             except PayloadError as exc:
-                return _error(422, str(exc), exc.field)
+                return json_error(422, str(exc), exc.field)
             except UnavailableError as exc:
-                return _error(503, str(exc))
+                return json_error(503, str(exc))
             log.info("%s: %d event(s) from client %s", request.path, len(accepted.mapped), request[CALLER])
             return web.json_response(accepted.as_json(), status=202)
 

@@ -20,7 +20,6 @@ or with a wrong one, 403 for a client not given /patients. Logs name the client,
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from collections.abc import Iterable
@@ -29,14 +28,15 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from connectors.http_auth import Guard
-from connectors.http_body import BodyTooLargeError, read_body
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, SETTING
-from connectors.serving import CALLER, Answers, listener_app, serve_app
+from connectors.serving import CALLER, Answers, json_body, json_error, json_too_large, listener_app, serve_app
 from engine.security.erasure import Erased, Request
 from engine.security.erasure_requests import InvalidRequestError, erasure_request
 
 log = logging.getLogger("careloop.erasure_api")
 ROUTE = "/patients/{patient_id}/erasure"
+
+NOT_JSON = 'the body is not JSON: {"reason": CODE, "ref": REQUEST-ID}'
 
 
 class UnavailableError(Exception):
@@ -51,17 +51,6 @@ class Erases(Protocol):
     def erase(self, request: Request) -> Iterable[Erased]:
         """Erase the patient and the records merged into them; UnavailableError or NotPermittedError."""
         ...
-
-
-def _error(status: int, message: str, field: str | None = None, **more: Any) -> web.Response:
-    body: dict[str, Any] = {"error": message, **more}
-    if status == 422:
-        body["field"] = field
-    return web.json_response(body, status=status)
-
-
-def _too_large(exc: BodyTooLargeError) -> web.Response:
-    return _error(413, str(exc), max_message_bytes=exc.limit)
 
 
 def answer(patient_id: str, done: list[Erased]) -> dict[str, Any]:
@@ -81,33 +70,28 @@ def answer(patient_id: str, done: list[Erased]) -> dict[str, Any]:
 
 
 def build_app(eraser: Erases, guard: Guard, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> web.Application:
-    answers = Answers(_error, _too_large, max_message_bytes, SETTING)
+    answers = Answers(json_error, json_too_large, max_message_bytes, SETTING)
     # The eraser's connections are synchronous and not shared between threads: one erasure at a time (they are
     # rare, and each takes a few round trips).
     one_at_a_time = asyncio.Lock()
 
     async def erase(request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
-            return _error(415, "Content-Type must be application/json")
-        try:
-            body = json.loads(await read_body(request, max_message_bytes))
-        except BodyTooLargeError as exc:
-            return _too_large(exc)
-        except ValueError:
-            return _error(422, 'the body is not JSON: {"reason": CODE, "ref": REQUEST-ID}')
+        body = await json_body(request, max_message_bytes, lambda _: NOT_JSON)
+        if isinstance(body, web.Response):
+            return body
         client = request[CALLER]
         try:
             wanted = erasure_request(request.match_info["patient_id"], body, client)
         except InvalidRequestError as exc:
-            return _error(422, str(exc), exc.field)
+            return json_error(422, str(exc), exc.field)
         try:
             async with one_at_a_time:
                 done = await asyncio.to_thread(lambda: list(eraser.erase(wanted)))
         except UnavailableError as exc:
-            return _error(503, str(exc))
+            return json_error(503, str(exc))
         except NotPermittedError as exc:
             log.error("erasure asked by client %s not carried out: %s", client, exc)
-            return _error(500, str(exc))
+            return json_error(500, str(exc))
         log.info("erasure (%s) asked by client %s: %d record(s)", wanted.reason, client, len(done))
         return web.json_response(answer(wanted.patient_id, done))
 
