@@ -16,7 +16,7 @@ from engine.security.cipher import seal
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.security.providers import FileKeyProvider
 from engine.security.secrets import create_key_file
-from tests.integration.access.conftest import Login
+from tests.integration.access.conftest import Account, Login
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +45,23 @@ def sealed_directory(database_url: str, key_file: Path) -> None:
         keys.close()
 
 
-def test_a_nurse_sees_the_contacts_of_her_queue_revealed_and_the_read_is_audited(
-    careloop_db: str, login: Login, tmp_path: Path
-) -> None:
+@pytest.fixture
+def nurse(careloop_db: str, login: Login, tmp_path: Path) -> tuple[Account, Path]:
+    """A care team login on the care-team queue, and the key file the directory was sealed with."""
     key_file = tmp_path / "keys.json"
     create_key_file(key_file)
     sealed_directory(careloop_db, key_file)
-    nurse = login("careloop_care_team")
+    account = login("careloop_care_team")
     with psycopg.connect(careloop_db, autocommit=True) as conn:
-        roles.set_queues(conn, nurse.name, ["care-team"])
-    env = {"CARELOOP_DATABASE_URL": nurse.url, "CARELOOP_KEY_FILE": str(key_file)}
+        roles.set_queues(conn, account.name, ["care-team"])
+    return account, key_file
+
+
+def test_a_nurse_sees_the_contacts_of_her_queue_revealed_and_the_read_is_audited(
+    careloop_db: str, nurse: tuple[Account, Path]
+) -> None:
+    nurse_login, key_file = nurse
+    env = {"CARELOOP_DATABASE_URL": nurse_login.url, "CARELOOP_KEY_FILE": str(key_file)}
 
     listed = CliRunner().invoke(app, ["tasks", "list", "--contacts"], env=env)
 
@@ -62,23 +69,18 @@ def test_a_nurse_sees_the_contacts_of_her_queue_revealed_and_the_read_is_audited
     assert "王建国" in listed.stdout and "+8613800000001" in listed.stdout
     assert "李芳" not in listed.stdout and PSYCH not in listed.stdout
     with psycopg.connect(careloop_db, autocommit=True) as conn:
-        rows = [e for e in audit.entries(conn, who=nurse.name) if e.action == "tasks.list.contacts"]
+        rows = [e for e in audit.entries(conn, who=nurse_login.name) if e.action == "tasks.list.contacts"]
     assert [(e.patient_id, e.purpose) for e in rows] == [(ORTHO, "care")]
 
 
 def test_without_contacts_the_list_shows_no_name_and_is_audited_as_a_list(
-    careloop_db: str, login: Login, tmp_path: Path
+    careloop_db: str, nurse: tuple[Account, Path]
 ) -> None:
-    key_file = tmp_path / "keys.json"
-    create_key_file(key_file)
-    sealed_directory(careloop_db, key_file)
-    nurse = login("careloop_care_team")
-    with psycopg.connect(careloop_db, autocommit=True) as conn:
-        roles.set_queues(conn, nurse.name, ["care-team"])
+    nurse_login, _ = nurse
 
-    listed = CliRunner().invoke(app, ["tasks", "list"], env={"CARELOOP_DATABASE_URL": nurse.url})
+    listed = CliRunner().invoke(app, ["tasks", "list"], env={"CARELOOP_DATABASE_URL": nurse_login.url})
 
     assert listed.exit_code == 0 and ORTHO in listed.stdout and "王建国" not in listed.stdout
     with psycopg.connect(careloop_db, autocommit=True) as conn:
-        actions = {e.action for e in audit.entries(conn, who=nurse.name)}
+        actions = {e.action for e in audit.entries(conn, who=nurse_login.name)}
     assert actions == {"tasks.list"}
