@@ -15,6 +15,7 @@ from psycopg import Connection
 
 from engine.access import tables
 from engine.plumbing.connections import connect
+from projections.catalog import PROJECTIONS
 
 # role -> who gets it (docs/access.md has what each may read and write)
 ROLES = {
@@ -38,8 +39,38 @@ class NotOwnerError(RuntimeError):
         super().__init__(f"{reason}: run `careloop roles apply` as the owner of careloop's tables, with CREATEROLE")
 
 
+ANALYTICS_GRANTS = """
+GRANT USAGE ON SCHEMA analytics TO careloop_analyst;
+GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO careloop_analyst;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA analytics TO careloop_analyst;
+"""
+
+
 def roles_sql() -> str:
-    return resources.files(__package__ or "engine.access").joinpath("roles.sql").read_text(encoding="utf-8")
+    """roles.sql, the projection runner's grants on every read model's tables, then the analytics views
+    (analytics_*.sql in name order: a later file may use an earlier one's views) and the analysts' grants on them."""
+    here = resources.files(__package__ or "engine.access")
+    views = sorted(
+        (f for f in here.iterdir() if f.name.startswith("analytics_") and f.name.endswith(".sql")), key=lambda f: f.name
+    )
+    return "\n".join(
+        [
+            here.joinpath("roles.sql").read_text(encoding="utf-8"),
+            projection_grants(),
+            *(f.read_text(encoding="utf-8") for f in views),
+            ANALYTICS_GRANTS,
+        ]
+    )
+
+
+def projection_grants() -> str:
+    """The projection runner owns the rows of every projection's tables (TRUNCATE: a rebuild)."""
+    names = sorted({t for p in PROJECTIONS for t in p.tables})
+    return (
+        f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON {', '.join(names)} TO careloop_projections;"
+        if names
+        else ""
+    )
 
 
 def apply(database_url: str) -> None:

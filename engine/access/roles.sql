@@ -82,8 +82,7 @@ GRANT SELECT (message_id, patient_id, instance_id, channel, attempt) ON reminder
 
 -- The projection runner: reads the event store, owns the rows of the read models (TRUNCATE: a rebuild).
 GRANT SELECT ON careloop_events TO careloop_projections;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON reminder_queue, churn_flags, churn_levels, journey_instances,
-    tasks, patient_timeline, patient_profiles TO careloop_projections;
+-- Its read models' tables are granted by roles.py, from the projections' catalog (a new projection needs no line here).
 GRANT SELECT, INSERT, UPDATE ON projection_tracking TO careloop_projections;
 
 -- The care team: its queues' tasks, and of its queues' patients the contacts, the timeline, the events (careloop
@@ -235,6 +234,4 @@ CREATE OR REPLACE VIEW analytics.timeline AS
 SELECT analytics.patient_key(patient_id, k.key) AS patient_key, at, kind, journey_id, step_id
 FROM patient_timeline CROSS JOIN careloop_analytics_key k;
 
-GRANT USAGE ON SCHEMA analytics TO careloop_analyst;
-GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO careloop_analyst;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA analytics TO careloop_analyst;
+-- The analysts' grants on this schema come last (roles.py), after the views of analytics_*.sql.
