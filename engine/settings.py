@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     )
 
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
+    # Loopback by default: the metrics say how busy careloop is, which is nobody's business off the host; a
+    # Prometheus elsewhere (deploy/prometheus) needs 0.0.0.0 or the address of the interface it scrapes.
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the worker's and the dispatcher's metrics servers listen on.",
+    )
     log_level: str = "info"
     # The deployment's secrets (master keys, pseudonym and index keys: engine/security/secrets.py). The embedded
     # stack creates it under data_dir on first start; any other deployment provides one (`careloop keys init`).

@@ -145,7 +145,7 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if settings.dispatch.metrics_port:
-        start_http_server(settings.dispatch.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.dispatch.metrics_port, addr=settings.metrics_host)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -102,9 +102,10 @@ def build_worker(settings: Settings) -> Worker:
 
 
 def run(worker: Worker, settings: Settings) -> None:
-    """Serve the worker's metrics (when CARELOOP_METRICS_PORT is set) and run its app under faust until stopped."""
+    """Serve the worker's metrics (when CARELOOP_METRICS_PORT is set; on CARELOOP_METRICS_HOST) and run its app
+    under faust until stopped."""
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     sys.argv = [sys.argv[0]]  # faust's worker parses argv; the command's were consumed by typer
     faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
