@@ -9,6 +9,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from events import appointments as ap
 from events import encounters as en
+from events import experiments as ex
 from events import findings as fi
 from events import journey as jo
 from events import outreach as ou
@@ -73,7 +74,8 @@ EngineEvent: TypeAlias = Annotated[
     | jo.ConsentWithdrawnByReply
     | jo.ConsentGrantedByReply
     | jo.JourneyCompleted
-    | jo.JourneyExited,
+    | jo.JourneyExited
+    | ex.ExperimentAssigned,
     Field(discriminator="type"),
 ]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
 from events.base import Event, Frozen
 from events.outreach import Channel
+from events.upcasting import UPCASTERS, Payload
 
 
 class _JourneyEvent(Event):
@@ -74,10 +75,35 @@ class EventMatched(_StepEvent):
     matched: dict[str, Any] = Field(description="The matched event as JSON, for later event.* conditions.")
 
 
+class SplitDraw(Frozen):
+    """How a sticky split drew its arm, so an analyst can recompute it and tell one experiment from the next
+    (a new salt is a new experiment). Every field is None on a version 1 event, which did not record them."""
+
+    salt: str | None = Field(description="The salt hashed with the patient (empty when the split names none).")
+    weights: dict[str, int] | None = Field(description="Each arm's weight, by arm name, in the journey's order.")
+    bucket: int | None = Field(description="The patient's bucket in [0, sum of weights): it picked the arm.")
+
+
 class BranchTaken(_StepEvent):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["journey.branch_taken"] = "journey.branch_taken"
     branch: str
     holdout: bool = False
+    split: SplitDraw | None = Field(default=None, description="Set when a split step drew the branch; else null.")
+
+
+# The words steps._split wrote as the reason of every split's branch_taken (version 1 and on).
+SPLIT_REASON_PREFIX = "sticky split:"
+
+
+@UPCASTERS.register("journey.branch_taken", 1)
+def _split_unknown(data: Payload) -> Payload:
+    """Version 1 did not say whether a split drew the branch; only its reason did. A branch whose reason is the
+    split's is a split whose draw was not recorded; any other reason is an ordinary branch (never guessed a split)."""
+    reason = data.get("reason")
+    drawn = isinstance(reason, str) and reason.startswith(SPLIT_REASON_PREFIX)
+    return {**data, "split": {"salt": None, "weights": None, "bucket": None} if drawn else None}
 
 
 class StepSkipped(_StepEvent):

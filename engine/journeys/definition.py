@@ -181,6 +181,15 @@ class SplitSpec(Model):
     arms: list[Arm] = Field(min_length=2)
     salt: str | None = Field(default=None, description="Change to re-randomise; the same salt keeps patients put.")
 
+    @model_validator(mode="after")
+    def _arms_named_once(self) -> SplitSpec:
+        # branch_taken records the arm by name and its draw's weights by name: two arms of one name are one arm.
+        names = [a.name for a in self.arms]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"split arms must have different names; named more than once: {', '.join(twice)}")
+        return self
+
 
 class SplitStep(_Step):
     split: SplitSpec

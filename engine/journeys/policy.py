@@ -147,6 +147,46 @@ class ConsentByReply(_Model):
         return {k: v for k, v in named.items() if v is not None}
 
 
+HeldCategory = Literal["care", "marketing"]
+
+
+class GlobalHoldout(_Model):
+    """A share of patients who get no automated care or marketing messages at all, to measure what outreach adds
+    (engine/journeys/assignment.py draws the arm from the patient id and the salt alone). Off unless configured:
+    holding patients out is the deployer's decision, with their ethics board's approval (docs/journeys.md)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="The experiment's id, e.g. holdout-2026.")
+    share: float = Field(gt=0, lt=100, description="Percent of patients held out, at most two decimals (e.g. 5).")
+    salt: str = Field(min_length=1, description="Hashed with the patient id; a new salt is a new experiment.")
+    categories: list[HeldCategory] = Field(
+        default_factory=lambda: list[HeldCategory](["care", "marketing"]),
+        min_length=1,
+        description="Message categories held out. Transactional messages are never held out.",
+    )
+    exempt_journeys: list[str] = Field(
+        default_factory=list, description="Journeys whose messages are never held out (e.g. a safety escalation)."
+    )
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _never_transactional(cls, value: object) -> object:
+        if isinstance(value, list) and "transactional" in value:
+            raise ValueError("transactional messages (appointment times, confirmations) are never held out")
+        return value
+
+    @field_validator("share")
+    @classmethod
+    def _whole_basis_points(cls, value: float) -> float:
+        if abs(value * 100 - round(value * 100)) > 1e-6:
+            raise ValueError(f"share {value} has more than two decimals: the holdout is drawn in 1/100 percent")
+        return value
+
+    @property
+    def share_bp(self) -> int:
+        """The share in basis points (1/100 of a percent): 5 percent is 500."""
+        return round(self.share * 100)
+
+
 class Hospital(_Model):
     name: dict[str, str] = Field(default_factory=dict, description="The hospital's name per locale.")
     phone: str | None = None
@@ -170,6 +210,9 @@ class OutreachPolicy(_Model):
     phone_queue: str = Field(default="outreach-calls", description="Where phone-channel messages become call tasks.")
     phone_sla: DurationField = Field(default=Duration.parse("1d"))
     escalation_queue: str = Field(default="escalations", description="Where overdue tasks go.")
+    global_holdout: GlobalHoldout | None = Field(
+        default=None, description="Patients held out of care and marketing messages, to measure outreach (off)."
+    )
 
     @field_validator("default_locale")
     @classmethod

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from engine.journeys import definition as d
 from engine.journeys import outreach
+from engine.journeys.assignment import bucket
 from engine.journeys.effects import ScheduleTimer
 from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.run import Run
@@ -252,15 +252,24 @@ def _branch(run: Run, inst: Instance, step: d.BranchStep) -> None:
 def _split(run: Run, journey: d.Journey, inst: Instance, step: d.SplitStep) -> None:
     # Sticky per patient: the bucket depends only on the patient, journey, step and salt, never on time.
     salt = step.split.salt or ""
-    digest = hashlib.sha256(f"{salt}|{run.state.patient_id}|{journey.id}|{step.id}".encode()).hexdigest()
-    total = sum(a.weight for a in step.split.arms)
-    bucket = int(digest[:12], 16) % total
+    weights = {a.name: a.weight for a in step.split.arms}
+    total = sum(weights.values())
+    drawn = bucket(salt, run.state.patient_id, journey.id, step.id, modulus=total)
+    rest = drawn
     for arm in step.split.arms:
-        if bucket < arm.weight:
+        if rest < arm.weight:
             break
-        bucket -= arm.weight
-    why = f"sticky split: patient in arm {arm.name!r} ({arm.weight}/{total})"
-    run.emit(jo.BranchTaken, instance=inst, **_common(inst, step, arm.goto, why), branch=arm.name, holdout=arm.holdout)
+        rest -= arm.weight
+    why = f"{jo.SPLIT_REASON_PREFIX} patient in arm {arm.name!r} ({arm.weight}/{total})"
+    draw = jo.SplitDraw(salt=salt, weights=weights, bucket=drawn)
+    run.emit(
+        jo.BranchTaken,
+        instance=inst,
+        **_common(inst, step, arm.goto, why),
+        branch=arm.name,
+        holdout=arm.holdout,
+        split=draw,
+    )
 
 
 # --- actions ------------------------------------------------------------------------------------------------

@@ -184,6 +184,14 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "consent.granted_by_reply": {"channel": "sms", "purposes": ["care"], "keyword": "START", "reply_event_id": "R2"},
     "journey.completed": {"instance_id": "I1", "journey_id": "j", "outcome": "completed"},
     "journey.exited": {"instance_id": "I1", "journey_id": "j", "outcome": "cancelled", "exit_event_id": "X"},
+    "experiment.assigned": {
+        "experiment_id": "holdout-2026",
+        "kind": "global_holdout",
+        "arm": "treated",
+        "holdout": False,
+        "share_bp": 500,
+        "salt": "h1",
+    },
 }
 
 
