@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
+from projections.engagement.projection import PROJECTION as ENGAGEMENT
 from projections.errors import UnknownProjectionError
 from projections.journey_instances.projection import PROJECTION as JOURNEY_INSTANCES
 from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFILES
@@ -18,6 +19,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     TASKS,
     PATIENT_TIMELINE,
     PATIENT_PROFILES,
+    ENGAGEMENT,
 )
 
 

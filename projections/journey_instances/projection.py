@@ -1,11 +1,13 @@
 """Events -> journey_instances rows. Pure.
 
-An instance's row is created by journey.started and then moved by its step events: a wait sets the step it
-waits at and when that wait ends at the latest; every other step event moves it to ``next_step_id``.
+An instance's row is created by journey.started (with what it entered on: the entry event's type, department
+and time) and then moved by its step events: a wait sets the step it waits at and when that wait ends at the
+latest; every other step event moves it to ``next_step_id``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from events import journey as jo
@@ -66,8 +68,20 @@ def _started(e: jo.JourneyStarted) -> Upsert:
             "started_at": e.occurred_at,
             "ended_at": None,
             "outcome": None,
+            **_entry(e.entry),
         },
     )
+
+
+def _entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """What the instance entered on, from the entry event's JSON: its type, department (when it has one: an
+    encounter, an appointment) and time. A later correction (journey.replanned) moves the waits, not these."""
+    department, occurred = entry.get("department"), entry.get("occurred_at")
+    return {
+        "entry_type": entry.get("type"),
+        "entry_department": department if isinstance(department, str) else None,
+        "entry_at": datetime.fromisoformat(occurred) if isinstance(occurred, str) else None,
+    }
 
 
 def _set(instance_id: str, **values: Any) -> Update:

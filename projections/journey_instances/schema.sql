@@ -13,6 +13,10 @@ CREATE TABLE IF NOT EXISTS journey_instances (
     ended_at        timestamptz,
     outcome         text                   -- completed, followed-up, cancelled, readmitted, ...
 );
+-- What the instance entered on, from journey.started's entry event (added later: existing databases upgrade here).
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_type       text;         -- encounter.discharged, ...
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_department text;         -- NULL: the event has none
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_at         timestamptz;  -- the entry event's time
 -- "A patient's journeys"
 CREATE INDEX IF NOT EXISTS journey_instances_patient ON journey_instances (patient_id);
 -- "The funnel of a journey"

@@ -8,3 +8,5 @@ CREATE TABLE IF NOT EXISTS patient_profiles (
     merged_into text,                -- the surviving patient, once this one was merged into it
     updated_at  timestamptz NOT NULL -- when the event that last changed the row happened
 );
+-- The membership tier, from the patient's attributes["tier"] (added later: existing databases upgrade here).
+ALTER TABLE patient_profiles ADD COLUMN IF NOT EXISTS tier text;  -- NULL: never given

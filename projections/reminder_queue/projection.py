@@ -1,10 +1,11 @@
 """Events -> reminder_queue rows. Pure.
 
 A wait that announces its message (planned_message) makes a 'scheduled' row; the message request makes it
-'due'; a skipped step or an ended instance closes a scheduled row. After the request, the outreach policy's
-decisions (approved, deferred, suppressed, failed) and the outreach results (sent, delivered, replied, failed on
-a channel) move the row along. The key is the engine's message_id, stable across replans and restarts of the
-same run of a step.
+'due' (and sets ``requested_at``); a skipped step or an ended instance closes a scheduled row. After the request,
+the outreach policy's decisions (approved, deferred, suppressed, failed) and the outreach results (sent,
+delivered, replied, failed on a channel) move the row along; ``approved_at`` is the first approval's time (attempt
+1), which a fallback channel's approval leaves. The key is the engine's message_id, stable across replans and
+restarts of the same run of a step.
 
 Results can arrive out of order (a gateway's delivery receipt after the patient's reply, a failure on one
 channel after delivery on another), so each change applies only to rows in the statuses it may follow: a
@@ -58,6 +59,8 @@ def _policy(e: Event) -> list[Op]:
     """The outreach policy's decisions about a requested message."""
     if isinstance(e, jo.MessageApproved):
         values = {**_status("approved", f"approved on {e.channel} (attempt {e.attempt})", e), "channel": e.channel}
+        if e.attempt == 1:  # the first approval; a fallback channel's (attempt 2...) keeps it
+            values["approved_at"] = e.occurred_at
         return _moved(e.message_id, "approved", {**values, "attempt": e.attempt})
     if isinstance(e, jo.MessageDeferred):
         cap = f" {e.cap}" if e.cap else ""
@@ -137,6 +140,7 @@ def _requested(e: jo.MessageRequested) -> Upsert:
             "channels": list(e.channels),
             "category": e.category,
             "due_at": e.due_at,
+            "requested_at": e.occurred_at,
             "status": "due",
             "reason": e.reason,
             "updated_at": e.occurred_at,

@@ -23,6 +23,9 @@ ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS cap            text;        
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS sent_at        timestamptz;
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS delivered_at   timestamptz;
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS replied_at     timestamptz;
+-- For the analysts' funnel (added later): when the engine requested it, when policy first approved it (attempt 1).
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS requested_at   timestamptz;
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS approved_at    timestamptz;
 -- "What is due today / this hour?"
 CREATE INDEX IF NOT EXISTS reminder_queue_status_due ON reminder_queue (status, due_at);
 -- "A patient's reminders"

@@ -38,7 +38,13 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
         ]
     if isinstance(e, ta.TaskClosed):
         # The first close is the archived outcome; a later one (another tool, a retry) changes nothing.
-        values = {"status": "done", "outcome": e.outcome, "closed_by": e.by, "closed_at": e.occurred_at}
+        values = {
+            "status": "done",
+            "outcome": e.outcome,
+            "closed_by": e.by,
+            "closed_at": e.occurred_at,
+            "reached_at": e.reached_at,  # when staff reached the patient (a follow-up contact), if they say
+        }
         return [Update(TABLE, values, where, unless=DONE)]
     if isinstance(e, jo.TaskEscalated):
         moved = {"escalated": True, "escalated_at": e.occurred_at, "queue": e.escalated_to}

@@ -21,6 +21,7 @@ ALTER TABLE tasks ADD COLUMN IF NOT EXISTS escalated_at timestamptz;
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS claimed_at   timestamptz;
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS closed_at    timestamptz;
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS closed_by    text;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS reached_at   timestamptz;                   -- task.closed: patient reached
 -- "Overdue tasks by queue" and "a queue's open tasks by SLA"
 CREATE INDEX IF NOT EXISTS tasks_status_queue_sla ON tasks (status, queue, sla_due_at);
 -- "A patient's tasks"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.builders import at, booked, cancelled, discharge, simulation
+from datetime import timedelta
+
+from tests.builders import at, booked, cancelled, discharge, rescheduled, simulation
 from tests.unit.projections.fold import column, fold
 
 P = "P-instances"
@@ -49,3 +51,44 @@ def test_ended_instances_record_how_and_when_they_ended():
         ("post-op-follow-up", "completed", "completed", at("2026-04-01 10:00"), None),
         ("appointment-reminders", "exited", "cancelled", at("2026-03-10 10:00"), None),
     ]
+
+
+def test_an_instance_records_what_it_entered_on_its_type_department_and_time():
+    sim = simulation(
+        discharge(P, at("2026-03-02 10:00"), department="orthopedics", encounter_id="E7"),
+        booked(P, at("2026-03-03 10:00"), APPOINTMENT, department="cardiology"),
+    )
+
+    rows = sorted(fold(sim.recorded[P]).rows("journey_instances"), key=lambda r: r["started_at"])
+
+    assert column(rows, "journey_id", "entry_type", "entry_department", "entry_at") == [
+        ("post-op-follow-up", "encounter.discharged", "orthopedics", at("2026-03-02 10:00")),
+        ("appointment-reminders", "appointment.booked", "cardiology", at("2026-03-03 10:00")),
+    ]
+
+
+def test_an_entry_event_without_a_department_leaves_it_empty():
+    sim = simulation(booked(P, at("2026-03-03 10:00"), APPOINTMENT))
+
+    (row,) = fold(sim.recorded[P]).rows("journey_instances")
+
+    assert (row["entry_type"], row["entry_department"], row["entry_at"]) == (
+        "appointment.booked",
+        None,
+        at("2026-03-03 10:00"),
+    )
+
+
+def test_a_corrected_entry_moves_the_waits_but_not_what_the_instance_entered_on():
+    sim = simulation(
+        booked(P, at("2026-03-03 10:00"), APPOINTMENT, department="cardiology"),
+        rescheduled(P, at("2026-03-05 10:00"), APPOINTMENT + timedelta(days=2), department="cardiology-2"),
+    )
+
+    (row,) = fold(sim.recorded[P]).rows("journey_instances")
+
+    assert (row["entry_type"], row["entry_department"], row["entry_at"]) == (
+        "appointment.booked",
+        "cardiology",
+        at("2026-03-03 10:00"),
+    )

@@ -1,5 +1,6 @@
 """patient_profiles: what analysts may know of a patient without identifying them (birth date for an age band, sex,
-death, merge), kept up to date from the demographic events; never a name, contact or identifier."""
+membership tier, death, merge), kept up to date from the demographic events; never a name, contact, identifier or
+any other attribute."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.unit.projections.fold import column, fold
 
 P = "P-profile"
 NAME, PHONE, EMAIL, OPENID, MRN = "李芳", "+8613884860701", "li.fang@example.cn", "oWx-7Hq2", "MRN-004417"
+EMPLOYER = "上海港务集团"
 
 
 def identifying(**fields: object) -> dict[str, object]:
@@ -20,7 +22,7 @@ def identifying(**fields: object) -> dict[str, object]:
         "name": NAME,
         "contact": pa.Contact(phone=PHONE, email=EMAIL, wechat_openid=OPENID),
         "identifiers": (pa.Identifier(authority="HOSP-A", value=MRN, kind="MR"),),
-        "attributes": {"tier": "gold"},
+        "attributes": {"tier": "gold", "employer": EMPLOYER},
         **fields,
     }
 
@@ -61,16 +63,38 @@ def test_a_death_and_a_merge_are_recorded_on_the_row_and_the_demographics_stay()
     ]
 
 
-def test_a_demographic_event_never_carries_names_contacts_identifiers_or_attributes_to_the_table():
+def test_a_demographic_event_never_carries_names_contacts_identifiers_or_other_attributes_to_the_table():
     given = [
         registered(P, at("2026-03-01 09:00"), **identifying(birth_date=date(1958, 4, 2))),
         event(pa.PatientUpdated, P, at("2026-03-04 09:00"), **identifying(sex="female")),
     ]
     ops = [op for e in given for op in changes(e)]
 
-    assert {column for op in ops for column in op.values} <= {"patient_id", "birth_date", "sex", "updated_at"}
-    for value in (NAME, PHONE, EMAIL, OPENID, MRN, "gold", "HOSP-A"):
+    assert {column for op in ops for column in op.values} <= {"patient_id", "birth_date", "sex", "tier", "updated_at"}
+    for value in (NAME, PHONE, EMAIL, OPENID, MRN, EMPLOYER, "employer", "HOSP-A"):
         assert value not in repr(ops)
+
+
+def test_the_tier_attribute_is_kept_and_an_update_without_it_leaves_it():
+    rows = fold(
+        [
+            registered(P, at("2026-03-01 09:00"), attributes={"tier": "silver", "employer": EMPLOYER}),
+            event(pa.PatientUpdated, P, at("2026-03-04 09:00"), attributes={"tier": "gold"}),
+            event(pa.PatientUpdated, P, at("2026-03-05 09:00"), attributes={"employer": "another"}),
+        ]
+    )
+
+    assert column(rows.rows("patient_profiles"), "tier", "updated_at") == [("gold", at("2026-03-05 09:00"))]
+
+
+def test_a_tier_given_as_a_number_or_a_flag_is_kept_in_its_json_spelling():
+    numbered = fold([registered(P, at("2026-03-01 09:00"), attributes={"tier": 2})])
+    flagged = fold([registered(P, at("2026-03-01 09:00"), attributes={"tier": True})])
+    untiered = fold([registered(P, at("2026-03-01 09:00"), attributes={"vip": True})])
+
+    assert [r["tier"] for r in numbered.rows("patient_profiles")] == ["2"]
+    assert [r["tier"] for r in flagged.rows("patient_profiles")] == ["true"]
+    assert [r.get("tier") for r in untiered.rows("patient_profiles")] == [None]
 
 
 def test_clinical_and_engine_events_leave_the_profiles_alone():

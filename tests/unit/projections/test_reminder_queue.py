@@ -204,3 +204,42 @@ def test_events_that_touch_no_reminder_map_to_nothing():
 
     assert changes(discharged) == []
     assert changes(started) == []
+
+
+def test_a_request_records_when_it_was_requested_and_the_first_approval_when_policy_first_allowed_it():
+    request, tables = requested_row()
+    m = request.message_id
+    deferred = outreach(
+        jo.MessageDeferred, 1, message_id=m, rule="quiet_hours", until=at("2026-03-05 20:00"), timer_id="t"
+    )
+    first = outreach(
+        jo.MessageApproved, 2, message_id=m, channel="wechat", locale="zh-CN", category="care", priority=50
+    )
+    failed = outreach(ou.OutreachFailed, 3, message_id=m, channel="wechat", reason="not following")
+    fallback = outreach(
+        jo.MessageApproved, 4, message_id=m, channel="sms", attempt=2, locale="zh-CN", category="care", priority=50
+    )
+
+    tables.apply(changes(deferred))
+    assert column(tables.rows("reminder_queue"), "requested_at", "approved_at") == [(at("2026-03-05 10:00"), None)]
+    for e in (first, failed, fallback):
+        tables.apply(changes(e))
+
+    # The fallback channel's approval (attempt 2) moves the row but keeps the first approval's time
+    assert column(tables.rows("reminder_queue"), "status", "channel", "requested_at", "approved_at") == [
+        ("approved", "sms", at("2026-03-05 10:00"), at("2026-03-05 10:02"))
+    ]
+
+
+def test_a_scheduled_reminder_has_no_request_time_until_the_engine_requests_it():
+    sim = simulation(discharge(P, at("2026-03-02 10:00")))
+    (row,) = fold_sim(sim, P).rows("reminder_queue")
+    assert row["status"] == "scheduled" and row.get("requested_at") is None
+
+    sim.run_until(at("2026-03-06 00:00"))
+    day3 = next(r for r in fold_sim(sim, P).rows("reminder_queue") if r["template"] == "postop-day3-care")
+    assert (day3["status"], day3["requested_at"], day3["approved_at"]) == (
+        "approved",
+        at("2026-03-05 10:00"),
+        at("2026-03-05 10:00"),
+    )

@@ -117,3 +117,31 @@ def test_a_claimed_task_past_its_sla_stays_with_its_assignee_and_shows_the_escal
     tables.apply(changes(escalated(at("2026-04-02 10:00"))))
 
     assert state(tables) == ("in_progress", "dr.li", "duty-manager", True, None, None)
+
+
+def test_a_task_closed_as_reached_records_when_the_patient_was_reached():
+    reached = at("2026-04-01 16:40")
+    close = event(
+        ta.TaskClosed, P, at("2026-04-01 17:00"), task_id="T-1", outcome="reached", by="nurse.zhao", reached_at=reached
+    )
+    tables = fold([created(), close])
+
+    assert column(tables.rows("tasks"), "status", "outcome", "reached_at", "closed_at") == [
+        ("done", "reached", reached, at("2026-04-01 17:00"))
+    ]
+
+
+def test_a_task_closed_without_reaching_the_patient_has_no_reached_time_and_a_later_close_adds_none():
+    no_answer = event(ta.TaskClosed, P, at("2026-04-01 17:00"), task_id="T-1", outcome="no-answer", by="nurse.zhao")
+    late = event(
+        ta.TaskClosed,
+        P,
+        at("2026-04-02 09:00"),
+        task_id="T-1",
+        outcome="reached",
+        by="dr.li",
+        reached_at=at("2026-04-02 08:50"),
+    )
+    tables = fold([created(), no_answer, late])
+
+    assert column(tables.rows("tasks"), "outcome", "reached_at") == [("no-answer", None)]
