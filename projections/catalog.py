@@ -6,6 +6,7 @@ from projections.base import Projection
 from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
 from projections.engagement.projection import PROJECTION as ENGAGEMENT
 from projections.errors import UnknownProjectionError
+from projections.experiments.projection import PROJECTION as EXPERIMENTS
 from projections.journey_instances.projection import PROJECTION as JOURNEY_INSTANCES
 from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFILES
 from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
@@ -20,6 +21,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     PATIENT_TIMELINE,
     PATIENT_PROFILES,
     ENGAGEMENT,
+    EXPERIMENTS,
 )
 
 

@@ -2,7 +2,8 @@
 
 An instance's row is created by journey.started (with what it entered on: the entry event's type, department
 and time) and then moved by its step events: a wait sets the step it waits at and when that wait ends at the
-latest; every other step event moves it to ``next_step_id``.
+latest; every other step event moves it to ``next_step_id``. A split's branch records the arm the instance drew
+(a journey with several splits keeps the last; experiment_assignments keeps each).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
         return [_set(e.instance_id, current_step=e.step_id, next_due_at=e.due_at)]
     if isinstance(e, jo.TaskCreated) and e.message_id is not None:
         return []  # a call task made by outreach policy: the instance did not move
+    if isinstance(e, jo.BranchTaken) and e.split is not None:  # a split drew the instance's arm
+        moved = {"current_step": e.next_step_id, "next_due_at": None}
+        return [_set(e.instance_id, **moved, arm=e.branch, holdout=e.holdout)]
     if isinstance(e, STEP_EVENTS):
         return [_set(e.instance_id, current_step=e.next_step_id, next_due_at=None)]
     if isinstance(e, jo.JourneyReplanned) and e.restart_at_step_id is not None:

@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS journey_instances (
 ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_type       text;         -- encounter.discharged, ...
 ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_department text;         -- NULL: the event has none
 ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_at         timestamptz;  -- the entry event's time
+-- The arm a split drew for the instance (added later); NULL: no split. The global holdout is experiment_assignments'.
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS arm              text;
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS holdout          boolean;
 -- "A patient's journeys"
 CREATE INDEX IF NOT EXISTS journey_instances_patient ON journey_instances (patient_id);
 -- "The funnel of a journey"

@@ -1,0 +1,1 @@
+"""Experiment assignments: each unit's arm of a journey's split or of the global holdout, with how it was drawn."""
