@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,17 @@ def test_panel_ids_are_unique_within_the_dashboard(path: Path) -> None:
     ids = Counter(panel.get("id") for panel in grafana.panels(grafana.load(path)))
     assert None not in ids, f"{path.name}: a panel has no id"
     assert [i for i, n in ids.items() if n > 1] == [], f"{path.name}: panel ids used more than once"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_sql_query_uses_only_the_macros_and_variables_the_checks_expand(path: Path) -> None:
+    values, now = grafana.variables(grafana.load(path)), datetime(2026, 6, 18, tzinfo=UTC)
+    for target in grafana.targets(path):
+        if target.datasource_uid == grafana.POSTGRES_UID:
+            try:
+                grafana.expand_sql(target.body["rawSql"], values, now, now)
+            except grafana.MacroError as exc:
+                pytest.fail(f"{target.where}: {exc}")
 
 
 def test_every_dashboard_has_its_own_uid() -> None:
