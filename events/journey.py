@@ -191,6 +191,7 @@ PolicyRule = Literal[
     "stale",
     "journey_ended",
     "no_channel",
+    "holdout",
 ]
 
 

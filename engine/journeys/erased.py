@@ -75,4 +75,5 @@ def forgotten(state: PatientState, event: PatientErased) -> Changes:
         "unanswered": (),
         "feedback": (),
         "erased_epoch": epoch,
+        "experiments": frozenset(),  # the read models drop the assignment: a re-registered patient is assigned anew
     }

@@ -27,6 +27,7 @@ from engine.journeys.state import (
 from engine.journeys.timing import parse_moment
 from events import journey as jo
 from events.base import Event
+from events.experiments import ExperimentAssigned
 
 
 def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (one case per event type)
@@ -77,6 +78,8 @@ def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (
             return _replanned(state, event)
         case jo.ConsentWithdrawnByReply() | jo.ConsentGrantedByReply():
             return consent_by_reply(state.profile, event)
+        case ExperimentAssigned():
+            return {"experiments": state.experiments | {event.experiment_id}}
     return input_changes(state, event)
 
 

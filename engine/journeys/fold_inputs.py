@@ -47,6 +47,7 @@ class Changes(TypedDict, total=False):
     clock: datetime | None
     version: int
     erased_epoch: int | None
+    experiments: frozenset[str]
 
 
 ALL_CHANNELS = frozenset({"sms", "wechat", "email", "app", "phone"})

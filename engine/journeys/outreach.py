@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 
+from engine.journeys.assignment import in_global_holdout
 from engine.journeys.consent import consented
 from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.evaluate import holds_all
@@ -124,6 +125,7 @@ def _evaluate(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
         )
     _hard_stops(policy, p)
     checks.append("no hard stop (deceased, paused, inpatient)")
+    _global_holdout(run, r, checks)
     if r.stale_at is not None and run.now > r.stale_at:
         raise _VerdictError(
             "suppress", "stale", f"stale: due {r.due_at.isoformat()}, not sent by {r.stale_at.isoformat()}"
@@ -147,6 +149,21 @@ def _hard_stops(policy: OutreachPolicy, p: Profile) -> None:
         raise _VerdictError("suppress", "paused", f"hard stop: {PAUSED}")
     if stops.inpatient and p.inpatient:
         raise _VerdictError("suppress", "inpatient", "hard stop: the patient is admitted (readmitted)")
+
+
+def _global_holdout(run: Run, r: jo.MessageRequested, checks: list[str]) -> None:
+    """A held-out patient gets none of the held categories' messages; transactional ones, those of exempt journeys
+    and those at or above the pre-empt priority (what must reach the patient) are never held out."""
+    policy = run.catalog.outreach
+    holdout = policy.global_holdout
+    if holdout is None or r.category not in holdout.categories:
+        return
+    if r.journey_id in holdout.exempt_journeys or r.priority >= policy.preempt_priority:
+        checks.append(f"global holdout {holdout.id}: does not apply to this message")
+        return
+    if in_global_holdout(run.state.patient_id, holdout):
+        raise _VerdictError("suppress", "holdout", f"global holdout {holdout.id}: the patient is in the holdout arm")
+    checks.append(f"global holdout {holdout.id}: treated arm")
 
 
 def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:

@@ -164,6 +164,7 @@ class PatientState:
     clock: datetime | None = None  # the patient's logical time: latest arrival or decision time applied
     version: int = 0  # number of events applied
     erased_epoch: int | None = None  # while erased (engine/journeys/erased.py): the data key epoch destroyed
+    experiments: frozenset[str] = frozenset()  # ids of the experiments the patient was assigned to (recorded once)
 
     @property
     def churn_score(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from engine.journeys import definition as d
-from engine.journeys import outreach
+from engine.journeys import experiments, outreach
 from engine.journeys.assignment import bucket
 from engine.journeys.effects import ScheduleTimer
 from engine.journeys.evaluate import describe, holds_all
@@ -133,6 +133,7 @@ def start(
         next_step_id=journey.steps[0].id,
         started_by_instance_id=started_by.instance_id if started_by else None,
     )
+    experiments.assign(run)
     advance(run, instance_id, depth)
 
 

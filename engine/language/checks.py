@@ -85,6 +85,18 @@ def _check_references(parts: JourneyParts, base: Path, journey_ids: set[str]) ->
             yield Finding((*base, "steps", i, "start", "journey"), f"unknown journey {step.start.journey!r}{hint}")
 
 
+def check_global_holdout(outreach: Any, journey_ids: set[str]) -> Iterator[Finding]:
+    """The global holdout's exempt journeys must exist: a misspelt one would hold out the very messages meant to
+    reach everyone (a safety escalation)."""
+    holdout = outreach.get("global_holdout") if isinstance(outreach, dict) else None
+    exempt = holdout.get("exempt_journeys") if isinstance(holdout, dict) else None
+    for k, journey in enumerate(exempt if isinstance(exempt, list) else []):
+        if str(journey) not in journey_ids:
+            hint = did_you_mean(str(journey), journey_ids)
+            path: Path = ("outreach", "global_holdout", "exempt_journeys", k)
+            yield Finding(path, f"exempt_journeys: unknown journey {journey!r}{hint}")
+
+
 def _check_entry(parts: JourneyParts, base: Path) -> Iterator[Finding]:
     entry = parts.entry
     if entry is None:
