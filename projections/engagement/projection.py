@@ -3,13 +3,15 @@
 Each row is one event, keyed by what identifies it (the event id; a questionnaire's response id), so a page
 applied again writes the same rows. These are facts, never moved by later events: the analytics views derive
 funnels, churn over time and satisfaction from them. A questionnaire's items are never copied (the patient's own
-answers), only its instrument and score.
+answers), only its instrument and score. The churn signals' flags (filed under the journey id ``churn-signals``,
+which is no journey) are churn history, not steps.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from engine.journeys.churn import SIGNALS
 from events import findings as fi
 from events import journey as jo
 from events.base import Event
@@ -27,7 +29,7 @@ STEP_EVENTS = (jo._StepEvent, jo.JourneyStarted, jo.JourneyCompleted, jo.Journey
 def changes(e: Event, seq: int = 0) -> list[Op]:
     """The row operations for one event; ``seq``, its place in the log, orders the steps of one moment."""
     ops: list[Op] = []
-    if isinstance(e, STEP_EVENTS):
+    if isinstance(e, STEP_EVENTS) and e.journey_id != SIGNALS:  # a churn signal's flag is no journey's step
         ops.append(_step(e, seq))
     if isinstance(e, jo.ChurnFlagged | jo.ChurnCleared):
         ops.append(_churn(e))

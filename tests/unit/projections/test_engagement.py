@@ -3,6 +3,7 @@ per flag raised or cleared, one questionnaires row per response with its score a
 
 from __future__ import annotations
 
+from engine.journeys.churn import SIGNALS
 from events import journey as jo
 from projections.catalog import select
 from projections.engagement.projection import changes
@@ -36,13 +37,17 @@ def test_a_post_op_journey_leaves_its_start_each_step_and_its_end_in_log_order()
 
 
 def test_every_step_event_of_the_instance_is_a_row_and_waits_and_policy_decisions_are_not():
-    sim = simulation(discharge(P, at("2026-03-02 10:00")))
+    sim = simulation(
+        discharge(P, at("2026-03-02 10:00")), questionnaire(P, at("2026-03-07 10:00"), "satisfaction", score=1)
+    )
     sim.run_until(at("2026-04-02 00:00"))
     step_events = [
         e
         for e in sim.recorded[P]
         if isinstance(e, jo._StepEvent | jo.JourneyStarted | jo.JourneyCompleted | jo.JourneyExited)
+        and e.journey_id != SIGNALS
     ]
+    assert any(isinstance(e, jo.ChurnFlagged) and e.journey_id == SIGNALS for e in sim.recorded[P])
 
     rows = fold(sim.recorded[P]).rows("journey_steps")
 
@@ -60,6 +65,28 @@ def test_a_split_records_the_arm_the_patient_drew_as_the_branch():
 
     assert column(rows, "journey_id", "step_id", "branch") == [("post-visit-satisfaction", "split", drawn.branch)]
     assert drawn.branch in {"survey", "holdout"}
+
+
+def test_a_churn_signal_s_flag_is_churn_history_and_no_journey_step():
+    signal = engine_event(
+        jo.ChurnFlagged,
+        P,
+        at("2026-03-02 13:00"),
+        journey_id=SIGNALS,
+        flag_reason="negative-feedback",
+        weight=2,
+        score=2,
+        level="low",
+        evidence=("e-1",),
+        instance_id=SIGNALS,
+        step_id="negative-feedback",
+        next_step_id=None,
+    )
+
+    tables = fold([signal])
+
+    assert tables.rows("journey_steps") == []
+    assert column(tables.rows("churn_history"), "journey_id", "reason") == [(SIGNALS, "negative-feedback")]
 
 
 def test_only_a_branch_taken_has_a_branch():
