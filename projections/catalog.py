@@ -12,6 +12,7 @@ from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFIL
 from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
 from projections.reminder_queue.projection import PROJECTION as REMINDER_QUEUE
 from projections.tasks.projection import PROJECTION as TASKS
+from projections.visits.projection import PROJECTION as VISITS
 
 PROJECTIONS: tuple[Projection, ...] = (
     REMINDER_QUEUE,
@@ -22,6 +23,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     PATIENT_PROFILES,
     ENGAGEMENT,
     EXPERIMENTS,
+    VISITS,
 )
 
 

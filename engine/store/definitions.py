@@ -3,17 +3,25 @@
 Deploying journeys.yaml records each (journey, version) with its content hash. A running instance that started
 on version 1 keeps running version 1 after version 2 is deployed. Changing a journey without bumping its
 version is refused: it would silently change what running patients get.
+
+The same transaction replaces what the analytics views (engine/access/analytics_1_visits.sql) read of the file:
+every value set's codes (a visit's diagnosis groups are matched at query time, so a value set changed in a new
+deploy needs no rebuild) and the hospital's time zone (where a day begins, for "the same day" and "within 30 days").
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from psycopg import Connection
 
 from engine.access.ownership import migrates
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
+from engine.journeys.valuesets import ValueSet, canonical_system
 from engine.plumbing.connections import connect
 
 TABLE = "careloop_journey_definitions"
@@ -25,8 +33,21 @@ CREATE TABLE IF NOT EXISTS careloop_journey_definitions (
     definition   jsonb   NOT NULL,
     deployed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (journey_id, version)
+);
+-- The deployed file's value sets, one row per code: system NULL matches any terminology; match exact or prefix.
+CREATE TABLE IF NOT EXISTS careloop_value_set_codes (
+    value_set text NOT NULL,
+    system    text,           -- canonical (icd-10, snomed, ...), as the visits projection stores codes
+    code      text NOT NULL,
+    match     text NOT NULL CHECK (match IN ('exact', 'prefix'))
+);
+-- The deployed file's settings the analytics views need: one row.
+CREATE TABLE IF NOT EXISTS careloop_analytics_config (
+    id                boolean PRIMARY KEY DEFAULT true CHECK (id),
+    hospital_timezone text NOT NULL
 )
 """
+VALUE_SETS, ANALYTICS_CONFIG = "careloop_value_set_codes", "careloop_analytics_config"
 
 
 DEPLOY = "careloop-deploy"  # the application_name of the connection recording the journeys
@@ -39,7 +60,7 @@ class VersionNotBumpedError(JourneyError):
 def deploy(database_url: str, current: Catalog) -> Catalog:
     """Record the catalog's journeys and return a catalog that also holds every earlier version."""
     with connect(database_url, DEPLOY) as conn, conn.transaction():
-        if migrates(conn, (TABLE,), "the worker's journey deployment"):
+        if migrates(conn, (TABLE, VALUE_SETS, ANALYTICS_CONFIG), "the worker's journey deployment"):
             conn.execute(DDL)
         conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
         stored = {
@@ -63,6 +84,7 @@ def deploy(database_url: str, current: Catalog) -> Catalog:
                     "VALUES (%s, %s, %s, %s)",
                     (j.id, j.version, current.hash_of(j), json.dumps(j.model_dump(mode="json", by_alias=True))),
                 )
+        _analytics(conn, current)
     archive = [_journey(d) for key, (_, d) in stored.items() if key not in current.versions]
     # Everything but the journeys is the current file's (outreach policy, templates, churn signals).
     file = JourneysFile(
@@ -74,6 +96,30 @@ def deploy(database_url: str, current: Catalog) -> Catalog:
         churn=current.churn,
     )
     return Catalog.from_file(file, archive=archive)
+
+
+def value_set_codes(value_sets: Mapping[str, ValueSet]) -> list[tuple[str, str | None, str, str]]:
+    """Every value set's codes as (value_set, canonical system or None for any, code, match), each once."""
+    rows: dict[tuple[str, str | None, str, str], None] = {}
+    for name, value_set in value_sets.items():
+        for part in value_set.parts:
+            system = None if part.system is None else str(canonical_system(part.system))
+            rows.update(dict.fromkeys((name, system, code, part.match) for code in part.codes))
+    return list(rows)
+
+
+def _analytics(conn: Connection[Any], current: Catalog) -> None:
+    """Replace the value sets' codes and the hospital's time zone with the deployed file's."""
+    conn.execute("DELETE FROM careloop_value_set_codes")
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO careloop_value_set_codes (value_set, system, code, match) VALUES (%s, %s, %s, %s)",
+            value_set_codes(current.value_sets),
+        )
+    conn.execute("DELETE FROM careloop_analytics_config")
+    conn.execute(
+        "INSERT INTO careloop_analytics_config (hospital_timezone) VALUES (%s)", (current.settings.hospital_timezone,)
+    )
 
 
 def _journey(definition: Any) -> Journey:

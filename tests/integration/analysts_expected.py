@@ -18,8 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from events import ENGINE_TYPES
+from events import appointments as ap
+from events import encounters as en
 from events import journey as jo
 from events import outreach as ou
+from events import patient as pa
 from events import tasks as ta
 from events.base import Event
 
@@ -340,3 +343,191 @@ def _mentions(e: Event) -> str:
         if isinstance(getattr(e, field, None), str):
             return f"{field.replace('_', ' ')} {getattr(e, field)}"
     return ""
+
+
+# --- visits, follow-up (followup.v1) and revisits (revisit.v1) ---------------------------------------------------
+
+STAYS = ("inpatient", "day_surgery")
+APPOINTMENT_EVENTS = (
+    ap.AppointmentBooked,
+    ap.AppointmentRescheduled,
+    ap.AppointmentCancelled,
+    ap.AppointmentNoShow,
+    ap.AppointmentAttended,
+)
+
+
+def _encounters(world: World) -> dict[tuple[str, str], Row]:
+    """Each encounter as its events left it: the latest time of each kind, a department once given, cancelled while
+    no later event of it came."""
+    rows: dict[tuple[str, str], Row] = {}
+    for e in world.events():
+        if isinstance(e, en.EncounterAdmitted | en.EncounterDischarged | en.EncounterCompleted):
+            row = rows.setdefault((e.patient_id, e.encounter_id), {"department": None, "disposition": None})
+            row.update(encounter_class=e.encounter_class, cancelled=False)
+            row["department"] = e.department or row["department"]
+            if isinstance(e, en.EncounterAdmitted):
+                row["admitted_at"] = e.occurred_at
+            elif isinstance(e, en.EncounterDischarged):
+                row["discharged_at"] = e.occurred_at
+                row["admitted_at"] = e.admitted_at or row.get("admitted_at")
+                row["disposition"] = e.disposition or row["disposition"]
+            else:
+                row["completed_at"] = e.occurred_at
+        elif isinstance(e, en.EncounterCancelled) and (e.patient_id, e.encounter_id) in rows:
+            rows[(e.patient_id, e.encounter_id)]["cancelled"] = True
+    return rows
+
+
+def _visit_rows(world: World) -> list[tuple[str, datetime, date, str | None]]:
+    """(patient, moment, local date, department) of every visit: a stay at its discharge, another encounter at its
+    completion (or discharge), an appointment whose latest event is its attendance."""
+    out = []
+    for (patient, _), r in _encounters(world).items():
+        stay = r["encounter_class"] in STAYS
+        moment = r.get("discharged_at") if stay else (r.get("completed_at") or r.get("discharged_at"))
+        if moment is not None and not r["cancelled"]:
+            out.append((patient, moment, _day(moment), r["department"]))
+    latest: dict[tuple[str, str], Event] = {}
+    for e in world.events():
+        if isinstance(e, ap.AppointmentBooked) and (e.patient_id, e.appointment_id) in latest:
+            continue  # a late booking changes no status
+        if isinstance(e, APPOINTMENT_EVENTS):
+            latest[(e.patient_id, e.appointment_id)] = e
+    for (patient, _), e in latest.items():
+        if isinstance(e, ap.AppointmentAttended):
+            out.append((patient, e.occurred_at, _day(e.occurred_at), e.department))
+    return out
+
+
+def _closes(day: date, days: int) -> datetime:
+    """The start of the local day ``days`` after ``day``: when a window of days - 1 days after it closes."""
+    return datetime.combine(day + timedelta(days=days), datetime.min.time(), SHANGHAI)
+
+
+def _episodes(world: World) -> list[Row]:
+    encounters = _encounters(world)
+    visits = _visit_rows(world)
+    deaths = {e.patient_id: e.occurred_at for e in world.events() if isinstance(e, pa.PatientDeceased)}
+    contacts = _contacts_by_stay(world)
+    out = []
+    for (patient, encounter_id), r in encounters.items():
+        discharged = r.get("discharged_at")
+        if r["encounter_class"] not in STAYS or discharged is None or r["cancelled"]:
+            continue
+        if r["disposition"] == "changed-to-outpatient":
+            continue
+        day = _day(discharged)
+        closes30 = _closes(day, 31)
+        readmitted = any(
+            other is not r
+            and p == patient
+            and other["encounter_class"] in STAYS
+            and not other["cancelled"]
+            and (t := other.get("admitted_at") or other.get("discharged_at")) is not None
+            and discharged <= t < closes30
+            for (p, _), other in encounters.items()
+        )
+        died = r["disposition"] == "expired" or (patient in deaths and deaths[patient] < closes30)
+        excluded = (
+            "readmitted" if readmitted else "died" if died else "transfer" if r["disposition"] == "transfer" else None
+        )
+        first_visit = min((at for p, at, d, _ in visits if p == patient and d > day), default=None)
+        reached = [t for t in contacts.get((patient, encounter_id), ()) if t > discharged]
+        contact = min([t for t in (first_visit, *reached) if t is not None], default=None)
+        out.append(
+            {
+                "department": r["department"],
+                "excluded": excluded,
+                "first_visit": first_visit,
+                "first_contact": contact,
+                "closes7": _closes(day, 8),
+                "closes30": closes30,
+            }
+        )
+    return out
+
+
+def _contacts_by_stay(world: World) -> dict[tuple[str, str], list[datetime]]:
+    """Per (patient, encounter), the contacts of the journeys the encounter keyed: the latest reply to each of their
+    messages, and when a call of one of their tasks reached the patient (the task's first close)."""
+    keyed = {e.instance_id: (e.patient_id, e.key) for e in world.events() if isinstance(e, jo.JourneyStarted) and e.key}
+    instance_of = {m: r["instance_id"] for m, r in reminders(world).items()}
+    task_instance = {e.task_id: e.instance_id for e in world.events() if isinstance(e, jo.TaskCreated)}
+    last_reply: dict[str, datetime] = {}
+    reached: dict[str, datetime | None] = {}
+    for e in world.events():
+        if isinstance(e, ou.OutreachReplied) and e.message_id in instance_of:
+            last_reply[e.message_id] = e.occurred_at
+        elif isinstance(e, ta.TaskClosed) and e.task_id not in reached:
+            reached[e.task_id] = e.reached_at
+    contacts = [(instance_of[m], t) for m, t in last_reply.items()]
+    contacts += [(task_instance[k], t) for k, t in reached.items() if t is not None]
+    out: dict[tuple[str, str], list[datetime]] = {}
+    for instance, when in contacts:
+        stay = keyed.get(instance)
+        if stay is not None:
+            out.setdefault((stay[0], str(stay[1])), []).append(when)
+    return out
+
+
+def followup(world: World) -> Result:
+    """followup.v1 per department, over the episodes nothing excluded whose 30-day window closed by now."""
+    counted = [e for e in _episodes(world) if e["excluded"] is None and e["closes30"] <= world.now]
+    out = []
+    for department in sorted({e["department"] for e in counted}):
+        mine = [e for e in counted if e["department"] == department]
+        within30 = sum(e["first_visit"] is not None and e["first_visit"] < e["closes30"] for e in mine)
+        out.append(
+            {
+                "department": department,
+                "episodes": len(mine),
+                "visit_7_days": sum(e["first_visit"] is not None and e["first_visit"] < e["closes7"] for e in mine),
+                "visit_30_days": within30,
+                "contact_30_days": sum(
+                    e["first_contact"] is not None and e["first_contact"] < e["closes30"] for e in mine
+                ),
+                "visit_30_pct": (Decimal(100) * within30 / len(mine)).quantize(Decimal("0.1"), ROUND_HALF_UP),
+            }
+        )
+    require(any(0 < r["visit_30_days"] < r["episodes"] for r in out), "department with stays followed up and not")
+    require(any(r["contact_30_days"] > r["visit_30_days"] for r in out), "stay contacted by a reply and no visit")
+    return [out]
+
+
+def followup_left_out(world: World) -> Result:
+    states = Counter(e["excluded"] or ("open" if e["closes30"] > world.now else "counted") for e in _episodes(world))
+    require({"open", "counted"} <= set(states), "episode still open and one counted")
+    return [[{"state": s, "episodes": n} for s, n in sorted(states.items())]]
+
+
+def revisits(world: World) -> Result:
+    """revisit.v1 with a 30-day window, per department, over the deduplicated visits whose window closed by now."""
+    rows = _visit_rows(world)
+    firsts: dict[tuple[str, date, str | None], datetime] = {}
+    for patient, moment, day, department in rows:
+        key = (patient, day, department)
+        firsts[key] = min(firsts.get(key, moment), moment)
+    today = _day(world.now)
+    indexes = [(p, d, dept) for (p, d, dept) in firsts if d + timedelta(days=30) < today]
+    out = []
+    for department in sorted({dept for _, _, dept in indexes}):
+        mine = [(p, d) for p, d, dept in indexes if dept == department]
+        returned = sum(any(q == p and d < v <= d + timedelta(days=30) for q, _, v, _ in rows) for p, d in mine)
+        same = sum(
+            min((v for q, _, v, dp in rows if q == p and v > d and dp == department), default=date.max)
+            <= d + timedelta(days=30)
+            for p, d in mine
+        )
+        pct = (Decimal(100) * returned / len(mine)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        out.append(
+            {
+                "department": department,
+                "index_visits": len(mine),
+                "returned": returned,
+                "returned_same_department": same,
+                "returned_pct": pct,
+            }
+        )
+    require(any(0 < r["returned"] < r["index_visits"] for r in out), "department with visits returned to and not")
+    return [out]

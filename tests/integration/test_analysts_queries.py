@@ -24,9 +24,12 @@ from markdown_it import MarkdownIt
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from engine.access import roles
 from engine.embedded import EmbeddedPostgres
 from engine.journeys.simulation import Simulation
+from engine.plumbing.clock import set_database_clock
 from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import deploy
 from events import outreach as ou
 from events import patient as pa
 from projections.catalog import PROJECTIONS
@@ -52,6 +55,9 @@ EXPECTED: dict[str, Callable[[expected.World], expected.Result]] = {
     "How journeys end": expected.endings,
     "Reminder delivery rate per template": expected.delivery_rate,
     "A patient's timeline": lambda world: expected.timeline(world, TIMELINE_PATIENT),
+    "Follow-up after discharge (followup.v1)": expected.followup,
+    "Follow-up episodes left out": expected.followup_left_out,
+    "Revisits within 30 days (revisit.v1)": expected.revisits,
 }
 
 
@@ -111,9 +117,12 @@ class Tables:
     world: expected.World
 
     def run(self, query: str) -> expected.Result:
-        """The rows of each statement of ``query`` that returns rows, run as one simple query at the pinned now()."""
+        """The rows of each statement of ``query`` that returns rows, run as one simple query at the pinned now();
+        a query of the analytics views as an analyst, who may read nothing else."""
         options = f"-c search_path={CLOCK},public,pg_catalog -c TimeZone=UTC"
         with psycopg.connect(self.url, autocommit=True, options=options, row_factory=dict_row) as conn:
+            if "analytics." in query:
+                conn.execute("SET ROLE careloop_analyst")
             cursor = conn.execute(query.encode())
             results = []
             while True:
@@ -141,6 +150,8 @@ def tables(postgres: EmbeddedPostgres) -> Iterator[Tables]:
 
             sim = hospital.run(timedelta(days=7), follow)
             assert set(runner.lag().values()) == {0}
+        roles.apply(url)  # the analytics views, as `careloop roles apply` makes them
+        deploy(url, catalog())  # the value sets and the hospital's time zone they read, as the worker records them
         pin_clock(url, NOW)
         yield Tables(url, expected.World(sim.recorded, NOW))
     finally:
@@ -150,8 +161,10 @@ def tables(postgres: EmbeddedPostgres) -> Iterator[Tables]:
 
 
 def pin_clock(url: str, now: datetime) -> None:
-    """A now() of the test's own: named before pg_catalog in a search path, it answers for the built-in one."""
+    """A now() of the test's own: named before pg_catalog in a search path, it answers for the built-in one; and
+    the deployment's clock, which analytics.as_of reads (a view's now() is the built-in one)."""
     with psycopg.connect(url, autocommit=True) as conn:
+        set_database_clock(conn, now)
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(CLOCK)))
         conn.execute(
             sql.SQL("CREATE FUNCTION {}.now() RETURNS timestamptz LANGUAGE sql STABLE AS {}").format(

@@ -37,6 +37,7 @@ from tests.builders import (
     diagnosed,
     discharge,
     event,
+    icd10,
     messages,
     questionnaire,
     registered,
@@ -105,7 +106,7 @@ def hospital(prefix: str, patients: int) -> list[Event]:
         events.append(registered(p, start))
         story = n % 5
         if story == 0:
-            events.append(discharge(p, start + timedelta(hours=1), encounter_id=f"E{n}"))
+            events.append(discharge(p, start + timedelta(hours=1), encounter_id=f"E{n}", diagnoses=(icd10("S72.0"),)))
         if story in (0, 1):
             appointment = start + timedelta(days=20, minutes=30)
             events.append(booked(p, start + timedelta(days=1), appointment, appointment_id=f"A{n}"))

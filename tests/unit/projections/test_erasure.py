@@ -22,8 +22,10 @@ from projections.sql import statement
 from tests.builders import (
     at,
     booked,
+    diagnosed,
     discharge,
     event,
+    icd10,
     no_show,
     questionnaire,
     registered,
@@ -41,7 +43,14 @@ def story(patient: str) -> list[Event]:
     appointment = at("2026-03-23 08:30")
     return [
         registered(patient, start, sex="female"),
-        discharge(patient, start + timedelta(days=1), department="orthopedics", encounter_id=f"E-{patient}"),
+        discharge(
+            patient,
+            start + timedelta(days=1),
+            department="orthopedics",
+            encounter_id=f"E-{patient}",
+            diagnoses=(icd10("S72.0"),),  # a diagnosis code: visits' encounter_diagnoses
+        ),
+        diagnosed(patient, start + timedelta(days=1), "M17.1"),  # a condition: visits' conditions
         booked(patient, start + timedelta(days=2), appointment, appointment_id=f"A-{patient}"),
         visit(patient, at("2026-03-06 10:30"), department="ent", encounter_id=f"V-{patient}"),
         questionnaire(patient, at("2026-03-07 10:00"), "satisfaction", score=1),
