@@ -18,6 +18,7 @@ from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.keys import keys_app
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
+from engine.cli.report import report_app
 from engine.cli.tasks import tasks_app
 from engine.cli.timeline import timeline as timeline_command
 from engine.journeys.catalog import Catalog
@@ -43,6 +44,7 @@ app.add_typer(audit_app, name="audit")
 app.command("erase")(erase_command)
 app.command("timeline")(timeline_command)
 app.add_typer(keys_app, name="keys")
+app.add_typer(report_app, name="report")
 
 
 @app.command()

@@ -1,0 +1,291 @@
+"""`careloop report`: outcome reports over the analytics views (docs/reports.md), as a table, CSV, JSON or HTML, with
+a PNG chart. Runs under the caller's login: an analyst's reads the analytics schema and nothing else, which is all a
+report reads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+report_app = typer.Typer(no_args_is_help=True, help="Outcome reports: revisits, follow-up, funnels, experiments.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ByOpt = Annotated[
+    str | None, typer.Option("--by", help="Break down by these, comma-separated (department, month, sex, ...).")
+]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First anchor date (hospital time), e.g. 2026-01-01.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last anchor date, inclusive.")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="The moment the report is as of (default analytics.as_of: the clock, else now)."),
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or html.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the report here instead of standard output.")]
+ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Also draw the report's chart as a PNG here.")]
+JourneysOpt = Annotated[
+    Path, typer.Option("--journeys", "-j", help="Journeys file (goals, time zone).", envvar="CARELOOP_JOURNEYS")
+]
+WindowOpt = Annotated[int, typer.Option("--window", min=1, max=3650, help="Days of the return window.")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"error: {message}", markup=False)
+    return typer.Exit(code)
+
+
+def _date(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"{option} {value!r}: expected an ISO date, e.g. 2026-03-01", 2) from exc
+
+
+def _moment(value: str | None, journeys: Path) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"--as-of {value!r}: expected an ISO date or date-time, e.g. 2026-06-30T12:00+08:00", 2) from exc
+    if moment.tzinfo is None:  # the hospital's local time, as every date of the reports
+        moment = moment.replace(tzinfo=ZoneInfo(_catalog(journeys).settings.hospital_timezone))
+    return moment
+
+
+def _catalog(journeys: Path) -> Any:
+    from engine.language.errors import JourneyFileError
+    from engine.language.loader import load_catalog
+
+    try:
+        return load_catalog(journeys)
+    except JourneyFileError as exc:
+        raise _fail(f"{journeys} has errors (careloop validate {journeys}); no report was run") from exc
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _fail(f"{option} must be one of {', '.join(allowed)}, not {value!r}", 2)
+    return value
+
+
+def _machinery() -> Any:
+    try:
+        from engine.reports import charts, output, stats
+    except ImportError as exc:
+        raise _fail(
+            f"careloop report needs the reports extra ({exc.name} is missing): pip install 'careloop[reports]'"
+        ) from exc
+    return charts, output, stats
+
+
+def _run(name: str, common: dict[str, Any], options: dict[str, Any]) -> None:
+    """Run one report with the shared options (by, from, to, as_of, fmt, out, chart, journeys) and its own."""
+    import psycopg
+
+    charts, output, _ = _machinery()
+    from engine.cli.access import connect_cli
+    from engine.reports.base import Query
+    from engine.reports.catalog import REPORTS
+    from engine.reports.dims import parse_by
+    from engine.reports.experiment import run_experiment
+    from engine.reports.run import run
+
+    report = REPORTS[name]
+    fmt = _choice("--format", common["fmt"], output.FORMATS)
+    try:
+        by = parse_by(name, common["by"], report.dims)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from exc
+    query = Query(
+        by,
+        _date("--from", common["start"]),
+        _date("--to", common["end"]),
+        _moment(common["as_of"], common["journeys"]),
+        options,
+    )
+    try:
+        with connect_cli() as conn:
+            table = run_experiment(conn, query) if name == "experiment" else run(conn, report, query)
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedColumn) as exc:
+        raise _fail(f"the analytics views this report reads are missing or older: {_first_line(exc)}") from exc
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise _fail(f"your login may not read the analytics views (careloop_analyst): {_first_line(exc)}") from exc
+    svg = charts.svg(table, report.chart) if fmt == "html" else None
+    _write(output.render(table, fmt, svg), common["out"])
+    if common["chart"] is not None:
+        common["chart"].write_bytes(charts.png(table, report.chart))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _write(text: str, path: Path | None) -> None:
+    if path is None:
+        out.print(text, markup=False, end="")
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def _common(**kwargs: Any) -> dict[str, Any]:
+    return kwargs
+
+
+@report_app.command()
+def revisit(
+    window: WindowOpt = 30,
+    mode: Annotated[str, typer.Option(help="within (an N-day revisit) or on-or-after (rolling retention).")] = "within",
+    same_department: Annotated[bool, typer.Option(help="Only a return to the index visit's department.")] = False,
+    unit: Annotated[str, typer.Option(help="episodes (index visits) or patients (their first index).")] = "episodes",
+    by: ByOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+    out_path: OutOpt = None,
+    chart: ChartOpt = None,
+    journeys: JourneysOpt = Path("journeys.yaml"),
+) -> None:
+    """Revisit rate (revisit.v1): index visits followed by a return visit within (or on or after) N days."""
+    options = {
+        "window": window,
+        "mode": _choice("--mode", mode, ("within", "on-or-after")),
+        "same_department": same_department,
+        "patients": _choice("--unit", unit, ("episodes", "patients")) == "patients",
+    }
+    _run(
+        "revisit",
+        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        options,
+    )
+
+
+@report_app.command()
+def followup(
+    measure: Annotated[
+        str, typer.Option(help="fuh (a visit) or nhc (any contact: visit, reached call, reply).")
+    ] = "fuh",
+    by: ByOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+    out_path: OutOpt = None,
+    chart: ChartOpt = None,
+    journeys: JourneysOpt = Path("journeys.yaml"),
+) -> None:
+    """Follow-up after discharge within 7 and 30 days (followup.v1)."""
+    options = {"measure": _choice("--measure", measure, ("fuh", "nhc"))}
+    _run(
+        "followup",
+        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        options,
+    )
+
+
+@report_app.command()
+def funnel(
+    journey: Annotated[str | None, typer.Option(help="Only this journey.")] = None,
+    window: WindowOpt = 30,
+    by: ByOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+    out_path: OutOpt = None,
+    chart: ChartOpt = None,
+    journeys: JourneysOpt = Path("journeys.yaml"),
+) -> None:
+    """Journey funnel (funnel.v1): entered, requested, approved, sent, delivered, replied, goal or revisit."""
+    from engine.reports.goals import goal_outcomes
+
+    options = {"journey": journey, "window": window, **goal_outcomes(_catalog(journeys))}
+    _run(
+        "funnel",
+        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        options,
+    )
+
+
+@report_app.command()
+def experiment(
+    experiment_id: Annotated[str | None, typer.Option("--experiment", help="Only this experiment.")] = None,
+    journey: Annotated[str | None, typer.Option(help="Only this journey.")] = None,
+    endpoint: Annotated[str, typer.Option(help="revisit (within --window days of entry) or followup (30 days).")] = (
+        "revisit"
+    ),
+    window: WindowOpt = 30,
+    by: ByOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+    out_path: OutOpt = None,
+    chart: ChartOpt = None,
+    journeys: JourneysOpt = Path("journeys.yaml"),
+) -> None:
+    """Experiment arms on a clinical endpoint (experiment.v1): rates with 95% intervals, treated - holdout, and the
+    sample-ratio check (no verdict while it fails)."""
+    options = {
+        "experiment": experiment_id,
+        "journey": journey,
+        "endpoint": _choice("--endpoint", endpoint, ("revisit", "followup")),
+        "window": window,
+    }
+    _run(
+        "experiment",
+        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        options,
+    )
+
+
+@report_app.command()
+def satisfaction(
+    instrument: Annotated[str, typer.Option(help="The questionnaire's instrument.")] = "satisfaction",
+    by: ByOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+    out_path: OutOpt = None,
+    chart: ChartOpt = None,
+    journeys: JourneysOpt = Path("journeys.yaml"),
+) -> None:
+    """Questionnaire scores (satisfaction.v1) by the journey that asked and its entry department."""
+    _run(
+        "satisfaction",
+        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        {"instrument": instrument},
+    )
+
+
+@report_app.command()
+def cohorts(
+    anchor: Annotated[str, typer.Option(help="first-visit or journey-entry: what puts a patient in a cohort.")] = (
+        "first-visit"
+    ),
+    months: Annotated[int, typer.Option(min=0, max=60, help="Months after the anchor month.")] = 6,
+    by: ByOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_of: AsOfOpt = None,
+    fmt: FormatOpt = "table",
+    out_path: OutOpt = None,
+    chart: ChartOpt = None,
+    journeys: JourneysOpt = Path("journeys.yaml"),
+) -> None:
+    """Retention by cohort month (cohorts.v1) on a month spine; months not over yet are empty, not zero."""
+    options = {"anchor": _choice("--anchor", anchor, ("first-visit", "journey-entry")), "months": months}
+    _run(
+        "cohorts",
+        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        options,
+    )

@@ -1,0 +1,126 @@
+"""The experiment report: per arm its rate with a Wilson interval, each treated arm against the holdout arm of the
+same experiment, journey and breakdown (Newcombe interval, score test, Holm across the experiment's comparisons),
+and the sample-ratio check per experiment. A failing check leaves every comparison of that experiment without a
+verdict and says so in a note."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from importlib import resources
+from typing import Any
+
+from psycopg import Connection
+
+from engine.reports import stats
+from engine.reports.base import Query, Table
+from engine.reports.catalog import EXPERIMENT
+from engine.reports.run import as_of, rows
+
+SPLIT = "experiment_split"
+
+
+def run_experiment(conn: Connection[Any], query: Query) -> Table:
+    moment = as_of(conn, query.as_of)
+    params = query.params(EXPERIMENT, moment)
+    _, arms = rows(conn, EXPERIMENT.statement(query.by), params)
+    _, split = rows(conn, _split_sql(), params)
+    checks = sample_ratios(split)
+    for row in arms:
+        p = stats.proportion(row["successes"], row["patients"])
+        row.update(rate=p.rate, low=p.low, high=p.high)
+    order = ["experiment", "journey", *query.by, "holdout", "arm"]
+    arms.sort(key=lambda r: tuple((r.get(c) is None, "" if r.get(c) is None else r.get(c)) for c in order))
+    shown = ("experiment", "journey", *query.by, *EXPERIMENT.measures)
+    table = Table(EXPERIMENT.name, EXPERIMENT.definition, moment, query.by, shown, arms)
+    table.extra["sample_ratio"] = {e: _srm_json(c) for e, c in checks.items()}
+    table.extra["comparisons"] = comparisons(arms, query.by, checks)
+    table.notes.extend(_notes(checks))
+    return table
+
+
+def _split_sql() -> str:
+    return resources.files("engine.reports").joinpath("sql", f"{SPLIT}.sql").read_text(encoding="utf-8")
+
+
+def sample_ratios(split: list[dict[str, Any]]) -> dict[str, stats.SampleRatio]:
+    observed: dict[str, dict[str, int]] = defaultdict(dict)
+    expected: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in split:
+        observed[r["experiment"]][r["arm"]] = int(r["patients"])
+        if r["expected"] is not None:
+            expected[r["experiment"]][r["arm"]] = float(r["expected"])
+    unweighted = {r["experiment"] for r in split if r["unweighted"]}
+    return {e: stats.sample_ratio(observed[e], {} if e in unweighted else expected[e]) for e in sorted(observed)}
+
+
+def comparisons(
+    arms: list[dict[str, Any]], by: tuple[str, ...], checks: dict[str, stats.SampleRatio]
+) -> list[dict[str, Any]]:
+    """Each treated arm against its group's holdout arm; Holm's adjustment over each experiment's comparisons."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in arms:
+        groups[(r["experiment"], r["journey"], *(r[d] for d in by))].append(r)
+    found = []
+    for key, members in groups.items():
+        control = [m for m in members if m["holdout"]]
+        for treated in (m for m in members if not m["holdout"]):
+            diff = stats.difference((treated["successes"], treated["patients"]), _counts(control))
+            found.append({"key": key, "arm": treated["arm"], "diff": diff})
+    adjusted = _holm_by_experiment(found)
+    return [_comparison_json(c, by, adjusted[i], checks[c["key"][0]]) for i, c in enumerate(found)]
+
+
+def _counts(control: list[dict[str, Any]]) -> tuple[int, int]:
+    return (control[0]["successes"], control[0]["patients"]) if control else (0, 0)
+
+
+def _holm_by_experiment(found: list[dict[str, Any]]) -> list[float | None]:
+    adjusted: list[float | None] = [None] * len(found)
+    by_experiment: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(found):
+        if c["diff"] is not None:
+            by_experiment[c["key"][0]].append(i)
+    for indices in by_experiment.values():
+        for i, p in zip(indices, stats.holm([found[i]["diff"].p_value for i in indices]), strict=True):
+            adjusted[i] = p
+    return adjusted
+
+
+def _comparison_json(
+    c: dict[str, Any], by: tuple[str, ...], adjusted: float | None, srm: stats.SampleRatio
+) -> dict[str, Any]:
+    experiment, journey, *dims = c["key"]
+    diff: stats.Difference | None = c["diff"]
+    shown = None if diff is None or srm.mismatch else asdict(diff)  # no difference is a finding while SRM fails
+    return {
+        "experiment": experiment,
+        "journey": journey,
+        **dict(zip(by, dims, strict=True)),
+        "arm": c["arm"],
+        "difference": shown,
+        "p_holm": None if shown is None else adjusted,
+        "verdict": stats.verdict(diff, adjusted, srm),
+    }
+
+
+def _srm_json(check: stats.SampleRatio) -> dict[str, Any]:
+    return {
+        "observed": check.observed,
+        "expected": check.expected,
+        "p_value": check.p_value,
+        "mismatch": check.mismatch,
+    }
+
+
+def _notes(checks: dict[str, stats.SampleRatio]) -> list[str]:
+    notes = []
+    for experiment, check in checks.items():
+        if check.mismatch:
+            notes.append(
+                f"WARNING: sample ratio mismatch in {experiment} (chi-squared p = {check.p_value:.2g} < "
+                f"{stats.SRM_ALPHA}): the arms are not the configured split, so no difference is reported as a finding"
+            )
+        elif check.p_value is None:
+            notes.append(f"{experiment}: no configured weights on its assignments; the split could not be checked")
+    return notes

@@ -1,0 +1,154 @@
+"""A demo-like hospital database for the outcome reports: the synthetic hospital (engine.demo.hospital) through the
+pure core hour by hour (analysts_hospital.Hospital: dispatcher reports, receipts, replies and staff fed back in),
+recorded in the journey store and followed by the projection runner week by week; then `careloop roles apply`
+(the analytics views), the journeys deployed (the value sets and the hospital's time zone the views read), the
+deployment's clock pinned at the hospital's "now" (analytics.as_of) and an analyst login made.
+
+Everything that shapes the hospital is a parameter (Params): its size, seed, length, "now", storyline weights, the
+behavioural model with a known effect and the journeys file (e.g. one with a global holdout), so the ground-truth
+test can build a surgery-heavy hospital with the same code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from engine.access import roles
+from engine.demo.behaviour import Behaviour
+from engine.demo.hospital import generate
+from engine.journeys.catalog import Catalog
+from engine.journeys.simulation import Simulation
+from engine.language.loader import load_catalog
+from engine.plumbing.clock import set_database_clock
+from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import deploy
+from events.base import Event
+from projections.catalog import PROJECTIONS
+from projections.runner import Runner
+from projections.source import StoreSource
+from tests.builders import JOURNEYS, at
+from tests.integration.access.conftest import as_login
+from tests.integration.analysts_hospital import STEP, Hospital
+
+NOW = at("2026-06-20 09:00")  # the hospital's "now": the reports are as of this moment
+
+
+@dataclass(frozen=True)
+class Params:
+    patients: int = 300
+    seed: int = 11
+    days: int = 182
+    now: datetime = NOW
+    weights: Mapping[str, float] | None = None  # storylines' weights (engine.demo.hospital.generate)
+    behaviour: Behaviour | None = None  # who comes back after the journeys it covers; None: the storylines' own
+    journeys: Path = JOURNEYS
+
+
+@dataclass(frozen=True)
+class OutcomesDb:
+    url: str  # the owner's
+    analyst_url: str  # a login in careloop_analyst and nothing else
+    recorded: dict[str, list[Event]]  # every patient's history as the store holds it
+    catalog: Catalog
+    now: datetime
+
+    def events(self) -> Iterator[Event]:
+        for history in self.recorded.values():
+            yield from history
+
+
+class Recorder:
+    """Records each patient's new decisions and inputs into the journey store, as the live worker commits them."""
+
+    def __init__(self, store: JourneyStore) -> None:
+        self.store, self.done = store, dict[str, int]()
+
+    def __call__(self, sim: Simulation) -> None:
+        for patient_id, events in sim.recorded.items():
+            new = events[self.done.get(patient_id, 0) :]
+            if new:
+                aggregate = self.store.load([patient_id])[patient_id]
+                aggregate.record(new)
+                self.store.save(aggregate)
+                self.done[patient_id] = len(events)
+
+
+class _Hospital(Hospital):
+    """The analysts' hospital with its clinical events given (the generator's parameters are the caller's)."""
+
+    def __init__(self, catalog: Catalog, events: list[Event], now: datetime) -> None:
+        super().__init__(catalog, 0, 0, 0, now)
+        self.events = events
+
+    def run(self, record_every: timedelta, on_round: Any) -> Simulation:
+        for e in self.events:
+            self._push(e)
+        clock = self._inputs[0][0] - STEP
+        next_round = clock + record_every
+        while clock < self.now:
+            clock = min(clock + STEP, self.now)
+            self._step(clock)
+            if clock >= next_round:
+                on_round()
+                next_round += record_every
+        while self._inputs and self._inputs[0][0] <= self.now:
+            self._step(self.now)
+        on_round()
+        return self.sim
+
+
+@contextmanager
+def outcomes_db(server_url: str, params: Params = Params()) -> Iterator[OutcomesDb]:
+    """A database of its own on the server at ``server_url`` (the owner's URL), dropped afterwards."""
+    name = f"it_outcomes_{uuid.uuid4().hex[:12]}"
+    analyst = f"analyst_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = server_url.rsplit("/", 1)[0] + "/" + name
+    store = JourneyStore(postgres_env(url))
+    try:
+        catalog = load_catalog(params.journeys)
+        recorded = _run_hospital(url, store, catalog, params)
+        roles.apply(url)  # as `careloop roles apply` does: the tables, the roles, the analytics views
+        deploy(url, catalog)  # the value sets and the hospital's time zone, as the worker records them
+        with psycopg.connect(url, autocommit=True) as conn:
+            set_database_clock(conn, params.now)
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(analyst)))
+            conn.execute(sql.SQL("GRANT careloop_analyst TO {}").format(sql.Identifier(analyst)))
+        yield OutcomesDb(url, as_login(url, analyst), recorded, catalog, params.now)
+    finally:
+        store.close()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(analyst)))
+
+
+def _run_hospital(url: str, store: JourneyStore, catalog: Catalog, params: Params) -> dict[str, list[Event]]:
+    events = generate(
+        patients=params.patients,
+        seed=params.seed,
+        days=params.days,
+        weights=params.weights,
+        behaviour=params.behaviour,
+    )
+    with Runner(url, StoreSource(store), PROJECTIONS) as runner:
+        record = Recorder(store)
+        hospital = _Hospital(catalog, events, params.now)
+
+        def follow() -> None:
+            record(hospital.sim)
+            runner.catch_up()
+
+        sim = hospital.run(timedelta(days=7), follow)
+        if set(runner.lag().values()) != {0}:
+            raise RuntimeError(f"the projections did not catch up: {runner.lag()}")
+    return dict(sim.recorded)
