@@ -18,6 +18,7 @@ from events import outreach as ou
 from events.base import Event
 from events.catalog import CLINICAL_TYPES
 from events.encounters import EncounterCancelled
+from events.experiments import ExperimentAssigned
 from events.patient import PatientDeceased, PatientErased
 
 
@@ -88,6 +89,7 @@ PATIENT_TYPES = (
     "encounter.cancelled",
     "patient.deceased",
     "patient.erased",
+    "experiment.assigned",
 )
 
 
@@ -136,6 +138,9 @@ def _patient_line(e: Event) -> str:
         )
     if isinstance(e, EncounterCancelled):
         return f"{e.cancelled.replace('_', ' ')} cancelled at the source: what it started ends"
+    if isinstance(e, ExperimentAssigned):
+        # which categories and journeys it holds is the configuration's; each held message says so itself
+        return f"assigned to the {e.arm} arm of global holdout {e.experiment_id} ({e.share_bp / 100:g}% held out)"
     return e.type
 
 

@@ -13,6 +13,7 @@ import pytest
 from engine.journeys.assignment import in_global_holdout
 from engine.journeys.catalog import Catalog
 from engine.journeys.evolve import replay
+from engine.journeys.explain import explain
 from engine.journeys.policy import GlobalHoldout
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
@@ -20,8 +21,10 @@ from engine.language.errors import JourneyFileError
 from engine.language.loader import load_catalog
 from engine.store.snapshot_format import SnapshotDocument, decode, encode
 from events import journey as jo
+from events import patient as pa
 from events.experiments import ExperimentAssigned
-from tests.builders import at, discharge, recorded, visit
+from tests.builders import at, discharge, event, recorded, visit
+from tests.unit.journeys.test_erasure import sealed_registration
 
 HOLDOUT = "global_holdout: {id: holdout-2026, share: 50, salt: gh-test, exempt_journeys: [safety]}"
 
@@ -227,3 +230,33 @@ def test_a_global_holdout_that_cannot_be_meant_is_refused_with_the_reason(
 def test_the_share_is_kept_in_basis_points() -> None:
     assert GlobalHoldout(id="h", share=2.55, salt="s").share_bp == 255
     assert GlobalHoldout(id="h", share=12, salt="s").share_bp == 1_200
+
+
+def test_explain_says_which_arm_the_patient_is_in_and_why_each_message_was_held(catalog: Catalog) -> None:
+    sim = visited(catalog, HELD[0])
+
+    story = explain(HELD[0], sim.recorded[HELD[0]])
+
+    assert story.patient == [(VISIT, "assigned to the holdout arm of global holdout holdout-2026 (50% held out)")]
+    (inst,) = story.instances.values()
+    assert {m.step_id: m.outcome for m in inst.messages.values()} == {
+        "tip": "not sent (holdout)",
+        "promo": "not sent (holdout)",
+        "notice": "approved",
+        "urgent": "approved",
+    }
+
+
+def test_a_patient_erased_and_back_under_a_renewed_key_is_assigned_again_to_the_same_arm(catalog: Catalog) -> None:
+    # The read models dropped the first assignment with the patient: the comeback is recorded anew, same arm.
+    p = HELD[0]
+    sim = visited(catalog, p)
+    sim.feed([event(pa.PatientErased, p, at("2026-03-06 12:00"), reason="request", requested_by="s-1", key_epoch=1)])
+    assert sim.states[p].experiments == frozenset()
+
+    sim.feed([sealed_registration(p, at("2026-05-01 09:00"), epoch=2), visit(p, at("2026-05-02 10:00"), "E-back")])
+
+    assert [(a.arm, a.occurred_at) for a in recorded(sim, p, ExperimentAssigned)] == [
+        ("holdout", VISIT),
+        ("holdout", at("2026-05-02 10:00")),
+    ]
