@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -24,14 +25,16 @@ from psycopg.rows import dict_row
 from engine.access import roles
 from engine.embedded import EmbeddedPostgres
 from engine.journeys.simulation import Simulation
+from engine.language.loader import load_catalog
 from engine.plumbing.clock import set_database_clock
-from engine.store.definitions import deploy
+from engine.store.definitions import deploy, value_set_codes
 from events import encounters as en
 from events import tasks as ta
 from events.base import Event
 from projections import sql as statements
 from projections.catalog import PROJECTIONS
 from tests.builders import (
+    JOURNEYS,
     admitted,
     at,
     attended,
@@ -310,3 +313,25 @@ def test_the_analyst_reads_the_hospital_day_and_as_of_but_not_the_owner_only_vie
     assert (row["day"].isoformat(), row["as_of"]) == ("2026-03-05", AS_OF)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         views.rows("SELECT * FROM careloop_analytics_visits")
+
+
+# --- what the deployment records -----------------------------------------------------------------------------------
+
+
+def test_each_deploy_replaces_the_value_sets_and_the_time_zone_the_views_read(
+    database_url: str, tmp_path: Path
+) -> None:
+    moved = tmp_path / "journeys.yaml"
+    moved.write_text(JOURNEYS.read_text(encoding="utf-8").replace("Asia/Shanghai", "Europe/London"), encoding="utf-8")
+    query = "SELECT (SELECT hospital_timezone FROM careloop_analytics_config), count(*) FROM careloop_value_set_codes"
+
+    deploy(database_url, catalog())
+    deploy(database_url, catalog())
+    with psycopg.connect(database_url) as conn:
+        first = conn.execute(query).fetchone()
+    deploy(database_url, load_catalog(moved))
+    with psycopg.connect(database_url) as conn:
+        second = conn.execute(query).fetchone()
+
+    assert first == ("Asia/Shanghai", len(value_set_codes(catalog().value_sets)))
+    assert second == ("Europe/London", len(value_set_codes(catalog().value_sets)))
