@@ -205,10 +205,8 @@ SELECT analytics.patient_key(p.patient_id, k.key) AS patient_key,
        (SELECT count(*) FROM journey_instances j WHERE j.patient_id = p.patient_id) AS journeys
 FROM patient_profiles p CROSS JOIN careloop_analytics_key k;
 
-CREATE OR REPLACE VIEW analytics.journeys AS
-SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, journey_version, status, current_step,
-       outcome, started_at, ended_at, next_due_at
-FROM journey_instances CROSS JOIN careloop_analytics_key k;
+-- analytics.journeys and analytics.tasks: analytics_2_engagement.sql (which drops and re-creates them with the
+-- columns issue 15 added).
 
 CREATE OR REPLACE VIEW analytics.reminders AS
 SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, step_id, template, category, channel, status,
@@ -223,11 +221,6 @@ FROM churn_flags CROSS JOIN careloop_analytics_key k;
 CREATE OR REPLACE VIEW analytics.churn_levels AS
 SELECT analytics.patient_key(patient_id, k.key) AS patient_key, score, level, changed_at
 FROM churn_levels CROSS JOIN careloop_analytics_key k;
-
-CREATE OR REPLACE VIEW analytics.tasks AS
-SELECT analytics.patient_key(patient_id, k.key) AS patient_key, journey_id, queue, origin_queue, role, priority, status,
-       outcome, escalated, sla_due_at, created_at, claimed_at, closed_at, escalated_at
-FROM tasks CROSS JOIN careloop_analytics_key k;
 
 -- The events' kinds and times, never their details (a clinical event's detail names its encounter and codes).
 CREATE OR REPLACE VIEW analytics.timeline AS
