@@ -47,9 +47,10 @@ def _bars(ax: Axes, table: Table, chart: Chart) -> None:
     values = [float(r[chart.value]) for r in rows]
     positions = list(range(len(rows)))
     if chart.low and chart.high:
+        # max(0, ...): a Wilson bound at a rate of 0 or 1 can sit a rounding error beyond it
         errors = [
-            [v - float(r[chart.low]) for v, r in zip(values, rows, strict=True)],
-            [float(r[chart.high]) - v for v, r in zip(values, rows, strict=True)],
+            [max(0.0, v - float(r[chart.low])) for v, r in zip(values, rows, strict=True)],
+            [max(0.0, float(r[chart.high]) - v) for v, r in zip(values, rows, strict=True)],
         ]
         ax.bar(positions, values, yerr=errors, capsize=4, color="#4878a8")
     else:

@@ -1,0 +1,435 @@
+"""Every `careloop report` on a demo-like hospital's database, run as an analyst (a login in careloop_analyst, which
+reads the analytics views and no table), each number checked against a count worked out here from the hospital's
+events, independently of the projections and views.
+
+The hospital (tests/integration/outcomes_db.py): 300 synthetic patients over half a year through the pure core,
+with the dispatcher's reports, receipts, replies and staff fed back in, recorded and projected week by week.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from statistics import mean
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from engine.cli.main import app
+from engine.embedded import EmbeddedPostgres
+from engine.reports.goals import goal_outcomes
+from events import appointments as ap
+from events import encounters as en
+from events import findings as fi
+from events import journey as jo
+from events import outreach as ou
+from events import patient as pa
+from tests.builders import JOURNEYS
+from tests.integration.outcomes_db import OutcomesDb, outcomes_db
+
+pytestmark = pytest.mark.integration
+
+STAYS = ("inpatient", "day_surgery")
+
+
+@pytest.fixture(scope="module")
+def db(postgres: EmbeddedPostgres) -> Iterator[OutcomesDb]:
+    with outcomes_db(postgres.url) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def world(db: OutcomesDb) -> World:
+    return World.of(db)
+
+
+def report(db: OutcomesDb, *args: str) -> dict[str, Any]:
+    """`careloop report ... --format json` under the analyst's login."""
+    result = CliRunner().invoke(
+        app,
+        ["report", *args, "--format", "json", "--journeys", str(JOURNEYS)],
+        env={"CARELOOP_DATABASE_URL": db.analyst_url},
+    )
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+# --- the hospital as its events tell it ---------------------------------------------------------------------------
+
+
+@dataclass
+class Encounter:
+    cls: str = "other"
+    department: str | None = None
+    admitted_at: datetime | None = None
+    discharged_at: datetime | None = None
+    completed_at: datetime | None = None
+    disposition: str | None = None
+    cancelled: bool = False
+
+
+@dataclass
+class Appointment:
+    department: str | None = None
+    status: str = "booked"
+    attended_at: datetime | None = None
+
+
+@dataclass
+class World:
+    now: datetime
+    tz: ZoneInfo
+    encounters: dict[tuple[str, str], Encounter] = field(default_factory=dict)
+    appointments: dict[tuple[str, str], Appointment] = field(default_factory=dict)
+    deceased: dict[str, datetime] = field(default_factory=dict)
+    events: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, db: OutcomesDb) -> World:
+        w = cls(db.now, ZoneInfo(db.catalog.settings.hospital_timezone))
+        for e in db.events():
+            w.events.append(e)
+            w._see(e)
+        return w
+
+    def _see(self, e: Any) -> None:
+        if isinstance(e, en.EncounterAdmitted | en.EncounterDischarged | en.EncounterCompleted):
+            enc = self.encounters.setdefault((e.patient_id, e.encounter_id), Encounter())
+            enc.cls, enc.cancelled = e.encounter_class, False
+            enc.department = e.department or enc.department
+            if isinstance(e, en.EncounterAdmitted):
+                enc.admitted_at = e.occurred_at
+            elif isinstance(e, en.EncounterDischarged):
+                enc.discharged_at = e.occurred_at
+                enc.admitted_at = e.admitted_at or enc.admitted_at
+                enc.disposition = e.disposition or enc.disposition
+            else:
+                enc.completed_at = e.occurred_at
+        elif isinstance(e, en.EncounterCancelled) and (e.patient_id, e.encounter_id) in self.encounters:
+            self.encounters[(e.patient_id, e.encounter_id)].cancelled = True
+        elif isinstance(
+            e, ap.AppointmentBooked | ap.AppointmentAttended | ap.AppointmentCancelled | ap.AppointmentNoShow
+        ):
+            appt = self.appointments.setdefault((e.patient_id, e.appointment_id), Appointment())
+            appt.department = e.department or appt.department
+            if isinstance(e, ap.AppointmentAttended):
+                appt.status, appt.attended_at = "attended", e.occurred_at
+            elif not isinstance(e, ap.AppointmentBooked):
+                appt.status = "other"
+        elif isinstance(e, ap.AppointmentRescheduled):
+            appt = self.appointments.setdefault((e.patient_id, e.appointment_id), Appointment())
+            appt.department, appt.status = e.department or appt.department, "rescheduled"
+        elif isinstance(e, pa.PatientDeceased):
+            self.deceased[e.patient_id] = e.occurred_at
+
+    def day(self, t: datetime) -> date:
+        return t.astimezone(self.tz).date()
+
+    def midnight(self, d: date) -> datetime:
+        return datetime.combine(d, time(), self.tz)
+
+    @property
+    def today(self) -> date:
+        return self.day(self.now)
+
+    def visit_rows(self) -> list[tuple[str, datetime, str | None]]:
+        """(patient, when, department) of every stay's discharge, other encounter's end and attended appointment."""
+        rows = []
+        for (pid, _), enc in self.encounters.items():
+            at = enc.discharged_at if enc.cls in STAYS else (enc.completed_at or enc.discharged_at)
+            if not enc.cancelled and at is not None:
+                rows.append((pid, at, enc.department))
+        for (pid, _), appt in self.appointments.items():
+            if appt.status == "attended" and appt.attended_at is not None:
+                rows.append((pid, appt.attended_at, appt.department))
+        return rows
+
+    def visit_days(self) -> dict[str, set[date]]:
+        days: dict[str, set[date]] = defaultdict(set)
+        for pid, at, _ in self.visit_rows():
+            days[pid].add(self.day(at))
+        return days
+
+    def visits(self) -> dict[tuple[str, date, str | None], datetime]:
+        """One visit per patient, local day and department, at its earliest moment."""
+        found: dict[tuple[str, date, str | None], datetime] = {}
+        for pid, at, dept in self.visit_rows():
+            key = (pid, self.day(at), dept)
+            found[key] = min(at, found.get(key, at))
+        return found
+
+
+def returned_within(days: set[date], anchor: date, window: int) -> bool:
+    return any(anchor < d <= anchor + timedelta(days=window) for d in days)
+
+
+# --- revisit.v1 ---------------------------------------------------------------------------------------------------
+
+
+def expected_revisits(w: World, window: int, by_department: bool = False) -> dict[Any, tuple[int, int, int]]:
+    days = w.visit_days()
+    counts: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])  # indexes, returned, open
+    for (pid, d, dept), _ in w.visits().items():
+        c = counts[dept if by_department else None]
+        if d + timedelta(days=window) >= w.today:
+            c[2] += 1
+            continue
+        c[0] += 1
+        c[1] += returned_within(days[pid], d, window)
+    return {k: (v[0], v[1], v[2]) for k, v in counts.items()}
+
+
+def test_the_revisit_rate_counts_returns_within_30_days_and_leaves_open_windows_out(
+    db: OutcomesDb, world: World
+) -> None:
+    doc = report(db, "revisit", "--window", "30")
+    [row] = doc["rows"]
+    indexes, returned, still_open = expected_revisits(world, 30)[None]
+    assert (row["indexes"], row["returned"], row["open"]) == (indexes, returned, still_open)
+    assert returned > 0 and still_open > 0  # the hospital exercises both
+    assert row["rate"] == pytest.approx(returned / indexes, abs=5e-5)
+    assert doc["definition"] == "revisit.v1"
+    assert doc["as_of"] == db.now.isoformat() or datetime.fromisoformat(doc["as_of"]) == db.now
+
+
+def test_the_revisit_rate_by_department_adds_up_to_each_departments_own_count(db: OutcomesDb, world: World) -> None:
+    doc = report(db, "revisit", "--window", "14", "--by", "department")
+    got = {r["department"]: (r["indexes"], r["returned"], r["open"]) for r in doc["rows"]}
+    assert got == expected_revisits(world, 14, by_department=True)
+    assert len(got) > 3
+
+
+def test_rolling_retention_counts_a_return_on_or_after_the_day(db: OutcomesDb, world: World) -> None:
+    days = world.visit_days()
+    indexes = returned = 0
+    for (pid, d, _), _at in world.visits().items():
+        if d + timedelta(days=30) < world.today:
+            indexes += 1
+            returned += any(v >= d + timedelta(days=30) for v in days[pid])
+    [row] = report(db, "revisit", "--mode", "on-or-after")["rows"]
+    assert (row["indexes"], row["returned"]) == (indexes, returned)
+
+
+# --- followup.v1 --------------------------------------------------------------------------------------------------
+
+
+def expected_followup(w: World) -> dict[str, int]:
+    rows = w.visit_rows()
+    stays = {k: e for k, e in w.encounters.items() if e.cls in STAYS and not e.cancelled}
+    counts: Counter[str] = Counter()
+    for (pid, eid), e in stays.items():
+        if e.discharged_at is None or e.disposition == "changed-to-outpatient":
+            continue
+        discharged = w.day(e.discharged_at)
+        w7, w30 = w.midnight(discharged + timedelta(days=8)), w.midnight(discharged + timedelta(days=31))
+        readmitted = any(
+            o_pid == pid and o_eid != eid and (t := o.admitted_at or o.discharged_at) is not None
+            and e.discharged_at <= t < w30
+            for (o_pid, o_eid), o in stays.items()
+        )  # fmt: skip
+        died = e.disposition == "expired" or (pid in w.deceased and w.deceased[pid] < w30)
+        if readmitted or died or e.disposition == "transfer":
+            counts["excluded"] += 1
+            continue
+        if w30 > w.now:
+            counts["open"] += 1
+            continue
+        first = min((at for p, at, _ in rows if p == pid and w.day(at) > discharged), default=None)
+        counts["episodes"] += 1
+        counts["within_7d"] += first is not None and first < w7
+        counts["within_30d"] += first is not None and first < w30
+    return dict(counts)
+
+
+def test_followup_within_7_and_30_days_shares_the_closed_episodes_as_denominator(db: OutcomesDb, world: World) -> None:
+    [row] = report(db, "followup")["rows"]
+    want = expected_followup(world)
+    assert {k: row[k] for k in want} == want
+    assert want["episodes"] > 20 and want["within_30d"] > 0 and want["open"] > 0 and want["excluded"] > 0
+
+
+# --- funnel.v1 ----------------------------------------------------------------------------------------------------
+
+
+def test_the_funnel_counts_each_stage_per_instance_from_the_events(db: OutcomesDb, world: World) -> None:
+    started = {e.instance_id: e for e in world.events if isinstance(e, jo.JourneyStarted)}
+    of_message = {e.message_id: e.instance_id for e in world.events if isinstance(e, jo.MessageRequested)}
+    reached: dict[str, set[str]] = defaultdict(set)
+    stage = {jo.MessageRequested: "requested", jo.MessageApproved: "approved", ou.OutreachSent: "sent",
+             ou.OutreachDelivered: "delivered", ou.OutreachReplied: "replied"}  # fmt: skip
+    for e in world.events:
+        if type(e) in stage and e.message_id in of_message:
+            reached[of_message[e.message_id]].add(stage[type(e)])
+    goals = goal_outcomes(db.catalog)
+    goal_pairs = set(zip(goals["goal_journeys"], goals["goal_outcomes"], strict=True))
+    completed = {
+        e.instance_id
+        for e in world.events
+        if isinstance(e, jo.JourneyCompleted) and (e.journey_id, e.outcome) in goal_pairs
+    }
+    days = world.visit_days()
+    want: Counter[str] = Counter()
+    for iid, s in started.items():
+        if s.journey_id != "post-op-follow-up":
+            continue
+        want["entered"] += 1
+        for name in reached[iid]:
+            want[name] += 1
+        want["goal"] += iid in completed
+        entry_day = world.day(datetime.fromisoformat(s.entry["occurred_at"]))
+        want["revisited"] += returned_within(days[s.patient_id], entry_day, 30)
+    [row] = report(db, "funnel", "--journey", "post-op-follow-up")["rows"]
+    assert {k: row[k] for k in want} == dict(want)
+    assert want["entered"] > 10 and want["replied"] > 0 and want["goal"] > 0
+
+
+# --- experiment.v1 ------------------------------------------------------------------------------------------------
+
+
+def test_the_experiment_counts_each_arms_patients_and_returns_on_the_same_clinical_endpoint(
+    db: OutcomesDb, world: World
+) -> None:
+    first: dict[tuple[str, str], jo.BranchTaken] = {}
+    for e in sorted(
+        (e for e in world.events if isinstance(e, jo.BranchTaken) and e.split), key=lambda e: e.occurred_at
+    ):
+        split = e.split
+        assert split is not None
+        first.setdefault((f"{e.journey_id}/{e.step_id}@{split.salt or ''}", e.patient_id), e)
+    entries: dict[tuple[str, str], date] = {}
+    for e in sorted(
+        (e for e in world.events if isinstance(e, jo.JourneyStarted)), key=lambda e: e.entry["occurred_at"]
+    ):
+        entries.setdefault((e.patient_id, e.journey_id), world.day(datetime.fromisoformat(e.entry["occurred_at"])))
+    days = world.visit_days()
+    want: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # patients, successes, open
+    assigned: Counter[tuple[str, str]] = Counter()
+    for (experiment, pid), e in first.items():
+        assigned[(experiment, e.branch)] += 1
+        anchor = entries[(pid, e.journey_id)]
+        cell = want[(experiment, e.branch)]
+        if anchor + timedelta(days=30) >= world.today:
+            cell[2] += 1
+        else:
+            cell[0] += 1
+            cell[1] += returned_within(days[pid], anchor, 30)
+    doc = report(db, "experiment", "--endpoint", "revisit", "--window", "30")
+    got = {(r["experiment"], r["arm"]): [r["patients"], r["successes"], r["open"]] for r in doc["rows"]}
+    assert got == dict(want)
+    assert len(got) >= 2 and any(r["holdout"] for r in doc["rows"])
+    for experiment, check in doc["sample_ratio"].items():
+        assert check["observed"] == {arm: n for (x, arm), n in assigned.items() if x == experiment}
+        assert check["p_value"] is not None
+    [comparison] = doc["comparisons"]
+    assert comparison["verdict"] in ("no detectable difference", "treated higher", "treated lower")
+    d = comparison["difference"]
+    assert d["low"] <= d["estimate"] <= d["high"]
+
+
+def test_a_split_drawn_off_its_weights_gives_a_warning_and_no_verdict(db: OutcomesDb) -> None:
+    doc = report(db, "experiment")
+    [experiment] = doc["sample_ratio"]
+    observed = doc["sample_ratio"][experiment]["observed"]
+    assert set(observed) == {"holdout", "survey"}
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        # as the owner: most of the survey arm's assignments gone, as a broken feed would lose them
+        conn.execute("CREATE TEMP TABLE kept AS SELECT * FROM experiment_assignments WHERE arm = 'survey'")
+        conn.execute(
+            "DELETE FROM experiment_assignments WHERE arm = 'survey' AND unit_id IN "
+            "(SELECT unit_id FROM experiment_assignments WHERE arm = 'survey' ORDER BY unit_id OFFSET 12)"
+        )
+        try:
+            off = report(db, "experiment")
+        finally:
+            conn.execute("DELETE FROM experiment_assignments WHERE arm = 'survey'")
+            conn.execute("INSERT INTO experiment_assignments SELECT * FROM kept")
+    assert off["sample_ratio"][experiment]["mismatch"] is True
+    assert [c["verdict"] for c in off["comparisons"]] == [None]
+    assert [c["difference"] for c in off["comparisons"]] == [None]
+    assert any(n.startswith("WARNING: sample ratio mismatch") for n in off["notes"])
+    assert report(db, "experiment")["sample_ratio"][experiment]["observed"] == observed
+
+
+# --- satisfaction.v1 ----------------------------------------------------------------------------------------------
+
+
+def test_satisfaction_scores_by_the_journey_that_asked(db: OutcomesDb, world: World) -> None:
+    journey_of = {e.message_id: e.journey_id for e in world.events if isinstance(e, jo.MessageRequested)}
+    scores: dict[str | None, list[float]] = defaultdict(list)
+    for e in world.events:
+        if isinstance(e, fi.QuestionnaireCompleted) and e.instrument == "satisfaction" and e.score is not None:
+            scores[journey_of.get(e.message_id or "")].append(e.score)
+    doc = report(db, "satisfaction", "--by", "journey")
+    got = {r["journey"]: (r["responses"], r["mean_score"]) for r in doc["rows"]}
+    assert got == {j: (len(s), round(mean(s), 2)) for j, s in scores.items()}
+    assert sum(len(s) for s in scores.values()) > 10
+
+
+# --- cohorts.v1 ---------------------------------------------------------------------------------------------------
+
+
+def add_months(first: date, months: int) -> date:
+    n = first.year * 12 + first.month - 1 + months
+    return date(n // 12, n % 12 + 1, 1)
+
+
+def test_cohorts_retain_by_calendar_month_and_leave_months_not_over_empty(db: OutcomesDb, world: World) -> None:
+    first: dict[str, date] = {}
+    for (pid, d, _), _at in sorted(world.visits().items(), key=lambda kv: kv[1]):
+        first.setdefault(pid, d)
+    days = world.visit_days()
+    doc = report(db, "cohorts", "--months", "3")
+    for row in doc["rows"]:
+        cohort = date.fromisoformat(row["cohort_month"] + "-01")
+        members = [p for p, d in first.items() if d.replace(day=1) == cohort]
+        m = row["month_offset"]
+        month, following = add_months(cohort, m), add_months(cohort, m + 1)
+        assert row["patients"] == len(members), row
+        if following > world.today:
+            assert row["retained"] is None and row["rate"] is None, row
+        else:
+            kept = sum(any(month <= d < following and d >= first[p] for d in days[p]) for p in members)
+            assert row["retained"] == kept, row
+    months = {r["cohort_month"] for r in doc["rows"]}
+    assert len(months) >= 5 and any(r["retained"] is None for r in doc["rows"])
+
+
+# --- the analyst's reach ------------------------------------------------------------------------------------------
+
+
+def test_the_reports_login_reads_no_table_but_the_views(db: OutcomesDb) -> None:
+    with psycopg.connect(db.analyst_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM encounters")
+        [(n,)] = conn.execute("SELECT count(*) FROM analytics.visits").fetchall()
+    assert n > 0
+
+
+def test_every_report_writes_html_with_its_chart_and_a_png(db: OutcomesDb, tmp_path: Any) -> None:
+    for name in ("revisit", "followup", "funnel", "experiment", "satisfaction", "cohorts"):
+        page, chart = tmp_path / f"{name}.html", tmp_path / f"{name}.png"
+        result = CliRunner().invoke(
+            app,
+            [
+                "report",
+                name,
+                "--format",
+                "html",
+                "--out",
+                str(page),
+                "--chart",
+                str(chart),
+                "--journeys",
+                str(JOURNEYS),
+            ],
+            env={"CARELOOP_DATABASE_URL": db.analyst_url},
+        )
+        assert result.exit_code == 0, result.output
+        assert "<svg" in page.read_text(encoding="utf-8") and chart.read_bytes().startswith(b"\x89PNG")
