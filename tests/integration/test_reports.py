@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli.main import app
+from engine.demo.overlay import Holdout, with_global_holdout
 from engine.embedded import EmbeddedPostgres
 from engine.reports.goals import goal_outcomes
 from events import appointments as ap
@@ -30,8 +31,9 @@ from events import findings as fi
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa
+from events.experiments import ExperimentAssigned
 from tests.builders import JOURNEYS
-from tests.integration.outcomes_db import OutcomesDb, outcomes_db
+from tests.integration.outcomes_db import OutcomesDb, Params, outcomes_db
 
 pytestmark = pytest.mark.integration
 
@@ -220,10 +222,11 @@ def test_rolling_retention_counts_a_return_on_or_after_the_day(db: OutcomesDb, w
 # --- followup.v1 --------------------------------------------------------------------------------------------------
 
 
-def expected_followup(w: World) -> dict[str, int]:
+def episodes(w: World) -> dict[tuple[str, datetime], str]:
+    """Each discharge's follow-up, by (patient, discharge moment): excluded, open, within_7d, within_30d or missed."""
     rows = w.visit_rows()
     stays = {k: e for k, e in w.encounters.items() if e.cls in STAYS and not e.cancelled}
-    counts: Counter[str] = Counter()
+    found: dict[tuple[str, datetime], str] = {}
     for (pid, eid), e in stays.items():
         if e.discharged_at is None or e.disposition == "changed-to-outpatient":
             continue
@@ -235,17 +238,28 @@ def expected_followup(w: World) -> dict[str, int]:
             for (o_pid, o_eid), o in stays.items()
         )  # fmt: skip
         died = e.disposition == "expired" or (pid in w.deceased and w.deceased[pid] < w30)
-        if readmitted or died or e.disposition == "transfer":
-            counts["excluded"] += 1
-            continue
-        if w30 > w.now:
-            counts["open"] += 1
-            continue
         first = min((at for p, at, _ in rows if p == pid and w.day(at) > discharged), default=None)
-        counts["episodes"] += 1
-        counts["within_7d"] += first is not None and first < w7
-        counts["within_30d"] += first is not None and first < w30
-    return dict(counts)
+        if readmitted or died or e.disposition == "transfer":
+            found[(pid, e.discharged_at)] = "excluded"
+        elif w30 > w.now:
+            found[(pid, e.discharged_at)] = "open"
+        elif first is not None and first < w7:
+            found[(pid, e.discharged_at)] = "within_7d"
+        else:
+            found[(pid, e.discharged_at)] = "within_30d" if first is not None and first < w30 else "missed"
+    return found
+
+
+def expected_followup(w: World) -> dict[str, int]:
+    outcome = Counter(episodes(w).values())
+    closed = outcome["within_7d"] + outcome["within_30d"] + outcome["missed"]
+    return {
+        "episodes": closed,
+        "within_7d": outcome["within_7d"],
+        "within_30d": outcome["within_7d"] + outcome["within_30d"],
+        "open": outcome["open"],
+        "excluded": outcome["excluded"],
+    }
 
 
 def test_followup_within_7_and_30_days_shares_the_closed_episodes_as_denominator(db: OutcomesDb, world: World) -> None:
@@ -433,3 +447,49 @@ def test_every_report_writes_html_with_its_chart_and_a_png(db: OutcomesDb, tmp_p
         )
         assert result.exit_code == 0, result.output
         assert "<svg" in page.read_text(encoding="utf-8") and chart.read_bytes().startswith(b"\x89PNG")
+
+
+# --- a global holdout, on the follow-up endpoint -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def held_out(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutcomesDb]:
+    journeys = with_global_holdout(JOURNEYS, tmp_path_factory.mktemp("journeys") / "journeys.yaml", Holdout(share=30))
+    with outcomes_db(postgres.url, Params(patients=240, seed=5, journeys=journeys)) as built:
+        yield built
+
+
+def test_a_global_holdout_is_measured_on_follow_up_of_the_discharge_each_patients_journey_started_from(
+    held_out: OutcomesDb,
+) -> None:
+    world = World.of(held_out)
+    arms = {}
+    for e in world.events:
+        if isinstance(e, ExperimentAssigned):
+            arms.setdefault(e.patient_id, e.arm)
+    starts = sorted(
+        (e for e in world.events if isinstance(e, jo.JourneyStarted) and e.journey_id == "post-op-follow-up"),
+        key=lambda e: (e.entry["occurred_at"], e.occurred_at),
+    )
+    anchors: dict[str, datetime] = {}
+    for e in starts:
+        anchors.setdefault(e.patient_id, datetime.fromisoformat(e.entry["occurred_at"]))
+    outcome = episodes(world)
+    want: dict[str, Counter[str]] = defaultdict(Counter)
+    for pid, entered in anchors.items():
+        result = outcome.get((pid, entered), "ineligible")
+        result = {"excluded": "ineligible", "within_7d": "success", "within_30d": "success"}.get(result, result)
+        want[arms[pid]][result] += 1
+    doc = report(held_out, "experiment", "--endpoint", "followup", "--journey", "post-op-follow-up")
+    got = {
+        r["arm"]: {"success": r["successes"], "missed": r["patients"] - r["successes"], "open": r["open"],
+                   "ineligible": r["ineligible"]}
+        for r in doc["rows"] if r["experiment"] == "demo-holdout"
+    }  # fmt: skip
+    assert got == {arm: {k: c[k] for k in ("success", "missed", "open", "ineligible")} for arm, c in want.items()}
+    assert set(got) == {"holdout", "treated"} and all(c["success"] + c["missed"] > 3 for c in got.values())
+    check = doc["sample_ratio"]["demo-holdout"]
+    assert check["observed"] == dict(Counter(arms.values()))
+    assert check["expected"]["holdout"] == pytest.approx(0.3 * len(arms))
+    [comparison] = [c for c in doc["comparisons"] if c["experiment"] == "demo-holdout"]
+    assert comparison["arm"] == "treated" and comparison["journey"] == "post-op-follow-up"
