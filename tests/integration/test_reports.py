@@ -175,10 +175,14 @@ def returned_within(days: set[date], anchor: date, window: int) -> bool:
 # --- revisit.v1 ---------------------------------------------------------------------------------------------------
 
 
-def expected_revisits(w: World, window: int, by_department: bool = False) -> dict[Any, tuple[int, int, int]]:
+def expected_revisits(
+    w: World, window: int, by_department: bool = False, period: tuple[date, date] | None = None
+) -> dict[Any, tuple[int, int, int]]:
     days = w.visit_days()
     counts: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])  # indexes, returned, open
-    for (pid, d, dept), _ in w.visits().items():
+    for (pid, d, dept), at in w.visits().items():
+        if at > w.now or (period is not None and not period[0] <= d <= period[1]):
+            continue
         c = counts[dept if by_department else None]
         if d + timedelta(days=window) >= w.today:
             c[2] += 1
@@ -206,6 +210,19 @@ def test_the_revisit_rate_by_department_adds_up_to_each_departments_own_count(db
     got = {r["department"]: (r["indexes"], r["returned"], r["open"]) for r in doc["rows"]}
     assert got == expected_revisits(world, 14, by_department=True)
     assert len(got) > 3
+
+
+def test_a_revisit_report_as_of_an_earlier_day_for_a_period_sees_only_what_was_known_then(
+    db: OutcomesDb, world: World
+) -> None:
+    doc = report(db, "revisit", "--as-of", "2026-05-01", "--from", "2026-02-01", "--to", "2026-04-30")
+    then = datetime(2026, 5, 1, tzinfo=world.tz)
+    assert datetime.fromisoformat(doc["as_of"]) == then
+    earlier = World(then, world.tz, world.encounters, world.appointments, world.deceased, world.events)
+    [row] = doc["rows"]
+    want = expected_revisits(earlier, 30, period=(date(2026, 2, 1), date(2026, 4, 30)))[None]
+    assert (row["indexes"], row["returned"], row["open"]) == want
+    assert want[2] > 0 and want != expected_revisits(world, 30, period=(date(2026, 2, 1), date(2026, 4, 30)))[None]
 
 
 def test_rolling_retention_counts_a_return_on_or_after_the_day(db: OutcomesDb, world: World) -> None:
