@@ -4,6 +4,7 @@ report reads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -86,8 +87,22 @@ def _machinery() -> Any:
     return charts, output, stats
 
 
-def _run(name: str, common: dict[str, Any], options: dict[str, Any]) -> None:
-    """Run one report with the shared options (by, from, to, as_of, fmt, out, chart, journeys) and its own."""
+@dataclass(frozen=True)
+class Shared:
+    """The options every report takes."""
+
+    by: str | None
+    start: str | None
+    end: str | None
+    as_of: str | None
+    fmt: str
+    out: Path | None
+    chart: Path | None
+    journeys: Path
+
+
+def _run(name: str, common: Shared, options: dict[str, Any]) -> None:
+    """Run one report with the shared options and its own."""
     import psycopg
 
     charts, output, _ = _machinery()
@@ -99,16 +114,16 @@ def _run(name: str, common: dict[str, Any], options: dict[str, Any]) -> None:
     from engine.reports.run import run
 
     report = REPORTS[name]
-    fmt = _choice("--format", common["fmt"], output.FORMATS)
+    fmt = _choice("--format", common.fmt, output.FORMATS)
     try:
-        by = parse_by(name, common["by"], report.dims)
+        by = parse_by(name, common.by, report.dims)
     except ValueError as exc:
         raise _fail(str(exc), 2) from exc
     query = Query(
         by,
-        _date("--from", common["start"]),
-        _date("--to", common["end"]),
-        _moment(common["as_of"], common["journeys"]),
+        _date("--from", common.start),
+        _date("--to", common.end),
+        _moment(common.as_of, common.journeys),
         options,
     )
     try:
@@ -119,9 +134,9 @@ def _run(name: str, common: dict[str, Any], options: dict[str, Any]) -> None:
     except psycopg.errors.InsufficientPrivilege as exc:
         raise _fail(f"your login may not read the analytics views (careloop_analyst): {_first_line(exc)}") from exc
     svg = charts.svg(table, report.chart) if fmt == "html" else None
-    _write(output.render(table, fmt, svg), common["out"])
-    if common["chart"] is not None:
-        common["chart"].write_bytes(charts.png(table, report.chart))
+    _write(output.render(table, fmt, svg), common.out)
+    if common.chart is not None:
+        common.chart.write_bytes(charts.png(table, report.chart))
 
 
 def _first_line(exc: Exception) -> str:
@@ -133,10 +148,6 @@ def _write(text: str, path: Path | None) -> None:
         out.print(text, markup=False, end="")
     else:
         path.write_text(text, encoding="utf-8")
-
-
-def _common(**kwargs: Any) -> dict[str, Any]:
-    return kwargs
 
 
 @report_app.command()
@@ -163,7 +174,7 @@ def revisit(
     }
     _run(
         "revisit",
-        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
         options,
     )
 
@@ -186,7 +197,7 @@ def followup(
     options = {"measure": _choice("--measure", measure, ("fuh", "nhc"))}
     _run(
         "followup",
-        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
         options,
     )
 
@@ -210,7 +221,7 @@ def funnel(
     options = {"journey": journey, "window": window, **goal_outcomes(_catalog(journeys))}
     _run(
         "funnel",
-        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
         options,
     )
 
@@ -242,7 +253,7 @@ def experiment(
     }
     _run(
         "experiment",
-        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
         options,
     )
 
@@ -262,7 +273,7 @@ def satisfaction(
     """Questionnaire scores (satisfaction.v1) by the journey that asked and its entry department."""
     _run(
         "satisfaction",
-        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
         {"instrument": instrument},
     )
 
@@ -286,6 +297,6 @@ def cohorts(
     options = {"anchor": _choice("--anchor", anchor, ("first-visit", "journey-entry")), "months": months}
     _run(
         "cohorts",
-        _common(by=by, start=start, end=end, as_of=as_of, fmt=fmt, out=out_path, chart=chart, journeys=journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
         options,
     )

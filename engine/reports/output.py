@@ -35,14 +35,14 @@ def to_table(table: Table) -> str:
         grid.add_column(c, justify="left" if c in (*table.by, "experiment", "journey", "arm") else "right")
     for r in table.rows:
         grid.add_row(*(cell(r.get(c)) for c in table.columns))
-    console = Console(file=io.StringIO(), width=200, highlight=False, color_system=None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=200, highlight=False, color_system=None)
     console.print(grid)
     for c in table.extra.get("comparisons", []):
         console.print(_comparison_line(c), markup=False)
     for note in table.notes:
         console.print(note, markup=False)
-    text: str = console.file.getvalue()  # type: ignore[attr-defined]
-    return text
+    return buffer.getvalue()
 
 
 def _comparison_line(c: dict[str, Any]) -> str:
