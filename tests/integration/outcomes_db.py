@@ -21,8 +21,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from typer.testing import CliRunner
 
-from engine.access import roles
+from engine.cli.main import app
 from engine.demo.behaviour import Behaviour
 from engine.demo.hospital import generate
 from engine.journeys.catalog import Catalog
@@ -118,7 +119,9 @@ def outcomes_db(server_url: str, params: Params = Params()) -> Iterator[Outcomes
     try:
         catalog = load_catalog(params.journeys)
         recorded = _run_hospital(url, store, catalog, params)
-        roles.apply(url)  # as `careloop roles apply` does: the tables, the roles, the analytics views
+        applied = CliRunner().invoke(app, ["roles", "apply"], env={"CARELOOP_DATABASE_URL": url})
+        if applied.exit_code != 0:  # the tables, the roles, the analytics views
+            raise RuntimeError(f"careloop roles apply failed: {applied.output}")
         deploy(url, catalog)  # the value sets and the hospital's time zone, as the worker records them
         with psycopg.connect(url, autocommit=True) as conn:
             set_database_clock(conn, params.now)
