@@ -29,6 +29,12 @@ AsOfOpt = Annotated[
 FormatOpt = Annotated[str, typer.Option("--format", help="table, csv, json or html.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the report here instead of standard output.")]
 ChartOpt = Annotated[Path | None, typer.Option("--chart", help="Also draw the report's chart as a PNG here.")]
+MinCellOpt = Annotated[
+    int,
+    typer.Option(
+        "--min-cell", min=0, help="CSV and HTML for sharing: counts from 1 to N-1 shown as <N, with their row's rates."
+    ),
+]
 JourneysOpt = Annotated[
     Path, typer.Option("--journeys", "-j", help="Journeys file (goals, time zone).", envvar="CARELOOP_JOURNEYS")
 ]
@@ -99,6 +105,7 @@ class Shared:
     out: Path | None
     chart: Path | None
     journeys: Path
+    min_cell: int = 0
 
 
 def _run(name: str, common: Shared, options: dict[str, Any]) -> None:
@@ -112,6 +119,7 @@ def _run(name: str, common: Shared, options: dict[str, Any]) -> None:
     from engine.reports.dims import parse_by
     from engine.reports.experiment import run_experiment
     from engine.reports.run import run
+    from engine.reports.suppress import suppress
 
     report = REPORTS[name]
     fmt = _choice("--format", common.fmt, output.FORMATS)
@@ -133,6 +141,8 @@ def _run(name: str, common: Shared, options: dict[str, Any]) -> None:
         raise _fail(f"the analytics views this report reads are missing or older: {_first_line(exc)}") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise _fail(f"your login may not read the analytics views (careloop_analyst): {_first_line(exc)}") from exc
+    if fmt in ("csv", "html"):
+        table = suppress(table, common.min_cell)
     svg = charts.svg(table, report.chart) if fmt == "html" else None
     _write(output.render(table, fmt, svg), common.out)
     if common.chart is not None:
@@ -163,6 +173,7 @@ def revisit(
     fmt: FormatOpt = "table",
     out_path: OutOpt = None,
     chart: ChartOpt = None,
+    min_cell: MinCellOpt = 0,
     journeys: JourneysOpt = Path("journeys.yaml"),
 ) -> None:
     """Revisit rate (revisit.v1): index visits followed by a return visit within (or on or after) N days."""
@@ -174,7 +185,7 @@ def revisit(
     }
     _run(
         "revisit",
-        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         options,
     )
 
@@ -191,13 +202,14 @@ def followup(
     fmt: FormatOpt = "table",
     out_path: OutOpt = None,
     chart: ChartOpt = None,
+    min_cell: MinCellOpt = 0,
     journeys: JourneysOpt = Path("journeys.yaml"),
 ) -> None:
     """Follow-up after discharge within 7 and 30 days (followup.v1)."""
     options = {"measure": _choice("--measure", measure, ("fuh", "nhc"))}
     _run(
         "followup",
-        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         options,
     )
 
@@ -213,6 +225,7 @@ def funnel(
     fmt: FormatOpt = "table",
     out_path: OutOpt = None,
     chart: ChartOpt = None,
+    min_cell: MinCellOpt = 0,
     journeys: JourneysOpt = Path("journeys.yaml"),
 ) -> None:
     """Journey funnel (funnel.v1): entered, requested, approved, sent, delivered, replied, goal or revisit."""
@@ -221,7 +234,7 @@ def funnel(
     options = {"journey": journey, "window": window, **goal_outcomes(_catalog(journeys))}
     _run(
         "funnel",
-        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         options,
     )
 
@@ -241,6 +254,7 @@ def experiment(
     fmt: FormatOpt = "table",
     out_path: OutOpt = None,
     chart: ChartOpt = None,
+    min_cell: MinCellOpt = 0,
     journeys: JourneysOpt = Path("journeys.yaml"),
 ) -> None:
     """Experiment arms on a clinical endpoint (experiment.v1): rates with 95% intervals, treated - holdout, and the
@@ -253,7 +267,7 @@ def experiment(
     }
     _run(
         "experiment",
-        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         options,
     )
 
@@ -268,12 +282,13 @@ def satisfaction(
     fmt: FormatOpt = "table",
     out_path: OutOpt = None,
     chart: ChartOpt = None,
+    min_cell: MinCellOpt = 0,
     journeys: JourneysOpt = Path("journeys.yaml"),
 ) -> None:
     """Questionnaire scores (satisfaction.v1) by the journey that asked and its entry department."""
     _run(
         "satisfaction",
-        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         {"instrument": instrument},
     )
 
@@ -291,12 +306,13 @@ def cohorts(
     fmt: FormatOpt = "table",
     out_path: OutOpt = None,
     chart: ChartOpt = None,
+    min_cell: MinCellOpt = 0,
     journeys: JourneysOpt = Path("journeys.yaml"),
 ) -> None:
     """Retention by cohort month (cohorts.v1) on a month spine; months not over yet are empty, not zero."""
     options = {"anchor": _choice("--anchor", anchor, ("first-visit", "journey-entry")), "months": months}
     _run(
         "cohorts",
-        Shared(by, start, end, as_of, fmt, out_path, chart, journeys),
+        Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         options,
     )

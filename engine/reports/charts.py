@@ -43,7 +43,7 @@ def _keys(table: Table) -> tuple[str, ...]:
 
 
 def _bars(ax: Axes, table: Table, chart: Chart) -> None:
-    rows = [r for r in table.rows if r.get(chart.value) is not None]
+    rows = [r for r in table.rows if _number(r.get(chart.value)) is not None]
     values = [float(r[chart.value]) for r in rows]
     positions = list(range(len(rows)))
     if chart.low and chart.high:
@@ -63,7 +63,7 @@ def _stages(ax: Axes, table: Table, chart: Chart) -> None:
     width = 0.8 / max(len(table.rows), 1)
     for i, r in enumerate(table.rows):
         xs = [s + i * width for s in range(len(chart.stages))]
-        ax.bar(xs, [float(r[s] or 0) for s in chart.stages], width=width, label=label(table, r))
+        ax.bar(xs, [_number(r.get(s)) or 0.0 for s in chart.stages], width=width, label=label(table, r))
     ax.set_xticks(list(range(len(chart.stages))), list(chart.stages), rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("instances")
     if len(table.rows) > 1:
@@ -73,7 +73,7 @@ def _stages(ax: Axes, table: Table, chart: Chart) -> None:
 def _lines(ax: Axes, table: Table, chart: Chart) -> None:
     series: dict[str, list[tuple[int, float]]] = {}
     for r in table.rows:
-        if r.get(chart.value) is not None:
+        if _number(r.get(chart.value)) is not None:
             series.setdefault(label(table, r), []).append((int(r["month_offset"]), float(r[chart.value])))
     for name, points in series.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
@@ -81,6 +81,11 @@ def _lines(ax: Axes, table: Table, chart: Chart) -> None:
     ax.set_ylabel(chart.value)
     if series:
         ax.legend(fontsize=7)
+
+
+def _number(value: Any) -> float | None:
+    """A value to draw; None for none, and for a cell hidden for sharing (--min-cell: text instead of a number)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def png(table: Table, chart: Chart) -> bytes:

@@ -8,6 +8,8 @@ with the dispatcher's reports, receipts, replies and staff fed back in, recorded
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -510,3 +512,22 @@ def test_a_global_holdout_is_measured_on_follow_up_of_the_discharge_each_patient
     assert check["expected"]["holdout"] == pytest.approx(0.3 * len(arms))
     [comparison] = [c for c in doc["comparisons"] if c["experiment"] == "demo-holdout"]
     assert comparison["arm"] == "treated" and comparison["journey"] == "post-op-follow-up"
+
+
+def test_csv_for_sharing_hides_counts_below_the_minimum_and_keeps_the_rest(db: OutcomesDb) -> None:
+    full = report(db, "revisit", "--by", "department,sex")
+    result = CliRunner().invoke(
+        app,
+        ["report", "revisit", "--by", "department,sex", "--format", "csv", "--min-cell", "5", "-j", str(JOURNEYS)],
+        env={"CARELOOP_DATABASE_URL": db.analyst_url},
+    )
+    assert result.exit_code == 0, result.output
+    shared = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(shared) == len(full["rows"])
+    hidden = 0
+    for row, whole in zip(shared, full["rows"], strict=True):
+        for column in ("indexes", "returned", "open"):
+            small = 0 < whole[column] < 5
+            hidden += small
+            assert row[column] == ("<5" if small else str(whole[column])), (row, whole)
+    assert hidden > 0
