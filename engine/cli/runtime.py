@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import typer
@@ -14,12 +15,15 @@ from pydantic import ValidationError
 from rich.progress import Progress, TextColumn
 
 from connectors.sealing import Sealer
+from engine.demo.behaviour import Behaviour, BehaviourError
 from engine.demo.compare import compare
 from engine.demo.driver import STEPPED_ENV, SteppedDriver
 from engine.demo.hospital import generate
+from engine.demo.overlay import Holdout, OverlayError, with_global_holdout
 from engine.dispatch.channels.demo_inbox import reveal
 from engine.embedded import EmbeddedServiceError
 from engine.embedded.stack import Stack
+from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
@@ -93,9 +97,10 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     data_dir = base.data_dir / "demo"
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
-    settings = base.model_copy(update={"data_dir": data_dir, "clock": "database"})
+    settings = base.model_copy(update={"data_dir": data_dir, "clock": "database", "journeys": _demo_journeys(base)})
     catalog = load_catalog(settings.journeys)
-    events = generate(patients=patients, seed=seed, days=days)
+    behaviour = _behaviour(catalog)
+    events = generate(patients=patients, seed=seed, days=days, behaviour=behaviour)
     until = max(e.recorded_at for e in events) + timedelta(days=31)
     started = time.monotonic()
     typer.echo(f"synthetic hospital: {patients} patients, {len(events)} events over {days} days (seed {seed})")
@@ -136,6 +141,8 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
             typer.echo(
                 f"projection tables are missing ({exc}); see {stack.data_dir / 'logs' / 'projections.log'}", err=True
             )
+        if behaviour is not None:
+            closing_table(database_url, behaviour, settings.data_dir / CHART)
         store = JourneyStore(postgres_env(database_url))
         comparison = compare(store, events, catalog, until, keys)
         store.close()
@@ -151,6 +158,51 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
     typer.echo(f"demo finished in {time.monotonic() - started:.0f} s")
     if not comparison.identical:
         raise typer.Exit(1)
+
+
+CHART = "revisit-by-arm.png"  # in the demo's data dir
+
+
+def _demo_journeys(base: Settings) -> Path:
+    """The demo's own journeys: the configured file with the demo's global holdout (20 % of patients get no care or
+    marketing message), written beside its data and given to its processes (CARELOOP_JOURNEYS)."""
+    target = base.data_dir / "demo" / "journeys.yaml"
+    try:
+        return with_global_holdout(base.journeys, target, Holdout(id="demo-holdout", share=20, salt="demo"))
+    except (OSError, OverlayError) as exc:
+        typer.echo(f"error: the demo's journeys: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _behaviour(catalog: Catalog) -> Behaviour | None:
+    """The patients' behavioural model (known effects), if the journeys have what it measures; else said, and off."""
+    try:
+        return Behaviour.of(catalog)
+    except BehaviourError as exc:
+        typer.echo(f"behavioural model off ({exc}): patients come back as the storylines say, no known effect")
+        return None
+
+
+def closing_table(database_url: str, behaviour: Behaviour, chart: Path) -> None:
+    """Revisit and follow-up rates by journey and arm with 95 % intervals (careloop report experiment), each beside
+    the behavioural model's true effect; drawn into ``chart`` too (`make docs-charts` copies it into docs/img)."""
+    try:
+        from engine.demo import outcomes
+    except ImportError as exc:
+        typer.echo(f"\nthe experiment table needs the reports extra ({exc.name} is missing): careloop[reports]")
+        return
+    typer.echo("\nreturn by journey and arm (careloop report experiment; the demo holds out 20 % of patients):")
+    try:
+        with connect(database_url, "careloop-cli") as conn:
+            measured = outcomes.measure(conn, behaviour)
+    except psycopg.Error as exc:
+        typer.echo(f"  the analytics views are missing or older: {str(exc).strip().splitlines()[0]}", err=True)
+        return
+    for line in outcomes.lines(measured):
+        typer.echo(f"  {line}")
+    if measured:
+        chart.write_bytes(outcomes.chart(measured))
+        typer.echo(f"  chart: {chart}")
 
 
 def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0) -> bool:
