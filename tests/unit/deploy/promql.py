@@ -148,3 +148,44 @@ def _grouping(where: str, node: promql_parser.AggregateExpr, known: Mapping[str,
         for label in modifier.labels
         if label not in inner
     ]
+
+
+_LEGEND = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def check_legend(where: str, expr: str, legend: str, metrics: Mapping[str, frozenset[str]]) -> list[Problem]:
+    """A legend's {{label}} must be a label of the expression's result, or every series shows it empty."""
+    wanted = _LEGEND.findall(legend)
+    if not wanted:
+        return []
+    text, _ = expand_grafana(expr, {})
+    labels = _result_labels(promql_parser.parse(text), {**metrics, **SCRAPE_SERIES})
+    return [
+        Problem(where, f"{{{{{name}}}}} is no label of the result {sorted(labels)}")
+        for name in wanted
+        if name not in labels
+    ]
+
+
+def _result_labels(node: promql_parser.Expr, known: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The labels the series of ``node``'s result carry (an over-estimate where PromQL keeps some of several)."""
+    if isinstance(node, promql_parser.VectorSelector):
+        return known.get(node.name or "", frozenset()) | TARGET_LABELS
+    if isinstance(node, promql_parser.MatrixSelector):
+        return _result_labels(node.vector_selector, known)
+    if isinstance(node, promql_parser.AggregateExpr):
+        inner = _result_labels(node.expr, known)
+        if node.modifier is None:
+            return frozenset()
+        if node.modifier.type == promql_parser.AggModifierType.By:
+            return frozenset(node.modifier.labels)
+        return inner - set(node.modifier.labels)
+    if isinstance(node, promql_parser.Call):
+        vectors = [a for a in node.args if not isinstance(a, promql_parser.NumberLiteral | promql_parser.StringLiteral)]
+        labels = _result_labels(vectors[-1], known) if vectors else frozenset()
+        return labels - {"le"} if node.func.name == "histogram_quantile" else labels
+    if isinstance(node, promql_parser.BinaryExpr):
+        return _result_labels(node.lhs, known) | _result_labels(node.rhs, known)
+    if isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+        return _result_labels(node.expr, known)
+    return frozenset()

@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.unit.deploy import grafana
-from tests.unit.deploy.promql import METRIC_MODULES, Problem, check, exported
+from tests.unit.deploy.promql import METRIC_MODULES, Problem, check, check_legend, exported
 
 ROOT = Path(__file__).resolve().parents[3]
 PROMETHEUS = grafana.DEPLOY / "prometheus"
@@ -116,6 +116,41 @@ def test_every_prometheus_query_of_the_dashboard_names_exported_metrics_and_labe
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_legend_names_labels_its_query_returns(path: Path) -> None:
+    metrics = exported()
+    problems = [
+        problem
+        for target in grafana.targets(path)
+        if target.datasource_uid == grafana.PROMETHEUS_UID
+        for problem in check_legend(target.where, target.body["expr"], target.body.get("legendFormat", ""), metrics)
+    ]
+    assert not problems, failures(problems)
+
+
+@pytest.mark.parametrize(
+    ("expr", "legend", "wrong"),
+    [
+        (
+            "sum by (topic) (max by (topic, partition) (careloop_consumer_lag))",
+            "{{topic}} {{partition}}",
+            ["partition"],
+        ),
+        (
+            "histogram_quantile(0.95, sum by (le, gateway) (rate(careloop_dispatch_send_seconds_bucket[5m])))",
+            "{{le}}",
+            ["le"],
+        ),
+        ("sum(rate(careloop_store_retries_total[5m]))", "{{error}}", ["error"]),
+        ('up{job="careloop-worker"} == 0', "{{job}} {{instance}}", []),
+        ("sum without (instance) (careloop_projection_lag)", "{{projection}} {{instance}}", ["instance"]),
+    ],
+)
+def test_a_legend_naming_a_label_the_result_lacks_is_caught(expr: str, legend: str, wrong: list[str]) -> None:
+    problems = check_legend("ops.json: panel 3 (Lag)", expr, legend, exported())
+    assert [p.what.split("}}")[0].removeprefix("{{") for p in problems] == wrong
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
 def test_panel_ids_are_unique_within_the_dashboard(path: Path) -> None:
     ids = Counter(panel.get("id") for panel in grafana.panels(grafana.load(path)))
     assert None not in ids, f"{path.name}: a panel has no id"
@@ -172,6 +207,15 @@ def test_every_alert_rule_names_exported_metrics_and_labels() -> None:
     problems = [
         p for rule in rules() for p in check(f"alerts.yml: {rule.get('alert')}", rule["expr"], metrics, known_jobs)
     ]
+    assert not problems, failures(problems)
+
+
+def test_every_alert_annotation_names_labels_its_expression_returns() -> None:
+    metrics, problems = exported(), []
+    for rule in rules():
+        named = re.findall(r"\$labels\.(\w+)", " ".join(rule.get("annotations", {}).values()))
+        as_legend = " ".join("{{" + name + "}}" for name in named)
+        problems += check_legend(f"alerts.yml: {rule.get('alert')}", rule["expr"], as_legend, metrics)
     assert not problems, failures(problems)
 
 
