@@ -531,3 +531,20 @@ def test_csv_for_sharing_hides_counts_below_the_minimum_and_keeps_the_rest(db: O
             hidden += small
             assert row[column] == ("<5" if small else str(whole[column])), (row, whole)
     assert hidden > 0
+
+
+def test_a_patient_merged_into_another_is_no_unit_of_an_experiment(db: OutcomesDb) -> None:
+    before = report(db, "experiment")
+    [experiment] = before["sample_ratio"]
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        [(patient, arm)] = conn.execute(
+            "SELECT patient_id, arm FROM experiment_assignments ORDER BY patient_id LIMIT 1"
+        ).fetchall()
+        conn.execute("UPDATE patient_profiles SET merged_into = 'someone-else' WHERE patient_id = %s", (patient,))
+        try:
+            after = report(db, "experiment")
+        finally:
+            conn.execute("UPDATE patient_profiles SET merged_into = NULL WHERE patient_id = %s", (patient,))
+    observed = dict(before["sample_ratio"][experiment]["observed"])
+    observed[arm] -= 1
+    assert after["sample_ratio"][experiment]["observed"] == observed

@@ -4,12 +4,14 @@
 -- revisit: a visit in (entry date, entry date + window]; followup: the follow-up episode of the discharge the
 -- journey started from has its first visit before its 30-day window closes. A unit whose window has not ended by
 -- as_of is open; one without an episode (followup) or with an excluded one is ineligible; neither is a unit.
+-- A patient merged into another is left out (their record's journeys and arm went on under the survivor).
 WITH a AS (
     SELECT DISTINCT ON (x.experiment_id, x.patient_key)
            x.experiment_id, x.journey_id AS split_journey, x.patient_key, x.arm, x.holdout, x.age_band, x.sex,
            x.tier
     FROM analytics.experiment_assignments x
     WHERE x.assigned_at <= %(as_of)s AND (%(experiment)s::text IS NULL OR x.experiment_id = %(experiment)s::text)
+      AND x.patient_key NOT IN (SELECT m.patient_key FROM analytics.patients m WHERE m.merged)
     ORDER BY x.experiment_id, x.patient_key, x.assigned_at
 ),
 first_entry AS (

@@ -1,9 +1,11 @@
 -- The sample-ratio check's counts: per experiment and arm, the distinct patients assigned by as_of (each one's first
 -- assignment) and the expected number, the sum over those patients of their own row's weight fraction for the arm.
+-- Patients merged into another are left out, as in experiment.sql.
 WITH a AS (
     SELECT DISTINCT ON (x.experiment_id, x.patient_key) x.experiment_id, x.patient_key, x.arm, x.weights
     FROM analytics.experiment_assignments x
     WHERE x.assigned_at <= %(as_of)s AND (%(experiment)s::text IS NULL OR x.experiment_id = %(experiment)s::text)
+      AND x.patient_key NOT IN (SELECT m.patient_key FROM analytics.patients m WHERE m.merged)
     ORDER BY x.experiment_id, x.patient_key, x.assigned_at
 ),
 observed AS (
