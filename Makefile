@@ -18,6 +18,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/careloop demo
 
+## docs/img/revisit-by-arm.png from the demo's database: its closing table (return by journey and arm, 95% intervals,
+## from careloop report experiment) as drawn at the end of `careloop demo`.
+.PHONY: docs-charts
+docs-charts: install
+	$(BIN)/careloop demo
+	mkdir -p docs/img && cp "$${CARELOOP_DATA_DIR:-.careloop}/demo/revisit-by-arm.png" docs/img/revisit-by-arm.png
+
 ## The same journeys without any services: replay the bundled sample through the pure core.
 simulate: install
 	$(BIN)/careloop simulate --events docs/samples/hospital.jsonl
