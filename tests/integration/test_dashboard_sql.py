@@ -18,6 +18,9 @@ import psycopg
 import pytest
 
 from engine.embedded import EmbeddedPostgres
+from engine.reports.base import Query
+from engine.reports.catalog import REPORTS
+from engine.reports.run import run
 from tests.integration.outcomes_db import Params, outcomes_db
 from tests.unit.deploy import grafana
 
@@ -126,3 +129,55 @@ def renamed(target: grafana.Target) -> list[str]:
         if step.get("id") == "organize"
         for column in step["options"].get("renameByName", {})
     ]
+
+
+# --- the panels that share a definition with a report give its numbers ------------------------------------------
+
+# panel title -> the report, its --by, the panel's column naming the row, and the panel's columns -> the report's
+AGREEING = {
+    "Revisit within $window days, by department": (
+        "revisit",
+        "department",
+        "department",
+        {"index_visits": "indexes", "returned": "returned"},
+    ),
+    "Follow-up by department": (
+        "followup",
+        "department",
+        "department",
+        {c: c for c in ("episodes", "within_7d", "within_30d", "excluded", "open")},
+    ),
+    "Funnel by journey (funnel.v1)": (
+        "funnel",
+        "journey",
+        "journey_id",
+        {c: c for c in ("entered", "requested", "approved", "sent", "delivered", "replied", "revisited")},
+    ),
+}
+
+
+def test_every_panel_said_to_agree_with_a_report_is_on_the_dashboards() -> None:
+    assert set(AGREEING) <= {t.panel_title for t in TARGETS}
+
+
+@pytest.mark.parametrize("title", sorted(AGREEING))
+def test_the_panel_gives_the_numbers_of_the_report_with_the_same_definition(
+    hospital: AnalystDatabase, title: str
+) -> None:
+    name, by, key, columns = AGREEING[title]
+    target = next(t for t in TARGETS if t.panel_title == title)
+    window = int(VARIABLES[target.dashboard]["window"])
+    panel = hospital.run(expanded(target))
+    at = list(panel.columns)
+    shown = {row[at.index(key)]: {c: row[at.index(c)] for c in columns} for row in panel.rows}
+
+    report = REPORTS[name]
+    options = {"window": window} if "window" in report.defaults else {}
+    with psycopg.connect(hospital.analyst_url, autocommit=True, options="-c TimeZone=UTC") as conn:
+        table = run(conn, report, Query(by=(by,), options=options))
+    # a department whose index visits are all still open has a report row of zeros (and "open") and no panel row
+    reported = {
+        row[by]: {c: row[r] for c, r in columns.items()} for row in table.rows if any(row[r] for r in columns.values())
+    }
+
+    assert shown == reported
