@@ -17,14 +17,15 @@ from engine.reports.base import Query, Table
 from engine.reports.catalog import EXPERIMENT
 from engine.reports.run import as_of, rows
 
-SPLIT = "experiment_split"
+SPLIT, LEAKAGE = "experiment_split", "experiment_leakage"
 
 
 def run_experiment(conn: Connection[Any], query: Query) -> Table:
     moment = as_of(conn, query.as_of)
     params = query.params(EXPERIMENT, moment)
     _, arms = rows(conn, EXPERIMENT.statement(query.by), params)
-    _, split = rows(conn, _split_sql(), params)
+    _, split = rows(conn, _sql(SPLIT), params)
+    _, leaks = rows(conn, _sql(LEAKAGE), params)
     checks = sample_ratios(split)
     for row in arms:
         p = stats.proportion(row["successes"], row["patients"])
@@ -35,12 +36,18 @@ def run_experiment(conn: Connection[Any], query: Query) -> Table:
     table = Table(EXPERIMENT.name, EXPERIMENT.definition, moment, query.by, shown, arms)
     table.extra["sample_ratio"] = {e: _srm_json(c) for e, c in checks.items()}
     table.extra["comparisons"] = comparisons(arms, query.by, checks)
+    table.extra["leakage"] = {r["experiment"]: {"patients": r["patients"], "messages": r["messages"]} for r in leaks}
     table.notes.extend(_notes(checks))
+    table.notes.extend(
+        f"ERROR: leakage in {r['experiment']}: {r['patients']} holdout patient(s) had {r['messages']} message(s) "
+        "approved after the draw; the holdout is not clean"
+        for r in leaks
+    )
     return table
 
 
-def _split_sql() -> str:
-    return resources.files("engine.reports").joinpath("sql", f"{SPLIT}.sql").read_text(encoding="utf-8")
+def _sql(name: str) -> str:
+    return resources.files("engine.reports").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
 def sample_ratios(split: list[dict[str, Any]]) -> dict[str, stats.SampleRatio]:

@@ -548,3 +548,26 @@ def test_a_patient_merged_into_another_is_no_unit_of_an_experiment(db: OutcomesD
     observed = dict(before["sample_ratio"][experiment]["observed"])
     observed[arm] -= 1
     assert after["sample_ratio"][experiment]["observed"] == observed
+
+
+def test_a_message_approved_in_a_splits_holdout_arm_is_reported_as_leakage(db: OutcomesDb) -> None:
+    assert report(db, "experiment")["leakage"] == {}  # the engine sends nothing to a holdout arm
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        [(patient, instance, journey, experiment_at)] = conn.execute(
+            "SELECT patient_id, instance_id, journey_id, assigned_at FROM experiment_assignments "
+            "WHERE holdout AND kind = 'journey_split' ORDER BY unit_id LIMIT 1"
+        ).fetchall()
+        # as the owner: a message the holdout arm's instance should never have had
+        conn.execute(
+            "INSERT INTO reminder_queue (message_id, patient_id, instance_id, journey_id, step_id, template, channels, "
+            "category, due_at, status, updated_at, requested_at, approved_at) VALUES ('leak-1', %s, %s, %s, 'ask', "
+            "'t', '{sms}', 'care', %s, 'approved', %s, %s, %s)",
+            (patient, instance, journey, *([experiment_at + timedelta(hours=1)] * 4)),
+        )
+        try:
+            doc = report(db, "experiment")
+        finally:
+            conn.execute("DELETE FROM reminder_queue WHERE message_id = 'leak-1'")
+    [(experiment, leak)] = doc["leakage"].items()
+    assert leak == {"patients": 1, "messages": 1}
+    assert any(n.startswith(f"ERROR: leakage in {experiment}: 1 holdout patient(s)") for n in doc["notes"])
