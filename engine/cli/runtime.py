@@ -191,7 +191,8 @@ def closing_table(database_url: str, behaviour: Behaviour, chart: Path) -> None:
     except ImportError as exc:
         typer.echo(f"\nthe experiment table needs the reports extra ({exc.name} is missing): careloop[reports]")
         return
-    typer.echo("\nreturn by journey and arm (careloop report experiment; the demo holds out 20 % of patients):")
+    held = f"the demo holds out {behaviour.holdout.share:g} % of patients" if behaviour.holdout else "no global holdout"
+    typer.echo(f"\nreturn by journey and arm (careloop report experiment; {held}):")
     try:
         with connect(database_url, "careloop-cli") as conn:
             measured = outcomes.measure(conn, behaviour)
