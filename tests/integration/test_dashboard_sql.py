@@ -133,25 +133,31 @@ def renamed(target: grafana.Target) -> list[str]:
 
 # --- the panels that share a definition with a report give its numbers ------------------------------------------
 
-# panel title -> the report, its --by, the panel's column naming the row, and the panel's columns -> the report's
-AGREEING = {
+# panel title -> the report, its --by, the columns naming a row (panel's: report's), the counts (panel's: report's)
+AGREEING: dict[str, tuple[str, tuple[str, ...], dict[str, str], dict[str, str]]] = {
     "Revisit within $window days, by department": (
         "revisit",
-        "department",
-        "department",
+        ("department",),
+        {"department": "department"},
         {"index_visits": "indexes", "returned": "returned"},
     ),
     "Follow-up by department": (
         "followup",
-        "department",
-        "department",
+        ("department",),
+        {"department": "department"},
         {c: c for c in ("episodes", "within_7d", "within_30d", "excluded", "open")},
     ),
     "Funnel by journey (funnel.v1)": (
         "funnel",
-        "journey",
-        "journey_id",
+        ("journey",),
+        {"journey_id": "journey"},
         {c: c for c in ("entered", "requested", "approved", "sent", "delivered", "replied", "revisited")},
+    ),
+    "Experiment arms: revisit within $window days (experiment.v1)": (
+        "experiment",
+        (),
+        {"experiment_id": "experiment", "journey": "journey", "arm": "arm", "holdout": "holdout"},
+        {"patients": "patients", "returned": "successes", "open": "open"},
     ),
 }
 
@@ -164,20 +170,22 @@ def test_every_panel_said_to_agree_with_a_report_is_on_the_dashboards() -> None:
 def test_the_panel_gives_the_numbers_of_the_report_with_the_same_definition(
     hospital: AnalystDatabase, title: str
 ) -> None:
-    name, by, key, columns = AGREEING[title]
+    name, by, keys, counts = AGREEING[title]
     target = next(t for t in TARGETS if t.panel_title == title)
     window = int(VARIABLES[target.dashboard]["window"])
     panel = hospital.run(expanded(target))
     at = list(panel.columns)
-    shown = {row[at.index(key)]: {c: row[at.index(c)] for c in columns} for row in panel.rows}
+    shown = {tuple(row[at.index(k)] for k in keys): {c: row[at.index(c)] for c in counts} for row in panel.rows}
 
     report = REPORTS[name]
     options = {"window": window} if "window" in report.defaults else {}
     with psycopg.connect(hospital.analyst_url, autocommit=True, options="-c TimeZone=UTC") as conn:
-        table = run(conn, report, Query(by=(by,), options=options))
+        table = run(conn, report, Query(by=by, options=options))
     # a department whose index visits are all still open has a report row of zeros (and "open") and no panel row
     reported = {
-        row[by]: {c: row[r] for c, r in columns.items()} for row in table.rows if any(row[r] for r in columns.values())
+        tuple(row[k] for k in keys.values()): {c: row[r] for c, r in counts.items()}
+        for row in table.rows
+        if any(row[r] for r in counts.values())
     }
 
     assert shown == reported
