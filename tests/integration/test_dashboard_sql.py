@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import psycopg
@@ -189,3 +189,41 @@ def test_the_panel_gives_the_numbers_of_the_report_with_the_same_definition(
     }
 
     assert shown == reported
+
+
+# time-series panel title -> the report, each series (panel column) as (successes, units) of the report by month
+MONTHLY = {
+    "Revisit within $window days, by month of the index visit": (
+        "revisit",
+        {"returned within $window days (%)": ("returned", "indexes")},
+    ),
+    "Followed up within 7 and 30 days, by month of discharge": (
+        "followup",
+        {"within 7 days (%)": ("within_7d", "episodes"), "within 30 days (%)": ("within_30d", "episodes")},
+    ),
+}
+
+
+@pytest.mark.parametrize("title", sorted(MONTHLY))
+def test_the_monthly_rates_are_the_reports_by_month(hospital: AnalystDatabase, title: str) -> None:
+    name, series = MONTHLY[title]
+    target = next(t for t in TARGETS if t.panel_title == title)
+    panel = hospital.run(expanded(target))
+    at = list(panel.columns)
+    column = {s: s.replace("$window", VARIABLES[target.dashboard]["window"]) for s in series}
+    shown = {row[0].strftime("%Y-%m"): {s: row[at.index(column[s])] for s in series} for row in panel.rows}
+
+    with psycopg.connect(hospital.analyst_url, autocommit=True, options="-c TimeZone=UTC") as conn:
+        table = run(conn, REPORTS[name], Query(by=("month",)))
+    reported = {
+        row["month"]: {s: percent(row[hits], row[units]) for s, (hits, units) in series.items()}
+        for row in table.rows
+        if row[next(iter(series.values()))[1]]  # a month whose units are all still open has no point
+    }
+
+    assert shown == reported
+
+
+def percent(hits: int, units: int) -> Decimal:
+    """As the panel's round(100.0 * hits / units, 1): PostgreSQL rounds numeric halves away from zero."""
+    return (Decimal(100 * hits) / units).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
