@@ -183,7 +183,8 @@ def demo(
     step_days: Annotated[int, typer.Option(help="Virtual days per clock step.")] = 7,
     keep: Annotated[bool, typer.Option(help="Keep the previous demo's data instead of starting fresh.")] = False,
 ) -> None:
-    """A synthetic hospital through the live pipeline, accelerated; prints reminders and churn flags."""
+    """A synthetic hospital through the live pipeline, accelerated; prints reminders, churn flags and return rates
+    by journey and arm."""
     from engine.cli import runtime
 
     runtime.demo(patients, seed, days, step_days, keep)

@@ -79,7 +79,9 @@ class DispatchConfig(BaseModel):
     batch: int = Field(default=50, ge=1, description="Sends claimed at a time.")
     page_size: int = Field(default=500, ge=1, description="Notifications followed per transaction.")
     poll_interval: float = Field(default=0.5, gt=0, description="Seconds between looks for new work when idle.")
-    metrics_port: int | None = Field(default=None, description="Serve the dispatcher's metrics on 127.0.0.1.")
+    metrics_port: int | None = Field(
+        default=None, description="Serve the dispatcher's metrics on CARELOOP_METRICS_HOST (127.0.0.1 by default)."
+    )
 
     @model_validator(mode="after")
     def _channels_known(self) -> DispatchConfig:
