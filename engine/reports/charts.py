@@ -11,6 +11,7 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from engine.reports.base import Chart, Table
 from engine.reports.output import cell
@@ -33,8 +34,10 @@ def figure(table: Table, chart: Chart) -> Figure:
     return fig
 
 
-def label(table: Table, row: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
-    names = [c for c in (*_keys(table), *table.by, "arm") if c in row and c not in skip]
+def label(table: Table, row: dict[str, Any]) -> str:
+    names = list(dict.fromkeys(c for c in (*_keys(table), *table.by, "arm") if c in row))
+    if "experiment" in names and "journey" in names and str(row["experiment"]).startswith(f"{row['journey']}/"):
+        names.remove("journey")  # a split's experiment is named by its journey already
     return " / ".join(cell(row[c]) or "-" for c in names) or "all"
 
 
@@ -64,7 +67,9 @@ def _stages(ax: Axes, table: Table, chart: Chart) -> None:
     for i, r in enumerate(table.rows):
         xs = [s + i * width for s in range(len(chart.stages))]
         ax.bar(xs, [_number(r.get(s)) or 0.0 for s in chart.stages], width=width, label=label(table, r))
-    ax.set_xticks(list(range(len(chart.stages))), list(chart.stages), rotation=30, ha="right", fontsize=8)
+    middle = (len(table.rows) - 1) * width / 2  # each stage's tick under the middle of its group of bars
+    ticks = [s + middle for s in range(len(chart.stages))]
+    ax.set_xticks(ticks, list(chart.stages), rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("instances")
     if len(table.rows) > 1:
         ax.legend(fontsize=7)
@@ -78,6 +83,7 @@ def _lines(ax: Axes, table: Table, chart: Chart) -> None:
     for name, points in series.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
     ax.set_xlabel("months since the anchor month")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(chart.value)
     if series:
         ax.legend(fontsize=7)
