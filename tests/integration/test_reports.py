@@ -571,3 +571,21 @@ def test_a_message_approved_in_a_splits_holdout_arm_is_reported_as_leakage(db: O
     [(experiment, leak)] = doc["leakage"].items()
     assert leak == {"patients": 1, "messages": 1}
     assert any(n.startswith(f"ERROR: leakage in {experiment}: 1 holdout patient(s)") for n in doc["notes"])
+
+
+def test_revisits_per_patient_count_each_patients_first_index_visit_once(db: OutcomesDb, world: World) -> None:
+    days = world.visit_days()
+    first: dict[str, tuple[datetime, date]] = {}
+    for (pid, d, _), at in world.visits().items():
+        if pid not in first or at < first[pid][0]:
+            first[pid] = (at, d)
+    want = [0, 0, 0]  # patients, returned, open
+    for pid, (_, d) in first.items():
+        if d + timedelta(days=30) >= world.today:
+            want[2] += 1
+        else:
+            want[0] += 1
+            want[1] += returned_within(days[pid], d, 30)
+    [row] = report(db, "revisit", "--unit", "patients")["rows"]
+    assert [row["indexes"], row["returned"], row["open"]] == want
+    assert want[0] == len(first) - want[2] and want[1] > 0
