@@ -8,7 +8,7 @@
 WITH a AS (
     SELECT DISTINCT ON (x.experiment_id, x.patient_key)
            x.experiment_id, x.journey_id AS split_journey, x.patient_key, x.arm, x.holdout, x.age_band, x.sex,
-           x.tier
+           x.tier, x.assigned_at
     FROM analytics.experiment_assignments x
     WHERE x.assigned_at <= %(as_of)s AND (%(experiment)s::text IS NULL OR x.experiment_id = %(experiment)s::text)
       AND x.patient_key NOT IN (SELECT m.patient_key FROM analytics.patients m WHERE m.merged)
@@ -16,7 +16,7 @@ WITH a AS (
 ),
 first_entry AS (
     SELECT DISTINCT ON (j.patient_key, j.journey_id)
-           j.patient_key, j.journey_id, j.entry_date, j.entry_at, j.entry_department
+           j.patient_key, j.journey_id, j.entry_date, j.entry_at, j.entry_department, j.started_at
     FROM analytics.journeys j
     WHERE j.started_at <= %(as_of)s AND j.entry_date IS NOT NULL
     ORDER BY j.patient_key, j.journey_id, j.entry_at, j.started_at
@@ -25,7 +25,9 @@ units AS (
     SELECT a.experiment_id, a.patient_key, a.arm, a.holdout, a.age_band, a.sex, a.tier, f.journey_id AS journey,
            f.entry_date AS anchor_date, f.entry_at, f.entry_department AS department
     FROM a JOIN first_entry f ON f.patient_key = a.patient_key
-        AND (a.split_journey IS NULL OR f.journey_id = a.split_journey)
+        -- a split: its own journey; the global holdout: each journey whose first instance came with or after the
+        -- draw (the draw is at the first journey start while it is configured: earlier ones were never held out)
+        AND (f.journey_id = a.split_journey OR (a.split_journey IS NULL AND f.started_at >= a.assigned_at))
     WHERE (%(journey)s::text IS NULL OR f.journey_id = %(journey)s::text)
       AND (%(from)s::date IS NULL OR f.entry_date >= %(from)s::date)
       AND (%(to)s::date IS NULL OR f.entry_date <= %(to)s::date)
