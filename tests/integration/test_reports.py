@@ -589,3 +589,33 @@ def test_revisits_per_patient_count_each_patients_first_index_visit_once(db: Out
     [row] = report(db, "revisit", "--unit", "patients")["rows"]
     assert [row["indexes"], row["returned"], row["open"]] == want
     assert want[0] == len(first) - want[2] and want[1] > 0
+
+
+def test_under_a_global_holdout_a_journey_begun_before_the_draw_is_no_unit(held_out: OutcomesDb) -> None:
+    def units(doc: dict[str, Any]) -> int:
+        rows = [r for r in doc["rows"] if r["experiment"] == "demo-holdout"]
+        return sum(r["patients"] + r["open"] + r["ineligible"] for r in rows)
+
+    before = report(held_out, "experiment")
+    with psycopg.connect(held_out.url, autocommit=True) as conn:
+        [(patient,)] = conn.execute(
+            "SELECT patient_id FROM experiment_assignments WHERE kind = 'global_holdout' ORDER BY patient_id LIMIT 1"
+        ).fetchall()
+        [(journeys,)] = conn.execute(
+            "SELECT count(DISTINCT journey_id) FROM journey_instances WHERE patient_id = %s", (patient,)
+        ).fetchall()
+        # as the owner: as if the holdout had been configured a year after this patient's journeys began
+        conn.execute(
+            "UPDATE experiment_assignments SET assigned_at = assigned_at + interval '1 year' WHERE patient_id = %s",
+            (patient,),
+        )
+        try:
+            after = report(held_out, "experiment", "--as-of", "2028-01-01")
+        finally:
+            conn.execute(
+                "UPDATE experiment_assignments SET assigned_at = assigned_at - interval '1 year' WHERE patient_id = %s",
+                (patient,),
+            )
+    assert journeys > 0
+    assert units(after) == units(report(held_out, "experiment", "--as-of", "2028-01-01")) - journeys
+    assert units(report(held_out, "experiment")) == units(before)
