@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from engine.demo.hospital import generate
 from engine.dispatch import outcomes
 from engine.journeys.catalog import Catalog
 from engine.journeys.simulation import Simulation
+from engine.store.application import JourneyStore
 from events import journey as jo
 from events import tasks as ta
 from events.base import Event, Source
@@ -60,9 +61,35 @@ TASK_FATES: tuple[tuple[tuple[timedelta, str], ...], ...] = (
 )
 
 
+class Recorder:
+    """Records each patient's new decisions and inputs into the journey store, as the live worker commits them."""
+
+    def __init__(self, store: JourneyStore) -> None:
+        self.store, self.done = store, dict[str, int]()
+
+    def __call__(self, sim: Simulation) -> None:
+        for patient_id, events in sim.recorded.items():
+            new = events[self.done.get(patient_id, 0) :]
+            if new:
+                aggregate = self.store.load([patient_id])[patient_id]
+                aggregate.record(new)
+                self.store.save(aggregate)
+                self.done[patient_id] = len(events)
+
+
 class Hospital:
-    def __init__(self, catalog: Catalog, patients: int, seed: int, days: int, now: datetime) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        patients: int,
+        seed: int,
+        days: int,
+        now: datetime,
+        clinical: Iterable[Event] | None = None,
+    ) -> None:
+        """``clinical``: the hospital's clinical events, when not the generator's for (patients, seed, days)."""
         self.patients, self.seed, self.days, self.now = patients, seed, days, now
+        self.clinical = clinical
         self.sim = Simulation(catalog)
         self.keywords = catalog.outreach.consent_by_reply.classify  # as the webhook classifies replies
         self._inputs: list[tuple[datetime, int, Event]] = []  # what arrives next: (recorded_at, order, event)
@@ -72,7 +99,8 @@ class Hospital:
         self._tasks = itertools.count()
 
     def run(self, record_every: timedelta, on_round: Callable[[], None]) -> Simulation:
-        for e in generate(patients=self.patients, seed=self.seed, days=self.days):
+        clinical = self.clinical
+        for e in generate(patients=self.patients, seed=self.seed, days=self.days) if clinical is None else clinical:
             self._push(e)
         clock = self._inputs[0][0] - STEP
         next_round = clock + record_every

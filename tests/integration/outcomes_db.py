@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -27,7 +26,6 @@ from engine.cli.main import app
 from engine.demo.behaviour import Behaviour
 from engine.demo.hospital import generate
 from engine.journeys.catalog import Catalog
-from engine.journeys.simulation import Simulation
 from engine.language.loader import load_catalog
 from engine.plumbing.clock import set_database_clock
 from engine.store.application import JourneyStore, postgres_env
@@ -38,7 +36,7 @@ from projections.runner import Runner
 from projections.source import StoreSource
 from tests.builders import JOURNEYS, at
 from tests.integration.access.conftest import as_login
-from tests.integration.analysts_hospital import STEP, Hospital
+from tests.integration.analysts_hospital import Hospital, Recorder
 
 NOW = at("2026-06-20 09:00")  # the hospital's "now": the reports are as of this moment
 
@@ -65,46 +63,6 @@ class OutcomesDb:
     def events(self) -> Iterator[Event]:
         for history in self.recorded.values():
             yield from history
-
-
-class Recorder:
-    """Records each patient's new decisions and inputs into the journey store, as the live worker commits them."""
-
-    def __init__(self, store: JourneyStore) -> None:
-        self.store, self.done = store, dict[str, int]()
-
-    def __call__(self, sim: Simulation) -> None:
-        for patient_id, events in sim.recorded.items():
-            new = events[self.done.get(patient_id, 0) :]
-            if new:
-                aggregate = self.store.load([patient_id])[patient_id]
-                aggregate.record(new)
-                self.store.save(aggregate)
-                self.done[patient_id] = len(events)
-
-
-class _Hospital(Hospital):
-    """The analysts' hospital with its clinical events given (the generator's parameters are the caller's)."""
-
-    def __init__(self, catalog: Catalog, events: list[Event], now: datetime) -> None:
-        super().__init__(catalog, 0, 0, 0, now)
-        self.events = events
-
-    def run(self, record_every: timedelta, on_round: Any) -> Simulation:
-        for e in self.events:
-            self._push(e)
-        clock = self._inputs[0][0] - STEP
-        next_round = clock + record_every
-        while clock < self.now:
-            clock = min(clock + STEP, self.now)
-            self._step(clock)
-            if clock >= next_round:
-                on_round()
-                next_round += record_every
-        while self._inputs and self._inputs[0][0] <= self.now:
-            self._step(self.now)
-        on_round()
-        return self.sim
 
 
 @contextmanager
@@ -145,7 +103,7 @@ def _run_hospital(url: str, store: JourneyStore, catalog: Catalog, params: Param
     )
     with Runner(url, StoreSource(store), PROJECTIONS) as runner:
         record = Recorder(store)
-        hospital = _Hospital(catalog, events, params.now)
+        hospital = Hospital(catalog, 0, 0, 0, params.now, clinical=events)
 
         def follow() -> None:
             record(hospital.sim)

@@ -26,7 +26,6 @@ from psycopg.rows import dict_row
 
 from engine.access import roles
 from engine.embedded import EmbeddedPostgres
-from engine.journeys.simulation import Simulation
 from engine.plumbing.clock import set_database_clock
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import deploy
@@ -37,7 +36,7 @@ from projections.runner import Runner
 from projections.source import StoreSource
 from tests.builders import at, catalog
 from tests.integration import analysts_expected as expected
-from tests.integration.analysts_hospital import REPLY_TEXT, Hospital
+from tests.integration.analysts_hospital import REPLY_TEXT, Hospital, Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -93,22 +92,6 @@ QUERIES = doc_queries(DOC.read_text(encoding="utf-8"))
 
 
 # --- the hospital's tables ----------------------------------------------------------------------------------------
-
-
-class Recorder:
-    """Records each patient's new decisions and inputs into the journey store, as the live worker commits them."""
-
-    def __init__(self, store: JourneyStore) -> None:
-        self.store, self.done = store, dict[str, int]()
-
-    def __call__(self, sim: Simulation) -> None:
-        for patient_id, events in sim.recorded.items():
-            new = events[self.done.get(patient_id, 0) :]
-            if new:
-                aggregate = self.store.load([patient_id])[patient_id]
-                aggregate.record(new)
-                self.store.save(aggregate)
-                self.done[patient_id] = len(events)
 
 
 @dataclass(frozen=True)
