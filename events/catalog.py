@@ -44,6 +44,7 @@ ClinicalEvent: TypeAlias = Annotated[
     | ou.OutreachResumed
     | ou.OutreachSent
     | ou.OutreachDelivered
+    | ou.OutreachRead
     | ou.OutreachFailed
     | ou.OutreachReplied
     | ta.TaskClaimed

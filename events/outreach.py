@@ -1,7 +1,7 @@
 """Consent per channel, the care team pausing outreach, and what happened to messages sent to patients.
 
 These arrive on the clinical topic: from the dispatcher (sent, failed), from gateways' receipts and patients'
-replies (delivered, failed, replied, through the webhook or the CLI), and from staff (paused, resumed).
+replies (delivered, read, failed, replied, through the webhook or the CLI), and from staff (paused, resumed).
 """
 
 from __future__ import annotations
@@ -80,6 +80,13 @@ class OutreachSent(_Outreach):
 
 class OutreachDelivered(_Outreach):
     type: Literal["outreach.delivered"] = "outreach.delivered"
+
+
+class OutreachRead(_Outreach):
+    """A gateway's read receipt: the patient opened the message (WeChat, app push and email gateways report it). A
+    read implies the message arrived, whether a delivery receipt came or not; it is no reply."""
+
+    type: Literal["outreach.read"] = "outreach.read"
 
 
 class OutreachFailed(_Outreach):

@@ -60,8 +60,8 @@ def _receipt(r: Receipt, sent: Sent, when: datetime, arrived: datetime, system: 
         "channel": r.channel,
         "instance_id": sent.instance_id,
     }
-    if r.status == "delivered":
-        event: Event = ou.OutreachDelivered.create(**common)
+    if r.status in ("delivered", "read"):
+        event: Event = (ou.OutreachDelivered if r.status == "delivered" else ou.OutreachRead).create(**common)
         return event
     # The attempt this failure belongs to: the one the gateway says, else the current one if on this channel.
     attempt = r.attempt or (sent.attempt if sent.channel == r.channel and sent.attempt else 1)

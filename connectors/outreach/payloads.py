@@ -24,12 +24,13 @@ class _Payload(BaseModel):
 
 
 class Receipt(_Payload):
-    """A gateway's delivery report for a message careloop sent."""
+    """A gateway's delivery report for a message careloop sent: delivered, read (the patient opened it: WeChat, app
+    push and email gateways report it) or failed."""
 
     kind: Literal["receipt"] = "receipt"
     message_id: Id
     channel: Channel
-    status: Literal["delivered", "failed"]
+    status: Literal["delivered", "read", "failed"]
     reason: str | None = Field(default=None, min_length=1, description="Why it failed; required when failed.")
     final: bool = Field(default=True, description="failed: no more retries on this channel.")
     attempt: int | None = Field(default=None, ge=1, description="The engine's attempt; default: the current one.")

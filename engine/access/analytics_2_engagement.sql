@@ -11,14 +11,16 @@
 DROP VIEW IF EXISTS analytics.messages, analytics.journeys, analytics.journey_steps, analytics.tasks,
     analytics.questionnaires, analytics.churn_history CASCADE;
 
--- Every reminder planned or requested, with the funnel's times: requested, first approved, sent, delivered,
--- replied (NULL: not reached). status and policy_rule say where it stopped.
+-- Every reminder planned or requested, with the funnel's times: requested, first approved, sent, delivered, read
+-- (the read receipt that moved it to read), replied (NULL: not reached). status and policy_rule say where it
+-- stopped; priority is the request's (0-100, NULL while only scheduled).
 CREATE VIEW analytics.messages AS
 SELECT analytics.patient_key(r.patient_id, k.key) AS patient_key,
        analytics.row_key('mk', r.message_id, k.key) AS message_key,
        r.journey_id, r.step_id, r.template, r.category, r.channel, r.status, r.policy_rule,
        r.due_at, r.requested_at, r.approved_at, r.sent_at, r.delivered_at, r.replied_at,
-       analytics.row_key('ik', r.instance_id, k.key) AS instance_key
+       analytics.row_key('ik', r.instance_id, k.key) AS instance_key,
+       r.read_at, r.priority
 FROM reminder_queue r CROSS JOIN careloop_analytics_key k;
 
 -- One row per journey instance. entry_*: the event it entered on (its department, when it has one, and its time;

@@ -74,7 +74,7 @@ def post(kind: str, body: dict[str, Any]) -> None:
 def receipt(
     message: Annotated[str, typer.Option("--message", "-m", help="The engine's message id.")],
     channel: ChannelOpt,
-    status: Annotated[str, typer.Option(help="delivered or failed.")],
+    status: Annotated[str, typer.Option(help="delivered, read (the patient opened it) or failed.")],
     reason: Annotated[str | None, typer.Option(help="Why it failed (required with --status failed).")] = None,
     gateway_ref: Annotated[str | None, typer.Option(help="The gateway's id for the message.")] = None,
     at: AtOpt = None,

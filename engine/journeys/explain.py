@@ -21,6 +21,9 @@ from events.encounters import EncounterCancelled
 from events.experiments import ExperimentAssigned
 from events.patient import PatientDeceased, PatientErased
 
+# What the dispatcher, the gateways and the patient report about a message.
+_RESULTS = (ou.OutreachSent, ou.OutreachDelivered, ou.OutreachRead, ou.OutreachFailed, ou.OutreachReplied)
+
 
 @dataclass
 class MessageStory:
@@ -28,7 +31,7 @@ class MessageStory:
     template: str
     step_id: str
     lines: list[tuple[datetime, str]] = field(default_factory=list)
-    outcome: str = "requested"  # sent, delivered, replied, suppressed (rule), deferred, failed, approved, skipped
+    outcome: str = "requested"  # sent, delivered, read, replied, suppressed (rule), deferred, failed, approved, skipped
 
 
 @dataclass
@@ -107,7 +110,7 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
             out.patient.append((e.occurred_at, _patient_line(e)))
         if isinstance(e, PatientDeceased) and died is None:
             died = e
-        if isinstance(e, ou.OutreachSent | ou.OutreachDelivered | ou.OutreachFailed | ou.OutreachReplied):
+        if isinstance(e, _RESULTS):
             story = by_message.get(e.message_id)
             if story is not None:
                 _outreach(story, e)
@@ -201,8 +204,12 @@ def _outreach(story: MessageStory, e: Event) -> None:
         story.outcome = "sent"
         story.lines.append((at, f"sent on {e.channel} through {e.gateway} (attempt {e.attempt})"))
     elif isinstance(e, ou.OutreachDelivered):
-        story.outcome = "delivered"
+        # receipts arrive out of order: a delivery receipt after the read receipt or the reply does not undo them
+        story.outcome = story.outcome if story.outcome in ("read", "replied") else "delivered"
         story.lines.append((at, f"delivered on {e.channel}"))
+    elif isinstance(e, ou.OutreachRead):
+        story.outcome = "replied" if story.outcome == "replied" else "read"
+        story.lines.append((at, f"read on {e.channel}"))
     elif isinstance(e, ou.OutreachFailed):
         story.lines.append((at, f"{e.channel} failed{' for good' if e.final else ''}: {e.reason}"))
     elif isinstance(e, ou.OutreachReplied):

@@ -30,6 +30,7 @@ FUNNEL = Report(
         "approved",
         "sent",
         "delivered",
+        "read",
         "replied",
         "goal",
         "revisited",
@@ -39,7 +40,7 @@ FUNNEL = Report(
     Chart(
         "entered",
         title="Journey funnel",
-        stages=("entered", "requested", "approved", "sent", "delivered", "replied", "goal_or_revisit"),
+        stages=("entered", "requested", "approved", "sent", "delivered", "read", "replied", "goal_or_revisit"),
     ),
     {"journey": None, "window": 30, "goal_journeys": [], "goal_outcomes": []},
 )

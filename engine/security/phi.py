@@ -69,6 +69,7 @@ SEALED: Mapping[str, tuple[str, ...]] = {
     "outreach.resumed": (),
     "outreach.sent": (),
     "outreach.delivered": (),
+    "outreach.read": (),
     "outreach.failed": (),
     "outreach.replied": ("text",),  # whatever the patient wrote
     "task.claimed": (),
@@ -106,6 +107,7 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     "outreach.resumed": ("by",),
     "outreach.sent": (*_MESSAGE, "gateway", "gateway_ref"),
     "outreach.delivered": _MESSAGE,
+    "outreach.read": _MESSAGE,
     "outreach.failed": (*_MESSAGE, "reason"),  # the dispatcher's or gateway's reason, PHI-free by contract
     # the stop or start word the whole reply is, classified at the intake (a configured word, not the patient's)
     "outreach.replied": (*_MESSAGE, "keyword"),

@@ -3,13 +3,16 @@
 A wait that announces its message (planned_message) makes a 'scheduled' row; the message request makes it
 'due' (and sets ``requested_at``); a skipped step or an ended instance closes a scheduled row. After the request,
 the outreach policy's decisions (approved, deferred, suppressed, failed) and the outreach results (sent,
-delivered, replied, failed on a channel) move the row along; ``approved_at`` is the first approval's time (attempt
-1), which a fallback channel's approval leaves. The key is the engine's message_id, stable across replans and
+delivered, read, replied, failed on a channel) move the row along; ``approved_at`` is the first approval's time
+(attempt 1), which a fallback channel's approval leaves; ``read_at`` the time of the read receipt that moved it to
+'read' (see _read); ``priority`` is the request's. The key is the engine's message_id, stable across replans and
 restarts of the same run of a step.
 
 Results can arrive out of order (a gateway's delivery receipt after the patient's reply, a failure on one
 channel after delivery on another), so each change applies only to rows in the statuses it may follow: a
-reminder never goes back from replied to delivered, nor from delivered to failed.
+reminder never goes back from replied to read or delivered, nor from delivered to failed. A read receipt implies
+delivery (the row moves to 'read' with or without a delivery receipt, which leaves delivered_at NULL: the time it
+arrived is unknown) and is no reply.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ AFTER: dict[str, tuple[str, ...]] = {
     "message_failed": (*PENDING, "sent", "failed"),
     "sent": (*PENDING, "failed", "suppressed"),  # a send that raced a withdrawal did happen
     "delivered": (*PENDING, "failed", "suppressed", "sent", "delivered"),
-    "replied": (*PENDING, "failed", "suppressed", "sent", "delivered", "replied"),
+    "read": (*PENDING, "failed", "suppressed", "sent", "delivered", "read"),
+    "replied": (*PENDING, "failed", "suppressed", "sent", "delivered", "read", "replied"),
     "failed": (*PENDING, "sent", "failed"),  # never undoes delivered or replied on another channel
 }
 
@@ -82,11 +86,14 @@ def _outreach(e: Event) -> list[Op]:
     if isinstance(e, ou.OutreachSent):
         values = {**_status("sent", f"sent via {e.channel} ({e.gateway})", e), "channel": e.channel}
         stamp = {"sent_at": e.occurred_at}
-        return _stamped(e.message_id, stamp, ("delivered", "replied")) + _moved(e.message_id, "sent", values | stamp)
+        arrived = ("delivered", "read", "replied")
+        return _stamped(e.message_id, stamp, arrived) + _moved(e.message_id, "sent", values | stamp)
     if isinstance(e, ou.OutreachDelivered):
         values = {**_status("delivered", f"delivered via {e.channel}", e), "channel": e.channel}
         stamp = {"delivered_at": e.occurred_at}
-        return _stamped(e.message_id, stamp, ("replied",)) + _moved(e.message_id, "delivered", values | stamp)
+        return _stamped(e.message_id, stamp, ("read", "replied")) + _moved(e.message_id, "delivered", values | stamp)
+    if isinstance(e, ou.OutreachRead):
+        return _read(e)
     if isinstance(e, ou.OutreachReplied):
         values = {**_status("replied", f"replied via {e.channel}", e), "channel": e.channel}
         return _moved(e.message_id, "replied", {**values, "replied_at": e.occurred_at})
@@ -94,6 +101,16 @@ def _outreach(e: Event) -> list[Op]:
         values = {**_status("failed", f"{e.channel}: {e.reason}", e), "channel": e.channel}
         return _moved(e.message_id, "failed", values)
     return []
+
+
+def _read(e: ou.OutreachRead) -> list[Op]:
+    """A read receipt moves the row to 'read' and sets read_at; a later one (another open, another channel) keeps
+    the row's read_at. After the reply it records its time, as a delivery receipt does."""
+    stamp = {"read_at": e.occurred_at}
+    values = {**_status("read", f"read via {e.channel}", e), "channel": e.channel}
+    where = {"message_id": e.message_id}
+    moved = [Update(TABLE, values | stamp, {**where, "status": before}) for before in AFTER["read"] if before != "read"]
+    return [*_stamped(e.message_id, stamp, ("replied",)), Update(TABLE, values, {**where, "status": "read"}), *moved]
 
 
 def _moved(message_id: str, change: str, values: Mapping[str, Any]) -> list[Op]:
@@ -139,6 +156,7 @@ def _requested(e: jo.MessageRequested) -> Upsert:
             "template": e.template,
             "channels": list(e.channels),
             "category": e.category,
+            "priority": e.priority,
             "due_at": e.due_at,
             "requested_at": e.occurred_at,
             "status": "due",

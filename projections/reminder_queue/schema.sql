@@ -9,8 +9,8 @@ CREATE TABLE IF NOT EXISTS reminder_queue (
     channels    text[]      NOT NULL,
     category    text,                   -- known once requested: transactional, care or marketing
     due_at      timestamptz NOT NULL,
-    status      text        NOT NULL,   -- scheduled, due, deferred, approved, sent, delivered, replied,
-                                        -- failed, suppressed, skipped, cancelled
+    status      text        NOT NULL,   -- scheduled, due, deferred, approved, sent, delivered, read,
+                                        -- replied, failed, suppressed, skipped, cancelled
     reason      text        NOT NULL DEFAULT '',
     updated_at  timestamptz NOT NULL
 );
@@ -26,6 +26,9 @@ ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS replied_at     timestamptz;
 -- For the analysts' funnel (added later): when the engine requested it, when policy first approved it (attempt 1).
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS requested_at   timestamptz;
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS approved_at    timestamptz;
+-- Read receipts and the request's priority (added later): when a read receipt first moved it to 'read'; 0-100.
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS read_at        timestamptz;
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS priority       integer;
 -- "What is due today / this hour?"
 CREATE INDEX IF NOT EXISTS reminder_queue_status_due ON reminder_queue (status, due_at);
 -- "A patient's reminders"

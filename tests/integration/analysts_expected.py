@@ -108,7 +108,7 @@ def reminders(world: World) -> dict[str, Row]:
 
 
 def _moved(row: Row, e: Event) -> None:
-    arrived = row["status"] in ("delivered", "replied")
+    arrived = row["status"] in ("delivered", "read", "replied")
     if isinstance(e, jo.MessageDeferred):
         row.update(status="deferred", deferred_until=e.until)
     elif isinstance(e, jo.MessageApproved):
@@ -118,7 +118,9 @@ def _moved(row: Row, e: Event) -> None:
     elif isinstance(e, ou.OutreachSent):
         row.update(sent_at=e.occurred_at, status=row["status"] if arrived else "sent")
     elif isinstance(e, ou.OutreachDelivered):
-        row["status"] = "replied" if row["status"] == "replied" else "delivered"
+        row["status"] = row["status"] if row["status"] in ("read", "replied") else "delivered"
+    elif isinstance(e, ou.OutreachRead):
+        row["status"] = "replied" if row["status"] == "replied" else "read"
     elif isinstance(e, ou.OutreachReplied):
         row["status"] = "replied"
     elif isinstance(e, ou.OutreachFailed | jo.MessageFailed):
@@ -170,7 +172,7 @@ def delivery_rate(world: World) -> Result:
     for e in world.events():
         if isinstance(e, ou.OutreachSent):
             sent_at[e.message_id] = e.occurred_at
-        elif isinstance(e, ou.OutreachDelivered | ou.OutreachReplied):
+        elif isinstance(e, ou.OutreachDelivered | ou.OutreachRead | ou.OutreachReplied):
             arrived.add(e.message_id)
     counted = [m for m, at in sent_at.items() if at >= since]
     require(len(counted) < len(sent_at), "message sent before the 30 days")

@@ -296,7 +296,7 @@ def test_the_funnel_counts_each_stage_per_instance_from_the_events(db: OutcomesD
     of_message = {e.message_id: e.instance_id for e in world.events if isinstance(e, jo.MessageRequested)}
     reached: dict[str, set[str]] = defaultdict(set)
     stage = {jo.MessageRequested: "requested", jo.MessageApproved: "approved", ou.OutreachSent: "sent",
-             ou.OutreachDelivered: "delivered", ou.OutreachReplied: "replied"}  # fmt: skip
+             ou.OutreachDelivered: "delivered", ou.OutreachRead: "read", ou.OutreachReplied: "replied"}  # fmt: skip
     for e in world.events:
         if type(e) in stage and e.message_id in of_message:
             reached[of_message[e.message_id]].add(stage[type(e)])
@@ -308,7 +308,7 @@ def test_the_funnel_counts_each_stage_per_instance_from_the_events(db: OutcomesD
         if isinstance(e, jo.JourneyCompleted) and (e.journey_id, e.outcome) in goal_pairs
     }
     days = world.visit_days()
-    want: Counter[str] = Counter()
+    want: Counter[str] = Counter(dict.fromkeys(stage.values(), 0))  # a stage nothing reached is checked as 0
     for iid, s in started.items():
         if s.journey_id != "post-op-follow-up":
             continue
@@ -321,6 +321,40 @@ def test_the_funnel_counts_each_stage_per_instance_from_the_events(db: OutcomesD
     [row] = report(db, "funnel", "--journey", "post-op-follow-up")["rows"]
     assert {k: row[k] for k in want} == dict(want)
     assert want["entered"] > 10 and want["replied"] > 0 and want["goal"] > 0
+
+
+def test_the_funnels_read_stage_counts_instances_read_by_as_of_with_or_without_a_delivery_receipt(
+    db: OutcomesDb, world: World
+) -> None:
+    # The hospital's gateways send no read receipts: read three post-op messages, each of its own instance (as the
+    # owner, on the read model), one delivered, one whose delivery receipt never came, one read after as_of.
+    started = {e.instance_id for e in world.events if isinstance(e, jo.JourneyStarted)}
+    post_op = {
+        e.message_id: e.instance_id
+        for e in world.events
+        if isinstance(e, jo.MessageRequested) and e.journey_id == "post-op-follow-up" and e.instance_id in started
+    }
+    sent = {e.message_id: e.occurred_at for e in world.events if isinstance(e, ou.OutreachSent)}
+    arrived = {e.message_id for e in world.events if isinstance(e, ou.OutreachDelivered | ou.OutreachReplied)}
+    delivered = sorted(m for m in post_op if m in sent and m in arrived)
+    unreceipted = sorted(m for m in post_op if m in sent and m not in arrived)
+    late = next(m for m in delivered if post_op[m] not in {post_op[delivered[0]], post_op[unreceipted[0]]})
+    read, unreceipted_read = delivered[0], unreceipted[0]
+    reads = {
+        read: sent[read] + timedelta(hours=2),
+        unreceipted_read: sent[unreceipted_read] + timedelta(minutes=10),
+        late: db.now + timedelta(hours=1),
+    }
+    before = report(db, "funnel", "--journey", "post-op-follow-up")["rows"][0]
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        for m, when in reads.items():
+            conn.execute("UPDATE reminder_queue SET read_at = %s WHERE message_id = %s", (when, m))
+        try:
+            [row] = report(db, "funnel", "--journey", "post-op-follow-up")["rows"]
+        finally:
+            conn.execute("UPDATE reminder_queue SET read_at = NULL WHERE message_id = ANY(%s)", (list(reads),))
+    assert before["read"] == 0
+    assert row == before | {"read": len({post_op[read], post_op[unreceipted_read]})}
 
 
 # --- experiment.v1 ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 -- funnel.v1 (docs/reports.md): one unit per journey instance entered in the period. A stage is reached when any
--- message of the instance reached it by as_of; each stage is counted on its own, so a reply whose receipt never came counts as replied, not delivered.
+-- message of the instance reached it by as_of; each stage is counted on its own, so a reply whose receipt never came
+-- counts as replied, not delivered, and a read receipt with no delivery receipt as read, not delivered.
 -- goal: the instance completed with one of its journey's goal outcomes (the catalog's goals); revisited: a visit in
 -- (entry date, entry date + window] by as_of; revisit_open: instances whose window has not ended yet.
 WITH inst AS (
@@ -19,6 +20,7 @@ msg AS (
            bool_or(m.approved_at <= %(as_of)s) AS approved,
            bool_or(m.sent_at <= %(as_of)s) AS sent,
            bool_or(m.delivered_at <= %(as_of)s) AS delivered,
+           bool_or(m.read_at <= %(as_of)s) AS read,
            bool_or(m.replied_at <= %(as_of)s) AS replied
     FROM inst i
     JOIN analytics.messages m ON m.instance_key = i.instance_key
@@ -38,7 +40,7 @@ u AS (
     SELECT i.*,
            coalesce(m.requested, false) AS requested, coalesce(m.approved, false) AS approved,
            coalesce(m.sent, false) AS sent, coalesce(m.delivered, false) AS delivered,
-           coalesce(m.replied, false) AS replied,
+           coalesce(m.read, false) AS read, coalesce(m.replied, false) AS replied,
            i.status = 'completed' AND i.ended_at <= %(as_of)s
                AND EXISTS (SELECT 1 FROM goals g WHERE g.journey = i.journey AND g.outcome = i.outcome) AS goal,
            rv.revisited IS NOT NULL AS revisited,
@@ -53,6 +55,7 @@ SELECT {dims}
        count(*) FILTER (WHERE u.approved) AS approved,
        count(*) FILTER (WHERE u.sent) AS sent,
        count(*) FILTER (WHERE u.delivered) AS delivered,
+       count(*) FILTER (WHERE u.read) AS read,
        count(*) FILTER (WHERE u.replied) AS replied,
        count(*) FILTER (WHERE u.goal) AS goal,
        count(*) FILTER (WHERE u.revisited) AS revisited,

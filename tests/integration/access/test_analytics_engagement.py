@@ -76,7 +76,8 @@ def hospital() -> Simulation:
 
 
 def outreach_results(sim: Simulation, patient: str) -> list[Event]:
-    """Each message sent and delivered a minute after its approval; the patient replies to the first."""
+    """Each message sent and delivered a minute after its approval; the patient reads the first and replies to it,
+    and opens the second twice (a read receipt each time)."""
     results: list[Event] = []
     for k, a in enumerate(e for e in sim.recorded[patient] if isinstance(e, jo.MessageApproved)):
         sent = a.occurred_at + timedelta(minutes=1)
@@ -84,7 +85,11 @@ def outreach_results(sim: Simulation, patient: str) -> list[Event]:
         results.append(event(ou.OutreachSent, patient, sent, gateway="wechat-main", **kw))
         results.append(event(ou.OutreachDelivered, patient, sent + timedelta(minutes=1), **kw))
         if k == 0:
+            results.append(event(ou.OutreachRead, patient, sent + timedelta(minutes=30), **kw))
             results.append(event(ou.OutreachReplied, patient, sent + timedelta(hours=1), text=REPLY, **kw))
+        if k == 1:
+            results.append(event(ou.OutreachRead, patient, sent + timedelta(minutes=20), **kw))
+            results.append(event(ou.OutreachRead, patient, sent + timedelta(hours=3), **kw))
     return results
 
 
@@ -189,6 +194,9 @@ def test_messages_carry_the_funnel_times_of_each_request(world: World) -> None:
     sent = {e.message_id: e.occurred_at for e in of(world, ou.OutreachSent)}
     delivered = {e.message_id: e.occurred_at for e in of(world, ou.OutreachDelivered)}
     replied = {e.message_id: e.occurred_at for e in of(world, ou.OutreachReplied)}
+    first_read: dict[str, datetime] = {}
+    for e in of(world, ou.OutreachRead):  # none after a reply here: the first read receipt's time
+        first_read.setdefault(e.message_id, e.occurred_at)
     expected = [
         (
             keys[r.patient_id],
@@ -196,8 +204,9 @@ def test_messages_carry_the_funnel_times_of_each_request(world: World) -> None:
             r.step_id,
             r.template,
             r.category,
+            r.priority,
             r.occurred_at,
-            *(times.get(r.message_id) for times in (first_approval, sent, delivered, replied)),
+            *(times.get(r.message_id) for times in (first_approval, sent, delivered, first_read, replied)),
         )
         for r in of(world, jo.MessageRequested)
     ]
@@ -205,13 +214,14 @@ def test_messages_carry_the_funnel_times_of_each_request(world: World) -> None:
     found = view(
         world,
         "messages",
-        "patient_key, journey_id, step_id, template, category, requested_at, approved_at, sent_at, delivered_at,"
-        " replied_at",
+        "patient_key, journey_id, step_id, template, category, priority, requested_at, approved_at, sent_at,"
+        " delivered_at, read_at, replied_at",
         "WHERE requested_at IS NOT NULL",
     )
 
     assert sorted(found, key=repr) == sorted(expected, key=repr)
-    assert [r for r in found if r[9] is not None], "the story should have a reply"
+    assert [r for r in found if r[11] is not None], "the story should have a reply"
+    assert len([r for r in found if r[10] is not None]) == 2, "the story should have two messages read"
 
 
 def test_journeys_show_what_each_instance_entered_on_and_its_split_arm(world: World) -> None:

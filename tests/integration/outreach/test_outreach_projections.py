@@ -135,14 +135,28 @@ def test_a_reminder_follows_policy_and_outreach_results_and_replaying_the_page_c
                 priority=50,
             ),
             event(ou.OutreachSent, "P-3", at("2026-04-02 08:01"), message_id=m, channel="wechat", gateway="wx"),
+            event(ou.OutreachRead, "P-3", at("2026-04-02 08:20"), message_id=m, channel="wechat"),
             event(ou.OutreachReplied, "P-3", at("2026-04-02 08:30"), message_id=m, channel="wechat", text="ok"),
             event(ou.OutreachDelivered, "P-3", at("2026-04-02 08:31"), message_id=m, channel="wechat"),
+            event(ou.OutreachRead, "P-3", at("2026-04-02 09:00"), message_id=m, channel="wechat"),
         ],
     )
     runner.catch_up()
-    timeline = "SELECT status, channel, attempt, sent_at, delivered_at, replied_at FROM reminder_queue"
+    timeline = (
+        "SELECT status, channel, attempt, priority, sent_at, delivered_at, read_at, replied_at FROM reminder_queue"
+    )
+    # read before the reply and the delivery receipt; opened again after the reply (the last read receipt's time)
     assert rows(database_url, timeline) == [
-        ("replied", "wechat", 1, at("2026-04-02 08:01"), at("2026-04-02 08:31"), at("2026-04-02 08:30"))
+        (
+            "replied",
+            "wechat",
+            1,
+            50,
+            at("2026-04-02 08:01"),
+            at("2026-04-02 08:31"),
+            at("2026-04-02 09:00"),
+            at("2026-04-02 08:30"),
+        )
     ]
 
     before = rows(database_url, "SELECT * FROM reminder_queue")

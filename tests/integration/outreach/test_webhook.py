@@ -134,3 +134,33 @@ def test_a_broker_that_is_away_gets_a_503_and_the_sender_is_told_to_resend(
     assert status == 503
     assert body["error"].startswith("Kafka did not acknowledge the events")
     assert read_topic(broker.bootstrap, topics.clinical) == []
+
+
+def test_a_wechat_read_receipt_reaches_the_clinical_topic_as_outreach_read_keyed_by_patient(
+    broker: EmbeddedBroker, store: JourneyStore, runner: Runner, database_url: str, tmp_path: Path
+) -> None:
+    record(store, message_requested("P-R", "m-read-r", at("2026-04-01 10:00")))
+    runner.catch_up()
+    topics = topics_for(broker, tmp_path)
+    keys = postgres_protection(database_url, tmp_path)
+    publisher = EventPublisher(broker.bootstrap, topics.clinical)
+    intake = OutreachIntake(
+        PostgresDirectory(database_url), publisher, "careloop-webhook", keys.sealer, ConsentByReply().classify
+    )
+    server = Server(http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
+    receipt = {"message_id": "m-read-r", "channel": "wechat", "receipt_id": "wx-77"}
+    try:
+        delivered = post(server.port, "/outreach/receipts", receipt | {"status": "delivered"})
+        read = post(server.port, "/outreach/receipts", receipt | {"status": "read", "receipt_id": "wx-78"})
+        opened = post(server.port, "/outreach/receipts", receipt | {"status": "opened"})
+    finally:
+        server.close()
+        publisher.close()
+
+    assert (delivered[0], read[0]) == (202, 202)
+    assert opened[0] == 422 and opened[1]["field"] == "status"
+    on_topic = [(key, json.loads(value)) for key, value, _ in read_topic(broker.bootstrap, topics.clinical)]
+    assert [(key, e["type"]) for key, e in on_topic] == [(b"P-R", "outreach.delivered"), (b"P-R", "outreach.read")]
+    read_event = on_topic[1][1]
+    assert (read_event["message_id"], read_event["channel"]) == ("m-read-r", "wechat")
+    assert read_event["event_id"] == read[1]["event_ids"][0]

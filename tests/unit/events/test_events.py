@@ -49,6 +49,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "consent.granted": {"channel": "sms"},
     "consent.withdrawn": {"channel": "all"},
     "outreach.delivered": {"message_id": "M1", "channel": "sms"},
+    "outreach.read": {"message_id": "M1", "channel": "wechat"},
     "outreach.failed": {"message_id": "M1", "channel": "sms", "reason": "unreachable"},
     "outreach.replied": {"message_id": "M1", "channel": "wechat", "text": "ok"},
     "outreach.sent": {"message_id": "M1", "channel": "sms", "gateway": "sms-main", "gateway_ref": "g1"},

@@ -243,3 +243,77 @@ def test_a_scheduled_reminder_has_no_request_time_until_the_engine_requests_it()
         at("2026-03-05 10:00"),
         at("2026-03-05 10:00"),
     )
+
+
+def test_the_row_carries_the_priority_the_engine_requested_the_message_with():
+    urgent = engine_or_outreach(
+        jo.MessageRequested,
+        0,
+        message_id="m-urgent",
+        step_id="day-3-care",
+        next_step_id="wait-day-7",
+        channels=("sms",),
+        priority=90,
+        due_at=at("2026-03-05 10:00"),
+        journey_version=1,
+    )
+
+    assert column(fold([urgent]).rows("reminder_queue"), "message_id", "priority") == [("m-urgent", 90)]
+
+
+def sent_row():
+    request, tables = requested_row()
+    tables.apply(changes(outreach(ou.OutreachSent, 1, message_id=request.message_id, channel="wechat", gateway="wx")))
+    return request.message_id, tables
+
+
+def read_columns(tables):
+    return column(tables.rows("reminder_queue"), "status", "channel", "delivered_at", "read_at", "replied_at")
+
+
+def test_a_read_receipt_moves_a_delivered_message_to_read_and_a_later_one_keeps_the_first_read_time():
+    m, tables = sent_row()
+    tables.apply(changes(outreach(ou.OutreachDelivered, 2, message_id=m, channel="wechat")))
+    tables.apply(changes(outreach(ou.OutreachRead, 7, message_id=m, channel="wechat")))
+    assert read_columns(tables) == [("read", "wechat", at("2026-03-05 10:02"), at("2026-03-05 10:07"), None)]
+    assert tables.rows("reminder_queue")[0]["reason"] == "read via wechat"
+
+    # Opened again later (an email gateway reports every open): the row keeps the first read's time
+    tables.apply(changes(outreach(ou.OutreachRead, 30, message_id=m, channel="wechat")))
+    assert read_columns(tables) == [("read", "wechat", at("2026-03-05 10:02"), at("2026-03-05 10:07"), None)]
+
+    # The reply moves it on and keeps when it was read
+    tables.apply(changes(outreach(ou.OutreachReplied, 40, message_id=m, channel="wechat", text="fine")))
+    assert read_columns(tables) == [
+        ("replied", "wechat", at("2026-03-05 10:02"), at("2026-03-05 10:07"), at("2026-03-05 10:40"))
+    ]
+
+
+def test_a_read_receipt_without_a_delivery_receipt_still_moves_the_sent_message_forward_and_is_no_reply():
+    m, tables = sent_row()
+    tables.apply(changes(outreach(ou.OutreachRead, 5, message_id=m, channel="wechat")))
+    # Read implies delivered, but when it arrived is unknown: delivered_at stays empty rather than guessed
+    assert read_columns(tables) == [("read", "wechat", None, at("2026-03-05 10:05"), None)]
+
+    # The delivery receipt that comes late records its time and leaves the row read; a failure elsewhere undoes nothing
+    tables.apply(changes(outreach(ou.OutreachDelivered, 9, message_id=m, channel="wechat")))
+    tables.apply(changes(outreach(ou.OutreachFailed, 11, message_id=m, channel="sms", reason="no signal")))
+    assert read_columns(tables) == [("read", "wechat", at("2026-03-05 10:09"), at("2026-03-05 10:05"), None)]
+
+
+def test_a_read_receipt_after_the_reply_records_its_time_and_leaves_the_row_replied():
+    m, tables = sent_row()
+    tables.apply(changes(outreach(ou.OutreachReplied, 4, message_id=m, channel="sms", text="fine")))
+    tables.apply(changes(outreach(ou.OutreachRead, 6, message_id=m, channel="wechat")))
+
+    assert read_columns(tables) == [("replied", "sms", None, at("2026-03-05 10:06"), at("2026-03-05 10:04"))]
+
+
+def test_a_read_receipt_applied_twice_changes_nothing_more():
+    m, tables = sent_row()
+    read = changes(outreach(ou.OutreachRead, 5, message_id=m, channel="wechat"))
+    tables.apply(read)
+    once = [dict(r) for r in tables.rows("reminder_queue")]
+    tables.apply(read)
+
+    assert [dict(r) for r in tables.rows("reminder_queue")] == once

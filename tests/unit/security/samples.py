@@ -138,6 +138,7 @@ def one_of_each() -> dict[str, Any]:
             gateway_ref="GW-771",
         ),
         event(ou.OutreachDelivered, message_id="msg-1", channel="sms", instance_id="inst-1"),
+        event(ou.OutreachRead, message_id="msg-1", channel="wechat", instance_id="inst-1"),
         event(ou.OutreachFailed, message_id="msg-1", channel="sms", instance_id="inst-1", reason="HTTP 503"),
         event(ou.OutreachReplied, message_id="msg-1", channel="wechat", instance_id="inst-1", text=REPLY),
         event(ta.TaskClaimed, task_id="task-1", assignee="nurse-0117"),

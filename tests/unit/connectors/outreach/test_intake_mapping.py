@@ -72,6 +72,21 @@ def test_a_delivery_receipt_retried_by_the_gateway_keeps_its_event_id():
     assert again.recorded_at > delivered.recorded_at  # a new arrival, the same fact
 
 
+def test_a_read_receipt_becomes_outreach_read_apart_from_the_delivery_receipt_of_the_same_message():
+    webhook = intake()
+    receipt = {"message_id": "m-day3", "channel": "wechat", "status": "delivered", "at": "2026-03-05T10:06:00+08:00"}
+    opened = receipt | {"status": "read", "at": "2026-03-05T10:41:00+08:00"}
+
+    (delivered,) = (m.event for m in webhook.map("receipt", receipt).mapped)
+    (read,) = (m.event for m in webhook.map("receipt", opened).mapped)
+
+    assert isinstance(read, ou.OutreachRead)
+    assert (read.patient_id, read.instance_id, read.message_id, read.channel) == ("P-1", "i-1", "m-day3", "wechat")
+    assert read.occurred_at == at("2026-03-05 10:41")
+    assert read.event_id != delivered.event_id  # two facts about one message, neither taken for a retry of the other
+    assert webhook.map("receipt", opened).event_ids == [read.event_id]
+
+
 def test_a_failure_receipt_carries_the_current_attempt_and_a_gateway_receipt_id_names_the_event():
     webhook = intake()
     failed = {"message_id": "m-day3", "channel": "sms", "status": "failed", "reason": "number unreachable"}
@@ -98,7 +113,7 @@ def test_a_receipt_for_a_message_careloop_never_sent_is_refused_naming_message_i
     [
         ({"message_id": "m-day3", "channel": "sms", "status": "failed"}, None, "a failed receipt needs a reason"),
         ({"message_id": "m-day3", "channel": "fax", "status": "delivered"}, "channel", "'sms', 'wechat'"),
-        ({"message_id": "m-day3", "channel": "sms", "status": "read"}, "status", "'delivered' or 'failed'"),
+        ({"message_id": "m-day3", "channel": "email", "status": "opened"}, "status", "'delivered', 'read' or 'failed'"),
         ({"message_id": "m-day3", "channel": "sms"}, "status", "Field required"),
         ({"message_id": "m-day3", "channel": "sms", "status": "delivered", "colour": 1}, "colour", "Extra inputs"),
         ({"message_id": "m-day3", "channel": "sms", "status": "delivered", "at": "2026-03-05T10:00"}, "at", "timezone"),
