@@ -1,14 +1,18 @@
 """hypertension-cycle: a follow-up every 90 days at 09:30; two unanswered follow-ups in a row with no visit in
 90 days raise a high churn flag and a call task; an answer or a visit resets the count and clears the flag."""
 
+from events import journey as jo
+from events import outreach as ou
 from tests.builders import (
     at,
     attended,
     cleared,
     diagnosed,
+    event,
     flags,
     instances,
     journey_score,
+    recorded,
     replied,
     sent,
     simulation,
@@ -113,3 +117,15 @@ def test_recent_visit_keeps_the_patient_out_of_high_risk_despite_two_silences():
     assert counter(sim) == 2
     assert flags(sim, P) == []
     assert tasks(sim, P) == []
+
+
+def test_a_read_receipt_is_no_answer_and_the_follow_up_still_counts_as_unanswered():
+    sim = hypertensive()
+    sim.run_until(at("2026-04-06 00:00"))
+    (april,) = recorded(sim, P, jo.MessageRequested, JOURNEY)
+
+    # The patient opens the April follow-up on WeChat and never answers it
+    sim.feed([event(ou.OutreachRead, P, at("2026-04-05 20:00"), message_id=april.message_id, channel="wechat")])
+    sim.run_until(at("2026-04-20 00:00"))
+
+    assert counter(sim) == 1
