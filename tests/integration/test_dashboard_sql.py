@@ -151,7 +151,7 @@ AGREEING: dict[str, tuple[str, tuple[str, ...], dict[str, str], dict[str, str]]]
         "funnel",
         ("journey",),
         {"journey_id": "journey"},
-        {c: c for c in ("entered", "requested", "approved", "sent", "delivered", "replied", "revisited")},
+        {c: c for c in ("entered", "requested", "approved", "sent", "delivered", "read", "replied", "revisited")},
     ),
     "Experiment arms: revisit within $window days (experiment.v1)": (
         "experiment",
