@@ -202,7 +202,8 @@ SELECT analytics.patient_key(p.patient_id, k.key) AS patient_key,
        (SELECT count(*) FROM reminder_queue r WHERE r.patient_id = p.patient_id) AS reminders,
        (SELECT count(*) FROM churn_flags c WHERE c.patient_id = p.patient_id) AS churn_flags,
        (SELECT count(*) FROM tasks t WHERE t.patient_id = p.patient_id) AS tasks,
-       (SELECT count(*) FROM journey_instances j WHERE j.patient_id = p.patient_id) AS journeys
+       (SELECT count(*) FROM journey_instances j WHERE j.patient_id = p.patient_id) AS journeys,
+       p.tier  -- last: CREATE OR REPLACE VIEW may add a column only at the end
 FROM patient_profiles p CROSS JOIN careloop_analytics_key k;
 
 -- analytics.journeys and analytics.tasks: analytics_2_engagement.sql (which drops and re-creates them with the

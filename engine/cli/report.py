@@ -108,8 +108,8 @@ class Shared:
     min_cell: int = 0
 
 
-def _run(name: str, common: Shared, options: dict[str, Any]) -> None:
-    """Run one report with the shared options and its own."""
+def _run(name: str, common: Shared, options: dict[str, Any], curve: Path | None = None) -> None:
+    """Run one report with the shared options and its own (the experiment's: its curve of time to return)."""
     import psycopg
 
     charts, output, _ = _machinery()
@@ -137,6 +137,10 @@ def _run(name: str, common: Shared, options: dict[str, Any]) -> None:
     try:
         with connect_cli() as conn:
             table = run_experiment(conn, query) if name == "experiment" else run(conn, report, query)
+            if curve is not None:
+                from engine.reports import curve as km
+
+                curve.write_bytes(km.png(km.curves(conn, query), table.as_of))
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction, psycopg.errors.UndefinedColumn) as exc:
         raise _fail(f"the analytics views this report reads are missing or older: {_first_line(exc)}") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
@@ -247,6 +251,12 @@ def experiment(
         "revisit"
     ),
     window: WindowOpt = 30,
+    population: Annotated[
+        str, typer.Option(help="itt (every patient assigned) or triggered (only those with an exposure).")
+    ] = "itt",
+    curve: Annotated[
+        Path | None, typer.Option("--curve", help="Also draw each arm's time to return (Kaplan-Meier) as a PNG here.")
+    ] = None,
     by: ByOpt = None,
     start: FromOpt = None,
     end: ToOpt = None,
@@ -259,16 +269,21 @@ def experiment(
 ) -> None:
     """Experiment arms on a clinical endpoint (experiment.v1): rates with 95% intervals, treated - holdout, and the
     sample-ratio check (no verdict while it fails)."""
+    from engine.reports.holdout import holdout_options
+
     options = {
         "experiment": experiment_id,
         "journey": journey,
         "endpoint": _choice("--endpoint", endpoint, ("revisit", "followup")),
         "window": window,
+        "population": _choice("--population", population, ("itt", "triggered")),
+        **holdout_options(_catalog(journeys)),
     }
     _run(
         "experiment",
         Shared(by, start, end, as_of, fmt, out_path, chart, journeys, min_cell),
         options,
+        curve,
     )
 
 

@@ -35,7 +35,13 @@ class Report:
     keys: tuple[str, ...] = ()  # columns that name a row besides the dimensions (cohort month, experiment, arm)
 
     def template(self) -> str:
-        return resources.files("engine.reports").joinpath("sql", f"{self.name}.sql").read_text(encoding="utf-8")
+        return _read(f"{self.name}.sql")
+
+    def units(self) -> str:
+        """The report's units, one row each, when it keeps them apart (sql/<name>_units.sql: the experiment's,
+        which its curve reads too); included in the template as {units}."""
+        path = resources.files("engine.reports").joinpath("sql", f"{self.name}_units.sql")
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
 
     def statement(self, by: tuple[str, ...]) -> sql.Composed:
         """The report's SQL with the breakdown's expressions composed in (never the user's text)."""
@@ -46,7 +52,12 @@ class Report:
             group=parts.group,
             group_prefix=parts.group_prefix,
             names=parts.names,
+            units=sql.SQL(self.units()),
         )
+
+
+def _read(name: str) -> str:
+    return resources.files("engine.reports").joinpath("sql", name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

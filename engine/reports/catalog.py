@@ -7,7 +7,7 @@ from engine.reports.base import COMMON, Chart, Report
 REVISIT = Report(
     "revisit",
     "revisit.v1",
-    COMMON | {"diagnosis"},
+    COMMON | {"diagnosis", "tier"},
     ("indexes", "returned", "rate", "open"),
     Chart("rate", title="Revisit rate"),
     {"window": 30, "mode": "within", "same_department": False, "patients": False},
@@ -15,7 +15,7 @@ REVISIT = Report(
 FOLLOWUP = Report(
     "followup",
     "followup.v1",
-    COMMON | {"diagnosis"},
+    COMMON | {"diagnosis", "tier"},
     ("episodes", "within_7d", "rate_7d", "within_30d", "rate_30d", "open", "excluded"),
     Chart("rate_30d", title="Follow-up within 30 days"),
     {"measure": "fuh"},
@@ -23,7 +23,7 @@ FOLLOWUP = Report(
 FUNNEL = Report(
     "funnel",
     "funnel.v1",
-    COMMON | {"journey", "arm"},
+    COMMON | {"journey", "arm", "tier"},
     (
         "entered",
         "requested",
@@ -50,7 +50,18 @@ EXPERIMENT = Report(
     COMMON | {"tier"},
     ("arm", "holdout", "patients", "successes", "rate", "low", "high", "open", "ineligible"),
     Chart("rate", "low", "high", title="Endpoint by arm (95% Wilson interval)"),
-    {"experiment": None, "journey": None, "endpoint": "revisit", "window": 30},
+    {
+        "experiment": None,
+        "journey": None,
+        "endpoint": "revisit",
+        "window": 30,
+        "population": "itt",
+        # the global holdout's leakage check, from the journeys file (engine/reports/holdout.py)
+        "global_holdout": None,
+        "held_categories": [],
+        "exempt_journeys": [],
+        "preempt_priority": None,
+    },
     keys=("experiment", "journey"),
 )
 SATISFACTION = Report(
@@ -64,7 +75,7 @@ SATISFACTION = Report(
 COHORTS = Report(
     "cohorts",
     "cohorts.v1",
-    COMMON - {"month"} | {"journey"},
+    COMMON - {"month"} | {"journey", "tier"},
     ("month_offset", "patients", "retained", "rate"),
     Chart("rate", title="Retention by month since the anchor"),
     {"anchor": "first-visit", "months": 6},

@@ -31,7 +31,14 @@ DIMS: dict[str, Dim] = {
         Dim("month", sql.SQL("to_char(u.anchor_date, 'YYYY-MM')"), help="the anchor's month, hospital time"),
         Dim("journey", sql.SQL("u.journey"), help="the journey"),
         Dim("arm", sql.SQL("u.arm"), help="the experiment arm"),
-        Dim("tier", sql.SQL("u.tier"), help="the patient's tier (a patient attribute) when assigned"),
+        Dim(
+            "tier",
+            sql.SQL("tp.tier"),
+            # every report's units carry patient_key; the tier is the patient's today (patient_profiles keeps no
+            # history of it), empty when never given
+            sql.SQL("LEFT JOIN analytics.patients tp ON tp.patient_key = u.patient_key"),
+            "the patient's membership tier (today's; empty: none given)",
+        ),
         Dim("age_band", sql.SQL("u.age_band"), help="ten-year age band"),
         Dim("sex", sql.SQL("u.sex"), help="sex"),
     )

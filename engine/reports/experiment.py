@@ -1,7 +1,7 @@
 """The experiment report: per arm its rate with a Wilson interval, each treated arm against the holdout arm of the
-same experiment, journey and breakdown (Newcombe interval, score test, Holm across the experiment's comparisons),
-and the sample-ratio check per experiment. A failing check leaves every comparison of that experiment without a
-verdict and says so in a note."""
+same experiment, journey and breakdown (Newcombe interval, score test, Holm across the experiment's comparisons,
+the minimum detectable effect), the sample-ratio check per experiment and the leakage checks of the holdout arms. A
+failing sample-ratio check leaves every comparison of that experiment without a verdict and says so in a note."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from engine.reports.base import Query, Table
 from engine.reports.catalog import EXPERIMENT
 from engine.reports.run import as_of, rows
 
-SPLIT, LEAKAGE = "experiment_split", "experiment_leakage"
+SPLIT, LEAKAGE, GLOBAL_LEAKAGE = "experiment_split", "experiment_leakage", "experiment_leakage_global"
 
 
 def run_experiment(conn: Connection[Any], query: Query) -> Table:
@@ -25,7 +25,7 @@ def run_experiment(conn: Connection[Any], query: Query) -> Table:
     params = query.params(EXPERIMENT, moment)
     _, arms = rows(conn, EXPERIMENT.statement(query.by), params)
     _, split = rows(conn, _sql(SPLIT), params)
-    _, leaks = rows(conn, _sql(LEAKAGE), params)
+    leaks = leakage(conn, params)
     checks = sample_ratios(split)
     for row in arms:
         p = stats.proportion(row["successes"], row["patients"])
@@ -34,16 +34,32 @@ def run_experiment(conn: Connection[Any], query: Query) -> Table:
     arms.sort(key=lambda r: tuple((r.get(c) is None, "" if r.get(c) is None else r.get(c)) for c in order))
     shown = ("experiment", "journey", *query.by, *EXPERIMENT.measures)
     table = Table(EXPERIMENT.name, EXPERIMENT.definition, moment, query.by, shown, arms)
+    table.extra["population"] = params["population"]
     table.extra["sample_ratio"] = {e: _srm_json(c) for e, c in checks.items()}
     table.extra["comparisons"] = comparisons(arms, query.by, checks)
     table.extra["leakage"] = {r["experiment"]: {"patients": r["patients"], "messages": r["messages"]} for r in leaks}
     table.notes.extend(_notes(checks))
+    if params["population"] == "triggered":
+        table.notes.append(
+            "triggered: only patients with an exposure (analytics.experiment_exposures); exposure can depend on the "
+            "arm, so this compares less fairly than the intention-to-treat default; the sample-ratio check counts "
+            "every patient assigned"
+        )
     table.notes.extend(
         f"ERROR: leakage in {r['experiment']}: {r['patients']} holdout patient(s) had {r['messages']} message(s) "
         "approved after the draw; the holdout is not clean"
         for r in leaks
     )
     return table
+
+
+def leakage(conn: Connection[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Holdout patients who had a message the holdout should have kept from them: splits', and the global holdout's
+    the journeys file configures (none configured: not checked)."""
+    _, leaks = rows(conn, _sql(LEAKAGE), params)
+    if params["global_holdout"] is not None:
+        leaks.extend(rows(conn, _sql(GLOBAL_LEAKAGE), params)[1])
+    return leaks
 
 
 def _sql(name: str) -> str:
@@ -72,8 +88,8 @@ def comparisons(
     for key, members in groups.items():
         control = [m for m in members if m["holdout"]]
         for treated in (m for m in members if not m["holdout"]):
-            diff = stats.difference((treated["successes"], treated["patients"]), _counts(control))
-            found.append({"key": key, "arm": treated["arm"], "diff": diff})
+            counts = (treated["successes"], treated["patients"]), _counts(control)
+            found.append({"key": key, "arm": treated["arm"], "diff": stats.difference(*counts), "counts": counts})
     adjusted = _holm_by_experiment(found)
     return [_comparison_json(c, by, adjusted[i], checks[c["key"][0]]) for i, c in enumerate(found)]
 
@@ -108,7 +124,14 @@ def _comparison_json(
         "difference": shown,
         "p_holm": None if shown is None else adjusted,
         "verdict": stats.verdict(diff, adjusted, srm),
+        "mde": _mde(c["counts"]),
     }
+
+
+def _mde(counts: tuple[tuple[int, int], tuple[int, int]]) -> float | None:
+    """The smallest rise over the holdout's rate these arms' sizes detect (80 % power, alpha 0.05)."""
+    (_, treated), (successes, holdout) = counts
+    return stats.minimum_detectable_effect(treated, holdout, successes / holdout if holdout else None)
 
 
 def _srm_json(check: stats.SampleRatio) -> dict[str, Any]:

@@ -11,16 +11,21 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from scipy.optimize import brentq
 from scipy.stats import chisquare
+from statsmodels.duration.survfunc import SurvfuncRight
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_confint,
+    proportion_effectsize,
     test_proportions_2indep,
 )
 
 ALPHA = 0.05
 SRM_ALPHA = 0.001  # below this the split is not what was configured: no verdict (design §3)
+POWER = 0.8  # the minimum detectable effect is the one found with this probability
 
 
 @dataclass(frozen=True)
@@ -123,3 +128,54 @@ def verdict(diff: Difference | None, adjusted_p: float | None, srm: SampleRatio)
     if adjusted_p >= ALPHA:
         return "no detectable difference"
     return "treated higher" if diff.estimate > 0 else "treated lower"
+
+
+def minimum_detectable_effect(treated_units: int, holdout_units: int, holdout_rate: float | None) -> float | None:
+    """The smallest rise over the holdout's rate that arms of these sizes detect with 80 % power at alpha 0.05
+    (two-sided): Cohen's h from statsmodels' NormalIndPower, turned back into a difference of proportions by solving
+    proportion_effectsize(p, holdout_rate) = h for p. None when an arm is empty, the holdout's rate is unknown, or no
+    rate up to 1 is far enough from it."""
+    if treated_units <= 0 or holdout_units <= 0 or holdout_rate is None or not 0.0 <= holdout_rate <= 1.0:
+        return None
+    h = float(
+        NormalIndPower().solve_power(
+            effect_size=None, nobs1=treated_units, alpha=ALPHA, power=POWER, ratio=holdout_units / treated_units
+        )
+    )
+
+    def gap(p: float) -> float:
+        return float(proportion_effectsize(p, holdout_rate)) - h
+
+    if gap(1.0) < 0:
+        return None  # even a rate of 1 in the treated arm would go unnoticed
+    return float(brentq(gap, holdout_rate, 1.0, xtol=1e-12)) - holdout_rate
+
+
+@dataclass(frozen=True)
+class Survival:
+    """Kaplan-Meier estimate of the share not yet returned: at each time with an event, the share still waiting."""
+
+    times: list[float]
+    surviving: list[float]
+    at_risk: list[int]
+    units: int
+    events: int
+
+
+def survival(times: Sequence[float], returned: Sequence[bool]) -> Survival:
+    """Time to return with right-censoring (statsmodels' SurvfuncRight): a unit that has not returned by the end of
+    its observation counts as at risk up to its time and is then censored, never a non-return."""
+    if len(times) != len(returned):
+        raise ValueError(f"{len(times)} times but {len(returned)} statuses")
+    if any(t < 0 for t in times):
+        raise ValueError("a time to return cannot be negative")
+    if not times:
+        return Survival([], [], [], 0, 0)
+    fit = SurvfuncRight(list(times), [int(r) for r in returned])
+    return Survival(
+        [float(t) for t in fit.surv_times],
+        [float(p) for p in fit.surv_prob],
+        [int(n) for n in fit.n_risk],
+        len(times),
+        sum(bool(r) for r in returned),
+    )

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +41,7 @@ from tests.integration.outcomes_db import OutcomesDb, Params, outcomes_db
 pytestmark = pytest.mark.integration
 
 STAYS = ("inpatient", "day_surgery")
+MISSING = datetime.min.replace(tzinfo=ZoneInfo("UTC"))  # before every moment: a message never approved
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +55,11 @@ def world(db: OutcomesDb) -> World:
     return World.of(db)
 
 
-def report(db: OutcomesDb, *args: str) -> dict[str, Any]:
+def report(db: OutcomesDb, *args: str, journeys: Path = JOURNEYS) -> dict[str, Any]:
     """`careloop report ... --format json` under the analyst's login."""
     result = CliRunner().invoke(
         app,
-        ["report", *args, "--format", "json", "--journeys", str(JOURNEYS)],
+        ["report", *args, "--format", "json", "--journeys", str(journeys)],
         env={"CARELOOP_DATABASE_URL": db.analyst_url},
     )
     assert result.exit_code == 0, result.output
@@ -269,8 +271,9 @@ def episodes(w: World) -> dict[tuple[str, datetime], str]:
     return found
 
 
-def expected_followup(w: World) -> dict[str, int]:
-    outcome = Counter(episodes(w).values())
+def expected_followup(w: World, patients: set[str] | None = None) -> dict[str, int]:
+    """followup.v1's counts, of ``patients`` only when given."""
+    outcome = Counter(o for (pid, _), o in episodes(w).items() if patients is None or pid in patients)
     closed = outcome["within_7d"] + outcome["within_30d"] + outcome["missed"]
     return {
         "episodes": closed,
@@ -360,37 +363,46 @@ def test_the_funnels_read_stage_counts_instances_read_by_as_of_with_or_without_a
 # --- experiment.v1 ------------------------------------------------------------------------------------------------
 
 
-def test_the_experiment_counts_each_arms_patients_and_returns_on_the_same_clinical_endpoint(
-    db: OutcomesDb, world: World
-) -> None:
-    first: dict[tuple[str, str], jo.BranchTaken] = {}
-    for e in sorted(
-        (e for e in world.events if isinstance(e, jo.BranchTaken) and e.split), key=lambda e: e.occurred_at
-    ):
+def split_draws(w: World) -> dict[tuple[str, str], list[jo.BranchTaken]]:
+    """Every split draw by (experiment, patient), in time order: the first is the patient's assignment."""
+    draws: dict[tuple[str, str], list[jo.BranchTaken]] = defaultdict(list)
+    for e in sorted((e for e in w.events if isinstance(e, jo.BranchTaken) and e.split), key=lambda e: e.occurred_at):
         split = e.split
         assert split is not None
-        first.setdefault((f"{e.journey_id}/{e.step_id}@{split.salt or ''}", e.patient_id), e)
+        draws[(f"{e.journey_id}/{e.step_id}@{split.salt or ''}", e.patient_id)].append(e)
+    return draws
+
+
+def split_arms(w: World, window: int, only: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], list[int]]:
+    """Per (experiment, arm): patients, successes (a visit in (entry, entry + window]) and open, each patient on their
+    first instance of the split's journey; ``only``: just these (experiment, patient)."""
     entries: dict[tuple[str, str], date] = {}
-    for e in sorted(
-        (e for e in world.events if isinstance(e, jo.JourneyStarted)), key=lambda e: e.entry["occurred_at"]
-    ):
-        entries.setdefault((e.patient_id, e.journey_id), world.day(datetime.fromisoformat(e.entry["occurred_at"])))
-    days = world.visit_days()
+    for e in sorted((e for e in w.events if isinstance(e, jo.JourneyStarted)), key=lambda e: e.entry["occurred_at"]):
+        entries.setdefault((e.patient_id, e.journey_id), w.day(datetime.fromisoformat(e.entry["occurred_at"])))
+    days = w.visit_days()
     want: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])  # patients, successes, open
-    assigned: Counter[tuple[str, str]] = Counter()
-    for (experiment, pid), e in first.items():
-        assigned[(experiment, e.branch)] += 1
-        anchor = entries[(pid, e.journey_id)]
-        cell = want[(experiment, e.branch)]
-        if anchor + timedelta(days=30) >= world.today:
+    for (experiment, pid), (draw, *_) in split_draws(w).items():
+        if only is not None and (experiment, pid) not in only:
+            continue
+        anchor = entries[(pid, draw.journey_id)]
+        cell = want[(experiment, draw.branch)]
+        if anchor + timedelta(days=window) >= w.today:
             cell[2] += 1
         else:
             cell[0] += 1
-            cell[1] += returned_within(days[pid], anchor, 30)
+            cell[1] += returned_within(days[pid], anchor, window)
+    return dict(want)
+
+
+def test_the_experiment_counts_each_arms_patients_and_returns_on_the_same_clinical_endpoint(
+    db: OutcomesDb, world: World
+) -> None:
+    assigned = Counter((experiment, draws[0].branch) for (experiment, _), draws in split_draws(world).items())
     doc = report(db, "experiment", "--endpoint", "revisit", "--window", "30")
     got = {(r["experiment"], r["arm"]): [r["patients"], r["successes"], r["open"]] for r in doc["rows"]}
-    assert got == dict(want)
+    assert got == split_arms(world, 30)
     assert len(got) >= 2 and any(r["holdout"] for r in doc["rows"])
+    assert doc["population"] == "itt"
     for experiment, check in doc["sample_ratio"].items():
         assert check["observed"] == {arm: n for (x, arm), n in assigned.items() if x == experiment}
         assert check["p_value"] is not None
@@ -506,9 +518,13 @@ def test_every_report_writes_html_with_its_chart_and_a_png(db: OutcomesDb, tmp_p
 
 
 @pytest.fixture(scope="module")
-def held_out(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutcomesDb]:
-    journeys = with_global_holdout(JOURNEYS, tmp_path_factory.mktemp("journeys") / "journeys.yaml", Holdout(share=30))
-    with outcomes_db(postgres.url, Params(patients=240, seed=5, journeys=journeys)) as built:
+def holdout_journeys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return with_global_holdout(JOURNEYS, tmp_path_factory.mktemp("journeys") / "journeys.yaml", Holdout(share=30))
+
+
+@pytest.fixture(scope="module")
+def held_out(postgres: EmbeddedPostgres, holdout_journeys: Path) -> Iterator[OutcomesDb]:
+    with outcomes_db(postgres.url, Params(patients=240, seed=5, journeys=holdout_journeys)) as built:
         yield built
 
 
@@ -516,7 +532,7 @@ def test_a_global_holdout_is_measured_on_follow_up_of_the_discharge_each_patient
     held_out: OutcomesDb,
 ) -> None:
     world = World.of(held_out)
-    arms = {}
+    arms: dict[str, str] = {}
     for e in world.events:
         if isinstance(e, ExperimentAssigned):
             arms.setdefault(e.patient_id, e.arm)
@@ -653,3 +669,203 @@ def test_under_a_global_holdout_a_journey_begun_before_the_draw_is_no_unit(held_
     assert journeys > 0
     assert units(after) == units(report(held_out, "experiment", "--as-of", "2028-01-01")) - journeys
     assert units(report(held_out, "experiment")) == units(before)
+
+
+# --- exposures, the triggered analysis, the global holdout's leakage ---------------------------------------------
+
+
+def first_approvals(w: World) -> dict[str, datetime]:
+    """Each message's first approval (attempt 1), by message id."""
+    found: dict[str, datetime] = {}
+    for e in w.events:
+        if isinstance(e, jo.MessageApproved) and e.attempt == 1:
+            found[e.message_id] = min(e.occurred_at, found.get(e.message_id, e.occurred_at))
+    return found
+
+
+def split_exposures(w: World) -> dict[tuple[str, str], tuple[str, datetime]]:
+    """(experiment, patient) -> (arm, first exposure): the treated arm's first message of a drawn instance approved at
+    or after that instance's draw; the holdout arm's draw itself (the arm reached)."""
+    approved = first_approvals(w)
+    requests = [e for e in w.events if isinstance(e, jo.MessageRequested)]
+    found = {}
+    for key, draws in split_draws(w).items():
+        drawn: dict[str, datetime] = {}
+        for d in draws:
+            drawn.setdefault(d.instance_id, d.occurred_at)
+        if draws[0].holdout:
+            times = list(drawn.values())
+        else:
+            times = [approved[r.message_id] for r in requests
+                     if r.instance_id in drawn and r.message_id in approved
+                     and approved[r.message_id] >= drawn[r.instance_id]]  # fmt: skip
+        if times:
+            found[key] = (draws[0].branch, min(times))
+    return found
+
+
+def global_exposures(w: World) -> dict[tuple[str, str], tuple[str, datetime]]:
+    """(experiment, patient) -> (arm, first exposure): a treated patient's first care or marketing message approved at
+    or after the draw; a held-out patient's first message the holdout suppressed, at its request."""
+    drawn: dict[str, ExperimentAssigned] = {}
+    for e in sorted((e for e in w.events if isinstance(e, ExperimentAssigned)), key=lambda e: e.occurred_at):
+        drawn.setdefault(e.patient_id, e)
+    approved = first_approvals(w)
+    requested = {e.message_id: e for e in w.events if isinstance(e, jo.MessageRequested)}
+    held = {e.message_id for e in w.events if isinstance(e, jo.MessageSuppressed) and e.rule == "holdout"}
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for mid, r in requested.items():
+        a = drawn.get(r.patient_id)
+        if a is None:
+            continue
+        if a.holdout and mid in held and r.occurred_at >= a.occurred_at:
+            times[r.patient_id].append(r.occurred_at)
+        elif not a.holdout and r.category in ("care", "marketing") and approved.get(mid, MISSING) >= a.occurred_at:
+            times[r.patient_id].append(approved[mid])
+    return {(drawn[p].experiment_id, p): (drawn[p].arm, min(t)) for p, t in times.items()}
+
+
+def exposures_view(db: OutcomesDb) -> Counter[tuple[str, str, datetime]]:
+    with psycopg.connect(db.analyst_url, autocommit=True) as conn:
+        found = conn.execute("SELECT experiment_id, arm, exposed_at FROM analytics.experiment_exposures").fetchall()
+    return Counter(found)
+
+
+def test_each_patients_first_exposure_to_a_split_is_a_treated_message_or_the_holdout_arm_reached(
+    db: OutcomesDb, world: World
+) -> None:
+    want = split_exposures(world)
+    assert exposures_view(db) == Counter((x, arm, at) for (x, _), (arm, at) in want.items())
+    arms = Counter(arm for arm, _ in want.values())
+    assert arms["holdout"] > 0 and arms["survey"] > 0
+    # a patient is exposed once however many instances drew them
+    assert len(want) < sum(len(d) for d in split_draws(world).values())
+
+
+def test_each_patients_first_exposure_to_the_global_holdout_is_an_approved_or_a_suppressed_message(
+    held_out: OutcomesDb,
+) -> None:
+    want = global_exposures(World.of(held_out))
+    got = exposures_view(held_out)
+    assert +Counter({k: n for k, n in got.items() if k[0] == "demo-holdout"}) == Counter(
+        (x, arm, at) for (x, _), (arm, at) in want.items()
+    )
+    arms = Counter(arm for arm, _ in want.values())
+    assert arms["holdout"] > 0 and arms["treated"] > 0
+
+
+def test_the_triggered_population_counts_only_patients_exposed_by_the_reports_moment(
+    db: OutcomesDb, world: World
+) -> None:
+    exposures = split_exposures(world)
+    exposed = {key for key, (_, at) in exposures.items() if at <= world.now}
+    doc = report(db, "experiment", "--population", "triggered")
+    got = {(r["experiment"], r["arm"]): [r["patients"], r["successes"], r["open"]] for r in doc["rows"]}
+    assert got == split_arms(world, 30, only=exposed)
+    assert doc["population"] == "triggered" and any(n.startswith("triggered:") for n in doc["notes"])
+    # the sample-ratio check is the randomisation's: every patient assigned, whatever the population
+    assert doc["sample_ratio"] == report(db, "experiment")["sample_ratio"]
+    assert all(c["mde"] is None or 0 < c["mde"] < 1 for c in doc["comparisons"])
+    # here every treated patient had their survey approved; as the owner, take one patient's approvals back
+    experiment, patient = min(key for key, (arm, _) in exposures.items() if arm != "holdout")
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE kept AS SELECT message_id, approved_at FROM reminder_queue WHERE instance_id IN "
+            "(SELECT instance_id FROM experiment_assignments WHERE patient_id = %s) AND approved_at IS NOT NULL",
+            (patient,),
+        )
+        conn.execute("UPDATE reminder_queue SET approved_at = NULL WHERE message_id IN (SELECT message_id FROM kept)")
+        try:
+            fewer = report(db, "experiment", "--population", "triggered")
+            itt = report(db, "experiment")
+        finally:
+            conn.execute(
+                "UPDATE reminder_queue r SET approved_at = k.approved_at FROM kept k WHERE k.message_id = r.message_id"
+            )
+    got = {(r["experiment"], r["arm"]): [r["patients"], r["successes"], r["open"]] for r in fewer["rows"]}
+    assert got == split_arms(world, 30, only=exposed - {(experiment, patient)})
+    assert got != split_arms(world, 30, only=exposed)
+    assert {(r["experiment"], r["arm"]): r["patients"] + r["open"] for r in itt["rows"]} == {
+        k: c[0] + c[2] for k, c in split_arms(world, 30).items()
+    }
+
+
+def test_a_held_out_patients_care_message_is_leakage_but_a_pre_empting_or_transactional_one_is_not(
+    held_out: OutcomesDb, holdout_journeys: Path
+) -> None:
+    assert report(held_out, "experiment", journeys=holdout_journeys)["leakage"] == {}
+    with psycopg.connect(held_out.url, autocommit=True) as conn:
+        [(patient, drawn)] = conn.execute(
+            "SELECT patient_id, assigned_at FROM experiment_assignments WHERE kind = 'global_holdout' AND holdout "
+            "ORDER BY patient_id LIMIT 1"
+        ).fetchall()
+        # as the owner: three messages approved after the draw; only the care one at an ordinary priority leaks
+        for message, category, priority in (("leak-care", "care", 60), ("leak-urgent", "care", 90),
+                                             ("leak-booking", "transactional", 60)):  # fmt: skip
+            conn.execute(
+                "INSERT INTO reminder_queue (message_id, patient_id, instance_id, journey_id, step_id, template, "
+                "channels, category, priority, due_at, status, updated_at, requested_at, approved_at) VALUES "
+                "(%s, %s, 'i-leak', 'diabetes-care', 'recheck', 't', '{sms}', %s, %s, %s, 'approved', %s, %s, %s)",
+                (message, patient, category, priority, *([drawn + timedelta(days=1)] * 4)),
+            )
+        try:
+            doc = report(held_out, "experiment", journeys=holdout_journeys)
+            unchecked = report(held_out, "experiment")  # a journeys file without the holdout: nothing to check
+        finally:
+            conn.execute("DELETE FROM reminder_queue WHERE instance_id = 'i-leak'")
+    assert doc["leakage"] == {"demo-holdout": {"patients": 1, "messages": 1}}
+    assert any(n.startswith("ERROR: leakage in demo-holdout: 1 holdout patient(s)") for n in doc["notes"])
+    assert unchecked["leakage"] == {}
+
+
+def test_the_experiment_draws_each_arms_time_to_return_as_a_png_that_is_the_same_each_time(
+    db: OutcomesDb, tmp_path: Path
+) -> None:
+    pictures = []
+    for n in (1, 2):
+        path = tmp_path / f"curve{n}.png"
+        report(db, "experiment", "--curve", str(path))
+        pictures.append(path.read_bytes())
+    assert pictures[0].startswith(b"\x89PNG") and pictures[0] == pictures[1]
+
+
+# --- --by tier ----------------------------------------------------------------------------------------------------
+
+
+def test_revisit_followup_funnel_and_cohorts_break_down_by_the_patients_tier(db: OutcomesDb, world: World) -> None:
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        # as the owner: the synthetic hospital sends no tier, so every third patient is gold, the next silver
+        conn.execute(
+            "UPDATE patient_profiles p SET tier = CASE n % 3 WHEN 0 THEN 'gold' WHEN 1 THEN 'silver' END "
+            "FROM (SELECT patient_id, row_number() OVER (ORDER BY patient_id) AS n FROM patient_profiles) o "
+            "WHERE o.patient_id = p.patient_id"
+        )
+        tier: dict[str, str | None] = dict(conn.execute("SELECT patient_id, tier FROM patient_profiles").fetchall())
+        try:
+            docs = {name: report(db, name, "--by", "tier") for name in ("revisit", "followup", "funnel", "cohorts")}
+        finally:
+            conn.execute("UPDATE patient_profiles SET tier = NULL")
+    assert set(tier.values()) == {"gold", "silver", None}
+    days = world.visit_days()
+    revisits: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (pid, d, _), at in world.visits().items():
+        if at <= world.now:
+            cell = revisits[tier.get(pid)]
+            if d + timedelta(days=30) >= world.today:
+                cell[2] += 1
+            else:
+                cell[0] += 1
+                cell[1] += returned_within(days[pid], d, 30)
+    assert {r["tier"]: [r["indexes"], r["returned"], r["open"]] for r in docs["revisit"]["rows"]} == revisits
+    for row in docs["followup"]["rows"]:
+        want = expected_followup(world, {p for p, t in tier.items() if t == row["tier"]})
+        assert {k: row[k] for k in want} == want, row
+    assert {r["tier"] for r in docs["followup"]["rows"]} == {"gold", "silver", None}
+    entered = Counter(tier.get(e.patient_id) for e in world.events if isinstance(e, jo.JourneyStarted))
+    assert {r["tier"]: r["entered"] for r in docs["funnel"]["rows"]} == entered
+    first: dict[str, date] = {}
+    for (pid, d, _), _at in sorted(world.visits().items(), key=lambda kv: kv[1]):
+        first.setdefault(pid, d)
+    cohort_sizes = Counter((tier.get(p), d.strftime("%Y-%m")) for p, d in first.items())
+    got = {(r["tier"], r["cohort_month"]): r["patients"] for r in docs["cohorts"]["rows"] if r["month_offset"] == 0}
+    assert {k: n for k, n in got.items() if n} == cohort_sizes

@@ -72,6 +72,8 @@ def test_the_dispatcher_serves_its_metrics_on_the_configured_host(monkeypatch: p
     monkeypatch.setattr(dispatcher, "start_http_server", served)
     monkeypatch.setattr(dispatcher, "build_dispatcher", lambda _settings: StoppedDispatcher())
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # leave pytest's own handlers alone
+    # the process's JSON logging would outlive the test: structlog caches loggers configured so (test_snapshots)
+    monkeypatch.setattr(dispatcher, "configure_logging", lambda _level: None)
     monkeypatch.setenv("CARELOOP_DISPATCH__METRICS_PORT", "9465")
     monkeypatch.setenv("CARELOOP_METRICS_HOST", "0.0.0.0")
 

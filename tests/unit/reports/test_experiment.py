@@ -68,3 +68,14 @@ def test_an_experiment_with_assignments_that_carry_no_weights_is_not_checked() -
     ]
     check = sample_ratios(split)["x"]
     assert check.p_value is None and check.observed == {"treated": 7, "holdout": 3}
+
+
+def test_each_comparison_carries_the_effect_its_arms_sizes_could_detect_at_the_holdouts_rate() -> None:
+    rows = [arm("x", "post-op", "treated", 100, 200), arm("x", "post-op", "holdout", 80, 200)]
+    fine = {"x": stats.sample_ratio({"treated": 200, "holdout": 200}, {"treated": 200.0, "holdout": 200.0})}
+    [c] = comparisons(rows, (), fine)
+    # 200 and 200 at the holdout's 80/200 = 0.40: 0.139360 (worked by hand in test_power_and_survival.py)
+    assert c["mde"] == stats.minimum_detectable_effect(200, 200, 0.4)
+    assert round(c["mde"], 5) == 0.13936
+    [alone] = comparisons([arm("x", "post-op", "treated", 5, 9)], (), fine)
+    assert alone["mde"] is None  # no holdout arm, nothing to detect against
