@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.embedded.apache_kafka import ApacheKafka
@@ -90,6 +91,15 @@ def _reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
     return text.removeprefix("Skipped: ").removesuffix(f" {locate.STRICT}")
+
+
+@pytest.fixture(autouse=True)
+def _structlog_uncached() -> Iterator[None]:
+    """A test that runs a process's main (careloop worker, dispatch) configures its JSON logs, which cache each
+    logger at first use: every later test's capture_logs would then see nothing. Put structlog back after it."""
+    yield
+    if structlog.get_config().get("cache_logger_on_first_use"):
+        structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

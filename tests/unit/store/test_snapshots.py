@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from types import MappingProxyType
 
+import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from engine.journeys.state import Profile
 from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys
 from engine.store.snapshot_format import SNAPSHOT_SCHEMA_VERSION
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logger(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # a logger first used while a process's JSON logging was configured stays bound to it (structlog caches it)
+    monkeypatch.setattr(snapshots, "log", structlog.get_logger("careloop.store"))
+    yield
 
 
 def _committed(patient_id: str) -> PatientJourneys:
