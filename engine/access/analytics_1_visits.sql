@@ -11,6 +11,9 @@
 
 -- The worker's journey deployment replaces these at each deploy (engine/store/definitions.py).
 GRANT INSERT, DELETE ON careloop_value_set_codes, careloop_analytics_config TO careloop_worker;
+-- ... and records the global holdout there (engine/store/experiments.py; read by analytics_3_experiments.sql):
+-- select for the salt and share a deploy may not change, update for its categories and its switching off.
+GRANT SELECT, INSERT, UPDATE ON careloop_experiments TO careloop_worker;
 
 DROP VIEW IF EXISTS analytics.revisit_index, analytics.followup_episodes, analytics.visits, analytics.diagnoses,
     analytics.appointments, analytics.encounters, analytics.as_of CASCADE;

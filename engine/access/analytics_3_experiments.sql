@@ -5,7 +5,16 @@
 -- A split recorded by journey.branch_taken version 1 carries no salt or weights: they are read from the journey
 -- version the instance ran (careloop_journey_definitions), which names the same experiment as its later draws.
 
-DROP VIEW IF EXISTS analytics.experiment_assignments, analytics.experiment_exposures CASCADE;
+DROP VIEW IF EXISTS analytics.experiment_assignments, analytics.experiment_exposures, analytics.experiments CASCADE;
+
+-- The global holdouts as deployed (careloop_experiments, recorded by the worker's deployment, engine/store/
+-- experiments.py): kept after the journeys file stops configuring one (switched_off_at), so old assignments keep
+-- their definition. The salt is no patient data: with it an analyst can redraw an arm (engine/journeys/assignment.py).
+-- A split's definition is its journey version's step (journey_id/step_id@salt), not listed here.
+CREATE VIEW analytics.experiments AS
+SELECT e.id, e.kind, e.salt, e.share_bp, e.categories, e.exempt_journeys, e.preempt_priority,
+       e.first_deployed_at, e.updated_at, e.switched_off_at
+FROM careloop_experiments e;
 
 -- weights: each arm's weight by arm name (the global holdout: holdout's share and treated's, in basis points), for
 -- the sample-ratio check. age_band at the day of the assignment. instance_key: a split's instance
@@ -37,9 +46,11 @@ LEFT JOIN LATERAL (
 
 -- Each patient's first exposure to each experiment after their first assignment to it: what the triggered analysis
 -- counts (careloop report experiment --population triggered). The treated arm's exposure is a message approved
--- at or after the draw: of an assigned instance (a split), or of a held-out category, care or marketing (the global
--- holdout; exempt journeys and pre-empting messages count too: the configuration is not in the database). The
--- holdout arm's is its logged counterfactual: the split's holdout arm reached (journey_steps), or a message
+-- at or after the draw: of an assigned instance (a split), or one the global holdout would have held back, by its
+-- recorded configuration (careloop_experiments): of a held category, not of an exempt journey, below the pre-empt
+-- priority (a message projected before priorities were, priority NULL, counts), before the holdout was switched off.
+-- A holdout the database has no record of (switched off before careloop recorded them) counts care and marketing.
+-- The holdout arm's is its logged counterfactual: the split's holdout arm reached (journey_steps), or a message
 -- suppressed by the global holdout (policy_rule holdout, at its request: the moment it would have been approved).
 -- A patient never exposed has no row. exposure: approved, holdout_arm or suppressed; message_key: its message.
 CREATE VIEW analytics.experiment_exposures AS
@@ -77,8 +88,12 @@ exposed AS (
     UNION ALL
     SELECT a.experiment_id, a.patient_id, m.approved_at, 'approved', m.journey_id, m.message_id
     FROM a JOIN reminder_queue m ON m.patient_id = a.patient_id AND m.approved_at >= a.assigned_at
-        AND m.category IN ('care', 'marketing')
+    LEFT JOIN careloop_experiments c ON c.id = a.experiment_id
     WHERE a.kind = 'global_holdout' AND NOT a.holdout
+      AND m.category = ANY(coalesce(c.categories, ARRAY['care', 'marketing']))
+      AND NOT m.journey_id = ANY(coalesce(c.exempt_journeys, ARRAY[]::text[]))
+      AND NOT coalesce(m.priority >= c.preempt_priority, false)
+      AND (c.switched_off_at IS NULL OR m.approved_at < c.switched_off_at)
     UNION ALL
     SELECT a.experiment_id, a.patient_id, m.requested_at, 'suppressed', m.journey_id, m.message_id
     FROM a JOIN reminder_queue m ON m.patient_id = a.patient_id AND m.requested_at >= a.assigned_at

@@ -142,7 +142,7 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
                 f"projection tables are missing ({exc}); see {stack.data_dir / 'logs' / 'projections.log'}", err=True
             )
         if behaviour is not None:
-            closing_table(database_url, behaviour, settings.data_dir / CHART)
+            closing_table(database_url, behaviour, catalog, settings.data_dir / CHART)
         store = JourneyStore(postgres_env(database_url))
         comparison = compare(store, events, catalog, until, keys)
         store.close()
@@ -183,11 +183,13 @@ def _behaviour(catalog: Catalog) -> Behaviour | None:
         return None
 
 
-def closing_table(database_url: str, behaviour: Behaviour, chart: Path) -> None:
-    """Revisit and follow-up rates by journey and arm with 95 % intervals (careloop report experiment), each beside
-    the behavioural model's true effect; drawn into ``chart`` too (`make docs-charts` copies it into docs/img)."""
+def closing_table(database_url: str, behaviour: Behaviour, catalog: Catalog, chart: Path) -> None:
+    """Revisit and follow-up rates by journey and arm with 95 % intervals (careloop report experiment, with the
+    global holdout's leakage check), each beside the behavioural model's true effect; drawn into ``chart`` too
+    (`make docs-charts` copies it into docs/img)."""
     try:
         from engine.demo import outcomes
+        from engine.reports.holdout import holdout_options
     except ImportError as exc:
         typer.echo(f"\nthe experiment table needs the reports extra ({exc.name} is missing): careloop[reports]")
         return
@@ -195,7 +197,7 @@ def closing_table(database_url: str, behaviour: Behaviour, chart: Path) -> None:
     typer.echo(f"\nreturn by journey and arm (careloop report experiment; {held}):")
     try:
         with connect(database_url, "careloop-cli") as conn:
-            measured = outcomes.measure(conn, behaviour)
+            measured = outcomes.measure(conn, behaviour, holdout_options(catalog))
     except psycopg.Error as exc:
         typer.echo(f"  the analytics views are missing or older: {str(exc).strip().splitlines()[0]}", err=True)
         return

@@ -7,6 +7,7 @@ model's effect is measured on, and lays the results out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,9 @@ def experiment_id(behaviour: Behaviour, journey_id: str) -> str:
     return behaviour.holdout.id
 
 
-def measure(conn: Any, behaviour: Behaviour) -> list[Measured]:
-    """Run the experiment report once per journey the model covers, on that journey's endpoint and window."""
+def measure(conn: Any, behaviour: Behaviour, holdout: Mapping[str, Any]) -> list[Measured]:
+    """Run the experiment report once per journey the model covers, on that journey's endpoint and window, with the
+    global holdout's leakage check (``holdout``: engine.reports.holdout.holdout_options of the demo's journeys)."""
     found = []
     for journey_id, effect in behaviour.effects.items():
         experiment = experiment_id(behaviour, journey_id)
@@ -52,6 +54,7 @@ def measure(conn: Any, behaviour: Behaviour) -> list[Measured]:
             "journey": journey_id,
             "endpoint": effect.endpoint,
             "window": effect.window_days,
+            **holdout,
         }
         found.append(Measured(journey_id, experiment, effect, run_experiment(conn, Query(options=options))))
     return found

@@ -56,7 +56,7 @@ EXPERIMENT = Report(
         "endpoint": "revisit",
         "window": 30,
         "population": "itt",
-        # the global holdout's leakage check, from the journeys file (engine/reports/holdout.py)
+        # the leakage check of a global holdout the database has no record of, from the journeys file (holdout.py)
         "global_holdout": None,
         "held_categories": [],
         "exempt_journeys": [],

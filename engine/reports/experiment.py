@@ -54,11 +54,11 @@ def run_experiment(conn: Connection[Any], query: Query) -> Table:
 
 
 def leakage(conn: Connection[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Holdout patients who had a message the holdout should have kept from them: splits', and the global holdout's
-    the journeys file configures (none configured: not checked)."""
+    """Holdout patients who had a message the holdout should have kept from them: splits', and each global holdout's
+    by its recorded configuration (analytics.experiments; the journeys file's for one the database has no record of).
+    """
     _, leaks = rows(conn, _sql(LEAKAGE), params)
-    if params["global_holdout"] is not None:
-        leaks.extend(rows(conn, _sql(GLOBAL_LEAKAGE), params)[1])
+    leaks.extend(rows(conn, _sql(GLOBAL_LEAKAGE), params)[1])
     return leaks
 
 

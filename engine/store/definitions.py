@@ -6,7 +6,8 @@ version is refused: it would silently change what running patients get.
 
 The same transaction replaces what the analytics views (engine/access/analytics_1_visits.sql) read of the file:
 every value set's codes (a visit's diagnosis groups are matched at query time, so a value set changed in a new
-deploy needs no rebuild) and the hospital's time zone (where a day begins, for "the same day" and "within 30 days").
+deploy needs no rebuild) and the hospital's time zone (where a day begins, for "the same day" and "within 30 days"),
+and records the global holdout (engine/store/experiments.py: a changed salt or share under the same id is refused).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
 from engine.journeys.valuesets import ValueSet, canonical_system
 from engine.plumbing.connections import connect
+from engine.store import experiments
 
 TABLE = "careloop_journey_definitions"
 DDL = """
@@ -45,8 +47,9 @@ CREATE TABLE IF NOT EXISTS careloop_value_set_codes (
 CREATE TABLE IF NOT EXISTS careloop_analytics_config (
     id                boolean PRIMARY KEY DEFAULT true CHECK (id),
     hospital_timezone text NOT NULL
-)
+);
 """
+DDL += experiments.DDL
 VALUE_SETS, ANALYTICS_CONFIG = "careloop_value_set_codes", "careloop_analytics_config"
 
 
@@ -60,7 +63,7 @@ class VersionNotBumpedError(JourneyError):
 def deploy(database_url: str, current: Catalog) -> Catalog:
     """Record the catalog's journeys and return a catalog that also holds every earlier version."""
     with connect(database_url, DEPLOY) as conn, conn.transaction():
-        if migrates(conn, (TABLE, VALUE_SETS, ANALYTICS_CONFIG), "the worker's journey deployment"):
+        if migrates(conn, (TABLE, VALUE_SETS, ANALYTICS_CONFIG, experiments.TABLE), "the worker's journey deployment"):
             conn.execute(DDL)
         conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
         stored = {
@@ -84,6 +87,7 @@ def deploy(database_url: str, current: Catalog) -> Catalog:
                     "VALUES (%s, %s, %s, %s)",
                     (j.id, j.version, current.hash_of(j), json.dumps(j.model_dump(mode="json", by_alias=True))),
                 )
+        experiments.record(conn, current.outreach)
         _analytics(conn, current)
     archive = [_journey(d) for key, (_, d) in stored.items() if key not in current.versions]
     # Everything but the journeys is the current file's (outreach policy, templates, churn signals).

@@ -12,6 +12,7 @@ from engine.journeys.machine import Tick, react
 from engine.journeys.state import PatientState
 from engine.language.loader import check_text
 from engine.store.definitions import VersionNotBumpedError, deploy
+from engine.store.experiments import HoldoutChangedError
 from events import journey as jo
 from tests.builders import at, discharge
 from tests.builders import catalog as shipped_catalog
@@ -81,3 +82,97 @@ def test_the_deployed_catalog_keeps_the_files_outreach_policy_templates_and_chur
     assert deployed.templates == shipped.templates
     assert deployed.churn == shipped.churn
     assert deployed.outreach.quiet_hours is not None  # the shipped file has them: not a pair of defaults
+
+
+# --- the global holdout the deployment records (careloop_experiments) --------------------------------------------
+
+HOLDOUT = """\
+outreach:
+  preempt_priority: {priority}
+  global_holdout: {{id: {id}, share: {share}, salt: {salt}, categories: [{categories}], exempt_journeys: [{exempt}]}}
+"""
+
+
+def with_holdout(
+    id: str = "h-2026",
+    share: float = 5,
+    salt: str = "s1",
+    categories: str = "care, marketing",
+    exempt: str = "",
+    priority: int = 80,
+    version: int = 1,
+):  # type: ignore[no-untyped-def]
+    text = V1.format(version=version, template=f"care-v{version}") + HOLDOUT.format(
+        id=id, share=share, salt=salt, categories=categories, exempt=exempt, priority=priority
+    )
+    found, problems = check_text(text, "journeys.yaml")
+    assert found is not None, problems
+    return found
+
+
+def recorded(database: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(database) as conn:
+        return conn.execute(
+            "SELECT id, kind, salt, share_bp, categories, exempt_journeys, preempt_priority, "
+            "switched_off_at IS NOT NULL FROM careloop_experiments ORDER BY id"
+        ).fetchall()
+
+
+def moments(database: str) -> tuple[object, ...]:
+    with psycopg.connect(database) as conn:
+        found = conn.execute("SELECT first_deployed_at, updated_at FROM careloop_experiments").fetchone()
+    assert found is not None
+    return tuple(found)
+
+
+def test_a_deploy_records_the_global_holdout_and_a_deploy_without_one_records_nothing(database: str) -> None:
+    deploy(database, catalog(1, "care-v1"))
+    assert recorded(database) == []
+    deploy(database, with_holdout(share=2.5, exempt="post-op", priority=90))
+    assert recorded(database) == [
+        ("h-2026", "global_holdout", "s1", 250, ["care", "marketing"], ["post-op"], 90, False)
+    ]
+
+
+def test_the_same_holdout_deployed_again_is_left_as_it_was(database: str) -> None:
+    deploy(database, with_holdout())
+    first = moments(database)
+    deploy(database, with_holdout())
+    assert moments(database) == first
+
+
+def test_a_holdouts_categories_exempt_journeys_and_pre_empt_priority_may_change_and_are_updated(database: str) -> None:
+    deploy(database, with_holdout())
+    first_deployed, updated = moments(database)
+    deploy(database, with_holdout(categories="marketing", exempt="post-op", priority=70))
+    assert recorded(database) == [("h-2026", "global_holdout", "s1", 500, ["marketing"], ["post-op"], 70, False)]
+    assert moments(database)[0] == first_deployed and moments(database)[1] != updated
+
+
+@pytest.mark.parametrize(
+    ("changed", "named"),
+    [({"salt": "s2"}, "its salt"), ({"share": 10}, r"its share \(5 % -> 10 %\)")],
+)
+def test_the_same_holdout_id_with_another_salt_or_share_is_refused_and_nothing_of_the_deploy_is_kept(
+    database: str, changed: dict[str, object], named: str
+) -> None:
+    deploy(database, with_holdout())
+    before = recorded(database)
+    refused = with_holdout(version=2, **changed)  # type: ignore[arg-type]
+    with pytest.raises(HoldoutChangedError, match=rf"global_holdout h-2026: the journeys file changes {named}"):
+        deploy(database, refused)
+    assert recorded(database) == before
+    with psycopg.connect(database) as conn:  # the refused file's version 2 is not recorded either
+        assert conn.execute("SELECT journey_id, version FROM careloop_journey_definitions").fetchall() == [
+            ("post-op", 1)
+        ]
+
+
+def test_a_holdout_switched_off_stays_recorded_and_a_new_id_is_a_new_experiment(database: str) -> None:
+    deploy(database, with_holdout())
+    deploy(database, catalog(1, "care-v1"))  # the file no longer configures it
+    assert recorded(database) == [("h-2026", "global_holdout", "s1", 500, ["care", "marketing"], [], 80, True)]
+    deploy(database, with_holdout(id="h-2027", salt="s2", share=10))
+    assert [(r[0], r[-1]) for r in recorded(database)] == [("h-2026", True), ("h-2027", False)]
+    deploy(database, with_holdout())  # switched on again under its own salt and share
+    assert [(r[0], r[-1]) for r in recorded(database)] == [("h-2026", False), ("h-2027", True)]

@@ -22,12 +22,15 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.demo.overlay import Holdout, with_global_holdout
 from engine.embedded import EmbeddedPostgres
+from engine.language.loader import load_catalog
 from engine.reports.goals import goal_outcomes
+from engine.store.definitions import deploy
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
@@ -704,9 +707,12 @@ def split_exposures(w: World) -> dict[tuple[str, str], tuple[str, datetime]]:
     return found
 
 
-def global_exposures(w: World) -> dict[tuple[str, str], tuple[str, datetime]]:
+def global_exposures(
+    w: World, exempt: frozenset[str] = frozenset(), preempt: int = 80
+) -> dict[tuple[str, str], tuple[str, datetime]]:
     """(experiment, patient) -> (arm, first exposure): a treated patient's first care or marketing message approved at
-    or after the draw; a held-out patient's first message the holdout suppressed, at its request."""
+    or after the draw, unless of an ``exempt`` journey or at or above the ``preempt`` priority; a held-out patient's
+    first message the holdout suppressed, at its request."""
     drawn: dict[str, ExperimentAssigned] = {}
     for e in sorted((e for e in w.events if isinstance(e, ExperimentAssigned)), key=lambda e: e.occurred_at):
         drawn.setdefault(e.patient_id, e)
@@ -720,7 +726,8 @@ def global_exposures(w: World) -> dict[tuple[str, str], tuple[str, datetime]]:
             continue
         if a.holdout and mid in held and r.occurred_at >= a.occurred_at:
             times[r.patient_id].append(r.occurred_at)
-        elif not a.holdout and r.category in ("care", "marketing") and approved.get(mid, MISSING) >= a.occurred_at:
+        elif (not a.holdout and r.category in ("care", "marketing") and r.journey_id not in exempt
+              and r.priority < preempt and approved.get(mid, MISSING) >= a.occurred_at):  # fmt: skip
             times[r.patient_id].append(approved[mid])
     return {(drawn[p].experiment_id, p): (drawn[p].arm, min(t)) for p, t in times.items()}
 
@@ -752,6 +759,46 @@ def test_each_patients_first_exposure_to_the_global_holdout_is_an_approved_or_a_
     )
     arms = Counter(arm for arm, _ in want.values())
     assert arms["holdout"] > 0 and arms["treated"] > 0
+
+
+def deployed_with(held_out: OutcomesDb, journeys: Path, target: Path, exempt: list[str], preempt: int) -> None:
+    """Deploy ``journeys`` (its global holdout) with ``exempt`` journeys and the ``preempt`` priority, as the worker
+    would after the deployer edited them; the same id, salt and share."""
+    yaml = YAML()
+    doc = yaml.load(journeys.read_text(encoding="utf-8"))
+    doc["outreach"]["global_holdout"]["exempt_journeys"] = exempt
+    doc["outreach"]["preempt_priority"] = preempt
+    with target.open("w", encoding="utf-8") as out:
+        yaml.dump(doc, out)
+    deploy(held_out.url, load_catalog(target))
+
+
+def test_the_global_holdouts_exposures_follow_its_recorded_exempt_journeys_and_pre_empt_priority(
+    held_out: OutcomesDb, holdout_journeys: Path, tmp_path: Path
+) -> None:
+    world = World.of(held_out)
+    default = global_exposures(world)
+    deployed_with(held_out, holdout_journeys, tmp_path / "journeys.yaml", ["post-op-follow-up"], 65)
+    try:
+        got = exposures_view(held_out)
+        recorded = report(held_out, "experiment", "--population", "triggered")  # no holdout in the journeys file
+    finally:
+        deploy(held_out.url, load_catalog(holdout_journeys))
+    want = global_exposures(world, exempt=frozenset({"post-op-follow-up"}), preempt=65)
+    assert +Counter({k: n for k, n in got.items() if k[0] == "demo-holdout"}) == Counter(
+        (x, arm, at) for (x, _), (arm, at) in want.items()
+    )
+    # the configuration matters here: post-op's messages and those at priority 70 no longer expose treated patients
+    assert Counter(a for a, _ in want.values())["treated"] < Counter(a for a, _ in default.values())["treated"]
+    # and the triggered population follows it
+    treated = sum(
+        r["patients"] + r["open"] for r in recorded["rows"] if r["experiment"] == "demo-holdout" and not r["holdout"]
+    )
+    assert treated < sum(
+        r["patients"] + r["open"]
+        for r in report(held_out, "experiment", "--population", "triggered")["rows"]
+        if r["experiment"] == "demo-holdout" and not r["holdout"]
+    )
 
 
 def test_the_triggered_population_counts_only_patients_exposed_by_the_reports_moment(
@@ -810,12 +857,18 @@ def test_a_held_out_patients_care_message_is_leakage_but_a_pre_empting_or_transa
             )
         try:
             doc = report(held_out, "experiment", journeys=holdout_journeys)
-            unchecked = report(held_out, "experiment")  # a journeys file without the holdout: nothing to check
+            # a journeys file without the holdout: the configuration the deployment recorded is checked
+            recorded = report(held_out, "experiment")
+            # switched off (as the owner: the moment a deploy without it would record) before the message: no leak
+            conn.execute("UPDATE careloop_experiments SET switched_off_at = %s", (drawn + timedelta(hours=12),))
+            switched_off = report(held_out, "experiment")
         finally:
             conn.execute("DELETE FROM reminder_queue WHERE instance_id = 'i-leak'")
+            conn.execute("UPDATE careloop_experiments SET switched_off_at = NULL")
     assert doc["leakage"] == {"demo-holdout": {"patients": 1, "messages": 1}}
     assert any(n.startswith("ERROR: leakage in demo-holdout: 1 holdout patient(s)") for n in doc["notes"])
-    assert unchecked["leakage"] == {}
+    assert recorded["leakage"] == doc["leakage"]
+    assert switched_off["leakage"] == {}
 
 
 def test_the_experiment_draws_each_arms_time_to_return_as_a_png_that_is_the_same_each_time(

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from engine.access.ownership import TablesNotReadyError, migrates
 from engine.cli.main import app
+from engine.demo.overlay import Holdout, with_global_holdout
 from engine.dispatch.follower import create_tables as dispatch_tables
 from engine.embedded import EmbeddedBroker
 from engine.language.loader import load_catalog
@@ -23,7 +24,7 @@ from engine.worker.relay import EngineRelay
 from projections.catalog import PROJECTIONS
 from projections.runner import Runner
 from projections.source import StoreSource
-from tests.integration.access.conftest import Login, rows
+from tests.integration.access.conftest import Login, refused, rows
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLES_APPLY = "run `careloop roles apply` as the owner of careloop's tables first"
@@ -47,6 +48,25 @@ def test_the_worker_opens_the_store_deploys_its_journeys_and_keeps_the_relay_wit
 
     assert env["CREATE_TABLE"] == "n"
     assert len(rows(worker, "SELECT * FROM careloop_journey_definitions")) == len(catalog.versions) > 0
+    assert owned_by(careloop_db, worker.name) == []
+
+
+def test_the_worker_records_its_global_holdout_under_its_login_and_the_analyst_reads_it_in_the_analytics_schema(
+    careloop_db: str, login: Login, tmp_path: Path
+) -> None:
+    worker, analyst = login("careloop_worker"), login("careloop_analyst")
+    journeys = with_global_holdout(ROOT / "journeys.yaml", tmp_path / "journeys.yaml", Holdout("h-2026", 5, "s1"))
+
+    deploy(worker.url, load_catalog(journeys))
+    deploy(worker.url, load_catalog(ROOT / "journeys.yaml"))  # switched off: it stays recorded
+
+    shown = rows(
+        analyst,
+        "SELECT id, kind, salt, share_bp, categories, exempt_journeys, preempt_priority, switched_off_at IS NOT NULL "
+        "FROM analytics.experiments",
+    )
+    assert shown == [("h-2026", "global_holdout", "s1", 500, ["care", "marketing"], [], 80, True)]
+    assert refused(analyst, "SELECT * FROM careloop_experiments")
     assert owned_by(careloop_db, worker.name) == []
 
 

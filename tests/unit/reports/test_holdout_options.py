@@ -1,4 +1,5 @@
-"""The global holdout's leakage check takes what the journeys file configures: no holdout, nothing to check."""
+"""The journeys file's global holdout, which the leakage check uses for a holdout the database has no record of
+(the recorded ones it reads from analytics.experiments, tests/integration/test_reports.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from engine.reports.holdout import holdout_options
 from tests.builders import JOURNEYS
 
 
-def test_without_a_global_holdout_the_leakage_check_has_no_experiment_to_look_at() -> None:
+def test_without_a_global_holdout_the_file_gives_the_leakage_check_no_holdout_of_its_own() -> None:
     assert holdout_options(load_catalog(JOURNEYS))["global_holdout"] is None
 
 
