@@ -10,6 +10,7 @@ longer configures keeps its row (old assignments keep their definition), marked 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
@@ -44,9 +45,13 @@ WHERE (careloop_experiments.categories, careloop_experiments.exempt_journeys, ca
    OR careloop_experiments.switched_off_at IS NOT NULL
 """
 SWITCH_OFF = """
-UPDATE careloop_experiments SET switched_off_at = now(), updated_at = now()
-WHERE switched_off_at IS NULL AND id IS DISTINCT FROM %s
+UPDATE careloop_experiments SET switched_off_at = %(at)s, updated_at = now()
+WHERE switched_off_at IS NULL AND id IS DISTINCT FROM %(kept)s
 """
+# The deployment's "now", as analytics.as_of reads it: careloop_clock (the demo's and the tests' moving time), else
+# now(). switched_off_at is compared with event times (a message approved before it counts as an exposure), so it
+# must be on their clock. The clock table belongs to the event store's tables and may not exist yet.
+DEPLOYMENT_NOW = "SELECT coalesce((SELECT c.now FROM careloop_clock c WHERE c.id), now())"
 
 
 class HoldoutChangedError(JourneyError):
@@ -62,7 +67,14 @@ def record(conn: Connection[Any], policy: OutreachPolicy) -> None:
         if found is not None:
             check_same_draw(row["id"], (str(found[0]), int(found[1])), (row["salt"], row["share_bp"]))
         conn.execute(UPSERT, row)
-    conn.execute(SWITCH_OFF, (None if row is None else row["id"],))
+    conn.execute(SWITCH_OFF, {"at": deployment_now(conn), "kept": None if row is None else row["id"]})
+
+
+def deployment_now(conn: Connection[Any]) -> datetime:
+    """careloop_clock's moment where the deployment keeps one, else the database's now()."""
+    has_clock = conn.execute("SELECT to_regclass('careloop_clock') IS NOT NULL").fetchall() == [(True,)]
+    ((moment,),) = conn.execute(DEPLOYMENT_NOW if has_clock else "SELECT now()").fetchall()
+    return moment  # type: ignore[no-any-return]
 
 
 def holdout_row(policy: OutreachPolicy) -> dict[str, Any] | None:

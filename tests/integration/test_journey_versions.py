@@ -11,8 +11,10 @@ from engine.embedded import EmbeddedPostgres
 from engine.journeys.machine import Tick, react
 from engine.journeys.state import PatientState
 from engine.language.loader import check_text
+from engine.plumbing.clock import set_database_clock
 from engine.store.definitions import VersionNotBumpedError, deploy
 from engine.store.experiments import HoldoutChangedError
+from engine.store.schema import create_engine_tables
 from events import journey as jo
 from tests.builders import at, discharge
 from tests.builders import catalog as shipped_catalog
@@ -176,3 +178,29 @@ def test_a_holdout_switched_off_stays_recorded_and_a_new_id_is_a_new_experiment(
     assert [(r[0], r[-1]) for r in recorded(database)] == [("h-2026", True), ("h-2027", False)]
     deploy(database, with_holdout())  # switched on again under its own salt and share
     assert [(r[0], r[-1]) for r in recorded(database)] == [("h-2026", False), ("h-2027", True)]
+
+
+def switched_off_at(database: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(database) as conn:
+        return conn.execute("SELECT id, switched_off_at FROM careloop_experiments ORDER BY id").fetchall()
+
+
+def test_a_holdout_is_switched_off_at_the_deployments_clock_where_it_keeps_one(database: str) -> None:
+    # analytics.experiment_exposures counts messages approved before switched_off_at: event times, on this clock
+    deploy(database, with_holdout())
+    with psycopg.connect(database) as conn, conn.cursor() as cur:
+        create_engine_tables(cur)  # the event store's tables, careloop_clock among them
+        set_database_clock(conn, at("2026-03-05 10:00"))
+    deploy(database, catalog(1, "care-v1"))
+    assert switched_off_at(database) == [("h-2026", at("2026-03-05 10:00"))]
+
+
+def test_a_holdout_is_switched_off_at_the_databases_now_without_a_deployment_clock(database: str) -> None:
+    deploy(database, with_holdout())
+    with psycopg.connect(database) as conn:
+        before = conn.execute("SELECT now()").fetchone()
+    deploy(database, catalog(1, "care-v1"))
+    ((_, moment),) = switched_off_at(database)
+    with psycopg.connect(database) as conn:
+        after = conn.execute("SELECT now()").fetchone()
+    assert before is not None and after is not None and before[0] <= moment <= after[0]
