@@ -106,18 +106,18 @@ def engine_or_outreach(cls, minute, **fields):
     return event(cls, P, when, **fields)
 
 
-def requested_row():
-    """A requested day-3 message, folded into a fresh table (built by hand: these cases follow the request)."""
-    request = engine_or_outreach(
-        jo.MessageRequested,
-        0,
-        message_id="m-day3",
-        step_id="day-3-care",
-        next_step_id="wait-day-7",
-        channels=("wechat", "sms"),
-        due_at=at("2026-03-05 10:00"),
-        journey_version=1,
-    )
+def requested_row(**fields):
+    """A requested day-3 message (fields: what a case changes), folded into a fresh table (built by hand: these
+    cases follow the request)."""
+    day3 = {
+        "message_id": "m-day3",
+        "step_id": "day-3-care",
+        "next_step_id": "wait-day-7",
+        "channels": ("wechat", "sms"),
+        "due_at": at("2026-03-05 10:00"),
+        "journey_version": 1,
+    }
+    request = engine_or_outreach(jo.MessageRequested, 0, **(day3 | fields))
     return request, fold([request])
 
 
@@ -246,19 +246,9 @@ def test_a_scheduled_reminder_has_no_request_time_until_the_engine_requests_it()
 
 
 def test_the_row_carries_the_priority_the_engine_requested_the_message_with():
-    urgent = engine_or_outreach(
-        jo.MessageRequested,
-        0,
-        message_id="m-urgent",
-        step_id="day-3-care",
-        next_step_id="wait-day-7",
-        channels=("sms",),
-        priority=90,
-        due_at=at("2026-03-05 10:00"),
-        journey_version=1,
-    )
+    _, tables = requested_row(message_id="m-urgent", channels=("sms",), priority=90)
 
-    assert column(fold([urgent]).rows("reminder_queue"), "message_id", "priority") == [("m-urgent", 90)]
+    assert column(tables.rows("reminder_queue"), "message_id", "priority") == [("m-urgent", 90)]
 
 
 def sent_row():
