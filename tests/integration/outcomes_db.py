@@ -37,6 +37,7 @@ from projections.source import StoreSource
 from tests.builders import JOURNEYS, at
 from tests.integration.access.conftest import as_login
 from tests.integration.analysts_hospital import Hospital, Recorder
+from tests.integration.scratch_database import scratch_database
 
 NOW = at("2026-06-20 09:00")  # the hospital's "now": the reports are as of this moment
 
@@ -68,29 +69,34 @@ class OutcomesDb:
 @contextmanager
 def outcomes_db(server_url: str, params: Params = Params()) -> Iterator[OutcomesDb]:
     """A database of its own on the server at ``server_url`` (the owner's URL), dropped afterwards."""
-    name = f"it_outcomes_{uuid.uuid4().hex[:12]}"
     analyst = f"analyst_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = server_url.rsplit("/", 1)[0] + "/" + name
-    store = JourneyStore(postgres_env(url))
+    # the login is dropped after the database
+    with _dropped_afterwards(server_url, analyst), scratch_database(server_url, "it_outcomes") as url:
+        store = JourneyStore(postgres_env(url))
+        try:
+            catalog = load_catalog(params.journeys)
+            recorded = _run_hospital(url, store, catalog, params)
+            applied = CliRunner().invoke(app, ["roles", "apply"], env={"CARELOOP_DATABASE_URL": url})
+            if applied.exit_code != 0:  # the tables, the roles, the analytics views
+                raise RuntimeError(f"careloop roles apply failed: {applied.output}")
+            deploy(url, catalog)  # the value sets and the hospital's time zone, as the worker records them
+            with psycopg.connect(url, autocommit=True) as conn:
+                set_database_clock(conn, params.now)
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(analyst)))
+                conn.execute(sql.SQL("GRANT careloop_analyst TO {}").format(sql.Identifier(analyst)))
+            yield OutcomesDb(url, as_login(url, analyst), recorded, catalog, params.now)
+        finally:
+            store.close()
+
+
+@contextmanager
+def _dropped_afterwards(server_url: str, role: str) -> Iterator[None]:
+    """The role (a login the block may create) dropped when the block ends."""
     try:
-        catalog = load_catalog(params.journeys)
-        recorded = _run_hospital(url, store, catalog, params)
-        applied = CliRunner().invoke(app, ["roles", "apply"], env={"CARELOOP_DATABASE_URL": url})
-        if applied.exit_code != 0:  # the tables, the roles, the analytics views
-            raise RuntimeError(f"careloop roles apply failed: {applied.output}")
-        deploy(url, catalog)  # the value sets and the hospital's time zone, as the worker records them
-        with psycopg.connect(url, autocommit=True) as conn:
-            set_database_clock(conn, params.now)
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(analyst)))
-            conn.execute(sql.SQL("GRANT careloop_analyst TO {}").format(sql.Identifier(analyst)))
-        yield OutcomesDb(url, as_login(url, analyst), recorded, catalog, params.now)
+        yield
     finally:
-        store.close()
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(analyst)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def _run_hospital(url: str, store: JourneyStore, catalog: Catalog, params: Params) -> dict[str, list[Event]]:

@@ -11,7 +11,6 @@ expectation for fails, so a query added to the page is tested from then on.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +36,7 @@ from projections.source import StoreSource
 from tests.builders import at, catalog
 from tests.integration import analysts_expected as expected
 from tests.integration.analysts_hospital import REPLY_TEXT, Hospital, Recorder
+from tests.integration.scratch_database import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -117,30 +117,25 @@ class Tables:
 
 @pytest.fixture(scope="module")
 def tables(postgres: EmbeddedPostgres) -> Iterator[Tables]:
-    name = f"it_analysts_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = postgres.url.rsplit("/", 1)[0] + "/" + name
-    store = JourneyStore(postgres_env(url))
-    try:
-        with Runner(url, StoreSource(store), PROJECTIONS) as runner:
-            record = Recorder(store)
-            hospital = Hospital(catalog(), PATIENTS, SEED, DAYS, NOW)
+    with scratch_database(postgres.url, "it_analysts") as url:
+        store = JourneyStore(postgres_env(url))
+        try:
+            with Runner(url, StoreSource(store), PROJECTIONS) as runner:
+                record = Recorder(store)
+                hospital = Hospital(catalog(), PATIENTS, SEED, DAYS, NOW)
 
-            def follow() -> None:
-                record(hospital.sim)
-                runner.catch_up()
+                def follow() -> None:
+                    record(hospital.sim)
+                    runner.catch_up()
 
-            sim = hospital.run(timedelta(days=7), follow)
-            assert set(runner.lag().values()) == {0}
-        roles.apply(url)  # the analytics views, as `careloop roles apply` makes them
-        deploy(url, catalog())  # the value sets and the hospital's time zone they read, as the worker records them
-        pin_clock(url, NOW)
-        yield Tables(url, expected.World(sim.recorded, NOW))
-    finally:
-        store.close()
-        with psycopg.connect(postgres.url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                sim = hospital.run(timedelta(days=7), follow)
+                assert set(runner.lag().values()) == {0}
+            roles.apply(url)  # the analytics views, as `careloop roles apply` makes them
+            deploy(url, catalog())  # the value sets and the hospital's time zone they read, as the worker records them
+            pin_clock(url, NOW)
+            yield Tables(url, expected.World(sim.recorded, NOW))
+        finally:
+            store.close()
 
 
 def pin_clock(url: str, now: datetime) -> None:

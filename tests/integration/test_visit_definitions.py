@@ -10,7 +10,6 @@ a discharge at 07:00 and a visit at 20:00 are the same day there, and different 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from engine.access import roles
@@ -51,6 +49,7 @@ from tests.builders import (
     tasks,
     visit,
 )
+from tests.integration.scratch_database import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -164,11 +163,7 @@ class Views:
 
 @pytest.fixture(scope="module")
 def views(postgres: EmbeddedPostgres) -> Iterator[Views]:
-    name = f"it_visits_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = postgres.url.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_database(postgres.url, "it_visits") as url:
         roles.apply(url)
         deploy(url, catalog())
         with psycopg.connect(url) as conn, conn.cursor() as cur:
@@ -180,9 +175,6 @@ def views(postgres: EmbeddedPostgres) -> Iterator[Views]:
                     for projection in PROJECTIONS:
                         statements.apply(cur, projection.ops(e, seq))
         yield Views(url)
-    finally:
-        with psycopg.connect(postgres.url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def episodes(views: Views, patient: str) -> list[tuple[Any, ...]]:
