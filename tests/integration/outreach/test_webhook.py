@@ -8,6 +8,8 @@ import itertools
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,21 @@ def post(port: int, path: str, body: Any, content_type: str = "application/json"
 def topics_for(broker: EmbeddedBroker, tmp_path: Path) -> Any:
     settings = Settings(topic_prefix=f"webhook{next(_n)}-{tmp_path.name[-6:]}", partitions=3, data_dir=tmp_path)
     return ensure_topics(settings, broker.bootstrap)
+
+
+@contextmanager
+def webhook(publisher: EventPublisher, database_url: str, tmp_path: Path) -> Iterator[Server]:
+    """The webhook's HTTP server over an outreach intake built by hand on ``publisher`` (the test's to close), with
+    the messages looked up in the test's database; stopped when the block ends."""
+    keys = postgres_protection(database_url, tmp_path)
+    intake = OutreachIntake(
+        PostgresDirectory(database_url), publisher, "careloop-webhook", keys.sealer, ConsentByReply().classify
+    )
+    server = Server(http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def test_a_reply_and_an_epds_of_15_reach_the_clinical_topic_keyed_by_patient(
@@ -121,15 +138,8 @@ def test_a_broker_that_is_away_gets_a_503_and_the_sender_is_told_to_resend(
     topics = topics_for(broker, tmp_path)
     publisher = EventPublisher(broker.bootstrap, topics.clinical)
     publisher.close()  # the producer can no longer reach Kafka
-    keys = postgres_protection(database_url, tmp_path)
-    intake = OutreachIntake(
-        PostgresDirectory(database_url), publisher, "careloop-webhook", keys.sealer, ConsentByReply().classify
-    )
-    server = Server(http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
-    try:
+    with webhook(publisher, database_url, tmp_path) as server:
         status, body = post(server.port, "/outreach/pause", {"patient_id": "P-Z", "reason": "moved abroad"})
-    finally:
-        server.close()
 
     assert status == 503
     assert body["error"].startswith("Kafka did not acknowledge the events")
@@ -142,19 +152,14 @@ def test_a_wechat_read_receipt_reaches_the_clinical_topic_as_outreach_read_keyed
     record(store, message_requested("P-R", "m-read-r", at("2026-04-01 10:00")))
     runner.catch_up()
     topics = topics_for(broker, tmp_path)
-    keys = postgres_protection(database_url, tmp_path)
     publisher = EventPublisher(broker.bootstrap, topics.clinical)
-    intake = OutreachIntake(
-        PostgresDirectory(database_url), publisher, "careloop-webhook", keys.sealer, ConsentByReply().classify
-    )
-    server = Server(http.serve, intake, guard=write_clients(tmp_path / "clients").guard())
     receipt = {"message_id": "m-read-r", "channel": "wechat", "receipt_id": "wx-77"}
     try:
-        delivered = post(server.port, "/outreach/receipts", receipt | {"status": "delivered"})
-        read = post(server.port, "/outreach/receipts", receipt | {"status": "read", "receipt_id": "wx-78"})
-        opened = post(server.port, "/outreach/receipts", receipt | {"status": "opened"})
+        with webhook(publisher, database_url, tmp_path) as server:
+            delivered = post(server.port, "/outreach/receipts", receipt | {"status": "delivered"})
+            read = post(server.port, "/outreach/receipts", receipt | {"status": "read", "receipt_id": "wx-78"})
+            opened = post(server.port, "/outreach/receipts", receipt | {"status": "opened"})
     finally:
-        server.close()
         publisher.close()
 
     assert (delivered[0], read[0]) == (202, 202)
