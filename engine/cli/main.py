@@ -21,6 +21,7 @@ from engine.cli.projections import projections_app
 from engine.cli.report import report_app
 from engine.cli.tasks import tasks_app
 from engine.cli.timeline import timeline as timeline_command
+from engine.cli.whatif import whatif_command
 from engine.journeys.catalog import Catalog
 from engine.journeys.outline import mermaid, outline
 from engine.journeys.schema import journeys_schema
@@ -45,6 +46,7 @@ app.command("erase")(erase_command)
 app.command("timeline")(timeline_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
+app.command("whatif")(whatif_command)
 
 
 @app.command()
