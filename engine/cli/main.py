@@ -13,6 +13,7 @@ from rich.console import Console
 
 from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
+from engine.cli.diff import diff as diff_command
 from engine.cli.erase import erase as erase_command
 from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.keys import keys_app
@@ -44,6 +45,7 @@ app.add_typer(roles_app, name="roles")
 app.add_typer(audit_app, name="audit")
 app.command("erase")(erase_command)
 app.command("timeline")(timeline_command)
+app.command("diff")(diff_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.command("whatif")(whatif_command)
