@@ -245,6 +245,8 @@ def render(value: Any) -> str:
         return value.text
     if isinstance(value, time):
         return value.strftime("%H:%M")
+    if isinstance(value, float) and value.is_integer():  # a share written 5 is read as 5.0
+        return str(int(value))
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {render(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):

@@ -3,6 +3,7 @@ definitions are compared, so layout and comments are no change; values are shown
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,55 @@ def test_a_step_moved_to_the_end_is_the_only_one_reported_moved(tmp_path: Path) 
     assert j.changes == (Change("moved", "position", "4, after wait-day-7", "7, after call-patient", "day-7-rehab"),)
 
 
+def test_a_task_moved_to_another_queue_with_a_shorter_sla(tmp_path: Path) -> None:
+    def edit(data: Any) -> None:
+        task = step(data, POST_OP, "call-patient")["task"]
+        task["queue"] = "follow-up-desk"
+        task["sla"] = "1d"
+
+    j = only(changed(tmp_path, edit), POST_OP)
+    assert j.changes == (
+        Change("changed", "task.queue", "care-team", "follow-up-desk", "call-patient"),
+        Change("changed", "task.sla", "2d", "1d", "call-patient"),
+    )
+
+
+def test_a_step_that_changes_kind_is_shown_whole_before_and_after(tmp_path: Path) -> None:
+    def edit(data: Any) -> None:
+        steps = journey(data, POST_OP)["steps"]
+        steps[step_index(data, POST_OP, "no-follow-up")] = CommentedMap(
+            id="no-follow-up", message=CommentedMap(template="postop-day7-rehab", channels=["sms"])
+        )
+
+    j = only(changed(tmp_path, edit), POST_OP)
+    assert j.changes == (
+        Change(
+            "changed",
+            "",
+            "{id: no-follow-up, flag: {reason: no follow-up visit within 30 days of surgery, weight: 40}}",
+            "{id: no-follow-up, message: {template: postop-day7-rehab, channels: [sms]}}",
+            "no-follow-up",
+        ),
+    )
+
+
+def test_an_edited_older_version_kept_in_the_file_is_unbumped_too(tmp_path: Path) -> None:
+    def with_version_1(data: Any) -> Any:
+        first = copy.deepcopy(journey(data, POST_OP))
+        first["version"] = 1
+        data["journeys"].insert(0, first)
+        return first
+
+    def edit(data: Any) -> None:
+        with_version_1(data)["steps"][0]["wait"]["offset"] = "2d"
+
+    old = load_catalog(write_edited(tmp_path, with_version_1, name="old.yaml"))
+    changes = compare(old, load_catalog(write_edited(tmp_path, edit)))
+    j = only(changes, POST_OP)
+    assert j.changes == (Change("changed", "version 1", "as before", "edited without a new version"),)
+    assert (j.old_version, j.new_version, j.unbumped) == (2, 2, True)
+
+
 def test_split_weights_and_the_order_of_its_arms_are_changes_of_the_split(tmp_path: Path) -> None:
     def edit(data: Any) -> None:
         arms = step(data, "post-visit-satisfaction", "split")["split"]["arms"]
@@ -174,10 +224,10 @@ def test_a_global_holdout_switched_on_is_a_file_level_change(tmp_path: Path) -> 
 
     changes = changed(tmp_path, edit)
     assert changes.file == (
-        Change("changed", "outreach.global_holdout", "(none)", "{id: holdout-2027, share: 5.0, salt: h27}"),
+        Change("changed", "outreach.global_holdout", "(none)", "{id: holdout-2027, share: 5, salt: h27}"),
     )
     assert all(j.status == "unchanged" for j in changes.journeys)
-    assert "  file · changed outreach.global_holdout: (none) → {id: holdout-2027, share: 5.0, salt: h27}" in as_text(
+    assert "  file · changed outreach.global_holdout: (none) → {id: holdout-2027, share: 5, salt: h27}" in as_text(
         changes
     )
 
