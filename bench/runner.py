@@ -23,7 +23,7 @@ from bench.sizes import FULL, QUICK, scaled
 from engine.settings import Settings
 
 # In running order: pure ones first, then throughput before rebuild (which replays the store it leaves).
-WORKLOADS = ("core", "connectors", "throughput", "rebuild", "latency", "timers", "memory")
+WORKLOADS = ("core", "whatif", "connectors", "throughput", "rebuild", "latency", "timers", "memory")
 LIVE = frozenset({"throughput", "rebuild", "latency", "timers", "memory"})
 Workload = Callable[[Context], list[Result]]
 

@@ -25,6 +25,8 @@ class Sizes:
     core_patients: int = 10_000
     core_events: int = 100_000
     memory_patients: int = 1_000_000
+    whatif_patients: int = 100_000  # a hospital's year, replayed through two journeys files
+    whatif_events: int = 1_000_000
 
 
 QUICK = Sizes(
@@ -42,13 +44,15 @@ QUICK = Sizes(
     core_patients=200,
     core_events=2_000,
     memory_patients=1_000,
+    whatif_patients=200,
+    whatif_events=2_000,
 )
 FULL = Sizes()
 
 
 def scaled(sizes: Sizes, scale: float) -> Sizes:
-    """The event volumes that pass through the worker (throughput, memory) times ``scale``: at the issue's sizes
-    they take hours on a worker doing hundreds of events per second."""
+    """The event volumes that pass through the worker (throughput, memory) or are replayed twice (whatif) times
+    ``scale``: at the issue's sizes they take hours on a worker doing hundreds of events per second."""
     if scale == 1.0:
         return sizes
     return replace(
@@ -56,4 +60,6 @@ def scaled(sizes: Sizes, scale: float) -> Sizes:
         throughput_patients=max(1, round(sizes.throughput_patients * scale)),
         throughput_events=max(1, round(sizes.throughput_events * scale)),
         memory_patients=max(1, round(sizes.memory_patients * scale)),
+        whatif_patients=max(1, round(sizes.whatif_patients * scale)),
+        whatif_events=max(1, round(sizes.whatif_events * scale)),
     )
