@@ -62,7 +62,8 @@ def whatif_command(
     inputs = _from_file(events) if events is not None else _from_store(wanted, purpose)
     if not inputs:
         raise _fail("the history holds no events to replay")
-    missing = [p for p in wanted or [] if not any(e.patient_id == p for e in inputs)]
+    present = {e.patient_id for e in inputs}
+    missing = [p for p in wanted or [] if p not in present]
     if missing:
         raise _fail(f"no events for patient(s) {', '.join(missing)} in the history")
     end = end or max(e.recorded_at for e in inputs) + timedelta(days=365)
@@ -132,6 +133,10 @@ def _print(report: WhatIf, current: Path, new: Path) -> None:
     for kind, t in report.totals().items():
         counts = "".join(f"{t[c]:>8}" for c in ("current", "new", "added", "removed", "moved"))
         out.print(f"  {kind:<11}{counts}", markup=False)
+    if report.differences:
+        out.print("\nby journey", markup=False)
+    for journey_id, changed in report.by_journey().items():
+        out.print(f"  {journey_id}: " + ", ".join(f"{n} {c}" for c, n in changed.items() if n), markup=False)
     patient = None
     for d in report.differences:
         if d.patient_id != patient:

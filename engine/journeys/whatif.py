@@ -104,11 +104,19 @@ class WhatIf:
             out[kind] = {"current": self.current[kind], "new": self.new[kind], **{c: changes[c] for c in CHANGES}}
         return out
 
+    def by_journey(self) -> dict[str, dict[str, int]]:
+        """Per journey with differences: how many decisions were added, removed and moved."""
+        out: dict[str, dict[str, int]] = {}
+        for d in sorted(self.differences, key=lambda d: d.journey_id):
+            out.setdefault(d.journey_id, dict.fromkeys(CHANGES, 0))[d.change] += 1
+        return out
+
     def as_json(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat(),
             "totals": self.totals(),
+            "by_journey": self.by_journey(),
             "differences": [d.as_json() for d in self.differences],
         }
 

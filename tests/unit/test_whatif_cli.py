@@ -74,6 +74,7 @@ def test_whatif_prints_the_totals_then_each_moved_message_with_its_reason(day_2:
         ["exit", "0", "0", "0", "0", "0"],
         ["completion", "4", "4", "0", "0", "0"],
     ]
+    assert lines[7:10] == ["", "by journey", "  post-op-follow-up: 2 moved"]
     assert [line.split()[:3] for line in lines if line.startswith("  moved")] == [
         ["moved", "message", "post-op-follow-up"],
         ["moved", "message", "post-op-follow-up"],

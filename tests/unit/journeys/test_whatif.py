@@ -135,6 +135,10 @@ def test_adding_an_exit_condition_removes_exactly_what_came_after_it() -> None:
     assert exit_.reason == "exit event appointment.booked" and exit_.step_id == "wait-day-7"
     assert day_7.reason.startswith("post-op-follow-up v2: 7d from encounter.discharged")
     assert report.totals()["message"] == {"current": 6, "new": 5, "added": 0, "removed": 1, "moved": 0}
+    assert report.by_journey() == {
+        "churn-signals": {"added": 0, "removed": 1, "moved": 0},
+        "post-op-follow-up": {"added": 1, "removed": 4, "moved": 0},
+    }
 
 
 # The window: decisions before --since are not compared, even where they moved.
