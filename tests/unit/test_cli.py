@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from engine.cli.main import app
 from tests.builders import MISSPELT_JOURNEYS as BAD_JOURNEYS
+from tests.cli import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -20,13 +21,6 @@ runner = CliRunner()
 def _run_from_the_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("CARELOOP_JOURNEYS", raising=False)
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_validate_accepts_the_shipped_journeys() -> None:

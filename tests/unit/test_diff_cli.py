@@ -9,7 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from engine.cli.main import app
+from tests import cli
 from tests.builders import JOURNEYS, MISSPELT_JOURNEYS
 from tests.unit.journeys.edited_journeys import journey, step, write_edited
 
@@ -18,10 +18,7 @@ POST_OP = "post-op-follow-up"
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["diff", *args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
+    return cli.invoke("diff", *args)
 
 
 def day_2(data: Any) -> None:

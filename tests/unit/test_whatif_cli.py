@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli.main import app
 from tests.builders import JOURNEYS, at, booked, discharge, registered, visit
+from tests.cli import invoke
 
 runner = CliRunner()
 POST_OP_V2 = "  - id: post-op-follow-up\n    version: 2 "
@@ -21,13 +21,6 @@ DAY_3 = '      - id: wait-day-3\n        wait: {offset: 3d, from: entry, at: "10
 def _run_from_the_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(JOURNEYS.parent)
     monkeypatch.delenv("CARELOOP_JOURNEYS", raising=False)
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
