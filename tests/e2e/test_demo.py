@@ -43,14 +43,13 @@ from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
 from events.base import Event
+from tests.demo_storylines import STAYS, enters, is_visit
 from tests.integration.access.conftest import as_login
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 PATIENTS, SEED, DAYS = 300, 7, 120
 ANALYST = "demo_analyst"
-STAYS = ("inpatient", "day_surgery")  # a visit at its discharge, and a follow-up episode
-SURGICAL = {"orthopedics", "general-surgery", "urology"}  # the surgery storyline's departments
 GLOBAL = [j for j, e in EFFECTS.items() if e.experiment == "global_holdout"]
 # Halfway through the hospital's activity: some windows are still open then.
 MIDWAY = (DEFAULT_START + timedelta(days=DAYS // 2, hours=12)).isoformat()
@@ -156,13 +155,6 @@ def visits(demo: Demo) -> dict[tuple[str, date, str], datetime]:
     return out
 
 
-def is_visit(e: Event) -> bool:
-    """An encounter's completion counts unless it is a stay's (whose visit is its discharge)."""
-    if isinstance(e, en.EncounterCompleted):
-        return e.encounter_class not in STAYS
-    return isinstance(e, (ap.AppointmentAttended, en.EncounterDischarged))
-
-
 def visit_days(demo: Demo) -> dict[str, list[date]]:
     days: dict[str, list[date]] = defaultdict(list)
     for patient_id, day, _ in visits(demo):
@@ -222,17 +214,6 @@ def followups(demo: Demo, moment: datetime) -> dict[str, int]:
             counts["within_7d"] += after is not None and after <= day + timedelta(days=7)
             counts["within_30d"] += after is not None and after <= day + timedelta(days=30)
     return counts
-
-
-def enters(e: Event, journey_id: str) -> bool:
-    """The entry event of the journey's storyline (engine.demo.hospital)."""
-    if journey_id == "post-op-follow-up":
-        return isinstance(e, en.EncounterDischarged) and e.department in SURGICAL
-    if journey_id == "diabetes-care":
-        return isinstance(e, fi.ConditionDiagnosed) and e.code.code.startswith("E11")
-    if journey_id == "dental-implant-follow-up":
-        return isinstance(e, en.ProcedureCompleted) and e.category == "dental"
-    raise AssertionError(f"no storyline entry known for {journey_id}")
 
 
 def entries(demo: Demo, journey_id: str) -> dict[str, Event]:

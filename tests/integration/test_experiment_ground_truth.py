@@ -35,11 +35,9 @@ from engine.demo.overlay import Holdout, with_global_holdout
 from engine.embedded import EmbeddedPostgres
 from engine.journeys.assignment import in_global_holdout
 from engine.language.loader import load_catalog
-from events import appointments as ap
-from events import encounters as en
-from events import findings as fi
 from events.base import Event
 from tests.builders import JOURNEYS, SHANGHAI
+from tests.demo_storylines import enters, is_visit
 from tests.integration.outcomes_db import OutcomesDb, Params, outcomes_db
 
 pytestmark = pytest.mark.integration
@@ -61,7 +59,6 @@ HOLDOUT = Holdout(id="ground-truth-holdout", share=30, salt="ground-truth")
 # Every window closed: the last entry (an outpatient visit by day 114, a discharge by day 96) plus its window.
 AS_OF = DEFAULT_START + timedelta(days=DAYS + 95)
 SRM_ALPHA = 0.001
-SURGICAL = {"orthopedics", "general-surgery", "urology"}  # the surgery storyline's departments
 
 
 @dataclass(frozen=True)
@@ -168,24 +165,6 @@ def counted(hospital: Hospital, journey_id: str, window: int) -> dict[bool, tupl
         arm[0] += any(0 < d <= window for d in later)
         arm[1] += 1
     return {held: (back, patients) for held, (back, patients) in totals.items()}
-
-
-def enters(e: Event, journey_id: str) -> bool:
-    """The entry event of the journey's storyline."""
-    if journey_id == "post-op-follow-up":
-        return isinstance(e, en.EncounterDischarged) and e.department in SURGICAL
-    if journey_id == "diabetes-care":
-        return isinstance(e, fi.ConditionDiagnosed) and e.code.code.startswith("E11")
-    if journey_id == "dental-implant-follow-up":
-        return isinstance(e, en.ProcedureCompleted) and e.category == "dental"
-    raise AssertionError(f"no storyline entry known for {journey_id}")
-
-
-def is_visit(e: Event) -> bool:
-    """A visit as analytics.visits has them: an attended appointment, a completed visit, a discharge."""
-    if isinstance(e, en.EncounterCompleted):
-        return e.encounter_class != "inpatient"
-    return isinstance(e, (ap.AppointmentAttended, en.EncounterDischarged))
 
 
 def test_the_negative_controls_interval_holds_zero(hospital: Hospital) -> None:
