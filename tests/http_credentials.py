@@ -4,9 +4,13 @@ would be, a bearer client for the hospital's systems and a signing gateway, and 
 from __future__ import annotations
 
 import json
+import ssl
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from connectors.http_auth import CLIENT, SIGNATURE, TIMESTAMP, Guard, sign, token_sha256
 from connectors.http_clients import load_http_clients
@@ -58,3 +62,16 @@ def signed(
 
 def as_json(body: object) -> bytes:
     return json.dumps(body).encode()
+
+
+def https_post(
+    port: int, path: str, body: bytes, headers: dict[str, str], context: ssl.SSLContext, ctype: str
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"https://localhost:{port}{path}", data=body, method="POST", headers={"Content-Type": ctype} | headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

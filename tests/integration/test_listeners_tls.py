@@ -28,7 +28,7 @@ from engine.cli.main import app
 from engine.embedded import EmbeddedBroker, free_port
 from engine.plumbing.tls import Pem, client_context, server_context
 from tests.certificates import Authority, authority
-from tests.http_credentials import Credentials, as_json, bearer, signed, write_clients
+from tests.http_credentials import Credentials, as_json, bearer, https_post, signed, write_clients
 from tests.integration.test_live_intake import (  # noqa: F401  # channel: the fixture, used by name
     DISCHARGE,
     PATIENT,
@@ -72,19 +72,6 @@ def trusting(ca: Authority, certificate_of: str | None = None) -> ssl.SSLContext
         return client_context(Pem("ca", ca.cert))
     issued = ca.client(certificate_of)
     return client_context(Pem("ca", ca.cert), Pem("cert", issued.cert), Pem("key", issued.key))
-
-
-def https_post(
-    port: int, path: str, body: bytes, headers: dict[str, str], context: ssl.SSLContext, ctype: str
-) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        f"https://localhost:{port}{path}", data=body, method="POST", headers={"Content-Type": ctype} | headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60, context=context) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def test_the_fhir_intake_over_https_accepts_only_a_known_clients_token(

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,8 @@ from engine.embedded import free_port
 from engine.plumbing.tls import Pem, client_context
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from tests.certificates import authority
+from tests.http_credentials import as_json
+from tests.http_credentials import https_post as post
 from tests.integration.access.conftest import Login
 from tests.integration.access.seed import ORTHO, PSYCH
 from tests.integration.access.test_erasure_role import (  # noqa: F401  # keys, patients: fixtures, used by name
@@ -53,16 +52,9 @@ def clients_file(folder: Path) -> Path:
 
 
 def https_post(port: int, path: str, body: dict[str, Any], token: str | None, ca: Path) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    request = urllib.request.Request(
-        f"https://localhost:{port}{path}", data=json.dumps(body).encode(), method="POST", headers=headers
-    )
-    context: ssl.SSLContext = client_context(Pem("ca", ca))
-    try:
-        with urllib.request.urlopen(request, timeout=60, context=context) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    context = client_context(Pem("ca", ca))
+    return post(port, path, as_json(body), headers, context, "application/json")
 
 
 def test_the_erasure_api_over_https_erases_a_patient_for_a_known_client_only(
