@@ -7,7 +7,7 @@ anything to seal or not, the intake takes nothing more about the patient; once t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from connectors.intake import Intake, RejectFile
 from connectors.live_intake import LiveIntake, Verdict
 from connectors.mllp import ack_for
 from connectors.profiles import SourceProfiles
-from connectors.publisher import Record
 from connectors.sealing import Sealer
 from engine.security.cipher import epoch_of
 from engine.security.errors import ErasedError
@@ -28,6 +27,7 @@ from events.patient import Identifier, PatientRegistered
 from tests.builders import at
 from tests.keys import PSEUDONYMS, memory_identity, memory_keys, patient_id
 from tests.unit.connectors.hl7v2.hospital import evn, mapped, message, msh, pid, pv1, segment
+from tests.unit.connectors.published import Published
 
 REGISTRATION = message(
     msh("ADT^A04", "REG-0051"), evn("A04"), pid("MRN-0051", "欧阳^娜娜", f13="13884860701^PRN^CP"), pv1("V-0051")
@@ -44,15 +44,6 @@ FHIR_MERGE = json.dumps(  # the duplicate record MRN-0052 replaced by MRN-0051's
         "meta": {"lastUpdated": "2026-03-02T10:05:00+08:00"},
     }
 ).encode()
-
-
-class Published:
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    def publish_records(self, records: Iterable[Record], timeout: float = 60.0) -> dict[int, int]:
-        self.records += records
-        return {0: len(self.records)}
 
 
 def test_messages_about_an_erased_patient_are_rejected_with_the_reason_and_their_originals_kept_sealed(

@@ -7,14 +7,12 @@ from __future__ import annotations
 import io
 import json
 import stat
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from connectors.base import Location, Mapped, Reject
 from connectors.intake import Intake, RejectFile
-from connectors.publisher import Record
 from connectors.sealing import INTAKE_KEY, Sealer
 from engine.security.cipher import is_sealed
 from engine.security.errors import AlreadySealedError
@@ -23,22 +21,12 @@ from events import parse_event
 from events.patient import PatientRegistered
 from tests.keys import memory_keys
 from tests.unit.connectors.hl7v2.hospital import evn, mapped, message, msh, pid, pv1
+from tests.unit.connectors.published import Published
 
 REGISTRATION = message(
     msh("ADT^A04", "REG-0042"), evn("A04"), pid("MRN-0042", "欧阳^娜娜", f13="13884860701^PRN^CP"), pv1()
 )
 GARBLED = b"MSH|^~\\&|HIS|RENHE\rPID|1||MRN-0043^^^RENHE^MR||\xe6\xac\xa7\xe9\x98\xb3^\xe5\xa8\x9c\xe5\xa8\x9c\r"
-
-
-class Published:
-    """The publisher's port: the records it was given, as Kafka would hold them."""
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    def publish_records(self, records: Iterable[Record], timeout: float = 60.0) -> dict[int, int]:
-        self.records += records
-        return {0: len(self.records)}
 
 
 def test_a_registration_is_published_with_name_phone_and_mrn_sealed_for_its_patient() -> None:
