@@ -7,7 +7,7 @@ the way the file writes them (durations as '3d', a step or rule as its flow mapp
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Literal
@@ -18,10 +18,12 @@ from engine.journeys import definition as d
 from engine.journeys.catalog import Catalog, content_hash
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.durations import Duration
+from engine.journeys.valuesets import ValueSet
 
 What = Literal["added", "removed", "changed", "moved"]
 Status = Literal["added", "removed", "changed", "unchanged"]
 NONE = "(none)"
+ARROW = "→"
 # Fields that name an item of a list, tried in this order: exits by event, arms by name, caps by channel...
 _KEYS = ("id", "name", "event", "channel", "reason")
 _CONDITIONS = (Compare, AllOf, AnyOf, NotOf)
@@ -120,6 +122,61 @@ def _journey(old: Catalog, new: Catalog, journey_id: str) -> JourneyChanges:
         unbumped,
         tuple(changes),
     )
+
+
+def position_changes(
+    old: d.Journey,
+    new: d.Journey,
+    step_id: str,
+    old_value_sets: Mapping[str, ValueSet],
+    new_value_sets: Mapping[str, ValueSet],
+) -> tuple[str, ...]:
+    """Why an instance waiting at ``step_id`` of ``old`` cannot wait there in ``new``; empty: the step still exists
+    and means the same (same kind and settings, same way out, same entry key and anchors, same value-set codes).
+
+    Steps after it, exits and goals may differ: adopting them is the point of moving an instance.
+    """
+    if step_id not in {s.id for s in new.steps}:
+        return ("step removed",)
+    before, after = old.step(step_id), new.step(step_id)
+    if d.step_kind(before) != d.step_kind(after):
+        return (f"step kind changed: {d.step_kind(before)} {ARROW} {d.step_kind(after)}",)
+    words = [_words(c) for c in _own_changes(old, new, step_id)]
+    if isinstance(before, d.WaitStep):  # a wait_for's ways out are its targets, compared above
+        was, becomes = old.next_after(step_id) or d.END, new.next_after(step_id) or d.END
+        if was != becomes:
+            words.append(f"successor: {was} {ARROW} {becomes}")
+    words += [
+        f"entry.{name} changed" for name in ("event", "key") if getattr(old.entry, name) != getattr(new.entry, name)
+    ]
+    named = _value_sets_named(before.model_dump(mode="json", by_alias=True))
+    words += [f"value set {n} changed" for n in sorted(named) if old_value_sets.get(n) != new_value_sets.get(n)]
+    return tuple(words)
+
+
+def position_cause(words: Sequence[str]) -> Literal["step_removed", "step_changed", "entry_changed"]:
+    """The cause ``journey.version_kept`` records for non-empty ``position_changes`` words."""
+    if "step removed" in words:
+        return "step_removed"
+    if all(w.startswith("entry.") for w in words):
+        return "entry_changed"
+    return "step_changed"
+
+
+def _own_changes(old: d.Journey, new: d.Journey, step_id: str) -> list[Change]:
+    """The step's own differences, compared alone so that its place in the list does not count. A note means
+    nothing to the engine; a wait's ``next`` is compared as its successor instead."""
+    before, after = old.step(step_id), new.step(step_id)
+    ignored = {"note", "next"} if isinstance(before, d.WaitStep) else {"note"}
+    return [c for c in step_changes([before], [after]) if c.field.split(".")[0] not in ignored]
+
+
+def _words(c: Change) -> str:
+    if c.what == "added":
+        return f"{c.field} added: {c.new}"
+    if c.what == "removed":
+        return f"{c.field} removed: {c.old}"
+    return f"{c.field}: {c.old} {ARROW} {c.new}"
 
 
 def step_changes(old: Sequence[d.AnyStep], new: Sequence[d.AnyStep]) -> list[Change]:
