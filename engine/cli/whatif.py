@@ -19,8 +19,10 @@ from engine.language.errors import JourneyFileError
 from engine.language.loader import load_catalog
 from events.base import Event
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji off: a template named like an emoji code (":clock1:") is printed as written
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+FORMATS = ("table", "json", "html")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -44,15 +46,15 @@ def whatif_command(
         str | None, typer.Option(help="Run the virtual clock to this date (default: a year after the last event).")
     ] = None,
     patients: Annotated[str | None, typer.Option(help="Only these patients: ID,ID,...")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, json or html (one self-contained page).")] = "table",
     purpose: Annotated[
         str, typer.Option(help="With --from-store: why you read the patients (the audit trail's).")
     ] = "operations",
 ) -> None:
     """What NEW.yaml would change: the messages, tasks, churn flags, exits and completions it adds, removes or moves
     in time compared with the current journeys, over the same history, each with its reason. Totals first."""
-    if fmt not in ("table", "json"):
-        raise _fail(f"--format must be table or json, not {fmt!r}", 2)
+    if fmt not in FORMATS:
+        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", 2)
     if (events is None) == (not from_store):
         raise _fail("give the history to replay: --events FILE or --from-store (one of them)", 2)
     before, after = _catalog(current), _catalog(new)
@@ -72,6 +74,10 @@ def whatif_command(
     report = whatif(inputs, before, after, end, start, wanted)
     if fmt == "json":
         out.print(json.dumps(report.as_json(), ensure_ascii=False, indent=2), markup=False)
+    elif fmt == "html":
+        from engine.reports.whatif_page import whatif_html
+
+        typer.echo(whatif_html(report, current, new), nl=False)
     else:
         _print(report, current, new)
 

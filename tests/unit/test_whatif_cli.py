@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,132 @@ def test_whatif_names_a_patient_with_no_events_and_a_bad_date(day_2: Path, histo
 
     code, _, err = invoke("whatif", str(day_2), "--events", str(history), "--since", "March")
     assert code == 2 and "--since 'March'" in err
+
+
+class Page(HTMLParser):
+    """The page's headings and table rows as text, and every tag left open or closed out of order."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.misnested: list[str] = []
+        self.tags: set[str] = set()
+        self.blocks: list[list[str]] = []  # each heading, and each table row's cells, in page order
+        self.text: list[str] | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag not in self.VOID:
+            self.open.append(tag)
+        if tag in ("h1", "h2", "h3", "tr"):
+            self.blocks.append([])
+        if tag in ("h1", "h2", "h3", "td", "th"):
+            self.text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open[-1:] != [tag]:
+            self.misnested.append(f"</{tag}> inside {self.open}")
+        else:
+            self.open.pop()
+        if tag in ("h1", "h2", "h3", "td", "th") and self.text is not None:
+            self.blocks[-1].append(" ".join(" ".join(self.text).split()))
+            self.text = None
+
+    def handle_data(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+
+def test_whatif_html_is_one_page_of_totals_then_journeys_then_each_patients_differences(
+    day_2: Path, history: Path
+) -> None:
+    code, out, _ = invoke("whatif", str(day_2), "-e", str(history), "--until", "2026-06-30", "--format", "html")
+
+    assert code == 0
+    page = Page(out)
+    assert page.open == [] and page.misnested == []
+    assert not page.tags & {"script", "link", "img", "iframe"}  # nothing to run, nothing fetched
+    blocks = page.blocks
+    assert blocks[:9] == [
+        [f"What if {day_2} replaced journeys.yaml"],
+        ["Totals"],
+        ["decision", "current", "new", "added", "removed", "moved"],
+        ["message", "6", "6", "0", "0", "2"],
+        ["task", "1", "1", "0", "0", "0"],
+        ["flag", "2", "2", "0", "0", "0"],
+        ["exit", "0", "0", "0", "0", "0"],
+        ["completion", "4", "4", "0", "0", "0"],
+        ["By journey"],
+    ]
+    assert blocks[10:12] == [["post-op-follow-up", "0", "0", "2"], ["By patient"]]
+    assert blocks[12] == ["patient P1"]
+    assert blocks[14] == [
+        "moved",
+        "message",
+        "post-op-follow-up / day-3-care",
+        "postop-day3-care",
+        "2026-03-05T10:00+08:00",
+        "2026-03-04T10:00+08:00",
+        "post-op-follow-up v3: 2d from encounter.discharged 2026-03-02 10:00+08:00, at 10:00 Asia/Shanghai "
+        "was: post-op-follow-up v2: 3d from encounter.discharged 2026-03-02 10:00+08:00, at 10:00 Asia/Shanghai",
+    ]
+    assert blocks[15] == ["patient P2"]
+    assert blocks[17][:6] == [
+        "moved",
+        "message",
+        "post-op-follow-up / day-3-care",
+        "postop-day3-care",
+        "2026-03-13T10:00+08:00",
+        "2026-03-12T10:00+08:00",
+    ]
+    assert len(blocks) == 18  # nothing else differs
+
+
+def test_whatif_html_escapes_what_the_journeys_file_names(tmp_path: Path, history: Path) -> None:
+    text = JOURNEYS.read_text(encoding="utf-8")
+    renamed = text.replace("template: postop-day3-care,", 'template: "postop-<day3>&care",').replace(
+        "\n  postop-day3-care:", '\n  "postop-<day3>&care":'
+    )
+    assert renamed.count("<day3>&care") == 2
+    new = tmp_path / "a<b>&c.yaml"
+    new.write_text(renamed, encoding="utf-8")
+
+    code, out, _ = invoke("whatif", str(new), "-e", str(history), "--until", "2026-06-30", "--format", "html")
+
+    assert code == 0
+    assert "<day3>" not in out and "a<b>" not in out
+    assert "postop-&lt;day3&gt;&amp;care" in out
+    page = Page(out)
+    assert page.open == [] and page.misnested == []
+    assert page.blocks[0] == [f"What if {new} replaced journeys.yaml"]
+    rows = [b for b in page.blocks if len(b) == 7 and b[0] in ("added", "removed")]
+    assert [(r[0], r[3]) for r in rows] == [
+        ("added", "postop-<day3>&care"),
+        ("removed", "postop-day3-care"),
+        ("added", "postop-<day3>&care"),
+        ("removed", "postop-day3-care"),
+    ]
+
+
+def test_whatif_prints_a_template_named_like_an_emoji_code_as_written(tmp_path: Path, history: Path) -> None:
+    text = JOURNEYS.read_text(encoding="utf-8")
+    renamed = text.replace("template: postop-day3-care,", 'template: ":clock3:",').replace(
+        "\n  postop-day3-care:", '\n  ":clock3:":'
+    )
+    new = tmp_path / "new.yaml"
+    new.write_text(renamed, encoding="utf-8")
+
+    for fmt in ("table", "json"):
+        code, out, _ = invoke("whatif", str(new), "-e", str(history), "--until", "2026-06-30", "--format", fmt)
+        assert code == 0
+        assert out.count(":clock3:") == 2, fmt
+
+
+def test_whatif_refuses_an_unknown_format(day_2: Path, history: Path) -> None:
+    code, out, err = invoke("whatif", str(day_2), "-e", str(history), "--format", "pdf")
+    assert code == 2 and out == ""
+    assert "--format must be one of table, json, html, not 'pdf'" in err
