@@ -76,6 +76,8 @@ EngineEvent: TypeAlias = Annotated[
     | jo.ConsentGrantedByReply
     | jo.JourneyCompleted
     | jo.JourneyExited
+    | jo.JourneyMigrated
+    | jo.JourneyVersionKept
     | ex.ExperimentAssigned,
     Field(discriminator="type"),
 ]

@@ -22,7 +22,21 @@ class _StepEvent(_JourneyEvent):
     next_step_id: str | None = Field(description="Where the instance goes next; null means the steps ran out.")
 
 
+class RolloutDraw(Frozen):
+    """How a staged rollout drew the version a new instance starts on, so an analyst can recompute it: the
+    patient's bucket of 10,000 from the salt, candidate when it falls below the share (basis points)."""
+
+    stable_version: int
+    candidate_version: int
+    share_bp: int = Field(gt=0, lt=10_000, description="The candidate's share in basis points (10 % = 1000).")
+    salt: str = Field(min_length=1)
+    bucket: int = Field(ge=0, lt=10_000)
+    arm: Literal["candidate", "stable"]
+
+
 class JourneyStarted(_JourneyEvent):
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["journey.started"] = "journey.started"
     journey_version: int
     content_hash: str
@@ -31,6 +45,46 @@ class JourneyStarted(_JourneyEvent):
     entry: dict[str, Any] = Field(description="The entry event as JSON: the anchor for waits and entry.* conditions.")
     next_step_id: str | None
     started_by_instance_id: str | None = None
+    rollout: RolloutDraw | None = Field(
+        default=None, description="Set when a staged rollout of the journey drew the version; else null."
+    )
+
+
+@UPCASTERS.register("journey.started", 1)
+def _no_rollout(data: Payload) -> Payload:
+    """Version 1 predates staged rollouts: no start was drawn."""
+    return {**data, "rollout": None}
+
+
+class JourneyMigrated(_JourneyEvent):
+    """A deployment moved a running instance to another version of its journey at ``effective_at``. ``step_id``
+    is the step it waited at; ``rule`` says why: the step means the same in ``to_version`` (``unchanged``: the
+    wait and its timer are kept), or the deployment's map named where it goes (``mapped``: the wait is cancelled
+    and the instance runs on from ``to_step_id``)."""
+
+    type: Literal["journey.migrated"] = "journey.migrated"
+    from_version: int
+    from_hash: str
+    to_version: int
+    to_hash: str
+    to_step_id: str = Field(min_length=1, description="A step of to_version, or 'end'.")
+    rule: Literal["unchanged", "mapped"]
+    deployment_id: int = Field(ge=0)
+    effective_at: AwareDatetime
+    timer_kept: bool
+
+
+class JourneyVersionKept(_JourneyEvent):
+    """A deployment offered ``offered_version`` to a running instance, which finishes on ``version``: why is in
+    ``cause`` and, for a changed step, ``changes`` (short words such as ``wait.offset: 3d → 2d``)."""
+
+    type: Literal["journey.version_kept"] = "journey.version_kept"
+    version: int
+    offered_version: int
+    deployment_id: int = Field(ge=0)
+    effective_at: AwareDatetime
+    cause: Literal["step_removed", "step_changed", "entry_changed", "running_finish"]
+    changes: tuple[str, ...] = ()
 
 
 class JourneyReplanned(_JourneyEvent):

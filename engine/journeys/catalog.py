@@ -7,18 +7,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from itertools import pairwise
 
 from pydantic import BaseModel
 
+from engine.journeys import deployments as dep
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
-from engine.journeys.definition import Journey, JourneySettings, JourneysFile
+from engine.journeys.definition import END, Journey, JourneySettings, JourneysFile
 from engine.journeys.errors import UnknownJourneyError
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals, OverdueCheck, OverdueVisit
 from engine.journeys.templates import Template
 from engine.journeys.valuesets import Matcher, ValueSet
+from events.journey import RolloutDraw
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +38,19 @@ class Catalog:
     churn: ChurnSignals
     matchers: Mapping[str, Matcher]  # value sets by name, compiled
     overdue: tuple[OverdueCheck, ...]  # the overdue-visit signals with their cycles
-    entering: Mapping[str, tuple[Journey, ...]]  # current journeys by the event type they enter on
+    entering: Mapping[str, tuple[Journey, ...]]  # every version a deployment starts, by the event it enters on
+    deployments: tuple[dep.Deployment, ...]  # by effective_at, strictly increasing; never empty
+    directed: tuple[dep.Deployment, ...]  # those with directives for running instances (none: nothing to check)
 
     @classmethod
-    def from_file(cls, file: JourneysFile, archive: Iterable[Journey] = ()) -> Catalog:
-        """``archive`` holds older versions still needed by running instances (kept, never edited)."""
+    def from_file(
+        cls,
+        file: JourneysFile,
+        archive: Iterable[Journey] = (),
+        deployments: Iterable[dep.Deployment] | None = None,
+    ) -> Catalog:
+        """``archive`` holds older versions still needed by running instances (kept, never edited);
+        ``deployments`` the recorded history (None: the file's own deployment, in force since the epoch)."""
         versions: dict[tuple[str, int], Journey] = {(j.id, j.version): j for j in archive}
         current: dict[str, Journey] = {}
         for j in file.journeys:
@@ -47,9 +58,8 @@ class Catalog:
             if j.id not in current or j.version > current[j.id].version:
                 current[j.id] = j
         hashes = {key: content_hash(j, file.value_sets) for key, j in versions.items()}
-        entering: dict[str, tuple[Journey, ...]] = {}
-        for j in current.values():
-            entering[j.entry.event] = (*entering.get(j.entry.event, ()), j)
+        history = (dep.from_file(file),) if deployments is None else tuple(deployments)
+        entering = _entering(current, versions, history)
         return cls(
             settings=file.settings,
             value_sets=dict(file.value_sets),
@@ -62,6 +72,18 @@ class Catalog:
             matchers={name: Matcher.of(vs) for name, vs in file.value_sets.items()},
             overdue=tuple(OverdueCheck.of(s) for s in file.churn.signals if isinstance(s, OverdueVisit)),
             entering=entering,
+            deployments=history,
+            directed=tuple(d for d in history if d.directives),
+        )
+
+    def with_deployments(self, deployments: Iterable[dep.Deployment]) -> Catalog:
+        """The same journeys under another deployment history (a recorded one, or one with a deploy added)."""
+        history = tuple(deployments)
+        return replace(
+            self,
+            entering=_entering(self.current, self.versions, history),
+            deployments=history,
+            directed=tuple(d for d in history if d.directives),
         )
 
     def journey(self, journey_id: str, version: int | None = None) -> Journey:
@@ -72,8 +94,17 @@ class Catalog:
             raise UnknownJourneyError(f"no journey {what} in the catalog") from None
 
     def entering_on(self, event_type: str) -> tuple[Journey, ...]:
-        """The current journeys ``event_type`` enters, in the order the file lists them."""
+        """Every version a deployment starts that ``event_type`` enters: the file's order, then the older ones.
+        Which one a patient starts on is the deployment in force's choice (``starting``)."""
         return self.entering.get(event_type, ())
+
+    def in_force(self, now: datetime) -> dep.Deployment:
+        return dep.at(self.deployments, now)
+
+    def starting(self, journey_id: str, patient_id: str, now: datetime) -> tuple[Journey | None, RolloutDraw | None]:
+        """The version a new instance of ``journey_id`` starts on at ``now`` (None: not deployed then)."""
+        version, draw = self.in_force(now).version_for(journey_id, patient_id)
+        return (None if version is None else self.versions.get((journey_id, version))), draw
 
     def overdue_cycle(self, signal: OverdueVisit) -> timedelta:
         """The cycle of one of this catalog's overdue-visit signals."""
@@ -81,6 +112,58 @@ class Catalog:
 
     def hash_of(self, journey: Journey) -> str:
         return self.hashes[(journey.id, journey.version)]
+
+
+def _check_history(history: tuple[dep.Deployment, ...], versions: Mapping[tuple[str, int], Journey]) -> None:
+    """Every version a deployment names is held, map targets are steps of their version, time only increases."""
+    if not history:
+        raise dep.DeploymentError("a catalog needs at least one deployment")
+    for before, after in pairwise(history):
+        if after.effective_at <= before.effective_at:
+            raise dep.DeploymentError(
+                f"deployment {after.deployment_id} is effective at {after.effective_at.isoformat()}, not after"
+                f" deployment {before.deployment_id} ({before.effective_at.isoformat()})"
+            )
+    for d in history:
+        named = [*d.stable.items(), *((r.journey_id, r.candidate_version) for r in d.rollouts.values())]
+        named += [(r.journey_id, r.stable_version) for r in d.rollouts.values()]
+        named += [(x.journey_id, x.to_version) for x in d.directives]
+        for journey_id, version in named:
+            if (journey_id, version) not in versions:
+                raise dep.DeploymentError(f"deployment {d.deployment_id} names {journey_id} v{version}, not held")
+        for x in d.directives:
+            steps = {s.id for s in versions[(x.journey_id, x.to_version)].steps}
+            for old, new in x.step_map.items():
+                if new != END and new not in steps:
+                    raise dep.DeploymentError(
+                        f"deployment {d.deployment_id} maps {x.journey_id} step {old} to {new}, not a step of"
+                        f" v{x.to_version}"
+                    )
+
+
+def _entering(
+    current: Mapping[str, Journey], versions: Mapping[tuple[str, int], Journey], history: tuple[dep.Deployment, ...]
+) -> dict[str, tuple[Journey, ...]]:
+    _check_history(history, versions)
+    entering: dict[str, tuple[Journey, ...]] = {}
+    for j in _started_versions(current, versions, history):
+        entering[j.entry.event] = (*entering.get(j.entry.event, ()), j)
+    return entering
+
+
+def _started_versions(
+    current: Mapping[str, Journey], versions: Mapping[tuple[str, int], Journey], history: tuple[dep.Deployment, ...]
+) -> list[Journey]:
+    """Every version some deployment starts new instances on: the file's journeys first, in its order."""
+    keys = dict.fromkeys(
+        [(j.id, v) for j in current.values() for d in history for k, v in _selected(d) if k == j.id]
+        + [kv for d in history for kv in _selected(d)]
+    )
+    return [versions[k] for k in keys]
+
+
+def _selected(d: dep.Deployment) -> list[tuple[str, int]]:
+    return [*d.stable.items(), *((r.journey_id, r.candidate_version) for r in d.rollouts.values())]
 
 
 def content_hash(journey: Journey, value_sets: dict[str, ValueSet]) -> str:

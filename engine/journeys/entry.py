@@ -18,10 +18,14 @@ from events.patient import PatientMerged
 
 
 def enter(run: Run, event: Event, data: Json) -> None:
-    """Start every current journey this event enters, honouring conditions, keys and re-entry policy."""
+    """Start every journey this event enters, on the version the deployment in force gives the patient (a rollout
+    draws it), honouring conditions, keys and re-entry policy."""
     if run.state.profile.deceased:
         return
-    for journey in run.catalog.entering_on(event.type):
+    for journey_id in dict.fromkeys(j.id for j in run.catalog.entering_on(event.type)):
+        journey, draw = run.catalog.starting(journey_id, run.state.patient_id, run.now)
+        if journey is None or journey.entry.event != event.type:
+            continue  # not deployed now, or the version this patient starts on enters on another event
         rule = journey.entry
         if rule.max_age is not None and run.now - event.occurred_at > rule.max_age.approx_timedelta():
             continue
@@ -42,7 +46,7 @@ def enter(run: Run, event: Event, data: Json) -> None:
                 end(run, inst, "exited", "restarted", f"re-entered on {event.type}", event.event_id)
         elif same and rule.reentry == "never":
             continue
-        start(run, journey, data, key=key)
+        start(run, journey, data, key=key, rollout=draw)
 
 
 def affect_instances(run: Run, event: Event, data: Json) -> None:

@@ -108,6 +108,7 @@ def start(
     started_by: Instance | None = None,
     depth: int = 0,
     key: str | None = None,
+    rollout: jo.RolloutDraw | None = None,
 ) -> None:
     entry_event_id = str(entry["event_id"])
     parent = started_by.instance_id if started_by else ""
@@ -132,6 +133,7 @@ def start(
         entry=entry,
         next_step_id=journey.steps[0].id,
         started_by_instance_id=started_by.instance_id if started_by else None,
+        rollout=rollout,
     )
     experiments.assign(run)
     advance(run, instance_id, depth)
@@ -368,10 +370,10 @@ def _count(run: Run, journey: d.Journey, inst: Instance, step: d.CountStep) -> N
 
 def _start(run: Run, journey: d.Journey, inst: Instance, step: d.StartStep, depth: int) -> None:
     nxt = journey.next_after(step.id)
-    target = run.catalog.current.get(step.start.journey)
+    target, draw = run.catalog.starting(step.start.journey, run.state.patient_id, run.now)
     if target is None or depth >= MAX_START_DEPTH:
         why = f"journey {step.start.journey} not defined" if target is None else "journeys start each other too deep"
         run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, why))
         return
     run.emit(jo.StepCompleted, instance=inst, **_common(inst, step, nxt, f"started {target.id}"))
-    start(run, target, inst.last_event, started_by=inst, depth=depth + 1)
+    start(run, target, inst.last_event, started_by=inst, depth=depth + 1, rollout=draw)
