@@ -397,6 +397,93 @@ class JourneySettings(Model):
         return [check_event_type(v) for v in value]
 
 
+# --- deployment: rollouts of new versions and migrations of running instances -----------------------------
+# Outside every journey, hence outside content_hash: a share or a map changes without a version bump.
+
+VersionNumber = Annotated[int, Field(ge=1, strict=True)]  # strict: 'true' or '2.0' is no version
+
+
+class RolloutRule(Model):
+    """A staged rollout: this share of new entries starts on ``version``; the rest on the highest other version."""
+
+    journey: str = Field(pattern=ID_PATTERN, description="The journey id.")
+    version: VersionNumber = Field(description="The candidate version; the file keeps a lower one beside it.")
+    share: float = Field(
+        gt=0, lt=100, strict=True, description="Percent of new entries on the candidate, at most two decimals."
+    )
+    salt: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Hashed with the patient id to draw the arm; default '<journey>@v<version>'. The same "
+        "salt keeps every patient on their version when the share is raised.",
+    )
+
+    @field_validator("share")
+    @classmethod
+    def _whole_basis_points(cls, value: float) -> float:
+        if abs(value * 100 - round(value * 100)) > 1e-6:
+            raise ValueError(f"share {value} has more than two decimals: a rollout is drawn in 1/100 percent")
+        return value
+
+    @property
+    def share_bp(self) -> int:
+        """The share in basis points (1/100 of a percent): 10 percent is 1000."""
+        return round(self.share * 100)
+
+
+class MigrationRule(Model):
+    """What happens to running instances of ``from`` versions when a deployment applies this file."""
+
+    journey: str = Field(pattern=ID_PATTERN, description="The journey id.")
+    from_: VersionNumber | list[VersionNumber] = Field(
+        alias="from", description="The version (or list of versions) running instances are on; may be archived."
+    )
+    to: VersionNumber = Field(description="The version they move to; in this file.")
+    running: Literal["move", "finish"] = Field(
+        default="finish",
+        description="move: an instance waiting at a step that means the same in 'to' moves there; finish: every "
+        "instance stays on its version (unless 'map' names its step).",
+    )
+    map: dict[str, StepRef] = Field(
+        default_factory=dict,
+        description="Old step id -> step of 'to' (or 'end'): instances waiting there move to it. The same id "
+        "re-plans the wait under 'to'.",
+    )
+
+    @field_validator("from_", mode="before")
+    @classmethod
+    def _versions(cls, value: Any) -> Any:
+        def number(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        if not (number(value) or (isinstance(value, list) and value and all(map(number, value)))):
+            raise ValueError("expected a version number (1 or more) or a list of them, e.g. 2 or [1, 2]")
+        return value
+
+    @model_validator(mode="after")
+    def _another_version(self) -> MigrationRule:
+        repeated = sorted({v for v in self.from_versions if self.from_versions.count(v) > 1})
+        if repeated:
+            raise ValueError(f"from lists version {repeated[0]} twice")
+        if self.to in self.from_versions:
+            raise ValueError(f"from and to are both version {self.to}: a migration goes to another version")
+        return self
+
+    @property
+    def from_versions(self) -> tuple[int, ...]:
+        return tuple(self.from_) if isinstance(self.from_, list) else (self.from_,)
+
+
+class DeploymentSection(Model):
+    rollouts: list[RolloutRule] = Field(
+        default_factory=list, description="New entries only; a rollout touches no running instance."
+    )
+    migrations: list[MigrationRule] = Field(
+        default_factory=list,
+        description="Applied to running instances by `careloop deploy` and rollout promote/rollback.",
+    )
+
+
 class JourneysFile(Model):
     settings: JourneySettings = Field(default_factory=JourneySettings)
     outreach: OutreachPolicy = Field(default_factory=OutreachPolicy, description="Consent, quiet hours, caps.")
@@ -404,3 +491,7 @@ class JourneysFile(Model):
     journeys: list[Journey] = Field(min_length=1)
     templates: dict[str, Template] = Field(default_factory=dict, description="Message texts per template id.")
     churn: ChurnSignals = Field(default_factory=ChurnSignals, description="Churn signals watched across journeys.")
+    deployment: DeploymentSection = Field(
+        default_factory=DeploymentSection,
+        description="Rollouts of new versions and migrations of running instances (docs/journeys.md, Versions).",
+    )

@@ -18,6 +18,7 @@ class Finding:
     path: Path
     message: str
     severity: str = "error"
+    key: bool = False  # about a mapping key itself (a misspelt step id in a map): shown at the key, not its value
 
 
 @dataclass
