@@ -13,10 +13,9 @@ import typer
 from rich.console import Console
 
 from engine.cli.eventfile import EventFileError, read_events
-from engine.journeys.catalog import Catalog
-from engine.journeys.whatif import WhatIf, whatif
-from engine.language.errors import JourneyFileError
-from engine.language.loader import load_catalog
+from engine.cli.whatif_pool import Journeys, cores, whatif_in_parallel
+from engine.journeys.whatif import WhatIf
+from engine.language.loader import check_text
 from events.base import Event
 
 # emoji off: a template named like an emoji code (":clock1:") is printed as written
@@ -50,6 +49,9 @@ def whatif_command(
     purpose: Annotated[
         str, typer.Option(help="With --from-store: why you read the patients (the audit trail's).")
     ] = "operations",
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Processes replaying patients side by side (default: one per core).")
+    ] = None,
 ) -> None:
     """What NEW.yaml would change: the messages, tasks, churn flags, exits and completions it adds, removes or moves
     in time compared with the current journeys, over the same history, each with its reason. Totals first."""
@@ -57,8 +59,8 @@ def whatif_command(
         raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", 2)
     if (events is None) == (not from_store):
         raise _fail("give the history to replay: --events FILE or --from-store (one of them)", 2)
-    before, after = _catalog(current), _catalog(new)
-    hospital = ZoneInfo(before.settings.hospital_timezone)
+    before, after = _journeys(current), _journeys(new)
+    hospital = ZoneInfo(before.catalog.settings.hospital_timezone)
     start, end = _moment("--since", since, hospital), _moment("--until", until, hospital)
     wanted = _patients(patients)
     inputs = _from_file(events) if events is not None else _from_store(wanted, purpose)
@@ -71,7 +73,7 @@ def whatif_command(
     end = end or max(e.recorded_at for e in inputs) + timedelta(days=365)
     if start is not None and start > end:
         raise _fail(f"--since {since} is after the end of the replay ({end.isoformat()})", 2)
-    report = whatif(inputs, before, after, end, start, wanted)
+    report = whatif_in_parallel(inputs, before, after, end, start, wanted, jobs or cores())
     if fmt == "json":
         out.print(json.dumps(report.as_json(), ensure_ascii=False, indent=2), markup=False)
     elif fmt == "html":
@@ -82,13 +84,18 @@ def whatif_command(
         _print(report, current, new)
 
 
-def _catalog(path: Path) -> Catalog:
+def _journeys(path: Path) -> Journeys:
+    """The file read once: what is checked here is what the pool's processes compile."""
     try:
-        return load_catalog(path)
-    except JourneyFileError as exc:
-        for p in exc.problems:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise _fail(f"cannot read journeys file {path}: {exc.strerror}; nothing was compared") from exc
+    catalog, problems = check_text(text, str(path))
+    if catalog is None:
+        for p in problems:
             err.print(str(p), markup=False)
-        raise _fail(f"{path} has errors; nothing was compared") from exc
+        raise _fail(f"{path} has errors; nothing was compared")
+    return Journeys(text, str(path), catalog)
 
 
 def _moment(option: str, value: str | None, hospital: ZoneInfo) -> datetime | None:

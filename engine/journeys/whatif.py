@@ -11,7 +11,7 @@ both runs at another time has moved; one in a single run was added or removed.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from engine.journeys.evolve import is_engine_event
 from engine.journeys.simulation import Simulation
 from events.base import Event
 from events.journey import ChurnFlagged, JourneyCompleted, JourneyExited, JourneyStarted, MessageRequested, TaskCreated
+from events.patient import PatientMerged
 
 # The decisions compared, by engine event type, and the name the report gives each.
 KINDS: dict[str, str] = {
@@ -147,7 +148,60 @@ def whatif(
         result.current.update(d.kind for d in old if _within(d.at, since, until))
         result.new.update(d.kind for d in now if _within(d.at, since, until))
         result.differences += differences(old, now, since, until)
-    result.differences.sort(key=lambda d: (d.patient_id, d.journey_id, d.at, d.kind, d.step_id))
+    result.differences.sort(key=_order)
+    return result
+
+
+def _order(d: Difference) -> tuple[str, str, datetime, str, str]:
+    return (d.patient_id, d.journey_id, d.at, d.kind, d.step_id)
+
+
+def parts(inputs: Sequence[Event], count: int) -> list[list[Event]]:
+    """``inputs`` cut into at most ``count`` parts of about equal size that replay apart to the same decisions:
+    each patient's events in one part, patients joined by a merge (which hands journeys over) in the same one, each
+    part in recorded order. Groups are filled into parts in the order they first appear."""
+    group = _merged_groups(inputs)
+    sizes = Counter(group(e.patient_id) for e in inputs)
+    target = -(-len(inputs) // max(1, count))
+    part_of: dict[str, int] = {}
+    part, filled = 0, 0
+    for g, size in sizes.items():
+        if filled >= target:
+            part, filled = part + 1, 0
+        part_of[g] = part
+        filled += size
+    out: list[list[Event]] = [[] for _ in range(part + 1 if inputs else 0)]
+    for e in inputs:
+        out[part_of[group(e.patient_id)]].append(e)
+    return out
+
+
+def _merged_groups(inputs: Sequence[Event]) -> Callable[[str], str]:
+    """A patient's group: one patient, or every patient a chain of merges joins (union-find)."""
+    parent: dict[str, str] = {}
+
+    def find(patient_id: str) -> str:
+        while (up := parent.get(patient_id, patient_id)) != patient_id:
+            parent[patient_id] = parent.get(up, up)  # path halving
+            patient_id = up
+        return patient_id
+
+    for e in inputs:
+        if isinstance(e, PatientMerged):
+            a, b = find(e.patient_id), find(e.into_patient_id)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return find
+
+
+def combined(since: datetime | None, until: datetime, reports: Iterable[WhatIf]) -> WhatIf:
+    """The reports of parts that replay apart (``parts``), as one report of the whole history."""
+    result = WhatIf(since=since, until=until)
+    for r in reports:
+        result.current.update(r.current)
+        result.new.update(r.new)
+        result.differences += r.differences
+    result.differences.sort(key=_order)
     return result
 
 
@@ -243,4 +297,15 @@ def _within(at: datetime, since: datetime | None, until: datetime) -> bool:
     return (since is None or at >= since) and at <= until
 
 
-__all__ = ["KINDS", "Decision", "Difference", "WhatIf", "decisions", "differences", "inputs_of", "whatif"]
+__all__ = [
+    "KINDS",
+    "Decision",
+    "Difference",
+    "WhatIf",
+    "combined",
+    "decisions",
+    "differences",
+    "inputs_of",
+    "parts",
+    "whatif",
+]

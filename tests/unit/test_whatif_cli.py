@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from engine.cli import whatif_pool
 from tests.builders import JOURNEYS, at, booked, discharge, registered, visit
 from tests.cli import invoke
+from tests.unit.journeys.test_whatif_parts import hospital as merged_hospital
 
 runner = CliRunner()
 POST_OP_V2 = "  - id: post-op-follow-up\n    version: 2 "
@@ -262,3 +265,28 @@ def test_whatif_refuses_an_unknown_format(day_2: Path, history: Path) -> None:
     code, out, err = invoke("whatif", str(day_2), "-e", str(history), "--format", "pdf")
     assert code == 2 and out == ""
     assert "--format must be one of table, json, html, not 'pdf'" in err
+
+
+def test_whatif_on_several_processes_reports_exactly_what_one_process_does(
+    day_2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "merged.jsonl"
+    path.write_text("".join(e.model_dump_json() + "\n" for e in merged_hospital()), encoding="utf-8")
+    pools: list[int | None] = []
+
+    class CountedPool(whatif_pool.ProcessPoolExecutor):
+        def __init__(self, max_workers: int | None = None, **options: Any) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers, **options)
+
+    monkeypatch.setattr(whatif_pool, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(whatif_pool, "SMALLEST_PART", 1)  # this small history in parts all the same
+    for fmt in ("json", "table", "html"):
+        args = ("whatif", str(day_2), "-e", str(path), "--until", "2026-06-30", "--format", fmt)
+        one, several = invoke(*args, "--jobs", "1"), invoke(*args, "--jobs", "3")
+
+        assert one[0] == 0 and one[1]
+        assert several == one, fmt
+        if fmt == "json":  # every patient's moved day-3 message, P3's from the record merged into it
+            assert [d["patient_id"] for d in json.loads(one[1])["differences"]] == ["P1", "P2", "P3", "P4", "P5"]
+    assert pools == [3, 3, 3]  # --jobs 1 ran here; --jobs 3 in a pool each time
