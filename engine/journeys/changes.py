@@ -90,7 +90,41 @@ def compare(old: Catalog, new: Catalog) -> Changes:
         ("churn", old.churn, new.churn),
     ):
         file += walk((name,), before, after)
+    file += deployment_changes(old, new)
     return Changes(journeys, tuple(file))
+
+
+def deployment_changes(old: Catalog, new: Catalog) -> list[Change]:
+    """The `deployment:` section's differences, rule by rule: rollouts by journey, migrations by journey and
+    from-versions. Read from each catalog's latest deployment (a file loaded alone: its own section), so a salt
+    written out as its default, or `from: 2` as `[2]`, is no change: the draw and the migration are the same."""
+    before, after = _rules(old), _rules(new)
+    return [c for part in ("rollouts", "migrations") for c in _keyed(("deployment", part), before[part], after[part])]
+
+
+def _rules(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    latest = catalog.deployments[-1]
+    rollouts = {
+        r.journey_id: d.RolloutRule(
+            journey=r.journey_id, version=r.candidate_version, share=r.share_bp / 100, salt=r.salt
+        )
+        for r in latest.rollouts.values()
+    }
+    migrations = {
+        f"{m.journey_id} from {', '.join(f'v{v}' for v in m.from_versions)}": d.MigrationRule(
+            journey=m.journey_id,
+            from_=m.from_versions[0] if len(m.from_versions) == 1 else list(m.from_versions),
+            to=m.to_version,
+            running=m.running,
+            map=dict(m.step_map),
+        )
+        for m in latest.directives
+    }
+    # Sorted, so that only a rule's content counts: neither list's order means anything (one rule per key).
+    return {
+        part: {f"[{k}]": v for k, v in sorted(rules.items())}
+        for part, rules in (("rollouts", rollouts), ("migrations", migrations))
+    }
 
 
 def _journey(old: Catalog, new: Catalog, journey_id: str) -> JourneyChanges:
