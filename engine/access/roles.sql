@@ -58,6 +58,10 @@ GRANT SELECT, INSERT, UPDATE ON careloop_offsets, careloop_relay TO careloop_wor
 GRANT SELECT, INSERT, UPDATE, DELETE ON careloop_timers, careloop_hand_overs, careloop_snapshots TO careloop_worker;
 GRANT SELECT, INSERT ON careloop_applied_inputs TO careloop_worker;
 GRANT SELECT ON careloop_clock TO careloop_worker;
+-- The deployments (engine/store/deployments.py): a worker's start records its file, `careloop deploy` and `careloop
+-- rollout` run under the worker's login and record theirs; UPDATE for the head (moved, and locked FOR UPDATE by a
+-- deployer, FOR SHARE by every batch commit). No deployment row is ever updated.
+GRANT SELECT, INSERT, UPDATE ON careloop_deployments, careloop_deployment_head TO careloop_worker;
 GRANT USAGE ON SEQUENCE careloop_events_notification_id_seq, careloop_hand_overs_id_seq TO careloop_worker;
 -- Its metrics say how far each projection is behind the store's head: the projections' positions, nothing else.
 GRANT SELECT (name, position) ON projection_tracking TO careloop_worker;

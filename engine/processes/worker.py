@@ -19,7 +19,6 @@ from prometheus_client import start_http_server
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from engine.access.ownership import TablesNotReadyError
 from engine.journeys.catalog import Catalog
-from engine.language.loader import load_catalog
 from engine.plumbing import collector
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.kafka_security import kafka_security
@@ -29,7 +28,7 @@ from engine.security.deployment import open_keys
 from engine.security.errors import KeyFileError
 from engine.settings import Settings
 from engine.store.application import JourneyStore, writer_env
-from engine.store.definitions import deploy
+from engine.store.definitions import at_head, deploy, read_journeys
 from engine.worker import APPLICATION
 from engine.worker.app import Parts, build_app
 from engine.worker.dead_letters import KafkaDeadLetters
@@ -82,7 +81,8 @@ def build_worker(settings: Settings) -> Worker:
     topics = ensure_topics(settings, bootstrap)
     try:  # each skips its DDL where `careloop roles apply` made the tables for another role
         store = JourneyStore(writer_env(database_url))
-        catalog = deploy(database_url, load_catalog(settings.journeys))
+        journeys = read_journeys(settings.journeys)
+        catalog = deploy(database_url, journeys.catalog, journeys.file, journeys.text)
     except TablesNotReadyError as exc:
         raise ConfigurationError(str(exc)) from exc
     # engine events as large as inputs
@@ -95,6 +95,7 @@ def build_worker(settings: Settings) -> Worker:
     stop = threading.Event()
     poller = TimerPoller(database_url, settings.timer_batch, settings.timer_republish_after)
     deps = _deps(settings, store, catalog, topics, dead_letters, relay, stop, log_key)
+    deps.deployment, deps.reload = catalog.deployments[-1].deployment_id, partial(at_head, database_url)
     parts = Parts(deps, dead_letters, poller, clock_for(settings, database_url), relay, HandOvers(database_url), stop)
     app = build_app(settings, bootstrap, topics, parts, security)
     collector.tune()  # after the catalog and the app are built: they live as long as the process

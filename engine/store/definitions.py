@@ -12,19 +12,31 @@ and records the global holdout (engine/store/experiments.py: a changed salt or s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import structlog
 from psycopg import Connection
 
 from engine.access.ownership import migrates
+from engine.journeys import deployments as model
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
 from engine.journeys.valuesets import ValueSet, canonical_system
+from engine.language.errors import JourneyFileError
+from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
-from engine.store import experiments
+from engine.store import deployment_rules as rules
+from engine.store import deployments, experiments
+from engine.yamlfile.source import read_yaml
+
+log = structlog.get_logger("careloop.deploy")
 
 TABLE = "careloop_journey_definitions"
 DDL = """
@@ -49,8 +61,10 @@ CREATE TABLE IF NOT EXISTS careloop_analytics_config (
     hospital_timezone text NOT NULL
 );
 """
-DDL += experiments.DDL
+DDL += experiments.DDL + ";\n" + deployments.DDL
 VALUE_SETS, ANALYTICS_CONFIG = "careloop_value_set_codes", "careloop_analytics_config"
+TABLES = (TABLE, VALUE_SETS, ANALYTICS_CONFIG, experiments.TABLE, deployments.TABLE, deployments.HEAD)
+TICK = timedelta(microseconds=1)  # deployments' effective times strictly increase
 
 
 DEPLOY = "careloop-deploy"  # the application_name of the connection recording the journeys
@@ -60,38 +74,119 @@ class VersionNotBumpedError(JourneyError):
     """A journey's steps (or value sets) changed but its version did not."""
 
 
-def deploy(database_url: str, current: Catalog) -> Catalog:
-    """Record the catalog's journeys and return a catalog that also holds every earlier version."""
+def deploy(
+    database_url: str, current: Catalog, file: JourneysFile | None = None, file_yaml: str | None = None
+) -> Catalog:
+    """Record the catalog's journeys (and, at a worker's start, its file as a deployment: see worker_start) and
+    return a catalog that also holds every earlier version and the recorded deployments. ``file``: the journeys file
+    ``current`` was compiled from (its deployment section included); rebuilt from ``current`` when not given."""
+    file = file if file is not None else file_of(current)
     with connect(database_url, DEPLOY) as conn, conn.transaction():
-        if migrates(conn, (TABLE, VALUE_SETS, ANALYTICS_CONFIG, experiments.TABLE), "the worker's journey deployment"):
-            conn.execute(DDL)
-        conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
-        stored = {
-            (str(j), int(v)): (str(h), d)
-            for j, v, h, d in conn.execute(
-                "SELECT journey_id, version, content_hash, definition FROM careloop_journey_definitions"
-            )
-        }
-        changed = [
-            f"journey {j.id} version {j.version} differs from the deployed version {j.version} "
-            f"(hash {stored[(j.id, j.version)][0]} -> {current.hash_of(j)}): bump its version"
-            for j in current.versions.values()
-            if (j.id, j.version) in stored and stored[(j.id, j.version)][0] != current.hash_of(j)
-        ]
-        if changed:
-            raise VersionNotBumpedError("; ".join(changed))
-        for j in current.versions.values():
-            if (j.id, j.version) not in stored:
-                conn.execute(
-                    "INSERT INTO careloop_journey_definitions (journey_id, version, content_hash, definition) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (j.id, j.version, current.hash_of(j), json.dumps(j.model_dump(mode="json", by_alias=True))),
-                )
+        create_tables(conn)
+        stored = record_versions(conn, current)
         experiments.record(conn, current.outreach)
-        _analytics(conn, current)
-    archive = [_journey(d) for key, (_, d) in stored.items() if key not in current.versions]
-    # Everything but the journeys is the current file's (outreach policy, templates, churn signals).
-    file = JourneysFile(
+        analytics(conn, current)
+        history = worker_start(conn, current, file, file_yaml)
+    return Catalog.from_file(file, archive=archived(stored, current), deployments=history)
+
+
+@dataclass(frozen=True, slots=True)
+class JourneysSource:
+    """A journeys file as read for a deployment: compiled, as its model (the deployment section included) and as
+    written."""
+
+    catalog: Catalog
+    file: JourneysFile
+    text: str
+
+
+def read_journeys(path: str | Path) -> JourneysSource:
+    """The journeys file at ``path``; JourneyFileError listing every problem with file:line:column."""
+    catalog = load_catalog(path)  # every problem reported in place, or the compiled file
+    text = Path(path).read_text(encoding="utf-8-sig")
+    doc, problems = read_yaml(text, str(path))
+    if doc is None:  # load_catalog read the same text: only a file changed in between
+        raise JourneyFileError(problems)
+    return JourneysSource(catalog, JourneysFile.model_validate(doc.data), text)
+
+
+def create_tables(conn: Connection[Any]) -> None:
+    """The deployment's tables, where this login may make them (engine/access/ownership.py)."""
+    if migrates(conn, TABLES, "the journey deployment"):
+        conn.execute(DDL)
+
+
+def record_versions(conn: Connection[Any], current: Catalog) -> dict[tuple[str, int], tuple[str, Any]]:
+    """Insert the catalog's new (journey, version)s, after locking the table; VersionNotBumpedError, writing nothing,
+    when one is recorded with other content. Returns what was recorded before."""
+    conn.execute("LOCK TABLE careloop_journey_definitions IN SHARE ROW EXCLUSIVE MODE")
+    stored = stored_versions(conn)
+    changed = [
+        f"journey {j.id} version {j.version} differs from the deployed version {j.version} "
+        f"(hash {stored[(j.id, j.version)][0]} -> {current.hash_of(j)}): bump its version"
+        for j in current.versions.values()
+        if (j.id, j.version) in stored and stored[(j.id, j.version)][0] != current.hash_of(j)
+    ]
+    if changed:
+        raise VersionNotBumpedError("; ".join(changed))
+    for j in current.versions.values():
+        if (j.id, j.version) not in stored:
+            conn.execute(
+                "INSERT INTO careloop_journey_definitions (journey_id, version, content_hash, definition) "
+                "VALUES (%s, %s, %s, %s)",
+                (j.id, j.version, current.hash_of(j), json.dumps(j.model_dump(mode="json", by_alias=True))),
+            )
+    return stored
+
+
+def stored_versions(conn: Connection[Any]) -> dict[tuple[str, int], tuple[str, Any]]:
+    """Every recorded (journey, version): its content hash and definition (JSON)."""
+    return {
+        (str(j), int(v)): (str(h), d)
+        for j, v, h, d in conn.execute(
+            "SELECT journey_id, version, content_hash, definition FROM careloop_journey_definitions"
+        )
+    }
+
+
+def worker_start(
+    conn: Connection[Any], current: Catalog, file: JourneysFile, file_yaml: str | None
+) -> tuple[model.Deployment, ...]:
+    """The recorded deployments, after recording the worker's file as a worker-start deployment when it is not the
+    latest's: the first ever is in force from the epoch; a later one right after the latest recorded engine decision
+    (and the latest deployment), so it decides everything not decided yet, as a restarted worker always did, and
+    changes nothing decided. It has the file's versions and rollouts and none of its migrations (only `careloop
+    deploy` migrates, with a plan). A file behind the deployments, or changing a rollout's salt, is refused."""
+    deployments.lock_head(conn)
+    history = deployments.history(conn)
+    latest = deployments.latest(conn)
+    if latest is not None and latest.file_hash == deployments.file_hash(file):
+        return history
+    own = current.deployments[0]  # the file's own: its versions, rollouts and migrations
+    rules.check_not_behind(own, history, "the worker's journeys file")
+    rules.check_rollout_salts(own, history)
+    now = experiments.deployment_now(conn)
+    decided = deployments.latest_decision(conn)
+    effective = model.EPOCH if not history else max(history[-1].effective_at, decided or model.EPOCH) + TICK
+    if own.directives:
+        log.warning(
+            "the worker's file has migrations a worker's start does not apply: `careloop deploy` it to apply them",
+            migrations=len(own.directives),
+        )
+    started = dataclasses.replace(own, kind="worker-start", effective_at=effective, directives=())
+    recorded = deployments.record(conn, started, file, now, file_yaml)
+    return (*history, recorded)
+
+
+def archived(stored: Mapping[tuple[str, int], tuple[str, Any]], current: Catalog) -> list[Journey]:
+    """The recorded versions the catalog's file does not hold: what running instances may still need."""
+    return [journey_of(d) for key, (_, d) in stored.items() if key not in current.versions]
+
+
+def file_of(current: Catalog) -> JourneysFile:
+    """The journeys file a catalog was compiled from, but its deployment section (everything but the journeys is
+    the current file's: outreach policy, templates, churn signals)."""
+    return JourneysFile(
         settings=current.settings,
         outreach=current.outreach,
         value_sets=current.value_sets,
@@ -99,7 +194,21 @@ def deploy(database_url: str, current: Catalog) -> Catalog:
         templates=current.templates,
         churn=current.churn,
     )
-    return Catalog.from_file(file, archive=archive)
+
+
+def at_head(database_url: str) -> tuple[int, Catalog]:
+    """The latest deployment's id and the catalog a worker decides with under it: its file, every recorded version,
+    every recorded deployment (what a running worker reloads when a deploy moved the head)."""
+    with connect(database_url, DEPLOY) as conn, conn.transaction():
+        head = deployments.head(conn)
+        latest = deployments.latest(conn)
+        history = deployments.history(conn)
+        stored = stored_versions(conn)
+    if latest is None:
+        raise model.DeploymentError("no deployment is recorded: a worker's start records the first")
+    in_file = {(j.id, j.version) for j in latest.file.journeys}
+    archive = [journey_of(d) for key, (_, d) in stored.items() if key not in in_file]
+    return head, Catalog.from_file(latest.file, archive=archive, deployments=history)
 
 
 def value_set_codes(value_sets: Mapping[str, ValueSet]) -> list[tuple[str, str | None, str, str]]:
@@ -112,7 +221,7 @@ def value_set_codes(value_sets: Mapping[str, ValueSet]) -> list[tuple[str, str |
     return list(rows)
 
 
-def _analytics(conn: Connection[Any], current: Catalog) -> None:
+def analytics(conn: Connection[Any], current: Catalog) -> None:
     """Replace the value sets' codes and the hospital's time zone with the deployed file's."""
     conn.execute("DELETE FROM careloop_value_set_codes")
     with conn.cursor() as cur:
@@ -126,5 +235,5 @@ def _analytics(conn: Connection[Any], current: Catalog) -> None:
     )
 
 
-def _journey(definition: Any) -> Journey:
+def journey_of(definition: Any) -> Journey:
     return Journey.model_validate(definition if isinstance(definition, dict) else json.loads(definition))

@@ -18,7 +18,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
 from psycopg.sql import SQL, Identifier, Literal
 
-from engine.store import applied, snapshots
+from engine.store import applied, deployments, snapshots
 
 
 @dataclass
@@ -33,8 +33,11 @@ class Commit:
     topic_ids: dict[str, str] = field(default_factory=dict)  # topic -> the broker's id of it
     snapshots: list[snapshots.Row] = field(default_factory=list)  # of committed aggregates
     applied: list[tuple[str, str]] = field(default_factory=list)  # (patient, event id) of the inputs it applies
+    deployment: int | None = None  # the deployment head the batch was decided under (None: not checked)
 
     def write(self, curs: Cursor[Any]) -> None:
+        if self.deployment is not None:  # first: before the timers' rows, which a deploy writes under the head
+            deployments.check_head(curs, self.deployment)
         applied.insert(curs, self.applied)
         if self.cancel:
             curs.execute("DELETE FROM careloop_timers WHERE timer_id = ANY(%s)", (sorted(self.cancel),))

@@ -9,14 +9,16 @@ the faust agent hands it each batch in a thread (engine/worker/app.py); the unit
    repeats inside the batch, are dropped before the core: one question to the store per batch.
 4. The core decides on the rest; the batch's events, offsets, timers, hand-overs and applied inputs are committed
    in one transaction. A conflict (another worker wrote a patient first: a rebalance) reloads the patients and goes
-   again from 3 at once; any other failure is retried by ``deps.retry`` until it succeeds.
+   again from 3 at once; a deployment recorded meanwhile (the head moved, engine/store/deployments.py) reloads the
+   catalog from the database and goes again from 3; any other failure is retried by ``deps.retry`` until it
+   succeeds.
 5. The committed engine events are handed to the relay, which publishes them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,7 +26,7 @@ import structlog
 
 from engine.journeys.catalog import Catalog
 from engine.worker.batch import Trigger, decide, patient_of
-from engine.worker.errors import StoreConflictError
+from engine.worker.errors import CatalogChangedError, StoreConflictError
 from engine.worker.messages import Inbound, TimerTick, decode
 from engine.worker.ports import BatchCommit, DeadLetters, Journeys, Metrics, Outcome, Relay, Retry
 from events.base import Event
@@ -36,11 +38,15 @@ READING_OFFSETS = "reading committed offsets"
 DEAD_LETTERING = "dead-lettering"
 COMMITTING = "committing the batch"
 CONFLICT = "conflict"
+CATALOG_CHANGED = "catalog changed"
 CONFLICTS_AT_ONCE = 3  # conflicts in a row retried at once (each reloads the patients) before waiting
 
 
-@dataclass(frozen=True)
+@dataclass
 class Deps:
+    """What handle() works with. ``catalog`` and ``deployment`` change together when a deploy moves the head:
+    ``reload`` gives the new ones (None, with ``deployment`` None: the head is not checked, as in memory)."""
+
     store: Journeys
     dead_letters: DeadLetters
     relay: Relay
@@ -48,6 +54,8 @@ class Deps:
     retry: Retry
     catalog: Catalog
     timers_topic: str
+    deployment: int | None = None
+    reload: Callable[[], tuple[int, Catalog]] | None = None
 
 
 def handle(batch: Sequence[Inbound], deps: Deps) -> Outcome:
@@ -91,13 +99,25 @@ def _until_committed(triggers: list[Trigger], offsets: Mapping[tuple[str, int], 
             log.info("store conflict; reloading patients", patients=exc.patient_refs)
             if conflicts == CONFLICTS_AT_ONCE:
                 raise
+        except CatalogChangedError as exc:
+            deps.metrics.retrying(CATALOG_CHANGED, exc)
+            _reload(deps, exc)
         else:
             outcome.conflicts = conflicts
             return outcome
 
 
+def _reload(deps: Deps, changed: CatalogChangedError) -> None:
+    """The catalog of the deployment head, for deciding the batch again (a failure goes to deps.retry, which
+    calls _until_committed again: the batch is decided again only under a catalog that loaded)."""
+    if deps.reload is None:
+        raise changed
+    deps.deployment, deps.catalog = deps.reload()
+    log.info("deployment recorded; journeys reloaded", deployment=deps.deployment)
+
+
 def _commit(triggers: list[Trigger], offsets: Mapping[tuple[str, int], int], deps: Deps) -> Outcome:
-    batch = BatchCommit(offsets=dict(offsets))
+    batch = BatchCommit(offsets=dict(offsets), deployment=deps.deployment)
     kept = _new(triggers, deps.store, batch)
     states = deps.store.load(list(dict.fromkeys(patient_of(t) for t in kept)))
     outcome = decide(kept, states, deps.catalog, batch)

@@ -42,6 +42,7 @@ class BatchCommit:
     cancel: set[str] = field(default_factory=set)
     handed_over: list[Event] = field(default_factory=list)  # for the clinical topic (a merge's survivor), in order
     applied: list[Input] = field(default_factory=list)  # the inputs the core applied
+    deployment: int | None = None  # the deployment head it was decided under: a newer one refuses the commit
 
 
 class Journeys(Protocol):
@@ -62,7 +63,8 @@ class Journeys(Protocol):
 
     def commit(self, batch: BatchCommit) -> Committed | None:
         """Write ``batch`` atomically; what the relay needs to publish its engine events (None: no events).
-        Raises StoreConflictError, writing nothing, when a patient's stored version is not the batch's base."""
+        Raises StoreConflictError, writing nothing, when a patient's stored version is not the batch's base, and
+        CatalogChangedError when the deployment head is not the batch's ``deployment``."""
         ...
 
     def forget(self) -> None:

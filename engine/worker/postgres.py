@@ -19,9 +19,10 @@ from engine.plumbing.logs import patient_ref
 from engine.store import snapshots
 from engine.store.aggregate import PatientJourneys
 from engine.store.application import JourneyStore
+from engine.store.deployments import DeploymentMovedError
 from engine.store.recorder import Commit
 from engine.worker.committed import Committed, engine_outgoing
-from engine.worker.errors import StoreConflictError
+from engine.worker.errors import CatalogChangedError, StoreConflictError
 from engine.worker.ports import BatchCommit, Input, PatientChanges
 
 OFFSETS = "SELECT topic, partition, next_offset, topic_id FROM careloop_offsets WHERE consumer = %s"
@@ -81,6 +82,9 @@ class PostgresJourneys:
         except IntegrityError as exc:
             self._drop(aggregates)
             raise StoreConflictError([patient_ref(p, self._pseudonym_key) for p in aggregates]) from exc
+        except DeploymentMovedError as exc:
+            self._drop(aggregates)
+            raise CatalogChangedError(exc.head) from exc
         except Exception:
             self._drop(aggregates)  # they hold uncommitted events now: a retry starts from the store
             raise
@@ -102,6 +106,7 @@ class PostgresJourneys:
             ],
             topic_ids=dict(self._consumer.topic_ids),
             applied=batch.applied,
+            deployment=batch.deployment,
         )
         commit.snapshots, self._leaving = snapshots.take_all(self._leaving), []
         return commit
