@@ -13,25 +13,28 @@ DROP VIEW IF EXISTS analytics.messages, analytics.journeys, analytics.journey_st
 
 -- Every reminder planned or requested, with the funnel's times: requested, first approved, sent, delivered, read
 -- (the read receipt that moved it to read), replied (NULL: not reached). status and policy_rule say where it
--- stopped; priority is the request's (0-100, NULL while only scheduled).
+-- stopped; priority is the request's (0-100, NULL while only scheduled); journey_version the version of its journey
+-- the request was decided under (NULL while only scheduled, or projected before it was recorded).
 CREATE VIEW analytics.messages AS
 SELECT analytics.patient_key(r.patient_id, k.key) AS patient_key,
        analytics.row_key('mk', r.message_id, k.key) AS message_key,
        r.journey_id, r.step_id, r.template, r.category, r.channel, r.status, r.policy_rule,
        r.due_at, r.requested_at, r.approved_at, r.sent_at, r.delivered_at, r.replied_at,
        analytics.row_key('ik', r.instance_id, k.key) AS instance_key,
-       r.read_at, r.priority
+       r.read_at, r.priority, r.journey_version
 FROM reminder_queue r CROSS JOIN careloop_analytics_key k;
 
 -- One row per journey instance. entry_*: the event it entered on (its department, when it has one, and its time;
 -- entry_date is the hospital's day). arm, holdout: the arm a split step drew (NULL: the journey has no split or
--- the instance did not reach it); the global holdout is analytics.experiment_assignments'.
+-- the instance did not reach it); the global holdout is analytics.experiment_assignments'. journey_version is the
+-- version the instance runs now (a deployment may move a running instance: journey.migrated), started_version the
+-- one it started on; rollout_arm: candidate or stable when a staged rollout drew its version, else NULL.
 CREATE VIEW analytics.journeys AS
 SELECT analytics.patient_key(j.patient_id, k.key) AS patient_key, j.journey_id, j.journey_version, j.status,
        j.current_step, j.outcome, j.started_at, j.ended_at, j.next_due_at,
        analytics.row_key('ik', j.instance_id, k.key) AS instance_key,
        j.entry_type, j.entry_department, j.entry_at, analytics.local_date(j.entry_at) AS entry_date,
-       j.arm, j.holdout
+       j.arm, j.holdout, j.started_version, j.rollout_arm
 FROM journey_instances j CROSS JOIN careloop_analytics_key k;
 
 -- Every step an instance took, its start (kind journey.started) and its end (journey.completed, journey.exited).

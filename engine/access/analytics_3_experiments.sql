@@ -1,5 +1,6 @@
--- The analytics view of experiment assignments: each unit's arm of a journey's split (the unit: an instance) or of
--- the global holdout (the unit: a patient), over projections/experiments. Loaded by `careloop roles apply` after
+-- The analytics view of experiment assignments: each unit's arm of a journey's split or of a staged rollout of a
+-- journey version (the unit: an instance) or of the global holdout (the unit: a patient), over
+-- projections/experiments. Loaded by `careloop roles apply` after
 -- analytics_2_engagement.sql, before the analysts' grants on the schema (engine/access/roles.py).
 --
 -- A split recorded by journey.branch_taken version 1 carries no salt or weights: they are read from the journey
@@ -16,9 +17,11 @@ SELECT e.id, e.kind, e.salt, e.share_bp, e.categories, e.exempt_journeys, e.pree
        e.first_deployed_at, e.updated_at, e.switched_off_at
 FROM careloop_experiments e;
 
--- weights: each arm's weight by arm name (the global holdout: holdout's share and treated's, in basis points), for
--- the sample-ratio check. age_band at the day of the assignment. instance_key: a split's instance
--- (analytics.journeys), NULL for the global holdout.
+-- weights: each arm's weight by arm name (the global holdout: holdout's share and treated's, in basis points; a
+-- rollout: candidate's share and stable's, in basis points), for the sample-ratio check. age_band at the day of the
+-- assignment. instance_key: a split's or a rollout's instance (analytics.journeys), NULL for the global holdout.
+-- A rollout (kind journey_rollout): experiment_id '<journey>@v<candidate version>/<salt>', arms candidate and stable,
+-- holdout = stable (the version every other new entry starts on), step_id NULL.
 CREATE VIEW analytics.experiment_assignments AS
 SELECT analytics.patient_key(a.patient_id, k.key) AS patient_key,
        CASE WHEN d.salt IS NOT NULL THEN a.journey_id || '/' || a.step_id || '@' || d.salt
@@ -53,6 +56,8 @@ LEFT JOIN LATERAL (
 -- The holdout arm's is its logged counterfactual: the split's holdout arm reached (journey_steps), or a message
 -- suppressed by the global holdout (policy_rule holdout, at its request: the moment it would have been approved).
 -- A patient never exposed has no row. exposure: approved, holdout_arm or suppressed; message_key: its message.
+-- A staged rollout (journey_rollout) has no exposure defined yet: its patients have no row here, and the experiment
+-- report refuses --population triggered for it.
 CREATE VIEW analytics.experiment_exposures AS
 WITH a AS (
     SELECT x.patient_id, x.kind, x.step_id, x.instance_id, x.arm, x.holdout, x.assigned_at,

@@ -23,7 +23,7 @@ FOLLOWUP = Report(
 FUNNEL = Report(
     "funnel",
     "funnel.v1",
-    COMMON | {"journey", "arm", "tier"},
+    COMMON | {"journey", "version", "arm", "tier"},
     (
         "entered",
         "requested",
@@ -67,7 +67,7 @@ EXPERIMENT = Report(
 SATISFACTION = Report(
     "satisfaction",
     "satisfaction.v1",
-    COMMON | {"journey"},
+    COMMON | {"journey", "version"},
     ("responses", "patients", "mean_score", "median_score", "min_score", "max_score"),
     Chart("mean_score", title="Mean satisfaction score"),
     {"instrument": "satisfaction"},
@@ -75,7 +75,7 @@ SATISFACTION = Report(
 COHORTS = Report(
     "cohorts",
     "cohorts.v1",
-    COMMON - {"month"} | {"journey", "tier"},
+    COMMON - {"month"} | {"journey", "version", "tier"},
     ("month_offset", "patients", "retained", "rate"),
     Chart("rate", title="Retention by month since the anchor"),
     {"anchor": "first-visit", "months": 6},

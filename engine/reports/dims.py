@@ -30,6 +30,12 @@ DIMS: dict[str, Dim] = {
         ),
         Dim("month", sql.SQL("to_char(u.anchor_date, 'YYYY-MM')"), help="the anchor's month, hospital time"),
         Dim("journey", sql.SQL("u.journey"), help="the journey"),
+        Dim(
+            "version",
+            sql.SQL("u.version"),
+            help="the journey version, as <journey>@v<N>: the one the asking message was decided under "
+            "(satisfaction), else the one the instance started on (funnel, cohorts); empty: no journey",
+        ),
         Dim("arm", sql.SQL("u.arm"), help="the experiment arm"),
         Dim(
             "tier",

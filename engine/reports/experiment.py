@@ -18,11 +18,24 @@ from engine.reports.catalog import EXPERIMENT
 from engine.reports.run import as_of, rows
 
 SPLIT, LEAKAGE, GLOBAL_LEAKAGE = "experiment_split", "experiment_leakage", "experiment_leakage_global"
+ROLLOUTS = """
+SELECT DISTINCT x.experiment_id FROM analytics.experiment_assignments x
+WHERE x.kind = 'journey_rollout' AND x.assigned_at <= %(as_of)s
+  AND (%(experiment)s::text IS NULL OR x.experiment_id = %(experiment)s::text)
+  AND (%(journey)s::text IS NULL OR x.journey_id = %(journey)s::text)
+ORDER BY 1
+"""
+
+
+class ReportRefusedError(ValueError):
+    """The report cannot answer what was asked; the message says why and what to ask instead."""
 
 
 def run_experiment(conn: Connection[Any], query: Query) -> Table:
     moment = as_of(conn, query.as_of)
     params = query.params(EXPERIMENT, moment)
+    if params["population"] == "triggered":
+        _refuse_triggered_rollouts(conn, params)
     _, arms = rows(conn, EXPERIMENT.statement(query.by), params)
     _, split = rows(conn, _sql(SPLIT), params)
     leaks = leakage(conn, params)
@@ -51,6 +64,18 @@ def run_experiment(conn: Connection[Any], query: Query) -> Table:
         for r in leaks
     )
     return table
+
+
+def _refuse_triggered_rollouts(conn: Connection[Any], params: dict[str, Any]) -> None:
+    """A staged rollout has no exposure defined (analytics.experiment_exposures): both arms get messages, so
+    "exposed" would need a case of its own. Its triggered population would be empty, which reads as no patients."""
+    _, found = rows(conn, ROLLOUTS, params)
+    if found:
+        names = ", ".join(r["experiment_id"] for r in found)
+        raise ReportRefusedError(
+            f"--population triggered: staged rollouts have no exposure defined, so {names} cannot be compared on the "
+            "triggered population; use --population itt (the default), or --experiment to pick another experiment"
+        )
 
 
 def leakage(conn: Connection[Any], params: dict[str, Any]) -> list[dict[str, Any]]:

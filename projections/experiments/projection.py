@@ -1,10 +1,13 @@
 """Events -> experiment_assignments rows. Pure.
 
-Two draws make a row. A journey's split (journey.branch_taken with ``split``): the unit is the instance, the
+Three draws make a row. A journey's split (journey.branch_taken with ``split``): the unit is the instance, the
 experiment its journey, step and salt, so a new salt starts a new experiment. The global holdout
 (experiment.assigned): the unit is the patient, recorded in both arms, its weights the holdout's share and the
-rest in basis points. A branch that no split drew is not an assignment. The first draw of a unit is kept: a split
-step reached again in the same instance draws the same arm (the hash is sticky), and keeps the first time.
+rest in basis points. A staged rollout (journey.started with ``rollout``): the unit is the instance, the experiment
+its journey, candidate version and salt, the arms candidate and stable (the control: the version every other entry
+starts on), the weights the candidate's share and the rest in basis points. A branch that no split drew is not an
+assignment. The first draw of a unit is kept: a split step reached again in the same instance draws the same arm
+(the hash is sticky), and keeps the first time.
 Weights are kept as JSON text (a mapping needs no database driver's wrapper); analytics.experiment_assignments
 shows them as jsonb.
 """
@@ -32,12 +35,19 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
         return [_split(e, e.split)]
     if isinstance(e, ex.ExperimentAssigned):
         return [_global(e)]
+    if isinstance(e, jo.JourneyStarted) and e.rollout is not None:
+        return [_rollout(e, e.rollout)]
     return []
 
 
 def split_experiment_id(journey_id: str, step_id: str, salt: str | None) -> str:
     """A split's experiment: its journey, its step and its salt (empty when unknown or none)."""
     return f"{journey_id}/{step_id}@{salt or ''}"
+
+
+def rollout_experiment_id(journey_id: str, candidate_version: int, salt: str) -> str:
+    """A staged rollout's experiment: its journey, candidate version and salt (a new salt, a new experiment)."""
+    return f"{journey_id}@v{candidate_version}/{salt}"
 
 
 def _split(e: jo.BranchTaken, draw: jo.SplitDraw) -> Upsert:
@@ -73,6 +83,25 @@ def _global(e: ex.ExperimentAssigned) -> Upsert:
         "holdout": e.holdout,
         "weights": _json({"holdout": e.share_bp, "treated": BASIS_POINTS - e.share_bp}),
         "salt": e.salt,
+        "assigned_at": e.occurred_at,
+        "event_id": e.event_id,
+    }
+    return Upsert(TABLE, KEY, row, keep=FIRST)
+
+
+def _rollout(e: jo.JourneyStarted, draw: jo.RolloutDraw) -> Upsert:
+    row = {
+        "experiment_id": rollout_experiment_id(e.journey_id, draw.candidate_version, draw.salt),
+        "unit_id": e.instance_id,
+        "patient_id": e.patient_id,
+        "kind": "journey_rollout",
+        "journey_id": e.journey_id,
+        "step_id": None,
+        "instance_id": e.instance_id,
+        "arm": draw.arm,
+        "holdout": draw.arm == "stable",
+        "weights": _json({"candidate": draw.share_bp, "stable": BASIS_POINTS - draw.share_bp}),
+        "salt": draw.salt,
         "assigned_at": e.occurred_at,
         "event_id": e.event_id,
     }

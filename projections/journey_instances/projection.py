@@ -1,9 +1,13 @@
 """Events -> journey_instances rows. Pure.
 
 An instance's row is created by journey.started (with what it entered on: the entry event's type, department
-and time) and then moved by its step events: a wait sets the step it waits at and when that wait ends at the
-latest; every other step event moves it to ``next_step_id``. A split's branch records the arm the instance drew
-(a journey with several splits keeps the last; experiment_assignments keeps each).
+and time; the version it started on and, under a staged rollout, the arm the rollout drew) and then moved by its
+step events: a wait sets the step it waits at and when that wait ends at the latest; every other step event moves
+it to ``next_step_id``. A split's branch records the arm the instance drew (a journey with several splits keeps the
+last; experiment_assignments keeps each). A deployment that moves the instance to another version
+(journey.migrated) sets its current version and hash; ``started_version`` keeps the one it started on. Moved by a
+mapping, it runs on from the mapped step (its old wait is gone); moved where its step is unchanged, it keeps its
+wait. journey.version_kept changes nothing: the instance finishes on the version it has.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
     """The row operations for one event (``seq``, its place in the log, is not needed here)."""
     if isinstance(e, jo.JourneyStarted):
         return [_started(e)]
+    if isinstance(e, jo.JourneyMigrated):
+        return [_migrated(e)]
     if isinstance(e, jo.WaitScheduled):
         return [_set(e.instance_id, current_step=e.step_id, next_due_at=e.due_at)]
     if isinstance(e, jo.TaskCreated) and e.message_id is not None:
@@ -65,6 +71,8 @@ def _started(e: jo.JourneyStarted) -> Upsert:
             "journey_id": e.journey_id,
             "journey_version": e.journey_version,
             "content_hash": e.content_hash,
+            "started_version": e.journey_version,
+            "rollout_arm": None if e.rollout is None else e.rollout.arm,
             "key": e.key,
             "status": "active",
             "current_step": e.next_step_id,
@@ -75,6 +83,15 @@ def _started(e: jo.JourneyStarted) -> Upsert:
             **_entry(e.entry),
         },
     )
+
+
+def _migrated(e: jo.JourneyMigrated) -> Update:
+    """The instance's version from now on. ``mapped``: its wait was cancelled and it runs on from ``to_step_id``
+    (the step events that follow move the row further); ``unchanged``: it keeps its step and its wait."""
+    values: dict[str, Any] = {"journey_version": e.to_version, "content_hash": e.to_hash}
+    if e.rule == "mapped":
+        values.update(current_step=e.to_step_id, next_due_at=None)
+    return _set(e.instance_id, **values)
 
 
 def _entry(entry: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,14 @@ ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS entry_at         timestam
 -- The arm a split drew for the instance (added later); NULL: no split. The global holdout is experiment_assignments'.
 ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS arm              text;
 ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS holdout          boolean;
+-- The version the instance started on and the arm a staged rollout drew for it (added later; rollout_arm: candidate,
+-- stable, NULL when no rollout drew). journey_version is the current one: a deployment may move a running instance
+-- (journey.migrated). A row written before the column existed holds the version it started on (before journey.migrated
+-- was projected, journey_version never changed after the start), so it is filled from it, once; its rollout_arm stays
+-- NULL until a rebuild (`careloop projections rebuild journey_instances`) reads the draws.
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS started_version  integer;
+ALTER TABLE journey_instances ADD COLUMN IF NOT EXISTS rollout_arm      text;
+UPDATE journey_instances SET started_version = journey_version WHERE started_version IS NULL;
 -- "A patient's journeys"
 CREATE INDEX IF NOT EXISTS journey_instances_patient ON journey_instances (patient_id);
 -- "The funnel of a journey"

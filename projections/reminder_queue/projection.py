@@ -5,8 +5,11 @@ A wait that announces its message (planned_message) makes a 'scheduled' row; the
 the outreach policy's decisions (approved, deferred, suppressed, failed) and the outreach results (sent,
 delivered, read, replied, failed on a channel) move the row along; ``approved_at`` is the first approval's time
 (attempt 1), which a fallback channel's approval leaves; ``read_at`` the time of the read receipt that moved it to
-'read' (see _read); ``priority`` is the request's. The key is the engine's message_id, stable across replans and
-restarts of the same run of a step.
+'read' (see _read); ``priority`` and ``journey_version`` (the version the request was decided under) are the
+request's. The key is the engine's message_id, stable across replans and restarts of the same run of a step. An
+instance a deployment moves by a mapping (journey.migrated, rule ``mapped``) loses its wait, so the message that
+wait announced is cancelled; the wait the mapped step schedules announces its own. Moved where its step is unchanged,
+the wait and its row stay (the request, under the new version, sets the template it is sent with).
 
 Results can arrive out of order (a gateway's delivery receipt after the patient's reply, a failure on one
 channel after delivery on another), so each change applies only to rows in the statuses it may follow: a
@@ -55,6 +58,9 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
         return [Update(TABLE, _status("skipped", e.reason, e), where)]
     if isinstance(e, jo.JourneyCompleted | jo.JourneyExited):
         why = f"journey {e.type.removeprefix('journey.')}: {e.outcome}"
+        return [Update(TABLE, _status("cancelled", why, e), {"instance_id": e.instance_id, "status": "scheduled"})]
+    if isinstance(e, jo.JourneyMigrated) and e.rule == "mapped":
+        why = f"re-planned: moved from {e.step_id} to {e.to_step_id} of v{e.to_version}"
         return [Update(TABLE, _status("cancelled", why, e), {"instance_id": e.instance_id, "status": "scheduled"})]
     return _policy(e) or _outreach(e)
 
@@ -157,6 +163,7 @@ def _requested(e: jo.MessageRequested) -> Upsert:
             "channels": list(e.channels),
             "category": e.category,
             "priority": e.priority,
+            "journey_version": e.journey_version or None,  # 0: a message of no journey
             "due_at": e.due_at,
             "requested_at": e.occurred_at,
             "status": "due",

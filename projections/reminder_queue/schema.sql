@@ -29,6 +29,9 @@ ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS approved_at    timestamptz;
 -- Read receipts and the request's priority (added later): when a read receipt first moved it to 'read'; 0-100.
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS read_at        timestamptz;
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS priority       integer;
+-- The journey version the request was decided under (added later; NULL: scheduled only, a message of no journey, or
+-- projected before the column existed, until a rebuild).
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS journey_version integer;
 -- "What is due today / this hour?"
 CREATE INDEX IF NOT EXISTS reminder_queue_status_due ON reminder_queue (status, due_at);
 -- "A patient's reminders"

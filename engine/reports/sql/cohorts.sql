@@ -2,13 +2,15 @@
 -- journey entry), hospital time; a cell is the share of the cohort with a visit in the calendar month offset months
 -- later (offset 0: the anchor's own month). Cohorts and offsets come from a month spine (generate_series), so a
 -- month without new patients is a row of zero; a cell whose month has not ended by as_of is NULL, never 0.
+-- version: the journey version the anchoring instance started on (a first visit has none).
 WITH anchors AS (
     SELECT v.patient_key, v.visit_date AS anchor_date, v.visit_at AS anchor_at, v.department,
-           NULL::text AS journey, v.age_band, v.sex
+           NULL::text AS journey, NULL::text AS version, v.age_band, v.sex
     FROM analytics.visits v
     WHERE %(anchor)s = 'first-visit' AND v.visit_at <= %(as_of)s
     UNION ALL
-    SELECT j.patient_key, j.entry_date, j.started_at, j.entry_department, j.journey_id, p.age_band, p.sex
+    SELECT j.patient_key, j.entry_date, j.started_at, j.entry_department, j.journey_id,
+           j.journey_id || '@v' || j.started_version, p.age_band, p.sex
     FROM analytics.journeys j LEFT JOIN analytics.patients p ON p.patient_key = j.patient_key
     WHERE %(anchor)s = 'journey-entry' AND j.started_at <= %(as_of)s AND j.entry_date IS NOT NULL
 ),

@@ -3,9 +3,11 @@
 -- counts as replied, not delivered, and a read receipt with no delivery receipt as read, not delivered.
 -- goal: the instance completed with one of its journey's goal outcomes (the catalog's goals); revisited: a visit in
 -- (entry date, entry date + window] by as_of; revisit_open: instances whose window has not ended yet.
+-- version: the journey version the instance started on (a deployment may move it later: its entry is the unit's).
 WITH inst AS (
     SELECT j.patient_key, j.instance_key, j.journey_id AS journey, j.entry_department AS department,
-           j.entry_date AS anchor_date, j.arm, j.status, j.outcome, j.started_at, j.ended_at,
+           j.entry_date AS anchor_date, j.arm, j.journey_id || '@v' || j.started_version AS version,
+           j.status, j.outcome, j.started_at, j.ended_at,
            p.age_band, p.sex
     FROM analytics.journeys j
     LEFT JOIN analytics.patients p ON p.patient_key = j.patient_key

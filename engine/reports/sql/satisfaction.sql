@@ -1,8 +1,11 @@
 -- satisfaction.v1 (docs/reports.md): one unit per completed questionnaire of the instrument, by the journey (and
 -- its entry department) of the message that asked for it; a questionnaire no message asked for has none.
+-- version: the journey version that message's request was decided under, else (a row projected before it was
+-- recorded) the version its instance started on.
 WITH u AS (
     SELECT q.patient_key, q.score, q.completed_at, analytics.local_date(q.completed_at) AS anchor_date,
-           j.journey_id AS journey, j.entry_department AS department, p.age_band, p.sex
+           j.journey_id AS journey, j.entry_department AS department, p.age_band, p.sex,
+           j.journey_id || '@v' || coalesce(m.journey_version, j.started_version) AS version
     FROM analytics.questionnaires q
     LEFT JOIN analytics.messages m ON m.message_key = q.message_key
     LEFT JOIN analytics.journeys j ON j.instance_key = m.instance_key
