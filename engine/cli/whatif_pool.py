@@ -8,6 +8,7 @@ events as their JSON, and back the parts' reports (strings, counts, times), whic
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -59,7 +60,7 @@ def whatif_in_parallel(
 ) -> WhatIf:
     """``whatif`` of the two journeys files over ``inputs``, in ``jobs`` processes."""
     task = partial(_compare, until=until, since=since, patients=patients)
-    return combined(since, until, in_parallel(task, inputs, current, new, jobs))
+    return combined(since, until, in_parallel(task, cut(inputs, jobs), current, new, jobs))
 
 
 def _compare(
@@ -73,14 +74,22 @@ def _compare(
     return whatif(events, before, after, until, since, patients)
 
 
-def in_parallel(task: Task[T], inputs: Sequence[Event], current: Journeys, new: Journeys, jobs: int) -> list[T]:
-    """``task`` on each part of ``inputs`` with the two catalogs, in a pool of up to ``jobs`` processes; the
-    results in the parts' order. With one job or one part, here, one part after the other, on the catalogs already
-    compiled."""
-    cut = parts(inputs, max(min(jobs, len(inputs) // SMALLEST_PART), -(-len(inputs) // PART_EVENTS)))
+def cut(inputs: Sequence[Event], jobs: int) -> list[list[Event]]:
+    """``inputs`` in parts for ``jobs`` processes: one per process at least, if each gets ``SMALLEST_PART``
+    events, and at most ``PART_EVENTS`` events each."""
+    return parts(inputs, max(min(jobs, len(inputs) // SMALLEST_PART), -(-len(inputs) // PART_EVENTS)))
+
+
+def in_parallel(task: Task[T], cut: list[list[Event]], current: Journeys, new: Journeys, jobs: int) -> list[T]:
+    """``task`` on each part with the two catalogs, in a pool of up to ``jobs`` processes; the results in the
+    parts' order. With one job or one part, here, one part after the other, on the catalogs already compiled."""
     if jobs <= 1 or len(cut) <= 1:
         return [task(part, current.catalog, new.catalog) for part in cut]
     sources = ((current.text, current.name), (new.text, new.name))
+    # Python's advice for forked children: what exists now (the whole history, here) is left out of the collector's
+    # walks, so that a child's collections do not write into, and so copy, every page of it. Not undone: unfreezing
+    # would also release what the process froze itself (engine.plumbing.collector).
+    gc.freeze()
     with ProcessPoolExecutor(max_workers=min(jobs, len(cut)), initializer=_load, initargs=sources) as pool:
         return _bounded(pool, task, cut, in_flight=2 * jobs)
 
@@ -132,4 +141,4 @@ def _compiled(text: str, name: str) -> Catalog:
     return catalog
 
 
-__all__ = ["PART_EVENTS", "SMALLEST_PART", "Journeys", "Task", "cores", "in_parallel", "whatif_in_parallel"]
+__all__ = ["PART_EVENTS", "SMALLEST_PART", "Journeys", "Task", "cores", "cut", "in_parallel", "whatif_in_parallel"]
