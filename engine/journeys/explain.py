@@ -38,10 +38,16 @@ class MessageStory:
 class InstanceStory:
     instance_id: str
     journey_id: str
-    version: int | None = None
-    lines: list[tuple[datetime, str]] = field(default_factory=list)
+    version: int | None = None  # the version it runs on now (started, then each journey.migrated)
+    lines: list[tuple[datetime, str]] = field(default_factory=list)  # each begins with the version it ran on
     messages: dict[str, MessageStory] = field(default_factory=dict)
     status: str = "running"
+    versions: list[int | None] = field(default_factory=list)  # the version of each line, in the lines' order
+
+    def add(self, at: datetime, text: str) -> None:
+        """A decision line, under the version the instance ran on when it was taken."""
+        self.lines.append((at, text if self.version is None else f"v{self.version}  {text}"))
+        self.versions.append(self.version)
 
 
 @dataclass
@@ -63,7 +69,10 @@ class Explanation:
                     "journey_id": i.journey_id,
                     "version": i.version,
                     "status": i.status,
-                    "history": lines(i.lines),
+                    "history": [
+                        {"at": at.isoformat(), "what": text, "version": version}
+                        for (at, text), version in zip(i.lines, i.versions, strict=True)
+                    ],
                     "messages": [
                         {
                             "message_id": m.message_id,
@@ -155,20 +164,26 @@ def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, Message
     at, reason = e.occurred_at, str(getattr(e, "reason", ""))
     if isinstance(e, jo.JourneyStarted):
         inst.version = e.journey_version
-        inst.lines.append((at, f"started v{e.journey_version} ({e.content_hash}): {reason}"))
+        drawn = "" if e.rollout is None else f", rollout arm {e.rollout.arm} (bucket {e.rollout.bucket})"
+        inst.add(at, f"started v{e.journey_version} ({e.content_hash}{drawn}): {reason}")
+    elif isinstance(e, jo.JourneyMigrated):
+        inst.add(at, f"migrated to v{e.to_version} ({e.to_hash}): {reason}")
+        inst.version = e.to_version
+    elif isinstance(e, jo.JourneyVersionKept):
+        inst.add(at, f"stays on v{e.version} (v{e.offered_version} deployed): {reason}")
     elif isinstance(e, jo.BranchTaken):
-        inst.lines.append((at, f"step {e.step_id}: branch {e.branch!r}" + (" (holdout)" if e.holdout else "")))
+        inst.add(at, f"step {e.step_id}: branch {e.branch!r}" + (" (holdout)" if e.holdout else ""))
     elif isinstance(e, jo.JourneyReplanned):
-        inst.lines.append((at, f"re-planned: {reason}"))
+        inst.add(at, f"re-planned: {reason}")
     elif isinstance(e, jo.JourneyCompleted | jo.JourneyExited):
         inst.status = f"{e.type.removeprefix('journey.')} ({e.outcome})"
-        inst.lines.append((at, f"{inst.status}: {reason}"))
+        inst.add(at, f"{inst.status}: {reason}")
     elif isinstance(e, jo.StepSkipped):
-        inst.lines.append((at, f"step {e.step_id} not run: {reason}"))
+        inst.add(at, f"step {e.step_id} not run: {reason}")
     elif isinstance(e, jo.TaskCreated | jo.TaskEscalated):
-        inst.lines.append((at, f"{e.type} {e.task_id[:8]}: {reason}"))
+        inst.add(at, f"{e.type} {e.task_id[:8]}: {reason}")
     elif isinstance(e, jo.ChurnFlagged | jo.ChurnCleared):
-        inst.lines.append((at, f"{e.type}: {reason or getattr(e, 'flag_reason', '')}"))
+        inst.add(at, f"{e.type}: {reason or getattr(e, 'flag_reason', '')}")
     elif isinstance(e, jo.MessageRequested):
         story = MessageStory(e.message_id, e.template, e.step_id or "")
         by = f"step {e.step_id} of {e.journey_id} v{e.journey_version}" if e.journey_version else "the patient's reply"

@@ -78,6 +78,10 @@ def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (
             return _replanned(state, event)
         case jo.ConsentWithdrawnByReply() | jo.ConsentGrantedByReply():
             return consent_by_reply(state.profile, event)
+        case jo.JourneyMigrated():
+            return _migrated(state, event)
+        case jo.JourneyVersionKept():
+            return _instance(state, state.instances[event.instance_id], considered_at=event.effective_at)
         case ExperimentAssigned():
             return {"experiments": state.experiments | {event.experiment_id}}
     return input_changes(state, event)
@@ -99,6 +103,9 @@ class InstanceChanges(TypedDict, total=False):
     timing: str
     outcome: str | None
     ended_at: datetime | None
+    journey_version: int
+    content_hash: str
+    considered_at: datetime | None
 
 
 def _instance(state: PatientState, inst: Instance, **changes: Unpack[InstanceChanges]) -> Changes:
@@ -133,8 +140,23 @@ def _started(state: PatientState, e: jo.JourneyStarted) -> Changes:
         anchor=e.occurred_at,
         last_event=e.entry,
         evidence=(e.entry_event_id,),
+        considered_at=e.occurred_at,
     )
     return {"instances": MappingProxyType({**state.instances, e.instance_id: inst})}
+
+
+def _migrated(state: PatientState, e: jo.JourneyMigrated) -> Changes:
+    """The instance runs on under ``to_version``; a mapped one leaves its wait (visited, so a new timer id) for
+    ``to_step_id``, keeping its anchor (a 'from: step' wait still measures from when the old step was reached)."""
+    inst = state.instances[e.instance_id]
+    changes: InstanceChanges = {
+        "journey_version": e.to_version,
+        "content_hash": e.to_hash,
+        "considered_at": e.effective_at,
+    }
+    if e.rule == "mapped":
+        changes.update({"waiting": None, "step_id": e.to_step_id, "visits": _visited(inst, e.step_id)})
+    return _instance(state, inst, **changes)
 
 
 def _replanned(state: PatientState, e: jo.JourneyReplanned) -> Changes:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.journeys import churn, erased, erasure, outreach, replies, tasks
+from engine.journeys import churn, erased, erasure, migration, outreach, replies, tasks
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import AnyStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
@@ -85,6 +85,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             outreach.after_cancel(run, trigger, active)
             enter(run, trigger, data)
             churn.assess(run, before)
+    migration.keep_wake_up(run, state)
     return Decision(run.state, tuple(run.events), tuple(run.effects))
 
 
@@ -97,6 +98,10 @@ def fire_due_timers(run: Run) -> None:
         item = due[0]
         with run.caused_by(f"timer:{item.timer_id}"):
             before = run.state
+            if item.kind == "deployment":
+                migration.decide_due(run, item)  # first at its instant (rank): a wait due then runs on the new
+                churn.assess(run, before)
+                continue
             run.effect(CancelTimer(run.state.patient_id, item.timer_id, "fired"))
             if item.kind == "churn":
                 churn.assess(run, before)
@@ -111,11 +116,14 @@ def fire_due_timers(run: Run) -> None:
 
 
 def pending(state: PatientState, catalog: Catalog, horizon: datetime, now: datetime | None = None) -> list[Due]:
-    """The patient's timers due by ``horizon``: journey waits, deferred messages, task SLAs and the churn check
-    (whose conditions are judged at ``now``, else the patient's clock)."""
+    """The patient's timers due by ``horizon``: a deployment's decision about running instances, journey waits,
+    deferred messages, task SLAs and the churn check (whose conditions are judged at ``now``, else the patient's
+    clock)."""
     timers = [t for t in state.pending_timers() if t.due_at <= horizon]
     check = churn.next_check(state, catalog, now or state.clock or _EPOCH, horizon=horizon)
-    return timers if check is None else sorted([*timers, check], key=lambda d: (d.due_at, d.rank, d.timer_id))
+    deployed = migration.next_due(state, catalog, horizon)
+    extra = [d for d in (check, deployed) if d is not None]
+    return sorted([*timers, *extra], key=lambda d: (d.due_at, d.rank, d.timer_id)) if extra else timers
 
 
 def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> None:

@@ -75,6 +75,9 @@ class Instance:
     timing: str = ""  # how the last completed wait was computed: the 'why' of the step that follows it
     outcome: str | None = None
     ended_at: datetime | None = None
+    # The last moment a deployment decided about this instance (started_at at start, then the effective_at of
+    # each journey.migrated or journey.version_kept): only later deployments are due for it (migration.next_due).
+    considered_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -131,14 +134,14 @@ class Sent:
 
 
 class Due(NamedTuple):
-    """A pending timer: ``rank`` orders timers due at the same instant (journey steps first, then messages by
-    priority, then task SLAs), so decisions never depend on id order."""
+    """A pending timer: ``rank`` orders timers due at the same instant (a deployment first, then journey steps,
+    then messages by priority, then task SLAs), so decisions never depend on id order."""
 
     due_at: datetime
     rank: tuple[int, int]
     instance_id: str
     timer_id: str
-    kind: Literal["wait", "message", "task", "churn"]
+    kind: Literal["wait", "message", "task", "churn", "deployment"]
 
 
 SIGNALS_KEPT = 20

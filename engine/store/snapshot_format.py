@@ -31,8 +31,9 @@ from engine.journeys.state import PatientState
 # Bump when PatientState (or anything inside it, the event models included) changes shape; snapshots of the old
 # version are then ignored and their patients replayed from their events. 2: PatientState.seen gone (the store
 # records the applied inputs, careloop_applied_inputs). 3: PatientState.erased_epoch (patient.erased). 4:
-# PatientState.experiments (experiment.assigned).
-SNAPSHOT_SCHEMA_VERSION = 4
+# PatientState.experiments (experiment.assigned). 5: Instance.considered_at (deployments decide about running
+# instances once each).
+SNAPSHOT_SCHEMA_VERSION = 5
 
 
 def _tuple_keyed(hints: Mapping[str, Any]) -> dict[str, Any]:
