@@ -18,7 +18,7 @@ from functools import partial
 from typing import TypeVar
 
 from engine.journeys.catalog import Catalog
-from engine.journeys.whatif import WhatIf, combined, parts, whatif
+from engine.journeys.whatif import WhatIf, combined, parts, related, whatif
 from engine.language.errors import JourneyFileError
 from engine.language.loader import check_text
 from engine.plumbing import collector
@@ -59,6 +59,8 @@ def whatif_in_parallel(
     jobs: int = 1,
 ) -> WhatIf:
     """``whatif`` of the two journeys files over ``inputs``, in ``jobs`` processes."""
+    if patients is not None:  # no part without one of them, and no process for it
+        inputs = related(inputs, patients)
     task = partial(_compare, until=until, since=since, patients=patients)
     return combined(since, until, in_parallel(task, cut(inputs, jobs), current, new, jobs))
 

@@ -136,9 +136,11 @@ def whatif(
     patients: Iterable[str] | None = None,
 ) -> WhatIf:
     """``inputs`` (no engine events) replayed through both catalogs with the clock run to ``until``; decisions
-    before ``since`` are not compared. ``patients``: only these in the report (all are replayed, as a merge hands
-    journeys from one patient to another)."""
+    before ``since`` are not compared. ``patients``: only these in the report (replayed with every patient a merge
+    joins them to, as a merge hands journeys from one patient to another)."""
     wanted = set(patients) if patients is not None else None
+    if wanted is not None:
+        inputs = related(inputs, wanted)
     before, after = _run(inputs, current, until), _run(inputs, new, until)
     result = WhatIf(since=since, until=until)
     for patient_id in sorted(set(before) | set(after)):
@@ -174,6 +176,14 @@ def parts(inputs: Sequence[Event], count: int) -> list[list[Event]]:
     for e in inputs:
         out[part_of[group(e.patient_id)]].append(e)
     return out
+
+
+def related(inputs: Sequence[Event], patients: Iterable[str]) -> list[Event]:
+    """The inputs of ``patients`` and of every patient a chain of merges joins one of them to, in recorded order:
+    all that their decisions depend on."""
+    group = _merged_groups(inputs)
+    groups = {group(p) for p in patients}
+    return [e for e in inputs if group(e.patient_id) in groups]
 
 
 def _merged_groups(inputs: Sequence[Event]) -> Callable[[str], str]:
@@ -307,5 +317,6 @@ __all__ = [
     "differences",
     "inputs_of",
     "parts",
+    "related",
     "whatif",
 ]

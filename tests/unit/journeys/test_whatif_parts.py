@@ -3,7 +3,7 @@ events in one part, patients a merge joins together, and the parts' reports comb
 
 from __future__ import annotations
 
-from engine.journeys.whatif import combined, parts, whatif
+from engine.journeys.whatif import combined, parts, related, whatif
 from events import patient as pa
 from events.base import Event
 from tests.builders import at, booked, catalog, discharge, event, registered, visit
@@ -87,3 +87,13 @@ def test_a_merge_split_from_its_survivor_would_lose_the_hand_over() -> None:
     pieces = combined(None, UNTIL, (whatif(part, catalog(), exit_on_booking(), UNTIL) for part in apart))
 
     assert not any(d.patient_id == "P3" for d in pieces.differences)
+
+
+def test_the_patients_asked_for_are_replayed_with_the_records_merged_into_them_and_nobody_else() -> None:
+    events = hospital()
+
+    assert related(events, ["P3"]) == [e for e in events if e.patient_id in ("P3", "P-dup")]
+    assert related(events, ["P-dup", "P5"]) == [e for e in events if e.patient_id in ("P3", "P-dup", "P5")]
+    whole = whatif(events, catalog(), exit_on_booking(), UNTIL)
+    asked = whatif(events, catalog(), exit_on_booking(), UNTIL, patients=["P3"])
+    assert asked.differences == [d for d in whole.differences if d.patient_id == "P3"] != []
