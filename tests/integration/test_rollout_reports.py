@@ -1,35 +1,42 @@
-"""A staged rollout in the reports (issue 16): post-op-follow-up v3 drawn for 20 % of new entries over v2, recorded
-in the journey store, followed by the projection runner and read by an analyst's login through `careloop report`.
+"""A staged rollout in the reports (issue 16): post-op-follow-up v3 (its day-3 message on day 2) drawn for 20 % of
+new entries over v2 from 2026-03-01, recorded in the journey store, followed by the projection runner and read by an
+analyst's login through `careloop report`.
 
-The hospital: 300 patients discharged after surgery over six weeks (the pure core decides their journeys); a few
-had an earlier stay before the rollout began, with a return visit after it (their first post-op instance, on no
-draw). Each start from the rollout's first day carries the draw the core records (engine/journeys/assignment.bucket
-of the patient under the rollout's salt: candidate below 2,000 of 10,000); the candidates' instances and requests
-are v3's. Some stable instances are later moved to v3 by a deployment (journey.migrated). Candidates come back
-within 30 days more often than the stable arm (a fixed pattern, not the arm's doing: the numbers are checked, not
-the effect). Every expected count is worked out here from the events, never from the read models.
+The hospital: 300 patients discharged after surgery over six weeks, decided by the pure core under two deployments
+(the journeys file without its rollout from the epoch, with it from ROLLOUT_AT), so each start from then carries
+the draw the core made; a few patients had an earlier stay, before the rollout, with a return visit (their first
+post-op instance, on no draw). The stable instances of every fourth patient are later moved to v3 by a deployment
+(journey.migrated, as the core records a move at an unchanged step). Candidates come back within 30 days more often
+than the stable arm (a fixed pattern by the patient's number and arm: the numbers are checked, not the effect).
+Every expected count is worked out here from the events, never from the read models.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
+from ruamel.yaml import YAML
 from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
 from engine.cli.main import app
 from engine.embedded import EmbeddedPostgres
 from engine.journeys.assignment import bucket
+from engine.journeys.catalog import Catalog
 from engine.journeys.simulation import Simulation
+from engine.language.loader import load_catalog
 from engine.plumbing.clock import set_database_clock
 from engine.reports.base import Query
 from engine.reports.experiment import ReportRefusedError, run_experiment
@@ -40,7 +47,7 @@ from events.base import Event, Source
 from projections.catalog import PROJECTIONS
 from projections.runner import Runner
 from projections.source import StoreSource
-from tests.builders import JOURNEYS, SHANGHAI, at, catalog, discharge, visit
+from tests.builders import JOURNEYS, SHANGHAI, at, discharge, visit
 from tests.integration.access.conftest import as_login
 from tests.integration.analysts_hospital import Recorder
 from tests.integration.scratch_database import scratch_database
@@ -56,8 +63,33 @@ PATIENTS = [f"P-rollout-{n:03d}" for n in range(300)]
 EARLIER = PATIENTS[::15]  # an earlier stay, before the rollout began, with a return visit
 
 
+def rollout_file(folder: Path) -> Path:
+    """journeys.yaml with post-op-follow-up v3 beside v2 (the day-3 message on day 2) and its rollout to 20 %."""
+    yaml = YAML()
+    doc = yaml.load(JOURNEYS.read_text(encoding="utf-8"))
+    v2 = next(j for j in doc["journeys"] if j["id"] == JOURNEY)
+    v3 = copy.deepcopy(v2)
+    v3["version"] = 3
+    v3["steps"][0]["wait"]["offset"] = "2d"
+    doc["journeys"].append(v3)
+    doc["deployment"] = {"rollouts": [{"journey": JOURNEY, "version": 3, "share": SHARE_BP / 100, "salt": SALT}]}
+    path = folder / "journeys.yaml"
+    with path.open("w", encoding="utf-8") as out:
+        yaml.dump(doc, out)
+    return path
+
+
+def rollout_catalog(path: Path) -> Catalog:
+    """The file's journeys under two deployments: no rollout until ROLLOUT_AT, the file's rollout from then."""
+    loaded = load_catalog(path)
+    (with_rollout,) = loaded.deployments
+    before = replace(with_rollout, rollouts=MappingProxyType({}))
+    after = replace(with_rollout, deployment_id=1, kind="deploy", effective_at=ROLLOUT_AT)
+    return loaded.with_deployments((before, after))
+
+
 def arm_of(patient: str) -> str:
-    """The draw as the core makes it for a rollout (design §8): the patient's bucket of 10,000 under the salt."""
+    """The arm the rollout draws for the patient (the core's draw, engine/journeys/deployments.Rollout.draw)."""
     return "candidate" if bucket(SALT, patient, JOURNEY, "rollout", modulus=10_000) < SHARE_BP else "stable"
 
 
@@ -75,18 +107,10 @@ def clinical(n: int, patient: str) -> list[Event]:
     return events
 
 
-def drawn(start: jo.JourneyStarted) -> jo.JourneyStarted:
-    n = bucket(SALT, start.patient_id, start.journey_id, "rollout", modulus=10_000)
-    draw = jo.RolloutDraw(
-        stable_version=2, candidate_version=3, share_bp=SHARE_BP, salt=SALT, bucket=n, arm=arm_of(start.patient_id)
-    )
-    version = 3 if draw.arm == "candidate" else 2
-    return start.model_copy(update={"rollout": draw, "journey_version": version, "schema_version": 2})
-
-
-def moved(start: jo.JourneyStarted) -> jo.JourneyMigrated:
-    """A deployment a day after the start moves the stable instance to v3 at its unchanged wait."""
-    when = start.occurred_at + timedelta(days=1)
+def moved(start: jo.JourneyStarted, to_hash: str) -> jo.JourneyMigrated:
+    """A deployment four days after the start moves the stable instance to v3 where it waits, at wait-day-7 (the
+    same in v3)."""
+    when = start.occurred_at + timedelta(days=4)
     message = f"migrated:{start.instance_id}"
     migrated: jo.JourneyMigrated = jo.JourneyMigrated.create(
         source=Source(system="careloop-engine", message_id=message),
@@ -95,12 +119,12 @@ def moved(start: jo.JourneyStarted) -> jo.JourneyMigrated:
         recorded_at=when,
         instance_id=start.instance_id,
         journey_id=start.journey_id,
-        step_id="wait-day-3",
+        step_id="wait-day-7",
         from_version=2,
         from_hash=start.content_hash,
         to_version=3,
-        to_hash="v3-hash",
-        to_step_id="wait-day-3",
+        to_hash=to_hash,
+        to_step_id="wait-day-7",
         rule="unchanged",
         deployment_id=2,
         effective_at=when,
@@ -109,24 +133,18 @@ def moved(start: jo.JourneyStarted) -> jo.JourneyMigrated:
     return migrated
 
 
-def rolled_out(history: list[Event]) -> list[Event]:
-    """The patient's history as the core records it under the rollout: each post-op start from ROLLOUT_AT drawn,
-    a candidate's requests v3's; the stable instances of every fourth patient moved to v3 a day after they started."""
+def moved_later(history: list[Event], catalog: Catalog) -> list[Event]:
+    """The patient's history with the stable post-op instances of every fourth patient moved to v3 four days after
+    they started."""
+    if int(history[0].patient_id.rsplit("-", 1)[1]) % 4:
+        return history
     out: list[Event] = []
-    candidates: set[str] = set()
     pending: list[jo.JourneyMigrated] = []
-    for recorded in history:
-        while pending and pending[0].occurred_at <= recorded.occurred_at:
+    for e in history:
+        while pending and pending[0].occurred_at <= e.occurred_at:
             out.append(pending.pop(0))
-        e = recorded
-        if isinstance(e, jo.JourneyStarted) and e.journey_id == JOURNEY and e.occurred_at >= ROLLOUT_AT:
-            e = drawn(e)
-            if e.rollout is not None and e.rollout.arm == "candidate":
-                candidates.add(e.instance_id)
-            elif int(e.patient_id.rsplit("-", 1)[1]) % 4 == 0:
-                pending.append(moved(e))
-        elif isinstance(e, jo.MessageRequested) and e.instance_id in candidates:
-            e = e.model_copy(update={"journey_version": 3})
+        if isinstance(e, jo.JourneyStarted) and e.rollout is not None and e.rollout.arm == "stable":
+            pending.append(moved(e, catalog.hashes[(JOURNEY, 3)]))
         out.append(e)
     return out + pending
 
@@ -135,6 +153,7 @@ def rolled_out(history: list[Event]) -> list[Event]:
 class Rollout:
     url: str  # the owner's
     analyst_url: str
+    journeys: Path
     events: list[Event]
 
     def of(self, cls: type[Any]) -> list[Any]:
@@ -142,32 +161,33 @@ class Rollout:
 
 
 @pytest.fixture(scope="module")
-def rollout(postgres: EmbeddedPostgres) -> Iterator[Rollout]:
-    sim = Simulation(catalog())
+def rollout(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollout]:
+    journeys = rollout_file(tmp_path_factory.mktemp("rollout"))
+    catalog = rollout_catalog(journeys)
+    sim = Simulation(catalog)
     sim.feed(sorted((e for n, p in enumerate(PATIENTS) for e in clinical(n, p)), key=lambda e: e.recorded_at))
     sim.run_until(NOW)
-    recorded = {p: rolled_out(history) for p, history in sim.recorded.items()}
+    recorded = {p: moved_later(history, catalog) for p, history in sim.recorded.items()}
     analyst = f"analyst_{uuid.uuid4().hex[:10]}"
     with scratch_database(postgres.url, "it_rollout") as url:
         store = JourneyStore(postgres_env(url))
         try:
-            _record(url, store, recorded)
+            _record(url, store, catalog, recorded)
             applied = CliRunner().invoke(app, ["roles", "apply"], env={"CARELOOP_DATABASE_URL": url})
             assert applied.exit_code == 0, applied.output
-            deploy(url, catalog())
+            deploy(url, load_catalog(journeys))  # the value sets and the hospital's time zone the views read
             with psycopg.connect(url, autocommit=True) as conn:
                 set_database_clock(conn, NOW)
-                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(analyst)))
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE careloop_analyst").format(sql.Identifier(analyst)))
-            yield Rollout(url, as_login(url, analyst), [e for h in recorded.values() for e in h])
+            yield Rollout(url, as_login(url, analyst), journeys, [e for h in recorded.values() for e in h])
         finally:
             store.close()
             with psycopg.connect(postgres.url, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(analyst)))
 
 
-def _record(url: str, store: JourneyStore, recorded: dict[str, list[Event]]) -> None:
-    sim = Simulation(catalog())
+def _record(url: str, store: JourneyStore, catalog: Catalog, recorded: dict[str, list[Event]]) -> None:
+    sim = Simulation(catalog)
     sim.recorded.update(recorded)  # what the Recorder reads: each patient's history
     with Runner(url, StoreSource(store), PROJECTIONS) as runner:
         Recorder(store)(sim)
@@ -178,7 +198,7 @@ def _record(url: str, store: JourneyStore, recorded: dict[str, list[Event]]) -> 
 def report(db: Rollout, *args: str) -> dict[str, Any]:
     result = CliRunner().invoke(
         app,
-        ["report", *args, "--format", "json", "--journeys", str(JOURNEYS)],
+        ["report", *args, "--format", "json", "--journeys", str(db.journeys)],
         env={"CARELOOP_DATABASE_URL": db.analyst_url},
     )
     assert result.exit_code == 0, result.output
