@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.journeys.deployments import EPOCH, Deployment, DeploymentError, from_json, in_force, to_json
-from tests.unit.journeys.deployed_journeys import JOURNEY, catalog, deployment, file_catalog, v2_since_the_epoch
+from engine.journeys.deployments import EPOCH, Deployment, DeploymentError, Rollout, from_json, in_force, to_json
+from engine.language.loader import check_text
+from tests.unit.journeys.deployed_journeys import JOURNEY, TEXT, catalog, deployment, file_catalog, v2_since_the_epoch
 
 T = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 LATER = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
@@ -102,3 +103,32 @@ def test_a_recorded_deployment_is_the_files_own_with_its_id_kind_and_time() -> N
 
     assert from_json(to_json(recorded)) == recorded
     assert catalog(recorded).in_force(T).stable == {JOURNEY: 3}
+
+
+SECTION = """\
+deployment:
+  rollouts:
+    - {journey: post-op-follow-up, version: 3, share: 12.5}
+  migrations:
+    - journey: post-op-follow-up
+      from: 2
+      to: 3
+      running: move
+      map: {wait-day-30: wait-day-21}
+"""
+
+
+def test_the_files_deployment_section_gives_its_rollout_and_its_directives() -> None:
+    loaded, problems = check_text(TEXT + SECTION, "deployed.yaml")
+    assert loaded is not None, [p.message for p in problems]
+
+    (own,) = loaded.deployments
+    # the candidate's stable is the highest other version; the salt defaults to <journey>@v<version>
+    assert dict(own.stable) == {JOURNEY: 2}
+    assert own.rollouts[JOURNEY] == Rollout(JOURNEY, 2, 3, 1_250, f"{JOURNEY}@v3")
+    (directive,) = own.directives
+    assert (directive.from_versions, directive.to_version, directive.running) == ((2,), 3, "move")
+    assert dict(directive.step_map) == {"wait-day-30": "wait-day-21"}
+    assert from_json(to_json(own)) == own
+    # both versions enter on a discharge; which one a patient starts on is drawn
+    assert [j.version for j in loaded.entering_on("encounter.discharged")] == [2, 3]
