@@ -2,13 +2,13 @@
 new entries over v2 from 2026-03-01, recorded in the journey store, followed by the projection runner and read by an
 analyst's login through `careloop report`.
 
-The hospital: 300 patients discharged after surgery over six weeks, decided by the pure core under two deployments
-(the journeys file without its rollout from the epoch, with it from ROLLOUT_AT), so each start from then carries
-the draw the core made; a few patients had an earlier stay, before the rollout, with a return visit (their first
-post-op instance, on no draw). The stable instances of every fourth patient are later moved to v3 by a deployment
-(journey.migrated, as the core records a move at an unchanged step). Candidates come back within 30 days more often
-than the stable arm (a fixed pattern by the patient's number and arm: the numbers are checked, not the effect).
-Every expected count is worked out here from the events, never from the read models.
+The hospital: 300 patients discharged after surgery over six weeks, decided by the pure core under three
+deployments (the journeys file without its rollout from the epoch; with it from ROLLOUT_AT, so each start from then
+carries the core's draw; and from MOVED_AT the same, moving running v2 instances to v3 where they wait at a step v3
+leaves unchanged: journey.migrated, else journey.version_kept). A few patients had an earlier stay, before the
+rollout, with a return visit (their first post-op instance, on no draw). Candidates come back within 30 days more
+often than the stable arm (a fixed pattern by the patient's number and arm: the numbers are checked, not the
+effect). Every expected count is worked out here from the events, never from the read models.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from engine.cli.main import app
 from engine.embedded import EmbeddedPostgres
 from engine.journeys.assignment import bucket
 from engine.journeys.catalog import Catalog
+from engine.journeys.deployments import Directive
 from engine.journeys.simulation import Simulation
 from engine.language.loader import load_catalog
 from engine.plumbing.clock import set_database_clock
@@ -43,7 +44,7 @@ from engine.reports.experiment import ReportRefusedError, run_experiment
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import deploy
 from events import journey as jo
-from events.base import Event, Source
+from events.base import Event
 from projections.catalog import PROJECTIONS
 from projections.runner import Runner
 from projections.source import StoreSource
@@ -58,6 +59,7 @@ JOURNEY = "post-op-follow-up"
 SALT, SHARE_BP = "post-op-v3-2026", 2_000
 EXPERIMENT = f"{JOURNEY}@v3/{SALT}"
 ROLLOUT_AT = at("2026-03-01 00:00")
+MOVED_AT = at("2026-03-25 09:00")  # a deployment moves running v2 instances to v3 where they wait at the same step
 NOW = at("2026-06-01 09:00")  # every 30-day window of the hospital has ended
 PATIENTS = [f"P-rollout-{n:03d}" for n in range(300)]
 EARLIER = PATIENTS[::15]  # an earlier stay, before the rollout began, with a return visit
@@ -80,12 +82,15 @@ def rollout_file(folder: Path) -> Path:
 
 
 def rollout_catalog(path: Path) -> Catalog:
-    """The file's journeys under two deployments: no rollout until ROLLOUT_AT, the file's rollout from then."""
+    """The file's journeys under three deployments: no rollout until ROLLOUT_AT, the file's rollout from then, and
+    from MOVED_AT the same with running v2 instances moved to v3 where their step means the same there."""
     loaded = load_catalog(path)
     (with_rollout,) = loaded.deployments
     before = replace(with_rollout, rollouts=MappingProxyType({}))
-    after = replace(with_rollout, deployment_id=1, kind="deploy", effective_at=ROLLOUT_AT)
-    return loaded.with_deployments((before, after))
+    rollout = replace(with_rollout, deployment_id=1, kind="deploy", effective_at=ROLLOUT_AT)
+    move = Directive(JOURNEY, (2,), 3, "move", MappingProxyType({}))
+    moving = replace(rollout, deployment_id=2, effective_at=MOVED_AT, directives=(move,))
+    return loaded.with_deployments((before, rollout, moving))
 
 
 def arm_of(patient: str) -> str:
@@ -107,48 +112,6 @@ def clinical(n: int, patient: str) -> list[Event]:
     return events
 
 
-def moved(start: jo.JourneyStarted, to_hash: str) -> jo.JourneyMigrated:
-    """A deployment four days after the start moves the stable instance to v3 where it waits, at wait-day-7 (the
-    same in v3)."""
-    when = start.occurred_at + timedelta(days=4)
-    message = f"migrated:{start.instance_id}"
-    migrated: jo.JourneyMigrated = jo.JourneyMigrated.create(
-        source=Source(system="careloop-engine", message_id=message),
-        patient_id=start.patient_id,
-        occurred_at=when,
-        recorded_at=when,
-        instance_id=start.instance_id,
-        journey_id=start.journey_id,
-        step_id="wait-day-7",
-        from_version=2,
-        from_hash=start.content_hash,
-        to_version=3,
-        to_hash=to_hash,
-        to_step_id="wait-day-7",
-        rule="unchanged",
-        deployment_id=2,
-        effective_at=when,
-        timer_kept=True,
-    )
-    return migrated
-
-
-def moved_later(history: list[Event], catalog: Catalog) -> list[Event]:
-    """The patient's history with the stable post-op instances of every fourth patient moved to v3 four days after
-    they started."""
-    if int(history[0].patient_id.rsplit("-", 1)[1]) % 4:
-        return history
-    out: list[Event] = []
-    pending: list[jo.JourneyMigrated] = []
-    for e in history:
-        while pending and pending[0].occurred_at <= e.occurred_at:
-            out.append(pending.pop(0))
-        if isinstance(e, jo.JourneyStarted) and e.rollout is not None and e.rollout.arm == "stable":
-            pending.append(moved(e, catalog.hashes[(JOURNEY, 3)]))
-        out.append(e)
-    return out + pending
-
-
 @dataclass(frozen=True)
 class Rollout:
     url: str  # the owner's
@@ -167,7 +130,7 @@ def rollout(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
     sim = Simulation(catalog)
     sim.feed(sorted((e for n, p in enumerate(PATIENTS) for e in clinical(n, p)), key=lambda e: e.recorded_at))
     sim.run_until(NOW)
-    recorded = {p: moved_later(history, catalog) for p, history in sim.recorded.items()}
+    recorded = dict(sim.recorded)
     analyst = f"analyst_{uuid.uuid4().hex[:10]}"
     with scratch_database(postgres.url, "it_rollout") as url:
         store = JourneyStore(postgres_env(url))
@@ -325,6 +288,7 @@ def test_analysts_see_the_version_each_instance_started_on_runs_now_and_its_roll
 
     assert {tuple(r[:4]): r[4] for r in found} == dict(expected)
     assert (JOURNEY, 2, 3, "stable") in expected  # moved by the deployment: started on v2, runs v3
+    assert rollout.of(jo.JourneyVersionKept), "an instance kept on v2 (at wait-day-3, changed in v3) should be there"
 
 
 def test_the_funnel_by_version_counts_each_instance_under_the_version_it_started_on(rollout: Rollout) -> None:
