@@ -43,12 +43,13 @@ from engine.reports.base import Query
 from engine.reports.experiment import ReportRefusedError, run_experiment
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import deploy
+from events import findings as fi
 from events import journey as jo
 from events.base import Event
 from projections.catalog import PROJECTIONS
 from projections.runner import Runner
 from projections.source import StoreSource
-from tests.builders import JOURNEYS, SHANGHAI, at, discharge, visit
+from tests.builders import JOURNEYS, SHANGHAI, at, discharge, event, visit
 from tests.integration.access.conftest import as_login
 from tests.integration.analysts_hospital import Recorder
 from tests.integration.scratch_database import scratch_database
@@ -123,14 +124,42 @@ class Rollout:
         return [e for e in self.events if isinstance(e, cls)]
 
 
+def decided(catalog: Catalog, inputs: list[Event]) -> dict[str, list[Event]]:
+    sim = Simulation(catalog)
+    sim.feed(sorted(inputs, key=lambda e: e.recorded_at))
+    sim.run_until(NOW)
+    return dict(sim.recorded)
+
+
+def answers(recorded: dict[str, list[Event]]) -> list[Event]:
+    """Every other patient answers a satisfaction questionnaire two hours after their day-7 rehab message, linked to
+    it (the questionnaire's message_id), so the satisfaction report has post-op answers of both versions."""
+    found: list[Event] = []
+    for n, patient in enumerate(PATIENTS):
+        for m in recorded.get(patient, []):
+            if n % 2 == 0 and isinstance(m, jo.MessageRequested) and m.step_id == "day-7-rehab":
+                when = m.occurred_at + timedelta(hours=2)
+                found.append(
+                    event(
+                        fi.QuestionnaireCompleted,
+                        patient,
+                        when,
+                        response_id=f"R-{n}",
+                        instrument="satisfaction",
+                        score=n % 11,
+                        message_id=m.message_id,
+                    )
+                )
+    return found
+
+
 @pytest.fixture(scope="module")
 def rollout(postgres: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rollout]:
     journeys = rollout_file(tmp_path_factory.mktemp("rollout"))
     catalog = rollout_catalog(journeys)
-    sim = Simulation(catalog)
-    sim.feed(sorted((e for n, p in enumerate(PATIENTS) for e in clinical(n, p)), key=lambda e: e.recorded_at))
-    sim.run_until(NOW)
-    recorded = dict(sim.recorded)
+    inputs = [e for n, p in enumerate(PATIENTS) for e in clinical(n, p)]
+    recorded = decided(catalog, inputs)
+    recorded = decided(catalog, inputs + answers(recorded))  # the same decisions, and the answers to day-7 messages
     analyst = f"analyst_{uuid.uuid4().hex[:10]}"
     with scratch_database(postgres.url, "it_rollout") as url:
         store = JourneyStore(postgres_env(url))
@@ -334,3 +363,22 @@ def test_cohorts_by_version_put_each_patient_under_the_version_of_their_first_jo
     found = {(r["version"], r["cohort_month"]): r["patients"] for r in doc["rows"] if r["month_offset"] == 0}
     assert {k: n for k, n in found.items() if n} == dict(expected)
     assert {v for v, _ in expected} >= {f"{JOURNEY}@v2", f"{JOURNEY}@v3"}
+
+
+def test_satisfaction_by_version_counts_each_answer_under_the_version_of_the_message_that_asked(
+    rollout: Rollout,
+) -> None:
+    doc = report(rollout, "satisfaction", "--by", "journey,version")
+    asked = {m.message_id: m for m in rollout.of(jo.MessageRequested)}
+    started = {s.instance_id: s.journey_version for s in rollout.of(jo.JourneyStarted)}
+    answers = [q for q in rollout.of(fi.QuestionnaireCompleted) if q.instrument == "satisfaction"]
+    versions = [asked.get(q.message_id or "") for q in answers]
+    expected = Counter(
+        (None, None) if m is None else (m.journey_id, f"{m.journey_id}@v{m.journey_version}") for m in versions
+    )
+
+    assert {(r["journey"], r["version"]): r["responses"] for r in doc["rows"]} == dict(expected)
+    # the test tells the asking message's version from the instance's: some moved to v3 before day 7
+    post_op = [m for m in versions if m is not None and m.journey_id == JOURNEY]
+    assert any(m.journey_version != started[m.instance_id] for m in post_op)
+    assert {m.journey_version for m in post_op} == {2, 3}
