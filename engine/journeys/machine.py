@@ -121,9 +121,11 @@ def pending(state: PatientState, catalog: Catalog, horizon: datetime, now: datet
     clock)."""
     timers = [t for t in state.pending_timers() if t.due_at <= horizon]
     check = churn.next_check(state, catalog, now or state.clock or _EPOCH, horizon=horizon)
-    deployed = migration.next_due(state, catalog, horizon)
+    deployed = migration.next_due(state, catalog, horizon) if catalog.directed else None
+    if check is None and deployed is None:
+        return timers
     extra = [d for d in (check, deployed) if d is not None]
-    return sorted([*timers, *extra], key=lambda d: (d.due_at, d.rank, d.timer_id)) if extra else timers
+    return sorted([*timers, *extra], key=lambda d: (d.due_at, d.rank, d.timer_id))
 
 
 def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> None:
