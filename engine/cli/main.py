@@ -13,6 +13,7 @@ from rich.console import Console
 
 from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
+from engine.cli.deploy import deploy_command
 from engine.cli.diff import diff as diff_command
 from engine.cli.erase import erase as erase_command
 from engine.cli.eventfile import EventFileError, read_events
@@ -20,6 +21,7 @@ from engine.cli.keys import keys_app
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.report import report_app
+from engine.cli.rollout import rollout_app
 from engine.cli.tasks import tasks_app
 from engine.cli.timeline import timeline as timeline_command
 from engine.cli.whatif import whatif_command
@@ -49,6 +51,8 @@ app.command("diff")(diff_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.command("whatif")(whatif_command)
+app.command("deploy")(deploy_command)
+app.add_typer(rollout_app, name="rollout")
 
 
 @app.command()
