@@ -117,7 +117,7 @@ def _run(name: str, common: Shared, options: dict[str, Any], curve: Path | None 
     from engine.reports.base import Query
     from engine.reports.catalog import REPORTS
     from engine.reports.dims import parse_by
-    from engine.reports.experiment import run_experiment
+    from engine.reports.experiment import ReportRefusedError, run_experiment
     from engine.reports.run import run
     from engine.reports.suppress import suppress
 
@@ -145,6 +145,8 @@ def _run(name: str, common: Shared, options: dict[str, Any], curve: Path | None 
         raise _fail(f"the analytics views this report reads are missing or older: {_first_line(exc)}") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise _fail(f"your login may not read the analytics views (careloop_analyst): {_first_line(exc)}") from exc
+    except ReportRefusedError as exc:
+        raise _fail(str(exc)) from exc
     if fmt in ("csv", "html"):
         table = suppress(table, common.min_cell)
     svg = charts.svg(table, report.chart) if fmt == "html" else None

@@ -298,6 +298,15 @@ def test_the_triggered_population_is_refused_for_a_rollout(rollout: Rollout) -> 
     assert "--population itt" in str(refused.value)
 
 
+def test_the_command_refuses_the_triggered_population_of_a_rollout_with_its_reason(rollout: Rollout) -> None:
+    asked = f"experiment --experiment {EXPERIMENT} --population triggered --journeys {rollout.journeys}"
+    result = CliRunner().invoke(app, ["report", *asked.split()], env={"CARELOOP_DATABASE_URL": rollout.analyst_url})
+
+    assert result.exit_code == 1, result.output
+    assert "--population itt" in result.output
+    assert "Traceback" not in result.output
+
+
 # --- the views and the funnel by version ----------------------------------------------------------------------------
 
 
