@@ -69,6 +69,8 @@ GRANT SELECT (name, position) ON projection_tracking TO careloop_worker;
 -- The dispatcher: reads the event store, keeps its own tables (messages, contacts, tracking, outbox, demo inbox),
 -- reads the patients' wrapped keys to reveal the contact it sends to.
 GRANT SELECT ON careloop_events, careloop_clock, careloop_journey_definitions TO careloop_dispatcher;
+-- the latest deployment's templates, for one its own journeys file lacks (engine/processes/dispatcher.py)
+GRANT SELECT ON careloop_deployments, careloop_deployment_head TO careloop_dispatcher;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dispatch_messages, dispatch_contacts, dispatch_outbox TO careloop_dispatcher;
 GRANT SELECT, INSERT, UPDATE ON dispatch_tracking TO careloop_dispatcher;
 GRANT SELECT, INSERT ON outreach_demo_inbox TO careloop_dispatcher;

@@ -35,9 +35,11 @@ from engine.dispatch.sender import Retries, Route, Sender
 from engine.dispatch.settings import DispatchSettings, HttpGatewayConfig, SmtpConfig
 from engine.journeys.catalog import Catalog
 from engine.journeys.errors import JourneyError
+from engine.journeys.policy import OutreachPolicy
+from engine.journeys.templates import Template
 from engine.language.loader import load_catalog
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
-from engine.plumbing.connections import check_reachable
+from engine.plumbing.connections import check_reachable, connect
 from engine.plumbing.kafka_security import kafka_security
 from engine.plumbing.logs import configure_logging
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
@@ -47,6 +49,7 @@ from engine.security.deployment import open_keys
 from engine.security.errors import KeyFileError
 from engine.security.patient_keys import PatientKeys
 from engine.security.patient_keys_postgres import PostgresPatientKeys
+from engine.store import deployments
 from engine.store.application import JourneyStore, postgres_env
 from projections.source import StoreSource
 
@@ -72,18 +75,39 @@ def routes_for(settings: DispatchSettings, url: str, keys: PatientKeys) -> dict[
     return {channel: built[gateway] for channel, gateway in settings.dispatch.channels.items()}
 
 
-def renderer_for(catalog: Catalog) -> Callable[[Approval, Contact], Rendered]:
+Source = tuple[dict[str, Template], OutreachPolicy, str]  # templates, outreach policy, hospital time zone
+
+
+class DeployedTemplates:
+    """The texts the dispatcher renders with: its own journeys file's, and for a template that file lacks, the
+    latest recorded deployment's (a worker reloads its catalog when `careloop deploy` records a file, and may then
+    request a template this process never loaded). Read again only when the deployment head moved."""
+
+    def __init__(self, url: str, own: Catalog) -> None:
+        self._url = url
+        self._own: Source = (own.templates, own.outreach, own.settings.hospital_timezone)
+        self._deployed: tuple[int, Source] | None = None
+
+    def source(self, template: str) -> Source:
+        if template in self._own[0]:
+            return self._own
+        with connect(self._url, APPLICATION) as conn:
+            if conn.execute("SELECT to_regclass('careloop_deployments') IS NULL").fetchall() == [(True,)]:
+                return self._own
+            head = deployments.head(conn)
+            if self._deployed is None or self._deployed[0] != head:
+                latest = deployments.latest(conn)
+                if latest is None:
+                    return self._own
+                f = latest.file
+                self._deployed = (head, (f.templates, f.outreach, f.settings.hospital_timezone))
+        return self._deployed[1] if template in self._deployed[1][0] else self._own
+
+
+def renderer_for(templates: DeployedTemplates) -> Callable[[Approval, Contact], Rendered]:
     def render(a: Approval, contact: Contact) -> Rendered:
-        return render_message(
-            catalog.templates,
-            catalog.outreach,
-            a.template,
-            a.locale,
-            a.variables,
-            contact,
-            a.message_id,
-            catalog.settings.hospital_timezone,
-        )
+        texts, outreach, timezone = templates.source(a.template)
+        return render_message(texts, outreach, a.template, a.locale, a.variables, contact, a.message_id, timezone)
 
     return render
 
@@ -112,7 +136,7 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     sender = Sender(
         url,
         routes,
-        renderer_for(catalog),
+        renderer_for(DeployedTemplates(url, catalog)),
         clock,
         Retries(d.max_tries, d.backoff, d.backoff_max),
         keys.log_key,

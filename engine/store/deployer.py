@@ -39,6 +39,10 @@ class RolloutNotRunningError(JourneyError):
     """`rollout promote|rollback` of a journey the latest deployment runs no rollout of."""
 
 
+class NothingToDeployError(JourneyError):
+    """The file is the latest deploy's already."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What was (or, with --plan, would be) recorded."""
@@ -75,6 +79,7 @@ def _deploy_file(
         definitions.create_tables(conn)
         deployments.lock_head(conn)
         history = deployments.history(conn)
+        _check_news(deployments.latest(conn), source.file)
         rules.check_not_behind(own, history, "the journeys file")
         rules.check_rollout_salts(own, history)
         stored = definitions.record_versions(conn, source.catalog)
@@ -83,6 +88,16 @@ def _deploy_file(
         new = dataclasses.replace(own, kind="deploy", effective_at=effective_time(conn, at, history))
         catalog_of = _catalog(source.file, definitions.archived(stored, source.catalog), history)
         return _record(conn, new, source.file, source.text, history, catalog_of, loaded, apply)
+
+
+def _check_news(latest: deployments.Recorded | None, file: JourneysFile) -> None:
+    """NothingToDeployError when the latest deployment is a deploy of this very file (a worker's start of it has
+    applied none of its migrations: deploying it then is how they apply)."""
+    if latest is not None and latest.deployment.kind == "deploy" and latest.file_hash == deployments.file_hash(file):
+        raise NothingToDeployError(
+            f"the journeys file is deployment {latest.deployment.deployment_id}'s already (effective "
+            f"{latest.deployment.effective_at.isoformat()}): nothing to deploy"
+        )
 
 
 def change_rollout(

@@ -99,3 +99,19 @@ def test_effective_times_only_increase(tmp_path: Path, database_url: str) -> Non
     deployer.deploy_file(database_url, journeys_file(tmp_path, 2), at("2026-05-02 09:00"), True, list)
     with pytest.raises(EffectiveTimeError, match=r"not after deployment 2's"):
         deployer.deploy_file(database_url, journeys_file(tmp_path, 3), at("2026-05-02 09:00"), True, list)
+
+
+def test_deploying_the_latest_deploys_file_again_is_refused_but_a_worker_starts_file_may_be_deployed(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A worker started with the new file applies none of its migrations; deploying the same file applies them.
+    started(journeys_file(tmp_path, 1), database_url)
+    started(journeys_file(tmp_path, 2, deployment=MOVE), database_url)
+    deployer.deploy_file(database_url, journeys_file(tmp_path, 2, deployment=MOVE), None, True, list)
+    assert [(r.deployment.kind, len(r.deployment.directives)) for r in recorded(database_url)] == [
+        ("worker-start", 0),
+        ("worker-start", 0),
+        ("deploy", 1),
+    ]
+    with pytest.raises(deployer.NothingToDeployError, match=r"deployment 3's already .*: nothing to deploy"):
+        deployer.deploy_file(database_url, journeys_file(tmp_path, 2, deployment=MOVE), None, True, list)
