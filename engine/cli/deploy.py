@@ -139,7 +139,8 @@ def show(outcome: Outcome, what: str, fmt: str, detail: bool) -> None:
     if outcome.recorded:
         out.print(
             f"recorded deployment {d.deployment_id}, effective {d.effective_at.isoformat()}; {outcome.woken} "
-            "patient(s) woken then. Restart the dispatcher if the file changes templates (it reads its own copy).",
+            "patient(s) woken then. The dispatcher finds a template its own file lacks in this deployment; "
+            "restart it if a template's text changed under the same name.",
             markup=False,
         )
     else:
