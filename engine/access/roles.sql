@@ -62,6 +62,8 @@ GRANT SELECT ON careloop_clock TO careloop_worker;
 -- rollout` run under the worker's login and record theirs; UPDATE for the head (moved, and locked FOR UPDATE by a
 -- deployer, FOR SHARE by every batch commit). No deployment row is ever updated.
 GRANT SELECT, INSERT, UPDATE ON careloop_deployments, careloop_deployment_head TO careloop_worker;
+-- `careloop rollout status` counts instances per rollout arm: those columns of the experiments projection only.
+GRANT SELECT (experiment_id, kind, arm) ON experiment_assignments TO careloop_worker;
 GRANT USAGE ON SEQUENCE careloop_events_notification_id_seq, careloop_hand_overs_id_seq TO careloop_worker;
 -- Its metrics say how far each projection is behind the store's head: the projections' positions, nothing else.
 GRANT SELECT (name, position) ON projection_tracking TO careloop_worker;

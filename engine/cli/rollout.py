@@ -24,13 +24,17 @@ def status(
     journey: Annotated[str | None, typer.Argument(help="Only this journey's rollouts.")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """The rollouts the latest deployment runs (share, salt, since when) and the ended ones (promoted or rolled
-    back, in which deployment), with the `careloop report experiment` line that compares the arms."""
+    """The rollouts the latest deployment runs (share, salt, since when, instances per arm) and the ended ones
+    (promoted or rolled back, in which deployment), with the `careloop report experiment` line that compares the
+    arms."""
     if fmt not in FORMATS:
         raise fail(f"--format must be table or json, not {fmt!r}", 2)
     url = database_url()
     history = [r.deployment for r in attempt(lambda: recorded_rows(url))]
     rows = [r for r in rollout_rows(history) if journey is None or r["journey"] == journey]
+    counts = arm_counts(url)
+    for r in rows:
+        r["instances"] = None if counts is None else counts.get(str(r["experiment"]), {})
     if fmt == "json":
         out.print(json.dumps(rows, indent=2), markup=False)
         return
@@ -45,7 +49,36 @@ def status(
         if r["ended_in"] is not None:
             line += f", ended by deployment {r['ended_in']} ({r['ended_at']})"
         out.print(line, markup=False)
+        arms = r["instances"]
+        out.print(
+            "  instances per arm: not available (the projections' experiment_assignments cannot be read)"
+            if not isinstance(arms, dict)
+            else f"  instances per arm: candidate {arms.get('candidate', 0)}, stable {arms.get('stable', 0)}"
+            " (as the projections have them)",
+            markup=False,
+        )
         out.print(f"  compare the arms: careloop report experiment --experiment {r['experiment']}", markup=False)
+
+
+def arm_counts(url: str) -> dict[str, dict[str, int]] | None:
+    """Instances per rollout experiment and arm, as the experiments projection has them; None when its table is
+    missing or this login may not read it."""
+    import psycopg
+
+    from engine.plumbing.connections import connect
+
+    try:
+        with connect(url, "careloop-cli") as conn:
+            found = conn.execute(
+                "SELECT experiment_id, arm, count(*) FROM experiment_assignments WHERE kind = 'journey_rollout' "
+                "GROUP BY experiment_id, arm"
+            ).fetchall()
+    except (psycopg.errors.UndefinedTable, psycopg.errors.InsufficientPrivilege):
+        return None
+    counts: dict[str, dict[str, int]] = {}
+    for experiment, arm, n in found:
+        counts.setdefault(str(experiment), {})[str(arm)] = int(n)
+    return counts
 
 
 def rollout_rows(history: Sequence[Deployment]) -> list[dict[str, object]]:

@@ -5,6 +5,7 @@ exit 2."""
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import psycopg
@@ -89,6 +90,20 @@ def test_a_refused_deploy_exits_1_with_its_reason_and_a_usage_error_exits_2(tmp_
     assert [r.deployment.deployment_id for r in recorded(database_url)] == [1]
 
 
+def experiments_projection(database_url: str, arms: dict[str, str]) -> None:
+    """The experiments projection's table with a row per patient's rollout draw, as the projection writes them."""
+    schema = resources.files("projections.experiments").joinpath("schema.sql").read_text(encoding="utf-8")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(schema)  # type: ignore[arg-type]
+        for patient, arm in arms.items():
+            conn.execute(
+                "INSERT INTO experiment_assignments (experiment_id, unit_id, patient_id, kind, journey_id, arm, "
+                "holdout, assigned_at, event_id) VALUES ('post-op@v2/s1', %s, %s, 'journey_rollout', 'post-op', %s, "
+                "%s, now(), %s)",
+                (f"i-{patient}", patient, arm, arm == "stable", f"e-{patient}"),
+            )
+
+
 def test_a_rollout_rolled_back_moves_its_running_candidates_as_the_plan_printed(
     tmp_path: Path, database_url: str, store: JourneyStore
 ) -> None:
@@ -103,6 +118,12 @@ def test_a_rollout_rolled_back_moves_its_running_candidates_as_the_plan_printed(
     code, out, _ = invoke("rollout", "status")
     assert code == 0 and "post-op v2 (stable v1): running, 50% of new entries, salt s1, since deployment 1" in out
     assert "careloop report experiment --experiment post-op@v2/s1" in out
+    assert "instances per arm: not available" in out  # no projection runs here
+    experiments_projection(database_url, arms)
+    code, out, _ = invoke("rollout", "status", "--format", "json")
+    (status,) = json.loads(out)
+    expected = {arm: sum(a == arm for a in arms.values()) for arm in set(arms.values())}
+    assert status["instances"] == expected and status["status"] == "running"
     candidates = sum(arm == "candidate" for arm in arms.values())
     code, out, _ = invoke("rollout", "rollback", "post-op", "--plan", "--at", "2026-03-04T09:00+08:00")
     assert code == 0 and "plan only: nothing recorded" in out

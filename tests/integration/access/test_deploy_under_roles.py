@@ -55,3 +55,6 @@ def test_the_worker_login_records_deployments_plans_and_rollbacks_and_the_dispat
     texts, _, _ = DeployedTemplates(dispatcher.url, read_journeys(own).catalog).source("care-v3")
     assert texts["care-v3"] == new.file.templates["care-v3"]
     assert refused(analyst, "SELECT * FROM careloop_deployments")
+    # `rollout status` counts the arms from the experiments projection: those columns, no patient's
+    assert rows(worker, "SELECT experiment_id, arm, count(*) FROM experiment_assignments GROUP BY 1, 2") == []
+    assert refused(worker, "SELECT patient_id FROM experiment_assignments")
