@@ -169,7 +169,7 @@ def show_history(fmt: str) -> None:
     url = database_url()
     found: list[Recorded] = attempt(lambda: recorded_rows(url))
     if fmt == "json":
-        # the shape `careloop simulate --deployments` reads
+        # the deployments as engine/journeys/deployments.py to_json writes them (from_json reads them back)
         out.print(json.dumps([to_json(r.deployment) for r in found], indent=2), markup=False)
         return
     if not found:
