@@ -12,6 +12,9 @@ import psycopg
 import pytest
 
 from engine.journeys.deployments import from_json
+from engine.plumbing.logs import patient_ref
+from engine.security.deployment import open_keys
+from engine.security.secrets import create_key_file, default_key_file
 from engine.store import deployments
 from engine.store.application import JourneyStore
 from tests.builders import at, discharge
@@ -138,3 +141,23 @@ def test_a_rollout_rolled_back_moves_its_running_candidates_as_the_plan_printed(
     assert "rolled back, 50% of new entries, salt s1, since deployment 1" in out and "ended by deployment 2" in out
     code, _, err = invoke("rollout", "rollback", "post-op")
     assert code == 1 and "no rollout of post-op is running" in err
+
+
+def test_deploy_detail_names_each_instance_by_its_pseudonymous_reference_and_never_the_patient_id(
+    tmp_path: Path, database_url: str, store: JourneyStore
+) -> None:
+    worker = Worker(store, started(journeys_file(tmp_path, 1), database_url), database_url)
+    worker.handle(discharge("MRN-0417", at("2026-03-02 10:00")))
+    new = write(tmp_path, "new.yaml", 2, deployment="deployment:\n" + BACK.replace("from: 2, to: 1", "from: 1, to: 2"))
+    code, _, err = invoke("deploy", str(new), "--plan", "--detail", "--at", "2026-03-04T09:00+08:00")
+    assert code == 1 and "--detail names patients by their pseudonymous reference, which needs the key file" in err
+    create_key_file(default_key_file(tmp_path / "data"))
+    log_key = open_keys(None, tmp_path / "data").log_key
+    code, out, _ = invoke("deploy", str(new), "--plan", "--detail", "--at", "2026-03-04T09:00+08:00")
+    assert code == 0 and "MRN-0417" not in out
+    assert f"{patient_ref('MRN-0417', log_key)}  " in out and "post-op v1  wait-day-3  move: moved v1 → v2" in out
+    code, out, _ = invoke(
+        "deploy", str(new), "--plan", "--detail", "--format", "json", "--at", "2026-03-04T09:00+08:00"
+    )
+    (line,) = json.loads(out)["plan"]["lines"]
+    assert (line["patient_id"], line["outcome"]) == (patient_ref("MRN-0417", log_key), "move")
