@@ -6,12 +6,12 @@ live, ``simulate`` and re-deciding from the store agree; ``plan`` tells the same
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from engine.journeys.catalog import Catalog
+from engine.journeys.catalog import Catalog, content_hash
 from engine.journeys.changes import position_cause, position_changes
 from engine.journeys.definition import Journey
 from engine.journeys.deployments import Deployment, Directive
@@ -19,6 +19,7 @@ from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.run import Run
 from engine.journeys.state import Due, Instance, PatientState
 from engine.journeys.steps import advance
+from engine.journeys.valuesets import ValueSet
 from events import journey as jo
 from events.ids import deterministic_id
 
@@ -124,10 +125,17 @@ def classify(inst: Instance, old: Journey | None, new: Journey, directive: Direc
         return Keep(step_id, "step_changed", (f"v{inst.journey_version} is not held",))
     if inst.waiting is None:
         return Keep(step_id, "step_changed", ("not waiting at a step",))
-    changes = position_changes(old, new, step_id, catalog.value_sets, catalog.value_sets)
+    changes = position_changes(old, new, step_id, _value_sets_of(inst, old, catalog), catalog.value_sets)
     if not changes:
         return Move(step_id)
     return Keep(step_id, position_cause(changes), changes)
+
+
+def _value_sets_of(inst: Instance, old: Journey, catalog: Catalog) -> Mapping[str, ValueSet]:
+    """The value sets the instance's version ran with: the catalog's when they hash to what the instance started
+    on; else unknown (an archived version deployed with other codes), so any value set the step names counts as
+    changed: an instance is never moved on a guess."""
+    return catalog.value_sets if content_hash(old, catalog.value_sets) == inst.content_hash else {}
 
 
 def reason(outcome: Outcome, inst: Instance, new: Journey, deployment: Deployment) -> str:

@@ -353,3 +353,37 @@ def test_a_changed_entry_key_keeps_the_instance() -> None:
 
     (kept,) = recorded(sim, P, jo.JourneyVersionKept)
     assert kept.cause == "entry_changed" and kept.changes == ("entry.key changed",)
+
+
+_WAIT_FOR_A_SURGICAL_VISIT = """\
+      - id: wait-day-7
+        wait_for:
+          events:
+            - {event: encounter.completed, when: [{field: event.department, in_value_set: surgical-departments}], \
+goto: day-7-rehab}
+          timeout: 7d
+          on_timeout: day-7-rehab
+"""
+
+
+def test_a_step_naming_a_value_set_whose_codes_the_instance_did_not_start_with_keeps_the_instance() -> None:
+    # v2 and v3 wait at wait-day-7 for a visit to a surgical department, the same step in both files
+    wait = '      - id: wait-day-7\n        wait: {offset: 7d, from: entry, at: "10:00"}\n'
+    text = TEXT.replace(wait, _WAIT_FOR_A_SURGICAL_VISIT)
+    assert text.count("surgical-departments}], goto") == 2
+    started, problems = check_text(text, "deployed.yaml")
+    assert started is not None, [p.message for p in problems]
+    widened, problems = check_text(text.replace("[surgery, orthopedics]", "[surgery, orthopedics, urology]"), "v.yaml")
+    assert widened is not None, [p.message for p in problems]
+    sim = Simulation(started.with_deployments((catalog().deployments[0],)))
+    story(sim, until=WHILE_AT_DAY_7)
+    (inst,) = sim.state(P).instances.values()
+    assert inst.waiting is not None and inst.waiting.step_id == "wait-day-7"
+    directive = deployment(2, WHILE_AT_DAY_7, 3, running="move").directives[0]
+    old, new = started.journey(JOURNEY, 2), started.journey(JOURNEY, 3)
+
+    # When the deployment's file holds the codes the instance started with, the step means the same
+    assert migration.classify(inst, old, new, directive, started) == migration.Move("wait-day-7")
+    # but when the value set it names has other codes now (v2 only archived, its codes unknown), it finishes on v2
+    kept = migration.classify(inst, widened.journey(JOURNEY, 2), widened.journey(JOURNEY, 3), directive, widened)
+    assert kept == migration.Keep("wait-day-7", "step_changed", ("value set surgical-departments changed",))
