@@ -12,7 +12,7 @@ from typing import TypeVar
 from engine.journeys.state import PatientState
 from engine.plumbing.logs import patient_ref
 from engine.worker.committed import Committed, engine_outgoing
-from engine.worker.errors import StoreConflictError
+from engine.worker.errors import CatalogChangedError, StoreConflictError
 from engine.worker.messages import DeadLetter
 from engine.worker.ports import BatchCommit, Input, Metrics, Outcome
 from events.base import Event
@@ -31,6 +31,7 @@ class MemoryStore:
     hand_overs: list[Event] = field(default_factory=list)
     applied: set[Input] = field(default_factory=set)
     notifications: int = 0  # the last notification id given
+    deployment_head: int = 0  # the latest deployment (engine/store/deployments.py's head)
 
 
 class MemoryJourneys:
@@ -56,6 +57,8 @@ class MemoryJourneys:
         if self.fail_commits:
             self.fail_commits -= 1
             raise ConnectionError("the database is away")
+        if batch.deployment is not None and batch.deployment != self.store.deployment_head:
+            raise CatalogChangedError(self.store.deployment_head)
         stale = [p for p, c in batch.patients.items() if len(self.store.events.get(p, [])) != c.base]
         if stale or self.store.applied & set(batch.applied):
             raise StoreConflictError([patient_ref(p, b"") for p in stale or batch.patients])
