@@ -8,6 +8,9 @@ The same transaction replaces what the analytics views (engine/access/analytics_
 every value set's codes (a visit's diagnosis groups are matched at query time, so a value set changed in a new
 deploy needs no rebuild) and the hospital's time zone (where a day begins, for "the same day" and "within 30 days"),
 and records the global holdout (engine/store/experiments.py: a changed salt or share under the same id is refused).
+
+A worker's start also records its file as a deployment when it is not the latest's (worker_start; the deployments
+are engine/store/deployments.py), and a running worker rebuilds its catalog from the latest deployment (at_head).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
 from engine.journeys.valuesets import ValueSet, canonical_system
 from engine.language.errors import JourneyFileError
-from engine.language.loader import load_catalog
+from engine.language.loader import check_text
 from engine.plumbing.connections import connect
 from engine.store import deployment_rules as rules
 from engine.store import deployments, experiments
+from engine.yamlfile.problems import Problem
 from engine.yamlfile.source import read_yaml
 
 log = structlog.get_logger("careloop.deploy")
@@ -101,11 +105,15 @@ class JourneysSource:
 
 
 def read_journeys(path: str | Path) -> JourneysSource:
-    """The journeys file at ``path``; JourneyFileError listing every problem with file:line:column."""
-    catalog = load_catalog(path)  # every problem reported in place, or the compiled file
-    text = Path(path).read_text(encoding="utf-8-sig")
-    doc, problems = read_yaml(text, str(path))
-    if doc is None:  # load_catalog read the same text: only a file changed in between
+    """The journeys file at ``path``, read once; JourneyFileError listing every problem with file:line:column."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise JourneyFileError([Problem(name, 1, 1, f"cannot read journeys file: {exc.strerror}")]) from exc
+    catalog, problems = check_text(text, name)
+    doc, _ = read_yaml(text, name)
+    if catalog is None or doc is None:
         raise JourneyFileError(problems)
     return JourneysSource(catalog, JourneysFile.model_validate(doc.data), text)
 

@@ -161,3 +161,17 @@ def test_deploy_detail_names_each_instance_by_its_pseudonymous_reference_and_nev
     )
     (line,) = json.loads(out)["plan"]["lines"]
     assert (line["patient_id"], line["outcome"]) == (patient_ref("MRN-0417", log_key), "move")
+
+
+def test_a_broken_or_missing_file_is_listed_with_its_positions_and_nothing_is_deployed(
+    tmp_path: Path, database_url: str
+) -> None:
+    started(journeys_file(tmp_path, 1), database_url)
+    broken = write(tmp_path, "broken.yaml", 2)
+    broken.write_text(broken.read_text(encoding="utf-8").replace("offset: 3d", "ofset: 3d"), encoding="utf-8")
+    code, _, err = invoke("deploy", str(broken))
+    assert code == 1 and f"{broken}:8:16: error: unknown field 'ofset'; did you mean 'offset'?" in err
+    assert "has errors; nothing was deployed" in err
+    code, _, err = invoke("deploy", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "cannot read journeys file" in err
+    assert [r.deployment.deployment_id for r in recorded(database_url)] == [1]
