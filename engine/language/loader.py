@@ -30,15 +30,18 @@ _NESTED_EXPECTED = {"model_type", "dict_type", "list_type", "model_attributes_ty
 
 def load_catalog(path: str | FsPath) -> Catalog:
     """The catalog in ``path``; raises JourneyFileError listing every error."""
-    file = str(path)
-    try:
-        text = FsPath(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise JourneyFileError([Problem(file, 1, 1, f"cannot read journeys file: {exc.strerror}")]) from exc
-    catalog, problems = check_text(text, file)
+    catalog, problems = check_text(read_journeys_text(path), str(path))
     if catalog is None:
         raise JourneyFileError(problems)
     return catalog
+
+
+def read_journeys_text(path: str | FsPath) -> str:
+    """The text of the journeys file at ``path`` (a BOM dropped); JourneyFileError at 1:1 when it cannot be read."""
+    try:
+        return FsPath(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise JourneyFileError([Problem(str(path), 1, 1, f"cannot read journeys file: {exc.strerror}")]) from exc
 
 
 def check_text(text: str, file: str) -> tuple[Catalog | None, list[Problem]]:

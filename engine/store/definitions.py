@@ -33,11 +33,10 @@ from engine.journeys.definition import Journey, JourneysFile
 from engine.journeys.errors import JourneyError
 from engine.journeys.valuesets import ValueSet, canonical_system
 from engine.language.errors import JourneyFileError
-from engine.language.loader import check_text
+from engine.language.loader import check_text, read_journeys_text
 from engine.plumbing.connections import connect
 from engine.store import deployment_rules as rules
 from engine.store import deployments, experiments
-from engine.yamlfile.problems import Problem
 from engine.yamlfile.source import read_yaml
 
 log = structlog.get_logger("careloop.deploy")
@@ -107,10 +106,7 @@ class JourneysSource:
 def read_journeys(path: str | Path) -> JourneysSource:
     """The journeys file at ``path``, read once; JourneyFileError listing every problem with file:line:column."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise JourneyFileError([Problem(name, 1, 1, f"cannot read journeys file: {exc.strerror}")]) from exc
+    text = read_journeys_text(path)
     catalog, problems = check_text(text, name)
     doc, _ = read_yaml(text, name)
     if catalog is None or doc is None:
