@@ -13,9 +13,8 @@ from engine.dispatch.rendering import Contact as RenderContact
 from engine.dispatch.rendering import render_message
 from engine.journeys.catalog import Catalog
 from engine.journeys.consent import consented
-from engine.journeys.evolve import is_engine_event, replay
+from engine.journeys.evolve import replay
 from engine.journeys.explain import explain
-from engine.journeys.machine import Tick, decide
 from engine.journeys.policy import ConsentByReply, keyword
 from engine.journeys.replies import REPLIES
 from engine.journeys.simulation import Simulation
@@ -28,6 +27,7 @@ from events.base import Event
 from events.patient import Contact
 from tests.builders import at, booked, diagnosed, discharge, event, recorded, visit
 from tests.builders import catalog as shipped_catalog
+from tests.unit.core.determinism import decided_again
 
 P = "P-replies"
 
@@ -426,16 +426,7 @@ def test_replaying_the_recorded_events_gives_the_same_state(catalog):
     assert replay(log, PatientState(P)) == sim.state(P)
 
     # And deciding the inputs again, at their arrival and the recorded timer firings, gives the same events
-    state, again = PatientState(P), []
-    for e in log:
-        if (e.causation_id or "").startswith("timer:") and e.event_id not in {x.event_id for x in again}:
-            decision = decide(state, Tick(P), catalog, e.occurred_at)
-        elif not is_engine_event(e):
-            decision = decide(state, e, catalog, e.recorded_at)
-        else:
-            continue
-        state = decision.state
-        again.extend(decision.events)
+    again = decided_again(P, log, catalog)
     assert [e.model_dump(mode="json") for e in again] == [e.model_dump(mode="json") for e in log]
 
 

@@ -10,13 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.journeys.catalog import Catalog
-from engine.journeys.evolve import is_engine_event, replay
-from engine.journeys.machine import Tick, decide
+from engine.journeys.evolve import replay
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
 from events import journey as jo
 from events.base import Event
-from tests.unit.core.test_determinism import START, dumps, interleave, make_event
+from tests.unit.core.determinism import START, decided_again, dumps, interleave, make_event
 from tests.unit.journeys.deployed_journeys import catalog, deployment
 
 # v2 from the epoch; a 30 % rollout of v3 from day 5; v3 for everyone from day 20, moving v2 instances (day 30's
@@ -81,17 +80,7 @@ def test_re_deciding_the_log_reproduces_every_migration_and_kept_version(per_pat
     sim = run([e for q in per_patient for e in q], batch=1)
 
     for patient_id, recorded in sim.recorded.items():
-        state, again = PatientState(patient_id), list[Event]()
-        for event in recorded:
-            fired = (event.causation_id or "").startswith("timer:")  # waits, deployments, deferrals, SLAs
-            if fired and event.event_id not in {e.event_id for e in again}:
-                decision = decide(state, Tick(patient_id), CATALOG, event.occurred_at)
-            elif not is_engine_event(event):
-                decision = decide(state, event, CATALOG, event.recorded_at)
-            else:
-                continue
-            state = decision.state
-            again.extend(decision.events)
+        again = decided_again(patient_id, recorded, CATALOG)
         assert [e.model_dump(mode="json") for e in again] == [e.model_dump(mode="json") for e in recorded]
 
 
