@@ -105,22 +105,37 @@ def _database(postgres: EmbeddedPostgres, name: str) -> str:
     return postgres.url.rsplit("/", 1)[0] + f"/{name}"
 
 
-@pytest.fixture
-def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Live]:
-    n = next(_numbers)
-    url = _database(postgres, f"e2e_{n}_{tmp_path.name[-12:].replace('-', '_')}")
+@contextmanager
+def live_careloop(
+    broker: EmbeddedBroker,
+    postgres: EmbeddedPostgres,
+    tmp_path: Path,
+    name: str,
+    journeys: Path = ROOT / "journeys.yaml",
+    partitions: int = 4,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Live]:
+    """A live careloop on ``journeys``, on a database, topics and consumer group of its own (named for ``name`` and
+    the test's folder), its data under the test's folder, on a stepped database clock."""
+    url = _database(postgres, f"e2e_{name}_{tmp_path.name[-12:].replace('-', '_')}")
     settings = Settings(
         kafka_bootstrap=broker.bootstrap,
         database_url=SecretStr(url),
         data_dir=tmp_path,
-        journeys=ROOT / "journeys.yaml",
-        topic_prefix=f"e2e{n}-{tmp_path.name[-8:]}",
-        consumer_group=f"e2e{n}-{tmp_path.name[-8:]}",
-        partitions=4,
+        journeys=journeys,
+        topic_prefix=f"e2e{name}-{tmp_path.name[-8:]}",
+        consumer_group=f"e2e{name}-{tmp_path.name[-8:]}",
+        partitions=partitions,
         clock="database",
     )
-    with running(settings, url, {}, timeout=90) as live:
+    with running(settings, url, extra_env or {}, timeout=90) as live:
         yield live
+
+
+@pytest.fixture
+def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Live]:
+    with live_careloop(broker, postgres, tmp_path, str(next(_numbers))) as started:
+        yield started
 
 
 @contextmanager

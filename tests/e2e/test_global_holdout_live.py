@@ -8,15 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from engine.cli.eventfile import read_events
 from engine.demo.compare import compare
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.language.loader import load_catalog
-from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
-from tests.e2e.conftest import _database, running
+from tests.e2e.conftest import live_careloop
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,22 +33,11 @@ def test_the_live_worker_holds_out_the_same_patients_and_messages_as_simulate(
     broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path
 ) -> None:
     journeys = with_holdout(tmp_path / "journeys.yaml")
-    url = _database(postgres, f"e2e_holdout_{tmp_path.name[-12:].replace('-', '_')}")
-    settings = Settings(
-        kafka_bootstrap=broker.bootstrap,
-        database_url=SecretStr(url),
-        data_dir=tmp_path,
-        journeys=journeys,
-        topic_prefix=f"e2eh-{tmp_path.name[-8:]}",
-        consumer_group=f"e2eh-{tmp_path.name[-8:]}",
-        partitions=4,
-        clock="database",
-    )
     events = read_events(ROOT / "docs" / "samples" / "hospital.jsonl")
     until = max(e.recorded_at for e in events) + timedelta(days=365)
-    with running(settings, url, {}, timeout=90) as live:
+    with live_careloop(broker, postgres, tmp_path, "holdout", journeys) as live:
         live.driver.run(events, until, timedelta(days=7))
-        store = JourneyStore(postgres_env(url))
+        store = JourneyStore(postgres_env(live.database_url))
         comparison = compare(store, events, load_catalog(journeys), until, live.keys)
         store.close()
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from engine.cli.explain import from_store
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -18,14 +17,13 @@ from engine.journeys.evolve import ENGINE_SOURCE, evolve
 from engine.journeys.explain import explain
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
-from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 from engine.store.definitions import at_head
 from events import journey as jo
 from events.base import Event
 from tests.builders import at, discharge
 from tests.cli import invoke
-from tests.e2e.conftest import Live, _database, running
+from tests.e2e.conftest import Live, live_careloop
 
 pytestmark = pytest.mark.e2e
 
@@ -66,18 +64,7 @@ EFFECTIVE = "2026-03-03T12:00:00+08:00"
 def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Live]:
     journeys = tmp_path / "journeys.yaml"
     journeys.write_text(V1, encoding="utf-8")
-    url = _database(postgres, f"e2e_migration_{tmp_path.name[-12:].replace('-', '_')}")
-    settings = Settings(
-        kafka_bootstrap=broker.bootstrap,
-        database_url=SecretStr(url),
-        data_dir=tmp_path,
-        journeys=journeys,
-        topic_prefix=f"e2emig-{tmp_path.name[-8:]}",
-        consumer_group=f"e2emig-{tmp_path.name[-8:]}",
-        partitions=2,
-        clock="database",
-    )
-    with running(settings, url, {}, timeout=90) as started:
+    with live_careloop(broker, postgres, tmp_path, "mig", journeys, partitions=2) as started:
         yield started
 
 

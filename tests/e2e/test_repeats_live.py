@@ -9,15 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.language.loader import load_catalog
-from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
-from tests.e2e.conftest import ROOT, Live, _database, running
+from tests.e2e.conftest import ROOT, Live, live_careloop
 
 pytestmark = pytest.mark.e2e
 CATALOG = load_catalog(ROOT / "journeys.yaml")
@@ -33,20 +31,8 @@ TABLES = {
 @pytest.fixture
 def snapshotting(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[Live]:
     """A live careloop whose worker keeps 3 patients in memory and snapshots every one that leaves."""
-    name = f"e2e_repeats_{tmp_path.name[-12:].replace('-', '_')}"
-    url = _database(postgres, name)
-    settings = Settings(
-        kafka_bootstrap=broker.bootstrap,
-        database_url=SecretStr(url),
-        data_dir=tmp_path,
-        journeys=ROOT / "journeys.yaml",
-        topic_prefix=f"repeats-{tmp_path.name[-8:]}",
-        consumer_group=f"repeats-{tmp_path.name[-8:]}",
-        partitions=4,
-        clock="database",
-    )
     small_cache = {"CARELOOP_AGGREGATE_CACHE_SIZE": "3", "CARELOOP_SNAPSHOT_AFTER": "1"}
-    with running(settings, url, small_cache, timeout=90) as live:
+    with live_careloop(broker, postgres, tmp_path, "repeats", extra_env=small_cache) as live:
         yield live
 
 
