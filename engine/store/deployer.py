@@ -61,33 +61,39 @@ def deploy_file(
     after the engine's clock and its latest decision)."""
     own = source.catalog.deployments[0]
     loaded = list(states()) if own.directives else []
+    return _under_head_lock(database_url, lambda conn: _deploy_file(conn, source, at, apply, own, loaded))
+
+
+def _under_head_lock(database_url: str, record: Callable[[Connection[Any]], Outcome]) -> Outcome:
+    """``record(conn)`` in one transaction under the deployment head's lock; with --plan, what it would have
+    recorded, carried out of the transaction it rolled back (_Discard)."""
     try:
-        return _deploy_file(database_url, source, at, apply, own, loaded)
+        with connect(database_url, DEPLOYER) as conn, conn.transaction():
+            definitions.create_tables(conn)
+            deployments.lock_head(conn)
+            return record(conn)
     except _Discard as plan_only:
         return plan_only.outcome
 
 
 def _deploy_file(
-    database_url: str,
+    conn: Connection[Any],
     source: definitions.JourneysSource,
     at: datetime | None,
     apply: bool,
     own: model.Deployment,
     loaded: list[PatientState],
 ) -> Outcome:
-    with connect(database_url, DEPLOYER) as conn, conn.transaction():
-        definitions.create_tables(conn)
-        deployments.lock_head(conn)
-        history = deployments.history(conn)
-        _check_news(deployments.latest(conn), source.file)
-        rules.check_not_behind(own, history, "the journeys file")
-        rules.check_rollout_salts(own, history)
-        stored = definitions.record_versions(conn, source.catalog)
-        experiments.record(conn, source.catalog.outreach)
-        definitions.analytics(conn, source.catalog)
-        new = dataclasses.replace(own, kind="deploy", effective_at=effective_time(conn, at, history))
-        catalog_of = _catalog(source.file, definitions.archived(stored, source.catalog), history)
-        return _record(conn, new, source.file, source.text, history, catalog_of, loaded, apply)
+    history = deployments.history(conn)
+    _check_news(deployments.latest(conn), source.file)
+    rules.check_not_behind(own, history, "the journeys file")
+    rules.check_rollout_salts(own, history)
+    stored = definitions.record_versions(conn, source.catalog)
+    experiments.record(conn, source.catalog.outreach)
+    definitions.analytics(conn, source.catalog)
+    new = dataclasses.replace(own, kind="deploy", effective_at=effective_time(conn, at, history))
+    catalog_of = _catalog(source.file, definitions.archived(stored, source.catalog), history)
+    return _record(conn, new, source.file, source.text, history, catalog_of, loaded, apply)
 
 
 def _check_news(latest: deployments.Recorded | None, file: JourneysFile) -> None:
@@ -112,34 +118,28 @@ def change_rollout(
     candidate (promote) or its stable version (rollback) now starting every new entry; running instances follow
     the latest file's migration for that pair, if it has one (default: they finish on their version)."""
     loaded = list(states())
-    try:
-        return _change_rollout(database_url, journey_id, kind, at, apply, loaded)
-    except _Discard as plan_only:
-        return plan_only.outcome
+    return _under_head_lock(database_url, lambda conn: _change_rollout(conn, journey_id, kind, at, apply, loaded))
 
 
 def _change_rollout(
-    database_url: str,
+    conn: Connection[Any],
     journey_id: str,
     kind: Literal["promote", "rollback"],
     at: datetime | None,
     apply: bool,
     loaded: list[PatientState],
 ) -> Outcome:
-    with connect(database_url, DEPLOYER) as conn, conn.transaction():
-        definitions.create_tables(conn)
-        deployments.lock_head(conn)
-        latest = deployments.latest(conn)
-        rollout = None if latest is None else latest.deployment.rollouts.get(journey_id)
-        if latest is None or rollout is None:
-            raise RolloutNotRunningError(f"no rollout of {journey_id} is running: `careloop rollout status` lists them")
-        history = deployments.history(conn)
-        new = _without_rollout(latest, rollout, kind, effective_time(conn, at, history))
-        stored = definitions.stored_versions(conn)
-        in_file = {(j.id, j.version) for j in latest.file.journeys}
-        archive = [definitions.journey_of(d) for key, (_, d) in stored.items() if key not in in_file]
-        catalog_of = _catalog(latest.file, archive, history)
-        return _record(conn, new, latest.file, latest.file_yaml, history, catalog_of, loaded, apply)
+    latest = deployments.latest(conn)
+    rollout = None if latest is None else latest.deployment.rollouts.get(journey_id)
+    if latest is None or rollout is None:
+        raise RolloutNotRunningError(f"no rollout of {journey_id} is running: `careloop rollout status` lists them")
+    history = deployments.history(conn)
+    new = _without_rollout(latest, rollout, kind, effective_time(conn, at, history))
+    stored = definitions.stored_versions(conn)
+    in_file = {(j.id, j.version) for j in latest.file.journeys}
+    archive = [definitions.journey_of(d) for key, (_, d) in stored.items() if key not in in_file]
+    catalog_of = _catalog(latest.file, archive, history)
+    return _record(conn, new, latest.file, latest.file_yaml, history, catalog_of, loaded, apply)
 
 
 def _without_rollout(
