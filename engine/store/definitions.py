@@ -90,7 +90,7 @@ def deploy(
         experiments.record(conn, current.outreach)
         analytics(conn, current)
         history = worker_start(conn, current, file, file_yaml)
-    return Catalog.from_file(file, archive=archived(stored, current), deployments=history)
+    return Catalog.from_file(file, archive=archived(stored, file), deployments=history)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +182,10 @@ def worker_start(
     return (*history, recorded)
 
 
-def archived(stored: Mapping[tuple[str, int], tuple[str, Any]], current: Catalog) -> list[Journey]:
-    """The recorded versions the catalog's file does not hold: what running instances may still need."""
-    return [journey_of(d) for key, (_, d) in stored.items() if key not in current.versions]
+def archived(stored: Mapping[tuple[str, int], tuple[str, Any]], file: JourneysFile) -> list[Journey]:
+    """The recorded versions the journeys file does not hold: what running instances may still need."""
+    held = {(j.id, j.version) for j in file.journeys}
+    return [journey_of(d) for key, (_, d) in stored.items() if key not in held]
 
 
 def file_of(current: Catalog) -> JourneysFile:

@@ -92,7 +92,7 @@ def _deploy_file(
     experiments.record(conn, source.catalog.outreach)
     definitions.analytics(conn, source.catalog)
     new = dataclasses.replace(own, kind="deploy", effective_at=effective_time(conn, at, history))
-    catalog_of = _catalog(source.file, definitions.archived(stored, source.catalog), history)
+    catalog_of = _catalog(source.file, definitions.archived(stored, source.file), history)
     return _record(conn, new, source.file, source.text, history, catalog_of, loaded, apply)
 
 
@@ -136,9 +136,7 @@ def _change_rollout(
     history = deployments.history(conn)
     new = _without_rollout(latest, rollout, kind, effective_time(conn, at, history))
     stored = definitions.stored_versions(conn)
-    in_file = {(j.id, j.version) for j in latest.file.journeys}
-    archive = [definitions.journey_of(d) for key, (_, d) in stored.items() if key not in in_file]
-    catalog_of = _catalog(latest.file, archive, history)
+    catalog_of = _catalog(latest.file, definitions.archived(stored, latest.file), history)
     return _record(conn, new, latest.file, latest.file_yaml, history, catalog_of, loaded, apply)
 
 
