@@ -1,0 +1,239 @@
+"""Properties of the points ledger over any sequence of operations hypothesis draws: the balances are the sum of the
+entries, spending takes only available unexpired points and the oldest-expiring first, nothing goes below zero
+unless the programme allowed it, expiry is exact to the minute in the patient's zone, a repeated adjustment changes
+nothing, and reversing an earning that was never recorded is refused with the reason."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.loyalty import (
+    BatchState,
+    EndOfCalendarYear,
+    EntryKind,
+    Ledger,
+    LedgerError,
+    MonthsAfterEarning,
+    UnknownEarningError,
+    adjust,
+    balances,
+    earn,
+    expire,
+    expiry_at,
+    release,
+    reverse,
+    spend,
+    sum_of_entries,
+)
+
+NEW_YORK = ZoneInfo("America/New_York")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+TAKING = (EntryKind.SPENT, EntryKind.ADJUSTED, EntryKind.REVERSED)  # what takes points from other batches
+PROPERTIES = settings(max_examples=150, deadline=None)
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    step: int  # minutes after the previous operation
+    amount: int = 0
+    cause: str = ""
+    expires_in: int | None = None  # minutes after the operation
+    available_in: int | None = None
+    qualifying: bool = True
+    redeemable: bool = True
+    allow_negative: bool = False
+
+
+minutes = st.one_of(st.integers(0, 60 * 24 * 3), st.integers(0, 60 * 24 * 90))
+visits = st.sampled_from([f"visit-{n}" for n in range(8)])  # earnings, and what a reversal names
+earning = st.builds(
+    Op, name=st.just("earn"), step=minutes, amount=st.integers(1, 500), cause=visits,
+    expires_in=st.none() | st.integers(60 * 24 * 31, 60 * 24 * 200),
+    available_in=st.none() | st.integers(1, 60 * 24 * 30),
+    qualifying=st.booleans(), redeemable=st.booleans(),
+)  # fmt: skip
+ops = st.one_of(
+    earning,
+    earning,
+    st.builds(Op, name=st.just("spend"), step=minutes, amount=st.integers(1, 600),
+              cause=st.sampled_from([f"gift-{n}" for n in range(20)]), allow_negative=st.booleans()),
+    st.builds(Op, name=st.sampled_from(["expire", "release"]), step=minutes),
+    st.builds(Op, name=st.just("reverse"), step=minutes, cause=visits, allow_negative=st.booleans()),
+    st.builds(Op, name=st.just("adjust"), step=minutes, amount=st.integers(-300, 300).filter(bool),
+              cause=st.sampled_from([f"ticket-{n}" for n in range(3)]), allow_negative=st.booleans()),
+)  # fmt: skip
+
+
+def apply(ledger: Ledger, op: Op, at: datetime) -> tuple[Ledger, tuple[object, ...]]:
+    def later(minutes: int | None) -> datetime | None:
+        return None if minutes is None else at + timedelta(minutes=minutes)
+
+    match op.name:
+        case "earn":
+            return earn(
+                ledger, op.amount, op.cause, at, expires_at=later(op.expires_in), available_at=later(op.available_in),
+                qualifying=op.qualifying or not op.redeemable, redeemable=op.redeemable, reason="visit",
+            )  # fmt: skip
+        case "spend":
+            return spend(ledger, op.amount, op.cause, at, allow_negative=op.allow_negative)
+        case "reverse":
+            return reverse(ledger, op.cause, at, reason="visit cancelled", allow_negative=op.allow_negative)
+        case "adjust":
+            return adjust(ledger, op.amount, op.cause, at, "correction", allow_negative=op.allow_negative)
+        case "expire":
+            return expire(ledger, at)
+        case _:
+            return release(ledger, at)
+
+
+def run(sequence: list[Op]) -> list[tuple[Ledger, Ledger, Op, datetime]]:
+    """Each operation that was not refused: (before, after, the operation, its time). A refusal changes nothing."""
+    ledger, at, steps = Ledger(), START, []
+    for op in sequence:
+        at += timedelta(minutes=op.step)
+        try:
+            after, _ = apply(ledger, op, at)
+        except LedgerError:
+            continue
+        steps.append((ledger, after, op, at))
+        ledger = after
+    return steps
+
+
+@PROPERTIES
+@given(st.lists(ops, max_size=30))
+def test_the_balances_always_equal_the_sum_of_the_entries(sequence: list[Op]) -> None:
+    for _, after, _, at in run(sequence):
+        assert after.totals() == sum_of_entries(after.entries)
+        caught_up, _ = expire(after, at)  # release alone leaves what expired by then to expire
+        assert balances(after, at) == caught_up.totals() == sum_of_entries(caught_up.entries)
+
+
+@PROPERTIES
+@given(st.lists(ops, max_size=30))
+def test_spending_never_takes_expired_or_pending_points_and_takes_the_oldest_expiring_first(sequence: list[Op]) -> None:
+    for before, after, op, _ in run(sequence):
+        if op.name not in ("spend", "adjust", "reverse"):
+            continue
+        batches = {batch.id: batch for batch in after.batches}
+        taken = [e for e in after.entries[len(before.entries) :] if e.batch_id and e.amount < 0 and e.redeemable]
+        taken = [e for e in taken if e.kind in TAKING and batches[str(e.batch_id)].cause_id != e.cause_id]
+        for entry in taken:
+            batch = batches[str(entry.batch_id)]
+            assert batch.available_at is None or batch.available_at <= entry.at, "took pending points"
+            assert batch.expires_at is None or batch.expires_at > entry.at, "took expired points"
+            assert batch.earned_at <= entry.at
+            skipped = [
+                b for b in after.batches if b.spendable() and b.fifo_key() < batch.fifo_key() and b.id not in
+                {e.batch_id for e in taken}
+            ]  # fmt: skip
+            assert skipped == [], "left an older-expiring batch untouched"
+
+
+@PROPERTIES
+@given(st.lists(ops, max_size=30))
+def test_no_batch_or_balance_goes_negative_unless_the_programme_allowed_it(sequence: list[Op]) -> None:
+    allowed = False
+    for _, after, op, _ in run(sequence):
+        allowed = allowed or op.allow_negative
+        assert all(batch.remaining >= 0 and batch.qualifying_credit >= 0 for batch in after.batches)
+        assert after.debt >= 0 and after.totals().pending >= 0 and after.totals().qualifying >= 0
+        if not allowed:
+            assert after.debt == 0 and after.totals().available >= 0
+
+
+@PROPERTIES
+@given(st.lists(ops, max_size=20), st.integers(-300, 300).filter(bool), st.lists(ops, max_size=10))
+def test_a_repeated_adjustment_changes_nothing(before: list[Op], amount: int, between: list[Op]) -> None:
+    steps = run(before)
+    ledger, at = (steps[-1][1], steps[-1][3]) if steps else (Ledger(), START)
+    ledger, entries = adjust(ledger, amount, "ticket-repeated", at, "goodwill", allow_negative=True)
+    assert sum(e.amount for e in entries if e.kind is EntryKind.ADJUSTED) == amount
+    for op in between:
+        at += timedelta(minutes=op.step)
+        try:
+            ledger, _ = apply(ledger, op, at)
+        except LedgerError:
+            continue
+
+    repeated, entries = adjust(
+        ledger, amount, "ticket-repeated", at + timedelta(days=1), "goodwill", allow_negative=True
+    )
+    assert entries == () and repeated == ledger
+
+
+@PROPERTIES
+@given(st.lists(ops, max_size=30))
+def test_reversing_an_earning_that_was_never_recorded_is_refused_with_the_reason(sequence: list[Op]) -> None:
+    steps = run(sequence)
+    ledger, at = (steps[-1][1], steps[-1][3]) if steps else (Ledger(), START)
+    try:
+        reverse(ledger, "never-earned", at, reason="visit cancelled", allow_negative=True)
+    except UnknownEarningError as refused:
+        assert str(refused) == "cannot reverse an earning that was never recorded: nothing was recorded for this cause"
+        assert refused.cause_id == "never-earned"
+    else:
+        raise AssertionError("a reversal of an earning never recorded was accepted")
+
+
+zones = st.sampled_from([NEW_YORK, SHANGHAI])
+earned = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
+
+
+@PROPERTIES
+@given(earned, st.integers(1, 36), zones)
+def test_expiry_n_months_after_earning_is_the_end_of_that_day_in_the_patients_zone(
+    earned_at: datetime, months: int, tz: ZoneInfo
+) -> None:
+    expires = expiry_at(earned_at, MonthsAfterEarning(months), tz)
+
+    local_day = earned_at.astimezone(tz).date()
+    month_index = local_day.year * 12 + local_day.month - 1 + months
+    year, month = divmod(month_index, 12)
+    expected_day = min(local_day.day, calendar.monthrange(year, month + 1)[1])
+    back = expires.astimezone(UTC).astimezone(tz)  # the instant, read in the patient's zone again
+    assert (back.year, back.month, back.day, back.hour, back.minute, back.second) == (
+        year, month + 1, expected_day, 23, 59, 0
+    )  # fmt: skip
+    assert back.microsecond == 0
+
+
+@PROPERTIES
+@given(earned, st.integers(0, 3), zones)
+def test_expiry_at_the_end_of_the_calendar_year_is_31_december_23_59_in_the_patients_zone(
+    earned_at: datetime, years_after: int, tz: ZoneInfo
+) -> None:
+    back = expiry_at(earned_at, EndOfCalendarYear(years_after), tz).astimezone(UTC).astimezone(tz)
+
+    assert (back.year, back.month, back.day, back.hour, back.minute, back.second) == (
+        earned_at.astimezone(tz).year + years_after, 12, 31, 23, 59, 0
+    )  # fmt: skip
+
+
+@PROPERTIES
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)),
+    st.integers(1, 24),
+    zones,
+)
+def test_points_are_spendable_until_the_minute_before_their_expiry_and_gone_at_it(
+    earned_at: datetime, months: int, tz: ZoneInfo
+) -> None:
+    expires = expiry_at(earned_at, MonthsAfterEarning(months), tz)
+    ledger, _ = earn(Ledger(), 100, "visit-1", earned_at, expires_at=expires, reason="visit")
+
+    assert balances(ledger, expires - timedelta(minutes=1)).available == 100
+    assert balances(ledger, expires).available == 0
+    spent, _ = spend(ledger, 100, "gift-1", expires - timedelta(seconds=1))
+    assert spent.batches[0].remaining == 0
+    expired, entries = expire(ledger, expires)
+    assert [(e.kind, e.amount, e.at) for e in entries] == [(EntryKind.EXPIRED, -100, expires)]
+    assert expired.batches[0].state is BatchState.EXPIRED
