@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from engine.loyalty import (
     BatchState,
     EndOfCalendarYear,
     EntryKind,
+    InsufficientPointsError,
     Ledger,
     LedgerError,
     MonthsAfterEarning,
@@ -67,6 +69,7 @@ ops = st.one_of(
               cause=st.sampled_from([f"gift-{n}" for n in range(20)]), allow_negative=st.booleans()),
     st.builds(Op, name=st.sampled_from(["expire", "release"]), step=minutes),
     st.builds(Op, name=st.just("reverse"), step=minutes, cause=visits, allow_negative=st.booleans()),
+    st.builds(Op, name=st.just("reverse"), step=minutes, cause=visits, allow_negative=st.just(True)),
     st.builds(Op, name=st.just("adjust"), step=minutes, amount=st.integers(-300, 300).filter(bool),
               cause=st.sampled_from([f"ticket-{n}" for n in range(3)]), allow_negative=st.booleans()),
 )  # fmt: skip
@@ -109,7 +112,7 @@ def run(sequence: list[Op]) -> list[tuple[Ledger, Ledger, Op, datetime]]:
 
 
 @PROPERTIES
-@given(st.lists(ops, max_size=30))
+@given(st.lists(ops, min_size=4, max_size=30))
 def test_the_balances_always_equal_the_sum_of_the_entries(sequence: list[Op]) -> None:
     for _, after, _, at in run(sequence):
         assert after.totals() == sum_of_entries(after.entries)
@@ -118,7 +121,7 @@ def test_the_balances_always_equal_the_sum_of_the_entries(sequence: list[Op]) ->
 
 
 @PROPERTIES
-@given(st.lists(ops, max_size=30))
+@given(st.lists(ops, min_size=4, max_size=30))
 def test_spending_never_takes_expired_or_pending_points_and_takes_the_oldest_expiring_first(sequence: list[Op]) -> None:
     for before, after, op, _ in run(sequence):
         if op.name not in ("spend", "adjust", "reverse"):
@@ -139,7 +142,7 @@ def test_spending_never_takes_expired_or_pending_points_and_takes_the_oldest_exp
 
 
 @PROPERTIES
-@given(st.lists(ops, max_size=30))
+@given(st.lists(ops, min_size=4, max_size=30))
 def test_no_batch_or_balance_goes_negative_unless_the_programme_allowed_it(sequence: list[Op]) -> None:
     allowed = False
     for _, after, op, _ in run(sequence):
@@ -148,6 +151,83 @@ def test_no_batch_or_balance_goes_negative_unless_the_programme_allowed_it(seque
         assert after.debt >= 0 and after.totals().pending >= 0 and after.totals().qualifying >= 0
         if not allowed:
             assert after.debt == 0 and after.totals().available >= 0
+
+
+@PROPERTIES
+@given(st.lists(ops, min_size=4, max_size=30))
+def test_a_reversal_takes_back_exactly_what_its_earning_gave_less_what_expired(sequence: list[Op]) -> None:
+    for before, after, op, at in run(sequence):
+        if op.name != "reverse":
+            continue
+        caught_up, _ = expire(before, at)
+        batch = caught_up.earning_batch(op.cause)
+        assert batch is not None
+        gave = batch.amount - batch.expired if batch.redeemable else 0
+        was, now = caught_up.totals(), after.totals()
+        assert (was.available + was.pending) - (now.available + now.pending) == gave
+        assert was.qualifying - now.qualifying == batch.qualifying_credit
+        assert after.batches[batch.seq - 1].state is BatchState.REVERSED
+
+
+earnings = st.lists(
+    st.tuples(st.integers(1, 400), st.none() | st.integers(1, 400)),  # points, expiry in days after earning (or none)
+    min_size=1,
+    max_size=8,
+)
+
+
+def earned_day_by_day(batches: list[tuple[int, int | None]]) -> tuple[Ledger, datetime]:
+    ledger, at = Ledger(), START
+    for n, (amount, expires_in) in enumerate(batches):
+        at = START + timedelta(days=n)
+        expires = None if expires_in is None else at + timedelta(days=expires_in)
+        ledger, _ = earn(ledger, amount, f"visit-{n}", at, expires_at=expires, reason="visit")
+    return ledger, at
+
+
+@PROPERTIES
+@given(earnings, st.integers(1, 3000))
+def test_spending_empties_batches_in_order_of_expiry_then_earning(
+    batches: list[tuple[int, int | None]], amount: int
+) -> None:
+    ledger, at = earned_day_by_day(
+        [(points, None if days is None else days + len(batches)) for points, days in batches]
+    )
+    amount = min(amount, sum(points for points, _ in batches))
+    # the oracle: batches by expiry day (none last), then by the day they were earned; each emptied before the next
+    order = sorted(range(len(batches)), key=lambda n: (batches[n][1] is None, (batches[n][1] or 0) + n, n))
+    expected, left = {}, amount
+    for n in order:
+        expected[f"visit-{n}"], left = min(left, batches[n][0]), left - min(left, batches[n][0])
+
+    ledger, entries = spend(ledger, amount, "gift-1", at)
+
+    taken = {ledger.batches[int(str(e.batch_id)[1:]) - 1].cause_id: -e.amount for e in entries}
+    assert taken == {cause: points for cause, points in expected.items() if points}
+
+
+@PROPERTIES
+@given(earnings, st.integers(1, 3000), st.data())
+def test_reversing_a_spent_earning_takes_the_spent_part_from_other_points_or_is_refused(
+    batches: list[tuple[int, int | None]], amount: int, data: st.DataObject
+) -> None:
+    ledger, at = earned_day_by_day([(points, None) for points, _ in batches])
+    total = sum(points for points, _ in batches)
+    ledger, _ = spend(ledger, min(amount, total), "gift-1", at)
+    n = data.draw(st.integers(0, len(batches) - 1))
+    batch = ledger.batches[n]
+    spent, others = batch.amount - batch.remaining, total - min(amount, total) - batch.remaining
+
+    if spent > others:
+        with pytest.raises(
+            InsufficientPointsError, match=f"{spent} of them were already spent and only {others} other"
+        ):
+            reverse(ledger, f"visit-{n}", at, reason="visit cancelled")
+    reversed_, _ = reverse(ledger, f"visit-{n}", at, reason="visit cancelled", allow_negative=True)
+
+    assert balances(reversed_, at).available == total - min(amount, total) - batch.amount
+    assert reversed_.debt == max(spent - others, 0)
+    assert balances(reversed_, at).qualifying == total - batch.amount
 
 
 @PROPERTIES
@@ -171,7 +251,7 @@ def test_a_repeated_adjustment_changes_nothing(before: list[Op], amount: int, be
 
 
 @PROPERTIES
-@given(st.lists(ops, max_size=30))
+@given(st.lists(ops, min_size=4, max_size=30))
 def test_reversing_an_earning_that_was_never_recorded_is_refused_with_the_reason(sequence: list[Op]) -> None:
     steps = run(sequence)
     ledger, at = (steps[-1][1], steps[-1][3]) if steps else (Ledger(), START)
