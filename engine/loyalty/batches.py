@@ -1,5 +1,6 @@
 """Batches: the points of one earning (or positive adjustment), each with its own expiry, derived from the entries.
-Spending takes the batch that expires first (batches without an expiry last), then the one earned first."""
+Spending takes the oldest earned batch first (the issue's "oldest first"), then the one expiring first (batches
+without an expiry last), then the one recorded first."""
 
 from __future__ import annotations
 
@@ -42,9 +43,10 @@ class Batch:
     def spendable(self) -> bool:
         return self.state is BatchState.AVAILABLE and self.remaining > 0
 
-    def fifo_key(self) -> tuple[bool, datetime, datetime, int]:
-        """Oldest-expiring first, never-expiring last, then by earning time, then by recording order."""
-        return (self.expires_at is None, self.expires_at or self.earned_at, self.earned_at, self.seq)
+    def fifo_key(self) -> tuple[datetime, bool, datetime, int]:
+        """Oldest earned first; among batches earned at the same instant the one expiring first (never-expiring
+        last); then by recording order (the batch id)."""
+        return (self.earned_at, self.expires_at is None, self.expires_at or self.earned_at, self.seq)
 
 
 def first_to_spend(batches: tuple[Batch, ...] | list[Batch]) -> list[Batch]:

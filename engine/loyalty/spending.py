@@ -1,4 +1,4 @@
-"""Spending and adjusting: points leave the oldest-expiring available batches first (then the earliest earned),
+"""Spending and adjusting: points leave the oldest earned available batches first (then the one expiring first),
 never expired or pending ones. Beyond the batches only where the programme allows a negative balance: the rest is a
 debt that new points repay."""
 
@@ -106,7 +106,7 @@ def available(change: Change) -> int:
 
 
 def take(change: Change, amount: int, kind: EntryKind, cause_id: str, reason: str) -> None:
-    """Take ``amount`` from the oldest-expiring batches; what they cannot give becomes debt (the caller has checked
+    """Take ``amount`` from the oldest earned batches; what they cannot give becomes debt (the caller has checked
     that the programme allows it)."""
     for batch in first_to_spend(list(change.batches.values())):
         if amount == 0:

@@ -58,7 +58,7 @@ def test_a_qualifying_only_earning_counts_towards_tiers_but_cannot_be_spent() ->
         spend(ledger, 1, "gift-1", JAN_5 + days(1))
 
 
-def test_spending_takes_the_batch_that_expires_first_then_the_one_earned_first() -> None:
+def test_spending_takes_the_oldest_earned_batch_first_then_the_one_expiring_first() -> None:
     ledger, _ = earn(Ledger(), 100, "no-expiry", JAN_5, reason="referral")
     ledger, _ = earn(ledger, 100, "late", JAN_5, expires_at=JAN_5.replace(minute=59) + days(300), reason="visit")
     ledger, _ = earn(
@@ -70,8 +70,10 @@ def test_spending_takes_the_batch_that_expires_first_then_the_one_earned_first()
 
     ledger, entries = spend(ledger, 250, "gift-1", JAN_5 + days(3), reason="redeemed a parking voucher")
 
+    # "late" and "no-expiry" were earned at the same instant: the one with an expiry goes first; "early" was earned
+    # a day later, so it is taken after both although it expires first
     taken = {ledger.batches[int(e.batch_id[1:]) - 1].cause_id: -e.amount for e in entries if e.batch_id}
-    assert taken == {"early": 100, "late": 100, "late-too": 50}
+    assert taken == {"late": 100, "no-expiry": 100, "early": 50}
     assert [e.kind for e in entries] == [EntryKind.SPENT] * 3
     assert balances(ledger, JAN_5 + days(3)).available == 150
 
