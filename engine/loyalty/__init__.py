@@ -21,6 +21,7 @@ from engine.loyalty.errors import (
 from engine.loyalty.expiry import EndOfCalendarYear, ExpiryRule, MonthsAfterEarning, expiry_at
 from engine.loyalty.ledger import Ledger
 from engine.loyalty.queries import balances, expiring_before, qualifying
+from engine.loyalty.replay import apply
 from engine.loyalty.spending import adjust, spend
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "OutOfOrderError",
     "UnknownEarningError",
     "adjust",
+    "apply",
     "balances",
     "earn",
     "expire",

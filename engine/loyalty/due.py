@@ -34,6 +34,16 @@ def catch_up(change: Change, *, expiries: bool = True) -> None:
             make_available(change, batch, when)
         elif expiries and batch.state is BatchState.AVAILABLE and batch.expires_at == when:
             expire_batch(change, batch, when)
+    for batch in list(change.batches.values()):
+        if is_empty_and_past(batch, change.at):
+            # an empty batch past its expiry expires even under release alone: no points move and no entry is
+            # recorded, so replay.apply derives it the same way
+            change.put(replace(batch, state=BatchState.EXPIRED))
+
+
+def is_empty_and_past(batch: Batch, at: datetime) -> bool:
+    past = batch.expires_at is not None and batch.expires_at <= at
+    return past and batch.state is BatchState.AVAILABLE and batch.remaining == 0
 
 
 def due_events(change: Change, expiries: bool) -> list[tuple[datetime, int]]:

@@ -50,9 +50,9 @@ def earn(
         )
     )  # fmt: skip
     if pending:
-        change.record(EntryKind.PENDING_EARNED, batch, amount, reason)
+        change.record(EntryKind.PENDING_EARNED, batch, amount, reason, opens=True)
     else:
-        change.record(EntryKind.EARNED, batch, amount, reason)
+        change.record(EntryKind.EARNED, batch, amount, reason, opens=True)
         change.repay_debt(batch, reason)
     return change.done()
 

@@ -37,7 +37,9 @@ class Balances:
 @dataclass(frozen=True)
 class Entry:
     """One change. ``amount`` is signed (negative takes points away); ``redeemable`` and ``qualifying`` say which
-    balances it touches; ``batch_id`` is the batch it changed (None for a debt: points owed beyond the batches)."""
+    balances it touches; ``batch_id`` is the batch it changed (None for a debt: points owed beyond the batches).
+    An entry that opens a batch (an earning, a positive adjustment) also carries the batch's ``expires_at`` and
+    ``available_at``, so that the entries alone rebuild the ledger (``replay.apply``)."""
 
     id: str
     kind: EntryKind
@@ -48,6 +50,8 @@ class Entry:
     redeemable: bool
     qualifying: bool
     batch_id: str | None = None
+    expires_at: datetime | None = None
+    available_at: datetime | None = None
 
     def effect(self) -> Balances:
         """What this entry adds to each balance."""

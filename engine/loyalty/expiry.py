@@ -1,13 +1,13 @@
-"""Expiry rules: when a batch earned at a given time expires, exact to the minute in the patient's time zone. The
-calendar arithmetic is dateutil's relativedelta (month ends clamp: 31 January + 1 month is 28 or 29 February); the
-end of a day is 23:59 local time, which exists on every day, daylight saving or not."""
+"""Expiry rules: when a batch earned at a given time expires, exact to the minute in the patient's time zone. Month
+ends clamp on the calendar (31 January + 1 month is 28 or 29 February), as dateutil's relativedelta does (the
+tests' oracle; the ledger sits under the journey core, which imports no dateutil); the end of a day is 23:59 local
+time, which exists on every day, daylight saving or not."""
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
-
-from dateutil.relativedelta import relativedelta
+from datetime import date, datetime, time, tzinfo
 
 from engine.loyalty.errors import InvalidOperationError
 from engine.loyalty.ledger import aware
@@ -46,7 +46,13 @@ def expiry_at(earned_at: datetime, rule: ExpiryRule, tz: tzinfo) -> datetime:
     day = aware(earned_at, "earned_at").astimezone(tz).date()
     match rule:
         case MonthsAfterEarning(months=months):
-            last_day = day + relativedelta(months=months)
+            last_day = add_months(day, months)
         case EndOfCalendarYear(years_after=years):
-            last_day = day + relativedelta(years=years, month=12, day=31)
+            last_day = date(day.year + years, 12, 31)
     return datetime.combine(last_day, END_OF_DAY, tzinfo=tz)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months; a day the target month lacks becomes its last."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return day.replace(year=year, month=month + 1, day=min(day.day, calendar.monthrange(year, month + 1)[1]))

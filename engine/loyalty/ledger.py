@@ -62,8 +62,10 @@ class Change:
         at: datetime | None = None,
         redeemable: bool | None = None,
         qualifying: bool | None = None,
+        opens: bool = False,
     ) -> None:
-        """Append an entry; it touches the batch's balances (and is dated now) unless the keywords say otherwise."""
+        """Append an entry; it touches the batch's balances (and is dated now) unless the keywords say otherwise.
+        An entry that ``opens`` the batch carries its expiry and availability."""
         number = len(self.ledger.entries) + len(self.entries) + 1
         entry = Entry(
             id=f"e{number}",
@@ -75,6 +77,8 @@ class Change:
             redeemable=redeemable if redeemable is not None else (batch.redeemable if batch else True),
             qualifying=qualifying if qualifying is not None else (batch.qualifying if batch else False),
             batch_id=batch.id if batch else None,
+            expires_at=batch.expires_at if batch and opens else None,
+            available_at=batch.available_at if batch and opens else None,
         )
         self.entries.append(entry)
 

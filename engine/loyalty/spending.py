@@ -87,7 +87,7 @@ def add_batch(change: Change, amount: int, external_id: str, expires_at: datetim
         state=BatchState.AVAILABLE, expires_at=expires_at, available_at=None, redeemable=True, qualifying=False,
     )  # fmt: skip
     change.put(batch)
-    change.record(EntryKind.ADJUSTED, batch, amount, reason)
+    change.record(EntryKind.ADJUSTED, batch, amount, reason, opens=True)
     change.repay_debt(batch, reason)
 
 

@@ -24,6 +24,7 @@ from engine.loyalty import (
     MonthsAfterEarning,
     UnknownEarningError,
     adjust,
+    apply,
     balances,
     earn,
     expire,
@@ -75,7 +76,7 @@ ops = st.one_of(
 )  # fmt: skip
 
 
-def apply(ledger: Ledger, op: Op, at: datetime) -> tuple[Ledger, tuple[object, ...]]:
+def perform(ledger: Ledger, op: Op, at: datetime) -> tuple[Ledger, tuple[object, ...]]:
     def later(minutes: int | None) -> datetime | None:
         return None if minutes is None else at + timedelta(minutes=minutes)
 
@@ -103,7 +104,7 @@ def run(sequence: list[Op]) -> list[tuple[Ledger, Ledger, Op, datetime]]:
     for op in sequence:
         at += timedelta(minutes=op.step)
         try:
-            after, _ = apply(ledger, op, at)
+            after, _ = perform(ledger, op, at)
         except LedgerError:
             continue
         steps.append((ledger, after, op, at))
@@ -119,6 +120,16 @@ def test_the_balances_always_equal_the_sum_of_the_entries_which_are_only_appende
         assert after.totals() == sum_of_entries(after.entries)
         caught_up, _ = expire(after, at)  # release alone leaves what expired by then to expire
         assert balances(after, at) == caught_up.totals() == sum_of_entries(caught_up.entries)
+
+
+@PROPERTIES
+@given(st.lists(ops, min_size=4, max_size=30))
+def test_folding_the_recorded_entries_gives_the_ledger_the_operation_decided(sequence: list[Op]) -> None:
+    replayed = Ledger()
+    for before, after, _, _ in run(sequence):
+        assert replayed == before
+        replayed = apply(before, after.entries[len(before.entries) :], at=after.as_of)
+        assert replayed == after
 
 
 @PROPERTIES
@@ -242,7 +253,7 @@ def test_a_repeated_adjustment_changes_nothing(before: list[Op], amount: int, be
     for op in between:
         at += timedelta(minutes=op.step)
         try:
-            ledger, _ = apply(ledger, op, at)
+            ledger, _ = perform(ledger, op, at)
         except LedgerError:
             continue
 
