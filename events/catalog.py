@@ -12,6 +12,7 @@ from events import encounters as en
 from events import experiments as ex
 from events import findings as fi
 from events import journey as jo
+from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events import tasks as ta
@@ -49,7 +50,9 @@ ClinicalEvent: TypeAlias = Annotated[
     | ou.OutreachReplied
     | ta.TaskClaimed
     | ta.TaskReleased
-    | ta.TaskClosed,
+    | ta.TaskClosed
+    | lo.PointsRedemptionRequested
+    | lo.PointsAdjustmentRequested,
     Field(discriminator="type"),
 ]
 
@@ -78,7 +81,23 @@ EngineEvent: TypeAlias = Annotated[
     | jo.JourneyExited
     | jo.JourneyMigrated
     | jo.JourneyVersionKept
-    | ex.ExperimentAssigned,
+    | ex.ExperimentAssigned
+    | lo.LoyaltyEnrolled
+    | lo.PointsEarned
+    | lo.PointsReleased
+    | lo.PointsExpired
+    | lo.PointsExpiring
+    | lo.PointsSpent
+    | lo.PointsRedemptionRefused
+    | lo.PointsAdjusted
+    | lo.PointsAdjustmentRepeated
+    | lo.PointsAdjustmentRefused
+    | lo.PointsReversed
+    | lo.PointsReversalSkipped
+    | lo.TierChanged
+    | lo.TierKept
+    | lo.TierAtRisk
+    | lo.BadgeAwarded,
     Field(discriminator="type"),
 ]
 

@@ -75,6 +75,8 @@ SEALED: Mapping[str, tuple[str, ...]] = {
     "task.claimed": (),
     "task.released": (),
     "task.closed": ("note",),  # typed by staff
+    "points.redemption_requested": (),
+    "points.adjustment_requested": (),
 }
 
 CLEAR: Mapping[str, tuple[str, ...]] = {
@@ -114,6 +116,9 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     "task.claimed": ("task_id", "assignee"),
     "task.released": ("task_id", "by"),
     "task.closed": ("task_id", "outcome", "by"),  # outcome is a code (reached, rebooked...)
+    # a reward of the programme, the caller's request id and a pseudonymous staff or client id: no person's words
+    "points.redemption_requested": ("reward_id", "ref", "by"),
+    "points.adjustment_requested": ("external_id", "by"),  # the caller's adjustment id, a staff or client id
 }
 
 

@@ -15,6 +15,7 @@ from events.catalog import parse_clinical
 from events.encounters import EncounterDischarged
 from events.schema import clinical_event_schema, engine_event_schema
 from events.upcasting import Upcasters
+from tests.unit.events.loyalty_samples import LOYALTY_PAYLOADS
 
 CST = timezone(timedelta(hours=8))
 T = datetime(2026, 3, 2, 10, 0, tzinfo=CST)
@@ -218,6 +219,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "share_bp": 500,
         "salt": "h1",
     },
+    **LOYALTY_PAYLOADS,
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
+from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events import tasks as ta
@@ -144,5 +145,15 @@ def one_of_each() -> dict[str, Any]:
         event(ta.TaskClaimed, task_id="task-1", assignee="nurse-0117"),
         event(ta.TaskReleased, task_id="task-1", by="nurse-0117"),
         event(ta.TaskClosed, task_id="task-1", outcome="rebooked", by="nurse-0117", note=NOTE, reached_at=_at),
+        event(lo.PointsRedemptionRequested, reward_id="parking-voucher", quantity=2, ref="R-0815", by="desk-0042"),
+        event(
+            lo.PointsAdjustmentRequested,
+            external_id="ADJ-17",
+            points=-200,
+            qualifying=True,
+            expires="never",
+            reason_code="correction",
+            by="desk-0042",
+        ),
     ]
     return {e.type: e for e in built}
