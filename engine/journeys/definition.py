@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
+from engine.journeys.loyalty_definition import LoyaltyProgramme
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals
 from engine.journeys.templates import Template
@@ -494,4 +495,7 @@ class JourneysFile(Model):
     deployment: DeploymentSection = Field(
         default_factory=DeploymentSection,
         description="Rollouts of new versions and migrations of running instances (docs/journeys.md, Versions).",
+    )
+    loyalty: LoyaltyProgramme | None = Field(
+        default=None, description="The loyalty programme: points, tiers, badges, rewards (none: no programme)."
     )

@@ -12,6 +12,7 @@ from engine.journeys.catalog import Catalog
 from engine.language.checks import JourneyParts, check_global_holdout, check_journey
 from engine.language.deployment_checks import check_deployment
 from engine.language.errors import JourneyFileError
+from engine.language.loyalty_checks import check_loyalty
 from engine.language.misplaced import explain_unknown_key
 from engine.outreach.checks import check_templates_data
 from engine.yamlfile.placement import LIST_ITEM, Grammar, field_type
@@ -95,7 +96,11 @@ def _structural(doc: YamlDocument, grammar: Grammar) -> list[Problem]:
         every.append(parts)
         for f in check_journey(parts, value_sets, ids):
             problems.append(doc.problem(f.path, f.message, f.severity))
-    for f in [*check_global_holdout(data.get("outreach"), ids), *check_deployment(data.get("deployment"), journeys)]:
+    for f in [
+        *check_global_holdout(data.get("outreach"), ids),
+        *check_deployment(data.get("deployment"), journeys),
+        *check_loyalty(data.get("loyalty"), journeys),
+    ]:
         problems.append(doc.key_problem(f.path, f.message) if f.key else doc.problem(f.path, f.message, f.severity))
     for f in check_templates_data(data.get("templates"), data.get("outreach"), every):
         problems.append(doc.problem(f.path, f.message, f.severity))

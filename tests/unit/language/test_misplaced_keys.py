@@ -187,7 +187,7 @@ def test_a_key_known_nowhere_lists_the_keys_allowed_there() -> None:
 def test_an_unknown_top_level_section_points_at_its_key() -> None:
     found = only_error("setting:\n  hospital_timezone: Asia/Shanghai\n" + POST_OP)
     assert found.startswith("j.yaml:1:1: error: unknown field 'setting'; did you mean 'settings'? (keys allowed under")
-    assert "churn, deployment, journeys, outreach, settings, templates, value_sets" in found
+    assert "churn, deployment, journeys, loyalty, outreach, settings, templates, value_sets" in found
 
 
 def test_an_action_whose_key_was_left_out_names_the_action_its_settings_belong_to() -> None:
