@@ -99,7 +99,7 @@ def _structural(doc: YamlDocument, grammar: Grammar) -> list[Problem]:
     for f in [
         *check_global_holdout(data.get("outreach"), ids),
         *check_deployment(data.get("deployment"), journeys),
-        *check_loyalty(data.get("loyalty"), journeys),
+        *check_loyalty(data.get("loyalty"), journeys, value_sets),
     ]:
         problems.append(doc.key_problem(f.path, f.message) if f.key else doc.problem(f.path, f.message, f.severity))
     for f in check_templates_data(data.get("templates"), data.get("outreach"), every):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import typing
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -39,19 +40,30 @@ _STARTS = [
 ]
 
 
-def check_loyalty(section: Any, journeys: Any) -> Iterator[Finding]:
+@dataclass(frozen=True)
+class Known:
+    """What else the file declares that loyalty conditions may name: journey ids and value sets."""
+
+    journey_ids: frozenset[str] = frozenset()
+    value_sets: frozenset[str] = frozenset()
+
+
+def check_loyalty(section: Any, journeys: Any, value_sets: set[str] | None = None) -> Iterator[Finding]:
     if not isinstance(section, dict):
         return
+    ids = {str(j.get("id")) for j in journeys if isinstance(j, dict)} if isinstance(journeys, list) else set()
+    known = Known(frozenset(ids), frozenset(value_sets or ()))
     yield from _not_supported(section)
     yield from _durations(section)
     programme_expiry = _one(section.get("expiry"), ld.Expiry)
-    yield from _check_earn(_items(section, "earn", ld.EarnRule), programme_expiry, section.get("consumption") is True)
+    earn = _items(section, "earn", ld.EarnRule)
+    yield from _check_earn(earn, programme_expiry, section.get("consumption") is True, known)
     levels = _levels(section)
     yield from _check_levels(levels)
     badges = list(_items(section, "badges", ld.Badge))
     yield from _unique(badges, "badges", "badge")
     for k, badge in badges:
-        yield from _check_trigger(badge.on, badge.when, (*ROOT, "badges", k))
+        yield from _check_trigger(badge.on, badge.when, (*ROOT, "badges", k), known)
     yield from _check_rewards(_items(section, "rewards", ld.Reward), levels, {b.id for _, b in badges})
     yield from _check_journey_conditions(journeys, levels, section.get("tiers") is not None)
 
@@ -95,13 +107,13 @@ _DURATION_KEYS = frozenset(
 
 
 def _check_earn(
-    rules: Iterator[tuple[int, ld.EarnRule]], default: ld.Expiry | None, consumption: bool
+    rules: Iterator[tuple[int, ld.EarnRule]], default: ld.Expiry | None, consumption: bool, known: Known
 ) -> Iterator[Finding]:
     listed = list(rules)
     yield from _unique(listed, "earn", "earn rule")
     for k, rule in listed:
         path: Path = (*ROOT, "earn", k)
-        yield from _check_trigger(rule.on, rule.when, path)
+        yield from _check_trigger(rule.on, rule.when, path, known)
         yield from _check_key(rule, path)
         expiry = rule.expiry or default
         if rule.pending is not None and expiry is not None and not _shorter(rule.pending, expiry.after):
@@ -117,7 +129,7 @@ def _check_earn(
             yield Finding(where, f"warn_before {expiry.warn_before} is not shorter than after {expiry.after}")
 
 
-def _check_trigger(on: str, when: list[Any], path: Path) -> Iterator[Finding]:
+def _check_trigger(on: str, when: list[Any], path: Path, known: Known) -> Iterator[Finding]:
     if on in LOYALTY_INPUTS:
         yield Finding((*path, "on"), f"{on} cannot earn points: it asks for points, it is not something the member did")
         return
@@ -128,8 +140,28 @@ def _check_trigger(on: str, when: list[Any], path: Path) -> Iterator[Finding]:
         )
         return
     for rel, cmp in _compares(when, ()):
+        where = (*path, "when", *rel)
         if message := _field_problem(cmp.field, on):
-            yield Finding((*path, "when", *rel, "field"), message)
+            yield Finding((*where, "field"), message)
+        if cmp.in_value_set is not None and cmp.in_value_set not in known.value_sets:
+            yield Finding(
+                (*where, "in_value_set"),
+                f"unknown value set {cmp.in_value_set!r}{did_you_mean(cmp.in_value_set, known.value_sets)} "
+                "(define it under value_sets)",
+            )
+        if on == COURSE_FINISHED and cmp.field == "event.journey_id":
+            yield from _journeys_named(cmp, where, known.journey_ids)
+
+
+def _journeys_named(cmp: Compare, where: Path, journey_ids: frozenset[str]) -> Iterator[Finding]:
+    """A course that does not exist never finishes: a misspelt journey id would silently earn nothing."""
+    if cmp.operator not in ("eq", "ne", "in", "not_in"):
+        return
+    listed = isinstance(cmp.operand, list)
+    for i, value in enumerate(cmp.operand if listed else [cmp.operand]):
+        if str(value) not in journey_ids:
+            at: Path = (*where, cmp.operator, i) if listed else (*where, cmp.operator)
+            yield Finding(at, f"unknown journey {value!r}{did_you_mean(str(value), journey_ids)}")
 
 
 def _check_key(rule: ld.EarnRule, path: Path) -> Iterator[Finding]:

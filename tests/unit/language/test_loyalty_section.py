@@ -4,6 +4,8 @@ refused rather than silently ignored."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jsonschema
 from ruamel.yaml import YAML
 
@@ -284,3 +286,35 @@ def test_points_per_amount_spent_need_a_consumption_programme() -> None:
     assert errors(
         "loyalty:\n  version: 1\n  earn:\n    - {id: spend, on: encounter.completed, points: 0, points_per: 1}\n"
     ) == [at(3, 67, "points_per needs consumption: true (points per amount spent)")]
+
+
+def test_a_finished_course_and_a_value_set_must_exist_in_the_file() -> None:
+    assert errors(
+        "loyalty:\n  version: 1\n  earn:\n    - id: course\n      on: journey.completed\n      points: 300\n"
+        "      when: [{field: event.journey_id, in: [dental-implant-follow-up, dental-implant-folow-up]}]\n"
+        "    - id: visit\n      on: encounter.completed\n      points: 100\n"
+        "      when: [{field: event.encounter_class, in_value_set: outpatient-class}]\n"
+    ) == [
+        at(6, 71, "unknown journey 'dental-implant-folow-up'; did you mean 'dental-implant-follow-up'?"),
+        at(10, 59, "unknown value set 'outpatient-class' (define it under value_sets)"),
+    ]
+
+
+def test_the_shipped_file_declares_the_seeds_programme() -> None:
+    root = Path(__file__).resolve().parents[3]
+    catalog, found = check_text((root / "journeys.yaml").read_text(encoding="utf-8"), "journeys.yaml")
+    assert catalog is not None and [p for p in found if p.severity == "error"] == []
+    programme = JourneysFile.model_validate(YAML(typ="safe").load(root / "journeys.yaml")).loyalty
+    assert programme is not None and programme.tiers is not None
+    assert [(lv.name["zh-CN"], lv.entry, lv.keep) for lv in programme.tiers.levels] == [
+        ("普通", None, None),
+        ("银卡", 300, 200),
+        ("金卡", 1000, 800),
+    ]
+    assert "personal-call" in programme.tiers.levels[2].privileges
+    (badge,) = programme.badges
+    assert (badge.name["zh-CN"], badge.on, badge.points) == ("健康守护勋章", "journey.completed", 50)
+    visit = next(rule for rule in programme.earn if rule.on == "encounter.completed")
+    assert (visit.key, visit.reversed_by) == ("encounter_id", ["encounter.cancelled"])
+    assert {r.id: r.requires_badge for r in programme.rewards}["guardian-checkup"] == badge.id
+    assert programme.referrals is None  # referrals are not built yet
