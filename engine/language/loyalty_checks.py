@@ -10,21 +10,21 @@ import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from engine.journeys import loyalty_definition as ld
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.durations import Duration
 from engine.language.checks import Finding
 from engine.language.fields import PATIENT_FIELDS
+from engine.language.loyalty_items import ROOT, items, one, unique, walk
+from engine.language.loyalty_tier_checks import check_journey_conditions, check_levels, check_rewards, parsed_levels
 from engine.yamlfile.source import Path
 from engine.yamlfile.suggest import did_you_mean
 from events.catalog import CLINICAL_TYPES, EVENT_TYPES
 
-M = TypeVar("M", bound=BaseModel)
-ROOT: Path = ("loyalty",)
 COURSE_FINISHED = "journey.completed"
 # Earning on a loyalty request would pay points for asking for them; engine events other than a finished course
 # are the core's own decisions (a pass feeding on its own points.* events would never end).
@@ -55,17 +55,17 @@ def check_loyalty(section: Any, journeys: Any, value_sets: set[str] | None = Non
     known = Known(frozenset(ids), frozenset(value_sets or ()))
     yield from _not_supported(section)
     yield from _durations(section)
-    programme_expiry = _one(section.get("expiry"), ld.Expiry)
-    earn = _items(section, "earn", ld.EarnRule)
+    programme_expiry = one(section.get("expiry"), ld.Expiry)
+    earn = items(section, "earn", ld.EarnRule)
     yield from _check_earn(earn, programme_expiry, section.get("consumption") is True, known)
-    levels = _levels(section)
-    yield from _check_levels(levels)
-    badges = list(_items(section, "badges", ld.Badge))
-    yield from _unique(badges, "badges", "badge")
+    levels = parsed_levels(section)
+    yield from check_levels(levels)
+    badges = list(items(section, "badges", ld.Badge))
+    yield from unique(badges, "badges", "badge")
     for k, badge in badges:
         yield from _check_trigger(badge.on, badge.when, (*ROOT, "badges", k), known)
-    yield from _check_rewards(_items(section, "rewards", ld.Reward), levels, {b.id for _, b in badges})
-    yield from _check_journey_conditions(journeys, levels, section.get("tiers") is not None)
+    yield from check_rewards(items(section, "rewards", ld.Reward), levels, {b.id for _, b in badges})
+    yield from check_journey_conditions(journeys, levels, section.get("tiers") is not None)
 
 
 # --- what is not built yet ---------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def _not_supported(section: dict[str, Any]) -> Iterator[Finding]:
 
 def _durations(section: dict[str, Any]) -> Iterator[Finding]:
     """Every duration of the section must be above zero: a negative or zero delay means nothing here."""
-    for path, value in _walk(section, ROOT):
+    for path, value in walk(section, ROOT):
         if path[-1] in _DURATION_KEYS and isinstance(value, str):
             try:
                 duration = Duration.parse(value)
@@ -110,7 +110,7 @@ def _check_earn(
     rules: Iterator[tuple[int, ld.EarnRule]], default: ld.Expiry | None, consumption: bool, known: Known
 ) -> Iterator[Finding]:
     listed = list(rules)
-    yield from _unique(listed, "earn", "earn rule")
+    yield from unique(listed, "earn", "earn rule")
     for k, rule in listed:
         path: Path = (*ROOT, "earn", k)
         yield from _check_trigger(rule.on, rule.when, path, known)
@@ -197,131 +197,7 @@ def _field_problem(field: str, on: str) -> str | None:
     return None
 
 
-# --- tiers and rewards --------------------------------------------------------------------------------------
-
-
-def _levels(section: dict[str, Any]) -> list[tuple[int, ld.Level]]:
-    tiers = section.get("tiers")
-    return list(_items(tiers, "levels", ld.Level)) if isinstance(tiers, dict) else []
-
-
-def _check_levels(levels: list[tuple[int, ld.Level]]) -> Iterator[Finding]:
-    yield from _unique(levels, "tiers", "level", ("levels",))
-    before: ld.Level | None = None
-    for k, level in levels:
-        path: Path = (*ROOT, "tiers", "levels", k)
-        if k == 0:
-            for name in ("entry", "keep"):
-                if getattr(level, name) is not None:
-                    yield Finding(
-                        (*path, name),
-                        f"the first level ({level.id}) is the base every member starts on: remove its {name}",
-                    )
-        elif level.entry is None or level.keep is None:
-            missing = " and ".join(n for n in ("entry", "keep") if getattr(level, n) is None)
-            yield Finding(path, f"level {level.id} needs {missing}: the qualifying points to reach and to keep it")
-        else:
-            yield from _thresholds(level.id, (level.entry, level.keep), before, path)
-        before = level
-
-
-def _thresholds(level: str, own: tuple[int, int], before: ld.Level | None, path: Path) -> Iterator[Finding]:
-    entry, keep = own
-    if keep > entry:
-        yield Finding((*path, "keep"), f"level {level}: keep {keep} is above entry {entry}")
-    if before is None or before.entry is None or before.keep is None:
-        return
-    for name, mine, theirs in (("entry", entry, before.entry), ("keep", keep, before.keep)):
-        if mine <= theirs:
-            yield Finding(
-                (*path, name),
-                f"level {level}: {name} {mine} is not above {before.id}'s {theirs} (levels go from the base up)",
-            )
-
-
-def _check_rewards(
-    rewards: Iterator[tuple[int, ld.Reward]], levels: list[tuple[int, ld.Level]], badges: set[str]
-) -> Iterator[Finding]:
-    listed = list(rewards)
-    yield from _unique(listed, "rewards", "reward")
-    level_ids = list(dict.fromkeys(level.id for _, level in levels))
-    for k, reward in listed:
-        path: Path = (*ROOT, "rewards", k)
-        if reward.value_fen is not None and reward.kind != "fee_offset":
-            yield Finding((*path, "value_fen"), f"value_fen is for kind fee_offset only (this is {reward.kind})")
-        if reward.kind == "fee_offset" and reward.value_fen is None:
-            yield Finding(path, "a fee_offset reward needs value_fen: the offset, in fen")
-        if (reward.kind == "tier_upgrade") != (reward.to_tier is not None):
-            yield Finding(path, "to_tier goes with kind tier_upgrade, and a tier_upgrade reward needs to_tier")
-        for name in ("to_tier", "requires_tier"):
-            if (value := getattr(reward, name)) is not None and value not in level_ids:
-                yield Finding((*path, name), _unknown_level(value, level_ids))
-        if reward.requires_badge is not None and reward.requires_badge not in badges:
-            yield Finding(
-                (*path, "requires_badge"),
-                f"unknown badge {reward.requires_badge!r}{did_you_mean(reward.requires_badge, badges)}",
-            )
-
-
-def _unknown_level(value: str, level_ids: list[str]) -> str:
-    if not level_ids:
-        return f"unknown tier {value!r}: loyalty.tiers declares no levels"
-    return f"unknown tier {value!r}{did_you_mean(value, level_ids)} (levels: {', '.join(level_ids)})"
-
-
-# --- journeys branching on the membership -------------------------------------------------------------------
-
-
-def _check_journey_conditions(journeys: Any, levels: list[tuple[int, ld.Level]], has_tiers: bool) -> Iterator[Finding]:
-    if not has_tiers:
-        return
-    level_ids = list(dict.fromkeys(level.id for _, level in levels))
-    privileges = {p for _, level in levels for p in level.privileges}
-    for path, cond in _walk(journeys, ("journeys",)):
-        if path[-1] != "field" or cond not in ("patient.loyalty.tier", "patient.loyalty.privileges"):
-            continue
-        parent = _at(journeys, path[1:-1])
-        for op in ("eq", "ne", "in", "not_in"):
-            operand = parent.get(op) if isinstance(parent, dict) else None
-            values = operand if isinstance(operand, list) else [operand] if operand is not None else []
-            for i, value in enumerate(values):
-                where = (*path[:-1], op, i) if isinstance(operand, list) else (*path[:-1], op)
-                if cond.endswith("tier") and str(value) not in level_ids:
-                    yield Finding(where, _unknown_level(str(value), level_ids))
-                elif cond.endswith("privileges") and str(value) not in privileges:
-                    yield Finding(
-                        where,
-                        f"unknown privilege {value!r}: no level of loyalty.tiers grants it"
-                        f"{did_you_mean(str(value), privileges)}",
-                    )
-
-
 # --- helpers ------------------------------------------------------------------------------------------------
-
-
-def _items(section: Any, key: str, model: type[M]) -> Iterator[tuple[int, M]]:
-    raw = section.get(key) if isinstance(section, dict) else None
-    for k, item in enumerate(raw if isinstance(raw, list) else []):
-        if (parsed := _one(item, model)) is not None:
-            yield k, parsed
-
-
-def _one(raw: Any, model: type[M]) -> M | None:
-    try:
-        return model.model_validate(raw) if raw is not None else None
-    except ValidationError:
-        return None
-
-
-def _unique(items: list[tuple[int, Any]], key: str, what: str, under: Path = ()) -> Iterator[Finding]:
-    first: dict[str, int] = {}
-    for k, item in items:
-        if item.id in first:
-            yield Finding(
-                (*ROOT, key, *under, k, "id"),
-                f"a second {what} {item.id!r} (the first is item {first[item.id] + 1}): ids are unique",
-            )
-        first.setdefault(item.id, k)
 
 
 def _shorter(a: Duration, b: Duration) -> bool:
@@ -346,19 +222,3 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
         if isinstance(member, type) and issubclass(member, BaseModel):
             return member
     return None
-
-
-def _walk(node: Any, path: Path) -> Iterator[tuple[Path, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield (*path, str(key)), value
-            yield from _walk(value, (*path, str(key)))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _walk(value, (*path, i))
-
-
-def _at(node: Any, path: Path) -> Any:
-    for part in path:
-        node = node[part]
-    return node
