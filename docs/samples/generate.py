@@ -12,6 +12,7 @@ from typing import Any
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
+from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events.base import Coding, Event, Source
@@ -267,6 +268,39 @@ def hospital() -> list[Event]:
     return sorted(events, key=lambda e: e.recorded_at)
 
 
+def loyalty_year() -> list[Event]:
+    """A member's first year (issue 17, docs/loyalty.md): three follow-up visits reach silver, a fourth is cancelled
+    and its points taken back, the first batch expires at local midnight, one redemption spends the oldest points
+    first and a second finds too few left."""
+    visits = [("V2601", "2026-01-15T10:00"), ("V2602", "2026-02-20T10:00"), ("V2604", "2026-04-10T10:00")]
+    visits += [("V2605", "2026-05-02T10:00")]
+    completed = [
+        make(en.EncounterCompleted, f"adt-a03-{eid}", "P100", when, encounter_id=eid, encounter_class="outpatient")
+        for eid, when in visits
+    ]
+    return [
+        register("P100", "1971-09-23", "female", when="2026-01-10T09:00"),
+        *completed,
+        make(
+            en.EncounterCancelled, "adt-a11-V2605", "P100", "2026-05-20T10:00", encounter_id="V2605", cancelled="visit"
+        ),
+        *(
+            make(
+                lo.PointsRedemptionRequested,
+                f"desk-{ref}",
+                "P100",
+                when,
+                delay_minutes=0,
+                reward_id="parking-voucher",
+                quantity=1,
+                ref=ref,
+                by="desk-3",
+            )
+            for ref, when in (("R-0815", "2027-02-05T15:12"), ("R-0816", "2027-02-06T09:30"))
+        ),
+    ]
+
+
 def write(name: str, events: list[Event]) -> None:
     path = HERE / name
     path.write_text("".join(e.model_dump_json(exclude_defaults=False) + "\n" for e in events), encoding="utf-8")
@@ -276,3 +310,4 @@ def write(name: str, events: list[Event]) -> None:
 if __name__ == "__main__":
     write("post-op.jsonl", post_op())
     write("hospital.jsonl", hospital())
+    write("loyalty-year.jsonl", loyalty_year())

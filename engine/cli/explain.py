@@ -81,6 +81,10 @@ def _print(story: Explanation, tz: ZoneInfo) -> None:
     out.print(f"patient {story.patient_id}", markup=False)
     for at, text in story.patient:
         out.print(f"  {local(at, tz)}  {text}", markup=False)
+    if story.loyalty:
+        out.print("\nloyalty", markup=False)
+        for at, text in story.loyalty:
+            out.print(f"  {local(at, tz)}  {text}", markup=False)
     for inst in story.instances.values():
         # patient-level decisions (churn signals, replies' confirmations) belong to no versioned journey
         version = f" v{inst.version}" if inst.version is not None else ""

@@ -17,6 +17,7 @@ from engine.journeys import deployments as dep
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.definition import END, Journey, JourneySettings, JourneysFile
 from engine.journeys.errors import UnknownJourneyError
+from engine.journeys.loyalty_definition import LoyaltyProgramme
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals, OverdueCheck, OverdueVisit
 from engine.journeys.templates import Template
@@ -41,6 +42,7 @@ class Catalog:
     entering: Mapping[str, tuple[Journey, ...]]  # every version a deployment starts, by the event it enters on
     deployments: tuple[dep.Deployment, ...]  # by effective_at, strictly increasing; never empty
     directed: tuple[dep.Deployment, ...]  # those with directives for running instances (none: nothing to check)
+    loyalty: LoyaltyProgramme | None = None  # the loyalty programme (None: none; not time-keyed, issue 17 v1)
 
     @classmethod
     def from_file(
@@ -74,6 +76,7 @@ class Catalog:
             entering=entering,
             deployments=history,
             directed=tuple(d for d in history if d.directives),
+            loyalty=file.loyalty,
         )
 
     def with_deployments(self, deployments: Iterable[dep.Deployment]) -> Catalog:

@@ -76,4 +76,5 @@ def forgotten(state: PatientState, event: PatientErased) -> Changes:
         "feedback": (),
         "erased_epoch": epoch,
         "experiments": frozenset(),  # the read models drop the assignment: a re-registered patient is assigned anew
+        "loyalty": None,  # points, tier and badges go with the patient; a re-registered patient enrols anew
     }

@@ -9,6 +9,8 @@ from datetime import date, datetime
 
 from engine.journeys.conditions import AllOf, AllTests, AnyOf, AnyTests, Compare, NotOf, NotTest, Test, When
 from engine.journeys.definition import ChurnLevels
+from engine.journeys.loyalty_definition import LoyaltyProgramme
+from engine.journeys.loyalty_view import loyalty_view
 from engine.journeys.state import PatientState
 from engine.journeys.timing import parse_moment
 from engine.journeys.valuesets import Matcher
@@ -53,22 +55,38 @@ _PATIENT: dict[str, _View] = {
     "churn_score": lambda s, _, __: s.churn_score,
     "churn_level": lambda s, _, levels: levels.level(s.churn_score),
     "attributes": lambda s, _, __: dict(s.profile.attributes),
+    "loyalty": lambda s, now, __: loyalty_view(s, now, None, "UTC"),  # PatientView reads it with the programme
 }
 
 
-def patient_view(state: PatientState, now: datetime, levels: ChurnLevels) -> dict[str, Json]:
-    return {key: view(state, now, levels) for key, view in _PATIENT.items()}
+def patient_view(
+    state: PatientState, now: datetime, levels: ChurnLevels, loyalty: tuple[LoyaltyProgramme | None, str] = (None, "")
+) -> dict[str, Json]:
+    view = {key: read(state, now, levels) for key, read in _PATIENT.items()}
+    view["loyalty"] = loyalty_view(state, now, *loyalty)
+    return view
 
 
 class PatientView(Mapping[str, Json]):
-    """``patient_view(state, now, levels)``, each entry worked out only when a condition reads it."""
+    """``patient_view(state, now, levels, loyalty)``, each entry worked out only when a condition reads it;
+    ``loyalty`` is the programme and the hospital's zone (``patient.loyalty`` reads the member's tier's
+    privileges and qualifying points over the programme's period)."""
 
-    __slots__ = ("_args",)
+    __slots__ = ("_args", "_loyalty")
 
-    def __init__(self, state: PatientState, now: datetime, levels: ChurnLevels) -> None:
+    def __init__(
+        self,
+        state: PatientState,
+        now: datetime,
+        levels: ChurnLevels,
+        loyalty: tuple[LoyaltyProgramme | None, str] = (None, ""),
+    ) -> None:
         self._args = (state, now, levels)
+        self._loyalty = loyalty
 
     def __getitem__(self, key: str) -> Json:
+        if key == "loyalty":
+            return loyalty_view(self._args[0], self._args[1], *self._loyalty)
         return _PATIENT[key](*self._args)
 
     def __contains__(self, key: object) -> bool:
@@ -81,12 +99,12 @@ class PatientView(Mapping[str, Json]):
         return len(_PATIENT)
 
     def __eq__(self, other: object) -> bool:
-        return patient_view(*self._args) == other
+        return patient_view(*self._args, self._loyalty) == other
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return repr(patient_view(*self._args))
+        return repr(patient_view(*self._args, self._loyalty))
 
 
 def holds_all(when: When, scope: Scope) -> bool:

@@ -55,6 +55,7 @@ class Explanation:
     patient_id: str
     instances: dict[str, InstanceStory] = field(default_factory=dict)
     patient: list[tuple[datetime, str]] = field(default_factory=list)  # consent, pauses, admissions
+    loyalty: list[tuple[datetime, str]] = field(default_factory=list)  # enrolment, points, tiers, badges
 
     def as_json(self) -> dict[str, Any]:
         def lines(items: list[tuple[datetime, str]]) -> list[dict[str, str]]:
@@ -63,6 +64,7 @@ class Explanation:
         return {
             "patient_id": self.patient_id,
             "patient": lines(self.patient),
+            "loyalty": lines(self.loyalty),
             "journeys": [
                 {
                     "instance_id": i.instance_id,
@@ -88,6 +90,9 @@ class Explanation:
             ],
         }
 
+
+# The loyalty programme's decisions (the staff's requests are inputs: their outcome is the decision's line).
+LOYALTY_PREFIXES = ("loyalty.", "points.", "tier.", "badge.")
 
 PATIENT_TYPES = (
     "consent.granted",
@@ -119,6 +124,9 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
             out.patient.append((e.occurred_at, _patient_line(e)))
         if isinstance(e, PatientDeceased) and died is None:
             died = e
+        if e.type.startswith(LOYALTY_PREFIXES) and e.type not in CLINICAL_TYPES:
+            out.loyalty.append((e.occurred_at, f"{e.type}: {getattr(e, 'reason', '')}"))
+            continue
         if isinstance(e, _RESULTS):
             story = by_message.get(e.message_id)
             if story is not None:

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TypeAlias, TypedDict, Unpack
 
 from engine.journeys.fold_inputs import Changes, consent_by_reply, input_changes, with_message, with_task
+from engine.journeys.fold_loyalty import LOYALTY_EVENTS, loyalty_changes
 from engine.journeys.state import (
     COPY_INSTANCE,
     SENT_KEPT,
@@ -84,6 +85,8 @@ def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (
             return _instance(state, state.instances[event.instance_id], considered_at=event.effective_at)
         case ExperimentAssigned():
             return {"experiments": state.experiments | {event.experiment_id}}
+        case _ if isinstance(event, LOYALTY_EVENTS):
+            return loyalty_changes(state, event)
     return input_changes(state, event)
 
 

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TypedDict
 
 from engine.journeys.erased import forgotten
+from engine.journeys.loyalty_state import LoyaltyState
 from engine.journeys.state import (
     PAUSED,
     SIGNALS_KEPT,
@@ -48,6 +49,7 @@ class Changes(TypedDict, total=False):
     version: int
     erased_epoch: int | None
     experiments: frozenset[str]
+    loyalty: LoyaltyState | None
 
 
 ALL_CHANNELS = frozenset({"sms", "wechat", "email", "app", "phone"})

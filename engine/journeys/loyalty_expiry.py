@@ -71,3 +71,12 @@ def next_period(start: date, rounding: Rounding) -> date:
     if rounding == "year":
         return date(start.year + 1, 1, 1)
     return start + timedelta(days=1)
+
+
+def back(moment: datetime, by: Duration, zone: ZoneInfo) -> datetime:
+    """``moment`` moved back by ``by`` on the local calendar (a period's start)."""
+    return moved(moment, Duration(by.text, -by.sign, by.years, by.months, by.days, by.minutes), zone)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return resolve(datetime.combine(day, datetime.min.time()), zone)

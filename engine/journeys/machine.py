@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.journeys import churn, erased, erasure, migration, outreach, replies, tasks
+from engine.journeys import churn, erased, erasure, loyalty, loyalty_due, migration, outreach, replies, tasks
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import AnyStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
@@ -76,6 +76,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
         with run.caused_by(trigger.event_id):
             data = trigger.model_dump(mode="json")
             before = run.state
+            mark = len(run.events)
             run.record(trigger)
             outreach.after_input(run, trigger, before)
             replies.after_reply(run, trigger)
@@ -85,7 +86,9 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             outreach.after_cancel(run, trigger, active)
             enter(run, trigger, data)
             churn.assess(run, before)
+            loyalty.settle(run, trigger, mark, data)
     migration.keep_wake_up(run, state)
+    loyalty_due.keep_due(run, state)
     return Decision(run.state, tuple(run.events), tuple(run.effects))
 
 
@@ -97,7 +100,7 @@ def fire_due_timers(run: Run) -> None:
             return
         item = due[0]
         with run.caused_by(f"timer:{item.timer_id}"):
-            before = run.state
+            before, mark = run.state, len(run.events)
             if item.kind == "deployment":
                 migration.decide_due(run, item)  # first at its instant (rank): a wait due then runs on the new
                 churn.assess(run, before)
@@ -109,22 +112,27 @@ def fire_due_timers(run: Run) -> None:
                 outreach.fire_deferred(run, item)
             elif item.kind == "task":
                 tasks.escalate(run, item)
+            elif item.kind == "loyalty":
+                loyalty_due.fire(run)  # first at its instant (rank): a wait due then sees the points as they are
             else:
                 _fire_wait(run, item.instance_id, item.timer_id, item.due_at)
             if item.kind != "churn":
                 churn.assess(run, before)
+            loyalty.settle(run, None, mark)  # a journey completed by the timer may earn points
 
 
 def pending(state: PatientState, catalog: Catalog, horizon: datetime, now: datetime | None = None) -> list[Due]:
-    """The patient's timers due by ``horizon``: a deployment's decision about running instances, journey waits,
-    deferred messages, task SLAs and the churn check (whose conditions are judged at ``now``, else the patient's
+    """The patient's timers due by ``horizon``: a deployment's decision about running instances, a member's loyalty
+    item (releases, expiries, warnings, requalification), journey waits, deferred messages, task SLAs and the churn
+    check (whose conditions are judged at ``now``, else the patient's
     clock)."""
     timers = [t for t in state.pending_timers() if t.due_at <= horizon]
     check = churn.next_check(state, catalog, now or state.clock or _EPOCH, horizon=horizon)
     deployed = migration.next_due(state, catalog, horizon) if catalog.directed else None
-    if check is None and deployed is None:
+    owed = None if state.loyalty is None else loyalty_due.next_due(state, catalog, horizon)
+    if check is None and deployed is None and owed is None:
         return timers
-    extra = [d for d in (check, deployed) if d is not None]
+    extra = [d for d in (check, deployed, owed) if d is not None]
     return sorted([*timers, *extra], key=lambda d: (d.due_at, d.rank, d.timer_id))
 
 

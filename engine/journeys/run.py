@@ -96,7 +96,12 @@ class Run:
         return Scope(
             event=event,
             entry=inst.entry if inst else event,
-            patient=PatientView(self.state, self.now, self.catalog.settings.churn_levels),
+            patient=PatientView(
+                self.state,
+                self.now,
+                self.catalog.settings.churn_levels,
+                (self.catalog.loyalty, self.catalog.settings.hospital_timezone),
+            ),
             counters=inst.counters if inst else {},
             now=self.now,
             matchers=self.catalog.matchers,

@@ -9,6 +9,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
+from engine.journeys.loyalty_state import LoyaltyState
 from events import journey as jo
 
 PAUSED = "paused by the care team"  # Profile.paused while paused, and the hard stop's reason
@@ -141,7 +142,7 @@ class Due(NamedTuple):
     rank: tuple[int, int]
     instance_id: str
     timer_id: str
-    kind: Literal["wait", "message", "task", "churn", "deployment"]
+    kind: Literal["wait", "message", "task", "churn", "deployment", "loyalty"]
 
 
 SIGNALS_KEPT = 20
@@ -168,6 +169,7 @@ class PatientState:
     version: int = 0  # number of events applied
     erased_epoch: int | None = None  # while erased (engine/journeys/erased.py): the data key epoch destroyed
     experiments: frozenset[str] = frozenset()  # ids of the experiments the patient was assigned to (recorded once)
+    loyalty: LoyaltyState | None = None  # None: not a member of the loyalty programme (or there is none)
 
     @property
     def churn_score(self) -> int:

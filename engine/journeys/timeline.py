@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from events import journey as jo
+from events import loyalty as lo
 from events.base import Event
 
 
@@ -46,7 +47,7 @@ def _row(e: Event, tz: ZoneInfo, verbose: bool) -> Row | None:
     return Row(
         at=at.astimezone(tz),
         patient_id=e.patient_id,
-        journey_id=str(getattr(e, "journey_id", "")),
+        journey_id="loyalty" if isinstance(e, LOYALTY_ROWS) else str(getattr(e, "journey_id", "")),
         step_id=str(getattr(e, "step_id", "") or ""),
         kind=e.type,
         detail=detail or "",
@@ -76,4 +77,51 @@ def _detail(e: Event) -> str | None:
         return "re-planned" + (f" from {e.restart_at_step_id}" if e.restart_at_step_id else "")
     if isinstance(e, jo.JourneyCompleted | jo.JourneyExited):
         return e.outcome
+    if isinstance(e, LOYALTY_ROWS):
+        return _loyalty_detail(e)
     return None
+
+
+LOYALTY_ROWS = (
+    lo.LoyaltyEnrolled, lo.PointsEarned, lo.PointsReleased, lo.PointsExpired, lo.PointsExpiring, lo.PointsSpent,
+    lo.PointsRedemptionRefused, lo.PointsAdjusted, lo.PointsAdjustmentRepeated, lo.PointsAdjustmentRefused,
+    lo.PointsReversed, lo.PointsReversalSkipped, lo.TierChanged, lo.TierKept, lo.TierAtRisk, lo.BadgeAwarded,
+)  # fmt: skip
+
+
+def _loyalty_detail(e: Event) -> str:
+    match e:
+        case lo.LoyaltyEnrolled():
+            return f"member ({e.tier})"
+        case lo.TierChanged():
+            return f"{e.from_tier} -> {e.to_tier}"
+        case lo.TierKept() | lo.TierAtRisk():
+            return e.tier
+        case lo.BadgeAwarded():
+            return e.badge_id
+        case lo.PointsAdjusted() | lo.PointsAdjustmentRepeated():
+            return f"{e.points:+d} ({e.reason_code})"
+        case lo.PointsRedemptionRefused() | lo.PointsAdjustmentRefused():
+            return f"refused: {e.code}"
+    return _points_detail(e)
+
+
+def _points_detail(e: Event) -> str:
+    match e:
+        case lo.PointsEarned():
+            return f"+{e.points} {e.batch_id} ({e.rule_id})"
+        case lo.PointsReleased():
+            return f"{e.batch_id} available"
+        case lo.PointsExpired():
+            return f"-{e.points} {e.batch_id} expired"
+        case lo.PointsExpiring():
+            return f"{e.points} expiring {e.expires_at.isoformat(timespec='minutes')}"
+        case lo.PointsSpent():
+            taken = ", ".join(f"{a.batch_id} {a.points}" for a in e.allocations)
+            return f"-{e.points} {e.reward_id} x{e.quantity} ({taken})"
+        case lo.PointsReversed():
+            lost = f", {e.unrecovered} unrecovered" if e.unrecovered else ""
+            return f"-{e.points_taken} {e.batch_id} reversed{lost}"
+        case lo.PointsReversalSkipped():
+            return f"{e.batch_id} not reversed: {e.code}"
+    return e.type

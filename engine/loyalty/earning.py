@@ -72,17 +72,20 @@ def check_expiry(expires_at: datetime | None, usable_from: datetime) -> None:
 
 
 def reverse(
-    ledger: Ledger, cause_id: str, at: datetime, *, reason: str, allow_negative: bool = False
+    ledger: Ledger, cause_id: str, at: datetime, *, reason: str, allow_negative: bool = False, forgive: bool = False
 ) -> tuple[Ledger, tuple[Entry, ...]]:
     """Take back what an earning cause gave: what is left of its batch, its qualifying credit, and what of it was
     already spent from the member's other available points; beyond those a debt where the programme allows a
-    negative balance, else refused. Points that expired are not taken again."""
+    negative balance, else refused, or with ``forgive`` not taken (the caller records it as unrecovered: a fact
+    from the hospital is never refused). Points that expired are not taken again."""
     batch = earned_batch(ledger, cause_id)
     change = Change(ledger, in_order(ledger, at))
     catch_up(change)
     batch = change.batches[batch.seq]
     spent = batch.amount - batch.remaining - batch.expired if batch.redeemable else 0
     others = available(change) - (batch.remaining if batch.state is BatchState.AVAILABLE else 0)
+    if spent > others and not allow_negative and forgive:
+        spent = max(others, 0)
     if spent > others and not allow_negative:
         raise InsufficientPointsError(
             f"cannot reverse the {batch.amount} points earned for this cause: {spent} of them were already spent and "

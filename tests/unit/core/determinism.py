@@ -16,6 +16,7 @@ from engine.journeys.state import PatientState
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
+from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events.base import Coding, Event, Source
@@ -71,6 +72,13 @@ def make_event(kind: str, patient: str, n: int, at: datetime) -> Event:
         "deceased": lambda: pa.PatientDeceased.create(**common),
         "implant": lambda: en.ProcedureCompleted.create(
             **common, procedure_id=f"{patient}-P", category="dental", code=Coding(system="cdt", code="D6010")
+        ),
+        # loyalty requests (issue 17): decided against the member's points at their arrival
+        "redeem": lambda: lo.PointsRedemptionRequested.create(
+            **common, reward_id="parking-voucher", ref=f"{patient}-R{n}", by="desk-1"
+        ),
+        "adjust": lambda: lo.PointsAdjustmentRequested.create(
+            **common, external_id=f"{patient}-ADJ", points=100 if n % 2 else -100, reason_code="correction", by="desk-1"
         ),
     }
     return factories[kind]()  # type: ignore[no-any-return]

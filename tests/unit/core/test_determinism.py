@@ -40,6 +40,8 @@ KINDS = [
     "cancel-visit",
     "deceased",
     "implant",
+    "redeem",
+    "adjust",
 ]
 
 

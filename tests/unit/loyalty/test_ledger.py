@@ -180,9 +180,22 @@ def test_reversing_a_spent_visit_without_enough_other_points_is_refused_unless_n
         "points are available, and the programme does not allow a negative balance"
     )
 
-    ledger, entries = reverse(ledger, "visit-1", JAN_5 + days(3), reason="visit cancelled", allow_negative=True)
+    ledger_, entries = reverse(ledger, "visit-1", JAN_5 + days(3), reason="visit cancelled", allow_negative=True)
     assert entries[-1].amount == -80 and entries[-1].batch_id is None
-    assert balances(ledger, JAN_5 + days(3)).available == -80 and ledger.debt == 80
+    assert balances(ledger_, JAN_5 + days(3)).available == -80 and ledger_.debt == 80
+
+
+def test_a_forgiving_reversal_takes_what_it_can_and_leaves_the_rest_for_the_caller_to_record() -> None:
+    ledger, _ = earn(Ledger(), 300, "visit-1", JAN_5, reason="visit")
+    ledger, _ = spend(ledger, 200, "gift-1", JAN_5 + days(1))
+    ledger, _ = earn(ledger, 120, "visit-2", JAN_5 + days(2), reason="visit")
+
+    ledger, entries = reverse(ledger, "visit-1", JAN_5 + days(3), reason="visit cancelled", forgive=True)
+
+    # the 100 left of visit-1 and all 120 of visit-2 (80 of the spent 200 could not be taken: no debt)
+    assert sorted((e.batch_id, e.amount) for e in entries if e.redeemable) == [("b1", -100), ("b2", -120)]
+    assert balances(ledger, JAN_5 + days(3)) == Balances(available=0, pending=0, qualifying=120)
+    assert ledger.debt == 0
 
 
 def test_reversing_a_pending_earning_takes_it_from_pending_and_expired_points_are_not_taken_twice() -> None:

@@ -22,8 +22,9 @@ def test_engine_decisions_get_the_rows_careloop_simulate_prints_and_waits_get_no
     assert column(engine_rows, "event_id", "at", "kind", "detail", "reason") == [
         (r.event_id, r.at, r.kind, r.detail, r.reason) for r in expected
     ]
-    assert [r["kind"] for r in engine_rows] == ["journey.started", "message.requested"]
-    assert engine_rows[1]["at"] == at("2026-03-05 10:00")  # a message is placed at its due time
+    # the shipped loyalty programme enrols the patient at their first input (issue 17)
+    assert [r["kind"] for r in engine_rows] == ["journey.started", "loyalty.enrolled", "message.requested"]
+    assert engine_rows[2]["at"] == at("2026-03-05 10:00")  # a message is placed at its due time
     assert changes(recorded(sim, P, jo.WaitScheduled)[0]) == []
 
 

@@ -34,6 +34,7 @@ PINNED = {
     3: "88adb96fde208954",
     4: "6a587645a8e332a5",
     5: "a76adb4548e955b8",
+    6: "9e5551728c24ceeb",
 }
 OPENED = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 

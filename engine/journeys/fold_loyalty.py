@@ -1,0 +1,68 @@
+"""How the loyalty events change a member's state. The ledger takes the entries each decision recorded
+(``engine.loyalty.apply``): replay never re-runs an allocation. Pure; reads no catalog."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+from engine.journeys.fold_inputs import Changes
+from engine.journeys.loyalty_state import LoyaltyState, expiring_key, with_entries, with_warned
+from engine.journeys.state import PatientState
+from engine.loyalty import Entry, EntryKind
+from events import loyalty as lo
+from events.base import Event
+
+# The loyalty events that change a member's state (the refusals, repeats and skipped reversals change nothing).
+LOYALTY_EVENTS = (
+    lo.LoyaltyEnrolled,
+    lo.PointsEarned,
+    lo.PointsReleased,
+    lo.PointsExpired,
+    lo.PointsExpiring,
+    lo.PointsSpent,
+    lo.PointsAdjusted,
+    lo.PointsReversed,
+    lo.TierChanged,
+    lo.TierKept,
+    lo.TierAtRisk,
+    lo.BadgeAwarded,
+)
+
+
+def ledger_entries(entries: tuple[lo.LedgerEntry, ...]) -> tuple[Entry, ...]:
+    return tuple(Entry(**{**entry.model_dump(), "kind": EntryKind(entry.kind)}) for entry in entries)
+
+
+def loyalty_changes(state: PatientState, event: Event) -> Changes:
+    if isinstance(event, lo.LoyaltyEnrolled):
+        at = event.occurred_at
+        return {"loyalty": LoyaltyState(event.programme_version, at, event.tier, at)}
+    loyalty = state.loyalty
+    if loyalty is None:
+        return {}  # a decision about a member whose enrolment is not in this history: nothing to apply it to
+    return {"loyalty": changed(loyalty, event)}
+
+
+def changed(loyalty: LoyaltyState, event: Event) -> LoyaltyState:
+    match event:
+        case lo.PointsExpiring():
+            return with_warned(loyalty, expiring_key(event.expires_at))
+        case lo.TierAtRisk():
+            return with_warned(loyalty, f"at-risk:{event.requalify_at.isoformat()}")
+        case lo.TierChanged():
+            return replace(loyalty, tier=event.to_tier, tier_since=event.occurred_at, requalify_at=event.requalify_at)
+        case lo.TierKept():
+            return replace(loyalty, requalify_at=event.requalify_at)
+    assert isinstance(event, lo._LedgerEvent)
+    loyalty = with_entries(loyalty, ledger_entries(event.entries), event.occurred_at)
+    match event:
+        case lo.PointsSpent():
+            units = loyalty.redeemed.get(event.reward_id, 0) + event.quantity
+            return replace(loyalty, redeemed=MappingProxyType({**loyalty.redeemed, event.reward_id: units}))
+        case lo.PointsAdjusted():
+            applied = (event.points, event.event_id)
+            return replace(loyalty, adjustments=MappingProxyType({**loyalty.adjustments, event.external_id: applied}))
+        case lo.BadgeAwarded():
+            return replace(loyalty, badges=MappingProxyType({**loyalty.badges, event.badge_id: event.occurred_at}))
+    return loyalty

@@ -1,0 +1,172 @@
+"""A member's first year with the shipped programme (issue 17, design §10), from docs/samples/loyalty-year.jsonl on
+the Simulation: follow-up visits earn points that are pending for three days, three of them reach silver, a
+cancelled visit takes its points back, the first batch expires at local midnight, a redemption spends the oldest
+points first and a second finds too few, naming the expired batch. Each decision has its explain line; folding the
+recorded events gives the decided state, and deciding again gives the same events."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from engine.journeys.evolve import replay
+from engine.journeys.explain import explain
+from engine.journeys.simulation import Simulation
+from engine.journeys.state import PatientState
+from engine.language.loader import load_catalog
+from events import loyalty as lo
+from events import parse_event
+from events.base import Event
+from tests.builders import JOURNEYS, at, catalog, recorded
+from tests.cli import invoke
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "docs" / "samples" / "loyalty-year.jsonl"
+P = "P100"
+UNTIL = at("2027-02-28 00:00")
+
+
+def sample() -> list[Event]:
+    return [parse_event(json.loads(line)) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+
+
+@cache
+def year() -> Simulation:
+    sim = Simulation(catalog())
+    sim.feed(sample())
+    sim.run_until(UNTIL)
+    return sim
+
+
+def lines() -> list[tuple[datetime, str]]:
+    return explain(P, year().recorded[P]).loyalty
+
+
+def said(at_: datetime, start: str) -> bool:
+    return any(when == at_ and text.startswith(start) for when, text in lines())
+
+
+def test_follow_up_visits_earn_points_pending_for_three_days_then_available() -> None:
+    earned = recorded(year(), P, lo.PointsEarned)
+    released = recorded(year(), P, lo.PointsReleased)
+
+    assert [(e.batch_id, e.points, e.rule_id) for e in earned] == [
+        (f"b{n}", 100, "follow-up-visit") for n in (1, 2, 3, 4)
+    ]
+    assert [(r.batch_id, r.occurred_at) for r in released][:3] == [
+        ("b1", at("2026-01-18 10:00")),
+        ("b2", at("2026-02-23 10:00")),
+        ("b3", at("2026-04-13 10:00")),
+    ]
+    assert earned[0].expires_at == at("2027-02-01 00:00") and earned[0].expiry_zone == "Asia/Shanghai"
+    assert said(
+        at("2026-01-15 10:05"), "points.earned: +100 b1 by rule follow-up-visit, pending until 2026-01-18 10:00"
+    )
+    assert said(at("2026-01-18 10:00"), "points.released: pending points of b1 became available")
+
+
+def test_the_third_visits_points_becoming_available_reach_silver() -> None:
+    (changed,) = recorded(year(), P, lo.TierChanged)
+
+    assert (changed.from_tier, changed.to_tier, changed.direction, changed.qualifying) == (
+        "regular",
+        "silver",
+        "up",
+        300,
+    )
+    assert changed.occurred_at == at("2026-04-13 10:00") and changed.requalify_at == at("2027-04-13 00:00")
+    assert said(at("2026-04-13 10:00"), "tier.changed: 300 qualifying points over 12mo reached silver's entry of 300")
+
+
+def test_a_cancelled_visit_takes_its_points_back_and_silver_is_kept() -> None:
+    (reversed_,) = recorded(year(), P, lo.PointsReversed)
+
+    assert (reversed_.batch_id, reversed_.points_taken, reversed_.qualifying_removed) == ("b4", 100, 100)
+    assert reversed_.cause_key == "V2605" and reversed_.unrecovered == 0
+    loyalty = year().state(P).loyalty
+    assert loyalty is not None and loyalty.tier == "silver"
+    assert said(at("2026-05-20 10:05"), "points.reversed: 100 points and 100 qualifying points of b4 taken back")
+    assert any("silver is kept until requalification at 2027-04-13 00:00" in text for _, text in lines())
+
+
+def test_one_batch_expires_at_midnight_local_time_and_explain_says_why() -> None:
+    warning = recorded(year(), P, lo.PointsExpiring)[0]
+    (expired,) = recorded(year(), P, lo.PointsExpired)
+
+    assert (warning.occurred_at, warning.expires_at, warning.batch_ids) == (
+        at("2027-01-02 00:00"),
+        at("2027-02-01 00:00"),
+        ("b1",),
+    )
+    assert (expired.batch_id, expired.points, expired.occurred_at) == ("b1", 100, at("2027-02-01 00:00"))
+    assert said(at("2027-02-01 00:00"), "points.expired: 100 points of b1 expired at 2027-02-01 00:00 +08:00")
+
+
+def test_a_redemption_spends_the_oldest_points_first() -> None:
+    (spent,) = recorded(year(), P, lo.PointsSpent)
+
+    assert [(a.batch_id, a.points) for a in spent.allocations] == [("b2", 100), ("b3", 50)]
+    assert (spent.ref, spent.points, spent.available_after) == ("R-0815", 150, 50)
+    assert said(at("2027-02-05 15:12"), "points.spent: spent 150 points on parking-voucher ×1 (b2 100, b3 50)")
+
+
+def test_a_second_redemption_is_refused_with_an_insufficient_balance_naming_the_expired_batch() -> None:
+    (refused,) = recorded(year(), P, lo.PointsRedemptionRefused)
+
+    # 50 available and the 100 that expired four days before would have covered it: the code says so
+    assert (refused.ref, refused.code, refused.needed, refused.available, refused.expired_recently) == (
+        "R-0816",
+        "points_expired",
+        150,
+        50,
+        100,
+    )
+    assert said(
+        at("2027-02-06 09:30"),
+        "points.redemption_refused: insufficient balance: parking-voucher needs 150 points, 50 available, 0 pending; "
+        "100 expired on 2027-02-01 00:00 +08:00 (b1)",
+    )
+
+
+def test_folding_the_recorded_events_gives_the_decided_state() -> None:
+    assert replay(year().recorded[P], PatientState(P)) == year().state(P)
+
+
+def test_deciding_the_year_again_gives_the_same_events_in_batches_of_any_size() -> None:
+    again = Simulation(catalog())
+    again.feed(sample(), batch_size=3)
+    again.run_until(UNTIL)
+
+    assert again.recorded[P] == year().recorded[P]
+
+
+def test_without_a_programme_a_patient_is_no_member_and_a_redemption_is_refused_saying_so(tmp_path: Path) -> None:
+    text = JOURNEYS.read_text(encoding="utf-8")
+    plain = tmp_path / "journeys.yaml"
+    plain.write_text(text[: text.index("\nloyalty:")] + "\n", encoding="utf-8")
+    sim = Simulation(load_catalog(plain))
+    sim.feed(sample())
+    sim.run_until(UNTIL)
+
+    assert sim.state(P).loyalty is None
+    decided = [e.type for e in sim.recorded[P] if e.type.startswith(("loyalty.", "points.", "tier.", "badge."))]
+    assert decided == ["points.redemption_requested", "points.redemption_refused"] * 2
+    refusals = recorded(sim, P, lo.PointsRedemptionRefused)
+    assert {(r.code, r.reason) for r in refusals} == {("not_member", "there is no loyalty programme")}
+
+
+def test_careloop_simulate_and_explain_tell_the_year_from_the_sample_file() -> None:
+    code, out, _ = invoke("simulate", "--events", str(SAMPLE), "--until", "2027-02-28", "--format", "json")
+    assert code == 0
+    rows = json.loads(out)["patients"][0]["timeline"]
+    loyalty = [(r["at"], r["kind"], r["detail"]) for r in rows if r["journey_id"] == "loyalty"]
+    assert ("2027-02-01T00:00:00+08:00", "points.expired", "-100 b1 expired") in loyalty
+    assert ("2027-02-05T15:12:00+08:00", "points.spent", "-150 parking-voucher x1 (b2 100, b3 50)") in loyalty
+
+    code, out, _ = invoke("explain", P, "--events", str(SAMPLE), "--until", "2027-02-28")
+    assert code == 0
+    assert "\nloyalty\n" in out
+    assert "2027-02-01 00:00+08:00  points.expired: 100 points of b1 expired at 2027-02-01 00:00 +08:00" in out
+    assert "2026-04-13 10:00+08:00  tier.changed: 300 qualifying points over 12mo reached silver's entry" in out
