@@ -47,6 +47,7 @@ def settle(run: Run, trigger: Event | None, mark: int, data: dict[str, Any] | No
 
 
 REQUESTS = (lo.PointsRedemptionRequested, lo.PointsAdjustmentRequested)
+QUALIFYING = "/qualifying"  # the cause id suffix of a rule's qualifying-only batch
 
 
 def refuse_not_member(run: Run, request: Event, why: str) -> None:
@@ -142,17 +143,18 @@ def earn_by_rule(run: Run, programme: LoyaltyProgramme, rule: EarnRule, event: E
     if expiry_at is not None and expiry_at <= max(run.now, usable or run.now):
         lapsed(run, fields, expiry_at)
         return
-    _, entries = earn(
-        loyalty.ledger,
-        amount,
-        cause,
-        run.now,
-        expires_at=expiry_at,
-        available_at=usable,
-        qualifying=qualifying > 0,
-        redeemable=rule.points > 0,
-        reason=f"{rule.id} ({event.type})",
-    )
+    # one batch, or two when the rule's qualifying points differ from its redeemable ones (the second, qualifying
+    # only, under the cause id + QUALIFYING, taken back with the first)
+    split = 0 < qualifying != rule.points > 0
+    parts = [(cause, rule.points, False, True), (cause + QUALIFYING, qualifying, True, False)] if split else []
+    ledger = loyalty.ledger
+    entries: tuple[Entry, ...] = ()
+    for part, points, counts, spendable in parts or [(cause, amount, qualifying > 0, rule.points > 0)]:
+        ledger, new = earn(
+            ledger, points, part, run.now, expires_at=expiry_at, available_at=usable, qualifying=counts,
+            redeemable=spendable, reason=f"{rule.id} ({event.type})",
+        )  # fmt: skip
+        entries += new
     batch = next(e.batch_id for e in entries if e.kind in (EntryKind.EARNED, EntryKind.PENDING_EARNED))
     run.emit(
         lo.PointsEarned,
@@ -221,14 +223,15 @@ def reverse_rule(run: Run, programme: LoyaltyProgramme, rule: EarnRule, trigger:
         )
         return
     spent = batch.amount - batch.remaining - batch.expired if batch.redeemable else 0
-    _, entries = reverse(
-        loyalty.ledger,
-        batch.cause_id,
-        run.now,
-        reason=f"{trigger.type} reverses {rule.id}",
-        allow_negative=programme.allow_negative,
-        forgive=True,
-    )
+    ledger = loyalty.ledger
+    entries: tuple[Entry, ...] = ()
+    for cause in (batch.cause_id, batch.cause_id + QUALIFYING):
+        if cause == batch.cause_id or ledger.earning_batch(cause) is not None:
+            ledger, new = reverse(
+                ledger, cause, run.now, reason=f"{trigger.type} reverses {rule.id}",
+                allow_negative=programme.allow_negative, forgive=True,
+            )  # fmt: skip
+            entries += new
     emit_reversed(run, programme, batch.id, spent, entries, common)
 
 

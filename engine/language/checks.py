@@ -8,7 +8,14 @@ from typing import Any
 
 from engine.journeys import definition as d
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
-from engine.language.fields import PATIENT_FIELDS, datetime_fields, event_fields, is_datetime_field, nested_model
+from engine.language.fields import (
+    LOYALTY_FIELDS,
+    PATIENT_FIELDS,
+    datetime_fields,
+    event_fields,
+    is_datetime_field,
+    nested_model,
+)
 from engine.yamlfile.source import Path
 from engine.yamlfile.suggest import did_you_mean
 
@@ -182,6 +189,10 @@ def _field_problem(path: str, event_types: set[str], entry_types: set[str], coun
         if head not in PATIENT_FIELDS:
             known = ", ".join(PATIENT_FIELDS)
             return f"unknown patient field {head!r}{did_you_mean(head, PATIENT_FIELDS)} (known: {known})"
+        sub = tail.split(".")[0]
+        if head == "loyalty" and sub not in LOYALTY_FIELDS:
+            known = ", ".join(LOYALTY_FIELDS)
+            return f"unknown loyalty field {sub!r}{did_you_mean(sub, LOYALTY_FIELDS)} (known: {known})"
         return None
     if scope == "counter":
         if head not in counters:

@@ -24,6 +24,19 @@ PATIENT_FIELDS: dict[str, str] = {
     "churn_score": "sum of the weights of open churn flags",
     "churn_level": "none, low, medium or high",
     "attributes": "free attributes from registration, e.g. patient.attributes.tier",
+    "loyalty": "the loyalty programme's view of the patient: patient.loyalty.member, .tier, .privileges, ...",
+}
+# What patient.loyalty.* reads (engine/journeys/loyalty_view.py; a non-member has only ``member``: false).
+LOYALTY_FIELDS: dict[str, str] = {
+    "member": "true once enrolled in the loyalty programme",
+    "tier": "the id of the member's level, e.g. silver",
+    "tier_since": "when the member reached the level",
+    "requalify_at": "when the level is next requalified (none on the base level)",
+    "privileges": "the privileges of the member's level, e.g. personal-call",
+    "points": "redeemable points available now",
+    "pending": "points earned but not yet spendable",
+    "qualifying": "qualifying points over the tier period",
+    "badges": "ids of the badges awarded",
 }
 
 

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine.journeys.catalog import Catalog
 from engine.journeys.evaluate import PatientView
 from engine.journeys.evolve import replay
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
+from engine.language.errors import JourneyFileError
 from engine.language.loader import load_catalog
 from events import encounters as en
+from events import journey as jo
 from events import loyalty as lo
 from tests.builders import at, event, recorded, registered, visit
 
@@ -138,3 +142,55 @@ def test_conditions_read_a_members_tier_and_privileges_and_a_non_member_is_no_me
     assert member["loyalty"]["privileges"] == ["priority-booking"]  # type: ignore[index]
     assert member["loyalty"]["qualifying"] == 200  # type: ignore[index]
     assert stranger["loyalty"] == {"member": False}
+
+
+WELCOME = """\
+  - id: silver-welcome
+    version: 1
+    name: A call for members who reached silver, at their next visit
+    entry: {event: encounter.completed, when: [{field: patient.loyalty.privileges, in: [priority-booking]}]}
+    steps:
+      - {id: call, task: {queue: member-services, title: Welcome call for a silver member, sla: 2d}}
+"""
+
+
+def test_a_journey_enters_only_for_members_whose_tier_has_the_privilege(tmp_path: Path) -> None:
+    path = tmp_path / "journeys.yaml"
+    path.write_text(PROGRAMME.replace("journeys:\n", "journeys:\n" + WELCOME), encoding="utf-8")
+    sim = Simulation(load_catalog(path))
+    sim.feed([registered("P1", at("2026-03-01 09:00")), visit("P1", at("2026-03-02 10:00")),
+              visit("P1", at("2026-03-03 10:00")), visit("P1", at("2026-03-04 10:00"))])  # fmt: skip
+
+    # the second visit made P1 silver after its journeys were decided; the third enters
+    (started,) = recorded(sim, "P1", jo.JourneyStarted)
+    assert started.occurred_at == at("2026-03-04 10:00")
+
+
+def test_an_unknown_loyalty_field_in_a_condition_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "journeys.yaml"
+    misspelt = WELCOME.replace("patient.loyalty.privileges", "patient.loyalty.privilege")
+    path.write_text(PROGRAMME.replace("journeys:\n", "journeys:\n" + misspelt), encoding="utf-8")
+
+    with pytest.raises(JourneyFileError) as refused:
+        load_catalog(path)
+    assert "journeys.yaml:6:" in str(refused.value)
+    assert "unknown loyalty field 'privilege'; did you mean 'privileges'?" in str(refused.value)
+
+
+def test_a_rule_giving_fewer_qualifying_points_than_points_counts_each_and_a_cancel_takes_both_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journeys.yaml"
+    path.write_text(PROGRAMME.replace("points: 100}", "points: 100, qualifying: 40}", 1), encoding="utf-8")
+    sim = Simulation(load_catalog(path))
+    sim.feed([registered("P1", at("2026-03-01 09:00")), visit("P1", at("2026-03-02 10:00"), "V1")])
+    levels, programme = sim.catalog.settings.churn_levels, (sim.catalog.loyalty, "Asia/Shanghai")
+
+    earned = PatientView(sim.state("P1"), at("2026-03-03 00:00"), levels, programme)["loyalty"]
+    assert (earned["points"], earned["qualifying"]) == (100, 40)  # type: ignore[index]
+
+    sim.feed([event(en.EncounterCancelled, "P1", at("2026-03-04 10:00"), encounter_id="V1", cancelled="visit")])
+    (reversed_,) = recorded(sim, "P1", lo.PointsReversed)
+    assert (reversed_.points_taken, reversed_.qualifying_removed) == (100, 40)
+    after = PatientView(sim.state("P1"), at("2026-03-05 00:00"), levels, programme)["loyalty"]
+    assert (after["points"], after["qualifying"]) == (0, 0)  # type: ignore[index]
