@@ -189,10 +189,10 @@ def _field_problem(path: str, event_types: set[str], entry_types: set[str], coun
         if head not in PATIENT_FIELDS:
             known = ", ".join(PATIENT_FIELDS)
             return f"unknown patient field {head!r}{did_you_mean(head, PATIENT_FIELDS)} (known: {known})"
-        sub = tail.split(".")[0]
-        if head == "loyalty" and sub not in LOYALTY_FIELDS:
+        part = tail.split(".")[0]
+        if head == "loyalty" and part not in LOYALTY_FIELDS:
             known = ", ".join(LOYALTY_FIELDS)
-            return f"unknown loyalty field {sub!r}{did_you_mean(sub, LOYALTY_FIELDS)} (known: {known})"
+            return f"unknown loyalty field {part!r}{did_you_mean(part, LOYALTY_FIELDS)} (known: {known})"
         return None
     if scope == "counter":
         if head not in counters:
