@@ -5,6 +5,7 @@ spent, without a negative balance, says what it could not take back; conditions 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from engine.language.loader import load_catalog
 from events import encounters as en
 from events import journey as jo
 from events import loyalty as lo
+from events import patient as pa
 from tests.builders import at, event, recorded, registered, visit
 
 PROGRAMME = """\
@@ -194,3 +196,35 @@ def test_a_rule_giving_fewer_qualifying_points_than_points_counts_each_and_a_can
     assert (reversed_.points_taken, reversed_.qualifying_removed) == (100, 40)
     after = PatientView(sim.state("P1"), at("2026-03-05 00:00"), levels, programme)["loyalty"]
     assert (after["points"], after["qualifying"]) == (0, 0)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("zone", "visit_at", "expires"),
+    [
+        ("Asia/Shanghai", "2026-03-05T14:37:22+08:00", "2026-03-06T14:38:00+08:00"),
+        # the night before New York's clocks go forward: a 1d expiry is 23 hours later
+        ("America/New_York", "2026-03-07T22:30:00-05:00", "2026-03-08T22:30:00-04:00"),
+    ],
+)
+def test_points_are_spendable_a_minute_before_their_expiry_in_the_patients_zone_and_gone_at_it(
+    tmp_path: Path, zone: str, visit_at: str, expires: str
+) -> None:
+    path = tmp_path / "journeys.yaml"
+    path.write_text(PROGRAMME.replace("  earn:\n", "  expiry: {after: 1d}\n  earn:\n"), encoding="utf-8")
+    expiry = datetime.fromisoformat(expires)
+    for minutes_before, outcome in ((1, lo.PointsSpent), (0, lo.PointsRedemptionRefused)):
+        sim = Simulation(load_catalog(path))
+        visited = datetime.fromisoformat(visit_at)
+        redeemed = expiry - timedelta(minutes=minutes_before)
+        sim.feed([
+            event(pa.PatientRegistered, "P1", visited - timedelta(hours=1), timezone=zone),
+            visit("P1", visited, "V1"),
+            event(lo.PointsRedemptionRequested, "P1", redeemed, reward_id="gift", ref="R1", by="desk-1"),
+        ])  # fmt: skip
+
+        (earned,) = recorded(sim, "P1", lo.PointsEarned)
+        assert earned.expires_at == expiry and earned.expiry_zone == zone
+        (decided,) = recorded(sim, "P1", outcome)
+        if isinstance(decided, lo.PointsRedemptionRefused):
+            # the expiry fired at its instant, before the request recorded then
+            assert decided.code == "points_expired" and decided.expired_recently == 100
