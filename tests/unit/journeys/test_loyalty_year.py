@@ -18,8 +18,8 @@ from engine.journeys.state import PatientState
 from engine.language.loader import load_catalog
 from events import loyalty as lo
 from events import parse_event
-from events.base import Event
-from tests.builders import JOURNEYS, at, catalog, recorded
+from events.base import Coding, Event
+from tests.builders import JOURNEYS, at, catalog, event, procedure, recorded, registered
 from tests.cli import invoke
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -170,3 +170,26 @@ def test_careloop_simulate_and_explain_tell_the_year_from_the_sample_file() -> N
     assert "\nloyalty\n" in out
     assert "2027-02-01 00:00+08:00  points.expired: 100 points of b1 expired at 2027-02-01 00:00 +08:00" in out
     assert "2026-04-13 10:00+08:00  tier.changed: 300 qualifying points over 12mo reached silver's entry" in out
+
+
+def test_a_finished_implant_course_earns_its_points_and_the_health_guardian_badge_that_opens_a_reward() -> None:
+    implant = Coding(system="cdt", code="D6010", display="Endosteal implant")
+    sim = Simulation(catalog())
+    sim.feed([registered("P-implant", at("2026-03-01 09:00")), procedure("P-implant", at("2026-03-05 14:00"), implant)])
+    sim.run_until(at("2026-07-01 00:00"))
+    sim.feed([event(lo.PointsRedemptionRequested, "P-implant", at("2026-07-02 10:00"), reward_id="guardian-checkup",
+                    ref="R-1", by="desk-1"),
+              event(lo.PointsRedemptionRequested, "P-implant", at("2026-07-03 10:00"), reward_id="guardian-checkup",
+                    ref="R-2", by="desk-1")])  # fmt: skip
+
+    (badge,) = recorded(sim, "P-implant", lo.BadgeAwarded)
+    (course,) = recorded(sim, "P-implant", lo.PointsEarned)
+    completed = next(e for e in sim.recorded["P-implant"] if e.type == "journey.completed")
+    assert (badge.badge_id, badge.points, badge.evidence) == ("health-guardian", 50, (completed.event_id,))
+    assert (course.rule_id, course.points, course.cause_event_id) == ("course-finished", 300, completed.event_id)
+    (spent,) = recorded(sim, "P-implant", lo.PointsSpent)
+    (refused,) = recorded(sim, "P-implant", lo.PointsRedemptionRefused)
+    assert (spent.ref, spent.points) == ("R-1", 0)
+    assert (refused.ref, refused.code) == ("R-2", "limit_reached")
+    story = explain("P-implant", sim.recorded["P-implant"]).loyalty
+    assert any(text.startswith("badge.awarded: badge health-guardian for journey.completed, +50") for _, text in story)
