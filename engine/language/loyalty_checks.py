@@ -78,6 +78,13 @@ def _not_supported(section: dict[str, Any]) -> Iterator[Finding]:
             "enrol: on_consent is not supported yet: only 'automatic' enrolment is built (every patient at their "
             "next event once the programme is loaded)",
         )
+    for k, badge in enumerate(section.get("badges") or []):
+        if isinstance(badge, dict) and isinstance(badge.get("times"), int) and badge["times"] > 1:
+            yield Finding(
+                (*ROOT, "badges", k, "times"),
+                f"times: {badge['times']} is not supported yet: a badge is awarded on its first matching event "
+                "(times: 1); counting several needs their progress kept",
+            )
     if section.get("consumption") is True:
         yield Finding(
             (*ROOT, "consumption"),

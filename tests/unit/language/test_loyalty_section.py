@@ -147,6 +147,13 @@ def test_enrolment_on_consent_and_points_for_spending_are_refused_as_not_support
     ]  # fmt: skip
 
 
+def test_a_badge_counting_several_events_is_refused_as_not_supported_yet() -> None:
+    assert errors("loyalty:\n  version: 1\n  badges:\n    - {id: b, on: encounter.completed, times: 3}\n") == [
+        at(3, 47, "times: 3 is not supported yet: a badge is awarded on its first matching event (times: 1); "
+           "counting several needs their progress kept"),
+    ]  # fmt: skip
+
+
 def test_an_unknown_event_type_is_reported_where_it_is_written_with_a_suggestion() -> None:
     assert errors(
         "loyalty:\n  version: 1\n  earn:\n"
