@@ -21,6 +21,7 @@ from events import ENGINE_TYPES
 from events import appointments as ap
 from events import encounters as en
 from events import journey as jo
+from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events import tasks as ta
@@ -42,6 +43,12 @@ READABLE = (
     jo.JourneyCompleted,
     jo.JourneyExited,
 )
+# The loyalty programme's decisions, each a row of the programme's own (journey_id 'loyalty', no step).
+LOYALTY = (
+    lo.LoyaltyEnrolled, lo.PointsEarned, lo.PointsReleased, lo.PointsExpired, lo.PointsExpiring, lo.PointsSpent,
+    lo.PointsRedemptionRefused, lo.PointsAdjusted, lo.PointsAdjustmentRepeated, lo.PointsAdjustmentRefused,
+    lo.PointsReversed, lo.PointsReversalSkipped, lo.TierChanged, lo.TierKept, lo.TierAtRisk, lo.BadgeAwarded,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -310,14 +317,14 @@ def timeline(world: World, patient_id: str) -> Result:
     """One patient's clinical events and readable engine decisions, by when they happened (a message when due)."""
     rows = []
     for position, e in enumerate(world.recorded[patient_id]):
-        if e.type in ENGINE_TYPES and not isinstance(e, READABLE):
+        if e.type in ENGINE_TYPES and not isinstance(e, READABLE + LOYALTY):
             continue
         at = e.due_at if isinstance(e, jo.MessageRequested) else e.occurred_at
         engine = isinstance(e, READABLE)
         row = {
             "at": at,
             "kind": e.type,
-            "journey_id": e.journey_id if engine else None,  # type: ignore[attr-defined]
+            "journey_id": "loyalty" if isinstance(e, LOYALTY) else e.journey_id if engine else None,  # type: ignore[attr-defined]
             "step_id": (getattr(e, "step_id", None) or None) if engine else None,
             "detail": Mentions(_mentions(e)),
             "reason": getattr(e, "reason", None) or "",
@@ -341,6 +348,10 @@ def _mentions(e: Event) -> str:
         return e.outcome
     if isinstance(e, jo.JourneyStarted):
         return e.content_hash
+    if isinstance(e, lo.LoyaltyEnrolled):
+        return e.tier
+    if isinstance(e, LOYALTY):
+        return ""  # the programme's rows are checked by kind, time and reason here; their details in the unit tests
     for field in ("encounter_id", "appointment_id", "condition_id", "procedure_id", "response_id", "message_id"):
         if isinstance(getattr(e, field, None), str):
             return f"{field.replace('_', ' ')} {getattr(e, field)}"
