@@ -8,7 +8,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -90,7 +90,9 @@ def _json_default(value: Any) -> Any:
 
 def to_html(table: Table, svg: str | None) -> str:
     """One page, no script and nothing fetched: the chart is inline SVG, the style inline."""
-    env = Environment(loader=PackageLoader("engine.reports", "templates"), autoescape=select_autoescape(["html"]))
+    # Every value escaped: departments, journeys and notes come from hospital systems and journeys.yaml.
+    # (select_autoescape goes by the template's extension, which '.html.j2' is not: it escaped nothing.)
+    env = Environment(loader=PackageLoader("engine.reports", "templates"), autoescape=True)
     page = env.get_template("report.html.j2")
     return page.render(
         table=table,

@@ -78,6 +78,18 @@ def test_the_html_page_is_self_contained_with_the_chart_inline() -> None:
     assert "revisit.v1" in page and "orthopedics" in page
 
 
+def test_the_html_page_escapes_every_value_from_the_hospital_and_the_journeys_file() -> None:
+    table = revisit_table()
+    table.rows[0]["department"] = "<script>alert('x')</script> & co"
+    table.notes.append("a note with <b>markup</b>")
+
+    page = output.to_html(table, charts.svg(table, REVISIT.chart))
+
+    assert "<script" not in page and "<b>markup" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in page
+    assert "a note with &lt;b&gt;markup&lt;/b&gt;" in page
+
+
 def test_a_chart_is_the_same_png_bytes_for_the_same_numbers_and_carries_no_software_or_date() -> None:
     first, second = charts.png(revisit_table(), REVISIT.chart), charts.png(revisit_table(), REVISIT.chart)
     assert first.startswith(b"\x89PNG") and first == second
