@@ -13,7 +13,7 @@ from bench.cli import bench
 def main(
     workloads: Annotated[
         list[str] | None,
-        typer.Argument(help="core, connectors, throughput, rebuild, latency, timers, memory (default: all)."),
+        typer.Argument(help="core, whatif, connectors, throughput, rebuild, latency, timers, memory (default: all)."),
     ] = None,
     quick: Annotated[bool, typer.Option(help="Every workload at reduced size: a smoke run of a few minutes.")] = False,
     scale: Annotated[float, typer.Option(min=0.0001, help="Events through the worker x this.")] = 1.0,
