@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+
+from engine.cli.consoles import consoles
 
 roles_app = typer.Typer(
     no_args_is_help=True, help="PostgreSQL roles: create the tables, roles and grants; set care teams' queues."
@@ -15,8 +16,7 @@ roles_app = typer.Typer(
 audit_app = typer.Typer(
     invoke_without_command=True, help="The audit trail of reads of patient data: query it, expire old rows."
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 PurposeOpt = Annotated[
     str, typer.Option(help="Why you read it: care, operations, audit or erasure (recorded in the audit trail).")

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from connectors.base import Mapped, Reject
 from connectors.formats import FORMATS, UnknownFormatError, bytes_mapper, path_reader
 from connectors.intake import sized
 from engine.access.ownership import TablesNotReadyError
+from engine.cli.consoles import consoles
 from engine.plumbing.kafka_security import KafkaSecurity, kafka_security
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
 from engine.plumbing.tls import TlsSettingError
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from engine.processes.intake import Protection, SourceDefaults
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect and replay dead-lettered messages.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from engine.cli.consoles import consoles
 from engine.journeys.catalog import Catalog
 from engine.journeys.changes import Changes, compare
 from engine.journeys.changes_diagram import marked_mermaid
@@ -21,8 +21,7 @@ from engine.journeys.changes_report import as_json, as_text
 from engine.language.errors import JourneyFileError
 from engine.language.loader import load_catalog
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 FORMATS = ("text", "json")
 
 

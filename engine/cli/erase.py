@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from engine.cli.consoles import consoles
 from engine.security.erasure_requests import CODES, REF, REF_PROBLEM
 
 if TYPE_CHECKING:
@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from engine.security.erasure import Erased
     from engine.settings import Settings
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 PatientArg = Annotated[str | None, typer.Argument(help="The careloop patient id (pt-...) to erase.")]
 ReasonOpt = Annotated[str | None, typer.Option("--reason", help=f"The ground of the erasure: {', '.join(CODES)}.")]

@@ -8,8 +8,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
+from engine.cli.consoles import consoles
 from engine.journeys.catalog import Catalog
 from engine.journeys.explain import Explanation, explain, local
 from engine.security.patient_keys import PatientKeys
@@ -17,8 +17,7 @@ from engine.security.reading import Reader
 from events import parse_event
 from events.base import Event
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 
 def from_store(patient_id: str, database_url: str) -> list[Event]:

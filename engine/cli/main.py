@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
 from engine.cli.access import audit_app, roles_app
 from engine.cli.connect import dlq_app
+from engine.cli.consoles import consoles
 from engine.cli.deploy import deploy_command
 from engine.cli.diff import diff as diff_command
 from engine.cli.erase import erase as erase_command
@@ -216,8 +216,7 @@ def bench(
     raise typer.Exit(run_bench([*args, *(["--profile"] if profile else [])]))
 
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 JourneysOpt = Annotated[Path, typer.Option("--journeys", "-j", help="Journeys file.", envvar="CARELOOP_JOURNEYS")]
 DEFAULT_JOURNEYS = Path("journeys.yaml")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+
+from engine.cli.consoles import consoles
 
 if TYPE_CHECKING:
     from connectors.outreach.intake import OutreachIntake
@@ -20,8 +21,7 @@ outreach_app = typer.Typer(
     no_args_is_help=True, help="Post delivery receipts, replies, consent changes and pause/resume as events."
 )
 questionnaire_app = typer.Typer(no_args_is_help=True, help="Questionnaire responses (PHQ-9, EPDS, satisfaction).")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 PatientOpt = Annotated[str, typer.Option("--patient", "-p", help="careloop patient id.")]
 ChannelOpt = Annotated[str, typer.Option(help="sms, wechat, email, app or phone.")]

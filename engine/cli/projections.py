@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
 
+from engine.cli.consoles import consoles
 from engine.yamlfile.suggest import did_you_mean
 from projections.catalog import PROJECTIONS
 
@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 projections_app = typer.Typer(
     no_args_is_help=True, help="PostgreSQL read models of the event store: run, rebuild, status."
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 PageSizeOpt = Annotated[int, typer.Option(min=1, help="Notifications per page (one transaction per page).")]
 NAMES = [p.name for p in PROJECTIONS]

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
+
+from engine.cli.consoles import consoles
 
 report_app = typer.Typer(no_args_is_help=True, help="Outcome reports: revisits, follow-up, funnels, experiments.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out, err = consoles()
 
 ByOpt = Annotated[
     str | None, typer.Option("--by", help="Break down by these, comma-separated (department, month, sex, ...).")

@@ -10,8 +10,8 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
+from engine.cli.consoles import consoles
 from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.whatif_pool import Journeys, cores, whatif_in_parallel
 from engine.journeys.whatif import WhatIf
@@ -19,8 +19,7 @@ from engine.language.loader import check_text
 from events.base import Event
 
 # emoji off: a template named like an emoji code (":clock1:") is printed as written
-out = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out, err = consoles()
 FORMATS = ("table", "json", "html")
 
 
