@@ -157,7 +157,7 @@ def _check_conditions(parts: JourneyParts, base: Path, value_sets: set[str]) -> 
     counters = {s.count.counter for s in parts.steps.values() if isinstance(s, d.CountStep)}
     entry_types = {parts.entry.event} if parts.entry else set()
     for path, conds, event_types in _condition_sites(parts, base):
-        for rel, cmp in _compares(conds, ()):
+        for rel, cmp in compares(conds, ()):
             where = (*path, *rel)
             if cmp.in_value_set is not None and cmp.in_value_set not in value_sets:
                 yield Finding(
@@ -170,16 +170,17 @@ def _check_conditions(parts: JourneyParts, base: Path, value_sets: set[str]) -> 
                 yield Finding((*where, "field"), message)
 
 
-def _compares(conds: list[Any], path: Path) -> Iterator[tuple[Path, Compare]]:
+def compares(conds: list[Any], path: Path) -> Iterator[tuple[Path, Compare]]:
+    """Every comparison in a list of conditions, with its path inside the list (through all/any/not)."""
     for k, c in enumerate(conds):
         if isinstance(c, Compare):
             yield (*path, k), c
         elif isinstance(c, AllOf):
-            yield from _compares(c.all, (*path, k, "all"))
+            yield from compares(c.all, (*path, k, "all"))
         elif isinstance(c, AnyOf):
-            yield from _compares(c.any, (*path, k, "any"))
+            yield from compares(c.any, (*path, k, "any"))
         elif isinstance(c, NotOf):
-            yield from _compares([c.not_], (*path, k, "not"))
+            yield from compares([c.not_], (*path, k, "not"))
 
 
 def _field_problem(path: str, event_types: set[str], entry_types: set[str], counters: set[str]) -> str | None:

@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.journeys import loyalty_definition as ld
-from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
+from engine.journeys.conditions import Compare
 from engine.journeys.durations import Duration
-from engine.language.checks import Finding
+from engine.language.checks import Finding, compares
 from engine.language.fields import PATIENT_FIELDS
 from engine.language.loyalty_items import ROOT, items, one, unique, walk
 from engine.language.loyalty_tier_checks import check_journey_conditions, check_levels, check_rewards, parsed_levels
@@ -146,7 +146,7 @@ def _check_trigger(on: str, when: list[Any], path: Path, known: Known) -> Iterat
             f"unknown event type {on!r}{did_you_mean(on, EARNING_TYPES)} (a clinical event type, or {COURSE_FINISHED})",
         )
         return
-    for rel, cmp in _compares(when, ()):
+    for rel, cmp in compares(when, ()):
         where = (*path, "when", *rel)
         if message := _field_problem(cmp.field, on):
             yield Finding((*where, "field"), message)
@@ -210,18 +210,6 @@ def _field_problem(field: str, on: str) -> str | None:
 def _shorter(a: Duration, b: Duration) -> bool:
     """Whether ``a`` ends before ``b`` from every start (months and years are not all the same length)."""
     return all(a.add_to(start) < b.add_to(start) for start in _STARTS)
-
-
-def _compares(conds: list[Any], path: Path) -> Iterator[tuple[Path, Compare]]:
-    for k, c in enumerate(conds):
-        if isinstance(c, Compare):
-            yield (*path, k), c
-        elif isinstance(c, AllOf):
-            yield from _compares(c.all, (*path, k, "all"))
-        elif isinstance(c, AnyOf):
-            yield from _compares(c.any, (*path, k, "any"))
-        elif isinstance(c, NotOf):
-            yield from _compares([c.not_], (*path, k, "not"))
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
