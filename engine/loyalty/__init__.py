@@ -18,7 +18,6 @@ from engine.loyalty.errors import (
     OutOfOrderError,
     UnknownEarningError,
 )
-from engine.loyalty.expiry import EndOfCalendarYear, ExpiryRule, MonthsAfterEarning, expiry_at
 from engine.loyalty.ledger import Ledger
 from engine.loyalty.queries import balances, expiring_before, qualifying
 from engine.loyalty.replay import apply
@@ -31,15 +30,12 @@ __all__ = [
     "Batch",
     "BatchState",
     "DuplicateCauseError",
-    "EndOfCalendarYear",
     "Entry",
     "EntryKind",
-    "ExpiryRule",
     "InsufficientPointsError",
     "InvalidOperationError",
     "Ledger",
     "LedgerError",
-    "MonthsAfterEarning",
     "OutOfOrderError",
     "UnknownEarningError",
     "adjust",
@@ -48,7 +44,6 @@ __all__ = [
     "earn",
     "expire",
     "expiring_before",
-    "expiry_at",
     "qualifying",
     "release",
     "reverse",
