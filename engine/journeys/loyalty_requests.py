@@ -10,7 +10,7 @@ from engine.journeys.loyalty_definition import LoyaltyProgramme, Reward
 from engine.journeys.loyalty_events import allocations, event_entries
 from engine.journeys.loyalty_expiry import expires_at
 from engine.journeys.loyalty_state import LoyaltyState
-from engine.journeys.loyalty_tiers import level_index, member_zone, requalify_after, shown
+from engine.journeys.loyalty_tiers import change_tier, level_index, member_zone, requalify_after, shown
 from engine.journeys.run import Run
 from engine.loyalty import BatchState, InsufficientPointsError, adjust, balances, earn, spend
 from events import loyalty as lo
@@ -111,17 +111,13 @@ def upgrade_by_reward(run: Run, programme: LoyaltyProgramme, reward: Reward) -> 
     if level_index(programme, reward.to_tier) <= level_index(programme, loyalty.tier):
         return
     zone = member_zone(run.state, run)
-    run.emit(
-        lo.TierChanged,
-        from_tier=loyalty.tier,
-        to_tier=reward.to_tier,
-        direction="up",
+    change_tier(
+        run,
+        reward.to_tier,
         cause="redeemed",
         qualifying=0,
         threshold=None,
-        period_start=run.now,
-        period_end=run.now,
-        programme_version=programme.version,
+        period=(run.now, run.now),
         requalify_at=loyalty.requalify_at or requalify_after(run.now, programme.tiers.requalify, zone),
         reason=f"redeemed {reward.id}: {reward.to_tier} until the next requalification",
     )

@@ -62,19 +62,46 @@ def upgrade(run: Run) -> None:
     if not reached or max(reached) <= current:
         return
     level = tiers.levels[max(reached)]
-    run.emit(
-        lo.TierChanged,
-        from_tier=loyalty.tier,
-        to_tier=level.id,
-        direction="up",
+    change_tier(
+        run,
+        level.id,
         cause="qualified",
         qualifying=points,
         threshold=level.entry,
-        period_start=start,
-        period_end=run.now,
-        programme_version=programme.version,
+        period=(start, run.now),
         requalify_at=requalify_after(run.now, tiers.requalify, zone),
         reason=f"{points} qualifying points over {tiers.period} reached {level.id}'s entry of {level.entry}",
+    )
+
+
+def change_tier(
+    run: Run,
+    to_tier: str,
+    *,
+    cause: str,
+    qualifying: int,
+    threshold: int | None,
+    period: tuple[datetime, datetime],
+    requalify_at: datetime | None,
+    reason: str,
+) -> None:
+    """The one way a tier changes (qualified, not requalified, redeemed): up or down follows from the levels' order."""
+    programme, loyalty = run.catalog.loyalty, run.state.loyalty
+    assert programme is not None and loyalty is not None
+    up = level_index(programme, to_tier) > level_index(programme, loyalty.tier)
+    run.emit(
+        lo.TierChanged,
+        from_tier=loyalty.tier,
+        to_tier=to_tier,
+        direction="up" if up else "down",
+        cause=cause,
+        qualifying=qualifying,
+        threshold=threshold,
+        period_start=period[0],
+        period_end=period[1],
+        programme_version=programme.version,
+        requalify_at=requalify_at,
+        reason=reason,
     )
 
 
@@ -105,16 +132,15 @@ def requalify(run: Run) -> None:
         return
     kept = [i for i, level in enumerate(tiers.levels) if i == 0 or (level.keep is not None and points >= level.keep)]
     level = tiers.levels[max(i for i in kept if i <= level_index(programme, loyalty.tier))]
-    run.emit(
-        lo.TierChanged,
-        from_tier=current.id,
-        to_tier=level.id,
-        direction="down",
+    change_tier(
+        run,
+        level.id,
         cause="not_requalified",
+        qualifying=points,
         threshold=current.keep,
+        period=(start, at),
         requalify_at=None if level is tiers.levels[0] else moved(at, tiers.requalify.every, zone),
         reason=f"{points} qualifying points over {tiers.period} are below {current.id}'s keep of {current.keep}",
-        **common,
     )
 
 
