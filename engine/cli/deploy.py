@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+
+from engine.cli.moments import parse_moment
 
 if TYPE_CHECKING:
     from engine.journeys.migration import Plan
@@ -59,7 +60,7 @@ def deploy_command(
     from engine.store import deployer
 
     source = load(Path(file))
-    moment = parse_at(at, source.catalog.settings.hospital_timezone)
+    moment = parse_moment("--at", at, ZoneInfo(source.catalog.settings.hospital_timezone))
     url = database_url()
     outcome = attempt(
         lambda: deployer.deploy_file(url, source, moment, not plan_only, lambda: deployer.stored_states(url))
@@ -77,19 +78,6 @@ def load(path: Path) -> Any:
         for p in exc.problems:
             err.print(str(p), markup=False)
         raise fail(f"{path} has errors; nothing was deployed") from exc
-
-
-def parse_at(value: str | None, timezone: str) -> datetime | None:
-    """A time without an offset is the hospital's."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise fail(
-            f"--at {value!r}: expected an ISO date-time, e.g. 2026-06-30T09:00 or 2026-06-30T09:00+08:00", 2
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(timezone))
 
 
 def database_url() -> str:

@@ -5,7 +5,7 @@ report reads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from engine.cli.consoles import consoles
+from engine.cli.moments import parse_moment
 
 report_app = typer.Typer(no_args_is_help=True, help="Outcome reports: revisits, follow-up, funnels, experiments.")
 out, err = consoles()
@@ -53,18 +54,6 @@ def _date(option: str, value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise _fail(f"{option} {value!r}: expected an ISO date, e.g. 2026-03-01", 2) from exc
-
-
-def _moment(value: str | None, journeys: Path) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise _fail(f"--as-of {value!r}: expected an ISO date or date-time, e.g. 2026-06-30T12:00+08:00", 2) from exc
-    if moment.tzinfo is None:  # the hospital's local time, as every date of the reports
-        moment = moment.replace(tzinfo=ZoneInfo(_catalog(journeys).settings.hospital_timezone))
-    return moment
 
 
 def _catalog(journeys: Path) -> Any:
@@ -131,7 +120,7 @@ def _run(name: str, common: Shared, options: dict[str, Any], curve: Path | None 
         by,
         _date("--from", common.start),
         _date("--to", common.end),
-        _moment(common.as_of, common.journeys),
+        parse_moment("--as-of", common.as_of, ZoneInfo(_catalog(common.journeys).settings.hospital_timezone)),
         options,
     )
     try:

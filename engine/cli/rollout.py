@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
+from zoneinfo import ZoneInfo
 
 import typer
 
-from engine.cli.deploy import FORMATS, attempt, database_url, fail, out, parse_at, recorded_rows, show
+from engine.cli.deploy import FORMATS, attempt, database_url, fail, out, recorded_rows, show
+from engine.cli.moments import parse_moment
 
 if TYPE_CHECKING:
     from engine.journeys.deployments import Deployment
@@ -121,7 +123,7 @@ def _end(
     if fmt not in FORMATS:
         raise fail(f"--format must be table or json, not {fmt!r}", 2)
     url = database_url()
-    moment = None if at is None else parse_at(at, _timezone(url))
+    moment = parse_moment("--at", at, ZoneInfo(_timezone(url)))
     outcome = attempt(
         lambda: deployer.change_rollout(url, journey, kind, moment, not plan_only, lambda: deployer.stored_states(url))
     )

@@ -3,25 +3,15 @@ audit trail first, under the caller's PostgreSQL login."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from engine.cli.moments import parse_moment
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _moment(option: str, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        err.print(f"error: {option} {value!r}: expected an ISO date or date-time, e.g. 2026-03-01", markup=False)
-        raise typer.Exit(2) from exc
-    return moment if moment.tzinfo else moment.astimezone()
 
 
 def timeline(
@@ -41,7 +31,7 @@ def timeline(
     from projections.patient_timeline import queries
 
     checked_purpose(purpose)
-    start, end = _moment("--since", since), _moment("--until", until)
+    start, end = parse_moment("--since", since, None), parse_moment("--until", until, None)
     with connect_cli() as conn:
         record(conn, [patient], "timeline", purpose)
         try:

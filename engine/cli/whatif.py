@@ -4,7 +4,7 @@ and what NEW.yaml would add, remove or move. Writes nothing to the store and sen
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ import typer
 
 from engine.cli.consoles import consoles
 from engine.cli.eventfile import EventFileError, read_events
+from engine.cli.moments import parse_moment
 from engine.cli.whatif_pool import Journeys, cores, whatif_in_parallel
 from engine.journeys.whatif import WhatIf
 from engine.language.loader import check_text
@@ -60,7 +61,7 @@ def whatif_command(
         raise _fail("give the history to replay: --events FILE or --from-store (one of them)", 2)
     before, after = _journeys(current), _journeys(new)
     hospital = ZoneInfo(before.catalog.settings.hospital_timezone)
-    start, end = _moment("--since", since, hospital), _moment("--until", until, hospital)
+    start, end = parse_moment("--since", since, hospital), parse_moment("--until", until, hospital)
     wanted = _patients(patients)
     inputs = _from_file(events) if events is not None else _from_store(wanted, purpose)
     if not inputs:
@@ -95,19 +96,6 @@ def _journeys(path: Path) -> Journeys:
             err.print(str(p), markup=False)
         raise _fail(f"{path} has errors; nothing was compared")
     return Journeys(text, str(path), catalog)
-
-
-def _moment(option: str, value: str | None, hospital: ZoneInfo) -> datetime | None:
-    """A date is its midnight; a time without an offset is the hospital's."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise _fail(
-            f"{option} {value!r}: expected an ISO date or date-time, e.g. 2026-06-30 or 2026-06-30T12:00", 2
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=hospital)
 
 
 def _patients(value: str | None) -> list[str] | None:
