@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
 from events.base import Event, Frozen
+from events.errors import UpcastError
+from events.referral_codes import normalise_code
+from events.upcasting import UPCASTERS, Payload
 
 Sex = Literal["female", "male", "other", "unknown"]
 AttributeValue = str | int | float | bool
@@ -55,8 +58,42 @@ class _Demographics(Frozen):
     _tz = field_validator("timezone")(_valid_timezone)
 
 
+class ReferralClaim(Frozen):
+    """The referral code a new patient came with (design §6), as the intake resolved it. The code is a pseudonym of
+    the referrer's patient id, not the new patient's: it is never one of the new patient's identifiers."""
+
+    code: str = Field(description="The printed, normalised code, e.g. 'K7QM-2XRP-9D4T' (events/referral_codes.py).")
+    referrer_patient_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Whose code it is, as the intake's referral directory said; null: no member has this code "
+        "(the core refuses the claim, unknown_code).",
+    )
+
+    @field_validator("code")
+    @classmethod
+    def _printed(cls, value: str) -> str:
+        if normalise_code(value) != value:
+            raise ValueError("must be a referral code in its printed form, 12 Crockford symbols as XXXX-XXXX-XXXX")
+        return value
+
+
 class PatientRegistered(Event, _Demographics):
+    """A new patient. Version 2 carries the referral code the patient was registered with, if any."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["patient.registered"] = "patient.registered"
+    referral: ReferralClaim | None = None
+
+
+@UPCASTERS.register("patient.registered", 1)
+def _no_referral(data: Payload) -> Payload:
+    """Version 1 predates referrals: nobody was registered with a code. A version 1 payload that names one is a
+    publisher's mistake, refused rather than dropped."""
+    if "referral" in data:
+        raise UpcastError("patient.registered: schema_version 1 has no field 'referral'; publish it as version 2")
+    return {**data, "referral": None}
 
 
 class PatientUpdated(Event, _Demographics):

@@ -80,7 +80,9 @@ SEALED: Mapping[str, tuple[str, ...]] = {
 }
 
 CLEAR: Mapping[str, tuple[str, ...]] = {
-    "patient.registered": _PROFILE,
+    # the referral code and its resolved owner are pseudonyms of the referrer's patient id (like patient_id), which
+    # the core compares and hands over to: never the new patient's identifier
+    "patient.registered": (*_PROFILE, "referral.code", "referral.referrer_patient_id"),
     "patient.updated": _PROFILE,
     "patient.merged": ("into_patient_id",),  # a pseudonym like patient_id
     "patient.deceased": (),
