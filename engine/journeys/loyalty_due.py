@@ -28,16 +28,24 @@ SLACK = timedelta(days=8)  # approx_timedelta takes 365-day years and 30-day mon
 
 
 def next_due(state: PatientState, catalog: Catalog, horizon: datetime | None = None) -> Due | None:
-    loyalty = state.loyalty
-    if loyalty is None:
+    item = soonest_item(state, catalog, horizon)
+    if item is None:
         return None
-    items = due_items(state, loyalty, catalog, horizon)
-    if not items:
-        return None
-    at, what = min(items)
-    if horizon is not None and at > horizon:
-        return None
+    at, what = item
     return Due(at, RANK, LOYALTY, deterministic_id(state.patient_id, LOYALTY, what, at.isoformat()), "loyalty")
+
+
+def soonest_item(state: PatientState, catalog: Catalog, horizon: datetime | None = None) -> tuple[datetime, str] | None:
+    """The first (when, what) to fall due, by ``horizon`` when given. Run before and after every decision, so the
+    warnings (a calendar step, a sum over the ledger) are worked out only when they may come first."""
+    loyalty = state.loyalty
+    if loyalty is None or catalog.loyalty is None:
+        return None
+    soonest = loyalty.soonest
+    cheap = [t for t in (soonest.release, soonest.expiry, loyalty.requalify_at) if t is not None]
+    bound = min([*cheap, horizon] if horizon is not None else cheap, default=None)
+    first = min(due_items(state, loyalty, catalog, bound), default=None)
+    return None if first is None or (horizon is not None and first[0] > horizon) else first
 
 
 def due_items(
@@ -50,23 +58,27 @@ def due_items(
     if programme is None:
         return []
     items = [(at, what) for at, what in ((soonest.release, "1-release"), (soonest.expiry, "2-expire")) if at]
-    zone = ZoneInfo(state.profile.timezone or catalog.settings.hospital_timezone)
     warn_before = programme.expiry.warn_before if programme.expiry else None
     if (
         soonest.unwarned_expiry is not None
         and warn_before is not None
         and near(soonest.unwarned_expiry, warn_before, horizon)
     ):
-        items.append((back(soonest.unwarned_expiry, warn_before, zone), "3-warn"))
+        items.append((back(soonest.unwarned_expiry, warn_before, zone_of(state, catalog)), "3-warn"))
     if loyalty.requalify_at is not None and programme.tiers is not None:
         items.append((loyalty.requalify_at, "4-requalify"))
-        keep = programme.tiers.levels[tiers.level_index(programme, loyalty.tier)].keep
         before = programme.tiers.warn_before
         unwarned = f"at-risk:{loyalty.requalify_at.isoformat()}" not in loyalty.warned
         if unwarned and before is not None and near(loyalty.requalify_at, before, horizon):
+            keep = programme.tiers.levels[tiers.level_index(programme, loyalty.tier)].keep
+            zone = zone_of(state, catalog)
             risk = tiers.at_risk_due(loyalty.ledger, loyalty.requalify_at, keep, programme.tiers, zone)
             items += [(risk, "5-at-risk")] if risk is not None else []
     return items
+
+
+def zone_of(state: PatientState, catalog: Catalog) -> ZoneInfo:
+    return ZoneInfo(state.profile.timezone or catalog.settings.hospital_timezone)
 
 
 def near(at: datetime, before: Duration, horizon: datetime | None) -> bool:
@@ -78,9 +90,9 @@ def keep_due(run: Run, before: PatientState) -> None:
     """Cancel the loyalty timer that no longer holds and schedule the one that does."""
     if before.loyalty is None and run.state.loyalty is None:
         return
+    if soonest_item(before, run.catalog) == soonest_item(run.state, run.catalog):
+        return  # the same item (its timer id is made of the patient, what and when): nothing to change
     old, new = next_due(before, run.catalog), next_due(run.state, run.catalog)
-    if old == new:
-        return
     if old is not None and old.due_at > run.now:
         run.effect(CancelTimer(run.state.patient_id, old.timer_id, "cancelled"))
     if new is not None:

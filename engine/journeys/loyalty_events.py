@@ -12,7 +12,11 @@ from events import loyalty as lo
 
 
 def event_entries(entries: tuple[Entry, ...] | list[Entry]) -> tuple[lo.LedgerEntry, ...]:
-    return tuple(lo.LedgerEntry(**dataclasses.asdict(entry)) for entry in entries)
+    # field by field, not dataclasses.asdict: that deep-copies every datetime, a third of the loyalty pass's time
+    return tuple(lo.LedgerEntry(**{name: getattr(entry, name) for name in ENTRY_FIELDS}) for entry in entries)
+
+
+ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
 
 
 def allocations(entries: tuple[Entry, ...] | list[Entry]) -> tuple[lo.Allocation, ...]:
