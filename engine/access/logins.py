@@ -23,6 +23,7 @@ LOGINS: Mapping[str, tuple[str, str]] = {
     "projections": ("careloop_stack_projections", "careloop_projections"),
     "dispatcher": ("careloop_stack_dispatcher", "careloop_dispatcher"),
     "intake": ("careloop_stack_intake", "careloop_intake"),
+    "loyalty": ("careloop_stack_loyalty", "careloop_loyalty_desk"),
 }
 # the careloop command (its first word) -> the process whose login runs it
 PROCESS_OF: Mapping[str, str] = {
@@ -30,6 +31,7 @@ PROCESS_OF: Mapping[str, str] = {
     "projections": "projections",
     "dispatch": "dispatcher",
     **{command: "intake" for command in ("publish", "mllp", "fhir-intake", "webhook", "outreach")},
+    "loyalty-api": "loyalty",
 }
 SETUP = "careloop-logins"  # the application_name of the owner's connection making them
 

@@ -28,6 +28,7 @@ ROLES = {
     "careloop_auditor": "each auditor's own login (careloop audit)",
     "careloop_eraser": "the login that erases patients (careloop erase, and its daily --expired)",
     "careloop_key_custodian": "whoever holds the key file (careloop keys rotate, rewrap, renew)",
+    "careloop_loyalty_desk": "the loyalty desk's staff, each their own login, and careloop loyalty-api's",
 }
 LOCK = "careloop-roles"  # one apply at a time per database
 

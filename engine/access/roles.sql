@@ -8,7 +8,7 @@ DECLARE
 BEGIN
     FOREACH r IN ARRAY ARRAY['careloop_worker', 'careloop_dispatcher', 'careloop_intake', 'careloop_projections',
                              'careloop_care_team', 'careloop_analyst', 'careloop_auditor', 'careloop_eraser',
-                             'careloop_key_custodian'] LOOP
+                             'careloop_key_custodian', 'careloop_loyalty_desk'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
             BEGIN
                 EXECUTE format('CREATE ROLE %I NOLOGIN', r);
@@ -21,10 +21,10 @@ END $$;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
     careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser,
-    careloop_key_custodian;
+    careloop_key_custodian, careloop_loyalty_desk;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM careloop_worker, careloop_dispatcher, careloop_intake,
     careloop_projections, careloop_care_team, careloop_analyst, careloop_auditor, careloop_eraser,
-    careloop_key_custodian;
+    careloop_key_custodian, careloop_loyalty_desk;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;
 
 -- Which queues each login works on (the care team sees those queues' tasks and their patients' contacts).
@@ -46,7 +46,7 @@ REVOKE ALL ON FUNCTION careloop_my_queues(), careloop_my_patients() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION careloop_my_queues(), careloop_my_patients() TO careloop_care_team;
 
 GRANT USAGE ON SCHEMA public TO careloop_worker, careloop_dispatcher, careloop_intake, careloop_projections,
-    careloop_care_team, careloop_auditor, careloop_eraser, careloop_key_custodian;
+    careloop_care_team, careloop_auditor, careloop_eraser, careloop_key_custodian, careloop_loyalty_desk;
 
 -- The worker: the event store, its engine tables (offsets, timers, hand-overs, snapshots, applied inputs), the
 -- relay's position, the deployed journey versions; nothing of the intake, the dispatcher or the read models.
@@ -121,6 +121,31 @@ GRANT SELECT ON careloop_events, careloop_clock TO careloop_eraser;
 GRANT SELECT (patient_id, epoch, master_key_id, wrapped, erased_at),
     UPDATE (epoch, master_key_id, wrapped, created_at, erased_at) ON careloop_patient_keys TO careloop_key_custodian;
 GRANT INSERT ON careloop_audit TO careloop_key_custodian;
+
+-- The loyalty desk (careloop loyalty, careloop loyalty-api; engine/loyalty_desk/): reads the loyalty and referral
+-- read models, writes its audit row before each answer (every answer names a member's points), reads the clock when
+-- the deployment's is the database's; it publishes redemptions and adjustments to the clinical topic. It reads no
+-- event, contact, key or identifier. The read models are the projections': `careloop roles apply` creates every
+-- projection's tables first (tables.py, from the projections' catalog), so a relation missing here is one whose
+-- projection this release does not have; it is granted by the apply that follows its projection, and its absence
+-- never stops the roles being applied.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['loyalty_members', 'points_entries', 'tier_history', 'loyalty_requests', 'referrals',
+                             'referral_codes'] LOOP
+        IF to_regclass(t) IS NOT NULL THEN
+            EXECUTE format('GRANT SELECT ON %I TO careloop_loyalty_desk', t);
+        END IF;
+    END LOOP;
+    -- The intakes find whose a referral code given at registration is (connectors/referrals.py), by the code.
+    IF to_regclass('referral_codes') IS NOT NULL THEN
+        GRANT SELECT ON referral_codes TO careloop_intake;
+    END IF;
+END $$;
+GRANT INSERT ON careloop_audit TO careloop_loyalty_desk;
+GRANT SELECT ON careloop_clock TO careloop_loyalty_desk;
 
 -- Row-level security. The owner is not bound by it (it runs the migrations); each role sees the rows a policy
 -- gives it, and a role without a policy on a table sees none of its rows.

@@ -18,6 +18,7 @@ from engine.cli.diff import diff as diff_command
 from engine.cli.erase import erase as erase_command
 from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.keys import keys_app
+from engine.cli.loyalty import loyalty_app
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.report import report_app
@@ -53,6 +54,7 @@ app.add_typer(report_app, name="report")
 app.command("whatif")(whatif_command)
 app.command("deploy")(deploy_command)
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(loyalty_app, name="loyalty")
 
 
 @app.command()
@@ -173,6 +175,18 @@ def erasure_api(
     from engine.cli.erase import erasure_api as run_erasure_api
 
     run_erasure_api(host, port)
+
+
+@app.command("loyalty-api")
+def loyalty_api(
+    port: Annotated[int, typer.Option(help="HTTP port to listen on.")] = 8088,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """The loyalty desk over HTTP (GET /members/PATIENT, its /ledger, POST its /redemptions and /adjustments) for
+    the clients of CARELOOP_HTTP_CLIENTS; run it under a login in careloop_loyalty_desk."""
+    from engine.cli.loyalty import loyalty_api as run_loyalty_api
+
+    run_loyalty_api(host, port)
 
 
 @app.command()

@@ -38,7 +38,7 @@ def imported_with_connections_refused(*modules: str, cwd: Path = ROOT) -> subpro
 
 def test_there_is_a_composition_root_for_each_process() -> None:
     found = [name.removeprefix("engine.processes.") for name in ROOTS]
-    assert found == ["dispatcher", "erasure", "intake", "projections", "stack", "worker"]
+    assert found == ["dispatcher", "erasure", "intake", "loyalty", "projections", "stack", "worker"]
 
 
 def test_importing_every_composition_root_connects_to_nothing() -> None:
