@@ -8,6 +8,8 @@ from projections.engagement.projection import PROJECTION as ENGAGEMENT
 from projections.errors import UnknownProjectionError
 from projections.experiments.projection import PROJECTION as EXPERIMENTS
 from projections.journey_instances.projection import PROJECTION as JOURNEY_INSTANCES
+from projections.loyalty_ledger.projection import PROJECTION as LOYALTY_LEDGER
+from projections.loyalty_members.projection import PROJECTION as LOYALTY_MEMBERS
 from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFILES
 from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
 from projections.reminder_queue.projection import PROJECTION as REMINDER_QUEUE
@@ -24,6 +26,8 @@ PROJECTIONS: tuple[Projection, ...] = (
     ENGAGEMENT,
     EXPERIMENTS,
     VISITS,
+    LOYALTY_MEMBERS,
+    LOYALTY_LEDGER,
 )
 
 

@@ -38,6 +38,13 @@ DETAIL_FIELDS = (
     "purpose",
     "message_id",
     "into_patient_id",
+    # the loyalty desk's requests (events/loyalty.py): what was asked, never who asked or why in words
+    "reward_id",
+    "quantity",
+    "ref",
+    "external_id",
+    "points",
+    "reason_code",
 )
 
 

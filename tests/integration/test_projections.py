@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from engine.cli.main import app
 from engine.journeys.simulation import Simulation
 from engine.store.application import JourneyStore
+from events import loyalty as lo
 from events import outreach as ou
 from events.base import Event
 from projections.catalog import PROJECTIONS
@@ -98,7 +99,8 @@ def rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def hospital(prefix: str, patients: int) -> list[Event]:
     """Clinical events of invented patients: surgery, appointments kept, moved or cancelled, chronic disease,
-    childbirth with a worrying EPDS score, outpatient visits; each patient's events in time order."""
+    childbirth with a worrying EPDS score, outpatient visits and a redemption at the loyalty desk; each patient's
+    events in time order."""
     events: list[Event] = []
     for n in range(patients):
         p, day = f"{prefix}-{n:04d}", timedelta(days=n % 28, hours=n % 7)
@@ -123,6 +125,9 @@ def hospital(prefix: str, patients: int) -> list[Event]:
             events.append(questionnaire(p, start + timedelta(days=31), "epds", score=15 if n % 2 else 5))
         if story == 4:
             events.append(visit(p, start + timedelta(hours=3)))
+            # a parking voucher asked for at the desk the next day, before the visit's points are available
+            redemption = {"reward_id": "parking-voucher", "ref": f"R{n}", "by": "desk-1"}
+            events.append(event(lo.PointsRedemptionRequested, p, start + timedelta(days=1), **redemption))
     return events
 
 

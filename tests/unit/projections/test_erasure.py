@@ -1,8 +1,9 @@
 """patient.erased: every read model deletes the patient's rows, and only theirs (issue 14, item 2).
 
 The erased patient is followed through what leaves rows everywhere (a registration, a visit's survey, a post-op
-journey, a missed appointment's rebooking task, the churn flag of a low satisfaction score), next to another
-patient whose rows must stay exactly as they were.
+journey, a missed appointment's rebooking task, the churn flag of a low satisfaction score, a redemption refused for
+too few points, a finished dental implant course's points, badge and tier), next to another patient whose rows must
+stay exactly as they were.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from datetime import timedelta
 
 import pytest
 
+from events import loyalty as lo
 from events import patient as pa
-from events.base import Event
+from events.base import Coding, Event
 from projections.catalog import PROJECTIONS
 from projections.memory import MemoryTables
 from projections.ops import Delete, Update, Upsert
@@ -27,6 +29,7 @@ from tests.builders import (
     event,
     icd10,
     no_show,
+    procedure,
     questionnaire,
     registered,
     simulation,
@@ -41,6 +44,7 @@ ERASED_AT = at("2026-03-26 09:00")
 def story(patient: str) -> list[Event]:
     start = at("2026-03-01 09:00")
     appointment = at("2026-03-23 08:30")
+    desk = {"ref": f"R-{patient}", "by": "desk-1"}
     return [
         registered(patient, start, sex="female"),
         discharge(
@@ -54,6 +58,10 @@ def story(patient: str) -> list[Event]:
         booked(patient, start + timedelta(days=2), appointment, appointment_id=f"A-{patient}"),
         visit(patient, at("2026-03-06 10:30"), department="ent", encounter_id=f"V-{patient}"),
         questionnaire(patient, at("2026-03-07 10:00"), "satisfaction", score=1),
+        # the loyalty programme: a redemption refused for too few points, and an implant course that finishes three
+        # months later (its points, the health-guardian badge, silver), after the erasure of the patient erased
+        event(lo.PointsRedemptionRequested, patient, at("2026-03-08 10:00"), reward_id="parking-voucher", **desk),
+        procedure(patient, at("2026-03-09 14:00"), Coding(system="cdt", code="D6010"), procedure_id=f"PR-{patient}"),
         no_show(patient, at("2026-03-23 12:00"), appointment, appointment_id=f"A-{patient}"),
     ]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from engine.journeys.timeline import timeline
 from events import journey as jo
+from events import loyalty as lo
 from projections.patient_timeline.projection import UTC, changes
-from tests.builders import at, booked, discharge, recorded, registered, replied, simulation
+from tests.builders import at, booked, discharge, event, recorded, registered, replied, simulation
 from tests.unit.projections.fold import column, fold
 
 P = "P-timeline"
@@ -51,3 +52,18 @@ def test_clinical_rows_never_carry_demographics_or_reply_text():
     (row,) = [op.values for op in changes(reply)]
     assert row["detail"] == "channel wechat, message id m-1"
     assert "dizzy" not in str(row)
+
+
+def test_the_loyalty_desks_requests_show_what_was_asked_and_never_who_asked() -> None:
+    redemption = event(lo.PointsRedemptionRequested, P, at("2027-02-05 15:12"), reward_id="parking-voucher",
+                       quantity=2, ref="R-0815", by="desk-7")  # fmt: skip
+    adjustment = event(lo.PointsAdjustmentRequested, P, at("2027-02-06 10:00"), external_id="T-1", points=-30,
+                       reason_code="correction", by="desk-7")  # fmt: skip
+
+    rows = [op.values for e in (redemption, adjustment) for op in changes(e)]
+
+    assert column(rows, "kind", "detail") == [
+        ("points.redemption_requested", "reward id parking-voucher, quantity 2, ref R-0815"),
+        ("points.adjustment_requested", "external id T-1, points -30, reason code correction"),
+    ]
+    assert "desk-7" not in str(rows)

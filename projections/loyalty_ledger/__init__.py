@@ -1,0 +1,1 @@
+"""The loyalty ledger as read models: every points entry, the tier history and the staff's requests as decided."""
