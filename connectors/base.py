@@ -37,10 +37,14 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
+    """A message's events. ``problems``: fields of it refused while the rest was mapped (a referral code that is
+    no code: the patient is still registered); each goes to the reject channel as its own reject, never dropped."""
+
     events: tuple[Event, ...]
     location: Location
     original: bytes
     kind: str = ""  # e.g. "ADT^A03", "Bundle/transaction", "encounters.csv"
+    problems: tuple[Reject, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

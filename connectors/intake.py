@@ -168,6 +168,9 @@ class Intake:
             self.summary.events_by_type.update(e.type for e in outcome.events)
             if len(self._pending) >= self._batch:
                 self.flush()
+            for problem in outcome.problems:  # published without the field: the field is rejected on its own
+                self.summary.rejected[problem.category] += 1
+                self._reject(problem)
         else:
             self.summary.rejected[outcome.category] += 1
             self._reject(outcome)

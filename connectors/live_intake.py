@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from connectors.base import Location, Outcome, PatientIdentity, Reject
+from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
 from connectors.formats import BytesMapper
 from connectors.intake import RejectFile, dead_letter, sized
 from connectors.limits import BUNDLE_SETTING, DEFAULT_MAX_MESSAGE_BYTES, SETTING, too_large_reason
@@ -72,7 +72,9 @@ class LiveIntake:
             except Exception as exc:  # identity or the key store did not answer: nothing stored, the sender resends
                 return Verdict("failed", f"could not identify or seal the message's patient: {type(exc).__name__}")
             rejects = [o for o, _ in checked if isinstance(o, Reject)]
-            return self._store(rejects, [r for _, records in checked for r in records])
+            # a field refused in a message whose events are published: dead-lettered, the message still accepted
+            problems = [p for o, _ in checked if isinstance(o, Mapped) for p in o.problems]
+            return self._store(rejects, [r for _, records in checked for r in records], problems=problems)
 
     def close(self) -> None:
         """Close what it opened: the producers, the reject file and the identity's connection."""
@@ -94,10 +96,17 @@ class LiveIntake:
         except Exception as exc:  # a connector bug must not lose the message: dead-letter it with the reason
             return [Reject(f"internal mapping error: {type(exc).__name__}: {exc}", Location(source), data, "internal")]
 
-    def _store(self, rejects: list[Reject], records: list[Record], size: int | None = None) -> Verdict:
-        """Dead-letter the rejects and publish the records; ``size`` is the original's when only part was kept."""
+    def _store(
+        self,
+        rejects: list[Reject],
+        records: list[Record],
+        size: int | None = None,
+        problems: list[Reject] | None = None,
+    ) -> Verdict:
+        """Dead-letter the rejects and ``problems`` (fields refused in accepted messages) and publish the records;
+        ``size`` is the original's when only part was kept."""
         try:
-            for reject in rejects:
+            for reject in [*rejects, *(problems or [])]:
                 self._rejects.write(reject, self._fmt, size)
                 value, headers = dead_letter(reject, self._fmt, self.max_message_bytes, self._sealer, size)
                 self._dead_letters.send(self._dead_letter_topic, value=value, headers=headers).get(timeout=30)
@@ -108,4 +117,6 @@ class LiveIntake:
         if rejects:
             first = rejects[0]
             return Verdict("rejected", first.reason, first.category, len(records))
+        if problems:  # the sender's message went through: its refused field is said, not a reason to resend
+            return Verdict("accepted", problems[0].reason, problems[0].category, len(records))
         return Verdict("accepted", events=len(records))

@@ -1,4 +1,5 @@
-"""What a sending system leaves unsaid, said once per source: its time zone, character set and country.
+"""What a sending system leaves unsaid, said once per source: its time zone, character set and country (and, for
+HL7 v2, the assigning authority under which PID-3 carries a referral code, ``CARELOOP-REFERRAL`` by default).
 
 Real feeds omit things: timestamps without a UTC offset, messages that do not name their character set (HL7
 MSH-18 empty), phone numbers without a country code. A ``SourceProfile`` says what to assume for one source;
@@ -8,7 +9,7 @@ MSH-18 empty), phone numbers without a country code. A ``SourceProfile`` says wh
     default: {timezone: Asia/Shanghai, charset: utf-8, country: CN}
     systems:
       LIS@HOSP-A: {charset: gb18030}        # keys it leaves out come from default
-      HIS-WEST: {timezone: Asia/Urumqi}
+      HIS-WEST: {timezone: Asia/Urumqi, referral_authority: HIS-WEST-REF}
 
 A label the message itself carries (an offset, MSH-18, a +country code) always wins over its profile.
 """
@@ -37,6 +38,8 @@ class SourceProfile:
     timezone: str = "Asia/Shanghai"  # IANA zone of times written without an offset
     charset: str = "utf-8"  # Python codec name of messages that do not name their character set
     country: str = "CN"  # ISO 3166 region of phone numbers written without a country code
+    # HL7 v2: the assigning authority (CX-4) of the PID-3 repetition that is a referral code, not an identifier
+    referral_authority: str = "CARELOOP-REFERRAL"
 
     def __post_init__(self) -> None:
         try:
@@ -50,6 +53,8 @@ class SourceProfile:
         object.__setattr__(self, "charset", codec.name)  # one spelling: 'GB18030' and 'gb18030' are the same
         if self.country not in phonenumbers.SUPPORTED_REGIONS:
             raise ProfileError(f"country: {self.country!r} is not an ISO 3166 region code (e.g. 'CN', 'US')")
+        if not self.referral_authority.strip():
+            raise ProfileError("referral_authority: empty; it names PID-3's referral code (e.g. 'CARELOOP-REFERRAL')")
 
     @property
     def tz(self) -> tzinfo:
@@ -74,7 +79,7 @@ class SourceProfiles:
         return replace(self, default=replace(self.default, **given)) if given else self
 
 
-_KEYS = ("timezone", "charset", "country")
+_KEYS = ("timezone", "charset", "country", "referral_authority")
 
 
 def load_profiles(path: Path) -> SourceProfiles:

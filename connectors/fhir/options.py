@@ -1,5 +1,6 @@
 """What a deployment configures about the FHIR connector: its source name, when a document was received, and what
-each sending system leaves unsaid (its time zone and country, ``connectors.profiles``)."""
+each sending system leaves unsaid (its time zone and country, ``connectors.profiles``), and the directory of
+referral codes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from connectors.profiles import SourceProfile, SourceProfiles
+from connectors.referrals import ReferralDirectory
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class FhirOptions:
     profiles: SourceProfiles = field(default_factory=SourceProfiles)
     # Overrides the default profile's time zone (the zone of sources without a profile of their own).
     default_zone: str | None = None
+    # Whose referral code a Patient carries (connectors/referrals.py), injected by the composition root; None: no
+    # code is looked up, and a Patient carrying one has that extension rejected, saying so.
+    referrals: ReferralDirectory | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.default_zone is not None:

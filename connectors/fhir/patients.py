@@ -1,5 +1,9 @@
 """Patient -> patient.registered, patient.deceased and patient.merged.
 
+A referral code (careloop's extension ``https://careloop.org/fhir/StructureDefinition/referral-code``, a
+valueString) is looked up in ``FhirOptions.referrals`` and stamped on ``patient.registered`` (``referral``); one
+that is not a code is refused as a Problem naming the extension, beside the registration, which still maps.
+
 A registration is dated when the source recorded the Patient (its meta.lastUpdated, else the Bundle's), else when
 careloop received it: FHIR has no registration time, and a birth date is a clinical date, not an arrival. Phone
 numbers become E.164 in the source's country (its profile); one that cannot be a full number rejects the Patient,
@@ -18,9 +22,13 @@ from connectors.fhir.elements import concept_text, human_name
 from connectors.fhir.errors import Problem, UnmappableError
 from connectors.fhir.times import calendar_date
 from connectors.phones import PhoneNumberError, e164, is_no_number
+from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, claim
 from events.base import Event
-from events.patient import Contact, Identifier, PatientDeceased, PatientMerged, PatientRegistered
+from events.patient import Contact, Identifier, PatientDeceased, PatientMerged, PatientRegistered, ReferralClaim
+from events.referral_codes import normalise_code
 
+# careloop's own extension: the referral code the patient was registered with (design §6), a valueString.
+REFERRAL_CODE = "https://careloop.org/fhir/StructureDefinition/referral-code"
 # FHIR's IANA zone extension (R4 core ``tz-code``; ``timezone`` in the R5 extension pack), on an Address or the
 # Patient itself. Without one the patient's zone is left empty and the hospital's zone applies.
 TIMEZONES = frozenset(
@@ -32,6 +40,7 @@ def map_patient(patient: Patient, ctx: Context) -> list[Event | Problem]:
     identifiers = ctx.refs.patient_identifiers(patient, ctx.entry.full_url)
     patient_id = ctx.refs.patient_id(identifiers, "identifier")
     registered_at = ctx.recorded_at
+    referral, referral_problems = _referral(patient, ctx)
     out: list[Event | Problem] = [
         ctx.event(
             PatientRegistered,
@@ -44,12 +53,34 @@ def map_patient(patient: Patient, ctx: Context) -> list[Event | Problem]:
             language=_language(patient),
             contact=_contact(patient, ctx.profile.country),
             identifiers=tuple(identifiers),
+            referral=referral,
         )
     ]
+    out.extend(referral_problems)
     if patient.deceasedDateTime is not None or patient.deceasedBoolean:
         out.append(_deceased(patient, patient_id, ctx))
     out.extend(_merges(patient, identifiers, registered_at, ctx))
     return out
+
+
+def _referral(patient: Patient, ctx: Context) -> tuple[ReferralClaim | None, list[Problem]]:
+    """The referral code the Patient carries (extension ``REFERRAL_CODE``, a valueString), resolved; or the
+    extension refused, as a Problem beside the registration (the patient is registered without a referral). The
+    code points at the referrer: a reason names the extension, never the code."""
+    found = [(i, e.valueString) for i, e in enumerate(patient.extension or []) if e.url == REFERRAL_CODE]
+    if not found:
+        return None, []
+    index, text = found[0]
+    path = f"extension[{index}].valueString"
+    unsent = next((i for i, t in found if not t), None)
+    if unsent is not None:
+        return None, [Problem(f"the referral code must be a valueString; {WITHOUT_REFERRAL}", f"extension[{unsent}]")]
+    if len({normalise_code(str(t)) or t for _, t in found}) > 1:
+        return None, [Problem(f"{len(found)} different referral codes; {WITHOUT_REFERRAL}", "extension")]
+    if ctx.options.referrals is None:
+        return None, [Problem(f"this intake looks no referral code up; {WITHOUT_REFERRAL}", path)]
+    made = claim(str(text), ctx.options.referrals)
+    return (made, []) if made is not None else (None, [Problem(NOT_A_CODE, path)])
 
 
 def _deceased(patient: Patient, patient_id: str, ctx: Context) -> Event:

@@ -9,9 +9,10 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from connectors.hl7v2.errors import FieldError
-from connectors.hl7v2.message import Message, Segment
-from connectors.hl7v2.values import first, hd, identifiers, timestamp
+from connectors.hl7v2.message import Message, Repetition, Segment
+from connectors.hl7v2.values import first, hd, identifiers, sub_hd, timestamp
 from connectors.profiles import SourceProfiles
+from connectors.referrals import ReferralDirectory
 from events.base import Event, Source
 from events.patient import Identifier
 
@@ -24,6 +25,9 @@ class MappingOptions:
     without a country code. What the message itself says (an offset, MSH-18, a +country code) always wins."""
 
     profiles: SourceProfiles = field(default_factory=SourceProfiles)
+    # Whose referral code a registration carries (connectors/referrals.py), injected by the composition root;
+    # None: this caller looks no code up, and a registration carrying one has the field rejected, saying so.
+    referrals: ReferralDirectory | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,7 @@ class Header:
     facility: str | None  # MSH-4 (else MSH-3): the authority of identifiers that name none
     tz: tzinfo  # the source profile's: the zone of times without an offset
     country: str  # the source profile's: the country of phone numbers without a country code
+    referral_authority: str = "CARELOOP-REFERRAL"  # the source profile's: CX-4 of PID-3's referral code
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,15 @@ class Draft:
     # An identifier change (A47): these identifiers must resolve to the same patient as ``patient`` (which lists
     # the old identifiers first, so resolving links the new ones to the existing patient).
     linked: tuple[Identifier, ...] = ()
+    referral: ReferralField | None = None  # patient.registered only: the referral code(s) PID-3 carried
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralField:
+    """The referral code a registration carried, as sent (a pointer to the referrer: never logged), and where."""
+
+    texts: tuple[str, ...]  # CX-1 of each referral repetition (one, unless the sender repeated it)
+    field: str  # "PID-3 (repetition 2)"
 
 
 def message_type(msg: Message) -> str:
@@ -76,7 +90,7 @@ def read_header(msg: Message, kind: str, fingerprint: str) -> Header:
         raise FieldError("MSH-7", "no message date/time; it is every event's recorded_at")
     system = "@".join(p for p in (app, facility) if p)
     source = Source(system=system, message_id=message_id)
-    return Header(kind, source, recorded_at, facility or app, tz, msg.profile.country)
+    return Header(kind, source, recorded_at, facility or app, tz, msg.profile.country, msg.profile.referral_authority)
 
 
 def require_pid(msg: Message) -> Segment:
@@ -87,11 +101,28 @@ def require_pid(msg: Message) -> Segment:
 
 
 def patient_of(pid: Segment, header: Header) -> tuple[Identifier, ...]:
-    """The patient's identifiers from PID-3 (every repetition)."""
-    found = identifiers(pid.repetitions(3), header.facility)
+    """The patient's identifiers from PID-3 (every repetition but a referral code's: that is the referrer's code,
+    never indexed or kept as this patient's identifier)."""
+    found = identifiers([r for r in pid.repetitions(3) if not is_referral(r, header)], header.facility)
     if not found:
         raise FieldError("PID-3", "no patient identifier (no repetition with an id)")
     return found
+
+
+def is_referral(rep: Repetition, header: Header) -> bool:
+    """A PID-3 repetition whose assigning authority (CX-4) is the source profile's ``referral_authority``."""
+    authority = sub_hd(rep, 4)
+    return authority is not None and authority.casefold() == header.referral_authority.casefold()
+
+
+def referral_of(pid: Segment, header: Header) -> ReferralField | None:
+    """The referral repetitions of PID-3, for a registration; None when there is none."""
+    found = [(n, r.get(1)) for n, r in enumerate(pid.repetitions(3), start=1) if is_referral(r, header)]
+    if not found:
+        return None
+    where = ", ".join(str(n) for n, _ in found)
+    plural = "s" if len(found) > 1 else ""
+    return ReferralField(tuple(text or "" for _, text in found), f"PID-3 (repetition{plural} {where})")
 
 
 def event_time(msg: Message, header: Header, *preferred: tuple[str, int]) -> datetime:

@@ -17,6 +17,11 @@ Reject categories: "unparseable" (not HL7, or bytes that are no text in the mess
 (required data missing or malformed; ``Location.detail`` names the field, e.g. "PID-3"), "duplicate" (a merge
 whose patients are already one, e.g. the same A40 imported twice), "erased" (about a patient `careloop erase`
 erased: connectors/sealing.py).
+
+Referral codes: a PID-3 repetition whose CX-4 is the source profile's ``referral_authority`` is the referrer's
+code, never one of the patient's identifiers; a registration (A01, A04, A05, A14, A28) claims it, looked up in
+``MappingOptions.referrals`` (``referral`` on ``patient.registered``). A code that is not one (or two different
+codes) is refused as a field, ``Mapped.problems``, while the patient is registered without a referral.
 """
 
 from __future__ import annotations
@@ -32,8 +37,11 @@ from connectors.hl7v2.common import Draft, Header, MappingOptions, message_type,
 from connectors.hl7v2.errors import FieldError, NotMappedError
 from connectors.hl7v2.message import Message
 from connectors.hl7v2.parse import Unparseable
+from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, claim
 from engine.security.errors import ErasedError
 from events.base import Event
+from events.patient import ReferralClaim
+from events.referral_codes import normalise_code
 
 HANDLERS = {**adt.HANDLERS, **oru.HANDLERS, **siu.HANDLERS}
 SUPPORTED = tuple(HANDLERS)
@@ -60,7 +68,9 @@ def map_message(
         fingerprint = _fingerprint(parsed.original)
         header = read_header(parsed, kind, fingerprint)
         drafts = handler(parsed, header)
-        events = tuple(e for e in (_event(d, header, identity, fingerprint) for d in drafts) if e is not None)
+        referrals = [_referral(d, options) for d in drafts]
+        built = (_event(d, header, identity, fingerprint, r) for d, (r, _) in zip(drafts, referrals, strict=True))
+        events = tuple(e for e in built if e is not None)
     except FieldError as exc:
         detail = replace(location, detail=exc.field)
         return Reject(f"{exc.field}: {exc.reason}", detail, parsed.original, "invalid")
@@ -76,7 +86,12 @@ def map_message(
             "message was imported twice); nothing to merge"
         )
         return Reject(reason, replace(location, detail="MRG-1"), parsed.original, "duplicate")
-    return Mapped(events, location, parsed.original, kind)
+    problems = tuple(
+        Reject(f"{p.field}: {p.reason}", replace(location, detail=p.field), parsed.original, "invalid")
+        for _, p in referrals
+        if p is not None
+    )
+    return Mapped(events, location, parsed.original, kind, problems)
 
 
 def _fingerprint(original: bytes) -> str:
@@ -90,7 +105,23 @@ def _fingerprint(original: bytes) -> str:
     return hashlib.sha256("\r".join(segments).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def _event(draft: Draft, header: Header, identity: PatientIdentity, fingerprint: str) -> Event | None:
+def _referral(draft: Draft, options: MappingOptions) -> tuple[ReferralClaim | None, FieldError | None]:
+    """The claim a registration's PID-3 referral code makes, or why the field is refused (the patient is
+    registered all the same, without a referral). The code itself is never put in a reason."""
+    found = draft.referral
+    if found is None:
+        return None, None
+    if len({normalise_code(t) or t for t in found.texts}) > 1:
+        return None, FieldError(found.field, f"{len(found.texts)} different referral codes; {WITHOUT_REFERRAL}")
+    if options.referrals is None:
+        return None, FieldError(found.field, f"this intake looks no referral code up; {WITHOUT_REFERRAL}")
+    made = claim(found.texts[0], options.referrals)
+    return (made, None) if made is not None else (None, FieldError(found.field, NOT_A_CODE))
+
+
+def _event(
+    draft: Draft, header: Header, identity: PatientIdentity, fingerprint: str, referral: ReferralClaim | None = None
+) -> Event | None:
     """The event, or None for a merge the identity port already knew (a self-merge would end the survivor's
     journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps."""
     extra: dict[str, str] = {}
@@ -115,6 +146,7 @@ def _event(draft: Draft, header: Header, identity: PatientIdentity, fingerprint:
         recorded_at=header.recorded_at,
         **draft.fields,
         **extra,
+        **({"referral": referral} if referral is not None else {}),
     )
     return created
 

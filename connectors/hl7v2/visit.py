@@ -15,12 +15,12 @@ import hashlib
 from typing import Any
 
 from connectors.hl7v2.codes import encounter_class, sex
-from connectors.hl7v2.common import Draft, Header, event_time, optional_time
+from connectors.hl7v2.common import Draft, Header, event_time, optional_time, referral_of
 from connectors.hl7v2.errors import FieldError
 from connectors.hl7v2.message import Message, Segment
 from connectors.hl7v2.values import birth_date, clinician, coding, contact, first, location, person_name
 from events.base import Coding, Event
-from events.patient import Identifier
+from events.patient import Identifier, PatientRegistered
 
 
 def demographics(msg: Message, header: Header, pid: Segment, ids: tuple[Identifier, ...], cls: type[Event]) -> Draft:
@@ -33,7 +33,10 @@ def demographics(msg: Message, header: Header, pid: Segment, ids: tuple[Identifi
         "contact": contact(pid.repetitions(13), header.country),
         "identifiers": ids,
     }
-    return Draft(cls, ids, event_time(msg, header), {k: v for k, v in fields.items() if v is not None})
+    # a registration claims the referral code PID-3 carries; a later message repeating it claims nothing new
+    referral = referral_of(pid, header) if cls is PatientRegistered else None
+    kept = {k: v for k, v in fields.items() if v is not None}
+    return Draft(cls, ids, event_time(msg, header), kept, referral=referral)
 
 
 def encounter_fields(msg: Message, header: Header, pv1: Segment | None, ids: tuple[Identifier, ...]) -> dict[str, Any]:

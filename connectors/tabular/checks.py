@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from connectors.tabular.mapping import ENVELOPE
+from connectors.tabular.mapping import ENVELOPE, REFERRAL_CODE
 from connectors.tabular.references import Path, columns_read, expr_lookups, inner_values
 from connectors.tabular.spec import EventSpec, Expr, PatientSpec
 from engine.yamlfile.suggest import did_you_mean
@@ -168,6 +168,10 @@ def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) ->
         return [(at, f"{name} is filled in by the connector; remove it from fields")]
     if name == "identifiers":
         return [(at, "identifiers come from the patient: section; remove it from fields")]
+    if name == REFERRAL_CODE:
+        return _check_referral_code(expr, at, classes)
+    if name == "referral":
+        return [(at, f"map the code as written to {REFERRAL_CODE}: the connector looks its referrer up")]
     owners = [cls for cls in classes if name in cls.model_fields]
     if classes and not owners:
         names = {n for cls in classes for n in cls.model_fields} - ENVELOPE
@@ -183,6 +187,16 @@ def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) ->
         elif kind == "contact":
             findings += _check_contact(expr, at)
     return findings
+
+
+def _check_referral_code(expr: Expr, at: Path, classes: list[type[Event]]) -> list[Finding]:
+    """``referral_code``: the code as written, which the connector normalises and looks up (a registration's only)."""
+    others = [_type_of(cls) for cls in classes if _type_of(cls) != "patient.registered"]
+    if others:
+        return [(at, f"{REFERRAL_CODE} is read on patient.registered only, not on {' / '.join(others)}")]
+    if not value_kinds(expr) <= {"text"}:
+        return [(at, f"{REFERRAL_CODE} is {_HOW['text']} (the code as written, e.g. K7QM-2XRP-9D4T)")]
+    return []
 
 
 def _check_contact(expr: Expr, at: Path) -> list[Finding]:

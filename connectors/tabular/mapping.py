@@ -3,6 +3,10 @@
 No I/O here: the row arrives as a dict of cells with its location and original bytes (``source.py`` reads files);
 patient ids come from the identity port passed in. A row is all or nothing: if one of its events cannot be
 built, the row is rejected and none of its events is published.
+
+One exception, the referral code (the mapping target ``referral_code`` of ``patient.registered``): looked up in
+``FilePlan.referrals`` and stamped as ``referral``; a cell that is not a code is refused on its own
+(``Mapped.problems``, naming the column) and the patient is registered without a referral.
 """
 
 from __future__ import annotations
@@ -17,17 +21,20 @@ from pydantic import ValidationError
 
 from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
 from connectors.profiles import SourceProfile, SourceProfiles
+from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, ReferralDirectory, claim
 from connectors.tabular.references import file_columns
-from connectors.tabular.spec import CsvSpec, EventSpec, FileSpec
+from connectors.tabular.spec import CsvSpec, EventSpec, Expr, FileSpec
 from connectors.tabular.values import MISSING, CellError, RowContext, cell, evaluate, first_column, holds
 from events.base import Event, Source
 from events.catalog import CLINICAL_TYPES
-from events.patient import Identifier
+from events.patient import Identifier, ReferralClaim
 
 # Envelope fields the connector fills itself; a spec may not set them.
 ENVELOPE = frozenset({"event_id", "type", "schema_version", "patient_id", "source", "causation_id"})
 # Demographic events carry the identifiers the row was resolved with, so the identity store learns them.
 DEMOGRAPHIC = frozenset({"patient.registered", "patient.updated"})
+# A mapping target that is no event field: the referral code as written, which the connector looks up.
+REFERRAL_CODE = "referral_code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,8 @@ class FilePlan:
     file: FileSpec
     name: str
     profile: SourceProfile = field(default_factory=SourceProfile)
+    # Whose referral code a registration carries, injected by the composition root; None: none is looked up.
+    referrals: ReferralDirectory | None = field(default=None, compare=False)
 
     @classmethod
     def for_file(cls, spec: CsvSpec, file_name: str, profiles: SourceProfiles | None = None) -> FilePlan | None:
@@ -91,7 +100,10 @@ def map_row(
         patient_id = _resolve(identity, identifiers, plan)
         ctx = RowContext(row, key, plan.spec.lookups, plan.zone, plan.country)
         source = Source(system=plan.spec.source_system, message_id=f"{plan.name}:{key}")
-        built = (_event(entry, ctx, source, patient_id, identifiers) for entry in plan.file.events)
+        refused: list[CellError] = []  # referral codes that are no codes: the rest of the row still maps
+        built = (
+            _event(entry, ctx, source, patient_id, identifiers, plan.referrals, refused) for entry in plan.file.events
+        )
         events = tuple(e for e in built if e is not None)
     except CellError as exc:
         detail = f"column {exc.column}" if exc.column else None
@@ -100,7 +112,11 @@ def map_row(
         return Reject(f"invalid value: {exc.errors()[0]['msg']}", location, original, "invalid")
     if not events:
         return Reject("no event applies to this row: every event's `when` is false", location, original, "skipped")
-    return Mapped(events, location, original, kind=plan.name)
+    problems = tuple(
+        Reject(e.message, dataclasses.replace(location, detail=f"column {e.column}"), original, "invalid")
+        for e in refused
+    )
+    return Mapped(events, location, original, kind=plan.name, problems=problems)
 
 
 def _row_key(row: Mapping[str, str | None], file: FileSpec, number: int | None) -> str:
@@ -154,7 +170,13 @@ def _resolve(identity: PatientIdentity, identifiers: tuple[Identifier, ...], pla
 
 
 def _event(
-    entry: EventSpec, ctx: RowContext, source: Source, patient_id: str, identifiers: tuple[Identifier, ...]
+    entry: EventSpec,
+    ctx: RowContext,
+    source: Source,
+    patient_id: str,
+    identifiers: tuple[Identifier, ...],
+    referrals: ReferralDirectory | None,
+    refused: list[CellError],
 ) -> Event | None:
     if not all(holds(c, ctx.row) for c in entry.when):
         return None
@@ -167,6 +189,10 @@ def _event(
             values[name] = value
     if type_ in DEMOGRAPHIC:
         values.setdefault("identifiers", identifiers)
+    if type_ == "patient.registered" and REFERRAL_CODE in entry.fields:
+        referral = _referral(entry.fields[REFERRAL_CODE], ctx, referrals, refused)
+        if referral is not None:
+            values["referral"] = referral
     if "occurred_at" in values:
         # An export carries no arrival time: the clinical time stands in, so re-imports stay identical.
         values.setdefault("recorded_at", values["occurred_at"])
@@ -180,6 +206,25 @@ def _event(
     except ValidationError as exc:
         raise _explain(exc, entry, type_) from exc
     return event
+
+
+def _referral(
+    expr: Expr, ctx: RowContext, referrals: ReferralDirectory | None, refused: list[CellError]
+) -> ReferralClaim | None:
+    """The claim the row's referral code makes, or None (no code written; or refused, and added to ``refused``:
+    the reason names the column, never the code)."""
+    text = evaluate(expr, ctx)
+    if text is MISSING:
+        return None
+    column = first_column(expr)
+    origin = f"column {column}" if column else REFERRAL_CODE
+    if referrals is None:
+        refused.append(CellError(column, f"{origin}: this intake looks no referral code up; {WITHOUT_REFERRAL}"))
+        return None
+    made = claim(str(text), referrals)
+    if made is None:
+        refused.append(CellError(column, f"{origin}: {NOT_A_CODE}"))
+    return made
 
 
 def _event_class(entry: EventSpec, ctx: RowContext) -> type[Event]:

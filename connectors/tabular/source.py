@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import codecs
 import csv as stdcsv  # this package is not named csv: a `csv` package shadows the stdlib in test collection
+import dataclasses
 import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from connectors.base import Location, Outcome, PatientIdentity, Reject
 from connectors.profiles import SourceProfiles
+from connectors.referrals import ReferralDirectory
 from connectors.tabular.errors import SourceNotFoundError
 from connectors.tabular.loader import load_spec
 from connectors.tabular.mapping import FilePlan, map_row
@@ -38,17 +40,23 @@ def load_default_spec() -> CsvSpec:
 
 
 def read_path(
-    path: str | Path, spec: CsvSpec, identity: PatientIdentity, profiles: SourceProfiles | None = None
+    path: str | Path,
+    spec: CsvSpec,
+    identity: PatientIdentity,
+    profiles: SourceProfiles | None = None,
+    *,
+    referrals: ReferralDirectory | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes of a CSV file, or of every file of an export folder: mapped files in the spec's order (patients
     before their encounters), then one 'not mapped' Reject per other CSV file. Other files (a README) are skipped.
-    ``profiles``: what the spec leaves unsaid (encoding, time zone, phone country), by its source_system.
+    ``profiles``: what the spec leaves unsaid (encoding, time zone, phone country), by its source_system;
+    ``referrals``: whose referral code a registration carries (None: no code is looked up).
     """
     root = Path(path)
     if not root.exists():
         raise SourceNotFoundError(f"{root} does not exist: give a CSV file or an export folder")
     for file in export_files(root, spec) if root.is_dir() else [root]:
-        yield from read_file(file, spec, identity, profiles)
+        yield from read_file(file, spec, identity, profiles, referrals=referrals)
 
 
 def export_files(folder: Path, spec: CsvSpec) -> list[Path]:
@@ -60,12 +68,18 @@ def export_files(folder: Path, spec: CsvSpec) -> list[Path]:
 
 
 def read_file(
-    path: Path, spec: CsvSpec, identity: PatientIdentity, profiles: SourceProfiles | None = None
+    path: Path,
+    spec: CsvSpec,
+    identity: PatientIdentity,
+    profiles: SourceProfiles | None = None,
+    *,
+    referrals: ReferralDirectory | None = None,
 ) -> Iterator[Outcome]:
     plan = FilePlan.for_file(spec, path.name, profiles)
     if plan is None:
         yield _not_mapped(str(path), path.name, spec)
         return
+    plan = dataclasses.replace(plan, referrals=referrals)
     try:
         stream = path.open("rb")
     except OSError as exc:
@@ -76,7 +90,13 @@ def read_file(
 
 
 def map_bytes(
-    data: bytes, source: str, spec: CsvSpec, identity: PatientIdentity, profiles: SourceProfiles | None = None
+    data: bytes,
+    source: str,
+    spec: CsvSpec,
+    identity: PatientIdentity,
+    profiles: SourceProfiles | None = None,
+    *,
+    referrals: ReferralDirectory | None = None,
 ) -> list[Outcome]:
     """Outcomes of one CSV payload (an upload, a replayed dead letter). The spec entry is the one matching the
     file name in ``source`` ('uploads/encounters.csv'), else the one whose columns the header shows."""
@@ -84,7 +104,7 @@ def map_bytes(
     plan = FilePlan.for_file(spec, name, profiles) or _plan_by_header(data, spec, name, profiles)
     if plan is None:
         return [_not_mapped(source, name, spec)]
-    return list(map_stream(io.BytesIO(data), plan, identity, source))
+    return list(map_stream(io.BytesIO(data), dataclasses.replace(plan, referrals=referrals), identity, source))
 
 
 def _plan_by_header(data: bytes, spec: CsvSpec, name: str, profiles: SourceProfiles | None) -> FilePlan | None:

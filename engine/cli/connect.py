@@ -96,7 +96,7 @@ def publish(
         raise _fail(str(exc), 2) from exc
     try:
         # resources that date themselves nowhere are recorded at the import's start
-        reader = path_reader(fmt, profiles, opened.clock.now(), spec)
+        reader = path_reader(fmt, profiles, opened.clock.now(), spec, opened.referrals)
     except UnknownFormatError as exc:
         raise _fail(str(exc), 2) from exc
     except SpecError as exc:
@@ -201,10 +201,12 @@ class _ConnectorReplay:
     def __init__(self, settings: Settings, bootstrap: str, topics: Topics, security: KafkaSecurity) -> None:
         from connectors.identity import PostgresIdentity
         from connectors.publisher import EventPublisher
+        from connectors.referrals import PostgresReferrals
 
         url = database_url(settings, "intake")  # beside `careloop up`: the stack's intake login, as the intakes
         self._keys = _protection(settings, url, "careloop-dlq-keys")
         self._identity = PostgresIdentity(url, self._keys.pseudonyms, self._keys.keys)
+        self._referrals = PostgresReferrals(url, "careloop-dlq-referrals")
         self._publisher = EventPublisher(bootstrap, topics.clinical, settings.max_message_bytes, security=security)
         self._profiles = source_profiles(settings, None, None, None)
         self._limit = settings.max_message_bytes
@@ -214,11 +216,12 @@ class _ConnectorReplay:
         from connectors.sealing import SEALED_HEADER
 
         original = self._keys.sealer.reveal_original(d.value.decode()) if SEALED_HEADER in d.headers else d.value
-        mapper = bytes_mapper(d.origin.split(":", 1)[1], self._profiles)
+        mapper = bytes_mapper(d.origin.split(":", 1)[1], self._profiles, self._referrals)
         mapped = mapper(original, f"dlq:{d.partition}:{d.offset}", self._identity, d.received_at)
         checked = [sized(o, self._limit, self._keys.sealer) for o in mapped]
         records = [r for o, rs in checked if isinstance(o, Mapped) for r in rs]
         rejects = [o for o, _ in checked if isinstance(o, Reject)]
+        rejects += [p for o, _ in checked if isinstance(o, Mapped) for p in o.problems]  # a field refused again
         for o in rejects:
             err.print(f"{d.partition}:{d.offset} still rejected: {o.reason}", markup=False)
         if records:
@@ -228,6 +231,7 @@ class _ConnectorReplay:
     def close(self) -> None:
         self._publisher.close()
         self._identity.close()
+        self._referrals.close()
 
 
 def _protection(settings: Settings, url: str, name: str) -> Protection:

@@ -36,6 +36,7 @@ from connectors.outreach.directory import PostgresDirectory
 from connectors.outreach.intake import OutreachIntake
 from connectors.profiles import SourceProfiles, load_profiles
 from connectors.publisher import EventPublisher
+from connectors.referrals import MemoryReferrals, PostgresReferrals, ReferralDirectory
 from connectors.sealing import Sealer
 from engine.language.loader import load_catalog
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
@@ -97,6 +98,7 @@ class FileIntake:
     intake: Intake
     identity: PatientIdentity
     clock: Clock  # 'now' as the deployment sees it: what dates itself nowhere is recorded at the import's start
+    referrals: ReferralDirectory  # whose referral code a registration carries (the referral_codes read model)
 
 
 def source_profiles(
@@ -120,7 +122,9 @@ def dry_run_intake(settings: Settings, fmt: str) -> FileIntake:
     intake = Intake(
         fmt, keys.sealer, dry_run=sys.stdout, dry_run_rejects=sys.stderr, max_message_bytes=settings.max_message_bytes
     )
-    return FileIntake(intake, InMemoryIdentity(keys.pseudonyms), deployment_clock(settings, None))
+    # no database: a referral code is shown as claimed, with no referrer found (referrer_patient_id null)
+    print("dry run: referral codes are not looked up (no database); their referrer shows as null", file=sys.stderr)
+    return FileIntake(intake, InMemoryIdentity(keys.pseudonyms), deployment_clock(settings, None), MemoryReferrals())
 
 
 def file_intake(settings: Settings, fmt: str, rejects: Path) -> FileIntake:
@@ -141,7 +145,8 @@ def file_intake(settings: Settings, fmt: str, rejects: Path) -> FileIntake:
         max_message_bytes=limit,
     )
     identity = PostgresIdentity(url, keys.pseudonyms, keys.keys)
-    return FileIntake(intake, identity, deployment_clock(settings, url))
+    referrals = PostgresReferrals(url, "careloop-publish-referrals")  # connects at the first code looked up
+    return FileIntake(intake, identity, deployment_clock(settings, url), referrals)
 
 
 def live_intake(settings: Settings, fmt: str, defaults: SourceDefaults) -> LiveIntake:
@@ -182,13 +187,14 @@ def open_live_intake(
     *,
     security: KafkaSecurity = PLAINTEXT,
 ) -> LiveIntake:
-    """A live intake on the given services: identity in PostgreSQL, Kafka producers, a reject file under
-    ``data_dir``, the sources' profiles, the clock that dates each payload's arrival and the keys that seal."""
+    """A live intake on the given services: identity and referral codes in PostgreSQL, Kafka producers, a reject
+    file under ``data_dir``, the sources' profiles, the clock that dates each payload's arrival and the keys that
+    seal."""
     dead = kafka_producer(bootstrap, f"careloop-{fmt}-intake", max_message_bytes, security=security)
     rejects = RejectFile(data_dir / "rejects" / f"{fmt}-live-{time.strftime('%Y%m%dT%H%M%S')}.jsonl", keys.sealer)
     return LiveIntake(
         fmt,
-        bytes_mapper(fmt, profiles),
+        bytes_mapper(fmt, profiles, PostgresReferrals(database_url, f"careloop-{fmt}-referrals")),
         clock,
         PostgresIdentity(database_url, keys.pseudonyms, keys.keys),
         keys.sealer,
