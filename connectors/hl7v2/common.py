@@ -116,13 +116,15 @@ def is_referral(rep: Repetition, header: Header) -> bool:
 
 
 def referral_of(pid: Segment, header: Header) -> ReferralField | None:
-    """The referral repetitions of PID-3, for a registration; None when there is none."""
+    """The referral repetitions of PID-3 that hold a code, for a registration; None when there is none (a HIS that
+    always sends the repetition leaves CX-1 empty when the patient gave no code, as an empty CSV cell)."""
     found = [(n, r.get(1)) for n, r in enumerate(pid.repetitions(3), start=1) if is_referral(r, header)]
-    if not found:
+    written = [(n, text) for n, text in found if text]
+    if not written:
         return None
-    where = ", ".join(str(n) for n, _ in found)
-    plural = "s" if len(found) > 1 else ""
-    return ReferralField(tuple(text or "" for _, text in found), f"PID-3 (repetition{plural} {where})")
+    where = ", ".join(str(n) for n, _ in written)
+    plural = "s" if len(written) > 1 else ""
+    return ReferralField(tuple(text for _, text in written), f"PID-3 (repetition{plural} {where})")
 
 
 def event_time(msg: Message, header: Header, *preferred: tuple[str, int]) -> datetime:

@@ -204,3 +204,12 @@ def test_an_empty_referral_authority_is_refused_at_its_line(tmp_path: Path) -> N
 
     with pytest.raises(ProfileError, match=r"sources.yaml:3: default.referral_authority: empty"):
         load_profiles(sources)
+
+
+def test_a_referral_repetition_without_a_code_is_no_referral_and_no_identifier() -> None:
+    """Some HIS send the repetition on every registration, its CX-1 empty when the patient gave no code."""
+    result = mapped(registration("^^^CARELOOP-REFERRAL"), options=WITH_DIRECTORY)
+
+    event = registered(result)
+    assert event.referral is None and result.problems == ()
+    assert {i.authority for i in own_identifiers(event)} == {"RENHE", "CHN"}
