@@ -15,6 +15,7 @@ from events import journey as jo
 from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
+from events import referrals as rf
 from events import tasks as ta
 from events.base import Event
 from events.errors import EventDecodeError, EventValidationError
@@ -52,7 +53,11 @@ ClinicalEvent: TypeAlias = Annotated[
     | ta.TaskReleased
     | ta.TaskClosed
     | lo.PointsRedemptionRequested
-    | lo.PointsAdjustmentRequested,
+    | lo.PointsAdjustmentRequested
+    | rf.ReferralSubmitted
+    | rf.ReferralReceived
+    | rf.ReferralAnswered
+    | rf.ReferralConverted,
     Field(discriminator="type"),
 ]
 
@@ -97,7 +102,11 @@ EngineEvent: TypeAlias = Annotated[
     | lo.TierChanged
     | lo.TierKept
     | lo.TierAtRisk
-    | lo.BadgeAwarded,
+    | lo.BadgeAwarded
+    | rf.ReferralClaimed
+    | rf.ReferralAccepted
+    | rf.ReferralAttributed
+    | rf.ReferralRefused,
     Field(discriminator="type"),
 ]
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.journeys import explain_referrals as referrals
 from events import journey as jo
 from events import outreach as ou
 from events.base import Event
@@ -114,6 +115,7 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
     out = Explanation(patient_id)
     by_message: dict[str, MessageStory] = {}
     died: Event | None = None
+    decided: list[Event] = []  # the referral decisions, for a claim still waiting
     for e in events:
         if e.patient_id != patient_id:
             continue
@@ -124,6 +126,10 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
             out.patient.append((e.occurred_at, _patient_line(e)))
         if isinstance(e, PatientDeceased) and died is None:
             died = e
+        if isinstance(e, referrals.DECISIONS):
+            out.loyalty.append((e.occurred_at, referrals.line(e)))
+            decided.append(e)
+            continue
         if e.type.startswith(LOYALTY_PREFIXES) and e.type not in CLINICAL_TYPES:
             out.loyalty.append((e.occurred_at, f"{e.type}: {getattr(e, 'reason', '')}"))
             continue
@@ -137,6 +143,7 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
             continue
         inst = out.instances.setdefault(instance_id, InstanceStory(instance_id, str(getattr(e, "journey_id", ""))))
         _instance_event(inst, e, by_message)
+    out.loyalty += referrals.waiting(patient_id, decided)
     return out
 
 

@@ -7,10 +7,11 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from engine.journeys.fold_inputs import Changes
-from engine.journeys.loyalty_state import LoyaltyState, expiring_key, with_entries, with_warned
+from engine.journeys.loyalty_state import LoyaltyState, PendingReferral, expiring_key, with_entries, with_warned
 from engine.journeys.state import PatientState
 from engine.loyalty import Entry, EntryKind
 from events import loyalty as lo
+from events import referrals as rf
 from events.base import Event
 
 # The loyalty events that change a member's state (the refusals, repeats and skipped reversals change nothing).
@@ -27,6 +28,10 @@ LOYALTY_EVENTS = (
     lo.TierKept,
     lo.TierAtRisk,
     lo.BadgeAwarded,
+    rf.ReferralClaimed,
+    rf.ReferralAccepted,
+    rf.ReferralAttributed,
+    rf.ReferralRefused,
 )
 
 
@@ -54,6 +59,8 @@ def changed(loyalty: LoyaltyState, event: Event) -> LoyaltyState:
             return replace(loyalty, tier=event.to_tier, tier_since=event.occurred_at, requalify_at=event.requalify_at)
         case lo.TierKept():
             return replace(loyalty, requalify_at=event.requalify_at)
+        case rf.ReferralClaimed() | rf.ReferralAccepted() | rf.ReferralAttributed() | rf.ReferralRefused():
+            return referral_changed(loyalty, event)
     assert isinstance(event, lo._LedgerEvent)
     loyalty = with_entries(loyalty, ledger_entries(event.entries), event.occurred_at)
     match event:
@@ -66,3 +73,27 @@ def changed(loyalty: LoyaltyState, event: Event) -> LoyaltyState:
         case lo.BadgeAwarded():
             return replace(loyalty, badges=MappingProxyType({**loyalty.badges, event.badge_id: event.occurred_at}))
     return loyalty
+
+
+def referral_changed(
+    loyalty: LoyaltyState, event: rf.ReferralClaimed | rf.ReferralAccepted | rf.ReferralAttributed | rf.ReferralRefused
+) -> LoyaltyState:
+    """Each side keeps its own half: the referee its claim (then whom it was attributed to), the referrer its
+    referees. Which side recorded the event is whose patient id it carries."""
+    pending = loyalty.referral
+    ours = pending is not None and pending.referral_id == event.referral_id
+    match event:
+        case rf.ReferralClaimed() if event.referrer_patient_id is not None:
+            claim = PendingReferral(event.referral_id, event.code, event.referrer_patient_id, event.occurred_at)
+            return replace(loyalty, referral=claim)
+        case rf.ReferralAccepted() if event.patient_id == event.referrer_patient_id:
+            if event.referee_patient_id is None or event.referee_patient_id in loyalty.referees:
+                return loyalty
+            return replace(loyalty, referees=(*loyalty.referees, event.referee_patient_id))
+        case rf.ReferralAccepted() if ours and pending is not None:
+            return replace(loyalty, referral=replace(pending, accepted_at=event.occurred_at))
+        case rf.ReferralAttributed() if ours:
+            return replace(loyalty, referral=None, referred_by=event.referrer_patient_id)
+        case rf.ReferralRefused() if ours and event.side == rf.REFERRER:
+            return replace(loyalty, referral=None)  # the referrer's side refused the claim: the referee may claim anew
+    return loyalty  # the referee's own refusals leave a claim already waiting as it was

@@ -10,6 +10,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
+from engine.journeys import referrals
 from engine.journeys.evaluate import holds_all
 from engine.journeys.loyalty_definition import Badge, EarnRule, LoyaltyProgramme
 from engine.journeys.loyalty_events import allocations, event_entries
@@ -21,29 +22,40 @@ from engine.loyalty import BatchState, Entry, EntryKind, earn, reverse
 from events import journey as jo
 from events import loyalty as lo
 from events.base import Event
+from events.referral_codes import referral_code
+from events.referrals import ReferralAttributed
 
 
 def settle(run: Run, trigger: Event | None, mark: int, data: dict[str, Any] | None = None) -> None:
     """After an input (``trigger``, as JSON in ``data``) or a fired timer (None): what the loyalty programme makes
     of them."""
     programme = run.catalog.loyalty
-    if programme is None or (run.state.loyalty is None and (trigger is None or run.state.profile.deceased)):
+    if programme is None or (run.state.loyalty is None and not enrols(run, trigger)):
         if isinstance(trigger, REQUESTS):
             refuse_not_member(run, trigger, "there is no loyalty programme" if programme is None else "not a member")
+        referrals.without_membership(run, programme, trigger)
         return
     if run.state.loyalty is None:
         enrol(run, programme)
     assert run.state.loyalty is not None
     ledger = run.state.loyalty.ledger
-    completed = [e for e in run.events[mark:] if isinstance(e, jo.JourneyCompleted)]
+    completed: list[Event] = [e for e in run.events[mark:] if isinstance(e, jo.JourneyCompleted)]
     if trigger is not None:
         inputs(run, programme, trigger)
         earn_and_award(run, programme, trigger, data)
+        # a referee attributed by this input: the file's own rules and badges on referral.attributed
+        completed += [e for e in run.events[mark:] if isinstance(e, ReferralAttributed)]
     for event in completed:
         with run.caused_by(event.event_id) if trigger is None else nullcontext():
             earn_and_award(run, programme, event)
     if run.state.loyalty is not None and run.state.loyalty.ledger is not ledger:
         upgrade(run)  # qualifying points rise only by new entries (releases are due items, which check it there)
+
+
+def enrols(run: Run, trigger: Event | None) -> bool:
+    """An input enrols its patient (a referral's hand-over too: it is the patient's input), unless the patient died
+    or nothing was recorded of them before a hand-over (there is nobody to enrol)."""
+    return trigger is not None and not run.state.profile.deceased and not referrals.unknown_patient(run, trigger)
 
 
 REQUESTS = (lo.PointsRedemptionRequested, lo.PointsAdjustmentRequested)
@@ -81,6 +93,7 @@ def enrol(run: Run, programme: LoyaltyProgramme) -> None:
         lo.LoyaltyEnrolled,
         programme_version=programme.version,
         tier=base,
+        referral_code=referral_code(run.state.patient_id),
         reason=f"enrolled automatically (loyalty.enrol: {programme.enrol}) at the patient's first input",
     )
 
@@ -91,6 +104,7 @@ def inputs(run: Run, programme: LoyaltyProgramme, trigger: Event) -> None:
     elif isinstance(trigger, lo.PointsAdjustmentRequested):
         adjust_points(run, programme, trigger)
     else:
+        referrals.decide(run, programme, trigger, earn_by_rule)
         reversals(run, programme, trigger)
 
 

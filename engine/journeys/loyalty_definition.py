@@ -97,11 +97,18 @@ class Reward(_Model):
     limit_per_member: int | None = Field(default=None, ge=1)
 
 
+# The earn rule ids of the referral rewards (engine/journeys/referrals.py); no rule of the file may take them.
+REFERRER_RULE, REFEREE_RULE = "referral-referrer", "referral-referee"
+
+
 class ReferralReward(_Model):
     points: int = Field(ge=0)
     qualifying: int | None = Field(default=None, ge=0)
 
 
+# Acted on by engine/journeys/referrals.py: claim_within counts from the referee's enrolment (a new patient's
+# registration). The docstring and descriptions are the published schema's (docs/journeys.schema.json): they change
+# with it.
 class Referrals(_Model):
     """Parsed and checked; not acted on yet (referrals come in a later package)."""
 

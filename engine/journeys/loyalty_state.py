@@ -1,7 +1,7 @@
 """A member's loyalty state inside PatientState (issue 17, design §2): the points ledger, the tier, badges, rewards
-redeemed, adjustments applied, the notices sent once, and the soonest times something falls due, kept by the fold
-so that ``pending()`` stays cheap. ``PatientState.loyalty`` is None for a patient who is not a member (or when there
-is no programme)."""
+redeemed, adjustments applied, the notices sent once, referrals, and the soonest times something falls due, kept by
+the fold so that ``pending()`` stays cheap. ``PatientState.loyalty`` is None for a patient who is not a member (or
+when there is no programme)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,18 @@ class Soonest:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingReferral:
+    """The referee's claim waiting on the other side (engine/journeys/referrals.py): for the referrer's answer, then,
+    once ``accepted_at`` is set (rewards after the first visit), for the referee's first completed visit."""
+
+    referral_id: str
+    code: str
+    referrer_patient_id: str
+    claimed_at: datetime
+    accepted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LoyaltyState:
     programme_version: int
     enrolled_at: datetime
@@ -40,6 +52,11 @@ class LoyaltyState:
     redeemed: Mapping[str, int] = field(default_factory=lambda: EMPTY_COUNTS)  # reward id -> units redeemed
     adjustments: Mapping[str, tuple[int, str]] = field(default_factory=lambda: EMPTY_ADJUSTMENTS)  # id -> points, event
     soonest: Soonest = field(default_factory=Soonest)
+    # referrals: whom the member was attributed to, their claim still waiting, and the referees their code brought
+    # (one use each, bounded by loyalty.referrals.max_uses)
+    referred_by: str | None = None
+    referral: PendingReferral | None = None
+    referees: tuple[str, ...] = ()
 
 
 def with_entries(loyalty: LoyaltyState, entries: tuple[Entry, ...], at: datetime) -> LoyaltyState:

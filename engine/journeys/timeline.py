@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from events import journey as jo
 from events import loyalty as lo
+from events import referrals as rf
 from events.base import Event
 
 
@@ -86,6 +87,7 @@ LOYALTY_ROWS = (
     lo.LoyaltyEnrolled, lo.PointsEarned, lo.PointsReleased, lo.PointsExpired, lo.PointsExpiring, lo.PointsSpent,
     lo.PointsRedemptionRefused, lo.PointsAdjusted, lo.PointsAdjustmentRepeated, lo.PointsAdjustmentRefused,
     lo.PointsReversed, lo.PointsReversalSkipped, lo.TierChanged, lo.TierKept, lo.TierAtRisk, lo.BadgeAwarded,
+    rf.ReferralClaimed, rf.ReferralAccepted, rf.ReferralAttributed, rf.ReferralRefused,
 )  # fmt: skip
 
 
@@ -103,6 +105,11 @@ def _loyalty_detail(e: Event) -> str:
             return f"{e.points:+d} ({e.reason_code})"
         case lo.PointsRedemptionRefused() | lo.PointsAdjustmentRefused():
             return f"refused: {e.code}"
+        case rf.ReferralRefused():
+            return f"referral refused by the {e.side}: {e.code_reason}"
+        case rf.ReferralClaimed() | rf.ReferralAccepted() | rf.ReferralAttributed():
+            side = "referee" if e.patient_id == e.referee_patient_id else "referrer"
+            return f"referral {e.type.removeprefix('referral.')} (as the {side})"
     return _points_detail(e)
 
 

@@ -24,12 +24,17 @@ from engine.language.loyalty_tier_checks import check_journey_conditions, check_
 from engine.yamlfile.source import Path
 from engine.yamlfile.suggest import did_you_mean
 from events.catalog import CLINICAL_TYPES, EVENT_TYPES
+from events.referrals import REFERRAL_INPUTS
 
 COURSE_FINISHED = "journey.completed"
-# Earning on a loyalty request would pay points for asking for them; engine events other than a finished course
+REFERRED = "referral.attributed"  # a referee attributed to a member (on the referee's side)
+# Earning on a loyalty request would pay points for asking for them, and the referral hand-overs are plumbing (the
+# referral's own rewards are in loyalty.referrals); engine events other than a finished course and an attribution
 # are the core's own decisions (a pass feeding on its own points.* events would never end).
-LOYALTY_INPUTS = frozenset({"points.redemption_requested", "points.adjustment_requested"})
-EARNING_TYPES = frozenset(CLINICAL_TYPES) - LOYALTY_INPUTS | {COURSE_FINISHED}
+LOYALTY_INPUTS = frozenset({"points.redemption_requested", "points.adjustment_requested", *REFERRAL_INPUTS})
+EARNING_TYPES = frozenset(CLINICAL_TYPES) - LOYALTY_INPUTS | {COURSE_FINISHED, REFERRED}
+# The rule ids the referral rewards earn under (engine/journeys/referrals.py): a rule of the file may not take them.
+REFERRAL_RULES = frozenset({ld.REFERRER_RULE, ld.REFEREE_RULE})
 # Calendar durations differ by month and year: compare them from every first and last day of a leap year and the next.
 _STARTS = [
     datetime(y, m, d, tzinfo=UTC)
@@ -120,6 +125,8 @@ def _check_earn(
     yield from unique(listed, "earn", "earn rule")
     for k, rule in listed:
         path: Path = (*ROOT, "earn", k)
+        if rule.id in REFERRAL_RULES:
+            yield Finding((*path, "id"), f"{rule.id!r} is the id of a referral reward (set it in loyalty.referrals)")
         yield from _check_trigger(rule.on, rule.when, path, known)
         yield from _check_key(rule, path)
         expiry = rule.expiry or default
@@ -143,7 +150,8 @@ def _check_trigger(on: str, when: list[Any], path: Path, known: Known) -> Iterat
     if on not in EARNING_TYPES:
         yield Finding(
             (*path, "on"),
-            f"unknown event type {on!r}{did_you_mean(on, EARNING_TYPES)} (a clinical event type, or {COURSE_FINISHED})",
+            f"unknown event type {on!r}{did_you_mean(on, EARNING_TYPES)} (a clinical event type, {COURSE_FINISHED} "
+            f"or {REFERRED})",
         )
         return
     for rel, cmp in compares(when, ()):

@@ -32,8 +32,9 @@ from engine.journeys.state import PatientState
 # version are then ignored and their patients replayed from their events. 2: PatientState.seen gone (the store
 # records the applied inputs, careloop_applied_inputs). 3: PatientState.erased_epoch (patient.erased). 4:
 # PatientState.experiments (experiment.assigned). 5: Instance.considered_at (deployments decide about running
-# instances once each). 6: PatientState.loyalty (issue 17: a member's points ledger, tier and badges).
-SNAPSHOT_SCHEMA_VERSION = 6
+# instances once each). 6: PatientState.loyalty (issue 17: a member's points ledger, tier and badges). 7:
+# LoyaltyState.referred_by, .referral (the claim waiting on the referrer) and .referees (issue 17, referrals).
+SNAPSHOT_SCHEMA_VERSION = 7
 
 
 def _tuple_keyed(hints: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from events.encounters import EncounterDischarged
 from events.schema import clinical_event_schema, engine_event_schema
 from events.upcasting import Upcasters
 from tests.unit.events.loyalty_samples import LOYALTY_PAYLOADS
+from tests.unit.events.referral_samples import REFERRAL_PAYLOADS
 
 CST = timezone(timedelta(hours=8))
 T = datetime(2026, 3, 2, 10, 0, tzinfo=CST)
@@ -220,6 +221,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "salt": "h1",
     },
     **LOYALTY_PAYLOADS,
+    **REFERRAL_PAYLOADS,
 }
 
 

@@ -162,10 +162,10 @@ def test_an_unknown_event_type_is_reported_where_it_is_written_with_a_suggestion
         "  badges:\n    - {id: b, on: journey.complete}\n"
     ) == [
         at(3, 23, "unknown event type 'encounter.complete'; did you mean 'encounter.completed'? (a clinical event "
-           "type, or journey.completed)"),
+           "type, journey.completed or referral.attributed)"),
         at(4, 79, "unknown event type 'encounter.cancel'; did you mean 'encounter.cancelled'?"),
         at(6, 19, "unknown event type 'journey.complete'; did you mean 'journey.completed'? (a clinical event "
-           "type, or journey.completed)"),
+           "type, journey.completed or referral.attributed)"),
     ]  # fmt: skip
 
 
