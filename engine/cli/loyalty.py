@@ -94,7 +94,7 @@ def _opened(settings: Settings | None = None) -> Iterator[OpenDesk]:
         raise _fail(f"{exc} (the desk needs the database, and the broker to send)", EXIT_USAGE) from exc
     except DeskError as exc:
         field = getattr(exc, "field", None)
-        raise _fail(f"--{field}: {exc}" if field in ("ref", "quantity", "points") else str(exc)) from exc
+        raise _fail(f"--{field}: {exc}" if field in ("ref", "quantity") else str(exc)) from exc
     except DatabaseError as exc:
         raise _fail(f"{type(exc).__name__}: {str(exc).strip()}") from exc
 
@@ -183,6 +183,32 @@ def adjust(
     _checked_format(fmt)
     seconds = _seconds(wait)
     _answer(lambda o: o.desk.adjust(patient, points, ref, reason, qualifying, _caller(o, purpose), seconds), fmt, wait)
+
+
+@loyalty_app.command("refer")
+def refer(
+    patient: PatientArg,
+    code: Annotated[str, typer.Argument(help="The referral code the member gives, e.g. K7QM-2XRP-9D4T.")],
+    wait: WaitOpt = "10s",
+    fmt: FormatOpt = "table",
+    purpose: PurposeOpt = "operations",
+) -> None:
+    """A referral code the member gives after registration: the member it belongs to is looked up and the claim
+    submitted (referral.submitted); the answer is the referee side's decision once the referrer's side answered."""
+    from engine.loyalty_desk.views import referral_json, referral_line
+
+    _checked_format(fmt)
+    seconds = _seconds(wait)
+    with _opened() as opened:
+        outcome = opened.desk.refer(patient, code, _caller(opened, purpose), seconds)
+    if fmt == "json":
+        _json(referral_json(outcome))
+    else:
+        out.print(referral_line(outcome, wait), markup=False)
+    if outcome.status == "refused":
+        raise typer.Exit(EXIT_REFUSED)
+    if outcome.status == "pending":
+        raise typer.Exit(EXIT_QUEUED)
 
 
 def _answer(ask: Callable[[OpenDesk], Outcome], fmt: str, wait: str) -> None:

@@ -4,11 +4,14 @@
     GET  /members/{patient_id}/ledger?since=T   the entries from T on, oldest first
     POST /members/{patient_id}/redemptions      {"reward", "quantity" (default 1), "ref"}
     POST /members/{patient_id}/adjustments      {"points", "ref", "reason", "qualifying" (default false)}
+    POST /members/{patient_id}/referral         {"code"}: a referral code given after registration
 
 A request is answered with the core's decision: 200 decided (``spent``, ``adjusted``, ``already_applied``), 409
 ``{error, code}`` refused by the core (the refusal codes of events/loyalty.py), 422 ``{error, field}`` not a
 request or an unknown reward (nothing was published), 404 not a member, 202 ``{status: pending, request_id}`` when
-not decided within ``?wait=`` seconds (default 5, at most 30: ask again with the same ref, the same request).
+not decided within ``?wait=`` seconds (default 5, at most 30: ask again with the same ref, the same request). A
+referral is 200 ``{status: accepted | attributed, referral_id}``, 409 ``{error, code}`` refused (its code_reason),
+202 while the referrer's side has not answered.
 401/403/413/503 as the erasure API: every request carries a credential of a client in CARELOOP_HTTP_CLIENTS
 (connectors/http_auth.py); the client is the inputs' source system and ``by``, and every read (each answer names
 the member's points) is recorded in the audit trail first with the client's name. Logs name the client, never the
@@ -38,6 +41,7 @@ from engine.loyalty_desk.errors import (
     UnavailableError,
 )
 from engine.loyalty_desk.ports import Caller
+from engine.loyalty_desk.referrals import ReferralOutcome
 from engine.loyalty_desk.service import Desk, Outcome
 from engine.loyalty_desk.views import balance_json, entry_json, outcome_json
 
@@ -47,6 +51,7 @@ PURPOSE = "operations"  # the audit trail's purpose of the API's reads: running 
 DEFAULT_WAIT, MAX_WAIT = 5.0, 30.0
 REDEMPTION_FIELDS = {"reward", "quantity", "ref"}
 ADJUSTMENT_FIELDS = {"points", "ref", "reason", "qualifying"}
+REFERRAL_FIELDS = {"code"}
 NOT_JSON = "the body is not JSON"
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -103,6 +108,19 @@ def answered(outcome: Outcome) -> web.Response:
     return web.json_response(outcome_json(outcome))
 
 
+def referral_answered(outcome: ReferralOutcome) -> web.Response:
+    found = outcome.referral
+    if outcome.status == "pending" or found is None:
+        body = {"status": "pending", "request_id": outcome.request_id, "referral_id": outcome.referral_id}
+        return web.json_response(body, status=202)
+    if outcome.status == "refused":
+        return web.json_response({"error": found.reason, "code": found.refused_code}, status=409)
+    return web.json_response(
+        {"status": outcome.status, "referral_id": outcome.referral_id, "request_id": outcome.request_id,
+         "reason": found.reason, "earlier": outcome.earlier}
+    )  # fmt: skip
+
+
 def failure(exc: DeskError, client: str) -> web.Response:
     if isinstance(exc, InvalidRequestError):
         return json_error(422, str(exc), exc.field)
@@ -126,6 +144,7 @@ def build_app(desk: Desk, guard: Guard, max_message_bytes: int = DEFAULT_MAX_MES
     app.router.add_get(MEMBER + "/ledger", handlers.guarded(handlers.ledger))
     app.router.add_post(MEMBER + "/redemptions", handlers.guarded(handlers.redeem))
     app.router.add_post(MEMBER + "/adjustments", handlers.guarded(handlers.adjust))
+    app.router.add_post(MEMBER + "/referral", handlers.guarded(handlers.refer))
     app.router.add_get("/health", handlers.health)
     return app
 
@@ -182,6 +201,16 @@ class Handlers:
         outcome = await asyncio.to_thread(self.desk.adjust, patient, points, ref, reason, qualifying, who, wait)
         log.info("adjustment asked by client %s: %s", who.client, outcome.status)
         return answered(outcome)
+
+    async def refer(self, request: web.Request) -> web.Response:
+        body = await json_body(request, self.limit, lambda _: NOT_JSON)
+        if isinstance(body, web.Response):
+            return body
+        code = field(checked_body(body, REFERRAL_FIELDS), "code", str)
+        wait, who, patient = waiting(request), caller(request), request.match_info["patient_id"]
+        outcome = await asyncio.to_thread(self.desk.refer, patient, code, who, wait)
+        log.info("referral code given through client %s: %s", who.client, outcome.status)
+        return referral_answered(outcome)
 
 
 async def serve(

@@ -1,6 +1,6 @@
-"""The desk's ports in memory, for unit tests and the contract suite: read models held in dicts, an audit trail and
-a publisher that keep what they were given. ``InMemoryPublisher.then`` lets a test play the worker and the
-projections: called with each published event, it may decide it (``InMemoryReadModels.decide``)."""
+"""The desk's ports in memory, for unit tests and the contract suite: read models (loyalty, referrals) in dicts,
+an audit trail and a publisher that keep what they were given. ``InMemoryPublisher.then`` lets a test play the
+worker and the projections: called with each published event, it may decide it (``InMemoryReadModels.decide``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import datetime
 
 from engine.loyalty_desk.errors import TrailError, UnavailableError
 from engine.loyalty_desk.ports import Decision, Entry, Member
+from engine.loyalty_desk.referrals import Referral
 from events.base import Event
 
 
@@ -18,6 +19,8 @@ class InMemoryReadModels:
     members: dict[str, Member] = field(default_factory=dict)
     ledgers: dict[str, list[Entry]] = field(default_factory=dict)
     decisions: dict[str, Decision] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)  # referral code -> its member
+    referrals: dict[str, Referral] = field(default_factory=dict)
 
     def put_member(self, member: Member) -> None:
         self.members[member.patient_id] = member
@@ -27,6 +30,15 @@ class InMemoryReadModels:
 
     def decide(self, decision: Decision) -> None:
         self.decisions[decision.request_event_id] = decision
+
+    def put_referral(self, referral: Referral) -> None:
+        self.referrals[referral.referral_id] = referral
+
+    def code_owner(self, code: str) -> str | None:
+        return self.codes.get(code)
+
+    def referral(self, referral_id: str) -> Referral | None:
+        return self.referrals.get(referral_id)
 
     def member(self, patient_id: str) -> Member | None:
         return self.members.get(patient_id)

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from engine.access import audit
 from engine.loyalty_desk.errors import TrailError, UnavailableError
 from engine.loyalty_desk.ports import Decision, Entry, Member
+from engine.loyalty_desk.referrals import Referral
 from engine.plumbing.kept_connection import KeptConnection
 
 MEMBER = (
@@ -68,6 +69,17 @@ class PostgresReadModels:
             (patient_id, ref),
         )
         return Decision(**found[0]) if found else None
+
+    def code_owner(self, code: str) -> str | None:
+        found = self._rows("SELECT patient_id FROM referral_codes WHERE code = %s", (code,))
+        return str(found[0]["patient_id"]) if found else None
+
+    def referral(self, referral_id: str) -> Referral | None:
+        found = self._rows(
+            "SELECT referral_id, status, refused_code, reason, claimed_at FROM referrals WHERE referral_id = %s",
+            (referral_id,),
+        )
+        return Referral(**found[0]) if found else None
 
 
 class PostgresTrail:

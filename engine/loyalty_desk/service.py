@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from engine.journeys.loyalty_definition import LoyaltyProgramme
 from engine.loyalty_desk import queries
 from engine.loyalty_desk.errors import NotMemberError, RefInUseError
 from engine.loyalty_desk.ports import Caller, Clock, Decision, Publisher, ReadModels, Trail
+from engine.loyalty_desk.referrals import DECIDED, Referral, ReferralOutcome, Referrals, outcome, printed, submitted
 from engine.loyalty_desk.requests import Asked, adjustment, redemption
 from events.loyalty import PointsAdjustmentRequested, PointsRedemptionRequested
+from events.referrals import referral_id
 
+T = TypeVar("T")
 OutcomeStatus = Literal["spent", "refused", "adjusted", "already_applied", "pending"]
 
 
@@ -47,6 +50,7 @@ class Waiting:
 @dataclass(frozen=True, slots=True)
 class Desk:
     models: ReadModels
+    referrals: Referrals
     trail: Trail
     publisher: Publisher
     clock: Clock
@@ -76,6 +80,26 @@ class Desk:
         self._audit(patient_id, "loyalty.adjust", caller, f"reason={reason}")
         return self._ask(event, ref, wait)
 
+    def refer(self, patient_id: str, code: str, caller: Caller, wait: float) -> ReferralOutcome:
+        """A referral code the member gives after registration: resolved to its member and submitted once."""
+        printed_code = printed(code)
+        self._audit(patient_id, "loyalty.referral", caller)
+        if self.models.member(patient_id) is None:
+            raise NotMemberError
+        owner = self.referrals.code_owner(printed_code)
+        event = submitted(patient_id, printed_code, owner, caller, self.clock.now())
+        rid = referral_id(patient_id, printed_code)
+        earlier = self.referrals.referral(rid)
+        if earlier is not None and earlier.status in DECIDED:
+            return outcome(event.event_id, patient_id, printed_code, earlier, True)
+        self.publisher.publish(event)
+        found = self._poll(lambda: self._decided(rid), wait) or self.referrals.referral(rid)
+        return outcome(event.event_id, patient_id, printed_code, found, False)
+
+    def _decided(self, rid: str) -> Referral | None:
+        found = self.referrals.referral(rid)
+        return found if found is not None and found.status in DECIDED else None
+
     def _audit(self, patient_id: str, action: str, caller: Caller, detail: str = "") -> None:
         self.trail.record(patient_id, action, caller.purpose, "; ".join(filter(None, [f"by={caller.by}", detail])))
 
@@ -88,13 +112,14 @@ class Desk:
                 raise RefInUseError
             return self._outcome(event.event_id, ref, earlier, earlier=True)
         self.publisher.publish(event)
-        decided = self._wait(event.event_id, wait)
+        decided = self._poll(lambda: self.models.decision(event.event_id), wait)
         return self._outcome(event.event_id, ref, decided) if decided else Outcome("pending", event.event_id, ref, None)
 
-    def _wait(self, request_id: str, wait: float) -> Decision | None:
+    def _poll(self, look: Callable[[], T | None], wait: float) -> T | None:
+        """``look()`` every ``waiting.every`` seconds until it finds something or ``wait`` has passed."""
         deadline = self.waiting.monotonic() + wait
         while True:
-            found = self.models.decision(request_id)
+            found = look()
             left = deadline - self.waiting.monotonic()
             if found is not None or left <= 0:
                 return found

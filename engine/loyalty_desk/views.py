@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from engine.loyalty_desk.ports import Entry
 from engine.loyalty_desk.queries import Balance
+from engine.loyalty_desk.referrals import ReferralOutcome
 from engine.loyalty_desk.service import Outcome
 
 
@@ -109,3 +110,26 @@ def outcome_line(o: Outcome, zone: ZoneInfo, wait: str) -> str:
         return f"{before}refused ({d.code}): {d.reason}"
     after = f"; available {d.available_after}" if d.available_after is not None else ""
     return f"{before}{d.reason}{after}"
+
+
+def referral_json(o: ReferralOutcome) -> dict[str, Any]:
+    found = o.referral
+    return {
+        "status": o.status,
+        "request_id": o.request_id,
+        "referral_id": o.referral_id,
+        "earlier": o.earlier,
+        "code": found.refused_code if found else None,
+        "reason": found.reason if found else None,
+    }
+
+
+def referral_line(o: ReferralOutcome, wait: str) -> str:
+    found = o.referral
+    if o.status == "pending" or found is None:
+        waiting = " (claimed: the referrer's side has not answered)" if found is not None else ""
+        return f"not decided within {wait}{waiting}: the claim is queued; the same command later answers it"
+    before = "already decided: " if o.earlier else ""
+    if o.status == "refused":
+        return f"{before}refused ({found.refused_code}): {found.reason}"
+    return f"{before}{o.status}: {found.reason}"

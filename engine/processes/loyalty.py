@@ -77,8 +77,10 @@ def open_desk(settings: Settings) -> Iterator[OpenDesk]:
     clock: Clock = DatabaseClock(url, "careloop-loyalty-clock") if settings.clock == "database" else SystemClock()
     trail = PostgresTrail(kept, lock)
     try:
+        models = PostgresReadModels(kept, lock)
         desk = Desk(
-            PostgresReadModels(kept, lock),
+            models,
+            models,
             trail,
             inputs,
             clock,

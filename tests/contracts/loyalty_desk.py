@@ -1,7 +1,7 @@
 """The loyalty read models as the desk reads them (engine.loyalty_desk.ports.ReadModels): the in-memory twin
 (tests/unit/loyalty_desk/test_memory_read_models.py) and the PostgreSQL adapter (tests/integration/loyalty_desk/)
 answer the same. Subclasses provide ``seeded``: given members, entries by patient and decisions, the read models
-holding them."""
+holding them; and ``referred``: given referral codes and referrals, the referral read models."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from engine.loyalty_desk.ports import Decision, Entry, Member, ReadModels
+from engine.loyalty_desk.referrals import Referral, Referrals
 
 Seeded = Callable[[list[Member], dict[str, list[Entry]], list[Decision]], ReadModels]
+Referred = Callable[[dict[str, str], list[Referral]], Referrals]  # codes -> members, referral rows
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LI_FANG, WANG_WEI = "pt-3f9c2a71b04e8d56c1a0", "pt-58be0d4417c29a6f3e11"
 
@@ -83,3 +85,20 @@ class ReadModelsContract:
         assert found is not None and found.request_event_id == "req-first"
         assert models.applied_adjustment(LI_FANG, "ADJ-18") is None
         assert models.applied_adjustment(LI_FANG, "ADJ-19") is None
+
+
+class ReferralsContract:
+    def test_a_code_is_resolved_to_its_member_and_an_unknown_one_to_none(self, referred: Referred) -> None:
+        referrals = referred({"3XJG-MR9W-HNBM": LI_FANG}, [])
+
+        assert referrals.code_owner("3XJG-MR9W-HNBM") == LI_FANG
+        assert referrals.code_owner("ZVHF-K2XX-60F4") is None
+
+    def test_a_referral_is_found_by_its_id(self, referred: Referred) -> None:
+        refused = Referral(
+            "ref-1", "refused", "code_used_up", "the code has brought 10 referees", at("2026-06-01 09:00")
+        )
+        referrals = referred({}, [refused])
+
+        assert referrals.referral("ref-1") == refused
+        assert referrals.referral("ref-2") is None

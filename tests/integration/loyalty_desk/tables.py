@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 
 from engine.loyalty_desk.ports import Decision, Entry, Member
+from engine.loyalty_desk.referrals import Referral
 from events import loyalty as lo
 from events.base import Event
 from projections import sql
@@ -70,6 +71,18 @@ def fill(database_url: str, members: list[Member], ledgers: dict[str, list[Entry
                 (d.request_event_id, d.patient_id, d.kind, d.ref, d.reward_id, d.status, d.code, d.points,
                  d.available_after, d.reason, d.decided_at, f"decision-of-{d.request_event_id}"),
             )  # fmt: skip
+
+
+def fill_referrals(database_url: str, codes: dict[str, str], referrals: list[Referral]) -> None:
+    with psycopg.connect(database_url) as conn:
+        for code, patient_id in codes.items():
+            conn.execute("INSERT INTO referral_codes (code, patient_id) VALUES (%s, %s)", (code, patient_id))
+        for r in referrals:
+            conn.execute(
+                "INSERT INTO referrals (referral_id, code, claimed_at, status, refused_code, reason) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (r.referral_id, "3XJG-MR9W-HNBM", r.claimed_at, r.status, r.refused_code, r.reason),
+            )
 
 
 def project(database_url: str, events: Iterable[Event]) -> None:

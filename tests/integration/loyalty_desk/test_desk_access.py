@@ -38,8 +38,9 @@ def desk_of(account: Account, publisher: InMemoryPublisher) -> Iterator[Desk]:
     ticks = iter(range(10**6))  # a poll's clock: each look one second later
     waiting = Waiting(0.05, lambda seconds: None, lambda: float(next(ticks)))
     try:
-        yield Desk(PostgresReadModels(kept, lock), PostgresTrail(kept, lock), publisher,
-                   FixedClock(at("2027-02-05 15:12")), PROGRAMME, waiting)  # fmt: skip
+        models = PostgresReadModels(kept, lock)
+        yield Desk(models, models, PostgresTrail(kept, lock), publisher, FixedClock(at("2027-02-05 15:12")), PROGRAMME,
+                   waiting)  # fmt: skip
     finally:
         kept.close()
 

@@ -10,8 +10,9 @@ import pytest
 
 from engine.loyalty_desk.ports import Decision, Entry, Member, ReadModels
 from engine.loyalty_desk.postgres import PostgresReadModels
+from engine.loyalty_desk.referrals import Referral, Referrals
 from engine.plumbing.kept_connection import KeptConnection
-from tests.contracts.loyalty_desk import ReadModelsContract, Seeded
+from tests.contracts.loyalty_desk import ReadModelsContract, ReferralsContract, Referred, Seeded
 from tests.integration.loyalty_desk import tables
 
 
@@ -23,6 +24,20 @@ class TestPostgresReadModels(ReadModelsContract):
 
         def make(members: list[Member], ledgers: dict[str, list[Entry]], decisions: list[Decision]) -> ReadModels:
             tables.fill(database_url, members, ledgers, decisions)
+            return PostgresReadModels(kept, threading.Lock())
+
+        yield make
+        kept.close()
+
+
+class TestPostgresReferrals(ReferralsContract):
+    @pytest.fixture
+    def referred(self, database_url: str) -> Iterator[Referred]:
+        tables.create(database_url, every=True)
+        kept = KeptConnection(database_url, "careloop-test-loyalty")
+
+        def make(codes: dict[str, str], referrals: list[Referral]) -> Referrals:
+            tables.fill_referrals(database_url, codes, referrals)
             return PostgresReadModels(kept, threading.Lock())
 
         yield make

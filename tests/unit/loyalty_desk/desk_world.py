@@ -12,12 +12,15 @@ from engine.journeys.durations import Duration
 from engine.journeys.loyalty_definition import Level, LoyaltyProgramme, Requalify, Reward, Tiers
 from engine.loyalty_desk.memory import FixedClock, InMemoryPublisher, InMemoryReadModels, InMemoryTrail
 from engine.loyalty_desk.ports import Caller, Decision, Entry, Member
+from engine.loyalty_desk.referrals import Referral
 from engine.loyalty_desk.service import Desk, Waiting
 from events.base import Event
 from events.loyalty import PointsAdjustmentRequested, PointsRedemptionRequested
+from events.referrals import ReferralSubmitted, referral_id
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LI_FANG, WANG_WEI = "pt-3f9c2a71b04e8d56c1a0", "pt-58be0d4417c29a6f3e11"
+LI_FANGS_CODE, WANG_WEIS_CODE = "3XJG-MR9W-HNBM", "ZVHF-K2XX-60F4"  # events.referral_codes.referral_code of each
 NOW = datetime(2027, 2, 5, 15, 12, tzinfo=SHANGHAI)
 NURSE = Caller(client="careloop-desk", by="desk_zhang", purpose="operations")
 
@@ -92,6 +95,7 @@ class World:
     def desk(self, programme: LoyaltyProgramme | None = PROGRAMME) -> Desk:
         return Desk(
             self.models,
+            self.models,
             self.trail,
             self.publisher,
             FixedClock(NOW),
@@ -110,6 +114,19 @@ class World:
             self.redeem(event)
         elif isinstance(event, PointsAdjustmentRequested):
             self.adjust(event)
+        elif isinstance(event, ReferralSubmitted):
+            self.refer(event)
+
+    def refer(self, event: ReferralSubmitted) -> None:
+        """The referee's side, then the referrer's answer: a code no member has, or one's own, is refused."""
+        rid = referral_id(event.patient_id, event.code)
+        if event.referrer_patient_id is None:
+            row = Referral(rid, "refused", "unknown_code", "no member has this referral code", NOW)
+        elif event.referrer_patient_id == event.patient_id:
+            row = Referral(rid, "refused", "self_referral", "the code is the member's own", NOW)
+        else:
+            row = Referral(rid, "accepted", None, "the referrer's side accepted the claim", NOW)
+        self.models.put_referral(row)
 
     def redeem(self, event: PointsRedemptionRequested) -> None:
         m = self.models.members[event.patient_id]

@@ -17,7 +17,8 @@ from connectors.http_auth import Guard, token_sha256
 from connectors.http_clients import load_http_clients
 from engine.loyalty_desk.api import build_app
 from events.ids import deterministic_id
-from tests.unit.loyalty_desk.desk_world import LI_FANG, WANG_WEI, World, member
+from events.referrals import referral_id
+from tests.unit.loyalty_desk.desk_world import LI_FANG, LI_FANGS_CODE, WANG_WEI, WANG_WEIS_CODE, World, member
 
 FRONT_DESK, CONSENT_TOOL = "front-desk-4c1e9a7b2d5f8e0a3c6b", "consent-tool-0f2e4d6c8a1b3e5d7f9a"
 
@@ -175,3 +176,21 @@ def test_a_broker_that_did_not_take_the_request_is_503(world: World, guard: Guar
     status, body = redeem(world, guard, {"reward": "parking-voucher", "ref": "APP-81"})
 
     assert status == 503 and "send it again" in body["error"]
+
+
+def test_a_referral_code_is_200_accepted_409_refused_422_not_a_code_202_pending(world: World, guard: Guard) -> None:
+    world.models.put_member(member(WANG_WEI))
+    world.models.codes[LI_FANGS_CODE] = LI_FANG
+
+    accepted = call(world, guard, "POST", f"/members/{WANG_WEI}/referral", {"code": LI_FANGS_CODE.lower()})
+    own = call(world, guard, "POST", f"/members/{LI_FANG}/referral", {"code": LI_FANGS_CODE})
+    not_a_code = call(world, guard, "POST", f"/members/{LI_FANG}/referral", {"code": "K7QM"})
+    world.silent = True
+    pending = call(world, guard, "POST", f"/members/{LI_FANG}/referral?wait=1", {"code": WANG_WEIS_CODE})
+
+    assert accepted[0] == 200 and accepted[1]["status"] == "accepted"
+    assert accepted[1]["referral_id"] == referral_id(WANG_WEI, LI_FANGS_CODE)
+    assert own == (409, {"error": "the code is the member's own", "code": "self_referral"})
+    assert not_a_code[0] == 422 and not_a_code[1]["field"] == "code"
+    assert pending[0] == 202 and pending[1]["status"] == "pending"
+    assert pending[1]["referral_id"] == referral_id(LI_FANG, WANG_WEIS_CODE)

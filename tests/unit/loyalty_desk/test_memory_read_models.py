@@ -7,7 +7,8 @@ import pytest
 
 from engine.loyalty_desk.memory import InMemoryReadModels
 from engine.loyalty_desk.ports import Decision, Entry, Member, ReadModels
-from tests.contracts.loyalty_desk import ReadModelsContract, Seeded
+from engine.loyalty_desk.referrals import Referral, Referrals
+from tests.contracts.loyalty_desk import ReadModelsContract, ReferralsContract, Referred, Seeded
 
 
 class TestInMemoryReadModels(ReadModelsContract):
@@ -22,6 +23,18 @@ class TestInMemoryReadModels(ReadModelsContract):
                     models.add_entry(patient_id, e)
             for d in decisions:
                 models.decide(d)
+            return models
+
+        return make
+
+
+class TestInMemoryReferrals(ReferralsContract):
+    @pytest.fixture
+    def referred(self) -> Referred:
+        def make(codes: dict[str, str], referrals: list[Referral]) -> Referrals:
+            models = InMemoryReadModels(codes=dict(codes))
+            for r in referrals:
+                models.put_referral(r)
             return models
 
         return make
