@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,6 +19,7 @@ from engine.journeys.explain import explain
 from engine.journeys.machine import Tick
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
+from engine.journeys.timeline import timeline
 from engine.language.loader import load_catalog
 from events import loyalty as lo
 from events import patient as pa
@@ -301,3 +303,30 @@ def test_the_hand_overs_have_the_same_ids_in_a_second_run(tmp_path: Path) -> Non
     first = run()
     assert first == run()
     assert len(first[MEMBER]) > 4
+
+
+def test_explain_and_the_timeline_name_the_other_side_by_a_code_never_by_its_patient_id(tmp_path: Path) -> None:
+    sim = Simulation(programme(tmp_path))
+    sim.feed([registered(MEMBER, at("2026-03-01 09:00")), newcomer(FRIEND, "2026-03-10 09:00"),
+              visit(FRIEND, at("2026-03-12 10:00"))])  # fmt: skip
+
+    member = [text for _, text in explain(MEMBER, sim.recorded[MEMBER]).loyalty if text.startswith("referral")]
+    friend = [text for _, text in explain(FRIEND, sim.recorded[FRIEND]).loyalty if text.startswith("referral")]
+    assert member == [
+        "referral.accepted: accepted: use 1 of 10 of the member's code; the rewards wait for the referee's first "
+        f"completed visit [referee {referral_code(FRIEND)}]"
+    ]
+    assert friend == [
+        f"referral.claimed: claimed another member's referral code; the referrer's answer is awaited [referrer {CODE}]",
+        "referral.accepted: accepted by the referrer; attribution and both rewards wait for the patient's first "
+        f"completed visit [referrer {CODE}]",
+        f"referral.attributed: attributed: the patient's first completed visit since the claim [referrer {CODE}]",
+    ]
+    rows = timeline(sim.recorded[FRIEND], ZoneInfo("Asia/Shanghai"))
+    assert [(r.journey_id, r.detail) for r in rows if r.kind.startswith("referral.")] == [
+        ("loyalty", "referral claimed (as the referee)"),
+        ("loyalty", "referral accepted (as the referee)"),
+        ("loyalty", "referral attributed (as the referee)"),
+    ]
+    read = [*friend, *(f"{r.detail} {r.reason}" for r in rows)]  # what staff read about the friend
+    assert not [line for line in read if MEMBER in line] and not [line for line in member if FRIEND in line]
