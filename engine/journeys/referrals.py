@@ -222,6 +222,8 @@ def first_visit(run: Run, programme: LoyaltyProgramme, visit: EncounterCompleted
     pending = loyalty.referral if loyalty else None
     if pending is None or pending.accepted_at is None or visit.occurred_at < pending.claimed_at:
         return
+    if programme.referrals is None:
+        return  # the section was removed since the referrer accepted: nothing to reward, the claim stays as it was
     attribute(run, programme, pending, "the patient's first completed visit since the claim", earn, visit)
 
 

@@ -330,3 +330,17 @@ def test_explain_and_the_timeline_name_the_other_side_by_a_code_never_by_its_pat
     ]
     read = [*friend, *(f"{r.detail} {r.reason}" for r in rows)]  # what staff read about the friend
     assert not [line for line in read if MEMBER in line] and not [line for line in member if FRIEND in line]
+
+
+def test_a_visit_after_the_referrals_section_was_removed_rewards_nobody_and_the_claim_stays(tmp_path: Path) -> None:
+    sim = Simulation(programme(tmp_path))
+    sim.feed([registered(MEMBER, at("2026-03-01 09:00")), newcomer(FRIEND, "2026-03-10 09:00")])
+    later = tmp_path / "later"
+    later.mkdir()
+    sim.catalog = programme(later, after="")  # a file loaded later without loyalty.referrals
+
+    sim.feed([visit(FRIEND, at("2026-03-12 10:00"))])
+
+    friend = sim.state(FRIEND).loyalty
+    assert recorded(sim, FRIEND, rf.ReferralAttributed) == [] and rewards(sim, FRIEND) == rewards(sim, MEMBER) == []
+    assert friend is not None and friend.referral is not None and friend.referral.accepted_at is not None
