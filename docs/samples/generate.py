@@ -270,8 +270,9 @@ def hospital() -> list[Event]:
 
 def loyalty_year() -> list[Event]:
     """A member's first year (issue 17, docs/loyalty.md): three follow-up visits reach silver, a fourth is cancelled
-    and its points taken back, the first batch expires at local midnight, one redemption spends the oldest points
-    first and a second finds too few left."""
+    and its points taken back, marketing consent on wechat lets the expiry warning (points-expiring) reach them, the
+    first batch expires at local midnight, one redemption spends the oldest points first and a second finds too few
+    left."""
     visits = [("V2601", "2026-01-15T10:00"), ("V2602", "2026-02-20T10:00"), ("V2604", "2026-04-10T10:00")]
     visits += [("V2605", "2026-05-02T10:00")]
     completed = [
@@ -283,6 +284,9 @@ def loyalty_year() -> list[Event]:
         *completed,
         make(
             en.EncounterCancelled, "adt-a11-V2605", "P100", "2026-05-20T10:00", encounter_id="V2605", cancelled="visit"
+        ),
+        make(
+            ou.ConsentGranted, "consent-P100-wechat", "P100", "2026-12-01T10:00", channel="wechat", purpose="marketing"
         ),
         *(
             make(

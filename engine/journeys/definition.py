@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from engine.journeys.loyalty_definition import LoyaltyProgramme
+from engine.journeys.notices import ENTRY_TYPES, LOYALTY_INPUTS, NOTICE_TYPES
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals
 from engine.journeys.templates import Template
@@ -27,9 +28,28 @@ class Model(BaseModel):
 
 
 def check_event_type(value: str) -> str:
+    if value in NOTICE_TYPES:
+        raise ValueError(
+            f"{value} is a loyalty notice: a journey may enter on it, but exits, goals, waits, corrections and "
+            f"global exits name clinical events only"
+        )
     if value not in CLINICAL_TYPES:
         match = closest(value, CLINICAL_TYPES)
         hint = f"did you mean {match!r}?" if match else f"expected one of: {', '.join(sorted(CLINICAL_TYPES))}"
+        raise ValueError(f"unknown event type {value!r}; {hint}")
+    return value
+
+
+def check_entry_type(value: str) -> str:
+    """A journey enters on a clinical event or a loyalty notice, never on a loyalty request (design §7)."""
+    if value in LOYALTY_INPUTS:
+        raise ValueError(
+            f"{value} is a loyalty request the loyalty programme decides: a journey cannot enter on it (it may "
+            f"enter on the notices {', '.join(sorted(NOTICE_TYPES))})"
+        )
+    if value not in ENTRY_TYPES:
+        match = closest(value, ENTRY_TYPES)
+        hint = f"did you mean {match!r}?" if match else f"expected one of: {', '.join(sorted(ENTRY_TYPES))}"
         raise ValueError(f"unknown event type {value!r}; {hint}")
     return value
 
@@ -50,6 +70,14 @@ def check_timezone(value: str, allow_symbolic: bool = False) -> str:
 EventType = Annotated[
     str, Field(json_schema_extra={"enum": sorted(CLINICAL_TYPES)}, description="A clinical event type.")
 ]
+EntryType = Annotated[
+    str,
+    Field(
+        json_schema_extra={"enum": sorted(ENTRY_TYPES)},
+        description="A clinical event type, or a loyalty notice (points.expiring, tier.changed, tier.at_risk, "
+        "badge.awarded, referral.attributed).",
+    ),
+]
 StepRef = Annotated[str, Field(description="A step id of this journey, or 'end'.")]
 
 
@@ -64,7 +92,7 @@ class _Typed(Model):
 
 
 class Entry(_Typed):
-    event: EventType
+    event: EntryType
     when: When = Field(default_factory=When, description="All must hold (event.*, patient.*).")
     key: str | None = Field(default=None, description="Entry event field: one instance per value (appointment_id).")
     reentry: Literal["never", "after_exit", "restart"] = Field(
@@ -83,6 +111,11 @@ class Entry(_Typed):
         "instance starts again from its first step (a rescheduled appointment gets all its reminders again).",
     )
     max_age: DurationField | None = Field(default=None, description="Ignore entry events older than this.")
+
+    @field_validator("event")
+    @classmethod
+    def _known_event(cls, value: str) -> str:
+        return check_entry_type(value)
 
     @field_validator("replan_on")
     @classmethod

@@ -5,13 +5,14 @@ from __future__ import annotations
 from engine.journeys import definition as d
 from engine.journeys.effects import HandOver
 from engine.journeys.evaluate import Scope, describe, holds_all
+from engine.journeys.notices import is_notice
 from engine.journeys.run import Run
 from engine.journeys.state import Instance, Json
 from engine.journeys.steps import advance, end, schedule, start, wait_due
 from engine.journeys.timing import parse_moment
 from events import journey as jo
 from events.base import Event
-from events.catalog import parse_clinical
+from events.catalog import CLINICAL_TYPES, parse_clinical
 from events.encounters import EncounterCancelled
 from events.ids import deterministic_id
 from events.patient import PatientMerged
@@ -47,6 +48,15 @@ def enter(run: Run, event: Event, data: Json) -> None:
         elif same and rule.reentry == "never":
             continue
         start(run, journey, data, key=key, rollout=draw)
+
+
+def enter_on_notices(run: Run, mark: int) -> None:
+    """Offer each loyalty notice emitted since ``mark`` (points.expiring, tier.changed, ...) to the journeys entering
+    on it, in the order emitted, each under its own (deterministic) id as cause."""
+    for event in run.events[mark:]:
+        if is_notice(event.type):
+            with run.caused_by(event.event_id):
+                enter(run, event, event.model_dump(mode="json"))
 
 
 def affect_instances(run: Run, event: Event, data: Json) -> None:
@@ -92,10 +102,13 @@ def _merged_into_self(event: Event, run: Run) -> bool:
 
 
 def hand_over(run: Run, merge: PatientMerged) -> None:
-    """Before the merge ends this record's journeys, pass their entry events on to the surviving patient."""
+    """Before the merge ends this record's journeys, pass their entry events on to the surviving patient. A journey
+    entered on a loyalty notice is not handed over: the notice was about this record's membership, not an event the
+    hospital sent (the survivor's own programme decides its notices); the merge ends it like the others."""
     entries: dict[str, Json] = {}
     for inst in run.state.active_instances():
-        entries.setdefault(str(inst.entry["event_id"]), inst.entry)
+        if inst.entry.get("type") in CLINICAL_TYPES:
+            entries.setdefault(str(inst.entry["event_id"]), inst.entry)
     if entries:
         moved = tuple(readdress(entry, merge.into_patient_id, merge.event_id) for entry in entries.values())
         run.effect(HandOver(merge.into_patient_id, moved))

@@ -26,7 +26,7 @@ from engine.journeys import churn, erased, erasure, loyalty, loyalty_due, migrat
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import AnyStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
-from engine.journeys.entry import affect_instances, enter
+from engine.journeys.entry import affect_instances, enter, enter_on_notices
 from engine.journeys.run import Run
 from engine.journeys.state import Due, PatientState
 from engine.journeys.steps import advance
@@ -87,6 +87,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             enter(run, trigger, data)
             churn.assess(run, before)
             loyalty.settle(run, trigger, mark, data)
+            notices(run, mark)
     migration.keep_wake_up(run, state)
     loyalty_due.keep_due(run, state)
     return Decision(run.state, tuple(run.events), tuple(run.effects))
@@ -119,6 +120,20 @@ def fire_due_timers(run: Run) -> None:
             if item.kind != "churn":
                 churn.assess(run, before)
             loyalty.settle(run, None, mark)  # a journey completed by the timer may earn points
+            notices(run, mark)
+
+
+def notices(run: Run, mark: int) -> None:
+    """The loyalty notices emitted since ``mark`` enter journeys in this same decision (design §5, §7). A journey they
+    complete at once may earn points or a badge in turn, whose notices enter too: this ends, as a badge is awarded
+    once and the tier rises only to the top level."""
+    while run.state.loyalty is not None:
+        end = len(run.events)
+        enter_on_notices(run, mark)
+        if len(run.events) == end:
+            return
+        loyalty.settle(run, None, end)
+        mark = end
 
 
 def pending(state: PatientState, catalog: Catalog, horizon: datetime, now: datetime | None = None) -> list[Due]:

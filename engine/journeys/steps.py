@@ -9,6 +9,7 @@ from engine.journeys import experiments, outreach
 from engine.journeys.assignment import bucket
 from engine.journeys.effects import ScheduleTimer
 from engine.journeys.evaluate import describe, holds_all
+from engine.journeys.locale import choose_locale
 from engine.journeys.run import Run
 from engine.journeys.state import Instance, Json
 from engine.journeys.timing import due_at, parse_moment, zone
@@ -304,9 +305,16 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep) 
         due_at=due,
         journey_version=inst.journey_version,
         stale_at=stale.add_to(due),
-        variables=message_variables(inst.entry),
+        variables=message_variables(inst.entry, run.catalog.loyalty, _locale(run)),
     )
     outreach.decide_message(run, request.message_id)
+
+
+def _locale(run: Run) -> str:
+    """The locale the message will be written in (outreach approves it in the same one): a loyalty level's or
+    badge's name is filled in it."""
+    policy = run.catalog.outreach
+    return choose_locale(run.state.profile.language, policy.locales, policy.default_locale)
 
 
 def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep) -> None:

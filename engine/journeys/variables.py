@@ -7,7 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
+
+from engine.journeys.locale import choose_locale
+from engine.journeys.loyalty_definition import LoyaltyProgramme
+
+Named = Literal["level", "badge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +21,11 @@ class Variable:
     description: str
     source: str  # a dotted field of the entry event, or "dispatcher" for values supplied at send time
     always: bool = True  # False: may be absent for some events; guard it (| default('...') or `is defined`)
+    named: Named | None = None  # the source is the id of a loyalty level or badge, printed as its name
 
 
-def _v(name: str, description: str, source: str, always: bool = True) -> Variable:
-    return Variable(name, description, source, always)
+def _v(name: str, description: str, source: str, always: bool = True, named: Named | None = None) -> Variable:
+    return Variable(name, description, source, always, named)
 
 
 _CLINICIAN = _v("clinician.name", "The clinician the entry event names.", "clinician", always=False)
@@ -56,6 +62,20 @@ FAMILY_VARIABLES: dict[str, tuple[Variable, ...]] = {
         _v("condition.name", "The diagnosis's display name.", "code.display", always=False),
         _v("condition.diagnosed_at", "When it was diagnosed.", "occurred_at"),
     ),
+    # loyalty notices (engine events a journey may enter on, design §4)
+    "points": (
+        _v("points.points", "How many points expire then (points.expiring).", "points"),
+        _v("points.expires_at", "When they expire; print it with the date or datetime filter.", "expires_at"),
+    ),
+    "badge": (
+        _v(
+            "badge.name",
+            "The badge's name in the message's locale (its id when it has none).",
+            "badge_id",
+            named="badge",
+        ),
+        _v("badge.points", "The points the badge gave (0 when none).", "points"),
+    ),
 }
 
 # Extra variables of particular entry event types.
@@ -66,6 +86,26 @@ TYPE_VARIABLES: dict[str, tuple[Variable, ...]] = {
         _v("encounter.admitted_at", "When the patient was admitted.", "admitted_at", always=False),
     ),
     "encounter.completed": (_v("encounter.completed_at", "When the visit ended.", "occurred_at"),),
+    "tier.changed": (
+        _v(
+            "tier.name",
+            "The level reached, in the message's locale (its id when it has none).",
+            "to_tier",
+            named="level",
+        ),
+        _v("tier.previous_name", "The level left, in the message's locale.", "from_tier", named="level"),
+        _v(
+            "tier.requalify_at",
+            "When the level is next requalified (none on the base level).",
+            "requalify_at",
+            always=False,
+        ),
+    ),
+    "tier.at_risk": (
+        _v("tier.name", "The level at risk, in the message's locale (its id when it has none).", "tier", named="level"),
+        _v("tier.short_by", "Qualifying points still needed to keep it.", "short_by"),
+        _v("tier.requalify_at", "When the level is requalified.", "requalify_at"),
+    ),
     "appointment.rescheduled": (
         _v("appointment.previous_start_at", "The start time before the reschedule.", "previous_start_at", False),
     ),
@@ -78,18 +118,36 @@ def entry_variables(entry_type: str) -> tuple[Variable, ...]:
     return FAMILY_VARIABLES.get(family, ()) + TYPE_VARIABLES.get(entry_type, ())
 
 
-def message_variables(entry: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def message_variables(
+    entry: Mapping[str, Any], loyalty: LoyaltyProgramme | None = None, locale: str | None = None
+) -> dict[str, dict[str, Any]]:
     """The engine-known variables from a journey instance's entry event (its JSON), nested by their first part:
     {"appointment": {"start_at": "2026-03-05T14:30:00+08:00", ...}}. Absent or empty values are left out, so a
-    template that prints one unguarded fails loudly instead of sending a blank."""
+    template that prints one unguarded fails loudly instead of sending a blank. A loyalty level or badge is named
+    from the programme (``loyalty``) in ``locale``, the one the message will be written in."""
     out: dict[str, dict[str, Any]] = {}
     for variable in entry_variables(str(entry.get("type", ""))):
         value = _json(_field(entry, variable.source))
+        if variable.named is not None and value is not None:
+            value = loyalty_name(loyalty, variable.named, str(value), locale)
         if value is None or value == "":
             continue
         group, _, name = variable.name.partition(".")
         out.setdefault(group, {})[name] = value
     return out
+
+
+def loyalty_name(loyalty: LoyaltyProgramme | None, kind: Named, id_: str, locale: str | None) -> str:
+    """A level's or badge's name in ``locale`` (or one of the same language, as messages choose theirs); its id when
+    the programme gives it no name there (the id is what staff wrote, never a guess at a translation)."""
+    found: dict[str, str] = {}
+    if loyalty is not None and kind == "level" and loyalty.tiers is not None:
+        found = next((lv.name for lv in loyalty.tiers.levels if lv.id == id_), {})
+    elif loyalty is not None and kind == "badge":
+        found = next((b.name for b in loyalty.badges if b.id == id_), {})
+    if not found or locale is None:
+        return id_
+    return found.get(choose_locale(locale, list(found), ""), id_)
 
 
 def _field(data: Mapping[str, Any], dotted: str) -> Any:

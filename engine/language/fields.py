@@ -1,4 +1,5 @@
-"""What a condition or wait may refer to: event fields by type, and patient attributes."""
+"""What a condition or wait may refer to: event fields by type (clinical events and loyalty notices), and patient
+attributes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-from events.catalog import CLINICAL_TYPES
+from engine.journeys.notices import FIELD_TYPES
 
 PATIENT_FIELDS: dict[str, str] = {
     "age": "whole years at the time of the decision",
@@ -50,11 +51,11 @@ def _members(annotation: Any) -> list[Any]:
 
 
 def event_fields(event_type: str) -> dict[str, Any]:
-    return dict(CLINICAL_TYPES[event_type].model_fields.items())
+    return dict(FIELD_TYPES[event_type].model_fields.items())
 
 
 def is_datetime_field(event_type: str, name: str) -> bool:
-    info = CLINICAL_TYPES[event_type].model_fields.get(name)
+    info = FIELD_TYPES[event_type].model_fields.get(name)
     if info is None:
         return False
     # pydantic's AwareDatetime is a marker class, not a datetime subclass.
@@ -65,11 +66,11 @@ def is_datetime_field(event_type: str, name: str) -> bool:
 
 
 def datetime_fields(event_type: str) -> list[str]:
-    return [n for n in CLINICAL_TYPES[event_type].model_fields if is_datetime_field(event_type, n)]
+    return [n for n in FIELD_TYPES[event_type].model_fields if is_datetime_field(event_type, n)]
 
 
 def nested_model(event_type: str, name: str) -> type[BaseModel] | None:
-    info = CLINICAL_TYPES[event_type].model_fields.get(name)
+    info = FIELD_TYPES[event_type].model_fields.get(name)
     if info is None:
         return None
     for m in _members(info.annotation):

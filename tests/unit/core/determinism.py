@@ -70,6 +70,8 @@ def make_event(kind: str, patient: str, n: int, at: datetime) -> Event:
             **common, encounter_id=f"{patient}-V{n - 1}", cancelled="visit"
         ),
         "deceased": lambda: pa.PatientDeceased.create(**common),
+        # marketing consent lets the journeys entering on loyalty notices (tier-welcome, points-expiring) send
+        "marketing-consent": lambda: ou.ConsentGranted.create(**common, channel="wechat", purpose="marketing"),
         "implant": lambda: en.ProcedureCompleted.create(
             **common, procedure_id=f"{patient}-P", category="dental", code=Coding(system="cdt", code="D6010")
         ),

@@ -42,6 +42,7 @@ KINDS = [
     "implant",
     "redeem",
     "adjust",
+    "marketing-consent",
 ]
 
 

@@ -544,20 +544,22 @@ def test_a_confirmation_template_may_use_only_what_the_dispatcher_provides():
     ],
 )
 def test_td_to_the_shipped_we_miss_you_message_is_confirmed_by_the_shipped_template(language, says):
-    # Given a COPD patient away for a year, who agreed to marketing by SMS and has no WeChat
+    # Given a COPD patient away for a year, who agreed to marketing by SMS and has no WeChat. The visit on the 1st
+    # earned loyalty points expiring 2026-04-01, whose reminder (points-expiring, marketing) is due 2026-03-02: a
+    # day after the year's we-miss-you, which so takes the month's one marketing message (marketing-monthly)
     shipped = shipped_catalog()
     sim = Simulation(shipped)
     registered = event(
         pa.PatientRegistered, P, at("2025-03-01 09:00"), contact=Contact(phone="+8613800000000"), language=language
     )
     marketing = event(ou.ConsentGranted, P, at("2025-03-01 09:30"), channel="sms", purpose="marketing")
-    sim.feed([registered, marketing, diagnosed(P, at("2025-03-01 09:00"), "J44.9"), visit(P, at("2025-03-15 10:00"))])
-    sim.run_until(at("2026-03-15 10:00"))
+    sim.feed([registered, marketing, diagnosed(P, at("2025-03-01 09:00"), "J44.9"), visit(P, at("2025-03-01 10:00"))])
+    sim.run_until(at("2026-03-01 10:00"))
     (miss_you,) = recorded(sim, P, jo.MessageApproved, journey="we-miss-you")
     assert miss_you.channel == "sms"
 
     # When the patient answers it 退订 (its text says: 退订回复TD / Reply STOP to opt out)
-    sim.feed([reply("退订", "2026-03-15 10:30", message_id=miss_you.message_id)])
+    sim.feed([reply("退订", "2026-03-01 10:30", message_id=miss_you.message_id)])
 
     # Then marketing on SMS is withdrawn, and the confirmation renders in the patient's language as shipped
     assert [w.purposes for w in withdrawals(sim)] == [("marketing",)]

@@ -16,13 +16,24 @@ def test_implant_gets_care_messages_on_days_7_30_and_90():
     sim.run_until(at("2026-07-01 00:00"))
 
     # Then three messages at 10:00 on days 7, 30 and 90, and the journey is complete
-    assert sent(sim, P) == [
+    assert sent(sim, P, JOURNEY) == [
         ("implant-day7-care", "2026-03-12 10:00+08:00"),
         ("implant-day30-check", "2026-04-04 10:00+08:00"),
         ("implant-day90-review", "2026-06-03 10:00+08:00"),
     ]
+    # and the finished course earns the loyalty programme's 300 points and the health-guardian badge (+50): the badge
+    # and silver are announced by the journeys entering on those notices (marketing: held without consent)
+    assert sent(sim, P) == [
+        *sent(sim, P, JOURNEY),
+        ("badge-earned", "2026-06-03 10:00+08:00"),
+        ("tier-reached", "2026-06-03 10:00+08:00"),
+    ]
     assert all(m.channels == ("wechat", "sms") for m in messages(sim, P))
-    assert endings(sim, P) == [(JOURNEY, "completed", "completed")]
+    assert endings(sim, P) == [
+        (JOURNEY, "completed", "completed"),
+        ("badge-earned", "completed", "completed"),
+        ("tier-welcome", "completed", "completed"),
+    ]
 
 
 def test_snomed_coded_implant_enters_too():

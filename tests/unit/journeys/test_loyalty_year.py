@@ -1,8 +1,10 @@
 """A member's first year with the shipped programme (issue 17, design §10), from docs/samples/loyalty-year.jsonl on
 the Simulation: follow-up visits earn points that are pending for three days, three of them reach silver, a
-cancelled visit takes its points back, the first batch expires at local midnight, a redemption spends the oldest
-points first and a second finds too few, naming the expired batch. Each decision has its explain line; folding the
-recorded events gives the decided state, and deciding again gives the same events."""
+cancelled visit takes its points back, marketing consent on wechat lets the expiry warning at local midnight enter
+points-expiring, whose message waits for the end of quiet hours, the first batch expires at local midnight, a
+redemption spends the oldest points first and a second is refused as points expired, naming the expired batch.
+Each decision has its explain line; folding the recorded events gives the decided state, and deciding again gives the
+same events."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from engine.journeys.explain import explain
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
 from engine.language.loader import load_catalog
+from events import journey as jo
 from events import loyalty as lo
 from events import parse_event
 from events.base import Coding, Event
-from tests.builders import JOURNEYS, at, catalog, event, procedure, recorded, registered
+from tests.builders import JOURNEYS, at, catalog, event, messages, procedure, recorded, registered
 from tests.cli import invoke
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -104,6 +107,37 @@ def test_one_batch_expires_at_midnight_local_time_and_explain_says_why() -> None
     assert said(at("2027-02-01 00:00"), "points.expired: 100 points of b1 expired at 2027-02-01 00:00 +08:00")
 
 
+def test_the_expiry_warning_at_midnight_enters_points_expiring_and_its_message_waits_for_eight_oclock() -> None:
+    warning = recorded(year(), P, lo.PointsExpiring)[0]
+    (first, second) = recorded(year(), P, jo.JourneyStarted, "points-expiring")
+    request = messages(year(), P, "points-expiring")[0]
+    (deferred,) = [d for d in recorded(year(), P, jo.MessageDeferred) if d.message_id == request.message_id]
+    approved = [a for a in recorded(year(), P, jo.MessageApproved) if a.message_id == request.message_id]
+
+    assert (first.entry_event_id, first.occurred_at) == (warning.event_id, at("2027-01-02 00:00"))
+    assert request.variables == {"points": {"points": 100, "expires_at": "2027-02-01T00:00:00+08:00"}}
+    assert (request.category, deferred.rule, deferred.until) == ("marketing", "quiet_hours", at("2027-01-02 08:00"))
+    assert [(a.occurred_at, a.channel) for a in approved] == [(at("2027-01-02 08:00"), "wechat")]
+    # the marketing consent granted on 2026-12-01 covers wechat only: sms is skipped, and before it nothing went
+    assert "consent for marketing on wechat; skipped sms: no marketing consent" in "; ".join(approved[0].checks)
+    # the second warning (b2, a month later) enters again (reentry after exit) but the monthly marketing cap drops it
+    assert second.entry_event_id == recorded(year(), P, lo.PointsExpiring)[1].event_id
+    assert [s.rule for s in recorded(year(), P, jo.MessageSuppressed, "points-expiring")] == ["cap"]
+
+
+def test_reaching_silver_before_any_marketing_consent_sends_no_welcome_and_explain_says_why() -> None:
+    (welcome,) = recorded(year(), P, jo.JourneyStarted, "tier-welcome")
+    (suppressed,) = recorded(year(), P, jo.MessageSuppressed, "tier-welcome")
+
+    assert welcome.occurred_at == at("2026-04-13 10:00") and suppressed.rule == "consent"
+    assert not recorded(year(), P, jo.TaskCreated, "tier-welcome")  # silver has no personal-call privilege
+    (story,) = [i for i in explain(P, year().recorded[P]).instances.values() if i.journey_id == "tier-welcome"]
+    (message,) = story.messages.values()
+    assert message.outcome == "not sent (consent)"
+    assert (at("2026-04-13 10:00"), "not sent, consent: no channel allowed: wechat: no marketing consent; sms: no "
+            "marketing consent") in message.lines  # fmt: skip
+
+
 def test_a_redemption_spends_the_oldest_points_first() -> None:
     (spent,) = recorded(year(), P, lo.PointsSpent)
 
@@ -112,10 +146,12 @@ def test_a_redemption_spends_the_oldest_points_first() -> None:
     assert said(at("2027-02-05 15:12"), "points.spent: spent 150 points on parking-voucher ×1 (b2 100, b3 50)")
 
 
-def test_a_second_redemption_is_refused_with_an_insufficient_balance_naming_the_expired_batch() -> None:
+def test_a_second_redemption_is_refused_as_points_expired_as_the_batch_expired_days_before_would_cover_it() -> None:
     (refused,) = recorded(year(), P, lo.PointsRedemptionRefused)
 
-    # 50 available and the 100 that expired four days before would have covered it: the code says so
+    # design §3: beyond the available points, the code is points_expired when the points expired in the last 30
+    # days would have covered it (50 available + 100 expired four days before >= 150), points_pending when pending
+    # ones would, and only else insufficient_balance; the reason's words describe the shortfall and name the batch
     assert (refused.ref, refused.code, refused.needed, refused.available, refused.expired_recently) == (
         "R-0816",
         "points_expired",

@@ -95,7 +95,9 @@ def test_holdout_is_sticky_for_the_patient_across_visits():
     sim.run_until(at("2026-10-01 00:00"))
 
     assert arms(sim, HOLDOUT) == [("holdout", True)] * 3
-    assert messages(sim, HOLDOUT) == []
+    assert messages(sim, HOLDOUT, JOURNEY) == []
+    # the three visits' points reach silver: the loyalty programme's welcome is no survey, and the holdout keeps it
+    assert sent(sim, HOLDOUT) == [("tier-reached", "2026-09-05 09:00+08:00")]
 
 
 def test_emergency_visit_gets_no_survey():

@@ -324,4 +324,6 @@ def test_the_shipped_file_declares_the_seeds_programme() -> None:
     visit = next(rule for rule in programme.earn if rule.on == "encounter.completed")
     assert (visit.key, visit.reversed_by) == ("encounter_id", ["encounter.cancelled"])
     assert {r.id: r.requires_badge for r in programme.rewards}["guardian-checkup"] == badge.id
-    assert programme.referrals is None  # referrals are not built yet
+    referrals = programme.referrals
+    assert referrals is not None and (referrals.max_uses, str(referrals.claim_within)) == (10, "30d")
+    assert (referrals.reward_after, referrals.referrer.points, referrals.referee.points) == ("first_visit", 200, 100)
