@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.dispatch.rendering import Contact, render_message
 from engine.journeys.explain import explain
 from engine.journeys.simulation import Simulation
 from engine.language.loader import check_text, load_catalog
@@ -15,7 +16,7 @@ from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events.base import Coding
-from tests.builders import JOURNEYS, at, catalog, event, procedure, recorded, registered
+from tests.builders import JOURNEYS, at, catalog, event, procedure, recorded, registered, visit
 
 MARKETING = ("tier-welcome", "points-expiring", "tier-at-risk", "badge-earned")
 
@@ -167,3 +168,17 @@ def test_a_merge_ends_a_journey_entered_on_a_notice_without_handing_it_to_the_su
     ]
     assert recorded(sim, "P-new", jo.JourneyStarted) == []  # the survivor's own membership decides its notices
     assert recorded(sim, "P-old", jo.MessageRequested) == []
+
+
+def test_the_expiry_reminder_renders_the_instant_the_points_go_so_nobody_counts_on_that_day() -> None:
+    sim = member("P-expiring")
+    sim.feed([visit("P-expiring", at("2026-03-02 10:00"), "V-1")])
+    sim.run_until(at("2027-03-10 00:00"))  # b1 expires 2027-04-01 00:00, warned 30 days before, at 00:00
+    (approved,) = recorded(sim, "P-expiring", jo.MessageApproved, "points-expiring")
+    shipped = catalog()
+
+    contact = Contact(phone="+8613800000000", language="zh-CN", timezone="Asia/Shanghai")
+    text = render_message(shipped.templates, shipped.outreach, approved.template, approved.locale, approved.variables,
+                          contact, approved.message_id)  # fmt: skip
+    assert approved.occurred_at == at("2027-03-02 08:00")  # the 00:00 warning, after quiet hours
+    assert "您有100积分将于2027年4月1日 00:00到期，请在此之前到服务台兑换" in text.body
