@@ -1,7 +1,9 @@
 """The shipped journeys around the loyalty programme (issue 17, design §7): tier-welcome, points-expiring,
 tier-at-risk and badge-earned enter on the programme's notices in the decision that emits them, and their messages go
 through the outreach policy as marketing: they need the patient's marketing consent on the channel, and quiet hours
-and caps apply. A gold member (personal-call) gets a welcome call from member services instead of a message."""
+and caps apply. A gold member (personal-call) gets a welcome call from member services instead of a message. Two
+files of the tests' own show what the shipped one has no example of: a merge ending a journey entered on a notice,
+and a journey entering on referral.attributed."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from events import journey as jo
 from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
+from events import referrals as rf
 from events.base import Coding
+from events.referral_codes import referral_code
 from tests.builders import JOURNEYS, at, catalog, event, procedure, recorded, registered, visit
 
 MARKETING = ("tier-welcome", "points-expiring", "tier-at-risk", "badge-earned")
@@ -182,3 +186,44 @@ def test_the_expiry_reminder_renders_the_instant_the_points_go_so_nobody_counts_
                           contact, approved.message_id)  # fmt: skip
     assert approved.occurred_at == at("2027-03-02 08:00")  # the 00:00 warning, after quiet hours
     assert "您有100积分将于2027年4月1日 00:00到期，请在此之前到服务台兑换" in text.body
+
+
+REFERRAL_WELCOME = """\
+settings: {hospital_timezone: Asia/Shanghai}
+outreach: {consent: {marketing: opt_out}}
+journeys:
+  - id: referral-welcome
+    version: 1
+    name: Welcome a referred friend
+    entry: {event: referral.attributed}
+    steps:
+      - id: hello
+        message: {template: t, channels: [sms], category: marketing}
+templates:
+  t: {locales: {zh-CN: {body: 欢迎}, en: {body: Welcome}}}
+loyalty:
+  version: 1
+  earn:
+    - {id: visit, on: encounter.completed, key: encounter_id, points: 10}
+  referrals:
+    {max_uses: 10, claim_within: 30d, reward_after: first_visit, referrer: {points: 200}, referee: {points: 100}}
+"""
+
+
+def test_a_referral_attributed_at_the_friends_first_visit_enters_a_journey_in_that_decision(tmp_path: Path) -> None:
+    path = tmp_path / "journeys.yaml"
+    path.write_text(REFERRAL_WELCOME, encoding="utf-8")
+    sim = Simulation(load_catalog(path))
+    claim = pa.ReferralClaim(code=referral_code("P-member"), referrer_patient_id="P-member")
+    sim.feed([registered("P-member", at("2026-03-01 09:00")), registered("P-friend", at("2026-03-10 09:00"),
+                                                                        referral=claim)])  # fmt: skip
+    assert recorded(sim, "P-friend", jo.JourneyStarted) == []  # claimed and accepted: attributed at the first visit
+
+    sim.feed([visit("P-friend", at("2026-03-12 10:00"))])
+
+    (attributed,) = recorded(sim, "P-friend", rf.ReferralAttributed)
+    (started,) = recorded(sim, "P-friend", jo.JourneyStarted, "referral-welcome")
+    (request,) = recorded(sim, "P-friend", jo.MessageRequested, "referral-welcome")
+    assert (started.entry_event_id, started.occurred_at) == (attributed.event_id, at("2026-03-12 10:00"))
+    assert request.occurred_at == at("2026-03-12 10:00")
+    assert recorded(sim, "P-member", jo.JourneyStarted) == []  # the notice is the referee's
