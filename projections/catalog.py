@@ -12,6 +12,7 @@ from projections.loyalty_ledger.projection import PROJECTION as LOYALTY_LEDGER
 from projections.loyalty_members.projection import PROJECTION as LOYALTY_MEMBERS
 from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFILES
 from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
+from projections.referrals.projection import PROJECTION as REFERRALS
 from projections.reminder_queue.projection import PROJECTION as REMINDER_QUEUE
 from projections.tasks.projection import PROJECTION as TASKS
 from projections.visits.projection import PROJECTION as VISITS
@@ -28,6 +29,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     VISITS,
     LOYALTY_MEMBERS,
     LOYALTY_LEDGER,
+    REFERRALS,
 )
 
 

@@ -23,7 +23,9 @@ from engine.journeys.simulation import Simulation
 from engine.store.application import JourneyStore
 from events import loyalty as lo
 from events import outreach as ou
+from events import patient as pa
 from events.base import Event
+from events.referral_codes import referral_code
 from projections.catalog import PROJECTIONS
 from projections.memory import MemoryTables
 from projections.reminder_queue import queries as reminder_queries
@@ -99,14 +101,17 @@ def rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 
 def hospital(prefix: str, patients: int) -> list[Event]:
     """Clinical events of invented patients: surgery, appointments kept, moved or cancelled, chronic disease,
-    childbirth with a worrying EPDS score, outpatient visits and a redemption at the loyalty desk; each patient's
-    events in time order."""
+    childbirth with a worrying EPDS score, outpatient visits with a referral code and a redemption at the loyalty
+    desk; each patient's events in time order."""
     events: list[Event] = []
     for n in range(patients):
         p, day = f"{prefix}-{n:04d}", timedelta(days=n % 28, hours=n % 7)
         start = at("2026-01-05 09:00") + day
-        events.append(registered(p, start))
         story = n % 5
+        # an outpatient registers with a referral code no member holds (refused). Not a member's: the referrer's
+        # side would be recorded before the claim, as Recorder saves patient by patient, which no live store does
+        claim = pa.ReferralClaim(code=referral_code(f"X-{n}"), referrer_patient_id=None) if story == 4 else None
+        events.append(registered(p, start, referral=claim))
         if story == 0:
             events.append(discharge(p, start + timedelta(hours=1), encounter_id=f"E{n}", diagnoses=(icd10("S72.0"),)))
         if story in (0, 1):
