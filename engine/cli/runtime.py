@@ -134,7 +134,8 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
             driver.wait_all_consumed()  # what the dispatcher reported back is in the store too
         finally:
             driver.close()
-        wait_for_projections(database_url, stack)
+        if not wait_for_projections(database_url, stack):
+            typer.echo(f"the projections did not catch up; see {stack.data_dir / 'logs' / 'projections.log'}", err=True)
         try:
             report(database_url, keys)
         except psycopg.errors.UndefinedTable as exc:
@@ -232,20 +233,22 @@ def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0)
     return False
 
 
-def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> None:
+def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> bool:
+    """Whether every projection reached the store's head within ``timeout`` (False too when a child exited)."""
     deadline = time.monotonic() + timeout
     with connect(database_url, "careloop-cli") as conn:
         while time.monotonic() < deadline:
             if stack.exited():
-                return
+                return False
             head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM careloop_events").fetchone()
             try:
                 rows = conn.execute("SELECT min(position) FROM projection_tracking").fetchone()
             except psycopg.errors.UndefinedTable:
                 rows = None
             if head and rows and rows[0] is not None and rows[0] >= head[0]:
-                return
+                return True
             time.sleep(0.1)
+    return False
 
 
 def report(database_url: str, keys: PatientKeys) -> None:

@@ -67,7 +67,10 @@ class Live:
         return self.conn.execute(sql, params).fetchall()
 
     def catch_up_projections(self, timeout: float = 60.0) -> None:
-        wait_for_projections(self.database_url, self.stack, timeout)
+        # a timeout fails here, not as a puzzling assertion on rows the projections had not written yet
+        assert wait_for_projections(self.database_url, self.stack, timeout), (
+            f"the projections did not reach the store's head within {timeout:.0f} s (or a child exited)"
+        )
 
     def worker(self) -> subprocess.Popen[bytes]:
         return next(p for n, p in self.stack._children if n == "worker")
