@@ -1,7 +1,8 @@
 """The loyalty pass of a decision (issue 17, design §5): enrol, then the staff's requests (redemption, adjustment)
 decided against the state, then reversals, earnings, badges and the tier upgrade. It reads the trigger and the
 engine events emitted since ``mark`` (a journey completed by this decision), never its own points/tier/badge
-events, so it ends. A journey step decided in the same decision sees the loyalty state before the pass. Pure."""
+events, so it ends. A journey step decided earlier in the same decision sees the loyalty state before the pass; a
+journey entering on a notice the pass emitted (machine.notices) sees it after. Pure."""
 
 from __future__ import annotations
 

@@ -106,15 +106,15 @@ class ReferralReward(_Model):
     qualifying: int | None = Field(default=None, ge=0)
 
 
-# Acted on by engine/journeys/referrals.py: claim_within counts from the referee's enrolment (a new patient's
-# registration). The docstring and descriptions are the published schema's (docs/journeys.schema.json): they change
-# with it.
+# The docstring and descriptions are the published schema's (docs/journeys.schema.json): they change with it.
 class Referrals(_Model):
-    """Parsed and checked; not acted on yet (referrals come in a later package)."""
+    """A member's referral code brings new patients: both sides rewarded by rule (engine/journeys/referrals.py)."""
 
     max_uses: int = Field(default=1, ge=1, description="Referees one code can bring.")
     claim_within: DurationField = Field(
-        default=Duration.parse("30d"), json_schema_extra={"default": "30d"}, description="After the referee registered."
+        default=Duration.parse("30d"),
+        json_schema_extra={"default": "30d"},
+        description="After the referee enrolled (for a new patient: registered).",
     )
     reward_after: Literal["first_visit", "attribution"] = "first_visit"
     referrer: ReferralReward

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from engine.journeys import loyalty_definition as ld
 from engine.journeys.conditions import Compare
 from engine.journeys.durations import Duration
+from engine.journeys.notices import LOYALTY_INPUTS
 from engine.language.checks import Finding, compares
 from engine.language.fields import PATIENT_FIELDS
 from engine.language.loyalty_items import ROOT, items, one, unique, walk
@@ -24,14 +25,12 @@ from engine.language.loyalty_tier_checks import check_journey_conditions, check_
 from engine.yamlfile.source import Path
 from engine.yamlfile.suggest import did_you_mean
 from events.catalog import CLINICAL_TYPES, EVENT_TYPES
-from events.referrals import REFERRAL_INPUTS
 
 COURSE_FINISHED = "journey.completed"
 REFERRED = "referral.attributed"  # a referee attributed to a member (on the referee's side)
 # Earning on a loyalty request would pay points for asking for them, and the referral hand-overs are plumbing (the
 # referral's own rewards are in loyalty.referrals); engine events other than a finished course and an attribution
 # are the core's own decisions (a pass feeding on its own points.* events would never end).
-LOYALTY_INPUTS = frozenset({"points.redemption_requested", "points.adjustment_requested", *REFERRAL_INPUTS})
 EARNING_TYPES = frozenset(CLINICAL_TYPES) - LOYALTY_INPUTS | {COURSE_FINISHED, REFERRED}
 # The rule ids the referral rewards earn under (engine/journeys/referrals.py): a rule of the file may not take them.
 REFERRAL_RULES = frozenset({ld.REFERRER_RULE, ld.REFEREE_RULE})
