@@ -16,6 +16,12 @@ The published scoring each definition follows:
 - **Satisfaction**: the "how likely are you to recommend us" question, 0-10 (Reichheld FF. The one number you
   need to grow. Harv Bus Rev 2003;81(12):46-54): 0-6 detractor, 7-8 passive, 9-10 promoter. Further items
   (comments, sub-scores) are carried along unscored.
+- **Symptom diary** (症状打卡): the 11-point numeric rating scale (NRS-11), ``score`` 0 "no symptoms" to 10 "the
+  worst imaginable", answered daily or weekly through the questionnaire channel by a journey's check-in step; the
+  bands follow the NRS cut-offs of Serlin RC, Mendoza TR, Nakamura Y, Edwards KR, Cleeland CS. When is cancer pain
+  mild, moderate or severe? Pain 1995;61(2):277-284: 0 none, 1-4 mild, 5-6 moderate, 7-10 severe. Further numeric
+  items (a cough score, a temperature) are carried along unscored, as satisfaction's, and a check-in step may watch
+  any of them (``checkin.item``).
 
 The escalations themselves (an urgent psychologist task for EPDS >= 13 or q10 >= 1) are journeys in
 journeys.yaml; scoring only states the total, the band and what needs a clinician's eye.
@@ -107,7 +113,17 @@ SATISFACTION = Instrument(
     extra_items=True,
 )
 
-INSTRUMENTS: dict[str, Instrument] = {i.name: i for i in (PHQ9, EPDS, SATISFACTION)}
+SYMPTOM_DIARY = Instrument(
+    name="symptom-diary",
+    title="Symptom diary (NRS 0-10)",
+    items=("score",),
+    item_max=10,
+    bands=(Band("none", 0, 0), Band("mild", 1, 4), Band("moderate", 5, 6), Band("severe", 7, 10)),
+    alerts={},
+    extra_items=True,
+)
+
+INSTRUMENTS: dict[str, Instrument] = {i.name: i for i in (PHQ9, EPDS, SATISFACTION, SYMPTOM_DIARY)}
 
 
 def instrument(name: str) -> Instrument:

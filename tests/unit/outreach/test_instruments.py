@@ -100,9 +100,9 @@ def test_an_unknown_instrument_is_refused_with_a_suggestion_and_the_known_ones()
         score("phq9", {})
 
     assert str(raised.value) == (
-        "unknown instrument 'phq9'; did you mean 'phq-9'? (known instruments: phq-9, epds, satisfaction)"
+        "unknown instrument 'phq9'; did you mean 'phq-9'? (known instruments: phq-9, epds, satisfaction, symptom-diary)"
     )
-    assert set(INSTRUMENTS) == {"phq-9", "epds", "satisfaction"}
+    assert set(INSTRUMENTS) == {"phq-9", "epds", "satisfaction", "symptom-diary"}
 
 
 def test_a_missing_item_is_named_with_what_every_item_must_be():
@@ -148,3 +148,24 @@ def test_a_satisfaction_score_above_10_and_an_extra_item_that_is_not_a_value_are
         score("satisfaction", {"score": 11})
     with pytest.raises(InstrumentError, match=r"item tags: \['a'\] is not allowed; extra items are numbers or text"):
         score("satisfaction", {"score": 9, "tags": ["a"]})  # type: ignore[dict-item]
+
+
+def test_a_symptom_diary_entry_is_scored_on_the_nrs_bands_with_its_extra_items_kept():
+    worst = score("symptom-diary", {"score": 7, "cough": 4, "temperature": 37.8})
+    none = score("symptom-diary", {"score": "0"})
+    mild = score("symptom-diary", {"score": 4})
+
+    assert (worst.score, worst.band, worst.warnings) == (7, "severe", ())
+    assert worst.items == {"score": 7, "cough": 4, "temperature": 37.8}
+    assert (none.score, none.band) == (0, "none")
+    assert (mild.band, score("symptom-diary", {"score": 5}).band) == ("mild", "moderate")
+
+
+def test_a_symptom_diary_score_above_ten_is_refused_naming_the_item():
+    with pytest.raises(InstrumentError) as raised:
+        score("symptom-diary", {"score": 11})
+
+    assert raised.value.item == "score"
+    assert str(raised.value) == (
+        "Symptom diary (NRS 0-10) item score: 11 is not allowed; answers are a whole number from 0 to 10"
+    )
