@@ -1,9 +1,11 @@
 """What a projection is: a name, the tables it owns, its DDL, and a pure event -> row operations mapping.
 
-Every projection forgets an erased patient the same way: ``patient.erased`` deletes the patient's rows from each
-of its tables (each has a ``patient_id`` column; tests/unit/projections/test_erasure.py holds every projection to
-it), in the same transaction as the rows and tracking of the rest of the page. The journey core records nothing
-about the patient after the erasure (engine/journeys/erased.py), so nothing brings the rows back.
+Every projection forgets an erased patient: by default ``patient.erased`` deletes the patient's rows from each of
+its tables (each has a ``patient_id`` column; tests/unit/projections/test_erasure.py holds every projection to it);
+one whose rows belong to two patients overrides ``ops`` to keep the other side (projections/referrals: the erased
+side becomes NULL). Either way in the same transaction as the rows and tracking of the rest of the page. The
+journey core records nothing about the patient after the erasure (engine/journeys/erased.py), so nothing brings
+the rows back.
 """
 
 from __future__ import annotations
