@@ -8,14 +8,18 @@ from typing import Annotated, Any, TypeAlias
 from pydantic import Field, TypeAdapter, ValidationError
 
 from events import appointments as ap
+from events import calendar as ca
+from events import checkins as ci
 from events import encounters as en
 from events import experiments as ex
 from events import findings as fi
+from events import households as hh
 from events import journey as jo
 from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
 from events import referrals as rf
+from events import relationships as rs
 from events import tasks as ta
 from events.base import Event
 from events.errors import EventDecodeError, EventValidationError
@@ -57,7 +61,15 @@ ClinicalEvent: TypeAlias = Annotated[
     | rf.ReferralSubmitted
     | rf.ReferralReceived
     | rf.ReferralAnswered
-    | rf.ReferralConverted,
+    | rf.ReferralConverted
+    | rs.RelationshipRecorded
+    | rs.RelationshipEnded
+    | rs.RelationshipConsentGranted
+    | rs.RelationshipConsentWithdrawn
+    | rs.RelationshipLinked
+    | rs.RelationshipErased
+    | hh.FamilyContractSigned
+    | hh.FamilyContractEnded,
     Field(discriminator="type"),
 ]
 
@@ -106,7 +118,15 @@ EngineEvent: TypeAlias = Annotated[
     | rf.ReferralClaimed
     | rf.ReferralAccepted
     | rf.ReferralAttributed
-    | rf.ReferralRefused,
+    | rf.ReferralRefused
+    | rs.RelationshipRefused
+    | jo.MessageRouted
+    | ca.CalendarScheduled
+    | ca.CalendarReached
+    | ca.CampaignAttended
+    | ci.CheckinRecorded
+    | ci.CheckinMissed
+    | ci.CheckinAlerted,
     Field(discriminator="type"),
 ]
 

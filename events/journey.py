@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from events.base import Event, Frozen
+from events.errors import UpcastError
 from events.outreach import Channel
-from events.upcasting import UPCASTERS, Payload
+from events.relationships import Information, Recipient, Role
+from events.upcasting import UPCASTERS, Payload, refuse_newer_fields
+
+Category = Literal["transactional", "care", "marketing"]
+# The information a message is about when its step names none (design §2.2): what a relative's consent must hold.
+DEFAULT_INFORMATION: dict[str, Information] = {
+    "transactional": "appointments",
+    "care": "reminders",
+    "marketing": "campaigns",
+}
 
 
 class _JourneyEvent(Event):
@@ -177,6 +187,11 @@ class CounterChanged(_StepEvent):
 
 
 class MessageRequested(_StepEvent):
+    """A step asks for a message. Version 2 names the recipient (null: the patient; else one of their relatives,
+    each of whom gets a message of their own) and the information it is about (what a relative's consent holds)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["message.requested"] = "message.requested"
     message_id: str
     template: str
@@ -190,9 +205,32 @@ class MessageRequested(_StepEvent):
     variables: dict[str, Any] = Field(
         default_factory=dict, description="Template variables from the journey's entry (appointment, clinician)."
     )
+    recipient: Recipient | None = Field(default=None, description="Null: the patient; else the relative it goes to.")
+    information: Information | None = Field(
+        default=None, description="What it is about, for relatives' consent; null: a message of no journey step."
+    )
+
+
+def _recipient_and_information(data: Payload) -> Payload:
+    """Version 1 predates family routing: every message went to the patient, and was about what its category's
+    default says (the information a step without one is given now), so a replay routes as the first run did."""
+    refuse_newer_fields(data, ("recipient", "information"), 1)
+    category = data.get("category", "care")
+    information = DEFAULT_INFORMATION.get(category) if isinstance(category, str) else None
+    if information is None:
+        raise UpcastError(f"{data.get('type')}: category {category!r} is not transactional, care or marketing")
+    return {**data, "recipient": None, "information": information}
+
+
+UPCASTERS.register("message.requested", 1)(_recipient_and_information)
 
 
 class TaskCreated(_StepEvent):
+    """A task for staff. Version 2 carries the evidence it was created on (event ids) and its facts in words staff
+    read (a check-in alert's values and statistic), numbers and codes only."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["task.created"] = "task.created"
     task_id: str
     queue: str
@@ -203,6 +241,15 @@ class TaskCreated(_StepEvent):
     message_id: str | None = Field(
         default=None, description="Set when outreach policy chose the phone: the message this call delivers."
     )
+    evidence: tuple[str, ...] = Field(default=(), description="The event ids it was created on (alert, responses).")
+    facts: tuple[str, ...] = Field(default=(), description="What staff should know, in words (no sealed values).")
+
+
+@UPCASTERS.register("task.created", 1)
+def _no_evidence(data: Payload) -> Payload:
+    """Version 1 tasks carried no evidence (one that names some is a publisher's mistake, refused)."""
+    refuse_newer_fields(data, ("evidence", "facts"), 1)
+    return {**data, "evidence": (), "facts": ()}
 
 
 class ChurnFlagged(_StepEvent):
@@ -246,6 +293,9 @@ PolicyRule = Literal[
     "journey_ended",
     "no_channel",
     "holdout",
+    "minor",
+    "relative_consent",
+    "relation_ended",
 ]
 
 
@@ -256,7 +306,10 @@ class _MessageEvent(_JourneyEvent):
 
 class MessageApproved(_MessageEvent):
     """Policy allowed the message: the dispatcher sends it on ``channel`` now. ``fallbacks`` are tried in order
-    if the channel fails for good. ``checks`` lists what policy looked at, for `careloop explain`."""
+    if the channel fails for good. ``checks`` lists what policy looked at, for `careloop explain`. Version 2 names
+    the recipient (null: the patient) and the information, as ``message.requested`` does."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     type: Literal["message.approved"] = "message.approved"
     channel: Channel
@@ -268,6 +321,45 @@ class MessageApproved(_MessageEvent):
     variables: dict[str, Any] = Field(default_factory=dict, description="Template variables known to the engine.")
     checks: tuple[str, ...] = ()
     stale_at: AwareDatetime | None = Field(default=None, description="The dispatcher never sends it after this.")
+    recipient: Recipient | None = Field(default=None, description="Null: the patient; else the relative it goes to.")
+    information: Information | None = Field(
+        default=None, description="What it is about, for relatives' consent; null: a message of no journey step."
+    )
+
+
+UPCASTERS.register("message.approved", 1)(_recipient_and_information)
+
+
+class RoutedRecipient(Frozen):
+    """One recipient of a routed message: the patient (``relation_id`` and ``role`` null) or a relative."""
+
+    relation_id: str | None = Field(default=None, min_length=1, description="Null: the patient.")
+    role: Role | None = Field(default=None, description="Null: the patient.")
+    message_id: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _relative_has_role(self) -> Self:
+        if (self.relation_id is None) != (self.role is None):
+            raise ValueError("relation_id and role are given together (a relative) or both null (the patient)")
+        return self
+
+
+class SkippedRecipient(Frozen):
+    """Someone a routed message does not go to, with the rule and why in words (no name: the role and link)."""
+
+    relation_id: str | None = Field(default=None, min_length=1, description="Null: the patient (say, a minor).")
+    role: Role | None = Field(default=None, description="Null: the patient.")
+    rule: PolicyRule
+    why: str = Field(min_length=1)
+
+
+class MessageRouted(_JourneyEvent):
+    """Whom a step's message goes to, recorded only when the patient has relatives or is a minor: the recipients
+    (each with the message requested for them) and those skipped, with the reason."""
+
+    type: Literal["message.routed"] = "message.routed"
+    recipients: tuple[RoutedRecipient, ...] = ()
+    skipped: tuple[SkippedRecipient, ...] = ()
 
 
 class MessageDeferred(_MessageEvent):

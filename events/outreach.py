@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from events.base import Event
-from events.upcasting import UPCASTERS, Payload
+from events.upcasting import UPCASTERS, Payload, refuse_newer_fields
 
 Channel = Literal["sms", "wechat", "email", "app", "phone"]
 ConsentChannel = Literal["sms", "wechat", "email", "app", "phone", "all"]
@@ -36,18 +36,44 @@ def _trimmed(char: str) -> bool:
     return char.isspace() or unicodedata.category(char).startswith("P")
 
 
+RELATION = (
+    "Null: the patient's own channel. Else the relative's (relationships.py): their own opt-out of the channel, "
+    "apart from what the patient consented to share with them."
+)
+
+
 class ConsentGranted(Event):
+    """Consent on a channel for a purpose. Version 2 may name a relative whose channel it is (``relation_id``)."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     type: Literal["consent.granted"] = "consent.granted"
     channel: ConsentChannel
     purpose: str = Field(default="care", description="care, transactional, marketing or research.")
+    relation_id: str | None = Field(default=None, min_length=1, description=RELATION)
 
 
 class ConsentWithdrawn(Event):
-    """Stops pending sends on the channel at once: approved but unsent messages are withdrawn from dispatch."""
+    """Stops pending sends on the channel at once: approved but unsent messages are withdrawn from dispatch.
+    Version 2 may name a relative whose channel it is (``relation_id``): only their messages stop."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
 
     type: Literal["consent.withdrawn"] = "consent.withdrawn"
     channel: ConsentChannel
     purpose: str = "care"
+    relation_id: str | None = Field(default=None, min_length=1, description=RELATION)
+
+
+def _the_patients_own(data: Payload) -> Payload:
+    """Version 1 predates relatives: every consent was the patient's own channel. A version 1 payload that names a
+    relative is a publisher's mistake, refused rather than dropped."""
+    refuse_newer_fields(data, ("relation_id",), 1)
+    return {**data, "relation_id": None}
+
+
+UPCASTERS.register("consent.granted", 1)(_the_patients_own)
+UPCASTERS.register("consent.withdrawn", 1)(_the_patients_own)
 
 
 class OutreachPaused(Event):

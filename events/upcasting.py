@@ -52,3 +52,14 @@ class Upcasters:
 
 # The registry used by default. Register upcasters for shipped events here, beside the event class change.
 UPCASTERS = Upcasters()
+
+
+def refuse_newer_fields(data: Payload, names: tuple[str, ...], version: int) -> None:
+    """Refuse a version ``version`` payload that gives a field only a later version has: dropping it would silently
+    lose what the publisher said. A field present but empty (null, an empty list) says nothing and is accepted, as
+    a model of the newer shape stamped with the old version dumps it."""
+    for name in names:
+        if data.get(name) not in (None, [], ()):
+            raise UpcastError(
+                f"{data.get('type')}: schema_version {version} has no field {name!r}; publish it as a later version"
+            )

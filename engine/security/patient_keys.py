@@ -21,6 +21,13 @@ from engine.security.errors import ErasedError, NotErasedError, PatientKeyError,
 from engine.security.providers import KeyProvider
 
 NOT_ERASED = "the patient was not erased: a new key would orphan what their live key sealed"
+RELATION_PREFIX = "relation:"
+
+
+def relation_key_id(relation_id: str) -> str:
+    """The key row of a relative's relation key (issue 18), beside the patients' rows, and what the relative's
+    sealed values are bound to: the prefix keeps it apart from any patient's row."""
+    return f"{RELATION_PREFIX}{relation_id}"
 
 
 @dataclass(frozen=True, slots=True)

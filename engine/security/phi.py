@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from engine.security.cipher import DataKey, epoch_of, is_sealed, reveal, seal
 from engine.security.errors import AlreadySealedError, NotSealedError, UnclassifiedEventError
-from engine.security.patient_keys import PatientKeys
+from engine.security.patient_keys import PatientKeys, relation_key_id
 from events.base import Event
 
 E = TypeVar("E", bound=Event)
@@ -77,6 +77,31 @@ SEALED: Mapping[str, tuple[str, ...]] = {
     "task.closed": ("note",),  # typed by staff
     "points.redemption_requested": (),
     "points.adjustment_requested": (),
+    "referral.submitted": (),
+    "referral.received": (),
+    "referral.answered": (),
+    "referral.converted": (),
+    # the relative's name and contact are theirs, sealed under the relation key (RELATION_SEALED), not the patient's
+    "relationship.recorded": (),
+    "relationship.ended": (),
+    "relationship.consent_granted": (),
+    "relationship.consent_withdrawn": (),
+    "relationship.linked": (),
+    "relationship.erased": (),
+    "family_contract.signed": (),
+    "family_contract.ended": (),
+}
+
+# A relative is a data subject too (issue 18): what identifies them is sealed with a key of their own, the relation
+# key, owned by the patient the link is about (erasing the patient destroys it; erasing one relative destroys only
+# theirs). Bound to ``relation_key_id(relation_id)``, so a value moved to another link does not reveal.
+RELATION_SEALED: Mapping[str, tuple[str, ...]] = {
+    "relationship.recorded": (
+        "person.name",
+        "person.contact.phone",
+        "person.contact.email",
+        "person.contact.wechat_openid",
+    ),
 }
 
 CLEAR: Mapping[str, tuple[str, ...]] = {
@@ -105,8 +130,8 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     "observation.recorded": ("observation_id", *_CODE, "value", "unit", "reference_range", "encounter_id"),
     "condition.diagnosed": ("condition_id", *_CODE, "encounter_id"),
     "questionnaire.completed": ("response_id", "instrument", "message_id"),
-    "consent.granted": ("purpose",),
-    "consent.withdrawn": ("purpose",),
+    "consent.granted": ("purpose", "relation_id"),  # relation_id: the relative's own channel, a pseudonym
+    "consent.withdrawn": ("purpose", "relation_id"),
     "outreach.paused": ("by",),  # staff ids
     "outreach.resumed": ("by",),
     "outreach.sent": (*_MESSAGE, "gateway", "gateway_ref"),
@@ -121,6 +146,31 @@ CLEAR: Mapping[str, tuple[str, ...]] = {
     # a reward of the programme, the caller's request id and a pseudonymous staff or client id: no person's words
     "points.redemption_requested": ("reward_id", "ref", "by"),
     "points.adjustment_requested": ("external_id", "by"),  # the caller's adjustment id, a staff or client id
+    # a referral's code and id and both sides' patient ids are pseudonyms of the patients' ids (like patient_id)
+    "referral.submitted": ("code", "referrer_patient_id"),
+    "referral.received": ("code", "referral_id", "referee_patient_id"),
+    "referral.answered": ("code", "referral_id", "referrer_patient_id"),
+    "referral.converted": ("referral_id", "referee_patient_id"),
+    # the link's pseudonymous ids, the source's role code and system, and the language and zone messages to the
+    # relative are written and timed in (as a patient's own)
+    "relationship.recorded": (
+        "relation_id",
+        "role_code",
+        "role_system",
+        "person.language",
+        "person.timezone",
+        "related_patient_id",
+        "household_id",
+    ),
+    "relationship.ended": ("relation_id",),
+    # the signed form's reference is the hospital's document id, not its content
+    "relationship.consent_granted": ("relation_id", "basis_ref"),
+    "relationship.consent_withdrawn": ("relation_id", "by"),
+    "relationship.linked": ("subject_patient_id", "relation_id"),
+    "relationship.erased": ("relation_id",),
+    # the signing system's ids and codes: contract, pseudonymous household, care team, service package, end reason
+    "family_contract.signed": ("contract_id", "household_id", "team", "package"),
+    "family_contract.ended": ("contract_id", "reason"),
 }
 
 
@@ -133,45 +183,76 @@ def sealed_fields(event_type: str) -> tuple[str, ...]:
         ) from None
 
 
-def seal_event(event: E, keys: PatientKeys) -> E:
-    """A copy with every patient-identifying field sealed with the patient's key (made on first use). An event with
-    nothing to seal comes back as it is (it is frozen); a value already sealed is refused."""
-    paths = [p for p in sealed_fields(event.type) if _present(event, p)]
-    if not paths:
-        return event
-    key = keys.key_for(event.patient_id)
+def relation_sealed_fields(event_type: str) -> tuple[str, ...]:
+    """The fields of ``event_type`` sealed with the relation key of the event's ``relation_id`` (a relative's)."""
+    return RELATION_SEALED.get(event_type, ())
 
+
+def seal_event(event: E, keys: PatientKeys) -> E:
+    """A copy with every patient-identifying field sealed with the patient's key (made on first use), and every
+    relative-identifying field with the relation key. An event with nothing to seal comes back as it is (it is
+    frozen); a value already sealed is refused."""
+    paths = [p for p in sealed_fields(event.type) if _present(event, p)]
+    relation_paths = [p for p in relation_sealed_fields(event.type) if _present(event, p)]
+    if paths:
+        event = _each(event, paths, _sealing(event.type, keys.key_for(event.patient_id), event.patient_id))
+    if relation_paths:
+        subject = relation_key_id(_relation_id(event))
+        event = _each(event, relation_paths, _sealing(event.type, keys.key_for(subject), subject))
+    return event
+
+
+def _sealing(event_type: str, key: DataKey, subject: str) -> Transform:
     def sealing(value: str, field: str) -> str:
         if is_sealed(value):
-            raise AlreadySealedError(f"{event.type}: {field} is already sealed", event.type, field)
-        return seal(key, value, event.patient_id, field)
+            raise AlreadySealedError(f"{event_type}: {field} is already sealed", event_type, field)
+        return seal(key, value, subject, field)
 
-    return _each(event, paths, sealing)
+    return sealing
 
 
 def reveal_event(event: E, keys: PatientKeys) -> E:
-    """A copy with every patient-identifying field in clear. ErasedError if the patient's key of a value was erased;
-    NotSealedError if such a field holds a clear value (it should never have rested so)."""
+    """A copy with every identifying field in clear. ErasedError if the key of a value (the patient's, or the
+    relative's relation key) was erased; NotSealedError if such a field holds a clear value (it should never have
+    rested so)."""
     paths = [p for p in sealed_fields(event.type) if _present(event, p)]
+    relation_paths = [p for p in relation_sealed_fields(event.type) if _present(event, p)]
+    if paths:
+        event = _each(event, paths, _revealing(event.type, keys, event.patient_id))
+    if relation_paths:
+        event = _each(event, relation_paths, _revealing(event.type, keys, relation_key_id(_relation_id(event))))
+    return event
+
+
+def _revealing(event_type: str, keys: PatientKeys, subject: str) -> Transform:
     epochs: dict[int, DataKey] = {}
 
     def revealing(value: str, field: str) -> str:
         if not is_sealed(value):
             raise NotSealedError(
-                f"{event.type}: {field} holds a clear value where a sealed one was expected", event.type, field
+                f"{event_type}: {field} holds a clear value where a sealed one was expected", event_type, field
             )
         epoch = epoch_of(value, field)
         if epoch not in epochs:
-            epochs[epoch] = keys.key_at(event.patient_id, epoch)
-        return reveal(epochs[epoch], value, event.patient_id, field)
+            epochs[epoch] = keys.key_at(subject, epoch)
+        return reveal(epochs[epoch], value, subject, field)
 
-    return _each(event, paths, revealing) if paths else event
+    return revealing
 
 
 def mask_event(event: E, mask: str) -> E:
-    """A copy with every patient-identifying field present replaced by ``mask`` (what an erased key sealed)."""
-    paths = [p for p in sealed_fields(event.type) if _present(event, p)]
+    """A copy with every identifying field present (the patient's and a relative's) replaced by ``mask`` (what an
+    erased key sealed)."""
+    every = (*sealed_fields(event.type), *relation_sealed_fields(event.type))
+    paths = [p for p in every if _present(event, p)]
     return _each(event, paths, lambda value, field: mask) if paths else event
+
+
+def _relation_id(event: Event) -> str:
+    relation_id = getattr(event, "relation_id", None)
+    if not isinstance(relation_id, str):
+        raise UnclassifiedEventError(f"{event.type}: has relative's fields but no relation_id", event.type, "type")
+    return relation_id
 
 
 def reveal_value(keys: PatientKeys, token: str, patient_id: str, field: str, where: str) -> str:

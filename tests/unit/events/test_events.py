@@ -15,6 +15,7 @@ from events.catalog import parse_clinical
 from events.encounters import EncounterDischarged
 from events.schema import clinical_event_schema, engine_event_schema
 from events.upcasting import Upcasters
+from tests.unit.events.family_calendar_samples import FAMILY_CALENDAR_PAYLOADS
 from tests.unit.events.loyalty_samples import LOYALTY_PAYLOADS
 from tests.unit.events.referral_samples import REFERRAL_PAYLOADS
 
@@ -222,6 +223,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     },
     **LOYALTY_PAYLOADS,
     **REFERRAL_PAYLOADS,
+    **FAMILY_CALENDAR_PAYLOADS,
 }
 
 

@@ -11,9 +11,12 @@ from typing import Any
 from events import appointments as ap
 from events import encounters as en
 from events import findings as fi
+from events import households as hh
 from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
+from events import referrals as rf
+from events import relationships as rs
 from events import tasks as ta
 from events.base import Coding, Event, Source
 
@@ -30,7 +33,29 @@ REPLY = "我这周在外地出差，下周再去复查可以吗？李芳"
 NOTE = "Reached Li Fang's daughter on 13884860701; rebooked for Tuesday"
 PAUSE_REASON = "Patient Li Fang in hospice care at home, family asked for no messages"
 COMMENT = "The nurse on ward 5 (Zhang) was very kind to me, Li Fang"
-PHI_VALUES = (NAME, PHONE, EMAIL, OPENID, MRN, NATIONAL_ID, REPLY, NOTE, PAUSE_REASON, COMMENT)
+# her daughter, recorded from an NK1 segment (a relative is a data subject too: sealed under the relation key)
+RELATION = "rel-8c1d2e3f4a5b6c7d"
+RELATIVE_NAME = "王小红"
+RELATIVE_PHONE = "+8613912345678"
+RELATIVE_EMAIL = "wang.xh@example.cn"
+RELATIVE_OPENID = "oGZUI0fKx81Pm2QvLr7sTnWbHyAc"
+REFERRAL_CODE = "53NZ-C24F-V7XV"
+PHI_VALUES = (
+    NAME,
+    PHONE,
+    EMAIL,
+    OPENID,
+    MRN,
+    NATIONAL_ID,
+    REPLY,
+    NOTE,
+    PAUSE_REASON,
+    COMMENT,
+    RELATIVE_NAME,
+    RELATIVE_PHONE,
+    RELATIVE_EMAIL,
+    RELATIVE_OPENID,
+)
 
 _messages = itertools.count(1)
 _at = datetime(2026, 3, 2, 10, 0, tzinfo=CST)
@@ -155,5 +180,68 @@ def one_of_each() -> dict[str, Any]:
             reason_code="correction",
             by="desk-0042",
         ),
+        *_referrals(),
+        *_family(),
     ]
     return {e.type: e for e in built}
+
+
+def _referrals() -> list[Any]:
+    referral_id = rf.referral_id(PATIENT, REFERRAL_CODE)
+    return [
+        event(rf.ReferralSubmitted, code=REFERRAL_CODE, referrer_patient_id=OTHER_PATIENT),
+        event(rf.ReferralReceived, code=REFERRAL_CODE, referral_id=referral_id, referee_patient_id=PATIENT),
+        event(
+            rf.ReferralAnswered,
+            code=REFERRAL_CODE,
+            referral_id=referral_id,
+            outcome="accepted",
+            referrer_patient_id=OTHER_PATIENT,
+        ),
+        event(rf.ReferralConverted, referral_id=referral_id, referee_patient_id=PATIENT),
+    ]
+
+
+def _family() -> list[Any]:
+    person = rs.Person(
+        name=RELATIVE_NAME,
+        contact=pa.Contact(phone=RELATIVE_PHONE, email=RELATIVE_EMAIL, wechat_openid=RELATIVE_OPENID),
+        language="zh-CN",
+        timezone="Asia/Shanghai",
+    )
+    contract = {"contract_id": "FDC-110105-2026-0118", "household_id": "hh-5e1a9c"}
+    return [
+        event(
+            rs.RelationshipRecorded,
+            relation_id=RELATION,
+            role="child",
+            role_code="DAU",
+            role_system="HL70063",
+            person=person,
+            related_patient_id=OTHER_PATIENT,
+            household_id="hh-5e1a9c",
+            since="1990-03-07",
+        ),
+        event(rs.RelationshipEnded, relation_id=RELATION, reason="source_ended", ended_at="2027-02-20"),
+        event(
+            rs.RelationshipConsentGranted,
+            relation_id=RELATION,
+            purposes=("care",),
+            information=("appointments", "reminders"),
+            granted_by="patient",
+            basis_ref="CONSENT-FORM-2026-0412",
+        ),
+        event(rs.RelationshipConsentWithdrawn, relation_id=RELATION, purposes=("care",), by="desk-0042"),
+        event(rs.RelationshipLinked, subject_patient_id=OTHER_PATIENT, relation_id=RELATION, role="parent"),
+        event(rs.RelationshipErased, relation_id=RELATION, reason="request", key_epoch=1),
+        event(
+            hh.FamilyContractSigned,
+            **contract,
+            role="holder",
+            team="chaoyang-team-03",
+            package="elderly-basic",
+            starts_on="2026-03-01",
+            ends_on="2027-02-28",
+        ),
+        event(hh.FamilyContractEnded, contract_id=contract["contract_id"], reason="expired"),
+    ]

@@ -20,8 +20,8 @@ from engine.security.errors import (
     UnclassifiedEventError,
     UnreadableTokenError,
 )
-from engine.security.patient_keys import MemoryPatientKeys
-from engine.security.phi import CLEAR, ENVELOPE, SEALED, reveal_event, seal_event
+from engine.security.patient_keys import MemoryPatientKeys, relation_key_id
+from engine.security.phi import CLEAR, ENVELOPE, RELATION_SEALED, SEALED, reveal_event, seal_event
 from engine.security.providers import FileKeyProvider
 from events import journey as jo
 from events import tasks as ta
@@ -81,7 +81,8 @@ def test_every_clinical_event_type_is_listed_as_sealed_and_clear() -> None:
 @pytest.mark.parametrize("event_type", EVERY_TYPE)
 def test_every_text_field_of_the_type_is_either_sealed_or_kept_clear_on_purpose(event_type: str) -> None:
     fields = text_fields(CLINICAL_TYPES[event_type])
-    sealed, clear = set(SEALED.get(event_type, ())), set(CLEAR.get(event_type, ()))
+    sealed = {*SEALED.get(event_type, ()), *RELATION_SEALED.get(event_type, ())}
+    clear = set(CLEAR.get(event_type, ()))
     assert not sealed & clear, f"{event_type}: sealed and clear at once: {sorted(sealed & clear)}"
     assert not sealed & set(ENVELOPE)
     undecided = fields - sealed - clear - set(ENVELOPE)
@@ -100,7 +101,7 @@ def test_a_text_field_added_to_a_type_is_found_undecided() -> None:
 def test_the_samples_cover_every_clinical_type_with_every_text_field_filled() -> None:
     assert sorted(SAMPLES) == EVERY_TYPE
     for event_type, event in SAMPLES.items():
-        for path in SEALED[event_type]:
+        for path in (*SEALED[event_type], *RELATION_SEALED.get(event_type, ())):
             assert any(isinstance(v, str) for v in values_at(event, path)), f"{event_type}.{path} is empty"
 
 
@@ -118,7 +119,7 @@ def test_sealing_hides_exactly_the_identifying_fields_and_revealing_gives_the_ev
     # the same event type, its schema unchanged: it still parses as a clinical event after a trip through JSON
     assert type(sealed) is type(event)
     assert parse_clinical(sealed.model_dump_json()) == sealed
-    for path in SEALED[event_type]:
+    for path in (*SEALED[event_type], *RELATION_SEALED.get(event_type, ())):
         for before, after in zip(values_at(event, path), values_at(sealed, path), strict=True):
             assert is_sealed(after) if isinstance(before, str) else after == before, f"{path}: {after!r}"
     for path in (*CLEAR[event_type], *ENVELOPE):
@@ -232,3 +233,41 @@ def test_an_engine_event_is_not_something_phi_classifies(keys: MemoryPatientKeys
     )
     with pytest.raises(UnclassifiedEventError, match=r"journey\.started: not a clinical event type"):
         seal_event(started, keys)
+
+
+# --- a relative's name and contact: sealed under the relation key -----------------------------------------------
+
+
+def test_a_relatives_name_and_contact_are_sealed_with_the_relation_key_and_not_the_patients(
+    keys: MemoryPatientKeys,
+) -> None:
+    recorded = SAMPLES["relationship.recorded"]
+
+    sealed = seal_event(recorded, keys)
+
+    assert is_sealed(sealed.person.name) and sealed.person.contact is not None
+    assert is_sealed(sealed.person.contact.phone) and is_sealed(sealed.person.contact.wechat_openid)
+    assert (sealed.role, sealed.person.language, sealed.related_patient_id) == ("child", "zh-CN", samples.OTHER_PATIENT)
+    assert keys.existing(PATIENT) is None  # nothing of the patient's own is in the link
+    assert keys.existing(relation_key_id(samples.RELATION)) is not None
+    assert reveal_event(sealed, keys) == recorded
+
+
+def test_a_relatives_sealed_name_moved_to_another_link_does_not_reveal(keys: MemoryPatientKeys) -> None:
+    sealed = seal_event(SAMPLES["relationship.recorded"], keys)
+    keys.key_for(relation_key_id("rel-other"))
+    moved = sealed.model_copy(update={"relation_id": "rel-other"})
+    with pytest.raises(UnreadableTokenError):
+        reveal_event(moved, keys)
+
+
+def test_erasing_a_relation_key_hides_the_relative_and_keeps_the_patients_own_data(keys: MemoryPatientKeys) -> None:
+    relative = seal_event(SAMPLES["relationship.recorded"], keys)
+    hers = seal_event(SAMPLES["patient.registered"], keys)
+
+    keys.erase(relation_key_id(samples.RELATION))
+
+    with pytest.raises(ErasedError):
+        reveal_event(relative, keys)
+    assert reveal_event(hers, keys).name == NAME
+    assert samples.RELATIVE_NAME not in relative.model_dump_json()
