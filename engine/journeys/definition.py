@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SerializerFunctionWrapHandler,
+    Tag,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
+from engine.journeys.calendar_definition import AttendedSpec, CalendarEntry, CalendarWait
+from engine.journeys.checkin_definition import CheckinSpec
 from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from engine.journeys.loyalty_definition import LoyaltyProgramme
@@ -25,6 +37,24 @@ END = "end"  # reserved goto target: complete the journey
 
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class _Grown(Model):
+    """A model that gained fields after journeys were written with it: a new field at its default is left out of
+    the dump, so a journey that does not use it keeps the content hash it had (running instances stay pinned)."""
+
+    ADDED: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_added_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in self.ADDED:
+                info = type(self).model_fields[name]
+                if getattr(self, name) == info.get_default(call_default_factory=True):
+                    data.pop(name, None)
+                    data.pop(info.alias or name, None)
+        return data
 
 
 def check_event_type(value: str) -> str:
@@ -91,7 +121,7 @@ class _Typed(Model):
 # --- entry, exits and goals -------------------------------------------------------------------------
 
 
-class Entry(_Typed):
+class EventEntry(_Typed):
     event: EntryType
     when: When = Field(default_factory=When, description="All must hold (event.*, patient.*).")
     key: str | None = Field(default=None, description="Entry event field: one instance per value (appointment_id).")
@@ -121,6 +151,29 @@ class Entry(_Typed):
     @classmethod
     def _known_events(cls, value: list[str]) -> list[str]:
         return [check_event_type(v) for v in value]
+
+
+def entry_kind(value: Any) -> str | None:
+    """An entry names a calendar rule (``calendar:``) or, otherwise, the event it enters on."""
+    if isinstance(value, CalendarEntry):
+        return "calendar"
+    if isinstance(value, EventEntry):
+        return "event"
+    if not isinstance(value, dict):
+        return None
+    return "calendar" if "calendar" in value and "event" not in value else "event"
+
+
+# A journey starts on an event, or on a day of the year for every patient in its audience (issue 18, design §3.1).
+Entry = Annotated[
+    Annotated[EventEntry, Tag("event")] | Annotated[CalendarEntry, Tag("calendar")],
+    Discriminator(
+        entry_kind,
+        custom_error_type="entry_kind",
+        custom_error_message="an entry names the event it enters on ('event:') or a calendar rule ('calendar:')",
+    ),
+]
+AnyEntry = EventEntry | CalendarEntry
 
 
 class EventRule(_Typed):
@@ -158,7 +211,9 @@ class _Timing(Model):
         return check_timezone(value, allow_symbolic=True)
 
 
-class WaitSpec(_Timing):
+class WaitSpec(_Timing, _Grown):
+    ADDED: ClassVar[tuple[str, ...]] = ("calendar",)
+
     offset: DurationField = Field(default=Duration.parse("0d"))
     from_: str = Field(
         default="step",
@@ -166,6 +221,17 @@ class WaitSpec(_Timing):
         description="'step' (when this step is reached), 'entry' (the entry event's time) or a date field "
         "of the entry event, e.g. start_at.",
     )
+    calendar: CalendarWait | None = Field(
+        default=None,
+        description="A day of the instance's season (calendar-entered journeys): {fu: 中伏}; offset and at apply "
+        "to it. Not with 'from'.",
+    )
+
+    @model_validator(mode="after")
+    def _calendar_or_from(self) -> WaitSpec:
+        if self.calendar is not None and self.from_ != "step":
+            raise ValueError("a wait measures from a calendar day or from 'from', not both: remove one")
+        return self
 
 
 class WaitStep(_Step):
@@ -229,13 +295,31 @@ class SplitStep(_Step):
     split: SplitSpec
 
 
-class MessageSpec(Model):
+Recipients = Literal["patient", "guardians", "family", "self_only"]
+Information = Literal[
+    "appointments", "reminders", "results", "questionnaires", "vaccinations", "campaigns", "greetings"
+]
+
+
+class MessageSpec(_Grown):
+    ADDED: ClassVar[tuple[str, ...]] = ("to", "information")
+
     template: str = Field(min_length=1)
     channels: list[Channel] = Field(min_length=1, description="In order of preference.")
     strategy: Literal["first_available", "all"] = "first_available"
     category: Literal["transactional", "care", "marketing"] = "care"
     priority: int = Field(default=50, ge=0, le=100, description="Higher pre-empts lower under frequency caps.")
     stale_after: DurationField | None = Field(default=None, description="Skip if reached this late after its due time.")
+    to: Recipients = Field(
+        default="patient",
+        description="patient: as the family policy routes (a minor's guardians); guardians; family: the patient "
+        "and every relative with consent; self_only: never a relative.",
+    )
+    information: Information | None = Field(
+        default=None,
+        description="What kind of information it carries, for relatives' consent (default by category: "
+        "transactional appointments, care reminders, marketing campaigns).",
+    )
 
 
 class MessageStep(_Step):
@@ -295,6 +379,18 @@ class StartStep(_Step):
     start: StartSpec
 
 
+class AttendedStep(_Step):
+    """Records that the patient attended a visit of a calendar campaign this season (campaign.attended)."""
+
+    attended: AttendedSpec
+
+
+class CheckinStep(_Step):
+    """Asks for a check-in every day or week and watches the recorded values (engine/journeys/checkins.py)."""
+
+    checkin: CheckinSpec
+
+
 class EndSpec(Model):
     outcome: str = "completed"
 
@@ -315,6 +411,8 @@ STEP_KINDS: dict[str, type[_Step]] = {
     "count": CountStep,
     "start": StartStep,
     "end": EndStep,
+    "attended": AttendedStep,
+    "checkin": CheckinStep,
 }
 
 
@@ -331,6 +429,8 @@ AnyStep = (
     | CountStep
     | StartStep
     | EndStep
+    | AttendedStep
+    | CheckinStep
 )
 
 
@@ -354,7 +454,9 @@ Step = Annotated[
     | Annotated[ClearFlagStep, Tag("clear_flag")]
     | Annotated[CountStep, Tag("count")]
     | Annotated[StartStep, Tag("start")]
-    | Annotated[EndStep, Tag("end")],
+    | Annotated[EndStep, Tag("end")]
+    | Annotated[AttendedStep, Tag("attended")]
+    | Annotated[CheckinStep, Tag("checkin")],
     Discriminator(
         step_kind,
         custom_error_type="step_kind",

@@ -9,6 +9,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
+from engine.journeys.calendar_state import CalendarState
 from engine.journeys.loyalty_state import LoyaltyState
 from events import journey as jo
 
@@ -79,6 +80,9 @@ class Instance:
     # The last moment a deployment decided about this instance (started_at at start, then the effective_at of
     # each journey.migrated or journey.version_kept): only later deployments are due for it (migration.next_due).
     considered_at: datetime | None = None
+    # A check-in step's series (issue 18 §4): engine/journeys/checkins.py's CheckinProgress, kept by engineer E's
+    # fold; typed there (this module cannot import the check-in core without a cycle). None: no check-in step.
+    checkin: Any = None
 
     @property
     def active(self) -> bool:
@@ -132,6 +136,7 @@ class Sent:
     category: str
     priority: int
     message_id: str
+    recipient: str | None = None  # the relation_id of a relative's copy (caps count per recipient); None: the patient
 
 
 class Due(NamedTuple):
@@ -142,7 +147,7 @@ class Due(NamedTuple):
     rank: tuple[int, int]
     instance_id: str
     timer_id: str
-    kind: Literal["wait", "message", "task", "churn", "deployment", "loyalty"]
+    kind: Literal["wait", "message", "task", "churn", "deployment", "loyalty", "calendar"]
 
 
 SIGNALS_KEPT = 20
@@ -170,6 +175,10 @@ class PatientState:
     erased_epoch: int | None = None  # while erased (engine/journeys/erased.py): the data key epoch destroyed
     experiments: frozenset[str] = frozenset()  # ids of the experiments the patient was assigned to (recorded once)
     loyalty: LoyaltyState | None = None  # None: not a member of the loyalty programme (or there is none)
+    calendar: CalendarState | None = None  # None: never scheduled for a calendar journey (calendar_state.py)
+    # The patient's relatives (issue 18 §2.1): engine/journeys/family_state.py's FamilyState, kept by engineer C's
+    # fold. None: no family recorded.
+    family: Any = None
 
     @property
     def churn_score(self) -> int:

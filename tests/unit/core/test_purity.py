@@ -15,10 +15,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 CORE = sorted([*ROOT.joinpath("engine", "journeys").glob("*.py"), *ROOT.joinpath("events").glob("*.py")])
-THIRD_PARTY_ALLOWED = {"pydantic", "pydantic_core"}
-# Ours that the core may import: itself, the events, the 'did you mean' helper of the journeys language, and the
-# loyalty points ledger (pure, held to it by tests/unit/loyalty/test_purity.py).
-OURS_ALLOWED = ("engine.journeys", "events", "engine.yamlfile.suggest", "engine.loyalty")
+# scipy: the check-ins' trend statistics (engine/journeys/trends.py, issue 18 §4), pure computation, no I/O.
+THIRD_PARTY_ALLOWED = {"pydantic", "pydantic_core", "scipy"}
+# Ours that the core may import: itself, the events, the 'did you mean' helper of the journeys language, the
+# loyalty points ledger (pure, held to it by tests/unit/loyalty/test_purity.py) and the calendar computations of
+# calendar-triggered journeys (pure, held to it by tests/unit/calendars/test_purity.py).
+OURS_ALLOWED = ("engine.journeys", "events", "engine.yamlfile.suggest", "engine.loyalty", "engine.calendars")
 STDLIB_FORBIDDEN = {"logging", "random", "socket", "asyncio", "os", "subprocess", "time", "threading", "pickle"}
 STDLIB_FORBIDDEN |= {"copyreg", "shelve", "sqlite3", "urllib", "http", "io", "tempfile", "shutil", "pathlib"}
 FORBIDDEN_METHODS = {"now", "utcnow", "today", "monotonic", "perf_counter", "read_text", "write_text"}

@@ -74,7 +74,7 @@ def test_a_task_setting_under_a_message_is_sent_to_the_task_action() -> None:
     found = only_error(POST_OP + "          sla: 1d\n")
     assert found.startswith("j.yaml:15:11: error: 'sla' is not allowed under journeys[0].steps[1].message: ")
     assert "'sla' belongs under 'task:' of a 'task' step, not under 'message:'" in found
-    assert "keys allowed here: category, channels, priority, stale_after, strategy, template" in found
+    assert "keys allowed here: category, channels, information, priority, stale_after, strategy, template, to" in found
 
 
 def test_channels_under_a_task_belong_to_a_message_step() -> None:
@@ -88,7 +88,10 @@ def test_channels_under_a_task_belong_to_a_message_step() -> None:
     )
     found = only_error(text)
     assert found.startswith("j.yaml:20:11: error: 'channels' is not allowed under journeys[0].steps[2].task: ")
-    assert "'channels' belongs under 'message:' of a 'message' step, not under 'task:'" in found
+    assert (
+        "'channels' belongs under 'message:' of a 'message' step, or under 'checkin.ask:' of a 'checkin' step, "
+        in found
+    )
     assert "keys allowed here: priority, queue, role, sla, title" in found
 
 
@@ -165,7 +168,7 @@ def test_a_misspelt_key_gets_the_close_match_among_the_keys_allowed_there() -> N
     )
     assert found == (
         "j.yaml:13:11: error: unknown field 'templat'; did you mean 'template'? (keys allowed under "
-        "journeys[0].steps[1].message: category, channels, priority, stale_after, strategy, template)"
+        "journeys[0].steps[1].message: category, channels, information, priority, stale_after, strategy, template, to)"
     )
 
 
@@ -180,7 +183,7 @@ def test_a_key_known_nowhere_lists_the_keys_allowed_there() -> None:
     found = only_error(POST_OP + "          colour: blue\n")
     assert found == (
         "j.yaml:15:11: error: unknown field 'colour' under journeys[0].steps[1].message (keys allowed there: "
-        "category, channels, priority, stale_after, strategy, template)"
+        "category, channels, information, priority, stale_after, strategy, template, to)"
     )
 
 
