@@ -87,6 +87,11 @@ class PostgresIdentity:
             self._conn.close()
             raise
 
+    @property
+    def pseudonyms(self) -> Pseudonyms:
+        """The deployment's keys, for relation ids of relatives without an identifier (connectors/relations.py)."""
+        return self._pseudonyms
+
     def resolve(self, identifiers: Sequence[Identifier]) -> str:
         if not identifiers:
             raise ValueError("a patient needs at least one identifier (authority and value)")

@@ -10,6 +10,7 @@ MSH-18 empty), phone numbers without a country code. A ``SourceProfile`` says wh
     systems:
       LIS@HOSP-A: {charset: gb18030}        # keys it leaves out come from default
       HIS-WEST: {timezone: Asia/Urumqi, referral_authority: HIS-WEST-REF}
+      HIS-EAST: {relationship_roles: {"51": parent, "52": parent, "10": spouse}}  # its own 家庭关系 codes
 
 A label the message itself carries (an offset, MSH-18, a +country code) always wins over its profile.
 """
@@ -28,6 +29,8 @@ import phonenumbers
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
+from connectors.relations import ROLES
+
 
 class ProfileError(ValueError):
     """A source profile that cannot be used; the message names the file, line and key."""
@@ -40,6 +43,9 @@ class SourceProfile:
     country: str = "CN"  # ISO 3166 region of phone numbers written without a country code
     # HL7 v2: the assigning authority (CX-4) of the PID-3 repetition that is a referral code, not an identifier
     referral_authority: str = "CARELOOP-REFERRAL"
+    # A source's own relationship codes (NK1-3, a FHIR relationship coding, a CSV column) -> careloop's role
+    # (connectors/relations.py ROLES), for codes outside HL7 table 0063 and v3 RoleCode; pairs, so a profile hashes.
+    relationship_roles: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -55,6 +61,13 @@ class SourceProfile:
             raise ProfileError(f"country: {self.country!r} is not an ISO 3166 region code (e.g. 'CN', 'US')")
         if not self.referral_authority.strip():
             raise ProfileError("referral_authority: empty; it names PID-3's referral code (e.g. 'CARELOOP-REFERRAL')")
+        unknown = sorted({role for _, role in self.relationship_roles} - set(ROLES))
+        if unknown:
+            raise ProfileError(f"relationship_roles: {unknown[0]!r} is not a role careloop knows ({', '.join(ROLES)})")
+
+    def relationship_role(self, code: str) -> str | None:
+        """The role the source's own relationship code means, if its profile says (codes compare as written)."""
+        return next((role for known, role in self.relationship_roles if known == code), None)
 
     @property
     def tz(self) -> tzinfo:
@@ -79,7 +92,7 @@ class SourceProfiles:
         return replace(self, default=replace(self.default, **given)) if given else self
 
 
-_KEYS = ("timezone", "charset", "country", "referral_authority")
+_KEYS = ("timezone", "charset", "country", "referral_authority", "relationship_roles")
 
 
 def load_profiles(path: Path) -> SourceProfiles:
@@ -112,8 +125,15 @@ def _profile(path: Path, raw: Any, base: SourceProfile, where: str) -> SourcePro
         raise ProfileError(
             f"{path}:{_line(raw, unknown[0])}: {where}.{unknown[0]}: unknown key; expected {', '.join(_KEYS)}"
         )
+    values: dict[str, Any] = {k: str(v) for k, v in raw.items() if k != "relationship_roles"}
+    if "relationship_roles" in raw:
+        roles = raw["relationship_roles"]
+        if not isinstance(roles, Mapping):
+            line = _line(raw, "relationship_roles")
+            raise ProfileError(f"{path}:{line}: {where}.relationship_roles: expected a mapping of code to role")
+        values["relationship_roles"] = tuple((str(k), str(v)) for k, v in roles.items())
     try:
-        return replace(base, **{k: str(v) for k, v in raw.items()})
+        return replace(base, **values)
     except ProfileError as exc:  # its message starts with the key at fault ("charset: unknown ...")
         key = str(exc).split(":", 1)[0]
         raise ProfileError(f"{path}:{_line(raw, key)}: {where}.{exc}") from exc

@@ -33,6 +33,7 @@ from connectors.fhir.parse import Document, Entry, parse
 from connectors.fhir.patients import map_patient
 from connectors.fhir.questionnaires import map_questionnaire_response
 from connectors.fhir.references import References
+from connectors.fhir.related import map_related_person
 from connectors.fhir.times import instant
 from engine.security.errors import ErasedError
 from events.base import Event, Source
@@ -46,6 +47,7 @@ MAPPERS: dict[str, Mapper] = {
     "Condition": map_condition,
     "Appointment": map_appointment,
     "QuestionnaireResponse": map_questionnaire_response,
+    "RelatedPerson": map_related_person,
 }
 # Read only to name things (a department, a clinician, an instrument, a diagnosis): validated, never events.
 REFERENCED = frozenset({"Organization", "Practitioner", "PractitionerRole", "Location", "HealthcareService"})

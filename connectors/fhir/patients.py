@@ -8,6 +8,9 @@ A registration is dated when the source recorded the Patient (its meta.lastUpdat
 careloop received it: FHIR has no registration time, and a birth date is a clinical date, not an arrival. Phone
 numbers become E.164 in the source's country (its profile); one that cannot be a full number rejects the Patient,
 naming the telecom element, rather than lose the way to reach the patient or reach someone else.
+
+Each ``Patient.contact`` is a relative (``related``): a ``relationship.recorded`` after the registration, or a problem
+naming ``contact[i]...`` beside it when one cannot be read.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fhir.resources.R4B.patient import Patient
 from connectors.fhir.context import Context
 from connectors.fhir.elements import concept_text, human_name
 from connectors.fhir.errors import Problem, UnmappableError
+from connectors.fhir.related import map_contacts
 from connectors.fhir.times import calendar_date
 from connectors.phones import PhoneNumberError, e164, is_no_number
 from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, claim
@@ -57,6 +61,7 @@ def map_patient(patient: Patient, ctx: Context) -> list[Event | Problem]:
         )
     ]
     out.extend(referral_problems)
+    out.extend(map_contacts(patient, patient_id, ctx))
     if patient.deceasedDateTime is not None or patient.deceasedBoolean:
         out.append(_deceased(patient, patient_id, ctx))
     out.extend(_merges(patient, identifiers, registered_at, ctx))

@@ -18,6 +18,7 @@ from connectors.base import PatientIdentity
 from connectors.fhir.elements import human_name, reference_parts
 from connectors.fhir.errors import IdentityStoreError, UnmappableError
 from connectors.fhir.parse import Entry
+from connectors.relations import RelationIdError, RelationIds, Relative, relation_ids
 from engine.security.errors import ErasedError
 from events.patient import Identifier
 
@@ -86,6 +87,17 @@ class References:
             except Exception as exc:
                 raise IdentityStoreError(f"resolving the patient of {path} failed: {exc}") from exc
         return self._patients[key]
+
+    def relation(self, patient_id: str, relative: Relative, path: str) -> RelationIds:
+        """The link's ids (connectors/relations.py): the relative resolved like a patient when identified."""
+        try:
+            return relation_ids(self._identity, patient_id, relative)
+        except RelationIdError as exc:
+            raise UnmappableError(str(exc), path) from exc
+        except ErasedError:
+            raise
+        except Exception as exc:
+            raise IdentityStoreError(f"resolving the relative of {path} failed: {exc}") from exc
 
     def merge(self, retired: Sequence[Identifier], survivor: Sequence[Identifier]) -> tuple[str, str]:
         """Record a merge with the identity port; later resolutions in this document see the survivor."""

@@ -33,6 +33,9 @@ before its other events, so that nothing the message would start runs for a pati
   their cancels, A21/A22 leave of absence out/back and A52/A53 their cancels, A54/A55 change of attending doctor
   and its cancel, A60 update allergies: ``patient.updated`` with the demographics only. careloop plans nothing on
   tracking, pending moves, leaves or attending doctors, so they change no encounter.
+- NK1 (next of kin) of A01, A04, A05, A08, A14, A28 and A31: a ``relationship.recorded`` (or, with an end date
+  NK1-9, ``relationship.ended``) per NK1, after the patient's own event (``kin``). A relative a later A08 leaves out
+  is not ended: absence states nothing.
 - A34, A39, A40 merge: ``patient.merged`` per PID/MRG pair; A46, A47 change of identifiers: ``patient.updated``
   linking PID-3 to MRG-1's patient (``merges``).
 
@@ -47,6 +50,7 @@ from connectors.hl7v2 import cancels, merges, pending
 from connectors.hl7v2.common import Draft, Header, event_time, optional_time, patient_groups, patient_of, require_pid
 from connectors.hl7v2.deaths import deaths
 from connectors.hl7v2.errors import FieldError
+from connectors.hl7v2.kin import relationships
 from connectors.hl7v2.message import Message
 from connectors.hl7v2.visit import demographics, encounter_fields
 from events import encounters as en
@@ -164,6 +168,20 @@ _PLAIN: dict[str, Handler] = {
 }
 _PLAIN |= {f"ADT^{t}": update_person for t in ("A09", "A10", "A15", "A16", "A21", "A22", "A25", "A26")}
 _PLAIN |= {f"ADT^{t}": update_person for t in ("A32", "A33", "A52", "A53", "A54", "A55", "A60")}
+
+
+def _with_kin(handler: Handler) -> Handler:
+    """The registrations and updates also record the relatives their NK1s name, after the patient's own event."""
+
+    def handle(msg: Message, header: Header) -> list[Draft]:
+        return [*handler(msg, header), *relationships(msg, header)]
+
+    handle.__doc__ = handler.__doc__
+    return handle
+
+
+KIN_TYPES = ("ADT^A01", "ADT^A04", "ADT^A05", "ADT^A08", "ADT^A14", "ADT^A28", "ADT^A31")
+_PLAIN |= {kind: _with_kin(_PLAIN[kind]) for kind in KIN_TYPES}
 
 HANDLERS: dict[str, Handler] = {kind: _with_deaths(handler) for kind, handler in sorted(_PLAIN.items())}
 # An identifier change reports deaths itself: its patient is known by the old identifiers and the new ones.

@@ -13,6 +13,7 @@ from connectors.hl7v2.message import Message, Repetition, Segment
 from connectors.hl7v2.values import first, hd, identifiers, sub_hd, timestamp
 from connectors.profiles import SourceProfiles
 from connectors.referrals import ReferralDirectory
+from connectors.relations import Relative
 from events.base import Event, Source
 from events.patient import Identifier
 
@@ -56,6 +57,8 @@ class Draft:
     # the old identifiers first, so resolving links the new ones to the existing patient).
     linked: tuple[Identifier, ...] = ()
     referral: ReferralField | None = None  # patient.registered only: the referral code(s) PID-3 carried
+    relative: Relative | None = None  # relationship.*: who the NK1 names, for the relation id (connectors/relations)
+    refused: FieldError | None = None  # a part of the message refused on its own (an NK1): a problem, not an event
 
 
 @dataclass(frozen=True, slots=True)

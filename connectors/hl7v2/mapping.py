@@ -18,6 +18,9 @@ Reject categories: "unparseable" (not HL7, or bytes that are no text in the mess
 whose patients are already one, e.g. the same A40 imported twice), "erased" (about a patient `careloop erase`
 erased: connectors/sealing.py).
 
+Relatives (NK1, ``kin``): a bad field of one NK1 refuses that relationship as a field, ``Mapped.problems``, while
+the message's other events map.
+
 Referral codes: a PID-3 repetition whose CX-4 is the source profile's ``referral_authority`` is the referrer's
 code, never one of the patient's identifiers; a registration (A01, A04, A05, A14, A28) claims it, looked up in
 ``MappingOptions.referrals`` (``referral`` on ``patient.registered``). A code that is not one (or two different
@@ -38,10 +41,12 @@ from connectors.hl7v2.errors import FieldError, NotMappedError
 from connectors.hl7v2.message import Message
 from connectors.hl7v2.parse import Unparseable
 from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, claim
+from connectors.relations import RelationIdError, relation_ids
 from engine.security.errors import ErasedError
 from events.base import Event
 from events.patient import ReferralClaim
 from events.referral_codes import normalise_code
+from events.relationships import RelationshipRecorded
 
 HANDLERS = {**adt.HANDLERS, **oru.HANDLERS, **siu.HANDLERS}
 SUPPORTED = tuple(HANDLERS)
@@ -67,7 +72,9 @@ def map_message(
             raise NotMappedError(f"{kind} is not supported; supported message types: {', '.join(SUPPORTED)}")
         fingerprint = _fingerprint(parsed.original)
         header = read_header(parsed, kind, fingerprint)
-        drafts = handler(parsed, header)
+        handled = handler(parsed, header)
+        refused = [d.refused for d in handled if d.refused is not None]
+        drafts = [d for d in handled if d.refused is None]
         referrals = [_referral(d, options) for d in drafts]
         built = (_event(d, header, identity, fingerprint, r) for d, (r, _) in zip(drafts, referrals, strict=True))
         events = tuple(e for e in built if e is not None)
@@ -88,8 +95,7 @@ def map_message(
         return Reject(reason, replace(location, detail="MRG-1"), parsed.original, "duplicate")
     problems = tuple(
         Reject(f"{p.field}: {p.reason}", replace(location, detail=p.field), parsed.original, "invalid")
-        for _, p in referrals
-        if p is not None
+        for p in [*refused, *(p for _, p in referrals if p is not None)]
     )
     return Mapped(events, location, parsed.original, kind, problems)
 
@@ -124,7 +130,7 @@ def _event(
 ) -> Event | None:
     """The event, or None for a merge the identity port already knew (a self-merge would end the survivor's
     journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps."""
-    extra: dict[str, str] = {}
+    extra: dict[str, str | None] = {}
     if draft.merged_into:
         patient_id, survivor_id = identity.merge(draft.patient, draft.merged_into)
         if patient_id == survivor_id:
@@ -138,6 +144,8 @@ def _event(
                 "the new identifiers already belong to another patient than MRG-1's: that is a merge (A40), not a "
                 "change of identifiers; send it as a merge",
             )
+    if draft.relative is not None:
+        extra |= _relation(draft, identity, patient_id)
     created: Event = draft.event.create(
         source=header.source,
         discriminator=f"{fingerprint}|{draft.discriminator}",
@@ -149,6 +157,19 @@ def _event(
         **({"referral": referral} if referral is not None else {}),
     )
     return created
+
+
+def _relation(draft: Draft, identity: PatientIdentity, patient_id: str) -> dict[str, str | None]:
+    """The NK1's relation id (and the relative's patient id when NK1-33 identifies them): connectors/relations.py."""
+    assert draft.relative is not None
+    try:
+        ids = relation_ids(identity, patient_id, draft.relative)
+    except RelationIdError as exc:
+        raise FieldError(f"NK1-33 ({draft.discriminator})", str(exc)) from exc
+    found: dict[str, str | None] = {"relation_id": ids.relation_id}
+    if draft.event is RelationshipRecorded:
+        found["related_patient_id"] = ids.related_patient_id
+    return found
 
 
 def _invalid_event(exc: ValidationError) -> str:

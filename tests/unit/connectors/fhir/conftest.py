@@ -72,6 +72,15 @@ def events_of(result: MapResult, type_: str | None = None) -> list[Event]:
     return [e for e in result.events if type_ is None or e.type == type_]
 
 
+def registration(result: MapResult) -> Event:
+    """A Patient's patient.registered; its other events are only the relationships its contacts record."""
+    assert not result.rejects, [str(r) for r in result.rejects]
+    registered, *contacts = result.events
+    assert registered.type == "patient.registered"
+    assert all(e.type == "relationship.recorded" for e in contacts), [e.type for e in contacts]
+    return registered
+
+
 def only_event(result: MapResult) -> Event:
     assert not result.rejects, [str(r) for r in result.rejects]
     [event] = result.events

@@ -14,7 +14,18 @@ from connectors.base import Location, Mapped
 from connectors.fhir import FhirOptions, map_bytes, read_path
 from tests.keys import memory_identity
 
-from .conftest import CHRISTOPHER, RECEIVED, at, load, map_json, only_event, only_reject, spec, synthea_bundle
+from .conftest import (
+    CHRISTOPHER,
+    RECEIVED,
+    at,
+    load,
+    map_json,
+    only_event,
+    only_reject,
+    registration,
+    spec,
+    synthea_bundle,
+)
 
 
 def small_synthea_bundle() -> dict:
@@ -134,11 +145,11 @@ def test_the_source_system_is_the_bundles_meta_source_else_the_configured_name()
 @pytest.mark.corpus
 def test_message_ids_carry_the_version_and_in_a_collection_the_bundle_id() -> None:
     patient = load(spec("Patient-example.json")) | {"meta": {"versionId": "3", "lastUpdated": "2024-01-02T03:04:05Z"}}
-    registered = only_event(map_json(patient))
+    registered = registration(map_json(patient))
     assert registered.source.message_id == "Patient/example/_history/3"
     assert registered.recorded_at == at("2024-01-02T03:04:05+00:00") == registered.occurred_at
     collection = {"resourceType": "Bundle", "id": "b7", "type": "collection", "entry": [{"resource": patient}]}
-    assert only_event(map_json(collection)).source.message_id == "Bundle/b7/Patient/example/_history/3"
+    assert registration(map_json(collection)).source.message_id == "Bundle/b7/Patient/example/_history/3"
 
 
 @pytest.mark.corpus

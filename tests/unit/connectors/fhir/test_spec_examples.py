@@ -13,7 +13,7 @@ from events.base import Coding
 from events.patient import Identifier
 from tests.keys import memory_identity
 
-from .conftest import RECEIVED_AT, at, events_of, load, map_file, map_json, only_event, only_reject, spec
+from .conftest import RECEIVED_AT, at, events_of, load, map_file, map_json, only_event, only_reject, registration, spec
 
 # Every test here reads the official FHIR R4 examples: the corpus tier (tests/corpus).
 pytestmark = pytest.mark.corpus
@@ -25,7 +25,7 @@ RECEIVED = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 def test_the_example_patient_is_registered_with_its_mrn_and_server_id() -> None:
-    registered = only_event(map_file(spec("Patient-example.json")))
+    registered = registration(map_file(spec("Patient-example.json")))
     assert registered.type == "patient.registered"
     assert registered.identifiers == (
         Identifier(authority="urn:oid:1.2.36.146.595.217.0.1", value="12345", kind="MR"),
@@ -39,18 +39,19 @@ def test_the_example_patient_is_registered_with_its_mrn_and_server_id() -> None:
 
 def test_the_example_patients_phone_is_read_in_the_country_of_its_source_profile() -> None:
     australian = SourceProfiles(default=SourceProfile(country="AU"))
-    registered = only_event(map_file(spec("Patient-example.json"), profiles=australian))
+    registered = registration(map_file(spec("Patient-example.json"), profiles=australian))
     assert registered.contact is not None and registered.contact.phone == "+61355556473"
 
 
 def test_the_example_patient_is_dated_on_receipt_never_by_its_birth_time() -> None:
-    registered = only_event(map_file(spec("Patient-example.json")))
+    registered = registration(map_file(spec("Patient-example.json")))
     assert registered.occurred_at == RECEIVED_AT == registered.recorded_at
 
 
 def test_a_patient_received_over_http_is_dated_on_receipt_and_is_not_deceased() -> None:
     result = map_file(spec("Patient-example.json"), received_at=RECEIVED)
-    assert [e.type for e in result.events] == ["patient.registered"], "deceasedBoolean false is no death"
+    # deceasedBoolean false is no death; its contact (a partner, v2-0131 N) is a relative of role other
+    assert [e.type for e in result.events] == ["patient.registered", "relationship.recorded"]
     assert result.events[0].occurred_at == RECEIVED == result.events[0].recorded_at
 
 
@@ -78,7 +79,7 @@ def test_the_example_appointment_is_booked_for_its_start_with_its_offset() -> No
 
 def test_an_appointment_belongs_to_the_patient_its_patient_reference_names() -> None:
     identity = memory_identity()
-    patient = only_event(map_file(spec("Patient-example.json"), identity))
+    patient = registration(map_file(spec("Patient-example.json"), identity))
     booked = only_event(map_file(spec("Appointment-example.json"), identity))
     assert booked.patient_id == patient.patient_id, "Patient/example links through the server-id identifier"
 

@@ -94,9 +94,11 @@ def test_a_discharge_without_pv1_45_falls_back_to_evn_2() -> None:
 
 
 def test_a_patient_update_from_a_cr_only_file_carries_the_new_demographics() -> None:
-    [updated] = events("ADT_A08__v2tofhir__A08-Update-Patient-v2.3.hl7")
+    updated, spouse = events("ADT_A08__v2tofhir__A08-Update-Patient-v2.3.hl7")
 
     assert updated.type == "patient.updated"
+    # NK1-3 "Spouse" spelled out (table 0063 SPO), on the same patient: design §2.1 (test_next_of_kin.py)
+    assert (spouse.type, spouse.role, spouse.patient_id) == ("relationship.recorded", "spouse", updated.patient_id)
     assert (updated.name, updated.birth_date, updated.sex) == ("Tiny Bond", date(1999, 7, 23), "male")
     # PID-3 "151" names no authority: it is the sending facility's number
     assert updated.identifiers == (Identifier(authority="Ntierprise Clinic", value="151"),)
@@ -106,7 +108,13 @@ def test_a_patient_update_from_a_cr_only_file_carries_the_new_demographics() -> 
 def test_an_update_with_a_discharge_time_also_restates_the_discharge() -> None:
     found = events("ADT_A08__fhirconv__ADT-A08-01.hl7")
 
-    assert [e.type for e in found] == ["patient.deceased", "patient.updated", "encounter.discharged"]
+    # its NK1 has an end date (NK1-9): that relationship ended, after the patient's own events
+    assert [e.type for e in found] == [
+        "patient.deceased",
+        "patient.updated",
+        "encounter.discharged",
+        "relationship.ended",
+    ]
     assert found[2].occurred_at == datetime(2015, 2, 9, 11, 34, 19, tzinfo=PLUS_0110)
 
 
@@ -200,16 +208,22 @@ def test_a_hierarchic_authority_uses_its_namespace_and_the_kind_comes_from_cx_5(
 
 
 def test_the_bom_file_with_trailing_spaces_maps_cleanly() -> None:
-    registered, admitted = events("ADT_A01__fhirconv__ADT01-23.hl7")
+    registered, admitted, relative = events("ADT_A01__fhirconv__ADT01-23.hl7")
 
     assert registered.name == "DONALD D DUCK"
     assert registered.identifiers == (Identifier(authority="1", value="10006579", kind="MR"),)
     assert admitted.encounter_id == "40007716"
     assert admitted.occurred_at == datetime(2005, 1, 10, 4, 55, 2, tzinfo=PLUS_0700)
+    # NK1-3 "SO" is no table 0063 code: a relative of role other, the code kept
+    assert (relative.type, relative.role, relative.role_code) == ("relationship.recorded", "other", "SO")
 
 
 def test_free_text_codes_and_explicit_nulls_from_a_cerner_feed_are_understood() -> None:
-    [updated] = mapped_from("GB", "ADT_A31__v2tofhir__A31-A05-Pre-admit-Patient-v2.3.hl7").events
+    outcome = mapped_from("GB", "ADT_A31__v2tofhir__A31-A05-Pre-admit-Patient-v2.3.hl7")
+    [updated] = outcome.events
+    # the next of kin's NK1-5 has 12 digits, too long for a UK number: that relationship is refused, by field
+    [refused] = outcome.problems
+    assert refused.location.detail == "NK1-5 (NK1 1) (repetition 1)"
 
     assert (updated.type, updated.sex, updated.name) == ("patient.updated", "female", "Jane MIAH")
     assert updated.contact == Contact(phone="+447777111111")  # the first PID-13 repetition has no number
@@ -217,7 +231,8 @@ def test_free_text_codes_and_explicit_nulls_from_a_cerner_feed_are_understood() 
 
 
 def test_nhs_numeric_sex_and_an_international_number_are_read() -> None:
-    [registered] = events("ADT_A28__v2tofhir__A05-A28-Add-Patient-v2.4.hl7")
+    registered, relative = events("ADT_A28__v2tofhir__A05-A28-Add-Patient-v2.4.hl7")
+    assert (relative.role, relative.role_code) == ("other", "16")  # an NHS code: other unless the profile says
 
     assert (registered.sex, registered.contact) == ("female", Contact(phone="+441234567890"))
     assert registered.identifiers == (Identifier(authority="NHS", value="3333333333"),)
