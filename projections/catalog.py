@@ -7,12 +7,14 @@ from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
 from projections.engagement.projection import PROJECTION as ENGAGEMENT
 from projections.errors import UnknownProjectionError
 from projections.experiments.projection import PROJECTION as EXPERIMENTS
+from projections.households.projection import PROJECTION as HOUSEHOLDS
 from projections.journey_instances.projection import PROJECTION as JOURNEY_INSTANCES
 from projections.loyalty_ledger.projection import PROJECTION as LOYALTY_LEDGER
 from projections.loyalty_members.projection import PROJECTION as LOYALTY_MEMBERS
 from projections.patient_profiles.projection import PROJECTION as PATIENT_PROFILES
 from projections.patient_timeline.projection import PROJECTION as PATIENT_TIMELINE
 from projections.referrals.projection import PROJECTION as REFERRALS
+from projections.relationships.projection import PROJECTION as RELATIONSHIPS
 from projections.reminder_queue.projection import PROJECTION as REMINDER_QUEUE
 from projections.tasks.projection import PROJECTION as TASKS
 from projections.visits.projection import PROJECTION as VISITS
@@ -30,6 +32,8 @@ PROJECTIONS: tuple[Projection, ...] = (
     LOYALTY_MEMBERS,
     LOYALTY_LEDGER,
     REFERRALS,
+    RELATIONSHIPS,
+    HOUSEHOLDS,
 )
 
 

@@ -9,7 +9,9 @@ delivered, read, replied, failed on a channel) move the row along; ``approved_at
 request's. The key is the engine's message_id, stable across replans and restarts of the same run of a step. An
 instance a deployment moves by a mapping (journey.migrated, rule ``mapped``) loses its wait, so the message that
 wait announced is cancelled; the wait the mapped step schedules announces its own. Moved where its step is unchanged,
-the wait and its row stay (the request, under the new version, sets the template it is sent with).
+the wait and its row stay (the request, under the new version, sets the template it is sent with). A relative's
+copy of a message (issue 18, family routing) is a row of its own (its own message_id) naming the relative's link
+and role, never their name.
 
 Results can arrive out of order (a gateway's delivery receipt after the patient's reply, a failure on one
 channel after delivery on another), so each change applies only to rows in the statuses it may follow: a
@@ -166,6 +168,11 @@ def _requested(e: jo.MessageRequested) -> Upsert:
             "journey_version": e.journey_version or None,  # 0: a message of no journey
             "due_at": e.due_at,
             "requested_at": e.occurred_at,
+            # whom it goes to (issue 18): NULL for the patient, else the relative's link and role; and what it is
+            # about, for the relative's consent (NULL: a message of no journey step)
+            "recipient_relation_id": e.recipient.relation_id if e.recipient else None,
+            "recipient_role": e.recipient.role if e.recipient else None,
+            "information": e.information,
             "status": "due",
             "reason": e.reason,
             "updated_at": e.occurred_at,

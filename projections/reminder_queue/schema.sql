@@ -32,6 +32,11 @@ ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS priority       integer;
 -- The journey version the request was decided under (added later; NULL: scheduled only, a message of no journey, or
 -- projected before the column existed, until a rebuild).
 ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS journey_version integer;
+-- Whom it goes to (issue 18, added later): NULL for the patient, else the relative's link (relationships) and role;
+-- the information it is about (appointments, reminders, vaccinations, ...), what a relative's consent must hold.
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS recipient_relation_id text;
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS recipient_role        text;
+ALTER TABLE reminder_queue ADD COLUMN IF NOT EXISTS information           text;
 -- "What is due today / this hour?"
 CREATE INDEX IF NOT EXISTS reminder_queue_status_due ON reminder_queue (status, due_at);
 -- "A patient's reminders"

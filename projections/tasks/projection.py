@@ -73,6 +73,10 @@ def _created(e: jo.TaskCreated) -> Upsert:
         "assignee": None,
         "outcome": None,
         "created_at": e.occurred_at,
+        # what it was created on (task.created v2): the event ids (a check-in alert's, then its responses') and the
+        # facts in words, numbers and codes only
+        "evidence": list(e.evidence),
+        "facts": list(e.facts),
     }
     return Upsert(TABLE, ("task_id",), row, keep=("status", "assignee", "outcome", "queue", "escalated"))
 

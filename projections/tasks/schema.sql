@@ -22,6 +22,10 @@ ALTER TABLE tasks ADD COLUMN IF NOT EXISTS claimed_at   timestamptz;
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS closed_at    timestamptz;
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS closed_by    text;
 ALTER TABLE tasks ADD COLUMN IF NOT EXISTS reached_at   timestamptz;                   -- task.closed: patient reached
+-- What it was created on (issue 18, task.created v2): event ids (a check-in alert's first, then its responses') and
+-- facts staff read ("symptom-diary score 3, 4, 4, 6, 7 on 03-01…03-05"); empty for a task of no evidence.
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS evidence text[] NOT NULL DEFAULT '{}';
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS facts    text[] NOT NULL DEFAULT '{}';
 -- "Overdue tasks by queue" and "a queue's open tasks by SLA"
 CREATE INDEX IF NOT EXISTS tasks_status_queue_sla ON tasks (status, queue, sla_due_at);
 -- "A patient's tasks"

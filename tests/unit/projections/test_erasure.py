@@ -2,19 +2,22 @@
 
 The erased patient is followed through what leaves rows everywhere (a registration, a visit's survey, a post-op
 journey, a missed appointment's rebooking task, the churn flag of a low satisfaction score, a referral code claimed
-and refused, a redemption refused for too few points, a finished dental implant course's points, badge and tier),
-next to another patient whose rows must stay exactly as they were.
+and refused, a redemption refused for too few points, a finished dental implant course's points, badge and tier, a
+caregiver with consent and a family doctor contract), next to another patient whose rows must stay exactly as
+they were.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
+from events import households as hh
 from events import loyalty as lo
 from events import patient as pa
+from events import relationships as rs
 from events.base import Coding, Event
 from events.referral_codes import referral_code
 from projections.base import Projection
@@ -67,6 +70,36 @@ def story(patient: str) -> list[Event]:
         event(lo.PointsRedemptionRequested, patient, at("2026-03-08 10:00"), reward_id="parking-voucher", **desk),
         procedure(patient, at("2026-03-09 14:00"), Coding(system="cdt", code="D6010"), procedure_id=f"PR-{patient}"),
         no_show(patient, at("2026-03-23 12:00"), appointment, appointment_id=f"A-{patient}"),
+        # a relative with separate consent, and a family doctor contract: relationships and households
+        event(
+            rs.RelationshipRecorded,
+            patient,
+            at("2026-03-02 09:00"),
+            relation_id=f"rel-{patient}",
+            role="caregiver",
+            person=rs.Person(name="李明", contact=pa.Contact(phone="+8613900000000")),
+            household_id=f"hh-{patient}",
+        ),
+        event(
+            rs.RelationshipConsentGranted,
+            patient,
+            at("2026-03-02 09:05"),
+            relation_id=f"rel-{patient}",
+            purposes=("care",),
+            information=("appointments",),
+            granted_by="patient",
+        ),
+        event(
+            hh.FamilyContractSigned,
+            patient,
+            at("2026-03-03 09:00"),
+            contract_id=f"FDC-{patient}",
+            household_id=f"hh-{patient}",
+            role="holder",
+            team="team-1",
+            starts_on=date(2026, 3, 1),
+            ends_on=date(2027, 2, 28),
+        ),
     ]
 
 
