@@ -45,6 +45,19 @@ DETAIL_FIELDS = (
     "external_id",
     "points",
     "reason_code",
+    # relatives and family doctor contracts (issue 18): the link's pseudonymous id and role, what the patient's
+    # consent lets the relative receive; never the relative's name or contact (sealed in the event)
+    "relation_id",
+    "role",
+    "purposes",
+    "information",
+    "delivery",
+    "contract_id",
+    "household_id",
+    "team",
+    "starts_on",
+    "ends_on",
+    "ended_at",
 )
 
 
@@ -84,6 +97,8 @@ def _text(value: Any) -> str:
         return f"{value.system}:{value.code}"
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, tuple):
+        return "/".join(map(str, value))
     return str(value)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from engine.journeys.timeline import timeline
 from events import journey as jo
 from events import loyalty as lo
+from events import relationships as rs
+from events.patient import Contact
 from projections.patient_timeline.projection import UTC, changes
 from tests.builders import at, booked, discharge, event, recorded, registered, replied, simulation
 from tests.unit.projections.fold import column, fold
@@ -67,3 +69,33 @@ def test_the_loyalty_desks_requests_show_what_was_asked_and_never_who_asked() ->
         ("points.adjustment_requested", "external id T-1, points -30, reason code correction"),
     ]
     assert "desk-7" not in str(rows)
+
+
+def test_a_relatives_link_and_consent_are_rows_naming_the_link_and_role_never_the_relative():
+    person = rs.Person(name="王芳", contact=Contact(phone="+8613800000000"))
+    link = event(
+        rs.RelationshipRecorded,
+        "P-child",
+        at("2027-01-05 09:00"),
+        relation_id="rel-3f2a",
+        role="guardian",
+        person=person,
+    )
+    consent = event(
+        rs.RelationshipConsentGranted,
+        "P-child",
+        at("2027-01-05 09:05"),
+        relation_id="rel-3f2a",
+        purposes=("care",),
+        information=("vaccinations", "appointments"),
+        granted_by="guardian",
+    )
+
+    (recorded,) = changes(link, 1)
+    (granted,) = changes(consent, 2)
+
+    assert recorded.values["detail"] == "relation id rel-3f2a, role guardian"
+    assert "王芳" not in repr(recorded.values) and "13800000000" not in repr(recorded.values)
+    assert granted.values["detail"] == (
+        "relation id rel-3f2a, purposes care, information vaccinations/appointments, delivery also"
+    )
