@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.journeys.family_state import Relation
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.state import Profile
 
@@ -21,3 +22,10 @@ def consented(policy: OutreachPolicy, p: Profile, purpose: str, channel: str) ->
         if choice is not None:
             return choice
     return bool(getattr(policy.consent, purpose) == "opt_out")
+
+
+def relative_consented(relation: Relation, purpose: str, channel: str) -> bool:
+    """A relative's own choice of channels for a purpose. The patient's separate consent (the link's grant) already
+    says the relative may receive it at all; on a channel, the relative receives it until they say no there (a
+    form, or a stop word from their phone)."""
+    return relation.channel_choices.get(f"{purpose}/{channel}", True)

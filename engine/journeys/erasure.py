@@ -2,14 +2,16 @@
 
 Every running journey exits (outcome ``patient.erased``), every pending message is suppressed (rule ``erased``; an
 approved one the dispatcher has not sent is withdrawn, as for a death), and every pending timer is cancelled: journey
-waits, deferred messages, task SLAs and the churn check. The erasure itself is recorded last, so what follows it in
-the log (the read models drop the patient's rows on it) is never an update about the patient. Its fold blanks the
-state (engine/journeys/erased.py), after which the patient's inputs are ignored until they re-register.
+waits, deferred messages, task SLAs and the churn check. Messages about the patient to relatives stop with the rest,
+and each link to or from a relative who is a patient ends on the other side (a hand-over). The erasure itself is
+recorded last, so what follows it in the log (the read models drop the patient's rows on it) is never an update about
+the patient. Its fold blanks the state (engine/journeys/erased.py), after which the patient's inputs are ignored until
+they re-register.
 """
 
 from __future__ import annotations
 
-from engine.journeys import churn
+from engine.journeys import churn, family
 from engine.journeys.effects import CancelTimer
 from engine.journeys.run import Run
 from engine.journeys.state import PendingMessage
@@ -32,6 +34,7 @@ def erase(run: Run, event: PatientErased) -> None:
             run.effect(CancelTimer(pid, task.timer_id, "cancelled"))
     if check is not None and check.due_at > run.now:
         run.effect(CancelTimer(pid, check.timer_id, "cancelled"))
+    family.hand_ended(run, event, "relative_erased")
     run.record(event)
 
 

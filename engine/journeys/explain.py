@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.journeys import explain_referrals as referrals
+from engine.journeys.explain_family import FAMILY_TYPES, Roles
 from events import journey as jo
 from events import outreach as ou
 from events.base import Event
@@ -108,6 +109,7 @@ PATIENT_TYPES = (
     "patient.deceased",
     "patient.erased",
     "experiment.assigned",
+    *FAMILY_TYPES,
 )
 
 
@@ -116,6 +118,7 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
     by_message: dict[str, MessageStory] = {}
     died: Event | None = None
     decided: list[Event] = []  # the referral decisions, for a claim still waiting
+    roles = Roles()  # the relatives' roles, as recorded: consent and routing lines name the link by it
     for e in events:
         if e.patient_id != patient_id:
             continue
@@ -123,7 +126,7 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
             # the core starts nothing for a deceased patient and records no decision: say so here
             out.patient.append((e.occurred_at, f"{e.type}: starts no journey, the patient died ({_died(died)})"))
         elif e.type in PATIENT_TYPES:
-            out.patient.append((e.occurred_at, _patient_line(e)))
+            out.patient.append((e.occurred_at, roles.line(e) or _patient_line(e)))
         if isinstance(e, PatientDeceased) and died is None:
             died = e
         if isinstance(e, referrals.DECISIONS):
@@ -142,7 +145,7 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
         if not isinstance(instance_id, str) or not e.type.startswith(("journey.", "message.", "task.", "churn.")):
             continue
         inst = out.instances.setdefault(instance_id, InstanceStory(instance_id, str(getattr(e, "journey_id", ""))))
-        _instance_event(inst, e, by_message)
+        _instance_event(inst, e, by_message, roles)
     out.loyalty += referrals.waiting(patient_id, decided)
     return out
 
@@ -175,7 +178,7 @@ def _died(e: Event) -> str:
     return f"patient.deceased from {e.source.system}, message {e.source.message_id}"
 
 
-def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, MessageStory]) -> None:
+def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, MessageStory], roles: Roles) -> None:
     at, reason = e.occurred_at, str(getattr(e, "reason", ""))
     if isinstance(e, jo.JourneyStarted):
         inst.version = e.journey_version
@@ -199,15 +202,27 @@ def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, Message
         inst.add(at, f"{e.type} {e.task_id[:8]}: {reason}")
     elif isinstance(e, jo.ChurnFlagged | jo.ChurnCleared):
         inst.add(at, f"{e.type}: {reason or getattr(e, 'flag_reason', '')}")
-    elif isinstance(e, jo.MessageRequested):
-        story = MessageStory(e.message_id, e.template, e.step_id or "")
-        by = f"step {e.step_id} of {e.journey_id} v{e.journey_version}" if e.journey_version else "the patient's reply"
-        story.lines.append((at, f"requested by {by}: {reason}"))
-        by_message[e.message_id] = inst.messages[e.message_id] = story
+    elif isinstance(e, jo.MessageRequested | jo.MessageRouted):
+        _requested(inst, e, by_message, roles)
     elif isinstance(e, jo.MessageApproved | jo.MessageDeferred | jo.MessageSuppressed | jo.MessageFailed):
         found = by_message.get(e.message_id)
         if found is not None:
             _policy(found, e)
+
+
+def _requested(
+    inst: InstanceStory, e: jo.MessageRequested | jo.MessageRouted, by_message: dict[str, MessageStory], roles: Roles
+) -> None:
+    """A message requested (for the patient or one relative), or whom a step's message was routed to."""
+    at, reason = e.occurred_at, e.reason
+    if isinstance(e, jo.MessageRouted):
+        inst.add(at, roles.routed(e))
+        return
+    story = MessageStory(e.message_id, e.template, e.step_id or "")
+    by = f"step {e.step_id} of {e.journey_id} v{e.journey_version}" if e.journey_version else "the patient's reply"
+    to = "" if e.recipient is None else f" for {roles.who(e.recipient.relation_id, e.recipient.role)}"
+    story.lines.append((at, f"requested by {by}{to}: {reason}"))
+    by_message[e.message_id] = inst.messages[e.message_id] = story
 
 
 def _policy(story: MessageStory, e: Event) -> None:

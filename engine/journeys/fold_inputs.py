@@ -9,7 +9,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TypedDict
 
+from engine.journeys.calendar_state import CalendarState
 from engine.journeys.erased import forgotten
+from engine.journeys.family_state import FamilyState
 from engine.journeys.loyalty_state import LoyaltyState
 from engine.journeys.state import (
     PAUSED,
@@ -50,6 +52,8 @@ class Changes(TypedDict, total=False):
     erased_epoch: int | None
     experiments: frozenset[str]
     loyalty: LoyaltyState | None
+    calendar: CalendarState | None
+    family: FamilyState | None
 
 
 ALL_CHANNELS = frozenset({"sms", "wechat", "email", "app", "phone"})

@@ -5,24 +5,33 @@ hours, a frequency cap: decided again when the timer fires) or suppressed (conse
 that drops). What the dispatcher reports back (a final failure) moves the message to its next channel.
 Withdrawing consent (also by a stop word in a reply: replies.py) or pausing outreach takes back approved messages
 the dispatcher has not yet sent.
+
+A message to one of the patient's relatives (``recipient``: recipients.py routed it there) is decided the same way
+for that relative: the link must still be active and its separate consent still cover the message, the relative's
+own channel choices and addresses decide the channels, quiet hours are the relative's, and caps count the messages
+sent to that relative. Ending a link or withdrawing its consent takes back what the dispatcher has not sent to them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import TypedDict
+from zoneinfo import ZoneInfo
 
 from engine.journeys.assignment import in_global_holdout
-from engine.journeys.consent import consented
+from engine.journeys.consent import consented, relative_consented
 from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.evaluate import holds_all
+from engine.journeys.family_state import FamilyState, Relation
 from engine.journeys.locale import choose_locale
 from engine.journeys.policy import OutreachPolicy
+from engine.journeys.recipients import information_of, no_consent_why
 from engine.journeys.run import Run
 from engine.journeys.state import PAUSED, Due, PatientState, PendingMessage, Profile
 from engine.journeys.timing import zone
 from events import journey as jo
 from events import outreach as ou
+from events import relationships as rs
 from events.base import Event
 from events.encounters import EncounterAdmitted, EncounterCancelled
 from events.ids import deterministic_id
@@ -35,6 +44,10 @@ class _VerdictError(Exception):
     def __init__(self, kind: str, rule: str, reason: str, until: datetime | None = None, cap: str | None = None):
         super().__init__(reason)
         self.kind, self.rule, self.reason, self.until, self.cap = kind, rule, reason, until, cap
+
+
+# Inputs after which messages may no longer be sent as approved (or deferred, for a relative's).
+_WITHDRAWING = (ou.ConsentWithdrawn, rs.RelationshipConsentWithdrawn, rs.RelationshipEnded, rs.RelationshipErased)
 
 
 def decide_message(run: Run, message_id: str, withdrawing: bool = False) -> None:
@@ -74,7 +87,7 @@ def after_input(run: Run, event: Event, before: PatientState) -> None:
         if m is not None and old is not None and m.tried != old.tried:  # a final failure of the current attempt
             decide_message(run, event.message_id)
         return
-    if isinstance(event, ou.ConsentWithdrawn):
+    if isinstance(event, _WITHDRAWING):
         withdraw_unconsented(run, event.event_id)
     elif isinstance(event, ou.OutreachPaused | EncounterAdmitted | PatientDeceased):
         _redecide(run, event.event_id, [m for m in run.state.messages.values() if m.status == "approved"])
@@ -82,23 +95,42 @@ def after_input(run: Run, event: Event, before: PatientState) -> None:
 
 def withdraw_unconsented(run: Run, cause: str) -> None:
     """Consent was withdrawn (``cause``: the event that did it): approved messages the dispatcher has not sent on
-    a channel that no longer has consent for their purpose are decided again (another channel, or taken back)."""
+    a channel that no longer has consent for their purpose are decided again (another channel, or taken back).
+    So are those to a relative whose link ended or whose consent no longer covers them, approved or deferred."""
     policy, p = run.catalog.outreach, run.state.profile
-    _redecide(
-        run,
-        cause,
-        [
-            m
-            for m in run.state.messages.values()
-            if m.status == "approved" and not consented(policy, p, m.request.category, m.channel or "")
-        ],
-    )
+    redo: list[PendingMessage] = []
+    for m in run.state.messages.values():
+        if m.request.recipient is not None:
+            if _relative_lost(run, m):
+                redo.append(m)
+        elif m.status == "approved" and not consented(policy, p, m.request.category, m.channel or ""):
+            redo.append(m)
+    _redecide(run, cause, redo)
 
 
-def _redecide(run: Run, cause: str, approved: list[PendingMessage]) -> None:
-    for m in approved:
+def _redecide(run: Run, cause: str, pending: list[PendingMessage]) -> None:
+    for m in pending:
         with run.caused_by(f"{cause}:{m.request.message_id}"):
-            decide_message(run, m.request.message_id, withdrawing=True)
+            decide_message(run, m.request.message_id, withdrawing=m.status == "approved")
+
+
+def _relation(run: Run, m: PendingMessage) -> Relation | None:
+    """The active link a relative's message goes to; None when it ended (or for the patient's own)."""
+    recipient, family = m.request.recipient, run.state.family
+    if recipient is None or not isinstance(family, FamilyState):
+        return None
+    return family.relations.get(recipient.relation_id)
+
+
+def _relative_lost(run: Run, m: PendingMessage) -> bool:
+    """A relative's message that may no longer go as it is: the link ended, the consent no longer covers it (then
+    approved or deferred), or the relative refused the approved channel."""
+    r, relation = m.request, _relation(run, m)
+    if relation is None:
+        return True
+    if relation.grant(r.category, information_of(r.category, r.information), run.now.date()) is None:
+        return True
+    return m.status == "approved" and not relative_consented(relation, r.category, m.channel or "")
 
 
 def after_cancel(run: Run, event: Event, active_before: set[str]) -> None:
@@ -125,13 +157,14 @@ def _evaluate(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
         )
     _hard_stops(policy, p)
     checks.append("no hard stop (deceased, paused, inpatient)")
+    relation = _relative(run, m, checks)
     _global_holdout(run, r, checks)
     if r.stale_at is not None and run.now > r.stale_at:
         raise _VerdictError(
             "suppress", "stale", f"stale: due {r.due_at.isoformat()}, not sent by {r.stale_at.isoformat()}"
         )
-    channels = _channels(run, m, checks)
-    quiet = _quiet_until(run, r.category)
+    channels = _channels(run, m, checks) if relation is None else _relative_channels(m, relation, checks)
+    quiet = _quiet_until(run, r.category, relation)
     if quiet is not None and channels[0] != "phone":
         _hold(m, "quiet_hours", quiet[1], quiet[0], None, policy.quiet_hours.on_quiet if policy.quiet_hours else "")
     if policy.quiet_hours is not None and r.category not in policy.quiet_hours.exempt:
@@ -139,6 +172,51 @@ def _evaluate(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
     if m.attempt == 0:
         _caps(run, m, checks)
     return channels
+
+
+def _relative(run: Run, m: PendingMessage, checks: list[str]) -> Relation | None:
+    """For a relative's message: the link, still active and still covering it by the patient's consent."""
+    r = m.request
+    if r.recipient is None:
+        return None
+    relation = _relation(run, m)
+    who = f"{r.recipient.role} (rel {r.recipient.relation_id[:4]})"
+    if relation is None:
+        family = run.state.family
+        ended = family.ended.get(r.recipient.relation_id) if isinstance(family, FamilyState) else None
+        why = f"the link to the {who} ended" + (f" ({ended})" if ended else "")
+        raise _VerdictError("suppress", "relation_ended", why)
+    information = information_of(r.category, r.information)
+    grant = relation.grant(r.category, information, run.now.date())
+    if grant is None:
+        raise _VerdictError(
+            "suppress", "relative_consent", f"{who}: {no_consent_why(relation, r.category, information)}"
+        )
+    checks.append(f"{who}: consent for {r.category}/{information} (relationship.consent_granted {grant.event_id})")
+    return relation
+
+
+def _relative_channels(m: PendingMessage, relation: Relation, checks: list[str]) -> list[str]:
+    """A relative's channels: the step's (the patient's channel rules are about the patient), those the relative
+    did not refuse and has an address for."""
+    r = m.request
+    refused: list[str] = []
+    allowed: list[str] = []
+    for c in (c for c in r.channels if c not in m.tried):
+        if not relative_consented(relation, r.category, c):
+            refused.append(f"{c}: the relative withdrew {r.category}")
+        elif c == "app" or (relation.reachable is not None and c not in relation.reachable):
+            refused.append(f"{c}: no address for the relative")
+        else:
+            allowed.append(c)
+    if not allowed:
+        tried = f" (already tried: {', '.join(m.tried)})" if m.tried else ""
+        why = "consent" if any("withdrew" in x for x in refused) else "no_channel"
+        raise _VerdictError("suppress", why, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
+    checks.append(f"relative's channels: {', '.join(allowed)}")
+    if refused:
+        checks.append("skipped " + "; ".join(refused))
+    return allowed
 
 
 def _hard_stops(policy: OutreachPolicy, p: Profile) -> None:
@@ -198,12 +276,15 @@ def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
     return allowed
 
 
-def _quiet_until(run: Run, category: str) -> tuple[datetime, str] | None:
-    """(when quiet hours end, why) if now is inside them for this category."""
+def _quiet_until(run: Run, category: str, relation: Relation | None = None) -> tuple[datetime, str] | None:
+    """(when quiet hours end, why) if now is inside them for this category, in the recipient's zone (a relative's
+    own when known: a daughter abroad is not woken at night for her father's reminder)."""
     qh = run.catalog.outreach.quiet_hours
     if qh is None or category in qh.exempt:
         return None
     tz = zone(qh.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
+    if relation is not None and relation.timezone is not None and qh.timezone == "patient":
+        tz = ZoneInfo(relation.timezone)
     local = run.now.astimezone(tz)
     t = local.time()
     overnight = qh.start > qh.end
@@ -218,13 +299,19 @@ def _quiet_until(run: Run, category: str) -> tuple[datetime, str] | None:
 
 
 def _caps(run: Run, m: PendingMessage, checks: list[str]) -> None:
+    """Caps count per recipient: the patient's messages, and each relative's apart."""
     policy, r = run.catalog.outreach, m.request
+    to = r.recipient.relation_id if r.recipient is not None else None
     for cap in policy.caps:
         if r.category not in cap.categories:
             continue
         window = cap.per.approx_timedelta()
-        counted = sorted(s.at for s in run.state.sent if s.category in cap.categories and s.at > run.now - window)
-        label = f"cap {cap.name} ({len(counted)}/{cap.max} in {cap.per})"
+        counted = sorted(
+            s.at
+            for s in run.state.sent
+            if s.category in cap.categories and s.at > run.now - window and s.recipient == to
+        )
+        label = f"cap {cap.name} ({len(counted)}/{cap.max} in {cap.per})" + ("" if to is None else " for the relative")
         if len(counted) < cap.max:
             checks.append(label)
             continue
@@ -297,7 +384,9 @@ def _approve(run: Run, m: PendingMessage, channels: list[str], checks: list[str]
     policy, r = run.catalog.outreach, m.request
     _settle_timer(run, m)
     attempt = m.attempt + 1
-    locale = choose_locale(run.state.profile.language, policy.locales, policy.default_locale)
+    relation = _relation(run, m)
+    language = relation.language if relation is not None and relation.language else run.state.profile.language
+    locale = choose_locale(language, policy.locales, policy.default_locale)
     channel, fallbacks = channels[0], tuple(channels[1:])
     via = f"on {channel}" + (f", then {', '.join(fallbacks)}" if fallbacks else "")
     run.emit(
@@ -313,6 +402,8 @@ def _approve(run: Run, m: PendingMessage, channels: list[str], checks: list[str]
         checks=tuple(checks),
         stale_at=r.stale_at,
         reason=f"approved {via} in {locale}" + (f" (attempt {attempt})" if attempt > 1 else ""),
+        recipient=r.recipient,
+        information=r.information,
     )
     if channel == "phone":
         _call_task(run, m, policy, attempt)
@@ -330,7 +421,7 @@ def _call_task(run: Run, m: PendingMessage, policy: OutreachPolicy, attempt: int
         reason=f"outreach policy chose a phone call for {r.template}",
         task_id=deterministic_id(r.message_id, "call", str(attempt)),
         queue=policy.phone_queue,
-        title=f"Call the patient: {r.template}",
+        title=f"Call the {'patient' if r.recipient is None else r.recipient.role}: {r.template}",
         priority="high" if r.priority >= policy.preempt_priority else "normal",
         sla_due_at=policy.phone_sla.add_to(run.now),
         message_id=r.message_id,

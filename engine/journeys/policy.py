@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
+from engine.journeys.family_policy import FamilyPolicy
 from events.outreach import KEYWORD_MAX, Channel, normalised_word
 
 Category = Literal["transactional", "care", "marketing"]
@@ -212,6 +213,10 @@ class OutreachPolicy(_Model):
     escalation_queue: str = Field(default="escalations", description="Where overdue tasks go.")
     global_holdout: GlobalHoldout | None = Field(
         default=None, description="Patients held out of care and marketing messages, to measure outreach (off)."
+    )
+    family: FamilyPolicy = Field(
+        default_factory=FamilyPolicy,
+        description="Messages about a child to guardians, copies to relatives with the patient's consent.",
     )
 
     @field_validator("default_locale")

@@ -14,6 +14,9 @@ does not. The intake classifies it, since the text itself is sealed: the engine 
   approved messages the dispatcher has not sent are withdrawn as for ``consent.withdrawn``; and one transactional
   message confirms it on the same channel. That message belongs to no journey: it is filed under ``REPLIES`` (as
   churn signals are under theirs) and decided by the outreach policy like any other.
+- A reply to a relative's copy (a guardian's, a caregiver's) is the relative's word, not the patient's: it never
+  changes the patient's consent. The by-reply events name no relative yet, so a relative's stop word changes nothing
+  here; the relative's channel is withdrawn by ``consent.withdrawn`` naming the relation (the care team, the CLI).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ _ORDER: tuple[Category, ...] = ("transactional", "care", "marketing")
 
 def after_reply(run: Run, event: Event) -> None:
     """What a reply that is a stop or start word changes; any other reply changes no consent."""
-    if not isinstance(event, ou.OutreachReplied):
+    if not isinstance(event, ou.OutreachReplied) or relative_of_message(run.state, event.message_id) is not None:
         return
     words = run.catalog.outreach.consent_by_reply
     if (word := words.stop_word(event.keyword)) is not None:
@@ -88,6 +91,14 @@ def _start(run: Run, reply: ou.OutreachReplied, word: str) -> None:
         reason=f"the reply on {reply.channel} was the start word {word!r}: grants back what stop words withdrew",
     )
     _confirm(run, granted, run.catalog.outreach.consent_by_reply.start_confirmation, "start")
+
+
+def relative_of_message(state: PatientState, message_id: str) -> str | None:
+    """The relation a message went to (pending, or among the latest approvals kept); None: the patient's own."""
+    pending = state.messages.get(message_id)
+    if pending is not None:
+        return pending.request.recipient.relation_id if pending.request.recipient is not None else None
+    return next((s.recipient for s in reversed(state.sent) if s.message_id == message_id), None)
 
 
 def category_of(state: PatientState, message_id: str) -> Category | None:

@@ -19,3 +19,8 @@ class Template(BaseModel):
 
     description: str | None = None
     locales: dict[str, LocalizedText] = Field(min_length=1, description="Text per BCP 47 locale, e.g. zh-CN, en.")
+    relative: dict[str, LocalizedText] = Field(
+        default_factory=dict,
+        description="Text per locale for a relative's copy (a guardian, a caregiver); a locale without one sends the "
+        "patient's text after outreach.family.on_behalf.",
+    )

@@ -112,6 +112,30 @@ TYPE_VARIABLES: dict[str, tuple[Variable, ...]] = {
 }
 
 
+# A relative's copy of a message (recipients.py) also knows whom it goes to; absent from the patient's own.
+RECIPIENT_VARIABLES: tuple[Variable, ...] = (
+    _v(
+        "recipient.role",
+        "The relative's role (guardian, parent, caregiver, ...); absent for the patient.",
+        "role",
+        False,
+    ),
+    _v(
+        "recipient.name",
+        "The relative's name, unsealed by the dispatcher; absent for the patient.",
+        "dispatcher",
+        False,
+    ),
+)
+
+
+def recipient_variables(variables: Mapping[str, Any], role: str | None) -> dict[str, Any]:
+    """``variables`` for the patient (``role`` None), or with ``recipient.role`` for a relative's copy."""
+    if role is None:
+        return dict(variables)
+    return {**variables, "recipient": {"role": role}}
+
+
 def entry_variables(entry_type: str) -> tuple[Variable, ...]:
     """The variables the engine fills from an entry event of this type."""
     family = entry_type.partition(".")[0]
