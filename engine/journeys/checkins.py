@@ -7,8 +7,9 @@ end leaves the step for its goto.
   again after an alert's task (``next: diary``) continues its series at the ask the alert interrupted.
 - **An ask** (``fire``, the step's timer): ``checkin.missed`` when the previous ask went unanswered, then the
   alerts; if none holds, ``journey.counter_changed`` (``<step>:asks`` = n) and the ask as an ordinary
-  ``message.requested`` under the outreach policy, and the next ask planned ``every`` later at ``at``. After the
-  ``ceil(for / every)``-th ask's period the series ends (its last miss and the alerts first) and goes to ``on_end``.
+  ``message.requested`` under the outreach policy (routed as any message: a child's diary is asked of the
+  guardians), and the next ask planned ``every`` later at ``at``. After the ``ceil(for / every)``-th ask's period
+  the series ends (its last miss and the alerts first) and goes to ``on_end``.
 - **An answer** (``answer``: ``questionnaire.completed`` of the step's instrument while it waits):
   ``checkin.recorded`` {n, value}, then the alerts; the instance keeps waiting for the next ask unless one holds.
 - **Alerts** in order, the first that holds: ``checkin.alerted`` with the values, the statistic and the threshold,
@@ -21,7 +22,7 @@ import math
 from datetime import datetime
 
 from engine.journeys import definition as d
-from engine.journeys import outreach, trends
+from engine.journeys import family_messages, trends
 from engine.journeys.checkin_definition import AlertSpec, CheckinSpec
 from engine.journeys.durations import Duration
 from engine.journeys.effects import ScheduleTimer
@@ -118,20 +119,31 @@ def _ask(run: Run, journey: d.Journey, inst: Instance, step: d.CheckinStep, n: i
     )
     inst = run.instance(inst.instance_id)
     policy = run.catalog.outreach
-    request = run.emit(
-        jo.MessageRequested,
-        instance=inst,
+    ask = spec.ask
+    message = d.MessageSpec(
+        template=ask.template,
+        channels=ask.channels,
+        strategy=ask.strategy,
+        category=ask.category,
+        priority=ask.priority,
+        information="questionnaires",
+    )
+    # Routed as any message step's: a child's diary is asked of the guardians, a relative with consent gets a copy.
+    family_messages.request(
+        run,
+        inst,
+        message,
+        lambda *relation: deterministic_id(inst.instance_id, step.id, "ask", str(n), *relation),
         instance_id=inst.instance_id,
         journey_id=inst.journey_id,
         step_id=step.id,
         next_step_id=step.id,
         reason=f"{journey.id} v{journey.version}: check-in {n} of {of} ({spec.instrument} {spec.item})",
-        message_id=deterministic_id(inst.instance_id, step.id, "ask", str(n)),
-        template=spec.ask.template,
-        channels=tuple(spec.ask.channels),
-        strategy=spec.ask.strategy,
-        category=spec.ask.category,
-        priority=spec.ask.priority,
+        template=ask.template,
+        channels=tuple(ask.channels),
+        strategy=ask.strategy,
+        category=ask.category,
+        priority=ask.priority,
         due_at=due,
         journey_version=inst.journey_version,
         stale_at=_next_ask(run, spec, due),  # an ask not sent by the next one is pointless
@@ -140,9 +152,7 @@ def _ask(run: Run, journey: d.Journey, inst: Instance, step: d.CheckinStep, n: i
             run.catalog.loyalty,
             choose_locale(run.state.profile.language, policy.locales, policy.default_locale),
         ),
-        information="questionnaires",
     )
-    outreach.decide_message(run, request.message_id)
     nxt = _next_ask(run, spec, due)
     why = f"check-in {n + 1} of {of}" if n < of else f"the series ends after check-in {n}"
     _wait(run, run.instance(inst.instance_id), step, nxt, f"{why} at {nxt.isoformat()}")
