@@ -44,6 +44,26 @@ CREATE TABLE IF NOT EXISTS dispatch_contacts (
     timezone      text
 );
 
+-- A message to one of the patient's relatives (a guardian, a caregiver: issue 18) names the link; null: the patient.
+ALTER TABLE dispatch_messages ADD COLUMN IF NOT EXISTS recipient_relation_id text;
+ALTER TABLE dispatch_messages ADD COLUMN IF NOT EXISTS recipient_role text;
+
+-- Where to reach each patient's relatives (PHI of the relative: never logged), from relationship.recorded: sealed
+-- under the relation's own key. related_patient_id: the relative is a patient too (their own contact is the
+-- fallback when the link records none).
+CREATE TABLE IF NOT EXISTS dispatch_relative_contacts (
+    patient_id         text NOT NULL,
+    relation_id        text NOT NULL,
+    name               text,
+    phone              text,
+    email              text,
+    wechat_openid      text,
+    language           text,
+    timezone           text,
+    related_patient_id text,
+    PRIMARY KEY (patient_id, relation_id)
+);
+
 -- How far the follower has applied the event store's log; written in the rows' own transaction.
 CREATE TABLE IF NOT EXISTS dispatch_tracking (
     name     text PRIMARY KEY,

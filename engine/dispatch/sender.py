@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -25,7 +25,7 @@ import structlog
 
 from engine.dispatch import APPLICATION, metrics, outcomes
 from engine.dispatch.channels.base import Channel, Outgoing, SendResult
-from engine.dispatch.contacts import revealed
+from engine.dispatch.contacts import revealed, revealed_relative
 from engine.dispatch.errors import PermanentSendError, RetryableSendError, SendError
 from engine.dispatch.outcomes import Approval
 from engine.dispatch.rate_limit import TokenBucket, Unlimited
@@ -69,6 +69,13 @@ INSERT INTO dispatch_outbox (event_id, patient_id, payload) VALUES (%s, %s, %s) 
 _CONTACT = """
 SELECT name, phone, email, wechat_openid, language, timezone FROM dispatch_contacts WHERE patient_id = %s
 """
+_RECIPIENT = """
+SELECT recipient_relation_id, recipient_role FROM dispatch_messages WHERE message_id = %s AND attempt = %s
+"""
+_RELATIVE = """
+SELECT name, phone, email, wechat_openid, language, timezone, related_patient_id
+FROM dispatch_relative_contacts WHERE patient_id = %s AND relation_id = %s
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +97,9 @@ class Retries:
         return float(min(self.backoff * 2 ** max(tries - 1, 0), self.backoff_max))
 
 
-def address(channel: str, contact: Contact, patient_id: str) -> str:
-    """Where the patient gets messages on ``channel``; PermanentSendError (without the address) if nowhere."""
+def address(channel: str, contact: Contact, patient_id: str | None, who: str = "patient") -> str:
+    """Where the recipient gets messages on ``channel``; PermanentSendError (without the address) if nowhere.
+    ``patient_id``: the recipient's careloop id, by which the app knows them (None: a relative who is no patient)."""
     found = {
         "sms": contact.phone,
         "wechat": contact.wechat_openid,
@@ -100,8 +108,22 @@ def address(channel: str, contact: Contact, patient_id: str) -> str:
     }.get(channel)
     if not found:
         what = {"sms": "phone number", "wechat": "WeChat openid", "email": "email address"}.get(channel, "address")
-        raise PermanentSendError(f"the patient has no {what} for the {channel} channel")
+        raise PermanentSendError(f"the {who} has no {what} for the {channel} channel")
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Whom one approval reaches: the patient, or a relative (``relation_id``) with their own contact. PHI."""
+
+    contact: Contact
+    app_id: str | None
+    relation_id: str | None = None
+    role: str | None = None
+
+    @property
+    def who(self) -> str:
+        return "patient" if self.relation_id is None else "relative"
 
 
 class Sender:
@@ -197,16 +219,35 @@ class Sender:
             self._sent(a, result)
 
     def _outgoing(self, a: Approval) -> Outgoing:
-        row = self._conn.execute(_CONTACT, (a.patient_id,)).fetchone()
-        contact = revealed(Contact(*row), a.patient_id, self._keys, self._sealed) if row else Contact()
-        to = address(a.channel, contact, a.patient_id)
+        patient = self._patient_contact(a.patient_id)
+        found = self._conn.execute(_RECIPIENT, (a.message_id, a.attempt)).fetchone()
+        relation_id, role = found if found else (None, None)
+        recipient = Recipient(patient, a.patient_id) if relation_id is None else self._relative(a, relation_id, role)
+        to = address(a.channel, recipient.contact, recipient.app_id, recipient.who)
         try:
-            text = self._render(a, contact)
+            text = self._render(_for_recipient(a, recipient), patient)
         except TemplateRenderError as exc:
             raise PermanentSendError(f"cannot render the message: {exc}") from exc
         return Outgoing(
             a.message_id, a.attempt, a.patient_id, a.channel, a.template, to, text.locale, text.subject, text.body
         )
+
+    def _patient_contact(self, patient_id: str) -> Contact:
+        row = self._conn.execute(_CONTACT, (patient_id,)).fetchone()
+        return revealed(Contact(*row), patient_id, self._keys, self._sealed) if row else Contact()
+
+    def _relative(self, a: Approval, relation_id: str, role: str | None) -> Recipient:
+        """The relative's contact, revealed with their relation key; a relative who is a patient and whose link
+        records no way to reach them is reached as that patient is (their own row, their own key)."""
+        row = self._conn.execute(_RELATIVE, (a.patient_id, relation_id)).fetchone()
+        if row is None:
+            raise PermanentSendError("the relative this message is for has no contact (the link ended or was erased)")
+        *fields, related_patient_id = row
+        contact = revealed_relative(Contact(*fields), relation_id, self._keys, self._sealed)
+        if related_patient_id and not (contact.phone or contact.email or contact.wechat_openid):
+            own = self._patient_contact(related_patient_id)
+            contact = replace(own, name=contact.name or own.name, language=contact.language or own.language)
+        return Recipient(contact, related_patient_id, relation_id, role)
 
     def _mark_sending(self, a: Approval) -> int | None:
         row = self._conn.execute(_MARK_SENDING, (a.message_id, a.attempt)).fetchone()
@@ -253,6 +294,15 @@ class Sender:
             channel=a.channel,
             **fields,
         )
+
+
+def _for_recipient(a: Approval, recipient: Recipient) -> Approval:
+    """The approval as rendered for its recipient: a relative's copy knows whom it addresses (``recipient.name``,
+    ``recipient.role``) beside the patient it is about (``patient.name``)."""
+    if recipient.relation_id is None:
+        return a
+    about = {"name": recipient.contact.name, "role": recipient.role, "relation_id": recipient.relation_id}
+    return replace(a, variables={**a.variables, "recipient": {**(a.variables.get("recipient") or {}), **about}})
 
 
 def _pk(a: Approval) -> tuple[str, int]:

@@ -8,6 +8,7 @@ from engine.dispatch.changes import EVERY_ATTEMPT, changes
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa
+from events import relationships as rl
 from tests.builders import at, event
 
 P = "P-map"
@@ -36,7 +37,7 @@ def test_an_approval_becomes_a_pending_send_keyed_by_message_and_attempt_at_its_
     assert statement.params[:3] == ("m-1", 2, P)
     assert statement.params[6] == e.event_id
     assert json.loads(statement.params[12]) == {"visit": {"on": "2026-03-05"}}
-    assert statement.params[13:] == ("pending", 41, None)
+    assert statement.params[13:] == ("pending", 41, None, None, None)  # no stale time; for the patient
 
 
 def test_a_phone_approval_is_recorded_for_staff_and_never_pending() -> None:
@@ -83,9 +84,10 @@ def test_registrations_and_updates_merge_the_contact_leaving_unknown_fields_as_t
 def test_an_erasure_deletes_the_contact_and_takes_back_every_unsent_message_of_the_patient() -> None:
     erased = event(pa.PatientErased, P, at("2026-03-02 09:00"), reason="request", requested_by="dpo", key_epoch=1)
 
-    forget, withdraw = changes(erased, 9)
+    forget, forget_relatives, withdraw = changes(erased, 9)
 
     assert (forget.sql, forget.params) == ("DELETE FROM dispatch_contacts WHERE patient_id = %s", (P,))
+    assert forget_relatives.sql == "DELETE FROM dispatch_relative_contacts WHERE patient_id = %s"
     assert withdraw.params == (P,)
     assert withdraw.sql.startswith("UPDATE dispatch_messages SET withdrawn = true")
     assert "WHERE patient_id = %s AND NOT withdrawn" in withdraw.sql
@@ -93,3 +95,40 @@ def test_an_erasure_deletes_the_contact_and_takes_back_every_unsent_message_of_t
 
 def test_clinical_events_are_not_the_dispatchers_business() -> None:
     assert changes(event(pa.PatientDeceased, P, at("2026-03-01 09:00")), 1) == []
+
+
+MOTHER = "rel-3f2a9c1d"
+
+
+def test_a_message_to_a_relative_records_the_link_and_role_it_goes_to() -> None:
+    to_guardian = approved().model_copy(update={"recipient": rl.Recipient(relation_id=MOTHER, role="guardian")})
+    _, statement = changes(to_guardian, 7)
+
+    assert statement.params[-2:] == (MOTHER, "guardian")
+
+
+def test_a_recorded_relative_is_merged_into_the_relatives_contacts_under_the_patient_and_link() -> None:
+    recorded = event(
+        rl.RelationshipRecorded,
+        P,
+        at("2026-03-01 09:00"),
+        relation_id=MOTHER,
+        role="guardian",
+        legal_guardian=True,
+        person=rl.Person(name="enc1:name", contact=pa.Contact(phone="enc1:phone"), language="zh-CN"),
+    )
+    (statement,) = changes(recorded, 3)
+
+    assert "ON CONFLICT (patient_id, relation_id) DO UPDATE" in statement.sql
+    assert "coalesce(EXCLUDED.phone, dispatch_relative_contacts.phone)" in statement.sql
+    assert statement.params == (P, MOTHER, "enc1:name", "enc1:phone", None, None, "zh-CN", None, None)
+
+
+def test_an_ended_or_erased_link_forgets_the_relatives_contact_and_takes_back_what_is_unsent_to_them() -> None:
+    ended = event(rl.RelationshipEnded, P, at("2026-03-02 09:00"), relation_id=MOTHER, reason="source_ended")
+    erased = event(rl.RelationshipErased, P, at("2026-03-02 09:00"), relation_id=MOTHER, reason="request", key_epoch=1)
+    for gone in (ended, erased):
+        forget, withdraw = changes(gone, 4)
+        assert forget.sql == "DELETE FROM dispatch_relative_contacts WHERE patient_id = %s AND relation_id = %s"
+        assert forget.params == withdraw.params == (P, MOTHER)
+        assert "recipient_relation_id = %s AND NOT withdrawn" in withdraw.sql
