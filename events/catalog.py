@@ -115,6 +115,7 @@ EngineEvent: TypeAlias = Annotated[
     | lo.TierKept
     | lo.TierAtRisk
     | lo.BadgeAwarded
+    | lo.BadgeProgressed
     | rf.ReferralClaimed
     | rf.ReferralAccepted
     | rf.ReferralAttributed

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from events.base import Event, Frozen
 
@@ -256,3 +256,21 @@ class BadgeAwarded(_LedgerEvent):
     evidence: tuple[str, ...] = Field(description="The event ids that met the badge's condition.")
     points: int = Field(default=0, ge=0)
     batch_id: str | None = None
+
+
+class BadgeProgressed(_LoyaltyEvent):
+    """A match of a badge counted over several events (``times`` above 1) that does not award it yet: the fold reads
+    no catalog, so the decision records the matches still counted (those within ``within`` of the newest)."""
+
+    type: Literal["badge.progressed"] = "badge.progressed"
+    badge_id: str = Field(min_length=1)
+    evidence: tuple[str, ...] = Field(description="The matching event ids counted, oldest first (at most times - 1).")
+    matched_at: tuple[AwareDatetime, ...] = Field(description="When each of them happened (their clinical time).")
+    count: int = Field(ge=1, description="How many matches are counted now.")
+    times: int = Field(ge=2, description="How many the badge needs.")
+
+    @model_validator(mode="after")
+    def _evidence_fits(self) -> BadgeProgressed:
+        if len(self.matched_at) != len(self.evidence) or self.count != len(self.evidence) or self.count >= self.times:
+            raise ValueError("evidence, matched_at and count must agree, and count stay below times")
+        return self

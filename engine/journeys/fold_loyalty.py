@@ -28,6 +28,7 @@ LOYALTY_EVENTS = (
     lo.TierKept,
     lo.TierAtRisk,
     lo.BadgeAwarded,
+    lo.BadgeProgressed,
     rf.ReferralClaimed,
     rf.ReferralAccepted,
     rf.ReferralAttributed,
@@ -61,6 +62,9 @@ def changed(loyalty: LoyaltyState, event: Event) -> LoyaltyState:
             return replace(loyalty, requalify_at=event.requalify_at)
         case rf.ReferralClaimed() | rf.ReferralAccepted() | rf.ReferralAttributed() | rf.ReferralRefused():
             return referral_changed(loyalty, event)
+        case lo.BadgeProgressed():
+            counted = tuple(zip(event.evidence, event.matched_at, strict=True))
+            return replace(loyalty, progress=MappingProxyType({**loyalty.progress, event.badge_id: counted}))
     assert isinstance(event, lo._LedgerEvent)
     loyalty = with_entries(loyalty, ledger_entries(event.entries), event.occurred_at)
     match event:
@@ -71,7 +75,12 @@ def changed(loyalty: LoyaltyState, event: Event) -> LoyaltyState:
             applied = (event.points, event.event_id)
             return replace(loyalty, adjustments=MappingProxyType({**loyalty.adjustments, event.external_id: applied}))
         case lo.BadgeAwarded():
-            return replace(loyalty, badges=MappingProxyType({**loyalty.badges, event.badge_id: event.occurred_at}))
+            badges = MappingProxyType({**loyalty.badges, event.badge_id: event.occurred_at})
+            if event.badge_id not in loyalty.progress:
+                return replace(loyalty, badges=badges)
+            # an awarded badge is counted no more
+            progress = {k: v for k, v in loyalty.progress.items() if k != event.badge_id}
+            return replace(loyalty, badges=badges, progress=MappingProxyType(progress))
     return loyalty
 
 

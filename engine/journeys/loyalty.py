@@ -13,7 +13,8 @@ from typing import Any
 
 from engine.journeys import referrals
 from engine.journeys.evaluate import holds_all
-from engine.journeys.loyalty_definition import Badge, EarnRule, LoyaltyProgramme
+from engine.journeys.loyalty_badges import match_badges
+from engine.journeys.loyalty_definition import EarnRule, LoyaltyProgramme
 from engine.journeys.loyalty_events import allocations, event_entries
 from engine.journeys.loyalty_expiry import available_at, expires_at, moved
 from engine.journeys.loyalty_requests import adjust_points, redeem
@@ -115,13 +116,8 @@ def earn_and_award(run: Run, programme: LoyaltyProgramme, event: Event, data: di
             data = data or event.model_dump(mode="json")
             if holds_all(rule.when, run.scope(data)):
                 earn_by_rule(run, programme, rule, event, data)
-    for badge in programme.badges:
-        # times: 1 only today (counting several matches needs progress kept in the state)
-        held = run.state.loyalty.badges if run.state.loyalty else {}
-        if badge.on == event.type and badge.times == 1 and badge.id not in held:
-            data = data or event.model_dump(mode="json")
-            if holds_all(badge.when, run.scope(data)):
-                award(run, programme, badge, event)
+    if programme.badges:
+        match_badges(run, programme, event, data)
 
 
 def cause_of(rule: EarnRule, event: Event, data: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -272,32 +268,4 @@ def emit_reversed(
         entries=event_entries(entries),
         reason=words,
         **common,
-    )
-
-
-def award(run: Run, programme: LoyaltyProgramme, badge: Badge, event: Event) -> None:
-    """A badge's condition met (``times`` is 1 today: counting several matches needs progress in the state)."""
-    loyalty = run.state.loyalty
-    assert loyalty is not None
-    entries: tuple[Entry, ...] = ()
-    batch, note = None, ""
-    expiry = programme.expiry
-    zone = member_zone(run.state, run)
-    expiry_at = expires_at(event.occurred_at, expiry.after, expiry.round, zone) if expiry else None
-    if badge.points and expiry_at is not None and expiry_at <= run.now:
-        note = f", its {badge.points} points lapsed at {shown(expiry_at, run)} before the cause arrived"
-    elif badge.points:
-        _, entries = earn(
-            loyalty.ledger, badge.points, f"badge:{badge.id}", run.now, expires_at=expiry_at, reason=f"badge {badge.id}"
-        )
-        batch = next(e.batch_id for e in entries if e.kind is EntryKind.EARNED)
-        note = f", +{badge.points} {batch}"
-    run.emit(
-        lo.BadgeAwarded,
-        badge_id=badge.id,
-        evidence=(event.event_id,),
-        points=badge.points if batch else 0,
-        batch_id=batch,
-        entries=event_entries(entries),
-        reason=f"badge {badge.id} for {event.type}{note}",
     )

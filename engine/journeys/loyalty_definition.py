@@ -80,8 +80,12 @@ class Badge(_Model):
     name: Names = Field(default_factory=dict)
     on: str = Field(description="A clinical event type, or journey.completed.")
     when: When = Field(default_factory=When)
-    times: int = Field(default=1, ge=1, description="How many matching events earn it.")
-    within: DurationField | None = Field(default=None, description="The matching events all within this.")
+    times: int = Field(default=1, ge=1, description="Awarded on the times-th matching event (1: the first).")
+    within: DurationField | None = Field(
+        default=None,
+        description="With times above 1: the counted matches all within this, from the first to the last (on the "
+        "patient's local calendar).",
+    )
     points: int = Field(default=0, ge=0, description="Points earned with the badge.")
 
 

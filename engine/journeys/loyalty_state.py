@@ -15,6 +15,8 @@ from engine.loyalty.entries import Entry
 EMPTY_TIMES: Mapping[str, datetime] = {}
 EMPTY_COUNTS: Mapping[str, int] = {}
 EMPTY_ADJUSTMENTS: Mapping[str, tuple[int, str]] = {}
+Match = tuple[str, datetime]  # a badge's matching event: its id and when it happened
+EMPTY_PROGRESS: Mapping[str, tuple[Match, ...]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,8 @@ class LoyaltyState:
     ledger: Ledger = field(default_factory=Ledger)
     warned: frozenset[str] = frozenset()  # notices sent once: "expiring:<expires_at>", "at-risk:<requalify_at>"
     badges: Mapping[str, datetime] = field(default_factory=lambda: EMPTY_TIMES)  # badge id -> awarded at
+    # badge id -> the matches counted towards it (times above 1), oldest first, at most times - 1; gone once awarded
+    progress: Mapping[str, tuple[Match, ...]] = field(default_factory=lambda: EMPTY_PROGRESS)
     redeemed: Mapping[str, int] = field(default_factory=lambda: EMPTY_COUNTS)  # reward id -> units redeemed
     adjustments: Mapping[str, tuple[int, str]] = field(default_factory=lambda: EMPTY_ADJUSTMENTS)  # id -> points, event
     soonest: Soonest = field(default_factory=Soonest)

@@ -87,7 +87,7 @@ LOYALTY_ROWS = (
     lo.LoyaltyEnrolled, lo.PointsEarned, lo.PointsReleased, lo.PointsExpired, lo.PointsExpiring, lo.PointsSpent,
     lo.PointsRedemptionRefused, lo.PointsAdjusted, lo.PointsAdjustmentRepeated, lo.PointsAdjustmentRefused,
     lo.PointsReversed, lo.PointsReversalSkipped, lo.TierChanged, lo.TierKept, lo.TierAtRisk, lo.BadgeAwarded,
-    rf.ReferralClaimed, rf.ReferralAccepted, rf.ReferralAttributed, rf.ReferralRefused,
+    lo.BadgeProgressed, rf.ReferralClaimed, rf.ReferralAccepted, rf.ReferralAttributed, rf.ReferralRefused,
 )  # fmt: skip
 
 
@@ -101,6 +101,8 @@ def _loyalty_detail(e: Event) -> str:
             return e.tier
         case lo.BadgeAwarded():
             return e.badge_id
+        case lo.BadgeProgressed():
+            return f"{e.badge_id} {e.count} of {e.times}"
         case lo.PointsAdjusted() | lo.PointsAdjustmentRepeated():
             return f"{e.points:+d} ({e.reason_code})"
         case lo.PointsRedemptionRefused() | lo.PointsAdjustmentRefused():

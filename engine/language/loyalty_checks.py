@@ -68,6 +68,12 @@ def check_loyalty(section: Any, journeys: Any, value_sets: set[str] | None = Non
     yield from unique(badges, "badges", "badge")
     for k, badge in badges:
         yield from _check_trigger(badge.on, badge.when, (*ROOT, "badges", k), known)
+        if badge.within is not None and badge.times == 1:
+            yield Finding(
+                (*ROOT, "badges", k, "within"),
+                f"within {badge.within} needs times above 1: it is the window the counted matches fall within "
+                "(a badge of times: 1 is awarded on its first match)",
+            )
     yield from check_rewards(items(section, "rewards", ld.Reward), levels, {b.id for _, b in badges})
     yield from check_journey_conditions(journeys, levels, section.get("tiers") is not None)
 
@@ -82,13 +88,6 @@ def _not_supported(section: dict[str, Any]) -> Iterator[Finding]:
             "enrol: on_consent is not supported yet: only 'automatic' enrolment is built (every patient at their "
             "next event once the programme is loaded)",
         )
-    for k, badge in enumerate(section.get("badges") or []):
-        if isinstance(badge, dict) and isinstance(badge.get("times"), int) and badge["times"] > 1:
-            yield Finding(
-                (*ROOT, "badges", k, "times"),
-                f"times: {badge['times']} is not supported yet: a badge is awarded on its first matching event "
-                "(times: 1); counting several needs their progress kept",
-            )
     if section.get("consumption") is True:
         yield Finding(
             (*ROOT, "consumption"),

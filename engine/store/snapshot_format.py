@@ -33,8 +33,10 @@ from engine.journeys.state import PatientState
 # records the applied inputs, careloop_applied_inputs). 3: PatientState.erased_epoch (patient.erased). 4:
 # PatientState.experiments (experiment.assigned). 5: Instance.considered_at (deployments decide about running
 # instances once each). 6: PatientState.loyalty (issue 17: a member's points ledger, tier and badges). 7:
-# LoyaltyState.referred_by, .referral (the claim waiting on the referrer) and .referees (issue 17, referrals).
-SNAPSHOT_SCHEMA_VERSION = 7
+# LoyaltyState.referred_by, .referral (the claim waiting on the referrer) and .referees (issue 17, referrals). 8:
+# LoyaltyState.progress (issue 17: badges counted over several matches), with PatientState.calendar, .family and
+# Instance.checkin (issue 18, already in the state's shape, not bumped for them).
+SNAPSHOT_SCHEMA_VERSION = 8
 
 
 def _tuple_keyed(hints: Mapping[str, Any]) -> dict[str, Any]:

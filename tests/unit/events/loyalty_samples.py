@@ -171,4 +171,12 @@ LOYALTY_PAYLOADS: dict[str, dict[str, Any]] = {
         "batch_id": "b5",
         "entries": [entry(11, "earned", 50, batch_id="b5", cause_id="ev-journey-done-1")],
     },
+    "badge.progressed": {
+        "badge_id": "steady-visitor",
+        "evidence": ["ev-visit-1", "ev-visit-2"],
+        "matched_at": ["2026-01-15T10:00:00+08:00", "2026-03-02T10:00:00+08:00"],
+        "count": 2,
+        "times": 5,
+        "reason": "badge steady-visitor: 2 of 5 within 12mo",
+    },
 }

@@ -72,7 +72,7 @@ def test_an_entrys_reason_is_kept_exactly_as_the_ledger_wrote_it() -> None:
 def test_the_redemption_and_adjustment_requests_are_clinical_inputs_and_the_decisions_are_not() -> None:
     assert set(CLINICAL_TYPES) >= INPUTS
     engine_loyalty = {t for t in ENGINE_TYPES if t.split(".")[0] in {"loyalty", "points", "tier", "badge"}}
-    assert len(engine_loyalty) == 16 and not engine_loyalty & set(CLINICAL_TYPES)
+    assert len(engine_loyalty) == 17 and not engine_loyalty & set(CLINICAL_TYPES)
     assert set(engine_event_schema()["discriminator"]["mapping"]) >= engine_loyalty
     for type_ in sorted(engine_loyalty):
         with pytest.raises(EventValidationError, match=f"unknown event type '{type_}'"):
@@ -107,6 +107,9 @@ def test_the_same_request_from_the_same_client_gets_the_same_event_id() -> None:
         ("points.redemption_refused", "code", "broke", "code: Input should be 'unknown_reward'"),
         ("tier.changed", "direction", "sideways", "direction: Input should be 'up' or 'down'"),
         ("points.spent", "allocations", [{"batch_id": "b1", "points": -5}], "points: Input should be greater"),
+        ("badge.progressed", "times", 1, "times: Input should be greater than or equal to 2"),
+        ("badge.progressed", "matched_at", ["2026-01-15T10:00:00+08:00"], "evidence, matched_at and count must agree"),
+        ("badge.progressed", "count", 3, "evidence, matched_at and count must agree"),
     ],
 )
 def test_a_bad_loyalty_payload_is_refused_naming_the_field(type_: str, field: str, value: Any, message: str) -> None:

@@ -147,10 +147,25 @@ def test_enrolment_on_consent_and_points_for_spending_are_refused_as_not_support
     ]  # fmt: skip
 
 
-def test_a_badge_counting_several_events_is_refused_as_not_supported_yet() -> None:
-    assert errors("loyalty:\n  version: 1\n  badges:\n    - {id: b, on: encounter.completed, times: 3}\n") == [
-        at(3, 47, "times: 3 is not supported yet: a badge is awarded on its first matching event (times: 1); "
-           "counting several needs their progress kept"),
+def test_a_badge_counting_several_events_within_a_window_loads() -> None:
+    badge = "    - {id: steady-visitor, on: encounter.completed, times: 5, within: 12mo, points: 100}\n"
+    catalog, found = check("loyalty:\n  version: 1\n  badges:\n" + badge)
+    assert [str(p) for p in found] == [] and catalog is not None and catalog.loyalty is not None
+    (steady,) = catalog.loyalty.badges
+    assert (steady.times, steady.within, steady.points) == (5, Duration.parse("12mo"), 100)
+
+
+def test_a_window_needs_several_matches_and_counts_must_be_at_least_one() -> None:
+    assert errors(
+        "loyalty:\n  version: 1\n  badges:\n"
+        "    - {id: once, on: encounter.completed, within: 12mo}\n"
+        "    - {id: never, on: encounter.completed, times: 0}\n"
+        "    - {id: no-window, on: encounter.completed, times: 3, within: 0d}\n"
+    ) == [
+        at(3, 51, "within 12mo needs times above 1: it is the window the counted matches fall within (a badge of "
+           "times: 1 is awarded on its first match)"),
+        at(4, 51, "badges.1.times: Input should be greater than or equal to 1"),
+        at(5, 66, "within: '0d' must be a duration above zero, e.g. '30d'"),
     ]  # fmt: skip
 
 

@@ -28,7 +28,8 @@ from tests.builders import catalog
 
 # The digest of PatientState's JSON schema at each SNAPSHOT_SCHEMA_VERSION. A new shape needs a new version.
 # 2: PatientState.seen gone; 3: PatientState.erased_epoch; 4: PatientState.experiments; 5: Instance.considered_at;
-# 6: PatientState.loyalty; 7: LoyaltyState's referrals (referred_by, the claim waiting, referees)
+# 6: PatientState.loyalty; 7: LoyaltyState's referrals (referred_by, the claim waiting, referees); 8:
+# LoyaltyState.progress (badges over several matches), with issue 18's PatientState.calendar, .family, Instance.checkin
 PINNED = {
     1: "d39f25cf6ad053b5",
     2: "6bbe02d2582e6e8f",
@@ -37,6 +38,7 @@ PINNED = {
     5: "a76adb4548e955b8",
     6: "9e5551728c24ceeb",
     7: "042f7af305f01853",
+    8: "19dc75b67a528253",
 }
 OPENED = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
