@@ -17,6 +17,7 @@ from engine.cli.deploy import deploy_command
 from engine.cli.diff import diff as diff_command
 from engine.cli.erase import erase as erase_command
 from engine.cli.eventfile import EventFileError, read_events
+from engine.cli.family import family_app
 from engine.cli.keys import keys_app
 from engine.cli.loyalty import loyalty_app
 from engine.cli.outreach import outreach_app, questionnaire_app
@@ -55,6 +56,7 @@ app.command("whatif")(whatif_command)
 app.command("deploy")(deploy_command)
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(loyalty_app, name="loyalty")
+app.add_typer(family_app, name="family")
 
 
 @app.command()
