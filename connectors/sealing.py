@@ -10,6 +10,10 @@ rotation, never erased with a patient). Whoever holds the key file and the datab
 An erased patient (`careloop erase` destroyed their key) has no key to seal with, and the intake takes nothing about
 them, whether or not the event has anything to seal: ``events`` raises ErasedError, which the intakes turn into a
 reject (``connectors.base.erased_reason``), until the patient is registered again after `careloop keys renew`.
+
+A relative's name and contact (``relationship.recorded``) are sealed under their relation key, which the patient
+owns (issue 18). A relative erased alone (`careloop erase P --relation REL`) has no key either: ``events`` raises
+RelationErasedError (an ErasedError naming the relation), whose reject reason is ``relation_erased_reason``.
 """
 
 from __future__ import annotations
@@ -68,6 +72,15 @@ class Sealer:
             raise MalformedTokenError(f"{ORIGINAL}: not a sealed value")
         with self._lock:
             return reveal_bytes(self.keys.key_for(INTAKE_KEY), token, INTAKE_KEY, ORIGINAL)
+
+
+def relation_erased_reason(patient_id: str, relation_id: str) -> str:
+    """Why a message recording a relative erased alone is rejected: the pseudonymous ids (what the commands take),
+    never a value of the message. The relative asked to be forgotten: the source should stop sending them."""
+    return (
+        f"relative {relation_id} of patient {patient_id} was erased (careloop erase {patient_id} --relation "
+        f"{relation_id}); the source still sends them: remove the relative there, careloop keeps nothing more of them"
+    )
 
 
 def fitting(size: int, limit: int) -> int:

@@ -108,7 +108,9 @@ GRANT SELECT, INSERT ON careloop_audit TO careloop_auditor;
 -- erased row, so no key is made for them later), deletes the patient's rows from the tables written beside the log
 -- (reading only the columns that find them), writes the audit row first, and reads the log for the patients whose
 -- retention is over (--expired); the clock when the deployment's is the database's. It publishes patient.erased.
-GRANT SELECT (patient_id, epoch, erased_at), INSERT (patient_id, epoch, erased_at),
+-- owner_patient_id finds the relation keys a patient owns (their relatives', destroyed with them) and records the
+-- owner of a relative erased alone before their first record (careloop erase P --relation REL).
+GRANT SELECT (patient_id, epoch, erased_at, owner_patient_id), INSERT (patient_id, epoch, erased_at, owner_patient_id),
     UPDATE (master_key_id, wrapped, erased_at) ON careloop_patient_keys TO careloop_eraser;
 GRANT SELECT (patient_id), DELETE ON dispatch_contacts, patient_identifiers, outreach_demo_inbox TO careloop_eraser;
 GRANT SELECT (retired_patient_id, survivor_patient_id), DELETE ON patient_merges TO careloop_eraser;

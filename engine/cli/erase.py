@@ -1,6 +1,7 @@
 """`careloop erase`: erase a patient by crypto-shredding, on request or when their retention period is over.
 
     careloop erase PATIENT --reason request [--ref DSR-2026-0042]
+    careloop erase PATIENT --relation REL --reason request [--ref DSR-2026-0042]
     careloop erase --expired [--dry-run]
     careloop erasure-api [--host 127.0.0.1] [--port 8087]
 
@@ -18,11 +19,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from engine.cli.consoles import consoles
-from engine.security.erasure_requests import CODES, REF, REF_PROBLEM
+from engine.security.erasure_requests import CODES, REF, REF_PROBLEM, RELATION_ID, RELATION_PROBLEM
 
 if TYPE_CHECKING:
     from engine.processes.erasure import Eraser
-    from engine.security.erasure import Erased
+    from engine.security.erasure import Erased, RelationErased
     from engine.settings import Settings
 
 out, err = consoles()
@@ -41,6 +42,14 @@ ExpiredOpt = Annotated[
     bool, typer.Option("--expired", help="Erase every patient idle longer than CARELOOP_RETENTION_DAYS.")
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="With --expired: list them, erase nothing.")]
+RelationOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--relation",
+        help="Erase only this relative of the patient's (the relation id `careloop family show` lists): their "
+        "relation key is destroyed, their contact deleted, the link ended; the patient is kept.",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -54,12 +63,17 @@ def erase(
     ref: RefOpt = None,
     expired: ExpiredOpt = False,
     dry_run: DryRunOpt = False,
+    relation: RelationOpt = None,
 ) -> None:
-    """Erase a patient (and the ids merged into them): destroy their data key, empty the contact directory and
-    identifier index of them, and publish patient.erased (every journey ends, outreach stops, the read models drop
-    them)."""
+    """Erase a patient (and the ids merged into them): destroy their data key and their relatives' relation keys,
+    empty the contact directory and identifier index of them, and publish patient.erased (every journey ends,
+    outreach stops, the read models drop them). With --relation, erase one relative of the patient's only."""
     if (patient is None) == (not expired):
         raise _fail("name one patient to erase, or --expired", 2)
+    if relation is not None and patient is None:
+        raise _fail("--relation names a relative of one patient: give the patient too (not with --expired)", 2)
+    if relation is not None and not RELATION_ID.fullmatch(relation):
+        raise _fail(f"--relation is {RELATION_PROBLEM}", 2)
     if patient is not None and reason is None:
         raise _fail(f"--reason is required: the ground of the erasure, one of {', '.join(CODES)}", 2)
     if reason is not None and reason not in CODES:
@@ -69,7 +83,9 @@ def erase(
     if dry_run and not expired:
         raise _fail("--dry-run goes with --expired", 2)
     with _opened(_settings()) as eraser:
-        if patient is not None:
+        if patient is not None and relation is not None:
+            _erase_relation(eraser, patient, relation, reason or "request", ref)
+        elif patient is not None:
             _erase_one(eraser, patient, reason or "request", ref)
         else:
             _erase_expired(eraser, dry_run)
@@ -137,6 +153,13 @@ def _erase_one(eraser: Eraser, patient: str, code: str, ref: str | None) -> None
         _report(eraser, done)
 
 
+def _erase_relation(eraser: Eraser, patient: str, relation: str, code: str, ref: str | None) -> None:
+    from engine.security.erasure import RelationRequest
+
+    request = RelationRequest(patient, relation, code, ref, eraser.tables.login())  # type: ignore[arg-type]
+    _report_relation(eraser, eraser.erasure.erase_relation(request, eraser.clock.now()))
+
+
 def _erase_expired(eraser: Eraser, dry_run: bool) -> None:
     from engine.security.erasure import RETENTION, Request
 
@@ -161,6 +184,21 @@ def _report(eraser: Eraser, done: Erased) -> None:
     )
     rows = ", ".join(f"{n} from {table}" for table, n in done.removed.items()) or "no directory tables present"
     out.print(f"erased {done.patient_id}: {key}", markup=False)
+    if done.shredded.relations:
+        out.print(f"  {done.shredded.relations} relation key(s) of their relatives destroyed", markup=False)
     out.print(f"  removed rows: {rows}", markup=False)
     out.print(f"  published patient.erased {done.event.event_id} to {eraser.topic}", markup=False)
+    out.print("  recorded in the audit trail (careloop audit --patient ...)", markup=False)
+
+
+def _report_relation(eraser: Eraser, done: RelationErased) -> None:
+    key = (
+        f"relation key epoch {done.shredded.epoch} destroyed"
+        if done.shredded.had_key
+        else f"no live relation key (epoch {done.shredded.epoch} already erased, or none was made)"
+    )
+    rows = ", ".join(f"{n} from {table}" for table, n in done.removed.items()) or "no directory tables present"
+    out.print(f"erased relative {done.relation_id} of {done.patient_id}: {key}; the patient is kept", markup=False)
+    out.print(f"  removed rows: {rows}", markup=False)
+    out.print(f"  published relationship.erased {done.event.event_id} to {eraser.topic}", markup=False)
     out.print("  recorded in the audit trail (careloop audit --patient ...)", markup=False)

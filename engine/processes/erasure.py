@@ -82,6 +82,14 @@ class AuditedErasures:
         detail = f"reason={reason}; requested_by={requested_by}" + (f"; ref={ref}" if ref else "")
         audit.record(self.tables.connection, patient_id, "erase", "erasure", detail)
 
+    def erasing_relation(
+        self, patient_id: str, relation_id: str, reason: ErasureReason, requested_by: str, ref: str | None
+    ) -> None:
+        detail = f"relation={relation_id}; reason={reason}; requested_by={requested_by}" + (
+            f"; ref={ref}" if ref else ""
+        )
+        audit.record(self.tables.connection, patient_id, "erase-relation", "erasure", detail)
+
 
 @dataclass(frozen=True, slots=True)
 class ServedEraser:

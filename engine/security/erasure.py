@@ -14,6 +14,11 @@ ports.
 
 Every step is idempotent, and the event's id derives from the patient and the key epoch erased, so a run that
 failed half-way is completed by running it again, and the worker recognises the repeated event.
+
+Erasing the patient destroys the relation keys they own too (their relatives' names and contacts, issue 18). One
+relative alone (``careloop erase P --relation REL``: the relative asked, or the patient removed them) goes the same
+way, ``erase_relation``: audited, the relation key destroyed, the relative's contact row deleted, and
+``relationship.erased`` published on the patient's stream (the link ends, messages to the relative are withdrawn).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Protocol
 from engine.security.patient_keys import Shredded
 from events.base import Event, Source
 from events.patient import ErasureReason, PatientErased
+from events.relationships import RelationshipErased
 
 SOURCE = "careloop-erase"  # the source system of the patient.erased events careloop publishes
 RETENTION = "retention"  # who asked, when the retention period ended (careloop erase --expired)
@@ -34,10 +40,16 @@ RETENTION = "retention"  # who asked, when the retention period ended (careloop 
 class KeyShredder(Protocol):
     def shred(self, patient_id: str) -> Shredded: ...
 
+    def shred_relation(self, patient_id: str, relation_id: str) -> Shredded: ...
+
 
 class PatientTables(Protocol):
     def remove(self, patient_id: str) -> Mapping[str, int]:
         """Delete the patient's rows; how many from each table."""
+        ...
+
+    def remove_relation(self, patient_id: str, relation_id: str) -> Mapping[str, int]:
+        """Delete one relative's rows of the patient's (their contact); how many from each table."""
         ...
 
 
@@ -56,6 +68,12 @@ class MergedRecords(Protocol):
 class ErasureAudit(Protocol):
     def erasing(self, patient_id: str, reason: ErasureReason, requested_by: str, ref: str | None) -> None:
         """Record the erasure in the audit trail: the ground, who asked and the request's reference."""
+        ...
+
+    def erasing_relation(
+        self, patient_id: str, relation_id: str, reason: ErasureReason, requested_by: str, ref: str | None
+    ) -> None:
+        """Record the erasure of one relative of the patient's, as ``erasing`` does the patient's."""
         ...
 
 
@@ -78,6 +96,26 @@ class Erased:
 
 
 @dataclass(frozen=True, slots=True)
+class RelationRequest:
+    """Erase one relative of the patient's: ``relation_id`` is the link's (``careloop family show`` lists them)."""
+
+    patient_id: str
+    relation_id: str
+    reason: ErasureReason
+    ref: str | None
+    requested_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelationErased:
+    patient_id: str
+    relation_id: str
+    shredded: Shredded
+    removed: Mapping[str, int]
+    event: RelationshipErased
+
+
+@dataclass(frozen=True, slots=True)
 class Erasure:
     keys: KeyShredder
     tables: PatientTables
@@ -92,6 +130,15 @@ class Erasure:
         event = erased_event(request, shredded.epoch, now)
         self.publisher.publish([event])
         return Erased(pid, shredded, removed, event)
+
+    def erase_relation(self, request: RelationRequest, now: datetime) -> RelationErased:
+        pid, rel = request.patient_id, request.relation_id
+        self.audit.erasing_relation(pid, rel, request.reason, request.requested_by, request.ref)
+        shredded = self.keys.shred_relation(pid, rel)
+        removed = self.tables.remove_relation(pid, rel)
+        event = relation_erased_event(request, shredded.epoch, now)
+        self.publisher.publish([event])
+        return RelationErased(pid, rel, shredded, removed, event)
 
 
 def erase_with_merged(erasure: Erasure, merges: MergedRecords, request: Request, now: datetime) -> Iterator[Erased]:
@@ -115,6 +162,22 @@ def erased_event(request: Request, key_epoch: int, now: datetime) -> PatientEras
         recorded_at=now,
         reason=request.reason,
         requested_by=request.requested_by,
+        key_epoch=key_epoch,
+    )
+    return event
+
+
+def relation_erased_event(request: RelationRequest, key_epoch: int, now: datetime) -> RelationshipErased:
+    """The event of one relative's erasure, on the patient's stream: its id derives from the patient, the relation and
+    the key epoch erased, so running the same erasure again publishes the same event."""
+    message_id = f"{request.patient_id}:relation:{request.relation_id}:epoch-{key_epoch}"
+    event: RelationshipErased = RelationshipErased.create(
+        source=Source(system=SOURCE, message_id=message_id),
+        patient_id=request.patient_id,
+        occurred_at=now,
+        recorded_at=now,
+        relation_id=request.relation_id,
+        reason=request.reason,
         key_epoch=key_epoch,
     )
     return event

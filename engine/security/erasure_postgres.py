@@ -23,6 +23,11 @@ PATIENT_TABLES: Mapping[str, tuple[str, ...]] = {
     "patient_identifiers": ("patient_id",),  # the identifier index (blind indexes and sealed values)
     "patient_merges": ("retired_patient_id", "survivor_patient_id"),
     "outreach_demo_inbox": ("patient_id",),  # messages as the demo's patients would have received them
+    "dispatch_relative_contacts": ("patient_id",),  # the patient's relatives' contacts (sealed under relation keys)
+}
+# table -> the columns that name a patient and one relative of theirs (erasing one relative deletes those rows)
+RELATIVE_TABLES: Mapping[str, tuple[str, str]] = {
+    "dispatch_relative_contacts": ("patient_id", "relation_id"),
 }
 
 # Each patient's last activity: the arrival (or decision) time of their latest event in the store, read from the
@@ -68,6 +73,19 @@ class PostgresPatientTables:
                     sql.SQL(" OR ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns),
                 )
                 removed[table] = conn.execute(query, [patient_id] * len(columns)).rowcount
+        return removed
+
+    def remove_relation(self, patient_id: str, relation_id: str) -> dict[str, int]:
+        """Delete one relative's rows of the patient's from every table there is, in one transaction."""
+        conn = self._db.connection
+        removed: dict[str, int] = {}
+        with conn.transaction():
+            for table in present(conn, RELATIVE_TABLES):
+                patient, relation = RELATIVE_TABLES[table]
+                query = sql.SQL("DELETE FROM {} WHERE {} = %s AND {} = %s").format(
+                    sql.Identifier(table), sql.Identifier(patient), sql.Identifier(relation)
+                )
+                removed[table] = conn.execute(query, (patient_id, relation_id)).rowcount
         return removed
 
     def merged_into(self, patient_id: str) -> list[str]:

@@ -20,6 +20,9 @@ REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
 # The ids careloop derives (engine/security/pseudonyms.py): "pt-" and 20 hex digits of an HMAC.
 PATIENT_ID = re.compile(r"pt-[0-9a-f]{20}")
 FIELDS = ("reason", "ref")
+# A relation id (events/relationships.py): a UUID or a keyed pseudonym careloop made, never a relative's name.
+RELATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+RELATION_PROBLEM = "a relation id as careloop made it (letters, digits and . _ : -, at most 128), not a name"
 
 REASON_PROBLEM = f"the ground of the erasure is one of {', '.join(CODES)}"
 REF_PROBLEM = "a request's id (letters, digits and . _ : / -, at most 64), not words"

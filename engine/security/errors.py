@@ -67,6 +67,19 @@ class ErasedError(PatientKeyError):
     """The patient's data key (of the value's epoch) was destroyed: what it sealed is unreadable for good."""
 
 
+class RelationErasedError(ErasedError):
+    """A relative's relation key was destroyed (``careloop erase P --relation REL``, or with their patient): nothing
+    is sealed for that relative again. ``patient_id`` is the patient who owned it; ``relation_id`` the link."""
+
+    def __init__(self, message: str, patient_id: str, relation_id: str) -> None:
+        super().__init__(message, patient_id)
+        self.relation_id = relation_id
+
+
+class RelationOwnerError(PatientKeyError):
+    """A relation key was asked for with a patient who does not own it (a relation id is the patient's own)."""
+
+
 class UnknownPatientKeyError(PatientKeyError):
     """No data key of that epoch was ever made for the patient (another database, or a value from elsewhere)."""
 

@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from engine.security.cipher import DataKey
-from engine.security.errors import ErasedError, NotErasedError, PatientKeyError, UnknownPatientKeyError
+from engine.security.errors import (
+    ErasedError,
+    NotErasedError,
+    PatientKeyError,
+    RelationErasedError,
+    RelationOwnerError,
+    UnknownPatientKeyError,
+)
 from engine.security.providers import KeyProvider
 
 NOT_ERASED = "the patient was not erased: a new key would orphan what their live key sealed"
@@ -32,11 +39,13 @@ def relation_key_id(relation_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Shredded:
-    """What an erasure did: whether a live key was destroyed now (False: erased before, or never made), and the
-    epoch of the patient's latest key, now erased (1 for a patient never seen: their row says so)."""
+    """What an erasure did: whether a live key was destroyed now (False: erased before, or never made), the epoch
+    of the latest key, now erased (1 for a patient never seen: their row says so), and how many live relation keys
+    the patient owned were destroyed with it."""
 
     had_key: bool
     epoch: int
+    relations: int = 0
 
 
 class PatientKeys(Protocol):
@@ -70,6 +79,17 @@ class PatientKeys(Protocol):
         """A new key epoch for an erased patient who comes back; NotErasedError if their key is live."""
         ...
 
+    def key_for_relation(self, patient_id: str, relation_id: str) -> DataKey:
+        """The live relation key of the patient's relative ``relation_id`` (row ``relation_key_id(relation_id)``),
+        made on first use and owned by the patient: ErasedError if the patient was erased, RelationErasedError if
+        the relation key was, RelationOwnerError if another patient owns it. Reveal with ``key_at`` of its row."""
+        ...
+
+    def shred_relation(self, patient_id: str, relation_id: str) -> Shredded:
+        """Destroy one relation key of the patient's (idempotent; one never made is recorded erased, so it is not
+        made later); RelationOwnerError if another patient owns it. ``shred`` of the patient destroys them all."""
+        ...
+
     def rewrap_all(self, provider: KeyProvider) -> int:
         """Re-wrap every live key not yet under ``provider``'s current master key (master-key rotation); how many.
         ``provider`` must still hold the old master keys."""
@@ -78,14 +98,29 @@ class PatientKeys(Protocol):
 
 @dataclass
 class KeyRow:
-    """A patient's latest key epoch, as a database row holds it."""
+    """A patient's latest key epoch, as a database row holds it (a relation key's row names its owner)."""
 
     epoch: int
     wrapped: tuple[str, bytes] | None  # (master key id, the wrapped key); None: erased
+    owner: str | None = None  # a relation key's: the patient it belongs to
 
 
 def erased_message(epoch: int) -> str:
     return f"the patient's data key (epoch {epoch}) was erased: what it sealed cannot be read again"
+
+
+def relation_erased(patient_id: str, relation_id: str, epoch: int) -> RelationErasedError:
+    return RelationErasedError(
+        f"the relative's relation key (epoch {epoch}) was erased: nothing is sealed for them again",
+        patient_id,
+        relation_id,
+    )
+
+
+def not_owner(patient_id: str, relation_id: str) -> RelationOwnerError:
+    return RelationOwnerError(
+        f"relation {relation_id} belongs to another patient: a relation key is only its own patient's", patient_id
+    )
 
 
 def epoch_error(patient_id: str, epoch: int, latest: int | None) -> PatientKeyError:
@@ -122,17 +157,42 @@ class MemoryPatientKeys:
         return self._unwrapped(row.epoch, row.wrapped)
 
     def erase(self, patient_id: str) -> bool:
-        row = self.rows.setdefault(patient_id, KeyRow(1, None))
-        had_key, row.wrapped = row.wrapped is not None, None
-        return had_key
+        return self.shred(patient_id).had_key
 
     def erased(self, patient_id: str) -> bool:
         row = self.rows.get(patient_id)
         return row is not None and row.wrapped is None
 
     def shred(self, patient_id: str) -> Shredded:
-        had_key = self.erase(patient_id)
-        return Shredded(had_key, self.rows[patient_id].epoch)
+        row = self.rows.setdefault(patient_id, KeyRow(1, None))
+        had_key, row.wrapped = row.wrapped is not None, None
+        relations = 0
+        for row in self.rows.values():
+            if row.owner == patient_id and row.wrapped is not None:
+                row.wrapped, relations = None, relations + 1
+        return Shredded(had_key, row.epoch, relations)
+
+    def key_for_relation(self, patient_id: str, relation_id: str) -> DataKey:
+        if self.erased(patient_id):
+            raise ErasedError(erased_message(self.rows[patient_id].epoch), patient_id)
+        row_id = relation_key_id(relation_id)
+        row = self.rows.get(row_id)
+        if row is None:
+            key = self._new(row_id, 1)
+            self.rows[row_id].owner = patient_id
+            return key
+        if row.owner != patient_id:
+            raise not_owner(patient_id, relation_id)
+        if row.wrapped is None:
+            raise relation_erased(patient_id, relation_id, row.epoch)
+        return self._unwrapped(row.epoch, row.wrapped)
+
+    def shred_relation(self, patient_id: str, relation_id: str) -> Shredded:
+        row = self.rows.setdefault(relation_key_id(relation_id), KeyRow(1, None, patient_id))
+        if row.owner != patient_id:
+            raise not_owner(patient_id, relation_id)
+        had_key, row.wrapped = row.wrapped is not None, None
+        return Shredded(had_key, row.epoch)
 
     def renew(self, patient_id: str) -> DataKey:
         row = self.rows.get(patient_id)
@@ -151,7 +211,8 @@ class MemoryPatientKeys:
 
     def _new(self, patient_id: str, epoch: int) -> DataKey:
         key = DataKey.generate(epoch)
-        self.rows[patient_id] = KeyRow(epoch, self.provider.wrap(key.secret))
+        row = self.rows.get(patient_id)
+        self.rows[patient_id] = KeyRow(epoch, self.provider.wrap(key.secret), row.owner if row else None)
         return key
 
     def _unwrapped(self, epoch: int, wrapped: tuple[str, bytes]) -> DataKey:

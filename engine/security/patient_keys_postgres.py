@@ -22,7 +22,15 @@ from engine.access.ownership import migrates
 from engine.plumbing.kept_connection import KeptConnection
 from engine.security.cipher import DataKey
 from engine.security.errors import ErasedError, NotErasedError, UnknownPatientKeyError
-from engine.security.patient_keys import NOT_ERASED, Shredded, epoch_error, erased_message
+from engine.security.patient_keys import (
+    NOT_ERASED,
+    Shredded,
+    epoch_error,
+    erased_message,
+    not_owner,
+    relation_erased,
+    relation_key_id,
+)
 from engine.security.providers import KeyProvider
 
 TABLE_DDL = """
@@ -41,6 +49,11 @@ CREATE TABLE IF NOT EXISTS careloop_patient_keys (
 -- which master keys still wrap a live key: rotation re-wraps from it, and an old master key may go once unused
 CREATE INDEX IF NOT EXISTS careloop_patient_keys_master ON careloop_patient_keys (master_key_id)
     WHERE wrapped IS NOT NULL;
+-- a relation key's row (patient_id 'relation:<relation_id>', issue 18) names the patient who owns it: erasing the
+-- patient destroys it too
+ALTER TABLE careloop_patient_keys ADD COLUMN IF NOT EXISTS owner_patient_id text NULL;
+CREATE INDEX IF NOT EXISTS careloop_patient_keys_owner ON careloop_patient_keys (owner_patient_id)
+    WHERE owner_patient_id IS NOT NULL;
 """
 REWRAP_PAGE = 500
 
@@ -57,24 +70,55 @@ def create_table(conn: Connection[Any]) -> None:
 
 
 def shred(conn: Connection[Any], patient_id: str) -> Shredded:
-    """Drop the patient's wrapped key, in one transaction; a patient never seen gets an erased row, so no key is
-    made for them later. Needs no master key: nothing is unwrapped, and no key is read (a live row is one not
-    erased, as the table's check says), so the eraser's role has no SELECT on the wrapped keys."""
+    """Drop the patient's wrapped key and those of the relation keys the patient owns, in one transaction; a patient
+    never seen gets an erased row, so no key is made for them later. Needs no master key: nothing is unwrapped, and
+    no key is read (a live row is one not erased, as the table's check says), so the eraser's role has no SELECT on
+    the wrapped keys."""
     with conn.transaction():
-        live = conn.execute(
+        shredded = _shred_row(conn, patient_id, None)
+        relations = conn.execute(
             "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
-            "WHERE patient_id = %s AND erased_at IS NULL RETURNING epoch",
+            "WHERE owner_patient_id = %s AND erased_at IS NULL",
             (patient_id,),
+        ).rowcount
+    return Shredded(shredded.had_key, shredded.epoch, relations)
+
+
+def shred_relation(conn: Connection[Any], patient_id: str, relation_id: str) -> Shredded:
+    """Drop one relation key of the patient's; one never made gets an erased row owned by the patient (so it is not
+    made later). RelationOwnerError if the row is another patient's."""
+    row_id = relation_key_id(relation_id)
+    with conn.transaction():
+        owner = conn.execute(
+            "SELECT owner_patient_id FROM careloop_patient_keys WHERE patient_id = %s", (row_id,)
         ).fetchone()
-        if live is not None:
-            return Shredded(True, int(live[0]))
-        # already erased, or never seen: a row without a key keeps it so
+        if owner is not None and owner[0] != patient_id:
+            raise not_owner(patient_id, relation_id)
+        return _shred_row(conn, row_id, patient_id)
+
+
+def _shred_row(conn: Connection[Any], row_id: str, owner: str | None) -> Shredded:
+    live = conn.execute(
+        "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
+        "WHERE patient_id = %s AND erased_at IS NULL RETURNING epoch",
+        (row_id,),
+    ).fetchone()
+    if live is not None:
+        return Shredded(True, int(live[0]))
+    # already erased, or never seen: a row without a key keeps it so
+    if owner is None:  # a patient's own row (the eraser's columns of old)
         conn.execute(
             "INSERT INTO careloop_patient_keys (patient_id, epoch, erased_at) VALUES (%s, 1, now()) "
             "ON CONFLICT (patient_id) DO NOTHING",
-            (patient_id,),
+            (row_id,),
         )
-        row = conn.execute("SELECT epoch FROM careloop_patient_keys WHERE patient_id = %s", (patient_id,)).fetchone()
+    else:
+        conn.execute(
+            "INSERT INTO careloop_patient_keys (patient_id, epoch, erased_at, owner_patient_id) "
+            "VALUES (%s, 1, now(), %s) ON CONFLICT (patient_id) DO NOTHING",
+            (row_id, owner),
+        )
+    row = conn.execute("SELECT epoch FROM careloop_patient_keys WHERE patient_id = %s", (row_id,)).fetchone()
     return Shredded(False, int(row[0]) if row else 1)
 
 
@@ -87,6 +131,9 @@ class PostgresKeyShredder:
 
     def shred(self, patient_id: str) -> Shredded:
         return shred(self._db.connection, patient_id)
+
+    def shred_relation(self, patient_id: str, relation_id: str) -> Shredded:
+        return shred_relation(self._db.connection, patient_id, relation_id)
 
     def close(self) -> None:
         self._db.close()
@@ -140,6 +187,34 @@ class PostgresPatientKeys:
         row = self._row(patient_id)
         return row is not None and row[2] is None
 
+    def shred_relation(self, patient_id: str, relation_id: str) -> Shredded:
+        return shred_relation(self._db.connection, patient_id, relation_id)
+
+    def key_for_relation(self, patient_id: str, relation_id: str) -> DataKey:
+        owner = self._row(patient_id)
+        if owner is not None and owner[2] is None:
+            raise ErasedError(erased_message(owner[0]), patient_id)
+        row_id = relation_key_id(relation_id)
+        found = self._relation_row(row_id)
+        if found is None:
+            key = DataKey.generate(1)
+            key_id, wrapped = self._provider.wrap(key.secret)
+            self._again_once_lost(
+                "INSERT INTO careloop_patient_keys (patient_id, epoch, master_key_id, wrapped, owner_patient_id) "
+                "VALUES (%s, 1, %s, %s, %s) ON CONFLICT (patient_id) DO NOTHING RETURNING epoch",
+                (row_id, key_id, wrapped, patient_id),
+            )
+            # the row now there decides (another process may have made it first, or erased it meanwhile)
+            found = self._relation_row(row_id)
+            if found is None:
+                raise UnknownPatientKeyError("the relation key row was deleted as it was made", patient_id)
+        row, row_owner = found
+        if row_owner != patient_id:
+            raise not_owner(patient_id, relation_id)
+        if row[1] is None or row[2] is None:
+            raise relation_erased(patient_id, relation_id, row[0])
+        return DataKey(row[0], self._provider.unwrap(row[1], row[2]))
+
     def renew(self, patient_id: str) -> DataKey:
         secret = DataKey.generate().secret
         key_id, wrapped = self._provider.wrap(secret)
@@ -192,6 +267,15 @@ class PostgresPatientKeys:
             "SELECT epoch, master_key_id, wrapped FROM careloop_patient_keys WHERE patient_id = %s", (patient_id,)
         )
         return None if row is None else (int(row[0]), row[1], None if row[2] is None else bytes(row[2]))
+
+    def _relation_row(self, row_id: str) -> tuple[Row, str | None] | None:
+        row = self._again_once_lost(
+            "SELECT epoch, master_key_id, wrapped, owner_patient_id FROM careloop_patient_keys WHERE patient_id = %s",
+            (row_id,),
+        )
+        if row is None:
+            return None
+        return (int(row[0]), row[1], None if row[2] is None else bytes(row[2])), row[3]
 
     def _again_once_lost(self, query: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The one row of a statement that may run twice (a read; an insert that does nothing when the row is

@@ -190,15 +190,17 @@ def relation_sealed_fields(event_type: str) -> tuple[str, ...]:
 
 def seal_event(event: E, keys: PatientKeys) -> E:
     """A copy with every patient-identifying field sealed with the patient's key (made on first use), and every
-    relative-identifying field with the relation key. An event with nothing to seal comes back as it is (it is
-    frozen); a value already sealed is refused."""
+    relative-identifying field with the relation key the patient owns (ErasedError when the patient was erased,
+    RelationErasedError when that relative was). An event with nothing to seal comes back as it is (it is frozen); a
+    value already sealed is refused."""
     paths = [p for p in sealed_fields(event.type) if _present(event, p)]
     relation_paths = [p for p in relation_sealed_fields(event.type) if _present(event, p)]
     if paths:
         event = _each(event, paths, _sealing(event.type, keys.key_for(event.patient_id), event.patient_id))
     if relation_paths:
-        subject = relation_key_id(_relation_id(event))
-        event = _each(event, relation_paths, _sealing(event.type, keys.key_for(subject), subject))
+        relation_id = _relation_id(event)
+        key = keys.key_for_relation(event.patient_id, relation_id)
+        event = _each(event, relation_paths, _sealing(event.type, key, relation_key_id(relation_id)))
     return event
 
 

@@ -20,7 +20,8 @@ from engine.access import audit
 from engine.cli.main import app
 from engine.plumbing.clock import set_database_clock
 from engine.security.cipher import seal
-from engine.security.errors import ErasedError
+from engine.security.errors import ErasedError, RelationErasedError
+from engine.security.patient_keys import relation_key_id
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.security.providers import FileKeyProvider
 from engine.security.secrets import create_key_file, default_key_file
@@ -32,6 +33,7 @@ from tests.kafka_topics import read_topic, unique
 pytestmark = pytest.mark.integration
 LI_FANG, WANG_WEI = "pt-3f9c2a71b04e8d56c1a0", "pt-58be0d4417c29a6f3e11"
 TEXT = "DSR-2026-4471"
+DAUGHTER, HUSBAND = "rel-5b0c9e2a7d41f386", "rel-e3a1f07c92d84b65"
 
 
 @pytest.fixture
@@ -117,6 +119,80 @@ def test_erasing_a_patient_destroys_the_key_empties_the_directory_and_publishes_
     assert "no live data key (epoch 1 already erased" in again.stdout
     events = published(env["CARELOOP_KAFKA_BOOTSTRAP"], env["CARELOOP_TOPIC_PREFIX"])
     assert [e["event_id"] for _, e in events] == [erased["event_id"]] * 2
+
+
+def relatives(database_url: str, keys: PostgresPatientKeys) -> None:
+    """Li Fang's daughter and husband in a relatives' contact table shaped as the dispatcher's (its columns that
+    name them), their names and phones sealed under their relation keys."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS dispatch_relative_contacts "
+            "(patient_id text, relation_id text, name text, phone text, PRIMARY KEY (patient_id, relation_id))"
+        )
+        for relation, name, phone in ((DAUGHTER, "王小红", "+8613912345678"), (HUSBAND, "王建国", "+8613700001111")):
+            key, row = keys.key_for_relation(LI_FANG, relation), relation_key_id(relation)
+            conn.execute(
+                "INSERT INTO dispatch_relative_contacts VALUES (%s, %s, %s, %s)",
+                (LI_FANG, relation, seal(key, name, row, "person.name"), seal(key, phone, row, "person.contact.phone")),
+            )
+
+
+def test_erasing_one_relative_destroys_their_key_and_contact_keeps_the_patient_and_publishes_relationship_erased(
+    database_url: str, keys: PostgresPatientKeys, env: dict[str, str]
+) -> None:
+    directory(database_url, keys)
+    relatives(database_url, keys)
+    cli = CliRunner()
+
+    done = cli.invoke(app, ["erase", LI_FANG, "--relation", DAUGHTER, "--reason", "request", "--ref", TEXT], env=env)
+
+    assert done.exit_code == 0, done.output
+    assert (
+        f"erased relative {DAUGHTER} of {LI_FANG}: relation key epoch 1 destroyed; the patient is kept" in done.stdout
+    )
+    assert "1 from dispatch_relative_contacts" in done.stdout
+    with pytest.raises(RelationErasedError):
+        keys.key_for_relation(LI_FANG, DAUGHTER)
+    assert keys.key_for_relation(LI_FANG, HUSBAND).epoch == 1 and not keys.erased(LI_FANG)
+    assert rows(database_url, "SELECT relation_id FROM dispatch_relative_contacts") == [(HUSBAND,)]
+    assert rows(database_url, "SELECT count(*) FROM dispatch_contacts WHERE patient_id = %s", LI_FANG) == [(1,)]
+    ((key, erased),) = published(env["CARELOOP_KAFKA_BOOTSTRAP"], env["CARELOOP_TOPIC_PREFIX"])
+    assert key == LI_FANG.encode()
+    assert (erased["type"], erased["relation_id"], erased["reason"], erased["key_epoch"]) == (
+        "relationship.erased",
+        DAUGHTER,
+        "request",
+        1,
+    )
+    assert TEXT not in json.dumps(erased)
+    with psycopg.connect(database_url) as conn:
+        (entry,) = audit.entries(conn, patient_id=LI_FANG)
+    assert (entry.action, entry.purpose) == ("erase-relation", "erasure")
+    assert entry.detail.startswith(f"relation={DAUGHTER}; reason=request;") and entry.detail.endswith(f"ref={TEXT}")
+
+    # run again: nothing more to destroy, the same event again
+    again = cli.invoke(app, ["erase", LI_FANG, "--relation", DAUGHTER, "--reason", "request"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "no live relation key (epoch 1 already erased" in again.stdout
+    events = published(env["CARELOOP_KAFKA_BOOTSTRAP"], env["CARELOOP_TOPIC_PREFIX"])
+    assert [e["event_id"] for _, e in events] == [erased["event_id"]] * 2
+
+
+def test_erasing_a_patient_destroys_their_relatives_keys_and_contacts(
+    database_url: str, keys: PostgresPatientKeys, env: dict[str, str]
+) -> None:
+    directory(database_url, keys)
+    relatives(database_url, keys)
+
+    done = CliRunner().invoke(app, ["erase", LI_FANG, "--reason", "request"], env=env)
+
+    assert done.exit_code == 0, done.output
+    assert "2 relation key(s) of their relatives destroyed" in done.stdout
+    assert "2 from dispatch_relative_contacts" in done.stdout
+    for relation in (DAUGHTER, HUSBAND):
+        with pytest.raises(ErasedError):
+            keys.key_at(relation_key_id(relation), 1)
+    assert rows(database_url, "SELECT count(*) FROM dispatch_relative_contacts") == [(0,)]
 
 
 def test_erasing_a_patient_erases_the_duplicate_records_merged_into_them_too(

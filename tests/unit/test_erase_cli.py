@@ -35,6 +35,22 @@ def test_a_patient_without_a_ground_is_refused() -> None:
     assert "--reason is required" in result.stderr
 
 
+def test_a_relative_without_their_patient_is_refused() -> None:
+    result = CliRunner().invoke(app, ["erase", "--expired", "--relation", "rel-5b0c9e2a7d41f386"])
+
+    assert result.exit_code == 2
+    assert "--relation names a relative of one patient: give the patient too" in result.stderr
+
+
+def test_a_relatives_name_given_as_the_relation_is_refused_before_anything_is_erased() -> None:
+    result = CliRunner().invoke(
+        app, ["erase", "pt-0123456789abcdef0123", "--relation", "王小红 (daughter)", "--reason", "request"]
+    )
+
+    assert result.exit_code == 2
+    assert "--relation is a relation id as careloop made it" in result.stderr and "王小红" not in result.stderr
+
+
 NO_SERVICES = {"CARELOOP_KAFKA_BOOTSTRAP": "", "CARELOOP_DATABASE_URL": "", "CARELOOP_HTTP_CLIENTS": None}
 
 

@@ -13,8 +13,15 @@ from pathlib import Path
 import pytest
 
 from engine.security.cipher import DataKey, reveal, seal
-from engine.security.errors import ErasedError, MasterKeyError, NotErasedError, UnknownPatientKeyError
-from engine.security.patient_keys import PatientKeys, Shredded
+from engine.security.errors import (
+    ErasedError,
+    MasterKeyError,
+    NotErasedError,
+    RelationErasedError,
+    RelationOwnerError,
+    UnknownPatientKeyError,
+)
+from engine.security.patient_keys import PatientKeys, Shredded, relation_key_id
 from engine.security.providers import FileKeyProvider, KeyProvider
 from engine.security.secrets import add_master_key, create_key_file, default_key_file, load_key_file
 
@@ -22,6 +29,9 @@ OpenKeys = Callable[[KeyProvider], PatientKeys]
 LI_FANG = "pt-3f9c2a71b04e8d56c1a0"
 WANG_WEI = "pt-58be0d4417c29a6f3e11"
 ZHAO_MIN = "pt-c07a5e9d21b84f36a9d2"
+# Li Fang's daughter and husband, as her registration's NK1 segments recorded them (relation ids are hers alone)
+DAUGHTER = "rel-5b0c9e2a7d41f386"
+HUSBAND = "rel-e3a1f07c92d84b65"
 
 
 class PatientKeysContract:
@@ -195,3 +205,85 @@ class PatientKeysContract:
         key: DataKey = open_keys(provider).key_for(WANG_WEI)
         token = seal(key, "王伟", WANG_WEI, "name")
         assert reveal(open_keys(provider).key_at(WANG_WEI, key.epoch), token, WANG_WEI, "name") == "王伟"
+
+    # --- relation keys (issue 18): a relative's name and contact, under a key the patient owns -----------------
+
+    def test_a_relative_gets_a_relation_key_of_their_own_owned_by_the_patient(
+        self, open_keys: OpenKeys, provider: KeyProvider
+    ) -> None:
+        intake = open_keys(provider)
+        hers = intake.key_for(LI_FANG)
+
+        daughter = intake.key_for_relation(LI_FANG, DAUGHTER)
+
+        husband = intake.key_for_relation(LI_FANG, HUSBAND)
+        assert daughter.epoch == 1 and len({daughter.secret, husband.secret, hers.secret}) == 3
+        assert intake.key_for_relation(LI_FANG, DAUGHTER) == daughter
+        # the dispatcher reveals the daughter's phone with the key of her row and the epoch the value names
+        phone = seal(daughter, "+8613912345678", relation_key_id(DAUGHTER), "person.contact.phone")
+        dispatcher = open_keys(provider)
+        key = dispatcher.key_at(relation_key_id(DAUGHTER), 1)
+        assert reveal(key, phone, relation_key_id(DAUGHTER), "person.contact.phone") == "+8613912345678"
+
+    def test_another_patient_cannot_use_or_erase_a_relation_key_that_is_not_theirs(
+        self, open_keys: OpenKeys, provider: KeyProvider
+    ) -> None:
+        keys = open_keys(provider)
+        keys.key_for_relation(LI_FANG, DAUGHTER)
+        with pytest.raises(RelationOwnerError, match="belongs to another patient") as refused:
+            open_keys(provider).key_for_relation(WANG_WEI, DAUGHTER)
+        assert refused.value.patient_id == WANG_WEI and WANG_WEI not in str(refused.value)
+        with pytest.raises(RelationOwnerError):
+            keys.shred_relation(WANG_WEI, DAUGHTER)
+        assert keys.key_for_relation(LI_FANG, DAUGHTER).epoch == 1
+
+    def test_shredding_a_patient_shreds_the_keys_of_their_relations(
+        self, open_keys: OpenKeys, provider: KeyProvider
+    ) -> None:
+        keys = open_keys(provider)
+        keys.key_for(LI_FANG)
+        keys.key_for_relation(LI_FANG, DAUGHTER)
+        keys.key_for_relation(LI_FANG, HUSBAND)
+        keys.key_for_relation(WANG_WEI, "rel-0c4f7a9e1b2d3c58")
+
+        assert open_keys(provider).shred(LI_FANG) == Shredded(had_key=True, epoch=1, relations=2)
+
+        reader = open_keys(provider)
+        for relation in (DAUGHTER, HUSBAND):
+            with pytest.raises(ErasedError):
+                reader.key_at(relation_key_id(relation), 1)
+        # nothing is sealed for her relatives again, nor a new relative recorded for her
+        with pytest.raises(ErasedError):
+            reader.key_for_relation(LI_FANG, DAUGHTER)
+        with pytest.raises(ErasedError):
+            reader.key_for_relation(LI_FANG, "rel-7f7f7f7f7f7f7f7f")
+        # Wang Wei's relative is untouched, and shredding her again destroys nothing more
+        assert reader.key_for_relation(WANG_WEI, "rel-0c4f7a9e1b2d3c58").epoch == 1
+        assert reader.shred(LI_FANG) == Shredded(had_key=False, epoch=1, relations=0)
+
+    def test_erasing_one_relative_keeps_the_patient_and_the_other_relatives(
+        self, open_keys: OpenKeys, provider: KeyProvider
+    ) -> None:
+        keys = open_keys(provider)
+        hers = keys.key_for(LI_FANG)
+        husband = keys.key_for_relation(LI_FANG, HUSBAND)
+        keys.key_for_relation(LI_FANG, DAUGHTER)
+
+        assert open_keys(provider).shred_relation(LI_FANG, DAUGHTER) == Shredded(had_key=True, epoch=1)
+
+        reader = open_keys(provider)
+        with pytest.raises(RelationErasedError, match="relation key") as erased:
+            reader.key_for_relation(LI_FANG, DAUGHTER)
+        assert erased.value.relation_id == DAUGHTER and DAUGHTER not in str(erased.value)
+        assert reader.key_for(LI_FANG) == hers and reader.key_for_relation(LI_FANG, HUSBAND) == husband
+        assert reader.shred_relation(LI_FANG, DAUGHTER) == Shredded(had_key=False, epoch=1)  # run again
+
+    def test_a_relative_erased_before_their_first_record_is_never_given_a_key(
+        self, open_keys: OpenKeys, provider: KeyProvider
+    ) -> None:
+        keys = open_keys(provider)
+        assert keys.shred_relation(LI_FANG, DAUGHTER) == Shredded(had_key=False, epoch=1)
+        with pytest.raises(RelationErasedError):
+            open_keys(provider).key_for_relation(LI_FANG, DAUGHTER)
+        # and it stays hers: erasing the patient counts no live relation key
+        assert keys.shred(LI_FANG).relations == 0

@@ -17,6 +17,7 @@ from engine.security.errors import (
     AlreadySealedError,
     ErasedError,
     NotSealedError,
+    RelationErasedError,
     UnclassifiedEventError,
     UnreadableTokenError,
 )
@@ -249,13 +250,13 @@ def test_a_relatives_name_and_contact_are_sealed_with_the_relation_key_and_not_t
     assert is_sealed(sealed.person.contact.phone) and is_sealed(sealed.person.contact.wechat_openid)
     assert (sealed.role, sealed.person.language, sealed.related_patient_id) == ("child", "zh-CN", samples.OTHER_PATIENT)
     assert keys.existing(PATIENT) is None  # nothing of the patient's own is in the link
-    assert keys.existing(relation_key_id(samples.RELATION)) is not None
+    assert keys.existing(relation_key_id(samples.RELATION)) == keys.key_for_relation(PATIENT, samples.RELATION)
     assert reveal_event(sealed, keys) == recorded
 
 
 def test_a_relatives_sealed_name_moved_to_another_link_does_not_reveal(keys: MemoryPatientKeys) -> None:
     sealed = seal_event(SAMPLES["relationship.recorded"], keys)
-    keys.key_for(relation_key_id("rel-other"))
+    keys.key_for_relation(PATIENT, "rel-other")
     moved = sealed.model_copy(update={"relation_id": "rel-other"})
     with pytest.raises(UnreadableTokenError):
         reveal_event(moved, keys)
@@ -265,9 +266,23 @@ def test_erasing_a_relation_key_hides_the_relative_and_keeps_the_patients_own_da
     relative = seal_event(SAMPLES["relationship.recorded"], keys)
     hers = seal_event(SAMPLES["patient.registered"], keys)
 
-    keys.erase(relation_key_id(samples.RELATION))
+    keys.shred_relation(PATIENT, samples.RELATION)
 
     with pytest.raises(ErasedError):
         reveal_event(relative, keys)
     assert reveal_event(hers, keys).name == NAME
     assert samples.RELATIVE_NAME not in relative.model_dump_json()
+    # and the relative is not recorded readable again
+    with pytest.raises(RelationErasedError):
+        seal_event(SAMPLES["relationship.recorded"], keys)
+
+
+def test_erasing_the_patient_hides_their_relatives_too(keys: MemoryPatientKeys) -> None:
+    relative = seal_event(SAMPLES["relationship.recorded"], keys)
+
+    keys.shred(PATIENT)
+
+    with pytest.raises(ErasedError):
+        reveal_event(relative, keys)
+    with pytest.raises(ErasedError):
+        seal_event(SAMPLES["relationship.recorded"], keys)
