@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 from pydantic import BaseModel
 
 from engine.journeys import deployments as dep
+from engine.journeys.calendar_table import NO_CALENDAR, CalendarTable
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
 from engine.journeys.definition import END, Journey, JourneySettings, JourneysFile
 from engine.journeys.errors import UnknownJourneyError
@@ -43,6 +44,8 @@ class Catalog:
     deployments: tuple[dep.Deployment, ...]  # by effective_at, strictly increasing; never empty
     directed: tuple[dep.Deployment, ...]  # those with directives for running instances (none: nothing to check)
     loyalty: LoyaltyProgramme | None = None  # the loyalty programme (None: none; not time-keyed, issue 17 v1)
+    calendar: CalendarTable = field(default_factory=lambda: CalendarTable(()))  # the calendar journeys' seasons
+    calendar_hashes: tuple[str, ...] = ()  # per deployment: what its calendar journeys' schedule depends on
 
     @classmethod
     def from_file(
@@ -62,6 +65,7 @@ class Catalog:
         hashes = {key: content_hash(j, file.value_sets) for key, j in versions.items()}
         history = (dep.from_file(file),) if deployments is None else tuple(deployments)
         entering = _entering(current, versions, history)
+        calendar = CalendarTable(versions.values())
         return cls(
             settings=file.settings,
             value_sets=dict(file.value_sets),
@@ -77,6 +81,8 @@ class Catalog:
             deployments=history,
             directed=tuple(d for d in history if d.directives),
             loyalty=file.loyalty,
+            calendar=calendar,
+            calendar_hashes=tuple(calendar.hash_for(_selected(d)) for d in history),
         )
 
     def with_deployments(self, deployments: Iterable[dep.Deployment]) -> Catalog:
@@ -87,6 +93,7 @@ class Catalog:
             entering=_entering(self.current, self.versions, history),
             deployments=history,
             directed=tuple(d for d in history if d.directives),
+            calendar_hashes=tuple(self.calendar.hash_for(_selected(d)) for d in history),
         )
 
     def journey(self, journey_id: str, version: int | None = None) -> Journey:
@@ -108,6 +115,19 @@ class Catalog:
         """The version a new instance of ``journey_id`` starts on at ``now`` (None: not deployed then)."""
         version, draw = self.in_force(now).version_for(journey_id, patient_id)
         return (None if version is None else self.versions.get((journey_id, version))), draw
+
+    def calendar_hash_at(self, now: datetime) -> str:
+        """The calendar hash of the deployment in force at ``now`` (NO_CALENDAR: it starts no calendar journey)."""
+        in_force = self.in_force(now)
+        for deployment, value in zip(self.deployments, self.calendar_hashes, strict=False):
+            if deployment is in_force:
+                return value
+        return NO_CALENDAR
+
+    def calendar_journeys(self, now: datetime) -> tuple[str, ...]:
+        """The ids of the calendar journeys some version of which the deployment in force starts."""
+        selected = {journey_id for journey_id, _ in _selected(self.in_force(now))}
+        return tuple(j for j in self.calendar.journey_ids() if j in selected)
 
     def overdue_cycle(self, signal: OverdueVisit) -> timedelta:
         """The cycle of one of this catalog's overdue-visit signals."""

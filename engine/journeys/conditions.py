@@ -13,7 +13,8 @@ from pydantic_core import CoreSchema, core_schema
 from engine.journeys.durations import Duration, DurationField
 
 Scalar = str | int | float | bool
-FIELD_PATTERN = r"^(event|entry|patient|counter)\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+# A segment after the first may hold hyphens: patient.campaigns.<journey id>.* names a journey id (sanfu-tie).
+FIELD_PATTERN = r"^(event|entry|patient|counter)\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*$"
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "in_value_set", "exists", "within", "older_than")
 
 

@@ -56,7 +56,23 @@ _PATIENT: dict[str, _View] = {
     "churn_level": lambda s, _, levels: levels.level(s.churn_score),
     "attributes": lambda s, _, __: dict(s.profile.attributes),
     "loyalty": lambda s, now, __: loyalty_view(s, now, None, "UTC"),  # PatientView reads it with the programme
+    "campaigns": lambda s, _, __: campaigns_view(s),
 }
+
+
+def campaigns_view(state: PatientState) -> dict[str, Json]:
+    """``patient.campaigns.<journey id>.*``: attendance of each calendar campaign (calendar_state.Attendance)."""
+    if state.calendar is None:
+        return {}
+    return {
+        journey_id: {
+            "last_attended_at": a.last_at.isoformat(),
+            "last_season": a.last_season,
+            "seasons": list(a.seasons),
+            "visits_last_season": list(a.visits_last_season),
+        }
+        for journey_id, a in state.calendar.attendance.items()
+    }
 
 
 def patient_view(

@@ -9,6 +9,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TypeAlias, TypedDict, Unpack
 
+from engine.journeys.fold_calendar import calendar_changes
 from engine.journeys.fold_inputs import Changes, consent_by_reply, input_changes, with_message, with_task
 from engine.journeys.fold_loyalty import LOYALTY_EVENTS, loyalty_changes
 from engine.journeys.state import (
@@ -26,6 +27,7 @@ from engine.journeys.state import (
     Waiting,
 )
 from engine.journeys.timing import parse_moment
+from events import calendar as ca
 from events import journey as jo
 from events.base import Event
 from events.experiments import ExperimentAssigned
@@ -83,6 +85,12 @@ def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (
             return _migrated(state, event)
         case jo.JourneyVersionKept():
             return _instance(state, state.instances[event.instance_id], considered_at=event.effective_at)
+        case ca.CampaignAttended():
+            changes = _moved(state, event)
+            changes.update(calendar_changes(state, event))
+            return changes
+        case ca.CalendarScheduled() | ca.CalendarReached():
+            return calendar_changes(state, event)
         case ExperimentAssigned():
             return {"experiments": state.experiments | {event.experiment_id}}
         case _ if isinstance(event, LOYALTY_EVENTS):
@@ -213,7 +221,7 @@ def _matched(state: PatientState, e: jo.EventMatched) -> Changes:
 # The step events that move an instance on.
 Moving: TypeAlias = (
     jo.BranchTaken | jo.StepSkipped | jo.StepCompleted | jo.MessageRequested | jo.TaskCreated | jo.ChurnFlagged
-) | jo.ChurnCleared
+) | (jo.ChurnCleared | ca.CampaignAttended)
 
 
 def _moved(state: PatientState, e: Moving) -> Changes:

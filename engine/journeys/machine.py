@@ -22,7 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.journeys import churn, erased, erasure, loyalty, loyalty_due, migration, outreach, replies, tasks
+from engine.journeys import (
+    calendar_due,
+    churn,
+    erased,
+    erasure,
+    loyalty,
+    loyalty_due,
+    migration,
+    outreach,
+    replies,
+    tasks,
+)
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import AnyStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
@@ -90,6 +101,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             notices(run, mark)
     migration.keep_wake_up(run, state)
     loyalty_due.keep_due(run, state)
+    calendar_due.keep(run, state)
     return Decision(run.state, tuple(run.events), tuple(run.effects))
 
 
@@ -115,6 +127,8 @@ def fire_due_timers(run: Run) -> None:
                 tasks.escalate(run, item)
             elif item.kind == "loyalty":
                 loyalty_due.fire(run)  # first at its instant (rank): a wait due then sees the points as they are
+            elif item.kind == "calendar":
+                calendar_due.fire(run, item)  # before waits of its instant: a season's start is decided first
             else:
                 _fire_wait(run, item.instance_id, item.timer_id, item.due_at)
             if item.kind != "churn":
@@ -138,16 +152,18 @@ def notices(run: Run, mark: int) -> None:
 
 def pending(state: PatientState, catalog: Catalog, horizon: datetime, now: datetime | None = None) -> list[Due]:
     """The patient's timers due by ``horizon``: a deployment's decision about running instances, a member's loyalty
-    item (releases, expiries, warnings, requalification), journey waits, deferred messages, task SLAs and the churn
+    item (releases, expiries, warnings, requalification), a calendar journey's season (read from the state, never
+    computed here), journey waits, deferred messages, task SLAs and the churn
     check (whose conditions are judged at ``now``, else the patient's
     clock)."""
     timers = [t for t in state.pending_timers() if t.due_at <= horizon]
     check = churn.next_check(state, catalog, now or state.clock or _EPOCH, horizon=horizon)
     deployed = migration.next_due(state, catalog, horizon) if catalog.directed else None
     owed = None if state.loyalty is None else loyalty_due.next_due(state, catalog, horizon)
-    if check is None and deployed is None and owed is None:
+    season = calendar_due.next_due(state, catalog, horizon) if catalog.calendar else None
+    if check is None and deployed is None and owed is None and season is None:
         return timers
-    extra = [d for d in (check, deployed, owed) if d is not None]
+    extra = [d for d in (check, deployed, owed, season) if d is not None]
     return sorted([*timers, *extra], key=lambda d: (d.due_at, d.rank, d.timer_id))
 
 

@@ -6,6 +6,7 @@ decided by the programme, never a journey's entry. Pure."""
 
 from __future__ import annotations
 
+from events import calendar as ca
 from events import loyalty as lo
 from events import referrals as rf
 from events.base import Event
@@ -38,8 +39,9 @@ ENTRY_TYPES: dict[str, type[Event]] = {
     **NOTICE_TYPES,
 }
 # Every type whose fields a journey's conditions may name: the entry types and the clinical events of exits, goals
-# and waits (which may still be a loyalty request: an exit on a redemption request is a clinical-topic event).
-FIELD_TYPES: dict[str, type[Event]] = {**CLINICAL_TYPES, **NOTICE_TYPES}
+# and waits (which may still be a loyalty request: an exit on a redemption request is a clinical-topic event), and
+# calendar.reached, what a calendar entry enters on (event.* of its audience; never written as an entry event).
+FIELD_TYPES: dict[str, type[Event]] = {**CLINICAL_TYPES, **NOTICE_TYPES, **_by_type(ca.CalendarReached)}
 
 
 def is_notice(event_type: str) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
+from engine.calendars import anchor
 from engine.journeys import definition as d
 from engine.journeys import experiments, outreach
 from engine.journeys.assignment import bucket
@@ -14,6 +15,7 @@ from engine.journeys.run import Run
 from engine.journeys.state import Instance, Json
 from engine.journeys.timing import due_at, parse_moment, zone
 from engine.journeys.variables import message_variables
+from events import calendar as ca
 from events import journey as jo
 from events.ids import deterministic_id
 
@@ -67,6 +69,8 @@ def _execute(run: Run, journey: d.Journey, inst: Instance, step: d.AnyStep, dept
             _count(run, journey, inst, step)
         case d.StartStep():
             _start(run, journey, inst, step, depth)
+        case d.AttendedStep():
+            _attended(run, journey, inst, step)
 
 
 def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_event_id: str | None = None) -> None:
@@ -146,6 +150,8 @@ def start(
 def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[datetime | None, str]:
     """(due time or None, what it was computed from)."""
     spec = step.wait
+    if spec.calendar is not None:
+        return calendar_wait_due(run, inst, spec)
     if spec.from_ == "step":
         anchor, label = inst.anchor, "when the step was reached"
     elif spec.from_ == "entry":
@@ -158,6 +164,24 @@ def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[datetime | Non
     due = due_at(anchor, spec.offset, spec.at, tz)
     at = f", at {spec.at.strftime('%H:%M')} {tz.key}" if spec.at else ""
     return due, f"{spec.offset} from {label} {anchor.isoformat(sep=' ', timespec='minutes')}{at}"
+
+
+def calendar_wait_due(run: Run, inst: Instance, spec: d.WaitSpec) -> tuple[datetime | None, str]:
+    """A day of the instance's season (its key): the rule's day, moved by the offset on the local calendar, at
+    ``at`` in the zone. Dates are China Standard Time dates; the time of day is the zone's."""
+    assert spec.calendar is not None
+    rule = spec.calendar.rule()
+    season = int(inst.key) if inst.key is not None and inst.key.lstrip("-").isdigit() else None
+    if season is None:
+        return None, f"{rule} needs a season: the journey did not start from a calendar entry"
+    day = anchor(rule, season)
+    if day is None:
+        return None, f"{rule} does not fall in season {season}"
+    tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
+    midnight = datetime.combine(day, time(0), tzinfo=tz)
+    due = due_at(midnight, spec.offset, spec.at, tz)
+    at = f", at {spec.at.strftime('%H:%M')} {tz.key}" if spec.at else ""
+    return due, f"{spec.offset} from {rule} of season {season} ({day.isoformat()}){at}"
 
 
 def _wait(run: Run, journey: d.Journey, inst: Instance, step: d.WaitStep) -> None:
@@ -361,6 +385,27 @@ def _clear_flag(run: Run, journey: d.Journey, inst: Instance, step: d.ClearFlagS
         flag_reason=reason,
         score=score,
         level=run.catalog.settings.churn_levels.level(score),
+    )
+
+
+def _attended(run: Run, journey: d.Journey, inst: Instance, step: d.AttendedStep) -> None:
+    """The visit of this season attended, as shown by the event the wait before matched (campaign.attended)."""
+    nxt = journey.next_after(step.id)
+    matched = inst.last_event.get("event_id")
+    season = int(inst.key) if inst.key is not None and inst.key.lstrip("-").isdigit() else None
+    if season is None or not matched:
+        why = "no season (not started from a calendar entry)" if season is None else "no event matched before it"
+        run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, f"attendance not recorded: {why}"))
+        return
+    run.emit(
+        ca.CampaignAttended,
+        instance=inst,
+        **_common(
+            inst, step, nxt, f"attended {step.attended.visit} of season {season} ({inst.last_event.get('type')})"
+        ),
+        season=season,
+        visit=step.attended.visit,
+        matched_event_id=str(matched),
     )
 
 

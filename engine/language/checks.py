@@ -132,7 +132,7 @@ def _same_key(t: d.EventRule | d.Outcome, entry: d.Entry, path: Path) -> Iterato
         yield Finding((*path, "same_key"), f"{t.event} has no field {entry.key!r} to compare with the entry key")
 
 
-def _condition_sites(parts: JourneyParts, base: Path) -> Iterator[tuple[Path, list[Any], set[str]]]:
+def condition_sites(parts: JourneyParts, base: Path) -> Iterator[tuple[Path, list[Any], set[str]]]:
     """(path, conditions, event types that 'event.' may refer to there)."""
     entry_type = {parts.entry.event} if parts.entry else set()
     seen_types = set(entry_type)
@@ -156,7 +156,7 @@ def _condition_sites(parts: JourneyParts, base: Path) -> Iterator[tuple[Path, li
 def _check_conditions(parts: JourneyParts, base: Path, value_sets: set[str]) -> Iterator[Finding]:
     counters = {s.count.counter for s in parts.steps.values() if isinstance(s, d.CountStep)}
     entry_types = {parts.entry.event} if parts.entry else set()
-    for path, conds, event_types in _condition_sites(parts, base):
+    for path, conds, event_types in condition_sites(parts, base):
         for rel, cmp in compares(conds, ()):
             where = (*path, *rel)
             if cmp.in_value_set is not None and cmp.in_value_set not in value_sets:
@@ -191,6 +191,8 @@ def _field_problem(path: str, event_types: set[str], entry_types: set[str], coun
             known = ", ".join(PATIENT_FIELDS)
             return f"unknown patient field {head!r}{did_you_mean(head, PATIENT_FIELDS)} (known: {known})"
         part = tail.split(".")[0]
+        if head == "campaigns":
+            return None  # a calendar journey's id, then its field: calendar_checks.py knows the calendar journeys
         if head == "loyalty" and part not in LOYALTY_FIELDS:
             known = ", ".join(LOYALTY_FIELDS)
             return f"unknown loyalty field {part!r}{did_you_mean(part, LOYALTY_FIELDS)} (known: {known})"

@@ -26,6 +26,14 @@ PATIENT_FIELDS: dict[str, str] = {
     "churn_level": "none, low, medium or high",
     "attributes": "free attributes from registration, e.g. patient.attributes.tier",
     "loyalty": "the loyalty programme's view of the patient: patient.loyalty.member, .tier, .privileges, ...",
+    "campaigns": "attendance of calendar campaigns by journey id: patient.campaigns.sanfu-tie.last_attended_at, ...",
+}
+# What patient.campaigns.<journey id>.* reads (engine/journeys/evaluate.py campaigns_view).
+CAMPAIGN_FIELDS: dict[str, str] = {
+    "last_attended_at": "when a visit of the campaign was last attended",
+    "last_season": "the season (year) last attended",
+    "seasons": "every season attended (the latest ten)",
+    "visits_last_season": "the visits attended in the last season attended, e.g. 初伏",
 }
 # What patient.loyalty.* reads (engine/journeys/loyalty_view.py; a non-member has only ``member``: false).
 LOYALTY_FIELDS: dict[str, str] = {

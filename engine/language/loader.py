@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from engine.journeys import definition as d
 from engine.journeys.catalog import Catalog
+from engine.language.calendar_checks import calendar_journey_ids, check_calendar
 from engine.language.checks import JourneyParts, check_global_holdout, check_journey
 from engine.language.deployment_checks import check_deployment
 from engine.language.errors import JourneyFileError
@@ -81,6 +82,7 @@ def _structural(doc: YamlDocument, grammar: Grammar) -> list[Problem]:
         problems.append(doc.problem(("journeys",), "expected 'journeys:' with a list of at least one journey"))
         return problems
     ids = {str(j.get("id")) for j in journeys if isinstance(j, dict)}
+    calendar_ids = calendar_journey_ids(journeys)
     seen: set[tuple[str, Any]] = set()
     every: list[JourneyParts] = []
     for j, raw in enumerate(journeys):
@@ -94,7 +96,7 @@ def _structural(doc: YamlDocument, grammar: Grammar) -> list[Problem]:
         seen.add(ident)
         parts = _parts(raw, j)
         every.append(parts)
-        for f in check_journey(parts, value_sets, ids):
+        for f in [*check_journey(parts, value_sets, ids), *check_calendar(parts, calendar_ids)]:
             problems.append(doc.problem(f.path, f.message, f.severity))
     for f in [
         *check_global_holdout(data.get("outreach"), ids),
