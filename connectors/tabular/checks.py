@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from connectors.tabular.mapping import ENVELOPE, REFERRAL_CODE
+from connectors.tabular.mapping import ENVELOPE, REFERRAL_CODE, RELATION_DERIVED, RELATIVE_MRN, RELATIVE_TARGETS
 from connectors.tabular.references import Path, columns_read, expr_lookups, inner_values
 from connectors.tabular.spec import EventSpec, Expr, PatientSpec
 from engine.yamlfile.suggest import did_you_mean
 from events.base import Coding, Event
 from events.catalog import CLINICAL_TYPES
 from events.patient import Contact
+from events.relationships import Person
 
 Finding = tuple[Path, str]
 # What each kind of event field accepts from a spec value.
@@ -32,6 +33,8 @@ _ACCEPTS = {
     "any": {"number", "text"},
     "text": {"text"},
     "contact": {"contact"},
+    "person": {"person"},
+    "flag": {"text", "flag"},
 }
 _HOW = {
     "datetime": "a date-time: use parse: datetime (with format: if not ISO 8601)",
@@ -42,6 +45,8 @@ _HOW = {
     "any": "a number or a text",
     "text": "a text: leave out parse",
     "contact": "a way to reach the patient: use contact: {phone: {column: ..., parse: phone}, email: ...}",
+    "person": "a relative: use person: {name: ..., contact: {phone: {column: ..., parse: phone}}, language: ...}",
+    "flag": "yes or no: map the column to true or false",
 }
 # A death a row reports (a discharge disposition of death) must reach the engine before the row's encounter
 # events: it applies a row's events in order, and a discharge applied first could start a journey.
@@ -143,7 +148,8 @@ def _check_event(entry: EventSpec, at: Path, lookups: dict[str, dict[str, str]],
         type_ = _type_of(cls)
         for name, info in cls.model_fields.items():
             # recorded_at defaults to occurred_at (mapping.py), so only the clinical fields are demanded here.
-            if info.is_required() and name not in {*ENVELOPE, "recorded_at"} and name not in written:
+            derived = RELATION_DERIVED if type_.startswith("relationship.") else frozenset()
+            if info.is_required() and name not in {*ENVELOPE, "recorded_at", *derived} and name not in written:
                 findings.append((at, f"{type_} needs {name}: add it under fields"))
     return findings
 
@@ -170,6 +176,13 @@ def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) ->
         return [(at, "identifiers come from the patient: section; remove it from fields")]
     if name == REFERRAL_CODE:
         return _check_referral_code(expr, at, classes)
+    if name in RELATION_DERIVED:
+        return [(at, f"the connector derives {name}: map the relative's identifier to {RELATIVE_MRN}, if any")]
+    if name in RELATIVE_TARGETS:
+        others = [_type_of(cls) for cls in classes if not _type_of(cls).startswith("relationship.")]
+        if others or not value_kinds(expr) <= {"text"}:
+            return [(at, f"{name} names the relative (a text), on relationship.recorded|ended only")]
+        return []
     if name == "referral":
         return [(at, f"map the code as written to {REFERRAL_CODE}: the connector looks its referrer up")]
     owners = [cls for cls in classes if name in cls.model_fields]
@@ -184,7 +197,7 @@ def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) ->
             findings.append((at, f"{_type_of(cls)} {name} cannot be mapped from a CSV cell"))
         elif not (given := value_kinds(expr)) <= _ACCEPTS[kind]:
             findings.append((at, f"{name} is {_HOW[kind]} (this value gives {' or '.join(sorted(given))})"))
-        elif kind == "contact":
+        elif kind in ("contact", "person"):
             findings += _check_contact(expr, at)
     return findings
 
@@ -244,6 +257,10 @@ def field_kind(annotation: Any) -> str:
         return "coding"
     if annotation is Contact:
         return "contact"
+    if annotation is Person:
+        return "person"
+    if annotation is bool:
+        return "flag"
     if typing.get_origin(annotation) is tuple:
         return "codings" if args and args[0] is Coding else "unsupported"
     if annotation is float:
@@ -260,6 +277,8 @@ def value_kinds(expr: Expr) -> set[str]:
         return {"coding"}
     if source == "contact":
         return {"contact"}
+    if source == "person":
+        return {"person"}
     if source == "items":
         return {"codings"} if all(value_kinds(i) == {"coding"} for i in expr.items or ()) else {"list"}
     if source == "first":

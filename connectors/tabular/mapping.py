@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
 from connectors.profiles import SourceProfile, SourceProfiles
 from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, ReferralDirectory, claim
+from connectors.relations import RelationIdError, Relative, normalised_name, relation_ids
 from connectors.tabular.references import file_columns
 from connectors.tabular.spec import CsvSpec, EventSpec, Expr, FileSpec
 from connectors.tabular.values import MISSING, CellError, RowContext, cell, evaluate, first_column, holds
@@ -35,6 +36,13 @@ ENVELOPE = frozenset({"event_id", "type", "schema_version", "patient_id", "sourc
 DEMOGRAPHIC = frozenset({"patient.registered", "patient.updated"})
 # A mapping target that is no event field: the referral code as written, which the connector looks up.
 REFERRAL_CODE = "referral_code"
+# Targets that name a relative (relationship.recorded|ended) without being event fields: their medical record number
+# (under the authority of the file's first patient identifier: a patient of the same hospital), else their role and
+# name (a recorded row takes them from role and person.name; an ended row must give them). connectors/relations.py
+# derives relation_id and related_patient_id from them: a spec never maps those.
+RELATIVE_MRN = "relative_mrn"
+RELATIVE_TARGETS = (RELATIVE_MRN, "relative_role", "relative_name")
+RELATION_DERIVED = frozenset({"relation_id", "related_patient_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +109,8 @@ def map_row(
         ctx = RowContext(row, key, plan.spec.lookups, plan.zone, plan.country)
         source = Source(system=plan.spec.source_system, message_id=f"{plan.name}:{key}")
         refused: list[CellError] = []  # referral codes that are no codes: the rest of the row still maps
-        built = (
-            _event(entry, ctx, source, patient_id, identifiers, plan.referrals, refused) for entry in plan.file.events
-        )
+        known = _Known(patient_id, identifiers, identity, plan.referrals)
+        built = (_event(entry, ctx, source, known, refused) for entry in plan.file.events)
         events = tuple(e for e in built if e is not None)
     except CellError as exc:
         detail = f"column {exc.column}" if exc.column else None
@@ -169,15 +176,18 @@ def _resolve(identity: PatientIdentity, identifiers: tuple[Identifier, ...], pla
         raise CellError(column, f"the patient identifier was refused: {exc}") from exc
 
 
-def _event(
-    entry: EventSpec,
-    ctx: RowContext,
-    source: Source,
-    patient_id: str,
-    identifiers: tuple[Identifier, ...],
-    referrals: ReferralDirectory | None,
-    refused: list[CellError],
-) -> Event | None:
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What every event of a row shares: its patient, the identifiers they were resolved with, the ports."""
+
+    patient_id: str
+    identifiers: tuple[Identifier, ...]
+    identity: PatientIdentity
+    referrals: ReferralDirectory | None
+
+
+def _event(entry: EventSpec, ctx: RowContext, source: Source, known: _Known, refused: list[CellError]) -> Event | None:
+    patient_id, identifiers, referrals = known.patient_id, known.identifiers, known.referrals
     if not all(holds(c, ctx.row) for c in entry.when):
         return None
     cls = _event_class(entry, ctx)
@@ -193,6 +203,8 @@ def _event(
         referral = _referral(entry.fields[REFERRAL_CODE], ctx, referrals, refused)
         if referral is not None:
             values["referral"] = referral
+    if type_.startswith("relationship."):
+        values |= _relation(entry, ctx, values, known)
     if "occurred_at" in values:
         # An export carries no arrival time: the clinical time stands in, so re-imports stay identical.
         values.setdefault("recorded_at", values["occurred_at"])
@@ -206,6 +218,30 @@ def _event(
     except ValidationError as exc:
         raise _explain(exc, entry, type_) from exc
     return event
+
+
+def _relation(entry: EventSpec, ctx: RowContext, values: dict[str, Any], known: _Known) -> dict[str, Any]:
+    """relation_id (and related_patient_id) of the row's relative: connectors/relations.py."""
+    named = {t: evaluate(entry.fields[t], ctx) for t in RELATIVE_TARGETS if t in entry.fields}
+    mrn, role, name = (named.get(t, MISSING) for t in RELATIVE_TARGETS)
+    person = values.get("person") or {}
+    role = values.get("role", MISSING) if role is MISSING else role
+    name = person.get("name", MISSING) if name is MISSING else name
+    related: tuple[Identifier, ...] = ()
+    if mrn is not MISSING:
+        related = (Identifier(authority=known.identifiers[0].authority, value=str(mrn), kind="MR"),)
+    where = first_column(entry.fields[RELATIVE_MRN]) if RELATIVE_MRN in entry.fields else None
+    if not related and (role is MISSING or name is MISSING):
+        raise CellError(where, f"nothing names the relative: give {RELATIVE_MRN}, or their role and name")
+    material = () if related else (str(role), normalised_name(str(name)))
+    try:
+        ids = relation_ids(known.identity, known.patient_id, Relative(related, material))
+    except RelationIdError as exc:
+        raise CellError(where, str(exc)) from exc
+    found: dict[str, Any] = {"relation_id": ids.relation_id}
+    if entry.type == "relationship.recorded" and ids.related_patient_id is not None:
+        found["related_patient_id"] = ids.related_patient_id
+    return found
 
 
 def _referral(

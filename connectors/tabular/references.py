@@ -79,6 +79,13 @@ def inner_values(expr: Expr, at: Path) -> Iterator[tuple[Expr, Path]]:
         for name in ("phone", "email", "wechat_openid"):
             if (way := getattr(expr.contact, name)) is not None:
                 yield way, (*at, "contact", name)
+    if expr.person is not None:
+        for name in ("name", "language", "timezone"):
+            if (part := getattr(expr.person, name)) is not None:
+                yield part, (*at, "person", name)
+        for name in ("phone", "email", "wechat_openid"):
+            if expr.person.contact is not None and (way := getattr(expr.person.contact, name)) is not None:
+                yield way, (*at, "person", "contact", name)
     for key in ("first", "items"):
         for i, inner in enumerate(getattr(expr, key) or ()):
             yield inner, (*at, key, i)

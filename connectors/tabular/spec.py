@@ -19,7 +19,7 @@ Parse = Literal["text", "number", "date", "datetime", "phone"]
 Scalar = str | int | float | bool
 
 # The keys that say where a value comes from; a value has exactly one of them.
-SOURCES = ("column", "const", "join", "coding", "contact", "first", "items", "row_key")
+SOURCES = ("column", "const", "join", "coding", "contact", "person", "first", "items", "row_key")
 
 
 class SpecModel(BaseModel):
@@ -92,6 +92,16 @@ class ContactSpec(SpecModel):
     wechat_openid: Value | None = None
 
 
+class PersonSpec(SpecModel):
+    """A relative as a family file names them (relationship.recorded ``person``): name, how to reach them (as
+    ``contact:``), language and time zone. Sealed at the intake under the relation's own key."""
+
+    name: Value | None = None
+    contact: ContactSpec | None = None
+    language: Value | None = None
+    timezone: Value | None = None
+
+
 class Expr(SpecModel):
     """Where one event field comes from, and the few safe transforms applied to it.
 
@@ -106,6 +116,7 @@ class Expr(SpecModel):
     join: tuple[str, ...] | None = None
     coding: CodingSpec | None = None
     contact: ContactSpec | None = None
+    person: PersonSpec | None = None
     first: tuple[Value, ...] | None = Field(default=None, description="The first alternative that has a value.")
     items: tuple[Value, ...] | None = Field(default=None, description="A list; items without a value are dropped.")
     row_key: bool | None = Field(default=None, description="The row's key (file `key` columns or row number).")
@@ -253,4 +264,5 @@ def line_readable(encoding: str) -> bool:
 
 CodingSpec.model_rebuild()
 ContactSpec.model_rebuild()
+PersonSpec.model_rebuild()
 Expr.model_rebuild()

@@ -11,7 +11,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from connectors.phones import PhoneNumberError, e164, is_no_number
-from connectors.tabular.spec import Condition, Expr, Scalar
+from connectors.tabular.spec import Condition, ContactSpec, Expr, Scalar
 from events.base import Coding
 from events.patient import Contact
 
@@ -76,9 +76,10 @@ def first_column(expr: Expr) -> str | None:
         return expr.join[0]
     if expr.coding is not None:
         return first_column(expr.coding.code)
-    contact = expr.contact
+    contact = expr.contact or (expr.person.contact if expr.person else None)
     reach = (contact.phone, contact.email, contact.wechat_openid) if contact else ()
-    for inner in (*(expr.first or ()), *(expr.items or ()), *(v for v in reach if v is not None)):
+    named = (expr.person.name,) if expr.person else ()
+    for inner in (*(expr.first or ()), *(expr.items or ()), *(v for v in (*named, *reach) if v is not None)):
         if (column := first_column(inner)) is not None:
             return column
     return None
@@ -93,6 +94,8 @@ def evaluate(expr: Expr, ctx: RowContext) -> Any:
         return _coding(expr, ctx)
     if source == "contact":
         return _contact(expr, ctx)
+    if source == "person":
+        return _person(expr, ctx)
     if source == "first":
         return next((v for alt in expr.first or () if (v := evaluate(alt, ctx)) is not MISSING), MISSING)
     if source == "items":
@@ -133,9 +136,26 @@ def _coding(expr: Expr, ctx: RowContext) -> Coding | _Missing:
     return Coding(system=spec.system, code=str(code), display=None if display is MISSING else str(display))
 
 
+def _person(expr: Expr, ctx: RowContext) -> dict[str, Any] | _Missing:
+    """A relative's name, contact, language and zone, those that have a value; MISSING when none has."""
+    spec = expr.person
+    if spec is None:
+        return MISSING
+    parts = {name: getattr(spec, name) for name in ("name", "language", "timezone")}
+    found: dict[str, Any] = {
+        n: str(v) for n, e in parts.items() if e is not None and (v := evaluate(e, ctx)) is not MISSING
+    }
+    if spec.contact is not None and (reach := _ways(spec.contact, ctx)) is not MISSING:
+        found["contact"] = reach
+    return found or MISSING
+
+
 def _contact(expr: Expr, ctx: RowContext) -> Contact | _Missing:
     """A Contact of the ways given that have a value; MISSING when none has."""
-    spec = expr.contact
+    return _ways(expr.contact, ctx)
+
+
+def _ways(spec: ContactSpec | None, ctx: RowContext) -> Contact | _Missing:
     ways = {name: getattr(spec, name) for name in ("phone", "email", "wechat_openid")} if spec else {}
     found = {name: str(v) for name, e in ways.items() if e is not None and (v := evaluate(e, ctx)) is not MISSING}
     return Contact(**found) if found else MISSING

@@ -137,7 +137,7 @@ def test_a_value_with_two_sources_or_a_bad_zone_or_format_is_reported() -> None:
         "visits.yaml:10:63: error: format '%d/%m/%Y %Q' does not work with strptime: 'Q' is a bad directive in"
         " format '%d/%m/%Y %Q'",
         "visits.yaml:11:11: error: files[0].events[0].fields.name: a value needs exactly one of column, const,"
-        " join, coding, contact, first, items, row_key (found column, const)",
+        " join, coding, contact, person, first, items, row_key (found column, const)",
     ]
 
 
