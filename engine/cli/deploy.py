@@ -116,6 +116,7 @@ def show(outcome: Outcome, what: str, fmt: str, detail: bool) -> None:
             "deployment": to_json(outcome.deployment),
             "previous": None if outcome.previous is None else outcome.previous.deployment_id,
             "woken": outcome.woken,
+            "calendar_woken": outcome.calendar_woken,
             "plan": plan.to_json() if detail else plan_row(plan),
         }
         out.print(json.dumps(report, indent=2, ensure_ascii=False), markup=False)
@@ -124,6 +125,12 @@ def show(outcome: Outcome, what: str, fmt: str, detail: bool) -> None:
     over = "nothing deployed yet" if before is None else f"deployment {before.deployment_id}"
     out.print(f"deployment plan ({d.kind}): {what} over {over}, effective {d.effective_at.isoformat()}", markup=False)
     out.print(render(plan, detail=detail), markup=False)
+    if outcome.calendar_woken:
+        out.print(
+            f"calendar: {outcome.calendar_woken} patient(s) rescheduled at {d.effective_at.isoformat()} (the "
+            "calendar journeys' dates change with this deployment)",
+            markup=False,
+        )
     if outcome.recorded:
         out.print(
             f"recorded deployment {d.deployment_id}, effective {d.effective_at.isoformat()}; {outcome.woken} "

@@ -35,8 +35,8 @@ from engine.journeys.valuesets import ValueSet, canonical_system
 from engine.language.errors import JourneyFileError
 from engine.language.loader import check_text, read_journeys_text
 from engine.plumbing.connections import connect
+from engine.store import calendar_wake, deployments, experiments
 from engine.store import deployment_rules as rules
-from engine.store import deployments, experiments
 from engine.yamlfile.source import read_yaml
 
 log = structlog.get_logger("careloop.deploy")
@@ -157,14 +157,18 @@ def worker_start(
     conn: Connection[Any], current: Catalog, file: JourneysFile, file_yaml: str | None
 ) -> tuple[model.Deployment, ...]:
     """The recorded deployments, after recording the worker's file as a worker-start deployment when it is not the
-    latest's: the first ever is in force from the epoch; a later one right after the latest recorded engine decision
+    latest's, or when its calendar journeys' dates differ from the latest's (an upgraded calendar library knows
+    another year's official working days: every patient is woken to reschedule, engine/store/calendar_wake.py):
+    the first ever is in force from the epoch; a later one right after the latest recorded engine decision
     (and the latest deployment), so it decides everything not decided yet, as a restarted worker always did, and
     changes nothing decided. It has the file's versions and rollouts and none of its migrations (only `careloop
     deploy` migrates, with a plan). A file behind the deployments, or changing a rollout's salt, is refused."""
     deployments.lock_head(conn)
     history = deployments.history(conn)
     latest = deployments.latest(conn)
-    if latest is not None and latest.file_hash == deployments.file_hash(file):
+    calendar_hash = current.calendar_hashes[0]  # the file's own deployment's, under the installed calendar library
+    same_dates = latest is not None and not calendar_wake.calendar_changed(latest.calendar_hash, calendar_hash)
+    if latest is not None and latest.file_hash == deployments.file_hash(file) and same_dates:
         return history
     own = current.deployments[0]  # the file's own: its versions, rollouts and migrations
     rules.check_not_behind(own, history, "the worker's journeys file")
@@ -178,7 +182,10 @@ def worker_start(
             migrations=len(own.directives),
         )
     started = dataclasses.replace(own, kind="worker-start", effective_at=effective, directives=())
-    recorded = deployments.record(conn, started, file, now, file_yaml)
+    recorded = deployments.record(conn, started, file, now, file_yaml, calendar_hash=calendar_hash)
+    if calendar_wake.calendar_changed(latest.calendar_hash if latest else None, calendar_hash):
+        woken = calendar_wake.wake(conn, recorded)
+        log.info("the calendar journeys' dates changed: every patient is rescheduled", woken=woken)
     return (*history, recorded)
 
 

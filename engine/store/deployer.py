@@ -1,8 +1,10 @@
 """Recording a deployment (`careloop deploy`, `careloop rollout promote|rollback`): in one transaction, under the
 deployment head's lock, the refusals, the new journey versions, the deployment row with its plan, and a wake-up
 timer per patient the plan names, due at the effective time, so each is decided then (the core cancels it: the
-timer id is the one engine/journeys/migration.py gives the deployment's due item). With ``apply=False`` the same is
-done and rolled back: the plan printed is the plan that would be recorded, refusals included.
+timer id is the one engine/journeys/migration.py gives the deployment's due item); when the deployment changes the
+calendar journeys' dates, one per patient the store knows besides (engine/store/calendar_wake.py). With
+``apply=False`` the same is done and rolled back: the plan printed is the plan that would be recorded, refusals
+included.
 
 The patients' states the plan is computed over are read before the lock (a deploy must not hold the workers'
 commits while it reads the store): a patient who starts meanwhile gets the deployment's wake-up from the core.
@@ -25,7 +27,7 @@ from engine.journeys.definition import JourneysFile
 from engine.journeys.errors import JourneyError
 from engine.journeys.state import PatientState
 from engine.plumbing.connections import connect
-from engine.store import definitions, deployments, experiments
+from engine.store import calendar_wake, definitions, deployments, experiments
 from engine.store import deployment_rules as rules
 from engine.store.application import JourneyStore, postgres_env
 from events.ids import deterministic_id
@@ -52,6 +54,7 @@ class Outcome:
     plan: migration.Plan
     recorded: bool
     woken: int  # wake-up timers written
+    calendar_woken: int = 0  # wake-up timers written because the calendar journeys' dates change (calendar_wake)
 
 
 def deploy_file(
@@ -185,11 +188,17 @@ def _record(
     new = dataclasses.replace(new, deployment_id=(history[-1].deployment_id if history else 0) + 1)
     catalog = catalog_of(new)  # refuses a deployment naming a version or step it does not hold
     plan = migration.plan(loaded, catalog, new)
-    recorded = deployments.record(conn, new, file, experiments.deployment_now(conn), file_yaml, plan_row(plan))
+    before = deployments.latest(conn)
+    calendar_hash = catalog.calendar_hashes[-1]
+    now = experiments.deployment_now(conn)
+    recorded = deployments.record(conn, new, file, now, file_yaml, plan_row(plan), calendar_hash)
     woken = wake(conn, plan, recorded)
+    changed = calendar_wake.calendar_changed(before.calendar_hash if before else None, calendar_hash)
+    calendar_woken = calendar_wake.wake(conn, recorded) if changed else 0
+    outcome = Outcome(recorded, history[-1] if history else None, plan, apply, woken, calendar_woken)
     if not apply:
-        raise _Discard(Outcome(recorded, history[-1] if history else None, plan, False, woken))
-    return Outcome(recorded, history[-1] if history else None, plan, True, woken)
+        raise _Discard(outcome)
+    return outcome
 
 
 def plan_row(plan: migration.Plan) -> dict[str, Any]:

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS careloop_deployments (
     deployment    jsonb NOT NULL,               -- engine/journeys/deployments.py to_json
     plan          jsonb                         -- the migration plan printed when it was recorded
 );
+-- What the calendar journeys' dates depended on when it was recorded (engine/journeys/calendar_table.py hash_for:
+-- their entries and the official working days the installed calendar library knows); NULL on rows recorded before
+-- calendar journeys existed, whose files could hold none.
+ALTER TABLE careloop_deployments ADD COLUMN IF NOT EXISTS calendar_hash text;
 CREATE TABLE IF NOT EXISTS careloop_deployment_head (
     id            boolean PRIMARY KEY DEFAULT true CHECK (id),
     deployment_id bigint NOT NULL
@@ -53,7 +57,10 @@ FROM (SELECT state FROM careloop_events WHERE topic = %(topic)s ORDER BY notific
 CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::json -> 'payload' AS p) AS r
 WHERE (p -> 'source' ->> 'system') = %(engine)s
 """
-COLUMNS = "deployment_id, kind, recorded_at, effective_at, by_login, file_hash, file, file_yaml, deployment, plan"
+COLUMNS = (
+    "deployment_id, kind, recorded_at, effective_at, by_login, file_hash, file, file_yaml, deployment, plan, "
+    "calendar_hash"
+)
 
 
 class DeploymentMovedError(Exception):
@@ -75,6 +82,7 @@ class Recorded:
     file: JourneysFile
     file_yaml: str | None
     plan: Mapping[str, Any] | None
+    calendar_hash: str | None = None  # None: recorded before calendar journeys existed (none in its file)
 
 
 def file_json(file: JourneysFile) -> dict[str, Any]:
@@ -113,13 +121,15 @@ def record(
     recorded_at: datetime,
     file_yaml: str | None = None,
     plan: Mapping[str, Any] | None = None,
+    calendar_hash: str | None = None,
 ) -> model.Deployment:
     """Record ``deployment`` as the next one (its id given here) and move the head to it; call with the head
-    locked (lock_head) in the transaction that records the rest of the deployment."""
+    locked (lock_head) in the transaction that records the rest of the deployment. ``calendar_hash``: its calendar
+    journeys' (the catalog's, for this deployment)."""
     new = dataclasses.replace(deployment, deployment_id=lock_head(conn) + 1)
     conn.execute(
         "INSERT INTO careloop_deployments (deployment_id, kind, recorded_at, effective_at, file_hash, file, "
-        "file_yaml, deployment, plan) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "file_yaml, deployment, plan, calendar_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             new.deployment_id,
             new.kind,
@@ -130,6 +140,7 @@ def record(
             file_yaml,
             json.dumps(model.to_json(new)),
             None if plan is None else json.dumps(plan),
+            calendar_hash,
         ),
     )
     conn.execute(
@@ -164,7 +175,7 @@ def latest_decision(conn: Connection[Any], last: int = 1000) -> datetime | None:
 
 
 def _recorded(row: Any) -> Recorded:
-    _, _, recorded_at, _, by_login, hashed, file, file_yaml, deployment, plan = row
+    _, _, recorded_at, _, by_login, hashed, file, file_yaml, deployment, plan, calendar_hash = row
     return Recorded(
         deployment=model.from_json(_json(deployment)),
         recorded_at=recorded_at,
@@ -173,6 +184,7 @@ def _recorded(row: Any) -> Recorded:
         file=JourneysFile.model_validate(_json(file)),
         file_yaml=file_yaml,
         plan=None if plan is None else _json(plan),
+        calendar_hash=None if calendar_hash is None else str(calendar_hash),
     )
 
 
