@@ -14,6 +14,9 @@ DISPATCHER_VARIABLES: tuple[Variable, ...] = (
     Variable("hospital.name", "The hospital's name in the message's locale (outreach.hospital.name).", "dispatcher"),
     Variable("hospital.phone", "The hospital's phone number (outreach.hospital.phone).", "dispatcher"),
     Variable("message.id", "The message's id, e.g. to quote in a reply.", "dispatcher"),
+    # A relative's copy (a guardian, a caregiver: issue 18) addresses them; absent in the patient's own message.
+    Variable("recipient.name", "The relative a copy goes to, as recorded.", "dispatcher", always=False),
+    Variable("recipient.role", "Their role: guardian, parent, caregiver, ...", "dispatcher", always=False),
 )
 
 

@@ -42,9 +42,9 @@ templates:
   vaccine-ipv-2:
     locales:
       zh-CN:
-        body: "【代{{ patient.name }}接收】{{ patient.name }}该接种第二剂脊灰疫苗了。{{ hospital.name }}"
+        body: "{{ recipient.name|default(patient.name) }}您好：{{ patient.name }}该打第二剂脊灰疫苗。{{hospital.name}}"
       en:
-        body: "For {{ patient.name }}: {{ patient.name }} is due for the second polio dose."
+        body: "Dear {{ recipient.name | default(patient.name) }}, {{ patient.name }} is due for the second polio dose."
 """
 
 
@@ -105,10 +105,10 @@ def test_a_guardians_copy_goes_to_the_guardians_phone_revealed_with_the_relation
 
     run_until(d, lambda: status(database_url, "m-ipv2+mother") == "sent")
 
-    # The gateway got one SMS, to her number, about him
+    # The gateway got one SMS, to her number, addressing her (recipient.name) about him (patient.name)
     (request,) = gateway.requests
     assert request.body["to"] == "+8613800138000"
-    assert request.body["body"] == "【代王小明接收】王小明该接种第二剂脊灰疫苗了。首儿所"
+    assert request.body["body"] == "李秀英您好：王小明该打第二剂脊灰疫苗。首儿所"
     # Recorded per recipient: the send is the guardian's (the link and role), and her contact rests sealed
     assert rows(
         database_url,
@@ -163,7 +163,7 @@ def test_a_relative_who_is_a_patient_without_a_contact_on_the_link_is_reached_as
 
     (request,) = gateway.requests
     assert request.body["to"] == "+8613900139000"
-    assert request.body["body"].startswith("【代赵婷婷接收】")
+    assert request.body["body"].startswith("赵刚您好：赵婷婷该打")
 
 
 def test_a_relative_with_no_way_to_reach_them_fails_saying_so_and_never_falls_back_to_the_patient(

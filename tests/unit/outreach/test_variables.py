@@ -96,6 +96,8 @@ def test_every_journey_may_use_the_dispatcher_variables_and_nothing_of_an_unknow
         "hospital.name",
         "hospital.phone",
         "message.id",
+        "recipient.name",  # a relative's copy: whom it addresses
+        "recipient.role",
     } == DISPATCHER
     assert available_variables("patient.registered") == DISPATCHER
     assert message_variables({"type": "patient.registered", "name": "Li"}) == {}
