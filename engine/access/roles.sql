@@ -74,6 +74,8 @@ GRANT SELECT ON careloop_events, careloop_clock, careloop_journey_definitions TO
 -- the latest deployment's templates, for one its own journeys file lacks (engine/processes/dispatcher.py)
 GRANT SELECT ON careloop_deployments, careloop_deployment_head TO careloop_dispatcher;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dispatch_messages, dispatch_contacts, dispatch_outbox TO careloop_dispatcher;
+-- the patients' relatives' contacts (issue 18), sealed under each relative's relation key, revealed with it
+GRANT SELECT, INSERT, UPDATE, DELETE ON dispatch_relative_contacts TO careloop_dispatcher;
 GRANT SELECT, INSERT, UPDATE ON dispatch_tracking TO careloop_dispatcher;
 GRANT SELECT, INSERT ON outreach_demo_inbox TO careloop_dispatcher;
 GRANT SELECT ON careloop_patient_keys TO careloop_dispatcher;
@@ -98,6 +100,29 @@ GRANT SELECT, INSERT, UPDATE ON projection_tracking TO careloop_projections;
 GRANT SELECT ON tasks, dispatch_contacts, patient_timeline, careloop_events, careloop_patient_keys
     TO careloop_care_team;
 GRANT SELECT ON careloop_journey_definitions, careloop_clock TO careloop_care_team;
+-- careloop family show: its queues' patients' relatives (links and consent: no name or contact), and with --contacts
+-- the relatives' sealed contacts, revealed with their relation keys (careloop_patient_keys' policy below: rows of
+-- the relation keys its patients own); the reads are audited first. The read models are the projections' (created
+-- by the apply before this file runs; a release without them skips the grant).
+GRANT SELECT ON dispatch_relative_contacts TO careloop_care_team;
+DO $$
+BEGIN
+    IF to_regclass('relationships') IS NOT NULL THEN
+        GRANT SELECT ON relationships, relationship_consents TO careloop_care_team;
+        ALTER TABLE relationships ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE relationship_consents ENABLE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS careloop_process ON relationships;
+        CREATE POLICY careloop_process ON relationships TO careloop_projections USING (true) WITH CHECK (true);
+        DROP POLICY IF EXISTS careloop_queue ON relationships;
+        CREATE POLICY careloop_queue ON relationships FOR SELECT TO careloop_care_team
+            USING (patient_id IN (SELECT careloop_my_patients()));
+        DROP POLICY IF EXISTS careloop_process ON relationship_consents;
+        CREATE POLICY careloop_process ON relationship_consents TO careloop_projections USING (true) WITH CHECK (true);
+        DROP POLICY IF EXISTS careloop_queue ON relationship_consents;
+        CREATE POLICY careloop_queue ON relationship_consents FOR SELECT TO careloop_care_team
+            USING (patient_id IN (SELECT careloop_my_patients()));
+    END IF;
+END $$;
 GRANT INSERT ON careloop_audit TO careloop_care_team;
 
 -- The auditor: reads the audit trail (and its own reads of it are recorded).
@@ -114,6 +139,7 @@ GRANT SELECT (patient_id, epoch, erased_at, owner_patient_id), INSERT (patient_i
     UPDATE (master_key_id, wrapped, erased_at) ON careloop_patient_keys TO careloop_eraser;
 GRANT SELECT (patient_id), DELETE ON dispatch_contacts, patient_identifiers, outreach_demo_inbox TO careloop_eraser;
 GRANT SELECT (retired_patient_id, survivor_patient_id), DELETE ON patient_merges TO careloop_eraser;
+GRANT SELECT (patient_id, relation_id), DELETE ON dispatch_relative_contacts TO careloop_eraser;
 GRANT INSERT ON careloop_audit TO careloop_eraser;
 GRANT SELECT ON careloop_events, careloop_clock TO careloop_eraser;
 
@@ -153,6 +179,7 @@ GRANT SELECT ON careloop_clock TO careloop_loyalty_desk;
 -- gives it, and a role without a policy on a table sees none of its rows.
 ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE dispatch_contacts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE dispatch_relative_contacts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE patient_timeline ENABLE ROW LEVEL SECURITY;
 ALTER TABLE careloop_events ENABLE ROW LEVEL SECURITY;
 ALTER TABLE careloop_patient_keys ENABLE ROW LEVEL SECURITY;
@@ -177,6 +204,14 @@ DROP POLICY IF EXISTS careloop_queue ON dispatch_contacts;
 CREATE POLICY careloop_queue ON dispatch_contacts FOR SELECT TO careloop_care_team
     USING (patient_id IN (SELECT careloop_my_patients()));
 
+DROP POLICY IF EXISTS careloop_process ON dispatch_relative_contacts;
+CREATE POLICY careloop_process ON dispatch_relative_contacts TO careloop_dispatcher USING (true) WITH CHECK (true);
+DROP POLICY IF EXISTS careloop_erase ON dispatch_relative_contacts;
+CREATE POLICY careloop_erase ON dispatch_relative_contacts TO careloop_eraser USING (true);
+DROP POLICY IF EXISTS careloop_queue ON dispatch_relative_contacts;
+CREATE POLICY careloop_queue ON dispatch_relative_contacts FOR SELECT TO careloop_care_team
+    USING (patient_id IN (SELECT careloop_my_patients()));
+
 DROP POLICY IF EXISTS careloop_process ON careloop_patient_keys;
 CREATE POLICY careloop_process ON careloop_patient_keys TO careloop_intake, careloop_dispatcher
     USING (true) WITH CHECK (true);
@@ -186,7 +221,7 @@ DROP POLICY IF EXISTS careloop_custody ON careloop_patient_keys;
 CREATE POLICY careloop_custody ON careloop_patient_keys TO careloop_key_custodian USING (true) WITH CHECK (true);
 DROP POLICY IF EXISTS careloop_queue ON careloop_patient_keys;
 CREATE POLICY careloop_queue ON careloop_patient_keys FOR SELECT TO careloop_care_team
-    USING (patient_id IN (SELECT careloop_my_patients()));
+    USING (patient_id IN (SELECT careloop_my_patients()) OR owner_patient_id IN (SELECT careloop_my_patients()));
 
 -- The events' patient is in their JSON (eventsourcing's stored state: the careloop event under "payload");
 -- explain reads one stream by its aggregate id, so this is checked on that stream's rows only.

@@ -11,13 +11,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from engine.access import audit
+from engine.access import audit, roles
 from engine.cli.main import app
 from engine.security.cipher import seal
 from engine.security.patient_keys import relation_key_id
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.security.providers import FileKeyProvider
 from engine.security.secrets import create_key_file
+from tests.integration.access.conftest import Login
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def key_file(careloop_db: str, tmp_path: Path) -> Path:
     keys = PostgresPatientKeys(careloop_db, FileKeyProvider.load(path), name="careloop-test-keys")
     try:
         subject = relation_key_id(MOTHER)
-        key = keys.key_for(subject)
+        key = keys.key_for_relation(CHILD, MOTHER)  # the child owns his mother's relation key
         with psycopg.connect(careloop_db, autocommit=True) as conn:
             conn.execute(
                 _LINK, (CHILD, MOTHER, "parent", "MTH", True, date(2025, 6, 10), GRANTED, "also", True, None, None)
@@ -128,3 +129,26 @@ def test_a_patient_without_relatives_is_an_error_saying_so(careloop_db: str, key
 
     assert shown.exit_code == 1
     assert "no relatives recorded for patient 'pt-nobody'" in shown.stderr
+
+
+def test_a_nurse_sees_the_family_of_her_queues_patients_only_and_their_contacts_with_the_relation_key(
+    careloop_db: str, key_file: Path, login: Login
+) -> None:
+    nurse = login("careloop_care_team")
+    with psycopg.connect(careloop_db, autocommit=True) as conn:
+        for patient, queue in ((CHILD, "pediatrics"), (OTHER, "psychology")):
+            conn.execute(
+                "INSERT INTO tasks (task_id, patient_id, instance_id, journey_id, queue, title, priority, sla_due_at,"
+                " status, created_at) VALUES (%s, %s, 'i-1', 'child-vaccination', %s, 'Call the guardian', 'high',"
+                " now() + interval '1 day', 'open', now())",
+                (f"task-{queue}", patient, queue),
+            )
+        roles.set_queues(conn, nurse.name, ["pediatrics"])
+    env = {"CARELOOP_DATABASE_URL": nurse.url, "CARELOOP_KEY_FILE": str(key_file)}
+
+    shown = CliRunner().invoke(app, ["family", "show", CHILD, "--contacts"], env=env)
+    hidden = CliRunner().invoke(app, ["family", "show", OTHER], env=env)
+
+    assert shown.exit_code == 0, shown.stdout + shown.stderr
+    assert "      name 李秀英  phone +8613800138000" in shown.stdout.splitlines()
+    assert hidden.exit_code == 1 and "rel-else" not in hidden.stdout  # another queue's patient: no row is visible
