@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.journeys import definition as d
+from engine.journeys.calendar_definition import CalendarEntry, CalendarSpec
 from engine.journeys.evaluate import describe
 
 
@@ -12,7 +13,14 @@ def outline(j: d.Journey) -> str:
         lines.append(f"  {j.description.strip()}")
     when = " and ".join(describe(c) for c in j.entry.when)
     key = f", one per {j.entry.key}" if j.entry.key else ""
-    lines.append(f"  enters on {j.entry.event}{' where ' + when if when else ''}{key} (re-entry: {j.entry.reentry})")
+    if isinstance(j.entry, CalendarEntry):
+        lines.append(
+            f"  enters on {calendar_words(j.entry.calendar)}{' where ' + when if when else ''} (once a season)"
+        )
+    else:
+        lines.append(
+            f"  enters on {j.entry.event}{' where ' + when if when else ''}{key} (re-entry: {j.entry.reentry})"
+        )
     for kind, triggers in (("exits", j.exit), ("goals", j.goals)):
         for t in triggers:
             lines.append(f"  {kind[:-1]}: {t.event}{' (same key)' if t.same_key else ''} -> {t.outcome or t.event}")
@@ -25,11 +33,28 @@ def outline(j: d.Journey) -> str:
     return "\n".join(lines)
 
 
+def calendar_words(spec: CalendarSpec) -> str:
+    """'初伏 -2mo at 09:00 (patient time), on or after a working day, joining within 45d, spread over 2h'."""
+    words = f"{spec.calendar_rule()} at {spec.at.strftime('%H:%M')} ({spec.timezone} time)"
+    if spec.working_day != "none":
+        words += f", moved to a working day {spec.working_day.replace('_', ' ')} it"
+    if spec.join_within.approx_timedelta():
+        words += f", joining within {spec.join_within}"
+    return words + (f", spread over {spec.spread}" if spec.spread else "")
+
+
+def _say_wait(w: d.WaitSpec) -> str:
+    at = f" at {w.at.strftime('%H:%M')} ({w.timezone} time)" if w.at else ""
+    if w.calendar is not None:
+        return f"wait {w.offset} from {w.calendar.rule()} of the season{at}"
+    return f"wait {w.offset} from {w.from_}{at}"
+
+
 def _say(step: d.AnyStep) -> str:
     if isinstance(step, d.WaitStep):
-        w = step.wait
-        at = f" at {w.at.strftime('%H:%M')} ({w.timezone} time)" if w.at else ""
-        return f"wait {w.offset} from {w.from_}{at}"
+        return _say_wait(step.wait)
+    if isinstance(step, d.AttendedStep):
+        return f"record attendance of {step.attended.visit}"
     if isinstance(step, d.WaitForStep):
         outs = "; ".join(f"{o.event} -> {o.goto}" for o in step.wait_for.events)
         return f"wait up to {step.wait_for.timeout} for {outs}; else -> {step.wait_for.on_timeout}"
@@ -59,7 +84,8 @@ def _say(step: d.AnyStep) -> str:
 
 
 def mermaid(j: d.Journey) -> str:
-    lines = ["flowchart TD", f'  entry(["{j.entry.event}"])']
+    start = calendar_words(j.entry.calendar) if isinstance(j.entry, CalendarEntry) else j.entry.event
+    lines = ["flowchart TD", f'  entry(["{start}"])']
     ids = [s.id for s in j.steps]
     node = {sid: f"s{n}" for n, sid in enumerate(ids)}
     node[d.END] = "done"

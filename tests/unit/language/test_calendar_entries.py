@@ -5,6 +5,7 @@ for a misspelt 伏, solar term or festival)."""
 from __future__ import annotations
 
 from engine.journeys.calendar_definition import CalendarEntry
+from engine.journeys.outline import outline
 from engine.language.loader import check_text
 
 FILE = """\
@@ -116,3 +117,16 @@ def test_a_calendar_wait_measures_from_its_day_not_also_from_another() -> None:
     assert found == [
         "11:19: steps.0.wait: a wait measures from a calendar day or from 'from', not both: remove one",
     ]
+
+
+def test_show_says_on_which_day_a_calendar_journey_starts_and_what_its_waits_measure_from() -> None:
+    catalog, _ = check_text(FILE, "journeys.yaml")
+    assert catalog is not None
+    text = outline(catalog.journey("sanfu-tie"))
+    assert (
+        "enters on 初伏 -2mo at 09:00 (patient time), moved to a working day on or after it, joining within 45d, "
+        "spread over 2h where patient.campaigns.sanfu-tie.last_attended_at within 13mo and event.season gte 2026 "
+        "(once a season)"
+    ) in text
+    assert "1. eve: wait -1d from 中伏 of the season at 18:00 (patient time)" in text
+    assert "3. attended-1: record attendance of 初伏" in text

@@ -1,0 +1,95 @@
+"""`careloop calendar status [JOURNEY]`: the seasons of a journeys file's calendar journeys, read from the file alone
+(design §3.5): each season's date, its working-day adjustment, and the seasons held because China's official working
+days for their year are not known yet (the runbook in docs/calendars.md says what to do). Exit 0, or 1 when a
+journey is unknown or the file does not load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engine.cli.consoles import consoles
+from engine.journeys.calendar_definition import CalendarEntry
+from engine.journeys.catalog import Catalog
+from engine.journeys.definition import Journey
+from engine.journeys.outline import calendar_words
+from engine.language.errors import JourneyFileError
+from engine.language.loader import load_catalog
+from engine.yamlfile.suggest import did_you_mean
+
+calendar_app = typer.Typer(no_args_is_help=True, help="Calendar-triggered journeys: their seasons and held seasons.")
+out, err = consoles()
+
+
+@calendar_app.callback()
+def _group() -> None:
+    """Calendar-triggered journeys: their seasons and held seasons."""
+
+
+YEARS = "2026-2030"
+
+
+def _years(text: str) -> range:
+    first, _, last = text.partition("-")
+    try:
+        years = range(int(first), int(last or first) + 1)
+    except ValueError:
+        years = range(0)
+    if not years or len(years) > 50:
+        err.print(f"error: --years {text!r}: expected a year or a span such as 2026-2030 (at most 50)", markup=False)
+        raise typer.Exit(2)
+    return years
+
+
+def _catalog(path: Path) -> Catalog:
+    try:
+        return load_catalog(path)
+    except JourneyFileError as error:
+        for problem in error.problems:
+            err.print(str(problem), markup=False)
+        raise typer.Exit(1) from error
+
+
+def season_lines(catalog: Catalog, journey: Journey, years: range) -> list[str]:
+    """One line per season: its date, the adjustment, or why it is held."""
+    assert isinstance(journey.entry, CalendarEntry)
+    lines = [f"{journey.id} v{journey.version}: {calendar_words(journey.entry.calendar)}"]
+    for year in years:
+        season = catalog.calendar.season(journey, year)
+        if season is None:
+            lines.append(f"  {year}: the rule does not fall in this season")
+        elif season.held_reason is not None:
+            lines.append(f"  {year}: {season.occurrence.isoformat()} HELD: {season.held_reason}")
+        elif season.adjusted_from is not None:
+            moved = season.adjusted_from.isoformat()
+            lines.append(f"  {year}: {season.occurrence.isoformat()} (moved from {moved}, not a working day)")
+        else:
+            lines.append(f"  {year}: {season.occurrence.isoformat()}")
+    return lines
+
+
+@calendar_app.command()
+def status(
+    journey: Annotated[str | None, typer.Argument(help="A calendar journey id (default: every one).")] = None,
+    journeys: Annotated[Path, typer.Option("--journeys", help="Journeys file.")] = Path("journeys.yaml"),
+    years: Annotated[str, typer.Option("--years", help="Seasons to list: 2027 or 2026-2030.")] = YEARS,
+) -> None:
+    """Each calendar journey's seasons: dates, working-day adjustments, held seasons, and the coverage known."""
+    catalog = _catalog(journeys)
+    calendar = [j for j in catalog.current.values() if isinstance(j.entry, CalendarEntry)]
+    if journey is not None:
+        chosen = [j for j in calendar if j.id == journey]
+        if not chosen:
+            names = {j.id for j in calendar}
+            hint = did_you_mean(journey, names) or f" (calendar journeys: {', '.join(sorted(names)) or 'none'})"
+            err.print(f"error: no calendar journey {journey!r} in {journeys}{hint}", markup=False)
+            raise typer.Exit(1)
+        calendar = chosen
+    first, last = catalog.calendar.coverage
+    out.print(f"official working days known: {first} to {last} (chinesecalendar)", markup=False)
+    for j in calendar:
+        out.print("\n".join(season_lines(catalog, j, _years(years))), markup=False)
+    if not calendar:
+        out.print(f"{journeys}: no calendar journeys", markup=False)

@@ -1,0 +1,50 @@
+"""`careloop calendar status`: a file's calendar journeys and their seasons, each dated, moved to a working day, or
+held because the official working days of its year are not known (design §3.5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from engine.cli.calendar import calendar_app
+from tests.unit.journeys.test_calendar_campaign import JOURNEYS, WORKING_DAY
+
+runner = CliRunner()
+
+
+def test_status_lists_each_season_its_working_day_move_and_the_held_year(tmp_path: Path) -> None:
+    # 国务院办公厅关于2026年部分节假日安排的通知: 1 to 5 May 2026 off; chinesecalendar holds no notice for 2027 yet.
+    path = tmp_path / "journeys.yaml"
+    path.write_text(WORKING_DAY, encoding="utf-8")
+    result = runner.invoke(calendar_app, ["status", "sanfu-tie", "--journeys", str(path), "--years", "2025-2027"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "official working days known: 2004 to 2026 (chinesecalendar)",
+        "sanfu-tie v1: 05-01 at 09:00 (patient time), moved to a working day on or after it",
+        "  2025: 2025-05-06 (moved from 2025-05-01, not a working day)",
+        "  2026: 2026-05-06 (moved from 2026-05-01, not a working day)",
+        "  2027: 2027-05-01 HELD: China's official working days for 2027 are not known: the installed "
+        "chinesecalendar covers 2004 to 2026 (a newer release adds a year once the State Council publishes it)",
+    ]
+
+
+def test_status_dates_a_fu_campaign_for_any_year(tmp_path: Path) -> None:
+    path = tmp_path / "journeys.yaml"
+    path.write_text(JOURNEYS, encoding="utf-8")
+    result = runner.invoke(calendar_app, ["status", "--journeys", str(path), "--years", "2026-2028"])
+
+    assert result.exit_code == 0, result.output
+    # 初伏 2026-07-15, 2027-07-20, 2028-07-14 (the almanac's), two months before.
+    assert result.output.splitlines()[2:] == ["  2026: 2026-05-15", "  2027: 2027-05-20", "  2028: 2028-05-14"]
+
+
+def test_an_unknown_calendar_journey_is_refused_with_the_one_meant(tmp_path: Path) -> None:
+    path = tmp_path / "journeys.yaml"
+    path.write_text(JOURNEYS, encoding="utf-8")
+    result = runner.invoke(calendar_app, ["status", "sanfu-ti", "--journeys", str(path)])
+
+    assert result.exit_code == 1
+    assert "error: no calendar journey 'sanfu-ti' in " in result.output
+    assert "did you mean 'sanfu-tie'?" in result.output
