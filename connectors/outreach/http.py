@@ -1,6 +1,7 @@
 """`careloop webhook`: outreach gateways, forms and care-team tools POST here; 202 once the events are on Kafka.
 
-POST /outreach/receipts, /outreach/replies, /questionnaires, /consent, /outreach/pause, /outreach/resume with a
+POST /outreach/receipts, /outreach/replies, /questionnaires, /consent, /relationships/consent (a relative's
+consent: connectors/outreach/payloads.py RelationshipConsent), /outreach/pause, /outreach/resume with a
 JSON object (or an array of them). 202 {"event_ids": [...], "results": [...]}; 422 {"error", "field"} for a
 request that cannot become an event, or one about an erased patient (do not resend unchanged); 413 {"error",
 "max_message_bytes"} for a body over CARELOOP_MAX_MESSAGE_BYTES; 503 {"error"} when Kafka or PostgreSQL did not
@@ -33,6 +34,7 @@ ROUTES = {
     "/outreach/replies": "reply",
     "/questionnaires": "questionnaire",
     "/consent": "consent",
+    "/relationships/consent": "relationship_consent",
     "/outreach/pause": "pause",
     "/outreach/resume": "resume",
 }

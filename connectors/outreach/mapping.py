@@ -18,10 +18,20 @@ from typing import Any
 
 from connectors.outreach.directory import Sent
 from connectors.outreach.errors import PayloadError, UnknownMessageError
-from connectors.outreach.payloads import ConsentChange, Pause, Payload, QuestionnaireResponse, Receipt, Reply, Resume
+from connectors.outreach.payloads import (
+    ConsentChange,
+    Pause,
+    Payload,
+    QuestionnaireResponse,
+    Receipt,
+    RelationshipConsent,
+    Reply,
+    Resume,
+)
 from engine.outreach.instruments import InstrumentError, Scored, score
 from events import findings as fi
 from events import outreach as ou
+from events import relationships as rl
 from events.base import Event, Source
 from events.ids import deterministic_id
 
@@ -116,14 +126,21 @@ def _questionnaire(
     return Mapped(event, scored)
 
 
-def _care_team(p: ConsentChange | Pause | Resume, when: datetime, arrived: datetime, system: str) -> Event:
+def _care_team(
+    p: ConsentChange | RelationshipConsent | Pause | Resume, when: datetime, arrived: datetime, system: str
+) -> Event:
     common: dict[str, Any] = {"patient_id": p.patient_id, "occurred_at": when, "recorded_at": arrived}
     stamp = when.isoformat()
     if isinstance(p, ConsentChange):
-        source = _source(system, "consent", p.request_id, p.patient_id, p.channel, p.purpose, p.status, stamp)
+        facts = (p.patient_id, p.channel, p.purpose, p.status, stamp, *((p.relation_id,) if p.relation_id else ()))
+        source = _source(system, "consent", p.request_id, *facts)
         cls = ou.ConsentGranted if p.status == "granted" else ou.ConsentWithdrawn
-        consent: Event = cls.create(source=source, **common, channel=p.channel, purpose=p.purpose)
+        consent: Event = cls.create(
+            source=source, **common, channel=p.channel, purpose=p.purpose, relation_id=p.relation_id
+        )
         return consent
+    if isinstance(p, RelationshipConsent):
+        return _relationship_consent(p, common, stamp, system)
     if isinstance(p, Pause):
         source = _source(system, "pause", p.request_id, p.patient_id, p.reason, p.by or "", stamp)
         paused: Event = ou.OutreachPaused.create(source=source, **common, reason=p.reason, by=p.by)
@@ -131,6 +148,25 @@ def _care_team(p: ConsentChange | Pause | Resume, when: datetime, arrived: datet
     source = _source(system, "resume", p.request_id, p.patient_id, p.by or "", stamp)
     resumed: Event = ou.OutreachResumed.create(source=source, **common, by=p.by)
     return resumed
+
+
+def _relationship_consent(p: RelationshipConsent, common: dict[str, Any], stamp: str, system: str) -> Event:
+    facts = (p.patient_id, p.relation_id, p.status, ",".join(p.purposes), ",".join(p.information), stamp)
+    source = _source(system, "relationship-consent", p.request_id, *facts)
+    scope: dict[str, Any] = {"relation_id": p.relation_id, "purposes": p.purposes, "information": p.information}
+    if p.status == "withdrawn":
+        withdrawn: Event = rl.RelationshipConsentWithdrawn.create(source=source, **common, **scope, by=p.by)
+        return withdrawn
+    granted: Event = rl.RelationshipConsentGranted.create(
+        source=source,
+        **common,
+        **scope,
+        delivery=p.delivery or "also",
+        granted_by=p.granted_by,
+        basis_ref=p.basis_ref,
+        expires_on=p.expires_on,
+    )
+    return granted
 
 
 def _source(system: str, kind: str, own_id: str | None, *facts: str) -> Source:

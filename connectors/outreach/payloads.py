@@ -7,12 +7,14 @@ themselves, make the event id, so a sender retrying the same callback is recogni
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from connectors.outreach.errors import PayloadError
 from events.outreach import Channel, ConsentChannel, Purpose
+from events.relationships import Delivery, GrantedBy, Information, RelationPurpose
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -82,7 +84,45 @@ class ConsentChange(_Payload):
     channel: ConsentChannel
     status: Literal["granted", "withdrawn"]
     purpose: Purpose = "care"
+    relation_id: Id | None = Field(
+        default=None, description="A relative's own channel (their opt-out); else the patient's."
+    )
     request_id: Id | None = None
+
+
+class RelationshipConsent(_Payload):
+    """The patient's separate consent (a child's: the guardian's) that one relative may receive messages of
+    ``purposes`` about ``information`` (PIPL Art. 23/29/31), or its withdrawal (``information`` empty: all of it)."""
+
+    kind: Literal["relationship_consent"] = "relationship_consent"
+    patient_id: Id
+    relation_id: Id
+    status: Literal["granted", "withdrawn"]
+    purposes: tuple[RelationPurpose, ...] = Field(min_length=1)
+    information: tuple[Information, ...] = ()
+    delivery: Delivery | None = Field(default=None, description="granted: also (default) or instead.")
+    granted_by: GrantedBy | None = Field(default=None, description="granted: patient or guardian (required).")
+    basis_ref: Id | None = Field(default=None, description="granted: the signed form's reference.")
+    expires_on: date | None = Field(default=None, description="granted: the consent lapses after this day.")
+    by: str | None = Field(default=None, min_length=1, description="withdrawn: who recorded it (a staff id).")
+    request_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_its_status(self) -> RelationshipConsent:
+        if self.status == "granted":
+            if not self.information:
+                raise ValueError(
+                    "a grant names the kinds of information the relative may receive (field 'information')"
+                )
+            if self.granted_by is None:
+                raise ValueError("a grant says who gave it, patient or guardian (field 'granted_by')")
+            if self.by is not None:
+                raise ValueError("'by' records who withdrew a consent: a grant has granted_by and basis_ref")
+            return self
+        given = [f for f in ("delivery", "granted_by", "basis_ref", "expires_on") if getattr(self, f) is not None]
+        if given:
+            raise ValueError(f"a withdrawal takes no {given[0]!r}: it applies to the purposes and information named")
+        return self
 
 
 class Pause(_Payload):
@@ -100,12 +140,13 @@ class Resume(_Payload):
     request_id: Id | None = None
 
 
-Payload = Receipt | Reply | QuestionnaireResponse | ConsentChange | Pause | Resume
+Payload = Receipt | Reply | QuestionnaireResponse | ConsentChange | RelationshipConsent | Pause | Resume
 KINDS: dict[str, type[Payload]] = {
     "receipt": Receipt,
     "reply": Reply,
     "questionnaire": QuestionnaireResponse,
     "consent": ConsentChange,
+    "relationship_consent": RelationshipConsent,
     "pause": Pause,
     "resume": Resume,
 }

@@ -1,8 +1,11 @@
-"""`careloop family show PATIENT [--contacts]`: a patient's relatives, from the relationships read model (issue 18 §2):
-each link (role, legal guardian, since, active or ended and why) and what the patient's separate consent lets the
-relative receive (purpose/information, also or instead, who granted it, the form, until when). A link without
-consent receives nothing, and the line says so.
+"""`careloop family`: a patient's relatives (issue 18 §2).
 
+`family consent PATIENT RELATION ...`: the patient's separate consent for one relative, or its withdrawal, published
+through the outreach intake (as POST /relationships/consent).
+
+`family show PATIENT [--contacts]`: each link from the relationships read model (role, legal guardian, since, active
+or ended and why) and what the patient's separate consent lets the relative receive (purpose/information, also or
+instead, who granted it, the form, until when); a link without consent receives nothing, and the line says so.
 Recorded in the audit trail first, under the caller's PostgreSQL login (``family.show``); with ``--contacts`` as a
 read of the relatives' contacts (``family.show.contacts``), which rest sealed under each relative's relation key and
 are revealed with the key file (an erased relative reads as erased). The read model holds no name or phone."""
@@ -28,6 +31,36 @@ SELECT relation_id, purpose, information, delivery, granted_by, basis_ref, expir
 FROM relationship_consents WHERE patient_id = %s ORDER BY relation_id, purpose, information
 """
 _REACH = "SELECT relation_id, name, phone FROM dispatch_relative_contacts WHERE patient_id = %s"
+
+
+@family_app.command("consent")
+def consent(
+    patient: Annotated[str, typer.Argument(help="The careloop patient id (the subject).")],
+    relation: Annotated[str, typer.Argument(help="The relative's relation id (careloop family show).")],
+    purposes: Annotated[list[str], typer.Option("--purposes", help="care, transactional or marketing; repeatable.")],
+    information: Annotated[
+        list[str] | None,
+        typer.Option(help="appointments, reminders, results, questionnaires, vaccinations, campaigns, greetings."),
+    ] = None,
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="Withdraw (no --information: all of it).")] = False,
+    delivery: Annotated[str | None, typer.Option(help="also (default) or instead of the patient.")] = None,
+    granted_by: Annotated[str | None, typer.Option(help="patient or guardian (a child's: the guardian).")] = None,
+    ref: Annotated[str | None, typer.Option(help="The signed form's reference in the hospital's records.")] = None,
+    expires: Annotated[str | None, typer.Option(help="The consent lapses after this day (YYYY-MM-DD).")] = None,
+    by: Annotated[str | None, typer.Option(help="--withdraw: who recorded it (a staff id).")] = None,
+    at: Annotated[str | None, typer.Option(help="When it was given, ISO 8601 with offset (default: now).")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Your id for this request (a retry keeps its event).")] = None,
+) -> None:
+    """Record the patient's separate consent (PIPL Art. 23/29; a child's: the guardian's, Art. 31) that a relative
+    may receive messages of these purposes about this information, or its withdrawal. Published as
+    relationship.consent_granted / .consent_withdrawn through the outreach intake (as POST /relationships/consent)."""
+    from engine.cli.outreach import post
+
+    status = "withdrawn" if withdraw else "granted"
+    post("relationship_consent", {"patient_id": patient, "relation_id": relation, "status": status,
+                                  "purposes": purposes, "information": information or [], "delivery": delivery,
+                                  "granted_by": granted_by, "basis_ref": ref, "expires_on": expires, "by": by,
+                                  "at": at, "request_id": request_id})  # fmt: skip
 
 
 @family_app.command("show")

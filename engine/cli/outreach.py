@@ -123,12 +123,16 @@ def consent(
     channel: Annotated[str, typer.Option(help="sms, wechat, email, app, phone or all.")],
     granted: Annotated[bool, typer.Option("--granted/--withdrawn", help="Grant or withdraw consent.")],
     purpose: Annotated[str, typer.Option(help="care, transactional, marketing or research.")] = "care",
+    relation: Annotated[
+        str | None, typer.Option(help="A relative's own channel (their relation id): only their messages change.")
+    ] = None,
     at: AtOpt = None,
     request_id: IdOpt = None,
 ) -> None:
-    """Record a patient granting or withdrawing consent to be contacted on a channel."""
+    """Record a patient (or, with --relation, one of their relatives) granting or withdrawing consent to be contacted
+    on a channel."""
     post("consent", {"patient_id": patient, "channel": channel, "status": "granted" if granted else "withdrawn",
-                     "purpose": purpose, "at": at, "request_id": request_id})  # fmt: skip
+                     "purpose": purpose, "relation_id": relation, "at": at, "request_id": request_id})  # fmt: skip
 
 
 @questionnaire_app.command("submit")
