@@ -57,6 +57,8 @@ def season_timer_id(patient_id: str, item: Scheduled) -> str:
 def _reschedule_due(state: PatientState, catalog: Catalog) -> Due | None:
     """The first deployment after the schedule was computed whose calendar journeys differ from it: the patient is
     rescheduled at its effective time (live, the deployer's wake row of the same id wakes an idle patient)."""
+    if state.profile.deceased:
+        return None  # a death cleared the schedule: no deployment brings a season back
     computed = state.calendar.computed_at if state.calendar is not None else None
     table = state.calendar.table if state.calendar is not None else NO_CALENDAR
     for deployment, value in zip(catalog.deployments, catalog.calendar_hashes, strict=False):

@@ -85,3 +85,18 @@ def test_events_that_change_nothing_the_schedule_depends_on_record_no_new_schedu
     sim.feed([diagnosed("P1", at("2026-02-01 10:00"), "J45"), diagnosed("P1", at("2026-03-01 10:00"), "I10")])
 
     assert len(recorded(sim, "P1", ca.CalendarScheduled)) == 1
+
+
+def test_a_patient_who_died_is_not_rescheduled_by_a_later_deployment() -> None:
+    # The third deployment changes the calendar journeys (it withdraws the campaign): nothing to tell the dead.
+    sim = Simulation(history(deployed(2, at("2026-03-01 12:00"), True), deployed(3, at("2026-04-01 12:00"), False)))
+    known_patient(sim)
+    sim.feed([event(pa.PatientDeceased, "P1", at("2026-03-10 08:00"))])
+    sim.run_until(at("2026-12-31 00:00"))
+
+    scheduled = recorded(sim, "P1", ca.CalendarScheduled)
+    assert [(s.deployment_id, len(s.items), s.reason) for s in scheduled] == [
+        (2, 1, "a deployment changed the calendar journeys"),
+        (2, 0, "the patient died"),
+    ]
+    assert recorded(sim, "P1", ca.CalendarReached) == []
