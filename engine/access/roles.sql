@@ -116,6 +116,10 @@ BEGIN
         DROP POLICY IF EXISTS careloop_queue ON relationships;
         CREATE POLICY careloop_queue ON relationships FOR SELECT TO careloop_care_team
             USING (patient_id IN (SELECT careloop_my_patients()));
+        -- the eraser finds the links other patients recorded naming the patient erased (their relation keys go)
+        GRANT SELECT (patient_id, relation_id, related_patient_id) ON relationships TO careloop_eraser;
+        DROP POLICY IF EXISTS careloop_erase ON relationships;
+        CREATE POLICY careloop_erase ON relationships FOR SELECT TO careloop_eraser USING (true);
         DROP POLICY IF EXISTS careloop_process ON relationship_consents;
         CREATE POLICY careloop_process ON relationship_consents TO careloop_projections USING (true) WITH CHECK (true);
         DROP POLICY IF EXISTS careloop_queue ON relationship_consents;

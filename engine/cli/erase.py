@@ -186,6 +186,8 @@ def _report(eraser: Eraser, done: Erased) -> None:
     out.print(f"erased {done.patient_id}: {key}", markup=False)
     if done.shredded.relations:
         out.print(f"  {done.shredded.relations} relation key(s) of their relatives destroyed", markup=False)
+    if done.named_in:
+        out.print(f"  {done.named_in} relation key(s) of other patients' links naming them destroyed", markup=False)
     out.print(f"  removed rows: {rows}", markup=False)
     out.print(f"  published patient.erased {done.event.event_id} to {eraser.topic}", markup=False)
     out.print("  recorded in the audit trail (careloop audit --patient ...)", markup=False)

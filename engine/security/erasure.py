@@ -15,7 +15,8 @@ ports.
 Every step is idempotent, and the event's id derives from the patient and the key epoch erased, so a run that
 failed half-way is completed by running it again, and the worker recognises the repeated event.
 
-Erasing the patient destroys the relation keys they own too (their relatives' names and contacts, issue 18). One
+Erasing the patient destroys the relation keys they own too (their relatives' names and contacts, issue 18), and
+those of other patients' links that name them as a relative (what those patients' sources recorded of them). One
 relative alone (``careloop erase P --relation REL``: the relative asked, or the patient removed them) goes the same
 way, ``erase_relation``: audited, the relation key destroyed, the relative's contact row deleted, and
 ``relationship.erased`` published on the patient's stream (the link ends, messages to the relative are withdrawn).
@@ -50,6 +51,11 @@ class PatientTables(Protocol):
 
     def remove_relation(self, patient_id: str, relation_id: str) -> Mapping[str, int]:
         """Delete one relative's rows of the patient's (their contact); how many from each table."""
+        ...
+
+    def relations_naming(self, patient_id: str) -> list[tuple[str, str]]:
+        """(subject patient id, relation id) of every link other patients recorded naming ``patient_id`` as their
+        relative (the relationships read model: a link recorded a moment ago may not be there yet)."""
         ...
 
 
@@ -93,6 +99,7 @@ class Erased:
     shredded: Shredded
     removed: Mapping[str, int]
     event: PatientErased
+    named_in: int = 0  # live relation keys of other patients' links naming this patient, destroyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +133,12 @@ class Erasure:
         pid = request.patient_id
         self.audit.erasing(pid, request.reason, request.requested_by, request.ref)
         shredded = self.keys.shred(pid)
+        # what other patients' sources recorded of them as a relative (their name, their phone) goes too
+        named_in = sum(self.keys.shred_relation(s, rel).had_key for s, rel in self.tables.relations_naming(pid))
         removed = self.tables.remove(pid)
         event = erased_event(request, shredded.epoch, now)
         self.publisher.publish([event])
-        return Erased(pid, shredded, removed, event)
+        return Erased(pid, shredded, removed, event, named_in)
 
     def erase_relation(self, request: RelationRequest, now: datetime) -> RelationErased:
         pid, rel = request.patient_id, request.relation_id

@@ -57,6 +57,12 @@ SELECT patient_id FROM merged ORDER BY patient_id
 """
 
 
+# The links other patients recorded naming a patient as their relative (projections/relationships, issue 18).
+_NAMING = """
+SELECT patient_id, relation_id FROM relationships WHERE related_patient_id = %s ORDER BY patient_id, relation_id
+"""
+
+
 class PostgresPatientTables:
     def __init__(self, database_url: str, *, name: str = "careloop-erase") -> None:
         self._db = KeptConnection(database_url, name)
@@ -87,6 +93,14 @@ class PostgresPatientTables:
                 )
                 removed[table] = conn.execute(query, (patient_id, relation_id)).rowcount
         return removed
+
+    def relations_naming(self, patient_id: str) -> list[tuple[str, str]]:
+        """(subject, relation id) of every link in the relationships read model naming ``patient_id`` as the
+        related patient (none where the read model is not there)."""
+        conn = self._db.connection
+        if not present(conn, ("relationships",)):
+            return []
+        return [(str(subject), str(rel)) for subject, rel in conn.execute(_NAMING, (patient_id,)).fetchall()]
 
     def merged_into(self, patient_id: str) -> list[str]:
         """The patient ids merged into ``patient_id`` (duplicates of the same person), each only once."""

@@ -133,6 +133,30 @@ def test_a_login_in_the_eraser_role_erases_a_patient_and_their_merged_record(
     ]
 
 
+def test_the_eraser_destroys_her_relatives_keys_and_those_of_other_patients_links_naming_her(
+    patients: str, keys: PostgresPatientKeys, login: Login, broker: Any, tmp_path: Path
+) -> None:
+    # PSYCH's record names her mother; ORTHO's (her father's HIS record) names PSYCH as his daughter, a patient too
+    for subject, relation in ((PSYCH, "rel-psych-mother"), (ORTHO, "rel-ortho-daughter")):
+        keys.key_for_relation(subject, relation)
+    with psycopg.connect(patients, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO relationships (patient_id, relation_id, role, legal_guardian, related_patient_id, "
+            "recorded_at, recorded_event_id, active) VALUES (%s, 'rel-ortho-daughter', 'child', false, %s, "
+            "'2026-03-02T10:00:00+08:00', 'e-link', true)",
+            (ORTHO, PSYCH),
+        )
+    settings = env(login("careloop_eraser"), broker, tmp_path)
+
+    done = CliRunner().invoke(app, ["erase", PSYCH, "--reason", "request", "--ref", REASON], env=settings)
+
+    assert done.exit_code == 0, done.output
+    assert "1 relation key(s) of their relatives destroyed" in done.stdout
+    assert "1 relation key(s) of other patients' links naming them destroyed" in done.stdout
+    assert keys.erased("relation:rel-psych-mother") and keys.erased("relation:rel-ortho-daughter")
+    assert not keys.erased(ORTHO)
+
+
 def test_the_eraser_finds_the_patients_whose_retention_is_over(
     patients: str, login: Login, broker: Any, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ class Steps:
     published: list[Event] = field(default_factory=list)
     audited: list[tuple[str, str, str, str]] = field(default_factory=list)
     refuse_audit: bool = False
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # (subject, relation id, related patient)
 
     def shred(self, patient_id: str):  # type: ignore[no-untyped-def]
         self.done.append("shred")
@@ -42,6 +43,9 @@ class Steps:
     def remove(self, patient_id: str) -> dict[str, int]:
         self.done.append("remove")
         return {"dispatch_contacts": 1}
+
+    def relations_naming(self, patient_id: str) -> list[tuple[str, str]]:
+        return [(subject, rel) for subject, rel, related in self.links if related == patient_id]
 
     def remove_relation(self, patient_id: str, relation_id: str) -> dict[str, int]:
         self.done.append("remove")
@@ -169,3 +173,20 @@ def test_erasing_the_same_relative_again_publishes_the_same_event(steps: Steps) 
     assert again.shredded.had_key is False and again.event.event_id == first.event.event_id
     other = erasure(steps).erase_relation(RelationRequest(LI_FANG, HUSBAND, "request", TEXT, "dpo_zhang"), NOW)
     assert other.event.event_id != first.event.event_id
+
+
+def test_erasing_a_patient_who_is_another_patients_relative_destroys_that_links_relation_key(steps: Steps) -> None:
+    # Wang Wei's HIS recorded Li Fang as his daughter (her name and phone, under his relation key for her)
+    steps.keys.key_for(LI_FANG)
+    steps.keys.key_for_relation(WANG_WEI, DAUGHTER)
+    steps.keys.key_for_relation(WANG_WEI, HUSBAND)
+    steps.links = [(WANG_WEI, DAUGHTER, LI_FANG), (WANG_WEI, HUSBAND, "pt-0d1e2f3a4b5c6d7e8f90")]
+
+    done = erasure(steps).erase(Request(LI_FANG, "request", TEXT, "dpo_zhang"), NOW)
+
+    assert done.named_in == 1
+    with pytest.raises(RelationErasedError):
+        steps.keys.key_for_relation(WANG_WEI, DAUGHTER)
+    assert steps.keys.key_for_relation(WANG_WEI, HUSBAND).epoch == 1 and steps.keys.existing(WANG_WEI) is None
+    again = erasure(steps).erase(Request(LI_FANG, "request", TEXT, "dpo_zhang"), NOW)
+    assert again.named_in == 0  # destroyed already
