@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from engine.journeys import definition as d
 from engine.journeys.policy import OutreachPolicy
-from engine.journeys.templates import Template
+from engine.journeys.templates import LocalizedText, Template
 from engine.language.checks import Finding, JourneyParts
 from engine.outreach.usage import Use, parse, uses
 from engine.outreach.variables import Variable, all_variables, variables_for
@@ -131,6 +131,22 @@ def _check_template(name: str, template: Template, senders: list[Sender], outrea
         for part, source in (("subject", text.subject), ("body", text.body)):
             if source is not None:
                 out += _check_text(name, locale, part, source, (*where, part), senders, outreach)
+    for locale, text in template.relative.items():
+        out += _check_relative(name, locale, text, (*base, "relative", locale), senders, outreach)
+    return out
+
+
+def _check_relative(
+    name: str, locale: str, text: LocalizedText, where: Path, senders: list[Sender], outreach: OutreachPolicy
+) -> list[Finding]:
+    """A relative's text (issue 18): the same variables, and recipient.* always present (it is a relative's copy)."""
+    out: list[Finding] = []
+    if locale not in outreach.locales:
+        out.append(Finding(where, f"relative text {locale!r} of template {name!r} is never chosen", "warning"))
+    for part, source in (("subject", text.subject), ("body", text.body)):
+        if source is not None:
+            found = _check_text(name, locale, f"relative {part}", source, (*where, part), senders, outreach)
+            out += [f for f in found if not (f.severity == "warning" and "{{ recipient." in f.message)]
     return out
 
 

@@ -42,9 +42,12 @@ templates:
   vaccine-ipv-2:
     locales:
       zh-CN:
-        body: "{{ recipient.name|default(patient.name) }}您好：{{ patient.name }}该打第二剂脊灰疫苗。{{hospital.name}}"
+        body: "{{ patient.name }}小朋友，该打第二剂脊灰疫苗了。{{ hospital.name }}"
       en:
-        body: "Dear {{ recipient.name | default(patient.name) }}, {{ patient.name }} is due for the second polio dose."
+        body: "{{ patient.name }}, your second polio dose is due."
+    relative:
+      zh-CN:
+        body: "{{ recipient.name }}您好：{{ patient.name }}该打第二剂脊灰疫苗。{{ hospital.name }}"
 """
 
 

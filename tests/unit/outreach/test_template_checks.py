@@ -163,3 +163,24 @@ def test_careloop_validate_reports_template_errors_with_file_line_and_column(tmp
     assert result.exit_code != 0
     assert f"{path}:21:" in result.stderr + result.stdout
     assert "which has no encounter" in result.stderr + result.stdout
+
+
+RELATIVE = "    relative:\n"
+
+
+def test_a_relatives_text_is_checked_like_the_patients_and_may_address_them_by_recipient_name() -> None:
+    good = "      zh-CN: {body: '{{ recipient.name }}您好，您的家人{{ patient.name | default(\"\") }}预约了门诊。'}\n"
+    assert check(HEAD + ZH + EN + RELATIVE + good) == []
+
+    bad = "      zh-CN: {body: '{{ recipient.name }}您好，请到{{ encounter.department }}。'}\n"
+    [found] = errors(HEAD + ZH + EN + RELATIVE + bad)
+    assert found.startswith("j.yaml:23:21: error:")  # at the relative text itself
+    assert "relative body" in found and "has no encounter" in found
+
+
+def test_recipient_name_in_the_patients_own_text_is_flagged_as_possibly_absent() -> None:
+    addressed = (
+        "      en: {body: 'Dear {{ recipient.name }}, your appointment is on {{ appointment.start_at | date }}.'}\n"
+    )
+    [warning] = [str(p) for p in check(HEAD + ZH + addressed) if p.severity == "warning"]
+    assert "{{ recipient.name }} can be absent" in warning
