@@ -27,9 +27,9 @@ from typing import IO, Any
 from connectors.base import ERASED, Mapped, Outcome, Reject, erased_reason
 from connectors.limits import DEFAULT_MAX_MESSAGE_BYTES, kept_note, too_large_reason
 from connectors.publisher import EventPublisher, Record, encode
-from connectors.sealing import SEALED_HEADER, Sealer, fitting
+from connectors.sealing import SEALED_HEADER, Sealer, fitting, relation_erased_reason
 from engine.security.cipher import PREFIX
-from engine.security.errors import ErasedError
+from engine.security.errors import ErasedError, RelationErasedError
 
 Header = tuple[str, bytes]
 
@@ -120,6 +120,9 @@ def sized(outcome: Outcome, limit: int, sealer: Sealer) -> tuple[Outcome, list[R
         return outcome, []
     try:
         records = [encode(e) for e in sealer.events(outcome.events)]
+    except RelationErasedError as exc:  # a relative erased alone: the patient is not, the reason must say so
+        reason = relation_erased_reason(exc.patient_id, exc.relation_id)
+        return Reject(reason, outcome.location, outcome.original, ERASED), []
     except ErasedError as exc:
         return Reject(erased_reason(exc.patient_id), outcome.location, outcome.original, ERASED), []
     for event, (_, value) in zip(outcome.events, records, strict=True):

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from connectors.base import ERASED, Location, Mapped, Reject
+from connectors.intake import sized
 from connectors.sealing import Sealer, relation_erased_reason
 from engine.security.cipher import is_sealed
 from engine.security.errors import ErasedError, RelationErasedError
@@ -89,3 +91,15 @@ def test_after_the_patient_is_erased_nothing_recording_her_relatives_is_taken() 
         Sealer(keys).events([daughter("UPD-0052")])
 
     assert refused.value.patient_id == PATIENT and not isinstance(refused.value, RelationErasedError)
+
+
+def test_the_intake_rejects_a_message_recording_an_erased_relative_naming_the_relation_not_the_patient() -> None:
+    keys = memory_keys()
+    keys.shred_relation(PATIENT, DAUGHTER)
+    update = Mapped((registration(), daughter("UPD-0052")), Location("mllp://his:2575", 7), b"MSH|...", "ADT^A08")
+
+    outcome, records = sized(update, 1_000_000, Sealer(keys))
+
+    assert isinstance(outcome, Reject) and records == [] and outcome.category == ERASED
+    assert outcome.reason == relation_erased_reason(PATIENT, DAUGHTER)
+    assert "keys renew" not in outcome.reason  # the patient is not erased: nothing to renew
