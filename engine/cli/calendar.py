@@ -5,6 +5,7 @@ journey is unknown or the file does not load."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,24 @@ def season_lines(catalog: Catalog, journey: Journey, years: range) -> list[str]:
         else:
             lines.append(f"  {year}: {season.occurrence.isoformat()}")
     return lines
+
+
+def held_soon(catalog: Catalog, today: date, months: int = 18) -> list[str]:
+    """Warnings for `careloop validate`: each calendar journey's season within ``months`` of ``today`` that is held
+    because its year's official working days are not known (the runbook: upgrade chinesecalendar, restart)."""
+    horizon = today + timedelta(days=31 * months)
+    found = []
+    for journey in catalog.current.values():
+        if not isinstance(journey.entry, CalendarEntry):
+            continue
+        for year in range(today.year - 1, horizon.year + 2):
+            season = catalog.calendar.season(journey, year)
+            if season is not None and season.held_reason is not None and today <= season.occurrence <= horizon:
+                found.append(
+                    f"{journey.id} season {year} ({season.occurrence.isoformat()}) is held: {season.held_reason}; "
+                    "upgrade chinesecalendar once the State Council's notice is out (docs/calendars.md)"
+                )
+    return found
 
 
 @calendar_app.command()

@@ -3,11 +3,13 @@ held because the official working days of its year are not known (design §3.5).
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.cli.calendar import calendar_app
+from engine.cli.calendar import calendar_app, held_soon
+from engine.language.loader import check_text
 from tests.unit.journeys.test_calendar_campaign import JOURNEYS, WORKING_DAY
 
 runner = CliRunner()
@@ -48,3 +50,17 @@ def test_an_unknown_calendar_journey_is_refused_with_the_one_meant(tmp_path: Pat
     assert result.exit_code == 1
     assert "error: no calendar journey 'sanfu-ti' in " in result.output
     assert "did you mean 'sanfu-tie'?" in result.output
+
+
+def test_validate_is_warned_of_a_held_season_within_18_months_and_only_then(tmp_path: Path) -> None:
+    catalog, _ = check_text(WORKING_DAY, "journeys.yaml")
+    assert catalog is not None
+
+    warned = held_soon(catalog, date(2026, 11, 30))
+    assert [w.split(" (")[0] for w in warned] == ["sanfu-tie season 2027", "sanfu-tie season 2028"]
+    assert warned[0] == (
+        "sanfu-tie season 2027 (2027-05-01) is held: China's official working days for 2027 are not known: the "
+        "installed chinesecalendar covers 2004 to 2026 (a newer release adds a year once the State Council "
+        "publishes it); upgrade chinesecalendar once the State Council's notice is out (docs/calendars.md)"
+    )
+    assert held_soon(catalog, date(2025, 6, 1)) == []  # 1 May 2027 is further than 18 months away

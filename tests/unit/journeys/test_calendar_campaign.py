@@ -17,6 +17,7 @@ import pytest
 from engine.journeys import calendar_due, machine
 from engine.journeys.catalog import Catalog
 from engine.journeys.evolve import replay
+from engine.journeys.explain_calendar import calendar_line
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
 from engine.language.loader import check_text
@@ -327,3 +328,34 @@ def test_pending_reads_the_scheduled_date_and_computes_none(monkeypatch: pytest.
     assert [(d.kind, d.due_at) for d in due] == [
         ("calendar", datetime(2026, 5, 15, 1, 0, tzinfo=UTC) + timedelta(minutes=spread_minute("P1")))
     ]
+
+
+# --- explain ------------------------------------------------------------------------------------------------------
+
+
+HELD_2027 = (
+    "China's official working days for 2027 are not known: the installed chinesecalendar covers 2004 to 2026 "
+    "(a newer release adds a year once the State Council publishes it)"
+)
+
+
+def test_explain_says_when_each_season_came_who_was_not_in_the_audience_and_why_a_season_is_held() -> None:
+    sim = Simulation(load(WORKING_DAY))
+    sim.feed([register("P1", at("2026-01-05 10:00")), diagnosed("P1", at("2026-01-05 10:05"), "J44")])
+    sim.feed([register("P2", at("2026-01-05 10:00"))])
+    sim.run_until(at("2026-12-31 00:00"))
+
+    lines = [line for e in sim.recorded["P1"] + sim.recorded["P2"] if (line := calendar_line(e)) is not None]
+    assert lines == [
+        "calendar scheduled (first scheduled): sanfu-tie season 2026 on 2026-05-06 (moved from 2026-05-01), "
+        "due 2026-05-06 09:00+08:00",
+        "sanfu-tie season 2026 (05-01 09:00 = 2026-05-06, moved from 2026-05-01, due 2026-05-06 09:00+08:00): "
+        f"entered; next: sanfu-tie season 2027 on 2027-05-01 held: {HELD_2027}",
+        "calendar scheduled (first scheduled): sanfu-tie season 2026 on 2026-05-06 (moved from 2026-05-01), "
+        "due 2026-05-06 09:00+08:00",
+        "sanfu-tie season 2026 (05-01 09:00 = 2026-05-06, moved from 2026-05-01, due 2026-05-06 09:00+08:00): "
+        "not in audience: (patient.conditions in value set chronic-respiratory or "
+        "patient.campaigns.sanfu-tie.last_attended_at within 13mo) did not hold; "
+        f"next: sanfu-tie season 2027 on 2027-05-01 held: {HELD_2027}",
+    ]
+    assert calendar_line(sim.recorded["P1"][0]) is None  # the registration: not a calendar event
