@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.journeys import explain_referrals as referrals
+from engine.journeys.explain_calendar import calendar_line
 from engine.journeys.explain_family import FAMILY_TYPES, Roles
 from events import journey as jo
 from events import outreach as ou
@@ -129,6 +130,9 @@ def explain(patient_id: str, events: Iterable[Event]) -> Explanation:
             out.patient.append((e.occurred_at, roles.line(e) or _patient_line(e)))
         if isinstance(e, PatientDeceased) and died is None:
             died = e
+        if (line := calendar_line(e)) is not None:  # seasons scheduled and reached, visits attended
+            out.patient.append((e.occurred_at, line))
+            continue
         if isinstance(e, referrals.DECISIONS):
             out.loyalty.append((e.occurred_at, referrals.line(e)))
             decided.append(e)
