@@ -76,7 +76,9 @@ def keep(run: Run, before: PatientState) -> None:
     """After a decision: reschedule when something the schedule depends on changed, then move the timer."""
     reason = _why_reschedule(run)
     if reason is not None:
-        reschedule(run, reason)
+        # Its own cause: at the end of a decision the cause is the trigger's, which its other events already use.
+        with run.caused_by(f"{CALENDAR}-schedule:{run.state.patient_id}:{run.state.version}"):
+            reschedule(run, reason)
     old, new = next_due(before, run.catalog), next_due(run.state, run.catalog)
     if old == new:
         return
@@ -113,15 +115,13 @@ def reschedule(run: Run, reason: str) -> None:
             if journey is not None and isinstance(journey.entry, CalendarEntry):
                 item = next_item(run, journey, last.get(journey_id))
                 items += [item] if item is not None else []
-    # Its own cause: at the end of a decision the cause is the trigger's, which the decision's other events use.
-    with run.caused_by(f"{CALENDAR}-schedule:{state.patient_id}:{state.version}"):
-        run.emit(
-            ca.CalendarScheduled,
-            items=tuple(items),
-            calendar_hash=catalog.calendar_hash_at(run.now),
-            deployment_id=catalog.in_force(run.now).deployment_id,
-            reason=reason,
-        )
+    run.emit(
+        ca.CalendarScheduled,
+        items=tuple(items),
+        calendar_hash=catalog.calendar_hash_at(run.now),
+        deployment_id=catalog.in_force(run.now).deployment_id,
+        reason=reason,
+    )
 
 
 def next_item(run: Run, journey: Journey, after: int | None) -> ca.CalendarItem | None:
@@ -165,7 +165,8 @@ def _spread_minute(run: Run, journey: Journey) -> int:
 
 
 def fire(run: Run, item: Due) -> None:
-    """A reschedule, or every season due by now (earliest first), each reached once."""
+    """A reschedule (under the timer's cause, like every fired timer's events), or every season due by now
+    (earliest first), each reached once."""
     if item.timer_id.startswith(f"{CALENDAR}:"):
         reschedule(run, "a deployment changed the calendar journeys")
         return
