@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from engine.cli.consoles import consoles
-from engine.journeys.calendar_definition import CalendarEntry
+from engine.journeys.calendar_definition import CalendarEntry, CalendarSpec
+from engine.journeys.calendar_table import season_of
 from engine.journeys.catalog import Catalog
 from engine.journeys.definition import Journey
 from engine.journeys.outline import calendar_words
@@ -87,6 +89,47 @@ def held_soon(catalog: Catalog, today: date, months: int = 18) -> list[str]:
                     "upgrade chinesecalendar once the State Council's notice is out (docs/calendars.md)"
                 )
     return found
+
+
+RULE_HELP = "kind:value, e.g. fu:初伏, solar_term:冬至, festival:春节, lunar:09-09, fixed:10-01, jiu:3"
+
+
+def _spec(rule: str, offset: str, working_day: str, leap: bool) -> CalendarSpec:
+    kind, _, value = rule.partition(":")
+    raw: dict[str, object] = {kind: int(value) if kind == "jiu" and value.isdigit() else value}
+    if leap:
+        raw["leap"] = True
+    try:
+        return CalendarSpec.model_validate({"rule": raw, "offset": offset, "at": "00:00", "working_day": working_day})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in error.errors()
+        )
+        err.print(f"error: {rule!r}: {problems} (a rule is {RULE_HELP})", markup=False)
+        raise typer.Exit(2) from error
+
+
+@calendar_app.command()
+def dates(
+    rule: Annotated[str, typer.Argument(help=f"The rule: {RULE_HELP}.")],
+    offset: Annotated[str, typer.Option("--offset", help="Months then days: -2mo, -1mo-5d.")] = "0d",
+    working_day: Annotated[str, typer.Option("--working-day", help="none, on_or_after or before.")] = "none",
+    leap: Annotated[bool, typer.Option("--leap", help="With lunar: the leap month.")] = False,
+    years: Annotated[str, typer.Option("--years", help="Seasons to list: 2027 or 2026-2030.")] = YEARS,
+) -> None:
+    """The dates a calendar rule falls on, season by season (China Standard Time dates)."""
+    spec = _spec(rule, offset, working_day, leap)
+    out.print(str(spec.calendar_rule()), markup=False)
+    for year in _years(years):
+        season = season_of(spec, year)
+        if season is None:
+            out.print(f"  {year}: the rule does not fall in this season", markup=False)
+        elif season.held_reason is not None:
+            out.print(f"  {year}: {season.occurrence.isoformat()} HELD: {season.held_reason}", markup=False)
+        elif season.adjusted_from is not None:
+            out.print(f"  {year}: {season.occurrence.isoformat()} (moved from {season.adjusted_from})", markup=False)
+        else:
+            out.print(f"  {year}: {season.occurrence.isoformat()}", markup=False)
 
 
 @calendar_app.command()

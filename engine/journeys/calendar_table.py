@@ -48,7 +48,7 @@ class CalendarTable:
         """The journey's season ``year`` (None: the rule does not fall that year, e.g. 02-29 in a common year)."""
         key = (journey.id, journey.version, year)
         if key not in self._seasons:
-            self._seasons[key] = _season(self._specs[(journey.id, journey.version)], year)
+            self._seasons[key] = season_of(self._specs[(journey.id, journey.version)], year)
         return self._seasons[key]
 
     def hash_for(self, selected: Iterable[tuple[str, int]]) -> str:
@@ -61,7 +61,8 @@ class CalendarTable:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _season(spec: CalendarSpec, year: int) -> Season | None:
+def season_of(spec: CalendarSpec, year: int) -> Season | None:
+    """The season ``year`` of a calendar entry: its day, moved to a working day when asked, or held."""
     rule = spec.calendar_rule()
     named = anchor(rule, year)
     if named is None:

@@ -64,3 +64,37 @@ def test_validate_is_warned_of_a_held_season_within_18_months_and_only_then(tmp_
         "publishes it); upgrade chinesecalendar once the State Council's notice is out (docs/calendars.md)"
     )
     assert held_soon(catalog, date(2025, 6, 1)) == []  # 1 May 2027 is further than 18 months away
+
+
+def test_dates_lists_a_rules_days_season_by_season() -> None:
+    # 春节 2026 to 2030 (the Hong Kong Observatory's tables); 初伏 -2mo as the campaign books.
+    result = runner.invoke(calendar_app, ["dates", "festival:春节", "--years", "2026-2030"])
+    assert (result.exit_code, result.output.splitlines()) == (
+        0,
+        [
+            "春节",
+            "  2026: 2026-02-17",
+            "  2027: 2027-02-06",
+            "  2028: 2028-01-26",
+            "  2029: 2029-02-13",
+            "  2030: 2030-02-03",
+        ],
+    )
+    result = runner.invoke(calendar_app, ["dates", "fu:初伏", "--offset", "-2mo", "--years", "2027"])
+    assert result.output.splitlines() == ["初伏 -2mo", "  2027: 2027-05-20"]
+
+
+def test_dates_moves_to_a_working_day_and_holds_an_unknown_year() -> None:
+    # 国庆节 2026: 1 to 7 October off (国务院办公厅关于2026年部分节假日安排的通知).
+    result = runner.invoke(
+        calendar_app, ["dates", "fixed:10-01", "--working-day", "on_or_after", "--years", "2026-2027"]
+    )
+    lines = result.output.splitlines()
+    assert lines[1] == "  2026: 2026-10-08 (moved from 2026-10-01)"
+    assert lines[2].startswith("  2027: 2027-10-01 HELD: China's official working days for 2027 are not known")
+
+
+def test_dates_refuses_a_misspelt_rule_with_the_name_meant() -> None:
+    result = runner.invoke(calendar_app, ["dates", "fu:初付"])
+    assert result.exit_code == 2
+    assert "error: 'fu:初付': rule: unknown 伏 period '初付'; did you mean '初伏'?" in result.output

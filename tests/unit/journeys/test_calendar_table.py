@@ -93,13 +93,13 @@ def test_a_year_without_official_working_days_is_held_never_guessed() -> None:
 def test_each_season_is_worked_out_once_per_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
     catalog = load(CAMPAIGNS)
     calls: list[int] = []
-    compute = calendar_table._season
+    compute = calendar_table.season_of
 
     def counted(spec: object, year: int) -> Season | None:
         calls.append(year)
         return compute(spec, year)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(calendar_table, "_season", counted)
+    monkeypatch.setattr(calendar_table, "season_of", counted)
     journey = catalog.journey("sanfu-tie")
     assert catalog.calendar.season(journey, 2027) == catalog.calendar.season(journey, 2027)
     assert calls == [2027]
