@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.journeys import checkins
 from engine.journeys import definition as d
 from engine.journeys.effects import HandOver
 from engine.journeys.evaluate import Scope, describe, holds_all
@@ -203,6 +204,10 @@ def _same_anchors(journey: d.Journey, old: Json, new: Json) -> bool:
 def _match(run: Run, journey: d.Journey, inst: Instance, event: Event, data: Json) -> None:
     assert inst.waiting is not None
     step = journey.step(inst.waiting.step_id)
+    if isinstance(step, d.CheckinStep):
+        checkins.answer(run, journey, inst, step, event, data)  # recorded; the instance waits on unless an alert
+        advance(run, inst.instance_id)
+        return
     if not isinstance(step, d.WaitForStep):
         return
     scope = run.scope(data, inst)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from engine.journeys import (
     calendar_due,
+    checkins,
     churn,
     erased,
     erasure,
@@ -35,7 +36,7 @@ from engine.journeys import (
     tasks,
 )
 from engine.journeys.catalog import Catalog
-from engine.journeys.definition import AnyStep, Journey, WaitForStep
+from engine.journeys.definition import AnyStep, CheckinStep, Journey, WaitForStep
 from engine.journeys.effects import CancelTimer, Effect
 from engine.journeys.entry import affect_instances, enter, enter_on_notices
 from engine.journeys.run import Run
@@ -172,6 +173,10 @@ def _fire_wait(run: Run, instance_id: str, timer_id: str, due_at: datetime) -> N
     journey = run.definition(inst)
     assert inst.waiting is not None
     step = _step_or_none(journey, inst.waiting.step_id)
+    if journey is not None and isinstance(step, CheckinStep):
+        checkins.fire(run, journey, inst, step, timer_id, due_at)  # an ask (or the series' end), not a timeout
+        advance(run, instance_id)
+        return
     timeout = isinstance(step, WaitForStep)
     nxt: str | None
     if journey is None or step is None:

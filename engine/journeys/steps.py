@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from engine.calendars import anchor
+from engine.journeys import checkins, experiments, family_messages
 from engine.journeys import definition as d
-from engine.journeys import experiments, outreach
 from engine.journeys.assignment import bucket
 from engine.journeys.effects import ScheduleTimer
 from engine.journeys.evaluate import describe, holds_all
@@ -45,7 +45,7 @@ def advance(run: Run, instance_id: str, depth: int = 0) -> None:
     end(run, run.instance(instance_id), "exited", "runaway", f"more than {MAX_STEPS_PER_ADVANCE} steps in one decision")
 
 
-def _execute(run: Run, journey: d.Journey, inst: Instance, step: d.AnyStep, depth: int) -> None:
+def _execute(run: Run, journey: d.Journey, inst: Instance, step: d.AnyStep, depth: int) -> None:  # noqa: PLR0912 (one case per step kind)
     match step:
         case d.WaitStep():
             _wait(run, journey, inst, step)
@@ -71,6 +71,8 @@ def _execute(run: Run, journey: d.Journey, inst: Instance, step: d.AnyStep, dept
             _start(run, journey, inst, step, depth)
         case d.AttendedStep():
             _attended(run, journey, inst, step)
+        case d.CheckinStep():
+            checkins.reach(run, journey, inst, step)
 
 
 def end(run: Run, inst: Instance, status: str, outcome: str, reason: str, exit_event_id: str | None = None) -> None:
@@ -316,11 +318,14 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep) 
         run.emit(jo.StepSkipped, instance=inst, **_common(inst, step, nxt, why))
         return
     why = f"{journey.id} v{journey.version}" + (f": {inst.timing}" if inst.timing else "")
-    request = run.emit(
-        jo.MessageRequested,
-        instance=inst,
+    # One request per recipient (family_messages.py): the patient's under the id it always had, a relative's copy
+    # under the same id with the relation's.
+    family_messages.request(
+        run,
+        inst,
+        spec,
+        lambda *relation: step_key(inst, step, "message", *relation),
         **_common(inst, step, nxt, why),
-        message_id=step_key(inst, step, "message"),
         template=spec.template,
         channels=tuple(spec.channels),
         strategy=spec.strategy,
@@ -331,7 +336,6 @@ def _message(run: Run, journey: d.Journey, inst: Instance, step: d.MessageStep) 
         stale_at=stale.add_to(due),
         variables=message_variables(inst.entry, run.catalog.loyalty, _locale(run)),
     )
-    outreach.decide_message(run, request.message_id)
 
 
 def _locale(run: Run) -> str:
