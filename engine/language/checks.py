@@ -8,6 +8,8 @@ from typing import Any
 
 from engine.journeys import definition as d
 from engine.journeys.conditions import AllOf, AnyOf, Compare, NotOf
+from engine.language.checkin_checks import check_checkin_step, checkin_targets
+from engine.language.checkin_checks import waits as checkin_waits
 from engine.language.fields import (
     LOYALTY_FIELDS,
     PATIENT_FIELDS,
@@ -50,6 +52,8 @@ def check_journey(parts: JourneyParts, value_sets: set[str], journey_ids: set[st
     out += _check_conditions(parts, base, value_sets)
     out += _check_waits(parts, base)
     out += _check_loops(parts, base)
+    for i, step in parts.steps.items():
+        out += [Finding(path, message) for path, message in check_checkin_step(step, (*base, "steps", i))]
     return out
 
 
@@ -76,6 +80,8 @@ def _targets(step: Any) -> Iterator[tuple[Path, str]]:
     elif isinstance(step, d.SplitStep):
         for k, a in enumerate(step.split.arms):
             yield ("split", "arms", k, "goto"), a.goto
+    else:
+        yield from checkin_targets(step)
 
 
 def _check_references(parts: JourneyParts, base: Path, journey_ids: set[str]) -> Iterator[Finding]:
@@ -235,7 +241,7 @@ def _successors(step: Any, following: str | None) -> list[str]:
     if isinstance(step, d.EndStep):
         return []
     jumps = [t for _, t in _targets(step) if t != d.END]
-    if isinstance(step, d.WaitForStep | d.BranchStep | d.SplitStep):
+    if isinstance(step, d.WaitForStep | d.BranchStep | d.SplitStep | d.CheckinStep):
         return jumps
     return jumps if step.next is not None else ([following] if following else [])
 
@@ -250,7 +256,7 @@ def _check_loops(parts: JourneyParts, base: Path) -> Iterator[Finding]:
         s.id: [t for t in _successors(s, steps[i + 1].id if i + 1 < len(steps) else None) if t in index]
         for i, s in enumerate(steps)
     }
-    waits = {s.id for s in steps if isinstance(s, d.WaitStep | d.WaitForStep)}
+    waits = {s.id for s in steps if isinstance(s, d.WaitStep | d.WaitForStep) or checkin_waits(s)}
     reachable: set[str] = set()
     stack = [steps[0].id]
     while stack:
