@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from engine.cli.access import audit_app, roles_app
+from engine.cli.calendar import calendar_app, held_soon
 from engine.cli.connect import dlq_app
 from engine.cli.consoles import consoles
 from engine.cli.deploy import deploy_command
@@ -20,6 +21,7 @@ from engine.cli.eventfile import EventFileError, read_events
 from engine.cli.family import family_app
 from engine.cli.keys import keys_app
 from engine.cli.loyalty import loyalty_app
+from engine.cli.moments import parse_moment
 from engine.cli.outreach import outreach_app, questionnaire_app
 from engine.cli.projections import projections_app
 from engine.cli.report import report_app
@@ -57,6 +59,7 @@ app.command("deploy")(deploy_command)
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(loyalty_app, name="loyalty")
 app.add_typer(family_app, name="family")
+app.add_typer(calendar_app, name="calendar")
 
 
 @app.command()
@@ -265,6 +268,8 @@ def validate(file: Annotated[Path, typer.Argument(help="Journeys file.")] = DEFA
     if catalog is None:
         errors = sum(p.severity == "error" for p in problems)
         raise _fail(f"{file}: {errors} error(s)")
+    for held in held_soon(catalog, date.today()):  # a campaign date this machine's holiday calendar cannot place yet
+        out.print(f"{file}: warning: {held}", markup=False)
     journeys = ", ".join(f"{j.id} v{j.version}" for j in catalog.current.values())
     out.print(f"{file}: ok, {len(catalog.current)} journeys ({journeys})")
 
@@ -291,18 +296,6 @@ def show(
         )
 
 
-def _parse_until(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise _fail(
-            f"--until {value!r}: expected an ISO date or date-time, e.g. 2026-06-30 or 2026-06-30T12:00+08:00", 2
-        ) from exc
-    return moment
-
-
 @app.command()
 def simulate(
     events: Annotated[Path, typer.Option("--events", "-e", help="JSON Lines file of canonical events.")],
@@ -327,11 +320,7 @@ def simulate(
     if not stream:
         raise _fail(f"{events} holds no events")
     hospital = ZoneInfo(catalog.settings.hospital_timezone)
-    end = _parse_until(until)
-    if end is None:
-        end = max(e.recorded_at for e in stream) + timedelta(days=365)
-    elif end.tzinfo is None:
-        end = end.replace(tzinfo=hospital)
+    end = parse_moment("--until", until, hospital) or max(e.recorded_at for e in stream) + timedelta(days=365)
     sim = Simulation(catalog)
     sim.feed(stream)
     sim.run_until(end)
@@ -416,9 +405,8 @@ def explain_command(
             stream = read_events(events)
         except EventFileError as exc:
             raise _fail(f"{events}: {len(exc.problems)} invalid event(s): {exc.problems[0]}") from exc
-        end = _parse_until(until) or max(e.recorded_at for e in stream) + timedelta(days=365)
-        if end.tzinfo is None:
-            end = end.replace(tzinfo=ZoneInfo(catalog.settings.hospital_timezone))
+        hospital = ZoneInfo(catalog.settings.hospital_timezone)
+        end = parse_moment("--until", until, hospital) or max(e.recorded_at for e in stream) + timedelta(days=365)
         recorded = ex.from_simulation(patient, stream, catalog, end)
     ex.show(patient, recorded, ex.zone_of(recorded, catalog.settings.hospital_timezone), as_json)
 
