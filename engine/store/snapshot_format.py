@@ -17,6 +17,7 @@ instant and UTC offset, as the stored events do, so a decoded state is what a re
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -26,7 +27,9 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
 
-from engine.journeys.state import PatientState
+from engine.journeys.family_state import FamilyState
+from engine.journeys.fold_checkins import CheckinProgress
+from engine.journeys.state import Instance, PatientState
 
 # Bump when PatientState (or anything inside it, the event models included) changes shape; snapshots of the old
 # version are then ignored and their patients replayed from their events. 2: PatientState.seen gone (the store
@@ -35,8 +38,16 @@ from engine.journeys.state import PatientState
 # instances once each). 6: PatientState.loyalty (issue 17: a member's points ledger, tier and badges). 7:
 # LoyaltyState.referred_by, .referral (the claim waiting on the referrer) and .referees (issue 17, referrals). 8:
 # LoyaltyState.progress (issue 17: badges counted over several matches), with PatientState.calendar, .family and
-# Instance.checkin (issue 18, already in the state's shape, not bumped for them).
-SNAPSHOT_SCHEMA_VERSION = 8
+# Instance.checkin (issue 18, already in the state's shape, not bumped for them). 9: issue 18's state as its folds
+# keep it: PatientState.family (FamilyState) and Instance.checkin (CheckinProgress) decoded as their types (LOOSE;
+# version 8 read them back as plain dicts) and in the digest, Sent.recipient, CalendarState.
+SNAPSHOT_SCHEMA_VERSION = 9
+
+# Fields the state types as Any (engine/journeys/state.py cannot import the modules that own their types: those
+# import the state), which pydantic would read back as plain dicts: decoded here as the types their folds keep, and
+# their shapes are part of the digest, so a change inside them asks for a new version too.
+LOOSE_STATE: dict[str, TypeAdapter[Any]] = {"family": TypeAdapter(FamilyState | None)}
+LOOSE_INSTANCE: dict[str, TypeAdapter[Any]] = {"checkin": TypeAdapter(CheckinProgress | None)}
 
 
 def _tuple_keyed(hints: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,12 +110,31 @@ def encode(document: SnapshotDocument) -> bytes:
 
 def decode(data: bytes) -> SnapshotDocument:
     """Raises pydantic.ValidationError when ``data`` is not a snapshot of this schema version."""
-    return SnapshotDocument.model_validate_json(data)
+    document = SnapshotDocument.model_validate_json(data)
+    return document.model_copy(update={"state": _typed(document.state)})
+
+
+def _typed(state: PatientState) -> PatientState:
+    """The state with its loosely typed fields (LOOSE_STATE, LOOSE_INSTANCE) as their own types."""
+    fields = {name: adapter.validate_python(getattr(state, name)) for name, adapter in LOOSE_STATE.items()}
+    loose = {k for k, i in state.instances.items() if any(getattr(i, n) is not None for n in LOOSE_INSTANCE)}
+    if loose:
+        fields["instances"] = {k: _typed_instance(i) if k in loose else i for k, i in state.instances.items()}
+    return dataclasses.replace(state, **fields)
+
+
+def _typed_instance(instance: Instance) -> Instance:
+    fields = {name: adapter.validate_python(getattr(instance, name)) for name, adapter in LOOSE_INSTANCE.items()}
+    return dataclasses.replace(instance, **fields)
 
 
 def state_schema_digest() -> str:
-    """A digest of PatientState's JSON schema, pinned to SNAPSHOT_SCHEMA_VERSION by the unit tests."""
-    return schema_digest(TypeAdapter(PatientState).json_schema())
+    """A digest of PatientState's JSON schema, its loosely typed fields' own included, pinned to
+    SNAPSHOT_SCHEMA_VERSION by the unit tests."""
+    schemas = {"state": TypeAdapter(PatientState).json_schema()}
+    schemas |= {f"state.{name}": adapter.json_schema() for name, adapter in LOOSE_STATE.items()}
+    schemas |= {f"instance.{name}": adapter.json_schema() for name, adapter in LOOSE_INSTANCE.items()}
+    return schema_digest(schemas)
 
 
 def schema_digest(schema: dict[str, Any]) -> str:
