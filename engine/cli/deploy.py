@@ -66,6 +66,11 @@ def deploy_command(
         lambda: deployer.deploy_file(url, source, moment, not plan_only, lambda: deployer.stored_states(url))
     )
     show(outcome, file, fmt, detail)
+    if fmt == "table":  # a season its calendar journeys cannot date yet (design §3.5): say so before it is due
+        from engine.cli.calendar import held_soon
+
+        for line in held_soon(source.catalog, outcome.deployment.effective_at.date()):
+            out.print(f"calendar: {line}", markup=False)
 
 
 def load(path: Path) -> Any:

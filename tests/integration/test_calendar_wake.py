@@ -20,6 +20,7 @@ from engine.store.application import JourneyStore
 from engine.store.definitions import at_head, read_journeys
 from engine.store.deployer import deploy_file, stored_states
 from tests.builders import at, discharge
+from tests.cli import invoke
 from tests.integration.test_deployments import Worker, recorded, started
 
 pytestmark = pytest.mark.integration
@@ -151,3 +152,21 @@ def test_waking_is_idempotent_and_wakes_nobody_where_no_patient_was_decided(
     with psycopg.connect(database_url, autocommit=True) as conn:
         assert calendar_wake.wake(conn, first.deployment) == 2
         assert calendar_wake.wake(conn, first.deployment) == 0  # the rows are there: left alone
+
+
+def test_careloop_deploy_says_how_many_patients_are_rescheduled_and_which_season_is_held(
+    tmp_path: Path, database_url: str, store: JourneyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", database_url)
+    monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path / "data"))
+    decided(tmp_path, database_url, store, POST_OP.format(version=1))
+    # booked on a working day: 2027's official working days are not in the installed chinesecalendar (2004-2026)
+    on_working_days = SANFU.replace("join_within: 45d}", "join_within: 45d, working_day: on_or_after}")
+    path = write(tmp_path, "campaign.yaml", POST_OP.format(version=1), on_working_days)
+
+    code, out, err = invoke("deploy", str(path), "--plan", "--at", EFFECTIVE)
+
+    assert (code, err) == (0, "")
+    assert f"calendar: 2 patient(s) rescheduled at {EFFECTIVE}" in out
+    assert "calendar: sanfu-tie season 2027 (2027-05-20) is held: " in out and "upgrade chinesecalendar" in out
+    assert "plan only: nothing recorded" in out and timers(database_url) == []
