@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from events import checkins as ck
 from events import journey as jo
 from events import loyalty as lo
 from events import referrals as rf
@@ -80,7 +81,25 @@ def _detail(e: Event) -> str | None:
         return e.outcome
     if isinstance(e, LOYALTY_ROWS):
         return _loyalty_detail(e)
+    if isinstance(e, CHECKIN_ROWS):
+        return _checkin_detail(e)
     return None
+
+
+CHECKIN_ROWS = (ck.CheckinRecorded, ck.CheckinMissed, ck.CheckinAlerted)
+
+
+def _checkin_detail(e: Event) -> str:
+    """A check-in series in numbers only: the value answered, the ask missed, the alert with its values."""
+    match e:
+        case ck.CheckinRecorded():
+            return f"check-in {e.n}: {e.value:g}"
+        case ck.CheckinMissed():
+            return f"check-in {e.n} not answered"
+        case ck.CheckinAlerted():
+            values = ", ".join(f"{v.value:g}" for v in e.values)
+            return f"{e.alert} ({e.kind})" + (f": {values}" if values else "") + f" -> {e.next_step_id}"
+    return ""
 
 
 LOYALTY_ROWS = (

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from engine.journeys.timeline import timeline
+from events import checkins as ck
 from events import journey as jo
 from events import loyalty as lo
 from events import relationships as rs
+from events.base import Source
 from events.patient import Contact
 from projections.patient_timeline.projection import UTC, changes
 from tests.builders import at, booked, discharge, event, recorded, registered, replied, simulation
@@ -99,3 +101,40 @@ def test_a_relatives_link_and_consent_are_rows_naming_the_link_and_role_never_th
     assert granted.values["detail"] == (
         "relation id rel-3f2a, purposes care, information vaccinations/appointments, delivery also"
     )
+
+
+def check_in(cls, day: int, **fields):
+    """A check-in decision by hand (fold.engine_event's ``n`` would take the ask's number for its id)."""
+    when, event_id = at(f"2027-03-0{day} 20:30"), f"{P}-{cls.model_fields['type'].default}-{day}"
+    source = Source(system="careloop-engine", message_id=event_id)
+    step = {"instance_id": "i-1", "journey_id": "symptom-diary", "step_id": "diary"}
+    return cls(event_id=event_id, patient_id=P, occurred_at=when, recorded_at=when, source=source, **step, **fields)
+
+
+def test_a_check_in_series_is_rows_of_numbers_the_answer_the_miss_and_the_alert_with_its_values():
+    values = tuple(
+        ck.CheckinValue(at=at(f"2027-03-0{d} 20:30"), value=v, response_id=f"R{d}")
+        for d, v in zip(range(1, 6), (2, 3, 3, 5, 6), strict=True)
+    )
+    events = [
+        check_in(ck.CheckinRecorded, 1, n=1, value=2, at=at("2027-03-01 20:30"), response_id="R1"),
+        check_in(ck.CheckinMissed, 2, n=2),
+        check_in(
+            ck.CheckinAlerted,
+            5,
+            next_step_id="doctor",
+            alert="rising",
+            kind="rising",
+            values=values,
+            statistic=ck.TrendStatistic(tau=0.948683, p_value=0.011489, sen_slope_per_day=1.0),
+            threshold={"last": 5},
+        ),
+    ]
+
+    rows = [changes(e, n)[0].values for n, e in enumerate(events, start=1)]
+
+    assert [(r["kind"], r["step_id"], r["detail"]) for r in rows] == [
+        ("checkin.recorded", "diary", "check-in 1: 2"),
+        ("checkin.missed", "diary", "check-in 2 not answered"),
+        ("checkin.alerted", "diary", "rising (rising): 2, 3, 3, 5, 6 -> doctor"),
+    ]
