@@ -35,27 +35,41 @@ from engine.security.providers import KeyProvider
 
 TABLE_DDL = """
 CREATE TABLE IF NOT EXISTS careloop_patient_keys (
-    patient_id    text PRIMARY KEY,
-    epoch         integer NOT NULL DEFAULT 1 CHECK (epoch >= 1),
-    master_key_id text NULL,
-    wrapped       bytea NULL,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    erased_at     timestamptz NULL,
+    patient_id       text PRIMARY KEY,
+    epoch            integer NOT NULL DEFAULT 1 CHECK (epoch >= 1),
+    master_key_id    text NULL,
+    wrapped          bytea NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    erased_at        timestamptz NULL,
+    -- a relation key's row (patient_id 'relation:<relation_id>', issue 18) names the patient who owns it: erasing
+    -- the patient destroys it too
+    owner_patient_id text NULL,
     CONSTRAINT careloop_patient_keys_live_or_erased CHECK (
         (wrapped IS NOT NULL AND master_key_id IS NOT NULL AND erased_at IS NULL)
         OR (wrapped IS NULL AND master_key_id IS NULL AND erased_at IS NOT NULL)
     )
 );
+-- A table from before relation keys gains the column; only then, and before any index below takes a weaker lock
+-- (a lock upgrade would deadlock with an intake writing meanwhile).
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'careloop_patient_keys'
+            AND column_name = 'owner_patient_id'
+    ) THEN
+        ALTER TABLE careloop_patient_keys ADD COLUMN owner_patient_id text NULL;
+    END IF;
+END $$;
 -- which master keys still wrap a live key: rotation re-wraps from it, and an old master key may go once unused
 CREATE INDEX IF NOT EXISTS careloop_patient_keys_master ON careloop_patient_keys (master_key_id)
     WHERE wrapped IS NOT NULL;
--- a relation key's row (patient_id 'relation:<relation_id>', issue 18) names the patient who owns it: erasing the
--- patient destroys it too
-ALTER TABLE careloop_patient_keys ADD COLUMN IF NOT EXISTS owner_patient_id text NULL;
 CREATE INDEX IF NOT EXISTS careloop_patient_keys_owner ON careloop_patient_keys (owner_patient_id)
     WHERE owner_patient_id IS NOT NULL;
 """
 REWRAP_PAGE = 500
+# Taken by a patient's erasure and by the making of a relation key they own, each in its transaction.
+OWNER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('careloop_patient_keys:owner:' || %s))"
 
 Row = tuple[int, str | None, bytes | None]  # (epoch, master key id, wrapped key)
 
@@ -75,6 +89,7 @@ def shred(conn: Connection[Any], patient_id: str) -> Shredded:
     no key is read (a live row is one not erased, as the table's check says), so the eraser's role has no SELECT on
     the wrapped keys."""
     with conn.transaction():
+        conn.execute(OWNER_LOCK, (patient_id,))  # no relation key of theirs is being made meanwhile
         shredded = _shred_row(conn, patient_id, None)
         relations = conn.execute(
             "UPDATE careloop_patient_keys SET wrapped = NULL, master_key_id = NULL, erased_at = now() "
@@ -197,13 +212,10 @@ class PostgresPatientKeys:
         row_id = relation_key_id(relation_id)
         found = self._relation_row(row_id)
         if found is None:
-            key = DataKey.generate(1)
-            key_id, wrapped = self._provider.wrap(key.secret)
-            self._again_once_lost(
-                "INSERT INTO careloop_patient_keys (patient_id, epoch, master_key_id, wrapped, owner_patient_id) "
-                "VALUES (%s, 1, %s, %s, %s) ON CONFLICT (patient_id) DO NOTHING RETURNING epoch",
-                (row_id, key_id, wrapped, patient_id),
-            )
+            try:
+                self._make_relation_key(patient_id, row_id)
+            except OperationalError:  # the kept connection was lost (PostgreSQL restarted): once more, anew
+                self._make_relation_key(patient_id, row_id)
             # the row now there decides (another process may have made it first, or erased it meanwhile)
             found = self._relation_row(row_id)
             if found is None:
@@ -214,6 +226,25 @@ class PostgresPatientKeys:
         if row[1] is None or row[2] is None:
             raise relation_erased(patient_id, relation_id, row[0])
         return DataKey(row[0], self._provider.unwrap(row[1], row[2]))
+
+    def _make_relation_key(self, patient_id: str, row_id: str) -> None:
+        """Insert a relation key owned by ``patient_id`` unless the patient is erased, under the lock their erasure
+        takes (``shred``): a key made while the patient is being erased is made before it and destroyed with the
+        others, or refused after it, never left live."""
+        key_id, wrapped = self._provider.wrap(DataKey.generate(1).secret)
+        conn = self._db.connection
+        with conn.transaction():
+            conn.execute(OWNER_LOCK, (patient_id,))
+            owner = conn.execute(
+                "SELECT epoch FROM careloop_patient_keys WHERE patient_id = %s AND erased_at IS NOT NULL", (patient_id,)
+            ).fetchone()
+            if owner is not None:
+                raise ErasedError(erased_message(int(owner[0])), patient_id)
+            conn.execute(
+                "INSERT INTO careloop_patient_keys (patient_id, epoch, master_key_id, wrapped, owner_patient_id) "
+                "VALUES (%s, 1, %s, %s, %s) ON CONFLICT (patient_id) DO NOTHING",
+                (row_id, key_id, wrapped, patient_id),
+            )
 
     def renew(self, patient_id: str) -> DataKey:
         secret = DataKey.generate().secret

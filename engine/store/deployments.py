@@ -37,12 +37,22 @@ CREATE TABLE IF NOT EXISTS careloop_deployments (
     file          jsonb NOT NULL,               -- the compiled journeys file (JourneysFile), what workers reload
     file_yaml     text,                         -- the file as written, when the deployer had its text
     deployment    jsonb NOT NULL,               -- engine/journeys/deployments.py to_json
-    plan          jsonb                         -- the migration plan printed when it was recorded
+    plan          jsonb,                        -- the migration plan printed when it was recorded
+    calendar_hash text                          -- see below
 );
 -- What the calendar journeys' dates depended on when it was recorded (engine/journeys/calendar_table.py hash_for:
 -- their entries and the official working days the installed calendar library knows); NULL on rows recorded before
--- calendar journeys existed, whose files could hold none.
-ALTER TABLE careloop_deployments ADD COLUMN IF NOT EXISTS calendar_hash text;
+-- calendar journeys existed, whose files could hold none. Added only where it is missing: ALTER TABLE locks the
+-- table against every reader, which a deploy's or a worker's start must not do each time.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'careloop_deployments' AND column_name = 'calendar_hash'
+    ) THEN
+        ALTER TABLE careloop_deployments ADD COLUMN calendar_hash text;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS careloop_deployment_head (
     id            boolean PRIMARY KEY DEFAULT true CHECK (id),
     deployment_id bigint NOT NULL

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from engine.security.cipher import DataKey
+from engine.security.errors import ErasedError
 from engine.security.patient_keys_postgres import PostgresPatientKeys, create_table
 from engine.security.providers import FileKeyProvider, KeyProvider
 from tests.unit.security.patient_keys_contract import LI_FANG, WANG_WEI, OpenKeys, PatientKeysContract
@@ -51,6 +52,43 @@ class TestPostgresPatientKeys(PatientKeysContract):
 
         assert len(got) == len(intakes)
         assert len({k.secret for k in got}) == 1
+
+    def test_an_erasure_racing_an_intake_recording_relatives_leaves_no_relation_key_of_hers_live(
+        self, open_keys: OpenKeys, provider: KeyProvider, database_url: str
+    ) -> None:
+        # an intake records Li Fang's relatives one after another while `careloop erase` erases her
+        intake, eraser = open_keys(provider), open_keys(provider)
+        intake.key_for(LI_FANG)
+        start = threading.Barrier(2)
+        made: list[str] = []
+        refused: list[str] = []
+
+        def record_relatives() -> None:
+            start.wait()
+            for n in range(60):
+                try:
+                    intake.key_for_relation(LI_FANG, f"rel-{n:02d}")
+                    made.append(f"rel-{n:02d}")
+                except ErasedError:
+                    refused.append(f"rel-{n:02d}")
+
+        def erase() -> None:
+            start.wait()
+            eraser.shred(LI_FANG)
+
+        threads = [threading.Thread(target=record_relatives), threading.Thread(target=erase)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+
+        assert len(made) + len(refused) == 60
+        with psycopg.connect(database_url) as conn:
+            live = conn.execute(
+                "SELECT count(*) FROM careloop_patient_keys WHERE owner_patient_id = %s AND wrapped IS NOT NULL",
+                (LI_FANG,),
+            ).fetchone()
+        assert live == (0,), f"{len(made)} made before the erasure, {len(refused)} refused after it"
 
     def test_an_erased_patients_row_holds_no_key_and_says_when(
         self, open_keys: OpenKeys, provider: KeyProvider, database_url: str
