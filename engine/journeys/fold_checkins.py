@@ -57,8 +57,11 @@ def progress_of(inst: Instance, step_id: str) -> CheckinProgress:
 
 
 def checkin_changes(state: PatientState, event: CheckinRecorded | CheckinMissed | CheckinAlerted) -> dict[str, Any]:
-    """The instances mapping with the event's series updated (an alert also leaves the step for its goto)."""
-    inst = state.instances[event.instance_id]
+    """The instances mapping with the event's series updated (an alert also leaves the step for its goto). An event of
+    an instance the state does not hold (none in a stream the engine wrote) changes nothing, as other step events."""
+    inst = state.instances.get(event.instance_id)
+    if inst is None:
+        return {}
     progress = progress_of(inst, event.step_id or "")
     changes: dict[str, Any] = {}
     match event:
