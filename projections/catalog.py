@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from projections.base import Projection
+from projections.calendar_campaigns.projection import PROJECTION as CALENDAR_CAMPAIGNS
 from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
 from projections.engagement.projection import PROJECTION as ENGAGEMENT
 from projections.errors import UnknownProjectionError
@@ -34,6 +35,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     REFERRALS,
     RELATIONSHIPS,
     HOUSEHOLDS,
+    CALENDAR_CAMPAIGNS,
 )
 
 

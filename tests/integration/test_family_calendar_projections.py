@@ -1,6 +1,7 @@
-"""The issue-18 read models on real PostgreSQL (relationships, households): a story's events stored in the journey
-store and followed page by page. The tables hold what the pure mappings fold to in memory, a page applied again
-changes nothing, a rebuild gives the same rows, and erasing a patient deletes their rows and only theirs."""
+"""The issue-18 read models on real PostgreSQL (relationships, households, calendar_campaigns): a
+story's events stored in the journey store and followed page by page. The tables hold what the pure mappings fold to
+in memory, a page applied again changes nothing, a rebuild gives the same rows, and erasing a patient deletes their
+rows and only theirs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from engine.store.application import JourneyStore
 from events import patient as pa
 from events import relationships as rs
 from events.base import Event
+from projections.calendar_campaigns.projection import PROJECTION as CALENDAR_CAMPAIGNS
 from projections.households.projection import PROJECTION as HOUSEHOLDS
 from projections.memory import MemoryTables
 from projections.relationships.projection import PROJECTION as RELATIONSHIPS
@@ -25,11 +27,12 @@ from projections.runner import Runner
 from projections.source import StoreSource
 from projections.sql import apply
 from tests.builders import at, event
+from tests.unit.projections import test_calendar_campaigns as campaign
 from tests.unit.projections.test_relationships import CHILD, FATHER, MOTHER, OTHER, granted, recorded, signed, withdrawn
 
 pytestmark = pytest.mark.integration
 
-PROJECTIONS = (RELATIONSHIPS, HOUSEHOLDS)
+PROJECTIONS = (RELATIONSHIPS, HOUSEHOLDS, CALENDAR_CAMPAIGNS)
 TABLES = tuple(t for p in PROJECTIONS for t in p.tables)
 
 
@@ -44,6 +47,9 @@ def story() -> list[Event]:
         signed(CHILD, "member", "2027-01-02 09:00"),
         recorded("rel-other", "spouse", "2027-01-05 09:00", patient=OTHER),
         signed(OTHER, "holder", "2027-01-02 09:00"),
+        # a 三伏贴 season of the same child, and another patient's season
+        *[e.model_copy(update={"patient_id": CHILD}) for e in campaign.SEASON],
+        campaign.reached(OTHER, 2026, "not_in_audience"),
     ]
 
 
@@ -123,4 +129,6 @@ def test_erasing_a_patient_deletes_their_rows_and_only_theirs(
         "relationships": {OTHER},
         "relationship_consents": set(),
         "household_members": {OTHER},
+        "campaign_participants": {OTHER},
+        "campaign_visits": set(),
     }

@@ -3,17 +3,22 @@
 The erased patient is followed through what leaves rows everywhere (a registration, a visit's survey, a post-op
 journey, a missed appointment's rebooking task, the churn flag of a low satisfaction score, a referral code claimed
 and refused, a redemption refused for too few points, a finished dental implant course's points, badge and tier, a
-caregiver with consent and a family doctor contract), next to another patient whose rows must stay exactly as
-they were.
+caregiver with consent and a family doctor contract, a symptom diary's rising alert, a 三伏贴 season booked and
+attended), next to another patient whose rows must stay exactly as they were.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import cache
 
 import pytest
 
+from engine.journeys.catalog import Catalog
+from engine.journeys.simulation import Simulation
+from engine.language.loader import check_text
+from events import findings as fi
 from events import households as hh
 from events import loyalty as lo
 from events import patient as pa
@@ -27,7 +32,9 @@ from projections.ops import Delete, Update, Upsert
 from projections.replay import Fold
 from projections.sql import statement
 from tests.builders import (
+    JOURNEYS,
     at,
+    attended,
     booked,
     diagnosed,
     discharge,
@@ -37,12 +44,12 @@ from tests.builders import (
     procedure,
     questionnaire,
     registered,
-    simulation,
     visit,
 )
 from tests.unit.projections.fold import fold
 
 ERASED, OTHER = "P001", "P002"
+SANFU = "sanfu-tie"  # an appointment service of the sanfu-services value set
 ERASED_AT = at("2026-03-26 09:00")
 
 
@@ -53,7 +60,7 @@ def story(patient: str) -> list[Event]:
     unknown = pa.ReferralClaim(code=referral_code(f"X-{patient}"), referrer_patient_id=None)
     return [
         # a referral code no member holds: the claim is refused, and the referral recorded with the refusal
-        registered(patient, start, sex="female", referral=unknown),
+        registered(patient, start, sex="female", referral=unknown, birth_date=date(1975, 4, 1)),
         discharge(
             patient,
             start + timedelta(days=1),
@@ -69,6 +76,21 @@ def story(patient: str) -> list[Event]:
         # months later (its points, the health-guardian badge, silver), after the erasure of the patient erased
         event(lo.PointsRedemptionRequested, patient, at("2026-03-08 10:00"), reward_id="parking-voucher", **desk),
         procedure(patient, at("2026-03-09 14:00"), Coding(system="cdt", code="D6010"), procedure_id=f"PR-{patient}"),
+        # a symptom diary after a respiratory stay whose scores rise: checkin_series, checkin_alerts and a task with
+        # the alert as evidence (in time order: an event arriving after a later one is applied late)
+        discharge(patient, at("2026-03-10 10:00"), department="respiratory", encounter_id=f"R-{patient}"),
+        *(
+            event(
+                fi.QuestionnaireCompleted,
+                patient,
+                at(f"2026-03-{day} 20:30"),
+                response_id=f"SD-{day}",
+                instrument="symptom-diary",
+                score=float(v),
+                items={"score": v},
+            )
+            for day, v in zip((10, 11, 12, 13, 14), (2, 3, 4, 5, 6), strict=True)
+        ),
         no_show(patient, at("2026-03-23 12:00"), appointment, appointment_id=f"A-{patient}"),
         # a relative with separate consent, and a family doctor contract: relationships and households
         event(
@@ -100,6 +122,11 @@ def story(patient: str) -> list[Event]:
             starts_on=date(2026, 3, 1),
             ends_on=date(2027, 2, 28),
         ),
+        # asthma: the 三伏贴 campaign reaches them on 2026-05-15 (both in its invite arm); they book and come on 初伏
+        # (calendar_campaigns), after the erasure of the patient erased
+        diagnosed(patient, at("2026-03-01 09:30"), "J45.9"),
+        booked(patient, at("2026-05-20 10:00"), at("2026-07-15 09:00"), appointment_id=f"S-{patient}", service=SANFU),
+        attended(patient, at("2026-07-15 09:20"), f"S-{patient}", at("2026-07-15 09:00"), service=SANFU),
     ]
 
 
@@ -110,12 +137,46 @@ def erasure(patient: str) -> pa.PatientErased:
 STORIES = [*story(ERASED), *story(OTHER)]  # built once: each build gets new message ids
 
 
+# A calendar campaign of the story's own beside the shipped journeys (calendar_campaigns' rows: the season reached,
+# the booking, the visit attended). No working day move: its dates do not depend on the installed holiday calendar.
+CAMPAIGN = """\
+  - id: erasure-story-campaign
+    version: 1
+    name: A 三伏贴-like campaign for the erasure story
+    entry:
+      calendar: {rule: {fu: 初伏}, offset: -2mo, at: "09:00"}
+      when: [{field: patient.age, gte: 3}]
+    steps:
+      - id: await-booking
+        wait_for:
+          events: [{event: appointment.booked, when: [{field: event.service, eq: sanfu-tie}], goto: visit}]
+          timeout: 60d
+          on_timeout: end
+      - id: visit
+        wait_for:
+          events: [{event: appointment.attended, when: [{field: event.service, eq: sanfu-tie}], goto: attended}]
+          timeout: 70d
+          on_timeout: end
+      - id: attended
+        attended: {visit: 初伏}
+"""
+
+
+@cache
+def story_catalog() -> Catalog:
+    text = JOURNEYS.read_text(encoding="utf-8").replace("\ntemplates:\n", "\n" + CAMPAIGN + "\ntemplates:\n", 1)
+    found, problems = check_text(text, "journeys.yaml")
+    assert found is not None, problems
+    return found
+
+
 def history(*, erase: bool) -> list[Event]:
-    sim = simulation(*STORIES)
+    sim = Simulation(story_catalog())
+    sim.feed(STORIES)
     sim.run_until(ERASED_AT - timedelta(minutes=1))
     if erase:
         sim.feed([erasure(ERASED)])
-    sim.run_until(at("2026-06-30 00:00"))
+    sim.run_until(at("2026-07-20 00:00"))
     return [*sim.recorded[ERASED], *sim.recorded[OTHER]]
 
 
