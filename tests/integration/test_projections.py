@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,10 +21,13 @@ from typer.testing import CliRunner
 from engine.cli.main import app
 from engine.journeys.simulation import Simulation
 from engine.store.application import JourneyStore
+from events import households as hh
 from events import loyalty as lo
 from events import outreach as ou
 from events import patient as pa
+from events import relationships as rs
 from events.base import Event
+from events.patient import Contact
 from events.referral_codes import referral_code
 from projections.catalog import PROJECTIONS
 from projections.memory import MemoryTables
@@ -47,6 +50,7 @@ from tests.builders import (
     rescheduled,
     visit,
 )
+from tests.unit.projections import test_calendar_campaigns as campaign
 
 pytestmark = pytest.mark.integration
 TABLES = [t for p in PROJECTIONS for t in p.tables]
@@ -114,6 +118,8 @@ def hospital(prefix: str, patients: int) -> list[Event]:
         events.append(registered(p, start, referral=claim))
         if story == 0:
             events.append(discharge(p, start + timedelta(hours=1), encounter_id=f"E{n}", diagnoses=(icd10("S72.0"),)))
+        if story == 1:
+            events += family(p, n, start)
         if story in (0, 1):
             appointment = start + timedelta(days=20, minutes=30)
             events.append(booked(p, start + timedelta(days=1), appointment, appointment_id=f"A{n}"))
@@ -134,6 +140,23 @@ def hospital(prefix: str, patients: int) -> list[Event]:
             redemption = {"reward_id": "parking-voucher", "ref": f"R{n}", "by": "desk-1"}
             events.append(event(lo.PointsRedemptionRequested, p, start + timedelta(days=1), **redemption))
     return events
+
+
+def family(p: str, n: int, start: datetime) -> list[Event]:
+    """A daughter recorded as caregiver, her consent to appointment reminders, and the household's family doctor
+    contract."""
+    relation = f"rel-{n:04d}"
+    person = rs.Person(name="王芳", contact=Contact(phone="+8613800000000"), language="zh-CN")
+    return [
+        event(rs.RelationshipRecorded, p, start, relation_id=relation, role="caregiver", role_code="CHD",
+              role_system="HL70063", person=person, household_id=f"hh-{n}"),
+        event(rs.RelationshipConsentGranted, p, start + timedelta(minutes=5), relation_id=relation,
+              purposes=("care",), information=("appointments",), delivery="also", granted_by="patient",
+              basis_ref=f"FORM-{n}"),
+        event(hh.FamilyContractSigned, p, start + timedelta(minutes=10), contract_id=f"FDC-{n}",
+              household_id=f"hh-{n}", role="holder", team="team-1", package="basic", starts_on=date(2026, 1, 1),
+              ends_on=date(2026, 12, 31)),
+    ]  # fmt: skip
 
 
 def delivered(sim: Simulation, patients: Iterable[str]) -> list[Event]:
@@ -166,7 +189,20 @@ def history(store: JourneyStore, runner: Runner | None, prefix: str, patients: i
             runner.catch_up()
         step()
     record()
+    store_season(store, prefix)
     return sim
+
+
+def store_season(store: JourneyStore, prefix: str) -> None:
+    """A 三伏贴 season of one more patient, as the core records it (the shipped journeys have no calendar journey
+    yet): scheduled, reached, entered, the split's arm, a booking and a visit attended."""
+    patient = f"{prefix}-sanfu"
+    events = [
+        e.model_copy(update={"patient_id": patient, "event_id": f"{prefix}-{e.event_id}"}) for e in campaign.SEASON
+    ]
+    aggregate = store.load([patient])[patient]
+    aggregate.record(events)
+    store.save(aggregate)
 
 
 # --- scenarios ----------------------------------------------------------------------------------------------
