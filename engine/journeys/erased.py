@@ -78,4 +78,5 @@ def forgotten(state: PatientState, event: PatientErased) -> Changes:
         "experiments": frozenset(),  # the read models drop the assignment: a re-registered patient is assigned anew
         "loyalty": None,  # points, tier and badges go with the patient; a re-registered patient enrols anew
         "family": None,  # links and their consent go too: the relation keys the patient owned are shredded
+        "calendar": None,  # the campaigns' schedule and attendance are the patient's too
     }

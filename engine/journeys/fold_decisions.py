@@ -10,6 +10,8 @@ from types import MappingProxyType
 from typing import TypeAlias, TypedDict, Unpack
 
 from engine.journeys.fold_calendar import calendar_changes
+from engine.journeys.fold_checkins import CHECKIN_EVENTS, checkin_changes
+from engine.journeys.fold_family import family_changes, is_family_event
 from engine.journeys.fold_inputs import Changes, consent_by_reply, input_changes, with_message, with_task
 from engine.journeys.fold_loyalty import LOYALTY_EVENTS, loyalty_changes
 from engine.journeys.state import (
@@ -93,8 +95,12 @@ def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (
             return calendar_changes(state, event)
         case ExperimentAssigned():
             return {"experiments": state.experiments | {event.experiment_id}}
+        case _ if isinstance(event, CHECKIN_EVENTS):
+            return checkin_changes(state, event)  # type: ignore[return-value]
         case _ if isinstance(event, LOYALTY_EVENTS):
             return loyalty_changes(state, event)
+        case _ if is_family_event(event):
+            return family_changes(state, event)
     return input_changes(state, event)
 
 
@@ -266,7 +272,8 @@ def _approved(state: PatientState, e: jo.MessageApproved) -> Changes:
         return {}
     changes: Changes = {}
     if e.attempt == 1:  # fallbacks are the same message: caps count it once
-        changes["sent"] = (*state.sent, Sent(e.occurred_at, e.category, e.priority, e.message_id))[-SENT_KEPT:]
+        to = e.recipient.relation_id if e.recipient is not None else None  # caps count per recipient
+        changes["sent"] = (*state.sent, Sent(e.occurred_at, e.category, e.priority, e.message_id, to))[-SENT_KEPT:]
         if e.channel != "phone":  # a call is answered or not by the person calling, not by a reply
             changes["unanswered"] = (*state.unanswered, e.event_id)[-SIGNALS_KEPT:]
     if e.channel == "phone":  # a call task carries it from here

@@ -28,6 +28,7 @@ from engine.journeys import (
     churn,
     erased,
     erasure,
+    family,
     loyalty,
     loyalty_due,
     migration,
@@ -91,6 +92,7 @@ def decide(state: PatientState, trigger: Trigger, catalog: Catalog, now: datetim
             mark = len(run.events)
             run.record(trigger)
             outreach.after_input(run, trigger, before)
+            family.after_input(run, trigger, before)
             replies.after_reply(run, trigger)
             tasks.after_input(run, trigger, before)
             active = {i.instance_id for i in run.state.active_instances()}

@@ -357,8 +357,15 @@ def _task(run: Run, journey: d.Journey, inst: Instance, step: d.TaskStep) -> Non
         title=spec.title,
         priority=spec.priority,
         sla_due_at=spec.sla.add_to(run.now),
+        **_evidence(journey, inst, step),
     )
     run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, f"{task.task_id}:sla", task.sla_due_at))
+
+
+def _evidence(journey: d.Journey, inst: Instance, step: d.TaskStep) -> dict[str, tuple[str, ...]]:
+    """A task a check-in alert led to carries the alert's and the responses' ids and the values in words."""
+    evidence, facts = checkins.task_evidence(journey, inst, step.id)
+    return {"evidence": evidence, "facts": facts}
 
 
 def _flag(run: Run, journey: d.Journey, inst: Instance, step: d.FlagStep) -> None:

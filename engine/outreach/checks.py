@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from engine.journeys import definition as d
 from engine.journeys.policy import OutreachPolicy
 from engine.journeys.templates import LocalizedText, Template
+from engine.language.checkin_checks import ask_templates
 from engine.language.checks import Finding, JourneyParts
 from engine.outreach.usage import Use, parse, uses
 from engine.outreach.variables import Variable, all_variables, variables_for
@@ -55,17 +56,14 @@ def check_templates(
     senders: dict[str, list[Sender]] = {}
     for parts in journeys:
         for i, step in parts.steps.items():
-            if not isinstance(step, d.MessageStep):
-                continue
-            name = step.message.template
-            if name not in templates:
-                path = ("journeys", parts.index, "steps", i, "message", "template")
-                hint = did_you_mean(name, templates) or " (define it under templates:)"
-                out.append(Finding(path, f"unknown template {name!r}{hint}"))
-                continue
-            entry_type = parts.entry.event if parts.entry else None
-            sender = Sender(str(parts.raw.get("id")), entry_type, step.id, tuple(step.message.channels))
-            senders.setdefault(name, []).append(sender)
+            for rel, name, channels in _sends(step):
+                if name not in templates:
+                    path = ("journeys", parts.index, "steps", i, *rel)
+                    hint = did_you_mean(name, templates) or " (define it under templates:)"
+                    out.append(Finding(path, f"unknown template {name!r}{hint}"))
+                    continue
+                entry_type = parts.entry.event if parts.entry else None
+                senders.setdefault(name, []).append(Sender(str(parts.raw.get("id")), entry_type, step.id, channels))
     named = _named_by_steps(journeys)
     for field, name in outreach.consent_by_reply.confirmations().items():  # sent to confirm a stop or start word
         named.add(name)
@@ -83,6 +81,13 @@ def check_templates(
     return out
 
 
+def _sends(step: Any) -> Iterator[tuple[Path, str, tuple[str, ...]]]:
+    """(relative path, template, channels) of what a step sends: a message step's message, a check-in's ask."""
+    if isinstance(step, d.MessageStep):
+        yield ("message", "template"), step.message.template, tuple(step.message.channels)
+    yield from ask_templates(step)
+
+
 def _named_by_steps(journeys: Sequence[JourneyParts]) -> set[str]:
     """Templates named by message steps, parsed or not (a step with a bad channel still uses its template)."""
     names: set[str] = set()
@@ -91,6 +96,10 @@ def _named_by_steps(journeys: Sequence[JourneyParts]) -> set[str]:
             message = raw.get("message") if isinstance(raw, dict) else None
             if isinstance(message, dict) and isinstance(message.get("template"), str):
                 names.add(message["template"])
+            checkin = raw.get("checkin") if isinstance(raw, dict) else None
+            ask = checkin.get("ask") if isinstance(checkin, dict) else None
+            if isinstance(ask, dict) and isinstance(ask.get("template"), str):
+                names.add(ask["template"])  # a check-in's ask is sent like a message
     return names
 
 
