@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from engine.calendars import CalendarError, CalendarRule, Offset
 from engine.journeys.conditions import When
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
+from engine.journeys.zone_names import check_timezone
 
 CALENDAR_REACHED = "calendar.reached"  # the engine event a calendar entry enters on; its fields are event.*
 RULE_KEYS = ("fixed", "solar_term", "lunar", "festival", "fu", "jiu")
@@ -116,8 +117,7 @@ class CalendarSpec(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        if value in ("patient", "hospital"):
-            return value
+        return check_timezone(value, allow_symbolic=True)
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.journeys.durations import Duration, DurationField, TimeOfDay
 from engine.journeys.trends import MIN_RISING_VALUES
+from engine.journeys.zone_names import check_timezone
 from events.outreach import Channel
 
 MAX_KEEP = 60  # values kept per instance: the state stays bounded whatever the length of the diary
@@ -126,8 +127,7 @@ class CheckinSpec(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        if value in ("patient", "hospital"):
-            return value
+        return check_timezone(value, allow_symbolic=True)
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

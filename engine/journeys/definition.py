@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -27,6 +26,7 @@ from engine.journeys.policy import OutreachPolicy
 from engine.journeys.signals import ChurnSignals
 from engine.journeys.templates import Template
 from engine.journeys.valuesets import ValueSet
+from engine.journeys.zone_names import check_timezone
 from engine.yamlfile.suggest import closest
 from events.catalog import CLINICAL_TYPES
 from events.outreach import Channel
@@ -81,19 +81,6 @@ def check_entry_type(value: str) -> str:
         match = closest(value, ENTRY_TYPES)
         hint = f"did you mean {match!r}?" if match else f"expected one of: {', '.join(sorted(ENTRY_TYPES))}"
         raise ValueError(f"unknown event type {value!r}; {hint}")
-    return value
-
-
-def check_timezone(value: str, allow_symbolic: bool = False) -> str:
-    if allow_symbolic and value in ("patient", "hospital"):
-        return value
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        expected = "'patient', 'hospital' or " if allow_symbolic else ""
-        raise ValueError(
-            f"unknown time zone {value!r}: expected {expected}an IANA zone such as 'Asia/Shanghai'"
-        ) from exc
     return value
 
 
