@@ -209,14 +209,7 @@ def _relative_channels(m: PendingMessage, relation: Relation, checks: list[str])
             refused.append(f"{c}: no address for the relative")
         else:
             allowed.append(c)
-    if not allowed:
-        tried = f" (already tried: {', '.join(m.tried)})" if m.tried else ""
-        why = "consent" if any("withdrew" in x for x in refused) else "no_channel"
-        raise _VerdictError("suppress", why, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
-    checks.append(f"relative's channels: {', '.join(allowed)}")
-    if refused:
-        checks.append("skipped " + "; ".join(refused))
-    return allowed
+    return _chosen(m, allowed, refused, "withdrew", checks, f"relative's channels: {', '.join(allowed)}")
 
 
 def _hard_stops(policy: OutreachPolicy, p: Profile) -> None:
@@ -266,11 +259,19 @@ def _channels(run: Run, m: PendingMessage, checks: list[str]) -> list[str]:
             refused.append(f"{c}: no address")
         else:
             allowed.append(c)
+    return _chosen(m, allowed, refused, "consent", checks, f"consent for {r.category} on {', '.join(allowed)}")
+
+
+def _chosen(
+    m: PendingMessage, allowed: list[str], refused: list[str], for_consent: str, checks: list[str], said: str
+) -> list[str]:
+    """The channels left (suppressed when none is: for consent when a refusal names ``for_consent``, else for no
+    channel), with what was checked and skipped."""
     if not allowed:
         tried = f" (already tried: {', '.join(m.tried)})" if m.tried else ""
-        why = "consent" if any("consent" in x for x in refused) else "no_channel"
+        why = "consent" if any(for_consent in x for x in refused) else "no_channel"
         raise _VerdictError("suppress", why, f"no channel allowed{tried}: " + "; ".join(refused or ["none left"]))
-    checks.append(f"consent for {r.category} on {', '.join(allowed)}")
+    checks.append(said)
     if refused:
         checks.append("skipped " + "; ".join(refused))
     return allowed
