@@ -25,13 +25,13 @@ from engine.journeys import definition as d
 from engine.journeys import family_messages, trends
 from engine.journeys.checkin_definition import AlertSpec, CheckinSpec
 from engine.journeys.durations import Duration
-from engine.journeys.effects import ScheduleTimer
 from engine.journeys.fold_checkins import CheckinProgress, asks_counter, progress_of
 from engine.journeys.locale import choose_locale
 from engine.journeys.run import Run
 from engine.journeys.state import Instance, Json
 from engine.journeys.timing import due_at, zone
 from engine.journeys.variables import message_variables
+from engine.journeys.waits import wait_scheduled
 from events import checkins as ck
 from events import journey as jo
 from events.base import Event
@@ -165,18 +165,7 @@ def _next_ask(run: Run, spec: CheckinSpec, due: datetime) -> datetime:
 
 def _wait(run: Run, inst: Instance, step: d.CheckinStep, due: datetime, why: str) -> None:
     timer_id = deterministic_id(inst.instance_id, step.id, str(inst.visits.get(step.id, 0)), "timer", str(due))
-    run.emit(
-        jo.WaitScheduled,
-        instance=inst,
-        instance_id=inst.instance_id,
-        journey_id=inst.journey_id,
-        step_id=step.id,
-        reason=why,
-        timer_id=timer_id,
-        due_at=due,
-        waiting_for=("questionnaire.completed",),
-    )
-    run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, timer_id, due))
+    wait_scheduled(run, inst, step.id, timer_id, due, ("questionnaire.completed",), why)
 
 
 # --- answers ---------------------------------------------------------------------------------------------------

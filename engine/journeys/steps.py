@@ -15,6 +15,7 @@ from engine.journeys.run import Run
 from engine.journeys.state import Instance, Json
 from engine.journeys.timing import due_at, parse_moment, zone
 from engine.journeys.variables import message_variables
+from engine.journeys.waits import wait_scheduled
 from events import calendar as ca
 from events import journey as jo
 from events.ids import deterministic_id
@@ -218,19 +219,8 @@ def schedule(
             outcome="timeout" if timeout else "elapsed",
         )
         return
-    run.emit(
-        jo.WaitScheduled,
-        instance=inst,
-        instance_id=inst.instance_id,
-        journey_id=inst.journey_id,
-        step_id=step.id,
-        reason=why,
-        timer_id=timer_id,
-        due_at=due,
-        waiting_for=waiting_for,
-        planned_message=None if timeout else _planned_message(run, inst, on_due),
-    )
-    run.effect(ScheduleTimer(run.state.patient_id, inst.instance_id, timer_id, due))
+    planned = None if timeout else _planned_message(run, inst, on_due)
+    wait_scheduled(run, inst, step.id, timer_id, due, waiting_for, why, planned)
 
 
 def _planned_message(run: Run, inst: Instance, step_id: str | None) -> jo.PlannedMessage | None:
