@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import ephem  # type: ignore[import-untyped]
 import pytest
 import sxtwl  # type: ignore[import-untyped]
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.calendars import (
@@ -88,12 +88,22 @@ def test_the_ganzhi_day_agrees_with_sxtwl(day: date) -> None:
     assert sexagenary_day(day) == STEMS[gz.tg] + BRANCHES[gz.dz]
 
 
-@settings(max_examples=200, deadline=None)
-@given(year=st.integers(1950, 2099), month=st.integers(1, 12), day=st.integers(1, 30))
-def test_lunar_dates_agree_with_sxtwl(year: int, month: int, day: int) -> None:
-    assume(day <= lunar_month_length(year, month))
-    theirs = sxtwl.fromLunar(year, month, day, False)
-    assert lunar_date(year, month, day) == gregorian(theirs)
+# The one month the two libraries place differently from 1950 to 2099: the new moon that begins lunar 2057's ninth
+# month falls about ten seconds before midnight China Standard Time on 2057-09-28 (PyEphem: 23:59:50), within what
+# the Earth's rotation in 2057 can be predicted to; tyme4py starts the month on the 29th, sxtwl on the 28th.
+DISPUTED = {(2057, 9): (date(2057, 9, 29), date(2057, 9, 28))}
+
+
+def test_lunar_dates_agree_with_sxtwl_on_every_day_but_one_disputed_month() -> None:
+    # every day of every lunar month, not a sample: a random draw met the disputed month about one run in ten
+    differ = {}
+    for year in range(1950, 2100):
+        for month in range(1, 13):
+            days = range(1, lunar_month_length(year, month) + 1)
+            pairs = [(lunar_date(year, month, d), gregorian(sxtwl.fromLunar(year, month, d, False))) for d in days]
+            if any(ours != theirs for ours, theirs in pairs):
+                differ[(year, month)] = pairs[0]
+    assert differ == DISPUTED
 
 
 def test_leap_months_agree_with_sxtwl_from_1950_to_2100() -> None:
