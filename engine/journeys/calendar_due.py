@@ -4,9 +4,10 @@ rank (-1, 2): after a deployment and the loyalty item, before any journey wait a
 The item is the earliest season scheduled in the patient's state (``calendar.scheduled`` recorded the date, so
 ``pending()`` reads it and never computes one), or a reschedule when a later deployment changes the calendar
 journeys. ``keep`` reschedules after a decision when the state has no schedule yet, the time zone changed, the
-patient died, or the deployment in force differs from the one the schedule was computed under; it keeps the timer in
-step. ``fire`` records ``calendar.reached`` for each season due and starts the journey for a patient in its
-audience. No mass scan: each patient decides from its own state and the catalog. Pure."""
+patient died or the record was merged into another (both clear the schedule for good), or the deployment in force
+differs from the one the schedule was computed under; it keeps the timer in step. ``fire`` records
+``calendar.reached`` for each season due and starts the journey for a patient in its audience. No mass scan: each
+patient decides from its own state and the catalog. Pure."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from events.ids import deterministic_id
 CALENDAR = "calendar"  # the pseudo journey calendar timers are filed under
 RANK = (-1, 2)
 SEASONS_AHEAD = 8  # a rule that falls in none of the next years (a rare leap month) is scheduled for none
+MERGED = "the record was merged into another, whose own schedule stands"
 
 
 def next_due(state: PatientState, catalog: Catalog, horizon: datetime | None = None) -> Due | None:
@@ -57,8 +59,8 @@ def season_timer_id(patient_id: str, item: Scheduled) -> str:
 def _reschedule_due(state: PatientState, catalog: Catalog) -> Due | None:
     """The first deployment after the schedule was computed whose calendar journeys differ from it: the patient is
     rescheduled at its effective time (live, the deployer's wake row of the same id wakes an idle patient)."""
-    if state.profile.deceased:
-        return None  # a death cleared the schedule: no deployment brings a season back
+    if state.profile.deceased or state.profile.merged_into is not None:
+        return None  # a death or a merge cleared the schedule: no deployment brings a season back
     computed = state.calendar.computed_at if state.calendar is not None else None
     table = state.calendar.table if state.calendar is not None else NO_CALENDAR
     for deployment, value in zip(catalog.deployments, catalog.calendar_hashes, strict=False):
@@ -97,6 +99,8 @@ def _why_reschedule(run: Run) -> str | None:
         return None if in_force == NO_CALENDAR else "first scheduled"
     if state.profile.deceased:
         return "the patient died" if calendar.schedule else None
+    if state.profile.merged_into is not None:
+        return MERGED if calendar.schedule else None
     if calendar.table != in_force:
         return "the calendar journeys in force changed (a deployment, or the official working days known)"
     if calendar.timezone != state.profile.timezone:
@@ -109,7 +113,7 @@ def reschedule(run: Run, reason: str) -> None:
     state, catalog = run.state, run.catalog
     last = state.calendar.last if state.calendar is not None else {}
     items: list[ca.CalendarItem] = []
-    if not state.profile.deceased:
+    if not state.profile.deceased and state.profile.merged_into is None:
         for journey_id in catalog.calendar_journeys(run.now):
             journey, _ = catalog.starting(journey_id, state.patient_id, run.now)
             if journey is not None and isinstance(journey.entry, CalendarEntry):
@@ -172,6 +176,10 @@ def fire(run: Run, item: Due) -> None:
         return
     calendar = run.state.calendar
     if calendar is None:
+        return
+    if run.state.profile.merged_into is not None:
+        # A record merged before merges cleared its schedule (history stored earlier): the date reaches nobody.
+        reschedule(run, MERGED)
         return
     for scheduled in sorted(calendar.schedule, key=lambda s: (s.due_at or run.now, s.journey_id)):
         if scheduled.due_at is not None and scheduled.due_at <= run.now:

@@ -100,6 +100,8 @@ def input_changes(state: PatientState, event: Event) -> Changes:  # noqa: PLR091
             return {"profile": replace(state.profile, paused=None)}
         case pa.PatientDeceased():
             return {"profile": replace(state.profile, deceased=True)}
+        case pa.PatientMerged() if event.into_patient_id != state.patient_id:  # an echo to the survivor retires nothing
+            return {"profile": replace(state.profile, merged_into=event.into_patient_id)}
         case pa.PatientErased():
             return forgotten(state, event)
     return {}

@@ -40,6 +40,9 @@ class Profile:
     admitted_encounter_id: str | None = None  # the stay that made ``inpatient`` true, so its cancel can undo it
     paused: str | None = None  # PAUSED while the care team has paused outreach (the why stays sealed in the input)
     updated_at: datetime | None = None  # occurred_at of the last applied demographics; older updates are ignored
+    # The surviving record this one was merged into (patient.merged, a pseudonym like patient_id): a retired record
+    # takes part in no calendar campaign (its journeys were ended and handed over by the merge itself).
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

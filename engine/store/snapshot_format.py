@@ -40,8 +40,9 @@ from engine.journeys.state import Instance, PatientState
 # LoyaltyState.progress (issue 17: badges counted over several matches), with PatientState.calendar, .family and
 # Instance.checkin (issue 18, already in the state's shape, not bumped for them). 9: issue 18's state as its folds
 # keep it: PatientState.family (FamilyState) and Instance.checkin (CheckinProgress) decoded as their types (LOOSE;
-# version 8 read them back as plain dicts) and in the digest, Sent.recipient, CalendarState.
-SNAPSHOT_SCHEMA_VERSION = 9
+# version 8 read them back as plain dicts) and in the digest, Sent.recipient, CalendarState. 10: Profile.merged_into
+# (patient.merged: a merged-away record takes part in no calendar campaign).
+SNAPSHOT_SCHEMA_VERSION = 10
 
 # Fields the state types as Any (engine/journeys/state.py cannot import the modules that own their types: those
 # import the state), which pydantic would read back as plain dicts: decoded here as the types their folds keep, and

@@ -41,6 +41,7 @@ from tests.builders import at, catalog, discharge, event, registered
 # 6: PatientState.loyalty; 7: LoyaltyState's referrals (referred_by, the claim waiting, referees); 8:
 # LoyaltyState.progress (badges over several matches), with issue 18's PatientState.calendar, .family, Instance.checkin
 # 9: issue 18's family and check-in series decoded as their types and in the digest (snapshot_format.LOOSE_*)
+# 10: Profile.merged_into (a merged-away record takes part in no calendar campaign)
 PINNED = {
     1: "d39f25cf6ad053b5",
     2: "6bbe02d2582e6e8f",
@@ -51,6 +52,7 @@ PINNED = {
     7: "042f7af305f01853",
     8: "19dc75b67a528253",
     9: "16fb231ebaaee1ac",
+    10: "bcfe0bbd9837a0fb",
 }
 OPENED = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
