@@ -405,6 +405,10 @@ Purpose = Literal["transactional", "care", "marketing"]
 
 
 class _ConsentByReply(Event):
+    """Version 2 may name the relative whose reply it was (``relation_id``): only that relative's channel changes."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2
+
     channel: Channel = Field(description="The channel the reply came on: the only one whose consent changes.")
     purposes: tuple[Purpose, ...] = Field(min_length=1, description="The purposes whose consent changed.")
     keyword: str = Field(
@@ -415,6 +419,18 @@ class _ConsentByReply(Event):
         default=None, description="The engine's message the reply answered, when the engine knew it."
     )
     reason: str = Field(default="", description="Why this happened, in words staff can read.")
+    relation_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Null: the patient's own reply. Else the relative whose copy it answered: their own channel.",
+    )
+
+
+def _the_patients_own_reply(data: Payload) -> Payload:
+    """Version 1 predates relatives' replies: every change by reply was the patient's own. A version 1 payload that
+    names a relative is refused rather than dropped."""
+    refuse_newer_fields(data, ("relation_id",), 1)
+    return {**data, "relation_id": None}
 
 
 class ConsentWithdrawnByReply(_ConsentByReply):
@@ -428,3 +444,7 @@ class ConsentGrantedByReply(_ConsentByReply):
     """A reply that was a start word (START, 订阅) granted back what stop words had withdrawn on ``channel``."""
 
     type: Literal["consent.granted_by_reply"] = "consent.granted_by_reply"
+
+
+UPCASTERS.register("consent.withdrawn_by_reply", 1)(_the_patients_own_reply)
+UPCASTERS.register("consent.granted_by_reply", 1)(_the_patients_own_reply)

@@ -35,6 +35,9 @@ class MessageStory:
     step_id: str
     lines: list[tuple[datetime, str]] = field(default_factory=list)
     outcome: str = "requested"  # sent, delivered, read, replied, suppressed (rule), deferred, failed, approved, skipped
+    relation_id: str | None = None  # a relative's copy: whose own channel choices may have kept it from going
+    category: str = ""
+    channels: tuple[str, ...] = ()
 
 
 @dataclass
@@ -212,6 +215,7 @@ def _instance_event(inst: InstanceStory, e: Event, by_message: dict[str, Message
         found = by_message.get(e.message_id)
         if found is not None:
             _policy(found, e)
+            _refused_by_relative(found, e, roles)
 
 
 def _requested(
@@ -222,11 +226,24 @@ def _requested(
     if isinstance(e, jo.MessageRouted):
         inst.add(at, roles.routed(e))
         return
-    story = MessageStory(e.message_id, e.template, e.step_id or "")
+    relation_id = e.recipient.relation_id if e.recipient is not None else None
+    story = MessageStory(
+        e.message_id, e.template, e.step_id or "", relation_id=relation_id, category=e.category, channels=e.channels
+    )
     by = f"step {e.step_id} of {e.journey_id} v{e.journey_version}" if e.journey_version else "the patient's reply"
     to = "" if e.recipient is None else f" for {roles.who(e.recipient.relation_id, e.recipient.role)}"
     story.lines.append((at, f"requested by {by}{to}: {reason}"))
     by_message[e.message_id] = inst.messages[e.message_id] = story
+
+
+def _refused_by_relative(story: MessageStory, e: Event, roles: Roles) -> None:
+    """A relative's copy not sent for consent: the decision says the relative withdrew the channel, the log says by
+    which event (a form, the care team, their stop word)."""
+    if not isinstance(e, jo.MessageSuppressed) or e.rule != "consent" or story.relation_id is None:
+        return
+    refusals = roles.refusals(story.relation_id, story.category, story.channels)
+    if refusals is not None:
+        story.lines.append((e.occurred_at, refusals))
 
 
 def _policy(story: MessageStory, e: Event) -> None:

@@ -4,6 +4,7 @@ message went to or skipped and why (naming the consent event). Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from events import journey as jo
@@ -11,6 +12,7 @@ from events import outreach as ou
 from events import relationships as rs
 from events.base import Event
 
+_CHANNELS = ("sms", "wechat", "email", "app", "phone")  # what a relative's consent on channel "all" covers
 FAMILY_TYPES = (
     "relationship.recorded",
     "relationship.ended",
@@ -32,6 +34,8 @@ class Roles:
     """The role of each link, as recorded: consent events name the link only."""
 
     by_relation: dict[str, str] = field(default_factory=dict)
+    # "relation_id/purpose/channel" -> the event by which the relative refused that channel (their own choice)
+    refused: dict[str, str] = field(default_factory=dict)
 
     def who(self, relation_id: str | None, role: str | None = None) -> str:
         if relation_id is None:
@@ -71,8 +75,30 @@ class Roles:
             return f"relative {ref(e.relation_id)} not kept: {e.reason.replace('_', ' ')}"
         if isinstance(e, ou.ConsentGranted | ou.ConsentWithdrawn) and e.relation_id is not None:
             verb = "granted" if isinstance(e, ou.ConsentGranted) else "withdrew"
+            self._choose(e.relation_id, (e.purpose,), _CHANNELS if e.channel == "all" else (e.channel,), e)
             return f"{self.who(e.relation_id)} {verb} {e.channel} for {e.purpose} (their own channel)"
+        if isinstance(e, jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply) and e.relation_id is not None:
+            verb = "withdrew" if isinstance(e, jo.ConsentWithdrawnByReply) else "granted"
+            self._choose(e.relation_id, e.purposes, (e.channel,), e)
+            return (
+                f"{self.who(e.relation_id)} {verb} {e.channel} for {' and '.join(e.purposes)} by replying "
+                f"{e.keyword!r} to their copy (their own channel; {e.type} {e.event_id})"
+            )
         return None
+
+    def _choose(self, relation_id: str, purposes: Iterable[str], channels: Iterable[str], e: Event) -> None:
+        keys = [f"{relation_id}/{p}/{c}" for p in purposes for c in channels]
+        withdrawn = isinstance(e, ou.ConsentWithdrawn | jo.ConsentWithdrawnByReply)
+        for key in keys:
+            if withdrawn:
+                self.refused[key] = f"{e.type} {e.event_id}"
+            else:
+                self.refused.pop(key, None)
+
+    def refusals(self, relation_id: str, category: str, channels: Iterable[str]) -> str | None:
+        """Which of the relative's own withdrawals kept a message of ``category`` off ``channels``, if any."""
+        found = [f"{c} ({self.refused[k]})" for c in channels if (k := f"{relation_id}/{category}/{c}") in self.refused]
+        return f"{self.who(relation_id)} withdrew {category} on {', '.join(found)}" if found else None
 
     def routed(self, e: jo.MessageRouted) -> str:
         to = ", ".join(self.who(r.relation_id, r.role) for r in e.recipients) or "nobody"

@@ -81,8 +81,8 @@ def changes_of(state: PatientState, event: Event) -> Changes:  # noqa: PLR0912 (
             )
         case jo.JourneyReplanned():
             return _replanned(state, event)
-        case jo.ConsentWithdrawnByReply() | jo.ConsentGrantedByReply():
-            return consent_by_reply(state.profile, event)
+        case jo.ConsentWithdrawnByReply() | jo.ConsentGrantedByReply() if event.relation_id is None:
+            return consent_by_reply(state.profile, event)  # a relative's reply is their channel: the family's fold
         case jo.JourneyMigrated():
             return _migrated(state, event)
         case jo.JourneyVersionKept():

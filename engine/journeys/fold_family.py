@@ -20,6 +20,7 @@ from engine.journeys.family_state import (
     scope_key,
 )
 from engine.journeys.state import PatientState
+from events import journey as jo
 from events import outreach as ou
 from events import relationships as rs
 from events.base import Event
@@ -37,13 +38,16 @@ FAMILY_EVENTS = (
     rs.RelationshipErased,
 )
 _CHANNELS = ("sms", "wechat", "email", "app", "phone")
+# A relative's own choice of channels: a form or the care team (consent.*), or their reply (consent.*_by_reply).
+_CHANNEL_CHOICES = (ou.ConsentGranted, ou.ConsentWithdrawn, jo.ConsentWithdrawnByReply, jo.ConsentGrantedByReply)
 
 
 def is_family_event(event: Event) -> bool:
-    """A relationship event, or a relative's own channel choice (consent.granted|withdrawn with a relation_id)."""
+    """A relationship event, or a relative's own channel choice (consent.granted|withdrawn with a relation_id, or
+    a stop word the relative replied to their copy with)."""
     if isinstance(event, FAMILY_EVENTS):
         return True
-    return isinstance(event, ou.ConsentGranted | ou.ConsentWithdrawn) and event.relation_id is not None
+    return isinstance(event, _CHANNEL_CHOICES) and event.relation_id is not None
 
 
 def family_changes(state: PatientState, event: Event) -> Changes:
@@ -72,6 +76,8 @@ def _changed(family: FamilyState, event: Event) -> FamilyState:
             return _linked(family, event)
         case ou.ConsentGranted() | ou.ConsentWithdrawn() if event.relation_id is not None:
             return _with(family, event.relation_id, lambda r: _channel_choice(r, event))
+        case jo.ConsentWithdrawnByReply() | jo.ConsentGrantedByReply() if event.relation_id is not None:
+            return _with(family, event.relation_id, lambda r: _replied(r, event))
     return family
 
 
@@ -166,6 +172,13 @@ def _channel_choice(r: Relation, e: ou.ConsentGranted | ou.ConsentWithdrawn) -> 
     channels = _CHANNELS if e.channel == "all" else (e.channel,)
     granted = isinstance(e, ou.ConsentGranted)
     choices = MappingProxyType({**r.channel_choices, **{f"{e.purpose}/{c}": granted for c in channels}})
+    return replace(r, channel_choices=choices)
+
+
+def _replied(r: Relation, e: jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply) -> Relation:
+    """The relative's stop (or start) word: their choice for each purpose on the channel they replied on."""
+    granted = isinstance(e, jo.ConsentGrantedByReply)
+    choices = MappingProxyType({**r.channel_choices, **{f"{p}/{e.channel}": granted for p in e.purposes}})
     return replace(r, channel_choices=choices)
 
 

@@ -15,13 +15,19 @@ does not. The intake classifies it, since the text itself is sealed: the engine 
   message confirms it on the same channel. That message belongs to no journey: it is filed under ``REPLIES`` (as
   churn signals are under theirs) and decided by the outreach policy like any other.
 - A reply to a relative's copy (a guardian's, a caregiver's) is the relative's word, not the patient's: it never
-  changes the patient's consent. The by-reply events name no relative yet, so a relative's stop word changes nothing
-  here; the relative's channel is withdrawn by ``consent.withdrawn`` naming the relation (the care team, the CLI).
+  changes the patient's consent. A stop word withdraws that relative's own channel (``relation_id`` on the event),
+  for the purposes chosen as above, and takes back what the dispatcher has not sent to them on it; the patient's
+  messages and the other relatives' go on. No confirmation is sent: the relative receives only what the patient
+  consented to share with them, and a confirmation is none of that. A relative's start word changes nothing: the
+  relation keeps no record of what stop words withdrew, so the channel is granted back by ``consent.granted``
+  naming the relation (the care team, the CLI), never by guessing.
 """
 
 from __future__ import annotations
 
-from engine.journeys.consent import consented
+from engine.journeys.consent import consented, relative_consented
+from engine.journeys.explain_family import ref
+from engine.journeys.family_state import FamilyState
 from engine.journeys.outreach import decide_message, withdraw_unconsented
 from engine.journeys.policy import Category
 from engine.journeys.run import Run
@@ -38,9 +44,13 @@ _ORDER: tuple[Category, ...] = ("transactional", "care", "marketing")
 
 def after_reply(run: Run, event: Event) -> None:
     """What a reply that is a stop or start word changes; any other reply changes no consent."""
-    if not isinstance(event, ou.OutreachReplied) or relative_of_message(run.state, event.message_id) is not None:
+    if not isinstance(event, ou.OutreachReplied):
         return
     words = run.catalog.outreach.consent_by_reply
+    if (relation_id := relative_of_message(run.state, event.message_id)) is not None:
+        if (word := words.stop_word(event.keyword)) is not None:
+            _relative_stop(run, event, word, relation_id)
+        return
     if (word := words.stop_word(event.keyword)) is not None:
         _stop(run, event, word)
     elif (word := words.start_word(event.keyword)) is not None:
@@ -65,6 +75,32 @@ def _stop(run: Run, reply: ou.OutreachReplied, word: str) -> None:
     )
     withdraw_unconsented(run, withdrawn.event_id)
     _confirm(run, withdrawn, policy.consent_by_reply.stop_confirmation, "stop")
+
+
+def _relative_stop(run: Run, reply: ou.OutreachReplied, word: str, relation_id: str) -> None:
+    """A relative's stop word: their own channel, never the patient's consent. A link that ended has nothing left
+    to withdraw (nothing more is sent to it)."""
+    family = run.state.family
+    relation = family.relations.get(relation_id) if isinstance(family, FamilyState) else None
+    if relation is None:
+        return
+    category = category_of(run.state, reply.message_id)
+    targets, why = _targets(run.catalog.outreach.consent_by_reply.purposes, category)
+    purposes = tuple(p for p in targets if relative_consented(relation, p, reply.channel))
+    if not purposes:
+        return  # already withdrawn: nothing changes
+    withdrawn = run.emit(
+        jo.ConsentWithdrawnByReply,
+        channel=reply.channel,
+        purposes=purposes,
+        keyword=word,
+        reply_event_id=reply.event_id,
+        message_id=reply.message_id,
+        relation_id=relation_id,
+        reason=f"the reply of {relation.role} ({ref(relation_id)}) to their copy on {reply.channel} was the stop word "
+        f"{word!r}: {why}; only that relative's channel, never the patient's",
+    )
+    withdraw_unconsented(run, withdrawn.event_id)
 
 
 def _targets(configured: list[Category], category: Category | None) -> tuple[tuple[Category, ...], str]:

@@ -20,6 +20,7 @@ from engine.journeys.replies import REPLIES
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
 from engine.language.loader import check_text, load_catalog
+from events import UpcastError, parse_event
 from events import journey as jo
 from events import outreach as ou
 from events import patient as pa
@@ -575,3 +576,30 @@ def test_td_to_the_shipped_we_miss_you_message_is_confirmed_by_the_shipped_templ
         confirmation.message_id,
     )
     assert all(part in text.body for part in says), text.body
+
+
+# --- the event's versions --------------------------------------------------------------------------------------
+
+
+def by_reply(type_: str, version: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": "E-stop", "type": type_, "schema_version": version, "patient_id": P,
+        "occurred_at": "2026-03-03T10:05:00+08:00", "recorded_at": "2026-03-03T10:05:00+08:00",
+        "source": {"system": "careloop", "message_id": "m1"},
+        "channel": "sms", "purposes": ["marketing"], "keyword": "TD", "reply_event_id": "R1", **fields,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("type_", ["consent.withdrawn_by_reply", "consent.granted_by_reply"])
+def test_a_version_1_change_by_reply_was_the_patients_own(type_):
+    old = parse_event(by_reply(type_, 1))
+    assert isinstance(old, jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply)
+    assert old.relation_id is None and old.schema_version == 2
+    assert old == parse_event(by_reply(type_, 2, relation_id=None))
+
+
+def test_a_version_1_change_by_reply_naming_a_relative_is_refused_not_dropped():
+    with pytest.raises(UpcastError, match="schema_version 1 has no field 'relation_id'"):
+        parse_event(by_reply("consent.withdrawn_by_reply", 1, relation_id="d07e-daughter"))
+    relatives = parse_event(by_reply("consent.withdrawn_by_reply", 2, relation_id="d07e-daughter"))
+    assert isinstance(relatives, jo.ConsentWithdrawnByReply) and relatives.relation_id == "d07e-daughter"

@@ -16,6 +16,7 @@ from engine.journeys.evolve import replay
 from engine.journeys.explain import explain
 from engine.journeys.family_state import FamilyState
 from engine.journeys.machine import decide
+from engine.journeys.policy import ConsentByReply
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
 from engine.language.loader import load_catalog
@@ -253,13 +254,68 @@ def test_a_caregiver_with_delivery_also_receives_a_copy_beside_the_patient(catal
     assert recorded(sim, ELDER, jo.MessageRequested)[1].variables["recipient"] == {"role": "caregiver"}
 
 
-def test_a_stop_word_from_a_relative_never_withdraws_the_patients_consent(catalog: Catalog) -> None:
+def replied(patient: str, approval: jo.MessageApproved, text: str, when: str) -> list[Event]:
+    """The dispatcher's report of an approved copy, then the reply to it as the intake publishes it (the keyword
+    classified with the default words)."""
+    common = {"message_id": approval.message_id, "channel": approval.channel}
+    sent = event(ou.OutreachSent, patient, approval.occurred_at, **common, gateway="sms-cn")
+    keyword = ConsentByReply().classify(text)
+    return [sent, event(ou.OutreachReplied, patient, at(when), **common, text=text, keyword=keyword)]
+
+
+def test_a_stop_word_from_a_relative_withdraws_only_that_relatives_channel(catalog: Catalog) -> None:
+    # The daughter answers her copy of the medication reminder with TD. Her own SMS for care is withdrawn (never
+    # the patient's consent, and nothing is confirmed to her); at the next discharge's reminder the patient's copy
+    # goes and hers is not sent, and explain names her reply's withdrawal.
     sim = elder(catalog, "also")
-    daughters = next(a for a in approvals(sim, ELDER) if to(a) == DAUGHTER)
-    sim.feed([event(ou.OutreachReplied, ELDER, at("2026-03-05 10:30"), message_id=daughters.message_id, channel="sms",
-                    text="TD", keyword="td")])  # fmt: skip
-    assert recorded(sim, ELDER, jo.ConsentWithdrawnByReply) == []
-    assert sim.state(ELDER).profile.consent_choices == {}
+    patients, daughters = approvals(sim, ELDER)
+    sim.feed(
+        [*replied(ELDER, patients, "好的", "2026-03-05 10:20"), *replied(ELDER, daughters, "TD", "2026-03-05 10:30")]
+    )
+    (stop,) = recorded(sim, ELDER, jo.ConsentWithdrawnByReply)
+    assert (stop.relation_id, stop.channel, stop.purposes) == (DAUGHTER, "sms", ("care",))
+    assert stop.message_id == daughters.message_id and "caregiver (rel d07e)" in stop.reason
+    assert sim.state(ELDER).profile.consent_choices == {}  # the patient's own consent is untouched
+    assert len(recorded(sim, ELDER, jo.MessageRequested)) == 2  # no confirmation to anyone
+
+    sim.feed([event(EncounterDischarged, ELDER, at("2026-03-20 11:00"), encounter_id="E-10")])
+    sim.run_until(at("2026-03-23 10:00"))
+    assert [to(a) for a in approvals(sim, ELDER)] == [None, DAUGHTER, None]  # the patient's messages still go
+    (not_sent,) = recorded(sim, ELDER, jo.MessageSuppressed)
+    held = next(m for m in recorded(sim, ELDER, jo.MessageRequested) if m.message_id == not_sent.message_id)
+    assert to(held) == DAUGHTER and not_sent.rule == "consent" and "sms: the relative withdrew care" in not_sent.reason
+    told = story(sim, ELDER)
+    assert f"caregiver (rel d07e) withdrew care on sms (consent.withdrawn_by_reply {stop.event_id})" in told
+    assert "caregiver (rel d07e) withdrew sms for care by replying 'TD' to their copy" in told
+    assert replay(sim.recorded[ELDER], PatientState(ELDER)) == sim.state(ELDER)
+    assert decided_again(ELDER, sim.recorded[ELDER], catalog) == sim.recorded[ELDER]
+
+
+def test_a_relatives_stop_word_takes_back_their_copy_not_yet_sent_and_saying_it_again_changes_nothing(
+    catalog: Catalog,
+) -> None:
+    # The daughter's copy of a second discharge's reminder is approved at 10:00 on 03-23; at 10:05, before the
+    # dispatcher sent it, she answers her first copy (03-05) with 退订: the waiting copy is taken back, the
+    # patient's goes. Saying TD again withdraws nothing more.
+    sim = elder(catalog, "also")
+    first = next(a for a in approvals(sim, ELDER) if to(a) == DAUGHTER)
+    sim.feed([*replied(ELDER, first, "谢谢", "2026-03-05 10:30")[:1],
+              event(EncounterDischarged, ELDER, at("2026-03-20 11:00"), encounter_id="E-10")])  # fmt: skip
+    sim.run_until(at("2026-03-23 10:00"))
+    second = approvals(sim, ELDER)[-1]
+    assert to(second) == DAUGHTER and second.occurred_at == at("2026-03-23 10:00")
+    sim.feed(replied(ELDER, first, "退订", "2026-03-23 10:05")[1:])
+    (stop,) = recorded(sim, ELDER, jo.ConsentWithdrawnByReply)
+    assert stop.keyword == "退订" and stop.relation_id == DAUGHTER
+    (taken_back,) = recorded(sim, ELDER, jo.MessageSuppressed)
+    assert (taken_back.message_id, taken_back.withdrawn, taken_back.rule) == (second.message_id, True, "consent")
+    assert sim.state(ELDER).messages.get(second.message_id) is None
+    assert [to(a) for a in approvals(sim, ELDER)] == [None, DAUGHTER, None, DAUGHTER]
+
+    sim.feed(replied(ELDER, first, "TD", "2026-03-23 10:10")[1:])
+    assert len(recorded(sim, ELDER, jo.ConsentWithdrawnByReply)) == 1
+    family = sim.state(ELDER).family
+    assert isinstance(family, FamilyState) and family.relations[DAUGHTER].channel_choices == {"care/sms": False}
 
 
 def test_a_relative_without_consent_for_the_purpose_receives_nothing(catalog: Catalog) -> None:
