@@ -6,8 +6,9 @@ returns careloop events (``Mapped``) or a ``Reject`` carrying the original bytes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Protocol
 
 from engine.security.pseudonyms import Pseudonyms
@@ -45,6 +46,9 @@ class Mapped:
     original: bytes
     kind: str = ""  # e.g. "ADT^A03", "Bundle/transaction", "encounters.csv"
     problems: tuple[Reject, ...] = ()
+    # Where in the message an event came from ("NK1 2"), for the events the intake may refuse alone while the rest
+    # of the message goes through (a relative erased alone: connectors/intake.py ``sized``), by event id.
+    parts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ keeps them all.
 
 A message about an erased patient is rejected as ``erased`` (``sized`` again): the key store refuses to seal for
 them, and careloop keeps nothing new about a patient who asked to be forgotten; its original is dead-lettered
-sealed with the intake key like any reject.
+sealed with the intake key like any reject. A relative erased alone (`careloop erase P --relation REL`) refuses only
+the part of the message recording them when the mapping names it (an NK1: ``Mapped.parts``), a reject of its own
+beside the rest, which is published.
 
 Nothing rests in clear (connectors/sealing.py): events are published with their patient-identifying fields
 sealed, and the original of a reject is sealed with the intake key in the reject file (mode 0600, in a folder only
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +32,7 @@ from connectors.publisher import EventPublisher, Record, encode
 from connectors.sealing import SEALED_HEADER, Sealer, fitting, relation_erased_reason
 from engine.security.cipher import PREFIX
 from engine.security.errors import ErasedError, RelationErasedError
+from events.base import Event
 
 Header = tuple[str, bytes]
 
@@ -119,17 +122,47 @@ def sized(outcome: Outcome, limit: int, sealer: Sealer) -> tuple[Outcome, list[R
     if isinstance(outcome, Reject):
         return outcome, []
     try:
-        records = [encode(e) for e in sealer.events(outcome.events)]
+        sealed, outcome = _sealed(outcome, sealer)
     except RelationErasedError as exc:  # a relative erased alone: the patient is not, the reason must say so
         reason = relation_erased_reason(exc.patient_id, exc.relation_id)
         return Reject(reason, outcome.location, outcome.original, ERASED), []
     except ErasedError as exc:
         return Reject(erased_reason(exc.patient_id), outcome.location, outcome.original, ERASED), []
+    records = [encode(e) for e in sealed]
     for event, (_, value) in zip(outcome.events, records, strict=True):
         if len(value) > limit:
             reason = too_large_reason(f"its {event.type} event", len(value), limit)
             return Reject(reason, outcome.location, outcome.original, "too_large"), []
     return outcome, records
+
+
+def _sealed(outcome: Mapped, sealer: Sealer) -> tuple[tuple[Event, ...], Mapped]:
+    """The message's events sealed, and the outcome they belong to. A relative erased alone has no key to seal what
+    records them: the part of the message naming them (an NK1, ``Mapped.parts``) is refused alone, a problem beside
+    the rest, which goes through (the patient's update is not lost). RelationErasedError when the mapping names no
+    part for such an event, or when nothing else is left: the whole message is refused, naming the relation."""
+    try:
+        return sealer.events(outcome.events), outcome
+    except RelationErasedError:
+        if not outcome.parts:
+            raise
+    kept: list[tuple[Event, Event]] = []  # (as mapped, sealed)
+    refused: list[tuple[Reject, RelationErasedError]] = []
+    for event in outcome.events:
+        try:
+            kept.append((event, sealer.event(event)))
+        except RelationErasedError as exc:
+            part = outcome.parts.get(event.event_id)
+            if part is None:
+                raise
+            why = (
+                f"{part}: {relation_erased_reason(exc.patient_id, exc.relation_id)}; the rest of the message was taken"
+            )
+            refused.append((Reject(why, replace(outcome.location, detail=part), outcome.original, ERASED), exc))
+    if not kept:
+        raise refused[0][1]
+    problems = (*outcome.problems, *(r for r, _ in refused))
+    return tuple(s for _, s in kept), replace(outcome, events=tuple(e for e, _ in kept), problems=problems)
 
 
 class Intake:

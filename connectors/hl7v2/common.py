@@ -59,6 +59,7 @@ class Draft:
     referral: ReferralField | None = None  # patient.registered only: the referral code(s) PID-3 carried
     relative: Relative | None = None  # relationship.*: who the NK1 names, for the relation id (connectors/relations)
     refused: FieldError | None = None  # a part of the message refused on its own (an NK1): a problem, not an event
+    part: str | None = None  # the segment it maps ("NK1 2") when the intake may refuse it alone (Mapped.parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,10 @@ neither a name nor an identifier) refuses that relationship: a reject naming the
 referral code is refused, ``Mapped.problems``). The patient's registration is not lost to a relative's typo, and the
 relationship is never recorded with a field left out.
 
+A relative erased alone (`careloop erase P --relation REL`) has no relation key left to seal their name and phone
+under: the intake refuses that NK1 alone (a reject naming ``NK1 2`` and the relation, category ``erased``) and
+publishes the rest of the message (``Draft.part`` names the segment: connectors/intake.py ``sized``).
+
 A relative missing from a later A08 is **not** ended: many systems send only the NK1s that changed, so absence says
 nothing. Names, phones and identifiers never enter a reason.
 """
@@ -151,7 +155,7 @@ def _draft(nk1: Segment, n: int, kin: _Kin) -> Draft:
                 "an end date after the message: careloop records a relationship's end once it happened; send it then",
             )
         fields = {"reason": "source_ended", "ended_at": ended}
-        return Draft(RelationshipEnded, kin.patient, kin.at, fields, f"NK1{n}", relative=relative)
+        return Draft(RelationshipEnded, kin.patient, kin.at, fields, f"NK1{n}", relative=relative, part=f"NK1 {n}")
     recorded = {
         "role": role,
         "role_code": code,
@@ -164,7 +168,7 @@ def _draft(nk1: Segment, n: int, kin: _Kin) -> Draft:
         },
         "since": birth_date(nk1.get(8), f"NK1-8{where}"),
     }
-    return Draft(RelationshipRecorded, kin.patient, kin.at, recorded, f"NK1{n}", relative=relative)
+    return Draft(RelationshipRecorded, kin.patient, kin.at, recorded, f"NK1{n}", relative=relative, part=f"NK1 {n}")
 
 
 def _role(nk1: Segment, where: str, profile: SourceProfile) -> tuple[str, bool, str | None, str | None]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from types import MappingProxyType
 
 from pydantic import ValidationError
 
@@ -76,8 +77,9 @@ def map_message(
         refused = [d.refused for d in handled if d.refused is not None]
         drafts = [d for d in handled if d.refused is None]
         referrals = [_referral(d, options) for d in drafts]
-        built = (_event(d, header, identity, fingerprint, r) for d, (r, _) in zip(drafts, referrals, strict=True))
-        events = tuple(e for e in built if e is not None)
+        built = [(d, _event(d, header, identity, fingerprint, r)) for d, (r, _) in zip(drafts, referrals, strict=True)]
+        events = tuple(e for _, e in built if e is not None)
+        parts = {e.event_id: d.part for d, e in built if e is not None and d.part is not None}
     except FieldError as exc:
         detail = replace(location, detail=exc.field)
         return Reject(f"{exc.field}: {exc.reason}", detail, parsed.original, "invalid")
@@ -97,7 +99,7 @@ def map_message(
         Reject(f"{p.field}: {p.reason}", replace(location, detail=p.field), parsed.original, "invalid")
         for p in [*refused, *(p for _, p in referrals if p is not None)]
     )
-    return Mapped(events, location, parsed.original, kind, problems)
+    return Mapped(events, location, parsed.original, kind, problems, MappingProxyType(parts))
 
 
 def _fingerprint(original: bytes) -> str:
