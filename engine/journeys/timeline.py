@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.journeys.explain_family import ref
 from events import checkins as ck
 from events import journey as jo
 from events import loyalty as lo
@@ -70,7 +71,8 @@ def _detail(e: Event) -> str | None:
     if isinstance(e, jo.ChurnCleared):
         return f"{e.flag_reason or 'all flags'} (score {e.score}, {e.level})"
     if isinstance(e, jo.ConsentWithdrawnByReply | jo.ConsentGrantedByReply):
-        return f"{e.keyword!r} on {e.channel}: {', '.join(e.purposes)}"
+        whose = "" if e.relation_id is None else f" (relative {ref(e.relation_id)}: their own channel)"
+        return f"{e.keyword!r} on {e.channel}: {', '.join(e.purposes)}{whose}"
     if isinstance(e, jo.StepSkipped):
         return "skipped"
     if isinstance(e, jo.BranchTaken):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,7 @@ from engine.journeys.machine import decide
 from engine.journeys.policy import ConsentByReply
 from engine.journeys.simulation import Simulation
 from engine.journeys.state import PatientState
+from engine.journeys.timeline import timeline
 from engine.language.loader import load_catalog
 from events import journey as jo
 from events import outreach as ou
@@ -287,6 +289,8 @@ def test_a_stop_word_from_a_relative_withdraws_only_that_relatives_channel(catal
     told = story(sim, ELDER)
     assert f"caregiver (rel d07e) withdrew care on sms (consent.withdrawn_by_reply {stop.event_id})" in told
     assert "caregiver (rel d07e) withdrew sms for care by replying 'TD' to their copy" in told
+    rows = [r.detail for r in timeline(sim.recorded[ELDER], ZoneInfo("Asia/Shanghai")) if r.event_id == stop.event_id]
+    assert rows == ["'TD' on sms: care (relative rel d07e: their own channel)"]
     assert replay(sim.recorded[ELDER], PatientState(ELDER)) == sim.state(ELDER)
     assert decided_again(ELDER, sim.recorded[ELDER], catalog) == sim.recorded[ELDER]
 
