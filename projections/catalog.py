@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.calendar_campaigns.projection import PROJECTION as CALENDAR_CAMPAIGNS
+from projections.checkin_series.projection import PROJECTION as CHECKIN_SERIES
 from projections.churn_flags.projection import PROJECTION as CHURN_FLAGS
 from projections.engagement.projection import PROJECTION as ENGAGEMENT
 from projections.errors import UnknownProjectionError
@@ -36,6 +37,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     RELATIONSHIPS,
     HOUSEHOLDS,
     CALENDAR_CAMPAIGNS,
+    CHECKIN_SERIES,
 )
 
 

@@ -13,7 +13,7 @@ from engine.journeys.evaluate import describe, holds_all
 from engine.journeys.locale import choose_locale
 from engine.journeys.run import Run
 from engine.journeys.state import Instance, Json
-from engine.journeys.timing import due_at, parse_moment, zone
+from engine.journeys.timing import due_at, parse_moment, start_of_day, zone
 from engine.journeys.variables import message_variables
 from engine.journeys.waits import wait_scheduled
 from events import calendar as ca
@@ -155,15 +155,16 @@ def wait_due(run: Run, inst: Instance, step: d.WaitStep) -> tuple[datetime | Non
     spec = step.wait
     if spec.calendar is not None:
         return calendar_wait_due(run, inst, spec)
+    tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
     if spec.from_ == "step":
         anchor, label = inst.anchor, "when the step was reached"
     elif spec.from_ == "entry":
         anchor, label = parse_moment(inst.entry.get("occurred_at")), f"{inst.entry.get('type')}"
     else:
-        anchor, label = parse_moment(inst.entry.get(spec.from_)), f"{spec.from_}"
+        value = inst.entry.get(spec.from_)
+        anchor, label = parse_moment(value) or start_of_day(value, tz), f"{spec.from_}"
     if anchor is None:
         return None, f"the entry event has no {spec.from_}"
-    tz = zone(spec.timezone, run.state.profile, run.catalog.settings.hospital_timezone)
     due = due_at(anchor, spec.offset, spec.at, tz)
     at = f", at {spec.at.strftime('%H:%M')} {tz.key}" if spec.at else ""
     return due, f"{spec.offset} from {label} {anchor.isoformat(sep=' ', timespec='minutes')}{at}"

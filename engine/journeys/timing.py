@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from engine.journeys.durations import Duration
@@ -25,6 +25,17 @@ def due_at(anchor: datetime, offset: Duration, at: time | None, tz: ZoneInfo) ->
         # Round-trip through UTC: a wall time inside a DST gap becomes the real instant after the gap.
         moved = wall.astimezone(ZoneInfo("UTC")).astimezone(tz)
     return moved
+
+
+def start_of_day(value: object, tz: ZoneInfo) -> datetime | None:
+    """A calendar date ('2026-12-01', a birth date) as midnight of that day in ``tz``; None for anything else."""
+    if not isinstance(value, str) or len(value) != 10:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return datetime.combine(day, time(0), tzinfo=tz)
 
 
 def parse_moment(value: object) -> datetime | None:

@@ -1,4 +1,4 @@
-"""The issue-18 read models on real PostgreSQL (relationships, households, calendar_campaigns): a
+"""The issue-18 read models on real PostgreSQL (relationships, households, calendar_campaigns, checkin_series): a
 story's events stored in the journey store and followed page by page. The tables hold what the pure mappings fold to
 in memory, a page applied again changes nothing, a rebuild gives the same rows, and erasing a patient deletes their
 rows and only theirs."""
@@ -20,6 +20,7 @@ from events import patient as pa
 from events import relationships as rs
 from events.base import Event
 from projections.calendar_campaigns.projection import PROJECTION as CALENDAR_CAMPAIGNS
+from projections.checkin_series.projection import PROJECTION as CHECKIN_SERIES
 from projections.households.projection import PROJECTION as HOUSEHOLDS
 from projections.memory import MemoryTables
 from projections.relationships.projection import PROJECTION as RELATIONSHIPS
@@ -28,11 +29,12 @@ from projections.source import StoreSource
 from projections.sql import apply
 from tests.builders import at, event
 from tests.unit.projections import test_calendar_campaigns as campaign
+from tests.unit.projections import test_checkin_series as diary
 from tests.unit.projections.test_relationships import CHILD, FATHER, MOTHER, OTHER, granted, recorded, signed, withdrawn
 
 pytestmark = pytest.mark.integration
 
-PROJECTIONS = (RELATIONSHIPS, HOUSEHOLDS, CALENDAR_CAMPAIGNS)
+PROJECTIONS = (RELATIONSHIPS, HOUSEHOLDS, CALENDAR_CAMPAIGNS, CHECKIN_SERIES)
 TABLES = tuple(t for p in PROJECTIONS for t in p.tables)
 
 
@@ -47,9 +49,13 @@ def story() -> list[Event]:
         signed(CHILD, "member", "2027-01-02 09:00"),
         recorded("rel-other", "spouse", "2027-01-05 09:00", patient=OTHER),
         signed(OTHER, "holder", "2027-01-02 09:00"),
-        # a 三伏贴 season of the same child, and another patient's season
+        # a 三伏贴 season and a symptom diary of the same child, and another patient's season
         *[e.model_copy(update={"patient_id": CHILD}) for e in campaign.SEASON],
         campaign.reached(OTHER, 2026, "not_in_audience"),
+        diary.answered(1, 2, "2027-03-01 20:30", "R1", patient=CHILD),
+        diary.answered(1, 3, "2027-03-01 21:30", "R1b", patient=CHILD),
+        diary.missed(2, "2027-03-02 20:00", patient=CHILD),
+        diary.alerted(patient=CHILD),
     ]
 
 
@@ -131,4 +137,6 @@ def test_erasing_a_patient_deletes_their_rows_and_only_theirs(
         "household_members": {OTHER},
         "campaign_participants": {OTHER},
         "campaign_visits": set(),
+        "checkin_series": set(),
+        "checkin_alerts": set(),
     }

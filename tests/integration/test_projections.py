@@ -7,10 +7,12 @@ the store's aggregates as the live worker would.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,6 +29,7 @@ from events import outreach as ou
 from events import patient as pa
 from events import relationships as rs
 from events.base import Event
+from events.catalog import parse_clinical
 from events.patient import Contact
 from events.referral_codes import referral_code
 from projections.catalog import PROJECTIONS
@@ -54,6 +57,7 @@ from tests.unit.projections import test_calendar_campaigns as campaign
 
 pytestmark = pytest.mark.integration
 TABLES = [t for p in PROJECTIONS for t in p.tables]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- fixtures and helpers -----------------------------------------------------------------------------------
@@ -190,12 +194,13 @@ def history(store: JourneyStore, runner: Runner | None, prefix: str, patients: i
         step()
     record()
     store_season(store, prefix)
+    store_diary(store, prefix)
     return sim
 
 
 def store_season(store: JourneyStore, prefix: str) -> None:
-    """A 三伏贴 season of one more patient, as the core records it (the shipped journeys have no calendar journey
-    yet): scheduled, reached, entered, the split's arm, a booking and a visit attended."""
+    """A 三伏贴 season of one more patient, as the core records it: scheduled, reached, entered, the split's arm, a
+    booking and a visit attended (the story's own dates end before the shipped campaign's visits)."""
     patient = f"{prefix}-sanfu"
     events = [
         e.model_copy(update={"patient_id": patient, "event_id": f"{prefix}-{e.event_id}"}) for e in campaign.SEASON
@@ -203,6 +208,22 @@ def store_season(store: JourneyStore, prefix: str) -> None:
     aggregate = store.load([patient])[patient]
     aggregate.record(events)
     store.save(aggregate)
+
+
+def store_diary(store: JourneyStore, prefix: str) -> None:
+    """The shipped symptom diary of one more patient (docs/samples/symptom-diary.jsonl, in 2027): its answers, the
+    rising trend's alert and the silences, for the check-in tables."""
+    patient = f"{prefix}-diary"
+    lines = (ROOT / "docs" / "samples" / "symptom-diary.jsonl").read_text(encoding="utf-8").splitlines()
+    sim = Simulation(catalog())
+    sim.feed(
+        [
+            e.model_copy(update={"patient_id": patient, "event_id": f"{prefix}-{e.event_id}"})
+            for e in (parse_clinical(json.loads(line)) for line in lines if line.strip())
+        ]
+    )
+    sim.run_until(at("2027-03-20 00:00"))
+    Recorder(store, sim)()
 
 
 # --- scenarios ----------------------------------------------------------------------------------------------

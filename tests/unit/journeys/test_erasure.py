@@ -169,8 +169,11 @@ def test_explain_says_the_patient_was_erased_and_why_the_survey_was_taken_back()
     story = explain(PATIENT, sim.recorded[PATIENT])
 
     assert [text for _, text in story.patient] == [
+        # every patient is scheduled for the shipped calendar journeys at their first decision, before the erasure
+        "calendar scheduled (first scheduled): sanfu-tie season 2026 on 2026-05-15, due 2026-05-15 09:36+08:00; "
+        "spring-festival-greeting season 2026 on 2027-02-05, due 2027-02-05 21:41+08:00",
         "the patient was erased (reason request, asked by staff-3c9e, data key epoch 1 destroyed): every journey "
-        "ends, nothing is sent, and nothing more is recorded for them"
+        "ends, nothing is sent, and nothing more is recorded for them",
     ]
     (survey,) = story.instances.values()
     assert survey.status == "exited (patient.erased)"

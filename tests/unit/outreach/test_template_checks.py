@@ -151,6 +151,7 @@ def test_the_shipped_journeys_file_has_text_for_every_message_in_both_locales() 
     catalog, found = check_text((ROOT / "journeys.yaml").read_text(encoding="utf-8"), "journeys.yaml")
     assert found == [] and catalog is not None
     used = {s.message.template for j in catalog.current.values() for s in j.steps if hasattr(s, "message")}
+    used |= {s.checkin.ask.template for j in catalog.current.values() for s in j.steps if hasattr(s, "checkin")}
     used |= set(catalog.outreach.consent_by_reply.confirmations().values())  # confirmations of stop/start words
     assert used == set(catalog.templates)
     assert all(set(t.locales) == {"zh-CN", "en"} for t in catalog.templates.values())
