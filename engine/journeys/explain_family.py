@@ -25,8 +25,9 @@ FAMILY_TYPES = (
 
 
 def ref(relation_id: str | None) -> str:
-    """A link as explain names it: short enough to read, the full id is in the events."""
-    return f"rel {(relation_id or '')[:4]}"
+    """A link as explain names it: short enough to read, the full id is in the events. The intakes' ids all start
+    with ``rel-`` (connectors/relations.py), so the four characters shown are the ones after it."""
+    return f"rel {(relation_id or '').removeprefix('rel-')[:4]}"
 
 
 @dataclass

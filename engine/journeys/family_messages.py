@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.journeys import definition as d
 from engine.journeys import outreach
+from engine.journeys.explain_family import ref
 from engine.journeys.recipients import Recipient, Routing, information_of, route
 from engine.journeys.run import Run
 from engine.journeys.state import Instance
@@ -61,7 +62,7 @@ def _routed(run: Run, inst: Instance, routing: Routing, ids: dict[str | None, st
         for s in routing.skipped
     ]
     names = [
-        ("the patient" if r.relation_id is None else f"{r.role} (rel {r.relation_id[:4]})") for r in routing.recipients
+        ("the patient" if r.relation_id is None else f"{r.role} ({ref(r.relation_id)})") for r in routing.recipients
     ]
     run.emit(
         jo.MessageRouted,
@@ -78,7 +79,7 @@ def _role(r: Recipient) -> Any:
 
 
 def _who(s: Any) -> str:
-    return "the patient" if s.relation_id is None else f"{s.role} (rel {s.relation_id[:4]})"
+    return "the patient" if s.relation_id is None else f"{s.role} ({ref(s.relation_id)})"
 
 
 def _step(fields: dict[str, Any]) -> dict[str, Any]:

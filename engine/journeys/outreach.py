@@ -22,6 +22,7 @@ from engine.journeys.assignment import in_global_holdout
 from engine.journeys.consent import consented, relative_consented
 from engine.journeys.effects import CancelTimer, ScheduleTimer
 from engine.journeys.evaluate import holds_all
+from engine.journeys.explain_family import ref
 from engine.journeys.family_state import FamilyState, Relation
 from engine.journeys.locale import choose_locale
 from engine.journeys.policy import OutreachPolicy
@@ -180,7 +181,7 @@ def _relative(run: Run, m: PendingMessage, checks: list[str]) -> Relation | None
     if r.recipient is None:
         return None
     relation = _relation(run, m)
-    who = f"{r.recipient.role} (rel {r.recipient.relation_id[:4]})"
+    who = f"{r.recipient.role} ({ref(r.recipient.relation_id)})"
     if relation is None:
         family = run.state.family
         ended = family.ended.get(r.recipient.relation_id) if isinstance(family, FamilyState) else None
