@@ -4,6 +4,7 @@ order), from the events alone. Pure."""
 from __future__ import annotations
 
 from engine.journeys.explain import explain
+from engine.journeys.explain_family import ref
 from events import calendar as ca
 from events import relationships as rs
 from events.patient import Contact
@@ -30,8 +31,6 @@ def test_a_visit_attended_and_a_relatives_consent_are_told_in_the_patient_sectio
 
 
 def test_a_relation_is_named_by_the_characters_after_the_intakes_rel_prefix_so_two_relatives_differ() -> None:
-    from engine.journeys.explain_family import ref
-
     assert ref("rel-7k2m9q4x8b1c5v3n6r0t2w4y") == "rel 7k2m"
     assert ref("rel-3h8j1d6f9g2s5a0p7l4e1u8i") == "rel 3h8j"
     assert ref("3f2a9c") == "rel 3f2a"  # an id written without the prefix (a test's, a related patient's)
