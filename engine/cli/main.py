@@ -195,11 +195,15 @@ def loyalty_api(
 
 
 @app.command()
-def up() -> None:
+def up(
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes sharing the partitions (at most CARELOOP_PARTITIONS).")
+    ] = 1,
+) -> None:
     """Start everything on embedded Kafka and PostgreSQL (or CARELOOP_KAFKA_BOOTSTRAP / CARELOOP_DATABASE_URL)."""
     from engine.cli import runtime
 
-    runtime.up()
+    runtime.up(workers)
 
 
 @app.command()

@@ -28,7 +28,7 @@ from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
 from engine.plumbing.logs import configure_logging
-from engine.processes.stack import running_stack
+from engine.processes.stack import TooManyWorkersError, running_stack, worker_names
 from engine.security.errors import KeyFileError
 from engine.security.patient_keys import PatientKeys
 from engine.security.patient_keys_postgres import PostgresPatientKeys
@@ -72,16 +72,22 @@ def _wait_for_signal(stack: Stack) -> None:
             raise typer.Exit(1)
 
 
-def up() -> None:
-    """Start the stack (embedded Kafka and PostgreSQL unless configured), the worker and the projections."""
+def up(workers: int = 1) -> None:
+    """Start the stack (embedded Kafka and PostgreSQL unless configured), ``workers`` workers and the projections."""
     settings = load_settings()
+    try:
+        worker_names(workers, settings.partitions)
+    except TooManyWorkersError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     typer.echo(f"starting careloop (data in {settings.data_dir.absolute()}) ...")
     try:
-        with running_stack(settings) as stack:
+        with running_stack(settings, workers=workers) as stack:
             typer.echo(
                 f"kafka      {stack.bootstrap}  (topics {', '.join(stack.topics.all() if stack.topics else [])})"
             )
             typer.echo(f"postgres   {stack.database_url}")
+            typer.echo(f"workers    {workers} in consumer group {settings.consumer_group}")
             typer.echo(f"logs       {stack.data_dir / 'logs'}")
             typer.echo("running; Ctrl-C stops everything")
             _wait_for_signal(stack)

@@ -54,6 +54,10 @@ class PostgresJourneys:
         self._snapshot_after = snapshot_after
         self._pseudonym_key = pseudonym_key
         self._loaded: dict[str, PatientJourneys] = {}  # by load(), for commit()
+        # forget() (partitions revoked) moves it on: a batch loaded before it is not kept in the cache after its
+        # commit, since its patients may belong to another worker by then
+        self._generation = 0
+        self._loaded_in = 0
         self._leaving: list[PatientJourneys] = []  # left the cache since the last commit: snapshot them with it
 
     def committed(self) -> Mapping[tuple[str, int], int]:
@@ -71,6 +75,7 @@ class PostgresJourneys:
         found = {p: self._cache[p] for p in patient_ids if p in self._cache}
         found.update(self._store.load([p for p in patient_ids if p not in found]))
         self._loaded = {p: found[p] for p in patient_ids}
+        self._loaded_in = self._generation
         return {p: a.state for p, a in self._loaded.items()}
 
     def commit(self, batch: BatchCommit) -> Committed | None:
@@ -88,10 +93,15 @@ class PostgresJourneys:
         except Exception:
             self._drop(aggregates)  # they hold uncommitted events now: a retry starts from the store
             raise
-        self._remember(aggregates)
+        if self._loaded_in == self._generation:
+            self._remember(aggregates)
         return _committed(recordings)
 
     def forget(self) -> None:
+        """Partitions were revoked (called on the event loop while a batch may be committing in its thread):
+        every patient cached may be advanced by another worker now. A stale one would still be caught (its
+        commit conflicts on the version and reloads), but only after a wasted decision."""
+        self._generation += 1
         self._cache.clear()
 
     def _commit(self, batch: BatchCommit) -> Commit:

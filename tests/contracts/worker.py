@@ -146,6 +146,17 @@ class JourneysContract:
         first.forget()  # partitions revoked: another worker wrote P1 meanwhile
         assert first.load(["P1"]) == {"P1": later.patients["P1"].state}
 
+    def test_a_batch_committing_while_its_partitions_are_revoked_is_not_kept_for_the_next_batch(
+        self, journeys: Callable[[], Journeys]
+    ) -> None:
+        first, second = journeys(), journeys()
+        mine = batch(first, discharge("P1", OPENED))
+        first.forget()  # the rebalance's revocation, on the event loop, while the batch is in its thread
+        first.commit(mine)
+        later = batch(second, discharge("P1", at("2026-03-20 10:00"), encounter_id="E2"))
+        second.commit(later)  # the partition's new owner advances P1
+        assert first.load(["P1"]) == {"P1": later.patients["P1"].state}  # not the state its own commit left
+
 
 def poison(offset: int, value: bytes | None, key: bytes | None = b"P1") -> Inbound:
     return Inbound("careloop.clinical", 2, offset, key, value, (("traceparent", b"00-abc-01"), ("careloop-x", b"old")))
