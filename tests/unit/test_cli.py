@@ -26,7 +26,7 @@ def _run_from_the_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_validate_accepts_the_shipped_journeys() -> None:
     code, out, _ = invoke("validate")
     assert code == 0
-    assert "journeys.yaml: ok, 17 journeys" in out
+    assert "journeys.yaml: ok, 18 journeys" in out
 
 
 def test_validate_reports_a_misspelt_step_an_unknown_event_type_and_a_bad_duration(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def test_json_carries_the_totals_and_each_journeys_changes(tmp_path: Path) -> No
         "journeys_added": 0,
         "journeys_removed": 0,
         "journeys_changed": 1,
-        "journeys_unchanged": 16,
+        "journeys_unchanged": 17,
         "unbumped": 0,
         "journey_changes": 1,
         "file_changes": 0,

@@ -115,5 +115,5 @@ def test_careloop_diff_exits_1_when_only_the_deployment_section_differs(tmp_path
     new = write_edited(tmp_path / "new", deployed({"rollouts": [{"journey": POST_OP, "version": 3, "share": 25}]}))
     code, out, _ = cli.invoke("diff", str(old), str(new))
     assert code == 1
-    assert "journeys: 0 changed, 0 added, 0 removed, 17 unchanged; 0 journey changes, 1 file changes" in out
+    assert "journeys: 0 changed, 0 added, 0 removed, 18 unchanged; 0 journey changes, 1 file changes" in out
     assert f"  file · changed {ROLLOUT}.share: 10 → 25" in out

@@ -248,7 +248,7 @@ def test_the_text_groups_by_journey_after_the_totals_and_every_line_names_its_jo
         journey(data, POST_OP)["exit"].append(CommentedMap(event="appointment.cancelled", outcome="cancelled"))
 
     lines = as_text(changed(tmp_path, edit)).splitlines()
-    assert lines[0] == "journeys: 1 changed, 0 added, 0 removed, 16 unchanged; 2 journey changes, 0 file changes"
+    assert lines[0] == "journeys: 1 changed, 0 added, 0 removed, 17 unchanged; 2 journey changes, 0 file changes"
     assert lines[1] == (
         "changed without a version bump (deploy refuses the file until each is bumped): post-op-follow-up"
     )
@@ -266,7 +266,7 @@ def test_the_json_lists_every_journey_with_its_status_and_each_change(tmp_path: 
     report = as_json(changed(tmp_path, edit))
     assert report["identical"] is False
     assert report["totals"]["journeys_changed"] == 1
-    assert len(report["journeys"]) == 17  # every journey of the shipped file, changed or not
+    assert len(report["journeys"]) == 18  # every journey of the shipped file, changed or not
     post_op = next(j for j in report["journeys"] if j["id"] == POST_OP)
     assert post_op == {
         "id": POST_OP,
