@@ -37,15 +37,21 @@ class FoldedTable:
         self._keyset: frozenset[str] = frozenset()
         self.rows: dict[Key, Row] = {}
         self._indexes: dict[tuple[str, ...], dict[Key, set[Key]]] = {}
+        self._loaded: dict[Key, tuple[str, tuple[tuple[str, Any], ...]]] = {}  # key: (ctid, row as stored)
+
+    def keyed(self, key: tuple[str, ...]) -> None:
+        """Rows are keyed by ``key``: the table's upsert key (what its upserts will name)."""
+        if self.key != key:
+            if self.key is not None:
+                raise ProjectionError(f"{self.name}: upserts keyed by {self.key} and by {key}")
+            self.key = key
+            self._keyset = frozenset(key)
 
     # --- operations ------------------------------------------------------------------------------------------
 
     def upsert(self, op: Upsert) -> None:
         if self.key != op.key:
-            if self.key is not None:
-                raise ProjectionError(f"{self.name}: upserts keyed by {self.key} and by {op.key}")
-            self.key = op.key
-            self._keyset = frozenset(op.key)
+            self.keyed(op.key)
         values = op.values
         key = tuple([values[c] for c in op.key])
         old = self.rows.get(key)
@@ -138,19 +144,51 @@ class FoldedTable:
                 index[before].discard(key)
                 index.setdefault(after, set()).add(key)
 
-    def copy_into(self, cursor: Cursor[Any]) -> int:
-        """COPY every row into the (empty) table; rows that never wrote a column leave it to its default."""
+    # --- rows stored already (a rebuild in chunks: projections.chunks) ------------------------------------------
+
+    def load(self, ctid: str, row: Row) -> int:
+        """A row as the table holds it (every column), before this fold's operations; 0 if held already."""
+        if self.key is None:
+            raise ProjectionError(f"{self.name}: rows loaded before the table's key is known")
+        key = tuple([row[c] for c in self.key])
+        if key in self.rows:
+            return 0
+        self.rows[key] = row
+        self._loaded[key] = (ctid, tuple(row.items()))
+        for columns, index in self._indexes.items():
+            index.setdefault(self._project(row, columns), set()).add(key)
+        return 1
+
+    def changed(self) -> tuple[list[str], list[Row]]:
+        """(ctids of loaded rows changed or deleted, rows to write: new ones and the changed ones' new state)."""
+        stale: list[str] = []
+        written: list[Row] = []
+        loaded = self._loaded
+        for key, (ctid, stored) in loaded.items():
+            row = self.rows.get(key)
+            if row is None or tuple(row.items()) != stored:
+                stale.append(ctid)
+        for key, row in self.rows.items():
+            if key not in loaded or tuple(row.items()) != loaded[key][1]:
+                written.append(row)
+        return stale, written
+
+    def copy_into(self, cursor: Cursor[Any], rows: Iterable[Row] | None = None) -> int:
+        """COPY ``rows`` (default: every row) into the table; rows that never wrote a column leave it to its
+        default. Return how many."""
         shapes: dict[tuple[str, ...], list[Row]] = {}
-        for row in self.rows.values():
+        count = 0
+        for row in self.rows.values() if rows is None else rows:
+            count += 1
             shapes.setdefault(tuple(row), []).append(row)
-        for columns, rows in shapes.items():
+        for columns, shaped in shapes.items():
             statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
                 sql.Identifier(self.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
             )
             with cursor.copy(statement) as copy:
-                for row in rows:
+                for row in shaped:
                     copy.write_row(tuple(row.values()))
-        return len(self.rows)
+        return count
 
 
 class Fold:

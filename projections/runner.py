@@ -12,9 +12,10 @@ Why our own runner rather than eventsourcing's ProjectionRunner: that one proces
 transaction (a tracking record per event), which costs an fsync each; batching a page (1,000 notifications) per
 transaction is what makes following the log cheap (BENCHMARKS.md, "What changed since the first run").
 
-A rebuild does not go page by page through the statements: it folds every row operation in memory
-(projections.replay: PostgreSQL's semantics, each row in its final state) and writes the rows with COPY, with
-the positions, in one transaction at the end, several times faster (BENCHMARKS.md, "Rebuild").
+A rebuild does not go page by page through the statements: it folds the row operations of a chunk of the log in
+memory (projections.replay: PostgreSQL's semantics, each row in its final state) over the stored rows they reach,
+and writes the rows with COPY, with the positions, in one transaction per chunk (projections.chunks), several
+times faster (BENCHMARKS.md, "Rebuild"); memory holds one chunk, whatever the history's length.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from engine.access.ownership import migrates
 from engine.plumbing.kept_connection import KeptConnection
 from engine.plumbing.log_follower import LogFollower, LogGapError, Notifications
-from projections import replay, sql, tracking
+from projections import chunks, replay, sql, tracking
 from projections.base import Projection
 from projections.errors import ProjectionError, UnknownProjectionError
 from projections.source import NotificationSource, Page
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 NAME = "careloop-projections"  # the runner's connections, as PostgreSQL's pg_stat_activity names them
 Progressed = Callable[[int], None]  # called with the slowest position after each round of pages
 REBUILD_PAGE_SIZE = 10_000  # a rebuild reads in pages this large at least: fewer round trips, no transaction each
+REBUILD_CHUNK_SIZE = 200_000  # events a rebuild folds in memory before writing them (a few hundred MB at most)
 
 
 class Runner:
@@ -62,6 +64,7 @@ class Runner:
         self._projections = {p.name: p for p in projections}
         self._page_size = page_size
         self._db = KeptConnection(database_url, NAME)
+        self.last_rebuild = chunks.ChunkStats()  # what the last rebuild held at most in memory
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -149,14 +152,17 @@ class Runner:
             on_retry=_retrying,
         )
 
-    def rebuild(self, name: str | None = None, progress: bool = True) -> int:
+    def rebuild(self, name: str | None = None, progress: bool = True, chunk_size: int = REBUILD_CHUNK_SIZE) -> int:
         """Empty the projection's tables (all projections' with no name), reset its position, and replay the
         whole log; return the events read.
 
-        The replay folds the row operations in memory (projections.replay) and writes the final rows with COPY,
-        with the position, in one last transaction: readers see empty tables until then. A crash before it
-        leaves empty tables at position 0, from where a rebuild or a follower starts again. Tables whose
-        defaults cannot be folded are replayed page by page through the statements instead."""
+        The replay folds the row operations of ``chunk_size`` events at a time in memory (projections.chunks)
+        and writes the rows with COPY, with the position, one transaction per chunk: readers see the tables
+        fill chunk by chunk, each time whole at the position written with them, as when a follower catches up.
+        A crash leaves the tables at the last chunk written, from where a follower goes on (or a rebuild starts
+        again). Tables whose defaults cannot be folded are replayed page by page through the statements instead."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
         chosen = self._chosen(name)
         self.setup()
         with self._conn.transaction(), self._conn.cursor() as cur:
@@ -166,7 +172,9 @@ class Runner:
                 tracking.advance(cur, p.name, 0)
             defaults = replay.column_defaults(cur, [t for p in chosen for t in p.tables])
         head = self._source.head()
-        replaying = self._catch_up if defaults is None else partial(self._fold, defaults=defaults)
+        replaying = (
+            self._catch_up if defaults is None else partial(self._fold, defaults=defaults, chunk_size=chunk_size)
+        )
         if not progress:
             return replaying(chosen, head, None)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -181,54 +189,73 @@ class Runner:
         head: int,
         on_progress: Progressed | None,
         defaults: dict[str, dict[str, Any]],
+        chunk_size: int,
     ) -> int:
-        """Read the log up to ``head`` in large pages, fold every row operation in memory, then write the rows
-        and the position reached in one transaction."""
-        fold = replay.Fold(defaults)
-        # The fold holds millions of rows, allocated a few at a time: the cyclic collector would walk them all
-        # again and again (BENCHMARKS.md, "What changed since the first run"). They hold no cycles; it runs again
-        # afterwards.
+        """Read the log up to ``head`` in chunks of ``chunk_size`` events; fold each in memory over the stored rows
+        it reaches and write them and the position reached in one transaction (projections.chunks)."""
+        # A chunk holds many rows, allocated a few at a time: the cyclic collector would walk them all again and
+        # again (BENCHMARKS.md, "What changed since the first run"). They hold no cycles; it runs between chunks.
         collecting = gc.isenabled()
-        gc.disable()
-        try:
-            read, after = self._fold_pages(chosen, head, on_progress, fold)
-            try:
-                with self._conn.transaction(), self._conn.cursor() as cur:
-                    for p in chosen:
-                        # Whatever another runner wrote meanwhile, these rows are the whole log up to `after`.
-                        tracking.lock(cur, p.name)
-                        cur.execute(pgsql.SQL("TRUNCATE {}").format(_tables(p)))
-                        for table in p.tables:
-                            if table in fold.tables:
-                                fold.tables[table].copy_into(cur)
-                        tracking.advance(cur, p.name, after)
-            except psycopg.Error as exc:
-                names = ", ".join(p.name for p in chosen)
-                raise ProjectionError(f"rebuilding {names} failed writing notifications 1..{after}: {exc}") from exc
-        finally:
-            if collecting:
-                gc.enable()
-        return read
-
-    def _fold_pages(
-        self, chosen: Sequence[Projection], head: int, on_progress: Progressed | None, fold: replay.Fold
-    ) -> tuple[int, int]:
-        """(events read, last notification id read): the log up to ``head`` folded into ``fold``."""
-        apply = fold.apply
+        stats = self.last_rebuild = chunks.ChunkStats()
+        keys: dict[str, tuple[str, ...]] = {}
         changes = [p.ops for p in chosen]
         read = after = 0
         while after < head:
-            page = self._source.read(after, max(self._page_size, REBUILD_PAGE_SIZE))
-            if page.empty:
-                raise ProjectionError(f"the log has no notification after {after} although its head is {head}")
-            for seq, event in page.events:
-                for change in changes:
-                    apply(change(event, seq))
-            read += len(page.events)
-            after = page.last
+            gc.disable()
+            try:
+                chunk = chunks.read_chunk(self._source, changes, after, head, chunk_size, self._rebuild_page)
+                if chunk.last == after:
+                    raise ProjectionError(f"the log has no notification after {after} although its head is {head}")
+                stats.note(chunk, self._write_chunk(chosen, chunk, defaults, keys))
+            finally:
+                if collecting:
+                    gc.enable()
+            read, after = read + chunk.events, chunk.last
             if on_progress is not None:
                 on_progress(after)
-        return read, after
+        return read
+
+    @property
+    def _rebuild_page(self) -> int:
+        return max(self._page_size, REBUILD_PAGE_SIZE)
+
+    def _write_chunk(
+        self,
+        chosen: Sequence[Projection],
+        chunk: chunks.Chunk,
+        defaults: dict[str, dict[str, Any]],
+        keys: dict[str, tuple[str, ...]],
+    ) -> int:
+        """One chunk's rows and every chosen projection's position in one transaction; return the rows held.
+        The first chunk starts from empty tables, whatever another runner wrote meanwhile; a later one checks
+        that no other runner moved the positions since the chunk before."""
+        fold = replay.Fold(defaults)
+        chunks.upsert_keys(chunk.ops, keys)
+        tables = [t for p in chosen for t in p.tables]
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                for p in chosen:
+                    position = tracking.lock(cur, p.name)
+                    if chunk.after == 0:
+                        cur.execute(pgsql.SQL("TRUNCATE {}").format(_tables(p)))
+                    elif position != chunk.after:
+                        raise ProjectionError(
+                            f"rebuilding {p.name}: another runner moved it from {chunk.after} to {position} during "
+                            "the rebuild; its tables are whole at that position and it goes on from there (stop "
+                            "it and rebuild again for a rebuild alone)"
+                        )
+                if chunk.after > 0:
+                    chunks.load_reached(cur, fold, chunk.ops, keys)
+                fold.apply(chunk.ops)
+                held = chunks.write_chunk(cur, fold, tables)
+                for p in chosen:
+                    tracking.advance(cur, p.name, chunk.last)
+        except psycopg.Error as exc:
+            names = ", ".join(p.name for p in chosen)
+            raise ProjectionError(
+                f"rebuilding {names} failed writing notifications {chunk.after + 1}..{chunk.last}: {exc}"
+            ) from exc
+        return held
 
     def _chosen(self, name: str | None) -> tuple[Projection, ...]:
         if name is None:
