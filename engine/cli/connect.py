@@ -284,6 +284,7 @@ def _serve_live(
     """Run a live intake server until Ctrl-C / SIGTERM."""
     from connectors.profiles import ProfileError
     from connectors.serving import run_until_signalled
+    from engine.plumbing.health import listener_announcing
     from engine.processes import intake
 
     settings = settings_with(max_message_bytes)
@@ -297,7 +298,13 @@ def _serve_live(
 
     run_until_signalled(
         lambda ready, stop: serve(live, host, port, ready, stop, **how.options),
-        lambda: out.print(f"listening on {how.scheme}://{host}:{port} ({fmt}, {how.mode}); Ctrl-C stops", markup=False),
+        listener_announcing(
+            settings.health_port,
+            settings.metrics_host,
+            lambda: out.print(
+                f"listening on {how.scheme}://{host}:{port} ({fmt}, {how.mode}); Ctrl-C stops", markup=False
+            ),
+        ),
     )
 
 

@@ -96,6 +96,7 @@ def erasure_api(host: str, port: int) -> None:
     transport security as every listener (TLS beyond loopback, the clients of CARELOOP_HTTP_CLIENTS)."""
     from connectors.serving import run_until_signalled
     from engine.cli.connect import listening
+    from engine.plumbing.health import listener_announcing
     from engine.processes.erasure import ServedEraser
     from engine.security.erasure_api import ROUTE, serve
 
@@ -105,8 +106,12 @@ def erasure_api(host: str, port: int) -> None:
         served, limit = ServedEraser(eraser), settings.max_message_bytes
         run_until_signalled(
             lambda ready, stop: serve(served, host, port, ready, stop, limit, **how.options),
-            lambda: out.print(
-                f"listening on {how.scheme}://{host}:{port} (POST {ROUTE}; {how.mode}); Ctrl-C stops", markup=False
+            listener_announcing(
+                settings.health_port,
+                settings.metrics_host,
+                lambda: out.print(
+                    f"listening on {how.scheme}://{host}:{port} (POST {ROUTE}; {how.mode}); Ctrl-C stops", markup=False
+                ),
             ),
         )
 

@@ -243,6 +243,7 @@ def loyalty_api(host: str, port: int) -> None:
     from connectors.serving import run_until_signalled
     from engine.cli.connect import listening
     from engine.loyalty_desk.api import MEMBER, serve
+    from engine.plumbing.health import listener_announcing
 
     settings = _settings()
     how = listening(settings, host, http=True)  # before connecting to anything: its settings may be wrong
@@ -250,7 +251,11 @@ def loyalty_api(host: str, port: int) -> None:
         limit = settings.max_message_bytes
         run_until_signalled(
             lambda ready, stop: serve(opened.desk, host, port, ready, stop, limit, **how.options),
-            lambda: out.print(
-                f"listening on {how.scheme}://{host}:{port} ({MEMBER}; {how.mode}); Ctrl-C stops", markup=False
+            listener_announcing(
+                settings.health_port,
+                settings.metrics_host,
+                lambda: out.print(
+                    f"listening on {how.scheme}://{host}:{port} ({MEMBER}; {how.mode}); Ctrl-C stops", markup=False
+                ),
             ),
         )

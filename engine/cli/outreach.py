@@ -160,6 +160,7 @@ def webhook(host: str, port: int, max_message_bytes: int | None) -> None:
     from connectors.outreach.http import ROUTES, serve
     from connectors.serving import run_until_signalled
     from engine.cli.connect import listening, settings_with
+    from engine.plumbing.health import listener_announcing
 
     settings = settings_with(max_message_bytes)
     how = listening(settings, host, http=True)
@@ -167,7 +168,11 @@ def webhook(host: str, port: int, max_message_bytes: int | None) -> None:
     routes = ", ".join(ROUTES)
     run_until_signalled(
         lambda ready, stop: serve(intake, host, port, ready, stop, settings.max_message_bytes, **how.options),
-        lambda: out.print(
-            f"listening on {how.scheme}://{host}:{port} (POST {routes}; {how.mode}); Ctrl-C stops", markup=False
+        listener_announcing(
+            settings.health_port,
+            settings.metrics_host,
+            lambda: out.print(
+                f"listening on {how.scheme}://{host}:{port} (POST {routes}; {how.mode}); Ctrl-C stops", markup=False
+            ),
         ),
     )

@@ -76,6 +76,17 @@ def _runner(url: str, page_size: int) -> Iterator[Runner]:
         raise _fail(f"PostgreSQL at {_where(url)}: {str(exc).strip() or type(exc).__name__}") from exc
 
 
+def _serve_health(url: str, stop: threading.Event) -> None:
+    """/healthz and /readyz (and /metrics) on CARELOOP_HEALTH_PORT, when set."""
+    from engine.plumbing.health import serve_health
+    from engine.processes.projections import probes
+    from engine.settings import Settings
+
+    settings = Settings()
+    if settings.health_port:
+        serve_health(settings.health_port, settings.metrics_host, probes(url, stop))
+
+
 @projections_app.command("run")
 def run(
     page_size: PageSizeOpt = 1000,
@@ -89,6 +100,7 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with _runner(url, page_size) as runner:
+        _serve_health(url, stop)
         out.print(f"following the event store at {_where(url)} into {', '.join(NAMES)}; Ctrl-C stops")
         follow(runner, stop, poll_interval)
         positions = runner.positions()
@@ -99,24 +111,15 @@ def run(
 def rebuild(
     name: Annotated[str | None, typer.Argument(help=f"One projection: {', '.join(NAMES)} (default: all).")] = None,
     page_size: PageSizeOpt = 1000,
-    chunk_size: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Events folded in memory before their rows are written, with the position, in one transaction "
-            "(memory grows with it, not with the history).",
-        ),
-    ] = 200_000,
 ) -> None:
-    """Empty the projection's tables and replay the whole event store into them chunk by chunk, with a progress
-    bar."""
+    """Empty the projection's tables and replay the whole event store into them, with a progress bar."""
     if name is not None and name not in NAMES:
         hint = did_you_mean(name, NAMES) or f" (projections: {', '.join(NAMES)})"
         raise _fail(f"no projection {name!r}{hint}", 2)
     url = _database_url()
     with _runner(url, page_size) as runner:
         started = time.perf_counter()
-        events = runner.rebuild(name, progress=True, chunk_size=chunk_size)
+        events = runner.rebuild(name, progress=True)
         elapsed = max(time.perf_counter() - started, 1e-9)
         counts = runner.row_counts(name)
     out.print(f"rebuilt {name or 'all projections'}: {events} events in {elapsed:.1f} s ({events / elapsed:,.0f}/s)")

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable
 
 import structlog
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from connectors.publisher import EventPublisher
@@ -40,6 +39,7 @@ from engine.journeys.templates import Template
 from engine.language.loader import load_catalog
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.connections import check_reachable, connect
+from engine.plumbing.health import Probes, all_of, not_stopping, reachable, serve_health, threads_running
 from engine.plumbing.kafka_security import kafka_security
 from engine.plumbing.logs import configure_logging
 from engine.plumbing.services import ServicesNotFoundError, database_url, kafka_bootstrap
@@ -151,6 +151,13 @@ def build_dispatcher(settings: DispatchSettings) -> Dispatcher:
     return Dispatcher(follower, sender, outbox, d.poll_interval, closing)
 
 
+def dispatcher_probes(url: str, stop: threading.Event) -> Probes:
+    """Alive while its loops (the dispatch-* threads) run and it was not told to stop; ready while PostgreSQL, which
+    it follows and records every send in, answers."""
+    live = all_of(not_stopping(stop), threads_running("dispatch-"))
+    return Probes(live, reachable(lambda: check_reachable(url, APPLICATION), "PostgreSQL"))
+
+
 def main() -> int:
     """`careloop dispatch` and `python -m engine.dispatch`: 0 when stopped by a signal, 1 on failure, 2 on bad
     settings."""
@@ -168,9 +175,10 @@ def main() -> int:
     except (DispatchConfigurationError, JourneyError, TablesNotReadyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if settings.dispatch.metrics_port:
-        start_http_server(settings.dispatch.metrics_port, addr=settings.metrics_host)
     stop = threading.Event()
+    if settings.dispatch.metrics_port:
+        probes = dispatcher_probes(database_url(settings), stop)
+        serve_health(settings.dispatch.metrics_port, settings.metrics_host, probes)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     log.info("dispatcher started", channels=dict(settings.dispatch.channels))

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from engine.plumbing import collector
 from engine.plumbing.connections import check_reachable
+from engine.plumbing.health import Probes, all_of, not_stopping, reachable
 from engine.store.application import JourneyStore, postgres_env
 from projections.catalog import PROJECTIONS
 from projections.runner import NAME, Runner
@@ -34,3 +35,15 @@ def follow(runner: Runner, stop: threading.Event, poll_interval: float) -> None:
     """`careloop projections run`: keep every projection up to date until ``stop`` is set."""
     collector.tune()  # after start-up: the runner and its projections live as long as the process
     runner.run_forever(stop, poll_interval)
+
+
+def probes(database_url: str, stop: threading.Event) -> Probes:
+    """Alive while the thread that follows runs and was not told to stop (a failure ends the process); ready while
+    the event store's PostgreSQL answers."""
+    follows = threading.current_thread()
+
+    def running() -> str | None:
+        return None if follows.is_alive() else "the runner's thread has ended"
+
+    live = all_of(not_stopping(stop), running)
+    return Probes(live, reachable(lambda: check_reachable(database_url, NAME), "PostgreSQL"))

@@ -17,13 +17,19 @@ from engine.settings import Settings
 
 
 class Served:
-    """Stands in for prometheus_client's start_http_server: records where a process asked to listen."""
+    """Stands in for engine/plumbing/health.py's serve_health (metrics and probes): records where a process asked
+    to listen."""
 
     def __init__(self) -> None:
         self.at: list[tuple[int, str]] = []
 
-    def __call__(self, port: int, addr: str = "0.0.0.0", **_: Any) -> None:
-        self.at.append((port, addr))
+    def __call__(self, port: int, host: str, probes: Any) -> None:
+        self.at.append((port, host))
+
+
+class TimerApp:
+    def timer(self, *_: Any, **__: Any) -> Any:
+        return lambda fun: fun
 
 
 class StoppedDispatcher:
@@ -58,19 +64,20 @@ def test_an_empty_metrics_host_is_refused_naming_the_setting(monkeypatch: pytest
 
 def test_the_worker_serves_its_metrics_on_the_configured_host(monkeypatch: pytest.MonkeyPatch) -> None:
     served = Served()
-    monkeypatch.setattr(worker, "start_http_server", served)
+    monkeypatch.setattr(worker, "serve_health", served)
     monkeypatch.setattr(faust, "Worker", QuietFaustWorker)
     monkeypatch.setattr(sys, "argv", ["careloop", "worker"])  # run() trims it for faust
 
-    worker.run(SimpleNamespace(app=None), Settings(metrics_port=9464, metrics_host="10.0.0.7"))  # type: ignore[arg-type]
+    worker.run(SimpleNamespace(app=TimerApp()), Settings(metrics_port=9464, metrics_host="10.0.0.7"))  # type: ignore[arg-type]
 
     assert served.at == [(9464, "10.0.0.7")]
 
 
 def test_the_dispatcher_serves_its_metrics_on_the_configured_host(monkeypatch: pytest.MonkeyPatch) -> None:
     served = Served()
-    monkeypatch.setattr(dispatcher, "start_http_server", served)
+    monkeypatch.setattr(dispatcher, "serve_health", served)
     monkeypatch.setattr(dispatcher, "build_dispatcher", lambda _settings: StoppedDispatcher())
+    monkeypatch.setattr(dispatcher, "database_url", lambda _settings: "postgresql://127.0.0.1/careloop")
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # leave pytest's own handlers alone
     # the process's JSON logging would outlive the test: structlog caches loggers configured so (test_snapshots)
     monkeypatch.setattr(dispatcher, "configure_logging", lambda _level: None)
