@@ -13,7 +13,16 @@ from typing import Any
 
 from pydantic import AwareDatetime
 
-from connectors.tabular.mapping import ENVELOPE, REFERRAL_CODE, RELATION_DERIVED, RELATIVE_MRN, RELATIVE_TARGETS
+from connectors.tabular.contracts import HOUSEHOLD_NUMBER, SIGNED_ON
+from connectors.tabular.mapping import (
+    CONTRACT_TARGETS,
+    ENVELOPE,
+    HOUSEHOLD_DERIVED,
+    REFERRAL_CODE,
+    RELATION_DERIVED,
+    RELATIVE_MRN,
+    RELATIVE_TARGETS,
+)
 from connectors.tabular.references import Path, columns_read, expr_lookups, inner_values
 from connectors.tabular.spec import EventSpec, Expr, PatientSpec
 from engine.yamlfile.suggest import did_you_mean
@@ -149,7 +158,11 @@ def _check_event(entry: EventSpec, at: Path, lookups: dict[str, dict[str, str]],
         for name, info in cls.model_fields.items():
             # recorded_at defaults to occurred_at (mapping.py), so only the clinical fields are demanded here.
             derived = RELATION_DERIVED if type_.startswith("relationship.") else frozenset()
-            if info.is_required() and name not in {*ENVELOPE, "recorded_at", *derived} and name not in written:
+            if name in HOUSEHOLD_DERIVED and type_ == "family_contract.signed":
+                if HOUSEHOLD_NUMBER not in written:
+                    why = f"map the export's household number to {HOUSEHOLD_NUMBER} (the connector makes {name})"
+                    findings.append((at, f"{type_} needs {name}: {why}"))
+            elif info.is_required() and name not in {*ENVELOPE, "recorded_at", *derived} and name not in written:
                 findings.append((at, f"{type_} needs {name}: add it under fields"))
     return findings
 
@@ -176,13 +189,10 @@ def _check_field(name: str, expr: Expr, at: Path, classes: list[type[Event]]) ->
         return [(at, "identifiers come from the patient: section; remove it from fields")]
     if name == REFERRAL_CODE:
         return _check_referral_code(expr, at, classes)
-    if name in RELATION_DERIVED:
-        return [(at, f"the connector derives {name}: map the relative's identifier to {RELATIVE_MRN}, if any")]
-    if name in RELATIVE_TARGETS:
-        others = [_type_of(cls) for cls in classes if not _type_of(cls).startswith("relationship.")]
-        if others or not value_kinds(expr) <= {"text"}:
-            return [(at, f"{name} names the relative (a text), on relationship.recorded|ended only")]
-        return []
+    if name in RELATION_DERIVED or name in RELATIVE_TARGETS:
+        return _check_relative_target(name, expr, at, classes)
+    if name in HOUSEHOLD_DERIVED or name in CONTRACT_TARGETS:
+        return _check_contract_target(name, expr, at, classes)
     if name == "referral":
         return [(at, f"map the code as written to {REFERRAL_CODE}: the connector looks its referrer up")]
     owners = [cls for cls in classes if name in cls.model_fields]
@@ -209,6 +219,30 @@ def _check_referral_code(expr: Expr, at: Path, classes: list[type[Event]]) -> li
         return [(at, f"{REFERRAL_CODE} is read on patient.registered only, not on {' / '.join(others)}")]
     if not value_kinds(expr) <= {"text"}:
         return [(at, f"{REFERRAL_CODE} is {_HOW['text']} (the code as written, e.g. K7QM-2XRP-9D4T)")]
+    return []
+
+
+def _check_relative_target(name: str, expr: Expr, at: Path, classes: list[type[Event]]) -> list[Finding]:
+    """What names a relative (``relative_mrn``, ``relative_role``, ``relative_name``); never the ids derived from it."""
+    if name in RELATION_DERIVED:
+        return [(at, f"the connector derives {name}: map the relative's identifier to {RELATIVE_MRN}, if any")]
+    others = [_type_of(cls) for cls in classes if not _type_of(cls).startswith("relationship.")]
+    if others or not value_kinds(expr) <= {"text"}:
+        return [(at, f"{name} names the relative (a text), on relationship.recorded|ended only")]
+    return []
+
+
+def _check_contract_target(name: str, expr: Expr, at: Path, classes: list[type[Event]]) -> list[Finding]:
+    """``household_number`` and ``end_reason`` (texts, on family_contract.signed), ``signed_on`` (a date, on .ended);
+    never ``household_id``, which the connector derives."""
+    if name in HOUSEHOLD_DERIVED:
+        why = "a keyed pseudonym, never the export's number"
+        return [(at, f"the connector derives {name} ({why}): map the household number to {HOUSEHOLD_NUMBER}")]
+    owner, kind = CONTRACT_TARGETS[name], "date" if name == SIGNED_ON else "text"
+    if any(_type_of(cls) != owner for cls in classes):
+        return [(at, f"{name} is read on {owner} only")]
+    if not value_kinds(expr) <= {kind}:
+        return [(at, f"{name} is {_HOW[kind]}")]
     return []
 
 

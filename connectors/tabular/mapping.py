@@ -23,6 +23,7 @@ from connectors.base import Location, Mapped, Outcome, PatientIdentity, Reject
 from connectors.profiles import SourceProfile, SourceProfiles
 from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, ReferralDirectory, claim
 from connectors.relations import RelationIdError, Relative, normalised_name, relation_ids
+from connectors.tabular.contracts import END_REASON, HOUSEHOLD_NUMBER, SIGNED_ON, contract_values
 from connectors.tabular.references import file_columns
 from connectors.tabular.spec import CsvSpec, EventSpec, Expr, FileSpec
 from connectors.tabular.values import MISSING, CellError, RowContext, cell, evaluate, first_column, holds
@@ -43,6 +44,16 @@ REFERRAL_CODE = "referral_code"
 RELATIVE_MRN = "relative_mrn"
 RELATIVE_TARGETS = (RELATIVE_MRN, "relative_role", "relative_name")
 RELATION_DERIVED = frozenset({"relation_id", "related_patient_id"})
+# Targets of a family doctor contract (family_contract.signed|ended) that are no event fields: the signing system's
+# household number, of which the connector makes household_id, a keyed pseudonym (tabular/households.py); and on an
+# ended row the date it was signed, so an end before the signing is refused rather than published; on a signed row the
+# end reason column, so a reason without an end date is refused rather than dropped (tabular/contracts.py).
+CONTRACT_TARGETS = {
+    HOUSEHOLD_NUMBER: "family_contract.signed",
+    END_REASON: "family_contract.signed",
+    SIGNED_ON: "family_contract.ended",
+}
+HOUSEHOLD_DERIVED = frozenset({"household_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +117,7 @@ def map_row(
         key = _row_key(row, plan.file, location.message)
         identifiers = _identifiers(row, plan)
         patient_id = _resolve(identity, identifiers, plan)
-        ctx = RowContext(row, key, plan.spec.lookups, plan.zone, plan.country)
+        ctx = RowContext(row, key, plan.spec.lookups, plan.zone, plan.country, plan.spec.quote_values)
         source = Source(system=plan.spec.source_system, message_id=f"{plan.name}:{key}")
         refused: list[CellError] = []  # referral codes that are no codes: the rest of the row still maps
         known = _Known(patient_id, identifiers, identity, plan.referrals)
@@ -205,6 +216,8 @@ def _event(entry: EventSpec, ctx: RowContext, source: Source, known: _Known, ref
             values["referral"] = referral
     if type_.startswith("relationship."):
         values |= _relation(entry, ctx, values, known)
+    if type_.startswith("family_contract."):
+        values |= contract_values(entry, ctx, values, known.identity, source.system)
     if "occurred_at" in values:
         # An export carries no arrival time: the clinical time stands in, so re-imports stay identical.
         values.setdefault("recorded_at", values["occurred_at"])
@@ -216,7 +229,7 @@ def _event(entry: EventSpec, ctx: RowContext, source: Source, known: _Known, ref
     try:
         event: Event = cls.create(source=source, discriminator=entry.discriminator, patient_id=patient_id, **values)
     except ValidationError as exc:
-        raise _explain(exc, entry, type_) from exc
+        raise _explain(exc, entry, type_, ctx.quote) from exc
     return event
 
 
@@ -276,13 +289,13 @@ def _event_class(entry: EventSpec, ctx: RowContext) -> type[Event]:
     return CLINICAL_TYPES[str(chosen)]
 
 
-def _explain(exc: ValidationError, entry: EventSpec, type_: str) -> CellError:
+def _explain(exc: ValidationError, entry: EventSpec, type_: str, quote: bool = True) -> CellError:
     """The event model refused a value: say which field, which column and what was expected."""
     err = exc.errors(include_url=False)[0]
     field = str(err["loc"][0]) if err["loc"] else ""
     expr = entry.fields.get(field)
     column = first_column(expr) if expr is not None else None
     given = err.get("input")
-    shown = f" {str(given)[:40]!r}" if isinstance(given, str | int | float) else ""
+    shown = f" {str(given)[:40]!r}" if quote and isinstance(given, str | int | float) else ""
     origin = f"column {column}" if column else f"field {field}"
     return CellError(column, f"{origin}:{shown} does not fit {type_} {field}: {err['msg']}")

@@ -242,6 +242,9 @@ class CsvSpec(SpecModel):
     # profile's (connectors.profiles, by source_system, then name), by default Asia/Shanghai and CN.
     default_timezone: str | None = None
     country: str | None = Field(default=None, description="ISO 3166 region of phone numbers without a country code.")
+    # A reason quotes the bad cell (shortened) to help find it; false: it names file, line and column only, for
+    # exports where any cell may say something about a person (a signing date, a household's role word).
+    quote_values: bool = True
     patient: PatientSpec | None = None
     lookups: dict[str, dict[str, str]] = Field(default_factory=dict)
     files: tuple[FileSpec, ...] = Field(min_length=1)

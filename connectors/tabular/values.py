@@ -49,6 +49,7 @@ class RowContext:
     lookups: Mapping[str, Mapping[str, str]]
     zone: str  # of times without offset
     country: str  # of phone numbers without a country code
+    quote: bool = True  # whether a reason may quote the bad cell (the spec's quote_values)
 
 
 def cell(row: Mapping[str, str | None], column: str) -> str | None:
@@ -171,7 +172,9 @@ def _translate(raw: str, expr: Expr, ctx: RowContext) -> str:
         return expr.otherwise
     where = f"lookup {expr.lookup!r}" if expr.lookup else "the spec's map"
     known = ", ".join(sorted(table)[:12])
-    raise CellError(first_column(expr), f"value {_show(raw)} is not in {where} (known: {known})")
+    column = first_column(expr)
+    given = f"value {_show(raw)}" if ctx.quote else f"the value of column {column}"
+    raise CellError(column, f"{given} is not in {where} (known: {known})")
 
 
 def _parse(value: str, expr: Expr, ctx: RowContext) -> Any:
@@ -179,12 +182,12 @@ def _parse(value: str, expr: Expr, ctx: RowContext) -> Any:
     if expr.parse == "number":
         number = float(value) if _NUMBER.fullmatch(value) else math.nan
         if not math.isfinite(number):
-            raise CellError(column, f"column {column}: {_show(value)} is not a number")
+            raise CellError(column, f"column {column}: {_shown(value, ctx)}is not a number")
         return number
     if expr.parse == "date":
-        return _date(value, expr.format, column)
+        return _date(value, expr.format, column, _shown(value, ctx))
     if expr.parse == "datetime":
-        return _datetime(value, expr.format, expr.timezone or ctx.zone, column)
+        return _datetime(value, expr.format, expr.timezone or ctx.zone, column, _shown(value, ctx))
     if expr.parse == "phone":
         if is_no_number(value):
             return None  # 无, 不详, 0: the export's way of saying there is no number
@@ -195,7 +198,7 @@ def _parse(value: str, expr: Expr, ctx: RowContext) -> Any:
     return value
 
 
-def _date(value: str, fmt: str | None, column: str | None) -> date:
+def _date(value: str, fmt: str | None, column: str | None, shown: str) -> date:
     try:
         if fmt:
             return datetime.strptime(value, fmt).date()
@@ -204,10 +207,10 @@ def _date(value: str, fmt: str | None, column: str | None) -> date:
     except ValueError:
         pass
     expected = f"format {fmt}" if fmt else "YYYY-MM-DD"
-    raise CellError(column, f"column {column}: {_show(value)} is not a date (expected {expected})")
+    raise CellError(column, f"column {column}: {shown}is not a date (expected {expected})")
 
 
-def _datetime(value: str, fmt: str | None, zone: str, column: str | None) -> datetime:
+def _datetime(value: str, fmt: str | None, zone: str, column: str | None, shown: str) -> datetime:
     parsed: datetime | None = None
     try:
         if fmt:
@@ -218,9 +221,14 @@ def _datetime(value: str, fmt: str | None, zone: str, column: str | None) -> dat
         parsed = None
     if parsed is None:
         expected = f"format {fmt}" if fmt else "ISO 8601, e.g. 2024-01-31T08:30:00Z, or a date"
-        raise CellError(column, f"column {column}: {_show(value)} is not a date-time (expected {expected})")
+        raise CellError(column, f"column {column}: {shown}is not a date-time (expected {expected})")
     # A time written without offset (or a bare date, read as midnight) is local time in the export's zone.
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo(zone))
+
+
+def _shown(value: str, ctx: RowContext) -> str:
+    """The value, when the spec lets reasons quote cells; else only "the value" (the reason names the column)."""
+    return f"{_show(value)} " if ctx.quote else "the value "
 
 
 def _show(value: str) -> str:
