@@ -10,7 +10,7 @@ from rich.console import Console
 from bench.runner import UnknownWorkloadError, chosen, main
 
 
-def bench(workloads: list[str], quick: bool, scale: float = 1.0, profile: bool = False) -> None:
+def bench(workloads: list[str], quick: bool, scale: float = 1.0, profile: bool = False, workers: int = 2) -> None:
     try:
         chosen(workloads)
     except UnknownWorkloadError as exc:
@@ -18,6 +18,6 @@ def bench(workloads: list[str], quick: bool, scale: float = 1.0, profile: bool =
         raise typer.Exit(2) from exc
     # Wide enough for the table when the output is a CI log rather than a terminal.
     console = Console(highlight=False, width=max(shutil.get_terminal_size((140, 40)).columns, 140))
-    code = main(workloads, quick, console, scale, profile)
+    code = main(workloads, quick, console, scale, profile, workers)
     if code:
         raise typer.Exit(code)

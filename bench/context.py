@@ -16,6 +16,7 @@ class Context:
     settings: Settings
     say: Callable[[str], None]
     profile: bool = False  # sample the measured processes with py-spy (bench/profile.py)
+    workers: int = 2  # `--workers N`: the worker processes bench/scaling.py compares with one
     services: Services | None = None  # started by the runner before the first workload that needs them
     # What a workload leaves for a later one in the same run (throughput's store, which rebuild replays).
     keep: dict[str, Settings] = field(default_factory=dict)

@@ -23,8 +23,8 @@ from bench.sizes import FULL, QUICK, scaled
 from engine.settings import Settings
 
 # In running order: pure ones first, then throughput before rebuild (which replays the store it leaves).
-WORKLOADS = ("core", "whatif", "connectors", "throughput", "rebuild", "latency", "timers", "memory")
-LIVE = frozenset({"throughput", "rebuild", "latency", "timers", "memory"})
+WORKLOADS = ("core", "whatif", "connectors", "throughput", "rebuild", "latency", "timers", "memory", "scaling")
+LIVE = frozenset({"throughput", "rebuild", "latency", "timers", "memory", "scaling"})
 Workload = Callable[[Context], list[Result]]
 
 
@@ -39,14 +39,16 @@ def chosen(names: Sequence[str]) -> list[str]:
     return [w for w in WORKLOADS if not names or w in names]
 
 
-def main(names: Sequence[str], quick: bool, console: Console, scale: float = 1.0, profile: bool = False) -> int:
+def main(
+    names: Sequence[str], quick: bool, console: Console, scale: float = 1.0, profile: bool = False, workers: int = 2
+) -> int:
     workloads = chosen(names)
     base = Settings()
     data_dir = base.data_dir.absolute() / ("bench-quick" if quick else "bench")
     shutil.rmtree(data_dir, ignore_errors=True)  # every run starts from empty services
     run = Run(quick=quick, workloads=workloads, scale=scale)
     sizes = scaled(QUICK if quick else FULL, scale)
-    ctx = Context(sizes, base, say=lambda text: console.print(f"[dim]{text}[/]"), profile=profile)
+    ctx = Context(sizes, base, say=lambda text: console.print(f"[dim]{text}[/]"), profile=profile, workers=workers)
     started = time.monotonic()
     needs_services = any(w in LIVE for w in workloads)
     with services(base, data_dir) if needs_services else nullcontext() as shared:

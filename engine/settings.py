@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     timer_poll_interval: float = Field(default=0.1, gt=0)
     timer_batch: int = Field(default=1000, ge=1)
     timer_republish_after: float = Field(default=30.0, gt=0, description="Seconds before an unfired tick is resent.")
+    # The worker's relay (engine/worker/relay.py) copies every engine event to <topic_prefix>.engine. No careloop
+    # process reads that topic (they follow the store), and relaying costs the worker a share of its time, so it
+    # runs only for a deployment that subscribes to it. Off, nothing is lost: the store stays the record, and
+    # turning it on later publishes from where the relay last stood (from the start if it never ran).
+    engine_topic: bool = Field(
+        default=False,
+        description="Publish every engine event to <topic_prefix>.engine, for subscribers outside careloop.",
+    )
 
     # Every intake (file message, MLLP frame, HTTP body) and every event is bounded by it; above 1 MiB, the broker's
     # message.max.bytes (and existing topics' max.message.bytes) must be raised too (connectors/limits.py).
@@ -107,11 +115,6 @@ class Settings(BaseSettings):
     )
 
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
-    # The processes without metrics of their own (the projection runner, the listeners): /healthz and /readyz for
-    # an orchestrator's probes (engine/plumbing/health.py), plain HTTP on metrics_host, apart from the listener's TLS.
-    health_port: int | None = Field(
-        default=None, description="Serve /healthz, /readyz (and /metrics) on this port: projections and listeners."
-    )
     # Loopback by default: the metrics say how busy careloop is, which is nobody's business off the host; a
     # Prometheus elsewhere (deploy/prometheus) needs 0.0.0.0 or the address of the interface it scrapes.
     metrics_host: str = Field(

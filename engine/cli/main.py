@@ -225,17 +225,22 @@ def demo(
 def bench(
     workloads: Annotated[
         list[str] | None,
-        typer.Argument(help="core, whatif, connectors, throughput, rebuild, latency, timers, memory (default: all)."),
+        typer.Argument(
+            help="core, whatif, connectors, throughput, rebuild, latency, timers, memory, scaling (default: all)."
+        ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="Every workload at reduced size: a smoke run of a few minutes.")] = False,
     scale: Annotated[float, typer.Option(min=0.0001, help="Events through the worker x this.")] = 1.0,
     profile: Annotated[bool, typer.Option(help="Sample the measured processes with py-spy.")] = False,
+    workers: Annotated[
+        int, typer.Option(min=2, help="Worker processes the scaling workload compares with one worker.")
+    ] = 2,
 ) -> None:
     """Benchmarks with their ceilings: prints a table and writes bench/results/<date>-<machine>.json. Runs
     `python -m bench` in the careloop checkout around the current folder: the benchmarks are not installed."""
     from engine.cli.checkout import run_bench
 
-    args = [*(workloads or []), *(["--quick"] if quick else []), "--scale", str(scale)]
+    args = [*(workloads or []), *(["--quick"] if quick else []), "--scale", str(scale), "--workers", str(workers)]
     raise typer.Exit(run_bench([*args, *(["--profile"] if profile else [])]))
 
 

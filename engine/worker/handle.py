@@ -12,7 +12,7 @@ the faust agent hands it each batch in a thread (engine/worker/app.py); the unit
    again from 3 at once; a deployment recorded meanwhile (the head moved, engine/store/deployments.py) reloads the
    catalog from the database and goes again from 3; any other failure is retried by ``deps.retry`` until it
    succeeds.
-5. The committed engine events are handed to the relay, which publishes them.
+5. The committed engine events are handed to the relay, which publishes them (when the engine topic is on).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class Deps:
 
     store: Journeys
     dead_letters: DeadLetters
-    relay: Relay
+    relay: Relay | None  # None: the engine topic is off (CARELOOP_ENGINE_TOPIC), nothing is relayed
     metrics: Metrics
     retry: Retry
     catalog: Catalog
@@ -80,7 +80,7 @@ def handle(batch: Sequence[Inbound], deps: Deps) -> Outcome:
     offsets = _offsets(fresh)
     outcome = deps.retry(lambda: _until_committed(triggers, offsets, deps), COMMITTING)
     outcome.skipped, outcome.dead = len(batch) - len(fresh), decoded.dead
-    if outcome.committed is not None:
+    if outcome.committed is not None and deps.relay is not None:
         deps.relay.offer(outcome.committed)
     deps.metrics.handled(outcome, time.perf_counter() - started)
     return outcome

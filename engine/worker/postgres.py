@@ -46,6 +46,8 @@ class PostgresJourneys:
         cache_size: int = 20_000,
         snapshot_after: int = 0,
         pseudonym_key: bytes = b"",
+        *,
+        relaying: bool = True,
     ) -> None:
         self._store = store
         self._consumer = consumer
@@ -53,6 +55,7 @@ class PostgresJourneys:
         self._cache_size = cache_size
         self._snapshot_after = snapshot_after
         self._pseudonym_key = pseudonym_key
+        self._relaying = relaying  # False: no relay runs (CARELOOP_ENGINE_TOPIC off), so nothing is made ready to send
         self._loaded: dict[str, PatientJourneys] = {}  # by load(), for commit()
         # forget() (partitions revoked) moves it on: a batch loaded before it is not kept in the cache after its
         # commit, since its patients may belong to another worker by then
@@ -95,7 +98,7 @@ class PostgresJourneys:
             raise
         if self._loaded_in == self._generation:
             self._remember(aggregates)
-        return _committed(recordings)
+        return _committed(recordings, self._relaying)
 
     def forget(self) -> None:
         """Partitions were revoked (called on the event loop while a batch may be committing in its thread):
@@ -143,10 +146,10 @@ def _record(aggregate: PatientJourneys, changes: PatientChanges) -> None:
     aggregate.record(changes.events, changes.state)
 
 
-def _committed(recordings: list[Recording[UUID]]) -> Committed | None:
+def _committed(recordings: list[Recording[UUID]], relaying: bool) -> Committed | None:
     if not recordings:
         return None
     ids = [r.notification.id for r in recordings]
-    events = [r.domain_event for r in recordings]
+    events = [r.domain_event for r in recordings] if relaying else []
     outgoing = engine_outgoing(e.payload for e in events if isinstance(e, PatientJourneys.Recorded))
     return Committed(min(ids) - 1, max(ids), tuple(outgoing))

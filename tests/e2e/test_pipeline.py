@@ -19,12 +19,13 @@ from engine.cli.eventfile import read_events
 from engine.cli.main import app
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
 from events import patient as pa
 from tests import corpus
 from tests.builders import at, booked, cancelled, discharge, event, registered
-from tests.e2e.conftest import Live
+from tests.e2e.conftest import Live, live_careloop
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # kafka-python 3 on Python 3.11
@@ -178,39 +179,55 @@ def test_the_same_event_file_through_simulate_and_the_live_pipeline_gives_the_sa
     assert comparison.live_effects["churn.flagged"] == comparison.simulated_effects["churn.flagged"] > 5
 
 
-def test_engine_decisions_are_published_to_the_engine_topic_keyed_by_patient(live: Live) -> None:
-    live.publish([discharge("OUT1", at("2026-03-02 10:00"), department="orthopedics")])
+def test_with_the_engine_topic_on_engine_decisions_are_published_to_it_keyed_by_patient(
+    broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    with live_careloop(broker, postgres, tmp_path, "topic", extra_env={"CARELOOP_ENGINE_TOPIC": "true"}) as live:
+        expected = _day3_message(live, "OUT1")
+        published = asyncio.run(_read_engine_topic(live, "OUT1", until="message.requested"))
+    types = [e["type"] for e in published]
+    assert types[0] == "journey.started"
+    assert {e["message_id"] for e in published if e["type"] == "message.requested"} == expected
+    assert len({e["event_id"] for e in published}) == len(published)
+
+
+def test_with_the_engine_topic_off_by_default_decisions_are_recorded_and_nothing_is_published(live: Live) -> None:
+    assert len(_day3_message(live, "OUT2")) == 1  # decided, recorded and projected as ever
+    assert asyncio.run(_read_engine_topic(live, "OUT2", until=None)) == []
+
+
+def _day3_message(live: Live, patient: str) -> set[str]:
+    """A surgical discharge taken through to its day-3 care message: the message's id."""
+    live.publish([discharge(patient, at("2026-03-02 10:00"), department="orthopedics")])
     live.advance_clock(at("2026-03-06 00:00"))
     live.catch_up_projections()
     # Requested: past 'scheduled' (the outreach policy may already have approved or deferred it)
     due = (
         "SELECT message_id FROM reminder_queue "
-        "WHERE patient_id = 'OUT1' AND status NOT IN ('scheduled', 'skipped', 'cancelled')"
+        "WHERE patient_id = %s AND status NOT IN ('scheduled', 'skipped', 'cancelled')"
     )
-    expected = {r[0] for r in live.rows(due)}
+    expected = {r[0] for r in live.rows(due, patient)}
     assert len(expected) == 1  # the day-3 care message
+    return expected
 
-    async def read_engine_topic() -> list[dict[str, object]]:
-        consumer = AIOKafkaConsumer(
-            live.topics.engine, bootstrap_servers=live.stack.bootstrap, auto_offset_reset="earliest", group_id=None
-        )
-        await consumer.start()
-        try:
-            out: list[dict[str, object]] = []
-            for _ in range(20):
-                batches = await consumer.getmany(timeout_ms=500)
-                out += [json.loads(m.value) for msgs in batches.values() for m in msgs if m.key == b"OUT1"]
-                if any(e["type"] == "message.requested" for e in out):
-                    break
-            return out
-        finally:
-            await consumer.stop()
 
-    published = asyncio.run(read_engine_topic())
-    types = [e["type"] for e in published]
-    assert types[0] == "journey.started"
-    assert {e["message_id"] for e in published if e["type"] == "message.requested"} == expected
-    assert len({e["event_id"] for e in published}) == len(published)
+async def _read_engine_topic(live: Live, patient: str, until: str | None) -> list[dict[str, Any]]:
+    """The engine topic's events of ``patient``, read from the start until one of type ``until`` arrives (None: for
+    ten seconds)."""
+    consumer = AIOKafkaConsumer(
+        live.topics.engine, bootstrap_servers=live.stack.bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        out: list[dict[str, Any]] = []
+        for _ in range(20):
+            batches = await consumer.getmany(timeout_ms=500)
+            out += [json.loads(m.value) for msgs in batches.values() for m in msgs if m.key == patient.encode()]
+            if until is not None and any(e["type"] == until for e in out):
+                break
+        return out
+    finally:
+        await consumer.stop()
 
 
 def publish_fhir(live: Live, folder: Path, events: int) -> dict[str, int]:

@@ -18,7 +18,8 @@ from engine.store.application import JourneyStore
 from engine.worker.dead_letters import KafkaDeadLetters
 from engine.worker.ports import DeadLetters, Journeys
 from engine.worker.postgres import Consumer, PostgresJourneys
-from tests.contracts.worker import DeadLettersContract, JourneysContract
+from tests.builders import discharge
+from tests.contracts.worker import OPENED, DeadLettersContract, JourneysContract, batch
 from tests.kafka_topics import create_topic, read_topic, unique
 
 CONSUMER = Consumer("c", "careloop.clinical", {})
@@ -63,3 +64,12 @@ class TestKafkaDeadLetters(DeadLettersContract):
 
         yield sink, read
         sink.close()
+
+
+def test_with_the_engine_topic_off_a_commit_records_the_same_and_prepares_nothing_to_send(store: JourneyStore) -> None:
+    worker = PostgresJourneys(store, CONSUMER, relaying=False)
+    commit = batch(worker, discharge("P1", OPENED), offsets={("clinical", 0): 1})
+    committed = worker.commit(commit)
+    assert committed is not None and committed.outgoing == ()
+    assert committed.last - committed.after >= len(commit.patients["P1"].events) > 0
+    assert PostgresJourneys(store, CONSUMER).load(["P1"]) == {"P1": commit.patients["P1"].state}

@@ -280,3 +280,17 @@ def test_ticks_for_a_patient_with_nothing_due_decide_nothing() -> None:
     outcome = worker.handle(worker.tick("P1", at("2026-03-02 10:00") + timedelta(hours=1)))
     assert (outcome.ticks, outcome.engine_events, outcome.committed) == (1, {}, None)
     assert worker.recorded("P1") == history
+
+
+def test_with_the_engine_topic_off_a_batch_is_committed_as_ever_and_nothing_is_relayed() -> None:
+    worker, relaying = Worker(), Worker()
+    worker.deps.relay = None  # CARELOOP_ENGINE_TOPIC off: the worker starts no relay
+    inputs = [discharge("P1", at("2026-03-02 10:00")), booked("P2", at("2026-03-02 11:00"), at("2026-03-20 09:30"))]
+
+    outcome = worker.handle(*[worker.clinical(e) for e in inputs])
+    relayed = relaying.handle(*[relaying.clinical(e) for e in inputs])
+
+    assert outcome.committed is not None and sum(outcome.engine_events.values()) > len(inputs)
+    assert outcome.engine_events == relayed.engine_events
+    assert [worker.recorded(p) for p in ("P1", "P2")] == [relaying.recorded(p) for p in ("P1", "P2")]
+    assert len(relaying.relay.offered) == 1 and worker.relay.offered == []
