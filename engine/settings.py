@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     )
 
     metrics_port: int | None = Field(default=None, description="Serve Prometheus metrics on this port.")
+    # The processes without metrics of their own (the projection runner, the listeners): /healthz and /readyz for
+    # an orchestrator's probes (engine/plumbing/health.py), plain HTTP on metrics_host, apart from the listener's TLS.
+    health_port: int | None = Field(
+        default=None, description="Serve /healthz, /readyz (and /metrics) on this port: projections and listeners."
+    )
     # Loopback by default: the metrics say how busy careloop is, which is nobody's business off the host; a
     # Prometheus elsewhere (deploy/prometheus) needs 0.0.0.0 or the address of the interface it scrapes.
     metrics_host: str = Field(

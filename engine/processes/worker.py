@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from functools import partial
 
 import faust
-from prometheus_client import start_http_server
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from engine.access.ownership import TablesNotReadyError
 from engine.journeys.catalog import Catalog
 from engine.plumbing import collector
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
+from engine.plumbing.health import Heartbeat, Probes, serve_health
 from engine.plumbing.kafka_security import KafkaSecurity, kafka_security
 from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics, ensure_topics
@@ -101,10 +101,10 @@ def build_worker(settings: Settings) -> Worker:
 
 
 def run(worker: Worker, settings: Settings) -> None:
-    """Serve the worker's metrics (when CARELOOP_METRICS_PORT is set; on CARELOOP_METRICS_HOST) and run its app
-    under faust until stopped."""
+    """Serve the worker's metrics, /healthz and /readyz (when CARELOOP_METRICS_PORT is set; on
+    CARELOOP_METRICS_HOST) and run its app under faust until stopped."""
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        serve_health(settings.metrics_port, settings.metrics_host, worker_probes(worker.app))
     sys.argv = [sys.argv[0]]  # faust's worker parses argv; the command's were consumed by typer
     faust.Worker(worker.app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
@@ -115,6 +115,18 @@ def _relay(
     """The engine-topic relay (CARELOOP_ENGINE_TOPIC): engine events published as large as inputs may be."""
     producer = partial(kafka_producer, bootstrap, settings.max_message_bytes, security=security)
     return RelayThread(EngineRelay(database_url, store), producer, topics.engine)
+
+
+def worker_probes(app: faust.App, beat_every: float = 5.0, live_for: float = 120.0) -> Probes:
+    """Alive while a timer on the app's event loop keeps beating (a loop blocked for ``live_for`` seconds is not);
+    ready once it has beaten: faust runs timers only once the app has started."""
+    heartbeat = Heartbeat(live_for)
+
+    async def beat() -> None:
+        heartbeat.beat()
+
+    app.timer(beat_every, name="careloop.heartbeat")(beat)
+    return Probes(heartbeat.stale, heartbeat.started)
 
 
 def _deps(
