@@ -120,6 +120,13 @@ def test_kustomize_renders_every_manifest_into_the_careloop_namespace() -> None:
     assert {d["metadata"].get("namespace", "careloop") for d in rendered if d["kind"] != "Namespace"} == {"careloop"}
 
 
+def test_every_listener_the_readme_lists_is_deployed_as_long_running() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listeners = set(re.findall(r"^\| `careloop ([a-z-]+) \[--port N\]`", readme, re.MULTILINE))
+    assert listeners == LISTENERS
+    assert set(LONG_RUNNING) > LISTENERS
+
+
 # --- the image -----------------------------------------------------------------------------------------------------
 
 
