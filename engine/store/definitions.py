@@ -71,6 +71,7 @@ TICK = timedelta(microseconds=1)  # deployments' effective times strictly increa
 
 
 DEPLOY = "careloop-deploy"  # the application_name of the connection recording the journeys
+DEPLOY_LOCK = 0x6361_7265_6C6F_6F74  # one deploy at a time per database (a transaction's advisory lock)
 
 
 class VersionNotBumpedError(JourneyError):
@@ -85,6 +86,9 @@ def deploy(
     ``current`` was compiled from (its deployment section included); rebuilt from ``current`` when not given."""
     file = file if file is not None else file_of(current)
     with connect(database_url, DEPLOY) as conn, conn.transaction():
+        # Workers starting together (`careloop up --workers N`) deploy one at a time: concurrent CREATE TABLE IF
+        # NOT EXISTS collide in PostgreSQL's catalog, and each must see the versions the one before recorded.
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (DEPLOY_LOCK,))
         create_tables(conn)
         stored = record_versions(conn, current)
         experiments.record(conn, current.outreach)

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS careloop_relay (
 )
 """
 LOCK_KEY = 0x6361_7265_6C6F_6F70  # "careloop"
+DDL_LOCK_KEY = 0x6361_7265_6C6F_6F73  # creating careloop_relay: not LOCK_KEY, which the running relay holds
 APPLICATION = "careloop-relay"  # its PostgreSQL connection's application_name and its Kafka client id
 BATCH_BYTES = 256 * 1024  # per-partition producer batches: a page holds up to 2,000 notifications' events
 MAX_OFFERED = 1000  # committed batches waiting for the relay; older ones are read from the store instead
@@ -69,7 +70,9 @@ class EngineRelay:
     def _connected(self, conn: psycopg.Connection[Any]) -> None:
         self._locked = False  # a lock held before was the lost connection's
         if migrates(conn, ("careloop_relay",), "the worker's engine-topic relay"):
-            conn.execute(RELAY_DDL)
+            with conn.transaction():  # several workers' relays start together: concurrent DDL collides
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
+                conn.execute(RELAY_DDL)
 
     def holds_lock(self) -> bool:
         """True when this process is the relay."""

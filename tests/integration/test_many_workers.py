@@ -7,20 +7,25 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from engine.store import deployments
 from engine.store.application import JourneyStore, postgres_env
-from engine.store.definitions import at_head
-from tests.e2e.conftest import Live, live_careloop
+from engine.store.definitions import at_head, deploy, read_journeys
+from tests.e2e.conftest import ROOT, Live, live_careloop
+from tests.integration.scratch_database import scratch_database
 
 pytestmark = pytest.mark.e2e
 # A killed worker's membership expires after the session timeout; the survivor's rebalance waits for it.
@@ -101,3 +106,23 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_is_k
     assert live.rows("SELECT count(*) FROM careloop_timers WHERE due_at <= %s", until) == [(0,)]
     # and the survivor consumed all 4 partitions to their end
     assert {p for (p,) in live.rows("SELECT DISTINCT partition FROM careloop_offsets")} == {0, 1, 2, 3}
+
+
+def test_workers_starting_together_on_a_fresh_database_each_deploy_the_journeys_and_record_one_deployment(
+    postgres: EmbeddedPostgres,
+) -> None:
+    source = read_journeys(ROOT / "journeys.yaml")
+
+    def start(url: str, together: threading.Barrier) -> int:
+        together.wait()  # as `careloop up --workers 4` starts them
+        return len(deploy(url, source.catalog, source.file, source.text).deployments)
+
+    for attempt in range(3):  # a race: several rounds, each on a database no worker has started on
+        with scratch_database(postgres.url, f"workers{attempt}") as url:
+            together = threading.Barrier(4)
+            with ThreadPoolExecutor(4) as pool:
+                seen = list(pool.map(start, [url] * 4, [together] * 4))
+            with psycopg.connect(url) as conn:
+                recorded = deployments.history(conn)
+            assert len(recorded) == 1
+            assert seen == [1, 1, 1, 1]
