@@ -10,6 +10,7 @@ in plain words: names of loops and dependencies only, never a patient's data.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -165,14 +166,21 @@ class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True  # a slow client never holds the process's exit
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class _Quiet(WSGIRequestHandler):
     def log_message(self, *_: Any) -> None:  # probes and scrapes every few seconds would flood stderr
         pass
 
 
 def serve_health(port: int, host: str, probes: Probes) -> WSGIServer:
-    """Serve /healthz, /readyz and /metrics on host:port from a daemon thread; ``shutdown()`` stops it."""
-    server = make_server(host, port, health_app(probes), server_class=_Server, handler_class=_Quiet)
+    """Serve /healthz, /readyz and /metrics on host:port (IPv4 or IPv6, as the address is) from a daemon thread;
+    ``shutdown()`` stops it."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    server_class = _Server6 if family == socket.AF_INET6 else _Server
+    server = make_server(host, port, health_app(probes), server_class=server_class, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="careloop-health", daemon=True).start()
     return server
 

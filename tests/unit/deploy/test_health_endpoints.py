@@ -96,6 +96,19 @@ def test_a_check_that_raises_answers_503_naming_the_error_type_only() -> None:
         assert get(port, "/healthz") == (503, "the check failed (RuntimeError)\n")
 
 
+def test_the_probes_listen_on_an_ipv6_address_too() -> None:
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = int(s.getsockname()[1])
+    server = serve_health(port, "::1", Probes(passing, passing))
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{port}/healthz", timeout=10) as response:
+            assert (response.status, response.read()) == (200, b"ok\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # --- the checks ----------------------------------------------------------------------------------------------------
 
 
