@@ -296,6 +296,7 @@ PolicyRule = Literal[
     "minor",
     "relative_consent",
     "relation_ended",
+    "backfill",
 ]
 
 

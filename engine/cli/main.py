@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from engine.cli.access import audit_app, roles_app
+from engine.cli.backfill import backfill_command
 from engine.cli.calendar import calendar_app, held_soon
 from engine.cli.connect import dlq_app
 from engine.cli.consoles import consoles
@@ -55,6 +56,7 @@ app.command("diff")(diff_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(report_app, name="report")
 app.command("whatif")(whatif_command)
+app.command("backfill")(backfill_command)
 app.command("deploy")(deploy_command)
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(loyalty_app, name="loyalty")

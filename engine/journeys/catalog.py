@@ -46,6 +46,9 @@ class Catalog:
     loyalty: LoyaltyProgramme | None = None  # the loyalty programme (None: none; not time-keyed, issue 17 v1)
     calendar: CalendarTable = field(default_factory=lambda: CalendarTable(()))  # the calendar journeys' seasons
     calendar_hashes: tuple[str, ...] = ()  # per deployment: what its calendar journeys' schedule depends on
+    # A backfill's as-of (engine/journeys/backfill.py): outreach decided before it is suppressed (rule
+    # "backfill"); None, as everywhere but `careloop backfill`: nothing is held for being in the past.
+    outreach_from: datetime | None = None
 
     @classmethod
     def from_file(

@@ -58,15 +58,30 @@ def decide_message(run: Run, message_id: str, withdrawing: bool = False) -> None
     checks: list[str] = []
     try:
         channels = _evaluate(run, m, checks)
-    except _VerdictError as v:
-        if v.kind == "defer":
-            _defer(run, m, v)
-        elif m.attempt > 0 and not withdrawing and v.rule in ("consent", "no_channel"):
-            _failed(run, m, v.reason)  # the earlier channels failed and no other may be used
-        else:
-            _suppress(run, m, v.rule, v.reason, cap=v.cap, withdrawn=withdrawing)
-        return
-    _approve(run, m, channels, checks)
+    except _VerdictError as verdict:
+        v = (_in_the_past(run) or verdict) if verdict.kind == "defer" else verdict
+    else:
+        past = _in_the_past(run)
+        if past is None:
+            _approve(run, m, channels, checks)
+            return
+        v = past
+    if v.kind == "defer":
+        _defer(run, m, v)
+    elif m.attempt > 0 and not withdrawing and v.rule in ("consent", "no_channel"):
+        _failed(run, m, v.reason)  # the earlier channels failed and no other may be used
+    else:
+        _suppress(run, m, v.rule, v.reason, cap=v.cap, withdrawn=withdrawing)
+
+
+def _in_the_past(run: Run) -> _VerdictError | None:
+    """A backfill (catalog.outreach_from, `careloop backfill`) sends nothing decided before its as-of: what policy
+    would approve or defer then is suppressed instead; what policy suppresses anyway keeps its own rule."""
+    as_of = run.catalog.outreach_from
+    if as_of is None or run.now >= as_of:
+        return None
+    reason = f"backfill: in the past (decided {run.now.isoformat()}, before the backfill's as-of {as_of.isoformat()})"
+    return _VerdictError("suppress", "backfill", reason)
 
 
 def fire_deferred(run: Run, due: Due) -> None:
