@@ -1,5 +1,6 @@
-"""Workload 4, projection rebuild: store events/s replayed into all five projections from scratch, as
-`careloop projections rebuild` does (one transaction per page of 1,000 notifications and per projection).
+"""Workload 4, projection rebuild: store events/s replayed into every projection from scratch, as
+`careloop projections rebuild` does (the row operations of a chunk of 200,000 events folded in memory, then written
+with COPY and the positions in one transaction per chunk: projections/chunks.py).
 
 The store is the one the throughput workload left in the same run; run alone, this workload seeds its own from
 the pure core (the simulator's decisions saved through the journey store, no Kafka).
@@ -38,6 +39,7 @@ def run(ctx: Context) -> list[Result]:
         with profiled(ctx.profile, "rebuild", os.getpid()):
             events = runner.rebuild(progress=False)
         seconds = time.perf_counter() - started
+        chunks = runner.last_rebuild
         rows = sum(runner.row_counts().values())
     with connect(url, "careloop-bench") as conn:
         row = conn.execute("SELECT count(*) FROM careloop_events").fetchone()
@@ -53,7 +55,7 @@ def run(ctx: Context) -> list[Result]:
             ceiling_is="PostgreSQL COPY TO + COPY FROM of the same rows (the store's) into a fresh table",
             target=TARGET,
             notes=f"{notifications:,} store events ({events:,} careloop events) into {rows:,} projection rows "
-            f"in {seconds:.1f} s",
+            f"in {seconds:.1f} s, {chunks.chunks} chunk(s), at most {chunks.peak_rows:,} rows held",
         )
     ]
 
