@@ -58,7 +58,11 @@ def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | 
     catalog = load_catalog(journeys or Settings().journeys)
     store = JourneyStore(postgres_env(database_url))
     try:
-        journeys_port = PostgresJourneys(store, Consumer("careloop-backfill", "bench.clinical", {}), relaying=False)
+        settings = Settings()
+        consumer = Consumer("careloop-backfill", "bench.clinical", {})
+        journeys_port = PostgresJourneys(
+            store, consumer, settings.aggregate_cache_size, settings.snapshot_after, relaying=False
+        )
         loader = Backfill(journeys_port, backfilling(catalog, as_of), as_of, batch_size=batch)
         started = time.perf_counter()
         loader.feed(_history(patients, events, as_of))

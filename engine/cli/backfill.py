@@ -11,6 +11,7 @@ lines or a failure, 2 usage.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -64,11 +65,11 @@ def backfill_command(
         raise _fail(
             f"{exc.more + len(exc.problems)} line(s) of {file} cannot be backfilled; nothing was written"
         ) from exc
-    url = database_url()
-    loader, sealer = _backfill(settings, url, source, moment, batch)
     refused: list[str] = []
-    loaded = loader.feed(_sealed(file, sealer, refused))
-    loaded = loader.finish()
+    with _reported(database_url()) as url, ExitStack() as open_:
+        loader, sealer = _backfill(settings, url, source, moment, batch, open_)
+        loader.feed(_sealed(file, sealer, refused))
+        loaded = loader.finish()
     _report(file, count, loaded, moment)
     if refused:
         for line in refused[:MAX_REFUSED]:
@@ -76,25 +77,54 @@ def backfill_command(
         raise _fail(f"{len(refused)} event(s) of erased patients were not loaded (the rest was)")
 
 
+@contextmanager
+def _reported(url: str) -> Iterator[str]:
+    """What stops a backfill half-way, in one line: what was committed stays (a run again skips it)."""
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    from engine.access.ownership import TablesNotReadyError
+    from engine.journeys.errors import JourneyError
+    from engine.security.errors import KeyFileError
+    from engine.worker.backfill import BackfillConflictError
+
+    again = "the batches committed before stay; run it again to go on (what they applied is skipped)"
+    try:
+        yield url
+    except KeyFileError as exc:
+        raise _fail(f"{exc}; nothing was written") from exc
+    except (BackfillConflictError, TablesNotReadyError, JourneyError) as exc:
+        raise _fail(f"{exc}; {again}") from exc
+    except (psycopg.Error, PersistenceError) as exc:
+        raise _fail(f"PostgreSQL: {str(exc).strip() or type(exc).__name__}; {again}") from exc
+
+
 def _backfill(
-    settings: Settings, url: str, source: JourneysSource, as_of: datetime, batch: int
+    settings: Settings, url: str, source: JourneysSource, as_of: datetime, batch: int, open_: ExitStack
 ) -> tuple[Backfill, Sealer]:
+    from connectors.sealing import Sealer
     from engine.journeys.backfill import backfilling
     from engine.plumbing.topics import Topics
-    from engine.processes.intake import deployment_keys, protection
+    from engine.processes.intake import deployment_keys
+    from engine.security.patient_keys_postgres import PostgresPatientKeys
     from engine.store.application import JourneyStore, writer_env
     from engine.store.definitions import deploy
     from engine.worker.backfill import Backfill
     from engine.worker.postgres import Consumer, PostgresJourneys
 
+    keys = PostgresPatientKeys(url, deployment_keys(settings).provider, name="careloop-backfill")
+    open_.callback(keys.close)
     catalog = deploy(url, source.catalog, source.file, source.text)  # as a worker's start: the journeys it decides
-    keys = protection(deployment_keys(settings), url, "careloop-backfill", settings.seal_patient_data)
     store = JourneyStore(writer_env(url))
+    open_.callback(store.close)
     clinical = Topics.for_prefix(settings.topic_prefix).clinical
-    journeys = PostgresJourneys(store, Consumer("careloop-backfill", clinical, {}), relaying=False)
+    consumer = Consumer("careloop-backfill", clinical, {})
+    journeys = PostgresJourneys(
+        store, consumer, settings.aggregate_cache_size, settings.snapshot_after, relaying=False
+    )  # patients cached and snapshotted as the worker does them, so it loads them quickly after
     head = catalog.deployments[-1].deployment_id
     loader = Backfill(journeys, backfilling(catalog, as_of), as_of, head, batch, on_batch=_progress)
-    return loader, keys.sealer
+    return loader, Sealer(keys, settings.seal_patient_data)  # as the intakes seal (engine/processes/intake.py)
 
 
 def _sealed(file: Path, sealer: Sealer, refused: list[str]) -> Iterator[Event]:

@@ -133,3 +133,19 @@ def test_the_command_loads_a_history_sealed_with_the_patients_keys(
     plain = {e.name for e in events if isinstance(e, pa.PatientRegistered)}
     assert len(names) == 20 and not set(names) & plain  # the names rest sealed, as the intakes leave them
     assert all(n is not None and n.startswith("enc1:") for n in names)
+
+
+def test_the_command_without_the_deployments_key_file_says_so_and_writes_nothing(
+    store: JourneyStore, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "history.jsonl"
+    file.write_text("".join(e.model_dump_json() + "\n" for e in history()[:10]), encoding="utf-8")
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", database_url)
+    monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path / "no-keys"))
+
+    result = CliRunner().invoke(app, ["backfill", str(file), "--as-of", AS_OF.isoformat()])
+
+    assert result.exit_code == 1, result.output
+    assert "key file" in result.stderr and "nothing was written" in result.stderr
+    assert "Traceback" not in result.output
+    assert StoreSource(store).head() == 0
