@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 NAME = "careloop-projections"  # the runner's connections, as PostgreSQL's pg_stat_activity names them
 Progressed = Callable[[int], None]  # called with the slowest position after each round of pages
 REBUILD_PAGE_SIZE = 10_000  # a rebuild reads in pages this large at least: fewer round trips, no transaction each
-REBUILD_CHUNK_SIZE = 200_000  # events a rebuild folds in memory before writing them (a few hundred MB at most)
+REBUILD_CHUNK_SIZE = 200_000  # events a rebuild folds in memory before writing them (~1.6 rows held per event)
 
 
 class Runner:
