@@ -111,15 +111,24 @@ def run(
 def rebuild(
     name: Annotated[str | None, typer.Argument(help=f"One projection: {', '.join(NAMES)} (default: all).")] = None,
     page_size: PageSizeOpt = 1000,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Events folded in memory before their rows are written, with the position, in one transaction "
+            "(memory grows with it, not with the history).",
+        ),
+    ] = 200_000,
 ) -> None:
-    """Empty the projection's tables and replay the whole event store into them, with a progress bar."""
+    """Empty the projection's tables and replay the whole event store into them chunk by chunk, with a progress
+    bar."""
     if name is not None and name not in NAMES:
         hint = did_you_mean(name, NAMES) or f" (projections: {', '.join(NAMES)})"
         raise _fail(f"no projection {name!r}{hint}", 2)
     url = _database_url()
     with _runner(url, page_size) as runner:
         started = time.perf_counter()
-        events = runner.rebuild(name, progress=True)
+        events = runner.rebuild(name, progress=True, chunk_size=chunk_size)
         elapsed = max(time.perf_counter() - started, 1e-9)
         counts = runner.row_counts(name)
     out.print(f"rebuilt {name or 'all projections'}: {events} events in {elapsed:.1f} s ({events / elapsed:,.0f}/s)")
