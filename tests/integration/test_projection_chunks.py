@@ -9,7 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from engine.cli.main import app
 from engine.journeys.simulation import Simulation
 from engine.store.application import JourneyStore
 from projections.catalog import PROJECTIONS
@@ -138,3 +140,20 @@ def test_what_a_rebuild_holds_stays_bounded_by_the_chunk_when_the_history_grows_
     assert whole_large > 3 * whole_small
     assert large_rows <= 1.5 * small_rows
     assert large <= 1.5 * small, f"peak {large:,} bytes for 4x the history against {small:,}"
+
+
+def test_the_cli_rebuilds_in_the_chunks_it_is_given(
+    store: JourneyStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    erased_history(store, "P-chunkcli", 6)
+    with make_runner(database_url, store) as following:
+        following.catch_up()
+        followed = snapshot(database_url)
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", database_url)
+
+    result = CliRunner().invoke(app, ["projections", "rebuild", "--chunk-size", "9"])
+    refused = CliRunner().invoke(app, ["projections", "rebuild", "--chunk-size", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert snapshot(database_url) == followed
+    assert refused.exit_code == 2
