@@ -19,7 +19,9 @@ def deterministic_id(*parts: str) -> str:
 
     Equal to ``str(uuid.uuid5(CARELOOP_NAMESPACE, name))``, without building the UUID object.
     """
-    name = "\x1f".join(p.replace("\x1f", "\\x1f") for p in parts)
+    name = "\x1f".join(parts)
+    if name.count("\x1f") != len(parts) - 1:  # a part holds the separator (rare): escape it, parts stay apart
+        name = "\x1f".join(p.replace("\x1f", "\\x1f") for p in parts)
     digest = _NAMESPACED.copy()
     digest.update(name.encode("utf-8"))
     h = f"{(int.from_bytes(digest.digest()[:16]) & _CLEAR) | _SET:032x}"
