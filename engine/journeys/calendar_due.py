@@ -39,15 +39,15 @@ def next_due(state: PatientState, catalog: Catalog, horizon: datetime | None = N
     """The calendar item due first (by ``horizon``): a scheduled season or a reschedule. Reads the state only."""
     if state.clock is None or state.erased_epoch is not None or not catalog.calendar:
         return None
-    found = [d for d in (_season_due(state), _reschedule_due(state, catalog)) if d is not None]
+    found = [d for d in (_season_due(state, horizon), _reschedule_due(state, catalog)) if d is not None]
     first = min(found, default=None)
     return None if first is None or (horizon is not None and first.due_at > horizon) else first
 
 
-def _season_due(state: PatientState) -> Due | None:
+def _season_due(state: PatientState, horizon: datetime | None) -> Due | None:
     item = state.calendar.soonest() if state.calendar is not None else None
-    if item is None or item.due_at is None:
-        return None
+    if item is None or item.due_at is None or (horizon is not None and item.due_at > horizon):
+        return None  # beyond the horizon it is not returned: its timer id (a hash, asked often) is not computed
     return Due(item.due_at, RANK, CALENDAR, season_timer_id(state.patient_id, item), "calendar")
 
 
