@@ -96,7 +96,9 @@ def _why_reschedule(run: Run) -> str | None:
     if state.erased_epoch is not None:
         return None  # an erased patient is forgotten: its timer goes (keep), nothing is scheduled
     if calendar is None:
-        return None if in_force == NO_CALENDAR else "first scheduled"
+        # a record whose first decision finds it dead or merged away has no season to schedule, nor to clear
+        gone = state.profile.deceased or state.profile.merged_into is not None
+        return None if in_force == NO_CALENDAR or gone else "first scheduled"
     if state.profile.deceased:
         return "the patient died" if calendar.schedule else None
     if state.profile.merged_into is not None:

@@ -12,8 +12,8 @@ import pytest
 from engine.cli.eventfile import read_events
 from engine.demo.compare import compare
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import at_head
 from tests.e2e.conftest import live_careloop
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +38,7 @@ def test_the_live_worker_holds_out_the_same_patients_and_messages_as_simulate(
     with live_careloop(broker, postgres, tmp_path, "holdout", journeys) as live:
         live.driver.run(events, until, timedelta(days=7))
         store = JourneyStore(postgres_env(live.database_url))
-        comparison = compare(store, events, load_catalog(journeys), until, live.keys)
+        comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
         store.close()
 
     assert comparison.differences == []

@@ -20,8 +20,8 @@ from engine.cli.main import app
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import at_head
 from events import patient as pa
 from tests import corpus
 from tests.builders import at, booked, cancelled, discharge, event, registered
@@ -34,7 +34,6 @@ with warnings.catch_warnings():
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CST = timezone(timedelta(hours=8))
-CATALOG = load_catalog(ROOT / "journeys.yaml")
 
 
 def reminders(live: Live, patient: str) -> list[tuple[str, str, str]]:
@@ -148,7 +147,7 @@ def test_sigkill_of_the_worker_mid_batch_loses_and_duplicates_nothing(live: Live
 
     # Every patient's recorded history equals an uninterrupted run of the same events.
     store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, CATALOG, until, live.keys)
+    comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
     store.close()
     assert comparison.differences == []
     assert comparison.live_effects == comparison.simulated_effects
@@ -171,7 +170,7 @@ def test_the_same_event_file_through_simulate_and_the_live_pipeline_gives_the_sa
     until = max(e.recorded_at for e in events) + timedelta(days=365)
     live.driver.run(events, until, timedelta(days=7))
     store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, CATALOG, until, live.keys)
+    comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
     store.close()
     assert comparison.differences == []
     assert comparison.live_effects["message.requested"] == comparison.simulated_effects["message.requested"] > 20

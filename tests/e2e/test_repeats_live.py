@@ -13,12 +13,11 @@ import pytest
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
-from tests.e2e.conftest import ROOT, Live, live_careloop
+from engine.store.definitions import at_head
+from tests.e2e.conftest import Live, live_careloop
 
 pytestmark = pytest.mark.e2e
-CATALOG = load_catalog(ROOT / "journeys.yaml")
 TABLES = {
     "reminder_queue": "message_id",
     "churn_flags": "patient_id, journey_id, reason",
@@ -58,7 +57,7 @@ def test_re_publishing_a_whole_history_later_changes_nothing_live(snapshotting: 
     )
     assert {t: live.rows(f"SELECT * FROM {t} ORDER BY {k}") for t, k in TABLES.items()} == read_models
     store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, CATALOG, until, live.keys)
+    comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
     store.close()
     assert comparison.differences == []
     assert comparison.live_effects["message.requested"] > 10

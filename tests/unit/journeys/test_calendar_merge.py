@@ -135,3 +135,14 @@ def test_replaying_a_merged_away_records_events_folds_to_the_same_state() -> Non
 
     for patient in (DUPLICATE, SURVIVOR):
         assert replay(sim.recorded[patient], PatientState(patient)) == sim.state(patient)
+
+
+def test_a_record_first_known_merged_away_or_dead_records_no_calendar_schedule_at_all() -> None:
+    # A record whose first input is its merge (or its death) has no season to schedule, nor one to clear
+    sim = Simulation(load())
+    sim.feed([merged("P-only-merged", SURVIVOR), event(pa.PatientDeceased, "P-only-dead", at(MERGED_AT))])
+    sim.run_until(at("2026-06-30 00:00"))
+
+    assert recorded(sim, "P-only-merged", ca.CalendarScheduled) == []
+    assert recorded(sim, "P-only-dead", ca.CalendarScheduled) == []
+    assert calendar_due.next_due(sim.state("P-only-dead"), sim.catalog) is None
