@@ -4,24 +4,13 @@ metrics port: ready once the heartbeat timer has run on its event loop, which fa
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.e2e.conftest import Live
+from tests.probes import get
 
 pytestmark = pytest.mark.e2e
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, "not listening yet"
 
 
 def test_the_live_worker_is_alive_and_ready_on_its_metrics_port(live: Live) -> None:

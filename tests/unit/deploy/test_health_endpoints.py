@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client import Counter
 
+from engine.embedded import free_port
 from engine.plumbing.health import (
     Heartbeat,
     LoopProbe,
@@ -28,22 +29,9 @@ from engine.plumbing.health import (
     threads_running,
 )
 from engine.processes import dispatcher, projections, worker
+from tests.probes import get
 
 UNREACHABLE = "postgresql://careloop@127.0.0.1:9/careloop?connect_timeout=2"  # port 9 (discard): refused at once
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 @contextmanager
