@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import faust
+import structlog
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
 
 from connectors.kafka_producer import kafka_producer as connectors_producer
 from engine.access.ownership import TablesNotReadyError
@@ -22,6 +26,7 @@ from engine.plumbing import collector
 from engine.plumbing.clock import Clock, DatabaseClock, SystemClock
 from engine.plumbing.health import Heartbeat, Probes, serve_health
 from engine.plumbing.kafka_security import KafkaSecurity, kafka_security
+from engine.plumbing.retry import backoff, connection_lost
 from engine.plumbing.tls import TlsSettingError
 from engine.plumbing.topics import Topics, ensure_topics
 from engine.security.deployment import open_keys
@@ -39,6 +44,10 @@ from engine.worker.postgres import Consumer, PostgresJourneys
 from engine.worker.prometheus import PrometheusMetrics, RetryUntilStopped
 from engine.worker.relay import EngineRelay, RelayThread, kafka_producer
 from engine.worker.timers import TimerPoller
+
+log = structlog.get_logger("careloop.worker")
+T = TypeVar("T")
+START_WAIT = 120.0  # seconds a starting worker waits for PostgreSQL and the broker before it gives up
 
 
 class ConfigurationError(RuntimeError):
@@ -66,6 +75,25 @@ def clock_for(settings: Settings, database_url: str) -> Clock:
     return DatabaseClock(database_url, APPLICATION) if settings.clock == "database" else SystemClock()
 
 
+def reached(attempt: Callable[[], T]) -> T:
+    """``attempt()``, PostgreSQL or the broker being away waited out for up to START_WAIT seconds (the retry
+    policy's backoff), as a running worker waits them out: a worker (re)started while they restart comes up when
+    they do, instead of exiting. Beyond that the last error is raised, so a wrong address or password still fails."""
+    retrying = Retrying(
+        wait=backoff(),
+        retry=retry_if_exception(connection_lost),
+        stop=stop_after_delay(START_WAIT),
+        before_sleep=_starting,
+        reraise=True,
+    )
+    return retrying(attempt)
+
+
+def _starting(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    log.warning("PostgreSQL or the broker not reachable at start; retrying", error=type(exc).__name__)
+
+
 def build_worker(settings: Settings) -> Worker:
     try:
         limit_fetch_wait()  # first: on faust or aiokafka versions it was not written for, nothing starts
@@ -78,11 +106,11 @@ def build_worker(settings: Settings) -> Worker:
         log_key = open_keys(settings.key_file, settings.data_dir).log_key
     except (TlsSettingError, KeyFileError) as exc:
         raise ConfigurationError(str(exc)) from exc
-    topics = ensure_topics(settings, bootstrap)
+    topics = reached(lambda: ensure_topics(settings, bootstrap))
     try:  # each skips its DDL where `careloop roles apply` made the tables for another role
-        store = JourneyStore(writer_env(database_url))
+        store = reached(lambda: JourneyStore(writer_env(database_url)))
         journeys = read_journeys(settings.journeys)
-        catalog = deploy(database_url, journeys.catalog, journeys.file, journeys.text)
+        catalog = reached(lambda: deploy(database_url, journeys.catalog, journeys.file, journeys.text))
     except TablesNotReadyError as exc:
         raise ConfigurationError(str(exc)) from exc
     relay = _relay(settings, bootstrap, security, store, database_url, topics) if settings.engine_topic else None

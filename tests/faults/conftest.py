@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
-from engine.embedded import EmbeddedPostgres
+from engine.embedded import EmbeddedPostgres, free_port
 from engine.settings import Settings
 from tests.e2e.conftest import Live, running
 
@@ -24,6 +24,7 @@ _numbers = itertools.count(1)
 # session keeps each Tansu kill cheap (the default 6 s makes a kill cycle cost ~14 s). Apache Kafka refuses
 # sessions under group.min.session.timeout.ms (6 s), and rejoins fast anyway: it keeps the default.
 FAST_REJOIN = {"tansu": {"CARELOOP_SESSION_TIMEOUT": "2.0"}, "apache": {}}
+STANDING_WORKER = "worker-b"  # in the group from start to end, beside "worker" (killed) and "worker-2" (joins)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,7 +51,7 @@ def broker_kind(request: pytest.FixtureRequest) -> str:
 def faulty_live(
     request: pytest.FixtureRequest, broker_kind: str, postgres: EmbeddedPostgres, tmp_path: Path
 ) -> Iterator[Live]:
-    """A per-test database, topics and consumer group on the session's services; worker and projections."""
+    """A per-test database, topics and consumer group on the session's services; two workers and projections."""
     bootstrap = bootstrap_for(request, broker_kind)
     n = next(_numbers)
     name = f"faults_{broker_kind}_{n}_{tmp_path.name[-8:].replace('-', '_')}"
@@ -68,4 +69,7 @@ def faulty_live(
         clock="database",
     )
     with running(settings, url, FAST_REJOIN[broker_kind], timeout=120) as live:
+        # Several workers throughout: a standing second one shares the group's 4 partitions with the one the
+        # suite kills again and again (its own metrics port: the first one's is taken)
+        live.stack.spawn(STANDING_WORKER, "worker", env={"CARELOOP_METRICS_PORT": str(free_port())})
         yield live

@@ -41,8 +41,9 @@ Apache Kafka 4.4. Then it checks:
   connected clients is consumable afterwards.
 
 Faults: the worker is SIGKILLed once per chunk of the stream at a seeded delay (0-0.8 s) after the chunk is
-published, and restarted; a second worker joins the consumer group, is SIGKILLed and joins again (forced
-rebalances while both consume); the dispatcher is SIGKILLed at a dozen seeded points and restarted; the
+published, and restarted, while a second worker shares the consumer group's 4 partitions with it throughout
+(restarted if it exits); a third joins the group, is SIGKILLed and joins again (forced rebalances while all
+consume); the dispatcher is SIGKILLed at a dozen seeded points and restarted; the
 projection runner is SIGKILLed and restarted; a seeded sample of published events
 is published again; poison messages are mixed in; a few patients' first event arrives after later events of
 other patients and after the clock passed it, and some patients' events arrive swapped; the shared PostgreSQL

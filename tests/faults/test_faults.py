@@ -2,9 +2,9 @@
 
 A realistic 90-day hospital stream goes through the stepped driver while the worker is SIGKILLed at every
 chunk, the projection runner is SIGKILLed and restarted, events are published twice, poison messages are
-mixed in, some events arrive late or out of order, a second worker joins the group, is SIGKILLed and joins again
-(forced rebalances), PostgreSQL restarts mid-run and (Apache Kafka only) the broker restarts with every client
-connected. Then the invariants: the event store equals `careloop
+mixed in, some events arrive late or out of order, a second worker shares the group throughout and a third joins
+it, is SIGKILLed and joins again (forced rebalances), PostgreSQL restarts mid-run and (Apache Kafka only) the
+broker restarts with every client connected. Then the invariants: the event store equals `careloop
 simulate` on the accepted events in their arrival order, every message request is in the queue once, every
 projection equals a rebuild from scratch, and every poison message is on the dead-letter topic with its
 reason. Counts go to tests/faults/.last-run.json; `python -m tests.faults.report` renders docs/reliability.md.
@@ -35,8 +35,8 @@ from engine.cli.runtime import wait_for_dispatcher
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedPostgres, free_port
-from engine.language.loader import load_catalog
 from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import at_head
 from events.base import Event
 from tests.e2e.conftest import Live
 from tests.faults.conftest import bootstrap_for
@@ -50,7 +50,6 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[2]
-CATALOG = load_catalog(ROOT / "journeys.yaml")
 SEEDS = {"tansu": 20260311, "apache": 20260312}
 WORKER_KILLS = 50
 DISPATCHER_KILLS = 12
@@ -196,7 +195,7 @@ class Supervisor:
     def spawn(self, name: str) -> None:
         if name == "dispatcher":
             self.live.stack.spawn(name, "dispatch", env=self.dispatch_env)
-        elif name == "worker-2":  # its own metrics port: the first worker's is taken
+        elif name != "worker" and name.startswith("worker"):  # its own metrics port: the first worker's is taken
             self.live.stack.spawn(name, "worker", env={"CARELOOP_METRICS_PORT": str(free_port())})
         elif name.startswith("worker"):
             self.live.stack.spawn(name, "worker")
@@ -263,8 +262,8 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
     pg_restart_at, broker_restart_at = special[0], special[1]
     projection_kills_at = set(special[2:5])
     poison_at = special[5:8]
-    # A second worker in the same group joins, is SIGKILLed, and joins again: each forces a rebalance while
-    # both consume, so partitions move between workers mid-stream.
+    # Beside the standing second worker (tests/faults/conftest.py), a third in the same group joins, is SIGKILLed,
+    # and joins again: each forces a rebalance while all consume, so partitions move between workers mid-stream.
     second_joins_at, second_killed_at = {special[10], special[12]}, special[11]
     duplicates_at = set(rng.sample(range(3, len(chunks)), 8))
     dispatcher_kills_at = set(rng.sample(range(1, len(chunks)), DISPATCHER_KILLS))
@@ -339,7 +338,9 @@ def test_the_pipeline_survives_kills_restarts_duplicates_poison_and_late_events(
 
     # Every accepted clinical event is reflected exactly once: the store equals simulate on the same arrivals.
     store = store_for(live)
-    comparison = compare(store, accepted, CATALOG, until, live.keys)
+    # on the catalog the workers decided with: the file and the deployment their start recorded (calendar.scheduled
+    # names it)
+    comparison = compare(store, accepted, at_head(live.database_url)[1], until, live.keys)
     store.close()
     # Every approved message reached its patient exactly once (the gateway honours Idempotency-Key as real ones
     # do: a re-send after a kill is recognised), and nothing else was delivered.
