@@ -111,7 +111,7 @@ def test_after_the_as_of_the_backfilled_hospital_sends_what_the_live_run_sends()
     back = decided(cat, history(), backfill=True)
     sent_live_before = len(of_type(live, jo.MessageApproved))
     back.catalog = cat  # the live worker takes over with the ordinary catalog
-    later = [e for e in hospital.generate(patients=60, seed=11, start=START, days=400) if AS_OF < e.recorded_at]
+    later = [e for e in hospital.generate(patients=60, seed=11, start=START, days=400) if e.recorded_at > AS_OF]
     for sim in (live, back):
         sim.feed(later)
         sim.run_until(LATER)
