@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -13,6 +14,11 @@ import pytest
 from psycopg import sql
 
 from engine.access import roles
+from engine.store.application import JourneyStore
+from events.base import Event
+from projections.catalog import PROJECTIONS
+from projections.runner import Runner
+from projections.source import StoreSource
 
 
 @dataclass(frozen=True)
@@ -77,3 +83,42 @@ def run(account: Account, statement: str, params: tuple[object, ...] = ()) -> in
     """Run ``statement`` as ``account``; the rows it touched."""
     with psycopg.connect(account.url, autocommit=True) as conn:
         return conn.execute(statement, params).rowcount
+
+
+# --- the analysts' views over a recorded story ------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """A story recorded in the store and projected: its events, the analyst's login, the owner's URL."""
+
+    events: list[Event]
+    analyst: Account
+    owner_url: str
+
+
+def record_by_patient(store: JourneyStore, events: list[Event]) -> None:
+    """Each patient's events recorded in the store, in the order given."""
+    for patient, run in groupby(sorted(events, key=lambda e: e.patient_id), key=lambda e: e.patient_id):
+        aggregate = store.load([patient])[patient]
+        aggregate.record(list(run))
+        store.save(aggregate)
+
+
+def projected(careloop_db: str, store: JourneyStore, login: Login, events: list[Event] | None = None) -> World:
+    """Every read model caught up with the store; the world of ``events`` (default: all the store holds)."""
+    with Runner(careloop_db, StoreSource(store), PROJECTIONS, 500) as runner:
+        runner.setup()
+        runner.catch_up()
+    held = events if events is not None else [e for _, e in StoreSource(store).read(0, 100_000).events]
+    return World(held, login("careloop_analyst"), careloop_db)
+
+
+def key_of(world: World, patient: str) -> str:
+    """A patient's key, as the owner computes it (the analyst cannot: the key is the owner's)."""
+    with psycopg.connect(world.owner_url) as conn:
+        found = conn.execute(
+            "SELECT analytics.patient_key(%s, k.key) FROM careloop_analytics_key k", (patient,)
+        ).fetchone()
+    assert found is not None
+    return str(found[0])

@@ -6,19 +6,13 @@ patient keys, arms and counts; never a patient id, an instance id or the failed 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
 
-import psycopg
 import pytest
 
 from engine.store.application import JourneyStore
 from events.base import Event
-from projections.catalog import PROJECTIONS
-from projections.runner import Runner
-from projections.source import StoreSource
-from tests.integration.access.conftest import Account, Login, refused, rows
+from tests.integration.access.conftest import Login, World, key_of, projected, record_by_patient, refused, rows
 from tests.unit.projections.test_calendar_campaigns import (
     OTHER,
     SEASON,
@@ -53,33 +47,11 @@ def story() -> list[Event]:
     return [*SEASON, *next_season, *holdout, reached(OTHER, 2026, "not_in_audience")]
 
 
-@dataclass
-class World:
-    events: list[Event]
-    analyst: Account
-    owner_url: str
-
-
 @pytest.fixture
 def world(careloop_db: str, store: JourneyStore, login: Login) -> Iterator[World]:
     events = story()
-    for patient, run in groupby(sorted(events, key=lambda e: e.patient_id), key=lambda e: e.patient_id):
-        aggregate = store.load([patient])[patient]
-        aggregate.record(list(run))
-        store.save(aggregate)
-    with Runner(careloop_db, StoreSource(store), PROJECTIONS, 500) as runner:
-        runner.setup()
-        runner.catch_up()
-    yield World(events, login("careloop_analyst"), careloop_db)
-
-
-def key_of(world: World, patient: str) -> str:
-    with psycopg.connect(world.owner_url) as conn:
-        found = conn.execute(
-            "SELECT analytics.patient_key(%s, k.key) FROM careloop_analytics_key k", (patient,)
-        ).fetchone()
-    assert found is not None
-    return str(found[0])
+    record_by_patient(store, events)
+    yield projected(careloop_db, store, login, events)
 
 
 def test_each_season_compares_the_arms_invited_booked_attended_per_visit_and_returned(world: World) -> None:

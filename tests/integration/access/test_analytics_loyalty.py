@@ -7,22 +7,16 @@ ledger's reasons or a referral code, and the analyst reads none of the read mode
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import psycopg
 import pytest
 
 from engine.store.application import JourneyStore
 from engine.store.definitions import deploy
 from events import loyalty as lo
-from events.base import Event
-from projections.catalog import PROJECTIONS
-from projections.runner import Runner
-from projections.source import StoreSource
 from tests.builders import catalog
-from tests.integration.access.conftest import Account, Login, refused, rows
+from tests.integration.access.conftest import Login, World, key_of, projected, refused, rows
 from tests.integration.test_loyalty_projections import loyalty_world
 from tests.integration.test_projections import Recorder
 
@@ -31,32 +25,11 @@ pytestmark = pytest.mark.integration
 VIEWS = ("loyalty_members", "points_entries", "tier_changes")
 
 
-@dataclass
-class World:
-    events: list[Event]
-    analyst: Account
-    owner_url: str
-
-
 @pytest.fixture
 def world(careloop_db: str, store: JourneyStore, login: Login) -> Iterator[World]:
     deploy(careloop_db, catalog())  # the hospital's time zone (Asia/Shanghai), as the worker records it
     Recorder(store, loyalty_world())()
-    with Runner(careloop_db, StoreSource(store), PROJECTIONS, 500) as runner:
-        runner.setup()
-        runner.catch_up()
-    events = [e for _, e in StoreSource(store).read(0, 100_000).events]
-    yield World(events, login("careloop_analyst"), careloop_db)
-
-
-def key_of(world: World, patient: str) -> str:
-    """A patient's key, as the owner computes it (the analyst cannot: the key is the owner's)."""
-    with psycopg.connect(world.owner_url) as conn:
-        found = conn.execute(
-            "SELECT analytics.patient_key(%s, k.key) FROM careloop_analytics_key k", (patient,)
-        ).fetchone()
-    assert found is not None
-    return str(found[0])
+    yield projected(careloop_db, store, login)
 
 
 def view(world: World, name: str, columns: str) -> list[tuple[Any, ...]]:

@@ -6,32 +6,19 @@ within 90 days; never a patient id, a referral id, a code or a reason, and the a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from engine.store.application import JourneyStore
 from engine.store.definitions import deploy
 from events import referrals as rf
-from events.base import Event
-from projections.catalog import PROJECTIONS
-from projections.runner import Runner
-from projections.source import StoreSource
-from tests.integration.access.conftest import Account, Login, refused, rows
+from tests.integration.access.conftest import Login, World, key_of, projected, refused, rows
 from tests.integration.test_referrals_projection import record, referral_world
 from tests.unit.journeys.test_referrals import FRIEND, MEMBER, NEIGHBOUR
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class World:
-    events: list[Event]
-    analyst: Account
-    owner_url: str
 
 
 @pytest.fixture
@@ -39,20 +26,7 @@ def world(careloop_db: str, store: JourneyStore, login: Login, tmp_path: Path) -
     sim = referral_world(tmp_path)
     deploy(careloop_db, sim.catalog)  # the hospital's time zone, as the worker records it
     record(store, sim)
-    with Runner(careloop_db, StoreSource(store), PROJECTIONS, 500) as runner:
-        runner.setup()
-        runner.catch_up()
-    events = [e for _, e in StoreSource(store).read(0, 100_000).events]
-    yield World(events, login("careloop_analyst"), careloop_db)
-
-
-def key_of(world: World, patient: str) -> str:
-    with psycopg.connect(world.owner_url) as conn:
-        found = conn.execute(
-            "SELECT analytics.patient_key(%s, k.key) FROM careloop_analytics_key k", (patient,)
-        ).fetchone()
-    assert found is not None
-    return str(found[0])
+    yield projected(careloop_db, store, login)
 
 
 def test_each_referral_is_a_row_with_both_keys_its_status_month_and_whether_the_referee_came(world: World) -> None:
