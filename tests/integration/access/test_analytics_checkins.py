@@ -15,7 +15,8 @@ from events import journey as jo
 from events.base import Event
 from tests.builders import at
 from tests.integration.access.conftest import Login, World, key_of, projected, record_by_patient, refused, rows
-from tests.unit.projections.test_checkin_series import P, alerted, answered, engine
+from tests.unit.projections.fold import engine
+from tests.unit.projections.test_checkin_series import P, alerted, answered
 
 pytestmark = pytest.mark.integration
 

@@ -176,20 +176,25 @@ def test_a_legal_guardian_link_alone_grants_nothing(catalog: Catalog) -> None:
     assert [s.rule for s in routed.skipped] == ["minor", "relative_consent"]
 
 
-def test_withdrawing_a_relatives_consent_stops_that_relatives_messages_and_explain_names_the_consent(
-    catalog: Catalog,
-) -> None:
-    # The first reminder falls at 10:00 but the father's zone is London (02:00 there, quiet hours): his copy waits;
-    # his consent is withdrawn meanwhile, so it is taken back, and the next dose skips him, naming the withdrawal.
-    sim = Simulation(catalog)
-    sim.feed([
+def father_in_london() -> list[Event]:
+    """A child whose guardian mother and father (in London) both consented to vaccination reminders, and a visit."""
+    return [
         registered(CHILD, date(2025, 12, 1)),
         relative(CHILD, MOTHER, "guardian", legal_guardian=True),
         relative(CHILD, FATHER, "parent", "2026-03-01 09:06", person={"timezone": "Europe/London"}),
         granted(CHILD, MOTHER, "vaccinations"),
         granted(CHILD, FATHER, "vaccinations", "2026-03-01 09:11"),
         visit(CHILD, at("2026-03-02 11:00")),
-    ])  # fmt: skip
+    ]
+
+
+def test_withdrawing_a_relatives_consent_stops_that_relatives_messages_and_explain_names_the_consent(
+    catalog: Catalog,
+) -> None:
+    # The first reminder falls at 10:00 but the father's zone is London (02:00 there, quiet hours): his copy waits;
+    # his consent is withdrawn meanwhile, so it is taken back, and the next dose skips him, naming the withdrawal.
+    sim = Simulation(catalog)
+    sim.feed(father_in_london())
     sim.run_until(at("2026-04-01 10:00"))
     (deferred,) = recorded(sim, CHILD, jo.MessageDeferred)
     assert deferred.rule == "quiet_hours" and "Europe/London" in deferred.reason
@@ -349,14 +354,7 @@ def test_erasing_one_relative_keeps_the_patient(catalog: Catalog) -> None:
     # The father lives in London: his copy of the 10:00 reminder waits for his morning. His key is destroyed
     # meanwhile (he asked to be forgotten): the waiting copy is taken back, the link ends, the mother is still served.
     sim = Simulation(catalog)
-    sim.feed([
-        registered(CHILD, date(2025, 12, 1)),
-        relative(CHILD, MOTHER, "guardian", legal_guardian=True),
-        relative(CHILD, FATHER, "parent", "2026-03-01 09:06", person={"timezone": "Europe/London"}),
-        granted(CHILD, MOTHER, "vaccinations"),
-        granted(CHILD, FATHER, "vaccinations", "2026-03-01 09:11"),
-        visit(CHILD, at("2026-03-02 11:00")),
-    ])  # fmt: skip
+    sim.feed(father_in_london())
     sim.run_until(at("2026-04-01 10:00"))
     erased = event(rs.RelationshipErased, CHILD, at("2026-04-01 11:00"), relation_id=FATHER, reason="request",
                    key_epoch=1)  # fmt: skip

@@ -8,28 +8,14 @@ from datetime import date
 
 from events import calendar as ca
 from events import journey as jo
-from events.base import Source
 from events.patient import PatientErased
 from projections.calendar_campaigns.projection import PROJECTION
 from projections.memory import MemoryTables
 from tests.builders import at, event
-from tests.unit.projections.fold import column
+from tests.unit.projections.fold import column, engine
 
 P, OTHER = "P-sanfu", "P-other"
 JOURNEY = "sanfu-tie"
-
-
-def engine(cls, patient, when, event_id: str, **fields):
-    source = Source(system="careloop-engine", message_id=event_id)
-    return cls(
-        event_id=event_id,
-        schema_version=cls.SCHEMA_VERSION,
-        patient_id=patient,
-        occurred_at=when,
-        recorded_at=when,
-        source=source,
-        **fields,
-    )
 
 
 def item(season: int, due: str | None, occurrence: date, held: str | None = None) -> ca.CalendarItem:

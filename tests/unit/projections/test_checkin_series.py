@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 
 from events import checkins as ck
-from events.base import Source
 from events.patient import PatientErased
 from projections.checkin_series.projection import PROJECTION, changes
 from projections.memory import MemoryTables
 from tests.builders import at, event
-from tests.unit.projections.fold import column
+from tests.unit.projections.fold import column, engine
 
 P, OTHER = "P-diary", "P-other"
 STEP = {"instance_id": "i-1", "journey_id": "symptom-diary", "step_id": "diary"}
@@ -30,20 +29,6 @@ def answered(n: int, value: float, when: str, response: str, patient: str = P) -
         value=value,
         response_id=response,
         response_event_id=f"ev-{response}",
-    )
-
-
-def engine(cls, patient, when, event_id: str, **fields):
-    """An engine event by hand (fold.engine_event's ``n`` would take the ask's number for its id)."""
-    source = Source(system="careloop-engine", message_id=event_id)
-    return cls(
-        event_id=event_id,
-        schema_version=cls.SCHEMA_VERSION,
-        patient_id=patient,
-        occurred_at=when,
-        recorded_at=when,
-        source=source,
-        **fields,
     )
 
 
