@@ -56,10 +56,15 @@ def season_timer_id(patient_id: str, item: Scheduled) -> str:
     return deterministic_id(patient_id, CALENDAR, item.journey_id, str(item.season), item.due_at.isoformat())
 
 
+def _retired(state: PatientState) -> bool:
+    """A record that takes part in no campaign any more: the patient died, or the record was merged into another."""
+    return state.profile.deceased or state.profile.merged_into is not None
+
+
 def _reschedule_due(state: PatientState, catalog: Catalog) -> Due | None:
     """The first deployment after the schedule was computed whose calendar journeys differ from it: the patient is
     rescheduled at its effective time (live, the deployer's wake row of the same id wakes an idle patient)."""
-    if state.profile.deceased or state.profile.merged_into is not None:
+    if _retired(state):
         return None  # a death or a merge cleared the schedule: no deployment brings a season back
     computed = state.calendar.computed_at if state.calendar is not None else None
     table = state.calendar.table if state.calendar is not None else NO_CALENDAR
@@ -97,8 +102,7 @@ def _why_reschedule(run: Run) -> str | None:
         return None  # an erased patient is forgotten: its timer goes (keep), nothing is scheduled
     if calendar is None:
         # a record whose first decision finds it dead or merged away has no season to schedule, nor to clear
-        gone = state.profile.deceased or state.profile.merged_into is not None
-        return None if in_force == NO_CALENDAR or gone else "first scheduled"
+        return None if in_force == NO_CALENDAR or _retired(state) else "first scheduled"
     if state.profile.deceased:
         return "the patient died" if calendar.schedule else None
     if state.profile.merged_into is not None:
@@ -115,7 +119,7 @@ def reschedule(run: Run, reason: str) -> None:
     state, catalog = run.state, run.catalog
     last = state.calendar.last if state.calendar is not None else {}
     items: list[ca.CalendarItem] = []
-    if not state.profile.deceased and state.profile.merged_into is None:
+    if not _retired(state):
         for journey_id in catalog.calendar_journeys(run.now):
             journey, _ = catalog.starting(journey_id, state.patient_id, run.now)
             if journey is not None and isinstance(journey.entry, CalendarEntry):
