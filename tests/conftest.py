@@ -28,6 +28,14 @@ with warnings.catch_warnings():
 TEST_BROKER = os.environ.get("CARELOOP_TEST_BROKER", "tansu")
 
 
+def fast_rejoin(broker: str = TEST_BROKER) -> dict[str, str]:
+    """Worker settings for tests that kill a worker. A killed worker's group membership expires after the session
+    timeout, and the survivors' rebalance waits for it: a short session keeps each kill cheap on Tansu (the default
+    6 s makes a kill cycle cost ~14 s). Apache Kafka refuses sessions under group.min.session.timeout.ms (6 s, the
+    default), and rejoins fast anyway: there the default stays."""
+    return {} if broker == "apache" else {"CARELOOP_SESSION_TIMEOUT": "2.0"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if TEST_BROKER == "tansu":
         return

@@ -33,8 +33,6 @@ from engine.security.errors import KeyFileError
 from engine.security.patient_keys import PatientKeys
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.settings import Settings
-from engine.store.application import JourneyStore, postgres_env
-from engine.store.definitions import at_head
 
 
 def load_settings() -> Settings:
@@ -151,10 +149,7 @@ def demo(patients: int, seed: int, days: int, step_days: int, keep: bool) -> Non
             )
         if behaviour is not None:
             closing_table(database_url, behaviour, catalog, settings.data_dir / CHART)
-        store = JourneyStore(postgres_env(database_url))
-        # as the worker decided: its file with the deployments it recorded (its start is one, id 1)
-        comparison = compare(store, events, at_head(database_url)[1], until, keys)
-        store.close()
+        comparison = compare(database_url, events, until, keys)
     typer.echo(
         f"\nlive pipeline vs `careloop simulate` on the same events: "
         f"{'identical' if comparison.identical else 'DIFFERENT'} for {comparison.patients} patients "

@@ -12,7 +12,8 @@ from engine.journeys.evolve import ENGINE_SOURCE
 from engine.journeys.simulation import Simulation
 from engine.security.patient_keys import PatientKeys
 from engine.security.phi import SEALED, reveal_event
-from engine.store.application import JourneyStore
+from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import at_head
 from events import parse_event
 from events.base import Event
 
@@ -47,7 +48,18 @@ class Comparison:
         return not self.differences
 
 
-def compare(
+def compare(database_url: str, events: Sequence[Event], until: datetime, keys: PatientKeys) -> Comparison:
+    """The store at ``database_url`` against simulate, on the catalog the workers decided with: their file with the
+    deployments they recorded (``at_head``; ``calendar.scheduled`` names the deployment it was computed under)."""
+    _, catalog = at_head(database_url)
+    store = JourneyStore(postgres_env(database_url, pool_size=1, migrate=False))
+    try:
+        return compare_store(store, events, catalog, until, keys)
+    finally:
+        store.close()
+
+
+def compare_store(
     store: JourneyStore, events: Sequence[Event], catalog: Catalog, until: datetime, keys: PatientKeys
 ) -> Comparison:
     """``events``: what the hospital published, in publishing order. What the dispatcher reported back

@@ -12,8 +12,6 @@ import pytest
 from engine.cli.eventfile import read_events
 from engine.demo.compare import compare
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.store.application import JourneyStore, postgres_env
-from engine.store.definitions import at_head
 from tests.e2e.conftest import live_careloop
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +35,7 @@ def test_the_live_worker_holds_out_the_same_patients_and_messages_as_simulate(
     until = max(e.recorded_at for e in events) + timedelta(days=365)
     with live_careloop(broker, postgres, tmp_path, "holdout", journeys) as live:
         live.driver.run(events, until, timedelta(days=7))
-        store = JourneyStore(postgres_env(live.database_url))
-        comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
-        store.close()
+        comparison = compare(live.database_url, events, until, live.keys)
 
     assert comparison.differences == []
     stored = [e for stream in comparison.live.values() for e in stream]

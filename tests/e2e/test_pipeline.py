@@ -20,8 +20,6 @@ from engine.cli.main import app
 from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.store.application import JourneyStore, postgres_env
-from engine.store.definitions import at_head
 from events import patient as pa
 from tests import corpus
 from tests.builders import at, booked, cancelled, discharge, event, registered
@@ -146,9 +144,7 @@ def test_sigkill_of_the_worker_mid_batch_loses_and_duplicates_nothing(live: Live
     assert kills >= 3
 
     # Every patient's recorded history equals an uninterrupted run of the same events.
-    store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
-    store.close()
+    comparison = compare(live.database_url, events, until, live.keys)
     assert comparison.differences == []
     assert comparison.live_effects == comparison.simulated_effects
     assert comparison.live_effects["message.requested"] > 100
@@ -169,9 +165,7 @@ def test_the_same_event_file_through_simulate_and_the_live_pipeline_gives_the_sa
     events = read_events(ROOT / "docs" / "samples" / "hospital.jsonl")
     until = max(e.recorded_at for e in events) + timedelta(days=365)
     live.driver.run(events, until, timedelta(days=7))
-    store = JourneyStore(postgres_env(live.database_url))
-    comparison = compare(store, events, at_head(live.database_url)[1], until, live.keys)
-    store.close()
+    comparison = compare(live.database_url, events, until, live.keys)
     assert comparison.differences == []
     assert comparison.live_effects["message.requested"] == comparison.simulated_effects["message.requested"] > 20
     assert comparison.live_effects["task.created"] == comparison.simulated_effects["task.created"] > 5

@@ -15,15 +15,12 @@ from pydantic import SecretStr
 
 from engine.embedded import EmbeddedPostgres, free_port
 from engine.settings import Settings
+from tests.conftest import fast_rejoin
 from tests.e2e.conftest import Live, running
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKERS = ["tansu", "apache"]
 _numbers = itertools.count(1)
-# A killed worker's group membership expires after the session timeout; the rejoin waits for it. A short
-# session keeps each Tansu kill cheap (the default 6 s makes a kill cycle cost ~14 s). Apache Kafka refuses
-# sessions under group.min.session.timeout.ms (6 s), and rejoins fast anyway: it keeps the default.
-FAST_REJOIN = {"tansu": {"CARELOOP_SESSION_TIMEOUT": "2.0"}, "apache": {}}
 STANDING_WORKER = "worker-b"  # in the group from start to end, beside "worker" (killed) and "worker-2" (joins)
 
 
@@ -68,7 +65,7 @@ def faulty_live(
         partitions=4,
         clock="database",
     )
-    with running(settings, url, FAST_REJOIN[broker_kind], timeout=120) as live:
+    with running(settings, url, fast_rejoin(broker_kind), timeout=120) as live:
         # Several workers throughout: a standing second one shares the group's 4 partitions with the one the
         # suite kills again and again (its own metrics port: the first one's is taken)
         live.stack.spawn(STANDING_WORKER, "worker", env={"CARELOOP_METRICS_PORT": str(free_port())})

@@ -22,23 +22,19 @@ from engine.demo.compare import compare
 from engine.demo.hospital import generate
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from engine.store import deployments
-from engine.store.application import JourneyStore, postgres_env
-from engine.store.definitions import at_head, deploy, read_journeys
-from tests.conftest import TEST_BROKER
+from engine.store.definitions import deploy, read_journeys
+from tests.conftest import TEST_BROKER, fast_rejoin
 from tests.e2e.conftest import ROOT, Live, live_careloop
 from tests.integration.scratch_database import scratch_database
 
 pytestmark = pytest.mark.e2e
-# A killed worker's membership expires after the session timeout; the survivor's rebalance waits for it. Apache
-# Kafka refuses sessions under group.min.session.timeout.ms (6 s, the default): there it keeps the default.
-FAST_REJOIN = {} if TEST_BROKER == "apache" else {"CARELOOP_SESSION_TIMEOUT": "2.0"}
 
 
 @pytest.fixture
 def two_workers(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> Iterator[tuple[Live, int]]:
     """The live stack with a second `careloop worker` started on its own, joining the first one's group; the
     second's metrics port."""
-    with live_careloop(broker, postgres, tmp_path, "workers", partitions=4, extra_env=FAST_REJOIN) as live:
+    with live_careloop(broker, postgres, tmp_path, "workers", partitions=4, extra_env=fast_rejoin()) as live:
         port = free_port()
         live.stack.spawn("worker-2", "worker", env={"CARELOOP_METRICS_PORT": str(port)})
         yield live, port
@@ -102,12 +98,7 @@ def test_two_workers_share_the_partitions_and_one_takes_over_when_the_other_is_k
 
     # Then every patient's recorded history equals the Simulation of the same events: nothing lost, nothing
     # decided twice, each timer fired once, whichever worker held the patient's partition when
-    _, catalog = at_head(live.database_url)
-    store = JourneyStore(postgres_env(live.database_url, pool_size=1, migrate=False))
-    try:
-        comparison = compare(store, events, catalog, until, live.keys)
-    finally:
-        store.close()
+    comparison = compare(live.database_url, events, until, live.keys)
     assert comparison.differences == []
     assert comparison.live_effects == comparison.simulated_effects
     assert comparison.live_effects["message.requested"] > 100  # timers fired: the messages are their steps'
