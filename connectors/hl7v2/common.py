@@ -40,6 +40,9 @@ class Header:
     tz: tzinfo  # the source profile's: the zone of times without an offset
     country: str  # the source profile's: the country of phone numbers without a country code
     referral_authority: str = "CARELOOP-REFERRAL"  # the source profile's: CX-4 of PID-3's referral code
+    # Each PID's identifiers once read (``patient_of``), by segment: an ADT reads them for each of its events. The
+    # header lives for one message's mapping, so this is no cache beyond it.
+    patients: dict[Segment, tuple[Identifier, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +110,12 @@ def require_pid(msg: Message) -> Segment:
 def patient_of(pid: Segment, header: Header) -> tuple[Identifier, ...]:
     """The patient's identifiers from PID-3 (every repetition but a referral code's: that is the referrer's code,
     never indexed or kept as this patient's identifier)."""
-    found = identifiers([r for r in pid.repetitions(3) if not is_referral(r, header)], header.facility)
-    if not found:
-        raise FieldError("PID-3", "no patient identifier (no repetition with an id)")
+    found = header.patients.get(pid)
+    if found is None:
+        found = identifiers([r for r in pid.repetitions(3) if not is_referral(r, header)], header.facility)
+        if not found:
+            raise FieldError("PID-3", "no patient identifier (no repetition with an id)")
+        header.patients[pid] = found
     return found
 
 

@@ -45,7 +45,7 @@ from connectors.referrals import NOT_A_CODE, WITHOUT_REFERRAL, claim
 from connectors.relations import RelationIdError, relation_ids
 from engine.security.errors import ErasedError
 from events.base import Event
-from events.patient import ReferralClaim
+from events.patient import Identifier, ReferralClaim
 from events.referral_codes import normalise_code
 from events.relationships import RelationshipRecorded
 
@@ -77,7 +77,11 @@ def map_message(
         refused = [d.refused for d in handled if d.refused is not None]
         drafts = [d for d in handled if d.refused is None]
         referrals = [_referral(d, options) for d in drafts]
-        built = [(d, _event(d, header, identity, fingerprint, r)) for d, (r, _) in zip(drafts, referrals, strict=True)]
+        resolved: dict[tuple[Identifier, ...], str] = {}  # this message's answers of the identity port
+        built = [
+            (d, _event(d, header, identity, fingerprint, r, resolved))
+            for d, (r, _) in zip(drafts, referrals, strict=True)
+        ]
         events = tuple(e for _, e in built if e is not None)
         parts = {e.event_id: d.part for d, e in built if e is not None and d.part is not None}
     except FieldError as exc:
@@ -128,24 +132,40 @@ def _referral(draft: Draft, options: MappingOptions) -> tuple[ReferralClaim | No
 
 
 def _event(
-    draft: Draft, header: Header, identity: PatientIdentity, fingerprint: str, referral: ReferralClaim | None = None
+    draft: Draft,
+    header: Header,
+    identity: PatientIdentity,
+    fingerprint: str,
+    referral: ReferralClaim | None = None,
+    resolved: dict[tuple[Identifier, ...], str] | None = None,
 ) -> Event | None:
     """The event, or None for a merge the identity port already knew (a self-merge would end the survivor's
-    journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps."""
+    journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps.
+
+    ``resolved``: the patient ids the port gave this message so far, by identifiers. A message's events are mostly
+    about one patient (an ORU's dozens of results), and resolving the same identifiers again gives the same answer
+    (resolving only adds identifiers the port did not know), unless a merge or an identifier change moved them:
+    those clear it."""
     extra: dict[str, str | None] = {}
+    known = {} if resolved is None else resolved
     if draft.merged_into:
+        known.clear()
         patient_id, survivor_id = identity.merge(draft.patient, draft.merged_into)
         if patient_id == survivor_id:
             return None
         extra["into_patient_id"] = survivor_id
-    else:
+    elif draft.linked:
+        known.clear()
         patient_id = identity.resolve(draft.patient)
-        if draft.linked and identity.resolve(draft.linked) != patient_id:
+        if identity.resolve(draft.linked) != patient_id:
             raise FieldError(
                 "PID-3",
                 "the new identifiers already belong to another patient than MRG-1's: that is a merge (A40), not a "
                 "change of identifiers; send it as a merge",
             )
+    else:
+        patient_id = known.get(draft.patient) or identity.resolve(draft.patient)
+        known[draft.patient] = patient_id
     if draft.relative is not None:
         extra |= _relation(draft, identity, patient_id)
     created: Event = draft.event.create(
