@@ -1,21 +1,25 @@
 """The backfill's benchmark (issue 19, item 3): historical events/s loaded into the event store by `careloop backfill`'s
-loop (engine/worker/backfill.py): sealed, decided by the core with outreach held before the as-of, committed in
-batches with their timers and applied inputs, then every patient brought to the as-of.
+processes (engine/cli/backfill_jobs.py): each reads the history file and keeps its patients, parses and seals their
+events, has the core decide them with outreach held before the as-of, commits them in batches with their timers and
+applied inputs (engine/worker/backfill.py), then brings its patients to the as-of.
 
-`python -m bench.backfill --events N` (default 2,000: a smoke run) generates N events of the bench hospital over a
-year (bench/hospital.py, ten per patient, in blocks of patients so memory holds one block), sealed as the intakes
-seal them, and loads them with the as-of after the last into a fresh database: CARELOOP_DATABASE_URL's when set
-(its event store must be empty), else an embedded PostgreSQL under a temporary folder. The time counts generating
-and sealing the events too, as the command counts parsing and sealing them. The issue's figure is
+`python -m bench.backfill --events N --jobs J` (default 2,000 events: a smoke run; J: the cores) writes N events of
+the bench hospital over a year (bench/hospital.py, ten per patient, in blocks of patients so memory holds one block)
+to a JSON Lines file, as `careloop backfill` reads them, deploys the journeys and loads the file with the as-of after
+the last event into a fresh database: CARELOOP_DATABASE_URL's when set (its event store must be empty), else an
+embedded PostgreSQL under a temporary folder. Timed apart: writing the file (the bench's own), the command's check of
+every line (one process), and the load (what --jobs divides); the figure is the load's. Each process's rate over
+the first and the last fifth of its history says whether the rate holds as the store grows. The issue's figure is
 `--events 10000000`: hours on a shared 2-core machine, so not part of `careloop bench`.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,66 +28,96 @@ from typing import Annotated
 import typer
 
 from bench import hospital
+from connectors.sealing import Sealer
+from engine.cli import history
+from engine.cli.backfill_jobs import Plan, Share, load
+from engine.cli.whatif_pool import cores
 from engine.demo import hospital as demo
 from engine.embedded import EmbeddedPostgres
-from engine.journeys.backfill import backfilling
-from engine.language.loader import load_catalog
 from engine.settings import Settings
-from engine.store.application import JourneyStore, postgres_env
-from engine.worker.backfill import Backfill, Loaded
-from engine.worker.postgres import Consumer, PostgresJourneys
-from events.base import Event
+from engine.store.definitions import deploy, read_journeys
 
 EVENTS_PER_PATIENT = 10
 BLOCK = 5_000  # patients generated at a time
 DAYS = 365
+FIFTH = 0.2
+
+
+@dataclass(frozen=True)
+class Totals:
+    events: int
+    applied: int
+    batches: int
+    recorded: int
+    held: int
 
 
 @dataclass(frozen=True)
 class Measured:
     events: int
     patients: int
-    seconds: float  # the load alone: generating and sealing the events is not counted
-    loaded: Loaded
+    seconds: float  # the load: parsing, sealing, deciding, committing, the as-of step, in every process
+    loaded: Totals
+    checked: float  # the command's first pass over the file
+    shares: list[Share]
 
     @property
     def per_second(self) -> float:
         return self.events / max(self.seconds, 1e-9)
 
 
-def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | None = None) -> Measured:
-    """Load ``events`` historical events into the (empty) event store at ``database_url``."""
-    patients = max(events // EVENTS_PER_PATIENT, 1)
+def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | None = None, jobs: int = 1) -> Measured:
+    """Load ``events`` historical events into the (empty) event store at ``database_url`` in ``jobs`` processes."""
     as_of = demo.DEFAULT_START + timedelta(days=DAYS + 180)  # after every storyline's last visit
-    catalog = load_catalog(journeys or Settings().journeys)
-    store = JourneyStore(postgres_env(database_url))
-    try:
-        settings = Settings()
-        consumer = Consumer("careloop-backfill", "bench.clinical", {})
-        journeys_port = PostgresJourneys(
-            store, consumer, settings.aggregate_cache_size, settings.snapshot_after, relaying=False
-        )
-        loader = Backfill(journeys_port, backfilling(catalog, as_of), as_of, batch_size=batch)
+    source = read_journeys(journeys or Settings().journeys)
+    with tempfile.TemporaryDirectory(prefix="careloop-bench-backfill-file-") as folder:
+        file = Path(folder) / "history.jsonl"
+        _write(file, max(events // EVENTS_PER_PATIENT, 1), events, as_of)
         started = time.perf_counter()
-        loader.feed(_history(patients, events, as_of))
-        loaded = loader.finish()
+        history.check(file, as_of)
+        checked = time.perf_counter() - started
+        catalog = deploy(database_url, source.catalog, source.file, source.text)
+        settings = Settings()
+        plan = Plan(
+            file, as_of, database_url, source.text, str(journeys or settings.journeys),
+            catalog.deployments[-1].deployment_id, memory_sealing, jobs, batch,
+            settings.aggregate_cache_size, settings.snapshot_after, "bench.clinical",
+        )  # fmt: skip
+        started = time.perf_counter()
+        shares = load(plan)
         seconds = time.perf_counter() - started
-    finally:
-        store.close()
-    return Measured(loaded.events, len(loaded.patients), seconds, loaded)
+    failed = [s.failure for s in shares if s.failure]
+    if failed:
+        raise RuntimeError("; ".join(failed))
+    totals = Totals(*(sum(getattr(s, f) for s in shares) for f in ("events", "applied", "batches", "recorded", "held")))
+    return Measured(totals.events, sum(s.patients for s in shares), seconds, totals, checked, shares)
 
 
-def _history(patients: int, events: int, as_of: datetime) -> Iterator[Event]:
+@contextmanager
+def memory_sealing(url: str) -> Iterator[Sealer]:
+    """The patients' keys in memory (bench/hospital.py): the worker never reveals, so where they rest does not
+    change what the load does. Module-level: the processes are given it by name."""
+    yield hospital.sealer()
+
+
+def _write(file: Path, patients: int, events: int, as_of: datetime) -> None:
     """About ``events`` events of ``patients`` patients, a block of patients at a time, each patient's in order."""
-    sealer = hospital.sealer()
-    for first in range(1, patients + 1, BLOCK):
-        block = min(BLOCK, patients - first + 1)
-        for event in sealer.events(
-            hospital.events(block, events * block // patients, seed=19 + first, days=DAYS, first=first)
-        ):
-            if event.recorded_at > as_of:
-                raise ValueError(f"the bench hospital recorded an event after {as_of.isoformat()}: move the as-of")
-            yield event
+    with file.open("w", encoding="utf-8") as out:
+        for first in range(1, patients + 1, BLOCK):
+            block = min(BLOCK, patients - first + 1)
+            for event in hospital.events(block, events * block // patients, seed=19 + first, days=DAYS, first=first):
+                if event.recorded_at > as_of:
+                    raise ValueError(f"the bench hospital recorded an event after {as_of.isoformat()}: move the as-of")
+                out.write(event.model_dump_json() + "\n")
+
+
+def rates(share: Share) -> tuple[float, float]:
+    """A process's events/s over the first and the last fifth of the events it read."""
+    points = [(0.0, 0), *share.progress]
+    end = points[-1]
+    first = next(p for p in points if p[1] >= FIFTH * end[1])
+    last = max((p for p in points[:-1] if p[1] <= (1 - FIFTH) * end[1]), key=lambda p: p[1])
+    return first[1] / max(first[0], 1e-9), (end[1] - last[1]) / max(end[0] - last[0], 1e-9)
 
 
 @contextmanager
@@ -99,15 +133,23 @@ def _database() -> Iterator[str]:
 def main(
     events: Annotated[int, typer.Option(min=1, help="Historical events to load.")] = 2_000,
     batch: Annotated[int, typer.Option(min=1, help="Events decided and committed per transaction.")] = 2000,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Processes [default: the cores].")] = None,
 ) -> None:
     """Historical events/s loaded by the backfill into a fresh event store."""
-    with _database() as url:
-        m = measure(url, events, batch)
+    with _database() as url, redirect_stdout(sys.stderr):  # stdout is the figure; the deployment's log goes aside
+        m = measure(url, events, batch, jobs=jobs or cores())
     typer.echo(
-        f"backfill: {m.events:,} events of {m.patients:,} patients loaded in {m.seconds:.1f} s: "
-        f"{m.per_second:,.0f} events/s ({m.loaded.recorded:,} engine events recorded, {m.loaded.held:,} messages "
-        f"held for being in the past, {m.loaded.batches:,} transactions)"
+        f"backfill: {m.events:,} events of {m.patients:,} patients loaded in {m.seconds:.1f} s by {len(m.shares)} "
+        f"job(s): {m.per_second:,.0f} events/s ({m.loaded.recorded:,} engine events recorded, {m.loaded.held:,} "
+        f"messages held for being in the past, {m.loaded.batches:,} transactions); the check of every line first: "
+        f"{m.checked:.1f} s"
     )
+    for share in m.shares:
+        first, last = rates(share)
+        typer.echo(
+            f"  job {share.job + 1}: {share.events:,} events in {share.seconds:.1f} s; {first:,.0f} events/s over its "
+            f"first fifth, {last:,.0f} over its last"
+        )
 
 
 app = typer.Typer(add_completion=False)

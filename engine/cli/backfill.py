@@ -4,14 +4,15 @@ FILE is JSON Lines of canonical events in arrival order (what `careloop publish 
 of them). Every line is checked first (it parses, it is recorded by the as-of); nothing is written when one is not.
 Each event is sealed with its patient's key as the intakes seal it, then decided as the live worker would at its
 own time, under the journeys the worker would load, with outreach held before the as-of (engine/journeys/
-backfill.py); every patient is then brought to the as-of. Stop the workers while it runs. Exit 0 loaded, 1 refused
-lines or a failure, 2 usage.
+backfill.py); every patient is then brought to the as-of. --jobs processes share the patients out, each patient's
+history in one of them (engine/cli/backfill_jobs.py): the store ends as one process leaves it. Stop the workers
+while it runs. Exit 0 loaded, 1 refused lines or a failure, 2 usage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -25,10 +26,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from connectors.sealing import Sealer
+    from engine.cli.backfill_jobs import Plan, Share
     from engine.settings import Settings
     from engine.store.definitions import JourneysSource
-    from engine.worker.backfill import Backfill, Loaded
-    from events.base import Event
 
 out, err = consoles()
 MAX_REFUSED = 50
@@ -45,12 +45,19 @@ def backfill_command(
         str, typer.Option("--as-of", help="Now, for the history (ISO; without an offset, the hospital's).")
     ],
     batch: Annotated[int, typer.Option(min=1, help="Events decided and committed per transaction.")] = 2000,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes, each loading the patients a hash of their id gives it [default: the cores]."
+        ),
+    ] = None,
 ) -> None:
     """Load history into the event store as the worker would have decided it, sending nothing for the past: messages
     due before --as-of are recorded as held (rule backfill), every journey is positioned at --as-of, and the workers
     send what falls due after it. Stop the workers while it runs."""
     from engine.cli import history
     from engine.cli.deploy import database_url, load
+    from engine.cli.whatif_pool import cores
     from engine.settings import Settings
 
     settings = Settings()
@@ -65,92 +72,106 @@ def backfill_command(
         raise _fail(
             f"{exc.more + len(exc.problems)} line(s) of {file} cannot be backfilled; nothing was written"
         ) from exc
-    refused: list[str] = []
-    with _reported(database_url()) as url, ExitStack() as open_:
-        loader, sealer = _backfill(settings, url, source, moment, batch, open_)
-        loader.feed(_sealed(file, sealer, refused))
-        loaded = loader.finish()
-    _report(file, count, loaded, moment)
-    if refused:
-        for line in refused[:MAX_REFUSED]:
-            err.print(line, markup=False)
-        raise _fail(f"{len(refused)} event(s) of erased patients were not loaded (the rest was)")
+    with _reported(database_url()) as url:
+        plan = _plan(settings, url, source, file, moment, batch, jobs or cores())
+    from engine.cli.backfill_jobs import load as load_shares
+
+    shares = load_shares(plan)
+    _report(file, count, shares, moment)
+    _refused_and_failed(shares)
 
 
 @contextmanager
 def _reported(url: str) -> Iterator[str]:
-    """What stops a backfill half-way, in one line: what was committed stays (a run again skips it)."""
+    """What stops a backfill before it starts, in one line."""
     import psycopg
     from eventsourcing.persistence import PersistenceError
 
     from engine.access.ownership import TablesNotReadyError
     from engine.journeys.errors import JourneyError
     from engine.security.errors import KeyFileError
-    from engine.worker.backfill import BackfillConflictError
 
-    again = "the batches committed before stay; run it again to go on (what they applied is skipped)"
     try:
         yield url
     except KeyFileError as exc:
         raise _fail(f"{exc}; nothing was written") from exc
-    except (BackfillConflictError, TablesNotReadyError, JourneyError) as exc:
-        raise _fail(f"{exc}; {again}") from exc
+    except (TablesNotReadyError, JourneyError) as exc:
+        raise _fail(f"{exc}; nothing was written") from exc
     except (psycopg.Error, PersistenceError) as exc:
-        raise _fail(f"PostgreSQL: {str(exc).strip() or type(exc).__name__}; {again}") from exc
+        raise _fail(f"PostgreSQL: {str(exc).strip() or type(exc).__name__}; nothing was written") from exc
 
 
-def _backfill(
-    settings: Settings, url: str, source: JourneysSource, as_of: datetime, batch: int, open_: ExitStack
-) -> tuple[Backfill, Sealer]:
-    from connectors.sealing import Sealer
-    from engine.journeys.backfill import backfilling
+def _plan(
+    settings: Settings, url: str, source: JourneysSource, file: Path, as_of: datetime, batch: int, jobs: int
+) -> Plan:
+    """The deployment's key file opened and the journeys deployed, as a worker's start (the journeys it decides
+    under), before any process starts: what each needs, for its own connections."""
+    from engine.cli.backfill_jobs import Plan
     from engine.plumbing.topics import Topics
     from engine.processes.intake import deployment_keys
-    from engine.security.patient_keys_postgres import PostgresPatientKeys
-    from engine.store.application import JourneyStore, writer_env
     from engine.store.definitions import deploy
-    from engine.worker.backfill import Backfill
-    from engine.worker.postgres import Consumer, PostgresJourneys
 
+    deployment_keys(settings)  # KeyFileError now, not once per process
+    catalog = deploy(url, source.catalog, source.file, source.text)
+    return Plan(
+        file=file,
+        as_of=as_of,
+        url=url,
+        journeys_text=source.text,
+        journeys_name=str(settings.journeys),
+        head=catalog.deployments[-1].deployment_id,
+        sealing=sealing,
+        jobs=jobs,
+        batch=batch,
+        cache_size=settings.aggregate_cache_size,  # patients cached and snapshotted as the worker does them, so it
+        snapshot_after=settings.snapshot_after,  # loads them quickly after
+        clinical_topic=Topics.for_prefix(settings.topic_prefix).clinical,
+    )
+
+
+@contextmanager
+def sealing(url: str) -> Iterator[Sealer]:
+    """The patients' keys in PostgreSQL, on a connection of the process's own: events sealed as the intakes seal
+    them (engine/processes/intake.py). Module-level: a backfill's processes are given it by name."""
+    from connectors.sealing import Sealer
+    from engine.processes.intake import deployment_keys
+    from engine.security.patient_keys_postgres import PostgresPatientKeys
+    from engine.settings import Settings
+
+    settings = Settings()
     keys = PostgresPatientKeys(url, deployment_keys(settings).provider, name="careloop-backfill")
-    open_.callback(keys.close)
-    catalog = deploy(url, source.catalog, source.file, source.text)  # as a worker's start: the journeys it decides
-    store = JourneyStore(writer_env(url))
-    open_.callback(store.close)
-    clinical = Topics.for_prefix(settings.topic_prefix).clinical
-    consumer = Consumer("careloop-backfill", clinical, {})
-    journeys = PostgresJourneys(
-        store, consumer, settings.aggregate_cache_size, settings.snapshot_after, relaying=False
-    )  # patients cached and snapshotted as the worker does them, so it loads them quickly after
-    head = catalog.deployments[-1].deployment_id
-    loader = Backfill(journeys, backfilling(catalog, as_of), as_of, head, batch, on_batch=_progress)
-    return loader, Sealer(keys, settings.seal_patient_data)  # as the intakes seal (engine/processes/intake.py)
+    try:
+        yield Sealer(keys, settings.seal_patient_data)
+    finally:
+        keys.close()
 
 
-def _sealed(file: Path, sealer: Sealer, refused: list[str]) -> Iterator[Event]:
-    """The file's events sealed with their patients' keys; an erased patient's refused, with its line."""
-    from engine.cli import history
-    from engine.security.errors import ErasedError
+def _refused_and_failed(shares: list[Share]) -> None:
+    refused = sorted(refusal for s in shares for refusal in s.refused)
+    for _, why in refused[:MAX_REFUSED]:
+        err.print(why, markup=False)
+    failed = [s.failure for s in shares if s.failure is not None]
+    for failure in failed:
+        err.print(f"error: {failure}", markup=False)
+    if failed:
+        raise _fail(
+            f"{len(failed)} of {len(shares)} job(s) stopped; the batches committed before stay, the other jobs' "
+            "loads are whole; run it again to go on (what was applied is skipped)"
+        )
+    if refused:
+        raise _fail(
+            f"{sum(s.refused_count for s in shares)} event(s) of erased patients were not loaded (the rest was)"
+        )
 
-    for line, event in history.events(file):
-        try:
-            yield sealer.event(event)
-        except ErasedError:
-            refused.append(f"{file}:{line}: the patient was erased: careloop takes nothing more about them")
 
-
-def _progress(loaded: Loaded) -> None:
-    if loaded.batches % 50 == 0:
-        err.print(f"  {loaded.events:,} events, {len(loaded.patients):,} patients", markup=False)
-
-
-def _report(file: Path, count: int, loaded: Loaded, as_of: datetime) -> None:
-    rate = loaded.events / max(loaded.seconds, 1e-9)
+def _report(file: Path, count: int, shares: list[Share], as_of: datetime) -> None:
+    events, applied = sum(s.events for s in shares), sum(s.applied for s in shares)
+    seconds = max((s.seconds for s in shares), default=0.0)
+    rate = events / max(seconds, 1e-9)
     out.print(
-        f"backfilled {file}: {loaded.applied:,} of {count:,} events applied ({loaded.events - loaded.applied:,} the "
-        f"store had already) for {len(loaded.patients):,} patients in {loaded.seconds:.1f} s ({rate:,.0f}/s); "
-        f"{loaded.recorded:,} engine events recorded, {loaded.held:,} messages held for being before "
-        f"{as_of.isoformat()}; what "
-        "falls due after it is left to the workers",
+        f"backfilled {file} in {len(shares)} job(s): {applied:,} of {count:,} events applied ({events - applied:,} "
+        f"the store had already) for {sum(s.patients for s in shares):,} patients in {seconds:.1f} s ({rate:,.0f}/s); "
+        f"{sum(s.recorded for s in shares):,} engine events recorded, {sum(s.held for s in shares):,} messages held "
+        f"for being before {as_of.isoformat()}; what falls due after it is left to the workers",
         markup=False,
     )

@@ -1,10 +1,15 @@
 """`careloop backfill` on real PostgreSQL (issue 19, item 3): history committed batch by batch as the worker commits,
 nothing approved for the past, the timers due after the as-of left for the workers' poller, every patient where
-the pure core's backfill leaves them, a second run applying nothing; the command refusing a bad file whole."""
+the pure core's backfill leaves them, a second run applying nothing; the command refusing a bad file whole; two
+processes leaving the store as one does, and one of them failing said with what and where, the rest loaded."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,12 +18,19 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from connectors.sealing import Sealer
+from engine.cli import backfill_jobs
 from engine.cli.main import app
 from engine.demo import hospital
+from engine.embedded import EmbeddedPostgres
 from engine.journeys.backfill import backfilling
 from engine.journeys.simulation import Simulation
+from engine.security.patient_keys import MemoryPatientKeys
+from engine.security.providers import FileKeyProvider
 from engine.security.secrets import create_key_file, default_key_file
-from engine.store.application import JourneyStore
+from engine.settings import Settings
+from engine.store.application import JourneyStore, postgres_env
+from engine.store.definitions import deploy, read_journeys
 from engine.worker.backfill import Backfill
 from engine.worker.postgres import Consumer, PostgresJourneys
 from events import journey as jo
@@ -26,6 +38,7 @@ from events import patient as pa
 from events.base import Event
 from projections.source import StoreSource
 from tests.builders import at, catalog
+from tests.integration.scratch_database import scratch_database
 
 pytestmark = pytest.mark.integration
 START, AS_OF = at("2026-01-05 08:00"), at("2026-12-20 00:00")
@@ -149,3 +162,122 @@ def test_the_command_without_the_deployments_key_file_says_so_and_writes_nothing
     assert "key file" in result.stderr and "nothing was written" in result.stderr
     assert "Traceback" not in result.output
     assert StoreSource(store).head() == 0
+
+
+def by_patient(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Each patient's stored events in the order recorded (the store's order across patients may differ)."""
+    store = JourneyStore(postgres_env(url))
+    try:
+        recorded: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for e in stored(store):
+            recorded[e.patient_id].append(e.model_dump(mode="json"))
+    finally:
+        store.close()
+    return dict(recorded)
+
+
+def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The timers, applied inputs and hand-overs the backfill left, in an order of their own."""
+    queries = {
+        "timers": "SELECT timer_id, patient_id, instance_id, due_at, published_at FROM careloop_timers",
+        "applied": "SELECT patient_id, event_id FROM careloop_applied_inputs",
+        "hand_overs": "SELECT topic, key, value FROM careloop_hand_overs",
+    }
+    with psycopg.connect(url) as conn:
+        return {name: sorted(conn.execute(q).fetchall()) for name, q in queries.items()}
+
+
+def backfilled(file: Path, url: str, jobs: int, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("CARELOOP_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["backfill", str(file), "--as-of", AS_OF.isoformat(), "--jobs", str(jobs)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_two_jobs_leave_every_patient_with_the_events_timers_and_applied_inputs_one_job_leaves(
+    postgres: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = history()
+    file = tmp_path / "history.jsonl"
+    file.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    create_key_file(default_key_file(tmp_path / "data"))
+    monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CARELOOP_SEAL_PATIENT_DATA", "false")  # sealing draws random keys per database
+    shares = {backfill_jobs.share(e.patient_id, 2) for e in events}
+    assert shares == {0, 1}  # both processes have patients
+
+    with scratch_database(postgres.url, "it") as one, scratch_database(postgres.url, "it") as two:
+        alone = backfilled(file, one, 1, monkeypatch)
+        shared = backfilled(file, two, 2, monkeypatch)
+        assert f"in 1 job(s): {len(events):,} of {len(events):,} events applied" in alone
+        assert f"in 2 job(s): {len(events):,} of {len(events):,} events applied" in shared
+        recorded = by_patient(one)
+        assert len(recorded) == 20 and sum(map(len, recorded.values())) > 5 * len(events)
+        assert by_patient(two) == recorded
+        left = rows(one)
+        assert left["timers"] and len(left["applied"]) == len(events)
+        assert rows(two) == left
+
+
+# A job that stops half-way: the patient keys' connection lost on one event, in the process holding its patient.
+BROKEN = "CARELOOP_TEST_BROKEN_EVENT"
+
+
+class BreakingSealer(Sealer):
+    """Events left in clear (the sealing is tested above), but the one named by BROKEN in the environment."""
+
+    def __init__(self) -> None:
+        super().__init__(MemoryPatientKeys(FileKeyProvider({"test": bytes(32)}, "test")), seal_events=False)
+
+    def event(self, event: Event) -> Event:
+        if event.event_id == os.environ.get(BROKEN):
+            raise psycopg.OperationalError("the patient keys' connection was lost")
+        return event
+
+
+@contextmanager
+def breaking(url: str) -> Iterator[Sealer]:
+    yield BreakingSealer()
+
+
+def plan(file: Path, url: str, jobs: int) -> backfill_jobs.Plan:
+    source = read_journeys(Settings().journeys)
+    head = deploy(url, source.catalog, source.file, source.text).deployments[-1].deployment_id
+    return backfill_jobs.Plan(file, AS_OF, url, source.text, "journeys.yaml", head, breaking, jobs, batch=37)
+
+
+def test_a_job_that_fails_is_reported_with_what_and_where_the_others_load_whole_and_a_run_again_completes_it(
+    postgres: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = history()
+    file = tmp_path / "history.jsonl"
+    file.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    line = len(events) // 2 + 1
+    broken = events[line - 1]
+    job = backfill_jobs.share(broken.patient_id, 2)
+    monkeypatch.setenv(BROKEN, broken.event_id)
+
+    with scratch_database(postgres.url, "it") as url, scratch_database(postgres.url, "it") as clean:
+        shares = backfill_jobs.load(plan(file, url, 2))
+        failed, whole = shares[job], shares[1 - job]
+
+        assert failed.failure == (
+            f"job {job + 1} of 2: PostgreSQL: the patient keys' connection was lost "
+            f"(having read its events up to {file}:{line})"
+        )
+        assert whole.failure is None
+        assert whole.events == whole.applied == sum(1 for e in events if backfill_jobs.share(e.patient_id, 2) != job)
+        before = sum(1 for e in events[: line - 1] if backfill_jobs.share(e.patient_id, 2) == job)
+        with psycopg.connect(url) as conn:
+            applied = {r[0] for r in conn.execute("SELECT event_id FROM careloop_applied_inputs").fetchall()}
+        mine = {e.event_id for e in events if backfill_jobs.share(e.patient_id, 2) == job}
+        assert len(applied & mine) == before - before % 37  # its whole batches before the failure, nothing after
+        assert broken.event_id not in applied
+
+        monkeypatch.delenv(BROKEN)
+        again = backfill_jobs.load(plan(file, url, 2))
+        assert [s.failure for s in again] == [None, None]
+        assert again[job].applied == len(mine) - len(applied & mine) and again[1 - job].applied == 0
+        assert backfill_jobs.load(plan(file, clean, 1))[0].failure is None
+        assert by_patient(url) == by_patient(clean)
+        assert rows(url) == rows(clean)
