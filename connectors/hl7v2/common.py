@@ -43,6 +43,8 @@ class Header:
     # Each PID's identifiers once read (``patient_of``), by segment: an ADT reads them for each of its events. The
     # header lives for one message's mapping, so this is no cache beyond it.
     patients: dict[Segment, tuple[Identifier, ...]] = field(default_factory=dict, compare=False, repr=False)
+    # Each distinct date/time text read once in ``tz`` (``time_at``): an ORU's results mostly share one time.
+    times: dict[str, datetime] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +144,25 @@ def event_time(msg: Message, header: Header, *preferred: tuple[str, int]) -> dat
     but malformed timestamp rejects the message rather than silently falling back."""
     for name, number in (*preferred, ("EVN", 2)):
         segment = msg.first(name)
-        when = timestamp(segment.get(number), f"{name}-{number}", header.tz) if segment else None
+        when = time_at(segment.get(number), f"{name}-{number}", header) if segment else None
         if when is not None:
             return when
     return header.recorded_at
 
 
 def optional_time(segment: Segment | None, number: int, header: Header) -> datetime | None:
-    return timestamp(segment.get(number), f"{segment.name}-{number}", header.tz) if segment else None
+    return time_at(segment.get(number), f"{segment.name}-{number}", header) if segment else None
+
+
+def time_at(value: str | None, field: str, header: Header) -> datetime | None:
+    """``timestamp(value, field, header.tz)``, each distinct text parsed once per message; a malformed one is
+    rejected naming ``field`` each time it is read (failures are not kept)."""
+    if value is None:
+        return None
+    when = header.times.get(value) or timestamp(value, field, header.tz)
+    if when is not None:
+        header.times[value] = when
+    return when
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,14 +96,14 @@ def _observation(
 def _result(obx: Segment) -> dict[str, float | str | None]:
     """The OBX's value: a narrative (TX, FT: text someone wrote, sealed at rest like every free text) apart from
     the values journeys compare (numbers, codes, short strings)."""
-    value = _value(obx)
-    if (obx.get(2) or "").upper() in NARRATIVE_TYPES:
+    value_type = (obx.get(2) or "").upper()
+    value = _value(obx, value_type)
+    if value_type in NARRATIVE_TYPES:
         return {"value": None, "narrative": value if isinstance(value, str) else None}
     return {"value": value}
 
 
-def _value(obx: Segment) -> float | str | None:
-    value_type = (obx.get(2) or "").upper()
+def _value(obx: Segment, value_type: str) -> float | str | None:
     reps = obx.repetitions(5)
     if not reps:
         return None

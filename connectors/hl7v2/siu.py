@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connectors.hl7v2.common import Draft, Header, optional_time, patient_of, require_pid
+from connectors.hl7v2.common import Draft, Header, optional_time, patient_of, require_pid, time_at
 from connectors.hl7v2.errors import FieldError
 from connectors.hl7v2.message import Message, Segment
-from connectors.hl7v2.values import clinician, first, location, timestamp
+from connectors.hl7v2.values import clinician, first, location
 from events import appointments as ap
 from events.base import Event
 
@@ -76,7 +76,7 @@ def _times(msg: Message, header: Header) -> tuple[datetime, datetime | None]:
 
 
 def _component_time(sch: Segment, component: int, header: Header) -> datetime | None:
-    return timestamp(sch.get(11, component), f"SCH-11.{component}", header.tz)
+    return time_at(sch.get(11, component), f"SCH-11.{component}", header)
 
 
 def _text(segment: Segment | None, field: int) -> str | None:
