@@ -74,50 +74,45 @@ def parse_stream(data: bytes, profiles: SourceProfiles = DEFAULT_PROFILES) -> It
         yield Unparseable(1, 1, data, "no HL7 message found: the input is empty or holds only whitespace/framing")
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, int, int, bytes, bytes]]:
-    """(1-based line number, start offset, end offset including the terminator, cleaned content, the byte order
-    mark it started with)."""
-    start = 0
-    for number, line in enumerate(data.splitlines(keepends=True), start=1):  # bytes: CR, LF and CRLF only
-        end = start + len(line)
-        content = line.rstrip(b"\r\n").strip(_FRAMING)
-        bom = b""
-        while content.startswith(BOMS):  # files concatenated together can carry a BOM per message
-            bom = next(b for b in BOMS if content.startswith(b))
-            content = content[len(bom) :].strip(_FRAMING)
-        yield number, start, end, content, bom
-        start = end
+def _content(line: bytes) -> tuple[bytes, bytes]:
+    """A line's content without its terminator, framing and padding, and the byte order mark it started with."""
+    content = line.rstrip(b"\r\n").strip(_FRAMING)
+    bom = b""
+    while content.startswith(BOMS):  # files concatenated together can carry a BOM per message
+        bom = next(b for b in BOMS if content.startswith(b))
+        content = content[len(bom) :].strip(_FRAMING)
+    return content, bom
 
 
 def _chunks(data: bytes) -> Iterator[_Chunk]:
-    """Group lines into messages: each MSH starts one; lines before the first MSH form an orphan chunk."""
+    """Group lines into messages: each MSH starts one; lines before the first MSH form an orphan chunk. Lines are
+    numbered from 1, a message's ``original`` runs from its first line to the end (terminator included) of its
+    last non-blank one."""
     count = 0
-    start_line = start = end = 0
+    start_line = start = end = begin = 0
     segments: list[bytes] = []
     numbers: list[int] = []
     first_bom = b""
-
-    def flush() -> _Chunk:
-        nonlocal count
-        count += 1
-        return _Chunk(count, start_line, data[start:end], tuple(segments), tuple(numbers), first_bom)
-
-    for number, begin, finish, content, bom in _lines(data):
-        if not content:
-            continue
-        is_header = content.startswith(b"MSH") and len(content) > 3 and not content[3:4].isalnum()
-        if segments and (is_header or content[:3] in _ENVELOPE):
-            yield flush()
-            segments, numbers = [], []
-        if content[:3] in _ENVELOPE:
-            continue
-        if not segments:
-            start_line, start, first_bom = number, begin, bom
-        segments.append(content)
-        numbers.append(number)
-        end = finish
+    for number, line in enumerate(data.splitlines(keepends=True), start=1):  # bytes: CR, LF and CRLF only
+        finish = begin + len(line)
+        content, bom = _content(line)
+        if content:
+            envelope = content[:3] in _ENVELOPE
+            is_header = content.startswith(b"MSH") and len(content) > 3 and not content[3:4].isalnum()
+            if segments and (is_header or envelope):
+                count += 1
+                yield _Chunk(count, start_line, data[start:end], tuple(segments), tuple(numbers), first_bom)
+                segments, numbers = [], []
+            if not envelope:
+                if not segments:
+                    start_line, start, first_bom = number, begin, bom
+                segments.append(content)
+                numbers.append(number)
+                end = finish
+        begin = finish
     if segments:
-        yield flush()
+        count += 1
+        yield _Chunk(count, start_line, data[start:end], tuple(segments), tuple(numbers), first_bom)
 
 
 def _parse_chunk(chunk: _Chunk, profiles: SourceProfiles) -> Message | Unparseable:
