@@ -1,7 +1,8 @@
 """A parsed HL7 v2 message as plain, immutable values, with field access by HL7 position.
 
 Every field reads as repetitions -> components -> sub-components (python-hl7's cut, whatever delimiters a value
-happens to contain), so ``seg.get(3, 4)`` is always PID-3.4; a field is cut only when first read.
+happens to contain), so ``seg.get(3, 4)`` is always PID-3.4; a field is cut into repetitions and components only
+when first read, and a component into sub-components only when a value of it is read.
 Values come back unescaped and stripped; an empty value and the explicit null ``""`` both read as ``None``
 (``is_null`` tells them apart).
 """
@@ -16,8 +17,11 @@ from connectors.hl7v2.charsets import decode_strictly, display
 from connectors.hl7v2.errors import FieldError
 from connectors.profiles import SourceProfile
 
-Components = tuple[tuple[str, ...], ...]  # components -> sub-components, still escaped
-Field = tuple[Components, ...]  # repetitions
+Components = tuple[str, ...]  # a repetition's components, each still escaped and with its sub-components joined
+Cut = tuple[Components, ...]  # a field's repetitions, as kept once read
+Field = tuple[tuple[tuple[str, ...], ...], ...]  # repetitions -> components -> sub-components (``Segment.fields``)
+# A sub-component delimiter no field holds (segments are cut at CR): MSH-1 and MSH-2 are never split.
+_NEVER = "\r"
 NULL = '""'  # HL7's explicit null: "delete this value", as opposed to empty, "not sent"
 
 
@@ -68,6 +72,7 @@ class Repetition:
 
     components: Components
     encoding: Encoding
+    subcomponent: str  # the delimiter a component's sub-components are cut at when read
     where: tuple[str, int] = ("", 0)  # the segment and field it repeats, for errors
 
     def get(self, component: int = 1, sub: int = 1) -> str | None:
@@ -78,7 +83,8 @@ class Repetition:
         components = self.components
         if component > len(components):
             return None
-        subs = components[component - 1]
+        text = components[component - 1]
+        subs = text.split(self.subcomponent) if self.subcomponent in text else (text,)
         if sub > len(subs):
             return None
         raw = subs[sub - 1]
@@ -90,7 +96,7 @@ class Repetition:
 
     @property
     def empty(self) -> bool:
-        return _empty(self.components)
+        return _empty(self.components, self.subcomponent)
 
 
 def _unescape(raw: str, encoding: Encoding, where: tuple[str, int]) -> str:
@@ -104,11 +110,11 @@ def _unescape(raw: str, encoding: Encoding, where: tuple[str, int]) -> str:
         raise FieldError(f"{where[0]}-{where[1]}", reason) from exc
 
 
-def _empty(components: Components) -> bool:
-    if len(components) == 1 and len(components[0]) == 1:  # the usual case: a plain value
-        only = components[0][0]
+def _empty(components: Components, subcomponent: str) -> bool:
+    if len(components) == 1 and subcomponent not in components[0]:  # the usual case: a plain value
+        only = components[0]
         return not only.strip() or only == NULL
-    return all(not s.strip() or s == NULL for c in components for s in c)
+    return all(not s.strip() or s == NULL for c in components for s in c.split(subcomponent))
 
 
 class Segment:
@@ -123,7 +129,7 @@ class Segment:
     def __init__(self, name: str, raw: list[str], encoding: Encoding, delimiters: tuple[str, str, str]) -> None:
         self.name = name
         self.encoding = encoding
-        self._raw: list[str | Field] = raw  # type: ignore[assignment]  # a field's text until first read, then its Field
+        self._raw: list[str | Cut] = raw  # type: ignore[assignment]  # a field's text until first read, then its Cut
         self._split = delimiters  # repetition, component, sub-component
 
     def __repr__(self) -> str:
@@ -131,22 +137,26 @@ class Segment:
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        return tuple(self._field(n) for n in range(1, len(self._raw) + 1))
+        """Every field cut down to its sub-components."""
+        return tuple(self._full(n) for n in range(1, len(self._raw) + 1))
 
-    def _field(self, number: int) -> Field:
-        """Field ``number`` (1 <= number <= len), split on first use."""
+    def _full(self, number: int) -> Field:
+        sub = self._subcomponent(number)
+        return tuple(tuple(tuple(c.split(sub)) for c in r) for r in self._field(number))
+
+    def _subcomponent(self, number: int) -> str:
+        return _NEVER if number <= 2 and self.name == "MSH" else self._split[2]
+
+    def _field(self, number: int) -> Cut:
+        """Field ``number`` (1 <= number <= len), cut into repetitions and components on first use."""
         value = self._raw[number - 1]
         if not isinstance(value, str):
             return value
-        rep, comp, sub = self._split
-        if self.name == "MSH" and number <= 2:
-            parsed: Field = (((value,),),)  # the delimiters themselves
-        elif comp not in value and rep not in value and sub not in value:
-            parsed = (((value,),),)
-        elif sub not in value:  # the usual split: components, no sub-components (lists, not generators: faster)
-            parsed = tuple([tuple([(c,) for c in r.split(comp)]) for r in value.split(rep)])
-        else:
-            parsed = tuple([tuple([tuple(c.split(sub)) for c in r.split(comp)]) for r in value.split(rep)])
+        rep, comp, _ = self._split
+        if (comp not in value and rep not in value) or (self.name == "MSH" and number <= 2):
+            parsed: Cut = ((value,),)  # a plain value, or the delimiters themselves
+        else:  # lists, not generators: faster
+            parsed = tuple([tuple(r.split(comp)) for r in value.split(rep)])
         self._raw[number - 1] = parsed
         return parsed
 
@@ -154,16 +164,17 @@ class Segment:
         """The field's non-empty repetitions."""
         if not 1 <= field <= len(self._raw):
             return ()
-        encoding, where = self.encoding, (self.name, field)
-        return tuple(Repetition(r, encoding, where) for r in self._field(field) if not _empty(r))
+        encoding, sub, where = self.encoding, self._subcomponent(field), (self.name, field)
+        return tuple([Repetition(r, encoding, sub, where) for r in self._field(field) if not _empty(r, sub)])
 
     def first_repetition(self, field: int) -> Repetition | None:
         """The field's first non-empty repetition (``repetitions(field)[0]`` without building the rest)."""
         if not 1 <= field <= len(self._raw):
             return None
+        sub = self._subcomponent(field)
         for components in self._field(field):
-            if not _empty(components):
-                return Repetition(components, self.encoding, (self.name, field))
+            if not _empty(components, sub):
+                return Repetition(components, self.encoding, sub, (self.name, field))
         return None
 
     def get(self, field: int, component: int = 1, sub: int = 1, rep: int = 1) -> str | None:
@@ -177,11 +188,13 @@ class Segment:
         if rep > len(reps):
             return None
         if field <= 2 and self.name == "MSH":
-            return reps[0][0][0]  # the delimiters themselves: never unescaped
+            return reps[0][0]  # the delimiters themselves: never unescaped
         components = reps[rep - 1]  # Repetition.get, written out (see there why)
         if component > len(components):
             return None
-        subs = components[component - 1]
+        text = components[component - 1]
+        subcomponent = self._split[2]
+        subs = text.split(subcomponent) if subcomponent in text else (text,)
         if sub > len(subs):
             return None
         value = subs[sub - 1]
@@ -193,7 +206,7 @@ class Segment:
 
     def is_null(self, field: int) -> bool:
         """True when the field is HL7's explicit null ``""`` (the sender deleted the value)."""
-        return 1 <= field <= len(self._raw) and self._field(field) == (((NULL,),),)
+        return 1 <= field <= len(self._raw) and self._full(field) == (((NULL,),),)
 
 
 @dataclass(frozen=True, slots=True)
