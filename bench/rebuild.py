@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from bench import hospital
 from bench.context import Context
@@ -65,9 +66,16 @@ def _seeded(ctx: Context) -> Settings:
     settings = ctx.live().workload("rebuild")
     sizes = ctx.sizes
     ctx.say(f"seeding a store: {sizes.rebuild_events:,} events for {sizes.rebuild_patients:,} patients")
-    sim = Simulation(load_catalog(settings.journeys))
-    sim.feed(hospital.events(sizes.rebuild_patients, sizes.rebuild_events, seed=31))
-    store = JourneyStore(postgres_env(database_url(settings)))
+    seed(database_url(settings), settings.journeys, sizes.rebuild_patients, sizes.rebuild_events)
+    return settings
+
+
+def seed(url: str, journeys: Path, patients: int, events: int) -> None:
+    """Save into the journey store at ``url`` what the simulator decides for ``events`` events of ``patients``
+    bench hospital patients (also what a profiling script seeds a larger store with)."""
+    sim = Simulation(load_catalog(journeys))
+    sim.feed(hospital.events(patients, events, seed=31))
+    store = JourneyStore(postgres_env(url))
     try:
         batch: list[PatientJourneys] = []
         for patient_id, recorded in sim.recorded.items():
@@ -81,7 +89,6 @@ def _seeded(ctx: Context) -> Settings:
             store.save(*batch)
     finally:
         store.close()
-    return settings
 
 
 def _copy(url: str) -> float:

@@ -18,19 +18,37 @@ from events.base import Event
 from events.patient import PatientErased
 from projections.ops import Delete, Op
 
+Changes = Callable[[Event, int], Sequence[Op]]  # (event, its notification id) -> row operations
+
 
 @dataclass(frozen=True, slots=True)
 class Projection:
     name: str
     tables: tuple[str, ...]  # truncated by a rebuild, counted by status
-    changes: Callable[[Event, int], Sequence[Op]]  # (event, its notification id) -> row operations
+    changes: Changes
     package: str  # holds schema.sql
+    # The event classes (with their subclasses) ``changes`` makes operations of; None: it may use any event.
+    # Events of other classes never reach ``changes``: a rebuild does not even call it for them (route()), which
+    # spared most of the calls (BENCHMARKS.md, "Rebuild"). tests/unit/projections/test_reads.py holds ``changes``
+    # to no operations for a sample of every other event type.
+    reads: tuple[type[Event], ...] | None = None
 
     def ops(self, event: Event, seq: int) -> Sequence[Op]:
         """The row operations of one event: its own ``changes``, or deleting an erased patient's rows."""
         if isinstance(event, PatientErased):
             return [Delete(table, {"patient_id": event.patient_id}) for table in self.tables]
+        if self.reads is not None and not isinstance(event, self.reads):
+            return []
         return self.changes(event, seq)
+
+    def route(self, cls: type[Event]) -> Changes | None:
+        """What gives the operations of an event of class ``cls``, the same as ``ops``: None when there are none
+        whatever the event, ``changes`` itself when nothing else is decided. ``ops`` when a subclass overrides it."""
+        if type(self).ops is not Projection.ops or issubclass(cls, PatientErased):
+            return self.ops
+        if self.reads is not None and not issubclass(cls, self.reads):
+            return None
+        return self.changes
 
     def schema_sql(self) -> str:
         return resources.files(self.package).joinpath("schema.sql").read_text(encoding="utf-8")

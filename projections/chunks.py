@@ -12,18 +12,34 @@ and every new or changed row is COPied in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import Cursor, sql
 
 from events.base import Event
+from projections.base import Changes, Projection
 from projections.ops import Op, Upsert
 from projections.replay import Fold, FoldedTable
 from projections.source import NotificationSource
 
-Changes = Callable[[Event, int], Iterable[Op]]
+
+class Routes:
+    """For each class of event, the projections' functions that give its operations, in the projections' order
+    (Projection.route: the same operations as ``ops``); found the first time the class is seen. Most projections
+    read a few classes, so most events reach two or three of them instead of every one."""
+
+    def __init__(self, projections: Sequence[Projection]) -> None:
+        self._projections = tuple(projections)
+        self._found: dict[type[Event], tuple[Changes, ...]] = {}
+
+    def __call__(self, cls: type[Event]) -> tuple[Changes, ...]:
+        found = self._found.get(cls)
+        if found is None:
+            routes = (p.route(cls) for p in self._projections)
+            found = self._found[cls] = tuple(r for r in routes if r is not None)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +66,18 @@ class ChunkStats:
         self.peak_rows = max(self.peak_rows, rows)
 
 
-def read_chunk(
-    source: NotificationSource, changes: Sequence[Changes], after: int, head: int, size: int, page: int
-) -> Chunk:
+def read_chunk(source: NotificationSource, routes: Routes, after: int, head: int, size: int, page: int) -> Chunk:
     """Up to ``size`` careloop events after ``after`` (and not past ``head``), with their row operations."""
     ops: list[Op] = []
+    extend = ops.extend
     events, last = 0, after
     while last < head and events < size:
         read = source.read(last, min(page, size - events))
         if read.empty:
             break
         for seq, event in read.events:
-            for change in changes:
-                ops.extend(change(event, seq))
+            for change in routes(type(event)):
+                extend(change(event, seq))
         events += len(read.events)
         last = read.last
     return Chunk(after, last, events, ops)

@@ -198,12 +198,12 @@ class Runner:
         collecting = gc.isenabled()
         stats = self.last_rebuild = chunks.ChunkStats()
         keys: dict[str, tuple[str, ...]] = {}
-        changes = [p.ops for p in chosen]
+        routes = chunks.Routes(chosen)
         read = after = 0
         while after < head:
             gc.disable()
             try:
-                chunk = chunks.read_chunk(self._source, changes, after, head, chunk_size, self._rebuild_page)
+                chunk = chunks.read_chunk(self._source, routes, after, head, chunk_size, self._rebuild_page)
                 if chunk.last == after:
                     raise ProjectionError(f"the log has no notification after {after} although its head is {head}")
                 stats.note(chunk, self._write_chunk(chosen, chunk, defaults, keys))

@@ -92,5 +92,16 @@ def _visit(e: ca.CampaignAttended) -> Upsert:
 
 
 PROJECTION = Projection(
-    name="calendar_campaigns", tables=(PARTICIPANTS, VISITS), changes=changes, package=__package__ or __name__
+    name="calendar_campaigns",
+    tables=(PARTICIPANTS, VISITS),
+    changes=changes,
+    reads=(
+        ca.CalendarScheduled,
+        ca.CalendarReached,
+        jo.JourneyStarted,
+        jo.BranchTaken,
+        jo.EventMatched,
+        ca.CampaignAttended,
+    ),
+    package=__package__ or __name__,
 )

@@ -68,5 +68,9 @@ def _alert(e: ck.CheckinAlerted) -> Upsert:
 
 
 PROJECTION = Projection(
-    name="checkin_series", tables=(SERIES, ALERTS), changes=changes, package=__package__ or __name__
+    name="checkin_series",
+    tables=(SERIES, ALERTS),
+    changes=changes,
+    reads=(ck.CheckinRecorded, ck.CheckinMissed, ck.CheckinAlerted),
+    package=__package__ or __name__,
 )

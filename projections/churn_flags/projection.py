@@ -71,4 +71,10 @@ def _level(e: jo.ChurnFlagged | jo.ChurnCleared) -> Upsert:
     )
 
 
-PROJECTION = Projection(name="churn_flags", tables=(FLAGS, LEVELS), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="churn_flags",
+    tables=(FLAGS, LEVELS),
+    changes=changes,
+    reads=(jo.ChurnFlagged, jo.ChurnCleared),
+    package=__package__ or __name__,
+)

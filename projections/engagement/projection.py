@@ -82,5 +82,9 @@ def _questionnaire(e: fi.QuestionnaireCompleted) -> Upsert:
 
 
 PROJECTION = Projection(
-    name="engagement", tables=(STEPS, CHURN, QUESTIONNAIRES), changes=changes, package=__package__ or __name__
+    name="engagement",
+    tables=(STEPS, CHURN, QUESTIONNAIRES),
+    changes=changes,
+    reads=(*STEP_EVENTS, jo.ChurnFlagged, jo.ChurnCleared, fi.QuestionnaireCompleted),
+    package=__package__ or __name__,
 )

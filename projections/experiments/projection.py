@@ -112,4 +112,10 @@ def _json(weights: dict[str, Any] | None) -> str | None:
     return None if weights is None else json.dumps(weights)
 
 
-PROJECTION = Projection(name="experiments", tables=(TABLE,), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="experiments",
+    tables=(TABLE,),
+    changes=changes,
+    reads=(jo.BranchTaken, ex.ExperimentAssigned, jo.JourneyStarted),
+    package=__package__ or __name__,
+)

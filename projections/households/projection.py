@@ -37,4 +37,10 @@ def changes(e: Event, seq: int = 0) -> list[Op]:
     return []
 
 
-PROJECTION = Projection(name="households", tables=(TABLE,), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="households",
+    tables=(TABLE,),
+    changes=changes,
+    reads=(hh.FamilyContractSigned, hh.FamilyContractEnded),
+    package=__package__ or __name__,
+)

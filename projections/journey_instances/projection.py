@@ -109,4 +109,18 @@ def _set(instance_id: str, **values: Any) -> Update:
     return Update(TABLE, values, {"instance_id": instance_id})
 
 
-PROJECTION = Projection(name="journey_instances", tables=(TABLE,), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="journey_instances",
+    tables=(TABLE,),
+    changes=changes,
+    reads=(
+        jo.JourneyStarted,
+        jo.JourneyMigrated,
+        jo.WaitScheduled,
+        *STEP_EVENTS,
+        jo.JourneyReplanned,
+        jo.JourneyCompleted,
+        jo.JourneyExited,
+    ),
+    package=__package__ or __name__,
+)

@@ -139,5 +139,18 @@ def _decided(
 
 
 PROJECTION = Projection(
-    name="loyalty_ledger", tables=(ENTRIES, TIERS, REQUESTS), changes=changes, package=__package__ or __name__
+    name="loyalty_ledger",
+    tables=(ENTRIES, TIERS, REQUESTS),
+    changes=changes,
+    reads=(
+        lo._LedgerEvent,
+        lo.TierChanged,
+        lo.TierKept,
+        lo.PointsSpent,
+        lo.PointsRedemptionRefused,
+        lo.PointsAdjusted,
+        lo.PointsAdjustmentRepeated,
+        lo.PointsAdjustmentRefused,
+    ),
+    package=__package__ or __name__,
 )

@@ -97,5 +97,9 @@ def _badge(e: lo.BadgeAwarded) -> Upsert:
 
 
 PROJECTION = Projection(
-    name="loyalty_members", tables=(MEMBERSHIPS, MOVES, BADGES), changes=changes, package=__package__ or __name__
+    name="loyalty_members",
+    tables=(MEMBERSHIPS, MOVES, BADGES),
+    changes=changes,
+    reads=(lo.LoyaltyEnrolled, lo._LedgerEvent, lo.PointsEarned, lo.TierChanged, lo.TierKept, lo.BadgeAwarded),
+    package=__package__ or __name__,
 )

@@ -44,4 +44,10 @@ def _row(e: Event, values: dict[str, Any]) -> Upsert:
     return Upsert(TABLE, ("patient_id",), {"patient_id": e.patient_id, **values, "updated_at": e.occurred_at})
 
 
-PROJECTION = Projection(name="patient_profiles", tables=(TABLE,), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="patient_profiles",
+    tables=(TABLE,),
+    changes=changes,
+    reads=(pa.PatientRegistered, pa.PatientUpdated, pa.PatientDeceased, pa.PatientMerged),
+    package=__package__ or __name__,
+)

@@ -105,5 +105,16 @@ def _withdrawn(e: rs.RelationshipConsentWithdrawn) -> list[Op]:
 
 
 PROJECTION = Projection(
-    name="relationships", tables=(LINKS, CONSENTS), changes=changes, package=__package__ or __name__
+    name="relationships",
+    tables=(LINKS, CONSENTS),
+    changes=changes,
+    reads=(
+        rs.RelationshipRecorded,
+        rs.RelationshipRefused,
+        rs.RelationshipEnded,
+        rs.RelationshipErased,
+        rs.RelationshipConsentGranted,
+        rs.RelationshipConsentWithdrawn,
+    ),
+    package=__package__ or __name__,
 )

@@ -184,4 +184,26 @@ def _status(status: str, reason: str, e: Event) -> dict[str, Any]:
     return {"status": status, "reason": reason, "updated_at": e.occurred_at}
 
 
-PROJECTION = Projection(name="reminder_queue", tables=(TABLE,), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="reminder_queue",
+    tables=(TABLE,),
+    changes=changes,
+    reads=(
+        jo.WaitScheduled,
+        jo.MessageRequested,
+        jo.StepSkipped,
+        jo.JourneyCompleted,
+        jo.JourneyExited,
+        jo.JourneyMigrated,
+        jo.MessageApproved,
+        jo.MessageDeferred,
+        jo.MessageSuppressed,
+        jo.MessageFailed,
+        ou.OutreachSent,
+        ou.OutreachDelivered,
+        ou.OutreachRead,
+        ou.OutreachReplied,
+        ou.OutreachFailed,
+    ),
+    package=__package__ or __name__,
+)

@@ -81,4 +81,10 @@ def _created(e: jo.TaskCreated) -> Upsert:
     return Upsert(TABLE, ("task_id",), row, keep=("status", "assignee", "outcome", "queue", "escalated"))
 
 
-PROJECTION = Projection(name="tasks", tables=(TABLE,), changes=changes, package=__package__ or __name__)
+PROJECTION = Projection(
+    name="tasks",
+    tables=(TABLE,),
+    changes=changes,
+    reads=(jo.TaskCreated, *TASK_EVENTS),
+    package=__package__ or __name__,
+)

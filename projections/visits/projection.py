@@ -99,5 +99,17 @@ PROJECTION = Projection(
     name="visits",
     tables=(ENCOUNTERS, DIAGNOSES, CONDITIONS, APPOINTMENTS),
     changes=changes,
+    reads=(
+        en.EncounterAdmitted,
+        en.EncounterDischarged,
+        en.EncounterCompleted,
+        en.EncounterCancelled,
+        fi.ConditionDiagnosed,
+        ap.AppointmentBooked,
+        ap.AppointmentRescheduled,
+        ap.AppointmentCancelled,
+        ap.AppointmentNoShow,
+        ap.AppointmentAttended,
+    ),
     package=__package__ or __name__,
 )
