@@ -2,8 +2,8 @@
 
 Every projection forgets an erased patient: by default ``patient.erased`` deletes the patient's rows from each of
 its tables (each has a ``patient_id`` column; tests/unit/projections/test_erasure.py holds every projection to it);
-one whose rows belong to two patients overrides ``ops`` to keep the other side (projections/referrals: the erased
-side becomes NULL). Either way in the same transaction as the rows and tracking of the rest of the page. The
+one whose rows belong to two patients gives its own ``forget`` to keep the other side (projections/referrals: the
+erased side becomes NULL). Either way in the same transaction as the rows and tracking of the rest of the page. The
 journey core records nothing about the patient after the erasure (engine/journeys/erased.py), so nothing brings
 the rows back.
 """
@@ -32,10 +32,14 @@ class Projection:
     # spared most of the calls (BENCHMARKS.md, "Rebuild"). tests/unit/projections/test_reads.py holds ``changes``
     # to no operations for a sample of every other event type.
     reads: tuple[type[Event], ...] | None = None
+    # The operations that forget an erased patient; None: delete the patient's rows from every table.
+    forget: Callable[[PatientErased], Sequence[Op]] | None = None
 
     def ops(self, event: Event, seq: int) -> Sequence[Op]:
         """The row operations of one event: its own ``changes``, or deleting an erased patient's rows."""
         if isinstance(event, PatientErased):
+            if self.forget is not None:
+                return self.forget(event)
             return [Delete(table, {"patient_id": event.patient_id}) for table in self.tables]
         if self.reads is not None and not isinstance(event, self.reads):
             return []

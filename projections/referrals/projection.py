@@ -12,8 +12,6 @@ Erasure keeps the other side: the erased patient's code goes, and their side of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from events import loyalty as lo
@@ -75,14 +73,11 @@ def erased(e: PatientErased) -> list[Op]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class ReferralsProjection(Projection):
-    """A referral belongs to two patients: erasing one keeps the other's row (every other projection deletes)."""
-
-    def ops(self, event: Event, seq: int) -> Sequence[Op]:
-        return erased(event) if isinstance(event, PatientErased) else self.changes(event, seq)
-
-
-PROJECTION = ReferralsProjection(
-    name="referrals", tables=(CODES, REFERRALS), changes=changes, package=__package__ or __name__
+PROJECTION = Projection(
+    name="referrals",
+    tables=(CODES, REFERRALS),
+    changes=changes,
+    reads=(lo.LoyaltyEnrolled, rf.ReferralClaimed, rf.ReferralAccepted, rf.ReferralAttributed, rf.ReferralRefused),
+    forget=erased,
+    package=__package__ or __name__,
 )
