@@ -112,7 +112,7 @@ def _write(file: Path, patients: int, events: int, as_of: datetime) -> None:
 
 
 def rates(share: Share) -> tuple[float, float]:
-    """A process's events/s over the first and the last fifth of the events it read."""
+    """A process's events/s over the first and the last fifth of the events it read (the as-of step apart)."""
     points = [(0.0, 0), *share.progress]
     end = points[-1]
     first = next(p for p in points if p[1] >= FIFTH * end[1])
@@ -147,8 +147,9 @@ def main(
     for share in m.shares:
         first, last = rates(share)
         typer.echo(
-            f"  job {share.job + 1}: {share.events:,} events in {share.seconds:.1f} s; {first:,.0f} events/s over its "
-            f"first fifth, {last:,.0f} over its last"
+            f"  job {share.job + 1}: {share.events:,} events in {share.seconds:.1f} s, of which {share.finishing:.1f} "
+            f"s bringing its patients to the as-of; its history read at {first:,.0f} events/s over its first fifth, "
+            f"{last:,.0f} over its last"
         )
 
 

@@ -73,7 +73,8 @@ class Share:
     seconds: float = 0.0
     refused: list[tuple[int, str]] = field(default_factory=list)  # (line, why), the first MAX_REFUSED
     refused_count: int = 0
-    progress: list[tuple[float, int]] = field(default_factory=list)
+    progress: list[tuple[float, int]] = field(default_factory=list)  # after each batch of history
+    finishing: float = 0.0  # seconds bringing its patients to the as-of
     failure: str | None = None
 
 
@@ -105,16 +106,21 @@ def run(plan: Plan, job: int) -> Share:
     a failure is returned with what stopped it and where, after what was committed before it."""
     result = Share(job)
     where = _Where(plan.file)
+    loader: Backfill | None = None
     try:
         with ExitStack() as open_:
-            loader, sealer = _open(plan, job, result, open_)
+            loader, sealer = _open(plan, job, result, where, open_)
             loader.feed(_sealed(plan.file, _owned(plan, job, where), sealer, result))
             where.finishing = True
-            _counted(loader.finish(), result)
+            started = time.perf_counter()
+            loader.finish()
+            result.finishing = time.perf_counter() - started
     except Exception as exc:  # reported with the other shares' results; the traceback only for the unforeseen
         result.failure = f"job {job + 1} of {plan.jobs}: {_what(exc)} ({where})"
         if not _foreseen(exc):
             traceback.print_exc()
+    if loader is not None:  # what its committed batches hold, also when it stopped: claimed neither more nor less
+        _counted(loader.loaded, result)
     return result
 
 
@@ -132,7 +138,7 @@ class _Where:
         return f"having read its events up to {self.file}:{self.line}"
 
 
-def _open(plan: Plan, job: int, result: Share, open_: ExitStack) -> tuple[Backfill, Sealer]:
+def _open(plan: Plan, job: int, result: Share, where: _Where, open_: ExitStack) -> tuple[Backfill, Sealer]:
     from engine.journeys.backfill import backfilling
     from engine.store.application import JourneyStore, writer_env
     from engine.store.definitions import deploy
@@ -151,7 +157,8 @@ def _open(plan: Plan, job: int, result: Share, open_: ExitStack) -> tuple[Backfi
     started = time.time()
 
     def progress(loaded: Loaded) -> None:
-        result.progress.append((time.time() - started, loaded.events))
+        if not where.finishing:
+            result.progress.append((time.time() - started, loaded.events))
         if loaded.batches % PROGRESS_EVERY == 0:
             print(f"  job {job + 1}: {loaded.events:,} events, {len(loaded.patients):,} patients", file=sys.stderr)
 

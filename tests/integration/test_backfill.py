@@ -272,6 +272,7 @@ def test_a_job_that_fails_is_reported_with_what_and_where_the_others_load_whole_
             applied = {r[0] for r in conn.execute("SELECT event_id FROM careloop_applied_inputs").fetchall()}
         mine = {e.event_id for e in events if backfill_jobs.share(e.patient_id, 2) == job}
         assert len(applied & mine) == before - before % 37  # its whole batches before the failure, nothing after
+        assert failed.applied == len(applied & mine)  # what it reports is what it committed
         assert broken.event_id not in applied
 
         monkeypatch.delenv(BROKEN)
