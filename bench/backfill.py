@@ -30,7 +30,7 @@ import typer
 from bench import hospital
 from connectors.sealing import Sealer
 from engine.cli import history
-from engine.cli.backfill_jobs import Plan, Share, load
+from engine.cli.backfill_jobs import Plan, Share, Totals, load, totals
 from engine.cli.whatif_pool import cores
 from engine.demo import hospital as demo
 from engine.embedded import EmbeddedPostgres
@@ -41,15 +41,6 @@ EVENTS_PER_PATIENT = 10
 BLOCK = 5_000  # patients generated at a time
 DAYS = 365
 FIFTH = 0.2
-
-
-@dataclass(frozen=True)
-class Totals:
-    events: int
-    applied: int
-    batches: int
-    recorded: int
-    held: int
 
 
 @dataclass(frozen=True)
@@ -89,8 +80,8 @@ def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | 
     failed = [s.failure for s in shares if s.failure]
     if failed:
         raise RuntimeError("; ".join(failed))
-    totals = Totals(*(sum(getattr(s, f) for s in shares) for f in ("events", "applied", "batches", "recorded", "held")))
-    return Measured(totals.events, sum(s.patients for s in shares), seconds, totals, checked, shares)
+    loaded = totals(shares)
+    return Measured(loaded.events, loaded.patients, seconds, loaded, checked, shares)
 
 
 @contextmanager

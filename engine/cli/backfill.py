@@ -165,13 +165,14 @@ def _refused_and_failed(shares: list[Share]) -> None:
 
 
 def _report(file: Path, count: int, shares: list[Share], as_of: datetime) -> None:
-    events, applied = sum(s.events for s in shares), sum(s.applied for s in shares)
-    seconds = max((s.seconds for s in shares), default=0.0)
-    rate = events / max(seconds, 1e-9)
+    from engine.cli.backfill_jobs import totals
+
+    t = totals(shares)
+    rate = t.events / max(t.seconds, 1e-9)
     out.print(
-        f"backfilled {file} in {len(shares)} job(s): {applied:,} of {count:,} events applied ({events - applied:,} "
-        f"the store had already) for {sum(s.patients for s in shares):,} patients in {seconds:.1f} s ({rate:,.0f}/s); "
-        f"{sum(s.recorded for s in shares):,} engine events recorded, {sum(s.held for s in shares):,} messages held "
-        f"for being before {as_of.isoformat()}; what falls due after it is left to the workers",
+        f"backfilled {file} in {len(shares)} job(s): {t.applied:,} of {count:,} events applied "
+        f"({t.events - t.applied:,} the store had already) for {t.patients:,} patients in {t.seconds:.1f} s "
+        f"({rate:,.0f}/s); {t.recorded:,} engine events recorded, {t.held:,} messages held for being before "
+        f"{as_of.isoformat()}; what falls due after it is left to the workers",
         markup=False,
     )

@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -76,6 +76,31 @@ class Share:
     progress: list[tuple[float, int]] = field(default_factory=list)  # after each batch of history
     finishing: float = 0.0  # seconds bringing its patients to the as-of
     failure: str | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Every share's counts added up; ``seconds``: the slowest share's, the load's wall time."""
+
+    events: int
+    applied: int
+    patients: int
+    batches: int
+    recorded: int
+    held: int
+    seconds: float
+
+
+def totals(shares: Sequence[Share]) -> Totals:
+    return Totals(
+        events=sum(s.events for s in shares),
+        applied=sum(s.applied for s in shares),
+        patients=sum(s.patients for s in shares),
+        batches=sum(s.batches for s in shares),
+        recorded=sum(s.recorded for s in shares),
+        held=sum(s.held for s in shares),
+        seconds=max((s.seconds for s in shares), default=0.0),
+    )
 
 
 def share(patient_id: str, jobs: int) -> int:
