@@ -143,8 +143,8 @@ def _event(
     header: Header,
     identity: PatientIdentity,
     fingerprint: str,
-    referral: ReferralClaim | None = None,
-    resolved: dict[tuple[Identifier, ...], str] | None = None,
+    referral: ReferralClaim | None,
+    resolved: dict[tuple[Identifier, ...], str],
 ) -> Event | None:
     """The event, or None for a merge the identity port already knew (a self-merge would end the survivor's
     journeys, since patient.merged is a global exit); the rest of a multi-merge message still maps.
@@ -154,15 +154,14 @@ def _event(
     (resolving only adds identifiers the port did not know), unless a merge or an identifier change moved them:
     those clear it."""
     extra: dict[str, str | None] = {}
-    known = {} if resolved is None else resolved
     if draft.merged_into:
-        known.clear()
+        resolved.clear()
         patient_id, survivor_id = identity.merge(draft.patient, draft.merged_into)
         if patient_id == survivor_id:
             return None
         extra["into_patient_id"] = survivor_id
     elif draft.linked:
-        known.clear()
+        resolved.clear()
         patient_id = identity.resolve(draft.patient)
         if identity.resolve(draft.linked) != patient_id:
             raise FieldError(
@@ -171,8 +170,8 @@ def _event(
                 "change of identifiers; send it as a merge",
             )
     else:
-        patient_id = known.get(draft.patient) or identity.resolve(draft.patient)
-        known[draft.patient] = patient_id
+        patient_id = resolved.get(draft.patient) or identity.resolve(draft.patient)
+        resolved[draft.patient] = patient_id
     if draft.relative is not None:
         extra |= _relation(draft, identity, patient_id)
     created: Event = draft.event.create(
