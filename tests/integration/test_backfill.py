@@ -48,6 +48,13 @@ def history() -> list[Event]:
     return [e for e in hospital.generate(patients=20, seed=5, start=START, days=400) if e.recorded_at <= AS_OF]
 
 
+def history_file(folder: Path, events: list[Event]) -> Path:
+    """``events`` as `careloop backfill` reads them: JSON Lines, in order."""
+    file = folder / "history.jsonl"
+    file.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    return file
+
+
 def loader(store: JourneyStore) -> Backfill:
     journeys = PostgresJourneys(store, Consumer("careloop-backfill", "careloop.clinical", {}), relaying=False)
     return Backfill(journeys, backfilling(catalog(), AS_OF), AS_OF, batch_size=37)
@@ -130,8 +137,7 @@ def test_the_command_loads_a_history_sealed_with_the_patients_keys(
     store: JourneyStore, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = history()
-    file = tmp_path / "history.jsonl"
-    file.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    file = history_file(tmp_path, events)
     create_key_file(default_key_file(tmp_path / "data"))
     monkeypatch.setenv("CARELOOP_DATABASE_URL", database_url)
     monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path / "data"))
@@ -151,8 +157,7 @@ def test_the_command_loads_a_history_sealed_with_the_patients_keys(
 def test_the_command_without_the_deployments_key_file_says_so_and_writes_nothing(
     store: JourneyStore, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    file = tmp_path / "history.jsonl"
-    file.write_text("".join(e.model_dump_json() + "\n" for e in history()[:10]), encoding="utf-8")
+    file = history_file(tmp_path, history()[:10])
     monkeypatch.setenv("CARELOOP_DATABASE_URL", database_url)
     monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path / "no-keys"))
 
@@ -198,8 +203,7 @@ def test_two_jobs_leave_every_patient_with_the_events_timers_and_applied_inputs_
     postgres: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = history()
-    file = tmp_path / "history.jsonl"
-    file.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    file = history_file(tmp_path, events)
     create_key_file(default_key_file(tmp_path / "data"))
     monkeypatch.setenv("CARELOOP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CARELOOP_SEAL_PATIENT_DATA", "false")  # sealing draws random keys per database
@@ -250,8 +254,7 @@ def test_a_job_that_fails_is_reported_with_what_and_where_the_others_load_whole_
     postgres: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events = history()
-    file = tmp_path / "history.jsonl"
-    file.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+    file = history_file(tmp_path, events)
     line = len(events) // 2 + 1
     broken = events[line - 1]
     job = backfill_jobs.share(broken.patient_id, 2)
