@@ -110,6 +110,25 @@ LOYALTY_ROWS = (
     lo.PointsReversed, lo.PointsReversalSkipped, lo.TierChanged, lo.TierKept, lo.TierAtRisk, lo.BadgeAwarded,
     lo.BadgeProgressed, rf.ReferralClaimed, rf.ReferralAccepted, rf.ReferralAttributed, rf.ReferralRefused,
 )  # fmt: skip
+# The engine events _detail words, kept in its module so a case added there is added here; the others (waits,
+# timers firing, policy decisions...) have no timeline row (projections/patient_timeline reads only these and
+# clinical events; tests/unit/projections/test_reads.py fails when a worded class is missing).
+WORDED = (
+    jo.JourneyStarted,
+    jo.MessageRequested,
+    jo.TaskCreated,
+    jo.ChurnFlagged,
+    jo.ChurnCleared,
+    jo.ConsentWithdrawnByReply,
+    jo.ConsentGrantedByReply,
+    jo.StepSkipped,
+    jo.BranchTaken,
+    jo.JourneyReplanned,
+    jo.JourneyCompleted,
+    jo.JourneyExited,
+    *LOYALTY_ROWS,
+    *CHECKIN_ROWS,
+)
 
 
 def _loyalty_detail(e: Event) -> str:

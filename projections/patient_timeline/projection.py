@@ -12,32 +12,13 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.journeys.timeline import CHECKIN_ROWS, LOYALTY_ROWS, timeline
+from engine.journeys.timeline import WORDED, timeline
 from events import CLINICAL_TYPES, ENGINE_TYPES
-from events import journey as jo
 from events.base import Coding, Event
 from projections.base import Projection
 from projections.ops import Op, Upsert
 
 TABLE = "patient_timeline"
-# The engine events engine.journeys.timeline words (its _detail); the others (waits, timers firing, policy
-# decisions...) have no row. Every clinical event has one.
-WORDED = (
-    jo.JourneyStarted,
-    jo.MessageRequested,
-    jo.TaskCreated,
-    jo.ChurnFlagged,
-    jo.ChurnCleared,
-    jo.ConsentWithdrawnByReply,
-    jo.ConsentGrantedByReply,
-    jo.StepSkipped,
-    jo.BranchTaken,
-    jo.JourneyReplanned,
-    jo.JourneyCompleted,
-    jo.JourneyExited,
-    *LOYALTY_ROWS,
-    *CHECKIN_ROWS,
-)
 UTC = ZoneInfo("UTC")  # rows are stored as timestamptz: the zone only affects how `at` is built
 # Identifying, non-PHI fields shown for clinical events, in this order.
 DETAIL_FIELDS = (
@@ -150,6 +131,6 @@ PROJECTION = Projection(
     name="patient_timeline",
     tables=(TABLE,),
     changes=changes,
-    reads=(*CLINICAL_TYPES.values(), *WORDED),
+    reads=(*CLINICAL_TYPES.values(), *WORDED),  # every clinical event has a row, an engine event if worded
     package=__package__ or __name__,
 )
