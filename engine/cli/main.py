@@ -201,11 +201,19 @@ def up(
     workers: Annotated[
         int, typer.Option(min=1, help="Worker processes sharing the partitions (at most CARELOOP_PARTITIONS).")
     ] = 1,
+    projection_runners: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Projection runner processes, each following one group of the projections (`careloop projections "
+            "run --group K/N`); more when one runner falls behind the workers.",
+        ),
+    ] = 1,
 ) -> None:
     """Start everything on embedded Kafka and PostgreSQL (or CARELOOP_KAFKA_BOOTSTRAP / CARELOOP_DATABASE_URL)."""
     from engine.cli import runtime
 
-    runtime.up(workers)
+    runtime.up(workers, projection_runners)
 
 
 @app.command()

@@ -28,11 +28,19 @@ from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
 from engine.plumbing.logs import configure_logging
-from engine.processes.stack import TooManyWorkersError, running_stack, worker_names
+from engine.processes.stack import (
+    PortClashError,
+    TooManyWorkersError,
+    ports,
+    runner_children,
+    running_stack,
+    worker_names,
+)
 from engine.security.errors import KeyFileError
 from engine.security.patient_keys import PatientKeys
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.settings import Settings
+from projections.groups import GroupError
 
 
 def load_settings() -> Settings:
@@ -71,22 +79,28 @@ def _wait_for_signal(stack: Stack) -> None:
             raise typer.Exit(1)
 
 
-def up(workers: int = 1) -> None:
-    """Start the stack (embedded Kafka and PostgreSQL unless configured), ``workers`` workers and the projections."""
+def up(workers: int = 1, projection_runners: int = 1) -> None:
+    """Start the stack (embedded Kafka and PostgreSQL unless configured), ``workers`` workers and the projections
+    (split over ``projection_runners`` runners)."""
     settings = load_settings()
     try:
         worker_names(workers, settings.partitions)
-    except TooManyWorkersError as exc:
+        runners = runner_children(projection_runners)
+        ports(settings, workers, projection_runners)
+    except (TooManyWorkersError, GroupError, PortClashError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"starting careloop (data in {settings.data_dir.absolute()}) ...")
     try:
-        with running_stack(settings, workers=workers) as stack:
+        with running_stack(settings, workers=workers, projection_runners=projection_runners) as stack:
             typer.echo(
                 f"kafka      {stack.bootstrap}  (topics {', '.join(stack.topics.all() if stack.topics else [])})"
             )
             typer.echo(f"postgres   {stack.database_url}")
             typer.echo(f"workers    {workers} in consumer group {settings.consumer_group}")
+            if projection_runners > 1:
+                for name, args in runners:
+                    typer.echo(f"{name:<13} {' '.join(args[2:])}")
             typer.echo(f"logs       {stack.data_dir / 'logs'}")
             typer.echo("running; Ctrl-C stops everything")
             _wait_for_signal(stack)

@@ -4,7 +4,8 @@ Prometheus metrics, as prometheus_client serves them.
 
 Each long-running process's composition root (or command) builds its Probes from the checks below and calls
 serve_health once it is configured; nothing listens at import time. An answer is 200 `ok`, or 503 with the reason
-in plain words: names of loops and dependencies only, never a patient's data.
+in plain words: names of loops and dependencies only, never a patient's data; then, where the probes have one, a
+line saying what the process does (a projection runner: the projections it follows).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ READY = "/readyz"
 class Probes:
     live: Check
     ready: Check
+    # A line after the answer saying what this process does, when its command line alone does not show it (which
+    # projections a runner follows): for whoever curls the probe, never read by an orchestrator
+    about: str = ""
 
 
 class Heartbeat:
@@ -146,7 +150,7 @@ def health_app(probes: Probes, metrics: Callable[..., Any] | None = None) -> Cal
         if path not in (LIVE, READY):
             return served(environ, start_response)  # type: ignore[no-any-return]
         reason = _asked(probes.live if path == LIVE else probes.ready)
-        body = b"ok\n" if reason is None else f"{reason}\n".encode()
+        body = "".join(f"{line}\n" for line in ("ok" if reason is None else reason, probes.about) if line).encode()
         status = "200 OK" if reason is None else "503 Service Unavailable"
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")]
         start_response(status, [*headers, ("Content-Length", str(len(body)))])

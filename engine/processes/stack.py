@@ -8,7 +8,11 @@ dispatcher.py. With the embedded PostgreSQL each connects under its own login, n
 
 ``workers`` > 1 starts that many worker processes in one consumer group (CARELOOP_CONSUMER_GROUP): the broker
 shares the partitions between them, as it does with `careloop worker` processes started anywhere else
-(docs/reliability.md, "Many workers").
+(docs/reliability.md, "Many workers"). ``projection_runners`` > 1 splits the projections over that many runners,
+`careloop projections run --group K/N` each (projections/groups.py), as they would run on separate hosts.
+
+Children of one host cannot share a port: worker n serves its metrics on CARELOOP_METRICS_PORT + n - 1, runner k
+its probes on CARELOOP_HEALTH_PORT + k - 1, and ports() refuses a stack whose two ranges overlap.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from contextlib import contextmanager
 
 from engine.embedded.stack import Stack
 from engine.settings import Settings
+from projections.groups import GroupError, groups
 
 # (name, the careloop command that runs it): started in this order, stopped in the reverse order
 PIPELINE: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -29,6 +34,10 @@ PIPELINE: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 class TooManyWorkersError(ValueError):
     """More workers asked for than the topics have partitions: the message says why and what to do."""
+
+
+class PortClashError(ValueError):
+    """Two children of the stack would listen on the same port: the message names the settings to change."""
 
 
 def worker_names(workers: int, partitions: int) -> list[str]:
@@ -53,21 +62,70 @@ def worker_env(settings: Settings, n: int) -> dict[str, str] | None:
     return {"CARELOOP_METRICS_PORT": str(settings.metrics_port + n - 1)}
 
 
+def runner_children(runners: int) -> list[tuple[str, tuple[str, ...]]]:
+    """The projection runners' names (``projections``, ``projections-2``, ...: each its own log file) and
+    commands: every projection for one runner, else group k of ``runners`` for the k-th. More runners than
+    projections are refused (GroupError, saying how many there are)."""
+    if runners == 1:
+        return [("projections", ("projections", "run"))]
+    try:
+        groups(runners)  # refused here, before anything starts, rather than by the runner whose group is empty
+    except GroupError as exc:
+        raise GroupError(f"--projection-runners {runners}: {exc}") from exc
+    return [
+        ("projections" if k == 1 else f"projections-{k}", ("projections", "run", "--group", f"{k}/{runners}"))
+        for k in range(1, runners + 1)
+    ]
+
+
+def runner_env(settings: Settings, k: int) -> dict[str, str] | None:
+    """Runner ``k`` (1 first) serves its probes on CARELOOP_HEALTH_PORT + k - 1."""
+    if settings.health_port is None or k == 1:
+        return None
+    return {"CARELOOP_HEALTH_PORT": str(settings.health_port + k - 1)}
+
+
+def ports(settings: Settings, workers: int, runners: int) -> None:
+    """Refuse a stack whose workers' metrics ports and runners' health ports overlap, naming both ranges."""
+    if settings.metrics_port is None or settings.health_port is None:
+        return
+    metrics = range(settings.metrics_port, settings.metrics_port + workers)
+    health = range(settings.health_port, settings.health_port + runners)
+    if set(metrics) & set(health):
+        raise PortClashError(
+            f"the workers' metrics ports {_span(metrics)} (CARELOOP_METRICS_PORT, one per worker) overlap the "
+            f"projection runners' health ports {_span(health)} (CARELOOP_HEALTH_PORT, one per runner): set them "
+            "further apart"
+        )
+
+
+def _span(ports: range) -> str:
+    return str(ports.start) if len(ports) == 1 else f"{ports.start}-{ports.stop - 1}"
+
+
 @contextmanager
 def running_stack(
     settings: Settings,
     extra_env: dict[str, str] | None = None,
     dispatcher_env: dict[str, str] | None = None,
     workers: int = 1,
+    projection_runners: int = 1,
 ) -> Iterator[Stack]:
-    """The services started and the pipeline's processes spawned (``workers`` worker processes); everything
-    stopped on exit. ``extra_env`` goes to every child, ``dispatcher_env`` to the dispatcher alone."""
-    names = worker_names(workers, settings.partitions)  # refused before anything starts
+    """The services started and the pipeline's processes spawned (``workers`` worker processes,
+    ``projection_runners`` projection runners); everything stopped on exit. ``extra_env`` goes to every child,
+    ``dispatcher_env`` to the dispatcher alone."""
+    # Refused before anything starts
+    names = worker_names(workers, settings.partitions)
+    runners = runner_children(projection_runners)
+    ports(settings, workers, projection_runners)
     with Stack(settings, extra_env=extra_env or {}) as stack:
         for name, command in PIPELINE:
             if name == "worker":
                 for n, worker in enumerate(names, start=1):
                     stack.spawn(worker, *command, env=worker_env(settings, n))
+            elif name == "projections":
+                for k, (runner, args) in enumerate(runners, start=1):
+                    stack.spawn(runner, *args, env=runner_env(settings, k))
             else:
                 stack.spawn(name, *command, env=dispatcher_env if name == "dispatcher" else None)
         yield stack

@@ -25,6 +25,7 @@ from engine.embedded._process import stop_process
 from engine.embedded.stack import Stack
 from engine.plumbing.clock import set_database_clock
 from engine.processes.intake import Protection
+from engine.processes.stack import runner_children, runner_env
 from engine.security.patient_keys import PatientKeys
 from engine.settings import Settings
 from events.base import Event
@@ -86,7 +87,7 @@ class Live:
 
     def stop_projections(self) -> None:
         for name, proc in list(self.stack._children):
-            if name == "projections":
+            if name == "projections" or name.startswith("projections-"):
                 stop_process(proc, graceful_signal=signal.SIGTERM, timeout=20)
                 self.stack._children.remove((name, proc))
 
@@ -117,9 +118,11 @@ def live_careloop(
     journeys: Path = ROOT / "journeys.yaml",
     partitions: int = 4,
     extra_env: dict[str, str] | None = None,
+    projection_runners: int = 1,
 ) -> Iterator[Live]:
     """A live careloop on ``journeys``, on a database, topics and consumer group of its own (named for ``name`` and
-    the test's folder), its data under the test's folder, on a stepped database clock."""
+    the test's folder), its data under the test's folder, on a stepped database clock; the projections split over
+    ``projection_runners`` runners as `careloop up --projection-runners N` splits them."""
     url = _database(postgres, f"e2e_{name}_{tmp_path.name[-12:].replace('-', '_')}")
     settings = Settings(
         kafka_bootstrap=broker.bootstrap,
@@ -131,7 +134,7 @@ def live_careloop(
         partitions=partitions,
         clock="database",
     )
-    with running(settings, url, extra_env or {}, timeout=90) as live:
+    with running(settings, url, extra_env or {}, timeout=90, projection_runners=projection_runners) as live:
         yield live
 
 
@@ -142,7 +145,9 @@ def live(broker: EmbeddedBroker, postgres: EmbeddedPostgres, tmp_path: Path) -> 
 
 
 @contextmanager
-def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: float) -> Iterator[Live]:
+def running(
+    settings: Settings, url: str, extra_env: dict[str, str], timeout: float, projection_runners: int = 1
+) -> Iterator[Live]:
     """The worker and projection runner as children on a stepped database clock; stopped on exit. The key file is
     made under the test's data folder first, as a deployment provides one (the stack makes its own only when
     its services are embedded); the driver publishes the hospital's events sealed, as an intake does."""
@@ -151,7 +156,8 @@ def running(settings: Settings, url: str, extra_env: dict[str, str], timeout: fl
     stack = Stack(settings, extra_env={**STEPPED_ENV, **extra_env, "CARELOOP_METRICS_PORT": str(metrics_port)})
     stack.start_services()
     stack.spawn("worker", "worker")
-    stack.spawn("projections", "projections", "run")
+    for k, (name, command) in enumerate(runner_children(projection_runners), start=1):
+        stack.spawn(name, *command, env=runner_env(settings, k))
     assert stack.topics is not None
     driver = SteppedDriver(
         stack.bootstrap,

@@ -1,5 +1,6 @@
 """/healthz and /readyz of real processes on real PostgreSQL: `careloop projections run` started as a child with
-CARELOOP_HEALTH_PORT answers both once it follows the store, and the dispatcher's readiness asks PostgreSQL."""
+CARELOOP_HEALTH_PORT answers both once it follows the store, naming the projections it follows (a group's, with
+--group), and the dispatcher's readiness asks PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from engine.embedded import free_port
 from engine.plumbing.health import serve_health
 from engine.processes.dispatcher import dispatcher_probes
 from engine.store.application import JourneyStore
+from projections.catalog import PROJECTIONS
+from projections.groups import groups
 from tests.probes import get
 
 pytestmark = pytest.mark.integration
@@ -37,8 +40,13 @@ def wait_for(port: int, path: str, child: subprocess.Popen[bytes], timeout: floa
     return answer
 
 
-def test_the_projection_runner_is_alive_and_ready_once_it_follows_the_store(
-    store: JourneyStore, database_url: str, tmp_path: Path
+EVERY = "follows every projection: " + ", ".join(p.name for p in PROJECTIONS)
+SECOND_OF_TWO = "follows projections: " + ", ".join(p.name for p in groups(2)[1])
+
+
+@pytest.mark.parametrize(("options", "follows"), [([], EVERY), (["--group", "2/2"], SECOND_OF_TWO)])
+def test_the_projection_runner_is_alive_and_ready_once_it_follows_the_store_and_says_what_it_follows(
+    store: JourneyStore, database_url: str, tmp_path: Path, options: list[str], follows: str
 ) -> None:
     port = free_port()
     env = {
@@ -48,11 +56,12 @@ def test_the_projection_runner_is_alive_and_ready_once_it_follows_the_store(
         "CARELOOP_DATA_DIR": str(tmp_path),
     }
     log = (tmp_path / "projections.log").open("wb")
-    command = [sys.executable, "-m", "engine.cli.main", "projections", "run", "--poll-interval", "0.5"]
+    command = [sys.executable, "-m", "engine.cli.main", "projections", "run", "--poll-interval", "0.5", *options]
     child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        assert wait_for(port, "/readyz", child) == (200, "ok\n"), (tmp_path / "projections.log").read_text()
-        assert get(port, "/healthz") == (200, "ok\n")
+        ready = wait_for(port, "/readyz", child)
+        assert ready == (200, f"ok\n{follows}\n"), (tmp_path / "projections.log").read_text()
+        assert get(port, "/healthz") == (200, f"ok\n{follows}\n")
         assert get(port, "/metrics")[0] == 200
     finally:
         child.send_signal(signal.SIGTERM)

@@ -29,6 +29,7 @@ from engine.plumbing.health import (
     threads_running,
 )
 from engine.processes import dispatcher, projections, worker
+from projections.groups import groups
 from tests.probes import get
 
 UNREACHABLE = "postgresql://careloop@127.0.0.1:9/careloop?connect_timeout=2"  # port 9 (discard): refused at once
@@ -192,12 +193,14 @@ def test_the_dispatcher_is_not_ready_without_postgresql_and_not_alive_once_stopp
 def test_the_projection_runner_is_not_ready_without_postgresql_and_not_alive_once_its_thread_ended() -> None:
     stop = threading.Event()
     made: list[Probes] = []
-    runner = threading.Thread(target=lambda: made.append(projections.probes(UNREACHABLE, stop)))
+    group = groups(2)[0]  # one of two runners: the answers say which projections it follows
+    runner = threading.Thread(target=lambda: made.append(projections.probes(UNREACHABLE, stop, group)))
     runner.start()
     runner.join()
+    follows = "follows projections: " + ", ".join(p.name for p in group)
     with served(made[0]) as port:
-        assert get(port, "/healthz") == (503, "the runner's thread has ended\n")
-        assert get(port, "/readyz") == (503, "PostgreSQL is not reachable (OperationalError)\n")
+        assert get(port, "/healthz") == (503, f"the runner's thread has ended\n{follows}\n")
+        assert get(port, "/readyz") == (503, f"PostgreSQL is not reachable (OperationalError)\n{follows}\n")
 
 
 # --- a listener's loop ---------------------------------------------------------------------------------------------
