@@ -2,7 +2,7 @@
 hadolint on the Dockerfile, the compose spec on compose.yaml, the Kubernetes API's schemas on every manifest,
 promtool on the compose Prometheus. And what no validator knows: every long-running process has its service and
 Deployment, runs as the image's non-root user, is probed on /healthz and /readyz where it serves them, has resources,
-and no more workers run than there are partitions.
+no more workers run than there are partitions, and the projection runners' groups follow every projection once.
 
 A validator that is not installed skips its test saying how to install it; with CI=true it fails instead."""
 
@@ -21,6 +21,8 @@ from ruamel.yaml import YAML
 
 from engine.dispatch.settings import DispatchSettings
 from engine.settings import Settings
+from projections.catalog import PROJECTIONS
+from projections.groups import group
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
@@ -34,6 +36,7 @@ UID = 10001
 LONG_RUNNING = {
     "worker": ["worker"],
     "projections": ["projections", "run"],
+    "projections-2": ["projections", "run"],  # the runners split in two groups (RUNNERS)
     "dispatcher": ["dispatch"],
     "mllp": ["mllp"],
     "fhir-intake": ["fhir-intake"],
@@ -42,6 +45,7 @@ LONG_RUNNING = {
     "loyalty-api": ["loyalty-api"],
 }
 LISTENERS = {"mllp", "fhir-intake", "webhook", "erasure-api", "loyalty-api"}
+RUNNERS = ("projections", "projections-2")
 
 
 def load_all(path: Path) -> list[Any]:
@@ -198,6 +202,20 @@ def test_compose_runs_no_more_workers_than_partitions() -> None:
     assert spec["services"]["worker"]["deploy"]["replicas"] <= partitions
 
 
+def followed(commands: list[list[str]]) -> list[str]:
+    """The projections the runners of ``commands`` follow, once per runner that follows it; their --group must be
+    1/N ... N/N of one N."""
+    specs = [c[c.index("--group") + 1] for c in commands]
+    n = len(commands)
+    assert specs == [f"{k}/{n}" for k in range(1, n + 1)]
+    return [p.name for spec in specs for p in group(spec)]
+
+
+def test_compose_runs_the_projection_runners_on_groups_that_follow_every_projection_once() -> None:
+    services = compose()["services"]
+    assert sorted(followed([services[name]["command"] for name in RUNNERS])) == sorted(p.name for p in PROJECTIONS)
+
+
 def test_compose_prometheus_scrapes_every_careloop_service_and_loads_the_alerts() -> None:
     config = YAML(typ="safe").load((DEPLOY / "compose" / "prometheus.yml").read_text(encoding="utf-8"))
     assert config["rule_files"] == ["alerts.yml"]
@@ -248,6 +266,15 @@ def test_each_pod_runs_non_root_with_a_read_only_root_and_no_privileges(name: st
         assert context["readOnlyRootFilesystem"] is True, container["name"]
         assert context["allowPrivilegeEscalation"] is False, container["name"]
         assert context["capabilities"]["drop"] == ["ALL"], container["name"]
+
+
+def test_kubernetes_runs_the_projection_runners_on_groups_that_follow_every_projection_once() -> None:
+    deployments = resources("Deployment")
+    commands = [
+        deployments[f"careloop-{name}"]["spec"]["template"]["spec"]["containers"][0]["args"] for name in RUNNERS
+    ]
+    assert sorted(followed(commands)) == sorted(p.name for p in PROJECTIONS)
+    assert {deployments[f"careloop-{name}"]["spec"]["replicas"] for name in RUNNERS} == {1}
 
 
 def test_every_deployment_has_a_disruption_budget_selecting_its_pods() -> None:
