@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from engine.cli.runtime import wait_for_projections
+from engine.embedded.stack import Stack
 from engine.store.application import JourneyStore
 from projections.base import Projection
 from projections.catalog import PROJECTIONS
@@ -124,3 +127,27 @@ def test_two_runners_on_the_same_group_apply_each_page_once_between_them(
     with Runner(database_url, StoreSource(store), group, page_size) as alone:
         alone.catch_up()
     assert snapshot(database_url) == shared
+
+
+class NoneExited:
+    """All wait_for_projections asks of the stack: whether a child process exited (none did here)."""
+
+    def exited(self) -> list[tuple[str, int]]:
+        return []
+
+
+def test_waiting_for_the_projections_waits_for_every_group_even_one_whose_runner_has_not_started(
+    store: JourneyStore, database_url: str
+) -> None:
+    history(store, None, "P-wait", 10)
+    first, second = groups(2)
+    stack = cast(Stack, NoneExited())
+
+    with Runner(database_url, StoreSource(store), first) as one:
+        one.catch_up()
+    # The second group's runner has not started: its projections have no tracking rows yet
+    assert not wait_for_projections(database_url, stack, timeout=0.5)
+    with Runner(database_url, StoreSource(store), second) as two:
+        assert not wait_for_projections(database_url, stack, timeout=0.5)  # registered, at position 0
+        two.catch_up()
+    assert wait_for_projections(database_url, stack, timeout=5)
