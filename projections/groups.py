@@ -69,9 +69,9 @@ def named(names: Iterable[str], projections: Sequence[Projection] = PROJECTIONS)
     name is refused naming it, with the closest known name."""
     wanted = {n.strip() for item in names for n in item.split(",") if n.strip()}
     known = [p.name for p in projections]
-    for name in sorted(wanted - set(known)):
-        hint = did_you_mean(name, known) or f" (projections: {', '.join(known)})"
-        raise GroupError(f"no projection {name!r}{hint}")
+    if unknown := sorted(wanted - set(known)):
+        hint = did_you_mean(unknown[0], known) or f" (projections: {', '.join(known)})"
+        raise GroupError(f"no projection {unknown[0]!r}{hint}")
     if not wanted:
         raise GroupError(f"--only names no projection (projections: {', '.join(known)})")
     return tuple(p for p in projections if p.name in wanted)
