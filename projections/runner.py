@@ -87,6 +87,10 @@ class Runner:
         them for another role, only the tracking rows of projections that have none (engine/access/ownership.py)."""
         tables = ["projection_tracking", *(t for p in self._projections.values() for t in p.tables)]
         with self._conn.transaction(), self._conn.cursor() as cur:
+            # Runners of several groups starting together on a new database would each create projection_tracking:
+            # CREATE TABLE IF NOT EXISTS is not safe against a concurrent one (a duplicate key in pg_type), so
+            # one at a time
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('careloop-projections-schema'))")
             if not migrates(self._conn, tables, "the projection runner"):
                 tracking.add(cur, self._projections)
                 return

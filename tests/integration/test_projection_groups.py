@@ -151,3 +151,22 @@ def test_waiting_for_the_projections_waits_for_every_group_even_one_whose_runner
         assert not wait_for_projections(database_url, stack, timeout=0.5)  # registered, at position 0
         two.catch_up()
     assert wait_for_projections(database_url, stack, timeout=5)
+
+
+def test_runners_of_every_group_setting_up_together_on_a_new_database_all_start(
+    store: JourneyStore, database_url: str
+) -> None:
+    # As `careloop up --projection-runners N` starts them: each creates projection_tracking if it is missing
+    split = groups(4)
+    for attempt in range(10):
+        with psycopg.connect(database_url) as conn:
+            conn.execute("DROP TABLE IF EXISTS projection_tracking")
+        runners = [Runner(database_url, StoreSource(store), group) for group in split]
+        try:
+            at_once([r.setup for r in runners])
+        finally:
+            for r in runners:
+                r.close()
+        with psycopg.connect(database_url) as conn:
+            tracked = {name for (name,) in conn.execute("SELECT name FROM projection_tracking")}
+        assert tracked == {p.name for p in PROJECTIONS}, attempt
