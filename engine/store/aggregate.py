@@ -77,8 +77,11 @@ class PatientJourneys(Aggregate):
                 "record the events the core returned with the state it returned after them"
             )
         self.state = state
+        # One reading of the wall clock for the events recorded together, rather than one each: on a machine whose
+        # clock is a system call it cost as much as building the event (BENCHMARKS.md, "Backfill").
+        at = self.Recorded.create_timestamp()
         for e in events:
-            self.trigger_event(self.Recorded, payload=e.model_dump(mode="json"))
+            self.trigger_event(self.Recorded, timestamp=at, payload=e.model_dump(mode="json"))
 
     @classmethod
     def restored(

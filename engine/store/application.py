@@ -21,6 +21,7 @@ from engine.store.aggregate import RECORDED_TOPIC, PatientJourneys, patient_aggr
 from engine.store.persistence import CONNINFO, CareloopPostgresFactory, other_parameters, url_parameters
 from engine.store.recorder import CareloopRecorder, Commit
 from engine.store.schema import create_engine_tables
+from engine.store.transcoder import CareloopTranscoder
 
 log = structlog.get_logger("careloop.store")
 
@@ -48,6 +49,7 @@ def postgres_env(database_url: str, pool_size: int = 5, *, migrate: bool = True)
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_LOCK_TIMEOUT": "10",
         "APPLICATION_RECORDER_TOPIC": get_topic(CareloopRecorder),
+        "TRANSCODER_TOPIC": get_topic(CareloopTranscoder),  # the careloop events' JSON written faster, read as ever
         "CREATE_TABLE": "y" if migrate else "n",
     }
 
