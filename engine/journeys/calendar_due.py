@@ -86,6 +86,8 @@ def keep(run: Run, before: PatientState) -> None:
         # Its own cause: at the end of a decision the cause is the trigger's, which its other events already use.
         with run.caused_by(f"{CALENDAR}-schedule:{run.state.patient_id}:{run.state.version}"):
             reschedule(run, reason)
+    if _same_item(before, run.state):
+        return
     old, new = next_due(before, run.catalog), next_due(run.state, run.catalog)
     if old == new:
         return
@@ -93,6 +95,17 @@ def keep(run: Run, before: PatientState) -> None:
         run.effect(CancelTimer(run.state.patient_id, old.timer_id, "cancelled"))
     if new is not None:
         run.effect(ScheduleTimer(run.state.patient_id, CALENDAR, new.timer_id, new.due_at))
+
+
+def _same_item(before: PatientState, after: PatientState) -> bool:
+    """Whether next_due (without a horizon) is bound to give the same for both: it reads only these, the patient id
+    and the catalog. Most decisions change none of them, and working it out twice costs a timer id's hash."""
+    return (
+        before.calendar is after.calendar
+        and before.profile is after.profile
+        and before.erased_epoch == after.erased_epoch
+        and (before.clock is None) == (after.clock is None)
+    )
 
 
 def _why_reschedule(run: Run) -> str | None:

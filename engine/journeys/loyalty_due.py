@@ -90,6 +90,8 @@ def keep_due(run: Run, before: PatientState) -> None:
     """Cancel the loyalty timer that no longer holds and schedule the one that does."""
     if before.loyalty is None and run.state.loyalty is None:
         return
+    if before.loyalty is run.state.loyalty and before.profile.timezone == run.state.profile.timezone:
+        return  # soonest_item reads only these (and the catalog): the item has not moved
     if soonest_item(before, run.catalog) == soonest_item(run.state, run.catalog):
         return  # the same item (its timer id is made of the patient, what and when): nothing to change
     old, new = next_due(before, run.catalog), next_due(run.state, run.catalog)
