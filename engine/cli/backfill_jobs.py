@@ -15,6 +15,7 @@ and a run again skips it (the applied inputs).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sys
 import time
@@ -22,7 +23,7 @@ import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
 Sealing = Callable[[str], AbstractContextManager[Sealer]]  # a module-level function (pickled by name): url -> sealer
 MAX_REFUSED = 50  # refused lines kept per share; beyond, counted
 PROGRESS_EVERY = 50  # batches
+# The cyclic garbage collector's thresholds while a share loads. Python's own (700, 10, 10) collect the young
+# generation every 700 net allocations: a load makes a new patient state, its events and their stored form for
+# every decision, all freed by reference counting (the core's states are immutable: no cycles), so those
+# collections found next to nothing and cost about a fifth of a load's CPU (BENCHMARKS.md, "Backfill").
+GC_THRESHOLDS = (100_000, 20, 10)
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,7 @@ def run(plan: Plan, job: int) -> Share:
     loader: Backfill | None = None
     try:
         with ExitStack() as open_:
+            open_.enter_context(_collecting_less())
             loader, sealer = _open(plan, job, result, where, open_)
             loader.feed(_sealed(plan.file, _owned(plan, job, where), sealer, result))
             where.finishing = True
@@ -147,6 +154,17 @@ def run(plan: Plan, job: int) -> Share:
     if loader is not None:  # what its committed batches hold, also when it stopped: claimed neither more nor less
         _counted(loader.loaded, result)
     return result
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """GC_THRESHOLDS while the share loads; the process's own after (with one job, the command's process)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass
