@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     batch_within: float = Field(default=0.05, gt=0, description="Seconds to wait filling a batch.")
     # Tansu holds a group's first join for about half the session timeout; faust's default 60 s means 30 s idle.
     session_timeout: float = Field(default=6.0, gt=0)
-    aggregate_cache_size: int = Field(default=20_000, ge=0)
+    # A patient leaving the cache is loaded again from its snapshot and the events since (one query per batch),
+    # which measured no slower in a backfill with 2% of the patients cached; each cached patient costs a few KB of
+    # the worker's resident set (BENCHMARKS.md, "Memory").
+    aggregate_cache_size: int = Field(default=10_000, ge=0)
     snapshot_after: int = Field(
         default=16,
         ge=0,

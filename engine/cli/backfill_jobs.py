@@ -60,7 +60,7 @@ class Plan:
     sealing: Sealing
     jobs: int = 1
     batch: int = 2000
-    cache_size: int = 20_000
+    cache_size: int = 10_000
     snapshot_after: int = 0
     clinical_topic: str = "careloop.clinical"
 

@@ -43,7 +43,7 @@ class PostgresJourneys:
         self,
         store: JourneyStore,
         consumer: Consumer,
-        cache_size: int = 20_000,
+        cache_size: int = 10_000,
         snapshot_after: int = 0,
         pseudonym_key: bytes = b"",
         *,
