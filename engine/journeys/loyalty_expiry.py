@@ -10,7 +10,6 @@ occurrence. Points are spendable at x iff available_at <= x < expires_at."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -74,11 +73,8 @@ def next_period(start: date, rounding: Rounding) -> date:
     return start + timedelta(days=1)
 
 
-@lru_cache(maxsize=4096)
 def back(moment: datetime, by: Duration, zone: ZoneInfo) -> datetime:
-    """``moment`` moved back by ``by`` on the local calendar (a period's start). Kept: a member's expiry warning is
-    asked for again before and after every decision (loyalty_due.due_items); the answer depends only on the
-    instant (aware times of one instant are equal keys), the duration and the zone, and is given in ``zone``."""
+    """``moment`` moved back by ``by`` on the local calendar (a period's start)."""
     return moved(moment, Duration(by.text, -by.sign, by.years, by.months, by.days, by.minutes), zone)
 
 

@@ -25,6 +25,9 @@ STDLIB_FORBIDDEN = {"logging", "random", "socket", "asyncio", "os", "subprocess"
 STDLIB_FORBIDDEN |= {"copyreg", "shelve", "sqlite3", "urllib", "http", "io", "tempfile", "shutil", "pathlib"}
 FORBIDDEN_METHODS = {"now", "utcnow", "today", "monotonic", "perf_counter", "read_text", "write_text"}
 FORBIDDEN_FUNCTIONS = {"open", "print", "eval", "exec", "input", "breakpoint"}
+# A cache on a module's function lives as long as the process and is shared by every catalog: what the core needs
+# is compiled once when journeys.yaml loads (the catalog), never kept beside it.
+MODULE_CACHES = {"lru_cache", "cache"}
 
 
 def imported_modules(tree: ast.AST) -> set[str]:
@@ -62,6 +65,30 @@ def forbidden_calls(tree: ast.AST) -> set[str]:
     return found
 
 
+def module_caches(tree: ast.AST) -> set[str]:
+    """functools' caches decorating (or wrapping) a function: ``@lru_cache``, ``@functools.cache``, ``lru_cache(f)``."""
+    found = set()
+    for node in ast.walk(tree):
+        targets = [*node.decorator_list] if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else []
+        if isinstance(node, ast.Call):
+            targets.append(node.func)
+        for target in targets:
+            called = target.func if isinstance(target, ast.Call) else target
+            name = called.attr if isinstance(called, ast.Attribute) else getattr(called, "id", None)
+            if name in MODULE_CACHES:
+                found.add(name)
+    return found
+
+
+def test_module_caches_are_found() -> None:
+    cached = (
+        "import functools\n@functools.lru_cache(maxsize=8)\ndef f(x): return x\n"
+        "@cache\ndef g(): pass\nh = lru_cache(f)\n"
+    )
+    assert module_caches(ast.parse(cached)) == {"lru_cache", "cache"}
+    assert module_caches(ast.parse("def f(x): return x\n")) == set()
+
+
 def test_the_core_has_modules_to_check() -> None:
     assert len(CORE) > 40
     assert ROOT / "engine" / "journeys" / "machine.py" in CORE and ROOT / "engine" / "journeys" / "evolve.py" in CORE
@@ -97,3 +124,8 @@ def test_the_checker_would_catch_a_violation() -> None:
         "engine.yamlfile.source",
     }
     assert forbidden_calls(tree) == {"now", "print"}
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_module_keeps_no_module_level_cache(path: Path) -> None:
+    assert module_caches(ast.parse(path.read_text())) == set()
