@@ -28,14 +28,7 @@ from engine.journeys.errors import JourneyError
 from engine.language.loader import load_catalog
 from engine.plumbing.connections import connect
 from engine.plumbing.logs import configure_logging
-from engine.processes.stack import (
-    PortClashError,
-    TooManyWorkersError,
-    ports,
-    runner_children,
-    running_stack,
-    worker_names,
-)
+from engine.processes.stack import PortClashError, TooManyWorkersError, children, running_stack
 from engine.security.errors import KeyFileError
 from engine.security.patient_keys import PatientKeys
 from engine.security.patient_keys_postgres import PostgresPatientKeys
@@ -85,9 +78,7 @@ def up(workers: int = 1, projection_runners: int = 1) -> None:
     (split over ``projection_runners`` runners)."""
     settings = load_settings()
     try:
-        worker_names(workers, settings.partitions)
-        runners = runner_children(projection_runners)
-        ports(settings, workers, projection_runners)
+        _, runners = children(settings, workers, projection_runners)
     except (TooManyWorkersError, GroupError, PortClashError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

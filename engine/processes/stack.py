@@ -17,7 +17,7 @@ its probes on CARELOOP_HEALTH_PORT + k - 1, and ports() refuses a stack whose tw
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from engine.embedded.stack import Stack
@@ -67,7 +67,7 @@ def runner_children(runners: int) -> list[tuple[str, tuple[str, ...]]]:
     commands: every projection for one runner, else group k of ``runners`` for the k-th. More runners than
     projections are refused (GroupError, saying how many there are)."""
     if runners == 1:
-        return [("projections", ("projections", "run"))]
+        return [("projections", dict(PIPELINE)["projections"])]
     try:
         groups(runners)  # refused here, before anything starts, rather than by the runner whose group is empty
     except GroupError as exc:
@@ -83,6 +83,12 @@ def runner_env(settings: Settings, k: int) -> dict[str, str] | None:
     if settings.health_port is None or k == 1:
         return None
     return {"CARELOOP_HEALTH_PORT": str(settings.health_port + k - 1)}
+
+
+def spawn_runners(stack: Stack, settings: Settings, runners: Sequence[tuple[str, tuple[str, ...]]]) -> None:
+    """Spawn the runners of ``runner_children``, the k-th with its probes on its own port (``runner_env``)."""
+    for k, (name, args) in enumerate(runners, start=1):
+        stack.spawn(name, *args, env=runner_env(settings, k))
 
 
 def ports(settings: Settings, workers: int, runners: int) -> None:
@@ -103,6 +109,17 @@ def _span(ports: range) -> str:
     return str(ports.start) if len(ports) == 1 else f"{ports.start}-{ports.stop - 1}"
 
 
+def children(
+    settings: Settings, workers: int, projection_runners: int
+) -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
+    """The workers' names and the runners' names and commands, or the refusal (TooManyWorkersError, GroupError,
+    PortClashError) of the counts or of the ports they would take: checked before anything starts."""
+    names = worker_names(workers, settings.partitions)
+    runners = runner_children(projection_runners)
+    ports(settings, workers, projection_runners)
+    return names, runners
+
+
 @contextmanager
 def running_stack(
     settings: Settings,
@@ -114,18 +131,14 @@ def running_stack(
     """The services started and the pipeline's processes spawned (``workers`` worker processes,
     ``projection_runners`` projection runners); everything stopped on exit. ``extra_env`` goes to every child,
     ``dispatcher_env`` to the dispatcher alone."""
-    # Refused before anything starts
-    names = worker_names(workers, settings.partitions)
-    runners = runner_children(projection_runners)
-    ports(settings, workers, projection_runners)
+    names, runners = children(settings, workers, projection_runners)  # refused before anything starts
     with Stack(settings, extra_env=extra_env or {}) as stack:
         for name, command in PIPELINE:
             if name == "worker":
                 for n, worker in enumerate(names, start=1):
                     stack.spawn(worker, *command, env=worker_env(settings, n))
             elif name == "projections":
-                for k, (runner, args) in enumerate(runners, start=1):
-                    stack.spawn(runner, *args, env=runner_env(settings, k))
+                spawn_runners(stack, settings, runners)
             else:
                 stack.spawn(name, *command, env=dispatcher_env if name == "dispatcher" else None)
         yield stack

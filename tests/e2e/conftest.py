@@ -25,7 +25,7 @@ from engine.embedded._process import stop_process
 from engine.embedded.stack import Stack
 from engine.plumbing.clock import set_database_clock
 from engine.processes.intake import Protection
-from engine.processes.stack import runner_children, runner_env
+from engine.processes.stack import runner_children, spawn_runners
 from engine.security.patient_keys import PatientKeys
 from engine.settings import Settings
 from events.base import Event
@@ -156,8 +156,7 @@ def running(
     stack = Stack(settings, extra_env={**STEPPED_ENV, **extra_env, "CARELOOP_METRICS_PORT": str(metrics_port)})
     stack.start_services()
     stack.spawn("worker", "worker")
-    for k, (name, command) in enumerate(runner_children(projection_runners), start=1):
-        stack.spawn(name, *command, env=runner_env(settings, k))
+    spawn_runners(stack, settings, runner_children(projection_runners))
     assert stack.topics is not None
     driver = SteppedDriver(
         stack.bootstrap,
