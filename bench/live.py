@@ -24,6 +24,8 @@ from engine.plumbing.connections import connect
 from engine.plumbing.topics import Topics
 from engine.security.deployment import open_keys
 from engine.settings import Settings
+from projections import tracking
+from projections.catalog import PROJECTIONS
 
 
 class BenchTimeoutError(RuntimeError):
@@ -66,14 +68,10 @@ class Live:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def projection_lag(self) -> int:
-        """Notifications the slowest projection still has to apply (the head if none has started)."""
-        head = self.scalar("SELECT coalesce(max(notification_id), 0) FROM careloop_events")
-        try:
-            slowest = self.scalar("SELECT coalesce(min(position), 0) FROM projection_tracking")
-        except psycopg.errors.UndefinedTable:
-            slowest = 0
-        return max(head - slowest, 0)
+    def projection_lag(self) -> int | None:
+        """Notifications the slowest projection of the catalog still has to apply; None while one has not started
+        (projections.tracking.behind)."""
+        return tracking.behind(self.conn, [p.name for p in PROJECTIONS])
 
     def relay_lag(self) -> int:
         """Store notifications the worker's relay has still to publish to the engine topic."""

@@ -12,20 +12,17 @@ to compare them within the same minutes on a shared machine. Prints its lines; w
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 
 from bench import cpu, hospital, kafka
-from bench.live import Live, live
+from bench.live import live
 from bench.services import Services, services
 from engine.processes.stack import runner_children
 from engine.settings import Settings
-from projections.catalog import PROJECTIONS
 
 
 def main(
@@ -57,7 +54,7 @@ def _measured(svc: Services, run: int, n: int, messages: list[kafka.Message], fi
         started = pipe.wait(lambda: pipe.committed() > 0, "the worker's first commit", timeout=120)
         before = cpu.snapshot()
         committed = pipe.wait(lambda: pipe.committed() >= len(messages), "every event committed", timeout, poll=0.2)
-        current = pipe.wait(_current(pipe), "every projection current", timeout, poll=0.2)
+        current = pipe.wait(lambda: pipe.projection_lag() == 0, "every projection current", timeout, poll=0.2)
         after = cpu.snapshot()
         head = int(pipe.scalar("SELECT max(notification_id) FROM careloop_events"))
         per_event = 1000 / len(messages)
@@ -82,24 +79,6 @@ def _measured(svc: Services, run: int, n: int, messages: list[kafka.Message], fi
             )
         lines.append(f"  runners together {together * per_event:.3f} ms/event")
         return "\n".join(lines)
-
-
-def _current(pipe: Live) -> Callable[[], bool]:
-    """Every projection of the catalog at the store's head (a runner not started yet has no tracking rows)."""
-    query = (
-        "SELECT (SELECT count(*) FROM projection_tracking WHERE name = ANY(%s)) = %s AND "
-        "(SELECT coalesce(min(position), 0) FROM projection_tracking) >= "
-        "(SELECT coalesce(max(notification_id), 0) FROM careloop_events)"
-    )
-    names = [p.name for p in PROJECTIONS]
-
-    def check() -> bool:
-        try:
-            return pipe.scalar(query, names, len(names)) == 1
-        except psycopg.errors.UndefinedTable:
-            return False
-
-    return check
 
 
 if __name__ == "__main__":

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg import Connection, Cursor
+from psycopg import Connection, Cursor, errors
 
 from projections.errors import ProjectionError
 
@@ -35,6 +35,26 @@ def add(cursor: Cursor[Any], names: Iterable[str]) -> None:
 def positions(conn: Connection[Any]) -> dict[str, tuple[int, datetime]]:
     rows = conn.execute("SELECT name, position, updated_at FROM projection_tracking ORDER BY name").fetchall()
     return {name: (int(position), updated_at) for name, position, updated_at in rows}
+
+
+# How many of the projections named have a row, and how far the slowest of them is behind the store's head
+BEHIND = """
+SELECT count(t.name), (SELECT coalesce(max(notification_id), 0) FROM careloop_events) - min(t.position)
+FROM unnest(%s::text[]) AS wanted(name) LEFT JOIN projection_tracking AS t USING (name)
+"""
+
+
+def behind(conn: Connection[Any], names: Sequence[str]) -> int | None:
+    """Notifications the slowest of ``names`` has still to apply, or None while one of them has no row (or there is
+    no table yet). Split over runners, each runner adds only its own group's rows, so one not started yet must not
+    leave the others alone looking caught up. ``conn`` in autocommit: a missing table is an error it survives."""
+    try:
+        row = conn.execute(BEHIND, (list(names),)).fetchone()
+    except errors.UndefinedTable:
+        return None
+    if row is None or row[0] != len(names):
+        return None
+    return max(int(row[1]), 0)
 
 
 def lock(cursor: Cursor[Any], name: str) -> int:

@@ -33,6 +33,7 @@ from engine.security.errors import KeyFileError
 from engine.security.patient_keys import PatientKeys
 from engine.security.patient_keys_postgres import PostgresPatientKeys
 from engine.settings import Settings
+from projections import tracking
 from projections.catalog import PROJECTIONS
 from projections.groups import GroupError
 
@@ -244,21 +245,13 @@ def wait_for_dispatcher(database_url: str, stack: Stack, timeout: float = 120.0)
 
 def wait_for_projections(database_url: str, stack: Stack, timeout: float = 60.0) -> bool:
     """Whether every projection reached the store's head within ``timeout`` (False too when a child exited)."""
-    # Every projection of the catalog, not the tracking rows there are: with the projections split over runners,
-    # a runner not started yet has no rows, and the others' alone would look done
-    names = [p.name for p in PROJECTIONS]
-    tracked = "SELECT min(position), count(*) FROM projection_tracking WHERE name = ANY(%s)"
+    names = [p.name for p in PROJECTIONS]  # every projection of the catalog, whichever runners follow them
     deadline = time.monotonic() + timeout
     with connect(database_url, "careloop-cli") as conn:
         while time.monotonic() < deadline:
             if stack.exited():
                 return False
-            head = conn.execute("SELECT coalesce(max(notification_id), 0) FROM careloop_events").fetchone()
-            try:
-                rows = conn.execute(tracked, (names,)).fetchone()
-            except psycopg.errors.UndefinedTable:
-                rows = None
-            if head and rows and rows[1] == len(names) and rows[0] >= head[0]:
+            if tracking.behind(conn, names) == 0:
                 return True
             time.sleep(0.1)
     return False
