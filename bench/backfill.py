@@ -9,8 +9,9 @@ to a JSON Lines file, as `careloop backfill` reads them, deploys the journeys an
 the last event into a fresh database: CARELOOP_DATABASE_URL's when set (its event store must be empty), else an
 embedded PostgreSQL under a temporary folder. Timed apart: writing the file (the bench's own), the command's check of
 every line (one process), and the load (what --jobs divides); the figure is the load's. Each process's rate over
-the first and the last fifth of its history says whether the rate holds as the store grows. The issue's figure is
-`--events 10000000`: hours on a shared 2-core machine, so not part of `careloop bench`.
+the first and the last fifth of its history says whether the rate holds as the store grows, and the database's growth
+per historical event sizes a hospital's disk. The issue's figure is `--events 10000000`: hours of a 2-core machine
+and more disk than the store of a smaller run says it needs (BENCHMARKS.md), so not part of `careloop bench`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 
 from bench import hospital
@@ -41,6 +43,7 @@ EVENTS_PER_PATIENT = 10
 BLOCK = 5_000  # patients generated at a time
 DAYS = 365
 FIFTH = 0.2
+TEN_MILLION = 10_000_000  # the issue's figure
 
 
 @dataclass(frozen=True)
@@ -51,16 +54,23 @@ class Measured:
     loaded: Totals
     checked: float  # the command's first pass over the file
     shares: list[Share]
+    stored: int  # bytes the database grew by in the load (tables, indexes, TOAST; not the write-ahead log)
 
     @property
     def per_second(self) -> float:
         return self.events / max(self.seconds, 1e-9)
+
+    @property
+    def stored_per_event(self) -> float:
+        """Bytes of store per historical event: what sizes a hospital's disk for its history."""
+        return self.stored / max(self.events, 1)
 
 
 def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | None = None, jobs: int = 1) -> Measured:
     """Load ``events`` historical events into the (empty) event store at ``database_url`` in ``jobs`` processes."""
     as_of = demo.DEFAULT_START + timedelta(days=DAYS + 180)  # after every storyline's last visit
     source = read_journeys(journeys or Settings().journeys)
+    before = _size(database_url)
     with tempfile.TemporaryDirectory(prefix="careloop-bench-backfill-file-") as folder:
         file = Path(folder) / "history.jsonl"
         _write(file, max(events // EVENTS_PER_PATIENT, 1), events, as_of)
@@ -81,7 +91,14 @@ def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | 
     if failed:
         raise RuntimeError("; ".join(failed))
     loaded = totals(shares)
-    return Measured(loaded.events, loaded.patients, seconds, loaded, checked, shares)
+    return Measured(loaded.events, loaded.patients, seconds, loaded, checked, shares, _size(database_url) - before)
+
+
+def _size(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @contextmanager
@@ -134,6 +151,11 @@ def main(
         f"job(s): {m.per_second:,.0f} events/s ({m.loaded.recorded:,} engine events recorded, {m.loaded.held:,} "
         f"messages held for being in the past, {m.loaded.batches:,} transactions); the check of every line first: "
         f"{m.checked:.1f} s"
+    )
+    typer.echo(
+        f"  the store grew {m.stored / 1e6:,.0f} MB: {m.stored_per_event / 1e3:,.1f} kB per historical event "
+        f"({m.loaded.recorded / max(m.events, 1):.1f} engine events each); {TEN_MILLION:,} such events would take "
+        f"~{m.stored_per_event * TEN_MILLION / 1e9:,.0f} GB"
     )
     for share in m.shares:
         first, last = rates(share)

@@ -22,6 +22,7 @@ def test_the_backfill_bench_loads_a_small_history_and_reports_events_per_second(
     assert 250 <= measured.events <= 300  # the bench hospital cuts its patients' storylines near the total
     assert measured.patients == 30
     assert measured.per_second > 0
+    assert measured.stored_per_event > 1000  # each event and the engine events it caused, a kilobyte or so each
     assert measured.loaded.applied == measured.events and measured.loaded.batches >= 5
     source = StoreSource(store)
     recorded = [e for _, e in source.read(0, source.head() + 1).events]
@@ -35,3 +36,4 @@ def test_the_backfill_bench_command_prints_its_figure(database_url: str, monkeyp
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("backfill: ")
     assert "events/s" in result.stdout
+    assert "kB per historical event" in result.stdout
