@@ -29,6 +29,8 @@ from engine.security.deployment import DeploymentKeys, open_keys
 from engine.settings import Settings
 from engine.store.application import JourneyStore, postgres_env
 
+MALLOC_ARENAS = "2"
+
 
 @dataclass
 class Stack:
@@ -76,6 +78,11 @@ class Stack:
         """The children's settings: this stack's services and the settings that must agree across processes."""
         s = self.settings
         return {
+            # glibc gives each thread that contends for malloc an arena of its own (up to 8 per core), and with the
+            # worker's threads those arenas held freed memory: two keep its peak resident set within the memory
+            # target (BENCHMARKS.md, "Memory"). glibc reads it at a process's start, so it is set for the children
+            # here and in the image (deploy/container/Dockerfile); an operator's own value wins.
+            "MALLOC_ARENA_MAX": MALLOC_ARENAS,
             **os.environ,
             "CARELOOP_KAFKA_BOOTSTRAP": self.bootstrap,
             "CARELOOP_DATABASE_URL": self.database_url,

@@ -20,6 +20,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from engine.dispatch.settings import DispatchSettings
+from engine.embedded.stack import MALLOC_ARENAS, Stack
 from engine.settings import Settings
 from projections.catalog import PROJECTIONS
 from projections.groups import group
@@ -142,6 +143,17 @@ def test_the_image_builds_in_two_stages_and_runs_careloop_as_a_fixed_non_root_ui
     assert 'ENTRYPOINT ["careloop"]' in text
     assert f"EXPOSE {HEALTH_PORT}" in text
     assert f"http://127.0.0.1:{HEALTH_PORT}/healthz" in text.split("HEALTHCHECK", 1)[1]
+
+
+def test_the_image_gives_its_processes_the_malloc_arenas_careloop_up_gives_its_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.findall(r"\bMALLOC_ARENA_MAX=(\S+)", text) == [MALLOC_ARENAS]
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert Stack(Settings()).env()["MALLOC_ARENA_MAX"] == MALLOC_ARENAS
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert Stack(Settings()).env()["MALLOC_ARENA_MAX"] == "4"  # an operator's own value wins
 
 
 def test_the_image_carries_no_secret_and_its_context_leaves_everything_else_out() -> None:
