@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
-import psycopg
 import typer
 
 from bench import hospital
@@ -36,6 +35,7 @@ from engine.cli.backfill_jobs import Plan, Share, Totals, load, totals
 from engine.cli.whatif_pool import cores
 from engine.demo import hospital as demo
 from engine.embedded import EmbeddedPostgres
+from engine.plumbing.connections import connect
 from engine.settings import Settings
 from engine.store.definitions import deploy, read_journeys
 
@@ -95,7 +95,7 @@ def measure(database_url: str, events: int, batch: int = 2000, journeys: Path | 
 
 
 def _size(database_url: str) -> int:
-    with psycopg.connect(database_url) as conn:
+    with connect(database_url, "careloop-bench") as conn:
         row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     assert row is not None
     return int(row[0])
